@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from zeroserve.cli.main import main
+
+main()

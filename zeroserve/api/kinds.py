@@ -1,0 +1,57 @@
+"""The resource kinds the API serves: group, version, plural, short names, model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from zeroserve.api.configuration import Configuration
+from zeroserve.api.revision import Revision
+from zeroserve.api.route import Route
+from zeroserve.api.service import Service
+
+SERVING_GROUP = "serving.knative.dev"
+
+
+@dataclass(frozen=True)
+class Kind:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    model: type[BaseModel]
+    short_names: tuple[str, ...] = ()
+    namespaced: bool = True
+    categories: tuple[str, ...] = field(default=("all", "knative", "serving"))
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+
+SERVICE = Kind(SERVING_GROUP, "v1", "Service", "services", "service", Service, ("kservice", "ksvc"))
+CONFIGURATION = Kind(SERVING_GROUP, "v1", "Configuration", "configurations", "configuration", Configuration, ("config", "cfg"))
+REVISION = Kind(SERVING_GROUP, "v1", "Revision", "revisions", "revision", Revision, ("rev",))
+ROUTE = Kind(SERVING_GROUP, "v1", "Route", "routes", "route", Route, ("rt",))
+
+KINDS: tuple[Kind, ...] = (SERVICE, CONFIGURATION, REVISION, ROUTE)
+
+
+def by_plural(group: str, version: str, plural: str) -> Kind | None:
+    return next((k for k in KINDS if (k.group, k.version, k.plural) == (group, version, plural)), None)
+
+
+def by_kind(api_version: str, kind: str) -> Kind | None:
+    return next((k for k in KINDS if (k.api_version, k.kind) == (api_version, kind)), None)
+
+
+def lookup(name: str) -> Kind | None:
+    """A kind by any name a user may type: plural, singular, kind or short name (kubectl)."""
+    n = name.lower()
+    return next((k for k in KINDS if n in (k.plural, k.singular, k.kind.lower(), *k.short_names)), None)

@@ -1,0 +1,100 @@
+"""Knative's ConfigMaps as typed settings (config-autoscaler, config-defaults, config-domain,
+config-network, config-gc, config-deployment), read from ``DATA/config.yaml``.
+
+Pure: parsing and validation only. Every section has Knative's defaults and validation
+messages; ``Config()`` is the all-defaults configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AutoscalerConfig:
+    """config-autoscaler (pkg/autoscaler/config/config.go). Durations in seconds."""
+
+    container_concurrency_target_fraction: float = 0.7
+    container_concurrency_target_default: float = 100.0
+    requests_per_second_target_default: float = 200.0
+    target_utilization: float = 0.7
+    target_burst_capacity: float = 211.0
+    stable_window: float = 60.0
+    panic_window_percentage: float = 10.0
+    panic_threshold_percentage: float = 200.0
+    max_scale_up_rate: float = 1000.0
+    max_scale_down_rate: float = 2.0
+    enable_scale_to_zero: bool = True
+    scale_to_zero_grace_period: float = 30.0
+    scale_to_zero_pod_retention_period: float = 0.0
+    scale_down_delay: float = 0.0
+    activator_capacity: float = 100.0
+    initial_scale: int = 1
+    allow_zero_initial_scale: bool = False
+    min_scale: int = 0
+    max_scale: int = 0
+    max_scale_limit: int = 0
+    pod_autoscaler_class: str = "kpa.autoscaling.knative.dev"
+    metric_aggregation_algorithm: str = "linear"
+
+
+@dataclass(frozen=True)
+class DefaultsConfig:
+    """config-defaults (pkg/apis/config/defaults.go). Durations in seconds."""
+
+    revision_timeout_seconds: int = 300
+    max_revision_timeout_seconds: int = 600
+    revision_response_start_timeout_seconds: int = 0
+    revision_idle_timeout_seconds: int = 0
+    container_concurrency: int = 0
+    container_concurrency_max_limit: int = 1000
+    allow_container_concurrency_zero: bool = True
+    enable_service_links: bool | None = False
+    container_name_template: str = "user-container"
+    user_container_port: int = 8080
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """config-domain: domain -> label selector ({} = the default domain for everything)."""
+
+    domains: dict[str, dict[str, str]] = field(default_factory=lambda: {"localhost": {}})
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """config-network (knative.dev/networking/pkg/config)."""
+
+    domain_template: str = "{{.Name}}.{{.Namespace}}.{{.Domain}}"
+    tag_template: str = "{{.Tag}}-{{.Name}}"
+    default_external_scheme: str = "http"
+    external_port: int = 8080
+    """Port of the gateway; shown in URLs unless 80 (zeroserve: URLs must open in a browser)."""
+
+
+@dataclass(frozen=True)
+class GCConfig:
+    """config-gc (pkg/gc/config.go). Seconds; None = disabled."""
+
+    retain_since_create_time: float | None = 48 * 3600.0
+    retain_since_last_active_time: float | None = 15 * 3600.0
+    min_non_active_revisions: int = 20
+    max_non_active_revisions: int | None = 1000
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """config-deployment: progress deadline (seconds)."""
+
+    progress_deadline: float = 600.0
+    digest_resolution_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
+    defaults: DefaultsConfig = field(default_factory=DefaultsConfig)
+    domain: DomainConfig = field(default_factory=DomainConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    gc: GCConfig = field(default_factory=GCConfig)
+    deployment: DeploymentConfig = field(default_factory=DeploymentConfig)

@@ -1,0 +1,56 @@
+"""The Store protocol: what the API server and the controller need from storage.
+
+Objects are wire dicts (:data:`zeroserve.api.base.Obj`). The store owns ``metadata.uid``,
+``resourceVersion`` (one global monotonic counter, as a decimal string), ``generation`` (bumped
+only when ``spec`` changes) and ``creationTimestamp``. Status is written only through
+:meth:`Store.update_status`; :meth:`Store.update` keeps the stored status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import Kind
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: EventType
+    kind: Kind
+    object: Obj
+    resource_version: int
+
+
+class Store(Protocol):
+    async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+        """The object, or raises NotFound."""
+
+    async def list(
+        self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
+    ) -> tuple[list[Obj], int]:
+        """Objects (all namespaces when ``namespace`` is None) and the store's resourceVersion."""
+
+    async def create(self, kind: Kind, obj: Obj) -> Obj:
+        """Insert; raises AlreadyExists. Sets uid, resourceVersion, generation=1, creationTimestamp."""
+
+    async def update(self, kind: Kind, obj: Obj) -> Obj:
+        """Replace metadata+spec (status kept). A non-empty ``metadata.resourceVersion`` must
+        match the stored one or Conflict is raised. Bumps generation iff spec changed."""
+
+    async def update_status(self, kind: Kind, obj: Obj) -> Obj:
+        """Replace status only (same resourceVersion rule)."""
+
+    async def delete(self, kind: Kind, namespace: str, name: str) -> Obj:
+        """Delete, and cascade to every object whose ownerReferences name its uid."""
+
+    def watch(
+        self, kinds: tuple[Kind, ...], since: int | None = None, namespace: str | None = None
+    ) -> AsyncIterator[WatchEvent]:
+        """Events after resourceVersion ``since`` (None: from now). Raises Gone if compacted."""
+
+    async def close(self) -> None: ...
