@@ -1,0 +1,92 @@
+"""The Runtime protocol: the Revision reconciler's view of instances.
+
+A :class:`Workload` is what a Revision asks to run (built by the pure builder
+``zeroserve.controller.resources.workload.make_workload``, Knative's MakeDeployment). The
+runtime keeps ``replicas`` instances of it and reports what really happens in a
+:class:`WorkloadStatus`; every change of that status is announced through the ``on_change``
+callback given to the runtime, so the reconciler re-reads it (level-triggered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from zeroserve.api.podspec import Probe
+
+
+@dataclass(frozen=True)
+class WorkloadKey:
+    namespace: str
+    revision: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.revision}"
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: WorkloadKey
+    service: str
+    configuration: str
+    image: str | None
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    working_dir: str | None
+    env: tuple[tuple[str, str], ...]
+    """The container's literal env (name, value); K_* and PORT are added by the runtime."""
+    container_port: int
+    readiness_probe: Probe | None
+    liveness_probe: Probe | None
+    termination_grace_seconds: int
+    container_concurrency: int
+    timeout_seconds: int
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
+    unsupported: tuple[str, ...] = ()
+    """PodSpec fields kept on the Revision that this runtime cannot honour (shown in a condition)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why instances do not run: Knative's reason (``ExitCode1``, ``ImageUnsupported``...) and message."""
+
+    reason: str
+    message: str
+    permanent: bool = False
+    """True when retrying cannot help (e.g. an image-only container on the process runtime)."""
+
+
+@dataclass(frozen=True)
+class WorkloadStatus:
+    desired: int = 0
+    ready: int = 0
+    endpoints: tuple[Endpoint, ...] = ()
+    failure: Failure | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+
+OnChange = Callable[[WorkloadKey], None]
+
+
+class Runtime(Protocol):
+    async def ensure(self, workload: Workload, replicas: int) -> None:
+        """Run ``replicas`` instances of ``workload`` (idempotent; a changed workload replaces)."""
+
+    async def remove(self, key: WorkloadKey) -> None:
+        """Stop every instance of ``key`` gracefully (idempotent)."""
+
+    def status(self, key: WorkloadKey) -> WorkloadStatus | None:
+        """What runs now, or None when the runtime knows nothing of ``key``."""
+
+    def keys(self) -> list[WorkloadKey]:
+        """Every workload the runtime holds (so orphans can be removed)."""
+
+    async def close(self) -> None: ...
