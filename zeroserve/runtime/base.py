@@ -3,8 +3,8 @@
 A :class:`Workload` is what a Revision asks to run (built by the pure builder
 ``zeroserve.controller.resources.workload.make_workload``, Knative's MakeDeployment). The
 runtime keeps ``replicas`` instances of it and reports what really happens in a
-:class:`WorkloadStatus`; every change of that status is announced through the ``on_change``
-callback given to the runtime, so the reconciler re-reads it (level-triggered).
+:class:`WorkloadStatus`; every change of that status is announced to the callbacks given to
+``Runtime.subscribe``, so the reconciler re-reads it (level-triggered).
 """
 
 from __future__ import annotations
@@ -88,5 +88,8 @@ class Runtime(Protocol):
 
     def keys(self) -> list[WorkloadKey]:
         """Every workload the runtime holds (so orphans can be removed)."""
+
+    def subscribe(self, callback: OnChange) -> None:
+        """Call ``callback(key)`` (from the event loop) whenever ``status(key)`` may have changed."""
 
     async def close(self) -> None: ...
