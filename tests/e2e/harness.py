@@ -1,0 +1,81 @@
+"""Harness: a real `zeroserve up` as a subprocess, on 127.0.0.1 with ephemeral ports, in a temp data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zeroserve.cli.client import ApiClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.02)  # wait-ok: polling interval of a deadline-bounded wait
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Up:
+    data_dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def start(self) -> None:
+        endpoints = self.data_dir / "endpoints.json"
+        if endpoints.exists():
+            endpoints.unlink()
+        self.log_path = self.data_dir.parent / f"up-{int(time.monotonic() * 1000)}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROSERVE_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "zeroserve", "up", "--data-dir", str(self.data_dir), "--api-port", "0",
+             "--gateway-port", "18080"],
+            cwd=REPO,
+            env=env,
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: endpoints.exists() or self.proc.poll() is not None, 60, "endpoints.json")  # type: ignore[union-attr]
+        if self.proc.poll() is not None:
+            raise AssertionError(f"zeroserve up exited early:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    @property
+    def endpoints(self) -> dict[str, Any]:
+        return json.loads((self.data_dir / "endpoints.json").read_text())  # type: ignore[no-any-return]
+
+    def client(self) -> ApiClient:
+        return ApiClient(self.endpoints["api"], (self.data_dir / "token").read_text().strip())
+
+    def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROSERVE_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "zeroserve", "--data-dir", str(self.data_dir), *args],
+            cwd=REPO, env=env, input=input, capture_output=True, text=True, timeout=120,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"zeroserve {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=60)

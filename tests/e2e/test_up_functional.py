@@ -1,0 +1,139 @@
+"""The issue's acceptance, end to end: `zeroserve up` + the CLI + real instances, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.e2e.harness import REPO, Up, wait_for
+
+SERVICES = "/apis/serving.knative.dev/v1/namespaces/default/services"
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
+
+
+def is_ready(obj: dict[str, Any]) -> bool:
+    status = obj.get("status", {})
+    return status.get("observedGeneration") == obj["metadata"].get("generation") and condition(obj, "Ready").get(
+        "status"
+    ) == "True"
+
+
+def get_json(up: Up, *args: str) -> dict[str, Any]:
+    return json.loads(up.cli("get", *args, "-o", "json").stdout)  # type: ignore[no-any-return]
+
+
+def test_hello_tour(up: Up) -> None:
+    out = up.cli("apply", "-f", "examples/hello/service.yaml").stdout
+    assert "service.serving.knative.dev/hello created" in out
+
+    svc = wait_for(lambda: (s := get_json(up, "ksvc", "hello")) and is_ready(s) and s, 60, "hello Ready")
+    assert svc["status"]["url"] == "http://hello.default.localhost:18080"
+    assert svc["status"]["latestCreatedRevisionName"] == "hello-00001"
+    assert svc["status"]["latestReadyRevisionName"] == "hello-00001"
+    table = up.cli("get", "ksvc").stdout
+    assert "hello" in table and "http://hello.default.localhost:18080" in table and "hello-00001" in table
+
+    # The instance really runs under the runtime contract.
+    rev = get_json(up, "revision", "hello-00001")
+    assert rev["metadata"]["labels"]["serving.knative.dev/service"] == "hello"
+    assert rev["spec"]["timeoutSeconds"] == 300 and rev["spec"]["containerConcurrency"] == 0
+
+    # A changed env value makes hello-00002.
+    changed = (REPO / "examples/hello/service.yaml").read_text().replace("value: World", "value: Knative")
+    assert "configured" in up.cli("apply", "-f", "-", input=changed).stdout
+    wait_for(
+        lambda: (s := get_json(up, "ksvc", "hello")) and s["status"].get("latestReadyRevisionName") == "hello-00002",
+        60,
+        "hello-00002 ready",
+    )
+
+    up.cli("service", "update", "hello", "--traffic", "hello-00001=50,@latest=50", "--tag", "hello-00002=candidate")
+    route = wait_for(
+        lambda: (r := get_json(up, "route", "hello")) and is_ready(r) and len(r["status"].get("traffic", [])) >= 2 and r,
+        60,
+        "route traffic split",
+    )
+    traffic = route["status"]["traffic"]
+    by_rev = {(t["revisionName"], t.get("tag")): t for t in traffic}
+    assert by_rev[("hello-00001", None)]["percent"] == 50
+    assert by_rev[("hello-00002", None)]["percent"] == 50 and by_rev[("hello-00002", None)]["latestRevision"] is True
+    tagged = by_rev[("hello-00002", "candidate")]
+    assert tagged["url"] == "http://candidate-hello.default.localhost:18080"
+
+
+def test_bad_manifest_writes_nothing(up: Up) -> None:
+    done = up.cli("apply", "-f", "examples/hello/bad-service.yaml", check=False)
+    assert done.returncode != 0
+    err = done.stdout + done.stderr
+    for text in (
+        "Traffic targets sum to 90, want 100: spec.traffic",
+        "expected 0 <= 1001 <= 1000: spec.template.spec.containerConcurrency",
+        "metadata.name",
+        "autoscaling.knative.dev/min-scale",
+        "autoscaling.knative.dev/window",
+    ):
+        assert text in err, f"{text!r} missing from:\n{err}"
+    assert up.client().list("services", None)[0] == []
+
+
+def test_sigkill_loses_no_acknowledged_write(up: Up) -> None:
+    client = up.client()
+    acknowledged: list[str] = []
+
+    def create(i: int) -> str | None:
+        body = {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": f"s{i}"},
+            "spec": {"template": {"spec": {"containers": [{"command": ["python3", "examples/hello/app.py"]}]}}},
+        }
+        try:
+            client.create("services", "default", body)
+        except Exception:  # the server died under us: not acknowledged
+            return None
+        return f"s{i}"
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(create, i) for i in range(40)]
+        wait_for(lambda: sum(f.done() for f in futures) >= 10, 60, "ten creates")
+        assert up.proc is not None
+        up.proc.send_signal(signal.SIGKILL)
+        acknowledged = [name for f in futures if (name := f.result())]
+    up.proc.wait(timeout=30)
+    assert len(acknowledged) >= 10
+
+    up.start()
+    client = up.client()
+    names = {s["metadata"]["name"] for s in client.list("services", "default")[0]}
+    assert set(acknowledged) <= names
+
+    def converged() -> bool:
+        services = client.list("services", "default")[0]
+        revisions = {r["metadata"]["name"] for r in client.list("revisions", "default")[0]}
+        routes = {r["metadata"]["name"] for r in client.list("routes", "default")[0]}
+        return all(
+            s["status"].get("latestCreatedRevisionName") == f"{s['metadata']['name']}-00001"
+            and f"{s['metadata']['name']}-00001" in revisions
+            and s["metadata"]["name"] in routes
+            for s in services
+        )
+
+    wait_for(converged, 90, "reconcilers converge after restart")
+
+
+def test_token_is_required(up: Up) -> None:
+    req = urllib.request.Request(up.endpoints["api"] + SERVICES)
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected 401")
+    except urllib.error.HTTPError as err:
+        assert err.code == 401
+        assert json.loads(err.read())["kind"] == "Status"
+    mode = (up.data_dir / "token").stat().st_mode & 0o777
+    assert mode == 0o600

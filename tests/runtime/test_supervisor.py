@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from zeroserve.runtime import lifeline, supervisor
+from zeroserve.runtime.supervisor import InstanceRecord, InstanceRecords
+
+
+def test_parse_stat_with_a_hostile_command_name() -> None:
+    fields = " ".join(str(n) for n in range(4, 53))
+    stat = supervisor.parse_stat(f"123 (a) (b c) S 1 {fields}\n")
+    # fields: state=S, ppid=1, then 4.. -> pgrp=4, session=5, starttime is field 22 (value 21)
+    assert stat == supervisor.ProcStat(pid=123, state="S", ppid=1, pgrp=4, session=5, start_ticks=21)
+
+
+def test_read_stat_of_ourselves_and_of_nobody() -> None:
+    me = supervisor.read_stat(os.getpid())
+    assert me is not None
+    assert (me.pid, me.ppid, me.pgrp) == (os.getpid(), os.getppid(), os.getpgrp())
+    assert supervisor.read_stat(2**22 + 7) is None
+
+
+def test_lifeline_protocol() -> None:
+    lines = [b"+10\n", b"+11\n", b"-10\n", b"garbage\n", b"+\n", b"+12\n", b"-99\n"]
+    assert lifeline.serve(lines) == {11, 12}
+
+
+def test_records_round_trip(tmp_path: Path) -> None:
+    records = InstanceRecords(tmp_path / "instances.json")
+    assert records.load() == []
+    first, second = InstanceRecord("a", "ns/r", 1, 2), InstanceRecord("b", "ns/r", 3, 4)
+    records.add(first)
+    records.add(second)
+    records.discard("a")
+    records.discard("missing")
+    assert InstanceRecords(tmp_path / "instances.json").load() == [second]
+    (tmp_path / "instances.json").write_text("{not json")
+    assert records.load() == []
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True, stdin=subprocess.DEVNULL
+    )
+
+
+async def _exited(process: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while process.poll() is None:
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def test_kill_leftovers_only_when_pid_and_start_time_match() -> None:
+    leftover, stranger = _sleeper(), _sleeper()
+    try:
+        leftover_stat, stranger_stat = supervisor.read_stat(leftover.pid), supervisor.read_stat(stranger.pid)
+        assert leftover_stat is not None and stranger_stat is not None
+        records = [
+            InstanceRecord("old", "ns/r", leftover.pid, leftover_stat.start_ticks),
+            InstanceRecord("reused", "ns/r", stranger.pid, stranger_stat.start_ticks - 1),
+        ]
+        assert supervisor.kill_leftovers(records) == [leftover.pid]
+        assert await _exited(leftover)
+        assert leftover.returncode == -signal.SIGKILL
+        assert stranger.poll() is None
+    finally:
+        for process in (leftover, stranger):
+            process.kill()
+            process.wait()
+
+
+def test_lifeline_kills_registered_groups_on_eof() -> None:
+    victim, spared = _sleeper(), _sleeper()
+    try:
+        line = supervisor.Lifeline()
+        line.register(victim.pid)
+        line.register(spared.pid)
+        line.unregister(spared.pid)
+        process = line.close()
+        assert process is not None
+        assert process.wait(timeout=30) == 0
+        assert victim.wait(timeout=30) == -signal.SIGKILL
+        assert spared.poll() is None
+    finally:
+        for proc in (victim, spared):
+            proc.kill()
+            proc.wait()

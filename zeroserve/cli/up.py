@@ -1,0 +1,134 @@
+"""``zeroserve up``: the whole platform in one process (the embedded default).
+
+The composition root: it builds the store, API server, runtime and controller, wires them, records
+where it listens (``DATA/endpoints.json``) and runs until SIGINT/SIGTERM, then stops in reverse order.
+One ``up`` per data dir: a second one is refused (``DATA/lock``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from zeroserve.api.admission import admit
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import Kind
+from zeroserve.apiserver.auth import ensure_token
+from zeroserve.apiserver.server import ApiServer
+from zeroserve.cli.configwatch import ConfigWatcher
+from zeroserve.controller.runner import Controller
+from zeroserve.runtime.local import LocalRuntime
+from zeroserve.store.sqlite import SqliteStore
+
+log = logging.getLogger("zeroserve")
+
+ADMIN_USER = "zeroserve-admin"
+
+
+@dataclass(frozen=True)
+class UpSettings:
+    data_dir: Path
+    api_host: str = "127.0.0.1"
+    api_port: int = 8001
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def _lock(data_dir: Path) -> IO[str]:
+    handle = open(data_dir / "lock", "a+")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        raise AlreadyRunning(
+            f"another `zeroserve up` holds {data_dir} ({handle.read().strip() or 'pid unknown'})"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _write_endpoints(data_dir: Path, endpoints: dict[str, object]) -> None:
+    tmp = data_dir / "endpoints.json.tmp"
+    tmp.write_text(json.dumps(endpoints, indent=2) + "\n")
+    tmp.replace(data_dir / "endpoints.json")
+
+
+async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(data_dir)
+    stop = stop or asyncio.Event()
+    watcher = ConfigWatcher(data_dir / "config.yaml", gateway_port=settings.gateway_port)
+
+    def admit_current(kind: Kind, new: Obj, old: Obj | None) -> Obj:
+        return admit(kind, new, old, watcher.current, user=ADMIN_USER)
+
+    store = await SqliteStore.open(data_dir / "zeroserve.db")
+    runtime = LocalRuntime(data_dir)
+    try:
+        token = ensure_token(data_dir)
+        api = ApiServer(store, admit_current, token)
+        api_port = await api.start(settings.api_host, settings.api_port)
+        controller = Controller(store, runtime, lambda: watcher.current)
+        watcher.subscribe(lambda _cfg: controller.config_changed())
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(controller.run())
+            watcher_task = tg.create_task(watcher.run())
+            _write_endpoints(
+                data_dir,
+                {
+                    "api": f"http://{settings.api_host}:{api_port}",
+                    "gateway": f"http://{settings.gateway_host}:{settings.gateway_port}",
+                    "pid": os.getpid(),
+                },
+            )
+            log.info("zeroserve up: API http://%s:%d, data %s", settings.api_host, api_port, data_dir)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            log.info("zeroserve: stopping")
+            watcher_task.cancel()
+            await controller.stop()
+            await api.stop()
+    finally:
+        await runtime.close()
+        await store.close()
+        lock.close()
+
+
+def run_up(data_dir: Path, api_host: str, api_port: int, gateway_host: str, gateway_port: int) -> int:
+    """Run until SIGINT/SIGTERM; the exit code for the CLI."""
+    import uvloop
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = UpSettings(data_dir, api_host, api_port, gateway_host, gateway_port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop=stop)
+
+    try:
+        uvloop.run(main())
+    except AlreadyRunning as err:
+        log.error("%s", err)
+        return 1
+    except OSError as err:
+        log.error("zeroserve up: %s", err)
+        return 1
+    return 0

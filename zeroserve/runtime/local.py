@@ -1,0 +1,361 @@
+"""The process runtime: each instance of a Revision is a local process group (the default).
+
+:class:`LocalRuntime` plays Kubernetes' Deployment controller and kubelet for one machine. Per
+workload key it keeps ``replicas`` :class:`~.process.Instance` s of the newest workload; a
+changed workload starts new instances and stops the old ones once the new are all ready (a
+rolling update with surge). Everything it does is level-triggered: ``converge`` compares what
+runs with what is wanted and is re-run on every ``ensure``, every instance state change and
+when a crash back-off expires.
+
+Crash loops back off 0.5 s, doubling to 30 s (kubelet's 10 s to 5 min is made for image pulls
+and pods; ours start in ~100 ms and a user is waiting). An instance that ran for 10 s before
+dying starts the back-off afresh.
+
+Resource limits (cpu/memory) are not enforced yet (cgroups come later): they are reported in
+``WorkloadStatus.warnings``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+from zeroserve.runtime import logs, probes, supervisor
+from zeroserve.runtime.base import Endpoint, Failure, OnChange, Workload, WorkloadKey, WorkloadStatus
+from zeroserve.runtime.envexpand import build_env, expand_argv
+from zeroserve.runtime.process import Instance, InstanceSpec
+
+logger = logging.getLogger(__name__)
+
+CRASH_BACKOFF_INITIAL = 0.5
+CRASH_BACKOFF_MAX = 30.0
+CRASH_BACKOFF_RESET_AFTER = 10.0
+"""Restart delays after a crash: 0.5 s doubling to 30 s, reset by 10 s of uptime."""
+
+LOGS_KEPT_PER_REVISION = 20
+REAP_INTERVAL = 1.0
+REAP_AFTER_EXIT = 10.0
+"""Collect orphans of an instance's group every second while it runs and for 10 s after."""
+
+IMAGE_NOT_SUPPORTED = "ImageNotSupported"
+COMMAND_MISSING = "CommandMissing"
+
+
+def workload_failure(workload: Workload) -> Failure | None:
+    """The permanent failure of a workload this runtime can never run, or None (pure)."""
+    if workload.command:
+        return None
+    if workload.image:
+        return Failure(
+            IMAGE_NOT_SUPPORTED,
+            f"The process runtime cannot run container images (image {workload.image!r}): "
+            "give the container a command (and args) to run on this machine, "
+            "or use a container runtime.",
+            permanent=True,
+        )
+    return Failure(COMMAND_MISSING, "The container has neither a command nor an image: give it a command.", True)
+
+
+def workload_warnings(workload: Workload) -> tuple[str, ...]:
+    """What of ``workload`` this runtime accepts but does not honour (pure)."""
+    warnings: list[str] = []
+    limits = [f"{name}={value}" for name, value in (("cpu", workload.cpu_limit), ("memory", workload.memory_limit))]
+    if workload.cpu_limit or workload.memory_limit:
+        set_limits = ", ".join(limit for limit in limits if not limit.endswith("=None"))
+        warnings.append(f"cgroup limits not enforced by the process runtime ({set_limits})")
+    for what, probe in (("readiness", workload.readiness_probe), ("liveness", workload.liveness_probe)):
+        warnings.extend(probes.resolve(probe, "127.0.0.1", 0, what=what)[1])
+    return tuple(warnings)
+
+
+def exit_failure(instance: Instance) -> Failure:
+    """Knative's ``ExitCode<N>`` / ``Container failed with: ...`` for an instance that ended."""
+    code = instance.exit_code if instance.exit_code is not None else 128
+    if instance.start_error is not None:
+        details = instance.start_error
+    elif code == 0:
+        details = "container exited with no error"
+    else:
+        details = instance.log.tail() or f"exit code {code}"
+        if instance.liveness_failed:
+            details = f"liveness probe failed\n{details}"
+    return Failure(f"ExitCode{code}", f"Container failed with: {details}")
+
+
+class LocalRuntime:
+    """Runs workloads as process groups on ``host`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        environ: Mapping[str, str] | None = None,
+        subreaper: bool = True,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self._environ = os.environ if environ is None else environ
+        self._deployments: dict[WorkloadKey, _Deployment] = {}
+        self._callbacks: list[OnChange] = []
+        self._last: dict[WorkloadKey, WorkloadStatus] = {}
+        self._reapable: dict[int, float] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._records = supervisor.InstanceRecords(data_dir / "instances.json")
+        supervisor.kill_leftovers(self._records.load())
+        self._records.save()
+        if subreaper and not supervisor.set_child_subreaper():
+            logger.warning("PR_SET_CHILD_SUBREAPER failed: orphans of instances will be reaped by init")
+        self._lifeline = supervisor.Lifeline()
+
+    # -- Runtime protocol -------------------------------------------------------------------
+
+    async def ensure(self, workload: Workload, replicas: int) -> None:
+        deployment = self._deployments.get(workload.key)
+        if deployment is None:
+            deployment = self._deployments[workload.key] = _Deployment(self, workload, replicas)
+        elif deployment.workload == workload and deployment.replicas == replicas:
+            return
+        else:
+            deployment.update(workload, replicas)
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap_forever(), name="local runtime reaper")
+        deployment.converge()
+        self.notify(workload.key)
+
+    async def remove(self, key: WorkloadKey) -> None:
+        deployment = self._deployments.pop(key, None)
+        if deployment is not None:
+            await deployment.shutdown()
+            self.notify(key)
+
+    def status(self, key: WorkloadKey) -> WorkloadStatus | None:
+        deployment = self._deployments.get(key)
+        return deployment.status() if deployment is not None else None
+
+    def keys(self) -> list[WorkloadKey]:
+        return list(self._deployments)
+
+    def subscribe(self, callback: OnChange) -> None:
+        self._callbacks.append(callback)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(self.remove(key) for key in list(self._deployments)))
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            self._reaper = None
+        lifeline = self._lifeline.close()
+        if lifeline is not None:
+            await asyncio.to_thread(lifeline.wait)
+        self._reap_once()
+
+    # -- used by deployments and instances ----------------------------------------------------
+
+    def notify(self, key: WorkloadKey) -> None:
+        """Call the subscribers if ``status(key)`` differs from what they last saw."""
+        status = self.status(key)
+        if status == self._last.get(key):
+            return
+        if status is None:
+            del self._last[key]
+        else:
+            self._last[key] = status
+        for callback in self._callbacks:
+            try:
+                callback(key)
+            except Exception:
+                logger.exception("runtime subscriber %r failed for %s", callback, key)
+
+    def make_spec(self, workload: Workload, instance_id: str) -> InstanceSpec:
+        in_use = {instance.port for d in self._deployments.values() for instance in d.instances}
+        port = _free_port(self.host, in_use)
+        runtime_env = (
+            ("PORT", str(port)),
+            ("K_SERVICE", workload.service),
+            ("K_CONFIGURATION", workload.configuration),
+            ("K_REVISION", workload.key.revision),
+        )
+        env = build_env(self._environ, workload.env, runtime_env)
+        liveness = None
+        if workload.liveness_probe is not None:
+            liveness = probes.resolve(workload.liveness_probe, self.host, port, what="liveness")[0]
+        log_dir = self.data_dir / "logs" / workload.key.namespace / workload.key.revision
+        logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
+        return InstanceSpec(
+            argv=tuple(expand_argv(workload.command, workload.args, env)),
+            env=env,
+            cwd=workload.working_dir,
+            host=self.host,
+            port=port,
+            readiness=probes.resolve(workload.readiness_probe, self.host, port)[0],
+            liveness=liveness,
+            grace=float(workload.termination_grace_seconds),
+            log_path=log_dir / f"{instance_id}.log",
+            owner=str(workload.key),
+        )
+
+    def started(self, instance: Instance) -> None:
+        assert instance.pid is not None
+        self._lifeline.register(instance.pid)
+        record = supervisor.InstanceRecord(instance.id, instance.spec.owner, instance.pid, instance.start_ticks)
+        self._records.add(record)
+
+    def gone(self, instance: Instance) -> None:
+        if instance.pid is not None:
+            self._lifeline.unregister(instance.pid)
+            self._reapable[instance.pid] = asyncio.get_running_loop().time() + REAP_AFTER_EXIT
+        self._records.discard(instance.id)
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL)
+            self._reap_once()
+
+    def _reap_once(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for pgid, until in list(self._reapable.items()):
+            supervisor.reap_group(pgid, pgid)
+            if until < now:
+                del self._reapable[pgid]
+        for deployment in self._deployments.values():
+            for instance in deployment.instances:
+                if instance.pid is not None:
+                    supervisor.reap_group(instance.pid, instance.pid)
+
+
+class _Deployment:
+    """The instances of one workload key and the logic that converges them (kubelet + ReplicaSet)."""
+
+    def __init__(self, runtime: LocalRuntime, workload: Workload, replicas: int) -> None:
+        self.runtime = runtime
+        self.key = workload.key
+        self.workload = workload
+        self.generation = 1
+        self.replicas = replicas
+        self.instances: list[Instance] = []
+        self.failure: Failure | None = None
+        self.warnings = workload_warnings(workload)
+        self.backoff = CRASH_BACKOFF_INITIAL
+        self.not_before = 0.0
+        self.removed = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    def update(self, workload: Workload, replicas: int) -> None:
+        if workload != self.workload:
+            self.workload = workload
+            self.generation += 1
+            self.failure = None
+            self.warnings = workload_warnings(workload)
+            self.backoff, self.not_before = CRASH_BACKOFF_INITIAL, 0.0
+        self.replicas = replicas
+
+    def status(self) -> WorkloadStatus:
+        serving = [instance for instance in self.instances if instance.ready]
+        return WorkloadStatus(
+            desired=self.replicas,
+            ready=len(serving),
+            endpoints=tuple(Endpoint(self.runtime.host, instance.port) for instance in serving),
+            failure=self.failure,
+            warnings=self.warnings,
+        )
+
+    def converge(self) -> None:
+        if self.removed:
+            return
+        if (permanent := workload_failure(self.workload)) is not None:
+            self.failure = permanent
+            for instance in self.instances:
+                self._stop(instance)
+            return
+        live = [instance for instance in self.instances if not instance.stopping]
+        current = [instance for instance in live if instance.generation == self.generation]
+        missing = self.replicas - len(current)
+        if missing > 0:
+            self._scale_up(missing)
+        elif missing < 0:
+            surplus = sorted(current, key=lambda instance: (instance.ready, -self.instances.index(instance)))
+            for instance in surplus[:-missing]:
+                self._stop(instance)
+        if sum(instance.ready for instance in current) >= self.replicas:
+            for instance in live:
+                if instance.generation != self.generation:
+                    self._stop(instance)
+
+    async def shutdown(self) -> None:
+        self.removed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        for instance in self.instances:
+            self._stop(instance)
+        while self._stopping:
+            await asyncio.gather(*list(self._stopping))
+
+    def _scale_up(self, count: int) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self.not_before - loop.time()
+        if delay > 0:
+            if self._timer is None:
+                self._timer = loop.call_later(delay, self._backoff_expired)
+            return
+        for _ in range(count):
+            instance_id = f"{self.key.revision}-{secrets.token_hex(4)}"
+            spec = self.runtime.make_spec(self.workload, instance_id)
+            instance = Instance(
+                instance_id, spec, self.generation, tracker=self.runtime, on_change=self._instance_changed
+            )
+            self.instances.append(instance)
+            instance.start()
+
+    def _stop(self, instance: Instance) -> None:
+        if instance.stop_requested or instance.state == "exited":
+            return
+        task = asyncio.create_task(instance.stop(), name=f"stop {instance.id}")
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _backoff_expired(self) -> None:
+        self._timer = None
+        self.converge()
+        self.runtime.notify(self.key)
+
+    def _instance_changed(self, instance: Instance) -> None:
+        if instance.state == "exited":
+            self.instances.remove(instance)
+            if not instance.stop_requested and instance.generation == self.generation:
+                self._crashed(instance)
+        elif instance.ready and instance.generation == self.generation and not self._permanent():
+            self.failure = None
+        self.converge()
+        self.runtime.notify(self.key)
+
+    def _crashed(self, instance: Instance) -> None:
+        self.failure = exit_failure(instance)
+        logger.warning("instance %s of %s: %s: %s", instance.id, self.key, self.failure.reason, self.failure.message)
+        now = asyncio.get_running_loop().time()
+        if instance.started_at and now - instance.started_at >= CRASH_BACKOFF_RESET_AFTER:
+            self.backoff = CRASH_BACKOFF_INITIAL
+        self.not_before = now + self.backoff
+        self.backoff = min(self.backoff * 2, CRASH_BACKOFF_MAX)
+
+    def _permanent(self) -> bool:
+        return self.failure is not None and self.failure.permanent
+
+
+def _free_port(host: str, avoid: set[int]) -> int:
+    """An ephemeral port on ``host`` the kernel just handed out and no instance of ours holds."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in avoid:
+            return port

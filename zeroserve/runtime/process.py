@@ -1,0 +1,273 @@
+"""One instance: a process group running a container's command (a pod, for the process runtime).
+
+An :class:`Instance` goes ``starting -> ready <-> unready -> stopping -> exited``:
+
+* it spawns ``argv`` with no shell, in its own session (so its whole process group can be
+  signalled), stdin from /dev/null, stdout and stderr into its :class:`~.logs.LogFile`,
+  and ``PR_SET_PDEATHSIG`` (see :mod:`.supervisor`);
+* it probes readiness every millisecond for the first 100 ms of its life, then every 50 ms,
+  until the probe passes (MEASURED.md section 3: an app binds after its imports, 60-250 ms,
+  and a refused loopback connect costs almost nothing); from then on every ``periodSeconds``,
+  turning unready after ``failureThreshold`` failures in a row;
+* a liveness probe, when given, runs on its own schedule; ``failureThreshold`` failures stop
+  the instance (its owner sees an exit and restarts it);
+* ``stop`` sends SIGTERM to the process group and SIGKILL after the grace period; when the
+  first process ends, whatever remains of its group is killed (kubelet kills a container's
+  cgroup).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from zeroserve.runtime import probes, supervisor
+from zeroserve.runtime.logs import LogFile
+
+logger = logging.getLogger(__name__)
+
+FAST_PROBE_INTERVAL = 0.001
+FAST_PROBE_WINDOW = 0.1
+SLOW_PROBE_INTERVAL = 0.05
+"""Readiness polling before the first success: 1 ms for 100 ms, then 50 ms."""
+
+LOG_DRAIN_TIMEOUT = 1.0
+"""How long to wait for the last output of an exited instance before reading its log tail."""
+
+State = Literal["starting", "ready", "unready", "stopping", "exited"]
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: str | None
+    host: str
+    port: int
+    readiness: probes.ProbeSpec
+    liveness: probes.ProbeSpec | None
+    grace: float
+    log_path: Path
+    owner: str = ""
+    """The workload key (``namespace/revision``) the instance belongs to, for records and logs."""
+
+
+class Tracker(Protocol):
+    """Told when an instance's process exists and when it (and its group) is gone."""
+
+    def started(self, instance: Instance) -> None: ...
+
+    def gone(self, instance: Instance) -> None: ...
+
+
+class Instance:
+    def __init__(
+        self,
+        instance_id: str,
+        spec: InstanceSpec,
+        generation: int,
+        *,
+        tracker: Tracker,
+        on_change: Callable[[Instance], None],
+    ) -> None:
+        self.id = instance_id
+        self.spec = spec
+        self.generation = generation
+        self.state: State = "starting"
+        self.pid: int | None = None
+        self.start_ticks = 0
+        self.started_at = 0.0
+        self.exit_code: int | None = None
+        self.start_error: str | None = None
+        self.liveness_failed = False
+        self.stop_requested = False
+        self.log = LogFile(spec.log_path)
+        self._tracker = tracker
+        self._on_change = on_change
+        self._process: asyncio.subprocess.Process | None = None
+        self._spawned = asyncio.Event()
+        self._done = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        return self.spec.port
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def stopping(self) -> bool:
+        return self.state in ("stopping", "exited")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"instance {self.id}")
+
+    async def stop(self, grace: float | None = None) -> None:
+        """SIGTERM the group, SIGKILL it after ``grace`` (default: the spec's), wait for the end."""
+        if self._task is None or self.state == "exited":
+            return
+        self.stop_requested = True
+        if self.state != "stopping":
+            self._set_state("stopping")
+        await self._spawned.wait()
+        self._signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(self.spec.grace if grace is None else grace):
+                await self._done.wait()
+        except TimeoutError:
+            self._signal(signal.SIGKILL)
+            await self._done.wait()
+
+    async def wait(self) -> None:
+        await self._done.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the group now (no grace) - for shutdown paths that cannot wait."""
+        self._signal(signal.SIGKILL)
+
+    async def _run(self) -> None:
+        try:
+            await self._spawn()
+        except OSError as err:
+            self.start_error = f"{type(err).__name__}: {err}"
+            self.exit_code = 128
+            self._spawned.set()
+            self._finish()
+            return
+        self._spawned.set()
+        assert self._process is not None
+        exit_task = asyncio.create_task(self._process.wait())
+        watchers = [asyncio.create_task(self._watch_readiness(exit_task))]
+        if self.spec.liveness is not None:
+            watchers.append(asyncio.create_task(self._watch_liveness(self.spec.liveness, exit_task)))
+        try:
+            returncode = await asyncio.shield(exit_task)
+        except asyncio.CancelledError:
+            self._signal(signal.SIGKILL)
+            self._finish()
+            raise
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+            self._signal(signal.SIGKILL)
+        self.exit_code = 128 - returncode if returncode < 0 else returncode
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LOG_DRAIN_TIMEOUT):
+                await self._drained.wait()
+        self._finish()
+
+    async def _spawn(self) -> None:
+        loop = asyncio.get_running_loop()
+        read_fd, write_fd = os.pipe()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self.spec.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                cwd=self.spec.cwd,
+                env=dict(self.spec.env),
+                start_new_session=True,
+                preexec_fn=supervisor.die_with_parent(os.getpid()),
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        pipe = os.fdopen(read_fd, "rb", buffering=0)
+        await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
+        self.pid = self._process.pid
+        stat = supervisor.read_stat(self.pid)
+        self.start_ticks = stat.start_ticks if stat is not None else 0
+        self.started_at = loop.time()
+        self._tracker.started(self)
+
+    async def _watch_readiness(self, exit_task: asyncio.Task[int]) -> None:
+        spec = self.spec.readiness
+        loop = asyncio.get_running_loop()
+        if spec.initial_delay and await _exits_within(exit_task, spec.initial_delay):
+            return
+        first_probe, successes = loop.time(), 0
+        while successes < spec.success_threshold:
+            successes = successes + 1 if await probes.check(spec) else 0
+            fast = loop.time() - first_probe < FAST_PROBE_WINDOW
+            if successes < spec.success_threshold and await _exits_within(
+                exit_task, FAST_PROBE_INTERVAL if fast else SLOW_PROBE_INTERVAL
+            ):
+                return
+        self._set_state("ready")
+        successes = failures = 0
+        while not await _exits_within(exit_task, spec.period):
+            if await probes.check(spec):
+                successes, failures = successes + 1, 0
+                if self.state == "unready" and successes >= spec.success_threshold:
+                    self._set_state("ready")
+            else:
+                successes, failures = 0, failures + 1
+                if self.state == "ready" and failures >= spec.failure_threshold:
+                    self._set_state("unready")
+
+    async def _watch_liveness(self, spec: probes.ProbeSpec, exit_task: asyncio.Task[int]) -> None:
+        failures = 0
+        delay = spec.initial_delay
+        while not await _exits_within(exit_task, delay):
+            delay = spec.period
+            failures = 0 if await probes.check(spec) else failures + 1
+            if failures >= spec.failure_threshold and not self.stopping:
+                logger.info("instance %s failed its liveness probe %d times: restarting", self.id, failures)
+                self.liveness_failed = True
+                self._signal(signal.SIGTERM)
+                if not await _exits_within(exit_task, self.spec.grace):
+                    self._signal(signal.SIGKILL)
+                return
+
+    def _finish(self) -> None:
+        self.log.close()
+        self._tracker.gone(self)
+        self._set_state("exited")
+        self._done.set()
+
+    def _set_state(self, state: State) -> None:
+        if self.state == state or self.state == "exited" or (self.state == "stopping" and state != "exited"):
+            return
+        self.state = state
+        self._on_change(self)
+
+    def _signal(self, signum: int) -> None:
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signum)
+
+
+class _LogPipe(asyncio.Protocol):
+    def __init__(self, log: LogFile, drained: asyncio.Event) -> None:
+        self._log = log
+        self._drained = drained
+
+    def data_received(self, data: bytes) -> None:
+        self._log.write(data)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._drained.set()
+
+
+async def _exits_within(exit_task: asyncio.Task[int], seconds: float) -> bool:
+    """Wait up to ``seconds`` for the process to exit; True if it did."""
+    if exit_task.done():
+        return True
+    done, _ = await asyncio.wait({exit_task}, timeout=seconds)
+    return bool(done)

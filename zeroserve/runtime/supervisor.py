@@ -1,0 +1,222 @@
+"""What keeps instances tied to their supervisor: prctl, /proc, the record file, the lifeline.
+
+Three layers make sure no instance outlives the process running the runtime:
+
+1. every instance's first process gets ``PR_SET_PDEATHSIG(SIGKILL)`` (set between fork and
+   exec, see :func:`die_with_parent`); the kernel sends it when the *thread* that forked it
+   exits, and instances are forked from the event-loop thread, which lives as long as we do;
+2. the :mod:`lifeline <zeroserve.runtime.lifeline>` process kills each instance's whole
+   process group when the supervisor dies (:class:`Lifeline`);
+3. ``instances.json`` records pid and ``/proc/<pid>/stat`` start time of each instance, so the
+   next runtime on the same data directory kills leftovers (:func:`kill_leftovers`) - only
+   when pid *and* start time match, never a reused pid.
+
+The supervisor also becomes a child subreaper (``PR_SET_CHILD_SUBREAPER``): processes orphaned
+inside an instance are re-parented to us rather than to init, and :func:`reap_group` collects
+them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_prctl = _libc.prctl
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_prctl.restype = ctypes.c_int
+
+
+def set_child_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants; False if the kernel refuses."""
+    return bool(_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when ``parent_pid``'s thread dies."""
+
+    sigkill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        _prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(137)
+
+    return preexec
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """The fields of ``/proc/<pid>/stat`` the runtime needs."""
+
+    pid: int
+    state: str
+    ppid: int
+    pgrp: int
+    session: int
+    start_ticks: int
+    """Start time after boot in clock ticks: with the pid, it names one process for ever."""
+
+
+def parse_stat(text: str) -> ProcStat:
+    """Parse ``/proc/<pid>/stat`` (the command name may hold spaces and parentheses)."""
+    pid, _, rest = text.partition(" (")
+    fields = rest[rest.rindex(")") + 2 :].split()
+    return ProcStat(int(pid), fields[0], int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    """The stat of a live (or zombie) process, or None when there is no such process."""
+    try:
+        return parse_stat(Path(f"/proc/{pid}/stat").read_text())
+    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+        return None
+
+
+def all_stats() -> Iterator[ProcStat]:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := read_stat(int(entry))) is not None:
+            yield stat
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    id: str
+    key: str
+    pid: int
+    start_ticks: int
+
+
+class InstanceRecords:
+    """``instances.json``: the instances this runtime started and has not yet seen die."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._records: dict[str, InstanceRecord] = {}
+
+    def load(self) -> list[InstanceRecord]:
+        try:
+            raw = json.loads(self.path.read_text())
+            return [InstanceRecord(**item) for item in raw.get("instances", [])]
+        except FileNotFoundError:
+            return []
+        except (ValueError, TypeError, AttributeError) as err:
+            logger.warning("ignoring unreadable %s: %s", self.path, err)
+            return []
+
+    def add(self, record: InstanceRecord) -> None:
+        self._records[record.id] = record
+        self.save()
+
+    def discard(self, instance_id: str) -> None:
+        if self._records.pop(instance_id, None) is not None:
+            self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"instances": [asdict(r) for r in self._records.values()]}, indent=1))
+        os.replace(temporary, self.path)
+
+
+def kill_leftovers(records: Iterable[InstanceRecord]) -> list[int]:
+    """SIGKILL the process groups of recorded instances that still run; return their pgids.
+
+    An instance leads its own process group (``pgid == pid``). A live pid with another start
+    time is a different process: left alone. A vanished leader whose group still has members
+    (the kernel keeps a pgid from reuse while any member lives) is killed too.
+    """
+    killed: list[int] = []
+    for record in records:
+        leader = read_stat(record.pid)
+        if leader is not None:
+            ours = leader.start_ticks == record.start_ticks and leader.state not in ("Z", "X")
+        else:
+            ours = any(
+                s.pgrp == record.pid and s.session == record.pid and s.start_ticks >= record.start_ticks
+                for s in all_stats()
+            )
+        if ours:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(record.pid, signal.SIGKILL)
+                killed.append(record.pid)
+                logger.warning("killed leftover instance %s (pid %d) of %s", record.id, record.pid, record.key)
+    return killed
+
+
+def reap_group(pgid: int, leader_pid: int) -> int:
+    """Reap exited children of ours in process group ``pgid``, except its leader; return how many.
+
+    The leader belongs to asyncio's child watcher (it reports the exit code); we only peek past
+    it (``WNOWAIT``) and stop there, to try again later.
+    """
+    reaped = 0
+    while True:
+        try:
+            info = os.waitid(os.P_PGID, pgid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return reaped
+        if info is None or info.si_pid == leader_pid:
+            return reaped
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(info.si_pid, os.WNOHANG)
+        reaped += 1
+
+
+class Lifeline:
+    """The supervisor's end of the lifeline pipe (see :mod:`zeroserve.runtime.lifeline`)."""
+
+    def __init__(self) -> None:
+        read_fd, self._write_fd = os.pipe()
+        script = Path(__file__).with_name("lifeline.py")
+        try:
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(script)],
+                stdin=read_fd,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            os.close(read_fd)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def register(self, pgid: int) -> None:
+        self._send(f"+{pgid}\n")
+
+    def unregister(self, pgid: int) -> None:
+        self._send(f"-{pgid}\n")
+
+    def close(self) -> subprocess.Popen[bytes] | None:
+        """Close the pipe; the lifeline kills what is still registered and exits. Returns it to wait on."""
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+            self._write_fd = -1
+        process, self._process = self._process, None
+        return process
+
+    def _send(self, line: str) -> None:
+        if self._write_fd < 0:
+            return
+        try:
+            os.write(self._write_fd, line.encode())
+        except BrokenPipeError:
+            logger.error("the lifeline process died: instances will not be killed if the supervisor dies")
+            os.close(self._write_fd)
+            self._write_fd = -1
