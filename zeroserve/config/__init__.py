@@ -44,7 +44,8 @@ class DefaultsConfig:
 
     revision_timeout_seconds: int = 300
     max_revision_timeout_seconds: int = 600
-    revision_response_start_timeout_seconds: int = 0
+    revision_response_start_timeout_seconds: int = 300
+    """Knative defaults this to revision-timeout-seconds; applied only when below a revision's timeoutSeconds."""
     revision_idle_timeout_seconds: int = 0
     container_concurrency: int = 0
     container_concurrency_max_limit: int = 1000

@@ -1,0 +1,82 @@
+"""Admission: the one entry point the API server calls before it stores a resource.
+
+Knative's webhook runs, for every create and update: decode (unknown fields refused) -> defaulting
+(``SetDefaults``) -> validation (``Validate``, all errors). :func:`admit` does the same and returns
+the defaulted wire object; :func:`admit_status` is the status subresource (type check only, as
+Knative skips spec validation in a status update).
+
+One difference on update: a creator/lastModifier annotation the new object *omits* is carried over
+from the stored one (a PUT of a hand-written manifest would otherwise be refused, since Knative
+relies on kubectl's merge to keep them); an annotation that is present and different is refused as
+in Knative (``annotation value is immutable``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from zeroserve.api import defaults, labels, validation
+from zeroserve.api.base import Obj, to_wire
+from zeroserve.api.configuration import Configuration
+from zeroserve.api.kinds import Kind
+from zeroserve.api.revision import Revision
+from zeroserve.api.route import Route
+from zeroserve.api.service import Service
+from zeroserve.config import Config
+from zeroserve.errors import FieldError, Invalid
+
+Validator = Callable[[Any, Any, Config], list[FieldError]]
+
+_VALIDATORS: dict[type[BaseModel], Validator] = {
+    Service: validation.validate_service,
+    Configuration: validation.validate_configuration,
+    Route: validation.validate_route,
+    Revision: validation.validate_revision,
+}
+
+
+def _name(obj: Obj) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("name") or meta.get("generateName") or "") if isinstance(meta, dict) else ""
+
+
+def _parse(kind: Kind, obj: Obj) -> BaseModel:
+    model, errs = validation.parse(kind.model, obj)
+    if model is None:
+        raise Invalid(errs, kind=kind.kind, name=_name(obj))
+    return model
+
+
+def _carry_user_annotations(new: BaseModel, old: BaseModel) -> None:
+    new_meta, old_meta = getattr(new, "metadata", None), getattr(old, "metadata", None)
+    if new_meta is None or old_meta is None:
+        return
+    for key in (labels.CREATOR, labels.LAST_MODIFIER):
+        if key in old_meta.annotations and key not in new_meta.annotations:
+            new_meta.annotations[key] = old_meta.annotations[key]
+
+
+def admit(kind: Kind, new: Obj, old: Obj | None, cfg: Config, user: str = "") -> Obj:
+    """Parse, default and validate ``new`` (a create when ``old`` is None); Invalid with every error."""
+    model = _parse(kind, new)
+    prev = _parse(kind, old) if old is not None else None
+    validate = _VALIDATORS.get(kind.model)
+    if validate is None:  # a kind we have no rules for: metadata only
+        meta = getattr(model, "metadata", None)
+        errs = validation.via(validation.validate_object_meta(meta, dns1035=False), "metadata") if meta else []
+    else:
+        if prev is not None:
+            _carry_user_annotations(model, prev)
+        defaults.set_defaults(model, prev, cfg, user)
+        errs = validate(model, prev, cfg)
+    if errs:
+        raise Invalid(validation.merge(errs), kind=kind.kind, name=_name(new))
+    return to_wire(model)
+
+
+def admit_status(kind: Kind, new: Obj, old: Obj | None = None) -> Obj:
+    """The status subresource: the object must parse; nothing is defaulted or range-checked."""
+    return to_wire(_parse(kind, new))

@@ -1,0 +1,151 @@
+"""Defaulting of serving.knative.dev/v1 resources, as Knative's ``SetDefaults``.
+
+Mirrors ``pkg/apis/serving/v1/revision_defaults.go`` (timeouts, containerConcurrency, container
+names, the default readiness probe, enableServiceLinks, read-only volume mounts),
+``configuration_defaults.go`` / ``service_defaults.go`` (template defaults skipped when a BYO name
+is unchanged; creator/lastModifier via ``serving.SetUserInfo``) and ``route_defaults.go``
+(``[{percent: 100, latestRevision: true}]`` for a Service, ``latestRevision = revisionName == ""``
+and ``percent = 0`` on every target).
+
+The port is *not* defaulted into ``ports``: 8080 is implied (``revision_helpers.go``), as in Knative.
+Functions mutate the models they are given; :mod:`zeroserve.api.admission` works on fresh copies.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from zeroserve.api import labels
+from zeroserve.api.configuration import Configuration
+from zeroserve.api.meta import ObjectMeta
+from zeroserve.api.podspec import Container, Probe, TCPSocketAction
+from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
+from zeroserve.api.route import Route, TrafficTarget
+from zeroserve.api.service import Service
+from zeroserve.config import Config, DefaultsConfig
+
+WRITABLE_VOLUME_SOURCES = ("emptyDir", "persistentVolumeClaim", "ephemeral")
+
+
+def user_container_name(d: DefaultsConfig, parent: ObjectMeta | None) -> str:
+    """``container-name-template`` rendered with the parent's metadata (Knative: a Go template)."""
+    name = (parent.name if parent else None) or ""
+    return d.container_name_template.replace("{{.Name}}", name).replace("{{ .Name }}", name)
+
+
+def _default_container_names(containers: list[Container], default: str) -> None:
+    """``applyDefaultContainerNames``: unnamed containers get ``default`` or ``default-<n>``."""
+    taken = {c.name for c in containers}
+    suffix = 0
+    for c in containers:
+        if c.name:
+            continue
+        name = default
+        if len(containers) > 1 or name in taken:
+            while True:
+                name = f"{default}-{suffix}"
+                suffix += 1
+                if name not in taken:
+                    break
+        c.name = name
+        taken.add(name)
+
+
+def _default_readiness(c: Container, serving: bool) -> None:
+    if serving:  # applyUserContainerDefaultReadinessProbe
+        rp = c.readiness_probe = c.readiness_probe or Probe()
+        if rp.tcp_socket is None and rp.http_get is None and rp.exec is None and rp.grpc is None:
+            rp.tcp_socket = TCPSocketAction(port=0)
+    p = c.readiness_probe
+    if p is not None:  # sidecars may have no readiness probe
+        if not p.success_threshold:
+            p.success_threshold = 1
+        if p.period_seconds:  # Kubernetes' own defaults apply once a period is set
+            p.failure_threshold = p.failure_threshold or 3
+            p.timeout_seconds = p.timeout_seconds or 1
+    for probe in (c.readiness_probe, c.liveness_probe, c.startup_probe):
+        if probe is not None and probe.grpc is not None:
+            probe.grpc.setdefault("service", "")
+
+
+def default_revision_spec(spec: RevisionSpec, cfg: Config, *, creating: bool, parent: ObjectMeta | None = None) -> None:
+    """``RevisionSpec.SetDefaults``."""
+    d = cfg.defaults
+    if not spec.timeout_seconds:
+        spec.timeout_seconds = d.revision_timeout_seconds
+    timeout = spec.timeout_seconds
+    if spec.idle_timeout_seconds is None and 0 != d.revision_idle_timeout_seconds < timeout:
+        spec.idle_timeout_seconds = d.revision_idle_timeout_seconds
+    if spec.response_start_timeout_seconds is None and 0 != d.revision_response_start_timeout_seconds < timeout:
+        spec.response_start_timeout_seconds = d.revision_response_start_timeout_seconds
+    if spec.container_concurrency is None:
+        spec.container_concurrency = d.container_concurrency
+    _default_container_names(spec.containers, user_container_name(d, parent))
+    writable = {
+        str(v.get("name")) for v in spec.volumes if any(v.get(src) is not None for src in WRITABLE_VOLUME_SOURCES)
+    }
+    for c in spec.containers:
+        _default_readiness(c, serving=len(spec.containers) == 1 or bool(c.ports))
+        if spec.enable_service_links is None and creating:
+            spec.enable_service_links = d.enable_service_links
+        for vm in c.volume_mounts:
+            if str(vm.get("name")) not in writable:
+                vm["readOnly"] = True
+
+
+def default_template(tmpl: RevisionTemplateSpec, cfg: Config, *, creating: bool, parent: ObjectMeta) -> None:
+    default_revision_spec(tmpl.spec, cfg, creating=creating, parent=parent)
+
+
+def default_configuration_template(
+    tmpl: RevisionTemplateSpec, old: RevisionTemplateSpec | None, cfg: Config, parent: ObjectMeta
+) -> None:
+    """``ConfigurationSpec.SetDefaults``: an unchanged BYO name means "same revision", so no defaulting."""
+    if old is not None and tmpl.metadata.name and tmpl.metadata.name == old.metadata.name:
+        return
+    default_template(tmpl, cfg, creating=old is None, parent=parent)
+
+
+def default_traffic(traffic: list[TrafficTarget], *, in_service: bool) -> list[TrafficTarget]:
+    """``RouteSpec.SetDefaults``."""
+    if not traffic and in_service:
+        traffic = [TrafficTarget(percent=100, latest_revision=True)]
+    for tt in traffic:
+        if tt.latest_revision is None:
+            tt.latest_revision = not tt.revision_name
+        if tt.percent is None:
+            tt.percent = 0
+    return traffic
+
+
+def set_user_info(meta: ObjectMeta, old_spec: BaseModel | None, new_spec: BaseModel, user: str, creating: bool) -> None:
+    """``serving.SetUserInfo``: creator on create; lastModifier on create and on a spec change."""
+    if not user:
+        return
+    if creating:
+        meta.annotations[labels.CREATOR] = user
+        meta.annotations[labels.LAST_MODIFIER] = user
+    elif old_spec != new_spec:
+        meta.annotations[labels.LAST_MODIFIER] = user
+
+
+def set_defaults(obj: BaseModel, old: BaseModel | None, cfg: Config, user: str = "") -> None:
+    """Default ``obj`` (a create when ``old`` is None), as the Knative webhook's defaulting pass."""
+    creating = old is None
+    if isinstance(obj, Service):
+        prev = old if isinstance(old, Service) else None
+        default_configuration_template(obj.spec.template, prev.spec.template if prev else None, cfg, obj.metadata)
+        obj.spec.traffic = default_traffic(obj.spec.traffic, in_service=True)
+        set_user_info(obj.metadata, prev.spec if prev else None, obj.spec, user, creating)
+    elif isinstance(obj, Configuration):
+        prevc = old if isinstance(old, Configuration) else None
+        default_configuration_template(obj.spec.template, prevc.spec.template if prevc else None, cfg, obj.metadata)
+        if not obj.metadata.owner_references:
+            set_user_info(obj.metadata, prevc.spec if prevc else None, obj.spec, user, creating)
+    elif isinstance(obj, Route):
+        obj.spec.traffic = default_traffic(obj.spec.traffic, in_service=False)
+        if not obj.metadata.owner_references:
+            prevr = old if isinstance(old, Route) else None
+            set_user_info(obj.metadata, prevr.spec if prevr else None, obj.spec, user, creating)
+    elif isinstance(obj, Revision) and creating:  # a Revision's spec is immutable: no defaulting on update
+        default_revision_spec(obj.spec, cfg, creating=True)
