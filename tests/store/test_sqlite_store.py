@@ -1,0 +1,315 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE, SERVICE
+from zeroserve.clock import FakeClock
+from zeroserve.errors import AlreadyExists, Conflict, Gone, Invalid, NotFound
+from zeroserve.store import SqliteStore, WatchEvent
+
+
+def svc(name: str, image: str = "img:1", ns: str = "default", **meta: Any) -> Obj:
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, **meta},
+        "spec": {"template": {"spec": {"containers": [{"image": image}]}}},
+    }
+
+
+def owned(kind: str, name: str, owner: Obj) -> Obj:
+    ref = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"]}
+    ref["uid"] = owner["metadata"]["uid"]
+    return {"kind": kind, "metadata": {"name": name, "namespace": "default", "ownerReferences": [ref]}, "spec": {}}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = await SqliteStore.open(tmp_path / "state.db", clock=FakeClock())
+    yield s
+    await s.close()
+
+
+async def take(events: AsyncIterator[WatchEvent], n: int) -> list[WatchEvent]:
+    async with asyncio.timeout(10):
+        return [await anext(events) for _ in range(n)]
+
+
+async def test_create_sets_identity_and_messages(store: SqliteStore) -> None:
+    created = await store.create(SERVICE, {**svc("hello"), "status": {"url": "x"}})
+    meta = created["metadata"]
+    assert meta["generation"] == 1
+    assert meta["resourceVersion"] == "1"
+    assert meta["creationTimestamp"] == "2026-01-01T00:00:00Z"
+    assert len(meta["uid"]) == 36
+    assert "status" not in created, "status is written only through update_status"
+    assert await store.get(SERVICE, "default", "hello") == created
+    with pytest.raises(AlreadyExists, match=r'^services.serving.knative.dev "hello" already exists$'):
+        await store.create(SERVICE, svc("hello"))
+    with pytest.raises(NotFound, match=r'^services.serving.knative.dev "nope" not found$'):
+        await store.get(SERVICE, "default", "nope")
+    with pytest.raises(NotFound):
+        await store.get(SERVICE, "other", "hello")
+
+
+async def test_create_requires_a_name_or_generate_name(store: SqliteStore) -> None:
+    with pytest.raises(Invalid, match="name or generateName is required"):
+        await store.create(SERVICE, {"metadata": {}, "spec": {}})
+    made = await store.create(SERVICE, {"metadata": {"generateName": "hello-"}, "spec": {}})
+    assert made["metadata"]["name"].startswith("hello-")
+    assert len(made["metadata"]["name"]) == len("hello-") + 5
+
+
+async def test_stale_resource_version_conflicts(store: SqliteStore) -> None:
+    first = await store.create(SERVICE, svc("hello"))
+    second = await store.update(SERVICE, svc("hello", "img:2", resourceVersion=first["metadata"]["resourceVersion"]))
+    assert second["metadata"]["resourceVersion"] == "2"
+    message = (
+        'Operation cannot be fulfilled on services.serving.knative.dev "hello": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+    with pytest.raises(Conflict) as info:
+        await store.update(SERVICE, svc("hello", "img:3", resourceVersion="1"))
+    assert info.value.message == message
+    with pytest.raises(Conflict):
+        await store.update_status(SERVICE, {**svc("hello", resourceVersion="1"), "status": {}})
+    unconditional = await store.update(SERVICE, svc("hello", "img:3"))
+    assert unconditional["metadata"]["resourceVersion"] == "3"
+    with pytest.raises(NotFound):
+        await store.update(SERVICE, svc("absent"))
+
+
+async def test_generation_bumps_only_when_spec_changes(store: SqliteStore) -> None:
+    created = await store.create(SERVICE, svc("hello"))
+    relabeled = await store.update(SERVICE, svc("hello", labels={"a": "b"}))
+    assert relabeled["metadata"]["generation"] == 1
+    assert relabeled["metadata"]["labels"] == {"a": "b"}
+    assert relabeled["metadata"]["resourceVersion"] == "2"
+    changed = await store.update(SERVICE, svc("hello", "img:2", labels={"a": "b"}))
+    assert changed["metadata"]["generation"] == 2
+    noop = await store.update(SERVICE, svc("hello", "img:2", labels={"a": "b"}))
+    assert noop == changed, "an update that changes nothing writes nothing"
+    status = await store.update_status(SERVICE, {**changed, "status": {"observedGeneration": 2}})
+    assert status["metadata"]["generation"] == 2
+    assert status["metadata"]["resourceVersion"] == "4"
+    assert created["metadata"]["uid"] == status["metadata"]["uid"]
+
+
+async def test_update_keeps_immutable_metadata_and_status(store: SqliteStore) -> None:
+    created = await store.create(SERVICE, svc("hello"))
+    with_status = await store.update_status(SERVICE, {**created, "status": {"url": "http://hello"}})
+    forged = svc("hello", "img:2", uid="forged", generation=99, creationTimestamp="1999-01-01T00:00:00Z")
+    forged["status"] = {"url": "http://evil"}
+    updated = await store.update(SERVICE, forged)
+    for field in ("uid", "creationTimestamp", "name", "namespace"):
+        assert updated["metadata"][field] == created["metadata"][field]
+    assert updated["metadata"]["generation"] == 2
+    assert updated["status"] == with_status["status"]
+
+
+async def test_update_status_keeps_metadata_and_spec(store: SqliteStore) -> None:
+    created = await store.create(SERVICE, svc("hello", labels={"x": "1"}))
+    sent = svc("hello", "img:other", labels={"x": "changed"})
+    sent["status"] = {"observedGeneration": 1}
+    updated = await store.update_status(SERVICE, sent)
+    assert updated["spec"] == created["spec"]
+    assert updated["metadata"]["labels"] == {"x": "1"}
+    assert updated["status"] == {"observedGeneration": 1}
+    assert int(updated["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+
+
+async def test_list_namespaces_selectors_and_rv(store: SqliteStore) -> None:
+    await store.create(SERVICE, svc("a", labels={"app": "x"}))
+    await store.create(SERVICE, svc("b", labels={"app": "y"}))
+    await store.create(SERVICE, svc("c", ns="prod", labels={"app": "x"}))
+    await store.create(ROUTE, {"metadata": {"name": "a", "namespace": "default"}, "spec": {}})
+    items, rv = await store.list(SERVICE, "default")
+    assert [o["metadata"]["name"] for o in items] == ["a", "b"]
+    assert rv == 4
+    items, _ = await store.list(SERVICE)
+    assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in items] == [
+        ("default", "a"),
+        ("default", "b"),
+        ("prod", "c"),
+    ]
+    items, _ = await store.list(SERVICE, None, "app=x")
+    assert [o["metadata"]["name"] for o in items] == ["a", "c"]
+    items, _ = await store.list(SERVICE, "default", "app notin (x)")
+    assert [o["metadata"]["name"] for o in items] == ["b"]
+
+
+async def test_cascading_delete_follows_owner_references(store: SqliteStore) -> None:
+    service = await store.create(SERVICE, svc("hello"))
+    config = await store.create(CONFIGURATION, owned("Configuration", "hello", service))
+    route = await store.create(ROUTE, owned("Route", "hello", service))
+    rev = await store.create(REVISION, owned("Revision", "hello-00001", config))
+    bystander = await store.create(SERVICE, svc("other"))
+    events = store.watch((SERVICE, CONFIGURATION, REVISION, ROUTE), since=int(bystander["metadata"]["resourceVersion"]))
+    deleted = await store.delete(SERVICE, "default", "hello")
+    assert deleted["metadata"]["uid"] == service["metadata"]["uid"]
+    got = await take(events, 4)
+    assert [(e.type, e.object["metadata"]["name"], e.kind.kind) for e in got] == [
+        ("DELETED", "hello", "Service"),
+        ("DELETED", "hello", "Configuration"),
+        ("DELETED", "hello", "Route"),
+        ("DELETED", "hello-00001", "Revision"),
+    ]
+    assert [e.resource_version for e in got] == [6, 7, 8, 9]
+    assert got[3].object["metadata"]["uid"] == rev["metadata"]["uid"]
+    for kind, name in ((CONFIGURATION, "hello"), (ROUTE, route["metadata"]["name"]), (REVISION, "hello-00001")):
+        with pytest.raises(NotFound):
+            await store.get(kind, "default", name)
+    assert (await store.get(SERVICE, "default", "other"))["metadata"]["uid"] == bystander["metadata"]["uid"]
+    with pytest.raises(NotFound):
+        await store.delete(SERVICE, "default", "hello")
+    await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_watch_replays_then_goes_live_in_order(store: SqliteStore) -> None:
+    await store.create(SERVICE, svc("a"))
+    await store.create(ROUTE, {"metadata": {"name": "r", "namespace": "default"}, "spec": {}})
+    await store.create(SERVICE, svc("b", ns="prod"))
+    everything = store.watch((SERVICE,), since=0)
+    in_default = store.watch((SERVICE,), since=0, namespace="default")
+    live_only = store.watch((SERVICE,))
+    writer = asyncio.create_task(store.update(SERVICE, svc("a", "img:2")))
+    got = await take(everything, 3)
+    assert [(e.type, e.object["metadata"]["name"], e.resource_version) for e in got] == [
+        ("ADDED", "a", 1),
+        ("ADDED", "b", 3),
+        ("MODIFIED", "a", 4),
+    ]
+    assert [e.resource_version for e in await take(in_default, 2)] == [1, 4]
+    await writer
+    assert [e.resource_version for e in await take(live_only, 1)] == [4]
+    for it in (everything, in_default, live_only):
+        await it.aclose()  # type: ignore[attr-defined]
+
+
+async def test_watch_has_no_gap_or_duplicate_under_concurrent_writes(store: SqliteStore) -> None:
+    await store.create(SERVICE, svc("seed"))
+
+    async def write_many() -> None:
+        for i in range(60):
+            await store.create(SERVICE, svc(f"s{i}"))
+
+    writer = asyncio.create_task(write_many())
+    events = store.watch((SERVICE,), since=0)
+    got = await take(events, 61)
+    await writer
+    assert [e.resource_version for e in got] == list(range(1, 62))
+    await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_watch_resumes_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = await SqliteStore.open(path)
+    await store.create(SERVICE, svc("a"))
+    await store.create(SERVICE, svc("b"))
+    await store.close()
+    store = await SqliteStore.open(path)
+    try:
+        assert (await store.list(SERVICE))[1] == 2
+        made = await store.create(SERVICE, svc("c"))
+        assert made["metadata"]["resourceVersion"] == "3", "the rv counter survives a reopen"
+        got = await take(store.watch((SERVICE,), since=1), 2)
+        assert [(e.object["metadata"]["name"], e.resource_version) for e in got] == [("b", 2), ("c", 3)]
+    finally:
+        await store.close()
+
+
+async def test_watch_from_compacted_rv_is_gone(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "state.db", compact_keep=5)
+    try:
+        for i in range(12):
+            await store.create(SERVICE, svc(f"s{i}"))
+        with pytest.raises(Gone, match=r"^too old resource version: 3 \(7\)$"):
+            await anext(store.watch((SERVICE,), since=3))
+        got = await take(store.watch((SERVICE,), since=7), 5)
+        assert [e.resource_version for e in got] == [8, 9, 10, 11, 12]
+    finally:
+        await store.close()
+
+
+async def test_close_ends_live_watches(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "state.db")
+    events = store.watch((SERVICE,))
+    pending = asyncio.ensure_future(anext(events))
+    await store.create(SERVICE, svc("a"))
+    assert (await pending).object["metadata"]["name"] == "a"
+    waiting = asyncio.ensure_future(anext(events))
+    await store.close()
+    with pytest.raises(StopAsyncIteration):
+        async with asyncio.timeout(10):
+            await waiting
+
+
+async def test_file_is_wal_with_full_sync(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = await SqliteStore.open(path)
+    await store.create(SERVICE, svc("a"))
+    await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+async def test_memory_database_works() -> None:
+    store = await SqliteStore.open(":memory:")
+    try:
+        await store.create(SERVICE, svc("a"))
+        assert (await store.list(SERVICE))[1] == 1
+    finally:
+        await store.close()
+
+
+WRITER = """
+import asyncio, sys
+from zeroserve.api.kinds import SERVICE
+from zeroserve.store import SqliteStore
+
+async def main():
+    store = await SqliteStore.open(sys.argv[1])
+    i = 0
+    while True:
+        made = await store.create(SERVICE, {"metadata": {"name": f"s{i}", "namespace": "default"}, "spec": {}})
+        print(made["metadata"]["name"], flush=True)
+        i += 1
+
+asyncio.run(main())
+"""
+
+
+async def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    path = tmp_path / "state.db"
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, str(path), stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    acked: list[str] = []
+    async with asyncio.timeout(60):
+        while len(acked) < 20:
+            acked.append((await proc.stdout.readline()).decode().strip())
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    store = await SqliteStore.open(path)
+    try:
+        items, rv = await store.list(SERVICE)
+        names = {o["metadata"]["name"] for o in items}
+        assert set(acked) <= names
+        assert rv == len(names)
+        got = await take(store.watch((SERVICE,), since=0), len(acked))
+        assert [e.object["metadata"]["name"] for e in got] == acked
+    finally:
+        await store.close()

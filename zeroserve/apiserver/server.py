@@ -1,0 +1,450 @@
+"""ApiServer: the Kubernetes REST conventions over a Store (kube-apiserver + Knative's webhook).
+
+Every Kind given to the server is served generically under
+``/apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME[/status]]``: list (``labelSelector``,
+``fieldSelector``), watch (``?watch=true``, newline-delimited JSON events), create, get, update,
+merge/JSON/strategic patch, delete, and the ``status`` subresource. Writes to the main resource go
+through ``admit`` (defaulting + validation, Knative's webhook); ``?dryRun=All`` admits and
+returns the would-be object without storing it. Errors are Kubernetes ``Status`` objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any, Final
+
+from aiohttp import web
+
+from zeroserve.api import selectors
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import KINDS, Kind
+from zeroserve.apiserver import discovery, patch
+from zeroserve.apiserver.auth import check_bearer
+from zeroserve.apiserver.status import InternalError, MethodNotAllowed, UnsupportedMediaType, status, status_for
+from zeroserve.clock import SystemClock, rfc3339
+from zeroserve.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound
+from zeroserve.store.base import Store, WatchEvent
+from zeroserve.store.sqlite import resource
+
+log = logging.getLogger(__name__)
+
+Admit = Callable[[Kind, Obj, Obj | None], Obj]
+"""Default and validate ``new`` (``old`` is the stored object on update); raise Invalid. The
+caller is always :data:`~zeroserve.apiserver.auth.ADMIN_USER`: bind it when wiring, e.g.
+``functools.partial(admission.admit, cfg=cfg, user=ADMIN_USER)``."""
+AdmitStatus = Callable[[Kind, Obj, Obj], Obj]
+"""Check a status write (``new``, stored ``old``); the default accepts any status."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+FIELD_LABELS: Final = ("metadata.name", "metadata.namespace")
+PATCH_RETRIES: Final = 5
+SHUTDOWN_TIMEOUT: Final = 5.0
+
+
+def _json(data: Obj, code: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(data, separators=(",", ":")).encode(), status=code, content_type="application/json"
+    )
+
+
+async def _text_ok(_: web.Request) -> web.StreamResponse:
+    return web.Response(text="ok")
+
+
+class ApiServer:
+    """``async with ApiServer(...)`` or ``port = await start()`` ... ``await stop()``."""
+
+    def __init__(
+        self,
+        store: Store,
+        admit: Admit,
+        token: str,
+        *,
+        admit_status: AdmitStatus | None = None,
+        kinds: Sequence[Kind] = KINDS,
+    ) -> None:
+        self._store = store
+        self._admit = admit
+        self._admit_status = admit_status
+        self._token = token
+        self._kinds = tuple(kinds)
+        self._by_path = {(k.group, k.version, k.plural): k for k in self._kinds}
+        self._pumps: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._address = ""
+        self.app = self._make_app()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve on ``host:port`` (0: any free port) and return the bound port."""
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        bound: int = runner.addresses[0][1]
+        self._address = f"{host}:{bound}"
+        return bound
+
+    async def stop(self) -> None:
+        """End every watch stream, then stop accepting and drain in-flight requests."""
+        for pump in list(self._pumps):
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> ApiServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._address}"
+
+    # ---- routing -----------------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors_middleware, self._auth_middleware])
+        r = app.router
+        for path in ("/healthz", "/readyz", "/livez"):
+            r.add_get(path, _text_ok)
+        r.add_get("/version", self._version)
+        r.add_get("/api", self._api)
+        r.add_get("/api/v1", self._api_v1)
+        r.add_get("/apis", self._apis)
+        r.add_get("/apis/{group}", self._apis_group)
+        r.add_get("/apis/{group}/{version}", self._apis_group_version)
+        base = "/apis/{group}/{version}"
+        r.add_route("*", base + "/namespaces/{namespace}/{plural}", self._collection)
+        r.add_route("*", base + "/namespaces/{namespace}/{plural}/{name}", self._item)
+        r.add_route("*", base + "/namespaces/{namespace}/{plural}/{name}/{sub}", self._item)
+        r.add_route("*", base + "/{plural}", self._collection)
+        r.add_route("*", base + "/{plural}/{name}", self._item)
+        r.add_route("*", base + "/{plural}/{name}/{sub}", self._item)
+        return app
+
+    @web.middleware
+    async def _errors_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as e:
+            return _json(status_for(e), e.code)
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            reason = {404: "NotFound", 405: "MethodNotAllowed"}.get(e.status, e.reason.replace(" ", ""))
+            message = "the server could not find the requested resource" if e.status == 404 else e.reason
+            return _json(status(e.status, reason, message), e.status)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            return _json(status_for(InternalError("an internal error occurred")), 500)
+
+    @web.middleware
+    async def _auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        check_bearer(request.headers.get("Authorization"), self._token)
+        return await handler(request)
+
+    # ---- discovery ---------------------------------------------------------------------------
+
+    async def _version(self, _: web.Request) -> web.StreamResponse:
+        return _json(discovery.version_info())
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        return _json(discovery.api_versions(self._address or request.host))
+
+    async def _api_v1(self, _: web.Request) -> web.StreamResponse:
+        return _json(discovery.core_resources())
+
+    async def _apis(self, _: web.Request) -> web.StreamResponse:
+        return _json(discovery.api_group_list(self._kinds))
+
+    async def _apis_group(self, request: web.Request) -> web.StreamResponse:
+        return _json(_found(discovery.api_group(self._kinds, request.match_info["group"])))
+
+    async def _apis_group_version(self, request: web.Request) -> web.StreamResponse:
+        m = request.match_info
+        return _json(_found(discovery.api_resource_list(self._kinds, m["group"], m["version"])))
+
+    # ---- resources ---------------------------------------------------------------------------
+
+    def _kind(self, request: web.Request) -> tuple[Kind, str | None]:
+        m = request.match_info
+        kind = self._by_path.get((m["group"], m["version"], m["plural"]))
+        namespace = m.get("namespace")
+        if namespace is not None:
+            misplaced = kind is not None and not kind.namespaced
+        else:  # cluster-wide path: lists of any kind, items of cluster-scoped kinds only
+            misplaced = kind is not None and kind.namespaced and "name" in m
+        if kind is None or misplaced:
+            raise NotFound("the server could not find the requested resource")
+        return kind, namespace
+
+    async def _collection(self, request: web.Request) -> web.StreamResponse:
+        kind, ns = self._kind(request)
+        try:
+            if request.method == "GET":
+                if request.query.get("watch", "").lower() in ("true", "1"):
+                    return await self._watch(request, kind, ns)
+                return await self._list(request, kind, ns)
+            if request.method == "POST":
+                if kind.namespaced and ns is None:
+                    raise NotFound("the server could not find the requested resource")
+                return await self._create(request, kind, ns or "")
+            raise MethodNotAllowed(f"the server does not allow this method on the requested resource: {request.method}")
+        except ApiError as e:
+            return _json(status_for(e, kind), e.code)
+
+    async def _item(self, request: web.Request) -> web.StreamResponse:
+        kind, ns = self._kind(request)
+        name, sub = request.match_info["name"], request.match_info.get("sub")
+        try:
+            if sub not in (None, "status"):
+                raise NotFound("the server could not find the requested resource")
+            handler = {"GET": self._get, "PUT": self._put, "PATCH": self._patch, "DELETE": self._delete}.get(
+                request.method
+            )
+            if handler is None or (request.method == "DELETE" and sub):
+                raise MethodNotAllowed(
+                    f"the server does not allow this method on the requested resource: {request.method}"
+                )
+            return await handler(request, kind, ns or "", name, sub == "status")
+        except ApiError as e:
+            return _json(status_for(e, kind, name), e.code)
+
+    async def _list(self, request: web.Request, kind: Kind, ns: str | None) -> web.StreamResponse:
+        fields = selectors.parse_fields(request.query.get("fieldSelector"), FIELD_LABELS)
+        items, rv = await self._store.list(kind, ns, request.query.get("labelSelector"))
+        body = {
+            "apiVersion": kind.api_version,
+            "kind": kind.list_kind,
+            "metadata": {"resourceVersion": str(rv)},
+            "items": [o for o in items if fields.matches(_field_values(o))],
+        }
+        return _json(body)
+
+    async def _get(self, request: web.Request, kind: Kind, ns: str, name: str, _: bool) -> web.StreamResponse:
+        return _json(await self._store.get(kind, ns, name))
+
+    async def _create(self, request: web.Request, kind: Kind, ns: str) -> web.StreamResponse:
+        obj = await _read_object(request, kind)
+        meta = obj["metadata"]
+        name = str(meta.get("name") or "")
+        try:
+            if kind.namespaced:
+                if meta.get("namespace") not in (None, "", ns):
+                    raise BadRequest(
+                        "the namespace of the provided object does not match the namespace sent on the request"
+                    )
+                meta["namespace"] = ns
+            obj = self._admit(kind, obj, None)
+            if _dry_run(request):
+                return _json(await self._dry_create(kind, ns, obj), 201)
+            return _json(await self._store.create(kind, obj), 201)
+        except ApiError as e:
+            return _json(status_for(e, kind, name), e.code)
+
+    async def _dry_create(self, kind: Kind, ns: str, obj: Obj) -> Obj:
+        name = obj.get("metadata", {}).get("name", "")
+        with contextlib.suppress(NotFound):
+            await self._store.get(kind, ns, name)
+            raise AlreadyExists(f'{resource(kind)} "{name}" already exists')
+        obj["metadata"].update(uid=str(uuid.uuid4()), generation=1, creationTimestamp=rfc3339(SystemClock().wall()))
+        obj.pop("status", None)
+        return obj
+
+    async def _put(self, request: web.Request, kind: Kind, ns: str, name: str, status_: bool) -> web.StreamResponse:
+        obj = await _read_object(request, kind)
+        meta = obj["metadata"]
+        if meta.get("name") != name:
+            raise BadRequest(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+        if kind.namespaced and meta.get("namespace") not in (None, "", ns):
+            raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+        meta["namespace"] = ns
+        old = await self._store.get(kind, ns, name)
+        return _json(await self._write(request, kind, obj, old, status_))
+
+    async def _patch(self, request: web.Request, kind: Kind, ns: str, name: str, status_: bool) -> web.StreamResponse:
+        content_type = request.content_type
+        if content_type not in patch.PATCH_TYPES:
+            patch.apply(content_type, {}, None)  # raises UnsupportedMediaType
+        body = _parse_json(await request.read())
+        for attempt in range(PATCH_RETRIES):
+            old = await self._store.get(kind, ns, name)
+            patched = patch.apply(content_type, old, body)
+            patched.setdefault("metadata", {})
+            if not isinstance(patched["metadata"], dict):
+                raise BadRequest("metadata must be a JSON object")
+            patched["metadata"].update(name=name, **({"namespace": ns} if kind.namespaced else {}))
+            pinned = patched["metadata"].get("resourceVersion") != old["metadata"].get("resourceVersion")
+            try:
+                return _json(await self._write(request, kind, patched, old, status_))
+            except Conflict:
+                if pinned or attempt == PATCH_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _write(self, request: web.Request, kind: Kind, obj: Obj, old: Obj, status_: bool) -> Obj:
+        """Admit ``obj`` as a replacement of ``old`` and store it (or, on dry run, return it)."""
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        if status_:
+            new = self._admit_status(kind, obj, old) if self._admit_status else obj
+        else:
+            new = self._admit(kind, obj, old)
+        if rv is not None:
+            new.setdefault("metadata", {})["resourceVersion"] = rv
+        if _dry_run(request):
+            if status_:
+                return {**old, "status": new.get("status", {})}
+            return {**new, "status": old.get("status", {})} if "status" in old else new
+        write = self._store.update_status if status_ else self._store.update
+        return await write(kind, new)
+
+    async def _delete(self, request: web.Request, kind: Kind, ns: str, name: str, _: bool) -> web.StreamResponse:
+        if _dry_run(request):
+            return _json(await self._store.get(kind, ns, name))
+        return _json(await self._store.delete(kind, ns, name))
+
+    # ---- watch -------------------------------------------------------------------------------
+
+    async def _watch(self, request: web.Request, kind: Kind, ns: str | None) -> web.StreamResponse:
+        labels = selectors.parse(request.query.get("labelSelector"))
+        fields = selectors.parse_fields(request.query.get("fieldSelector"), FIELD_LABELS)
+        since = _resource_version(request.query.get("resourceVersion", ""))
+        timeout = _timeout(request.query.get("timeoutSeconds"))
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+
+        def wanted(obj: Obj) -> bool:
+            return labels.matches(obj.get("metadata", {}).get("labels") or {}) and fields.matches(_field_values(obj))
+
+        pump = asyncio.create_task(self._pump(response, kind, ns, since, wanted, timeout))
+        self._pumps.add(pump)
+        pump.add_done_callback(self._pumps.discard)
+        try:
+            await pump
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+        await response.write_eof()
+        return response
+
+    async def _pump(
+        self,
+        response: web.StreamResponse,
+        kind: Kind,
+        ns: str | None,
+        since: int | None,
+        wanted: Callable[[Obj], bool],
+        timeout: float | None,
+    ) -> None:
+        async def send(type_: str, obj: Obj) -> None:
+            await response.write(json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n")
+
+        events: AsyncIterator[WatchEvent] | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                if since is None:
+                    items, since = await self._store.list(kind, ns)
+                    for item in filter(wanted, items):
+                        await send("ADDED", item)
+                events = self._store.watch((kind,), since, ns)
+                async for event in events:
+                    if wanted(event.object):
+                        await send(event.type, event.object)
+        except TimeoutError:
+            pass
+        except Gone as e:
+            await send("ERROR", status_for(e))
+        except ConnectionResetError:
+            pass
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+def _found(doc: Obj | None) -> Obj:
+    if doc is None:
+        raise NotFound("the server could not find the requested resource")
+    return doc
+
+
+def _field_values(obj: Obj) -> dict[str, str]:
+    meta = obj.get("metadata", {})
+    return {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", "")}
+
+
+def _dry_run(request: web.Request) -> bool:
+    values = request.query.getall("dryRun", [])
+    for value in values:
+        if value != "All":
+            raise BadRequest(f'invalid dry run value "{value}": supported values are "All"')
+    return bool(values)
+
+
+def _resource_version(value: str) -> int | None:
+    """A watch's start: None (list first, as for "" and "0"), else the rv to resume after."""
+    if value in ("", "0"):
+        return None
+    try:
+        rv = int(value)
+    except ValueError:
+        raise BadRequest(f'invalid resource version "{value}"') from None
+    if rv < 0:
+        raise BadRequest(f'invalid resource version "{value}"')
+    return rv
+
+
+def _timeout(value: str | None) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise BadRequest(f'invalid timeoutSeconds "{value}"') from None
+    return seconds if seconds > 0 else None
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"the request body is not valid JSON: {e}") from None
+
+
+async def _read_object(request: web.Request, kind: Kind) -> Obj:
+    """The request body as a resource of ``kind`` (415 unless JSON, 400 unless an object of that kind)."""
+    if "Content-Type" in request.headers and request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            f'the body of the request was in an unknown format "{request.content_type}" '
+            "- accepted media types include: application/json"
+        )
+    obj = _parse_json(await request.read())
+    if not isinstance(obj, dict):
+        raise BadRequest("the request body must be a JSON object")
+    api_version, kind_name = obj.setdefault("apiVersion", kind.api_version), obj.setdefault("kind", kind.kind)
+    if (api_version, kind_name) != (kind.api_version, kind.kind):
+        raise BadRequest(
+            f"the API version in the data ({api_version}) or kind ({kind_name}) does not match "
+            f"the expected {kind.api_version} {kind.kind}"
+        )
+    if not isinstance(obj.setdefault("metadata", {}), dict):
+        raise BadRequest("metadata must be a JSON object")
+    return obj

@@ -1,0 +1,371 @@
+"""SqliteStore: the Store protocol on one SQLite file in WAL mode (our etcd).
+
+Every SQLite call runs on one dedicated worker thread that owns the connection, so the event
+loop never blocks and writes are serialized without locks. Each write is one transaction that
+bumps the global resourceVersion counter, writes the object row(s) and appends the matching
+event(s) to the ``events`` log; with ``synchronous=FULL`` a write is durable once acknowledged,
+even if the process is killed right after.
+
+After commit the worker thread hands the events to the loop (``call_soon_threadsafe``) and the
+:class:`~zeroserve.store.watch.Broadcaster` fans them out. A watcher subscribes first, then
+replays the log after its ``since``, then reads live events, skipping any rv it has already
+seen: so there is no gap and no duplicate between the two parts, and a watcher that restarts
+(even against a reopened file) misses nothing as long as the log still holds its ``since``.
+The log keeps the newest ``compact_keep`` events; older ``since`` values get Gone (410).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from secrets import token_hex
+from typing import Any, Final, TypeVar, cast
+
+from zeroserve.api import selectors
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import Kind
+from zeroserve.clock import Clock, SystemClock, rfc3339
+from zeroserve.errors import AlreadyExists, Conflict, FieldError, Gone, Invalid, NotFound
+from zeroserve.store.base import EventType, WatchEvent
+from zeroserve.store.watch import Broadcaster, Change
+
+T = TypeVar("T")
+Changes = list[Change]
+Objs = list[Obj]
+
+REPLAY_BATCH: Final = 500
+IMMUTABLE_META: Final = ("uid", "creationTimestamp", "generation", "name", "namespace")
+NOT_SPEC: Final = frozenset({"apiVersion", "kind", "metadata", "status"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('rv', 0), ('horizon', 0);
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,
+    uid TEXT NOT NULL, rv INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (kind, ns, name)
+);
+CREATE TABLE IF NOT EXISTS owner_refs (
+    owner_uid TEXT NOT NULL, kind TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS owner_refs_owner ON owner_refs (owner_uid);
+CREATE INDEX IF NOT EXISTS owner_refs_child ON owner_refs (kind, ns, name);
+CREATE TABLE IF NOT EXISTS events (
+    rv INTEGER PRIMARY KEY, type TEXT NOT NULL, kind TEXT NOT NULL,
+    ns TEXT NOT NULL, name TEXT NOT NULL, object TEXT NOT NULL
+);
+"""
+
+
+def resource(kind: Kind) -> str:
+    """Kubernetes' name for a resource in messages and storage: ``services.serving.knative.dev``."""
+    return f"{kind.plural}.{kind.group}" if kind.group else kind.plural
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def _dumps(obj: Obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+
+
+def _spec_of(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in NOT_SPEC}
+
+
+class SqliteStore:
+    """Use :meth:`open`; every public method may be called from the event loop only."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        executor: ThreadPoolExecutor,
+        loop: asyncio.AbstractEventLoop,
+        clock: Clock,
+        compact_keep: int,
+        rv: int,
+    ) -> None:
+        self._conn = conn
+        self._executor = executor
+        self._loop = loop
+        self._clock = clock
+        self._compact_keep = compact_keep
+        self._published_rv = rv
+        self._broadcaster = Broadcaster()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | Path, *, clock: Clock | None = None, compact_keep: int = 10000) -> SqliteStore:
+        if compact_keep < 1:
+            raise ValueError(f"compact_keep must be at least 1, was: {compact_keep}")
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zeroserve-sqlite")
+        try:
+            conn = await loop.run_in_executor(executor, _connect, str(path))
+            rv = await loop.run_in_executor(executor, _meta, conn, "rv")
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(conn, executor, loop, clock or SystemClock(), compact_keep, rv)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._loop.run_in_executor(self._executor, fn, *args)
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+        return await self._run(self._get_sync, kind, namespace if kind.namespaced else "", name)
+
+    async def list(
+        self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
+    ) -> tuple[Objs, int]:
+        selector = selectors.parse(label_selector)
+        return await self._run(self._list_sync, kind, namespace, selector)
+
+    async def resource_version(self) -> int:
+        """The store's current resourceVersion (the rv of the newest committed change)."""
+        return await self._run(_meta, self._conn, "rv")
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    async def create(self, kind: Kind, obj: Obj) -> Obj:
+        return await self._run(self._write, self._create_tx, kind, copy.deepcopy(obj))
+
+    async def update(self, kind: Kind, obj: Obj) -> Obj:
+        return await self._run(self._write, self._update_tx, kind, copy.deepcopy(obj), False)
+
+    async def update_status(self, kind: Kind, obj: Obj) -> Obj:
+        return await self._run(self._write, self._update_tx, kind, copy.deepcopy(obj), True)
+
+    async def delete(self, kind: Kind, namespace: str, name: str) -> Obj:
+        return await self._run(self._write, self._delete_tx, kind, namespace if kind.namespaced else "", name)
+
+    # ---- watch -------------------------------------------------------------------------------
+
+    def watch(
+        self, kinds: tuple[Kind, ...], since: int | None = None, namespace: str | None = None
+    ) -> AsyncIterator[WatchEvent]:
+        """Events after ``since``; ``None`` means after the last change published when called."""
+        return self._watch(kinds, self._published_rv if since is None else since, namespace)
+
+    async def _watch(self, kinds: tuple[Kind, ...], since: int, namespace: str | None) -> AsyncIterator[WatchEvent]:
+        by_key = {resource(k): k for k in kinds}
+        sub = self._broadcaster.subscribe(by_key, namespace)
+        try:
+            last = since
+            while True:
+                batch = await self._run(self._replay_sync, tuple(by_key), namespace, last)
+                for change in batch:
+                    last = change.rv
+                    yield _event(change, by_key)
+                if len(batch) < REPLAY_BATCH:
+                    break
+            while (live := await sub.get()) is not None:
+                if live.rv > last:
+                    last = live.rv
+                    yield _event(live, by_key)
+        finally:
+            self._broadcaster.unsubscribe(sub)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._broadcaster.close()
+        await self._run(self._conn.close)
+        self._executor.shutdown(wait=True)
+
+    # ---- worker-thread side: everything below runs on the single SQLite thread --------------
+
+    def _get_sync(self, kind: Kind, ns: str, name: str) -> Obj:
+        row = self._conn.execute(
+            "SELECT body FROM objects WHERE kind=? AND ns=? AND name=?", (resource(kind), ns, name)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f'{resource(kind)} "{name}" not found')
+        return cast(Obj, json.loads(row[0]))
+
+    def _list_sync(self, kind: Kind, ns: str | None, selector: selectors.Selector) -> tuple[Objs, int]:
+        if ns is None or not kind.namespaced:
+            rows = self._conn.execute("SELECT body FROM objects WHERE kind=? ORDER BY ns, name", (resource(kind),))
+        else:
+            rows = self._conn.execute(
+                "SELECT body FROM objects WHERE kind=? AND ns=? ORDER BY name", (resource(kind), ns)
+            )
+        items = [cast(Obj, json.loads(body)) for (body,) in rows]
+        if selector:
+            items = [o for o in items if selector.matches(o.get("metadata", {}).get("labels") or {})]
+        return items, _meta(self._conn, "rv")
+
+    def _replay_sync(self, keys: tuple[str, ...], ns: str | None, since: int) -> Changes:
+        horizon = _meta(self._conn, "horizon")
+        if since < horizon:
+            raise Gone(f"too old resource version: {since} ({horizon})")
+        marks = ",".join("?" * len(keys))
+        sql = f"SELECT rv, type, kind, ns, name, object FROM events WHERE rv > ? AND kind IN ({marks})"
+        args: list[object] = [since, *keys]
+        if ns is not None:
+            sql += " AND ns = ?"
+            args.append(ns)
+        rows = self._conn.execute(sql + " ORDER BY rv LIMIT ?", (*args, REPLAY_BATCH)).fetchall()
+        return [Change(rv, cast(EventType, t), k, n, name, body) for rv, t, k, n, name, body in rows]
+
+    def _write(self, tx: Callable[..., Obj], *args: Any) -> Obj:
+        """Run ``tx`` in one IMMEDIATE transaction, then publish its events on the loop."""
+        changes: Changes = []
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = tx(changes, *args)
+            if changes:
+                self._compact(changes[-1].rv)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        if changes:
+            self._loop.call_soon_threadsafe(self._publish, changes)
+        return result
+
+    def _publish(self, changes: Changes) -> None:
+        self._published_rv = max(self._published_rv, changes[-1].rv)
+        self._broadcaster.publish(changes)
+
+    def _compact(self, rv: int) -> None:
+        horizon = rv - self._compact_keep
+        if horizon > _meta(self._conn, "horizon"):
+            self._conn.execute("DELETE FROM events WHERE rv <= ?", (horizon,))
+            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'horizon'", (horizon,))
+
+    def _record(self, changes: Changes, type_: EventType, key: str, obj: Obj) -> None:
+        """Give ``obj`` the next resourceVersion, store (or drop) its row and log the event."""
+        rv = cast(
+            int, self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'rv' RETURNING value").fetchone()[0]
+        )
+        meta = obj["metadata"]
+        meta["resourceVersion"] = str(rv)
+        ns, name = meta.get("namespace", ""), meta["name"]
+        body = _dumps(obj)
+        self._conn.execute("DELETE FROM owner_refs WHERE kind=? AND ns=? AND name=?", (key, ns, name))
+        if type_ == "DELETED":
+            self._conn.execute("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", (key, ns, name))
+        else:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO objects (kind, ns, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (key, ns, name, meta["uid"], rv, body),
+            )
+            owners = {ref.get("uid") for ref in meta.get("ownerReferences") or [] if isinstance(ref, dict)}
+            self._conn.executemany(
+                "INSERT INTO owner_refs (owner_uid, kind, ns, name) VALUES (?, ?, ?, ?)",
+                [(uid, key, ns, name) for uid in owners if uid],
+            )
+        self._conn.execute(
+            "INSERT INTO events (rv, type, kind, ns, name, object) VALUES (?, ?, ?, ?, ?, ?)",
+            (rv, type_, key, ns, name, body),
+        )
+        changes.append(Change(rv, type_, key, ns, name, body))
+
+    def _identity(self, kind: Kind, obj: Obj) -> tuple[Obj, str, str]:
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = obj["metadata"] = {}
+        ns = (meta.get("namespace") or "default") if kind.namespaced else ""
+        name = meta.get("name") or ""
+        if not isinstance(name, str) or not isinstance(ns, str):
+            raise Invalid([FieldError("expected a string", ("metadata.name",))], kind.kind, str(name))
+        return meta, ns, name
+
+    def _create_tx(self, changes: Changes, kind: Kind, obj: Obj) -> Obj:
+        meta, ns, name = self._identity(kind, obj)
+        if not name:
+            if not meta.get("generateName"):
+                raise Invalid([FieldError("name or generateName is required", ("metadata.name",))], kind.kind)
+            name = f"{meta['generateName']}{token_hex(3)[:5]}"
+        if self._exists(kind, ns, name):
+            raise AlreadyExists(f'{resource(kind)} "{name}" already exists')
+        meta.pop("resourceVersion", None)
+        meta.update(name=name, uid=str(uuid.uuid4()), generation=1, creationTimestamp=rfc3339(self._clock.wall()))
+        if kind.namespaced:
+            meta["namespace"] = ns
+        obj.pop("status", None)
+        obj.update(apiVersion=kind.api_version, kind=kind.kind)
+        self._record(changes, "ADDED", resource(kind), obj)
+        return obj
+
+    def _update_tx(self, changes: Changes, kind: Kind, obj: Obj, status_only: bool) -> Obj:
+        meta, ns, name = self._identity(kind, obj)
+        current = self._get_sync(kind, ns, name)
+        want = meta.get("resourceVersion")
+        if want and str(want) != current["metadata"]["resourceVersion"]:
+            raise Conflict(
+                f'Operation cannot be fulfilled on {resource(kind)} "{name}": the object has been modified; '
+                "please apply your changes to the latest version and try again"
+            )
+        new = copy.deepcopy(current) if status_only else {k: v for k, v in obj.items() if k != "status"}
+        source = obj if status_only else current
+        if "status" in source:
+            new["status"] = source["status"]
+        else:
+            new.pop("status", None)
+        if not status_only:
+            for field in IMMUTABLE_META:
+                if field in current["metadata"]:
+                    new["metadata"][field] = current["metadata"][field]
+                else:
+                    new["metadata"].pop(field, None)
+            if _spec_of(new) != _spec_of(current):
+                new["metadata"]["generation"] = int(current["metadata"].get("generation", 0)) + 1
+        new.update(apiVersion=kind.api_version, kind=kind.kind)
+        new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        if new == current:
+            return current
+        self._record(changes, "MODIFIED", resource(kind), new)
+        return new
+
+    def _delete_tx(self, changes: Changes, kind: Kind, ns: str, name: str) -> Obj:
+        root = self._get_sync(kind, ns, name)
+        key = resource(kind)
+        self._record(changes, "DELETED", key, root)
+        seen = {root["metadata"]["uid"]}
+        pending = [root["metadata"]["uid"]]
+        while pending:
+            owner = pending.pop(0)
+            children = self._conn.execute(
+                "SELECT o.kind, o.body FROM owner_refs r JOIN objects o "
+                "ON o.kind = r.kind AND o.ns = r.ns AND o.name = r.name WHERE r.owner_uid = ? ORDER BY o.rv",
+                (owner,),
+            ).fetchall()
+            for child_key, body in children:
+                child = cast(Obj, json.loads(body))
+                uid = child["metadata"]["uid"]
+                if uid in seen:
+                    continue
+                seen.add(uid)
+                self._record(changes, "DELETED", child_key, child)
+                pending.append(uid)
+        return root
+
+    def _exists(self, kind: Kind, ns: str, name: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM objects WHERE kind=? AND ns=? AND name=?", (resource(kind), ns, name)
+        ).fetchone()
+        return row is not None
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> int:
+    return cast(int, conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+
+def _event(change: Change, by_key: dict[str, Kind]) -> WatchEvent:
+    return WatchEvent(change.type, by_key[change.kind_key], json.loads(change.body), change.rv)
