@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from zeroserve.cli.client import ApiClient
 
@@ -35,6 +35,7 @@ class Up:
     data_dir: Path
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    _log: IO[bytes] | None = None
 
     def start(self) -> None:
         endpoints = self.data_dir / "endpoints.json"
@@ -42,12 +43,25 @@ class Up:
             endpoints.unlink()
         self.log_path = self.data_dir.parent / f"up-{int(time.monotonic() * 1000)}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROSERVE_")}
+        if self._log is not None:
+            self._log.close()
+        self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "zeroserve", "up", "--data-dir", str(self.data_dir), "--api-port", "0",
-             "--gateway-port", "18080"],
+            [
+                sys.executable,
+                "-m",
+                "zeroserve",
+                "up",
+                "--data-dir",
+                str(self.data_dir),
+                "--api-port",
+                "0",
+                "--gateway-port",
+                "18080",
+            ],
             cwd=REPO,
             env=env,
-            stdout=self.log_path.open("wb"),
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         wait_for(lambda: endpoints.exists() or self.proc.poll() is not None, 60, "endpoints.json")  # type: ignore[union-attr]
@@ -68,14 +82,25 @@ class Up:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROSERVE_")}
         done = subprocess.run(
             [sys.executable, "-m", "zeroserve", "--data-dir", str(self.data_dir), *args],
-            cwd=REPO, env=env, input=input, capture_output=True, text=True, timeout=120,
+            cwd=REPO,
+            env=env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and done.returncode != 0:
-            raise AssertionError(f"zeroserve {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+            cmd = " ".join(args)
+            raise AssertionError(f"zeroserve {cmd} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.proc.wait(timeout=60)
+        try:
+            return self.proc.wait(timeout=60)
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None

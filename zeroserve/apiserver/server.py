@@ -342,7 +342,8 @@ class ApiServer:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise
-        await response.write_eof()
+        with contextlib.suppress(ConnectionResetError):  # the watcher went away: nothing to finish
+            await response.write_eof()
         return response
 
     async def _pump(

@@ -17,19 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from zeroserve.api.admission import admit
+from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
-from zeroserve.apiserver.auth import ensure_token
-from zeroserve.apiserver.server import ApiServer
+from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.controller.runner import Controller
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.sqlite import SqliteStore
 
 log = logging.getLogger("zeroserve")
-
-ADMIN_USER = "zeroserve-admin"
 
 
 @dataclass(frozen=True)
@@ -80,13 +77,12 @@ async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: 
     runtime = LocalRuntime(data_dir)
     try:
         token = ensure_token(data_dir)
-        api = ApiServer(store, admit_current, token)
+        api = ApiServer(store, admit_current, token, admit_status=admit_status)
         api_port = await api.start(settings.api_host, settings.api_port)
         controller = Controller(store, runtime, lambda: watcher.current)
         watcher.subscribe(lambda _cfg: controller.config_changed())
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(controller.run())
-            watcher_task = tg.create_task(watcher.run())
+        async with controller:
+            watcher_task = asyncio.create_task(watcher.run(), name="config-watcher")
             _write_endpoints(
                 data_dir,
                 {
@@ -101,7 +97,6 @@ async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: 
             await stop.wait()
             log.info("zeroserve: stopping")
             watcher_task.cancel()
-            await controller.stop()
             await api.stop()
     finally:
         await runtime.close()

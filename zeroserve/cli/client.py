@@ -1,0 +1,223 @@
+"""A small synchronous client for zeroserve's Kubernetes-style REST API (stdlib only).
+
+Paths follow Kubernetes: ``/apis/{group}/{version}/namespaces/{ns}/{plural}[/{name}]``, and
+``/apis/{group}/{version}/{plural}`` across namespaces. Error responses are ``Status`` objects; they
+are turned back into :mod:`zeroserve.errors` exceptions so commands catch families, not codes.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from zeroserve import errors
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import Kind
+
+DEFAULT_TIMEOUT = 30.0
+MERGE_PATCH = "application/merge-patch+json"
+
+_BY_REASON: dict[str, type[errors.ApiError]] = {
+    "NotFound": errors.NotFound,
+    "AlreadyExists": errors.AlreadyExists,
+    "Conflict": errors.Conflict,
+    "Expired": errors.Gone,
+    "Gone": errors.Gone,
+    "BadRequest": errors.BadRequest,
+    "Unauthorized": errors.Unauthorized,
+}
+_BY_CODE: dict[int, type[errors.ApiError]] = {
+    400: errors.BadRequest,
+    401: errors.Unauthorized,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    410: errors.Gone,
+}
+
+
+class Unreachable(errors.ZeroserveError):
+    """Nothing answers at the API address (``url``); ``cause`` says what the socket said."""
+
+    def __init__(self, url: str, cause: str, hint: str = "") -> None:
+        super().__init__(f"no zeroserve API at {url}: {hint or cause}")
+        self.url = url
+        self.cause = cause
+
+
+def error_from_status(code: int, body: Any) -> errors.ApiError:
+    """The exception a Kubernetes ``Status`` body (or any error body) stands for."""
+    status: dict[str, Any] = body if isinstance(body, dict) else {}
+    message = str(status.get("message") or f"HTTP {code}")
+    reason = str(status.get("reason") or "")
+    details: dict[str, Any] = status.get("details") or {}
+    if reason == "Invalid" or code == 422:
+        causes = details.get("causes") or []
+        field_errors = [
+            errors.FieldError(str(c.get("message", "")), (str(c["field"]),) if c.get("field") else ())
+            for c in causes
+            if isinstance(c, dict)
+        ] or [errors.FieldError(message)]
+        exc: errors.ApiError = errors.Invalid(
+            field_errors, str(details.get("kind") or ""), str(details.get("name") or "")
+        )
+        exc.message = message
+        return exc
+    cls = _BY_REASON.get(reason) or _BY_CODE.get(code) or errors.ApiError
+    exc = cls(message)
+    if cls is errors.ApiError:
+        exc.code = code
+    return exc
+
+
+class ApiClient:
+    """get/list/create/update/patch/delete/watch on one API server, with a bearer token."""
+
+    def __init__(self, base_url: str, token: str = "", timeout: float = DEFAULT_TIMEOUT, hint: str = "") -> None:
+        """``hint`` replaces the socket's words in :class:`Unreachable` messages (what to do about it)."""
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise errors.BadRequest(f"invalid API address {base_url!r}: want http://HOST:PORT")
+        self.base_url = base_url.rstrip("/")
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._prefix = parts.path.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.hint = hint
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    def path(self, kind: Kind, namespace: str | None, name: str | None = None) -> str:
+        root = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+        ns = f"/namespaces/{quote(namespace)}" if namespace is not None and kind.namespaced else ""
+        tail = f"/{quote(name)}" if name else ""
+        return f"{self._prefix}{root}{ns}/{kind.plural}{tail}"
+
+    # -- verbs ---------------------------------------------------------------------------------
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+        return self._json("GET", self.path(kind, namespace, name))
+
+    def list(self, kind: Kind, namespace: str | None = None, label_selector: str | None = None) -> Obj:
+        """The ``<Kind>List`` object (``items`` + ``metadata.resourceVersion``); all namespaces when None."""
+        query = {"labelSelector": label_selector} if label_selector else {}
+        return self._json("GET", self.path(kind, namespace), query=query)
+
+    def create(self, kind: Kind, obj: Obj, dry_run: bool = False) -> Obj:
+        ns = obj.get("metadata", {}).get("namespace") or "default"
+        return self._json("POST", self.path(kind, ns), body=obj, query=_dry(dry_run))
+
+    def update(self, kind: Kind, obj: Obj, dry_run: bool = False) -> Obj:
+        meta = obj.get("metadata", {})
+        path = self.path(kind, meta.get("namespace") or "default", meta.get("name"))
+        return self._json("PUT", path, body=obj, query=_dry(dry_run))
+
+    def patch(self, kind: Kind, namespace: str, name: str, patch: Obj, dry_run: bool = False) -> Obj:
+        path = self.path(kind, namespace, name)
+        return self._json("PATCH", path, body=patch, query=_dry(dry_run), content_type=MERGE_PATCH)
+
+    def delete(self, kind: Kind, namespace: str, name: str) -> Obj:
+        return self._json("DELETE", self.path(kind, namespace, name))
+
+    def watch(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        resource_version: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[tuple[str, Obj]]:
+        """``(type, object)`` per newline-delimited JSON event; ends when the server closes the stream."""
+        query = {"watch": "true"}
+        if resource_version:
+            query["resourceVersion"] = resource_version
+        conn, resp = self._send("GET", self.path(kind, namespace), query=query, timeout=timeout)
+        try:
+            if resp.status >= 400:
+                raise error_from_status(resp.status, _decode(resp.read()))
+            yield from _events(resp)
+        except TimeoutError:
+            return  # the caller's deadline: the stream simply ends
+        except (OSError, http.client.HTTPException) as e:
+            raise self._unreachable(e) from e
+        finally:
+            conn.close()
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        body: Obj | None = None,
+        query: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Obj:
+        conn, resp = self._send(method, path, body, query, content_type)
+        try:
+            data = _decode(resp.read())
+        except (OSError, http.client.HTTPException) as e:
+            raise self._unreachable(e) from e
+        finally:
+            conn.close()
+        if resp.status >= 400:
+            raise error_from_status(resp.status, data)
+        return data if isinstance(data, dict) else {}
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Obj | None = None,
+        query: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=timeout if timeout is not None else self.timeout)
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = content_type
+        url = path + ("?" + urlencode(query) if query else "")
+        try:
+            conn.request(method, url, body=payload, headers=headers)
+            return conn, conn.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            if isinstance(e, socket.timeout | TimeoutError):
+                raise Unreachable(self.base_url, f"no answer to {method} {path} in time", self.hint) from e
+            raise self._unreachable(e) from e
+
+    def _unreachable(self, e: BaseException) -> Unreachable:
+        return Unreachable(self.base_url, str(e) or type(e).__name__, self.hint)
+
+
+def _events(resp: http.client.HTTPResponse) -> Iterator[tuple[str, Obj]]:
+    for line in resp:
+        if not line.strip():
+            continue
+        event = json.loads(line)
+        if event.get("type") == "ERROR":
+            raise error_from_status(int(event["object"].get("code") or 500), event["object"])
+        yield str(event.get("type")), event.get("object") or {}
+
+
+def _dry(dry_run: bool) -> dict[str, str]:
+    return {"dryRun": "All"} if dry_run else {}
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"message": raw.decode(errors="replace").strip()}

@@ -1,0 +1,61 @@
+"""Where the CLI finds the API: the one place that reads the environment.
+
+Order (first wins): ``--data-dir``, ``$ZEROSERVE_DATA_DIR``, ``~/.zeroserve``. The API address and
+token come from ``DATA/endpoints.json`` and ``DATA/token``; ``$ZEROSERVE_API`` and
+``$ZEROSERVE_TOKEN`` override them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from zeroserve.cli.client import ApiClient
+
+DEFAULT_API = "http://127.0.0.1:8001"
+ENDPOINTS_FILE = "endpoints.json"
+TOKEN_FILE = "token"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every command needs to reach the API."""
+
+    data_dir: Path
+    api: str
+    token: str
+    gateway: str = ""
+
+    @classmethod
+    def from_env(cls, data_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Context:
+        env = os.environ if environ is None else environ
+        if data_dir is None:
+            data_dir = Path(env["ZEROSERVE_DATA_DIR"]) if env.get("ZEROSERVE_DATA_DIR") else Path.home() / ".zeroserve"
+        endpoints = _read_endpoints(data_dir / ENDPOINTS_FILE)
+        api = env.get("ZEROSERVE_API") or str(endpoints.get("api") or DEFAULT_API)
+        token = env.get("ZEROSERVE_TOKEN") or _read_text(data_dir / TOKEN_FILE)
+        return cls(data_dir=data_dir, api=api.rstrip("/"), token=token, gateway=str(endpoints.get("gateway") or ""))
+
+    def client(self, timeout: float | None = None) -> ApiClient:
+        hint = f"is `zeroserve up` running? (data dir {self.data_dir})"
+        if timeout is None:
+            return ApiClient(self.api, self.token, hint=hint)
+        return ApiClient(self.api, self.token, timeout=timeout, hint=hint)
+
+
+def _read_endpoints(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""

@@ -1,0 +1,155 @@
+"""``describe``: a human summary of one resource, laid out as ``kn ... describe`` does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from zeroserve.api import kinds, labels
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import Kind
+from zeroserve.cli import output
+from zeroserve.cli.client import ApiClient
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+SCALE_KEYS = ("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale")
+
+
+def _kv(items: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(items.items()))
+
+
+def _field(lines: list[str], label: str, value: object, indent: str = "") -> None:
+    if value not in (None, "", [], {}):
+        lines.append(f"{indent}{label + ':':<14}{value}")
+
+
+def _header(obj: Obj, now: datetime) -> list[str]:
+    meta = obj.get("metadata", {})
+    lines: list[str] = []
+    _field(lines, "Name", meta.get("name"))
+    _field(lines, "Namespace", meta.get("namespace"))
+    _field(lines, "Labels", _kv(meta.get("labels") or {}))
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    _field(lines, "Annotations", _kv(annotations))
+    _field(lines, "Age", output.age(meta.get("creationTimestamp"), now))
+    return lines
+
+
+def _template(spec: Obj, annotations: dict[str, str], indent: str) -> list[str]:
+    lines: list[str] = []
+    for c in spec.get("containers") or []:
+        _field(lines, "Image", c.get("image"), indent)
+        _field(lines, "Command", " ".join(c.get("command") or []), indent)
+        _field(lines, "Args", " ".join(c.get("args") or []), indent)
+        _field(lines, "Env", ", ".join(f"{e.get('name')}={e.get('value', '')}" for e in c.get("env") or []), indent)
+        _field(lines, "Port", ", ".join(str(p.get("containerPort")) for p in c.get("ports") or []), indent)
+        _field(lines, "Working dir", c.get("workingDir"), indent)
+    _field(lines, "Concurrency", spec.get("containerConcurrency"), indent)
+    lo, hi = (annotations.get(k) for k in SCALE_KEYS)
+    if lo or hi:
+        _field(lines, "Scale", f"{lo or 0} ... {hi or '∞'}", indent)
+    return lines
+
+
+def _traffic_lines(traffic: Sequence[Obj], indent: str = "  ") -> list[str]:
+    lines = []
+    for t in traffic:
+        name = "@latest" if t.get("latestRevision") else ""
+        rev = t.get("revisionName") or ""
+        target = f"{name} ({rev})" if name and rev else (name or rev)
+        tag = f" #{t['tag']}" if t.get("tag") else ""
+        url = f" {t['url']}" if t.get("url") else ""
+        lines.append(f"{indent}{int(t.get('percent') or 0):>3}%  {target}{tag}{url}")
+    return lines
+
+
+def _conditions(obj: Obj, now: datetime) -> list[str]:
+    table = output.conditions_table(obj, now)
+    return ["Conditions:", *("  " + line for line in table.splitlines())]
+
+
+def service(client: ApiClient, obj: Obj, now: datetime) -> list[str]:
+    status, spec = obj.get("status", {}), obj.get("spec", {})
+    lines = _header(obj, now)
+    _field(lines, "URL", status.get("url"))
+    template = spec.get("template", {})
+    lines += _template(template.get("spec", {}), template.get("metadata", {}).get("annotations") or {}, "")
+    ns, name = obj["metadata"].get("namespace", "default"), obj["metadata"]["name"]
+    revs = client.list(kinds.REVISION, ns, f"{labels.SERVICE}={name}").get("items") or []
+    traffic = status.get("traffic") or spec.get("traffic") or []
+    lines.append("")
+    lines.append("Revisions:")
+    for rev in sorted(revs, key=generation, reverse=True):
+        rname = rev["metadata"]["name"]
+        hits = [t for t in traffic if t.get("revisionName") == rname]
+        if not hits and rname == status.get("latestReadyRevisionName"):
+            hits = [t for t in traffic if t.get("latestRevision") and not t.get("revisionName")]
+        percent = sum(int(t.get("percent") or 0) for t in hits)
+        tags = ",".join(t["tag"] for t in hits if t.get("tag"))
+        latest = "@latest " if rname == status.get("latestReadyRevisionName") else ""
+        ready, reason = output.ready_columns(rev)
+        mark = {"True": "+", "False": "!"}.get(ready, "?")
+        lines.append(
+            f"  {percent:>3}%  {mark} {latest}{rname}" + (f" #{tags}" if tags else "") + f" [{generation(rev)}]"
+            f" ({output.age(rev['metadata'].get('creationTimestamp'), now)})" + (f" {reason}" if reason else "")
+        )
+    if not revs:
+        lines.append("  (none)")
+    lines.append("")
+    return [*lines, *_conditions(obj, now)]
+
+
+def generation(rev: Obj) -> int:
+    value = (rev.get("metadata", {}).get("labels") or {}).get(labels.CONFIGURATION_GENERATION, "0")
+    return int(value) if str(value).isdigit() else 0
+
+
+def revision(obj: Obj, now: datetime) -> list[str]:
+    meta, status = obj.get("metadata", {}), obj.get("status", {})
+    lines = _header(obj, now)
+    lab = meta.get("labels") or {}
+    _field(lines, "Service", lab.get(labels.SERVICE))
+    _field(lines, "Configuration", lab.get(labels.CONFIGURATION))
+    _field(lines, "Generation", lab.get(labels.CONFIGURATION_GENERATION))
+    lines += _template(obj.get("spec", {}), meta.get("annotations") or {}, "")
+    _field(lines, "Replicas", f"{status.get('actualReplicas', 0)}/{status.get('desiredReplicas', 0)}")
+    lines.append("")
+    return [*lines, *_conditions(obj, now)]
+
+
+def route(obj: Obj, now: datetime) -> list[str]:
+    status = obj.get("status", {})
+    lines = _header(obj, now)
+    _field(lines, "URL", status.get("url"))
+    lines += [
+        "",
+        "Traffic Targets:",
+        *_traffic_lines(status.get("traffic") or obj.get("spec", {}).get("traffic") or []),
+    ]
+    lines.append("")
+    return [*lines, *_conditions(obj, now)]
+
+
+def configuration(obj: Obj, now: datetime) -> list[str]:
+    status = obj.get("status", {})
+    lines = _header(obj, now)
+    _field(lines, "Latest created", status.get("latestCreatedRevisionName"))
+    _field(lines, "Latest ready", status.get("latestReadyRevisionName"))
+    template = obj.get("spec", {}).get("template", {})
+    lines += _template(template.get("spec", {}), template.get("metadata", {}).get("annotations") or {}, "")
+    lines.append("")
+    return [*lines, *_conditions(obj, now)]
+
+
+def describe(client: ApiClient, kind: Kind, namespace: str, name: str, now: datetime) -> str:
+    obj = client.get(kind, namespace, name)
+    if kind is kinds.SERVICE:
+        lines = service(client, obj, now)
+    elif kind is kinds.REVISION:
+        lines = revision(obj, now)
+    elif kind is kinds.ROUTE:
+        lines = route(obj, now)
+    else:
+        lines = configuration(obj, now)
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""The ``zeroserve`` command: global options, the generic verbs, and the error boundary.
+
+Every user error (no server, NotFound, Invalid, Conflict, bad flags) ends as a message on stderr and
+exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zeroserve import errors
+from zeroserve.cli import output, resources
+from zeroserve.cli.context import Context
+from zeroserve.cli.service import revision_app, route_app, service_app
+
+app = typer.Typer(
+    name="zeroserve",
+    help="Knative Serving on one machine: `zeroserve up`, then `zeroserve apply -f service.yaml`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(service_app, name="service")
+app.add_typer(service_app, name="ksvc", hidden=True)
+app.add_typer(revision_app, name="revision")
+app.add_typer(route_app, name="route")
+config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (default $ZEROSERVE_DATA_DIR or ~/.zeroserve).")
+    ] = None,
+) -> None:
+    ctx.obj = Context.from_env(data_dir)
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="State directory (default: the global --data-dir).")
+    ] = None,
+    api_host: Annotated[str, typer.Option(help="API server address.")] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="API server port.")] = 8001,
+    gateway_host: Annotated[str, typer.Option(help="Gateway address.")] = "127.0.0.1",
+    gateway_port: Annotated[int, typer.Option(help="Gateway port.")] = 8080,
+) -> None:
+    """Run the platform (API server, controller, autoscaler, gateway) until Ctrl-C."""
+    from zeroserve.cli.up import run_up
+
+    raise typer.Exit(run_up(data_dir or _ctx(ctx).data_dir, api_host, api_port, gateway_host, gateway_port))
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    filename: Annotated[list[str], typer.Option("--filename", "-f", help="File, directory or - (repeatable).")],
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until each resource is Ready.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 600.0,
+) -> None:
+    """Create or update resources from YAML (all documents are validated before any is written)."""
+    raise typer.Exit(resources.apply(_ctx(ctx).client(), filename, namespace, wait, timeout))
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="services (ksvc), configurations (config), revisions (rev), routes (rt)")],
+    name: Annotated[str | None, typer.Argument()] = None,
+    namespace: NsOpt = "default",
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,
+    out: Annotated[str, typer.Option("--output", "-o", help="table, yaml or json.")] = "table",
+) -> None:
+    """List resources, or show one."""
+    if out not in ("table", "yaml", "json"):
+        raise errors.BadRequest(
+            f"unable to match a printer suitable for the output format {out!r}: want table|yaml|json"
+        )
+    fmt: output.OutputFormat = "yaml" if out == "yaml" else "json" if out == "json" else "table"
+    raise typer.Exit(resources.get(_ctx(ctx).client(), kind, name, namespace, all_namespaces, fmt))
+
+
+@app.command()
+def describe(ctx: typer.Context, kind: str, name: str, namespace: NsOpt = "default") -> None:
+    """Show a resource in detail: spec essentials, traffic, conditions."""
+    from zeroserve.cli.describe import describe as describe_obj
+
+    print(describe_obj(_ctx(ctx).client(), resources.resource_kind(kind), namespace, name, output.now_utc()))
+
+
+@app.command()
+def delete(ctx: typer.Context, kind: str, names: list[str], namespace: NsOpt = "default") -> None:
+    """Delete resources by name."""
+    raise typer.Exit(resources.delete(_ctx(ctx).client(), kind, names, namespace))
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print the effective configuration (DATA/config.yaml over Knative's defaults) as YAML."""
+    from zeroserve.config.parse import config_to_data, load_config_file
+
+    cfg = load_config_file(_ctx(ctx).data_dir / "config.yaml")
+    print(output.to_yaml(config_to_data(cfg)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every zeroserve error into one stderr line and exit 1."""
+    try:
+        app(args=argv, prog_name="zeroserve")
+    except errors.Invalid as e:
+        head = f'{e.kind} "{e.name}" is invalid:' if e.kind else "invalid:"
+        print(f"error: {head}", file=sys.stderr)
+        for fe in e.errors:
+            print(f"  {fe}", file=sys.stderr)
+        sys.exit(1)
+    except errors.ZeroserveError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,98 @@
+"""Rendering: kubectl-style tables, ``-o json|yaml`` documents, ages and condition summaries.
+
+Pure functions from wire objects to text; commands decide where the text goes (documents to
+stdout, progress and errors to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import yaml
+
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import Kind
+
+OutputFormat = Literal["table", "yaml", "json"]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by three spaces, as kubectl prints them."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = [headers, *rows]
+    return "\n".join("   ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+
+
+def document(objs: Sequence[Obj], kind: Kind, fmt: OutputFormat, single: bool) -> str:
+    """One object as is, or a ``<Kind>List`` wrapping many (kubectl ``-o``)."""
+    doc: Obj = (
+        objs[0]
+        if single and len(objs) == 1
+        else {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": list(objs)}
+    )
+    if fmt == "json":
+        return json.dumps(doc, indent=4)
+    return to_yaml(doc)
+
+
+def to_yaml(doc: Any) -> str:
+    text: str = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return text.rstrip("\n")
+
+
+def condition(obj: Obj, type_: str) -> Obj:
+    for c in obj.get("status", {}).get("conditions") or []:
+        if c.get("type") == type_:
+            return dict(c)
+    return {}
+
+
+def ready_columns(obj: Obj) -> tuple[str, str]:
+    """READY and REASON printer columns: the Ready condition's status and reason."""
+    c = condition(obj, "Ready")
+    return str(c.get("status", "")), str(c.get("reason", ""))
+
+
+def age(timestamp: str | None, now: datetime) -> str:
+    """kubectl's short age (``5s``, ``3m``, ``2h``, ``4d``) of an RFC 3339 timestamp."""
+    if not timestamp:
+        return ""
+    try:
+        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    secs = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size * (2 if unit != "d" else 1):
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+def conditions_summary(obj: Obj) -> str:
+    """kn's CONDITIONS column: ``OK / TOTAL`` conditions True (``2 OK / 4``)."""
+    conds = obj.get("status", {}).get("conditions") or []
+    ok = sum(1 for c in conds if c.get("status") == "True")
+    return f"{ok} OK / {len(conds)}"
+
+
+def conditions_table(obj: Obj, now: datetime) -> str:
+    """kn describe's conditions block: OK, TYPE, AGE, REASON (+ message)."""
+    rows = []
+    for c in obj.get("status", {}).get("conditions") or []:
+        mark = {"True": "++", "False": "!!", "Unknown": "??"}.get(str(c.get("status")), "??")
+        reason = str(c.get("reason") or "")
+        if c.get("message"):
+            reason = f"{reason} ({c['message']})" if reason else str(c["message"])
+        rows.append([mark, str(c.get("type", "")), age(c.get("lastTransitionTime"), now), reason])
+    return table(["OK", "TYPE", "AGE", "REASON"], rows) if rows else "  (none)"
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

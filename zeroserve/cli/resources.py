@@ -1,0 +1,336 @@
+"""kubectl's generic verbs on Knative resources: apply, get, describe, delete.
+
+Each function takes an :class:`ApiClient` and returns the process exit code; documents go to
+stdout, progress and errors to stderr.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from zeroserve import errors
+from zeroserve.api import kinds, labels
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import Kind
+from zeroserve.cli import output
+from zeroserve.cli.client import ApiClient
+from zeroserve.cli.wait import NotReady, wait_ready
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+WAITABLE = (kinds.SERVICE, kinds.CONFIGURATION, kinds.ROUTE)
+
+
+def err(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def resource_kind(name: str) -> Kind:
+    kind = kinds.lookup(name)
+    if kind is None:
+        raise errors.BadRequest(f'the server doesn\'t have a resource type "{name}"')
+    return kind
+
+
+def ref(kind: Kind, name: str) -> str:
+    """kubectl's ``service.serving.knative.dev/hello``."""
+    return f"{kind.singular}.{kind.group}/{name}"
+
+
+# -- apply -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Doc:
+    source: str
+    kind: Kind
+    obj: Obj
+    existing: Obj | None = None
+    unchanged: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.obj["metadata"].get("name") or "")
+
+    @property
+    def namespace(self) -> str:
+        return str(self.obj["metadata"].get("namespace") or "default")
+
+
+def read_sources(paths: Sequence[str], stdin: Callable[[], str] = sys.stdin.read) -> list[tuple[str, str]]:
+    """``(source, text)`` for each ``-f``: a file, ``-`` for stdin, or a directory's manifests."""
+    out: list[tuple[str, str]] = []
+    for p in paths:
+        if p == "-":
+            out.append(("<stdin>", stdin()))
+            continue
+        path = Path(p)
+        if path.is_dir():
+            files = sorted(f for f in path.iterdir() if f.suffix in MANIFEST_SUFFIXES and f.is_file())
+            out.extend((str(f), f.read_text()) for f in files)
+        elif path.is_file():
+            out.append((p, path.read_text()))
+        else:
+            raise errors.BadRequest(f'the path "{p}" does not exist')
+    return out
+
+
+def _load(text: str, source: str) -> list[Obj]:
+    try:
+        from zeroserve.api.loading import load_documents
+    except ImportError:  # until zeroserve.api.loading lands: plain YAML documents
+        import yaml
+
+        try:
+            return [d for d in yaml.safe_load_all(text) if d]
+        except yaml.YAMLError as e:
+            raise errors.BadRequest(f"error parsing {source}: {e}") from None
+    return load_documents(text, source)
+
+
+def _documents(sources: list[tuple[str, str]], namespace: str | None) -> tuple[list[_Doc], list[str]]:
+    docs: list[_Doc] = []
+    problems: list[str] = []
+    for source, text in sources:
+        try:
+            loaded = _load(text, source)
+        except errors.Invalid as e:
+            problems.extend(f"{source}: {fe}" for fe in e.errors)
+            continue
+        except errors.ApiError as e:
+            problems.append(f"{source}: {e.message}")
+            continue
+        for obj in loaded:
+            kind = kinds.by_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+            if kind is None:
+                problems.append(
+                    f'{source}: no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"'
+                )
+                continue
+            meta = obj.setdefault("metadata", {})
+            if namespace and meta.get("namespace") and meta["namespace"] != namespace:
+                problems.append(
+                    f'{source}: the namespace from the provided object "{meta["namespace"]}" does not match '
+                    f'the namespace "{namespace}". Pass --namespace={meta["namespace"]}.'
+                )
+                continue
+            meta["namespace"] = meta.get("namespace") or namespace or "default"
+            docs.append(_Doc(source, kind, obj))
+    return docs, problems
+
+
+def three_way(live: object, last: object, desired: object) -> object:
+    """kubectl apply's merge: ``desired`` wins, keys the last apply set and the file dropped are
+    removed, and keys only the server set (defaults such as ``enableServiceLinks``) are kept.
+    Lists are replaced whole."""
+    if not (isinstance(live, dict) and isinstance(desired, dict)):
+        return copy.deepcopy(desired)
+    last_map = last if isinstance(last, dict) else {}
+    out = {k: v for k, v in live.items() if k in desired or k not in last_map}
+    for key, value in desired.items():
+        out[key] = three_way(live.get(key), last_map.get(key), value)
+    return out
+
+
+def _applied(obj: Obj) -> Obj:
+    """What the file said: the part of it ``last-applied-configuration`` records."""
+    meta = obj.get("metadata", {})
+    keep = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if meta.get(k)}
+    if keep.get("annotations"):
+        keep["annotations"] = {k: v for k, v in keep["annotations"].items() if k != LAST_APPLIED}
+        if not keep["annotations"]:
+            del keep["annotations"]
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": keep,
+        "spec": obj.get("spec") or {},
+    }
+
+
+def _with_last_applied(obj: Obj) -> Obj:
+    out = copy.deepcopy(obj)
+    annotations = out.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations[LAST_APPLIED] = json.dumps(_applied(obj), sort_keys=True, separators=(",", ":"))
+    return out
+
+
+def _merged(existing: Obj, wanted: Obj) -> Obj:
+    """The existing object updated three-way with the file (resourceVersion and status kept)."""
+    try:
+        last: Obj = json.loads((existing.get("metadata", {}).get("annotations") or {}).get(LAST_APPLIED, "{}"))
+    except ValueError:
+        last = {}
+    desired = _with_last_applied(wanted)
+    out = copy.deepcopy(existing)
+    meta, new_meta, last_meta = out.setdefault("metadata", {}), desired["metadata"], last.get("metadata", {})
+    for key in ("labels", "annotations"):
+        meta[key] = three_way(meta.get(key) or {}, last_meta.get(key) or {}, new_meta.get(key) or {})
+    out["spec"] = three_way(existing.get("spec") or {}, last.get("spec") or {}, wanted.get("spec") or {})
+    out.pop("status", None)
+    return out
+
+
+def _essence(obj: Obj) -> tuple[object, object, object]:
+    meta = obj.get("metadata", {})
+    return meta.get("labels") or {}, meta.get("annotations") or {}, obj.get("spec") or {}
+
+
+def _dry_run(client: ApiClient, doc: _Doc) -> list[str]:
+    try:
+        try:
+            doc.existing = client.get(doc.kind, doc.namespace, doc.name)
+        except errors.NotFound:
+            client.create(doc.kind, _with_last_applied(doc.obj), dry_run=True)
+            return []
+        result = client.update(doc.kind, _merged(doc.existing, doc.obj), dry_run=True)
+        doc.unchanged = _essence(result) == _essence(doc.existing)
+        return []
+    except errors.Invalid as e:
+        return [f"{doc.source}: {ref(doc.kind, doc.name)}: {fe}" for fe in e.errors]
+    except (errors.BadRequest, errors.Conflict, errors.AlreadyExists) as e:
+        return [f"{doc.source}: {ref(doc.kind, doc.name)}: {e.message}"]
+
+
+def _write(client: ApiClient, doc: _Doc) -> str:
+    if doc.existing is None:
+        client.create(doc.kind, _with_last_applied(doc.obj))
+        return "created"
+    if doc.unchanged:
+        return "unchanged"
+    for _ in range(3):
+        try:
+            client.update(doc.kind, _merged(doc.existing, doc.obj))
+            return "configured"
+        except errors.Conflict:
+            doc.existing = client.get(doc.kind, doc.namespace, doc.name)
+    client.update(doc.kind, _merged(doc.existing, doc.obj))
+    return "configured"
+
+
+def apply(client: ApiClient, paths: Sequence[str], namespace: str | None, wait: bool, timeout: float) -> int:
+    """Dry-run every document first (a bad file writes nothing), then create or update each."""
+    docs, problems = _documents(read_sources(paths), namespace)
+    for doc in docs:
+        problems.extend(_dry_run(client, doc))
+    if problems:
+        for line in problems:
+            err(f"error: {line}")
+        return 1
+    if not docs:
+        err("error: no objects passed to apply")
+        return 1
+    for doc in docs:
+        print(f"{ref(doc.kind, doc.name)} {_write(client, doc)}")
+    if not wait:
+        return 0
+    code = 0
+    for doc in docs:
+        if doc.kind not in WAITABLE:
+            continue
+        try:
+            wait_ready(client, doc.kind, doc.namespace, doc.name, timeout)
+            err(f"{ref(doc.kind, doc.name)} is ready")
+        except NotReady as e:
+            err(f"error: {ref(doc.kind, doc.name)} is not ready: {e}")
+            code = 1
+    return code
+
+
+# -- get -------------------------------------------------------------------------------------------
+
+
+def _label(obj: Obj, key: str) -> str:
+    return str((obj.get("metadata", {}).get("labels") or {}).get(key, ""))
+
+
+def _num(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[str]]]] = {
+    "services": (
+        ("NAME", "URL", "LATESTCREATED", "LATESTREADY", "READY", "REASON"),
+        lambda o: [
+            o["metadata"]["name"],
+            o.get("status", {}).get("url", ""),
+            o.get("status", {}).get("latestCreatedRevisionName", ""),
+            o.get("status", {}).get("latestReadyRevisionName", ""),
+            *output.ready_columns(o),
+        ],
+    ),
+    "configurations": (
+        ("NAME", "LATESTCREATED", "LATESTREADY", "READY", "REASON"),
+        lambda o: [
+            o["metadata"]["name"],
+            o.get("status", {}).get("latestCreatedRevisionName", ""),
+            o.get("status", {}).get("latestReadyRevisionName", ""),
+            *output.ready_columns(o),
+        ],
+    ),
+    "revisions": (
+        ("NAME", "CONFIG NAME", "GENERATION", "READY", "REASON", "ACTUAL REPLICAS", "DESIRED REPLICAS"),
+        lambda o: [
+            o["metadata"]["name"],
+            _label(o, labels.CONFIGURATION),
+            _label(o, labels.CONFIGURATION_GENERATION),
+            *output.ready_columns(o),
+            _num(o.get("status", {}).get("actualReplicas")),
+            _num(o.get("status", {}).get("desiredReplicas")),
+        ],
+    ),
+    "routes": (
+        ("NAME", "URL", "READY", "REASON"),
+        lambda o: [o["metadata"]["name"], o.get("status", {}).get("url", ""), *output.ready_columns(o)],
+    ),
+}
+
+
+def kind_table(kind: Kind, objs: Sequence[Obj], all_namespaces: bool) -> str:
+    headers, row = COLUMNS[kind.plural]
+    rows = [[str(c) for c in row(o)] for o in objs]
+    if all_namespaces:
+        return output.table(
+            ("NAMESPACE", *headers), [[o["metadata"].get("namespace", ""), *r] for o, r in zip(objs, rows, strict=True)]
+        )
+    return output.table(headers, rows)
+
+
+def get(
+    client: ApiClient, kind_name: str, name: str | None, namespace: str, all_namespaces: bool, fmt: output.OutputFormat
+) -> int:
+    kind = resource_kind(kind_name)
+    if name:
+        objs = [client.get(kind, namespace, name)]
+    else:
+        items = client.list(kind, None if all_namespaces else namespace).get("items") or []
+        objs = sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"].get("name", "")))
+    if fmt != "table":
+        print(output.document(objs, kind, fmt, single=bool(name)))
+        return 0
+    if not objs:
+        err("No resources found" + ("" if all_namespaces else f" in {namespace} namespace") + ".")
+        return 0
+    print(kind_table(kind, objs, all_namespaces))
+    return 0
+
+
+# -- delete ----------------------------------------------------------------------------------------
+
+
+def delete(client: ApiClient, kind_name: str, names: Sequence[str], namespace: str) -> int:
+    kind = resource_kind(kind_name)
+    code = 0
+    for name in names:
+        try:
+            client.delete(kind, namespace, name)
+            print(f'{kind.singular}.{kind.group} "{name}" deleted')
+        except errors.NotFound:
+            err(f'Error from server (NotFound): {kind.plural}.{kind.group} "{name}" not found')
+            code = 1
+    return code
