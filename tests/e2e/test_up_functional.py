@@ -151,3 +151,20 @@ def test_token_is_required(up: Up) -> None:
         assert json.loads(err.read())["kind"] == "Status"
     mode = (up.data_dir / "token").stat().st_mode & 0o777
     assert mode == 0o600
+
+
+def test_config_file_is_reread_live(up: Up) -> None:
+    up.cli("service", "create", "hello", "--cmd", "python3", "--arg", "examples/hello/app.py", "--no-wait")
+    wait_for(lambda: get_json(up, "ksvc", "hello")["status"].get("url"), 60, "a URL")
+    (up.data_dir / "config.yaml").write_text('config-domain:\n  example.com: ""\n')
+    wait_for(
+        lambda: get_json(up, "ksvc", "hello")["status"].get("url") == "http://hello.default.example.com:18080",
+        30,
+        "the new domain in the URL",
+    )
+    # A broken edit is refused and the last good configuration stays in force.
+    (up.data_dir / "config.yaml").write_text("config-autoscaler:\n  stable-window: 1s\n")
+    shown = up.cli("config", "show", check=False)
+    assert shown.returncode != 0 and "stable-window" in shown.stderr
+    svc = get_json(up, "ksvc", "hello")
+    assert svc["status"]["url"] == "http://hello.default.example.com:18080"

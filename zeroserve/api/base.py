@@ -26,25 +26,38 @@ class OpenModel(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def prune(value: Any) -> Any:
-    """Drop None, empty maps and empty lists, recursively (Go's ``omitempty``)."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            v = prune(v)
-            if v is None or v == {} or v == []:
-                continue
-            out[k] = v
-        return out
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return _dump(value)
     if isinstance(value, list):
-        return [prune(v) for v in value]
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
+def _dump(model: BaseModel) -> Obj:
+    out: Obj = {}
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if value is None:
+            continue
+        plain = _plain(value)
+        if plain in ({}, []) and info.default_factory is not None:
+            continue  # Go's omitempty for the collections and structs we declare
+        out[info.alias or name] = plain
+    for key, value in (model.model_extra or {}).items():
+        out[key] = _plain(value)  # a field we do not model: kept exactly, empty maps included
+    return out
+
+
 def to_wire(model: BaseModel) -> Obj:
-    """The JSON object for ``model``: camelCase keys, omitempty; zero numbers and False are kept."""
-    result: Obj = prune(model.model_dump(mode="json", by_alias=True, exclude_none=True))
-    return result
+    """The JSON object for ``model``: camelCase keys, None and empty declared collections omitted.
+
+    Zero numbers and False are kept (``actualReplicas: 0``); raw Kubernetes values we keep without
+    modelling them (``volumes: [{emptyDir: {}}]``, unknown PodSpec fields) are written back verbatim.
+    """
+    return _dump(model)
 
 
 def from_wire(cls: type[M], obj: Obj) -> M:

@@ -11,8 +11,9 @@ Crash loops back off 0.5 s, doubling to 30 s (kubelet's 10 s to 5 min is made fo
 and pods; ours start in ~100 ms and a user is waiting). An instance that ran for 10 s before
 dying starts the back-off afresh.
 
-Resource limits (cpu/memory) are not enforced yet (cgroups come later): they are reported in
-``WorkloadStatus.warnings``.
+Resource limits (``resources.limits.cpu``/``memory``) put each instance in a cgroup of its own
+(:mod:`.cgroups`, probed once at start: v2, then v1). Where the machine allows neither, the
+limits are not enforced and ``WorkloadStatus.warnings`` says why.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
 from collections.abc import Mapping
 from pathlib import Path
 
-from zeroserve.runtime import logs, probes, supervisor
+from zeroserve.runtime import cgroups, logs, probes, supervisor
 from zeroserve.runtime.base import Endpoint, Failure, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.envexpand import build_env, expand_argv
 from zeroserve.runtime.process import Instance, InstanceSpec
@@ -42,6 +44,10 @@ LOGS_KEPT_PER_REVISION = 20
 REAP_INTERVAL = 1.0
 REAP_AFTER_EXIT = 10.0
 """Collect orphans of an instance's group every second while it runs and for 10 s after."""
+
+CGROUP_REMOVE_TIMEOUT = 2.0
+CGROUP_REMOVE_RETRY = 0.01
+"""On close, how long to wait for killed processes to leave their cgroups, and how often to look."""
 
 IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 COMMAND_MISSING = "CommandMissing"
@@ -62,13 +68,23 @@ def workload_failure(workload: Workload) -> Failure | None:
     return Failure(COMMAND_MISSING, "The container has neither a command nor an image: give it a command.", True)
 
 
-def workload_warnings(workload: Workload) -> tuple[str, ...]:
-    """What of ``workload`` this runtime accepts but does not honour (pure)."""
+def workload_limits(workload: Workload) -> cgroups.Limits | str:
+    """The parsed ``resources.limits`` of ``workload``, or why they cannot be parsed (pure)."""
+    try:
+        return cgroups.limits_of(workload.cpu_limit, workload.memory_limit)
+    except cgroups.QuantityError as err:
+        return str(err)
+
+
+def workload_warnings(workload: Workload, machine: cgroups.Cgroups) -> tuple[str, ...]:
+    """What of ``workload`` this runtime accepts but does not honour on ``machine``'s cgroups (pure)."""
     warnings: list[str] = []
-    limits = [f"{name}={value}" for name, value in (("cpu", workload.cpu_limit), ("memory", workload.memory_limit))]
-    if workload.cpu_limit or workload.memory_limit:
-        set_limits = ", ".join(limit for limit in limits if not limit.endswith("=None"))
-        warnings.append(f"cgroup limits not enforced by the process runtime ({set_limits})")
+    limits = workload_limits(workload)
+    why = limits if isinstance(limits, str) else cgroups.unenforced(machine, limits)
+    if why is not None:
+        pairs = (("cpu", workload.cpu_limit), ("memory", workload.memory_limit))
+        set_limits = ", ".join(f"{name}={value}" for name, value in pairs if value)
+        warnings.append(f"cpu/memory limits not enforced: {why} ({set_limits})")
     for what, probe in (("readiness", workload.readiness_probe), ("liveness", workload.liveness_probe)):
         warnings.extend(probes.resolve(probe, "127.0.0.1", 0, what=what)[1])
     return tuple(warnings)
@@ -83,6 +99,8 @@ def exit_failure(instance: Instance) -> Failure:
         details = "container exited with no error"
     else:
         details = instance.log.tail() or f"exit code {code}"
+        if instance.oom_killed:
+            details = f"OOMKilled: the instance used more memory than its limit\n{details}"
         if instance.liveness_failed:
             details = f"liveness probe failed\n{details}"
     return Failure(f"ExitCode{code}", f"Container failed with: {details}")
@@ -98,6 +116,7 @@ class LocalRuntime:
         host: str = "127.0.0.1",
         environ: Mapping[str, str] | None = None,
         subreaper: bool = True,
+        cgroup_root: Path = cgroups.DEFAULT_ROOT,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -108,8 +127,19 @@ class LocalRuntime:
         self._reapable: dict[int, float] = {}
         self._reaper: asyncio.Task[None] | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.cgroups = cgroups.probe(cgroup_root)
+        if self.cgroups.available:
+            logger.info("enforcing cpu/memory limits with cgroup %s under %s", self.cgroups.version, cgroup_root)
+        else:
+            logger.warning("cpu/memory limits will not be enforced: %s", self.cgroups.reason)
+        self._cgroup_trash: list[cgroups.InstanceCgroup] = []
         self._records = supervisor.InstanceRecords(data_dir / "instances.json")
-        supervisor.kill_leftovers(self._records.load())
+        leftovers = self._records.load()
+        supervisor.kill_leftovers(leftovers)
+        for record in leftovers:
+            if (cgroup := self.cgroups.existing(record.id)) is not None:
+                self._cgroup_trash.append(cgroup)
+        self._empty_cgroup_trash()
         self._records.save()
         if subreaper and not supervisor.set_child_subreaper():
             logger.warning("PR_SET_CHILD_SUBREAPER failed: orphans of instances will be reaped by init")
@@ -157,6 +187,20 @@ class LocalRuntime:
         if lifeline is not None:
             await asyncio.to_thread(lifeline.wait)
         self._reap_once()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CGROUP_REMOVE_TIMEOUT):
+                while self._cgroup_trash:
+                    await asyncio.sleep(CGROUP_REMOVE_RETRY)
+                    self._reap_once()
+        for cgroup in self._cgroup_trash:
+            logger.warning("cgroup %r still holds processes %s: left in place", cgroup, cgroup.pids())
+
+    def usage(self, key: WorkloadKey) -> tuple[cgroups.Usage, ...]:
+        """The cgroup usage (memory, cpu time, pids) of each running instance of ``key`` with limits."""
+        deployment = self._deployments.get(key)
+        if deployment is None:
+            return ()
+        return tuple(i.cgroup.usage() for i in deployment.instances if i.cgroup is not None and not i.stopping)
 
     # -- used by deployments and instances ----------------------------------------------------
 
@@ -201,7 +245,14 @@ class LocalRuntime:
             grace=float(workload.termination_grace_seconds),
             log_path=log_dir / f"{instance_id}.log",
             owner=str(workload.key),
+            limits=self._enforceable_limits(workload),
         )
+
+    def _enforceable_limits(self, workload: Workload) -> cgroups.Limits | None:
+        limits = workload_limits(workload)
+        if isinstance(limits, str) or limits.empty or cgroups.unenforced(self.cgroups, limits) is not None:
+            return None
+        return limits
 
     def started(self, instance: Instance) -> None:
         assert instance.pid is not None
@@ -213,7 +264,21 @@ class LocalRuntime:
         if instance.pid is not None:
             self._lifeline.unregister(instance.pid)
             self._reapable[instance.pid] = asyncio.get_running_loop().time() + REAP_AFTER_EXIT
+        if instance.cgroup is not None:
+            self._cgroup_trash.append(instance.cgroup)
+            self._empty_cgroup_trash()
         self._records.discard(instance.id)
+
+    def _empty_cgroup_trash(self) -> None:
+        """Remove the cgroups of gone instances; SIGKILL what still runs in one (kubelet's way)."""
+        busy: list[cgroups.InstanceCgroup] = []
+        for cgroup in self._cgroup_trash:
+            if not cgroup.remove():
+                for pid in cgroup.pids():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+                busy.append(cgroup)
+        self._cgroup_trash = busy
 
     async def _reap_forever(self) -> None:
         while True:
@@ -230,6 +295,7 @@ class LocalRuntime:
             for instance in deployment.instances:
                 if instance.pid is not None:
                     supervisor.reap_group(instance.pid, instance.pid)
+        self._empty_cgroup_trash()
 
 
 class _Deployment:
@@ -243,7 +309,7 @@ class _Deployment:
         self.replicas = replicas
         self.instances: list[Instance] = []
         self.failure: Failure | None = None
-        self.warnings = workload_warnings(workload)
+        self.warnings = workload_warnings(workload, runtime.cgroups)
         self.backoff = CRASH_BACKOFF_INITIAL
         self.not_before = 0.0
         self.removed = False
@@ -255,7 +321,7 @@ class _Deployment:
             self.workload = workload
             self.generation += 1
             self.failure = None
-            self.warnings = workload_warnings(workload)
+            self.warnings = workload_warnings(workload, self.runtime.cgroups)
             self.backoff, self.not_before = CRASH_BACKOFF_INITIAL, 0.0
         self.replicas = replicas
 
@@ -311,7 +377,12 @@ class _Deployment:
             instance_id = f"{self.key.revision}-{secrets.token_hex(4)}"
             spec = self.runtime.make_spec(self.workload, instance_id)
             instance = Instance(
-                instance_id, spec, self.generation, tracker=self.runtime, on_change=self._instance_changed
+                instance_id,
+                spec,
+                self.generation,
+                tracker=self.runtime,
+                on_change=self._instance_changed,
+                machine_cgroups=self.runtime.cgroups,
             )
             self.instances.append(instance)
             instance.start()

@@ -4,7 +4,8 @@ An :class:`Instance` goes ``starting -> ready <-> unready -> stopping -> exited`
 
 * it spawns ``argv`` with no shell, in its own session (so its whole process group can be
   signalled), stdin from /dev/null, stdout and stderr into its :class:`~.logs.LogFile`,
-  and ``PR_SET_PDEATHSIG`` (see :mod:`.supervisor`);
+  and ``PR_SET_PDEATHSIG`` (see :mod:`.supervisor`); with ``limits``, in a cgroup of its own
+  that the child joins before exec (see :mod:`.cgroups`);
 * it probes readiness every millisecond for the first 100 ms of its life, then every 50 ms,
   until the probe passes (MEASURED.md section 3: an app binds after its imports, 60-250 ms,
   and a refused loopback connect costs almost nothing); from then on every ``periodSeconds``,
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from zeroserve.runtime import probes, supervisor
+from zeroserve.runtime import cgroups, probes, supervisor
 from zeroserve.runtime.logs import LogFile
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class InstanceSpec:
     log_path: Path
     owner: str = ""
     """The workload key (``namespace/revision``) the instance belongs to, for records and logs."""
+    limits: cgroups.Limits | None = None
+    """cgroup limits to run under (only set when the runtime's cgroups can enforce them)."""
 
 
 class Tracker(Protocol):
@@ -76,6 +79,7 @@ class Instance:
         *,
         tracker: Tracker,
         on_change: Callable[[Instance], None],
+        machine_cgroups: cgroups.Cgroups | None = None,
     ) -> None:
         self.id = instance_id
         self.spec = spec
@@ -87,14 +91,19 @@ class Instance:
         self.exit_code: int | None = None
         self.start_error: str | None = None
         self.liveness_failed = False
+        self.oom_killed = False
+        self.cgroup: cgroups.InstanceCgroup | None = None
+        """The instance's cgroup; whoever is told :meth:`Tracker.gone` removes it."""
         self.stop_requested = False
         self.log = LogFile(spec.log_path)
         self._tracker = tracker
         self._on_change = on_change
+        self._cgroups = machine_cgroups
         self._process: asyncio.subprocess.Process | None = None
         self._spawned = asyncio.Event()
         self._done = asyncio.Event()
         self._drained = asyncio.Event()
+        self._log_pipe: asyncio.ReadTransport | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -161,6 +170,8 @@ class Instance:
                 watcher.cancel()
             self._signal(signal.SIGKILL)
         self.exit_code = 128 - returncode if returncode < 0 else returncode
+        if self.cgroup is not None and self.exit_code == 128 + signal.SIGKILL:
+            self.oom_killed = self.cgroup.usage().oom_kills > 0
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(LOG_DRAIN_TIMEOUT):
                 await self._drained.wait()
@@ -168,6 +179,11 @@ class Instance:
 
     async def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
+        preexec = supervisor.die_with_parent(os.getpid())
+        limits = self.spec.limits
+        if limits is not None and not limits.empty and self._cgroups is not None:
+            self.cgroup = self._cgroups.create(self.id, limits)
+            preexec = cgroups.compose(preexec, self.cgroup.join)
         read_fd, write_fd = os.pipe()
         try:
             self._process = await asyncio.create_subprocess_exec(
@@ -178,7 +194,7 @@ class Instance:
                 cwd=self.spec.cwd,
                 env=dict(self.spec.env),
                 start_new_session=True,
-                preexec_fn=supervisor.die_with_parent(os.getpid()),
+                preexec_fn=preexec,
             )
         except BaseException:
             os.close(read_fd)
@@ -186,7 +202,7 @@ class Instance:
         finally:
             os.close(write_fd)
         pipe = os.fdopen(read_fd, "rb", buffering=0)
-        await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
+        self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
         self.pid = self._process.pid
         stat = supervisor.read_stat(self.pid)
         self.start_ticks = stat.start_ticks if stat is not None else 0
@@ -233,6 +249,8 @@ class Instance:
                 return
 
     def _finish(self) -> None:
+        if self._log_pipe is not None:  # still open when an escaped descendant holds the pipe's write end
+            self._log_pipe.close()
         self.log.close()
         self._tracker.gone(self)
         self._set_state("exited")

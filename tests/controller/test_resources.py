@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from zeroserve.api.base import Obj, from_wire, to_wire
+from zeroserve.api.configuration import Configuration
+from zeroserve.api.revision import Revision
+from zeroserve.api.service import Service
+from zeroserve.config import Config
+from zeroserve.controller.resources import names
+from zeroserve.controller.resources.configuration import make_configuration
+from zeroserve.controller.resources.revision import make_revision
+from zeroserve.controller.resources.route import make_route
+from zeroserve.controller.resources.workload import make_workload
+from zeroserve.runtime.base import WorkloadKey
+from zeroserve.testing import service, template
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def svc(**kw: Any) -> Service:
+    obj = service("default", "hello", env={"A": "1"}, **kw)
+    obj["metadata"].update(uid="svc-uid", generation=1)
+    return from_wire(Service, obj)
+
+
+def cfg_of(obj_template: Obj, generation: int = 3, **meta: Any) -> Configuration:
+    return from_wire(
+        Configuration,
+        {
+            "metadata": {
+                "name": "hello",
+                "namespace": "default",
+                "uid": "cfg-uid",
+                "generation": generation,
+                "labels": {"serving.knative.dev/service": "hello", "serving.knative.dev/serviceUID": "svc-uid"},
+                **meta,
+            },
+            "spec": {"template": obj_template},
+        },
+    )
+
+
+def test_names() -> None:
+    assert names.revision("hello", 1) == "hello-00001"
+    long = names.revision("x" * 70, 12)
+    assert len(long) == 63 and long.endswith("-00012")
+    assert names.revision("x" * 70, 12) != names.revision("x" * 69 + "y", 12)
+
+
+def test_make_configuration_and_route_carry_labels_and_owner() -> None:
+    s = svc(labels={"team": "a"})
+    cfg = make_configuration(s)
+    assert cfg.metadata.name == "hello"
+    assert cfg.metadata.labels == {
+        "team": "a",
+        "serving.knative.dev/service": "hello",
+        "serving.knative.dev/serviceUID": "svc-uid",
+    }
+    ref = cfg.metadata.owner_references[0]
+    assert (ref.kind, ref.name, ref.uid, ref.controller) == ("Service", "hello", "svc-uid", True)
+    assert to_wire(cfg.spec.template) == to_wire(s.spec.template)
+    route = make_route(s)
+    assert [(t.configuration_name, t.latest_revision, t.percent) for t in route.spec.traffic] == [("hello", True, 100)]
+
+
+def test_make_route_keeps_revision_targets_and_tags() -> None:
+    s = svc(
+        traffic=[{"revisionName": "hello-00001", "percent": 10, "tag": "old"}, {"latestRevision": True, "percent": 90}]
+    )
+    route = make_route(s)
+    assert [(t.revision_name, t.configuration_name, t.tag, t.percent) for t in route.spec.traffic] == [
+        ("hello-00001", None, "old", 10),
+        (None, "hello", None, 90),
+    ]
+
+
+def test_make_revision_names_labels_and_annotations() -> None:
+    cfg = cfg_of(
+        template(annotations={"autoscaling.knative.dev/min-scale": "2"}),
+        annotations={"serving.knative.dev/lastModifier": "bob"},
+    )
+    rev = make_revision(cfg, NOW)
+    assert rev.metadata.name == "hello-00003"
+    assert rev.metadata.labels == {
+        "serving.knative.dev/configuration": "hello",
+        "serving.knative.dev/configurationUID": "cfg-uid",
+        "serving.knative.dev/configurationGeneration": "3",
+        "serving.knative.dev/routingState": "pending",
+        "serving.knative.dev/service": "hello",
+        "serving.knative.dev/serviceUID": "svc-uid",
+    }
+    assert rev.metadata.annotations == {
+        "autoscaling.knative.dev/min-scale": "2",
+        "serving.knative.dev/creator": "bob",
+        "serving.knative.dev/lastModifier": "bob",
+        "serving.knative.dev/routingStateModified": "2026-01-01T00:00:00Z",
+    }
+    assert rev.metadata.owner_references[0].kind == "Configuration"
+    assert rev.metadata.owner_references[0].controller is True
+
+
+def test_make_revision_byo_name() -> None:
+    assert make_revision(cfg_of(template(name="hello-blue")), NOW).metadata.name == "hello-blue"
+
+
+def rev_of(spec: Obj) -> Revision:
+    return from_wire(
+        Revision,
+        {
+            "metadata": {
+                "name": "hello-00001",
+                "namespace": "default",
+                "labels": {"serving.knative.dev/service": "hello", "serving.knative.dev/configuration": "hello"},
+            },
+            "spec": spec,
+        },
+    )
+
+
+def test_make_workload_defaults() -> None:
+    w = make_workload(rev_of({"containers": [{"image": "img", "env": [{"name": "A", "value": "1"}]}]}), Config())
+    assert w.key == WorkloadKey("default", "hello-00001")
+    assert (w.service, w.configuration, w.image) == ("hello", "hello", "img")
+    assert w.env == (("A", "1"),)
+    assert (w.container_port, w.termination_grace_seconds, w.timeout_seconds, w.container_concurrency) == (
+        8080,
+        300,
+        300,
+        0,
+    )
+    assert w.unsupported == ()
+
+
+def test_make_workload_reports_unsupported_fields_and_keeps_literal_env() -> None:
+    spec = {
+        "containers": [
+            {
+                "image": "img",
+                "ports": [{"containerPort": 9000}],
+                "env": [
+                    {"name": "A", "value": "1"},
+                    {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                ],
+                "envFrom": [{"configMapRef": {"name": "c"}}],
+                "resources": {"limits": {"cpu": "500m", "memory": "128Mi"}},
+            }
+        ],
+        "volumes": [{"name": "v"}],
+        "nodeSelector": {"a": "b"},
+        "timeoutSeconds": 30,
+        "containerConcurrency": 5,
+    }
+    w = make_workload(rev_of(spec), Config())
+    assert w.env == (("A", "1"),)
+    assert (w.container_port, w.termination_grace_seconds, w.container_concurrency) == (9000, 30, 5)
+    assert (w.cpu_limit, w.memory_limit) == ("500m", "128Mi")
+    assert set(w.unsupported) == {
+        "spec.volumes",
+        "spec.nodeSelector",
+        "spec.containers[0].env[1].valueFrom",
+        "spec.containers[0].envFrom",
+    }

@@ -1,0 +1,96 @@
+"""Configuration reconciler (pkg/reconciler/configuration/configuration.go).
+
+Phases: stamp the Revision of the current generation (if missing) -> latestCreatedRevisionName
+-> latestReadyRevisionName (the newest ready revision not older than the current one) and
+Ready from the latest created revision -> write status -> revision GC.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from zeroserve.api import labels
+from zeroserve.api.base import Obj, from_wire, to_wire
+from zeroserve.api.conditions import CONFIGURATION_CONDITIONS, READY, ConditionManager
+from zeroserve.api.configuration import Configuration
+from zeroserve.api.kinds import CONFIGURATION, REVISION
+from zeroserve.api.revision import Revision
+from zeroserve.controller.reconcilers import gc
+from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, get_or_none, load, write_status
+from zeroserve.controller.resources import owners
+from zeroserve.controller.resources.revision import make_revision, revision_name
+
+log = logging.getLogger(__name__)
+
+
+def _ready(rev: Revision) -> str:
+    cond = rev.status.get_condition(READY)
+    if cond is None or rev.status.observed_generation != rev.metadata.generation:
+        return "Unknown"
+    return cond.status
+
+
+def _generation(rev: Revision) -> int:
+    try:
+        return int(rev.metadata.labels.get(labels.CONFIGURATION_GENERATION, "0"))
+    except ValueError:
+        return 0
+
+
+async def reconcile(deps: Deps, key: Key) -> Requeue:
+    loaded = await load(deps.store, CONFIGURATION, Configuration, key.namespace, key.name)
+    if loaded is None:
+        return None
+    stored, cfg = loaded
+    now = deps.now()
+    cm = CONFIGURATION_CONDITIONS.manage(cfg.status, now)
+    cm.initialize()
+    latest = await _latest_created(deps, cfg)
+    if latest is None:
+        cm.mark_false(READY, "NotOwned", f'There is an existing Revision "{revision_name(cfg)}" that we do not own.')
+    else:
+        revisions = await _revisions(deps, cfg)
+        _set_latest(cfg, cm, latest, revisions)
+    cfg.status.observed_generation = cfg.metadata.generation
+    await write_status(deps.store, CONFIGURATION, stored, cfg)
+    await gc.collect(deps.store, cfg, deps.config().gc, now)
+    return None
+
+
+async def _latest_created(deps: Deps, cfg: Configuration) -> Revision | None:
+    """The revision of the current generation, created if missing; None if someone else owns the name."""
+    name = revision_name(cfg)
+    obj: Obj | None = await get_or_none(deps.store, REVISION, cfg.metadata.namespace or "", name)
+    if obj is None:
+        log.info("configuration %s/%s: creating revision %s", cfg.metadata.namespace, cfg.metadata.name, name)
+        obj = await deps.store.create(REVISION, to_wire(make_revision(cfg, deps.now())))
+    rev = from_wire(Revision, obj)
+    return rev if owners.is_controlled_by(rev.metadata, cfg.metadata) else None
+
+
+async def _revisions(deps: Deps, cfg: Configuration) -> list[Revision]:
+    selector = f"{labels.CONFIGURATION}={cfg.metadata.name}"
+    objs, _ = await deps.store.list(REVISION, cfg.metadata.namespace or "", label_selector=selector)
+    return [from_wire(Revision, o) for o in objs]
+
+
+def _set_latest(cfg: Configuration, cm: ConditionManager, latest: Revision, revisions: list[Revision]) -> None:
+    status = cfg.status
+    name = latest.metadata.name or ""
+    status.latest_created_revision_name = name
+    by_name = {r.metadata.name: r for r in revisions}
+    current = by_name.get(status.latest_ready_revision_name)
+    floor = _generation(current) if current is not None else 0
+    newer = sorted((r for r in revisions if _generation(r) >= floor), key=_generation, reverse=True)
+    ready = next((r for r in newer if _ready(r) == "True"), None)
+    if ready is not None:
+        status.latest_ready_revision_name = ready.metadata.name
+    state = _ready(latest)
+    if state == "False":
+        cond = latest.status.get_condition(READY)
+        message = cond.message if cond is not None and cond.message else ""
+        cm.mark_false(READY, "RevisionFailed", f'Revision "{name}" failed with message: {message}.')
+    elif status.latest_ready_revision_name == name:
+        cm.mark_true(READY)
+    else:
+        cm.mark_unknown(READY, "", "")

@@ -1,0 +1,1 @@
+"""Pure builders of the objects reconcilers create (Knative's pkg/reconciler/*/resources)."""

@@ -1,0 +1,83 @@
+"""MakeWorkload: what a Revision asks the runtime to run (Knative's MakeDeployment).
+
+Only literal env values are passed on; every PodSpec field the runtime cannot honour is named in
+``Workload.unsupported`` (the Revision keeps it and a condition message shows it: never dropped).
+"""
+
+from __future__ import annotations
+
+from zeroserve.api import labels
+from zeroserve.api.podspec import Container, Probe
+from zeroserve.api.revision import Revision
+from zeroserve.config import Config
+from zeroserve.runtime.base import Workload, WorkloadKey
+
+_POD_FIELDS = ("volumes", "image_pull_secrets", "service_account_name")
+
+
+def workload_key(rev: Revision) -> WorkloadKey:
+    return WorkloadKey(rev.metadata.namespace or "", rev.metadata.name or "")
+
+
+def make_workload(rev: Revision, cfg: Config) -> Workload:
+    spec = rev.spec
+    container = spec.containers[0] if spec.containers else Container()
+    port = container.ports[0].container_port if container.ports and container.ports[0].container_port else None
+    timeout = spec.timeout_seconds if spec.timeout_seconds is not None else cfg.defaults.revision_timeout_seconds
+    concurrency = spec.container_concurrency
+    limits = container.resources.limits if container.resources else {}
+    return Workload(
+        key=workload_key(rev),
+        service=rev.metadata.labels.get(labels.SERVICE, ""),
+        configuration=rev.metadata.labels.get(labels.CONFIGURATION, ""),
+        image=container.image,
+        command=tuple(container.command),
+        args=tuple(container.args),
+        working_dir=container.working_dir,
+        env=tuple((e.name, e.value or "") for e in container.env if e.value_from is None),
+        container_port=port or cfg.defaults.user_container_port,
+        readiness_probe=container.readiness_probe,
+        liveness_probe=container.liveness_probe,
+        termination_grace_seconds=timeout,
+        container_concurrency=concurrency if concurrency is not None else cfg.defaults.container_concurrency,
+        timeout_seconds=timeout,
+        cpu_limit=str(limits["cpu"]) if "cpu" in limits else None,
+        memory_limit=str(limits["memory"]) if "memory" in limits else None,
+        unsupported=tuple(unsupported_fields(rev)),
+    )
+
+
+def unsupported_fields(rev: Revision) -> list[str]:
+    """Dotted paths of the fields set on the Revision that a workload cannot carry."""
+    spec = rev.spec
+    out = [f"spec.{_camel(f)}" for f in _POD_FIELDS if getattr(spec, f)]
+    out += [f"spec.{k}" for k, v in (spec.model_extra or {}).items() if v not in (None, [], {})]
+    out += [f"spec.containers[{i}]" for i in range(1, len(spec.containers))]
+    if spec.containers:
+        out += _container_fields(spec.containers[0], "spec.containers[0]")
+    return out
+
+
+def _container_fields(c: Container, path: str) -> list[str]:
+    out = [f"{path}.env[{i}].valueFrom" for i, e in enumerate(c.env) if e.value_from is not None]
+    if c.env_from:
+        out.append(f"{path}.envFrom")
+    if c.volume_mounts:
+        out.append(f"{path}.volumeMounts")
+    if c.startup_probe is not None:
+        out.append(f"{path}.startupProbe")
+    for name, probe in (("readinessProbe", c.readiness_probe), ("livenessProbe", c.liveness_probe)):
+        out += _probe_fields(probe, f"{path}.{name}")
+    out += [f"{path}.{k}" for k, v in (c.model_extra or {}).items() if v not in (None, [], {})]
+    return out
+
+
+def _probe_fields(probe: Probe | None, path: str) -> list[str]:
+    if probe is None:
+        return []
+    return [f"{path}.{name}" for name in ("exec", "grpc") if getattr(probe, name) is not None]
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(p.title() for p in rest)

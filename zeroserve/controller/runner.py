@@ -1,0 +1,216 @@
+"""The controller: store watch -> keys -> workqueue -> reconcile workers (knative.dev/pkg/controller).
+
+At start every object is listed and enqueued (a full, level-triggered resync); the watch then
+continues from that list's resourceVersion (re-listing on ``Gone``). Each event enqueues the
+object's own key, its controller owner's key and, for Configurations and Revisions, the Routes
+that send traffic to them. Runtime status changes enqueue their Revision; :meth:`Controller.config_changed`
+re-enqueues everything. Errors requeue with per-key backoff; ``Conflict`` requeues at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from zeroserve.api import labels
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import CONFIGURATION, KINDS, REVISION, ROUTE, SERVICE
+from zeroserve.clock import Clock, SystemClock
+from zeroserve.config import Config
+from zeroserve.controller.ingress import Ingress, NullIngress
+from zeroserve.controller.reconcilers import configuration, revision, route, service
+from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
+from zeroserve.controller.workqueue import ShutDown, WorkQueue
+from zeroserve.errors import Conflict, Gone
+from zeroserve.runtime.base import Runtime, WorkloadKey
+from zeroserve.store.base import Store, WatchEvent
+
+log = logging.getLogger(__name__)
+
+Reconcile = Callable[[Deps, Key], Awaitable[Requeue]]
+
+RECONCILERS: dict[str, Reconcile] = {
+    SERVICE.kind: service.reconcile,
+    CONFIGURATION.kind: configuration.reconcile,
+    REVISION.kind: revision.reconcile,
+    ROUTE.kind: route.reconcile,
+}
+
+
+def key_of(kind: str, obj: Obj) -> Key:
+    meta = obj.get("metadata", {})
+    return Key(kind, meta.get("namespace", ""), meta.get("name", ""))
+
+
+class RouteIndex:
+    """Which Routes name a Configuration or a Revision in their traffic (from the watched Routes)."""
+
+    def __init__(self) -> None:
+        self._refs: dict[tuple[str, str], set[tuple[str, str]]] = {}
+
+    def update(self, obj: Obj, deleted: bool = False) -> None:
+        meta = obj.get("metadata", {})
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        refs: set[tuple[str, str]] = set()
+        if not deleted:
+            for t in obj.get("spec", {}).get("traffic", []):
+                if t.get("configurationName"):
+                    refs.add((CONFIGURATION.kind, t["configurationName"]))
+                if t.get("revisionName"):
+                    refs.add((REVISION.kind, t["revisionName"]))
+        self._refs[(ns, name)] = refs
+        if deleted:
+            del self._refs[(ns, name)]
+
+    def routes_for(self, kind: str, ns: str, name: str) -> list[Key]:
+        return [
+            Key(ROUTE.kind, rns, rname)
+            for (rns, rname), refs in self._refs.items()
+            if rns == ns and (kind, name) in refs
+        ]
+
+
+class Controller:
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime,
+        config: Callable[[], Config],
+        *,
+        ingress: Ingress | None = None,
+        clock: Clock | None = None,
+        workers: int = 4,
+    ) -> None:
+        self.deps = Deps(store, runtime, config, clock or SystemClock(), ingress or NullIngress())
+        self.workers = workers
+        self.queue: WorkQueue[Key] | None = None
+        self.routes = RouteIndex()
+        self._known: set[Key] = set()
+        self._started = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Controller:
+        self._task = asyncio.create_task(self.run(), name="controller")
+        started = asyncio.create_task(self._started.wait())
+        await asyncio.wait({self._task, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if self._task.done():
+            self._task.result()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def run(self) -> None:
+        """Run until cancelled: the watch loop and the workers, in one TaskGroup."""
+        queue: WorkQueue[Key] = WorkQueue()
+        self.queue = queue
+        self.deps.runtime.subscribe(self._on_runtime_change)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._watch_loop(queue), name="controller-watch")
+                for i in range(self.workers):
+                    tg.create_task(self._worker(queue), name=f"controller-worker-{i}")
+        finally:
+            queue.shutdown()
+
+    def config_changed(self) -> None:
+        """The configuration changed: reconcile everything again."""
+        if self.queue is not None:
+            for key in sorted(self._known):
+                self.queue.add(key)
+
+    # --- events -> keys ---------------------------------------------------------------------
+
+    def _on_runtime_change(self, wkey: WorkloadKey) -> None:
+        if self.queue is not None:
+            self.queue.add(Key(REVISION.kind, wkey.namespace, wkey.revision))
+
+    async def _list_all(self, queue: WorkQueue[Key]) -> int:
+        rv = 0
+        for kind in KINDS:
+            objs, list_rv = await self.deps.store.list(kind)
+            rv = max(rv, list_rv)
+            for obj in objs:
+                self._handle(queue, kind.kind, obj, deleted=False)
+        await revision.remove_orphans(self.deps)
+        return rv
+
+    async def _watch_loop(self, queue: WorkQueue[Key]) -> None:
+        rv = await self._list_all(queue)
+        self._started.set()
+        while True:
+            try:
+                async for event in self.deps.store.watch(KINDS, since=rv):
+                    self._on_event(queue, event)
+                    rv = event.resource_version
+            except Gone:
+                log.info("watch expired at resourceVersion %d; listing again", rv)
+                rv = await self._list_all(queue)
+
+    def _on_event(self, queue: WorkQueue[Key], event: WatchEvent) -> None:
+        self._handle(queue, event.kind.kind, event.object, deleted=event.type == "DELETED")
+
+    def _handle(self, queue: WorkQueue[Key], kind: str, obj: Obj, *, deleted: bool) -> None:
+        key = key_of(kind, obj)
+        if kind == ROUTE.kind:
+            self.routes.update(obj, deleted)
+        if deleted:
+            self._known.discard(key)
+        else:
+            self._known.add(key)
+        queue.add(key)
+        for ref in obj.get("metadata", {}).get("ownerReferences", []):
+            if ref.get("controller") and ref.get("kind") in RECONCILERS:
+                queue.add(Key(ref["kind"], key.namespace, ref.get("name", "")))
+        if kind in (CONFIGURATION.kind, REVISION.kind):
+            for route_key in self.routes.routes_for(kind, key.namespace, key.name):
+                queue.add(route_key)
+        if kind == REVISION.kind:
+            config = obj.get("metadata", {}).get("labels", {}).get(labels.CONFIGURATION)
+            if config:
+                for route_key in self.routes.routes_for(CONFIGURATION.kind, key.namespace, config):
+                    queue.add(route_key)
+
+    # --- workers -----------------------------------------------------------------------------
+
+    async def _worker(self, queue: WorkQueue[Key]) -> None:
+        while True:
+            try:
+                key = await queue.get()
+            except ShutDown:
+                return
+            try:
+                await self._process(queue, key)
+            finally:
+                queue.done(key)
+
+    async def _process(self, queue: WorkQueue[Key], key: Key) -> None:
+        try:
+            requeue = await RECONCILERS[key.kind](self.deps, key)
+        except Conflict:
+            log.debug("%s: conflict, requeueing", key)
+            queue.add(key)
+            return
+        except Exception:
+            log.exception("%s: reconcile failed (retry %d)", key, queue.backoff.retries(key))
+            queue.add_rate_limited(key)
+            return
+        queue.forget(key)
+        if requeue is not None:
+            queue.add_after(key, requeue)
