@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-from api_resources import configuration, revision, route, service, with_path
 
+from tests.api.api_resources import configuration, revision, route, service, with_path
 from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE, SERVICE
 from zeroserve.config import Config, DefaultsConfig

@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from apiserver_helpers import SERVICES, TOKEN, Running, running, service
 
+from tests.apiserver.apiserver_helpers import SERVICES, TOKEN, Running, running, service
 from zeroserve.api.kinds import SERVICE
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -242,7 +242,7 @@ async def test_watch_from_resource_version_and_timeout(http: aiohttp.ClientSessi
 
 
 async def test_watch_too_old_is_an_error_event(tmp_path: Path) -> None:
-    from apiserver_helpers import admit
+    from tests.apiserver.apiserver_helpers import admit
 
     from zeroserve.apiserver import ApiServer
     from zeroserve.store import SqliteStore

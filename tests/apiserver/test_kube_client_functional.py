@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiserver_helpers import TOKEN, Running, running, service
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
+
+from tests.apiserver.apiserver_helpers import TOKEN, Running, running, service
 
 GROUP, VERSION, PLURAL = "serving.knative.dev", "v1", "services"
 

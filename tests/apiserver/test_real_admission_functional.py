@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from apiserver_helpers import SERVICES, TOKEN, service
 
+from tests.apiserver.apiserver_helpers import SERVICES, TOKEN, service
 from zeroserve.api import admission
 from zeroserve.api.kinds import SERVICE
 from zeroserve.apiserver import ADMIN_USER, ApiServer

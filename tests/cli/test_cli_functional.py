@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Api, clean_env, write_data_dir
 
+from tests.cli.cli_harness import Api, clean_env, write_data_dir
 from zeroserve import errors
 from zeroserve.api import kinds, labels
 
@@ -100,7 +100,7 @@ def test_apply_directory_and_wait_until_ready(api: Api) -> None:
             return False
         return True
 
-    from tests_wait import wait_for
+    from tests.support.polling import wait_for
 
     wait_for(created, what="worker created")
     _ready(api, kinds.SERVICE, "hello", {})
@@ -205,7 +205,7 @@ def test_service_create_waits_for_ready_and_prints_url(api: Api) -> None:
             return False
         return True
 
-    from tests_wait import wait_for
+    from tests.support.polling import wait_for
 
     wait_for(created, what="hello created")
     _ready(
@@ -221,7 +221,7 @@ def test_service_create_waits_for_ready_and_prints_url(api: Api) -> None:
 
 def test_service_create_reports_failure_reason(api: Api) -> None:
     proc = api.popen("service", "create", "hello", "--cmd", "false", "--wait-timeout", "60")
-    from tests_wait import wait_for
+    from tests.support.polling import wait_for
 
     def created() -> bool:
         try:

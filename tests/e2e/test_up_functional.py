@@ -8,7 +8,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.e2e.harness import REPO, Up, wait_for
+from tests.e2e.harness import REPO, Up
+from tests.support.polling import wait_for
 from zeroserve.api.kinds import REVISION, ROUTE, SERVICE
 
 SERVICES = "/apis/serving.knative.dev/v1/namespaces/default/services"

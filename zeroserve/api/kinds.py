@@ -36,7 +36,9 @@ class Kind:
 
 
 SERVICE = Kind(SERVING_GROUP, "v1", "Service", "services", "service", Service, ("kservice", "ksvc"))
-CONFIGURATION = Kind(SERVING_GROUP, "v1", "Configuration", "configurations", "configuration", Configuration, ("config", "cfg"))
+CONFIGURATION = Kind(
+    SERVING_GROUP, "v1", "Configuration", "configurations", "configuration", Configuration, ("config", "cfg")
+)
 REVISION = Kind(SERVING_GROUP, "v1", "Revision", "revisions", "revision", Revision, ("rev",))
 ROUTE = Kind(SERVING_GROUP, "v1", "Route", "routes", "route", Route, ("rt",))
 

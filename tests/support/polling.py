@@ -1,4 +1,4 @@
-"""Deadline-bounded polling for the CLI tests."""
+"""Deadline-bounded polling for tests that watch another process (never a bare sleep)."""
 
 from __future__ import annotations
 
