@@ -51,14 +51,21 @@ async def test_ready_instances_make_the_revision_ready_and_active(env: Env) -> N
     assert rev["status"]["actualReplicas"] == 1
 
 
-async def test_exit_code_failure(env: Env) -> None:
+@pytest.mark.parametrize(
+    ("reason", "termination", "message"),
+    [
+        pytest.param("ExitCode1", "boom", "Container failed with: boom", id="log-tail"),
+        pytest.param("ExitCode0", "", "Container failed with: container exited with no error", id="clean-exit"),
+    ],
+)
+async def test_exit_code_failure(env: Env, reason: str, termination: str, message: str) -> None:
     await stamp(env)
     await revision.reconcile(env.deps, KEY)
-    env.runtime.fail(WKEY, "ExitCode1", "boom")
+    env.runtime.fail(WKEY, reason, termination)
     await revision.reconcile(env.deps, KEY)
     rev = await env.get(REVISION, "hello-00001")
-    assert cond(rev, "ContainerHealthy") == ("False", "ExitCode1", "Container failed with: boom")
-    assert cond(rev, "Ready") == ("False", "ExitCode1", "Container failed with: boom")
+    assert cond(rev, "ContainerHealthy") == ("False", reason, message)
+    assert cond(rev, "Ready") == ("False", reason, message)
     assert cond(rev, "ResourcesAvailable")[:2] == ("Unknown", "Deploying")
 
 

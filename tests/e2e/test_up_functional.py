@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -169,3 +171,46 @@ def test_config_file_is_reread_live(up: Up) -> None:
     assert shown.returncode != 0 and "stable-window" in shown.stderr
     svc = get_json(up, "ksvc", "hello")
     assert svc["status"]["url"] == "http://hello.default.example.com:18080"
+
+
+def test_logs_show_and_follow_an_instance(up: Up) -> None:
+    up.cli("service", "create", "hello", "--cmd", "python3", "--arg", "examples/hello/app.py")
+    out = wait_for(lambda: "hello listening on" in (o := up.cli("logs", "hello").stdout) and o, 30, "startup line")
+    port = int(out.split("127.0.0.1:")[1].split()[0])
+    assert "hello listening on" in up.cli("logs", "hello", "--revision", "hello-00001", "--tail", "1").stdout
+
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "zeroserve", "--data-dir", str(up.data_dir), "logs", "hello", "-f"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        assert "hello listening on" in follower.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/followed", timeout=10) as resp:
+            assert b"Hello" in resp.read()
+        assert "GET /followed" in follower.stdout.readline()  # arrives while following
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+        if follower.stdout is not None:
+            follower.stdout.close()
+    missing = up.cli("logs", "nope", check=False)
+    assert missing.returncode == 1 and 'services.serving.knative.dev "nope" not found' in missing.stderr
+
+
+def test_crashing_app_is_reported_in_revision_status(up: Up) -> None:
+    done = up.cli(
+        "service", "create", "crash", "--cmd", "python3", "--arg", "-c",
+        "--arg", "import sys; print('boom: missing DATABASE_URL', flush=True); sys.exit(1)",
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "ExitCode1" in done.stderr or "boom" in done.stderr
+    rev = get_json(up, "revision", "crash-00001")
+    ready = condition(rev, "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "ExitCode1"
+    assert "boom: missing DATABASE_URL" in ready["message"]
+    described = up.cli("describe", "ksvc", "crash").stdout
+    assert "ExitCode1" in described or "RevisionFailed" in described

@@ -147,7 +147,7 @@ async def test_memory_hog_is_oom_killed(runtime: LocalRuntime) -> None:
     status = await until(runtime, lambda s: s.failure is not None)
     assert status.failure is not None
     assert status.failure.reason == "ExitCode137"
-    assert status.failure.message.startswith("Container failed with: OOMKilled")
+    assert status.failure.message.startswith("OOMKilled")
     assert "allocating 200 MB" in status.failure.message
     assert "still alive" not in status.failure.message
 

@@ -248,7 +248,7 @@ async def test_crash_reports_exit_code_with_log_tail_then_recovers(
     failed = await watch.until(lambda s: s.failure is not None)
     assert failed.failure is not None
     assert failed.failure.reason == "ExitCode3"
-    assert failed.failure.message == "Container failed with: boom: the first start always fails"
+    assert failed.failure.message == "boom: the first start always fails"
     assert not failed.failure.permanent
     recovered = await watch.until(lambda s: s.ready == 1)
     assert recovered.failure is None
@@ -262,10 +262,7 @@ async def test_clean_exit_is_a_failure_too(runtime: LocalRuntime, watch: Watch, 
     await runtime.ensure(workload(app, env={"EXIT_CODE": "0"}), 1)
     status = await watch.until(lambda s: s.failure is not None)
     assert status.failure is not None
-    assert (status.failure.reason, status.failure.message) == (
-        "ExitCode0",
-        "Container failed with: container exited with no error",
-    )
+    assert (status.failure.reason, status.failure.message) == ("ExitCode0", "")
     await poll(lambda: len(state(app, "started").read_text().split()) >= 2)  # restarted after back-off
 
 
@@ -310,7 +307,7 @@ async def test_failing_liveness_probe_restarts(runtime: LocalRuntime, watch: Wat
     status = await watch.until(lambda s: s.failure is not None)
     assert status.failure is not None
     assert status.failure.reason in ("ExitCode143", "ExitCode137")
-    assert status.failure.message.startswith("Container failed with: liveness probe failed")
+    assert status.failure.message.startswith("liveness probe failed")
 
 
 SUPERVISOR = textwrap.dedent(

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
 
@@ -43,6 +43,9 @@ AdmitStatus = Callable[[Kind, Obj, Obj], Obj]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+Subresource = Callable[[web.Request, str, str, asyncio.Event], Awaitable[web.StreamResponse]]
+"""A read-only streaming subresource (e.g. ``revisions/log``): (request, namespace, name, closing)."""
+
 FIELD_LABELS: Final = ("metadata.name", "metadata.namespace")
 PATCH_RETRIES: Final = 5
 SHUTDOWN_TIMEOUT: Final = 5.0
@@ -69,6 +72,7 @@ class ApiServer:
         *,
         admit_status: AdmitStatus | None = None,
         kinds: Sequence[Kind] = KINDS,
+        subresources: Mapping[tuple[str, str], Subresource] | None = None,
     ) -> None:
         self._store = store
         self._admit = admit
@@ -76,6 +80,8 @@ class ApiServer:
         self._token = token
         self._kinds = tuple(kinds)
         self._by_path = {(k.group, k.version, k.plural): k for k in self._kinds}
+        self._subresources = dict(subresources or {})
+        self._closing = asyncio.Event()
         self._pumps: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._address = ""
@@ -95,7 +101,8 @@ class ApiServer:
         return bound
 
     async def stop(self) -> None:
-        """End every watch stream, then stop accepting and drain in-flight requests."""
+        """End every watch and log stream, then stop accepting and drain in-flight requests."""
+        self._closing.set()
         for pump in list(self._pumps):
             pump.cancel()
         await asyncio.gather(*self._pumps, return_exceptions=True)
@@ -213,6 +220,14 @@ class ApiServer:
         kind, ns = self._kind(request)
         name, sub = request.match_info["name"], request.match_info.get("sub")
         try:
+            extra = self._subresources.get((kind.plural, sub or ""))
+            if extra is not None:
+                if request.method != "GET":
+                    raise MethodNotAllowed(
+                        f"the server does not allow this method on the requested resource: {request.method}"
+                    )
+                await self._store.get(kind, ns or "", name)  # 404 for an unknown object
+                return await extra(request, ns or "", name, self._closing)
             if sub not in (None, "status"):
                 raise NotFound("the server could not find the requested resource")
             handler = {"GET": self._get, "PUT": self._put, "PATCH": self._patch, "DELETE": self._delete}.get(

@@ -147,6 +147,26 @@ class ApiClient:
         finally:
             conn.close()
 
+    def logs(
+        self, kind: Kind, namespace: str, name: str, *, follow: bool = False, tail_lines: int | None = None
+    ) -> Iterator[bytes]:
+        """The ``log`` subresource, as it arrives (``follow`` keeps reading until the server ends it)."""
+        query = {"follow": "true"} if follow else {}
+        if tail_lines is not None:
+            query["tailLines"] = str(tail_lines)
+        conn, resp = self._send(
+            "GET", self.path(kind, namespace, name) + "/log", query=query, timeout=None if follow else self.timeout
+        )
+        try:
+            if resp.status >= 400:
+                raise error_from_status(resp.status, _decode(resp.read()))
+            while chunk := resp.read1(65536):
+                yield chunk
+        except (OSError, http.client.HTTPException) as e:
+            raise self._unreachable(e) from e
+        finally:
+            conn.close()
+
     # -- transport -----------------------------------------------------------------------------
 
     def _json(

@@ -111,6 +111,21 @@ def delete(ctx: typer.Context, kind: str, names: list[str], namespace: NsOpt = "
     raise typer.Exit(resources.delete(_ctx(ctx).client(), kind, names, namespace))
 
 
+@app.command()
+def logs(
+    ctx: typer.Context,
+    service: str,
+    revision: Annotated[str | None, typer.Option("--revision", "-r", help="Only this revision.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming new output.")] = False,
+    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines of each instance.")] = None,
+    namespace: NsOpt = "default",
+) -> None:
+    """Print what a Service's instances write to stdout/stderr (all revisions unless --revision)."""
+    from zeroserve.cli.logs import show_logs
+
+    raise typer.Exit(show_logs(_ctx(ctx).client(), namespace, service, revision, follow=follow, tail=tail))
+
+
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
     """Print the effective configuration (DATA/config.yaml over Knative's defaults) as YAML."""

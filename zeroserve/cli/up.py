@@ -21,6 +21,7 @@ from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
+from zeroserve.apiserver.logs import RevisionLogs
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.controller.runner import Controller
 from zeroserve.runtime.local import LocalRuntime
@@ -77,7 +78,13 @@ async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: 
     runtime = LocalRuntime(data_dir)
     try:
         token = ensure_token(data_dir)
-        api = ApiServer(store, admit_current, token, admit_status=admit_status)
+        api = ApiServer(
+            store,
+            admit_current,
+            token,
+            admit_status=admit_status,
+            subresources={("revisions", "log"): RevisionLogs(data_dir / "logs")},
+        )
         api_port = await api.start(settings.api_host, settings.api_port)
         controller = Controller(store, runtime, lambda: watcher.current)
         watcher.subscribe(lambda _cfg: controller.config_changed())

@@ -91,19 +91,23 @@ def workload_warnings(workload: Workload, machine: cgroups.Cgroups) -> tuple[str
 
 
 def exit_failure(instance: Instance) -> Failure:
-    """Knative's ``ExitCode<N>`` / ``Container failed with: ...`` for an instance that ended."""
+    """``ExitCode<N>`` and the termination message (the log's tail) of an instance that ended.
+
+    The Revision reconciler words it as Knative does (``Container failed with: ...``); an exit
+    with code 0 has an empty message there ("container exited with no error").
+    """
     code = instance.exit_code if instance.exit_code is not None else 128
     if instance.start_error is not None:
         details = instance.start_error
     elif code == 0:
-        details = "container exited with no error"
+        details = ""
     else:
         details = instance.log.tail() or f"exit code {code}"
         if instance.oom_killed:
             details = f"OOMKilled: the instance used more memory than its limit\n{details}"
         if instance.liveness_failed:
             details = f"liveness probe failed\n{details}"
-    return Failure(f"ExitCode{code}", f"Container failed with: {details}")
+    return Failure(f"ExitCode{code}", details)
 
 
 class LocalRuntime:
