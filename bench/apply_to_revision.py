@@ -44,8 +44,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "zeroserve", "up", "--data-dir", str(data), "--api-port", "0", "--gateway-port", "0"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "zeroserve",
+                "up",
+                "--data-dir",
+                str(data),
+                "--api-port",
+                "0",
+                "--gateway-port",
+                "0",
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             wait_file(data / "endpoints.json")
@@ -72,7 +85,9 @@ def main() -> None:
             for i in range(args.n):
                 name = f"bench{i}"
                 body = {
-                    "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": name},
+                    "apiVersion": "serving.knative.dev/v1",
+                    "kind": "Service",
+                    "metadata": {"name": name},
                     "spec": {"template": {"spec": {"containers": [{"command": ["sleep", "600"]}]}}},
                 }
                 start = time.perf_counter()
@@ -86,8 +101,10 @@ def main() -> None:
                     latencies.append(seen[f"{name}-00001"] - start)
             ms = sorted(x * 1000 for x in latencies)
             p95 = ms[max(0, int(round(0.95 * len(ms))) - 1)]
-            print(f"apply -> Revision visible, n={len(ms)}: p50 {statistics.median(ms):.1f} ms, "
-                  f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms (cpu count {os.cpu_count()})")
+            print(
+                f"apply -> Revision visible, n={len(ms)}: p50 {statistics.median(ms):.1f} ms, "
+                f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms (cpu count {os.cpu_count()})"
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=60)

@@ -1,0 +1,253 @@
+"""Benchmark the data plane: upstream direct vs nginx as reverse proxy vs the zeroserve gateway.
+
+    .venv/bin/python bench/dataplane.py [--duration 10] [--connections 64] [--rounds 1]
+
+(``apt-get install -y nginx-light wrk`` for the full comparison.) In one run, with the same
+upstream (nginx ``return 200`` if nginx is installed, else a fast asyncio server):
+
+  (a) the upstream directly,
+  (b) nginx as a keep-alive reverse proxy to it (skipped without nginx),
+  (c) the zeroserve gateway (``zeroserve.gateway.Gateway``, its own process, uvloop) to it,
+
+load comes from ``wrk -t1 -cN --latency`` if installed, else bench/loadgen.py. Prints rps, p50,
+p99, the CPU time the proxy spent per request, and the ratios c/b and c/a.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import cast
+
+HOST = "bench.default.localhost"
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, deadline: float = 10.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.01)  # a bench script, not a test: polling a port while a child starts
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its direct children (nginx's workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+NGINX_CONF = """
+worker_processes 1; daemon off; pid {dir}/nginx.pid; error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
+  uwsgi_temp_path {dir}; scgi_temp_path {dir};
+  upstream origin {{ server 127.0.0.1:{upstream}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ {body} }}
+  }}
+}}
+"""
+
+
+def start_nginx(workdir: Path, name: str, port: int, body: str, upstream: int = 0) -> subprocess.Popen[bytes]:
+    d = workdir / name
+    d.mkdir()
+    conf = d / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=d, port=port, body=body, upstream=upstream or port))
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(d)], stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc
+
+
+def start_python(args: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    wait_port(port)
+    return proc, port
+
+
+def load(port: int, duration: float, connections: int) -> dict[str, float]:
+    if shutil.which("wrk"):
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--latency",
+                "-H",
+                f"Host: {HOST}",
+                f"http://127.0.0.1:{port}/",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        return {
+            "rps": rps,
+            "p50_ms": _wrk_ms(out, "50%"),
+            "p99_ms": _wrk_ms(out, "99%"),
+            "errors": float(errors.group(1)) if errors else 0.0,
+        }
+    cmd = [sys.executable, str(HERE / "loadgen.py"), str(port), "--connections", str(connections)]
+    out = subprocess.run(
+        [*cmd, "--duration", str(duration), "--host", HOST], capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(out.stdout))
+
+
+def _wrk_ms(out: str, pct: str) -> float:
+    m = re.search(rf"{pct}\s+([\d.]+)(us|ms|s)", out)
+    assert m is not None
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+
+def measure(name: str, port: int, pid: int | None, a: argparse.Namespace) -> dict[str, float]:
+    load(port, 2, a.connections)  # warm-up
+    before = cpu_seconds(pid) if pid else 0.0
+    r = load(port, a.duration, a.connections)
+    if pid:
+        r["cpu_us_per_req"] = (cpu_seconds(pid) - before) / max(r["rps"] * a.duration, 1) * 1e6
+    print(
+        f"  {name:<28} {r['rps']:>10,.0f} rps   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms"
+        + (f"   proxy CPU {r['cpu_us_per_req']:5.1f} us/req" if pid else "")
+        + (f"   errors {r['errors']:.0f}" if r.get("errors") else ""),
+        flush=True,
+    )
+    return r
+
+
+def run(a: argparse.Namespace) -> None:
+    procs: list[subprocess.Popen[bytes]] = []
+    have_nginx = shutil.which("nginx") is not None
+    print(
+        f"load: {'wrk' if shutil.which('wrk') else 'bench/loadgen.py'} -c{a.connections} {a.duration:g}s; "
+        f"upstream: {'nginx return 200' if have_nginx else 'asyncio server'}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            if have_nginx:
+                upstream = free_port()
+                procs.append(start_nginx(Path(tmp), "origin", upstream, 'return 200 "ok";'))
+            else:
+                proc, upstream = start_python(["--serve-upstream"])
+                procs.append(proc)
+            nginx_proxy = 0
+            if have_nginx:
+                nginx_proxy = free_port()
+                body = 'proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";'
+                procs.append(start_nginx(Path(tmp), "proxy", nginx_proxy, body, upstream))
+            gw, gw_port = start_python(["--serve-gateway", str(upstream)])
+            procs.append(gw)
+            for i in range(a.rounds):
+                print(f"round {i + 1}:")
+                direct = measure("(a) upstream direct", upstream, None, a)
+                nginx = measure("(b) nginx reverse proxy", nginx_proxy, procs[1].pid, a) if nginx_proxy else None
+                ours = measure("(c) zeroserve gateway", gw_port, gw.pid, a)
+                line = f"  c/a rps {ours['rps'] / direct['rps']:.2f}"
+                if nginx:
+                    line += f"   c/b rps {ours['rps'] / nginx['rps']:.2f}"
+                    line += f"   added p50 c-b {ours['p50_ms'] - nginx['p50_ms']:+.2f} ms"
+                print(line + f"   added p50 c-a {ours['p50_ms'] - direct['p50_ms']:+.2f} ms", flush=True)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(10)
+
+
+# -- the servers, run as child processes --------------------------------------------------
+
+
+async def serve_gateway(upstream: int) -> None:
+    from zeroserve.gateway import Backend, Gateway, RouteEntry, RoutingTable, Rule
+
+    gw = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+    gw.set_table(
+        RoutingTable(
+            [
+                RouteEntry(
+                    "default", "bench", 1, (Rule((HOST,), "ExternalIP", (Backend("default", "bench-00001", 100),)),)
+                )
+            ]
+        )
+    )
+    gw.set_endpoints("default", "bench-00001", [("127.0.0.1", upstream)])
+    ext, _ = await gw.start()
+    print(ext, flush=True)
+    await asyncio.Event().wait()
+
+
+class _Upstream(asyncio.Protocol):
+    RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        import httptools
+
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        self.parser = httptools.HttpRequestParser(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed_data(data)
+
+    def on_message_complete(self) -> None:
+        self.transport.write(self.RESPONSE)
+
+
+async def serve_upstream() -> None:
+    server = await asyncio.get_running_loop().create_server(_Upstream, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--serve-gateway", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.serve_gateway or a.serve_upstream:
+        from zeroserve.net.proxy import install_uvloop
+
+        install_uvloop()
+        asyncio.run(serve_gateway(a.serve_gateway) if a.serve_gateway else serve_upstream())
+        return
+    run(a)
+
+
+if __name__ == "__main__":
+    main()

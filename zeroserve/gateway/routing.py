@@ -1,0 +1,176 @@
+"""The gateway's routing table (pure): host -> weighted revisions, and instance choice.
+
+Mirrors what Knative's networking layer (a KIngress rendered into Kourier/Envoy config) answers:
+``NAME.NS.DOMAIN`` sends each request to one of the Route's revisions by percent,
+``TAG-NAME.NS.DOMAIN`` to the tag's revision, and cluster-local names
+(``NAME.NS.svc.cluster.local``, ``NAME.NS.svc``, ``NAME.NS``) only on the internal listener.
+
+The table is built from route entries shaped like the Route reconciler's ``RouteTable`` (see
+``zeroserve.controller.ingress``); any object with the same attributes fits the
+:class:`RouteLike` protocol, so the gateway never imports the controller.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+EXTERNAL = "ExternalIP"
+CLUSTER_LOCAL = "ClusterLocal"
+
+
+class TargetLike(Protocol):
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def revision(self) -> str: ...
+    @property
+    def percent(self) -> int: ...
+
+
+class RuleLike(Protocol):
+    @property
+    def hosts(self) -> Sequence[str]: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def targets(self) -> Sequence[TargetLike]: ...
+
+
+class RouteLike(Protocol):
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def rules(self) -> Sequence[RuleLike]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """One revision a host sends traffic to, with its percent."""
+
+    namespace: str
+    revision: str
+    percent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    hosts: tuple[str, ...]
+    visibility: str
+    targets: tuple[Backend, ...]
+    tag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteEntry:
+    """One Route's hosts at one generation (same shape as the controller's ``RouteTable``)."""
+
+    namespace: str
+    name: str
+    generation: int
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """What a host resolves to: the route it belongs to and its weighted backends."""
+
+    namespace: str
+    route: str
+    generation: int
+    backends: tuple[Backend, ...]
+    cumulative: tuple[int, ...]
+    """Running sums of the percents, for :func:`pick`."""
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case, without a port or a trailing dot (``Hello.Default.localhost:8080`` -> ...)."""
+    host = host.strip().lower()
+    if host.startswith("["):  # IPv6 literal
+        end = host.find("]")
+        return host[: end + 1] if end >= 0 else host
+    colon = host.rfind(":")
+    if colon >= 0 and host[colon + 1 :].isdigit():
+        host = host[:colon]
+    return host.rstrip(".")
+
+
+def _targets(route: RouteLike, rule: RuleLike) -> Targets:
+    merged: dict[tuple[str, str], int] = {}
+    for t in rule.targets:
+        merged[(t.namespace, t.revision)] = merged.get((t.namespace, t.revision), 0) + max(t.percent, 0)
+    backends = tuple(Backend(ns, rev, pct) for (ns, rev), pct in merged.items())
+    running, cumulative = 0, []
+    for b in backends:
+        running += b.percent
+        cumulative.append(running)
+    return Targets(route.namespace, route.name, route.generation, backends, tuple(cumulative))
+
+
+class RoutingTable:
+    """An immutable host map; build a new one for every change and swap it in."""
+
+    def __init__(self, routes: Iterable[RouteLike] = ()) -> None:
+        self._external: dict[str, Targets] = {}
+        self._internal: dict[str, Targets] = {}
+        self._generations: dict[tuple[str, str], int] = {}
+        self.routes: tuple[RouteLike, ...] = tuple(routes)
+        for route in self.routes:
+            self._generations[(route.namespace, route.name)] = route.generation
+            for rule in route.rules:
+                targets = _targets(route, rule)
+                for host in rule.hosts:
+                    key = normalize_host(host)
+                    self._internal[key] = targets
+                    if rule.visibility != CLUSTER_LOCAL:
+                        self._external[key] = targets
+
+    def lookup(self, host: str, *, internal: bool = False) -> Targets | None:
+        """The targets of ``host`` (port and case ignored); cluster-local hosts only if ``internal``."""
+        return (self._internal if internal else self._external).get(normalize_host(host))
+
+    def known_hosts(self, *, internal: bool = False) -> list[str]:
+        return sorted(self._internal if internal else self._external)
+
+    def generation(self, namespace: str, route: str) -> int | None:
+        return self._generations.get((namespace, route))
+
+    def with_route(self, route: RouteLike) -> RoutingTable:
+        """A copy serving ``route`` (replacing the same namespace/name)."""
+        others = [r for r in self.routes if (r.namespace, r.name) != (route.namespace, route.name)]
+        return RoutingTable([*others, route])
+
+    def without_route(self, namespace: str, name: str) -> RoutingTable:
+        return RoutingTable(r for r in self.routes if (r.namespace, r.name) != (namespace, name))
+
+
+def pick(targets: Targets, rand: float) -> Backend | None:
+    """The backend for a uniform ``rand`` in [0, 1), honouring percents.
+
+    All-zero percents (never produced by Knative's traffic resolution) pick evenly.
+    """
+    if not targets.backends:
+        return None
+    total = targets.cumulative[-1]
+    if total <= 0:
+        return targets.backends[min(int(rand * len(targets.backends)), len(targets.backends) - 1)]
+    index = bisect.bisect_right(targets.cumulative, rand * total)
+    return targets.backends[min(index, len(targets.backends) - 1)]
+
+
+Endpoint = tuple[str, int]
+
+
+def least_loaded(endpoints: Sequence[Endpoint], in_flight: Mapping[Endpoint, int], rand: float) -> Endpoint | None:
+    """The endpoint with the fewest in-flight requests; ties broken by ``rand`` in [0, 1)."""
+    if not endpoints:
+        return None
+    best = min(in_flight.get(e, 0) for e in endpoints)
+    ties = [e for e in endpoints if in_flight.get(e, 0) == best]
+    return ties[min(int(rand * len(ties)), len(ties) - 1)]

@@ -1,0 +1,167 @@
+"""The ingress gateway (Knative's networking layer: KIngress + Kourier/Envoy), on ``net.proxy``.
+
+Two listeners share one upstream pool: the external one answers the Routes' public hosts, the
+internal one additionally answers cluster-local names (``NAME.NS.svc.cluster.local``...) so
+instances can call each other. Per request: host -> weighted revision pick -> the least-loaded
+ready endpoint of that revision -> stream. A revision with no ready endpoint gets 503 (or the
+``no_endpoints`` hook, where the activator plugs in).
+
+Tables are immutable and swapped whole; a request keeps the target it was routed to, so a swap
+never disturbs requests in flight. :meth:`Gateway.publish`, :meth:`Gateway.withdraw` and
+:meth:`Gateway.is_ready` match the Route reconciler's ``Ingress`` protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
+
+from zeroserve.gateway import routing
+from zeroserve.net.proxy import ProxyServer, RequestHead, Response, Router, RouteResult, Target, Timeouts
+from zeroserve.net.upstream import UpstreamPool
+
+Address = tuple[str, int]
+
+
+class EndpointLike(Protocol):
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
+NoEndpoints = Callable[[RequestHead, routing.Backend], RouteResult | Awaitable[RouteResult]]
+
+
+def not_found_body(host: str, known: list[str]) -> bytes:
+    lines = [f"no route for host {host!r}"]
+    lines.append("known hosts:" if known else "no routes are served yet")
+    lines.extend(f"  {k}" for k in known)
+    return ("\n".join(lines) + "\n").encode()
+
+
+class Gateway:
+    """Host routing + weighted split + least-loaded instance, on two listeners."""
+
+    def __init__(
+        self,
+        *,
+        external: Address = ("127.0.0.1", 8080),
+        internal: Address = ("127.0.0.1", 0),
+        timeouts: Timeouts = Timeouts(),
+        rand: Callable[[], float] = random.random,
+        no_endpoints: NoEndpoints | None = None,
+    ) -> None:
+        self.external_address = external
+        self.internal_address = internal
+        self.timeouts = timeouts
+        self._rand = rand
+        self._no_endpoints = no_endpoints
+        self._table = routing.RoutingTable()
+        self._endpoints: dict[tuple[str, str], tuple[routing.Endpoint, ...]] = {}
+        self._in_flight: dict[routing.Endpoint, int] = {}
+        self.pool = UpstreamPool()
+        self._external = ProxyServer(self._router(internal=False), pool=self.pool)
+        self._internal = ProxyServer(self._router(internal=True), pool=self.pool)
+        self.ports: tuple[int, int] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> tuple[int, int]:
+        """Listen on both addresses; returns the real (external, internal) ports."""
+        ext = await self._external.start(*self.external_address)
+        try:
+            inner = await self._internal.start(*self.internal_address)
+        except OSError:
+            await self._external.stop(0)
+            raise
+        self.ports = (ext, inner)
+        return self.ports
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting, finish requests in flight for up to ``grace`` seconds."""
+        await asyncio.gather(self._external.stop(grace), self._internal.stop(grace))
+        self.pool.close()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- state from the control plane ------------------------------------------------------
+
+    @property
+    def table(self) -> routing.RoutingTable:
+        return self._table
+
+    def set_table(self, table: routing.RoutingTable) -> None:
+        self._table = table
+
+    def publish(self, route: routing.RouteLike) -> None:
+        """Serve ``route`` (a ``RouteTable`` of the Route reconciler) from now on."""
+        self._table = self._table.with_route(route)
+
+    def withdraw(self, namespace: str, name: str) -> None:
+        self._table = self._table.without_route(namespace, name)
+
+    def served_generation(self, namespace: str, route: str) -> int | None:
+        return self._table.generation(namespace, route)
+
+    def is_ready(self, namespace: str, name: str, generation: int) -> bool:
+        served = self.served_generation(namespace, name)
+        return served is not None and served >= generation
+
+    def set_endpoints(
+        self, namespace: str, revision: str, endpoints: Iterable[routing.Endpoint | EndpointLike]
+    ) -> None:
+        """The ready instances of a revision (replaces the previous list; empty removes)."""
+        eps = tuple(e if isinstance(e, tuple) else (e.host, e.port) for e in endpoints)
+        if eps:
+            self._endpoints[(namespace, revision)] = eps
+        else:
+            self._endpoints.pop((namespace, revision), None)
+
+    def endpoints(self, namespace: str, revision: str) -> tuple[routing.Endpoint, ...]:
+        return self._endpoints.get((namespace, revision), ())
+
+    def in_flight(self, endpoint: routing.Endpoint) -> int:
+        return self._in_flight.get(endpoint, 0)
+
+    # -- per request -----------------------------------------------------------------------
+
+    def _router(self, *, internal: bool) -> Router:
+        def route(head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
+            return self.route(head, internal=internal)
+
+        return route
+
+    def route(self, head: RequestHead, *, internal: bool) -> RouteResult | Awaitable[RouteResult]:
+        table = self._table
+        targets = table.lookup(head.host, internal=internal)
+        if targets is None:
+            body = not_found_body(routing.normalize_host(head.host), table.known_hosts(internal=internal))
+            return Response(404, body)
+        backend = routing.pick(targets, self._rand())
+        if backend is None:
+            return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
+        endpoints = self._endpoints.get((backend.namespace, backend.revision))
+        if not endpoints:
+            if self._no_endpoints is not None:
+                return self._no_endpoints(head, backend)
+            msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
+            return Response(503, msg.encode())
+        endpoint = routing.least_loaded(endpoints, self._in_flight, self._rand())
+        assert endpoint is not None
+        self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
+        return Target(endpoint[0], endpoint[1], timeouts=self.timeouts, on_release=lambda: self._done(endpoint))
+
+    def _done(self, endpoint: routing.Endpoint) -> None:
+        left = self._in_flight.get(endpoint, 0) - 1
+        if left > 0:
+            self._in_flight[endpoint] = left
+        else:
+            self._in_flight.pop(endpoint, None)

@@ -1,0 +1,14 @@
+"""Shared data-plane plumbing (Knative's ``pkg/http`` and ``pkg/network``).
+
+:mod:`zeroserve.net.proxy` is the one streaming HTTP/1.1 reverse proxy used by the gateway, the
+activator and the queue-proxy: asyncio Protocols plus httptools, keep-alive upstream pools,
+backpressure both ways, upgrades (websockets) and per-request timeouts. A component plugs in a
+``route(head) -> Target | Response`` hook that says where each request goes.
+"""
+
+from __future__ import annotations
+
+from zeroserve.net.proxy import ProxyServer, RequestHead, Response, Router, Target, Timeouts
+from zeroserve.net.upstream import UpstreamPool
+
+__all__ = ["ProxyServer", "RequestHead", "Response", "Router", "Target", "Timeouts", "UpstreamPool"]

@@ -1,0 +1,767 @@
+"""THE streaming HTTP/1.1 reverse proxy: asyncio Protocols + httptools, uvloop where available.
+
+One :class:`ProxyServer` accepts client connections. For every request it asks a pluggable
+``route(head)`` hook where to send it; the hook returns (or awaits, e.g. for capacity) either a
+:class:`Target` (upstream host and port, timeouts, extra headers, and a ``release()`` called
+exactly once when the request is over, for in-flight accounting) or a local :class:`Response`
+(404, 503...). The request then streams to an upstream keep-alive connection and the response
+streams back:
+
+* bodies are never buffered whole: Content-Length bodies pass through, chunked ones are
+  re-chunked, close-delimited ones become chunked for HTTP/1.1 clients; reading from one side
+  pauses while the other side's write buffer is full (``pause_reading``/``pause_writing``);
+* keep-alive on both sides, HTTP/1.0 clients, pipelined requests answered in order;
+* hop-by-hop headers are stripped, Host is preserved, ``Forwarded`` and ``X-Forwarded-*`` set;
+* upgrades (websockets): after the upstream's 101 raw bytes are piped both ways;
+* timeouts per request (:class:`Timeouts`): connect and response-start give 504 before the
+  response started; after that a timeout aborts the connection. A refused connect gives 502;
+* a client that goes away aborts its upstream connection (never returned to the pool).
+
+Shutdown is graceful: stop accepting, let in-flight exchanges finish until a deadline, then abort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+import httptools
+
+from zeroserve.net import headers as h
+from zeroserve.net import http1
+from zeroserve.net.upstream import UpstreamConnection, UpstreamPool
+
+logger = logging.getLogger(__name__)
+
+HIGH_WATER = 64 * 1024
+"""Request body bytes buffered (before the upstream is attached) before the client is paused."""
+
+_PAUSE_BUFFER = 1
+_PAUSE_UPSTREAM = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-request limits in seconds (None: no limit). Defaults suit a gateway."""
+
+    connect: float | None = 5.0
+    """Opening a new upstream connection (502 when refused, 504 when it takes longer)."""
+    response_start: float | None = None
+    """From the request head sent upstream to the response head received (504)."""
+    idle: float | None = None
+    """No byte in either direction for this long (504 before the response started, else abort).
+    Checked lazily: a stall is noticed between ``idle`` and ``2 * idle`` seconds."""
+    total: float | None = None
+    """The whole exchange (504 before the response started, else abort)."""
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+class Target:
+    """Where one request goes; ``release()`` runs exactly once when the request is over."""
+
+    __slots__ = ("_on_release", "headers", "host", "port", "timeouts")
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        headers: tuple[h.Header, ...] = (),
+        on_release: Callable[[], None] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.timeouts = timeouts
+        self.headers = headers
+        """Extra headers for the upstream request (e.g. ``K-Proxy-Request: activator``)."""
+        self._on_release = on_release
+
+    def release(self) -> None:
+        callback, self._on_release = self._on_release, None
+        if callback is not None:
+            callback()
+
+    def __repr__(self) -> str:
+        return f"Target({self.host!r}, {self.port})"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response the proxy gives itself instead of forwarding (errors, 404 lists, probes)."""
+
+    status: int
+    body: bytes = b""
+    headers: tuple[h.Header, ...] = ((b"Content-Type", b"text/plain; charset=utf-8"),)
+
+
+@dataclass(slots=True)
+class RequestHead:
+    """What the route hook sees of a request: everything before the body."""
+
+    method: str
+    path: str
+    """The request target as sent (path and query)."""
+    version: str
+    headers: h.Headers
+    host: str
+    """The Host header ('' when absent), as sent: may carry a port."""
+    client: tuple[str, int] | None
+    scheme: str = "http"
+    upgrade: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+    """Free for the hook's own use."""
+
+    def header(self, name: str) -> str | None:
+        value = h.get(self.headers, name.lower().encode("latin-1"))
+        return None if value is None else value.decode("latin-1")
+
+
+RouteResult = Target | Response
+Router = Callable[[RequestHead], RouteResult | Awaitable[RouteResult]]
+
+
+class _ServerState:
+    """Shared by every connection of one server (uvicorn's ServerState)."""
+
+    def __init__(self, router: Router, pool: UpstreamPool, scheme: str) -> None:
+        self.router = router
+        self.pool = pool
+        self.scheme = scheme
+        self.connections: set[_Downstream] = set()
+        self.closing = False
+        self.all_closed = asyncio.Event()
+        self.in_flight = 0
+
+
+class _Exchange:
+    """One request/response pair: routing, the upstream connection, both bodies, timers."""
+
+    def __init__(self, down: _Downstream) -> None:
+        self.down = down
+        self.url = b""
+        self.headers: h.Headers = []
+        self.method = b""
+        self.version = "1.1"
+        self.keep_alive = True
+        self.upgrade = False
+        self.chunked_request = False
+        self.request_done = False
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+        self.target: Target | None = None
+        self.up: UpstreamConnection | None = None
+        self.sent = False
+        self.reused = False
+        self.task: asyncio.Task[None] | None = None
+        self.timers: list[asyncio.TimerHandle] = []
+        self.start_timers: list[asyncio.TimerHandle] = []
+        self.activity = 0
+        self.status = 0
+        self.phrase = b""
+        self.resp_headers: h.Headers = []
+        self.responding = False
+        self.resp_chunked = False
+        self.resp_until_close = False
+        self.client_close = False
+        self.piping = False
+        self.finished = False
+
+    # -- request side (called by _Downstream) ----------------------------------------------
+
+    def head(self) -> RequestHead:
+        host = h.get(self.headers, b"host")
+        return RequestHead(
+            method=self.method.decode("latin-1"),
+            path=self.url.decode("latin-1"),
+            version=self.version,
+            headers=self.headers,
+            host="" if host is None else host.decode("latin-1"),
+            client=self.down.client,
+            scheme=self.down.state.scheme,
+            upgrade=self.upgrade,
+        )
+
+    def start(self) -> None:
+        """Ask the route hook where this request goes."""
+        self.down.state.in_flight += 1
+        try:
+            result = self.down.state.router(self.head())
+        except Exception:
+            logger.exception("route hook failed")
+            self.local(Response(500, b"internal error in the route hook\n"))
+            return
+        if isinstance(result, Target | Response):
+            self.routed(result)
+        else:
+            self.task = asyncio.get_running_loop().create_task(self._await_route(result))
+
+    async def _await_route(self, pending: Awaitable[RouteResult]) -> None:
+        try:
+            result = await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.task = None
+            logger.exception("route hook failed")
+            self.local(Response(500, b"internal error in the route hook\n"))
+            return
+        self.task = None
+        if self.finished:
+            if isinstance(result, Target):
+                result.release()
+            return
+        self.routed(result)
+
+    def routed(self, result: RouteResult) -> None:
+        if isinstance(result, Response):
+            self.local(result)
+            return
+        self.target = result
+        t = result.timeouts
+        if t.total is not None:
+            self._timer(t.total, "upstream request timeout")
+        if t.idle is not None:
+            self._idle_timer(t.idle)
+        conn = self.down.state.pool.take((result.host, result.port))
+        if conn is not None:
+            self.reused = True
+            self.attach(conn)
+        else:
+            self.task = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        assert self.target is not None
+        key = (self.target.host, self.target.port)
+        try:
+            async with asyncio.timeout(self.target.timeouts.connect):
+                conn = await self.down.state.pool.connect(key)
+        except TimeoutError:
+            self.task = None
+            self.fail(504, "upstream connect timeout")
+            return
+        except OSError as exc:
+            self.task = None
+            self.fail(502, f"upstream connect error: {exc.strerror or exc}")
+            return
+        self.task = None
+        if self.finished:
+            conn.close()
+            return
+        self.reused = False
+        self.attach(conn)
+
+    def attach(self, conn: UpstreamConnection) -> None:
+        """Send the request head and whatever body came so far."""
+        assert self.target is not None
+        self.up = conn
+        conn.sink = self
+        conn.uses += 1
+        conn.write(self._request_head(self.target))
+        self.sent = True
+        for data in self.buffer:
+            conn.write(http1.chunk(data) if self.chunked_request else data)
+        self.buffer.clear()
+        self.buffered = 0
+        self.down.resume(_PAUSE_BUFFER)
+        if self.request_done and self.chunked_request and not self.upgrade:
+            conn.write(http1.LAST_CHUNK)
+        if self.down.write_paused and conn.transport is not None:
+            conn.transport.pause_reading()
+        if self.target.timeouts.response_start is not None:
+            self._timer(self.target.timeouts.response_start, "upstream response start timeout", start_only=True)
+
+    def _request_head(self, target: Target) -> bytes:
+        tokens = h.connection_tokens(self.headers)
+        out = h.end_to_end(self.headers, tokens)
+        host = h.get(out, b"host")
+        if host is None:
+            host = f"{target.host}:{target.port}".encode()
+            out.append((b"Host", host))
+        client = self.down.client
+        h.add_forwarding(out, client_ip=client[0] if client else None, host=host, proto=self.down.state.scheme)
+        out.extend(target.headers)
+        if self.upgrade:
+            out.append((b"Connection", b"upgrade"))
+            upgrade = h.get(self.headers, b"upgrade")
+            if upgrade is not None:
+                out.append((b"Upgrade", upgrade))
+        elif self.chunked_request:
+            out.append((b"Transfer-Encoding", b"chunked"))
+        return b"%b %b HTTP/1.1\r\n%b\r\n" % (self.method, self.url, h.serialize(out))
+
+    def request_body(self, data: bytes) -> None:
+        self.activity += 1
+        if self.sent and self.up is not None:
+            self.up.write(http1.chunk(data) if self.chunked_request else data)
+            return
+        self.buffer.append(data)
+        self.buffered += len(data)
+        if self.buffered > HIGH_WATER:
+            self.down.pause(_PAUSE_BUFFER)
+
+    def request_complete(self) -> None:
+        self.request_done = True
+        if self.sent and self.up is not None and self.chunked_request and not self.upgrade:
+            self.up.write(http1.LAST_CHUNK)
+
+    def raw_from_client(self, data: bytes) -> None:
+        """Bytes after an upgrade request: piped once the upstream switched protocols."""
+        if self.piping and self.up is not None:
+            self.up.write(data)
+        else:
+            self.buffer.append(data)
+
+    # -- response side (ResponseSink, called by UpstreamConnection) -------------------------
+
+    def on_status(self, status: bytes) -> None:
+        self.phrase = status
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.resp_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        assert self.up is not None
+        self.activity += 1
+        status = self.up.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            if self.version != "1.0":
+                self.down.out.append(
+                    http1.status_line(status, self.phrase) + h.serialize(self.resp_headers) + http1.CRLF
+                )
+            self.resp_headers = []
+            return
+        self.status = status
+        self._cancel_timers(start_only=True)
+        self.responding = True
+        if status == 101:
+            return  # completed by upstream_upgraded
+        self.down.out.append(self._response_head(status))
+        if self.method == b"HEAD":
+            self.up.reset_parser()
+            self.on_message_complete()
+
+    def _response_head(self, status: int) -> bytes:
+        tokens = h.connection_tokens(self.resp_headers)
+        out = h.end_to_end(self.resp_headers, tokens)
+        no_body = self.method == b"HEAD" or status in (204, 304)
+        client_close = not self.keep_alive or self.upgrade or self.down.state.closing
+        if not no_body and h.get(out, b"content-length") is None:
+            chunked = any(
+                v.lower().endswith(b"chunked") for n, v in self.resp_headers if n.lower() == b"transfer-encoding"
+            )
+            self.resp_until_close = not chunked
+            if self.version == "1.0":
+                client_close = True
+            else:
+                self.resp_chunked = True
+                out.append((b"Transfer-Encoding", b"chunked"))
+        self.client_close = client_close
+        if client_close:
+            out.append((b"Connection", b"close"))
+        elif self.version == "1.0":
+            out.append((b"Connection", b"keep-alive"))
+        return http1.status_line(status, self.phrase) + h.serialize(out) + http1.CRLF
+
+    def on_body(self, body: bytes) -> None:
+        self.activity += 1
+        self.down.out.append(http1.chunk(body) if self.resp_chunked else body)
+
+    def on_message_complete(self) -> None:
+        if not self.responding or self.finished or self.status == 101:
+            return  # an interim (1xx) response, or a switch completed by upstream_upgraded
+        if self.resp_chunked:
+            self.down.out.append(http1.LAST_CHUNK)
+        up = self.up
+        self.up = None
+        if up is not None:
+            if self.request_done and up.parser.should_keep_alive() and not self.resp_until_close:
+                self.down.state.pool.put(up)
+            else:
+                up.close()
+        self._finish(keep_alive=not self.client_close and self.request_done)
+
+    def upstream_upgraded(self, rest: bytes) -> None:
+        if self.status != 101 or self.up is None:
+            self.upstream_error("unexpected upgrade from upstream")
+            return
+        out = h.end_to_end(self.resp_headers, h.connection_tokens(self.resp_headers))
+        upgrade = h.get(self.resp_headers, b"upgrade")
+        out.append((b"Connection", b"upgrade"))
+        if upgrade is not None:
+            out.append((b"Upgrade", upgrade))
+        self.down.write(http1.status_line(101, self.phrase) + h.serialize(out) + http1.CRLF)
+        self._cancel_timers()
+        self.piping = True
+        self.up.pipe = self.down.transport
+        self.down.pipe = self.up
+        if rest:
+            self.down.write(rest)
+        for data in self.buffer:
+            self.up.write(data)
+        self.buffer.clear()
+
+    def upstream_error(self, message: str) -> None:
+        if self.up is not None:
+            self.up.abort()
+            self.up = None
+        self.fail(502, message)
+
+    def upstream_lost(self) -> None:
+        up, self.up = self.up, None
+        if self.finished:
+            return
+        if self.piping:
+            self.down.close()
+            self._finish(keep_alive=False)
+        elif self.responding:
+            if self.resp_until_close:
+                self.up = None
+                if self.resp_chunked:
+                    self.down.write(http1.LAST_CHUNK)
+                self._finish(keep_alive=not self.client_close and self.request_done)
+            else:
+                self.down.abort()
+                self._finish(keep_alive=False)
+        elif self.reused and self._retryable():
+            logger.debug("pooled connection to %s closed before answering; retrying", up and up.key)
+            self.sent = False
+            self.task = asyncio.get_running_loop().create_task(self._connect())
+        else:
+            self.fail(502, "upstream closed the connection before answering")
+
+    def _retryable(self) -> bool:
+        no_body = not self.chunked_request and h.get(self.headers, b"content-length") in (None, b"0")
+        return no_body and not self.upgrade
+
+    def flush(self) -> None:
+        self.down.flush()
+
+    def upstream_write_paused(self, paused: bool) -> None:
+        if paused:
+            self.down.pause(_PAUSE_UPSTREAM)
+        else:
+            self.down.resume(_PAUSE_UPSTREAM)
+
+    # -- endings ---------------------------------------------------------------------------
+
+    def fail(self, status: int, message: str) -> None:
+        """504/502 if nothing was sent to the client yet, else abort the client connection."""
+        if self.finished:
+            return
+        if self.responding:
+            if self.up is not None:
+                self.up.abort()
+                self.up = None
+            self.down.abort()
+            self._finish(keep_alive=False)
+            return
+        self.local(Response(status, message.encode() + b"\n"))
+
+    def local(self, response: Response) -> None:
+        if self.finished:
+            return
+        if self.up is not None:
+            self.up.abort()
+            self.up = None
+        close = not self.keep_alive or not self.request_done or self.upgrade or self.down.state.closing
+        self.down.write(
+            http1.simple_response(
+                response.status, response.body, response.headers, close=close, head_only=self.method == b"HEAD"
+            )
+        )
+        self._finish(keep_alive=not close)
+
+    def abort(self) -> None:
+        """The client went away."""
+        if self.finished:
+            return
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        if self.up is not None:
+            self.up.abort()
+            self.up = None
+        self._finish(keep_alive=False)
+
+    def _finish(self, *, keep_alive: bool) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self._cancel_timers()
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        if self.target is not None:
+            self.target.release()
+        self.down.state.in_flight -= 1
+        self.down.exchange_done(self, keep_alive)
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _timer(self, delay: float, message: str, *, start_only: bool = False) -> None:
+        handle = asyncio.get_running_loop().call_later(delay, self.fail, 504, message)
+        (self.start_timers if start_only else self.timers).append(handle)
+
+    def _idle_timer(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        self.timers.append(loop.call_later(delay, self._idle_check, delay, self.activity))
+
+    def _idle_check(self, delay: float, seen: int) -> None:
+        if self.finished or self.piping:
+            return
+        if self.activity != seen:
+            self._idle_timer(delay)
+        else:
+            self.fail(504, "upstream idle timeout")
+
+    def _cancel_timers(self, *, start_only: bool = False) -> None:
+        for handle in self.start_timers:
+            handle.cancel()
+        self.start_timers = []
+        if not start_only:
+            for handle in self.timers:
+                handle.cancel()
+            self.timers = []
+
+
+class _Downstream(asyncio.Protocol):
+    """One client connection: parses requests, runs exchanges in order."""
+
+    def __init__(self, state: _ServerState) -> None:
+        self.state = state
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.client: tuple[str, int] | None = None
+        self.exchanges: collections.deque[_Exchange] = collections.deque()
+        self.parsing: _Exchange | None = None
+        self.upgrading: _Exchange | None = None
+        self.pipe: UpstreamConnection | None = None
+        self.out: list[bytes] = []
+        """Response bytes produced by one upstream read; written by :meth:`flush`."""
+        self.paused = 0
+        self.write_paused = False
+        self.closed = False
+        self.closing = False
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.client = (str(peer[0]), int(peer[1]))
+        self.state.connections.add(self)
+        if self.state.closing:
+            self.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.pipe is not None:
+            self.pipe.write(data)
+            return
+        if self.upgrading is not None:
+            self.upgrading.raw_from_client(data)
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self.upgrading = self.parsing
+            if self.upgrading is not None:
+                self.upgrading.raw_from_client(data[exc.args[0] :])
+        except httptools.HttpParserError:
+            self._bad_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.state.connections.discard(self)
+        while self.exchanges:
+            self.exchanges[0].abort()
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
+        if self.state.closing and not self.state.connections:
+            self.state.all_closed.set()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        up = self.exchanges[0].up if self.exchanges else self.pipe
+        if up is not None and up.transport is not None:
+            up.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        up = self.exchanges[0].up if self.exchanges else self.pipe
+        if up is not None and up.transport is not None:
+            up.transport.resume_reading()
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.parsing = _Exchange(self)
+
+    def on_url(self, url: bytes) -> None:
+        assert self.parsing is not None
+        self.parsing.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self.parsing is not None
+        self.parsing.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        ex = self.parsing
+        assert ex is not None
+        parser = self.parser
+        ex.method = parser.get_method()
+        ex.version = parser.get_http_version()
+        ex.keep_alive = parser.should_keep_alive()
+        ex.upgrade = parser.should_upgrade()
+        te = h.get(ex.headers, b"transfer-encoding")
+        ex.chunked_request = te is not None and te.lower().endswith(b"chunked")
+        self.exchanges.append(ex)
+        if len(self.exchanges) == 1:
+            ex.start()
+
+    def on_body(self, body: bytes) -> None:
+        if self.parsing is not None:
+            self.parsing.request_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.parsing is not None:
+            self.parsing.request_complete()
+
+    # -- used by exchanges -----------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.out:
+            self.flush()
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        out = self.out
+        if not out:
+            return
+        self.out = []
+        if not self.closed and self.transport is not None:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def pause(self, reason: int) -> None:
+        if not self.paused and self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def resume(self, reason: int) -> None:
+        if not self.paused & reason:
+            return
+        self.paused &= ~reason
+        if not self.paused and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def exchange_done(self, ex: _Exchange, keep_alive: bool) -> None:
+        if self.exchanges and self.exchanges[0] is ex:
+            self.exchanges.popleft()
+        elif ex in self.exchanges:
+            self.exchanges.remove(ex)
+        if self.closed:
+            return
+        if not keep_alive or self.closing or self.state.closing:
+            self.close()
+            return
+        self.resume(_PAUSE_UPSTREAM)
+        if self.exchanges:
+            self.exchanges[0].start()
+
+    def shutdown(self) -> None:
+        """Close now if idle, else after the exchange in progress."""
+        self.closing = True
+        if not self.exchanges and self.pipe is None:
+            self.close()
+
+    def close(self) -> None:
+        self.flush()
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    def _bad_request(self) -> None:
+        if not self.exchanges:
+            self.write(http1.simple_response(400, b"bad request\n", close=True))
+        self.close()
+
+
+class ProxyServer:
+    """Listens on one address and proxies every request where ``router`` says."""
+
+    def __init__(self, router: Router, *, pool: UpstreamPool | None = None, scheme: str = "http") -> None:
+        self.pool = pool if pool is not None else UpstreamPool()
+        self._owns_pool = pool is None
+        self._state: _ServerState | None = None
+        self._router = router
+        self._scheme = scheme
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def in_flight(self) -> int:
+        return 0 if self._state is None else self._state.in_flight
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, backlog: int = 1024) -> int:
+        """Listen; returns the real port (pass 0 for an ephemeral one)."""
+        loop = asyncio.get_running_loop()
+        state = _ServerState(self._router, self.pool, self._scheme)
+        self._state = state
+        self._server = await loop.create_server(lambda: _Downstream(state), host, port, backlog=backlog)
+        return self.port
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting; finish in-flight exchanges for up to ``grace`` seconds; abort the rest."""
+        state, server = self._state, self._server
+        if state is None or server is None:
+            return
+        state.closing = True
+        server.close()
+        for conn in list(state.connections):
+            conn.shutdown()
+        if state.connections:
+            try:
+                async with asyncio.timeout(grace):
+                    await state.all_closed.wait()
+            except TimeoutError:
+                logger.warning("%d connections still open after %.1fs; aborting", len(state.connections), grace)
+                for conn in list(state.connections):
+                    conn.abort()
+        await server.wait_closed()
+        if self._owns_pool:
+            self.pool.close()
+        self._server = None
+
+    async def __aenter__(self) -> ProxyServer:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def install_uvloop() -> bool:
+    """Use uvloop's event loop policy when it is installed (call before the loop starts)."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
