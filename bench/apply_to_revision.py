@@ -100,7 +100,7 @@ def main() -> None:
                         raise SystemExit(f"{name}-00001 never appeared")
                     latencies.append(seen[f"{name}-00001"] - start)
             ms = sorted(x * 1000 for x in latencies)
-            p95 = ms[max(0, int(round(0.95 * len(ms))) - 1)]
+            p95 = ms[max(0, round(0.95 * len(ms)) - 1)]
             print(
                 f"apply -> Revision visible, n={len(ms)}: p50 {statistics.median(ms):.1f} ms, "
                 f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms (cpu count {os.cpu_count()})"

@@ -243,7 +243,6 @@ async def test_watch_from_resource_version_and_timeout(http: aiohttp.ClientSessi
 
 async def test_watch_too_old_is_an_error_event(tmp_path: Path) -> None:
     from tests.apiserver.apiserver_helpers import admit
-
     from zeroserve.apiserver import ApiServer
     from zeroserve.store import SqliteStore
 
