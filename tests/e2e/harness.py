@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from tests.support.polling import wait_for
 from zeroserve.cli.client import ApiClient
@@ -45,7 +47,7 @@ class Up:
                 "--api-port",
                 "0",
                 "--gateway-port",
-                "18080",
+                "0",
             ],
             cwd=REPO,
             env=env,
@@ -62,6 +64,22 @@ class Up:
     @property
     def endpoints(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "endpoints.json").read_text())  # type: ignore[no-any-return]
+
+    @property
+    def port(self) -> int:
+        """The gateway's real port (URLs carry it)."""
+        return int(urlsplit(self.endpoints["gateway"]).port or 0)
+
+    def get(self, host: str, path: str = "/", *, internal: bool = False, timeout: float = 30) -> tuple[int, str]:
+        """A request through the gateway (or its internal listener) with ``Host: host``."""
+        base = urlsplit(self.endpoints["internal" if internal else "gateway"])
+        conn = http.client.HTTPConnection(base.hostname or "127.0.0.1", base.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(errors="replace")
+        finally:
+            conn.close()
 
     def client(self) -> ApiClient:
         return ApiClient(self.endpoints["api"], (self.data_dir / "token").read_text().strip())

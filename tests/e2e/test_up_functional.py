@@ -38,11 +38,11 @@ def test_hello_tour(up: Up) -> None:
     assert "service.serving.knative.dev/hello created" in out
 
     svc = wait_for(lambda: (s := get_json(up, "ksvc", "hello")) and is_ready(s) and s, 60, "hello Ready")
-    assert svc["status"]["url"] == "http://hello.default.localhost:18080"
+    assert svc["status"]["url"] == f"http://hello.default.localhost:{up.port}"
     assert svc["status"]["latestCreatedRevisionName"] == "hello-00001"
     assert svc["status"]["latestReadyRevisionName"] == "hello-00001"
     table = up.cli("get", "ksvc").stdout
-    assert "hello" in table and "http://hello.default.localhost:18080" in table and "hello-00001" in table
+    assert "hello" in table and f"http://hello.default.localhost:{up.port}" in table and "hello-00001" in table
 
     # The instance really runs under the runtime contract.
     rev = get_json(up, "revision", "hello-00001")
@@ -71,7 +71,7 @@ def test_hello_tour(up: Up) -> None:
     assert by_rev[("hello-00001", None)]["percent"] == 50
     assert by_rev[("hello-00002", None)]["percent"] == 50 and by_rev[("hello-00002", None)]["latestRevision"] is True
     tagged = by_rev[("hello-00002", "candidate")]
-    assert tagged["url"] == "http://candidate-hello.default.localhost:18080"
+    assert tagged["url"] == f"http://candidate-hello.default.localhost:{up.port}"
 
 
 def test_bad_manifest_writes_nothing(up: Up) -> None:
@@ -161,7 +161,7 @@ def test_config_file_is_reread_live(up: Up) -> None:
     wait_for(lambda: get_json(up, "ksvc", "hello")["status"].get("url"), 60, "a URL")
     (up.data_dir / "config.yaml").write_text('config-domain:\n  example.com: ""\n')
     wait_for(
-        lambda: get_json(up, "ksvc", "hello")["status"].get("url") == "http://hello.default.example.com:18080",
+        lambda: get_json(up, "ksvc", "hello")["status"].get("url") == f"http://hello.default.example.com:{up.port}",
         30,
         "the new domain in the URL",
     )
@@ -170,7 +170,7 @@ def test_config_file_is_reread_live(up: Up) -> None:
     shown = up.cli("config", "show", check=False)
     assert shown.returncode != 0 and "stable-window" in shown.stderr
     svc = get_json(up, "ksvc", "hello")
-    assert svc["status"]["url"] == "http://hello.default.example.com:18080"
+    assert svc["status"]["url"] == f"http://hello.default.example.com:{up.port}"
 
 
 def test_logs_show_and_follow_an_instance(up: Up) -> None:

@@ -59,12 +59,16 @@ def up(
     api_host: Annotated[str, typer.Option(help="API server address.")] = "127.0.0.1",
     api_port: Annotated[int, typer.Option(help="API server port.")] = 8001,
     gateway_host: Annotated[str, typer.Option(help="Gateway address.")] = "127.0.0.1",
-    gateway_port: Annotated[int, typer.Option(help="Gateway port.")] = 8080,
+    gateway_port: Annotated[int, typer.Option(help="Gateway port (0: any free port, recorded).")] = 8080,
+    internal_port: Annotated[
+        int, typer.Option(help="Port of the internal listener for cluster-local names (0: any free port).")
+    ] = 0,
 ) -> None:
     """Run the platform (API server, controller, autoscaler, gateway) until Ctrl-C."""
     from zeroserve.cli.up import run_up
 
-    raise typer.Exit(run_up(data_dir or _ctx(ctx).data_dir, api_host, api_port, gateway_host, gateway_port))
+    data = data_dir or _ctx(ctx).data_dir
+    raise typer.Exit(run_up(data, api_host, api_port, gateway_host, gateway_port, internal_port))
 
 
 @app.command()

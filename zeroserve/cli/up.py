@@ -1,14 +1,17 @@
 """``zeroserve up``: the whole platform in one process (the embedded default).
 
-The composition root: it builds the store, API server, runtime and controller, wires them, records
-where it listens (``DATA/endpoints.json``) and runs until SIGINT/SIGTERM, then stops in reverse order.
-One ``up`` per data dir: a second one is refused (``DATA/lock``).
+The composition root: it builds the store, API server, gateway, runtime and controller, wires them,
+records where it listens (``DATA/endpoints.json``) and runs until SIGINT/SIGTERM, then stops in
+reverse order. The gateway listens on 127.0.0.1:8080 (external hosts) and on an ephemeral internal
+port for cluster-local names; instances find the latter in ``ZEROSERVE_INTERNAL_URL``. One ``up``
+per data dir: a second one is refused (``DATA/lock``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import inspect
 import json
 import logging
 import os
@@ -24,10 +27,18 @@ from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
 from zeroserve.apiserver.logs import RevisionLogs
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.controller.runner import Controller
+from zeroserve.gateway.hold import Holder
+from zeroserve.gateway.routing import Backend
+from zeroserve.gateway.server import Gateway
+from zeroserve.net import RequestHead, Response, Target
+from zeroserve.runtime.base import Endpoint, WorkloadKey
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.sqlite import SqliteStore
 
 log = logging.getLogger("zeroserve")
+
+DRAIN_POLL = 0.01
+"""How often a draining instance's in-flight count is looked at (seconds)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class UpSettings:
     api_port: int = 8001
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
+    internal_port: int = 0
 
 
 class AlreadyRunning(Exception):
@@ -69,13 +81,45 @@ async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: 
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock(data_dir)
     stop = stop or asyncio.Event()
-    watcher = ConfigWatcher(data_dir / "config.yaml", gateway_port=settings.gateway_port)
+    holder = Holder()
+
+    async def no_endpoints(head: RequestHead, backend: Backend) -> Target | Response:
+        """No ready instance: hold the request until one is ready, then route it afresh."""
+        if not await holder.hold(backend.namespace, backend.revision):
+            return Response(503, f"revision {backend.namespace}/{backend.revision} has no ready instance\n".encode())
+        routed = gateway.route(head, internal=True)  # the internal listener knows every host
+        return await routed if inspect.isawaitable(routed) else routed
+
+    gateway = Gateway(
+        external=(settings.gateway_host, settings.gateway_port),
+        internal=("127.0.0.1", settings.internal_port),
+        no_endpoints=no_endpoints,
+    )
+    external_port, internal_port = await gateway.start()
+    # URLs carry the port the gateway really listens on (config-network's external port).
+    watcher = ConfigWatcher(data_dir / "config.yaml", gateway_port=external_port)
 
     def admit_current(kind: Kind, new: Obj, old: Obj | None) -> Obj:
         return admit(kind, new, old, watcher.current, user=ADMIN_USER)
 
     store = await SqliteStore.open(data_dir / "zeroserve.db")
-    runtime = LocalRuntime(data_dir)
+
+    async def drain(endpoint: Endpoint) -> None:
+        """An instance left the tables: wait for the requests the gateway already sent it."""
+        while gateway.in_flight((endpoint.host, endpoint.port)) > 0:
+            await asyncio.sleep(DRAIN_POLL)
+
+    runtime = LocalRuntime(
+        data_dir, platform_env={"ZEROSERVE_INTERNAL_URL": f"http://127.0.0.1:{internal_port}"}, drain=drain
+    )
+
+    def endpoints_changed(key: WorkloadKey) -> None:
+        status = runtime.status(key)
+        gateway.set_endpoints(key.namespace, key.revision, status.endpoints if status else ())
+        if status is not None and status.endpoints:
+            holder.ready(key.namespace, key.revision)
+
+    runtime.subscribe(endpoints_changed)
     try:
         token = ensure_token(data_dir)
         api = ApiServer(
@@ -86,7 +130,7 @@ async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: 
             subresources={("revisions", "log"): RevisionLogs(data_dir / "logs")},
         )
         api_port = await api.start(settings.api_host, settings.api_port)
-        controller = Controller(store, runtime, lambda: watcher.current)
+        controller = Controller(store, runtime, lambda: watcher.current, ingress=gateway)
         watcher.subscribe(lambda _cfg: controller.config_changed())
         async with controller:
             watcher_task = asyncio.create_task(watcher.run(), name="config-watcher")
@@ -94,11 +138,20 @@ async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: 
                 data_dir,
                 {
                     "api": f"http://{settings.api_host}:{api_port}",
-                    "gateway": f"http://{settings.gateway_host}:{settings.gateway_port}",
+                    "gateway": f"http://{settings.gateway_host}:{external_port}",
+                    "internal": f"http://127.0.0.1:{internal_port}",
                     "pid": os.getpid(),
                 },
             )
-            log.info("zeroserve up: API http://%s:%d, data %s", settings.api_host, api_port, data_dir)
+            log.info(
+                "zeroserve up: API http://%s:%d, gateway http://%s:%d (internal :%d), data %s",
+                settings.api_host,
+                api_port,
+                settings.gateway_host,
+                external_port,
+                internal_port,
+                data_dir,
+            )
             if ready is not None:
                 ready.set()
             await stop.wait()
@@ -106,17 +159,20 @@ async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: 
             watcher_task.cancel()
             await api.stop()
     finally:
+        await gateway.stop(grace=5.0)
         await runtime.close()
         await store.close()
         lock.close()
 
 
-def run_up(data_dir: Path, api_host: str, api_port: int, gateway_host: str, gateway_port: int) -> int:
+def run_up(
+    data_dir: Path, api_host: str, api_port: int, gateway_host: str, gateway_port: int, internal_port: int = 0
+) -> int:
     """Run until SIGINT/SIGTERM; the exit code for the CLI."""
     import uvloop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = UpSettings(data_dir, api_host, api_port, gateway_host, gateway_port)
+    settings = UpSettings(data_dir, api_host, api_port, gateway_host, gateway_port, internal_port)
 
     async def main() -> None:
         stop = asyncio.Event()

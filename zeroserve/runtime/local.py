@@ -25,7 +25,7 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from zeroserve.runtime import cgroups, logs, probes, supervisor
@@ -121,8 +121,16 @@ class LocalRuntime:
         environ: Mapping[str, str] | None = None,
         subreaper: bool = True,
         cgroup_root: Path = cgroups.DEFAULT_ROOT,
+        platform_env: Mapping[str, str] | None = None,
+        drain: Callable[[Endpoint], Awaitable[None]] | None = None,
     ) -> None:
+        """``platform_env``: variables the platform gives every instance after its own env (e.g.
+        ``ZEROSERVE_INTERNAL_URL``, where service-to-service calls go); ``PORT`` and ``K_*`` win.
+        ``drain(endpoint)``: awaited after a ready instance has left the endpoints and before its
+        SIGTERM, so whoever routes to it can let in-flight requests finish (bounded by the grace)."""
+        self.drain = drain
         self.data_dir = data_dir
+        self._platform_env = tuple((platform_env or {}).items())
         self.host = host
         self._environ = os.environ if environ is None else environ
         self._deployments: dict[WorkloadKey, _Deployment] = {}
@@ -227,6 +235,7 @@ class LocalRuntime:
         in_use = {instance.port for d in self._deployments.values() for instance in d.instances}
         port = _free_port(self.host, in_use)
         runtime_env = (
+            *self._platform_env,
             ("PORT", str(port)),
             ("K_SERVICE", workload.service),
             ("K_CONFIGURATION", workload.configuration),
@@ -394,9 +403,22 @@ class _Deployment:
     def _stop(self, instance: Instance) -> None:
         if instance.stop_requested or instance.state == "exited":
             return
-        task = asyncio.create_task(instance.stop(), name=f"stop {instance.id}")
+        was_ready = instance.ready
+        instance.mark_stopping()  # out of every routing table first (Knative's drain order)
+        task = asyncio.create_task(self._drain_and_stop(instance, was_ready), name=f"stop {instance.id}")
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
+
+    async def _drain_and_stop(self, instance: Instance, was_ready: bool) -> None:
+        """Let requests already sent to the instance finish (bounded by its grace), then SIGTERM it."""
+        drain = self.runtime.drain
+        if drain is not None and was_ready:
+            try:
+                async with asyncio.timeout(instance.spec.grace):
+                    await drain(Endpoint(self.runtime.host, instance.port))
+            except TimeoutError:
+                logger.warning("instance %s: still busy after %ss of draining", instance.id, instance.spec.grace)
+        await instance.stop()
 
     def _backoff_expired(self) -> None:
         self._timer = None

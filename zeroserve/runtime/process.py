@@ -121,13 +121,17 @@ class Instance:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"instance {self.id}")
 
+    def mark_stopping(self) -> None:
+        """Leave the ready endpoints now (subscribers hear of it) without signalling the process yet."""
+        self.stop_requested = True
+        if self.state != "stopping":
+            self._set_state("stopping")
+
     async def stop(self, grace: float | None = None) -> None:
         """SIGTERM the group, SIGKILL it after ``grace`` (default: the spec's), wait for the end."""
         if self._task is None or self.state == "exited":
             return
-        self.stop_requested = True
-        if self.state != "stopping":
-            self._set_state("stopping")
+        self.mark_stopping()
         await self._spawned.wait()
         self._signal(signal.SIGTERM)
         try:
