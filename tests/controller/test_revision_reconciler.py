@@ -146,6 +146,21 @@ async def test_unsupported_fields_are_named_in_a_condition(env: Env) -> None:
     )
 
 
+async def test_runtime_warnings_are_named_in_a_condition(env: Env) -> None:
+    await stamp(env)
+    await revision.reconcile(env.deps, KEY)
+    env.runtime.make_ready(WKEY)
+    env.runtime.warn(WKEY, "cpu/memory limits not enforced: no cgroup controllers (memory=64Mi)")
+    await revision.reconcile(env.deps, KEY)
+    rev = await env.get(REVISION, "hello-00001")
+    assert cond(rev, "ResourcesAvailable") == (
+        "True",
+        "RuntimeWarning",
+        "cpu/memory limits not enforced: no cgroup controllers (memory=64Mi)",
+    )
+    assert cond(rev, "Ready")[0] == "True"
+
+
 async def test_deleted_revision_and_orphans_are_removed_from_the_runtime(env: Env) -> None:
     await stamp(env)
     await revision.reconcile(env.deps, KEY)

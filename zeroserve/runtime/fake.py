@@ -8,6 +8,7 @@ from the event loop, as a real runtime does.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import replace
 
 from zeroserve.runtime.base import Endpoint, Failure, OnChange, Workload, WorkloadKey, WorkloadStatus
@@ -72,6 +73,10 @@ class FakeRuntime:
     ) -> None:
         """Every instance of ``key`` is gone with ``reason`` (e.g. the process exited with 1)."""
         self._set(key, WorkloadStatus(desired=self.replicas.get(key, 0), failure=Failure(reason, message, permanent)))
+
+    def warn(self, key: WorkloadKey, *warnings: str) -> None:
+        """Keep the current status but add ``warnings`` (e.g. limits the machine cannot enforce)."""
+        self._set(key, dataclasses.replace(self.statuses[key], warnings=warnings))
 
     def _set(self, key: WorkloadKey, status: WorkloadStatus) -> None:
         self.statuses[key] = status

@@ -92,7 +92,10 @@ def mark_from_runtime(
     unsupported: tuple[str, ...] = (),
 ) -> float | None:
     """Set the revision's conditions from what the runtime reports (pure); returns a requeue delay."""
-    note = f"Fields kept but not honoured by this runtime: {', '.join(unsupported)}." if unsupported else ""
+    notes = [f"Fields kept but not honoured by this runtime: {', '.join(unsupported)}."] if unsupported else []
+    notes.extend(status.warnings)  # e.g. "cpu/memory limits not enforced: <why>"
+    note = " ".join(notes)
+    note_reason = "UnsupportedFields" if unsupported else "RuntimeWarning" if notes else ""
     available = cm.get(RESOURCES_AVAILABLE)
     initialized = available is not None and available.status == "True"
     _mark_active(cm, status, want)
@@ -106,7 +109,7 @@ def mark_from_runtime(
     if initialized or (want > 0 and status.ready >= want):
         if failure is None or status.ready > 0:
             cm.mark_true(CONTAINER_HEALTHY)
-        cm.mark_true(RESOURCES_AVAILABLE, "UnsupportedFields" if note else "", note)
+        cm.mark_true(RESOURCES_AVAILABLE, note_reason, note)
         return None
     created = parse_time(rev.metadata.creation_timestamp) or now
     left = deadline - (now - created).total_seconds()
