@@ -62,7 +62,7 @@ def workload_failure(workload: Workload) -> Failure | None:
             IMAGE_NOT_SUPPORTED,
             f"The process runtime cannot run container images (image {workload.image!r}): "
             "give the container a command (and args) to run on this machine, "
-            "or use a container runtime.",
+            "or use a container runtime",
             permanent=True,
         )
     return Failure(COMMAND_MISSING, "The container has neither a command nor an image: give it a command.", True)
