@@ -22,15 +22,11 @@ DEFAULT_MAX_IDLE_PER_HOST = 128
 
 
 class ResponseSink(Protocol):
-    """What an upstream connection reports to the exchange it serves.
+    """What an upstream connection reports to the exchange it serves."""
 
-    The status phrase and headers of the response are collected by the connection itself
-    (:attr:`UpstreamConnection.phrase`, :attr:`UpstreamConnection.headers`), so the per-header
-    parser callback costs one list append, not a second call into the exchange.
-    """
-
-    def on_headers_complete(self) -> None:
-        """The head is in; read it from the connection (it is reset after this returns)."""
+    def on_status(self, status: bytes) -> None: ...
+    def on_header(self, name: bytes, value: bytes) -> None: ...
+    def on_headers_complete(self) -> None: ...
     def on_body(self, body: bytes) -> None: ...
     def on_message_complete(self) -> None: ...
     def upstream_upgraded(self, rest: bytes) -> None: ...
@@ -53,10 +49,6 @@ class UpstreamConnection(asyncio.Protocol):
         """After an upgrade: the client's transport; bytes go there raw."""
         self.closed = False
         self.uses = 0
-        self.phrase = b""
-        """The reason phrase of the response being parsed."""
-        self.headers: list[tuple[bytes, bytes]] = []
-        """The headers of the response being parsed, as sent."""
         self.parser = httptools.HttpResponseParser(self)
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -98,15 +90,16 @@ class UpstreamConnection(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_status(self, status: bytes) -> None:
-        self.phrase = status
+        if self.sink is not None:
+            self.sink.on_status(status)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if self.sink is not None:
+            self.sink.on_header(name, value)
 
     def on_headers_complete(self) -> None:
         if self.sink is not None:
             self.sink.on_headers_complete()
-        self.headers = []  # a fresh list: the sink may keep the old one
 
     def on_body(self, body: bytes) -> None:
         if self.sink is not None:
@@ -121,7 +114,6 @@ class UpstreamConnection(asyncio.Protocol):
     def reset_parser(self) -> None:
         """Forget a response whose body will not come (the answer to a HEAD request)."""
         self.parser = httptools.HttpResponseParser(self)
-        self.headers = []
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
