@@ -124,6 +124,10 @@ class ApiClient:
     def delete(self, kind: Kind, namespace: str, name: str) -> Obj:
         return self._json("DELETE", self.path(kind, namespace, name))
 
+    def subresource(self, kind: Kind, namespace: str, name: str, sub: str) -> Obj:
+        """``GET .../{plural}/{name}/{sub}`` as JSON (e.g. a revision's ``autoscaler``)."""
+        return self._json("GET", self.path(kind, namespace, name) + "/" + sub)
+
     def watch(
         self,
         kind: Kind,

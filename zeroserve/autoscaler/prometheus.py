@@ -1,0 +1,69 @@
+"""Prometheus gauges of the deciders (Knative ``pkg/autoscaler/scaling/metrics.go``).
+
+Per revision (labels ``namespace``, ``revision``): desired and ready instances, observed stable
+and panic load and the per-instance target (label ``metric``: concurrency, rps, cpu, memory),
+panic mode (0/1) and excess burst capacity. The gauges live on the ``CollectorRegistry`` passed
+in (never the global one), so several servers (and tests) can run in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from zeroserve.autoscaler.collector import DeciderKey
+from zeroserve.autoscaler.scaling import ScaleResult
+
+_KEY = ("namespace", "revision")
+_METRIC = (*_KEY, "metric")
+
+
+class DeciderGauges:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def gauge(name: str, doc: str, labels: tuple[str, ...] = _KEY) -> Gauge:
+            return Gauge(f"zeroserve_autoscaler_{name}", doc, labels, registry=registry)
+
+        self.desired = gauge("desired_pods", "Instances the autoscaler wants (-1: no decision yet).")
+        self.ready = gauge("ready_pods", "Ready instances the last decision saw.")
+        self.stable = gauge("stable_observed", "Revision-wide load averaged over the stable window.", _METRIC)
+        self.panic = gauge("panic_observed", "Revision-wide load averaged over the panic window.", _METRIC)
+        self.target = gauge("target", "Per-instance target of the scaling metric.", _METRIC)
+        self.panic_mode = gauge("panic_mode", "1 while the decider is in panic mode.")
+        self.excess = gauge("excess_burst_capacity", "Spare capacity beyond the target burst capacity.")
+        self._metrics: dict[DeciderKey, str] = {}
+
+    def observe(
+        self, key: DeciderKey, metric: str, target: float, desired: int, ebc: int, result: ScaleResult | None
+    ) -> None:
+        """Publish a decider's state after a tick (``result`` None or invalid: only desired/EBC)."""
+        labels = (key.namespace, key.revision)
+        old = self._metrics.get(key)
+        if old is not None and old != metric:
+            self._remove_metric(key, old)
+        self._metrics[key] = metric
+        self.desired.labels(*labels).set(desired)
+        self.excess.labels(*labels).set(ebc)
+        self.target.labels(*labels, metric).set(target)
+        if result is None or not result.scale_valid:
+            return
+        self.panic_mode.labels(*labels).set(1 if result.in_panic else 0)
+        if result.ready_pods is not None:
+            self.ready.labels(*labels).set(result.ready_pods)
+        if result.observed_stable is not None:
+            self.stable.labels(*labels, metric).set(result.observed_stable)
+        if result.observed_panic is not None:
+            self.panic.labels(*labels, metric).set(result.observed_panic)
+
+    def _remove_metric(self, key: DeciderKey, metric: str) -> None:
+        for g in (self.stable, self.panic, self.target):
+            with contextlib.suppress(KeyError):
+                g.remove(key.namespace, key.revision, metric)
+
+    def forget(self, key: DeciderKey) -> None:
+        metric = self._metrics.pop(key, None)
+        if metric is not None:
+            self._remove_metric(key, metric)
+        for g in (self.desired, self.ready, self.panic_mode, self.excess):
+            with contextlib.suppress(KeyError):
+                g.remove(key.namespace, key.revision)
