@@ -46,12 +46,17 @@ class Workload:
     memory_limit: str | None = None
     unsupported: tuple[str, ...] = ()
     """PodSpec fields kept on the Revision that this runtime cannot honour (shown in a condition)."""
+    response_start_timeout_seconds: int = 0
+    idle_timeout_seconds: int = 0
+    """The revision's other timeouts (0: none), enforced by the queue-proxy."""
 
 
 @dataclass(frozen=True)
 class Endpoint:
     host: str
     port: int
+    admin_port: int | None = None
+    """The instance's queue-proxy admin port (``/stats``, ``/drain``), when it has a queue-proxy."""
 
 
 @dataclass(frozen=True)

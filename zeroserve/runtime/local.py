@@ -11,6 +11,13 @@ Crash loops back off 0.5 s, doubling to 30 s (kubelet's 10 s to 5 min is made fo
 and pods; ours start in ~100 ms and a user is waiting). An instance that ran for 10 s before
 dying starts the back-off afresh.
 
+With ``queue_proxy=True`` every instance is the app plus a queue-proxy sidecar
+(:mod:`zeroserve.queue`, started with it): the app listens on ``PORT`` (the user port), the
+instance's :class:`~.base.Endpoint` is the queue-proxy's serving port (with its admin port),
+readiness is the queue-proxy's network probe, and removal goes, in Knative's order: out of the
+endpoints, the ``drain`` callback, then the queue-proxy drains (quiet period, in-flight
+requests complete), and only then SIGTERM to the app.
+
 Resource limits (``resources.limits.cpu``/``memory``) put each instance in a cgroup of its own
 (:mod:`.cgroups`, probed once at start: v2, then v1). Where the machine allows neither, the
 limits are not enforced and ``WorkloadStatus.warnings`` says why.
@@ -20,18 +27,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from zeroserve.api.base import to_wire
 from zeroserve.runtime import cgroups, logs, probes, supervisor
 from zeroserve.runtime.base import Endpoint, Failure, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.envexpand import build_env, expand_argv
-from zeroserve.runtime.process import Instance, InstanceSpec
+from zeroserve.runtime.process import Instance, InstanceSpec, SidecarSpec
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +58,14 @@ REAP_AFTER_EXIT = 10.0
 CGROUP_REMOVE_TIMEOUT = 2.0
 CGROUP_REMOVE_RETRY = 0.01
 """On close, how long to wait for killed processes to leave their cgroups, and how often to look."""
+
+QUEUE_PROXY_ARGV = (sys.executable, "-S", "-m", "zeroserve.queue")
+"""The smallest import graph for the sidecar (``zeroserve queue-proxy`` would load the whole CLI).
+``-S`` skips ``site`` (30-50 ms: .pth files, the editable-install finder); :func:`queue_proxy_path`
+gives it the few directories it needs instead."""
+QUEUE_PROBE_TIMEOUT = 11.0
+"""A network probe is held by the queue-proxy until the app is ready, for up to 10 s."""
+QUEUE_PROBE_HEADERS = (("K-Network-Probe", "queue"),)
 
 IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 COMMAND_MISSING = "CommandMissing"
@@ -123,12 +141,19 @@ class LocalRuntime:
         cgroup_root: Path = cgroups.DEFAULT_ROOT,
         platform_env: Mapping[str, str] | None = None,
         drain: Callable[[Endpoint], Awaitable[None]] | None = None,
+        queue_proxy: bool = False,
+        drain_quiet_period: float = 1.0,
     ) -> None:
         """``platform_env``: variables the platform gives every instance after its own env (e.g.
         ``ZEROSERVE_INTERNAL_URL``, where service-to-service calls go); ``PORT`` and ``K_*`` win.
         ``drain(endpoint)``: awaited after a ready instance has left the endpoints and before its
-        SIGTERM, so whoever routes to it can let in-flight requests finish (bounded by the grace)."""
+        SIGTERM, so whoever routes to it can let in-flight requests finish (bounded by the grace).
+        ``queue_proxy``: run a queue-proxy sidecar with every instance (see the module docstring);
+        ``drain_quiet_period`` is its ``QUEUE_DRAIN_QUIET_PERIOD``."""
         self.drain = drain
+        self.queue_proxy = queue_proxy
+        self._queue_proxy_path = queue_proxy_path() if queue_proxy else ""
+        self.drain_quiet_period = drain_quiet_period
         self.data_dir = data_dir
         self._platform_env = tuple((platform_env or {}).items())
         self.host = host
@@ -232,7 +257,7 @@ class LocalRuntime:
                 logger.exception("runtime subscriber %r failed for %s", callback, key)
 
     def make_spec(self, workload: Workload, instance_id: str) -> InstanceSpec:
-        in_use = {instance.port for d in self._deployments.values() for instance in d.instances}
+        in_use = {port for d in self._deployments.values() for instance in d.instances for port in instance.ports}
         port = _free_port(self.host, in_use)
         runtime_env = (
             *self._platform_env,
@@ -247,19 +272,59 @@ class LocalRuntime:
             liveness = probes.resolve(workload.liveness_probe, self.host, port, what="liveness")[0]
         log_dir = self.data_dir / "logs" / workload.key.namespace / workload.key.revision
         logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
+        readiness = probes.resolve(workload.readiness_probe, self.host, port)[0]
+        sidecar = None
+        if self.queue_proxy:
+            sidecar = self._sidecar_spec(workload, instance_id, port, in_use | {port})
+            readiness = probes.ProbeSpec(
+                "http",
+                self.host,
+                sidecar.serving_port,
+                headers=QUEUE_PROBE_HEADERS,
+                timeout=QUEUE_PROBE_TIMEOUT,
+                period=readiness.period,
+                failure_threshold=readiness.failure_threshold,
+            )
         return InstanceSpec(
             argv=tuple(expand_argv(workload.command, workload.args, env)),
             env=env,
             cwd=workload.working_dir,
             host=self.host,
             port=port,
-            readiness=probes.resolve(workload.readiness_probe, self.host, port)[0],
+            readiness=readiness,
             liveness=liveness,
+            sidecar=sidecar,
             grace=float(workload.termination_grace_seconds),
             log_path=log_dir / f"{instance_id}.log",
             owner=str(workload.key),
             limits=self._enforceable_limits(workload),
         )
+
+    def _sidecar_spec(self, workload: Workload, instance_id: str, user_port: int, in_use: set[int]) -> SidecarSpec:
+        serving = _free_port(self.host, in_use)
+        admin = _free_port(self.host, in_use | {serving})
+        probe = "" if workload.readiness_probe is None else json.dumps(to_wire(workload.readiness_probe))
+        env = {
+            **self._environ,
+            "PYTHONPATH": self._queue_proxy_path,
+            "CONTAINER_CONCURRENCY": str(workload.container_concurrency),
+            "USER_PORT": str(user_port),
+            "QUEUE_SERVING_PORT": str(serving),
+            "QUEUE_ADMIN_PORT": str(admin),
+            "REVISION_TIMEOUT_SECONDS": str(workload.timeout_seconds),
+            "REVISION_RESPONSE_START_TIMEOUT_SECONDS": str(workload.response_start_timeout_seconds),
+            "REVISION_IDLE_TIMEOUT_SECONDS": str(workload.idle_timeout_seconds),
+            "SERVING_READINESS_PROBE": probe,
+            "SERVING_NAMESPACE": workload.key.namespace,
+            "SERVING_SERVICE": workload.service,
+            "SERVING_CONFIGURATION": workload.configuration,
+            "SERVING_REVISION": workload.key.revision,
+            "SERVING_POD": instance_id,
+            "QUEUE_DRAIN_QUIET_PERIOD": str(self.drain_quiet_period),
+        }
+        log_dir = self.data_dir / "queue-proxy-logs" / workload.key.namespace / workload.key.revision
+        logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
+        return SidecarSpec(QUEUE_PROXY_ARGV, env, serving, admin, log_dir / f"{instance_id}.log")
 
     def _enforceable_limits(self, workload: Workload) -> cgroups.Limits | None:
         limits = workload_limits(workload)
@@ -270,10 +335,14 @@ class LocalRuntime:
     def started(self, instance: Instance) -> None:
         assert instance.pid is not None
         self._lifeline.register(instance.pid)
+        if instance.sidecar_pid is not None:
+            self._lifeline.register(instance.sidecar_pid)
         record = supervisor.InstanceRecord(instance.id, instance.spec.owner, instance.pid, instance.start_ticks)
         self._records.add(record)
 
     def gone(self, instance: Instance) -> None:
+        if instance.sidecar_pid is not None:
+            self._lifeline.unregister(instance.sidecar_pid)
         if instance.pid is not None:
             self._lifeline.unregister(instance.pid)
             self._reapable[instance.pid] = asyncio.get_running_loop().time() + REAP_AFTER_EXIT
@@ -343,7 +412,7 @@ class _Deployment:
         return WorkloadStatus(
             desired=self.replicas,
             ready=len(serving),
-            endpoints=tuple(Endpoint(self.runtime.host, instance.port) for instance in serving),
+            endpoints=tuple(endpoint_of(self.runtime.host, instance) for instance in serving),
             failure=self.failure,
             warnings=self.warnings,
         )
@@ -410,12 +479,17 @@ class _Deployment:
         task.add_done_callback(self._stopping.discard)
 
     async def _drain_and_stop(self, instance: Instance, was_ready: bool) -> None:
-        """Let requests already sent to the instance finish (bounded by its grace), then SIGTERM it."""
+        """Let requests already sent to the instance finish (bounded by its grace), then SIGTERM it.
+
+        The routers' ``drain`` callback first, then the queue-proxy's own drain (both within the grace).
+        """
         drain = self.runtime.drain
-        if drain is not None and was_ready:
+        if was_ready:
             try:
                 async with asyncio.timeout(instance.spec.grace):
-                    await drain(Endpoint(self.runtime.host, instance.port))
+                    if drain is not None:
+                        await drain(endpoint_of(self.runtime.host, instance))
+                    await instance.drain_sidecar()
             except TimeoutError:
                 logger.warning("instance %s: still busy after %ss of draining", instance.id, instance.spec.grace)
         await instance.stop()
@@ -446,6 +520,27 @@ class _Deployment:
 
     def _permanent(self) -> bool:
         return self.failure is not None and self.failure.permanent
+
+
+def queue_proxy_path() -> str:
+    """``PYTHONPATH`` for the queue-proxy under ``-S``: where zeroserve, httptools and uvloop live."""
+    import importlib.util
+
+    import zeroserve
+
+    roots = [str(Path(zeroserve.__file__).resolve().parent.parent)]
+    for name in ("httptools", "uvloop"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin is not None:
+            root = str(Path(spec.origin).resolve().parent.parent)
+            if root not in roots:
+                roots.append(root)
+    return os.pathsep.join(roots)
+
+
+def endpoint_of(host: str, instance: Instance) -> Endpoint:
+    """Where traffic for ``instance`` goes (its queue-proxy when it has one)."""
+    return Endpoint(host, instance.serving_port, instance.admin_port)
 
 
 def _free_port(host: str, avoid: set[int]) -> int:

@@ -15,6 +15,14 @@ An :class:`Instance` goes ``starting -> ready <-> unready -> stopping -> exited`
 * ``stop`` sends SIGTERM to the process group and SIGKILL after the grace period; when the
   first process ends, whatever remains of its group is killed (kubelet kills a container's
   cgroup).
+
+With a :class:`SidecarSpec` the instance is a pod of two: the app and its queue-proxy, spawned
+right after it (both import in parallel) in a session of its own (so the runtime's reaper of
+the app's group never takes its exit status), tied to the instance: it dies with the runtime
+(``PR_SET_PDEATHSIG`` and the lifeline), it is killed when the app ends, and if it dies first
+the app is killed (the owner restarts the instance). Readiness then probes the queue-proxy
+(which holds a probe until the app is ready), and :meth:`Instance.drain_sidecar` drains it
+before the app gets SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import IO, Literal, Protocol
 
 from zeroserve.runtime import cgroups, probes, supervisor
 from zeroserve.runtime.logs import LogFile
@@ -60,6 +68,23 @@ class InstanceSpec:
     """The workload key (``namespace/revision``) the instance belongs to, for records and logs."""
     limits: cgroups.Limits | None = None
     """cgroup limits to run under (only set when the runtime's cgroups can enforce them)."""
+    sidecar: SidecarSpec | None = None
+    """The queue-proxy in front of the app, if any (then ``readiness`` probes it, not the app)."""
+
+
+@dataclass(frozen=True)
+class SidecarSpec:
+    """A queue-proxy process started with the app; traffic enters the instance on ``serving_port``."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    serving_port: int
+    admin_port: int
+    log_path: Path
+
+
+SIDECAR_EXIT_TIMEOUT = 5.0
+"""How long to wait for a SIGKILLed queue-proxy to be reaped."""
 
 
 class Tracker(Protocol):
@@ -105,6 +130,22 @@ class Instance:
         self._drained = asyncio.Event()
         self._log_pipe: asyncio.ReadTransport | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sidecar: asyncio.subprocess.Process | None = None
+        self.sidecar_pid: int | None = None
+
+    @property
+    def serving_port(self) -> int:
+        """Where traffic enters the instance: its queue-proxy's serving port, else the app's."""
+        return self.spec.sidecar.serving_port if self.spec.sidecar is not None else self.spec.port
+
+    @property
+    def admin_port(self) -> int | None:
+        return self.spec.sidecar.admin_port if self.spec.sidecar is not None else None
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        sidecar = self.spec.sidecar
+        return (self.spec.port,) if sidecar is None else (self.spec.port, sidecar.serving_port, sidecar.admin_port)
 
     @property
     def port(self) -> int:
@@ -147,6 +188,33 @@ class Instance:
     def kill(self) -> None:
         """SIGKILL the group now (no grace) - for shutdown paths that cannot wait."""
         self._signal(signal.SIGKILL)
+        self._kill_sidecar()
+
+    async def drain_sidecar(self) -> None:
+        """Ask the queue-proxy to drain (``POST /drain``) and wait until it has (no-op without one).
+
+        It answers once requests stopped arriving for its quiet period and every request in
+        flight completed; then it exits by itself.
+        """
+        sidecar = self.spec.sidecar
+        if sidecar is None or self._sidecar is None or self._sidecar.returncode is not None:
+            return
+        try:
+            reader, writer = await asyncio.open_connection(self.spec.host, sidecar.admin_port)
+        except OSError as err:
+            logger.warning("instance %s: cannot reach its queue-proxy to drain it: %s", self.id, err)
+            return
+        try:
+            writer.write(b"POST /drain HTTP/1.1\r\nHost: queue-proxy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            status = await reader.readline()
+            await reader.read()
+        except OSError as err:
+            logger.warning("instance %s: queue-proxy drain failed: %s", self.id, err)
+            return
+        finally:
+            writer.close()
+        if not status.startswith(b"HTTP/1.1 200"):
+            logger.warning("instance %s: queue-proxy drain answered %r", self.id, status.strip())
 
     async def _run(self) -> None:
         try:
@@ -161,18 +229,22 @@ class Instance:
         assert self._process is not None
         exit_task = asyncio.create_task(self._process.wait())
         watchers = [asyncio.create_task(self._watch_readiness(exit_task))]
+        if self._sidecar is not None:
+            watchers.append(asyncio.create_task(self._watch_sidecar(self._sidecar, exit_task)))
         if self.spec.liveness is not None:
             watchers.append(asyncio.create_task(self._watch_liveness(self.spec.liveness, exit_task)))
         try:
             returncode = await asyncio.shield(exit_task)
         except asyncio.CancelledError:
             self._signal(signal.SIGKILL)
+            self._kill_sidecar()
             self._finish()
             raise
         finally:
             for watcher in watchers:
                 watcher.cancel()
             self._signal(signal.SIGKILL)
+        await self._end_sidecar()
         self.exit_code = 128 - returncode if returncode < 0 else returncode
         if self.cgroup is not None and self.exit_code == 128 + signal.SIGKILL:
             self.oom_killed = self.cgroup.usage().oom_kills > 0
@@ -208,10 +280,55 @@ class Instance:
         pipe = os.fdopen(read_fd, "rb", buffering=0)
         self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
         self.pid = self._process.pid
+        if self.spec.sidecar is not None:
+            try:
+                await self._spawn_sidecar(self.spec.sidecar)
+            except OSError as err:
+                self.start_error = f"the queue-proxy failed to start: {type(err).__name__}: {err}"
+                self._signal(signal.SIGKILL)
         stat = supervisor.read_stat(self.pid)
         self.start_ticks = stat.start_ticks if stat is not None else 0
         self.started_at = loop.time()
         self._tracker.started(self)
+
+    async def _spawn_sidecar(self, sidecar: SidecarSpec) -> None:
+        sidecar.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log: IO[bytes] = open(sidecar.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            self._sidecar = await asyncio.create_subprocess_exec(
+                *sidecar.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=dict(sidecar.env),
+                start_new_session=True,
+                preexec_fn=supervisor.die_with_parent(os.getpid()),
+            )
+        finally:
+            log.close()
+        self.sidecar_pid = self._sidecar.pid
+
+    async def _watch_sidecar(self, sidecar: asyncio.subprocess.Process, exit_task: asyncio.Task[int]) -> None:
+        """A queue-proxy that dies on its own takes the instance down (its owner restarts it)."""
+        code = await sidecar.wait()
+        if not self.stop_requested and not exit_task.done():
+            logger.warning("instance %s: its queue-proxy exited with %s; killing the instance", self.id, code)
+            self.start_error = f"the queue-proxy exited with code {code}"
+            self._signal(signal.SIGKILL)
+
+    def _kill_sidecar(self) -> None:
+        if self._sidecar is not None and self._sidecar.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._sidecar.pid, signal.SIGKILL)
+
+    async def _end_sidecar(self) -> None:
+        """Kill the queue-proxy if it still runs once the app ended, and reap it."""
+        if self._sidecar is None:
+            return
+        self._kill_sidecar()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SIDECAR_EXIT_TIMEOUT):
+                await self._sidecar.wait()
 
     async def _watch_readiness(self, exit_task: asyncio.Task[int]) -> None:
         spec = self.spec.readiness

@@ -1,0 +1,217 @@
+"""The queue-proxy in-process against a real app on 127.0.0.1, driven by a real HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.queue.qp_app import App, run_app
+from zeroserve.queue.server import QueueProxy
+from zeroserve.queue.settings import Settings, UserProbe
+
+PROBE = {"K-Network-Probe": "queue"}
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll an in-process condition with a deadline."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+@asynccontextmanager
+async def queue_proxy(app: App, **changes: Any) -> AsyncIterator[QueueProxy]:
+    settings = replace(Settings(user_port=app.port, serving_port=0, admin_port=0), **changes)
+    async with QueueProxy(settings) as qp:
+        yield qp
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[App]:
+    async with run_app() as app:
+        yield app
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield session
+
+
+async def get(client: aiohttp.ClientSession, port: int, path: str, **kw: Any) -> tuple[int, str]:
+    async with client.get(f"http://127.0.0.1:{port}{path}", **kw) as response:
+        return response.status, await response.text()
+
+
+async def test_cc1_twelve_requests_one_runs_ten_wait_twelfth_is_rejected_at_once(
+    app: App, client: aiohttp.ClientSession
+) -> None:
+    async with queue_proxy(app, container_concurrency=1) as qp:
+        held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(11)]
+        await until(lambda: qp.breaker is not None and qp.breaker.in_flight == 11 and app.in_flight == 1)
+        assert qp.breaker is not None and qp.breaker.pending == 10
+        assert await get(client, qp.serving_port, "/held") == (503, "pending request queue full\n")
+        assert not any(task.done() for task in held)
+        app.gate.set()
+        results = await asyncio.gather(*held)
+        assert results == [(200, "done")] * 11
+        assert app.max_in_flight == 1
+        assert (qp.breaker.in_flight, qp.stats.concurrency) == (0, 0)
+
+
+async def test_cc0_has_no_breaker(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app, container_concurrency=0) as qp:
+        assert qp.breaker is None
+        held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(30)]
+        await until(lambda: app.in_flight == 30)
+        app.gate.set()
+        assert [status for status, _ in await asyncio.gather(*held)] == [200] * 30
+
+
+async def test_revision_timeout_gives_504(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app, timeout=0.3) as qp:
+        status, _ = await get(client, qp.serving_port, "/never")
+        assert status == 504
+        assert qp.stats.concurrency == 0
+
+
+async def test_time_queued_counts_against_the_revision_timeout(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app, container_concurrency=1, timeout=0.3) as qp:
+        assert qp.breaker is not None and qp.breaker.reserve()  # the one slot is busy
+        assert await get(client, qp.serving_port, "/held") == (504, "request timeout\n")
+        assert (qp.breaker.in_flight, qp.stats.concurrency) == (1, 0)
+        qp.breaker.release()
+
+
+async def test_response_start_timeout_gives_504(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app, response_start_timeout=0.2) as qp:
+        status, _ = await get(client, qp.serving_port, "/never")
+        assert status == 504
+
+
+async def test_idle_timeout_gives_504(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app, idle_timeout=0.2) as qp:
+        status, _ = await get(client, qp.serving_port, "/never")
+        assert status == 504
+
+
+async def test_forwarded_and_host_reach_the_app(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app) as qp:
+        url = f"http://127.0.0.1:{qp.serving_port}/headers"
+        async with client.get(url, headers={"Host": "hello.default.example.com"}) as response:
+            body = await response.json()
+        headers = {k.lower(): v for k, v in body["headers"]}
+        assert body["host"] == "hello.default.example.com"
+        assert headers["forwarded"].startswith("for=127.0.0.1;proto=http")
+        assert headers["x-forwarded-for"] == "127.0.0.1"
+
+
+async def test_probe_answers_queue_only_once_the_app_is_ready(app: App, client: aiohttp.ClientSession) -> None:
+    app.healthy = False
+    probe = UserProbe(kind="http", path="/healthz")
+    async with queue_proxy(app, readiness_probe=probe) as qp:
+        pending = asyncio.create_task(get(client, qp.serving_port, "/", headers=PROBE))
+        await until(lambda: app.health_checks >= 3)  # the probe is being retried ...
+        assert not pending.done()  # ... and held until the app is ready
+        app.healthy = True
+        assert await pending == (200, "queue")
+        assert await get(client, qp.serving_port, "/", headers=PROBE) == (200, "queue")
+        assert qp.stats.concurrency == 0 and qp.stats.report(0).request_count == 0  # probes are not counted
+
+
+async def test_concurrent_probes_share_one_run(app: App, client: aiohttp.ClientSession) -> None:
+    app.healthy = False
+    async with queue_proxy(app, readiness_probe=UserProbe(kind="http", path="/healthz")) as qp:
+        probes = [asyncio.create_task(get(client, qp.serving_port, "/", headers=PROBE)) for _ in range(20)]
+        await until(lambda: app.health_checks >= 3)
+        checks = app.health_checks
+        app.healthy = True
+        assert await asyncio.gather(*probes) == [(200, "queue")] * 20
+        assert app.health_checks - checks <= 2  # one shared run, not twenty
+
+
+async def test_non_aggressive_probe_fails_at_once(app: App, client: aiohttp.ClientSession) -> None:
+    app.healthy = False
+    probe = UserProbe(kind="http", path="/healthz", period=10)
+    async with queue_proxy(app, readiness_probe=probe) as qp:
+        assert await get(client, qp.serving_port, "/", headers=PROBE) == (503, "queue not ready\n")
+        assert app.health_checks == 1
+
+
+async def test_other_probe_values_are_rejected(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app) as qp:
+        status, _ = await get(client, qp.serving_port, "/", headers={"K-Network-Probe": "activator"})
+        assert status == 400
+
+
+async def test_stats_on_the_admin_port_reflect_load(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app, pod="hello-1") as qp:
+        held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(3)]
+        proxied = asyncio.create_task(get(client, qp.serving_port, "/held", headers={"K-Proxy-Request": "activator"}))
+        await until(lambda: app.in_flight == 4)
+        seen: list[dict[str, Any]] = []
+
+        async def scrape() -> bool:
+            status, text = await get(client, qp.admin_port, "/stats")
+            assert status == 200
+            stat = json.loads(text)
+            if stat not in seen:
+                seen.append(stat)
+            return bool(stat["averageConcurrentRequests"] == 4.0)
+
+        await until_async(scrape)
+        app.gate.set()
+        await asyncio.gather(*held, proxied)
+        last = seen[-1]
+        assert last["averageProxiedConcurrentRequests"] == 1.0
+        assert last["podName"] == "hello-1"
+        assert sum(float(s["requestCount"]) for s in seen) == 4
+        assert sum(float(s["proxiedRequestCount"]) for s in seen) == 1
+
+
+async def until_async(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await predicate():
+            await asyncio.sleep(0.02)
+
+
+async def test_admin_port_answers_404_elsewhere(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app) as qp:
+        status, _ = await get(client, qp.admin_port, "/nope")
+        assert status == 404
+
+
+async def test_drain_completes_every_request_in_flight_while_probes_fail(
+    app: App, client: aiohttp.ClientSession
+) -> None:
+    async with queue_proxy(app, drain_quiet_period=0.3) as qp:
+        assert await get(client, qp.serving_port, "/", headers=PROBE) == (200, "queue")
+        held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(30)]
+        await until(lambda: app.in_flight == 30)
+        drain = asyncio.create_task(client.post(f"http://127.0.0.1:{qp.admin_port}/drain"))
+        await until(lambda: qp.drainer.draining)
+        assert await get(client, qp.serving_port, "/", headers=PROBE) == (503, "shutting down\n")
+        late = asyncio.create_task(get(client, qp.serving_port, "/held"))  # still served in the quiet period
+        await until(lambda: app.in_flight == 31)
+        assert not drain.done()
+        app.gate.set()
+        assert [status for status, _ in await asyncio.gather(*held, late)] == [200] * 31
+        async with await drain as response:
+            assert (response.status, await response.text()) == (200, "drained\n")
+        assert qp.drained.is_set()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await get(client, qp.serving_port, "/held")  # the serving port is closed once drained
+
+
+async def test_wait_for_drain_is_a_drain_too(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app, drain_quiet_period=0.05) as qp:
+        assert await get(client, qp.admin_port, "/wait-for-drain") == (200, "drained\n")
+        assert qp.drained.is_set()

@@ -1,0 +1,246 @@
+"""The queue-proxy process: net proxy core + breaker + stats + readiness + drain (Knative ``sharedmain``).
+
+Two listeners, both on the one streaming proxy core (:class:`~zeroserve.net.ProxyServer`):
+
+* the **serving port**, where every request for the instance enters. A network probe
+  (``K-Network-Probe: queue``) is answered here: 200 ``queue`` once the app passes its
+  readiness probe, 503 while draining, 400 for another probe value. Every other request is
+  counted in the stats (before the breaker, so queued requests count), passes the breaker
+  when ``containerConcurrency >= 1`` (503 ``pending request queue full`` when 11 x CC are
+  already in), then goes to the app on ``USER_PORT`` with the revision's timeouts (time
+  queued counts against ``timeoutSeconds``). The proxy core sets ``Forwarded`` and
+  ``X-Forwarded-*`` and preserves Host.
+* the **admin port**: ``GET /stats`` (the last 1 s report, JSON of
+  :class:`~zeroserve.autoscaler.metrics.Stat`), ``POST /drain`` and ``GET /wait-for-drain``
+  (Knative's preStop hook): both drain and answer once the instance is drained.
+
+Drain, in Knative's order: probes fail at once; requests that still arrive are served until a
+quiet period passes without any; the serving port stops accepting and in-flight requests
+complete (open upgraded connections get ``websocket_grace``); then the process exits 0.
+SIGTERM and SIGINT drain too. When listening, the process prints
+``queue-proxy ready serving=PORT admin=PORT`` on stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Mapping
+from dataclasses import replace
+from typing import TextIO
+
+from zeroserve.autoscaler.metrics import Stat
+from zeroserve.errors import ConfigError
+from zeroserve.net.proxy import ProxyServer, RequestHead, Response, RouteResult, Target, Timeouts, install_uvloop
+from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
+from zeroserve.queue.drain import Drainer
+from zeroserve.queue.readiness import Prober
+from zeroserve.queue.settings import Settings
+from zeroserve.queue.stats import REPORT_PERIOD, RequestStats
+
+logger = logging.getLogger(__name__)
+
+PROBE_VALUE = "queue"
+READY_LINE = "queue-proxy ready serving={serving} admin={admin}"
+ACTIVATOR = b"activator"
+_PROBE_HEADER = b"k-network-probe"
+_PROXY_HEADER = b"k-proxy-request"
+_JSON = ((b"Content-Type", b"application/json"),)
+
+QUEUE_FULL = Response(503, QUEUE_FULL_MESSAGE.encode() + b"\n")
+REQUEST_TIMEOUT = Response(504, b"request timeout\n")
+SHUTTING_DOWN = Response(503, b"shutting down\n")
+NOT_READY = Response(503, b"queue not ready\n")
+PROBE_OK = Response(200, PROBE_VALUE.encode())
+
+
+def timeouts_of(settings: Settings) -> Timeouts:
+    """The proxy core's limits for a request to the app (0 means none, as in Knative)."""
+    return Timeouts(
+        connect=5.0,
+        response_start=settings.response_start_timeout or None,
+        idle=settings.idle_timeout or None,
+        total=settings.timeout or None,
+    )
+
+
+class QueueProxy:
+    """One queue-proxy: ``start()``, then serve until :meth:`drain` (or ``close()`` in tests)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        cc = settings.container_concurrency
+        self.breaker = Breaker(settings.queue_depth, cc, cc) if cc >= 1 else None
+        self.stats = RequestStats(loop.time(), pod_name=settings.pod)
+        self.stat = Stat(pod_name=settings.pod)
+        """The last 1 s report, served on ``GET /stats``."""
+        self.prober = Prober(settings.readiness_probe, settings.user_host, settings.user_port)
+        self.drainer = Drainer(settings.drain_quiet_period)
+        self.timeouts = timeouts_of(settings)
+        self.serving = ProxyServer(self.route)
+        self.admin = ProxyServer(self.admin_route)
+        self.drained = asyncio.Event()
+        self.serving_port = self.admin_port = 0
+        """The real ports, once started."""
+        self._reporter: asyncio.Task[None] | None = None
+        self._draining: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        self.serving_port, self.admin_port = await asyncio.gather(
+            self.serving.start(s.host, s.serving_port), self.admin.start(s.host, s.admin_port)
+        )
+        self._reporter = self._loop.create_task(self._report_forever(), name="queue-proxy stats")
+
+    async def close(self) -> None:
+        """Stop at once (no drain): for tests and for the end of :meth:`drain`."""
+        if self._reporter is not None:
+            self._reporter.cancel()
+            self._reporter = None
+        await self.serving.stop(grace=0)
+        await self.admin.stop(grace=1.0)
+
+    async def __aenter__(self) -> QueueProxy:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- serving port --------------------------------------------------------------------------
+
+    def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
+        probe: bytes | None = None
+        proxied = False
+        for name, value in head.headers:
+            low = name.lower()
+            if low == _PROBE_HEADER:
+                probe = value
+            elif low == _PROXY_HEADER:
+                proxied = value == ACTIVATOR
+        if probe is not None:
+            return self._probe(probe)
+        now = self._loop.time()
+        self.drainer.touch(now)
+        self.stats.req_in(now, proxied)
+        breaker = self.breaker
+        if breaker is None or breaker.reserve():
+            return self._target(self.timeouts, proxied, breaker is not None)
+        return self._queued(now, proxied)
+
+    def _target(self, timeouts: Timeouts, proxied: bool, holds_slot: bool) -> Target:
+        def done() -> None:
+            if holds_slot and self.breaker is not None:
+                self.breaker.release()
+            self.stats.req_out(self._loop.time(), proxied)
+
+        s = self.settings
+        return Target(s.user_host, s.user_port, timeouts=timeouts, on_release=done)
+
+    async def _queued(self, arrived: float, proxied: bool) -> RouteResult:
+        """Wait in the breaker; the wait counts against the revision timeout."""
+        assert self.breaker is not None
+        limit = self.settings.timeout or None
+        try:
+            async with asyncio.timeout(limit):
+                await self.breaker.acquire()
+        except QueueFull:
+            self.stats.req_out(self._loop.time(), proxied)
+            return QUEUE_FULL
+        except TimeoutError:
+            self.stats.req_out(self._loop.time(), proxied)
+            return REQUEST_TIMEOUT
+        except BaseException:  # cancelled: the client went away while queued
+            self.stats.req_out(self._loop.time(), proxied)
+            raise
+        timeouts = self.timeouts
+        if limit is not None:
+            left = max(limit - (self._loop.time() - arrived), 0.001)
+            timeouts = replace(timeouts, total=left)
+        return self._target(timeouts, proxied, True)
+
+    def _probe(self, value: bytes) -> RouteResult | Awaitable[RouteResult]:
+        if value != PROBE_VALUE.encode():
+            return Response(400, b"unexpected probe header value: " + value + b"\n")
+        if self.drainer.draining:
+            return SHUTTING_DOWN
+        return self._probe_app()
+
+    async def _probe_app(self) -> RouteResult:
+        ready = await self.prober.probe()
+        if self.drainer.draining:
+            return SHUTTING_DOWN
+        return PROBE_OK if ready else NOT_READY
+
+    # -- admin port ----------------------------------------------------------------------------
+
+    def admin_route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
+        path = head.path.split("?", 1)[0]
+        if path == "/stats" and head.method in ("GET", "HEAD"):
+            return Response(200, json.dumps(self.stat.to_wire()).encode(), _JSON)
+        if (path, head.method) in (("/drain", "POST"), ("/wait-for-drain", "GET")):
+            return self._drain_response()
+        return Response(404, b"not found: GET /stats, POST /drain, GET /wait-for-drain\n")
+
+    async def _drain_response(self) -> RouteResult:
+        await self.drain()
+        return Response(200, b"drained\n")
+
+    # -- drain and stats -----------------------------------------------------------------------
+
+    def begin_drain(self) -> None:
+        """Start draining without waiting (the SIGTERM handler)."""
+        if self._draining is None:
+            self._draining = self._loop.create_task(self._drain(), name="queue-proxy drain")
+
+    async def drain(self) -> None:
+        """Drain (idempotent): returns once every request has completed and the serving port is closed."""
+        self.begin_drain()
+        assert self._draining is not None
+        await asyncio.shield(self._draining)
+
+    async def _drain(self) -> None:
+        await self.drainer.drain()
+        s = self.settings
+        await self.serving.stop(grace=max(s.timeout, s.websocket_grace))
+        self.drained.set()
+
+    async def _report_forever(self) -> None:
+        loop = self._loop
+        next_at = loop.time()
+        while True:
+            next_at += REPORT_PERIOD
+            await asyncio.sleep(max(next_at - loop.time(), 0))
+            self.stat = replace(self.stats.report(loop.time()), timestamp=int(time.time()))
+
+
+async def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
+    """Run a queue-proxy until drained (SIGTERM/SIGINT or the admin port), then return."""
+    proxy = QueueProxy(settings)
+    await proxy.start()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, proxy.begin_drain)
+    print(READY_LINE.format(serving=proxy.serving_port, admin=proxy.admin_port), file=out, flush=True)
+    await proxy.drained.wait()
+    await proxy.close()
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    """The ``queue-proxy`` entry point: settings from the environment, serve, exit 0 once drained."""
+    logging.basicConfig(level=logging.WARNING, format="queue-proxy %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(os.environ if environ is None else environ)
+    except ConfigError as err:
+        print(f"queue-proxy: {err}", file=sys.stderr)
+        return 2
+    install_uvloop()
+    asyncio.run(serve(settings))
+    return 0
