@@ -131,6 +131,18 @@ def test_make_workload_defaults() -> None:
         0,
     )
     assert w.unsupported == ()
+    assert (w.response_start_timeout_seconds, w.idle_timeout_seconds) == (0, 0)
+
+
+def test_make_workload_carries_every_timeout_to_the_queue_proxy() -> None:
+    spec = {
+        "containers": [{"command": ["app"]}],
+        "timeoutSeconds": 120,
+        "responseStartTimeoutSeconds": 30,
+        "idleTimeoutSeconds": 10,
+    }
+    w = make_workload(rev_of(spec), Config())
+    assert (w.timeout_seconds, w.response_start_timeout_seconds, w.idle_timeout_seconds) == (120, 30, 10)
 
 
 def test_make_workload_reports_unsupported_fields_and_keeps_literal_env() -> None:

@@ -43,6 +43,8 @@ def make_workload(rev: Revision, cfg: Config) -> Workload:
         timeout_seconds=timeout,
         cpu_limit=str(limits["cpu"]) if "cpu" in limits else None,
         memory_limit=str(limits["memory"]) if "memory" in limits else None,
+        response_start_timeout_seconds=spec.response_start_timeout_seconds or 0,
+        idle_timeout_seconds=spec.idle_timeout_seconds or 0,
         unsupported=tuple(unsupported_fields(rev)),
     )
 
