@@ -294,8 +294,13 @@ async def test_discovery(http: aiohttp.ClientSession) -> None:
     assert (code, body["kind"], body["versions"]) == (200, "APIVersions", ["v1"])
     code, body = await call(http, "GET", "/apis")
     assert body["kind"] == "APIGroupList"
-    [group] = body["groups"]
-    assert group["name"] == "serving.knative.dev"
+    groups = {g["name"]: g for g in body["groups"]}
+    assert set(groups) == {
+        "serving.knative.dev",
+        "autoscaling.internal.knative.dev",
+        "networking.internal.knative.dev",
+    }
+    group = groups["serving.knative.dev"]
     assert group["preferredVersion"] == {"groupVersion": "serving.knative.dev/v1", "version": "v1"}
     code, body = await call(http, "GET", "/apis/serving.knative.dev/v1")
     assert body["kind"] == "APIResourceList"

@@ -106,6 +106,16 @@ def test_edit_template_env_remove_and_byo_name_dropped_on_change() -> None:
     assert edit_template(svc, TemplateOptions()) is False
 
 
+def test_autoscaling_annotations_go_only_to_the_template() -> None:
+    opts = TemplateOptions(annotations=("autoscaling.knative.dev/target-burst-capacity=0", "team=web"))
+    svc = build_service("s", "ns", opts)
+    assert svc["metadata"]["annotations"] == {"team": "web"}
+    assert svc["spec"]["template"]["metadata"]["annotations"] == {
+        "autoscaling.knative.dev/target-burst-capacity": "0",
+        "team": "web",
+    }
+
+
 def test_edit_template_rejects_bad_pairs() -> None:
     with pytest.raises(errors.BadRequest, match="expected KEY=VALUE"):
         build_service("s", "ns", TemplateOptions(env=("novalue",)))

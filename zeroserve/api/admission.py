@@ -19,9 +19,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from zeroserve.api import defaults, labels, validation
+from zeroserve.api.autoscaling import PodAutoscaler, validate_pod_autoscaler
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.kinds import Kind
+from zeroserve.api.networking import ServerlessService, validate_serverless_service
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import Route
 from zeroserve.api.service import Service
@@ -35,6 +37,8 @@ _VALIDATORS: dict[type[BaseModel], Validator] = {
     Configuration: validation.validate_configuration,
     Route: validation.validate_route,
     Revision: validation.validate_revision,
+    PodAutoscaler: validate_pod_autoscaler,
+    ServerlessService: validate_serverless_service,
 }
 
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.networking import ServerlessService
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import Route
 from zeroserve.api.service import Service
@@ -42,7 +44,28 @@ CONFIGURATION = Kind(
 REVISION = Kind(SERVING_GROUP, "v1", "Revision", "revisions", "revision", Revision, ("rev",))
 ROUTE = Kind(SERVING_GROUP, "v1", "Route", "routes", "route", Route, ("rt",))
 
-KINDS: tuple[Kind, ...] = (SERVICE, CONFIGURATION, REVISION, ROUTE)
+PODAUTOSCALER = Kind(
+    "autoscaling.internal.knative.dev",
+    "v1alpha1",
+    "PodAutoscaler",
+    "podautoscalers",
+    "podautoscaler",
+    PodAutoscaler,
+    ("kpa", "pa"),
+    categories=("knative-internal", "autoscaling"),
+)
+SERVERLESSSERVICE = Kind(
+    "networking.internal.knative.dev",
+    "v1alpha1",
+    "ServerlessService",
+    "serverlessservices",
+    "serverlessservice",
+    ServerlessService,
+    ("sks",),
+    categories=("knative-internal", "networking"),
+)
+
+KINDS: tuple[Kind, ...] = (SERVICE, CONFIGURATION, REVISION, ROUTE, PODAUTOSCALER, SERVERLESSSERVICE)
 
 
 def by_plural(group: str, version: str, plural: str) -> Kind | None:

@@ -288,6 +288,26 @@ COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[str]]]] = {
         ("NAME", "URL", "READY", "REASON"),
         lambda o: [o["metadata"]["name"], o.get("status", {}).get("url", ""), *output.ready_columns(o)],
     ),
+    "podautoscalers": (
+        ("NAME", "DESIREDSCALE", "ACTUALSCALE", "READY", "REASON"),
+        lambda o: [
+            o["metadata"]["name"],
+            _num(o.get("status", {}).get("desiredScale")),
+            _num(o.get("status", {}).get("actualScale")),
+            *output.ready_columns(o),
+        ],
+    ),
+    "serverlessservices": (
+        ("NAME", "MODE", "ACTIVATORS", "SERVICENAME", "PRIVATESERVICENAME", "READY", "REASON"),
+        lambda o: [
+            o["metadata"]["name"],
+            str(o.get("spec", {}).get("mode", "")),
+            _num(o.get("spec", {}).get("numActivators")),
+            str(o.get("status", {}).get("serviceName", "")),
+            str(o.get("status", {}).get("privateServiceName", "")),
+            *output.ready_columns(o),
+        ],
+    ),
 }
 
 

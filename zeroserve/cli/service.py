@@ -68,6 +68,9 @@ def _pairs(items: tuple[str, ...], flag: str) -> list[tuple[str, str | None]]:
     return out
 
 
+AUTOSCALING_PREFIX = "autoscaling.knative.dev/"
+
+
 def _apply_map(target: dict[str, str], items: tuple[str, ...], flag: str) -> None:
     for key, value in _pairs(items, flag):
         if value is None:
@@ -104,8 +107,11 @@ def edit_template(svc: Obj, opts: TemplateOptions) -> bool:
     c = containers[0]
     for target in (meta.setdefault("labels", {}), tmeta.setdefault("labels", {})):
         _apply_map(target, opts.labels, "label")
-    for target in (meta.setdefault("annotations", {}), tmeta.setdefault("annotations", {})):
-        _apply_map(target, opts.annotations, "annotation")
+    # As kn: annotations go to the Service and the template, except autoscaling ones, which
+    # Knative accepts only on the template (spec.template.metadata.annotations).
+    _apply_map(tmeta.setdefault("annotations", {}), opts.annotations, "annotation")
+    service_level = tuple(a for a in opts.annotations if not a.startswith(AUTOSCALING_PREFIX))
+    _apply_map(meta.setdefault("annotations", {}), service_level, "annotation")
     scale = {MIN_SCALE: opts.scale_min, MAX_SCALE: opts.scale_max}
     tmeta["annotations"].update({k: str(v) for k, v in scale.items() if v is not None})
     if opts.cmd:

@@ -3,8 +3,15 @@
 At start every object is listed and enqueued (a full, level-triggered resync); the watch then
 continues from that list's resourceVersion (re-listing on ``Gone``). Each event enqueues the
 object's own key, its controller owner's key and, for Configurations and Revisions, the Routes
-that send traffic to them. Runtime status changes enqueue their Revision; :meth:`Controller.config_changed`
-re-enqueues everything. Errors requeue with per-key backoff; ``Conflict`` requeues at once.
+that send traffic to them. Runtime status changes enqueue their Revision, PodAutoscaler and
+ServerlessService; :meth:`Controller.on_decider_change` (the multiscaler's ``on_change``) enqueues a
+PodAutoscaler; :meth:`Controller.config_changed` re-enqueues everything. Errors requeue with
+per-key backoff; ``Conflict`` requeues at once.
+
+Autoscaling is on when a ``multiscaler`` is given: PodAutoscalers are then reconciled by the KPA
+(or, for ``hpa.autoscaling.knative.dev``, the HPA) reconciler and ServerlessServices by the SKS
+reconciler, which announces each revision's mode to ``serving_mode``. Without one, PodAutoscalers
+are still created (``zeroserve get pa``) but nothing scales them: revisions run at their initial scale.
 """
 
 from __future__ import annotations
@@ -14,17 +21,23 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Protocol
 
+from zeroserve.api import annotations as ann
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import CONFIGURATION, KINDS, REVISION, ROUTE, SERVICE
+from zeroserve.api.kinds import CONFIGURATION, KINDS, PODAUTOSCALER, REVISION, ROUTE, SERVERLESSSERVICE, SERVICE
+from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.clock import Clock, SystemClock
 from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress, NullIngress
 from zeroserve.controller.reconcilers import configuration, revision, route, service
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
+from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
+from zeroserve.controller.reconcilers.kpa import Deciders, KPAReconciler
+from zeroserve.controller.reconcilers.sks import NullServingMode, ServingMode, SKSReconciler
 from zeroserve.controller.workqueue import ShutDown, WorkQueue
-from zeroserve.errors import Conflict, Gone
+from zeroserve.errors import Conflict, Gone, NotFound
 from zeroserve.runtime.base import Runtime, WorkloadKey
 from zeroserve.store.base import Store, WatchEvent
 
@@ -38,6 +51,14 @@ RECONCILERS: dict[str, Reconcile] = {
     REVISION.kind: revision.reconcile,
     ROUTE.kind: route.reconcile,
 }
+
+
+class AutoscalingDeciders(Deciders, HPADeciders, Protocol):
+    """The multiscaler: KPA and HPA deciders in one (``zeroserve.autoscaler.multiscaler.Multiscaler``)."""
+
+
+async def _not_autoscaled(deps: Deps, key: Key) -> Requeue:
+    return None
 
 
 def key_of(kind: str, obj: Obj) -> Key:
@@ -83,8 +104,18 @@ class Controller:
         ingress: Ingress | None = None,
         clock: Clock | None = None,
         workers: int = 4,
+        multiscaler: AutoscalingDeciders | None = None,
+        serving_mode: ServingMode | None = None,
     ) -> None:
         self.deps = Deps(store, runtime, config, clock or SystemClock(), ingress or NullIngress())
+        self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
+        self.reconcilers[PODAUTOSCALER.kind] = _not_autoscaled
+        self.reconcilers[SERVERLESSSERVICE.kind] = _not_autoscaled
+        self._kpa = KPAReconciler(multiscaler) if multiscaler is not None else None
+        self._hpa = HPAReconciler(multiscaler) if multiscaler is not None else None
+        if multiscaler is not None:
+            self.reconcilers[PODAUTOSCALER.kind] = self._reconcile_pa
+            self.reconcilers[SERVERLESSSERVICE.kind] = SKSReconciler(serving_mode or NullServingMode()).reconcile
         self.workers = workers
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
@@ -137,9 +168,26 @@ class Controller:
 
     # --- events -> keys ---------------------------------------------------------------------
 
+    def on_decider_change(self, key: DeciderKey) -> None:
+        """The multiscaler's ``on_change``: a revision's decision changed; reconcile its PA."""
+        if self.queue is not None:
+            self.queue.add(Key(PODAUTOSCALER.kind, key.namespace, key.revision))
+
     def _on_runtime_change(self, wkey: WorkloadKey) -> None:
         if self.queue is not None:
-            self.queue.add(Key(REVISION.kind, wkey.namespace, wkey.revision))
+            for kind in (REVISION, PODAUTOSCALER, SERVERLESSSERVICE):
+                self.queue.add(Key(kind.kind, wkey.namespace, wkey.revision))
+
+    async def _reconcile_pa(self, deps: Deps, key: Key) -> Requeue:
+        """PodAutoscalers by class: HPA-class ones to the HPA reconciler, the rest to the KPA."""
+        assert self._kpa is not None and self._hpa is not None
+        try:
+            obj = await deps.store.get(PODAUTOSCALER, key.namespace, key.name)
+        except NotFound:
+            obj = None
+        if obj is not None and obj["metadata"].get("annotations", {}).get(ann.CLASS) == ann.HPA:
+            return await self._hpa.reconcile(deps, key)
+        return await self._kpa.reconcile(deps, key)
 
     async def _list_all(self, queue: WorkQueue[Key]) -> int:
         rv = 0
@@ -176,7 +224,7 @@ class Controller:
             self._known.add(key)
         queue.add(key)
         for ref in obj.get("metadata", {}).get("ownerReferences", []):
-            if ref.get("controller") and ref.get("kind") in RECONCILERS:
+            if ref.get("controller") and ref.get("kind") in self.reconcilers:
                 queue.add(Key(ref["kind"], key.namespace, ref.get("name", "")))
         if kind in (CONFIGURATION.kind, REVISION.kind):
             for route_key in self.routes.routes_for(kind, key.namespace, key.name):
@@ -202,7 +250,7 @@ class Controller:
 
     async def _process(self, queue: WorkQueue[Key], key: Key) -> None:
         try:
-            requeue = await RECONCILERS[key.kind](self.deps, key)
+            requeue = await self.reconcilers[key.kind](self.deps, key)
         except Conflict:
             log.debug("%s: conflict, requeueing", key)
             queue.add(key)

@@ -1,9 +1,14 @@
 """Revision reconciler (pkg/reconciler/revision): keep the runtime running the revision, report it.
 
-Phases: the wanted replica count (:func:`replicas`, fixed scale until the autoscaler lands) ->
-``runtime.ensure(make_workload(rev, cfg), replicas)`` -> conditions from ``runtime.status``:
-``ResourcesAvailable`` and ``ContainerHealthy`` (-> ``Ready``), ``Active`` (informational),
-actual/desired replicas. A deleted Revision's workload is removed.
+Phases: the PodAutoscaler (created from ``make_pa``, owned by the revision, spec/labels/annotations
+kept in sync: its reachability follows the routing state) -> the wanted replica count (the PA's
+``status.appliedScale`` once an autoscaler has applied one, else :func:`replicas`, the initial
+scale) -> ``runtime.ensure(make_workload(rev, cfg), replicas)`` -> conditions from
+``runtime.status``: ``ResourcesAvailable`` and ``ContainerHealthy`` (-> ``Ready``) -> from the PA
+once it has a status (Knative ``PropagateAutoscalerStatus``): ``Active`` mirrored from the PA's
+``Ready`` (NoTraffic / Queued / TimedOut), ``desiredReplicas`` / ``actualReplicas`` from its
+``desiredScale`` / ``actualScale``. Without an autoscaler (no PA status) ``Active`` and the replica
+counts come from the runtime. A deleted Revision's workload is removed.
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from zeroserve.api import labels
-from zeroserve.api.conditions import REVISION_CONDITIONS, ConditionManager
-from zeroserve.api.kinds import REVISION
+from zeroserve.api.autoscaling import PodAutoscaler
+from zeroserve.api.base import to_wire
+from zeroserve.api.conditions import READY, REVISION_CONDITIONS, ConditionManager
+from zeroserve.api.kinds import PODAUTOSCALER, REVISION
 from zeroserve.api.revision import Revision
+from zeroserve.autoscaler import targets
 from zeroserve.config import Config, duration
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
 from zeroserve.controller.reconcilers.gc import parse_time
+from zeroserve.controller.resources import owners
+from zeroserve.controller.resources.pa import make_pa
 from zeroserve.controller.resources.revision import RESERVE
 from zeroserve.controller.resources.workload import make_workload
 from zeroserve.runtime.base import WorkloadKey, WorkloadStatus
@@ -27,6 +37,7 @@ CONTAINER_HEALTHY = "ContainerHealthy"
 ACTIVE = "Active"
 DEPLOYING = "Deploying"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+NOT_OWNED = "NotOwned"
 MIN_SCALE = ("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/minScale")
 INITIAL_SCALE = ("autoscaling.knative.dev/initial-scale", "autoscaling.knative.dev/initialScale")
 
@@ -42,11 +53,60 @@ def _annotation_int(annotations: Mapping[str, str], keys: tuple[str, ...]) -> in
 
 
 def replicas(rev: Revision, cfg: Config) -> int:
-    """How many instances to run: 0 when routed to nobody (reserve), else max(1, min, initial)."""
+    """Instances to run before an autoscaler decides: 0 when routed to nobody (reserve), else
+    max(min-scale, initial scale) (initial-scale 0 only with allow-zero-initial-scale)."""
     if rev.metadata.labels.get(labels.ROUTING_STATE) == RESERVE:
         return 0
     ann = rev.metadata.annotations
-    return max(1, _annotation_int(ann, MIN_SCALE), _annotation_int(ann, INITIAL_SCALE))
+    return max(_annotation_int(ann, MIN_SCALE), targets.initial_scale(ann, cfg.autoscaler))
+
+
+def pa_replicas(pa: PodAutoscaler | None, rev: Revision, cfg: Config) -> int:
+    """The PA's applied scale once an autoscaler set one, else :func:`replicas`."""
+    if pa is not None and pa.status.applied_scale is not None:
+        return pa.status.applied_scale
+    return replicas(rev, cfg)
+
+
+async def reconcile_pa(deps: Deps, rev: Revision, cfg: Config, runtime: WorkloadStatus | None) -> PodAutoscaler | None:
+    """Create the revision's PA or bring its spec, labels and annotations up to date; None if not ours."""
+    replicas = None if runtime is None else runtime.desired
+    want = make_pa(rev, cfg, replicas=replicas, ready=runtime.ready if runtime else 0)
+    ns, name = rev.metadata.namespace or "", want.metadata.name or ""
+    loaded = await load(deps.store, PODAUTOSCALER, PodAutoscaler, ns, name)
+    if loaded is None:
+        return PodAutoscaler.model_validate(await deps.store.create(PODAUTOSCALER, to_wire(want)))
+    stored, pa = loaded
+    if not owners.is_controlled_by(pa.metadata, rev.metadata):
+        return None
+    meta = pa.metadata
+    if pa.spec == want.spec and meta.labels == want.metadata.labels and meta.annotations == want.metadata.annotations:
+        return pa
+    wire = to_wire(want)
+    new_meta = {**stored["metadata"], "labels": wire["metadata"].get("labels", {})}
+    new_meta["annotations"] = wire["metadata"].get("annotations", {})
+    updated = await deps.store.update(PODAUTOSCALER, {**stored, "metadata": new_meta, "spec": wire["spec"]})
+    return PodAutoscaler.model_validate(updated)
+
+
+def propagate_autoscaler_status(cm: ConditionManager, rev: Revision, pa: PodAutoscaler) -> None:
+    """Knative ``PropagateAutoscalerStatus``: replica counts and ``Active`` from the PA's ``Ready``."""
+    ps = pa.status
+    rev.status.actual_replicas = ps.actual_scale if ps.actual_scale is not None and ps.actual_scale >= 0 else None
+    rev.status.desired_replicas = ps.desired_scale if ps.desired_scale is not None and ps.desired_scale >= 0 else None
+    cond = ps.get_condition(READY)
+    if cond is None:
+        cm.mark_unknown(ACTIVE, DEPLOYING, "")
+    elif cond.status == "Unknown":
+        cm.mark_unknown(ACTIVE, cond.reason or "", cond.message or "")
+    elif cond.status == "False":
+        cm.mark_false(ACTIVE, cond.reason or "", cond.message or "")
+    else:
+        cm.mark_true(ACTIVE)
+
+
+def not_owned_message(kind: str, name: str) -> str:
+    return f'There is an existing {kind} "{name}" that we do not own.'
 
 
 def progress_deadline(rev: Revision, cfg: Config) -> float:
@@ -67,16 +127,35 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
         return None
     stored, rev = loaded
     cfg = deps.config()
-    workload = make_workload(rev, cfg)
-    want = replicas(rev, cfg)
-    await deps.runtime.ensure(workload, want)
     now = deps.now()
     cm = REVISION_CONDITIONS.manage(rev.status, now)
     cm.initialize()
+    pa = await reconcile_pa(deps, rev, cfg, deps.runtime.status(wkey))
+    if pa is None:
+        cm.mark_false(RESOURCES_AVAILABLE, NOT_OWNED, not_owned_message("PodAutoscaler", rev.metadata.name or ""))
+        rev.status.observed_generation = rev.metadata.generation
+        await write_status(deps.store, REVISION, stored, rev)
+        return None
+    workload = make_workload(rev, cfg)
+    want = pa_replicas(pa, rev, cfg)
+    await deps.runtime.ensure(workload, want)
     status = deps.runtime.status(wkey) or WorkloadStatus(desired=want)
-    requeue = mark_from_runtime(cm, rev, status, want, progress_deadline(rev, cfg), now, workload.unsupported)
+    autoscaled = pa.status.get_condition(READY) is not None
+    requeue = mark_from_runtime(
+        cm,
+        rev,
+        status,
+        want,
+        progress_deadline(rev, cfg),
+        now,
+        workload.unsupported,
+        scale_target_initialized=pa.status.is_scale_target_initialized(),
+        mark_active=not autoscaled,
+    )
     rev.status.actual_replicas = status.ready
     rev.status.desired_replicas = want
+    if autoscaled:
+        propagate_autoscaler_status(cm, rev, pa)
     rev.status.observed_generation = rev.metadata.generation
     await write_status(deps.store, REVISION, stored, rev)
     return requeue
@@ -90,15 +169,23 @@ def mark_from_runtime(
     deadline: float,
     now: datetime,
     unsupported: tuple[str, ...] = (),
+    *,
+    scale_target_initialized: bool = False,
+    mark_active: bool = True,
 ) -> float | None:
-    """Set the revision's conditions from what the runtime reports (pure); returns a requeue delay."""
+    """Set the revision's conditions from what the runtime reports (pure); returns a requeue delay.
+
+    ``scale_target_initialized``: the PA reached its initial scale (also true at initial scale 0).
+    ``mark_active``: derive ``Active`` from the runtime (no autoscaler reports it).
+    """
     notes = [f"Fields kept but not honoured by this runtime: {', '.join(unsupported)}."] if unsupported else []
     notes.extend(status.warnings)  # e.g. "cpu/memory limits not enforced: <why>"
     note = " ".join(notes)
     note_reason = "UnsupportedFields" if unsupported else "RuntimeWarning" if notes else ""
     available = cm.get(RESOURCES_AVAILABLE)
-    initialized = available is not None and available.status == "True"
-    _mark_active(cm, status, want)
+    initialized = (available is not None and available.status == "True") or scale_target_initialized
+    if mark_active:
+        _mark_active(cm, status, want)
     failure = status.failure
     if failure is not None and status.ready == 0:
         message = failure.message if failure.permanent else _exit_message(failure.reason, failure.message)

@@ -1,0 +1,363 @@
+"""KPA reconciler (Knative ``pkg/reconciler/autoscaling/kpa/{kpa,scaler}.go``): right-size a revision.
+
+Phases, as Knative's ``ReconcileKind``:
+
+1. make sure the ServerlessService exists (Proxy, 2 activators until it has a private service);
+2. tell the decider (:class:`Deciders`, the multiscaler) the revision's spec and read its decision;
+3. :func:`compute_scale`: apply min/max/initial scale, then the scale-to-zero gating of
+   :func:`handle_scale_to_zero` (hold one instance until active for a stable window, go inactive,
+   wait for the activator to be in the path for the grace period / the retention period, give
+   up activating after progress deadline + 30 s);
+4. SKS mode: Serve iff the wanted scale is above 0 and the excess burst capacity is not negative;
+5. status: ``desiredScale``, ``actualScale``, ``appliedScale`` (the replicas the Revision
+   reconciler hands to the runtime), ``Active`` by Knative's table (:func:`compute_active_condition`),
+   ``SKSReady``, ``ScaleTargetInitialized``.
+
+The pure parts take ``now`` (wall time, since condition transition times are wall timestamps) and
+return requeue delays instead of calling an enqueue callback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from zeroserve.api import annotations as ann
+from zeroserve.api import labels
+from zeroserve.api.autoscaling import (
+    ACTIVE,
+    PA_CONDITIONS,
+    SCALE_TARGET_INITIALIZED,
+    SKS_READY,
+    UNREACHABLE,
+    PodAutoscaler,
+)
+from zeroserve.api.base import Obj, from_wire, to_wire
+from zeroserve.api.conditions import READY, ConditionManager
+from zeroserve.api.kinds import PODAUTOSCALER, SERVERLESSSERVICE
+from zeroserve.api.networking import ACTIVATOR_ENDPOINTS_POPULATED, PROXY, SERVE, Mode, ServerlessService
+from zeroserve.autoscaler import targets
+from zeroserve.autoscaler.collector import DeciderKey, MetricSpec, metric_spec
+from zeroserve.autoscaler.scaling import DeciderSpec, initial_excess_burst_capacity
+from zeroserve.config import Config
+from zeroserve.config.duration import SECOND, parse_duration
+from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
+from zeroserve.controller.resources import owners
+from zeroserve.controller.resources.sks import MIN_ACTIVATORS, make_sks, num_activators, sks_name
+from zeroserve.runtime.base import WorkloadKey
+
+log = logging.getLogger(__name__)
+
+SCALE_UNKNOWN = -1
+ACTIVATION_TIMEOUT_BUFFER = 30.0
+"""Seconds added to the progress deadline before activation is given up (scaler.go)."""
+PROXY_REQUEUE = 3.0
+"""Requeue while waiting to deactivate with the SKS already in Proxy (scaler.go)."""
+PROBE_PERIOD = 1.0
+"""Requeue while the activator is not yet in the revision's path (scaler.go ``probePeriod``)."""
+NO_PRIVATE_SERVICE = "No Private Service Name"
+NO_TRAFFIC = ("NoTraffic", "The target is not receiving traffic.")
+TIMED_OUT = ("TimedOut", "The target could not be activated.")
+QUEUED = ("Queued", "Requests to the target are being buffered as resources are provisioned.")
+
+
+class Decision(Protocol):
+    """What the multiscaler knows of a revision (HALF B's ``Decision`` fits)."""
+
+    @property
+    def desired_scale(self) -> int: ...
+
+    @property
+    def excess_burst_capacity(self) -> int: ...
+
+
+class Deciders(Protocol):
+    """The multiscaler, as the KPA reconciler uses it (Knative ``resources.Deciders``)."""
+
+    def watch(self, key: DeciderKey, spec: DeciderSpec, metric: MetricSpec | None = None) -> object:
+        """Create the revision's decider (desired -1) or update its spec and metric windows."""
+
+    def forget(self, key: DeciderKey) -> None:
+        """Stop deciding for the revision (its PodAutoscaler is gone)."""
+
+    def get(self, key: DeciderKey) -> Decision | None: ...
+
+
+@dataclass(frozen=True)
+class ScaleOutcome:
+    want: int
+    """The scale to report (-1: unknown)."""
+    apply: bool
+    """Whether ``want`` becomes the replicas the scale target runs."""
+    requeue: float | None = None
+
+
+# ----------------------------------------------------------------------------- PA accessors (pure)
+
+
+def _int32(annotations: Mapping[str, str], key: str) -> int | None:
+    found = ann.get_annotation(annotations, key)
+    if found is None:
+        return None
+    try:
+        value = int(found[1])
+    except ValueError:
+        return None
+    return value if -(2**31) <= value < 2**31 else None
+
+
+def _duration(annotations: Mapping[str, str], key: str) -> float | None:
+    found = ann.get_annotation(annotations, key)
+    if found is None:
+        return None
+    try:
+        return parse_duration(found[1]) / SECOND
+    except ValueError:
+        return None
+
+
+def is_unreachable(pa: PodAutoscaler) -> bool:
+    return pa.spec.reachability == UNREACHABLE
+
+
+def scale_bounds(pa: PodAutoscaler, cfg: Config) -> tuple[int, int]:
+    """``(min, max)``: annotation else config; min is 0 while unreachable; max 0 = unlimited."""
+    a = pa.metadata.annotations
+    lo = 0
+    if not is_unreachable(pa):
+        raw = _int32(a, ann.MIN_SCALE)
+        lo = cfg.autoscaler.min_scale if raw is None else raw
+    hi = _int32(a, ann.MAX_SCALE)
+    return lo, cfg.autoscaler.max_scale if hi is None else hi
+
+
+def initial_scale(pa: PodAutoscaler, cfg: Config) -> int:
+    return targets.initial_scale(pa.metadata.annotations, cfg.autoscaler)
+
+
+def active_threshold(pa: PodAutoscaler, cfg: Config) -> int:
+    """Ready instances needed to call the PA active: max(min, initial) until initialized, then max(min, 1)."""
+    lo, _ = scale_bounds(pa, cfg)
+    if not pa.status.is_scale_target_initialized():
+        return max(lo, initial_scale(pa, cfg))
+    return max(lo, 1)
+
+
+def activation_timeout(pa: PodAutoscaler, cfg: Config) -> float:
+    deadline = _duration(pa.metadata.annotations, labels.PROGRESS_DEADLINE)
+    return (cfg.deployment.progress_deadline if deadline is None else deadline) + ACTIVATION_TIMEOUT_BUFFER
+
+
+def last_pod_retention(pa: PodAutoscaler, cfg: Config) -> float:
+    if is_unreachable(pa):
+        return 0.0
+    d = _duration(pa.metadata.annotations, ann.SCALE_TO_ZERO_POD_RETENTION_PERIOD)
+    return cfg.autoscaler.scale_to_zero_pod_retention_period if d is None else d
+
+
+def target_burst_capacity(pa: PodAutoscaler, cfg: Config) -> float:
+    return targets.target_burst_capacity(pa.metadata.annotations, cfg.autoscaler)
+
+
+def decider_spec(pa: PodAutoscaler, cfg: Config) -> DeciderSpec:
+    """Knative ``MakeDecider``: the decider's spec from the PA's annotations and config."""
+    return targets.make_decider_spec(
+        pa.metadata.annotations,
+        pa.spec.container_concurrency or 0,
+        cfg.autoscaler,
+        reachable=not is_unreachable(pa),
+    )
+
+
+def apply_bounds(lo: int, hi: int, x: int) -> int:
+    if x < lo:
+        return lo
+    if hi != 0 and x > hi:
+        return hi
+    return x
+
+
+# ----------------------------------------------------------------------------- scaling (pure)
+
+
+def activator_in_path(sks: ServerlessService) -> bool:
+    """Local stand-in for Knative's activator probe through the public service: the SKS reconciler
+    reports ActivatorEndpointsPopulated only after it has told the gateway to proxy."""
+    cond = sks.status.get_condition(ACTIVATOR_ENDPOINTS_POPULATED)
+    return cond is not None and cond.status == "True"
+
+
+def handle_scale_to_zero(
+    pa: PodAutoscaler, sks: ServerlessService, desired: int, cfg: Config, now: datetime
+) -> ScaleOutcome:
+    """Knative ``handleScaleToZero``: whether (and when) a wish for 0 may be applied."""
+    if desired != 0:
+        return ScaleOutcome(desired, True)
+    a = cfg.autoscaler
+    if not a.enable_scale_to_zero:
+        return ScaleOutcome(1, True)
+    status = pa.status
+    if status.is_activating():
+        timeout = activation_timeout(pa, cfg)
+        if status.activating_for(now) > timeout:
+            return ScaleOutcome(desired, True)
+        return ScaleOutcome(SCALE_UNKNOWN, False, timeout)
+    if status.is_active():
+        window = targets.stable_window(pa.metadata.annotations, a)
+        active_for = status.active_for(now)
+        if active_for >= window:
+            return ScaleOutcome(desired, False, PROXY_REQUEUE if sks.spec.mode == PROXY else None)
+        return ScaleOutcome(1, True, window - active_for)
+    if target_burst_capacity(pa, cfg) != -1 and not activator_in_path(sks):
+        return ScaleOutcome(desired, False, PROBE_PERIOD)
+    retention = last_pod_retention(pa, cfg)
+    inactive_for = status.inactive_for(now)
+    if inactive_for >= max(a.scale_to_zero_grace_period, retention):
+        return ScaleOutcome(desired, True)
+    if retention > 0 and inactive_for < retention:
+        return ScaleOutcome(desired, False, retention - inactive_for)
+    left = a.scale_to_zero_grace_period - sks.status.proxy_for(now)
+    if left <= 0:
+        return ScaleOutcome(desired, True)
+    return ScaleOutcome(desired, False, left)
+
+
+def compute_scale(pa: PodAutoscaler, sks: ServerlessService, desired: int, cfg: Config, now: datetime) -> ScaleOutcome:
+    """Knative ``scaler.scale``: bounds, initial scale until initialized, then scale-to-zero gating."""
+    if desired < 0 and not pa.status.is_activating():
+        return ScaleOutcome(desired, False)
+    lo, hi = scale_bounds(pa, cfg)
+    initial = initial_scale(pa, cfg)
+    if initial > 1 and not pa.status.is_scale_target_initialized() and not is_unreachable(pa):
+        lo = max(lo, initial)
+    return handle_scale_to_zero(pa, sks, apply_bounds(lo, hi, desired), cfg, now)
+
+
+def sks_mode(want: int, ebc: int, pa_inactive: bool) -> Mode:
+    """Serve iff the revision wants instances and has spare burst capacity; else the activator proxies."""
+    if want == SCALE_UNKNOWN and pa_inactive:
+        return PROXY
+    return SERVE if want > 0 and ebc >= 0 else PROXY
+
+
+def compute_active_condition(pa: PodAutoscaler, cm: ConditionManager, want: int, ready: int, cfg: Config) -> None:
+    """Knative ``computeActiveCondition``: Active from the wanted scale and the ready instances."""
+    min_ready = active_threshold(pa, cfg)
+    if ready >= min_ready and pa.status.service_name:
+        cm.mark_true(SCALE_TARGET_INITIALIZED)
+    status = pa.status
+    if want == 0 or min_ready == 0:
+        reason, message = TIMED_OUT if status.is_activating() and min_ready > 0 else NO_TRAFFIC
+        cm.mark_false(ACTIVE, reason, message)
+    elif ready < min_ready:
+        if want > 0 or not status.is_inactive():
+            cm.mark_unknown(ACTIVE, *QUEUED)
+        else:
+            cm.mark_false(ACTIVE, *NO_TRAFFIC)
+    elif want > 0 or not status.is_inactive():
+        cm.mark_true(ACTIVE)
+
+
+def compute_status(pa: PodAutoscaler, cm: ConditionManager, want: int, ready: int, cfg: Config) -> None:
+    """actualScale, desiredScale (a transient -1 after a restart is not reported) and Active."""
+    pa.status.actual_scale = ready
+    if not (want == SCALE_UNKNOWN and pa.status.desired_scale is not None and pa.status.desired_scale >= 0):
+        pa.status.desired_scale = want
+    compute_active_condition(pa, cm, want, ready, cfg)
+
+
+# ----------------------------------------------------------------------------- I/O shell
+
+
+def ready_count(deps: Deps, pa: PodAutoscaler) -> int:
+    rev = pa.metadata.labels.get(labels.REVISION) or pa.metadata.name or ""
+    status = deps.runtime.status(WorkloadKey(pa.metadata.namespace or "", rev))
+    return 0 if status is None else status.ready
+
+
+def mark_not_owned(cm: ConditionManager, kind: str, name: str) -> None:
+    cm.mark_false(ACTIVE, "NotOwned", f'There is an existing {kind} "{name}" that we do not own.')
+
+
+async def reconcile_sks(
+    deps: Deps, pa: PodAutoscaler, mode: Mode, activators: int, current: tuple[Obj, ServerlessService] | None
+) -> ServerlessService:
+    """Knative ``Base.ReconcileSKS``: create the SKS, or update its spec when it differs."""
+    want = make_sks(pa, mode, activators)
+    if current is None:
+        created = await deps.store.create(SERVERLESSSERVICE, to_wire(want))
+        return from_wire(ServerlessService, created)
+    stored, sks = current
+    if sks.spec == want.spec:
+        return sks
+    updated = await deps.store.update(SERVERLESSSERVICE, {**stored, "spec": to_wire(want)["spec"]})
+    return from_wire(ServerlessService, updated)
+
+
+def mark_sks(cm: ConditionManager, sks: ServerlessService) -> None:
+    ready = sks.status.is_ready() and sks.status.observed_generation == sks.metadata.generation
+    if ready:
+        cm.mark_true(SKS_READY)
+    else:
+        cond = sks.status.get_condition(READY)
+        cm.mark_unknown(SKS_READY, "NotReady", (cond.message if cond else None) or "")
+
+
+class KPAReconciler:
+    """The KPA-class PodAutoscaler reconciler; ``deciders`` is the multiscaler."""
+
+    def __init__(self, deciders: Deciders) -> None:
+        self.deciders = deciders
+
+    async def reconcile(self, deps: Deps, key: Key) -> Requeue:
+        loaded = await load(deps.store, PODAUTOSCALER, PodAutoscaler, key.namespace, key.name)
+        dkey = DeciderKey(key.namespace, key.name)
+        if loaded is None or loaded[1].metadata.deletion_timestamp:
+            self.deciders.forget(dkey)
+            return None
+        stored, pa = loaded
+        cfg = deps.config()
+        cm = PA_CONDITIONS.manage(pa.status, deps.now())
+        cm.initialize()
+        try:
+            return await self._reconcile(deps, pa, cm, cfg, dkey)
+        finally:
+            pa.status.observed_generation = pa.metadata.generation
+            await write_status(deps.store, PODAUTOSCALER, stored, pa)
+
+    async def _reconcile(
+        self, deps: Deps, pa: PodAutoscaler, cm: ConditionManager, cfg: Config, dkey: DeciderKey
+    ) -> Requeue:
+        name = sks_name(pa.metadata.name or "")
+        current = await load(deps.store, SERVERLESSSERVICE, ServerlessService, dkey.namespace, name)
+        if current is not None and not owners.is_controlled_by(current[1].metadata, pa.metadata):
+            mark_not_owned(cm, "ServerlessService", name)
+            return None
+        if current is None or not current[1].status.private_service_name:
+            await reconcile_sks(deps, pa, PROXY, MIN_ACTIVATORS, current)
+            cm.mark_unknown(SKS_READY, "NotReady", NO_PRIVATE_SERVICE)
+            compute_status(pa, cm, SCALE_UNKNOWN, 0, cfg)
+            return None
+        sks = current[1]
+        pa.status.metrics_service_name = sks.status.private_service_name
+        spec = decider_spec(pa, cfg)
+        scraped = spec.target_burst_capacity != -1  # TBC -1: the activator reports everything
+        self.deciders.watch(dkey, spec, metric_spec(pa.metadata.annotations, cfg.autoscaler, scraped=scraped))
+        decision = self.deciders.get(dkey)
+        desired = SCALE_UNKNOWN if decision is None else decision.desired_scale
+        ebc = initial_excess_burst_capacity(spec) if decision is None else decision.excess_burst_capacity
+        outcome = compute_scale(pa, sks, desired, cfg, deps.now())
+        if outcome.apply:
+            pa.status.applied_scale = outcome.want
+        mode = sks_mode(outcome.want, ebc, pa.status.is_inactive())
+        ready = ready_count(deps, pa)
+        n = num_activators(ready, spec.total_value, spec.target_burst_capacity, spec.activator_capacity)
+        sks = await reconcile_sks(deps, pa, mode, n, current)
+        pa.status.service_name = sks.status.service_name
+        mark_sks(cm, sks)
+        log.debug("%s: want=%d desired=%d ebc=%d mode=%s ready=%d", dkey, outcome.want, desired, ebc, mode, ready)
+        compute_status(pa, cm, outcome.want, ready, cfg)
+        return outcome.requeue
