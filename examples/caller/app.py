@@ -38,8 +38,13 @@ class Caller(BaseHTTPRequestHandler):
         self.wfile.write(reply)
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the listen backlog: bursts of connections must not be dropped (default 5)
+    daemon_threads = True
+
+
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", "8080"))), Caller)
+    server = Server(("127.0.0.1", int(os.environ.get("PORT", "8080"))), Caller)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.serve_forever()
 

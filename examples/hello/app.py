@@ -26,8 +26,13 @@ class Hello(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the listen backlog: bursts of connections must not be dropped (default 5)
+    daemon_threads = True
+
+
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", "8080"))), Hello)
+    server = Server(("127.0.0.1", int(os.environ.get("PORT", "8080"))), Hello)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"hello listening on 127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()

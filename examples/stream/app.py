@@ -37,9 +37,13 @@ class Stream(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the listen backlog: bursts of connections must not be dropped (default 5)
+    daemon_threads = True
+
+
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", "8080"))), Stream)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", int(os.environ.get("PORT", "8080"))), Stream)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"stream listening on 127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()
