@@ -1,6 +1,6 @@
 """Benchmark the data plane: upstream direct vs nginx as reverse proxy vs the zeroserve gateway.
 
-    .venv/bin/python bench/dataplane.py [--duration 10] [--connections 64] [--rounds 1]
+    .venv/bin/python bench/dataplane.py [--duration 10] [--connections 64] [--rounds 1] [--rate 1000]
 
 (``apt-get install -y nginx-light wrk`` for the full comparison.) In one run, with the same
 upstream (nginx ``return 200`` if nginx is installed, else a fast asyncio server):
@@ -10,7 +10,9 @@ upstream (nginx ``return 200`` if nginx is installed, else a fast asyncio server
   (c) the zeroserve gateway (``zeroserve.gateway.Gateway``, its own process, uvloop) to it,
 
 load comes from ``wrk -t1 -cN --latency`` if installed, else bench/loadgen.py. Prints rps, p50,
-p99, the CPU time the proxy spent per request, and the ratios c/b and c/a.
+p99, the CPU time the proxy spent per request, and the ratios c/b and c/a. Then, per round, the
+latency at a fixed rate (``--rate``, default 1000 rps, bench/loadgen.py with 8 connections): the
+added p50 of one hop is c-a there (0 to skip).
 """
 
 from __future__ import annotations
@@ -122,10 +124,10 @@ def load(port: int, duration: float, connections: int) -> dict[str, float]:
             "errors": float(errors.group(1)) if errors else 0.0,
         }
     cmd = [sys.executable, str(HERE / "loadgen.py"), str(port), "--connections", str(connections)]
-    out = subprocess.run(
+    done = subprocess.run(
         [*cmd, "--duration", str(duration), "--host", HOST], capture_output=True, text=True, check=True
     )
-    return dict(json.loads(out.stdout))
+    return dict(json.loads(done.stdout))
 
 
 def _wrk_ms(out: str, pct: str) -> float:
@@ -147,6 +149,23 @@ def measure(name: str, port: int, pid: int | None, a: argparse.Namespace) -> dic
         flush=True,
     )
     return r
+
+
+def paced(a: argparse.Namespace, upstream: int, nginx_proxy: int, gw_port: int) -> None:
+    """Latency at ``a.rate`` requests per second: what one hop adds when nothing is saturated."""
+    cmd = [sys.executable, str(HERE / "loadgen.py"), "--connections", "8", "--rate", str(a.rate), "--host", HOST]
+    got: dict[str, dict[str, float]] = {}
+    for name, port in (("a", upstream), ("b", nginx_proxy), ("c", gw_port)):
+        if port:
+            out = subprocess.run([*cmd, str(port), "--duration", str(a.duration)], capture_output=True, text=True)
+            got[name] = json.loads(out.stdout)
+    line = f"  at {a.rate:g} rps: " + "   ".join(
+        f"{k} p50 {r['p50_ms']:.3f} p99 {r['p99_ms']:.3f} ms" for k, r in got.items()
+    )
+    line += f"   added p50 per hop c-a {got['c']['p50_ms'] - got['a']['p50_ms']:+.3f} ms"
+    if "b" in got:
+        line += f" (nginx b-a {got['b']['p50_ms'] - got['a']['p50_ms']:+.3f} ms)"
+    print(line, flush=True)
 
 
 def run(a: argparse.Namespace) -> None:
@@ -181,6 +200,8 @@ def run(a: argparse.Namespace) -> None:
                     line += f"   c/b rps {ours['rps'] / nginx['rps']:.2f}"
                     line += f"   added p50 c-b {ours['p50_ms'] - nginx['p50_ms']:+.2f} ms"
                 print(line + f"   added p50 c-a {ours['p50_ms'] - direct['p50_ms']:+.2f} ms", flush=True)
+                if a.rate:
+                    paced(a, upstream, nginx_proxy, gw_port)
         finally:
             for p in procs:
                 p.terminate()
@@ -237,6 +258,7 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--rate", type=float, default=1000.0, help="rps for the latency-per-hop run (0: skip)")
     p.add_argument("--serve-gateway", type=int, help=argparse.SUPPRESS)
     p.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()

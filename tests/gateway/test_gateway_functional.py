@@ -166,3 +166,20 @@ async def test_table_swap_during_in_flight_requests_loses_nothing(
     assert done == [(200, "slow from hello-00001")] * 20
     assert await get(gateway.ports[0], "hello.default.localhost") == (200, "hello from hello-00002")
     assert gateway.served_generation("default", "hello") == 40
+
+
+async def test_table_changes_reach_hosts_already_seen(gateway: Gateway) -> None:
+    """Host lookups are remembered per Host header; every table change must forget them."""
+    assert gateway.ports is not None
+    ext, _ = gateway.ports
+    gateway.publish(route(1, {"hello-00001": 100}))
+    async with aiohttp.ClientSession() as s:
+        for host in ("hello.default.localhost", "HELLO.default.localhost:80"):
+            assert await get(ext, host, session=s) == (200, "hello from hello-00001")
+        gateway.publish(route(2, {"hello-00002": 100}))
+        for host in ("hello.default.localhost", "HELLO.default.localhost:80"):
+            assert await get(ext, host, session=s) == (200, "hello from hello-00002")
+        gateway.set_table(RoutingTable([route(3, {"hello-00001": 100})]))
+        assert await get(ext, "hello.default.localhost", session=s) == (200, "hello from hello-00001")
+        gateway.withdraw("default", "hello")
+        assert (await get(ext, "hello.default.localhost", session=s))[0] == 404

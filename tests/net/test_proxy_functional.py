@@ -293,3 +293,88 @@ def test_same_behaviour_on_uvloop() -> None:
             assert len(up.peers) == 1
 
     uvloop.run(scenario())
+
+
+async def test_interim_response_phrase_and_retry_on_a_stale_pooled_connection() -> None:
+    """A 103 passes through before the 200 (with its own phrase); a pooled connection the upstream
+    closed without answering is retried once on a fresh one, with the very same request head."""
+    heads: list[bytes] = []
+    conns = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal conns
+        conns += 1
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        if conns == 1:
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 Fine\r\nContent-Length: 5\r\nX-Up: 1\r\n\r\nfirst")
+            await reader.readuntil(b"\r\n\r\n")  # the second request: hang up without answering
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    hook = Hook(server.sockets[0].getsockname()[1])
+    async with server, ProxyServer(hook) as proxy:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
+        early = await reader.readuntil(b"\r\n\r\n")
+        assert early.startswith(b"HTTP/1.1 103 Early Hints\r\n")
+        assert b"Link: </a.css>; rel=preload" in early
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 Fine\r\n")
+        assert b"X-Up: 1" in head
+        assert await reader.readexactly(5) == b"first"
+        writer.write(b"GET /two HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        rest = await reader.read()
+        writer.close()
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert rest.endswith(b"second")
+    assert conns == 2
+    assert heads[1].startswith(b"GET /two HTTP/1.1\r\n")
+    assert heads[1].count(b"X-Forwarded-For: 127.0.0.1\r\n") == 1
+    assert b"Connection: close" not in heads[1], "hop-by-hop headers stay on the client's hop"
+    assert hook.released == 2
+
+
+async def test_target_drop_and_headers_replace_request_headers(upstream: Upstream) -> None:
+    """A hook can drop client headers and send its own (the activator swaps Host), per target."""
+
+    def hook(head: RequestHead) -> Target:
+        if head.path.endswith("swap"):
+            extra = ((b"Host", b"instance:1"), (b"K-Original-Host", head.host.encode()))
+            return Target("127.0.0.1", upstream.port, headers=extra, drop=frozenset({b"host", b"x-revision"}))
+        return Target("127.0.0.1", upstream.port)
+
+    async with ProxyServer(hook) as server, aiohttp.ClientSession() as s:
+        sent = {"Host": "hello.default.localhost", "X-Revision": "r1"}
+        for path in ("/headers?swap", "/headers?plain", "/headers?swap"):  # one connection: memos in play
+            async with s.get(f"http://127.0.0.1:{server.port}{path}", headers=sent) as r:
+                got = header_map(await r.read())
+            if path.endswith("swap"):
+                assert got["host"] == ["instance:1"]
+                assert got["k-original-host"] == ["hello.default.localhost"]
+                assert "x-revision" not in got
+            else:
+                assert got["host"] == ["hello.default.localhost"]
+                assert got["x-revision"] == ["r1"]
+            assert got["x-forwarded-host"] == ["hello.default.localhost"]
+
+
+async def test_each_request_and_response_gets_its_own_headers_on_reused_connections(
+    proxy: tuple[ProxyServer, Hook], upstream: Upstream
+) -> None:
+    """Header work is remembered per connection; changed headers must never get a stale result."""
+    server, _ = proxy
+    base = f"http://127.0.0.1:{server.port}"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as s:
+        for value in ("one", "one", "two", "one"):
+            async with s.get(base + "/headers", headers={"X-Custom": value}) as r:
+                assert header_map(await r.read())["x-custom"] == [value]
+        for query in ("&cl=1", "", "&cl=1", ""):  # Content-Length, then chunked, on one upstream connection
+            async with s.get(f"{base}/big?n=3000{query}") as r:
+                assert (r.headers.get("Content-Length") == "3000") == bool(query)
+                assert (r.headers.get("Transfer-Encoding") == "chunked") != bool(query)
+                assert len(await r.read()) == 3000
+    assert server.pool.idle_count(("127.0.0.1", upstream.port)) == 1

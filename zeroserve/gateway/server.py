@@ -14,6 +14,7 @@ never disturbs requests in flight. :meth:`Gateway.publish`, :meth:`Gateway.withd
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
@@ -23,6 +24,8 @@ from zeroserve.net.proxy import ProxyServer, RequestHead, Response, Router, Rout
 from zeroserve.net.upstream import UpstreamPool
 
 Address = tuple[str, int]
+
+MAX_CACHED_HOSTS = 4096
 
 
 class EndpointLike(Protocol):
@@ -60,6 +63,9 @@ class Gateway:
         self._rand = rand
         self._no_endpoints = no_endpoints
         self._table = routing.RoutingTable()
+        self._hosts: dict[tuple[str, bool], routing.Targets] = {}
+        """Hits of ``table.lookup`` per Host header as sent (saves normalizing the host on every
+        request); emptied whenever the table changes."""
         self._endpoints: dict[tuple[str, str], tuple[routing.Endpoint, ...]] = {}
         self._in_flight: dict[routing.Endpoint, int] = {}
         self.pool = UpstreamPool()
@@ -100,13 +106,14 @@ class Gateway:
 
     def set_table(self, table: routing.RoutingTable) -> None:
         self._table = table
+        self._hosts = {}
 
     def publish(self, route: routing.RouteLike) -> None:
         """Serve ``route`` (a ``RouteTable`` of the Route reconciler) from now on."""
-        self._table = self._table.with_route(route)
+        self.set_table(self._table.with_route(route))
 
     def withdraw(self, namespace: str, name: str) -> None:
-        self._table = self._table.without_route(namespace, name)
+        self.set_table(self._table.without_route(namespace, name))
 
     def served_generation(self, namespace: str, route: str) -> int | None:
         return self._table.generation(namespace, route)
@@ -134,18 +141,20 @@ class Gateway:
     # -- per request -----------------------------------------------------------------------
 
     def _router(self, *, internal: bool) -> Router:
-        def route(head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
-            return self.route(head, internal=internal)
-
-        return route
+        return functools.partial(self._route, internal)  # positional: cheaper to call than a keyword
 
     def route(self, head: RequestHead, *, internal: bool) -> RouteResult | Awaitable[RouteResult]:
-        table = self._table
-        targets = table.lookup(head.host, internal=internal)
+        return self._route(internal, head)
+
+    def _route(self, internal: bool, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
+        targets = self._hosts.get((head.host, internal)) or self._lookup(head.host, internal)
         if targets is None:
+            table = self._table
             body = not_found_body(routing.normalize_host(head.host), table.known_hosts(internal=internal))
             return Response(404, body)
-        backend = routing.pick(targets, self._rand())
+        backends = targets.backends
+        # One backend / one endpoint is the common case: skip the draw (same result as the pick).
+        backend = backends[0] if len(backends) == 1 else routing.pick(targets, self._rand())
         if backend is None:
             return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
         endpoints = self._endpoints.get((backend.namespace, backend.revision))
@@ -154,10 +163,25 @@ class Gateway:
                 return self._no_endpoints(head, backend)
             msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
             return Response(503, msg.encode())
-        endpoint = routing.least_loaded(endpoints, self._in_flight, self._rand())
-        assert endpoint is not None
+        if len(endpoints) == 1:
+            endpoint = endpoints[0]
+        else:
+            picked = routing.least_loaded(endpoints, self._in_flight, self._rand())
+            assert picked is not None
+            endpoint = picked
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
-        return Target(endpoint[0], endpoint[1], timeouts=self.timeouts, on_release=lambda: self._done(endpoint))
+        return Target(
+            endpoint[0], endpoint[1], timeouts=self.timeouts, on_release=functools.partial(self._done, endpoint)
+        )
+
+    def _lookup(self, host: str, internal: bool) -> routing.Targets | None:
+        """``table.lookup``, remembered per Host header as sent when found (see ``_hosts``)."""
+        targets = self._table.lookup(host, internal=internal)
+        if targets is not None:
+            if len(self._hosts) >= MAX_CACHED_HOSTS:  # spellings (case, port) of known hosts only
+                self._hosts = {}
+            self._hosts[(host, internal)] = targets
+        return targets
 
     def _done(self, endpoint: routing.Endpoint) -> None:
         left = self._in_flight.get(endpoint, 0) - 1

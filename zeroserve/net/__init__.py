@@ -8,7 +8,7 @@ backpressure both ways, upgrades (websockets) and per-request timeouts. A compon
 
 from __future__ import annotations
 
-from zeroserve.net.proxy import ProxyServer, RequestHead, Response, Router, Target, Timeouts
+from zeroserve.net.proxy import ProxyServer, RequestHead, Response, Router, Target, Timeouts, install_uvloop
 from zeroserve.net.upstream import UpstreamPool
 
-__all__ = ["ProxyServer", "RequestHead", "Response", "Router", "Target", "Timeouts", "UpstreamPool"]
+__all__ = ["ProxyServer", "RequestHead", "Response", "Router", "Target", "Timeouts", "UpstreamPool", "install_uvloop"]

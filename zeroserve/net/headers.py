@@ -106,3 +106,183 @@ def add_forwarding(headers: Headers, *, client_ip: str | None, host: bytes | Non
 def serialize(headers: Iterable[Header]) -> bytes:
     """``Name: value\\r\\n`` lines (no final blank line)."""
     return b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+
+
+# -- one-pass header handling for the hot path ------------------------------------------------
+#
+# The functions above are the readable reference; the proxy uses the ones below, which look at
+# every header exactly once and produce the serialized block to forward. A name's lower-cased
+# form decides its role; names a ``Connection`` header lists beyond the standard hop-by-hop ones
+# are rare, so they trigger a second pass instead of slowing down every request.
+
+_KEEP, _DROP, _CONNECTION, _TE, _UPGRADE, _HOST, _XFF, _FWD, _XPROTO, _XHOST, _CL = range(11)
+
+_REQUEST_ROLES: dict[bytes, int] = {name: _DROP for name in HOP_BY_HOP} | {
+    b"connection": _CONNECTION,
+    b"transfer-encoding": _TE,
+    b"upgrade": _UPGRADE,
+    b"host": _HOST,
+    b"x-forwarded-for": _XFF,
+    b"forwarded": _FWD,
+    b"x-forwarded-proto": _XPROTO,
+    b"x-forwarded-host": _XHOST,
+    b"content-length": _CL,
+}
+_RESPONSE_ROLES: dict[bytes, int] = {name: _DROP for name in HOP_BY_HOP} | {
+    b"connection": _CONNECTION,
+    b"transfer-encoding": _TE,
+    b"content-length": _CL,
+}
+_PLAIN_TOKENS = HOP_BY_HOP | {b"close"}
+"""``Connection`` tokens that name no extra header to drop."""
+
+
+_extra_tokens_seen: dict[bytes, tuple[bytes, ...]] = {}
+
+
+def _extra_tokens(value: bytes) -> tuple[bytes, ...]:
+    """The tokens of a ``Connection`` value that name end-to-end headers (memoized: nearly every
+    message says ``keep-alive``, ``close`` or ``upgrade``)."""
+    try:
+        return _extra_tokens_seen[value]
+    except KeyError:
+        pass
+    tokens = tuple(t for t in (t.strip().lower() for t in value.split(b",")) if t and t not in _PLAIN_TOKENS)
+    if len(_extra_tokens_seen) < 256:
+        _extra_tokens_seen[value] = tokens
+    return tokens
+
+
+class RequestScan:
+    """What the proxy needs from a request's headers, found in one pass (:func:`scan_request`).
+
+    Made once per request, so it has no ``__init__``: the class attributes are the defaults
+    and :func:`scan_request` sets only what it finds.
+    """
+
+    block: list[bytes]
+    """The end-to-end headers to forward, serialized, without the forwarding ones."""
+    host: bytes | None = None
+    chunked = False
+    content_length: bytes | None = None
+    upgrade: bytes | None = None
+    x_forwarded_for: bytes | None = None
+    forwarded: bytes | None = None
+    has_forwarded_proto = False
+    has_forwarded_host = False
+
+    def forward(
+        self,
+        node: bytes,
+        client_ip: bytes | None,
+        proto: bytes,
+        host: bytes | None,
+        drop: frozenset[bytes] = frozenset(),
+    ) -> list[bytes]:
+        """The serialized headers to send upstream: the kept block plus ``Forwarded``/``X-Forwarded-*``.
+
+        ``node`` is the client as a ``Forwarded`` node (``ip``, ``"[v6]"`` or ``unknown``); ``host``
+        replaces a missing Host header (it is then also added). Same result as
+        :func:`end_to_end` followed by :func:`add_forwarding`. ``drop`` names (lower-case) client
+        headers not to forward; the forwarding headers still name the client's Host, and no
+        Host is added when ``host`` is dropped (the caller sends its own).
+        """
+        out = [line for line in self.block if line.split(b":", 1)[0].lower() not in drop] if drop else [*self.block]
+        if self.host is None and host is not None:
+            if b"host" not in drop:
+                out.append(b"Host: " + host + b"\r\n")
+        else:
+            host = self.host
+        if client_ip is not None:
+            xff = client_ip if self.x_forwarded_for is None else self.x_forwarded_for + b", " + client_ip
+            out.append(b"X-Forwarded-For: " + xff + b"\r\n")
+        elif self.x_forwarded_for is not None:
+            out.append(b"X-Forwarded-For: " + self.x_forwarded_for + b"\r\n")
+        element = b"for=" + node + b";proto=" + proto
+        if host:
+            element += b';host="' + host.replace(b'"', b"") + b'"'
+        if self.forwarded is not None:
+            element = self.forwarded + b", " + element
+        out.append(b"Forwarded: " + element + b"\r\n")
+        if not self.has_forwarded_proto:
+            out.append(b"X-Forwarded-Proto: " + proto + b"\r\n")
+        if not self.has_forwarded_host and host:
+            out.append(b"X-Forwarded-Host: " + host + b"\r\n")
+        return out
+
+
+def forwarded_node(ip: str | None) -> bytes:
+    """The client as a ``Forwarded: for=`` node (RFC 7239 §6): quoted brackets for IPv6."""
+    return _forwarded_node(ip).encode("latin-1") if ip else b"unknown"
+
+
+def scan_request(headers: Iterable[Header]) -> RequestScan:
+    """One pass over a request's headers (see :class:`RequestScan`)."""
+    scan = RequestScan()
+    scan.block = block = []
+    extra: list[bytes] = []
+    roles = _REQUEST_ROLES
+    for name, value in headers:
+        role = roles.get(name.lower(), _KEEP)
+        if role == _KEEP:
+            block.append(name + b": " + value + b"\r\n")
+        elif role == _HOST:
+            if scan.host is None:
+                scan.host = value
+            block.append(name + b": " + value + b"\r\n")
+        elif role == _CL:
+            scan.content_length = value
+            block.append(name + b": " + value + b"\r\n")
+        elif role == _XFF:
+            scan.x_forwarded_for = value if scan.x_forwarded_for is None else scan.x_forwarded_for + b", " + value
+        elif role == _FWD:
+            scan.forwarded = value if scan.forwarded is None else scan.forwarded + b", " + value
+        elif role == _XPROTO:
+            scan.has_forwarded_proto = True
+            block.append(name + b": " + value + b"\r\n")
+        elif role == _XHOST:
+            scan.has_forwarded_host = True
+            block.append(name + b": " + value + b"\r\n")
+        elif role == _TE:
+            scan.chunked = value.lower().endswith(b"chunked")
+        elif role == _UPGRADE:
+            if scan.upgrade is None:
+                scan.upgrade = value
+        elif role == _CONNECTION:
+            extra.extend(_extra_tokens_seen.get(value) or _extra_tokens(value))
+    if extra:  # rare: Connection names end-to-end headers; drop them too
+        drop = frozenset(extra)
+        scan.block = [line for line in block if line.split(b":", 1)[0].lower() not in drop]
+        if b"x-forwarded-proto" in drop:
+            scan.has_forwarded_proto = False
+        if b"x-forwarded-host" in drop:
+            scan.has_forwarded_host = False
+        if b"x-forwarded-for" in drop:
+            scan.x_forwarded_for = None
+        if b"forwarded" in drop:
+            scan.forwarded = None
+    return scan
+
+
+def scan_response(headers: Iterable[Header]) -> tuple[list[bytes], bool, bool]:
+    """One pass over a response's headers: (end-to-end block, has Content-Length, is chunked)."""
+    block: list[bytes] = []
+    extra: list[bytes] = []
+    has_length = chunked = False
+    roles = _RESPONSE_ROLES
+    for name, value in headers:
+        role = roles.get(name.lower(), _KEEP)
+        if role == _KEEP:
+            block.append(name + b": " + value + b"\r\n")
+        elif role == _CL:
+            has_length = True
+            block.append(name + b": " + value + b"\r\n")
+        elif role == _TE:
+            chunked = chunked or value.lower().endswith(b"chunked")
+        elif role == _CONNECTION:
+            extra.extend(_extra_tokens_seen.get(value) or _extra_tokens(value))
+    if extra:
+        drop = frozenset(extra)
+        block = [line for line in block if line.split(b":", 1)[0].lower() not in drop]
+        has_length = has_length and b"content-length" not in drop
+    return block, has_length, chunked

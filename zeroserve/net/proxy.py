@@ -18,6 +18,12 @@ streams back:
 * a client that goes away aborts its upstream connection (never returned to the pool).
 
 Shutdown is graceful: stop accepting, let in-flight exchanges finish until a deadline, then abort.
+
+The per-request path is kept short, as every Python hop costs a share of a core (bench/dataplane.py
+measures it): each header is looked at once (``headers.scan_request``/``scan_response``), and
+what comes out of that is remembered per connection, since a keep-alive client repeats its
+headers and an upstream its response headers (comparing lists is cheaper than redoing the work);
+one ``write`` per read on each side; timers exist only when a :class:`Timeouts` field is set.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -65,7 +71,7 @@ DEFAULT_TIMEOUTS = Timeouts()
 class Target:
     """Where one request goes; ``release()`` runs exactly once when the request is over."""
 
-    __slots__ = ("_on_release", "headers", "host", "port", "timeouts")
+    __slots__ = ("_on_release", "drop", "headers", "host", "port", "timeouts")
 
     def __init__(
         self,
@@ -75,12 +81,15 @@ class Target:
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         headers: tuple[h.Header, ...] = (),
         on_release: Callable[[], None] | None = None,
+        drop: frozenset[bytes] = frozenset(),
     ) -> None:
         self.host = host
         self.port = port
         self.timeouts = timeouts
         self.headers = headers
         """Extra headers for the upstream request (e.g. ``K-Proxy-Request: activator``)."""
+        self.drop = drop
+        """Lower-cased names of request headers not to forward (e.g. ``host``, replaced in ``headers``)."""
         self._on_release = on_release
 
     def release(self) -> None:
@@ -110,6 +119,8 @@ class RequestHead:
     """The request target as sent (path and query)."""
     version: str
     headers: h.Headers
+    """As received, hop-by-hop ones included. Read-only: what is sent upstream comes from a scan
+    made before the hook runs; a hook changes it through ``Target.headers``/``Target.drop``."""
     host: str
     """The Host header ('' when absent), as sent: may carry a port."""
     client: tuple[str, int] | None
@@ -134,6 +145,7 @@ class _ServerState:
         self.router = router
         self.pool = pool
         self.scheme = scheme
+        self.proto = scheme.encode("latin-1")
         self.connections: set[_Downstream] = set()
         self.closing = False
         self.all_closed = asyncio.Event()
@@ -141,63 +153,76 @@ class _ServerState:
 
 
 class _Exchange:
-    """One request/response pair: routing, the upstream connection, both bodies, timers."""
+    """One request/response pair: routing, the upstream connection, both bodies, timers.
+
+    One is made per request: the class attributes are the defaults, so creating one sets only
+    its connection and its two lists; the request headers are looked at once
+    (``headers.scan_request``) when their block is complete.
+    """
+
+    url = b""
+    method = b""
+    version = "1.1"
+    keep_alive = True
+    upgrade = False
+    scan: h.RequestScan | None = None
+    chunked_request = False
+    request_done = False
+    buffered = 0
+    """Request body bytes in ``buffer``."""
+    target: Target | None = None
+    up: UpstreamConnection | None = None
+    upstream_head: bytes | None = None
+    """The request head as sent upstream (kept for a retry on a fresh connection)."""
+    sent = False
+    reused = False
+    task: asyncio.Task[None] | None = None
+    timers: list[asyncio.TimerHandle] | None = None
+    start_timers: list[asyncio.TimerHandle] | None = None
+    activity = 0
+    """Counts reads and writes, for the idle timeout."""
+    status = 0
+    phrase = b""
+    resp_headers: Sequence[h.Header] = ()
+    responding = False
+    resp_chunked = False
+    resp_until_close = False
+    client_close = False
+    piping = False
+    finished = False
 
     def __init__(self, down: _Downstream) -> None:
         self.down = down
-        self.url = b""
         self.headers: h.Headers = []
-        self.method = b""
-        self.version = "1.1"
-        self.keep_alive = True
-        self.upgrade = False
-        self.chunked_request = False
-        self.request_done = False
         self.buffer: list[bytes] = []
-        self.buffered = 0
-        self.target: Target | None = None
-        self.up: UpstreamConnection | None = None
-        self.sent = False
-        self.reused = False
-        self.task: asyncio.Task[None] | None = None
-        self.timers: list[asyncio.TimerHandle] = []
-        self.start_timers: list[asyncio.TimerHandle] = []
-        self.activity = 0
-        self.status = 0
-        self.phrase = b""
-        self.resp_headers: h.Headers = []
-        self.responding = False
-        self.resp_chunked = False
-        self.resp_until_close = False
-        self.client_close = False
-        self.piping = False
-        self.finished = False
+        """Request body (or, after an upgrade request, raw bytes) not sent upstream yet."""
 
     # -- request side (called by _Downstream) ----------------------------------------------
 
-    def head(self) -> RequestHead:
-        host = h.get(self.headers, b"host")
-        return RequestHead(
-            method=self.method.decode("latin-1"),
-            path=self.url.decode("latin-1"),
-            version=self.version,
-            headers=self.headers,
-            host="" if host is None else host.decode("latin-1"),
-            client=self.down.client,
-            scheme=self.down.state.scheme,
-            upgrade=self.upgrade,
-        )
-
     def start(self) -> None:
         """Ask the route hook where this request goes."""
-        self.down.state.in_flight += 1
+        down = self.down
+        state = down.state
+        state.in_flight += 1
+        assert self.scan is not None, "scanned before start"
+        host = self.scan.host
+        head = RequestHead(
+            self.method.decode(),  # a token: ASCII
+            self.url.decode("latin-1"),
+            self.version,
+            self.headers,
+            "" if host is None else host.decode("latin-1"),
+            down.client,
+            state.scheme,
+            self.upgrade,
+        )  # positional: keyword arguments cost measurably here
         try:
-            result = self.down.state.router(self.head())
+            result = state.router(head)
         except Exception:
             logger.exception("route hook failed")
             self.local(Response(500, b"internal error in the route hook\n"))
             return
-        if isinstance(result, Target | Response):
+        if isinstance(result, (Target, Response)):  # a tuple: faster than a union, once per request
             self.routed(result)
         else:
             self.task = asyncio.get_running_loop().create_task(self._await_route(result))
@@ -258,43 +283,56 @@ class _Exchange:
         self.attach(conn)
 
     def attach(self, conn: UpstreamConnection) -> None:
-        """Send the request head and whatever body came so far."""
-        assert self.target is not None
+        """Send the request head and whatever body came so far, in one write."""
+        target = self.target
+        assert target is not None
         self.up = conn
         conn.sink = self
         conn.uses += 1
-        conn.write(self._request_head(self.target))
-        self.sent = True
-        for data in self.buffer:
-            conn.write(http1.chunk(data) if self.chunked_request else data)
-        self.buffer.clear()
-        self.buffered = 0
-        self.down.resume(_PAUSE_BUFFER)
+        if self.upstream_head is None:  # kept for a retry on a fresh connection
+            self.upstream_head = self._request_head(target)
+        out = [self.upstream_head]
+        if self.buffer:
+            if self.chunked_request:
+                out.extend(http1.chunk(data) for data in self.buffer)
+            else:
+                out.extend(self.buffer)
+            self.buffer.clear()
+            self.buffered = 0
+            self.down.resume(_PAUSE_BUFFER)
         if self.request_done and self.chunked_request and not self.upgrade:
-            conn.write(http1.LAST_CHUNK)
+            out.append(http1.LAST_CHUNK)
+        self.sent = True
+        conn.write(out[0] if len(out) == 1 else b"".join(out))
         if self.down.write_paused and conn.transport is not None:
             conn.transport.pause_reading()
-        if self.target.timeouts.response_start is not None:
-            self._timer(self.target.timeouts.response_start, "upstream response start timeout", start_only=True)
+        if target.timeouts.response_start is not None:
+            self._timer(target.timeouts.response_start, "upstream response start timeout", start_only=True)
 
     def _request_head(self, target: Target) -> bytes:
-        tokens = h.connection_tokens(self.headers)
-        out = h.end_to_end(self.headers, tokens)
-        host = h.get(out, b"host")
-        if host is None:
-            host = f"{target.host}:{target.port}".encode()
-            out.append((b"Host", host))
-        client = self.down.client
-        h.add_forwarding(out, client_ip=client[0] if client else None, host=host, proto=self.down.state.scheme)
-        out.extend(target.headers)
+        scan = self.scan
+        assert scan is not None
+        down = self.down
+        key = (scan, target.host, target.port, target.headers, target.drop, self.upgrade)
+        if key != down._block_key:  # else: same headers to the same target as the previous request
+            down._block_key = key
+            down._block = self._header_block(scan, target)
+        return b"%b %b HTTP/1.1\r\n%b\r\n" % (self.method, self.url, down._block)
+
+    def _header_block(self, scan: h.RequestScan, target: Target) -> bytes:
+        """The headers to send upstream, serialized (without the request line)."""
+        down = self.down
+        host = None if scan.host is not None else f"{target.host}:{target.port}".encode()
+        out = scan.forward(down.node, down.client_ip, down.state.proto, host, target.drop)
+        if target.headers:
+            out.append(h.serialize(target.headers))
         if self.upgrade:
-            out.append((b"Connection", b"upgrade"))
-            upgrade = h.get(self.headers, b"upgrade")
-            if upgrade is not None:
-                out.append((b"Upgrade", upgrade))
-        elif self.chunked_request:
-            out.append((b"Transfer-Encoding", b"chunked"))
-        return b"%b %b HTTP/1.1\r\n%b\r\n" % (self.method, self.url, h.serialize(out))
+            out.append(b"Connection: upgrade\r\n")
+            if scan.upgrade is not None:
+                out.append(b"Upgrade: " + scan.upgrade + b"\r\n")
+        elif scan.chunked:
+            out.append(b"Transfer-Encoding: chunked\r\n")
+        return b"".join(out)
 
     def request_body(self, data: bytes) -> None:
         self.activity += 1
@@ -320,54 +358,47 @@ class _Exchange:
 
     # -- response side (ResponseSink, called by UpstreamConnection) -------------------------
 
-    def on_status(self, status: bytes) -> None:
-        self.phrase = status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.resp_headers.append((name, value))
-
     def on_headers_complete(self) -> None:
-        assert self.up is not None
+        up = self.up
+        assert up is not None
         self.activity += 1
-        status = self.up.parser.get_status_code()
+        status = up.parser.get_status_code()
+        self.phrase = up.phrase
         if 100 <= status < 200 and status != 101:
             if self.version != "1.0":
-                self.down.out.append(
-                    http1.status_line(status, self.phrase) + h.serialize(self.resp_headers) + http1.CRLF
-                )
-            self.resp_headers = []
+                self.down.out.append(http1.status_line(status, up.phrase) + h.serialize(up.headers) + http1.CRLF)
             return
+        self.resp_headers = up.headers
         self.status = status
-        self._cancel_timers(start_only=True)
+        if self.start_timers is not None:
+            self._cancel_timers(start_only=True)
         self.responding = True
         if status == 101:
             return  # completed by upstream_upgraded
         self.down.out.append(self._response_head(status))
         if self.method == b"HEAD":
-            self.up.reset_parser()
+            up.reset_parser()
             self.on_message_complete()
 
     def _response_head(self, status: int) -> bytes:
-        tokens = h.connection_tokens(self.resp_headers)
-        out = h.end_to_end(self.resp_headers, tokens)
+        assert self.up is not None
+        block, has_length, chunked = self.up.scan_response(self.resp_headers)
         no_body = self.method == b"HEAD" or status in (204, 304)
         client_close = not self.keep_alive or self.upgrade or self.down.state.closing
-        if not no_body and h.get(out, b"content-length") is None:
-            chunked = any(
-                v.lower().endswith(b"chunked") for n, v in self.resp_headers if n.lower() == b"transfer-encoding"
-            )
+        extra = b""
+        if not no_body and not has_length:
             self.resp_until_close = not chunked
             if self.version == "1.0":
                 client_close = True
             else:
                 self.resp_chunked = True
-                out.append((b"Transfer-Encoding", b"chunked"))
+                extra = b"Transfer-Encoding: chunked\r\n"
         self.client_close = client_close
         if client_close:
-            out.append((b"Connection", b"close"))
+            extra += b"Connection: close\r\n"
         elif self.version == "1.0":
-            out.append((b"Connection", b"keep-alive"))
-        return http1.status_line(status, self.phrase) + h.serialize(out) + http1.CRLF
+            extra += b"Connection: keep-alive\r\n"
+        return b"HTTP/1.1 %d %b\r\n%b%b\r\n" % (status, self.phrase, block, extra)
 
     def on_body(self, body: bytes) -> None:
         self.activity += 1
@@ -437,7 +468,8 @@ class _Exchange:
             self.fail(502, "upstream closed the connection before answering")
 
     def _retryable(self) -> bool:
-        no_body = not self.chunked_request and h.get(self.headers, b"content-length") in (None, b"0")
+        assert self.scan is not None
+        no_body = not self.chunked_request and self.scan.content_length in (None, b"0")
         return no_body and not self.upgrade
 
     def flush(self) -> None:
@@ -494,7 +526,8 @@ class _Exchange:
         if self.finished:
             return
         self.finished = True
-        self._cancel_timers()
+        if self.timers is not None or self.start_timers is not None:
+            self._cancel_timers()
         if self.task is not None:
             self.task.cancel()
             self.task = None
@@ -503,15 +536,18 @@ class _Exchange:
         self.down.state.in_flight -= 1
         self.down.exchange_done(self, keep_alive)
 
-    # -- timers ----------------------------------------------------------------------------
+    # -- timers (none exist unless the target's Timeouts ask for them) ------------------------
 
     def _timer(self, delay: float, message: str, *, start_only: bool = False) -> None:
         handle = asyncio.get_running_loop().call_later(delay, self.fail, 504, message)
-        (self.start_timers if start_only else self.timers).append(handle)
+        if start_only:
+            self.start_timers = [*(self.start_timers or ()), handle]
+        else:
+            self.timers = [*(self.timers or ()), handle]
 
     def _idle_timer(self, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        self.timers.append(loop.call_later(delay, self._idle_check, delay, self.activity))
+        handle = asyncio.get_running_loop().call_later(delay, self._idle_check, delay, self.activity)
+        self.timers = [*(self.timers or ()), handle]
 
     def _idle_check(self, delay: float, seen: int) -> None:
         if self.finished or self.piping:
@@ -522,13 +558,13 @@ class _Exchange:
             self.fail(504, "upstream idle timeout")
 
     def _cancel_timers(self, *, start_only: bool = False) -> None:
-        for handle in self.start_timers:
+        for handle in self.start_timers or ():
             handle.cancel()
-        self.start_timers = []
+        self.start_timers = None
         if not start_only:
-            for handle in self.timers:
+            for handle in self.timers or ():
                 handle.cancel()
-            self.timers = []
+            self.timers = None
 
 
 class _Downstream(asyncio.Protocol):
@@ -539,6 +575,9 @@ class _Downstream(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.client: tuple[str, int] | None = None
+        self.client_ip: bytes | None = None
+        self.node = b"unknown"
+        """The client as a ``Forwarded: for=`` node, computed once per connection."""
         self.exchanges: collections.deque[_Exchange] = collections.deque()
         self.parsing: _Exchange | None = None
         self.upgrading: _Exchange | None = None
@@ -549,6 +588,11 @@ class _Downstream(asyncio.Protocol):
         self.write_paused = False
         self.closed = False
         self.closing = False
+        # One-entry memos of the header work of the previous request (see _scan, _request_head).
+        self._scanned: h.Headers | None = None
+        self._scan_memo: h.RequestScan | None = None
+        self._block_key: tuple[object, ...] = ()
+        self._block = b""
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -557,6 +601,8 @@ class _Downstream(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.client = (str(peer[0]), int(peer[1]))
+            self.client_ip = self.client[0].encode("latin-1")
+            self.node = h.forwarded_node(self.client[0])
         self.state.connections.add(self)
         if self.state.closing:
             self.close()
@@ -621,11 +667,22 @@ class _Downstream(asyncio.Protocol):
         ex.version = parser.get_http_version()
         ex.keep_alive = parser.should_keep_alive()
         ex.upgrade = parser.should_upgrade()
-        te = h.get(ex.headers, b"transfer-encoding")
-        ex.chunked_request = te is not None and te.lower().endswith(b"chunked")
+        ex.scan = scan = self._scan(ex.headers)
+        ex.chunked_request = scan.chunked
         self.exchanges.append(ex)
         if len(self.exchanges) == 1:
             ex.start()
+
+    def _scan(self, headers: h.Headers) -> h.RequestScan:
+        """``scan_request(headers)``, reusing the previous request's scan when the headers are the
+        same (a client on a keep-alive connection usually repeats them: comparing is cheaper)."""
+        if headers == self._scanned:
+            assert self._scan_memo is not None
+            return self._scan_memo
+        scan = h.scan_request(headers)
+        self._scanned = list(headers)  # a copy: the route hook sees (and could change) the original
+        self._scan_memo = scan
+        return scan
 
     def on_body(self, body: bytes) -> None:
         if self.parsing is not None:
@@ -673,7 +730,8 @@ class _Downstream(asyncio.Protocol):
         if not keep_alive or self.closing or self.state.closing:
             self.close()
             return
-        self.resume(_PAUSE_UPSTREAM)
+        if self.paused:
+            self.resume(_PAUSE_UPSTREAM)
         if self.exchanges:
             self.exchanges[0].start()
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Protocol, cast
 
 import httptools
+
+from zeroserve.net import headers as h
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +25,16 @@ DEFAULT_MAX_IDLE_PER_HOST = 128
 
 
 class ResponseSink(Protocol):
-    """What an upstream connection reports to the exchange it serves."""
+    """What an upstream connection reports to the exchange it serves.
 
-    def on_status(self, status: bytes) -> None: ...
-    def on_header(self, name: bytes, value: bytes) -> None: ...
-    def on_headers_complete(self) -> None: ...
+    The status phrase and headers of the response are collected by the connection itself
+    (:attr:`UpstreamConnection.phrase`, :attr:`UpstreamConnection.headers`), so the per-header
+    parser callback costs one list append, not a second call into the exchange.
+    """
+
+    def on_headers_complete(self) -> None:
+        """The head is in; read it from the connection (it is reset after this returns)."""
+
     def on_body(self, body: bytes) -> None: ...
     def on_message_complete(self) -> None: ...
     def upstream_upgraded(self, rest: bytes) -> None: ...
@@ -49,7 +57,13 @@ class UpstreamConnection(asyncio.Protocol):
         """After an upgrade: the client's transport; bytes go there raw."""
         self.closed = False
         self.uses = 0
+        self.phrase = b""
+        """The reason phrase of the response being parsed."""
+        self.headers: list[tuple[bytes, bytes]] = []
+        """The headers of the response being parsed, as sent."""
         self.parser = httptools.HttpResponseParser(self)
+        self._scanned: list[tuple[bytes, bytes]] | None = None
+        self._scan_memo: tuple[bytes, bool, bool] = (b"", False, False)
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -90,16 +104,15 @@ class UpstreamConnection(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_status(self, status: bytes) -> None:
-        if self.sink is not None:
-            self.sink.on_status(status)
+        self.phrase = status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.sink is not None:
-            self.sink.on_header(name, value)
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self.sink is not None:
             self.sink.on_headers_complete()
+        self.headers = []  # a fresh list: the sink may keep the old one
 
     def on_body(self, body: bytes) -> None:
         if self.sink is not None:
@@ -114,6 +127,16 @@ class UpstreamConnection(asyncio.Protocol):
     def reset_parser(self) -> None:
         """Forget a response whose body will not come (the answer to a HEAD request)."""
         self.parser = httptools.HttpResponseParser(self)
+        self.headers = []
+
+    def scan_response(self, headers: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, bool, bool]:
+        """``headers.scan_response`` with the block joined, reusing the previous response's result
+        when the headers are the same (an upstream repeats them, but for Date once a second)."""
+        if headers != self._scanned:
+            block, has_length, chunked = h.scan_response(headers)
+            self._scanned = list(headers)
+            self._scan_memo = (b"".join(block), has_length, chunked)
+        return self._scan_memo
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
