@@ -14,6 +14,7 @@ import typer
 
 from zeroserve import errors
 from zeroserve.cli import output, resources
+from zeroserve.cli.autoscaler import autoscaler_app
 from zeroserve.cli.context import Context
 from zeroserve.cli.service import revision_app, route_app, service_app
 
@@ -30,6 +31,7 @@ app.add_typer(revision_app, name="revision")
 app.add_typer(route_app, name="route")
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(autoscaler_app, name="autoscaler")
 
 NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 
@@ -137,6 +139,33 @@ def config_show(ctx: typer.Context) -> None:
 
     cfg = load_config_file(_ctx(ctx).data_dir / "config.yaml")
     print(output.to_yaml(config_to_data(cfg)))
+
+
+@app.command("queue-proxy", hidden=True)
+def queue_proxy() -> None:
+    """The queue-proxy sidecar, configured by its environment as Knative's (the runtime starts it)."""
+    from zeroserve.queue.server import main as queue_main
+
+    raise typer.Exit(queue_main())
+
+
+@app.command()
+def activator(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address ($ZEROSERVE_ACTIVATOR_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port, 0: any ($ZEROSERVE_ACTIVATOR_PORT, 8012).")] = None,
+    stat_url: Annotated[
+        str | None, typer.Option(help="Autoscaler stat server URL ($ZEROSERVE_ACTIVATOR_STAT_URL).")
+    ] = None,
+) -> None:
+    """Run the activator as its own process; it watches the API (--data-dir, $ZEROSERVE_API/_TOKEN)."""
+    import os
+
+    from zeroserve.activator.server import ActivatorSettings, run
+
+    c = _ctx(ctx)
+    settings = ActivatorSettings.from_env({**os.environ, "ZEROSERVE_API": c.api, "ZEROSERVE_TOKEN": c.token})
+    raise typer.Exit(run(settings.with_flags(host=host, port=port, stat_url=stat_url)))
 
 
 def main(argv: list[str] | None = None) -> None:

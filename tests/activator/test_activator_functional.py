@@ -1,0 +1,172 @@
+"""The activator end to end: real proxy on 127.0.0.1, real upstream instances, real HTTP probes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+from tests.activator.instances import eventually, run_instance
+from tests.activator.test_reporter import Sink
+from zeroserve.activator.handler import Activator
+from zeroserve.activator.probe import HttpProber
+from zeroserve.activator.reporter import ConcurrencyReporter
+from zeroserve.activator.throttler import Throttler
+from zeroserve.net import ProxyServer
+
+NS, REV = "default", "hello-00001"
+REV_HEADERS = {"Knative-Serving-Revision": REV, "Knative-Serving-Namespace": NS}
+
+
+@dataclass
+class Rig:
+    throttler: Throttler
+    sink: Sink
+    reporter: ConcurrencyReporter
+    proxy: ProxyServer
+    session: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy.port}"
+
+    async def get(self, path: str = "/", headers: dict[str, str] | None = None) -> tuple[int, str]:
+        async with self.session.get(self.url + path, headers=REV_HEADERS if headers is None else headers) as r:
+            return r.status, await r.text()
+
+
+async def make_rig(queue_depth: int = 10_000) -> AsyncIterator[Rig]:
+    async with HttpProber() as prober:
+        throttler = Throttler(prober, queue_depth=queue_depth)
+        sink = Sink()
+        reporter = ConcurrencyReporter(sink, pod_name="activator-test")
+        proxy = ProxyServer(Activator(throttler, reporter).route)
+        await proxy.start()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            yield Rig(throttler, sink, reporter, proxy, session)
+        await proxy.stop(1)
+        await throttler.close()
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async for r in make_rig():
+        yield r
+
+
+async def test_probe_header_answered_by_the_activator(rig: Rig):
+    assert await rig.get(headers={"K-Network-Probe": "activator"}) == (200, "activator")
+    status, _ = await rig.get(headers={"K-Network-Probe": "queue"})
+    assert status == 400
+
+
+async def test_unknown_revision_is_404(rig: Rig):
+    status, body = await rig.get()
+    assert status == 404
+    assert body.startswith("Error getting active endpoint:")
+    assert f'"{REV}" not found' in body
+    status, body = await rig.get(headers={})
+    assert status == 404
+
+
+async def test_holds_200_requests_until_an_instance_passes_its_probe(rig: Rig):
+    rig.throttler.set_revision(NS, REV, 0, 300)
+    requests = [asyncio.create_task(rig.get()) for _ in range(200)]
+    await eventually(lambda: rig.throttler.waiting(NS, REV) == 200, what="200 requests held")
+    assert [m.name for batch in rig.sink.batches for m in batch] == [REV]  # the poke, once
+    assert rig.sink.batches[0][0].stat.average_concurrent_requests == 1.0
+    async with run_instance(ready=False) as inst:
+        rig.throttler.set_endpoints(NS, REV, [inst.address])
+        await eventually(lambda: inst.probes >= 2, what="probed while not ready")
+        assert rig.throttler.waiting(NS, REV) == 200  # not used before it passes
+        inst.ready = True
+        results = await asyncio.gather(*requests)
+    assert results == [(200, f"served by {inst.port}")] * 200
+    assert inst.served == 200
+
+
+async def test_cc1_two_instances_never_more_than_one_each(rig: Rig):
+    rig.throttler.set_revision(NS, REV, 1, 300)
+    async with run_instance() as a, run_instance() as b:
+        rig.throttler.set_endpoints(NS, REV, [a.address, b.address])
+        await eventually(lambda: rig.throttler.capacity(NS, REV) == 2, what="both probed")
+        requests = [asyncio.create_task(rig.get("/hold")) for _ in range(12)]
+        await eventually(
+            lambda: a.in_flight == 1 and b.in_flight == 1 and rig.throttler.waiting(NS, REV) == 10,
+            what="one running on each instance, ten held",
+        )
+        a.gate.set()
+        b.gate.set()
+        results = await asyncio.gather(*requests)
+    assert all(status == 200 for status, _ in results)
+    assert (a.max_in_flight, b.max_in_flight) == (1, 1)
+    assert a.served + b.served == 12
+
+
+async def test_queue_bound_gives_503_at_once():
+    async for rig in make_rig(queue_depth=5):
+        rig.throttler.set_revision(NS, REV, 1, 300)
+        held = [asyncio.create_task(rig.get()) for _ in range(5)]
+        await eventually(lambda: rig.throttler.waiting(NS, REV) == 5, what="queue full")  # noqa: B023
+        assert await rig.get() == (503, "pending request queue full\n")
+        async with run_instance() as inst:
+            rig.throttler.set_endpoints(NS, REV, [inst.address])
+            assert [s for s, _ in await asyncio.gather(*held)] == [200] * 5
+
+
+async def test_revision_timeout_while_held_is_504(rig: Rig):
+    rig.throttler.set_revision(NS, REV, 0, 0.2)
+    assert await rig.get() == (504, "activator request timeout\n")
+    assert rig.throttler.waiting(NS, REV) == 0
+    assert rig.reporter.report(1e12)[0].name == REV  # counted in and out
+
+
+async def test_proxy_headers_reach_the_instance(rig: Rig):
+    rig.throttler.set_revision(NS, REV, 0, 300)
+    async with run_instance() as inst:
+        rig.throttler.set_endpoints(NS, REV, [inst.address])
+        headers = REV_HEADERS | {"Host": "hello.default.example.com"}
+        status, _ = await rig.get("/", headers=headers)
+    assert status == 200
+    seen = {k.lower(): v for k, v in inst.headers[0].items()}
+    assert seen["k-proxy-request"] == "activator"
+    assert seen["k-original-host"] == "hello.default.example.com"
+    assert seen["host"] == f"127.0.0.1:{inst.port}"
+    assert "knative-serving-revision" not in seen
+    assert "knative-serving-namespace" not in seen
+
+
+async def test_upstream_error_is_502(rig: Rig):
+    rig.throttler.set_revision(NS, REV, 0, 300)
+    async with run_instance() as inst:
+        rig.throttler.set_endpoints(NS, REV, [inst.address])
+        await eventually(lambda: rig.throttler.capacity(NS, REV) > 0, what="probed")
+    # the instance is gone but still listed: connection refused
+    status, _ = await rig.get()
+    assert status == 502
+
+
+async def test_revision_from_host_when_no_headers(rig: Rig):
+    rig.throttler.set_revision(NS, REV, 0, 300)
+    async with run_instance() as inst:
+        rig.throttler.set_endpoints(NS, REV, [inst.address])
+        status, body = await rig.get(headers={"Host": f"{REV}.{NS}.svc.cluster.local"})
+    assert (status, body) == (200, f"served by {inst.port}")
+
+
+async def test_stats_poke_then_reports(rig: Rig):
+    rig.throttler.set_revision(NS, REV, 0, 300)
+    async with run_instance() as inst:
+        rig.throttler.set_endpoints(NS, REV, [inst.address])
+        assert (await rig.get())[0] == 200
+        assert len(rig.sink.batches) == 1  # the poke went out at once
+        assert (await rig.get())[0] == 200  # no second poke
+    assert len(rig.sink.batches) == 1
+    loop = asyncio.get_running_loop()
+    rig.reporter.tick(loop.time())
+    (report,) = rig.sink.batches[-1]
+    assert report.name == REV
+    assert report.stat.request_count == 1.0  # 2 requests - the poke's 1

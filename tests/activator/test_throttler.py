@@ -1,0 +1,241 @@
+"""Throttler capacity math, probing and holding (scenarios after Knative's throttler_test.go)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.activator.instances import eventually
+from zeroserve import errors
+from zeroserve.activator.throttler import MAX_CONCURRENCY, Lease, Throttler
+from zeroserve.queue.breaker import QueueFull
+
+A, B, C = ("10.0.0.1", 8012), ("10.0.0.2", 8012), ("10.0.0.3", 8012)
+NS, REV = "default", "hello-00001"
+
+
+class Probes:
+    """A probe whose answer the test decides per address (the real HTTP probe is tested in test_probe.py)."""
+
+    def __init__(self, *ready: tuple[str, int]) -> None:
+        self.ready = set(ready)
+        self.calls: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> bool:
+        self.calls.append((host, port))
+        return (host, port) in self.ready
+
+
+@pytest.fixture
+def probes() -> Probes:
+    return Probes(A, B, C)
+
+
+@pytest.fixture
+async def throttler(probes: Probes) -> AsyncIterator[Throttler]:
+    t = Throttler(probes, rand=lambda n: 0, probe_frequency=0.005)
+    yield t
+    await t.close()
+
+
+async def healthy(t: Throttler, n: int) -> None:
+    await eventually(lambda: len(t.healthy(NS, REV)) == n, what=f"{n} healthy trackers")
+
+
+@pytest.mark.parametrize(
+    ("cc", "endpoints", "want"),
+    [
+        pytest.param(1, [A], 1, id="cc1-one"),
+        pytest.param(2, [A, B, C], 6, id="cc2-three"),
+        pytest.param(10, [A, B], 20, id="cc10-two"),
+        pytest.param(0, [A], MAX_CONCURRENCY, id="cc0-infinite"),
+        pytest.param(5, [], 0, id="no-endpoints"),
+        pytest.param(0, [], 0, id="cc0-no-endpoints"),
+    ],
+)
+async def test_capacity_is_cc_times_healthy_trackers(throttler: Throttler, cc: int, endpoints, want: int):
+    throttler.set_revision(NS, REV, cc, 300)
+    throttler.set_endpoints(NS, REV, endpoints)
+    await healthy(throttler, len(endpoints))
+    assert throttler.capacity(NS, REV) == want
+
+
+async def test_endpoints_before_revision_are_kept(throttler: Throttler):
+    throttler.set_endpoints(NS, REV, [A, B])
+    assert throttler.revision(NS, REV) is None
+    throttler.set_revision(NS, REV, 3, 60)
+    await healthy(throttler, 2)
+    assert throttler.capacity(NS, REV) == 6
+    assert throttler.revision(NS, REV) is not None
+
+
+async def test_endpoint_used_only_after_its_probe_passes(probes: Probes, throttler: Throttler):
+    probes.ready = {A}
+    throttler.set_revision(NS, REV, 1, 300)
+    throttler.set_endpoints(NS, REV, [A, B])
+    await healthy(throttler, 1)
+    assert throttler.healthy(NS, REV) == [A]
+    await eventually(lambda: probes.calls.count(B) >= 3, what="B probed again and again")
+    assert throttler.capacity(NS, REV) == 1
+    probes.ready.add(B)
+    await healthy(throttler, 2)
+    assert throttler.capacity(NS, REV) == 2
+    # everybody passed: probing stops
+    calls = len(probes.calls)
+    lease = await throttler.acquire(NS, REV)
+    lease.release()
+    assert len(probes.calls) == calls
+
+
+async def test_removed_endpoint_is_dropped_at_once(throttler: Throttler):
+    throttler.set_revision(NS, REV, 2, 300)
+    throttler.set_endpoints(NS, REV, [A, B])
+    await healthy(throttler, 2)
+    throttler.set_endpoints(NS, REV, [B])
+    assert throttler.healthy(NS, REV) == [B]
+    assert throttler.capacity(NS, REV) == 2
+    throttler.set_endpoints(NS, REV, [])
+    assert throttler.capacity(NS, REV) == 0
+
+
+async def test_cc1_never_more_than_one_per_instance(throttler: Throttler):
+    throttler.set_revision(NS, REV, 1, 300)
+    throttler.set_endpoints(NS, REV, [A, B])
+    await healthy(throttler, 2)
+    first = await throttler.acquire(NS, REV)
+    second = await throttler.acquire(NS, REV)
+    assert {first.address, second.address} == {A, B}
+    third = asyncio.create_task(throttler.acquire(NS, REV))
+    await eventually(lambda: throttler.waiting(NS, REV) == 1, what="third waiting")
+    assert not third.done()
+    second.release()
+    lease = await third
+    assert lease.address == second.address
+    first.release()
+    lease.release()
+
+
+async def test_first_available_for_small_cc(throttler: Throttler):
+    throttler.set_revision(NS, REV, 2, 300)
+    throttler.set_endpoints(NS, REV, [B, A])
+    await healthy(throttler, 2)
+    leases = [await throttler.acquire(NS, REV) for _ in range(4)]
+    assert [lease.address for lease in leases] == [A, A, B, B]
+
+
+async def test_round_robin_for_large_cc(throttler: Throttler):
+    throttler.set_revision(NS, REV, 4, 300)
+    throttler.set_endpoints(NS, REV, [A, B, C])
+    await healthy(throttler, 3)
+    leases = [await throttler.acquire(NS, REV) for _ in range(6)]
+    assert [lease.address for lease in leases] == [A, B, C, A, B, C]
+
+
+async def test_cc0_balances_by_in_flight(throttler: Throttler):
+    throttler.set_revision(NS, REV, 0, 300)
+    throttler.set_endpoints(NS, REV, [A, B])
+    await healthy(throttler, 2)
+    leases = [await throttler.acquire(NS, REV) for _ in range(10)]
+    assert sum(lease.address == A for lease in leases) == 5
+    for lease in leases:
+        lease.release()
+    assert [t.weight for t in (leases[0].tracker, leases[1].tracker)] == [0, 0]
+
+
+async def test_holds_until_an_endpoint_passes(probes: Probes, throttler: Throttler):
+    probes.ready = set()
+    throttler.set_revision(NS, REV, 0, 300)
+    waiters = [asyncio.create_task(throttler.acquire(NS, REV)) for _ in range(50)]
+    await eventually(lambda: throttler.waiting(NS, REV) == 50, what="50 waiting")
+    throttler.set_endpoints(NS, REV, [A])
+    await eventually(lambda: probes.calls.count(A) >= 2, what="A probed twice")
+    assert not any(w.done() for w in waiters)
+    probes.ready.add(A)
+    leases: list[Lease] = await asyncio.gather(*waiters)
+    assert {lease.address for lease in leases} == {A}
+    assert throttler.waiting(NS, REV) == 0
+
+
+async def test_queue_bound_fails_at_once(probes: Probes):
+    t = Throttler(probes, queue_depth=3)
+    t.set_revision(NS, REV, 1, 300)
+    waiters = [asyncio.create_task(t.acquire(NS, REV)) for _ in range(3)]
+    await eventually(lambda: t.waiting(NS, REV) == 3, what="3 waiting")
+    with pytest.raises(QueueFull, match="pending request queue full"):
+        await t.acquire(NS, REV)
+    waiters[0].cancel()  # one gives up: there is room again
+    await eventually(lambda: t.waiting(NS, REV) == 2, what="2 waiting")
+    extra = asyncio.create_task(t.acquire(NS, REV))
+    await eventually(lambda: t.waiting(NS, REV) == 3, what="3 waiting again")
+    t.set_endpoints(NS, REV, [A])
+    first = await waiters[1]  # CC 1, one instance: one at a time
+    first.release()
+    second = await waiters[2]
+    second.release()
+    (await extra).release()
+    await t.close()
+
+
+async def test_unknown_revision_is_not_found(throttler: Throttler):
+    with pytest.raises(errors.NotFound):
+        await throttler.acquire(NS, "nope")
+
+
+async def test_removing_a_revision_releases_its_waiters(probes: Probes, throttler: Throttler):
+    throttler.set_revision(NS, REV, 1, 300)
+    waiter = asyncio.create_task(throttler.acquire(NS, REV))
+    await eventually(lambda: throttler.waiting(NS, REV) == 1, what="waiting")
+    throttler.remove_revision(NS, REV)
+    with pytest.raises(errors.NotFound):
+        await waiter
+
+
+async def test_cancelled_waiter_leaves_no_trace(throttler: Throttler):
+    throttler.set_revision(NS, REV, 1, 300)
+    waiter = asyncio.create_task(throttler.acquire(NS, REV))
+    await eventually(lambda: throttler.waiting(NS, REV) == 1, what="waiting")
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert throttler.waiting(NS, REV) == 0
+    throttler.set_endpoints(NS, REV, [A])
+    await healthy(throttler, 1)
+    lease = await throttler.acquire(NS, REV)  # the slot was not leaked
+    lease.release()
+
+
+async def test_requests_on_a_removed_instance_finish_and_free_room_for_others(throttler: Throttler):
+    throttler.set_revision(NS, REV, 1, 300)
+    throttler.set_endpoints(NS, REV, [A])
+    await healthy(throttler, 1)
+    on_a = await throttler.acquire(NS, REV)
+    waiter = asyncio.create_task(throttler.acquire(NS, REV))
+    await eventually(lambda: throttler.waiting(NS, REV) == 1, what="waiting")
+    throttler.set_endpoints(NS, REV, [B])  # A leaves while its request runs; B comes
+    lease = await waiter
+    assert lease.address == B  # did not wait for A's request to end
+    on_a.release()  # A's request ends later: no double release of the revision slot
+    lease.release()
+    again = await throttler.acquire(NS, REV)
+    assert again.address == B
+    blocked = asyncio.create_task(throttler.acquire(NS, REV))
+    await eventually(lambda: throttler.waiting(NS, REV) == 1, what="blocked on CC 1")
+    assert not blocked.done()
+    again.release()
+    (await blocked).release()
+
+
+async def test_release_is_idempotent(throttler: Throttler):
+    throttler.set_revision(NS, REV, 1, 300)
+    throttler.set_endpoints(NS, REV, [A])
+    await healthy(throttler, 1)
+    lease = await throttler.acquire(NS, REV)
+    lease.release()
+    lease.release()
+    one = await throttler.acquire(NS, REV)
+    two = asyncio.create_task(throttler.acquire(NS, REV))
+    await eventually(lambda: throttler.waiting(NS, REV) == 1, what="second waits: capacity still 1")
+    one.release()
+    (await two).release()

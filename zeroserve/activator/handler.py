@@ -1,0 +1,117 @@
+"""The activator's request path (Knative ``pkg/activator/handler``): the ``route`` hook of the proxy.
+
+For each request, outermost first, as Knative's handler chain does:
+
+1. a network probe (``K-Network-Probe: activator``) is answered ``200 activator`` (another value: 400);
+2. the revision comes from ``Knative-Serving-Revision`` and ``Knative-Serving-Namespace`` (set by
+   whoever routes to the activator), else from a Host ``<revision>.<namespace>.svc...``; an unknown
+   revision gets 404 ``Error getting active endpoint: ...``;
+3. the request is counted for the autoscaler (:mod:`~zeroserve.activator.reporter`) from now until
+   its response ends;
+4. it waits for capacity in the :class:`~zeroserve.activator.throttler.Throttler`; the wait counts
+   toward the revision's ``timeoutSeconds`` (504 ``activator request timeout``); a full queue gives
+   503 ``pending request queue full``;
+5. it is proxied to the chosen instance with ``K-Proxy-Request: activator``, the Host moved to
+   ``K-Original-Host`` and the revision headers stripped; the instance's slot is freed when the
+   response ends. Upstream errors become 502 in :mod:`zeroserve.net.proxy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from zeroserve import errors
+from zeroserve.activator.reporter import ConcurrencyReporter
+from zeroserve.activator.throttler import Lease, RevisionInfo, Throttler
+from zeroserve.net import headers as h
+from zeroserve.net.proxy import RequestHead, Response, RouteResult, Target, Timeouts
+from zeroserve.queue.breaker import QueueFull
+
+REVISION_HEADER = "Knative-Serving-Revision"
+NAMESPACE_HEADER = "Knative-Serving-Namespace"
+PROXY_NAME = b"activator"
+TIMEOUT_MESSAGE = b"activator request timeout\n"
+CONNECT_TIMEOUT = 5.0
+
+_DROP = frozenset({b"host", REVISION_HEADER.lower().encode(), NAMESPACE_HEADER.lower().encode()})
+
+
+def _text(status: int, message: str) -> Response:
+    return Response(status, message.encode() + b"\n")
+
+
+def revision_of(head: RequestHead) -> tuple[str, str] | None:
+    """(namespace, revision) from the Knative headers, else from ``<rev>.<ns>.svc[.domain]`` Host."""
+    name, namespace = head.header(REVISION_HEADER), head.header(NAMESPACE_HEADER)
+    if name and namespace:
+        return namespace, name
+    host = head.host.rsplit(":", 1)[0] if not head.host.endswith("]") else head.host
+    parts = host.split(".")
+    if len(parts) >= 3 and parts[2] == "svc" and parts[0] and parts[1]:
+        return parts[1], parts[0]
+    return None
+
+
+class Activator:
+    """Routes requests for revisions that have no (or not enough) capacity in serve mode."""
+
+    def __init__(
+        self, throttler: Throttler, reporter: ConcurrencyReporter, *, clock: Callable[[], float] | None = None
+    ) -> None:
+        self.throttler = throttler
+        self.reporter = reporter
+        self._clock = clock
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
+        """The :data:`zeroserve.net.Router` of the activator."""
+        probe = head.header(h.K_NETWORK_PROBE)
+        if probe is not None:
+            if probe == "activator":
+                return Response(200, b"activator")
+            return _text(400, f"unexpected probe header value: {probe}")
+        key = revision_of(head)
+        if key is None:
+            return _text(404, "Error getting active endpoint: no revision in the request (Knative-Serving-* headers)")
+        info = self.throttler.revision(*key)
+        if info is None:
+            return _text(404, f'Error getting active endpoint: revision.serving.knative.dev "{key[1]}" not found')
+        return self.forward(head, key[0], key[1], info)
+
+    async def forward(self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo) -> RouteResult:
+        """Wait for capacity, then a Target on the chosen instance (also for in-process callers)."""
+        start = self._now()
+        self.reporter.request_in(namespace, revision, start)
+        try:
+            async with asyncio.timeout(info.timeout_seconds):
+                lease = await self.throttler.acquire(namespace, revision)
+        except BaseException as exc:
+            self.reporter.request_out(namespace, revision, self._now())
+            if isinstance(exc, TimeoutError):
+                return Response(504, TIMEOUT_MESSAGE)
+            if isinstance(exc, QueueFull):
+                return _text(503, str(exc))
+            if isinstance(exc, errors.NotFound):
+                return _text(404, f"Error getting active endpoint: {exc.message}")
+            raise
+        remaining = max(info.timeout_seconds - (self._now() - start), 0.001)
+        return self._target(head, namespace, revision, lease, remaining)
+
+    def _target(self, head: RequestHead, namespace: str, revision: str, lease: Lease, remaining: float) -> Target:
+        host, port = lease.address
+
+        def release() -> None:
+            lease.release()
+            self.reporter.request_out(namespace, revision, self._now())
+
+        extra: list[h.Header] = [
+            (b"Host", f"{host}:{port}".encode("latin-1") if ":" not in host else f"[{host}]:{port}".encode()),
+            (h.K_PROXY_REQUEST.encode(), PROXY_NAME),
+        ]
+        if head.host:
+            extra.append((h.K_ORIGINAL_HOST.encode(), head.host.encode("latin-1")))
+        timeouts = Timeouts(connect=min(CONNECT_TIMEOUT, remaining), total=remaining)
+        return Target(host, port, timeouts=timeouts, headers=tuple(extra), on_release=release, drop=_DROP)

@@ -1,0 +1,312 @@
+"""Per-revision capacity of the activator (Knative ``pkg/activator/net/throttler.go``).
+
+Each revision has one **revision breaker** and one **tracker** per instance that passed its
+probe. With ``containerConcurrency`` CC > 0 the revision breaker's capacity is ``CC x trackers``
+and each tracker has a breaker of CC slots, so an instance never gets more than CC requests
+from this activator; with CC = 0 the revision breaker is an infinite breaker (open as soon as
+one instance is healthy) and instances are chosen by their in-flight count.
+
+A request waits for a revision slot, then the revision's load-balancing policy picks a tracker
+(:mod:`zeroserve.activator.lb_policy`). Waiting is bounded: at most ``queue_depth`` requests wait
+per revision (default 10,000, Knative's queue depth); the next one fails at once with
+:class:`~zeroserve.queue.breaker.QueueFull`, so memory stays bounded under any burst.
+
+Endpoints come from the outside (:meth:`Throttler.set_endpoints`). A new endpoint is probed
+(:mod:`zeroserve.activator.probe`) every ``probe_frequency`` seconds until it passes and only
+then gets a tracker. An endpoint that disappears loses its tracker at once: its requests in flight
+finish, and their revision slots are given back immediately so the waiting requests can use the
+instances that remain (Knative keeps them until the requests finish).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from zeroserve import errors
+from zeroserve.activator import lb_policy
+from zeroserve.activator.probe import PROBE_FREQUENCY, Probe, probe_all
+from zeroserve.queue.breaker import Breaker, InfiniteBreaker, QueueFull
+
+logger = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+RevisionKey = tuple[str, str]
+"""(namespace, revision name)."""
+
+QUEUE_DEPTH = 10_000
+"""Requests that may wait per revision (Knative's activator breaker queue depth)."""
+MAX_CONCURRENCY = 2**31 - 1
+"""The revision breaker's ceiling (Knative uses MaxInt32: only the trackers limit concurrency)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionInfo:
+    container_concurrency: int
+    timeout_seconds: float
+
+
+class Tracker:
+    """One healthy instance as this activator sees it (Knative ``podTracker``)."""
+
+    __slots__ = ("address", "breaker", "leases", "weight")
+
+    def __init__(self, address: Address, container_concurrency: int) -> None:
+        self.address = address
+        self.weight = 0
+        """Requests this activator has in flight to the instance."""
+        self.breaker: Breaker | None = None
+        if container_concurrency > 0:
+            cc = container_concurrency
+            self.breaker = Breaker(queue_depth=QUEUE_DEPTH, max_concurrency=cc, initial_capacity=cc)
+        self.leases: set[Lease] = set()
+
+    def reserve(self) -> bool:
+        return self.breaker is None or self.breaker.reserve()
+
+    def __repr__(self) -> str:
+        return f"Tracker({self.address[0]}:{self.address[1]}, weight={self.weight})"
+
+
+class Lease:
+    """A request's slot on a revision and an instance; :meth:`release` exactly once when done."""
+
+    __slots__ = ("_revision", "orphaned", "released", "tracker")
+
+    def __init__(self, revision: _Revision, tracker: Tracker) -> None:
+        self._revision = revision
+        self.tracker = tracker
+        self.released = False
+        self.orphaned = False
+        """The instance left: the revision slot was already given back."""
+        tracker.weight += 1
+        tracker.leases.add(self)
+
+    @property
+    def address(self) -> Address:
+        return self.tracker.address
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        tracker = self.tracker
+        tracker.weight -= 1
+        tracker.leases.discard(self)
+        if tracker.breaker is not None:
+            tracker.breaker.release()
+        if not self.orphaned:
+            self._revision.release_slot()
+        self._revision.pulse()
+
+
+class _Revision:
+    """State of one revision: breaker, trackers, endpoints, probing."""
+
+    def __init__(self, key: RevisionKey, info: RevisionInfo, rand: lb_policy.Rand) -> None:
+        self.key = key
+        self.info = info
+        cc = info.container_concurrency
+        self.breaker: Breaker | InfiniteBreaker
+        if cc > 0:
+            self.breaker = Breaker(queue_depth=QUEUE_DEPTH, max_concurrency=MAX_CONCURRENCY, initial_capacity=0)
+        else:
+            self.breaker = InfiniteBreaker()
+        self.policy: lb_policy.Policy[Tracker] = lb_policy.policy_for(cc, rand)
+        self.endpoints: frozenset[Address] = frozenset()
+        self.trackers: dict[Address, Tracker] = {}
+        self.ordered: list[Tracker] = []
+        self.waiting = 0
+        self.probing: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    @property
+    def capacity(self) -> int:
+        cc = self.info.container_concurrency
+        if cc > 0:
+            return cc * len(self.ordered)
+        return MAX_CONCURRENCY if self.ordered else 0
+
+    def unproven(self) -> list[Address]:
+        return sorted(self.endpoints - self.trackers.keys())
+
+    def add(self, addresses: Iterable[Address]) -> None:
+        for address in addresses:
+            if address in self.endpoints and address not in self.trackers:
+                self.trackers[address] = Tracker(address, self.info.container_concurrency)
+        self._reorder()
+
+    def keep_only(self, endpoints: frozenset[Address]) -> None:
+        """Drop the trackers of endpoints that left; their requests in flight run on."""
+        gone = [tracker for address, tracker in self.trackers.items() if address not in endpoints]
+        for tracker in gone:
+            del self.trackers[tracker.address]
+        self._reorder()
+        for tracker in gone:
+            for lease in list(tracker.leases):
+                if not lease.orphaned:
+                    lease.orphaned = True
+                    self.release_slot()
+
+    def _reorder(self) -> None:
+        self.ordered = [self.trackers[address] for address in sorted(self.trackers)]
+        self.breaker.update_concurrency(self.capacity)  # the infinite breaker opens on any capacity
+        self.pulse()
+
+    def release_slot(self) -> None:
+        self.breaker.release()
+
+    def open_for_removal(self) -> None:
+        """Let every waiter through so it sees that the revision is gone."""
+        self.breaker.update_concurrency(MAX_CONCURRENCY)
+        self.pulse()
+
+    def pick(self) -> Tracker | None:
+        return self.policy(self.ordered)
+
+    def pulse(self) -> None:
+        """Wake requests that found no tracker (a slot freed or the trackers changed)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def change_event(self) -> asyncio.Event:
+        """Set at the next :meth:`pulse`."""
+        return self._changed
+
+
+class Throttler:
+    """Holds requests until an instance of their revision has room; owns the probing tasks."""
+
+    def __init__(
+        self,
+        probe: Probe,
+        *,
+        rand: lb_policy.Rand = random.randrange,
+        queue_depth: int = QUEUE_DEPTH,
+        probe_frequency: float = PROBE_FREQUENCY,
+    ) -> None:
+        self._probe = probe
+        self._rand = rand
+        self.queue_depth = queue_depth
+        self.probe_frequency = probe_frequency
+        self._revisions: dict[RevisionKey, _Revision] = {}
+        self._endpoints: dict[RevisionKey, frozenset[Address]] = {}
+        """Endpoints as last published, also for revisions not (yet) known."""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- configuration ------------------------------------------------------------------
+
+    def set_revision(self, namespace: str, revision: str, container_concurrency: int, timeout_seconds: float) -> None:
+        key = (namespace, revision)
+        info = RevisionInfo(max(0, container_concurrency), timeout_seconds)
+        rev = self._revisions.get(key)
+        if rev is not None:
+            if rev.info.container_concurrency != info.container_concurrency:
+                logger.warning("revision %s/%s: containerConcurrency cannot change; ignored", *key)
+                info = RevisionInfo(rev.info.container_concurrency, timeout_seconds)
+            rev.info = info
+            return
+        rev = _Revision(key, info, self._rand)
+        self._revisions[key] = rev
+        self._apply(rev, self._endpoints.get(key, frozenset()))
+
+    def remove_revision(self, namespace: str, revision: str) -> None:
+        rev = self._revisions.pop((namespace, revision), None)
+        if rev is None:
+            return
+        if rev.probing is not None:
+            rev.probing.cancel()
+        rev.open_for_removal()  # waiters look the revision up again and get NotFound
+
+    def set_endpoints(self, namespace: str, revision: str, endpoints: Iterable[Address]) -> None:
+        key = (namespace, revision)
+        addresses = frozenset(endpoints)
+        if addresses:
+            self._endpoints[key] = addresses
+        else:
+            self._endpoints.pop(key, None)
+        rev = self._revisions.get(key)
+        if rev is not None:
+            self._apply(rev, addresses)
+
+    def _apply(self, rev: _Revision, endpoints: frozenset[Address]) -> None:
+        rev.endpoints = endpoints
+        rev.keep_only(endpoints)
+        if rev.unproven() and rev.probing is None:
+            task = asyncio.get_running_loop().create_task(self._probe_loop(rev))
+            rev.probing = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _probe_loop(self, rev: _Revision) -> None:
+        try:
+            while todo := rev.unproven():
+                rev.add(await probe_all(self._probe, todo))
+                if rev.unproven():
+                    await asyncio.sleep(self.probe_frequency)
+        finally:
+            rev.probing = None
+
+    # -- queries ------------------------------------------------------------------------
+
+    def revision(self, namespace: str, revision: str) -> RevisionInfo | None:
+        rev = self._revisions.get((namespace, revision))
+        return None if rev is None else rev.info
+
+    def capacity(self, namespace: str, revision: str) -> int:
+        rev = self._revisions.get((namespace, revision))
+        return 0 if rev is None else rev.capacity
+
+    def healthy(self, namespace: str, revision: str) -> list[Address]:
+        rev = self._revisions.get((namespace, revision))
+        return [] if rev is None else [t.address for t in rev.ordered]
+
+    def waiting(self, namespace: str, revision: str) -> int:
+        rev = self._revisions.get((namespace, revision))
+        return 0 if rev is None else rev.waiting
+
+    # -- requests -----------------------------------------------------------------------
+
+    def _get(self, key: RevisionKey) -> _Revision:
+        rev = self._revisions.get(key)
+        if rev is None:
+            raise errors.NotFound(f"revision {key[0]}/{key[1]} not found")
+        return rev
+
+    async def acquire(self, namespace: str, revision: str) -> Lease:
+        """Wait for room on an instance of the revision; the caller releases the lease.
+
+        Raises NotFound for an unknown (or removed) revision and QueueFull when ``queue_depth``
+        requests already wait. Cancel it (``asyncio.timeout``) to give up waiting.
+        """
+        key = (namespace, revision)
+        rev = self._get(key)
+        if rev.waiting >= self.queue_depth:
+            raise QueueFull()
+        rev.waiting += 1
+        try:
+            while True:
+                changed = rev.change_event()
+                await rev.breaker.acquire()
+                if self._revisions.get(key) is not rev:
+                    rev.release_slot()
+                    raise errors.NotFound(f"revision {namespace}/{revision} was removed")
+                tracker = rev.pick()
+                if tracker is not None:
+                    return Lease(rev, tracker)
+                rev.release_slot()  # a race with a capacity change: wait for the next one
+                await changed.wait()
+        finally:
+            rev.waiting -= 1
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop probing."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
