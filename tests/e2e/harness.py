@@ -65,6 +65,12 @@ class Up:
     def endpoints(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "endpoints.json").read_text())  # type: ignore[no-any-return]
 
+    def write_config(self, text: str) -> None:
+        """Replace DATA/config.yaml (re-read live by `up`, as Knative watches its ConfigMaps)."""
+        tmp = self.data_dir / "config.yaml.tmp"
+        tmp.write_text(text)
+        tmp.replace(self.data_dir / "config.yaml")
+
     @property
     def port(self) -> int:
         """The gateway's real port (URLs carry it)."""

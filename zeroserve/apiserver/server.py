@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from zeroserve.api import selectors
 from zeroserve.api.base import Obj
@@ -45,6 +46,26 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 Subresource = Callable[[web.Request, str, str, asyncio.Event], Awaitable[web.StreamResponse]]
 """A read-only streaming subresource (e.g. ``revisions/log``): (request, namespace, name, closing)."""
+
+
+class JsonSubresource:
+    """A read-only JSON subresource from a plain function (e.g. ``revisions/autoscaler``).
+
+    ``document(request, namespace, name)`` returns the document, or None for 404.
+    """
+
+    def __init__(self, document: Callable[[web.Request, str, str], Obj | None]) -> None:
+        self._document = document
+
+    async def __call__(
+        self, request: web.Request, namespace: str, name: str, closing: asyncio.Event
+    ) -> web.StreamResponse:
+        doc = self._document(request, namespace, name)
+        if doc is None:
+            sub = request.match_info.get("sub", "")
+            raise NotFound(f'{sub} of "{name}" not found: nothing is known of it yet')
+        return _json(doc)
+
 
 FIELD_LABELS: Final = ("metadata.name", "metadata.namespace")
 PATCH_RETRIES: Final = 5
@@ -73,7 +94,9 @@ class ApiServer:
         admit_status: AdmitStatus | None = None,
         kinds: Sequence[Kind] = KINDS,
         subresources: Mapping[tuple[str, str], Subresource] | None = None,
+        metrics: CollectorRegistry | None = None,
     ) -> None:
+        """``metrics``: a Prometheus registry served at ``/metrics`` (with the token, as Kubernetes)."""
         self._store = store
         self._admit = admit
         self._admit_status = admit_status
@@ -81,6 +104,7 @@ class ApiServer:
         self._kinds = tuple(kinds)
         self._by_path = {(k.group, k.version, k.plural): k for k in self._kinds}
         self._subresources = dict(subresources or {})
+        self._metrics = metrics
         self._closing = asyncio.Event()
         self._pumps: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -131,6 +155,7 @@ class ApiServer:
         for path in ("/healthz", "/readyz", "/livez"):
             r.add_get(path, _text_ok)
         r.add_get("/version", self._version)
+        r.add_get("/metrics", self._prometheus)
         r.add_get("/api", self._api)
         r.add_get("/api/v1", self._api_v1)
         r.add_get("/apis", self._apis)
@@ -167,6 +192,11 @@ class ApiServer:
         return await handler(request)
 
     # ---- discovery ---------------------------------------------------------------------------
+
+    async def _prometheus(self, _: web.Request) -> web.StreamResponse:
+        if self._metrics is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=generate_latest(self._metrics), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _version(self, _: web.Request) -> web.StreamResponse:
         return _json(discovery.version_info())

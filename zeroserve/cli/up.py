@@ -10,8 +10,8 @@ per data dir: a second one is refused (``DATA/lock``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
-import inspect
 import json
 import logging
 import os
@@ -20,17 +20,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from prometheus_client import CollectorRegistry
+
+from zeroserve.activator.handler import Activator
+from zeroserve.activator.probe import HttpProber
+from zeroserve.activator.reporter import ConcurrencyReporter
+from zeroserve.activator.throttler import Throttler
 from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
 from zeroserve.apiserver.logs import RevisionLogs
+from zeroserve.apiserver.server import JsonSubresource
+from zeroserve.autoscaler.collector import Collector, DeciderKey
+from zeroserve.autoscaler.explain import explain_document
+from zeroserve.autoscaler.multiscaler import Multiscaler
+from zeroserve.autoscaler.scraper import HttpStatsClient, Scraper
 from zeroserve.cli.configwatch import ConfigWatcher
+from zeroserve.cli.wiring import InProcessStatSink, RevisionFeed, RuntimeEndpoints, RuntimeUsage, ServingModes
+from zeroserve.clock import SystemClock
 from zeroserve.controller.runner import Controller
-from zeroserve.gateway.hold import Holder
 from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
-from zeroserve.net import RequestHead, Response, Target
+from zeroserve.net.proxy import RequestHead, Response, RouteResult
 from zeroserve.runtime.base import Endpoint, WorkloadKey
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.sqlite import SqliteStore
@@ -77,32 +89,44 @@ def _write_endpoints(data_dir: Path, endpoints: dict[str, object]) -> None:
 
 
 async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run the platform until ``stop`` is set (``ready`` is set once everything listens)."""
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock(data_dir)
     stop = stop or asyncio.Event()
-    holder = Holder()
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(lock.close)
+        await _serve(settings, stack, ready, stop)
 
-    async def no_endpoints(head: RequestHead, backend: Backend) -> Target | Response:
-        """No ready instance: hold the request until one is ready, then route it afresh."""
-        if not await holder.hold(backend.namespace, backend.revision):
-            return Response(503, f"revision {backend.namespace}/{backend.revision} has no ready instance\n".encode())
-        routed = gateway.route(head, internal=True)  # the internal listener knows every host
-        return await routed if inspect.isawaitable(routed) else routed
+
+async def _serve(
+    settings: UpSettings, stack: contextlib.AsyncExitStack, ready: asyncio.Event | None, stop: asyncio.Event
+) -> None:
+    data_dir = settings.data_dir
+    clock = SystemClock()
+    # The activator: buffers requests for revisions without (enough) capacity, in this process.
+    prober = await stack.enter_async_context(HttpProber())
+    throttler = Throttler(prober)
+    stack.push_async_callback(throttler.close)
+
+    async def to_activator(head: RequestHead, backend: Backend) -> RouteResult:
+        info = throttler.revision(backend.namespace, backend.revision)
+        if info is None:
+            return Response(503, f"revision {backend.namespace}/{backend.revision} is not known yet\n".encode())
+        return await activator.forward(head, backend.namespace, backend.revision, info)
 
     gateway = Gateway(
         external=(settings.gateway_host, settings.gateway_port),
         internal=("127.0.0.1", settings.internal_port),
-        no_endpoints=no_endpoints,
+        no_endpoints=to_activator,
     )
     external_port, internal_port = await gateway.start()
+    stack.push_async_callback(gateway.stop, 5.0)
     # URLs carry the port the gateway really listens on (config-network's external port).
     watcher = ConfigWatcher(data_dir / "config.yaml", gateway_port=external_port)
 
-    def admit_current(kind: Kind, new: Obj, old: Obj | None) -> Obj:
-        return admit(kind, new, old, watcher.current, user=ADMIN_USER)
-
     store = await SqliteStore.open(data_dir / "zeroserve.db")
+    stack.push_async_callback(store.close)
 
     async def drain(endpoint: Endpoint) -> None:
         """An instance left the tables: wait for the requests the gateway already sent it."""
@@ -110,59 +134,99 @@ async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: 
             await asyncio.sleep(DRAIN_POLL)
 
     runtime = LocalRuntime(
-        data_dir, platform_env={"ZEROSERVE_INTERNAL_URL": f"http://127.0.0.1:{internal_port}"}, drain=drain
+        data_dir,
+        platform_env={"ZEROSERVE_INTERNAL_URL": f"http://127.0.0.1:{internal_port}"},
+        drain=drain,
+        queue_proxy=True,
     )
+    stack.push_async_callback(runtime.close)
+
+    modes = ServingModes(gateway)
 
     def endpoints_changed(key: WorkloadKey) -> None:
         status = runtime.status(key)
-        gateway.set_endpoints(key.namespace, key.revision, status.endpoints if status else ())
-        if status is not None and status.endpoints:
-            holder.ready(key.namespace, key.revision)
+        endpoints = status.endpoints if status else ()
+        modes.set_endpoints(key.namespace, key.revision, endpoints)
+        throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in endpoints])
 
     runtime.subscribe(endpoints_changed)
-    try:
-        token = ensure_token(data_dir)
-        api = ApiServer(
-            store,
-            admit_current,
-            token,
-            admit_status=admit_status,
-            subresources={("revisions", "log"): RevisionLogs(data_dir / "logs")},
+
+    # The autoscaler: scrapes the queue-proxies, takes the activator's stats, decides every 2 s.
+    sources = RuntimeEndpoints(runtime)
+    stats_client = HttpStatsClient()
+    stack.push_async_callback(stats_client.close)
+    registry = CollectorRegistry()
+    multiscaler = Multiscaler(
+        Collector(),
+        sources,
+        clock,
+        on_change=lambda key: controller.on_decider_change(key),
+        scraper=Scraper(sources, stats_client),
+        usage=RuntimeUsage(runtime),
+        registry=registry,
+    )
+    reporter = ConcurrencyReporter(InProcessStatSink(multiscaler))
+    activator = Activator(throttler, reporter)
+
+    def explain(_request: object, namespace: str, name: str) -> Obj | None:
+        doc = explain_document(multiscaler, DeciderKey(namespace, name))
+        if doc is not None:
+            doc["sksMode"] = modes.mode(namespace, name)
+        return doc
+
+    token = ensure_token(data_dir)
+
+    def admit_current(kind: Kind, new: Obj, old: Obj | None) -> Obj:
+        return admit(kind, new, old, watcher.current, user=ADMIN_USER)
+
+    api = ApiServer(
+        store,
+        admit_current,
+        token,
+        admit_status=admit_status,
+        subresources={
+            ("revisions", "log"): RevisionLogs(data_dir / "logs"),
+            ("revisions", "autoscaler"): JsonSubresource(explain),
+        },
+        metrics=registry,
+    )
+    api_port = await api.start(settings.api_host, settings.api_port)
+    stack.push_async_callback(api.stop)
+    controller = Controller(
+        store, runtime, lambda: watcher.current, ingress=gateway, multiscaler=multiscaler, serving_mode=modes
+    )
+    watcher.subscribe(lambda _cfg: controller.config_changed())
+    async with multiscaler, controller, asyncio.TaskGroup() as tasks:
+        background = [
+            tasks.create_task(watcher.run(), name="config-watcher"),
+            tasks.create_task(reporter.run(), name="activator-stats"),
+            tasks.create_task(RevisionFeed(store, throttler).run(), name="revision-feed"),
+        ]
+        _write_endpoints(
+            data_dir,
+            {
+                "api": f"http://{settings.api_host}:{api_port}",
+                "gateway": f"http://{settings.gateway_host}:{external_port}",
+                "internal": f"http://127.0.0.1:{internal_port}",
+                "pid": os.getpid(),
+            },
         )
-        api_port = await api.start(settings.api_host, settings.api_port)
-        controller = Controller(store, runtime, lambda: watcher.current, ingress=gateway)
-        watcher.subscribe(lambda _cfg: controller.config_changed())
-        async with controller:
-            watcher_task = asyncio.create_task(watcher.run(), name="config-watcher")
-            _write_endpoints(
-                data_dir,
-                {
-                    "api": f"http://{settings.api_host}:{api_port}",
-                    "gateway": f"http://{settings.gateway_host}:{external_port}",
-                    "internal": f"http://127.0.0.1:{internal_port}",
-                    "pid": os.getpid(),
-                },
-            )
-            log.info(
-                "zeroserve up: API http://%s:%d, gateway http://%s:%d (internal :%d), data %s",
-                settings.api_host,
-                api_port,
-                settings.gateway_host,
-                external_port,
-                internal_port,
-                data_dir,
-            )
-            if ready is not None:
-                ready.set()
-            await stop.wait()
-            log.info("zeroserve: stopping")
-            watcher_task.cancel()
-            await api.stop()
-    finally:
-        await gateway.stop(grace=5.0)
-        await runtime.close()
-        await store.close()
-        lock.close()
+        log.info(
+            "zeroserve up: API http://%s:%d, gateway http://%s:%d (internal :%d), data %s",
+            settings.api_host,
+            api_port,
+            settings.gateway_host,
+            external_port,
+            internal_port,
+            data_dir,
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("zeroserve: stopping")
+        for task in background:
+            task.cancel()
+        await api.stop()
 
 
 def run_up(

@@ -1,0 +1,151 @@
+"""Issue 6's acceptance on a real `zeroserve up`, with the knobs Knative offers to keep it fast:
+a 6 s stable window and a 1 s scale-to-zero grace period in the config file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.harness import Up
+from tests.support.polling import wait_for
+
+FAST = "config-autoscaler:\n  stable-window: 6s\n  scale-to-zero-grace-period: 1s\n"
+SLEEP = ["--cmd", "python3", "--arg", "examples/sleep/app.py"]
+
+
+@pytest.fixture
+def fast(up: Up) -> Up:
+    up.write_config(FAST)
+    wait_for(lambda: "6s" in up.cli("config", "show").stdout, 10, "config written")
+    return up
+
+
+def revision(up: Up, name: str) -> dict[str, Any]:
+    return json.loads(up.cli("get", "rev", name, "-o", "json").stdout)  # type: ignore[no-any-return]
+
+
+def replicas(up: Up, name: str) -> int:
+    return int(revision(up, name)["status"].get("actualReplicas", -1))
+
+
+def desired(up: Up, name: str) -> int:
+    pa = json.loads(up.cli("get", "pa", name, "-o", "json").stdout)
+    return int(pa["status"].get("desiredScale", -1))
+
+
+@contextmanager
+def load(up: Up, host: str, concurrency: int, path: str) -> Iterator[list[int]]:
+    """``concurrency`` clients sending requests back to back until the block ends."""
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    async def clients() -> None:
+        base = up.endpoints["gateway"]
+        timeout = aiohttp.ClientTimeout(total=120)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+
+            async def client() -> None:
+                while not stop.is_set():
+                    async with session.get(base + path, headers={"Host": host}) as resp:
+                        await resp.read()
+                        statuses.append(resp.status)
+
+            await asyncio.gather(*(client() for _ in range(concurrency)))
+
+    thread = threading.Thread(target=asyncio.run, args=(clients(),))
+    thread.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        thread.join(120)
+
+
+def test_scale_from_zero_on_the_first_request_and_back_to_zero(fast: Up) -> None:
+    fast.cli("service", "create", "hello", "--cmd", "python3", "--arg", "examples/hello/app.py")
+    wait_for(lambda: replicas(fast, "hello-00001") == 0, 30, "scaled to zero without traffic")
+    assert revision(fast, "hello-00001")["status"]["conditions"]  # still Ready at zero
+    status, body = fast.get("hello.default.localhost")
+    assert (status, body) == (200, "Hello World! (revision hello-00001)\n")
+    assert replicas(fast, "hello-00001") == 1
+    went_idle = time.monotonic()
+    wait_for(lambda: replicas(fast, "hello-00001") == 0, 30, "back to zero after window + grace")
+    assert time.monotonic() - went_idle >= 6  # not before the stable window
+    explained = fast.cli("autoscaler", "explain", "hello-00001").stdout
+    assert "Desired scale:  0" in explained and "SKS mode:       Proxy" in explained
+
+
+@pytest.mark.parametrize(("utilization", "want"), [pytest.param("100", 5, id="100%"), pytest.param(None, 8, id="70%")])
+def test_fifty_concurrent_requests_against_target_ten(fast: Up, utilization: str | None, want: int) -> None:
+    flags = ["--annotation", "autoscaling.knative.dev/target=10"]
+    if utilization:
+        flags += ["--annotation", f"autoscaling.knative.dev/target-utilization-percentage={utilization}"]
+    fast.cli("service", "create", "sleep", *SLEEP, *flags)
+    with load(fast, "sleep.default.localhost", 50, "/?ms=500") as statuses:
+        wait_for(lambda: desired(fast, "sleep-00001") == want, 60, f"{want} desired")
+        wait_for(lambda: replicas(fast, "sleep-00001") == want, 60, f"{want} instances")
+    assert statuses and set(statuses) == {200}
+
+
+def test_min_and_max_scale(fast: Up) -> None:
+    fast.cli("service", "create", "kept", *SLEEP, "--scale-min", "2")
+    fast.cli(
+        "service", "create", "capped", *SLEEP, "--scale-max", "3",
+        "--annotation", "autoscaling.knative.dev/target=10",
+    )  # fmt: skip
+    with load(fast, "capped.default.localhost", 50, "/?ms=500") as statuses:
+        wait_for(lambda: desired(fast, "capped-00001") == 3, 60, "capped at 3")
+        time.sleep(3)  # wait-ok: the cap must hold while the load goes on
+        assert replicas(fast, "capped-00001") == 3 and desired(fast, "capped-00001") == 3
+    assert set(statuses) == {200}
+    assert replicas(fast, "kept-00001") == 2  # idle well past window + grace, min-scale holds
+
+
+def test_activation_scale_brings_three_from_zero(fast: Up) -> None:
+    fast.cli(
+        "service", "create", "act", *SLEEP, "--annotation", "autoscaling.knative.dev/activation-scale=3",
+    )  # fmt: skip
+    wait_for(lambda: replicas(fast, "act-00001") == 0, 30, "at zero")
+    assert fast.get("act.default.localhost")[0] == 200
+    wait_for(lambda: replicas(fast, "act-00001") == 3, 30, "three instances from one request")
+
+
+def test_initial_scale_zero_with_allow_zero_initial_scale(fast: Up) -> None:
+    fast.write_config(FAST + "  allow-zero-initial-scale: 'true'\n")
+    create = ["service", "create", "lazy", *SLEEP, "--annotation", "autoscaling.knative.dev/initial-scale=0"]
+    wait_for(lambda: fast.cli(*create, check=False).returncode == 0, 15, "created at zero and Ready")
+    rev = revision(fast, "lazy-00001")
+    assert rev["status"].get("actualReplicas") == 0
+    assert fast.get("lazy.default.localhost")[0] == 200
+
+
+def test_scale_down_delay_holds_the_instances(fast: Up) -> None:
+    fast.cli(
+        "service", "create", "held", *SLEEP, "--annotation", "autoscaling.knative.dev/target=10",
+        "--annotation", "autoscaling.knative.dev/scale-down-delay=20s",
+    )  # fmt: skip
+    with load(fast, "held.default.localhost", 30, "/?ms=500"):
+        wait_for(lambda: replicas(fast, "held-00001") >= 3, 60, "scaled up")
+    peak = replicas(fast, "held-00001")
+    stopped = time.monotonic()
+    while time.monotonic() - stopped < 12:  # beyond window + grace, within the delay
+        assert replicas(fast, "held-00001") == peak
+        time.sleep(1)  # wait-ok: sampling that the number holds
+    wait_for(lambda: replicas(fast, "held-00001") < peak, 60, "scale down once the delay is over")
+
+
+def test_hpa_class_scales_a_cpu_burning_app_up_and_back(fast: Up) -> None:
+    fast.cli("apply", "-f", "examples/burn/service.yaml", "--wait")
+    assert replicas(fast, "burn-00001") == 1
+    with load(fast, "burn.default.localhost", 4, "/?ms=200"):
+        wait_for(lambda: replicas(fast, "burn-00001") > 1, 60, "HPA scales up on CPU")
+        assert replicas(fast, "burn-00001") <= 3  # max-scale
+    wait_for(lambda: replicas(fast, "burn-00001") == 1, 90, "HPA scales back down to 1 (never 0)")

@@ -1,0 +1,139 @@
+"""Adapters that join the components inside one ``zeroserve up`` process.
+
+Each component defines the small interface it consumes (Knative's style); these classes implement
+them on top of the others, so no component imports another's internals:
+
+* :class:`RuntimeEndpoints` / :class:`RuntimeUsage`: the autoscaler's scrape targets and cgroup
+  usage, read from the local runtime;
+* :class:`InProcessStatSink`: the activator's stats go straight to the multiscaler (a standalone
+  activator posts them to the stat server instead);
+* :class:`RevisionFeed`: the activator learns each revision's containerConcurrency and timeout from
+  the store's watch, as a standalone activator does from the API's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+from zeroserve.activator.throttler import Throttler
+from zeroserve.api.kinds import REVISION
+from zeroserve.autoscaler.collector import DeciderKey
+from zeroserve.autoscaler.metrics import StatMessage
+from zeroserve.autoscaler.multiscaler import Multiscaler
+from zeroserve.errors import Gone
+from zeroserve.gateway.server import Gateway
+from zeroserve.runtime.base import Endpoint, WorkloadKey
+from zeroserve.runtime.cgroups import Usage
+from zeroserve.runtime.local import LocalRuntime
+from zeroserve.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class RuntimeEndpoints:
+    """``EndpointSource`` for the scraper: the ready instances of a revision (with admin ports)."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self._runtime = runtime
+
+    def endpoints(self, namespace: str, revision: str) -> Sequence[Endpoint]:
+        status = self._runtime.status(WorkloadKey(namespace, revision))
+        return status.endpoints if status is not None else ()
+
+
+class RuntimeUsage:
+    """``UsageSource`` for the HPA decider: cgroup usage of each running instance."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self._runtime = runtime
+
+    def usage(self, key: DeciderKey) -> Sequence[Usage]:
+        return self._runtime.usage(WorkloadKey(key.namespace, key.revision))
+
+
+class InProcessStatSink:
+    """``StatSink`` for the in-process activator: records into the multiscaler (which pokes)."""
+
+    def __init__(self, multiscaler: Multiscaler) -> None:
+        self._multiscaler = multiscaler
+
+    def send(self, messages: list[StatMessage]) -> None:
+        for message in messages:
+            self._multiscaler.record(message)
+
+
+class RevisionFeed:
+    """Keeps the throttler's view of revisions (CC, timeout) in step with the store."""
+
+    def __init__(self, store: Store, throttler: Throttler, default_timeout: int = 300) -> None:
+        self._store = store
+        self._throttler = throttler
+        self._default_timeout = default_timeout
+
+    def _apply(self, obj: dict[str, object], deleted: bool) -> None:
+        meta = obj.get("metadata")
+        spec = obj.get("spec")
+        if not isinstance(meta, dict) or not isinstance(spec, dict):
+            return
+        namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+        if deleted:
+            self._throttler.remove_revision(namespace, name)
+            return
+        cc = spec.get("containerConcurrency")
+        timeout = spec.get("timeoutSeconds")
+        self._throttler.set_revision(
+            namespace,
+            name,
+            cc if isinstance(cc, int) else 0,
+            timeout if isinstance(timeout, int) else self._default_timeout,
+        )
+
+    async def run(self) -> None:
+        while True:
+            items, rv = await self._store.list(REVISION)
+            for item in items:
+                self._apply(item, deleted=False)
+            try:
+                async for event in self._store.watch((REVISION,), since=rv):
+                    self._apply(event.object, deleted=event.type == "DELETED")
+            except Gone:
+                log.info("revision feed: watch expired, listing again")
+
+
+class ServingModes:
+    """The SKS's ``ServingMode``: which way the gateway sends a revision's requests.
+
+    *Serve*: straight to the instances' queue-proxies (the gateway balances by in-flight count).
+    *Proxy*: through the activator, which buffers and balances by free capacity — done by showing the
+    gateway no endpoints for the revision, so its ``no_endpoints`` hook (the activator) takes every
+    request. A revision the SKS has not spoken of yet is in Proxy, as Knative creates SKSs.
+    Requests already in flight keep their path across a switch.
+    """
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._modes: dict[tuple[str, str], str] = {}
+        self._endpoints: dict[tuple[str, str], tuple[Endpoint, ...]] = {}
+
+    def mode(self, namespace: str, revision: str) -> str:
+        return self._modes.get((namespace, revision), "Proxy")
+
+    def set_mode(self, namespace: str, revision: str, mode: Literal["Serve", "Proxy"]) -> None:
+        if self._modes.get((namespace, revision)) != mode:
+            log.info("sks %s/%s: %s mode", namespace, revision, mode.lower())
+        self._modes[(namespace, revision)] = mode
+        self._publish(namespace, revision)
+
+    def set_endpoints(self, namespace: str, revision: str, endpoints: Sequence[Endpoint]) -> None:
+        if endpoints:
+            self._endpoints[(namespace, revision)] = tuple(endpoints)
+        else:
+            self._endpoints.pop((namespace, revision), None)
+        self._publish(namespace, revision)
+
+    def _publish(self, namespace: str, revision: str) -> None:
+        serve = self.mode(namespace, revision) == "Serve"
+        shown = self._endpoints.get((namespace, revision), ()) if serve else ()
+        self._gateway.set_endpoints(namespace, revision, shown)
