@@ -141,6 +141,24 @@ async def test_instance_runs_in_its_own_cgroup_with_its_limits(runtime: LocalRun
     assert runtime.usage(KEY) == ()
 
 
+async def test_an_instance_without_limits_is_accounted_for(runtime: LocalRuntime, tmp_path: Path) -> None:
+    found = machine_cgroups()
+    pids = tmp_path / "pids"
+    await runtime.ensure(workload(SERVER, str(pids)), 1)
+    status = await until(runtime, lambda s: s.ready == 1)
+    assert status.warnings == ()
+    await poll(pids.exists)
+    leader = int(pids.read_text().split()[0])
+    controller = "memory" if found.version == "v1" else "unified"
+    assert cgroup_of(leader, controller).startswith(f"/{cgroups.PARENT}/")
+    (usage,) = runtime.usage(KEY)  # what the HPA class scales on
+    assert usage.memory_bytes is not None and usage.memory_bytes > 0
+    assert usage.cpu_seconds is not None and usage.cpu_seconds >= 0
+    if found.version == "v1":
+        directory = dict(found.parents)["memory"] / cgroup_of(leader, controller).rsplit("/", 1)[1]
+        assert int((directory / "memory.limit_in_bytes").read_text()) > 2**60  # no limit written
+
+
 async def test_memory_hog_is_oom_killed(runtime: LocalRuntime) -> None:
     machine_cgroups()
     await runtime.ensure(workload(HOG, memory="64Mi"), 1)

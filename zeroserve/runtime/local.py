@@ -233,7 +233,7 @@ class LocalRuntime:
             logger.warning("cgroup %r still holds processes %s: left in place", cgroup, cgroup.pids())
 
     def usage(self, key: WorkloadKey) -> tuple[cgroups.Usage, ...]:
-        """The cgroup usage (memory, cpu time, pids) of each running instance of ``key`` with limits."""
+        """The cgroup usage (memory, cpu time, pids) of each running instance of ``key``."""
         deployment = self._deployments.get(key)
         if deployment is None:
             return ()
@@ -327,9 +327,13 @@ class LocalRuntime:
         return SidecarSpec(QUEUE_PROXY_ARGV, env, serving, admin, log_dir / f"{instance_id}.log")
 
     def _enforceable_limits(self, workload: Workload) -> cgroups.Limits | None:
-        limits = workload_limits(workload)
-        if isinstance(limits, str) or limits.empty or cgroups.unenforced(self.cgroups, limits) is not None:
+        """The limits an instance's cgroup gets; empty Limits still give it a cgroup, for accounting
+        (the HPA autoscaler reads its cpu/memory usage); None when cgroups are not usable here."""
+        if not self.cgroups.available:
             return None
+        limits = workload_limits(workload)
+        if isinstance(limits, str) or cgroups.unenforced(self.cgroups, limits) is not None:
+            return cgroups.Limits()
         return limits
 
     def started(self, instance: Instance) -> None:

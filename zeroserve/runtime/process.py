@@ -67,7 +67,7 @@ class InstanceSpec:
     owner: str = ""
     """The workload key (``namespace/revision``) the instance belongs to, for records and logs."""
     limits: cgroups.Limits | None = None
-    """cgroup limits to run under (only set when the runtime's cgroups can enforce them)."""
+    """cgroup limits to run under (set when the runtime has usable cgroups; empty = accounting only)."""
     sidecar: SidecarSpec | None = None
     """The queue-proxy in front of the app, if any (then ``readiness`` probes it, not the app)."""
 
@@ -257,7 +257,7 @@ class Instance:
         loop = asyncio.get_running_loop()
         preexec = supervisor.die_with_parent(os.getpid())
         limits = self.spec.limits
-        if limits is not None and not limits.empty and self._cgroups is not None:
+        if limits is not None and self._cgroups is not None:
             self.cgroup = self._cgroups.create(self.id, limits)
             preexec = cgroups.compose(preexec, self.cgroup.join)
         read_fd, write_fd = os.pipe()
