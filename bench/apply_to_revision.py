@@ -42,6 +42,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=100)
     parser.add_argument("--workload", choices=("image", "hello"), default="image")
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.0,
+        help="seconds to wait after each Revision appears (0: back to back, each apply queues behind the "
+        "previous one's reconciles; 0.3: each apply meets an idle control plane)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -108,6 +115,8 @@ def main() -> None:
                     if not cond.wait_for(lambda n=name: f"{n}-00001" in seen, timeout=30):
                         raise SystemExit(f"{name}-00001 never appeared")
                     latencies.append(seen[f"{name}-00001"] - start)
+                if args.gap:
+                    time.sleep(args.gap)
             ack = sorted(x * 1000 for x in acks)
             print(
                 f"create acknowledged: p50 {statistics.median(ack):.1f} ms, p95 {ack[int(0.95 * len(ack)) - 1]:.1f} ms"
@@ -115,7 +124,7 @@ def main() -> None:
             ms = sorted(x * 1000 for x in latencies)
             p95 = ms[max(0, round(0.95 * len(ms)) - 1)]
             print(
-                f"apply -> Revision visible, n={len(ms)}: p50 {statistics.median(ms):.1f} ms, "
+                f"apply -> Revision visible, n={len(ms)}, gap {args.gap}s: p50 {statistics.median(ms):.1f} ms, "
                 f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms (cpu count {os.cpu_count()})"
             )
         finally:

@@ -313,3 +313,36 @@ async def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
         assert [e.object["metadata"]["name"] for e in got] == acked
     finally:
         await store.close()
+
+
+async def test_reads_follow_every_committed_write_and_no_failed_one(tmp_path: Path) -> None:
+    """Reads are served from decoded rows kept in memory: they must match the table at all times."""
+    store = await SqliteStore.open(tmp_path / "cache.db", clock=FakeClock())
+    try:
+        parent = await store.create(SERVICE, svc("a", labels={"team": "x"}))
+        await store.list(SERVICE)  # load the rows of services
+        await store.create(SERVICE, svc("b", labels={"team": "y"}))
+        child = await store.create(CONFIGURATION, owned("Configuration", "a", parent))
+        assert [o["metadata"]["name"] for o in (await store.list(SERVICE, "default", "team=y"))[0]] == ["b"]
+        stale = dict(parent, metadata={**parent["metadata"], "resourceVersion": "999999"})
+        with pytest.raises(Conflict):  # rolled back: the rows in memory must not change
+            await store.update(SERVICE, {**stale, "metadata": {**stale["metadata"], "labels": {"team": "y"}}})
+        assert [o["metadata"]["name"] for o in (await store.list(SERVICE, None, "team=y"))[0]] == ["b"]
+        moved = await store.get(SERVICE, "default", "b")
+        moved["metadata"]["labels"] = {"team": "x"}
+        await store.update(SERVICE, moved)
+        assert [o["metadata"]["name"] for o in (await store.list(SERVICE, None, "team=x"))[0]] == ["a", "b"]
+        got = await store.get(SERVICE, "default", "a")
+        got["metadata"]["labels"]["team"] = "mutated by a caller"
+        assert (await store.get(SERVICE, "default", "a"))["metadata"]["labels"] == {"team": "x"}
+        await store.delete(SERVICE, "default", "a")  # cascades to the configuration
+        assert (await store.list(CONFIGURATION))[0] == []
+        with pytest.raises(NotFound):
+            await store.get(CONFIGURATION, "default", child["metadata"]["name"])
+    finally:
+        await store.close()
+    reopened = await SqliteStore.open(tmp_path / "cache.db", clock=FakeClock())
+    try:
+        assert [o["metadata"]["name"] for o in (await reopened.list(SERVICE))[0]] == ["b"]
+    finally:
+        await reopened.close()

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from secrets import token_hex
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 from zeroserve.api import selectors
 from zeroserve.api.base import Obj
@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS events (
     ns TEXT NOT NULL, name TEXT NOT NULL, object TEXT NOT NULL
 );
 """
+
+
+class _Cached(NamedTuple):
+    labels: dict[str, str]
+    body: str
 
 
 def resource(kind: Kind) -> str:
@@ -105,6 +110,10 @@ class SqliteStore:
         self._published_rv = rv
         self._broadcaster = Broadcaster()
         self._closed = False
+        self._cache: dict[str, dict[tuple[str, str], _Cached]] = {}
+        """Per resource, the committed rows with their labels (read on the SQLite thread only)."""
+        self._pending: list[tuple[str, str, str, _Cached | None]] = []
+        """Cache updates of the open transaction, applied when it commits."""
 
     @classmethod
     async def open(cls, path: str | Path, *, clock: Clock | None = None, compact_keep: int = 10000) -> SqliteStore:
@@ -189,25 +198,31 @@ class SqliteStore:
 
     # ---- worker-thread side: everything below runs on the single SQLite thread --------------
 
+    def _rows(self, key: str) -> dict[tuple[str, str], _Cached]:
+        """The committed objects of one resource, decoded once and kept (reads skip SQL and most JSON)."""
+        rows = self._cache.get(key)
+        if rows is None:
+            rows = {}
+            for ns, name, body in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
+                labels = json.loads(body).get("metadata", {}).get("labels") or {}
+                rows[(ns, name)] = _Cached(labels, body)
+            self._cache[key] = rows
+        return rows
+
     def _get_sync(self, kind: Kind, ns: str, name: str) -> Obj:
-        row = self._conn.execute(
-            "SELECT body FROM objects WHERE kind=? AND ns=? AND name=?", (resource(kind), ns, name)
-        ).fetchone()
+        row = self._rows(resource(kind)).get((ns, name))
         if row is None:
             raise NotFound(f'{resource(kind)} "{name}" not found')
-        return cast(Obj, json.loads(row[0]))
+        return cast(Obj, json.loads(row.body))
 
     def _list_sync(self, kind: Kind, ns: str | None, selector: selectors.Selector) -> tuple[Objs, int]:
-        if ns is None or not kind.namespaced:
-            rows = self._conn.execute("SELECT body FROM objects WHERE kind=? ORDER BY ns, name", (resource(kind),))
-        else:
-            rows = self._conn.execute(
-                "SELECT body FROM objects WHERE kind=? AND ns=? ORDER BY name", (resource(kind), ns)
-            )
-        items = [cast(Obj, json.loads(body)) for (body,) in rows]
-        if selector:
-            items = [o for o in items if selector.matches(o.get("metadata", {}).get("labels") or {})]
-        return items, _meta(self._conn, "rv")
+        every_ns = ns is None or not kind.namespaced
+        matches = sorted(
+            (key, row.body)
+            for key, row in self._rows(resource(kind)).items()
+            if (every_ns or key[0] == ns) and (not selector or selector.matches(row.labels))
+        )
+        return [cast(Obj, json.loads(body)) for _, body in matches], _meta(self._conn, "rv")
 
     def _replay_sync(self, keys: tuple[str, ...], ns: str | None, since: int) -> Changes:
         horizon = _meta(self._conn, "horizon")
@@ -225,6 +240,7 @@ class SqliteStore:
     def _write(self, tx: Callable[..., Obj], *args: Any) -> Obj:
         """Run ``tx`` in one IMMEDIATE transaction, then publish its events on the loop."""
         changes: Changes = []
+        self._pending = []
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             result = tx(changes, *args)
@@ -233,7 +249,17 @@ class SqliteStore:
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
+            self._pending = []
             raise
+        for key, ns, name, row in self._pending:
+            rows = self._cache.get(key)
+            if rows is None:
+                continue  # not read yet: loaded from the table when first needed
+            if row is None:
+                rows.pop((ns, name), None)
+            else:
+                rows[(ns, name)] = row
+        self._pending = []
         if changes:
             self._loop.call_soon_threadsafe(self._publish, changes)
         return result
@@ -257,6 +283,8 @@ class SqliteStore:
         meta["resourceVersion"] = str(rv)
         ns, name = meta.get("namespace", ""), meta["name"]
         body = _dumps(obj)
+        cached = None if type_ == "DELETED" else _Cached(dict(meta.get("labels") or {}), body)
+        self._pending.append((key, ns, name, cached))
         self._conn.execute("DELETE FROM owner_refs WHERE kind=? AND ns=? AND name=?", (key, ns, name))
         if type_ == "DELETED":
             self._conn.execute("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", (key, ns, name))
