@@ -206,6 +206,24 @@ async def test_slow_upstream_gives_504(upstream: Upstream) -> None:
         assert r.status == 504
 
 
+@pytest.mark.parametrize(
+    "timeouts",
+    [
+        pytest.param(Timeouts(response_start=0.2, message="request timeout"), id="response-start"),
+        pytest.param(Timeouts(total=0.2, message="request timeout"), id="total"),
+        pytest.param(Timeouts(idle=0.1, message="request timeout"), id="idle"),
+    ],
+)
+async def test_a_target_names_its_own_timeout_message(upstream: Upstream, timeouts: Timeouts) -> None:
+    hook = Hook(upstream.port, timeouts)
+    async with (
+        ProxyServer(hook) as server,
+        aiohttp.ClientSession() as s,
+        s.get(f"http://127.0.0.1:{server.port}/slow") as r,
+    ):
+        assert (r.status, await r.text()) == (504, "request timeout\n")
+
+
 async def test_idle_timeout_after_response_started_aborts(upstream: Upstream) -> None:
     hook = Hook(upstream.port, Timeouts(idle=0.1))
     async with (

@@ -78,8 +78,7 @@ async def test_cc0_has_no_breaker(app: App, client: aiohttp.ClientSession) -> No
 
 async def test_revision_timeout_gives_504(app: App, client: aiohttp.ClientSession) -> None:
     async with queue_proxy(app, timeout=0.3) as qp:
-        status, _ = await get(client, qp.serving_port, "/never")
-        assert status == 504
+        assert await get(client, qp.serving_port, "/never") == (504, "request timeout\n")
         assert qp.stats.concurrency == 0
 
 
@@ -93,14 +92,12 @@ async def test_time_queued_counts_against_the_revision_timeout(app: App, client:
 
 async def test_response_start_timeout_gives_504(app: App, client: aiohttp.ClientSession) -> None:
     async with queue_proxy(app, response_start_timeout=0.2) as qp:
-        status, _ = await get(client, qp.serving_port, "/never")
-        assert status == 504
+        assert await get(client, qp.serving_port, "/never") == (504, "request timeout\n")
 
 
 async def test_idle_timeout_gives_504(app: App, client: aiohttp.ClientSession) -> None:
     async with queue_proxy(app, idle_timeout=0.2) as qp:
-        status, _ = await get(client, qp.serving_port, "/never")
-        assert status == 504
+        assert await get(client, qp.serving_port, "/never") == (504, "request timeout\n")
 
 
 async def test_forwarded_and_host_reach_the_app(app: App, client: aiohttp.ClientSession) -> None:
@@ -112,6 +109,17 @@ async def test_forwarded_and_host_reach_the_app(app: App, client: aiohttp.Client
         assert body["host"] == "hello.default.example.com"
         assert headers["forwarded"].startswith("for=127.0.0.1;proto=http")
         assert headers["x-forwarded-for"] == "127.0.0.1"
+
+
+async def test_host_moved_aside_by_the_activator_is_restored(app: App, client: aiohttp.ClientSession) -> None:
+    async with queue_proxy(app) as qp:
+        url = f"http://127.0.0.1:{qp.serving_port}/headers"
+        moved = {"Host": f"127.0.0.1:{qp.serving_port}", "K-Original-Host": "hello.default.localhost:8080"}
+        async with client.get(url, headers={**moved, "K-Proxy-Request": "activator"}) as response:
+            body = await response.json()
+        names = [k.lower() for k, _ in body["headers"]]
+        assert body["host"] == "hello.default.localhost:8080"
+        assert names.count("host") == 1 and "k-original-host" not in names
 
 
 async def test_probe_answers_queue_only_once_the_app_is_ready(app: App, client: aiohttp.ClientSession) -> None:

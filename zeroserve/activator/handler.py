@@ -113,5 +113,7 @@ class Activator:
         ]
         if head.host:
             extra.append((h.K_ORIGINAL_HOST.encode(), head.host.encode("latin-1")))
-        timeouts = Timeouts(connect=min(CONNECT_TIMEOUT, remaining), total=remaining)
+        timeouts = Timeouts(
+            connect=min(CONNECT_TIMEOUT, remaining), total=remaining, message=TIMEOUT_MESSAGE.decode().strip()
+        )
         return Target(host, port, timeouts=timeouts, headers=tuple(extra), on_release=release, drop=_DROP)

@@ -63,6 +63,9 @@ class Timeouts:
     Checked lazily: a stall is noticed between ``idle`` and ``2 * idle`` seconds."""
     total: float | None = None
     """The whole exchange (504 before the response started, else abort)."""
+    message: str | None = None
+    """The body of a 504 from ``response_start``, ``idle`` or ``total`` (default: which limit fired);
+    Knative's queue-proxy says ``request timeout``, its activator ``activator request timeout``."""
 
 
 DEFAULT_TIMEOUTS = Timeouts()
@@ -251,7 +254,7 @@ class _Exchange:
         self.target = result
         t = result.timeouts
         if t.total is not None:
-            self._timer(t.total, "upstream request timeout")
+            self._timer(t.total, t.message or "upstream request timeout")
         if t.idle is not None:
             self._idle_timer(t.idle)
         conn = self.down.state.pool.take((result.host, result.port))
@@ -307,7 +310,8 @@ class _Exchange:
         if self.down.write_paused and conn.transport is not None:
             conn.transport.pause_reading()
         if target.timeouts.response_start is not None:
-            self._timer(target.timeouts.response_start, "upstream response start timeout", start_only=True)
+            message = target.timeouts.message or "upstream response start timeout"
+            self._timer(target.timeouts.response_start, message, start_only=True)
 
     def _request_head(self, target: Target) -> bytes:
         scan = self.scan
@@ -555,7 +559,7 @@ class _Exchange:
         if self.activity != seen:
             self._idle_timer(delay)
         else:
-            self.fail(504, "upstream idle timeout")
+            self.fail(504, (self.target.timeouts.message if self.target else None) or "upstream idle timeout")
 
     def _cancel_timers(self, *, start_only: bool = False) -> None:
         for handle in self.start_timers or ():

@@ -52,6 +52,9 @@ _PROBE_HEADER = b"k-network-probe"
 _PROXY_HEADER = b"k-proxy-request"
 _JSON = ((b"Content-Type", b"application/json"),)
 
+_ORIGINAL_HOST_HEADER = b"k-original-host"
+_RESTORE_HOST_DROP = frozenset({b"host", _ORIGINAL_HOST_HEADER})
+
 QUEUE_FULL = Response(503, QUEUE_FULL_MESSAGE.encode() + b"\n")
 REQUEST_TIMEOUT = Response(504, b"request timeout\n")
 SHUTTING_DOWN = Response(503, b"shutting down\n")
@@ -66,6 +69,7 @@ def timeouts_of(settings: Settings) -> Timeouts:
         response_start=settings.response_start_timeout or None,
         idle=settings.idle_timeout or None,
         total=settings.timeout or None,
+        message="request timeout",
     )
 
 
@@ -119,12 +123,15 @@ class QueueProxy:
     def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
         probe: bytes | None = None
         proxied = False
+        original_host: bytes | None = None
         for name, value in head.headers:
             low = name.lower()
             if low == _PROBE_HEADER:
                 probe = value
             elif low == _PROXY_HEADER:
                 proxied = value == ACTIVATOR
+            elif low == _ORIGINAL_HOST_HEADER:
+                original_host = value
         if probe is not None:
             return self._probe(probe)
         now = self._loop.time()
@@ -132,19 +139,31 @@ class QueueProxy:
         self.stats.req_in(now, proxied)
         breaker = self.breaker
         if breaker is None or breaker.reserve():
-            return self._target(self.timeouts, proxied, breaker is not None)
-        return self._queued(now, proxied)
+            return self._target(self.timeouts, proxied, breaker is not None, original_host)
+        return self._queued(now, proxied, original_host)
 
-    def _target(self, timeouts: Timeouts, proxied: bool, holds_slot: bool) -> Target:
+    def _target(
+        self, timeouts: Timeouts, proxied: bool, holds_slot: bool, original_host: bytes | None = None
+    ) -> Target:
         def done() -> None:
             if holds_slot and self.breaker is not None:
                 self.breaker.release()
             self.stats.req_out(self._loop.time(), proxied)
 
         s = self.settings
-        return Target(s.user_host, s.user_port, timeouts=timeouts, on_release=done)
+        if original_host is None:
+            return Target(s.user_host, s.user_port, timeouts=timeouts, on_release=done)
+        # The activator moved the Host aside: the app sees the one the client sent (runtime contract).
+        return Target(
+            s.user_host,
+            s.user_port,
+            timeouts=timeouts,
+            on_release=done,
+            headers=((b"Host", original_host),),
+            drop=_RESTORE_HOST_DROP,
+        )
 
-    async def _queued(self, arrived: float, proxied: bool) -> RouteResult:
+    async def _queued(self, arrived: float, proxied: bool, original_host: bytes | None) -> RouteResult:
         """Wait in the breaker; the wait counts against the revision timeout."""
         assert self.breaker is not None
         limit = self.settings.timeout or None
@@ -164,7 +183,7 @@ class QueueProxy:
         if limit is not None:
             left = max(limit - (self._loop.time() - arrived), 0.001)
             timeouts = replace(timeouts, total=left)
-        return self._target(timeouts, proxied, True)
+        return self._target(timeouts, proxied, True, original_host)
 
     def _probe(self, value: bytes) -> RouteResult | Awaitable[RouteResult]:
         if value != PROBE_VALUE.encode():
