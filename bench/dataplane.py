@@ -8,9 +8,13 @@ upstream (nginx ``return 200`` if nginx is installed, else a fast asyncio server
   (a) the upstream directly,
   (b) nginx as a keep-alive reverse proxy to it (skipped without nginx),
   (c) the zeroserve gateway (``zeroserve.gateway.Gateway``, its own process, uvloop) to it,
+  (d) serve mode on a real ``zeroserve up``: gateway -> queue-proxy -> app, the app being the same
+      kind of upstream run by the runtime (``target-burst-capacity: 0``, one instance),
+  (e) proxy mode: gateway -> activator -> queue-proxy -> app (``target-burst-capacity: -1``),
 
 load comes from ``wrk -t1 -cN --latency`` if installed, else bench/loadgen.py. Prints rps, p50,
-p99, the CPU time the proxy spent per request, and the ratios c/b and c/a. Then, per round, the
+p99, the CPU time the proxy spent per request (for d and e: the whole ``zeroserve up`` process plus
+the queue-proxy), and the ratios to b and a. ``--no-platform`` skips d and e. Then, per round, the
 latency at a fixed rate (``--rate``, default 1000 rps, bench/loadgen.py with 8 connections): the
 added p50 of one hop is c-a there (0 to skip).
 """
@@ -136,12 +140,13 @@ def _wrk_ms(out: str, pct: str) -> float:
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
 
-def measure(name: str, port: int, pid: int | None, a: argparse.Namespace) -> dict[str, float]:
+def measure(name: str, port: int, pid: int | list[int] | None, a: argparse.Namespace) -> dict[str, float]:
+    pids = pid if isinstance(pid, list) else [pid] if pid else []
     load(port, 2, a.connections)  # warm-up
-    before = cpu_seconds(pid) if pid else 0.0
+    before = sum(cpu_seconds(p) for p in pids)
     r = load(port, a.duration, a.connections)
     if pid:
-        r["cpu_us_per_req"] = (cpu_seconds(pid) - before) / max(r["rps"] * a.duration, 1) * 1e6
+        r["cpu_us_per_req"] = (sum(cpu_seconds(p) for p in pids) - before) / max(r["rps"] * a.duration, 1) * 1e6
     print(
         f"  {name:<28} {r['rps']:>10,.0f} rps   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms"
         + (f"   proxy CPU {r['cpu_us_per_req']:5.1f} us/req" if pid else "")
@@ -190,6 +195,7 @@ def run(a: argparse.Namespace) -> None:
                 procs.append(start_nginx(Path(tmp), "proxy", nginx_proxy, body, upstream))
             gw, gw_port = start_python(["--serve-gateway", str(upstream)])
             procs.append(gw)
+            platform = None if a.no_platform else Platform(Path(tmp), have_nginx)
             for i in range(a.rounds):
                 print(f"round {i + 1}:")
                 direct = measure("(a) upstream direct", upstream, None, a)
@@ -202,11 +208,71 @@ def run(a: argparse.Namespace) -> None:
                 print(line + f"   added p50 c-a {ours['p50_ms'] - direct['p50_ms']:+.2f} ms", flush=True)
                 if a.rate:
                     paced(a, upstream, nginx_proxy, gw_port)
+                if platform is not None:
+                    for mode, tbc in (("(d) serve: gw > qp > app", "0"), ("(e) proxy: gw > act > qp > app", "-1")):
+                        pids = platform.mode(tbc)
+                        r = measure(mode, platform.port, pids, a)
+                        line = f"  /a rps {r['rps'] / direct['rps']:.2f}"
+                        if nginx:
+                            line += f"   /b rps {r['rps'] / nginx['rps']:.2f}"
+                        print(line + f"   added p50 vs a {r['p50_ms'] - direct['p50_ms']:+.2f} ms", flush=True)
         finally:
+            if platform is not None:
+                platform.stop()
             for p in procs:
                 p.terminate()
             for p in procs:
                 p.wait(10)
+
+
+class Platform:
+    """A real ``zeroserve up`` running the app as a Service with one instance and a queue-proxy."""
+
+    def __init__(self, tmp: Path, have_nginx: bool) -> None:
+        self.data = tmp / "zeroserve"
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "zeroserve", "up", "--data-dir", str(self.data), "--api-port", "0",
+             "--gateway-port", str(self.port)],
+            cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.zs = [sys.executable, "-m", "zeroserve", "--data-dir", str(self.data)]
+        end = time.monotonic() + 60
+        while not (self.data / "endpoints.json").exists():
+            if time.monotonic() > end:
+                raise RuntimeError("zeroserve up did not start")
+            time.sleep(0.05)  # a bench script: waiting for a child to write its endpoints
+        app = [sys.executable, str(Path(__file__).resolve()), "--serve-app", "nginx" if have_nginx else "python"]
+        self.cli("service", "create", "bench", "--cmd", app[0], *(x for arg in app[1:] for x in ("--arg", arg)),
+                 "--scale-min", "1", "--scale-max", "1")  # fmt: skip
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run([*self.zs, *args], capture_output=True, text=True, check=True, cwd=HERE.parent).stdout
+
+    def mode(self, tbc: str) -> list[int]:
+        """Switch the SKS by the live config file; the pids whose CPU counts (up + queue-proxies)."""
+        (self.data / "config.yaml").write_text(f"config-autoscaler:\n  target-burst-capacity: '{tbc}'\n")
+        want = "Serve" if tbc == "0" else "Proxy"
+        end = time.monotonic() + 30
+        while json.loads(self.cli("get", "sks", "bench-00001", "-o", "json"))["spec"]["mode"] != want:
+            if time.monotonic() > end:
+                raise RuntimeError(f"the SKS never went to {want} mode")
+            time.sleep(0.2)  # a bench script: polling the API for the mode switch
+        queue_proxies = [
+            int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and b"zeroserve.queue" in _cmdline(d)
+        ]
+        return [self.proc.pid, *queue_proxies]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def _cmdline(proc_dir: Path) -> bytes:
+    try:
+        return (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 # -- the servers, run as child processes --------------------------------------------------
@@ -253,6 +319,25 @@ async def serve_upstream() -> None:
     await asyncio.Event().wait()
 
 
+def serve_app(kind: str) -> None:
+    """The app of (d)/(e), on $PORT as the runtime contract says: nginx ``return 200`` or asyncio."""
+    port = int(os.environ["PORT"])
+    if kind == "nginx":
+        d = Path(tempfile.mkdtemp(prefix="bench-app-"))
+        conf = d / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(dir=d, port=port, body='return 200 "ok";', upstream=port))
+        os.execvp("nginx", ["nginx", "-c", str(conf), "-p", str(d)])
+
+    async def app() -> None:
+        await asyncio.get_running_loop().create_server(_Upstream, "127.0.0.1", port)
+        await asyncio.Event().wait()
+
+    from zeroserve.net.proxy import install_uvloop
+
+    install_uvloop()
+    asyncio.run(app())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=10.0)
@@ -261,7 +346,12 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=1000.0, help="rps for the latency-per-hop run (0: skip)")
     p.add_argument("--serve-gateway", type=int, help=argparse.SUPPRESS)
     p.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--serve-app", choices=("nginx", "python"), help=argparse.SUPPRESS)
+    p.add_argument("--no-platform", action="store_true", help="skip (d) and (e), the runs on zeroserve up")
     a = p.parse_args()
+    if a.serve_app:
+        serve_app(a.serve_app)
+        return
     if a.serve_gateway or a.serve_upstream:
         from zeroserve.net.proxy import install_uvloop
 

@@ -8,7 +8,7 @@ import pytest
 
 from zeroserve.errors import ConfigError
 from zeroserve.queue.drain import quiet_deadline
-from zeroserve.queue.readiness import FAST_INTERVAL, SLOW_INTERVAL, retry_interval
+from zeroserve.queue.readiness import FAST_INTERVAL, SLOW_INTERVAL, WARM_INTERVAL, retry_interval
 from zeroserve.queue.settings import Settings, UserProbe
 
 
@@ -74,4 +74,6 @@ def test_quiet_deadline_restarts_with_each_request() -> None:
 def test_probe_retries_fast_for_the_first_100ms_then_back_off() -> None:
     assert retry_interval(0.0) == FAST_INTERVAL == 0.001
     assert retry_interval(0.099) == FAST_INTERVAL
-    assert retry_interval(0.1) == SLOW_INTERVAL == 0.05
+    assert retry_interval(0.1) == WARM_INTERVAL == 0.005
+    assert retry_interval(1.999) == WARM_INTERVAL
+    assert retry_interval(2.0) == SLOW_INTERVAL == 0.05

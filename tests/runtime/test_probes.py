@@ -100,3 +100,16 @@ async def test_http_check_times_out_on_a_silent_server() -> None:
     async with server:
         port = server.sockets[0].getsockname()[1]
         assert not await probes.check(ProbeSpec("http", "127.0.0.1", port, timeout=0.05))
+
+
+def test_a_starting_instance_is_probed_fast_then_warm_then_slow() -> None:
+    from zeroserve.runtime.process import probe_interval
+
+    assert [probe_interval(a) for a in (0.0, 0.099, 0.1, 1.999, 2.0, 60.0)] == [
+        0.001,
+        0.001,
+        0.005,
+        0.005,
+        0.05,
+        0.05,
+    ]
