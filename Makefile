@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check zeroserve tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy zeroserve tests
+	$(BIN)/mypy zeroserve tests bench
 
 layers: $(STAMP)
 	$(BIN)/lint-imports

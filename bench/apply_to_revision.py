@@ -111,8 +111,9 @@ def main() -> None:
                 resp.read()
                 acks.append(time.perf_counter() - start)
                 assert resp.status == 201, resp.status
+                revision = f"{name}-00001"
                 with cond:
-                    if not cond.wait_for(lambda n=name: f"{n}-00001" in seen, timeout=30):
+                    if not cond.wait_for(lambda: revision in seen, timeout=30):  # noqa: B023
                         raise SystemExit(f"{name}-00001 never appeared")
                     latencies.append(seen[f"{name}-00001"] - start)
                 if args.gap:
