@@ -242,3 +242,23 @@ def test_scale_target_initialized_needs_a_service_name() -> None:
     p.status.service_name = "hello-00001"
     compute_active_condition(p, PA_CONDITIONS.manage(p.status, NOW), 1, 1, CFG)
     assert p.status.is_scale_target_initialized()
+
+
+@pytest.mark.parametrize(
+    ("p", "s", "desired", "reason"),
+    [
+        pytest.param(pa("True", 10), sks(), 5, "", id="the-decider-alone"),
+        pytest.param(pa("True", 10, {"autoscaling.knative.dev/min-scale": "2"}), sks(), 1, "min-scale 2", id="min"),
+        pytest.param(pa("True", 10, {"autoscaling.knative.dev/max-scale": "3"}), sks(), 8, "max-scale 3", id="max"),
+        pytest.param(
+            pa("True", 10, {"autoscaling.knative.dev/initial-scale": "3"}), sks(), 1, "initial-scale 3", id="initial"
+        ),
+        pytest.param(pa("True", 10), sks(), 0, "holding 1 until active for a stable window", id="hold-one"),
+        pytest.param(pa("False", 5), sks("Proxy", proxy_for=5), 0, "grace period pending", id="grace"),
+        pytest.param(pa("False", 40), sks("Proxy", proxy_for=40), 0, "scaled to zero", id="zero"),
+    ],
+)
+def test_explain_names_why_the_applied_scale_differs(
+    p: PodAutoscaler, s: ServerlessService, desired: int, reason: str
+) -> None:
+    assert compute_scale(p, s, desired, CFG, NOW).reason == reason

@@ -81,6 +81,7 @@ def test_scale_from_zero_on_the_first_request_and_back_to_zero(fast: Up) -> None
     assert time.monotonic() - requested >= 6  # not before a stable window without traffic
     explained = fast.cli("autoscaler", "explain", "hello-00001").stdout
     assert "Desired scale:  0" in explained and "SKS mode:       Proxy" in explained
+    assert "Applied scale:  0 (scaled to zero)" in explained
 
 
 @pytest.mark.parametrize(("utilization", "want"), [pytest.param("100", 5, id="100%"), pytest.param(None, 8, id="70%")])
@@ -107,6 +108,7 @@ def test_min_and_max_scale(fast: Up) -> None:
         assert replicas(fast, "capped-00001") == 3 and desired(fast, "capped-00001") == 3
     assert set(statuses) == {200}
     assert replicas(fast, "kept-00001") == 2  # idle well past window + grace, min-scale holds
+    assert "Applied scale:  2 (min-scale 2)" in fast.cli("autoscaler", "explain", "kept-00001").stdout
 
 
 def test_activation_scale_brings_three_from_zero(fast: Up) -> None:

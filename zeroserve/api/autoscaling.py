@@ -51,6 +51,10 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
+SCALE_REASON = "autoscaling.zeroserve.dev/scale-reason"
+"""PodAutoscaler ``status.annotations`` key: why the applied scale is what it is (for explain)."""
+
+
 class ObjectReference(Model):
     api_version: str | None = None
     kind: str | None = None

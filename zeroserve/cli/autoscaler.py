@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from zeroserve.api.kinds import REVISION
+from zeroserve.api.autoscaling import SCALE_REASON
+from zeroserve.api.kinds import PODAUTOSCALER, REVISION
 from zeroserve.cli import output
 from zeroserve.cli.context import Context
+from zeroserve.errors import NotFound
 
 autoscaler_app = typer.Typer(help="Inspect the autoscaler's decisions.", no_args_is_help=True)
 
@@ -60,6 +62,9 @@ def render(doc: dict[str, Any]) -> str:
     ]
     if "sksMode" in doc:
         head.append(f"SKS mode:       {doc['sksMode']}")
+    if "appliedScale" in doc:
+        applied = f"Applied scale:  {doc['appliedScale']}"
+        head.append(applied + (f" ({doc['scaleReason']})" if doc.get("scaleReason") else ""))
     if not ticks:
         return "\n".join([*head, "", "No ticks yet."])
     return "\n".join([*head, "", output.table(TICK_HEADERS, [tick_row(t) for t in ticks])])
@@ -70,4 +75,13 @@ def explain(ctx: typer.Context, revision: str, namespace: NsOpt = "default") -> 
     """Show the last decisions of REVISION's autoscaler and the reasons for them."""
     obj = ctx.find_root().obj
     assert isinstance(obj, Context)
-    print(render(obj.client().subresource(REVISION, namespace, revision, "autoscaler")))
+    client = obj.client()
+    doc = client.subresource(REVISION, namespace, revision, "autoscaler")
+    try:  # what the KPA made of the decision: bounds and scale-to-zero gating
+        pa = client.get(PODAUTOSCALER, namespace, revision).get("status", {})
+    except NotFound:
+        pa = {}
+    if "appliedScale" in pa:
+        doc["appliedScale"] = pa["appliedScale"]
+        doc["scaleReason"] = (pa.get("annotations") or {}).get(SCALE_REASON, "")
+    print(render(doc))

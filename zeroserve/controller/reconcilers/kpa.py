@@ -19,9 +19,10 @@ return requeue delays instead of calling an enqueue callback.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -30,6 +31,7 @@ from zeroserve.api import labels
 from zeroserve.api.autoscaling import (
     ACTIVE,
     PA_CONDITIONS,
+    SCALE_REASON,
     SCALE_TARGET_INITIALIZED,
     SKS_READY,
     UNREACHABLE,
@@ -93,6 +95,8 @@ class ScaleOutcome:
     apply: bool
     """Whether ``want`` becomes the replicas the scale target runs."""
     requeue: float | None = None
+    reason: str = field(default="", compare=False)
+    """Why the number is not simply the decider's (a bound, a scale-to-zero gate), for explain."""
 
 
 # ----------------------------------------------------------------------------- PA accessors (pure)
@@ -198,31 +202,32 @@ def handle_scale_to_zero(
         return ScaleOutcome(desired, True)
     a = cfg.autoscaler
     if not a.enable_scale_to_zero:
-        return ScaleOutcome(1, True)
+        return ScaleOutcome(1, True, reason="scale to zero disabled")
     status = pa.status
     if status.is_activating():
         timeout = activation_timeout(pa, cfg)
         if status.activating_for(now) > timeout:
-            return ScaleOutcome(desired, True)
-        return ScaleOutcome(SCALE_UNKNOWN, False, timeout)
+            return ScaleOutcome(desired, True, reason="activation timed out")
+        return ScaleOutcome(SCALE_UNKNOWN, False, timeout, reason="activating")
     if status.is_active():
         window = targets.stable_window(pa.metadata.annotations, a)
         active_for = status.active_for(now)
         if active_for >= window:
-            return ScaleOutcome(desired, False, PROXY_REQUEUE if sks.spec.mode == PROXY else None)
-        return ScaleOutcome(1, True, window - active_for)
+            requeue = PROXY_REQUEUE if sks.spec.mode == PROXY else None
+            return ScaleOutcome(desired, False, requeue, reason="going inactive")
+        return ScaleOutcome(1, True, window - active_for, reason="holding 1 until active for a stable window")
     if target_burst_capacity(pa, cfg) != -1 and not activator_in_path(sks):
-        return ScaleOutcome(desired, False, PROBE_PERIOD)
+        return ScaleOutcome(desired, False, PROBE_PERIOD, reason="waiting for the activator in the path")
     retention = last_pod_retention(pa, cfg)
     inactive_for = status.inactive_for(now)
     if inactive_for >= max(a.scale_to_zero_grace_period, retention):
-        return ScaleOutcome(desired, True)
+        return ScaleOutcome(desired, True, reason="scaled to zero")
     if retention > 0 and inactive_for < retention:
-        return ScaleOutcome(desired, False, retention - inactive_for)
+        return ScaleOutcome(desired, False, retention - inactive_for, reason="pod retention pending")
     left = a.scale_to_zero_grace_period - sks.status.proxy_for(now)
     if left <= 0:
-        return ScaleOutcome(desired, True)
-    return ScaleOutcome(desired, False, left)
+        return ScaleOutcome(desired, True, reason="scaled to zero")
+    return ScaleOutcome(desired, False, left, reason="grace period pending")
 
 
 def compute_scale(pa: PodAutoscaler, sks: ServerlessService, desired: int, cfg: Config, now: datetime) -> ScaleOutcome:
@@ -231,9 +236,15 @@ def compute_scale(pa: PodAutoscaler, sks: ServerlessService, desired: int, cfg: 
         return ScaleOutcome(desired, False)
     lo, hi = scale_bounds(pa, cfg)
     initial = initial_scale(pa, cfg)
+    bound = "min-scale"
     if initial > 1 and not pa.status.is_scale_target_initialized() and not is_unreachable(pa):
-        lo = max(lo, initial)
-    return handle_scale_to_zero(pa, sks, apply_bounds(lo, hi, desired), cfg, now)
+        lo, bound = max(lo, initial), "initial-scale" if initial > lo else bound
+    bounded = apply_bounds(lo, hi, desired)
+    outcome = handle_scale_to_zero(pa, sks, bounded, cfg, now)
+    if bounded != desired and not outcome.reason:
+        reason = f"{bound} {lo}" if bounded == lo else f"max-scale {hi}"
+        return dataclasses.replace(outcome, reason=reason)
+    return outcome
 
 
 def sks_mode(want: int, ebc: int, pa_inactive: bool) -> Mode:
@@ -352,6 +363,10 @@ class KPAReconciler:
         outcome = compute_scale(pa, sks, desired, cfg, deps.now())
         if outcome.apply:
             pa.status.applied_scale = outcome.want
+        if outcome.reason:
+            pa.status.annotations[SCALE_REASON] = outcome.reason
+        else:
+            pa.status.annotations.pop(SCALE_REASON, None)
         mode = sks_mode(outcome.want, ebc, pa.status.is_inactive())
         ready = ready_count(deps, pa)
         n = num_activators(ready, spec.total_value, spec.target_burst_capacity, spec.activator_capacity)
