@@ -130,10 +130,11 @@ def test_proxy_serve_switches_under_steady_load_fail_nothing(up: Up) -> None:
         for tbc in ("-1", "0", "-1", "0"):
             up.write_config(f"config-autoscaler:\n  target-burst-capacity: '{tbc}'\n")
             want = "Proxy" if tbc == "-1" else "Serve"
-            deadline = time.monotonic() + 10
-            while sks_mode(up, "sleep-00001") != want and time.monotonic() < deadline:
+            deadline = time.monotonic() + 30
+            # The CLI runs in a thread: the load generator on this loop must not stall meanwhile.
+            while (mode := await asyncio.to_thread(sks_mode, up, "sleep-00001")) != want:
+                assert time.monotonic() < deadline, f"SKS still in {mode} mode, want {want}"
                 await asyncio.sleep(0.1)  # wait-ok: polling with a deadline while the load runs
-            assert sks_mode(up, "sleep-00001") == want
         return await load
 
     statuses = asyncio.run(scenario())
