@@ -72,6 +72,7 @@ def app_boot() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=20)
+    parser.add_argument("--queue-proxy", choices=("inline", "sidecar"), default="inline", help="zeroserve up's mode")
     args = parser.parse_args()
     boots = [app_boot() for _ in range(args.n)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +81,7 @@ def main() -> None:
         (data / "config.yaml").write_text("config-autoscaler:\n  stable-window: 6s\n  scale-to-zero-grace-period: 1s\n")
         up = subprocess.Popen(
             [sys.executable, "-m", "zeroserve", "up", "--data-dir", str(data), "--api-port", "0",
-             "--gateway-port", "0"],
+             "--gateway-port", "0", "--queue-proxy", args.queue_proxy],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:

@@ -14,8 +14,9 @@ upstream (nginx ``return 200`` if nginx is installed, else a fast asyncio server
 
 load comes from ``wrk -t1 -cN --latency`` if installed, else bench/loadgen.py. Prints rps, p50,
 p99, the CPU time the proxy spent per request (for d and e: the whole ``zeroserve up`` process plus
-the queue-proxy), and the ratios to b and a. ``--no-platform`` skips d and e. Then, per round, the
-latency at a fixed rate (``--rate``, default 1000 rps, bench/loadgen.py with 8 connections): the
+the queue-proxy), and the ratios to b and a. ``--no-platform`` skips d and e; ``--queue-proxy
+inline|sidecar`` is passed to ``zeroserve up`` (inline, the default: no queue-proxy hop in d and e).
+Then, per round, the latency at a fixed rate (``--rate``, default 1000 rps, bench/loadgen.py with 8 connections): the
 added p50 of one hop is c-a there (0 to skip).
 """
 
@@ -195,7 +196,7 @@ def run(a: argparse.Namespace) -> None:
                 procs.append(start_nginx(Path(tmp), "proxy", nginx_proxy, body, upstream))
             gw, gw_port = start_python(["--serve-gateway", str(upstream)])
             procs.append(gw)
-            platform = None if a.no_platform else Platform(Path(tmp), have_nginx)
+            platform = None if a.no_platform else Platform(Path(tmp), have_nginx, a.queue_proxy)
             for i in range(a.rounds):
                 print(f"round {i + 1}:")
                 direct = measure("(a) upstream direct", upstream, None, a)
@@ -209,7 +210,8 @@ def run(a: argparse.Namespace) -> None:
                 if a.rate:
                     paced(a, upstream, nginx_proxy, gw_port)
                 if platform is not None:
-                    for mode, tbc in (("(d) serve: gw > qp > app", "0"), ("(e) proxy: gw > act > qp > app", "-1")):
+                    qp = " > qp" if a.queue_proxy == "sidecar" else " (inline qp)"
+                    for mode, tbc in ((f"(d) serve: gw{qp} > app", "0"), (f"(e) proxy: gw > act{qp} > app", "-1")):
                         pids = platform.mode(tbc)
                         r = measure(mode, platform.port, pids, a)
                         line = f"  /a rps {r['rps'] / direct['rps']:.2f}"
@@ -228,12 +230,12 @@ def run(a: argparse.Namespace) -> None:
 class Platform:
     """A real ``zeroserve up`` running the app as a Service with one instance and a queue-proxy."""
 
-    def __init__(self, tmp: Path, have_nginx: bool) -> None:
+    def __init__(self, tmp: Path, have_nginx: bool, queue_proxy: str = "inline") -> None:
         self.data = tmp / "zeroserve"
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "zeroserve", "up", "--data-dir", str(self.data), "--api-port", "0",
-             "--gateway-port", str(self.port)],
+             "--gateway-port", str(self.port), "--queue-proxy", queue_proxy],
             cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.zs = [sys.executable, "-m", "zeroserve", "--data-dir", str(self.data)]
@@ -348,6 +350,7 @@ def main() -> None:
     p.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--serve-app", choices=("nginx", "python"), help=argparse.SUPPRESS)
     p.add_argument("--no-platform", action="store_true", help="skip (d) and (e), the runs on zeroserve up")
+    p.add_argument("--queue-proxy", choices=("inline", "sidecar"), default="inline", help="zeroserve up's mode")
     a = p.parse_args()
     if a.serve_app:
         serve_app(a.serve_app)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from zeroserve import errors
 from zeroserve.activator.reporter import ConcurrencyReporter
@@ -35,6 +36,28 @@ TIMEOUT_MESSAGE = b"activator request timeout\n"
 CONNECT_TIMEOUT = 5.0
 
 _DROP = frozenset({b"host", REVISION_HEADER.lower().encode(), NAMESPACE_HEADER.lower().encode()})
+_DROP_INLINE = frozenset({REVISION_HEADER.lower().encode(), NAMESPACE_HEADER.lower().encode()})
+_PROXIED = ((h.K_PROXY_REQUEST.encode(), PROXY_NAME),)
+
+
+class Admission(Protocol):
+    """The instances' queue-proxy work done in this process (``zeroserve.queue.inline``).
+
+    Given, the activator sends a request straight to the app through ``admit``: the instance's
+    breaker (shared with the gateway's direct path), its stats (as proxied) and the revision's
+    timeouts, bounded by ``deadline`` (loop time; 504 ``message`` when that fires first)."""
+
+    def admit(
+        self,
+        address: tuple[str, int],
+        proxied: bool,
+        also: Callable[[], None] | None = None,
+        *,
+        headers: tuple[h.Header, ...] = (),
+        drop: frozenset[bytes] = frozenset(),
+        deadline: float | None = None,
+        message: str | None = None,
+    ) -> RouteResult | Awaitable[RouteResult]: ...
 
 
 def _text(status: int, message: str) -> Response:
@@ -57,11 +80,18 @@ class Activator:
     """Routes requests for revisions that have no (or not enough) capacity in serve mode."""
 
     def __init__(
-        self, throttler: Throttler, reporter: ConcurrencyReporter, *, clock: Callable[[], float] | None = None
+        self,
+        throttler: Throttler,
+        reporter: ConcurrencyReporter,
+        *,
+        clock: Callable[[], float] | None = None,
+        admission: Admission | None = None,
     ) -> None:
+        """``admission``: the instances have no queue-proxy sidecar; admit through it (see :class:`Admission`)."""
         self.throttler = throttler
         self.reporter = reporter
         self._clock = clock
+        self._admission = admission
 
     def _now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
@@ -97,8 +127,34 @@ class Activator:
             if isinstance(exc, errors.NotFound):
                 return _text(404, f"Error getting active endpoint: {exc.message}")
             raise
+        if self._admission is not None:
+            return await self._admit(self._admission, namespace, revision, lease, start + info.timeout_seconds)
         remaining = max(info.timeout_seconds - (self._now() - start), 0.001)
         return self._target(head, namespace, revision, lease, remaining)
+
+    async def _admit(
+        self, admission: Admission, namespace: str, revision: str, lease: Lease, deadline: float
+    ) -> RouteResult:
+        """Straight to the app, through the instance's inline queue (Host left as the client sent it)."""
+
+        def release() -> None:
+            lease.release()
+            self.reporter.request_out(namespace, revision, self._now())
+
+        # The deadline is on the loop's clock, as the admission's timers are.
+        loop_deadline = asyncio.get_running_loop().time() + (deadline - self._now())
+        result = admission.admit(
+            lease.address,
+            True,
+            release,
+            headers=_PROXIED,
+            drop=_DROP_INLINE,
+            deadline=loop_deadline,
+            message=TIMEOUT_MESSAGE.decode().strip(),
+        )
+        if isinstance(result, (Target, Response)):
+            return result
+        return await result
 
     def _target(self, head: RequestHead, namespace: str, revision: str, lease: Lease, remaining: float) -> Target:
         host, port = lease.address

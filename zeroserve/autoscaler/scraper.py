@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import aiohttp
@@ -85,6 +85,22 @@ class HttpStatsClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class InProcessStatsClient:
+    """``StatsClient`` for instances whose queue-proxy work runs in this process (inline mode).
+
+    ``lookup(host, port)`` gives the instance's last 1 s report, or None when it is not known
+    (the scrape of that instance fails, as an unreachable sidecar's would)."""
+
+    def __init__(self, lookup: Callable[[str, int], Stat | None]) -> None:
+        self._lookup = lookup
+
+    async def fetch(self, host: str, port: int) -> Stat:
+        stat = self._lookup(host, port)
+        if stat is None:
+            raise ScrapeError(f"no in-process stats for {host}:{port}")
+        return stat
 
 
 class Scraper:

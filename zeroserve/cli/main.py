@@ -65,12 +65,27 @@ def up(
     internal_port: Annotated[
         int, typer.Option(help="Port of the internal listener for cluster-local names (0: any free port).")
     ] = 0,
+    queue_proxy: Annotated[
+        str | None,
+        typer.Option(
+            "--queue-proxy",
+            help="inline: the gateway and activator do the queue-proxy's work (no sidecar); "
+            "sidecar: a queue-proxy process with every instance. [default: inline]",
+        ),
+    ] = None,
 ) -> None:
     """Run the platform (API server, controller, autoscaler, gateway) until Ctrl-C."""
-    from zeroserve.cli.up import run_up
+    from zeroserve.cli.up import DEFAULT_QUEUE_PROXY, QUEUE_PROXY_MODES, run_up
 
+    mode = DEFAULT_QUEUE_PROXY
+    for known in QUEUE_PROXY_MODES:
+        if (queue_proxy or DEFAULT_QUEUE_PROXY) == known:
+            mode = known
+            break
+    else:
+        raise typer.BadParameter(f"must be one of {', '.join(QUEUE_PROXY_MODES)}, was: {queue_proxy!r}")
     data = data_dir or _ctx(ctx).data_dir
-    raise typer.Exit(run_up(data, api_host, api_port, gateway_host, gateway_port, internal_port))
+    raise typer.Exit(run_up(data, api_host, api_port, gateway_host, gateway_port, internal_port, mode))
 
 
 @app.command()

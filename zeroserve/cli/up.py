@@ -5,6 +5,13 @@ records where it listens (``DATA/endpoints.json``) and runs until SIGINT/SIGTERM
 reverse order. The gateway listens on 127.0.0.1:8080 (external hosts) and on an ephemeral internal
 port for cluster-local names; instances find the latter in ``ZEROSERVE_INTERNAL_URL``. One ``up``
 per data dir: a second one is refused (``DATA/lock``).
+
+``queue_proxy`` chooses how the queue-proxy's per-instance work is done. ``inline`` (the
+default): no sidecar; the gateway and the in-process activator admit every request for a local
+instance through its :class:`~zeroserve.queue.inline.InlineQueue` entry (breaker shared by both
+paths, stats scraped in-process, revision timeouts), one Python hop fewer per request and no
+sidecar to start. ``sidecar``: every instance runs with a ``zeroserve queue-proxy`` process, as
+in Knative.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 from prometheus_client import CollectorRegistry
 
@@ -35,14 +42,24 @@ from zeroserve.apiserver.server import JsonSubresource
 from zeroserve.autoscaler.collector import Collector, DeciderKey
 from zeroserve.autoscaler.explain import explain_document
 from zeroserve.autoscaler.multiscaler import Multiscaler
-from zeroserve.autoscaler.scraper import HttpStatsClient, Scraper
+from zeroserve.autoscaler.scraper import EndpointSource, HttpStatsClient, InProcessStatsClient, Scraper, StatsClient
 from zeroserve.cli.configwatch import ConfigWatcher
-from zeroserve.cli.wiring import InProcessStatSink, RevisionFeed, RuntimeEndpoints, RuntimeUsage, ServingModes
+from zeroserve.cli.wiring import (
+    InlineInstances,
+    InlineScrapeEndpoints,
+    InProcessStatSink,
+    LimitsRecorder,
+    RevisionFeed,
+    RuntimeEndpoints,
+    RuntimeUsage,
+    ServingModes,
+)
 from zeroserve.clock import SystemClock
 from zeroserve.controller.runner import Controller
 from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
+from zeroserve.queue.inline import InlineQueue
 from zeroserve.runtime.base import Endpoint, WorkloadKey
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.sqlite import SqliteStore
@@ -51,6 +68,10 @@ log = logging.getLogger("zeroserve")
 
 DRAIN_POLL = 0.01
 """How often a draining instance's in-flight count is looked at (seconds)."""
+
+QueueProxyMode = Literal["inline", "sidecar"]
+QUEUE_PROXY_MODES: tuple[QueueProxyMode, ...] = ("inline", "sidecar")
+DEFAULT_QUEUE_PROXY: QueueProxyMode = "inline"
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,8 @@ class UpSettings:
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     internal_port: int = 0
+    queue_proxy: QueueProxyMode = DEFAULT_QUEUE_PROXY
+    """``inline``: the gateway and activator do the queue-proxy's work; ``sidecar``: one process per instance."""
 
 
 class AlreadyRunning(Exception):
@@ -105,8 +128,11 @@ async def _serve(
     data_dir = settings.data_dir
     clock = SystemClock()
     # The activator: buffers requests for revisions without (enough) capacity, in this process.
+    inline = InlineQueue() if settings.queue_proxy == "inline" else None
     prober = await stack.enter_async_context(HttpProber())
-    throttler = Throttler(prober)
+    # Inline: an endpoint is in the tables only once the runtime saw the app pass its readiness
+    # probe, and there is no queue-proxy to answer a network probe: trust the runtime.
+    throttler = Throttler(prober if inline is None else _ready)
     stack.push_async_callback(throttler.close)
 
     async def to_activator(head: RequestHead, backend: Backend) -> RouteResult:
@@ -119,6 +145,7 @@ async def _serve(
         external=(settings.gateway_host, settings.gateway_port),
         internal=("127.0.0.1", settings.internal_port),
         no_endpoints=to_activator,
+        admission=inline,
     )
     external_port, internal_port = await gateway.start()
     stack.push_async_callback(gateway.stop, 5.0)
@@ -129,7 +156,10 @@ async def _serve(
     stack.push_async_callback(store.close)
 
     async def drain(endpoint: Endpoint) -> None:
-        """An instance left the tables: wait for the requests the gateway already sent it."""
+        """An instance left the tables: wait for the requests already sent to it (queued ones too)."""
+        if inline is not None:
+            await inline.drain((endpoint.host, endpoint.port))
+            return
         while gateway.in_flight((endpoint.host, endpoint.port)) > 0:
             await asyncio.sleep(DRAIN_POLL)
 
@@ -137,15 +167,19 @@ async def _serve(
         data_dir,
         platform_env={"ZEROSERVE_INTERNAL_URL": f"http://127.0.0.1:{internal_port}"},
         drain=drain,
-        queue_proxy=True,
+        queue_proxy=inline is None,
     )
     stack.push_async_callback(runtime.close)
+    recorder = LimitsRecorder(runtime)
+    instances = InlineInstances(inline, recorder) if inline is not None else None
 
     modes = ServingModes(gateway)
 
     def endpoints_changed(key: WorkloadKey) -> None:
         status = runtime.status(key)
         endpoints = status.endpoints if status else ()
+        if instances is not None:  # before the tables: a new instance has its queue when routed to
+            instances.set_endpoints(key, endpoints)
         modes.set_endpoints(key.namespace, key.revision, endpoints)
         throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in endpoints])
 
@@ -153,20 +187,25 @@ async def _serve(
 
     # The autoscaler: scrapes the queue-proxies, takes the activator's stats, decides every 2 s.
     sources = RuntimeEndpoints(runtime)
-    stats_client = HttpStatsClient()
-    stack.push_async_callback(stats_client.close)
+    scrape_sources: EndpointSource = sources
+    stats_client: StatsClient
+    if inline is not None:
+        scrape_sources, stats_client = InlineScrapeEndpoints(runtime), InProcessStatsClient(inline.stat)
+    else:
+        http_stats = stats_client = HttpStatsClient()
+        stack.push_async_callback(http_stats.close)
     registry = CollectorRegistry()
     multiscaler = Multiscaler(
         Collector(),
         sources,
         clock,
         on_change=lambda key: controller.on_decider_change(key),
-        scraper=Scraper(sources, stats_client),
+        scraper=Scraper(scrape_sources, stats_client),
         usage=RuntimeUsage(runtime),
         registry=registry,
     )
     reporter = ConcurrencyReporter(InProcessStatSink(multiscaler))
-    activator = Activator(throttler, reporter)
+    activator = Activator(throttler, reporter, admission=inline)
 
     def explain(_request: object, namespace: str, name: str) -> Obj | None:
         doc = explain_document(multiscaler, DeciderKey(namespace, name))
@@ -193,7 +232,7 @@ async def _serve(
     api_port = await api.start(settings.api_host, settings.api_port)
     stack.push_async_callback(api.stop)
     controller = Controller(
-        store, runtime, lambda: watcher.current, ingress=gateway, multiscaler=multiscaler, serving_mode=modes
+        store, recorder, lambda: watcher.current, ingress=gateway, multiscaler=multiscaler, serving_mode=modes
     )
     watcher.subscribe(lambda _cfg: controller.config_changed())
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
@@ -202,6 +241,8 @@ async def _serve(
             tasks.create_task(reporter.run(), name="activator-stats"),
             tasks.create_task(RevisionFeed(store, throttler).run(), name="revision-feed"),
         ]
+        if inline is not None:
+            background.append(tasks.create_task(inline.run(), name="inline-queue-stats"))
         _write_endpoints(
             data_dir,
             {
@@ -209,6 +250,7 @@ async def _serve(
                 "gateway": f"http://{settings.gateway_host}:{external_port}",
                 "internal": f"http://127.0.0.1:{internal_port}",
                 "pid": os.getpid(),
+                "queueProxy": settings.queue_proxy,
             },
         )
         log.info(
@@ -229,14 +271,25 @@ async def _serve(
         await api.stop()
 
 
+async def _ready(_host: str, _port: int) -> bool:
+    """The activator's probe in inline mode: the runtime already probed the app."""
+    return True
+
+
 def run_up(
-    data_dir: Path, api_host: str, api_port: int, gateway_host: str, gateway_port: int, internal_port: int = 0
+    data_dir: Path,
+    api_host: str,
+    api_port: int,
+    gateway_host: str,
+    gateway_port: int,
+    internal_port: int = 0,
+    queue_proxy: QueueProxyMode = DEFAULT_QUEUE_PROXY,
 ) -> int:
     """Run until SIGINT/SIGTERM; the exit code for the CLI."""
     import uvloop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = UpSettings(data_dir, api_host, api_port, gateway_host, gateway_port, internal_port)
+    settings = UpSettings(data_dir, api_host, api_port, gateway_host, gateway_port, internal_port, queue_proxy)
 
     async def main() -> None:
         stop = asyncio.Event()

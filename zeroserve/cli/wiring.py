@@ -8,7 +8,11 @@ them on top of the others, so no component imports another's internals:
 * :class:`InProcessStatSink`: the activator's stats go straight to the multiscaler (a standalone
   activator posts them to the stat server instead);
 * :class:`RevisionFeed`: the activator learns each revision's containerConcurrency and timeout from
-  the store's watch, as a standalone activator does from the API's.
+  the store's watch, as a standalone activator does from the API's;
+* inline queue-proxy mode (no sidecar): :class:`LimitsRecorder` remembers each revision's
+  containerConcurrency and timeouts as the controller ensures its workload, :class:`InlineInstances`
+  keeps the inline queues in step with the runtime's endpoints, and :class:`InlineScrapeEndpoints`
+  lets the scraper read their stats in-process.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from zeroserve.autoscaler.metrics import StatMessage
 from zeroserve.autoscaler.multiscaler import Multiscaler
 from zeroserve.errors import Gone
 from zeroserve.gateway.server import Gateway
-from zeroserve.runtime.base import Endpoint, WorkloadKey
+from zeroserve.queue.inline import InlineQueue, InstanceLimits
+from zeroserve.runtime.base import Endpoint, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.cgroups import Usage
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.base import Store
@@ -137,3 +142,77 @@ class ServingModes:
         serve = self.mode(namespace, revision) == "Serve"
         shown = self._endpoints.get((namespace, revision), ()) if serve else ()
         self._gateway.set_endpoints(namespace, revision, shown)
+
+
+def limits_of(workload: Workload) -> InstanceLimits:
+    """What a sidecar would read from its environment (``CONTAINER_CONCURRENCY``, ``REVISION_*``)."""
+    return InstanceLimits(
+        container_concurrency=workload.container_concurrency,
+        timeout=float(workload.timeout_seconds),
+        response_start_timeout=float(workload.response_start_timeout_seconds),
+        idle_timeout=float(workload.idle_timeout_seconds),
+    )
+
+
+class LimitsRecorder:
+    """The controller's ``Runtime``: the local runtime, remembering each workload's limits."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self._runtime = runtime
+        self._limits: dict[WorkloadKey, InstanceLimits] = {}
+
+    def limits(self, key: WorkloadKey) -> InstanceLimits | None:
+        return self._limits.get(key)
+
+    async def ensure(self, workload: Workload, replicas: int) -> None:
+        self._limits[workload.key] = limits_of(workload)
+        await self._runtime.ensure(workload, replicas)
+
+    async def remove(self, key: WorkloadKey) -> None:
+        await self._runtime.remove(key)
+
+    def status(self, key: WorkloadKey) -> WorkloadStatus | None:
+        return self._runtime.status(key)
+
+    def keys(self) -> list[WorkloadKey]:
+        return self._runtime.keys()
+
+    def subscribe(self, callback: OnChange) -> None:
+        self._runtime.subscribe(callback)
+
+    async def close(self) -> None:
+        await self._runtime.close()
+
+
+class InlineInstances:
+    """Keeps the inline queues in step with each revision's ready instances."""
+
+    def __init__(self, queue: InlineQueue, limits: LimitsRecorder) -> None:
+        self._queue = queue
+        self._limits = limits
+        self._seen: dict[WorkloadKey, tuple[tuple[str, int], ...]] = {}
+
+    def set_endpoints(self, key: WorkloadKey, endpoints: Sequence[Endpoint]) -> None:
+        """Call before the tables change: new instances get a queue, gone ones are retired."""
+        current = tuple((e.host, e.port) for e in endpoints)
+        previous = self._seen.get(key, ())
+        if current:
+            self._seen[key] = current
+        else:
+            self._seen.pop(key, None)
+        limits = self._limits.limits(key)
+        if limits is None and current:
+            log.warning("inline queue for %s: no workload limits known; using defaults", key)
+        self._queue.sync(previous, current, limits or InstanceLimits())
+
+
+class InlineScrapeEndpoints:
+    """``EndpointSource`` for the scraper in inline mode: an instance is scraped, in-process, at its own address."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self._runtime = runtime
+
+    def endpoints(self, namespace: str, revision: str) -> Sequence[Endpoint]:
+        status = self._runtime.status(WorkloadKey(namespace, revision))
+        found = status.endpoints if status is not None else ()
+        return tuple(Endpoint(e.host, e.port, admin_port=e.port) for e in found)

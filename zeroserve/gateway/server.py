@@ -4,7 +4,9 @@ Two listeners share one upstream pool: the external one answers the Routes' publ
 internal one additionally answers cluster-local names (``NAME.NS.svc.cluster.local``...) so
 instances can call each other. Per request: host -> weighted revision pick -> the least-loaded
 ready endpoint of that revision -> stream. A revision with no ready endpoint gets 503 (or the
-``no_endpoints`` hook, where the activator plugs in).
+``no_endpoints`` hook, where the activator plugs in). With an ``admission`` (the inline
+queue-proxy of ``zeroserve up``), the chosen endpoint's breaker, stats and revision timeouts are
+applied here instead of in a sidecar.
 
 Tables are immutable and swapped whole; a request keeps the target it was routed to, so a swap
 never disturbs requests in flight. :meth:`Gateway.publish`, :meth:`Gateway.withdraw` and
@@ -38,6 +40,17 @@ class EndpointLike(Protocol):
 NoEndpoints = Callable[[RequestHead, routing.Backend], RouteResult | Awaitable[RouteResult]]
 
 
+class Admission(Protocol):
+    """Per-instance admission done in this process instead of a sidecar (``zeroserve.queue.inline``).
+
+    ``admit(endpoint, proxied, also)`` returns the Target on the instance (its release runs
+    ``also``), a local Response (503 queue full, 504), or an awaitable of either while queued."""
+
+    def admit(
+        self, address: routing.Endpoint, proxied: bool, also: Callable[[], None] | None = None
+    ) -> RouteResult | Awaitable[RouteResult]: ...
+
+
 def not_found_body(host: str, known: list[str]) -> bytes:
     lines = [f"no route for host {host!r}"]
     lines.append("known hosts:" if known else "no routes are served yet")
@@ -56,12 +69,17 @@ class Gateway:
         timeouts: Timeouts = Timeouts(),
         rand: Callable[[], float] = random.random,
         no_endpoints: NoEndpoints | None = None,
+        admission: Admission | None = None,
     ) -> None:
+        """``admission``: when given, every request for an endpoint goes through
+        ``admission.admit`` (the inline queue-proxy: breaker, stats, revision timeouts) instead
+        of straight to a Target with ``timeouts``."""
         self.external_address = external
         self.internal_address = internal
         self.timeouts = timeouts
         self._rand = rand
         self._no_endpoints = no_endpoints
+        self._admission = admission
         self._table = routing.RoutingTable()
         self._hosts: dict[tuple[str, bool], routing.Targets] = {}
         """Hits of ``table.lookup`` per Host header as sent (saves normalizing the host on every
@@ -170,6 +188,8 @@ class Gateway:
             assert picked is not None
             endpoint = picked
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
+        if self._admission is not None:
+            return self._admission.admit(endpoint, False, functools.partial(self._done, endpoint))
         return Target(
             endpoint[0], endpoint[1], timeouts=self.timeouts, on_release=functools.partial(self._done, endpoint)
         )

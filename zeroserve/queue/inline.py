@@ -1,0 +1,292 @@
+"""The queue-proxy's per-instance work, done inside the router's process (the embedded default).
+
+A sidecar queue-proxy costs a Python hop per request. In ``zeroserve up`` the gateway (serve
+mode) and the in-process activator (proxy mode) already hold every request for a local
+instance, so they can do the queue-proxy's job themselves, on the same objects it uses:
+
+* per instance one :class:`~.breaker.Breaker` when ``containerConcurrency >= 1`` (CC running,
+  10 x CC waiting, then 503 ``pending request queue full`` at once), shared by both paths, so an
+  instance never gets more than CC requests whichever way they come;
+* per instance one :class:`~.stats.RequestStats` (a request is *proxied* iff it came through the
+  activator), reported every second into :attr:`InlineInstance.stat` for the autoscaler's
+  scraper (read in-process, no HTTP);
+* the revision's timeouts: ``timeoutSeconds`` (time queued included, 504 ``request timeout``),
+  ``responseStartTimeoutSeconds`` and ``idleTimeoutSeconds``.
+
+The runtime probes the app directly (no network probe to answer), and drain needs no quiet
+period: the routing tables change synchronously, so once an instance has left them,
+:meth:`InlineQueue.drain` waits for its requests (queued ones included) and forgets it.
+
+:meth:`InlineQueue.admit` is the whole per-request API: it returns a ``Target`` on the app (its
+``release`` frees the slot and ends the accounting), a local ``Response`` (503/504), or an
+awaitable of either while the request waits in the breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+
+from zeroserve.autoscaler.metrics import Stat
+from zeroserve.net import headers as h
+from zeroserve.net.proxy import Response, RouteResult, Target, Timeouts
+from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
+from zeroserve.queue.stats import REPORT_PERIOD, RequestStats
+
+logger = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+Release = Callable[[], None]
+
+TIMEOUT_MESSAGE = "request timeout"
+QUEUE_FULL = Response(503, QUEUE_FULL_MESSAGE.encode() + b"\n")
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class InstanceLimits:
+    """What the queue-proxy reads from its environment, for one revision (0 = none)."""
+
+    container_concurrency: int = 0
+    timeout: float = 300.0
+    response_start_timeout: float = 0.0
+    idle_timeout: float = 0.0
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests that may wait in the breaker: 10 x containerConcurrency (Knative)."""
+        return 10 * self.container_concurrency
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(
+            connect=CONNECT_TIMEOUT,
+            response_start=self.response_start_timeout or None,
+            idle=self.idle_timeout or None,
+            total=self.timeout or None,
+            message=TIMEOUT_MESSAGE,
+        )
+
+
+class InlineInstance:
+    """One instance's breaker, stats and timeouts (what its sidecar would hold)."""
+
+    def __init__(self, address: Address, limits: InstanceLimits, now: float, pod_name: str = "") -> None:
+        self.address = address
+        self.limits = limits
+        cc = limits.container_concurrency
+        self.breaker = Breaker(limits.queue_depth, cc, cc) if cc >= 1 else None
+        self.stats = RequestStats(now, pod_name=pod_name)
+        self.stat = Stat(pod_name=pod_name)
+        """The last 1 s report (what a sidecar serves on ``GET /stats``)."""
+        self.timeouts = limits.timeouts()
+        self.retired = False
+        """Left the routing tables: forgotten once idle."""
+        self._idle: asyncio.Event | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests admitted and not over, queued ones included."""
+        return self.stats.concurrency
+
+    def admit(
+        self,
+        proxied: bool,
+        also: Release | None = None,
+        *,
+        headers: tuple[h.Header, ...] = (),
+        drop: frozenset[bytes] = frozenset(),
+        deadline: float | None = None,
+        message: str | None = None,
+    ) -> RouteResult | Awaitable[RouteResult]:
+        """Count the request, take a breaker slot (or wait for one), aim it at the app.
+
+        ``also`` runs once when the request is over, however it ends (the caller's own
+        accounting). ``deadline`` (loop time) bounds the whole request from the caller's side
+        too (504 ``message`` when it is the one that fires first)."""
+        now = asyncio.get_running_loop().time()
+        self.stats.req_in(now, proxied)
+        breaker = self.breaker
+        if breaker is None or breaker.reserve():
+            timeouts = self.timeouts if deadline is None else self._bounded(now, now, deadline, message)
+            return self._target(timeouts, proxied, also, headers, drop)
+        return self._queued(now, proxied, also, headers, drop, deadline, message)
+
+    def _target(
+        self,
+        timeouts: Timeouts,
+        proxied: bool,
+        also: Release | None,
+        headers: tuple[h.Header, ...],
+        drop: frozenset[bytes],
+    ) -> Target:
+        host, port = self.address
+        return Target(
+            host, port, timeouts=timeouts, headers=headers, drop=drop, on_release=self._releaser(proxied, True, also)
+        )
+
+    def _releaser(self, proxied: bool, holds_slot: bool, also: Release | None) -> Release:
+        def done() -> None:
+            if holds_slot and self.breaker is not None:
+                self.breaker.release()
+            self._out(proxied)
+            if also is not None:
+                also()
+
+        return done
+
+    def _out(self, proxied: bool) -> None:
+        self.stats.req_out(asyncio.get_running_loop().time(), proxied)
+        if self._idle is not None and self.stats.concurrency <= 0:
+            self._idle.set()
+
+    def _own_end(self, arrived: float) -> float | None:
+        return arrived + self.limits.timeout if self.limits.timeout else None
+
+    def _bounded(self, arrived: float, now: float, deadline: float | None, message: str | None) -> Timeouts:
+        """The timeouts left at ``now`` for a request that arrived at ``arrived`` (queueing counts)."""
+        own_end = self._own_end(arrived)
+        if deadline is not None and (own_end is None or deadline < own_end):
+            return replace(self.timeouts, total=max(deadline - now, 0.001), message=message or TIMEOUT_MESSAGE)
+        if own_end is None:
+            return self.timeouts
+        return replace(self.timeouts, total=max(own_end - now, 0.001))
+
+    async def _queued(
+        self,
+        arrived: float,
+        proxied: bool,
+        also: Release | None,
+        headers: tuple[h.Header, ...],
+        drop: frozenset[bytes],
+        deadline: float | None,
+        message: str | None,
+    ) -> RouteResult:
+        """Wait in the breaker; the wait counts against the timeouts (the queue-proxy's ``_queued``)."""
+        assert self.breaker is not None
+        own_end = self._own_end(arrived)
+        ends = [end for end in (own_end, deadline) if end is not None]
+        try:
+            async with asyncio.timeout_at(min(ends) if ends else None):
+                await self.breaker.acquire()
+        except BaseException as exc:
+            self._out(proxied)
+            if also is not None:
+                also()
+            if isinstance(exc, QueueFull):
+                return QUEUE_FULL
+            if isinstance(exc, TimeoutError):
+                theirs = deadline is not None and (own_end is None or deadline < own_end)
+                text = (message or TIMEOUT_MESSAGE) if theirs else TIMEOUT_MESSAGE
+                return Response(504, text.encode() + b"\n")
+            raise
+        now = asyncio.get_running_loop().time()
+        return self._target(self._bounded(arrived, now, deadline, message), proxied, also, headers, drop)
+
+    async def wait_idle(self) -> None:
+        """Return once no request is admitted (queued or running)."""
+        if self.stats.concurrency <= 0:
+            return
+        if self._idle is None or self._idle.is_set():
+            self._idle = asyncio.Event()
+        await self._idle.wait()
+
+    def report(self, now: float) -> None:
+        self.stat = replace(self.stats.report(now), timestamp=int(time.time()))
+
+
+class InlineQueue:
+    """The inline queue-proxies of every local instance, by address; owns the 1 s stats report."""
+
+    def __init__(self) -> None:
+        self._instances: dict[Address, InlineInstance] = {}
+
+    def get(self, address: Address) -> InlineInstance | None:
+        return self._instances.get(address)
+
+    def __len__(self) -> int:
+        return len(self._instances)
+
+    def add(self, address: Address, limits: InstanceLimits, pod_name: str = "") -> InlineInstance:
+        """Start accounting for an instance (idempotent)."""
+        current = self._instances.get(address)
+        if current is not None:  # a retired one is the same process back in the tables (ports are not reused)
+            current.retired = False
+            return current
+        instance = InlineInstance(address, limits, asyncio.get_running_loop().time(), pod_name or _name(address))
+        self._instances[address] = instance
+        return instance
+
+    def sync(self, previous: Iterable[Address], current: Iterable[Address], limits: InstanceLimits) -> None:
+        """A revision's instances went from ``previous`` to ``current``: add the new, retire the gone."""
+        now = set(current)
+        for address in now:
+            self.add(address, limits)
+        for address in set(previous) - now:
+            self.retire(address)
+
+    def retire(self, address: Address) -> None:
+        """The instance left the tables: forget it once its requests are over."""
+        instance = self._instances.get(address)
+        if instance is None:
+            return
+        instance.retired = True
+        if instance.in_flight <= 0:
+            del self._instances[address]
+
+    async def drain(self, address: Address) -> None:
+        """Wait for the requests of an instance that left the tables, then forget it."""
+        instance = self._instances.get(address)
+        if instance is None:
+            return
+        instance.retired = True
+        await instance.wait_idle()
+        if instance.retired and self._instances.get(address) is instance:
+            del self._instances[address]
+
+    def admit(
+        self,
+        address: Address,
+        proxied: bool,
+        also: Release | None = None,
+        *,
+        headers: tuple[h.Header, ...] = (),
+        drop: frozenset[bytes] = frozenset(),
+        deadline: float | None = None,
+        message: str | None = None,
+    ) -> RouteResult | Awaitable[RouteResult]:
+        """:meth:`InlineInstance.admit` on the instance at ``address`` (unknown: a plain Target)."""
+        instance = self._instances.get(address)
+        if instance is None:
+            logger.debug("no inline queue for %s:%d; forwarding without one", *address)
+            return Target(address[0], address[1], headers=headers, drop=drop, on_release=also)
+        return instance.admit(proxied, also, headers=headers, drop=drop, deadline=deadline, message=message)
+
+    def stat(self, host: str, port: int) -> Stat | None:
+        """The last 1 s report of the instance at ``host:port`` (the scraper's in-process source)."""
+        instance = self._instances.get((host, port))
+        return None if instance is None else instance.stat
+
+    def report(self, now: float) -> None:
+        for instance in list(self._instances.values()):
+            instance.report(now)
+            if instance.retired and instance.in_flight <= 0:
+                self._instances.pop(instance.address, None)
+
+    async def run(self, period: float = REPORT_PERIOD) -> None:
+        """Report every instance's stats each ``period`` seconds, forever (cancel to stop)."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += period
+            await asyncio.sleep(max(next_at - loop.time(), 0))
+            self.report(loop.time())
+
+
+def _name(address: Address) -> str:
+    return f"{address[0]}:{address[1]}"
+
+
+__all__ = ["QUEUE_FULL", "InlineInstance", "InlineQueue", "InstanceLimits"]
