@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import fcntl
 import json
 import logging
@@ -65,6 +66,10 @@ from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.sqlite import SqliteStore
 
 log = logging.getLogger("zeroserve")
+
+SHUTDOWN_DEADLINE = 90.0
+"""Seconds a stop may take (draining instances included) before `up` exits regardless; a second
+Ctrl-C exits at once."""
 
 DRAIN_POLL = 0.01
 """How often a draining instance's in-flight count is looked at (seconds)."""
@@ -294,9 +299,20 @@ def run_up(
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():  # a second Ctrl-C: do not wait for draining
+                log.warning("zeroserve: second signal, exiting now")
+                os._exit(130)
+            stop.set()
+            # A stop must end: if it has not within SHUTDOWN_DEADLINE, print every thread's stack
+            # (to find what hangs) and exit; instances still die with us (their lifeline).
+            faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE, exit=True)
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         await serve(settings, stop=stop)
+        faulthandler.cancel_dump_traceback_later()
 
     try:
         uvloop.run(main())
