@@ -19,7 +19,7 @@ def test_ensure_token_creates_private_file_and_reuses_it(tmp_path: Path) -> None
     assert len(token) >= 32
     path = data / "token"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.read_text().strip() == token
+    assert path.read_text() == token  # bare: no newline
     assert ensure_token(data) == token
 
 

@@ -87,6 +87,18 @@ class Up:
         finally:
             conn.close()
 
+    def api_get(self, path: str) -> str:
+        """GET a path of the API with the token (e.g. ``/metrics``); the body as text."""
+        base = urlsplit(self.endpoints["api"])
+        conn = http.client.HTTPConnection(base.hostname or "127.0.0.1", base.port, timeout=30)
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {(self.data_dir / 'token').read_text()}"})
+            resp = conn.getresponse()
+            assert resp.status == 200, resp.status
+            return resp.read().decode()
+        finally:
+            conn.close()
+
     def client(self) -> ApiClient:
         return ApiClient(self.endpoints["api"], (self.data_dir / "token").read_text().strip())
 

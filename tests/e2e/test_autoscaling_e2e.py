@@ -82,6 +82,9 @@ def test_scale_from_zero_on_the_first_request_and_back_to_zero(fast: Up) -> None
     explained = fast.cli("autoscaler", "explain", "hello-00001").stdout
     assert "Desired scale:  0" in explained and "SKS mode:       Proxy" in explained
     assert "Applied scale:  0 (scaled to zero)" in explained
+    metrics = fast.api_get("/metrics")
+    assert 'zeroserve_autoscaler_desired_pods{namespace="default",revision="hello-00001"} 0.0' in metrics
+    assert 'zeroserve_autoscaler_excess_burst_capacity{namespace="default",revision="hello-00001"}' in metrics
 
 
 @pytest.mark.parametrize(("utilization", "want"), [pytest.param("100", 5, id="100%"), pytest.param(None, 8, id="70%")])

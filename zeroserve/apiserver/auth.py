@@ -29,7 +29,7 @@ def ensure_token(data_dir: Path) -> str:
             return existing
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
+        f.write(token)  # the bare token: `Bearer $(cat DATA/token)` works as it is
     return token
 
 
