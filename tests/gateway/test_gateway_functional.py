@@ -127,7 +127,7 @@ async def test_least_loaded_instance(ups: tuple[Upstream, Upstream]) -> None:
         async with aiohttp.ClientSession() as s:
             first = asyncio.create_task(get(gw.ports[0], "hello.default.localhost", "/slow", s))
             while gw.in_flight(("127.0.0.1", one.port)) + gw.in_flight(("127.0.0.1", two.port)) == 0:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # wait-ok: yield to the loop once
             busy, idle = (one, two) if gw.in_flight(("127.0.0.1", one.port)) else (two, one)
             idle.gate.set()
             for _ in range(5):
@@ -146,7 +146,7 @@ async def test_table_swap_during_in_flight_requests_loses_nothing(
     async with aiohttp.ClientSession() as s:
         slow = [asyncio.create_task(get(gateway.ports[0], "hello.default.localhost", "/slow", s)) for _ in range(20)]
         while gateway.in_flight(("127.0.0.1", one.port)) < 20:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # wait-ok: yield to the loop once
         results: list[tuple[int, str]] = []
 
         async def load(port: int) -> None:
@@ -157,7 +157,7 @@ async def test_table_swap_during_in_flight_requests_loses_nothing(
         for gen in range(2, 40):
             split = {"hello-00001": 100} if gen % 2 else {"hello-00002": 100}
             gateway.publish(route(gen, split))
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # wait-ok: yield to the loop once
         gateway.publish(route(40, {"hello-00002": 100}))
         await loader
         one.gate.set()

@@ -264,7 +264,7 @@ async def test_async_hook_and_local_response(upstream: Upstream) -> None:
             assert (r.status, await r.text()) == (418, "teapot\n")
         pending = asyncio.create_task(s.get(f"http://127.0.0.1:{server.port}/"))
         while server.in_flight == 0:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # wait-ok: yield to the loop once
         assert not pending.done()
         gate.set()
         async with await pending as r:
@@ -280,7 +280,7 @@ async def test_graceful_stop_finishes_in_flight(upstream: Upstream) -> None:
         await asyncio.wait_for(upstream.started.wait(), 10)
         stopping = asyncio.create_task(server.stop(10))
         while server._server is not None and server._server.is_serving():
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # wait-ok: yield to the loop once
         with pytest.raises(OSError):
             await asyncio.open_connection("127.0.0.1", port)
         upstream.gate.set()

@@ -29,7 +29,7 @@ REV_HEADERS = {"Knative-Serving-Revision": REV, "Knative-Serving-Namespace": NS,
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # wait-ok: polling interval of a deadline-bounded wait
 
 
 async def always_ready(_host: str, _port: int) -> bool:

@@ -44,7 +44,7 @@ APP = textwrap.dedent(
                 now = in_flight
             try:
                 if self.path == "/slow":
-                    time.sleep(1)  # a slow request (the app's work, not a test wait)
+                    time.sleep(1)  # wait-ok: the app's work (a slow request), not a test wait
                 body = json.dumps({
                     "port": int(os.environ["PORT"]),
                     "in_flight": now,
@@ -152,7 +152,7 @@ async def test_removal_with_requests_in_flight_loses_none(runtime: LocalRuntime,
         slow = [asyncio.create_task(get(client, endpoint.port, "/slow")) for _ in range(30)]
         async with asyncio.timeout(30):
             while json.loads((await get(client, endpoint.port, "/"))[1])["in_flight"] < 31:
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # wait-ok: polling interval of a deadline-bounded wait
         removal = asyncio.create_task(runtime.remove(KEY))
         results = await asyncio.gather(*slow)
         await removal

@@ -23,7 +23,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll an in-process condition with a deadline."""
     async with asyncio.timeout(timeout):
         while not predicate():
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # wait-ok: polling interval of a deadline-bounded wait
 
 
 @asynccontextmanager
@@ -188,7 +188,7 @@ async def test_stats_on_the_admin_port_reflect_load(app: App, client: aiohttp.Cl
 async def until_async(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not await predicate():
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # wait-ok: polling interval of a deadline-bounded wait
 
 
 async def test_admin_port_answers_404_elsewhere(app: App, client: aiohttp.ClientSession) -> None:

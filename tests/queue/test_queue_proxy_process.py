@@ -63,11 +63,11 @@ async def test_sigterm_drains_in_flight_requests_and_exits_0(app: App) -> None:
         held = [asyncio.create_task(fetch("/held")) for _ in range(5)]
         async with asyncio.timeout(10):
             while app.in_flight < 2:  # CC=2: two in the app, three queued
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.005)  # wait-ok: polling interval of a deadline-bounded wait
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
             while (await fetch("/", headers={"K-Network-Probe": "queue"}))[0] != 503:
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.005)  # wait-ok: polling interval of a deadline-bounded wait
         app.gate.set()
         assert [status for status, _ in await asyncio.gather(*held)] == [200] * 5
     assert await asyncio.wait_for(proc.wait(), 30) == 0

@@ -22,7 +22,7 @@ KEY = WorkloadKey("default", "limited-00001")
 SERVER = textwrap.dedent(
     """
     import http.server, os, subprocess, sys
-    escaped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    escaped = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True)
     with open(sys.argv[2], "w") as f:
         f.write(f"{os.getpid()} {escaped.pid}")
     http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.BaseHTTPRequestHandler).serve_forever()
@@ -31,11 +31,11 @@ SERVER = textwrap.dedent(
 
 HOG = textwrap.dedent(
     """
-    import time
+    import signal
     print("allocating 200 MB", flush=True)
     hog = b"x" * (200 * 1024 * 1024)
     print("still alive", flush=True)
-    time.sleep(600)
+    signal.pause()
     """
 )
 
@@ -85,7 +85,7 @@ async def until(
 async def poll(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # wait-ok: polling interval of a deadline-bounded wait
 
 
 def dead(pid: int) -> bool:
@@ -153,7 +153,8 @@ async def test_an_instance_without_limits_is_accounted_for(runtime: LocalRuntime
     assert cgroup_of(leader, controller).startswith(f"/{cgroups.PARENT}/")
     (usage,) = runtime.usage(KEY)  # what the HPA class scales on
     assert usage.memory_bytes is not None and usage.memory_bytes > 0
-    assert usage.cpu_seconds is not None and usage.cpu_seconds >= 0
+    cpu = usage.cpu_seconds
+    assert cpu is not None and cpu >= 0
     if found.version == "v1":
         directory = dict(found.parents)["memory"] / cgroup_of(leader, controller).rsplit("/", 1)[1]
         assert int((directory / "memory.limit_in_bytes").read_text()) > 2**60  # no limit written

@@ -49,7 +49,7 @@ APP = textwrap.dedent(
                 os._exit(0)
         signal.signal(signal.SIGTERM, handler)
     if os.environ.get("GRANDCHILD"):
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
         note("grandchild", str(child.pid))
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -133,7 +133,7 @@ async def poll(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     """Poll a condition outside the runtime's view (files, pids) until it holds."""
     async with asyncio.timeout(timeout):
         while not predicate():
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # wait-ok: polling interval of a deadline-bounded wait
 
 
 def dead(pid: int) -> bool:
@@ -365,7 +365,7 @@ async def test_instances_die_with_a_sigkilled_supervisor(tmp_path: Path, app: Pa
 
 
 async def test_new_runtime_kills_leftovers_from_its_record(tmp_path: Path) -> None:
-    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    leftover = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"], start_new_session=True)
     try:
         stat = supervisor.read_stat(leftover.pid)
         assert stat is not None

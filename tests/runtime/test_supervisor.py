@@ -45,7 +45,9 @@ def test_records_round_trip(tmp_path: Path) -> None:
 
 def _sleeper() -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True, stdin=subprocess.DEVNULL
+        [sys.executable, "-c", "import signal; signal.pause()"],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -55,7 +57,7 @@ async def _exited(process: subprocess.Popen[bytes], timeout: float = 10.0) -> bo
     while process.poll() is None:
         if loop.time() > deadline:
             return False
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # wait-ok: polling interval of a deadline-bounded wait
     return True
 
 
