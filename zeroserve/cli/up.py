@@ -281,6 +281,12 @@ async def _ready(_host: str, _port: int) -> bool:
     return True
 
 
+def _log_pending_tasks() -> None:
+    for task in asyncio.all_tasks():
+        frames = "".join(f"\n    {f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in task.get_stack())
+        log.error("stop is taking too long; still pending: %s%s", task.get_name(), frames)
+
+
 def run_up(
     data_dir: Path,
     api_host: str,
@@ -305,8 +311,10 @@ def run_up(
                 log.warning("zeroserve: second signal, exiting now")
                 os._exit(130)
             stop.set()
-            # A stop must end: if it has not within SHUTDOWN_DEADLINE, print every thread's stack
-            # (to find what hangs) and exit; instances still die with us (their lifeline).
+            # A stop must end: if it has not within SHUTDOWN_DEADLINE, log what every asyncio task
+            # still waits on and every thread's stack (to find what hangs), then exit; instances
+            # still die with us (their lifeline).
+            loop.call_later(SHUTDOWN_DEADLINE - 1, _log_pending_tasks)
             faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE, exit=True)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
