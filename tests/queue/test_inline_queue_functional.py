@@ -13,6 +13,7 @@ import pytest
 
 from tests.activator.test_reporter import Sink
 from tests.queue.qp_app import App, run_app
+from tests.support.polling import eventually
 from zeroserve.activator.handler import Activator
 from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
@@ -24,12 +25,6 @@ from zeroserve.queue.inline import InlineQueue, InstanceLimits
 NS, REV = "default", "hello-00001"
 HOST = "hello.default.localhost"
 REV_HEADERS = {"Knative-Serving-Revision": REV, "Knative-Serving-Namespace": NS, "Host": HOST}
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)  # wait-ok: polling interval of a deadline-bounded wait
 
 
 async def always_ready(_host: str, _port: int) -> bool:
@@ -77,7 +72,7 @@ def make_rig_factory(limits: InstanceLimits) -> Callable[[], AsyncIterator[Rig]]
             reporter = ConcurrencyReporter(Sink(), pod_name="activator-test")
             activator = ProxyServer(Activator(throttler, reporter, admission=inline).route)
             await activator.start()
-            await until(lambda: throttler.capacity(NS, REV) > 0)
+            await eventually(lambda: throttler.capacity(NS, REV) > 0, timeout=10.0)
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as session:
                 yield Rig(app, inline, gateway, activator, throttler, session)
             await activator.stop(1)
@@ -97,22 +92,22 @@ async def test_cc1_through_the_gateway_one_runs_ten_wait_the_twelfth_is_refused_
     instance = cc1.inline.get(cc1.address)
     assert instance is not None and instance.breaker is not None
     held = [asyncio.create_task(cc1.via_gateway("/held")) for _ in range(11)]
-    await until(lambda: instance.in_flight == 11 and cc1.app.in_flight == 1)
+    await eventually(lambda: instance.in_flight == 11 and cc1.app.in_flight == 1, timeout=10.0)
     assert instance.breaker.pending == 10
     assert await cc1.via_gateway("/held") == (503, "pending request queue full\n")
     cc1.app.gate.set()
     assert [r[0] for r in await asyncio.gather(*held)] == [200] * 11
     assert cc1.app.max_in_flight == 1
-    await until(lambda: instance.in_flight == 0 and cc1.gateway.in_flight(cc1.address) == 0)
+    await eventually(lambda: instance.in_flight == 0 and cc1.gateway.in_flight(cc1.address) == 0, timeout=10.0)
 
 
 async def test_gateway_and_activator_share_the_instance_breaker(cc1: Rig) -> None:
     instance = cc1.inline.get(cc1.address)
     assert instance is not None
     direct = asyncio.create_task(cc1.via_gateway("/held"))
-    await until(lambda: cc1.app.in_flight == 1)
+    await eventually(lambda: cc1.app.in_flight == 1, timeout=10.0)
     proxied = asyncio.create_task(cc1.via_activator("/held"))
-    await until(lambda: instance.in_flight == 2)
+    await eventually(lambda: instance.in_flight == 2, timeout=10.0)
     assert instance.stats.proxied_concurrency == 1
     assert cc1.app.in_flight == 1  # the activator's request waits in the instance's breaker
     cc1.app.gate.set()
@@ -155,21 +150,24 @@ async def queued_request_times_out(rig: Rig) -> None:
     instance = rig.inline.get(rig.address)
     assert instance is not None and instance.breaker is not None
     blocker = asyncio.create_task(rig.via_gateway("/never"))
-    await until(lambda: instance.breaker is not None and instance.breaker.running == 1)
+    await eventually(lambda: instance.breaker is not None and instance.breaker.running == 1, timeout=10.0)
     assert await rig.via_gateway("/held") == (504, "request timeout\n")
     assert (await blocker)[0] == 504
-    await until(lambda: instance.in_flight == 0)
+    await eventually(lambda: instance.in_flight == 0, timeout=10.0)
 
 
 async def test_a_client_leaving_while_queued_gives_its_place_back(cc1: Rig) -> None:
     instance = cc1.inline.get(cc1.address)
     assert instance is not None and instance.breaker is not None
     running = asyncio.create_task(cc1.via_gateway("/held"))
-    await until(lambda: cc1.app.in_flight == 1)
+    await eventually(lambda: cc1.app.in_flight == 1, timeout=10.0)
     queued = asyncio.create_task(cc1.via_gateway("/held"))
-    await until(lambda: instance.in_flight == 2)
+    await eventually(lambda: instance.in_flight == 2, timeout=10.0)
     queued.cancel()
-    await until(lambda: instance.in_flight == 1 and instance.breaker is not None and instance.breaker.in_flight == 1)
+    await eventually(
+        lambda: instance.in_flight == 1 and instance.breaker is not None and instance.breaker.in_flight == 1,
+        timeout=10.0,
+    )
     assert cc1.gateway.in_flight(cc1.address) == 1
     cc1.app.gate.set()
     assert (await running)[0] == 200
@@ -179,10 +177,10 @@ async def test_drain_waits_for_requests_in_flight_then_forgets_the_instance(cc1:
     held = [asyncio.create_task(cc1.via_gateway("/held")) for _ in range(3)]
     instance = cc1.inline.get(cc1.address)
     assert instance is not None
-    await until(lambda: instance.in_flight == 3)
+    await eventually(lambda: instance.in_flight == 3, timeout=10.0)
     cc1.gateway.set_endpoints(NS, REV, [])
     drained = asyncio.create_task(cc1.inline.drain(cc1.address))
-    await until(lambda: instance.retired)
+    await eventually(lambda: instance.retired, timeout=10.0)
     assert not drained.done()
     cc1.app.gate.set()
     await drained
@@ -207,7 +205,7 @@ async def test_activator_deadline_bounds_the_wait_in_the_instance_breaker(cc1: R
     instance = cc1.inline.get(cc1.address)
     assert instance is not None
     running = asyncio.create_task(cc1.via_gateway("/held"))
-    await until(lambda: cc1.app.in_flight == 1)
+    await eventually(lambda: cc1.app.in_flight == 1, timeout=10.0)
     assert await cc1.via_activator("/held") == (504, "activator request timeout\n")
     assert instance.in_flight == 1 and instance.stats.proxied_concurrency == 0
     cc1.app.gate.set()

@@ -13,17 +13,11 @@ import aiohttp
 import pytest
 
 from tests.queue.qp_app import App, run_app
+from tests.support.polling import eventually
 from zeroserve.queue.server import QueueProxy
 from zeroserve.queue.settings import Settings, UserProbe
 
 PROBE = {"K-Network-Probe": "queue"}
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll an in-process condition with a deadline."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)  # wait-ok: polling interval of a deadline-bounded wait
 
 
 @asynccontextmanager
@@ -56,7 +50,9 @@ async def test_cc1_twelve_requests_one_runs_ten_wait_twelfth_is_rejected_at_once
 ) -> None:
     async with queue_proxy(app, container_concurrency=1) as qp:
         held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(11)]
-        await until(lambda: qp.breaker is not None and qp.breaker.in_flight == 11 and app.in_flight == 1)
+        await eventually(
+            lambda: qp.breaker is not None and qp.breaker.in_flight == 11 and app.in_flight == 1, timeout=10.0
+        )
         assert qp.breaker is not None and qp.breaker.pending == 10
         assert await get(client, qp.serving_port, "/held") == (503, "pending request queue full\n")
         assert not any(task.done() for task in held)
@@ -71,7 +67,7 @@ async def test_cc0_has_no_breaker(app: App, client: aiohttp.ClientSession) -> No
     async with queue_proxy(app, container_concurrency=0) as qp:
         assert qp.breaker is None
         held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(30)]
-        await until(lambda: app.in_flight == 30)
+        await eventually(lambda: app.in_flight == 30, timeout=10.0)
         app.gate.set()
         assert [status for status, _ in await asyncio.gather(*held)] == [200] * 30
 
@@ -127,7 +123,7 @@ async def test_probe_answers_queue_only_once_the_app_is_ready(app: App, client: 
     probe = UserProbe(kind="http", path="/healthz")
     async with queue_proxy(app, readiness_probe=probe) as qp:
         pending = asyncio.create_task(get(client, qp.serving_port, "/", headers=PROBE))
-        await until(lambda: app.health_checks >= 3)  # the probe is being retried ...
+        await eventually(lambda: app.health_checks >= 3, timeout=10.0)  # the probe is being retried ...
         assert not pending.done()  # ... and held until the app is ready
         app.healthy = True
         assert await pending == (200, "queue")
@@ -139,7 +135,7 @@ async def test_concurrent_probes_share_one_run(app: App, client: aiohttp.ClientS
     app.healthy = False
     async with queue_proxy(app, readiness_probe=UserProbe(kind="http", path="/healthz")) as qp:
         probes = [asyncio.create_task(get(client, qp.serving_port, "/", headers=PROBE)) for _ in range(20)]
-        await until(lambda: app.health_checks >= 3)
+        await eventually(lambda: app.health_checks >= 3, timeout=10.0)
         checks = app.health_checks
         app.healthy = True
         assert await asyncio.gather(*probes) == [(200, "queue")] * 20
@@ -164,7 +160,7 @@ async def test_stats_on_the_admin_port_reflect_load(app: App, client: aiohttp.Cl
     async with queue_proxy(app, pod="hello-1") as qp:
         held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(3)]
         proxied = asyncio.create_task(get(client, qp.serving_port, "/held", headers={"K-Proxy-Request": "activator"}))
-        await until(lambda: app.in_flight == 4)
+        await eventually(lambda: app.in_flight == 4, timeout=10.0)
         seen: list[dict[str, Any]] = []
 
         async def scrape() -> bool:
@@ -203,12 +199,12 @@ async def test_drain_completes_every_request_in_flight_while_probes_fail(
     async with queue_proxy(app, drain_quiet_period=0.3) as qp:
         assert await get(client, qp.serving_port, "/", headers=PROBE) == (200, "queue")
         held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(30)]
-        await until(lambda: app.in_flight == 30)
+        await eventually(lambda: app.in_flight == 30, timeout=10.0)
         drain = asyncio.create_task(client.post(f"http://127.0.0.1:{qp.admin_port}/drain"))
-        await until(lambda: qp.drainer.draining)
+        await eventually(lambda: qp.drainer.draining, timeout=10.0)
         assert await get(client, qp.serving_port, "/", headers=PROBE) == (503, "shutting down\n")
         late = asyncio.create_task(get(client, qp.serving_port, "/held"))  # still served in the quiet period
-        await until(lambda: app.in_flight == 31)
+        await eventually(lambda: app.in_flight == 31, timeout=10.0)
         assert not drain.done()
         app.gate.set()
         assert [status for status, _ in await asyncio.gather(*held, late)] == [200] * 31

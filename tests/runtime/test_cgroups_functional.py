@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.polling import eventually
 from zeroserve.runtime import cgroups, supervisor
 from zeroserve.runtime.base import Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.local import LocalRuntime
@@ -82,12 +83,6 @@ async def until(
             await changed.wait()
 
 
-async def poll(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)  # wait-ok: polling interval of a deadline-bounded wait
-
-
 def dead(pid: int) -> bool:
     stat = supervisor.read_stat(pid)
     return stat is None or stat.state in ("Z", "X")
@@ -114,7 +109,7 @@ async def test_instance_runs_in_its_own_cgroup_with_its_limits(runtime: LocalRun
     await runtime.ensure(workload(SERVER, str(pids), cpu="500m", memory="64Mi"), 1)
     status = await until(runtime, lambda s: s.ready == 1)
     assert status.warnings == ()
-    await poll(pids.exists)
+    await eventually(pids.exists, timeout=30.0)
     leader, escaped = map(int, pids.read_text().split())
     controller = "memory" if found.version == "v1" else "unified"
     path = cgroup_of(leader, controller)
@@ -137,7 +132,7 @@ async def test_instance_runs_in_its_own_cgroup_with_its_limits(runtime: LocalRun
 
     await runtime.remove(KEY)
     assert dead(leader)
-    await poll(lambda: dead(escaped) and not directory.exists())
+    await eventually(lambda: dead(escaped) and not directory.exists(), timeout=30.0)
     assert runtime.usage(KEY) == ()
 
 
@@ -147,7 +142,7 @@ async def test_an_instance_without_limits_is_accounted_for(runtime: LocalRuntime
     await runtime.ensure(workload(SERVER, str(pids)), 1)
     status = await until(runtime, lambda s: s.ready == 1)
     assert status.warnings == ()
-    await poll(pids.exists)
+    await eventually(pids.exists, timeout=30.0)
     leader = int(pids.read_text().split()[0])
     controller = "memory" if found.version == "v1" else "unified"
     assert cgroup_of(leader, controller).startswith(f"/{cgroups.PARENT}/")
@@ -183,7 +178,7 @@ async def test_without_cgroups_limits_are_reported_not_enforced(tmp_path: Path) 
         (warning,) = status.warnings
         assert warning.startswith(f"cpu/memory limits not enforced: no cgroup v2 under {empty}")
         assert warning.endswith("(cpu=1, memory=64Mi)")
-        await poll(pids.exists)
+        await eventually(pids.exists, timeout=30.0)
         leader = int(pids.read_text().split()[0])
         assert f"/{cgroups.PARENT}/" not in Path(f"/proc/{leader}/cgroup").read_text()
         assert runtime.usage(KEY) == ()

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.polling import eventually
 from zeroserve.api.podspec import HTTPGetAction, HTTPHeader, Probe
 from zeroserve.runtime import supervisor
 from zeroserve.runtime.base import Workload, WorkloadKey, WorkloadStatus
@@ -129,13 +130,6 @@ class Watch:
                 await self.changed.wait()
 
 
-async def poll(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll a condition outside the runtime's view (files, pids) until it holds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)  # wait-ok: polling interval of a deadline-bounded wait
-
-
 def dead(pid: int) -> bool:
     stat = supervisor.read_stat(pid)
     return stat is None or stat.state in ("Z", "X")
@@ -224,7 +218,7 @@ async def test_scale_to_zero_sends_sigterm(runtime: LocalRuntime, watch: Watch, 
     pid = int(state(app, "started").read_text())
     await runtime.ensure(workload(app, env={"ON_TERM": "exit"}), 0)
     await watch.until(lambda s: s.ready == 0)
-    await poll(lambda: dead(pid))
+    await eventually(lambda: dead(pid), timeout=30.0)
     assert state(app, "term").exists()
     assert runtime.status(KEY) == WorkloadStatus(desired=0)
 
@@ -263,7 +257,9 @@ async def test_clean_exit_is_a_failure_too(runtime: LocalRuntime, watch: Watch, 
     status = await watch.until(lambda s: s.failure is not None)
     assert status.failure is not None
     assert (status.failure.reason, status.failure.message) == ("ExitCode0", "")
-    await poll(lambda: len(state(app, "started").read_text().split()) >= 2)  # restarted after back-off
+    await eventually(
+        lambda: len(state(app, "started").read_text().split()) >= 2, timeout=30.0
+    )  # restarted after back-off
 
 
 async def test_missing_executable_fails_with_exit_code_128(runtime: LocalRuntime, watch: Watch, app: Path) -> None:
@@ -293,7 +289,9 @@ async def test_image_only_workload_fails_permanently(runtime: LocalRuntime, watc
 async def test_http_get_readiness(runtime: LocalRuntime, watch: Watch, app: Path) -> None:
     probe = Probe(http_get=HTTPGetAction(path="/healthz", http_headers=[HTTPHeader(name="X-Probe", value="rt")]))
     await runtime.ensure(workload(app, readiness_probe=probe), 1)
-    await poll(lambda: state(app, "probes").exists() and len(state(app, "probes").read_text().split()) >= 3)
+    await eventually(
+        lambda: state(app, "probes").exists() and len(state(app, "probes").read_text().split()) >= 3, timeout=30.0
+    )
     status = runtime.status(KEY)
     assert status is not None and status.ready == 0  # probed three times, 503 each time
     state(app, "healthy").touch()
@@ -348,12 +346,14 @@ async def test_instances_die_with_a_sigkilled_supervisor(tmp_path: Path, app: Pa
     async with asyncio.timeout(30):
         assert await process.stdout.readline() == b"ready\n"
     instance = int(state(app, "started").read_text())
-    await poll(lambda: state(app, "grandchild").exists() and state(app, "grandchild").read_text() != "")
+    await eventually(
+        lambda: state(app, "grandchild").exists() and state(app, "grandchild").read_text() != "", timeout=30.0
+    )
     grandchild = int(state(app, "grandchild").read_text())
     assert not dead(instance) and not dead(grandchild)
     process.send_signal(signal.SIGKILL)
     await process.wait()
-    await poll(lambda: dead(instance) and dead(grandchild))
+    await eventually(lambda: dead(instance) and dead(grandchild), timeout=30.0)
     for pid in (instance, grandchild):  # they may have been re-parented to us (subreaper): reap them
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
@@ -372,7 +372,7 @@ async def test_new_runtime_kills_leftovers_from_its_record(tmp_path: Path) -> No
         records = supervisor.InstanceRecords(tmp_path / "instances.json")
         records.add(supervisor.InstanceRecord("hello-00001-abc", "default/hello-00001", leftover.pid, stat.start_ticks))
         runtime = LocalRuntime(tmp_path)
-        await poll(lambda: leftover.poll() is not None)
+        await eventually(lambda: leftover.poll() is not None, timeout=30.0)
         assert leftover.returncode == -signal.SIGKILL
         await runtime.close()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,3 +16,10 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "c
             return result
         time.sleep(0.02)  # wait-ok: polling interval of a deadline-bounded wait
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float) -> None:
+    """Poll an in-process condition (files, pids, counters) on the running loop until it holds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)  # wait-ok: polling interval of a deadline-bounded wait
