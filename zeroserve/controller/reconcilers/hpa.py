@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from zeroserve.api.autoscaling import ACTIVE, PA_CONDITIONS, SCALE_TARGET_INITIALIZED, PodAutoscaler
+from zeroserve.api.autoscaling import ACTIVE, SCALE_TARGET_INITIALIZED, PodAutoscaler
 from zeroserve.api.kinds import PODAUTOSCALER, REVISION, SERVERLESSSERVICE
 from zeroserve.api.networking import SERVE, ServerlessService
 from zeroserve.api.revision import Revision
@@ -25,6 +25,7 @@ from zeroserve.controller.reconcilers.kpa import (
     Decision,
     active_threshold,
     apply_bounds,
+    load_pa,
     mark_not_owned,
     mark_sks,
     ready_count,
@@ -70,15 +71,11 @@ class HPAReconciler:
         self.deciders = deciders
 
     async def reconcile(self, deps: Deps, key: Key) -> Requeue:
-        loaded = await load(deps.store, PODAUTOSCALER, PodAutoscaler, key.namespace, key.name)
-        dkey = DeciderKey(key.namespace, key.name)
-        if loaded is None or loaded[1].metadata.deletion_timestamp:
-            self.deciders.forget(dkey)
+        loaded = await load_pa(deps, key, self.deciders)
+        if loaded is None:
             return None
-        stored, pa = loaded
-        cfg = deps.config()
-        cm = PA_CONDITIONS.manage(pa.status, deps.now())
-        cm.initialize()
+        stored, pa, cm = loaded
+        cfg, dkey = deps.config(), DeciderKey(key.namespace, key.name)
         owner = owners.controller_of(pa.metadata)
         rev = await load(deps.store, REVISION, Revision, key.namespace, owner.name) if owner else None
         spec = hpa_spec(pa, rev[1] if rev else None, cfg)

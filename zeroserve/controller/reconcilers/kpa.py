@@ -317,6 +317,22 @@ def mark_sks(cm: ConditionManager, sks: ServerlessService) -> None:
         cm.mark_unknown(SKS_READY, "NotReady", (cond.message if cond else None) or "")
 
 
+class _Forgets(Protocol):
+    def forget(self, key: DeciderKey) -> None: ...
+
+
+async def load_pa(deps: Deps, key: Key, deciders: _Forgets) -> tuple[Obj, PodAutoscaler, ConditionManager] | None:
+    """The PodAutoscaler with its conditions initialized; None (and its decider forgotten) when gone."""
+    loaded = await load(deps.store, PODAUTOSCALER, PodAutoscaler, key.namespace, key.name)
+    if loaded is None or loaded[1].metadata.deletion_timestamp:
+        deciders.forget(DeciderKey(key.namespace, key.name))
+        return None
+    stored, pa = loaded
+    cm = PA_CONDITIONS.manage(pa.status, deps.now())
+    cm.initialize()
+    return stored, pa, cm
+
+
 class KPAReconciler:
     """The KPA-class PodAutoscaler reconciler; ``deciders`` is the multiscaler."""
 
@@ -324,15 +340,11 @@ class KPAReconciler:
         self.deciders = deciders
 
     async def reconcile(self, deps: Deps, key: Key) -> Requeue:
-        loaded = await load(deps.store, PODAUTOSCALER, PodAutoscaler, key.namespace, key.name)
-        dkey = DeciderKey(key.namespace, key.name)
-        if loaded is None or loaded[1].metadata.deletion_timestamp:
-            self.deciders.forget(dkey)
+        loaded = await load_pa(deps, key, self.deciders)
+        if loaded is None:
             return None
-        stored, pa = loaded
-        cfg = deps.config()
-        cm = PA_CONDITIONS.manage(pa.status, deps.now())
-        cm.initialize()
+        stored, pa, cm = loaded
+        cfg, dkey = deps.config(), DeciderKey(key.namespace, key.name)
         try:
             return await self._reconcile(deps, pa, cm, cfg, dkey)
         finally:
