@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
 from zeroserve.gateway import routing
@@ -40,15 +40,23 @@ class EndpointLike(Protocol):
 NoEndpoints = Callable[[RequestHead, routing.Backend], RouteResult | Awaitable[RouteResult]]
 
 
+class Admitter(Protocol):
+    def admit(self, proxied: bool) -> RouteResult | Awaitable[RouteResult]:
+        """The Target on the instance, a local Response (503 queue full, 504), or an awaitable of
+        either while the request is queued."""
+
+
 class Admission(Protocol):
     """Per-instance admission done in this process instead of a sidecar (``zeroserve.queue.inline``).
 
-    ``admit(endpoint, proxied, also)`` returns the Target on the instance (its release runs
-    ``also``), a local Response (503 queue full, 504), or an awaitable of either while queued."""
+    ``get(endpoint)`` is the instance's admitter (None: not known, forward without one); ``loads``
+    counts each instance's requests in flight (the gateway's and the activator's), which the
+    gateway balances by."""
 
-    def admit(
-        self, address: routing.Endpoint, proxied: bool, also: Callable[[], None] | None = None
-    ) -> RouteResult | Awaitable[RouteResult]: ...
+    @property
+    def loads(self) -> Mapping[routing.Endpoint, int]: ...
+
+    def get(self, address: routing.Endpoint) -> Admitter | None: ...
 
 
 def not_found_body(host: str, known: list[str]) -> bytes:
@@ -154,7 +162,9 @@ class Gateway:
         return self._endpoints.get((namespace, revision), ())
 
     def in_flight(self, endpoint: routing.Endpoint) -> int:
-        return self._in_flight.get(endpoint, 0)
+        """Requests in flight to ``endpoint`` (with an admission: its count, the activator's included)."""
+        own = self._in_flight.get(endpoint, 0)
+        return own if self._admission is None else own + self._admission.loads.get(endpoint, 0)
 
     # -- per request -----------------------------------------------------------------------
 
@@ -181,15 +191,19 @@ class Gateway:
                 return self._no_endpoints(head, backend)
             msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
             return Response(503, msg.encode())
+        admission = self._admission
         if len(endpoints) == 1:
             endpoint = endpoints[0]
         else:
-            picked = routing.least_loaded(endpoints, self._in_flight, self._rand())
+            loads = self._in_flight if admission is None else admission.loads
+            picked = routing.least_loaded(endpoints, loads, self._rand())
             assert picked is not None
             endpoint = picked
+        if admission is not None:
+            admitter = admission.get(endpoint)
+            if admitter is not None:  # it counts the request in flight
+                return admitter.admit(False)
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
-        if self._admission is not None:
-            return self._admission.admit(endpoint, False, functools.partial(self._done, endpoint))
         return Target(
             endpoint[0], endpoint[1], timeouts=self.timeouts, on_release=functools.partial(self._done, endpoint)
         )

@@ -163,6 +163,8 @@ class RequestScan:
     block: list[bytes]
     """The end-to-end headers to forward, serialized, without the forwarding ones."""
     host: bytes | None = None
+    host_text = ""
+    """``host`` decoded (latin-1), '' when absent."""
     chunked = False
     content_length: bytes | None = None
     upgrade: bytes | None = None
@@ -229,6 +231,7 @@ def scan_request(headers: Iterable[Header]) -> RequestScan:
         elif role == _HOST:
             if scan.host is None:
                 scan.host = value
+                scan.host_text = value.decode("latin-1")
             block.append(name + b": " + value + b"\r\n")
         elif role == _CL:
             scan.content_length = value

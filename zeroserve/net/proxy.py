@@ -23,7 +23,8 @@ The per-request path is kept short, as every Python hop costs a share of a core 
 measures it): each header is looked at once (``headers.scan_request``/``scan_response``), and
 what comes out of that is remembered per connection, since a keep-alive client repeats its
 headers and an upstream its response headers (comparing lists is cheaper than redoing the work);
-one ``write`` per read on each side; timers exist only when a :class:`Timeouts` field is set.
+one ``write`` per read on each side; timeouts are entries in a timer wheel (``net.deadlines``), not
+a loop timer per request, and exist only when a :class:`Timeouts` field is set.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ import asyncio
 import collections
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 import httptools
 
 from zeroserve.net import headers as h
 from zeroserve.net import http1
+from zeroserve.net.deadlines import Deadlines, Expiring
 from zeroserve.net.upstream import UpstreamConnection, UpstreamPool
 
 logger = logging.getLogger(__name__)
@@ -129,8 +131,6 @@ class RequestHead:
     client: tuple[str, int] | None
     scheme: str = "http"
     upgrade: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
-    """Free for the hook's own use."""
 
     def header(self, name: str) -> str | None:
         value = h.get(self.headers, name.lower().encode("latin-1"))
@@ -153,6 +153,7 @@ class _ServerState:
         self.closing = False
         self.all_closed = asyncio.Event()
         self.in_flight = 0
+        self.deadlines = Deadlines(asyncio.get_running_loop())
 
 
 class _Exchange:
@@ -180,8 +181,14 @@ class _Exchange:
     sent = False
     reused = False
     task: asyncio.Task[None] | None = None
-    timers: list[asyncio.TimerHandle] | None = None
-    start_timers: list[asyncio.TimerHandle] | None = None
+    # Timeouts (loop times; None: no such limit). One entry in the server's Deadlines waits for
+    # the earliest; when it fires, ``expired`` sees which one passed and waits for the next.
+    due = 0.0
+    bucket: set[Expiring] | None = None
+    end_at: float | None = None
+    start_at: float | None = None
+    idle_at: float | None = None
+    idle_seen = 0
     activity = 0
     """Counts reads and writes, for the idle timeout."""
     status = 0
@@ -208,13 +215,12 @@ class _Exchange:
         state = down.state
         state.in_flight += 1
         assert self.scan is not None, "scanned before start"
-        host = self.scan.host
         head = RequestHead(
             self.method.decode(),  # a token: ASCII
             self.url.decode("latin-1"),
             self.version,
             self.headers,
-            "" if host is None else host.decode("latin-1"),
+            self.scan.host_text,
             down.client,
             state.scheme,
             self.upgrade,
@@ -253,10 +259,18 @@ class _Exchange:
             return
         self.target = result
         t = result.timeouts
-        if t.total is not None:
-            self._timer(t.total, t.message or "upstream request timeout")
-        if t.idle is not None:
-            self._idle_timer(t.idle)
+        if t.total is not None or t.idle is not None:
+            deadlines = self.down.state.deadlines
+            now = deadlines.time()
+            if t.idle is None:
+                self.end_at = due = now + t.total  # type: ignore[operator]  # not None: see above
+            else:
+                self.idle_at = due = now + t.idle
+                self.idle_seen = self.activity
+                if t.total is not None:
+                    self.end_at = now + t.total
+                    due = min(due, self.end_at)
+            deadlines.add(self, due, now)
         conn = self.down.state.pool.take((result.host, result.port))
         if conn is not None:
             self.reused = True
@@ -310,8 +324,10 @@ class _Exchange:
         if self.down.write_paused and conn.transport is not None:
             conn.transport.pause_reading()
         if target.timeouts.response_start is not None:
-            message = target.timeouts.message or "upstream response start timeout"
-            self._timer(target.timeouts.response_start, message, start_only=True)
+            now = self.down.state.deadlines.time()
+            self.start_at = now + target.timeouts.response_start
+            if self.bucket is None or self.start_at < self.due:
+                self._wait(now)
 
     def _request_head(self, target: Target) -> bytes:
         scan = self.scan
@@ -374,8 +390,7 @@ class _Exchange:
             return
         self.resp_headers = up.headers
         self.status = status
-        if self.start_timers is not None:
-            self._cancel_timers(start_only=True)
+        self.start_at = None  # no longer a limit (its wheel entry, if any, re-arms when it fires)
         self.responding = True
         if status == 101:
             return  # completed by upstream_upgraded
@@ -432,7 +447,7 @@ class _Exchange:
         if upgrade is not None:
             out.append((b"Upgrade", upgrade))
         self.down.write(http1.status_line(101, self.phrase) + h.serialize(out) + http1.CRLF)
-        self._cancel_timers()
+        Deadlines.remove(self)  # a websocket has no request timeout
         self.piping = True
         self.up.pipe = self.down.transport
         self.down.pipe = self.up
@@ -530,8 +545,8 @@ class _Exchange:
         if self.finished:
             return
         self.finished = True
-        if self.timers is not None or self.start_timers is not None:
-            self._cancel_timers()
+        if self.bucket is not None:
+            Deadlines.remove(self)
         if self.task is not None:
             self.task.cancel()
             self.task = None
@@ -540,35 +555,39 @@ class _Exchange:
         self.down.state.in_flight -= 1
         self.down.exchange_done(self, keep_alive)
 
-    # -- timers (none exist unless the target's Timeouts ask for them) ------------------------
+    # -- timeouts (no wheel entry unless the target's Timeouts ask for one) ----------------
 
-    def _timer(self, delay: float, message: str, *, start_only: bool = False) -> None:
-        handle = asyncio.get_running_loop().call_later(delay, self.fail, 504, message)
-        if start_only:
-            self.start_timers = [*(self.start_timers or ()), handle]
-        else:
-            self.timers = [*(self.timers or ()), handle]
+    def _wait(self, now: float) -> None:
+        """Wait in the wheel for the earliest limit still set."""
+        due, start, idle = self.end_at, self.start_at, self.idle_at  # min() of a generator: slower
+        if start is not None and (due is None or start < due):
+            due = start
+        if idle is not None and (due is None or idle < due):
+            due = idle
+        assert due is not None, "waiting for no limit"
+        self.down.state.deadlines.add(self, due, now)
 
-    def _idle_timer(self, delay: float) -> None:
-        handle = asyncio.get_running_loop().call_later(delay, self._idle_check, delay, self.activity)
-        self.timers = [*(self.timers or ()), handle]
-
-    def _idle_check(self, delay: float, seen: int) -> None:
+    def expired(self, now: float) -> None:
+        """The wheel's callback: fail on a limit that passed, else wait for the next one."""
         if self.finished or self.piping:
             return
-        if self.activity != seen:
-            self._idle_timer(delay)
-        else:
-            self.fail(504, (self.target.timeouts.message if self.target else None) or "upstream idle timeout")
-
-    def _cancel_timers(self, *, start_only: bool = False) -> None:
-        for handle in self.start_timers or ():
-            handle.cancel()
-        self.start_timers = None
-        if not start_only:
-            for handle in self.timers or ():
-                handle.cancel()
-            self.timers = None
+        target = self.target
+        message = target.timeouts.message if target is not None else None
+        if self.end_at is not None and now >= self.end_at:
+            self.fail(504, message or "upstream request timeout")
+            return
+        if self.start_at is not None and now >= self.start_at:
+            self.fail(504, message or "upstream response start timeout")
+            return
+        if self.idle_at is not None and now >= self.idle_at:
+            if self.activity == self.idle_seen:
+                self.fail(504, message or "upstream idle timeout")
+                return
+            self.idle_seen = self.activity
+            assert target is not None and target.timeouts.idle is not None
+            self.idle_at = now + target.timeouts.idle
+        if self.end_at is not None or self.start_at is not None or self.idle_at is not None:
+            self._wait(now)
 
 
 class _Downstream(asyncio.Protocol):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from zeroserve.autoscaler.metrics import Stat
@@ -74,6 +74,7 @@ class InlineInstance:
     """One instance's breaker, stats and timeouts (what its sidecar would hold)."""
 
     def __init__(self, address: Address, limits: InstanceLimits, now: float, pod_name: str = "") -> None:
+        self._time = asyncio.get_running_loop().time
         self.address = address
         self.limits = limits
         cc = limits.container_concurrency
@@ -106,39 +107,16 @@ class InlineInstance:
         ``also`` runs once when the request is over, however it ends (the caller's own
         accounting). ``deadline`` (loop time) bounds the whole request from the caller's side
         too (504 ``message`` when it is the one that fires first)."""
-        now = asyncio.get_running_loop().time()
+        now = self._time()
         self.stats.req_in(now, proxied)
         breaker = self.breaker
         if breaker is None or breaker.reserve():
             timeouts = self.timeouts if deadline is None else self._bounded(now, now, deadline, message)
-            return self._target(timeouts, proxied, also, headers, drop)
+            return InlineTarget(self, timeouts, proxied, also, headers, drop)
         return self._queued(now, proxied, also, headers, drop, deadline, message)
 
-    def _target(
-        self,
-        timeouts: Timeouts,
-        proxied: bool,
-        also: Release | None,
-        headers: tuple[h.Header, ...],
-        drop: frozenset[bytes],
-    ) -> Target:
-        host, port = self.address
-        return Target(
-            host, port, timeouts=timeouts, headers=headers, drop=drop, on_release=self._releaser(proxied, True, also)
-        )
-
-    def _releaser(self, proxied: bool, holds_slot: bool, also: Release | None) -> Release:
-        def done() -> None:
-            if holds_slot and self.breaker is not None:
-                self.breaker.release()
-            self._out(proxied)
-            if also is not None:
-                also()
-
-        return done
-
     def _out(self, proxied: bool) -> None:
-        self.stats.req_out(asyncio.get_running_loop().time(), proxied)
+        self.stats.req_out(self._time(), proxied)
         if self._idle is not None and self.stats.concurrency <= 0:
             self._idle.set()
 
@@ -182,8 +160,8 @@ class InlineInstance:
                 text = (message or TIMEOUT_MESSAGE) if theirs else TIMEOUT_MESSAGE
                 return Response(504, text.encode() + b"\n")
             raise
-        now = asyncio.get_running_loop().time()
-        return self._target(self._bounded(arrived, now, deadline, message), proxied, also, headers, drop)
+        now = self._time()
+        return InlineTarget(self, self._bounded(arrived, now, deadline, message), proxied, also, headers, drop)
 
     async def wait_idle(self) -> None:
         """Return once no request is admitted (queued or running)."""
@@ -197,11 +175,63 @@ class InlineInstance:
         self.stat = replace(self.stats.report(now), timestamp=int(time.time()))
 
 
+class InlineTarget(Target):
+    """A Target on an instance, holding its breaker slot: ``release`` ends the accounting."""
+
+    __slots__ = ("_also", "_instance", "_proxied")
+
+    def __init__(
+        self,
+        instance: InlineInstance,
+        timeouts: Timeouts,
+        proxied: bool,
+        also: Release | None,
+        headers: tuple[h.Header, ...],
+        drop: frozenset[bytes],
+    ) -> None:  # sets the fields itself: Target's keyword arguments cost measurably per request
+        self.host, self.port = instance.address
+        self.timeouts = timeouts
+        self.headers = headers
+        self.drop = drop
+        self._on_release = None
+        self._instance: InlineInstance | None = instance
+        self._proxied = proxied
+        self._also = also
+
+    def release(self) -> None:
+        instance, self._instance = self._instance, None
+        if instance is None:
+            return
+        if instance.breaker is not None:
+            instance.breaker.release()
+        instance._out(self._proxied)
+        if self._also is not None:
+            self._also()
+
+
+class _Loads(Mapping[Address, int]):
+    """Requests in flight per instance (queued ones included), for picking the least loaded."""
+
+    def __init__(self, instances: dict[Address, InlineInstance]) -> None:
+        self._instances = instances
+
+    def __getitem__(self, address: Address) -> int:
+        return self._instances[address].stats.concurrency
+
+    def __iter__(self) -> Iterator[Address]:
+        return iter(self._instances)
+
+    def __len__(self) -> int:
+        return len(self._instances)
+
+
 class InlineQueue:
     """The inline queue-proxies of every local instance, by address; owns the 1 s stats report."""
 
     def __init__(self) -> None:
         self._instances: dict[Address, InlineInstance] = {}
+        self.loads: Mapping[Address, int] = _Loads(self._instances)
+        """In-flight requests per instance address (what the gateway balances by)."""
 
     def get(self, address: Address) -> InlineInstance | None:
         return self._instances.get(address)
@@ -289,4 +319,4 @@ def _name(address: Address) -> str:
     return f"{address[0]}:{address[1]}"
 
 
-__all__ = ["QUEUE_FULL", "InlineInstance", "InlineQueue", "InstanceLimits"]
+__all__ = ["QUEUE_FULL", "InlineInstance", "InlineQueue", "InlineTarget", "InstanceLimits"]
