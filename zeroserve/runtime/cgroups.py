@@ -13,11 +13,11 @@ created before the spawn with the limits written (``memory.limit_in_bytes`` /
 ``memory.max``, ``cpu.cfs_quota_us`` + ``cpu.cfs_period_us`` / ``cpu.max``, ``pids.max``).
 
 **Joining is race-free**: the child writes its own pid into ``cgroup.procs`` of each of its
-cgroups between fork and exec (:meth:`InstanceCgroup.join`, run as ``preexec_fn``). So the
-user's program never runs, allocates or forks outside its limits; attaching from the parent
-after the spawn would leave a window in which the program could already have forked
-children that stay outside. A child that cannot join says so on its stderr (the instance
-log) and exits with :data:`JOIN_FAILED_EXIT_CODE`.
+cgroups (:attr:`InstanceCgroup.procs_files`) before it execs the user's program
+(``runtime.spawn``'s shell step). So the program never runs, allocates or forks outside its
+limits; attaching from the parent after the spawn would leave a window in which the program
+could already have forked children that stay outside. A child that cannot join says so on
+its stderr (the instance log) and exits with :data:`JOIN_FAILED_EXIT_CODE`.
 
 A cgroup is removed (``rmdir``) once no process is left in it; :meth:`InstanceCgroup.remove`
 returns False while some still are, and the runtime retries. :func:`parse_quantity`,
@@ -31,7 +31,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -177,23 +177,11 @@ class InstanceCgroup:
         self.version = version
         self.dirs = dirs
         """Controller (``memory``, ``cpu``, ``cpuacct``, ``pids``, or ``unified``) -> directory."""
-        self._procs = [os.fsencode(path / "cgroup.procs") for path in dict.fromkeys(dirs.values())]
+        self.procs_files = tuple(os.fsencode(path / "cgroup.procs") for path in dict.fromkeys(dirs.values()))
+        """The ``cgroup.procs`` file of each directory: a process joins by writing its pid there."""
 
     def __repr__(self) -> str:
         return f"InstanceCgroup({self.version}, {sorted({str(path) for path in self.dirs.values()})})"
-
-    def join(self) -> None:
-        """Move the calling process into every directory (run in the child, as ``preexec_fn``)."""
-        for procs in self._procs:
-            try:
-                fd = os.open(procs, os.O_WRONLY)
-                try:
-                    os.write(fd, b"0")  # 0: the writing process itself
-                finally:
-                    os.close(fd)
-            except OSError as err:
-                os.write(2, b"zeroserve: cannot join cgroup " + procs + b": " + os.fsencode(err.strerror or "") + b"\n")
-                os._exit(JOIN_FAILED_EXIT_CODE)
 
     def pids(self) -> list[int]:
         """The processes in the instance's cgroup (any hierarchy holds them all)."""
@@ -376,13 +364,3 @@ def unenforced(cgroups: Cgroups, limits: Limits) -> str | None:
     wanted = [name for name, value in (("cpu", limits.cpu_millis), ("memory", limits.memory_bytes)) if value]
     missing = [name for name in wanted if name not in cgroups.controllers]
     return f"no {' or '.join(missing)} cgroup" if missing else None
-
-
-def compose(*functions: Callable[[], None]) -> Callable[[], None]:
-    """One ``preexec_fn`` running ``functions`` in order."""
-
-    def preexec() -> None:
-        for function in functions:
-            function()
-
-    return preexec

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal, Protocol
 
-from zeroserve.runtime import cgroups, probes, supervisor
+from zeroserve.runtime import cgroups, probes, spawn, supervisor
 from zeroserve.runtime.logs import LogFile
 
 logger = logging.getLogger(__name__)
@@ -136,13 +136,13 @@ class Instance:
         self._tracker = tracker
         self._on_change = on_change
         self._cgroups = machine_cgroups
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: spawn.Child | None = None
         self._spawned = asyncio.Event()
         self._done = asyncio.Event()
         self._drained = asyncio.Event()
         self._log_pipe: asyncio.ReadTransport | None = None
         self._task: asyncio.Task[None] | None = None
-        self._sidecar: asyncio.subprocess.Process | None = None
+        self._sidecar: spawn.Child | None = None
         self.sidecar_pid: int | None = None
 
     @property
@@ -267,22 +267,18 @@ class Instance:
 
     async def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
-        preexec = supervisor.die_with_parent(os.getpid())
         limits = self.spec.limits
         if limits is not None and self._cgroups is not None:
             self.cgroup = self._cgroups.create(self.id, limits)
-            preexec = cgroups.compose(preexec, self.cgroup.join)
         read_fd, write_fd = os.pipe()
         try:
-            self._process = await asyncio.create_subprocess_exec(
-                *self.spec.argv,
-                stdin=asyncio.subprocess.DEVNULL,
+            self._process = spawn.spawn(
+                self.spec.argv,
+                env=self.spec.env,
+                cwd=None if self.spec.cwd is None else str(self.spec.cwd),
                 stdout=write_fd,
                 stderr=write_fd,
-                cwd=self.spec.cwd,
-                env=dict(self.spec.env),
-                start_new_session=True,
-                preexec_fn=preexec,
+                cgroup_procs=() if self.cgroup is None else self.cgroup.procs_files,
             )
         except BaseException:
             os.close(read_fd)
@@ -307,20 +303,12 @@ class Instance:
         sidecar.log_path.parent.mkdir(parents=True, exist_ok=True)
         log: IO[bytes] = open(sidecar.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
-            self._sidecar = await asyncio.create_subprocess_exec(
-                *sidecar.argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=dict(sidecar.env),
-                start_new_session=True,
-                preexec_fn=supervisor.die_with_parent(os.getpid()),
-            )
+            self._sidecar = spawn.spawn(sidecar.argv, env=sidecar.env, stdout=log.fileno(), stderr=log.fileno())
         finally:
             log.close()
         self.sidecar_pid = self._sidecar.pid
 
-    async def _watch_sidecar(self, sidecar: asyncio.subprocess.Process, exit_task: asyncio.Task[int]) -> None:
+    async def _watch_sidecar(self, sidecar: spawn.Child, exit_task: asyncio.Task[int]) -> None:
         """A queue-proxy that dies on its own takes the instance down (its owner restarts it)."""
         code = await sidecar.wait()
         if not self.stop_requested and not exit_task.done():

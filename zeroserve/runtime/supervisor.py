@@ -2,9 +2,10 @@
 
 Three layers make sure no instance outlives the process running the runtime:
 
-1. every instance's first process gets ``PR_SET_PDEATHSIG(SIGKILL)`` (set between fork and
-   exec, see :func:`die_with_parent`); the kernel sends it when the *thread* that forked it
-   exits, and instances are forked from the event-loop thread, which lives as long as we do;
+1. every instance's first process gets ``PR_SET_PDEATHSIG(SIGKILL)`` (set before the app's
+   exec by ``setpriv``, see :mod:`zeroserve.runtime.spawn`); the kernel sends it when the
+   *thread* that started it exits, and instances are started from the event-loop thread,
+   which lives as long as we do;
 2. the :mod:`lifeline <zeroserve.runtime.lifeline>` process kills each instance's whole
    process group when the supervisor dies (:class:`Lifeline`);
 3. ``instances.json`` records pid and ``/proc/<pid>/stat`` start time of each instance, so the
@@ -26,7 +27,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,19 +45,6 @@ _prctl.restype = ctypes.c_int
 def set_child_subreaper() -> bool:
     """Make this process the reaper of its orphaned descendants; False if the kernel refuses."""
     return bool(_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-
-
-def die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A ``preexec_fn`` that has the kernel SIGKILL the child when ``parent_pid``'s thread dies."""
-
-    sigkill = int(signal.SIGKILL)
-
-    def preexec() -> None:
-        _prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os._exit(137)
-
-    return preexec
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,133 @@
+"""Starting instance processes fast: ``vfork`` + exec, never a Python ``preexec_fn``.
+
+A child that must join cgroups and get ``PR_SET_PDEATHSIG`` before the app runs was started
+with a ``preexec_fn``; that makes both asyncio's and the stdlib's spawn ``fork`` the whole
+``zeroserve up`` process and run Python in the child, and the event loop waited for the exec:
+about 5 ms of page-table copying, and 20-30 ms blocked while the child ran Python among
+copy-on-write pages (the cold-start path measured it; bench/coldstart.py). Instead the stdlib's
+``subprocess.Popen`` without ``preexec_fn`` uses ``vfork`` (0.2-0.4 ms whatever our size), and
+what the child must do first is done by a two-line ``/bin/sh`` script before it execs the app:
+
+* ``echo $$ > .../cgroup.procs`` for each of the instance's cgroups (exit 126 and say why when
+  the kernel refuses), so the app and all it forks live in them from their first instruction;
+* ``exec setpriv --pdeathsig KILL -- app...`` (util-linux) so the kernel kills the app when
+  ``zeroserve up`` dies (the runtime's lifeline covers machines without ``setpriv``).
+
+The executable is resolved here (the child's PATH, or relative to its working directory), so a
+missing one is a ``FileNotFoundError`` at once, as before. A :class:`Child` reports its exit
+through a pidfd on the event loop (a timer poll where the kernel has no pidfd).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from zeroserve.runtime.cgroups import JOIN_FAILED_EXIT_CODE
+
+SH = "/bin/sh"
+SETPRIV = shutil.which("setpriv")
+"""util-linux's setpriv (sets the parent-death signal, then execs); None when not installed."""
+POLL_INTERVAL = 0.05
+"""Exit polling where ``pidfd_open`` is missing (Linux before 5.3)."""
+
+
+def resolve(program: str, env: Mapping[str, str], cwd: str | None) -> str:
+    """The file ``program`` names, as ``execvp`` in the child would find it (FileNotFoundError if none)."""
+    if "/" in program:
+        path = program if cwd is None else os.path.join(cwd, program)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return program
+    else:
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+        if found is not None:
+            return found
+    raise FileNotFoundError(2, "No such file or directory", program)
+
+
+def wrap(
+    argv: Sequence[str], cgroup_procs: Sequence[bytes] = (), *, die_with_parent: bool = True, keep_pwd: bool = False
+) -> list[str]:
+    """The ``/bin/sh`` command line that joins ``cgroup_procs``, sets the death signal, execs ``argv``.
+
+    The shell exports ``PWD``; it is unset again unless the environment had its own (``keep_pwd``)."""
+    steps = [] if keep_pwd else ["unset PWD"]
+    steps += [
+        f"echo $$ > {shlex.quote(os.fsdecode(procs))} || "
+        f"{{ echo 'zeroserve: cannot join cgroup {os.fsdecode(procs)}' >&2; exit {JOIN_FAILED_EXIT_CODE}; }}"
+        for procs in cgroup_procs
+    ]
+    if die_with_parent and SETPRIV is not None:
+        steps.append(f'exec {shlex.quote(SETPRIV)} --pdeathsig KILL -- "$@"')
+    else:
+        steps.append('exec "$@"')
+    return [SH, "-c", "\n".join(steps), argv[0], *argv]
+
+
+class Child:
+    """A started process whose exit the event loop learns of (``asyncio.subprocess.Process``-like)."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen  # kept: it reaps the child (poll), and a dropped Popen would reap it elsewhere
+        self.pid = popen.pid
+        self._loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[int] = self._loop.create_future()
+        self._pidfd: int | None = None
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self._loop.call_later(POLL_INTERVAL, self._poll)
+        else:
+            self._loop.add_reader(self._pidfd, self._check)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.returncode
+
+    async def wait(self) -> int:
+        """The exit status (negative: killed by that signal); cancelling a waiter leaves the others."""
+        return await asyncio.shield(self._exited)
+
+    def _check(self) -> None:
+        code = self._popen.poll()
+        if code is None:
+            return
+        if self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        if not self._exited.done():
+            self._exited.set_result(code)
+
+    def _poll(self) -> None:
+        self._check()
+        if not self._exited.done():
+            self._loop.call_later(POLL_INTERVAL, self._poll)
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | None = None,
+    stdout: int,
+    stderr: int,
+    cgroup_procs: Sequence[bytes] = (),
+    die_with_parent: bool = True,
+) -> Child:
+    """Start ``argv`` in its own session (stdin from /dev/null), in ``cgroup_procs`` (see the module docstring)."""
+    program = resolve(argv[0], env, cwd)
+    popen = subprocess.Popen(
+        wrap([program, *argv[1:]], cgroup_procs, die_with_parent=die_with_parent, keep_pwd="PWD" in env),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        cwd=cwd,
+        env=dict(env),
+        start_new_session=True,
+    )
+    return Child(popen)
