@@ -239,3 +239,29 @@ async def test_release_is_idempotent(throttler: Throttler):
     await eventually(lambda: throttler.waiting(NS, REV) == 1, what="second waits: capacity still 1")
     one.release()
     (await two).release()
+
+
+async def test_without_a_probe_published_endpoints_serve_at_once() -> None:
+    """Inline queue-proxy mode: the runtime probed the app, so a held request gets the new instance
+    as soon as it runs again, before work scheduled after the endpoints changed."""
+    t = Throttler(None, rand=lambda n: 0)
+    order: list[str] = []
+
+    async def request() -> Lease:
+        lease = await t.acquire(NS, REV)
+        order.append("lease")
+        return lease
+
+    try:
+        t.set_revision(NS, REV, 0, 300)
+        held = asyncio.create_task(request())
+        await eventually(lambda: t.waiting(NS, REV) == 1, what="the request held")
+        t.set_endpoints(NS, REV, [A])
+        assert t.healthy(NS, REV) == [A]  # synchronously: no probe task
+        asyncio.get_running_loop().call_soon(order.append, "later work")
+        lease = await held
+        assert lease.address == A
+        assert order == ["lease", "later work"]
+        lease.release()
+    finally:
+        await t.close()

@@ -108,8 +108,8 @@ def test_a_starting_instance_is_probed_fast_then_warm_then_slow() -> None:
     assert [probe_interval(a) for a in (0.0, 0.099, 0.1, 1.999, 2.0, 60.0)] == [
         0.001,
         0.001,
-        0.005,
-        0.005,
+        0.002,
+        0.002,
         0.05,
         0.05,
     ]

@@ -182,13 +182,15 @@ class Throttler:
 
     def __init__(
         self,
-        probe: Probe,
+        probe: Probe | None,
         *,
         rand: lb_policy.Rand = random.randrange,
         queue_depth: int = QUEUE_DEPTH,
         probe_frequency: float = PROBE_FREQUENCY,
     ) -> None:
         self._probe = probe
+        """None: endpoints are ready as published (the runtime probed them; inline queue-proxy mode),
+        so requests waiting for one get it in the same loop turn, before other work."""
         self._rand = rand
         self.queue_depth = queue_depth
         self.probe_frequency = probe_frequency
@@ -235,6 +237,9 @@ class Throttler:
     def _apply(self, rev: _Revision, endpoints: frozenset[Address]) -> None:
         rev.endpoints = endpoints
         rev.keep_only(endpoints)
+        if self._probe is None:
+            rev.add(endpoints)
+            return
         if rev.unproven() and rev.probing is None:
             task = asyncio.get_running_loop().create_task(self._probe_loop(rev))
             rev.probing = task
@@ -242,6 +247,7 @@ class Throttler:
             task.add_done_callback(self._tasks.discard)
 
     async def _probe_loop(self, rev: _Revision) -> None:
+        assert self._probe is not None, "probing without a probe"
         try:
             while todo := rev.unproven():
                 rev.add(await probe_all(self._probe, todo))

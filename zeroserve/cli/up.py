@@ -137,7 +137,7 @@ async def _serve(
     prober = await stack.enter_async_context(HttpProber())
     # Inline: an endpoint is in the tables only once the runtime saw the app pass its readiness
     # probe, and there is no queue-proxy to answer a network probe: trust the runtime.
-    throttler = Throttler(prober if inline is None else _ready)
+    throttler = Throttler(prober if inline is None else None)  # inline: the runtime probed the app
     stack.push_async_callback(throttler.close)
 
     async def to_activator(head: RequestHead, backend: Backend) -> RouteResult:
@@ -274,11 +274,6 @@ async def _serve(
         for task in background:
             task.cancel()
         await api.stop()
-
-
-async def _ready(_host: str, _port: int) -> bool:
-    """The activator's probe in inline mode: the runtime already probed the app."""
-    return True
 
 
 def _log_pending_tasks() -> None:
