@@ -8,8 +8,12 @@ after its first instance went idle (as in real life: the decider has seen the re
 one request to each through the gateway and takes the time to its first response byte: the
 activator holds it, pokes the autoscaler, the runtime starts app + queue-proxy, the activator
 probes and forwards.
-Next to it, the app's own boot: ``python3 examples/hello/app.py`` spawned alone, polled with a TCP
-connect every 1 ms, then ``GET /`` — spawn to first byte. Prints p50/p99 of both and the overhead.
+Next to it, the app's own boot: ``examples/hello/app.py`` spawned alone, polled with a TCP
+connect every 1 ms, then ``GET /`` — spawn to first byte, measured right before each cold start
+(interleaved, so both see the same machine). Prints p50/p99 of both and the overhead.
+
+The app runs on this interpreter (``sys.executable``), not on ``python3`` from PATH: on a machine
+with pyenv that is a bash shim adding 60-120 ms of its own, and noisy, to both sides.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
-APP = ["python3", "examples/hello/app.py"]
+APP = [sys.executable, "examples/hello/app.py"]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -74,7 +78,6 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20)
     parser.add_argument("--queue-proxy", choices=("inline", "sidecar"), default="inline", help="zeroserve up's mode")
     args = parser.parse_args()
-    boots = [app_boot() for _ in range(args.n)]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
@@ -102,7 +105,10 @@ def main() -> None:
                 if all(r["status"].get("actualReplicas") == 0 for r in revisions):
                     break
                 time.sleep(0.5)  # a bench: waiting for every revision to scale to zero
-            cold = [first_byte(gateway, f"cold{i}.default.localhost") for i in range(args.n)]
+            boots, cold = [], []
+            for i in range(args.n):
+                boots.append(app_boot())
+                cold.append(first_byte(gateway, f"cold{i}.default.localhost"))
         finally:
             up.terminate()
             up.wait(60)
