@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from zeroserve.runtime import spawn
+from zeroserve.runtime.cgroups import JOIN_FAILED_EXIT_CODE
 
 PDEATHSIG = """
 import ctypes, signal
@@ -75,3 +76,33 @@ async def test_a_relative_program_runs_from_its_working_directory(tmp_path: Path
     script.write_text("#!/bin/sh\necho from-cwd\n")
     script.chmod(0o755)
     assert (await run(["./app.sh"], tmp_path, cwd=str(tmp_path))).strip() == "from-cwd"
+
+
+async def test_a_cgroup_the_child_cannot_join_stops_it_before_the_app_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    log = tmp_path / "log"
+    missing = str(tmp_path / "no-such-cgroup" / "cgroup.procs").encode()
+    with log.open("wb") as sink:
+        child = spawn.spawn(
+            ["/bin/touch", str(marker)], env={}, stdout=sink.fileno(), stderr=sink.fileno(), cgroup_procs=[missing]
+        )
+    assert await child.wait() == JOIN_FAILED_EXIT_CODE
+    assert not marker.exists()
+    assert f"zeroserve: cannot join cgroup {missing.decode()}" in log.read_text()
+
+
+async def test_the_child_joins_its_cgroups_before_the_app_runs(tmp_path: Path) -> None:
+    """Any writable ``cgroup.procs`` stands in for the kernel's here: the pid written is the app's."""
+    procs = tmp_path / "cgroup.procs"
+    procs.write_text("")
+    out = tmp_path / "out"
+    with out.open("wb") as sink:
+        child = spawn.spawn(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            env={},
+            stdout=sink.fileno(),
+            stderr=2,
+            cgroup_procs=[str(procs).encode()],
+        )
+    assert await child.wait() == 0
+    assert procs.read_text().strip() == out.read_text().strip() == str(child.pid)
