@@ -47,7 +47,11 @@ async def http_server() -> AsyncIterator[tuple[int, list[bytes]]]:
     heads: list[bytes] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:  # a TCP probe: connects and leaves
+            writer.close()
+            return
         heads.append(head)
         status = head.split()[1].decode().strip("/")
         writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
