@@ -42,6 +42,8 @@ from zeroserve.net import headers as h
 from zeroserve.net import http1
 from zeroserve.net.deadlines import Deadlines, Expiring
 from zeroserve.net.upstream import UpstreamConnection, UpstreamPool
+from zeroserve.net.writes import Writes
+from zeroserve.net.writes import for_loop as writes_for_loop
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +156,7 @@ class _ServerState:
         self.all_closed = asyncio.Event()
         self.in_flight = 0
         self.deadlines = Deadlines(asyncio.get_running_loop())
+        self.writes: Writes = writes_for_loop()
 
 
 class _Exchange:
@@ -722,7 +725,7 @@ class _Downstream(asyncio.Protocol):
         if self.out:
             self.flush()
         if not self.closed and self.transport is not None:
-            self.transport.write(data)
+            self.state.writes.write(self.transport, data)
 
     def flush(self) -> None:
         out = self.out
@@ -730,7 +733,7 @@ class _Downstream(asyncio.Protocol):
             return
         self.out = []
         if not self.closed and self.transport is not None:
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            self.state.writes.write(self.transport, out[0] if len(out) == 1 else b"".join(out))
 
     def pause(self, reason: int) -> None:
         if not self.paused and self.transport is not None and not self.closed:
@@ -768,7 +771,7 @@ class _Downstream(asyncio.Protocol):
     def close(self) -> None:
         self.flush()
         if self.transport is not None and not self.closed:
-            self.transport.close()
+            self.state.writes.close(self.transport)  # after the writes queued for it
 
     def abort(self) -> None:
         if self.transport is not None and not self.closed:

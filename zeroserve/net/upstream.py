@@ -16,6 +16,8 @@ from typing import Protocol, cast
 import httptools
 
 from zeroserve.net import headers as h
+from zeroserve.net.writes import Writes
+from zeroserve.net.writes import for_loop as writes_for_loop
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool = pool
         self.key = key
         self.transport: asyncio.Transport | None = None
+        self.writes: Writes = writes_for_loop()
+        """Made in the loop it serves (``pool.connect``)."""
         self.sink: ResponseSink | None = None
         self.pipe: asyncio.Transport | None = None
         """After an upgrade: the client's transport; bytes go there raw."""
@@ -72,7 +76,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.pipe is not None:
-            self.pipe.write(data)
+            self.writes.write(self.pipe, data)
             return
         sink = self.sink
         if sink is None:  # an idle connection must not speak: drop it
@@ -140,13 +144,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
-            self.transport.write(data)
+            self.writes.write(self.transport, data)
 
     def close(self) -> None:
         self.sink = None
         if self.transport is not None and not self.closed:
             self.closed = True
-            self.transport.close()
+            self.writes.close(self.transport)  # after the writes queued for it
         self.pool.forget(self)
 
     def abort(self) -> None:
