@@ -22,6 +22,7 @@ import argparse
 import http.client
 import json
 import os
+import platform
 import socket
 import statistics
 import subprocess
@@ -116,6 +117,7 @@ def main() -> None:
     def ms(values: list[float], p: float) -> float:
         return pct(values, p) * 1000
 
+    print(f"Python {platform.python_version()} from {sys.base_prefix} (zeroserve up and the app)")
     print(f"app boot alone (spawn -> first byte), n={args.n}: p50 {ms(boots, 50):.1f} ms, p99 {ms(boots, 99):.1f} ms")
     print(f"cold start through zeroserve, n={args.n}: p50 {ms(cold, 50):.1f} ms, p99 {ms(cold, 99):.1f} ms")
     print(

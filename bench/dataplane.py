@@ -17,7 +17,8 @@ p99, the CPU time the proxy spent per request (for d and e: the whole ``zeroserv
 the queue-proxy), and the ratios to b and a. ``--no-platform`` skips d and e; ``--queue-proxy
 inline|sidecar`` is passed to ``zeroserve up`` (inline, the default: no queue-proxy hop in d and e).
 Then, per round, the latency at a fixed rate (``--rate``, default 1000 rps, bench/loadgen.py with 8 connections): the
-added p50 of one hop is c-a there (0 to skip).
+added p50 of one hop is c-a there (0 to skip). A round runs a, c, b, d, e, so b sits next to what it anchors;
+the end prints each path's rps over b's as the median of the rounds (single runs move +-30% on a shared host).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ import argparse
 import asyncio
 import json
 import os
+import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -179,8 +182,10 @@ def run(a: argparse.Namespace) -> None:
     have_nginx = shutil.which("nginx") is not None
     print(
         f"load: {'wrk' if shutil.which('wrk') else 'bench/loadgen.py'} -c{a.connections} {a.duration:g}s; "
-        f"upstream: {'nginx return 200' if have_nginx else 'asyncio server'}"
+        f"upstream: {'nginx return 200' if have_nginx else 'asyncio server'}; "
+        f"Python {platform.python_version()} from {sys.base_prefix}"  # a default pyenv build is ~20% slower
     )
+    zs_up: Platform | None = None
     with tempfile.TemporaryDirectory() as tmp:
         try:
             if have_nginx:
@@ -196,31 +201,43 @@ def run(a: argparse.Namespace) -> None:
                 procs.append(start_nginx(Path(tmp), "proxy", nginx_proxy, body, upstream))
             gw, gw_port = start_python(["--serve-gateway", str(upstream)])
             procs.append(gw)
-            platform = None if a.no_platform else Platform(Path(tmp), have_nginx, a.queue_proxy)
+            zs_up = None if a.no_platform else Platform(Path(tmp), have_nginx, a.queue_proxy)
+            ratios: dict[str, list[float]] = {}
             for i in range(a.rounds):
                 print(f"round {i + 1}:")
                 direct = measure("(a) upstream direct", upstream, None, a)
-                nginx = measure("(b) nginx reverse proxy", nginx_proxy, procs[1].pid, a) if nginx_proxy else None
                 ours = measure("(c) zeroserve gateway", gw_port, gw.pid, a)
+                # b right after c and right before d: the ratios compare runs a few seconds apart
+                nginx = measure("(b) nginx reverse proxy", nginx_proxy, procs[1].pid, a) if nginx_proxy else None
                 line = f"  c/a rps {ours['rps'] / direct['rps']:.2f}"
                 if nginx:
+                    ratios.setdefault("c gateway", []).append(ours["rps"] / nginx["rps"])
                     line += f"   c/b rps {ours['rps'] / nginx['rps']:.2f}"
                     line += f"   added p50 c-b {ours['p50_ms'] - nginx['p50_ms']:+.2f} ms"
                 print(line + f"   added p50 c-a {ours['p50_ms'] - direct['p50_ms']:+.2f} ms", flush=True)
-                if a.rate:
-                    paced(a, upstream, nginx_proxy, gw_port)
-                if platform is not None:
+                if zs_up is not None:
                     qp = " > qp" if a.queue_proxy == "sidecar" else " (inline qp)"
-                    for mode, tbc in ((f"(d) serve: gw{qp} > app", "0"), (f"(e) proxy: gw > act{qp} > app", "-1")):
-                        pids = platform.mode(tbc)
-                        r = measure(mode, platform.port, pids, a)
+                    modes = (
+                        ("d serve", f"(d) serve: gw{qp} > app", "0"),
+                        ("e proxy", f"(e) proxy: gw > act{qp} > app", "-1"),
+                    )
+                    for short, mode, tbc in modes:
+                        pids = zs_up.mode(tbc)
+                        r = measure(mode, zs_up.port, pids, a)
                         line = f"  /a rps {r['rps'] / direct['rps']:.2f}"
                         if nginx:
+                            ratios.setdefault(short, []).append(r["rps"] / nginx["rps"])
                             line += f"   /b rps {r['rps'] / nginx['rps']:.2f}"
                         print(line + f"   added p50 vs a {r['p50_ms'] - direct['p50_ms']:+.2f} ms", flush=True)
+                if a.rate:
+                    paced(a, upstream, nginx_proxy, gw_port)
+            if ratios:  # the other tenants of a shared host move single runs by +-30%: quote medians
+                print(f"rps / nginx reverse proxy, median of {a.rounds} rounds (min-max):")
+                for name, values in ratios.items():
+                    print(f"  {name:<10} {statistics.median(values):.2f}   ({min(values):.2f}-{max(values):.2f})")
         finally:
-            if platform is not None:
-                platform.stop()
+            if zs_up is not None:
+                zs_up.stop()
             for p in procs:
                 p.terminate()
             for p in procs:
