@@ -16,6 +16,7 @@ from zeroserve.activator.probe import HttpProber
 from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
 from zeroserve.net import ProxyServer
+from zeroserve.net.proxy import RequestHead, Target
 
 NS, REV = "default", "hello-00001"
 REV_HEADERS = {"Knative-Serving-Revision": REV, "Knative-Serving-Namespace": NS}
@@ -170,3 +171,26 @@ async def test_stats_poke_then_reports(rig: Rig):
     (report,) = rig.sink.batches[-1]
     assert report.name == REV
     assert report.stat.request_count == 1.0  # 2 requests - the poke's 1
+
+
+async def test_with_room_the_route_is_a_target_at_once_and_without_a_waiter(rig: Rig):
+    """The fast path: no coroutine when an instance has room; the request is counted all the same."""
+    rig.throttler.set_revision(NS, REV, 0, 300)
+    activator = Activator(rig.throttler, rig.reporter)
+    head = RequestHead("GET", "/", "1.1", [(k.encode(), v.encode()) for k, v in REV_HEADERS.items()], "", None)
+    async with run_instance() as inst:
+        held = activator.route(head)  # no instance yet: a coroutine that waits
+        assert asyncio.iscoroutine(held)
+        waiting = asyncio.ensure_future(held)
+        await eventually(lambda: rig.throttler.waiting(NS, REV) == 1, what="the first request held")
+        rig.throttler.set_endpoints(NS, REV, [inst.address])
+        first = await waiting
+        assert isinstance(first, Target) and (first.host, first.port) == inst.address
+        second = activator.route(head)
+        assert isinstance(second, Target) and (second.host, second.port) == inst.address
+        # Both counted, in flight: the first report subtracts the poke's one request (as Knative's does).
+        (message,) = rig.reporter.report(asyncio.get_running_loop().time() + 1.0)
+        assert message.stat.request_count == 1.0
+        assert message.stat.average_concurrent_requests > 0.5  # about 2 - 1
+        first.release()
+        second.release()

@@ -265,3 +265,38 @@ async def test_without_a_probe_published_endpoints_serve_at_once() -> None:
         lease.release()
     finally:
         await t.close()
+
+
+async def test_try_acquire_leases_at_once_only_with_room_and_nobody_waiting(throttler: Throttler) -> None:
+    """The fast path: a lease without waiting when an instance has room; never ahead of a waiter."""
+    assert throttler.try_acquire(NS, REV) is None  # unknown revision: acquire says why
+    throttler.set_revision(NS, REV, 1, 300)
+    assert throttler.try_acquire(NS, REV) is None  # no instance yet
+    throttler.set_endpoints(NS, REV, [A])
+    await healthy(throttler, 1)
+    first = throttler.try_acquire(NS, REV)
+    assert first is not None and first.address == A
+    assert throttler.try_acquire(NS, REV) is None  # CC 1: A is full
+    waiter = asyncio.create_task(throttler.acquire(NS, REV))
+    await eventually(lambda: throttler.waiting(NS, REV) == 1, what="a request waiting")
+    first.release()
+    assert throttler.try_acquire(NS, REV) is None  # room again, but the waiter comes first
+    second = await waiter
+    assert second.address == A
+    second.release()
+    third = throttler.try_acquire(NS, REV)
+    assert third is not None
+    third.release()
+    assert throttler.capacity(NS, REV) == 1 and throttler.waiting(NS, REV) == 0
+
+
+async def test_try_acquire_with_cc0_balances_like_acquire(throttler: Throttler) -> None:
+    throttler.set_revision(NS, REV, 0, 300)
+    throttler.set_endpoints(NS, REV, [A, B])
+    await healthy(throttler, 2)
+    leases = [throttler.try_acquire(NS, REV) for _ in range(10)]
+    assert all(lease is not None for lease in leases)
+    assert sum(lease.address == A for lease in leases if lease is not None) == 5
+    for lease in leases:
+        assert lease is not None
+        lease.release()

@@ -33,6 +33,7 @@ REVISION_HEADER = "Knative-Serving-Revision"
 NAMESPACE_HEADER = "Knative-Serving-Namespace"
 PROXY_NAME = b"activator"
 TIMEOUT_MESSAGE = b"activator request timeout\n"
+_TIMEOUT_TEXT = TIMEOUT_MESSAGE.decode().strip()
 CONNECT_TIMEOUT = 5.0
 
 _DROP = frozenset({b"host", REVISION_HEADER.lower().encode(), NAMESPACE_HEADER.lower().encode()})
@@ -109,10 +110,23 @@ class Activator:
         info = self.throttler.revision(*key)
         if info is None:
             return _text(404, f'Error getting active endpoint: revision.serving.knative.dev "{key[1]}" not found')
-        return self.forward(head, key[0], key[1], info)
+        return self.dispatch(head, key[0], key[1], info)
+
+    def dispatch(
+        self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo
+    ) -> RouteResult | Awaitable[RouteResult]:
+        """A Target on an instance with room, at once; else :meth:`forward` (also for in-process callers)."""
+        lease = self.throttler.try_acquire(namespace, revision)
+        if lease is None:
+            return self.forward(head, namespace, revision, info)
+        start = self._now()
+        self.reporter.request_in(namespace, revision, start)
+        if self._admission is not None:
+            return self._admit(self._admission, namespace, revision, lease, start + info.timeout_seconds)
+        return self._target(head, namespace, revision, lease, info.timeout_seconds)
 
     async def forward(self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo) -> RouteResult:
-        """Wait for capacity, then a Target on the chosen instance (also for in-process callers)."""
+        """Wait for capacity, then a Target on the chosen instance."""
         start = self._now()
         self.reporter.request_in(namespace, revision, start)
         try:
@@ -128,13 +142,14 @@ class Activator:
                 return _text(404, f"Error getting active endpoint: {exc.message}")
             raise
         if self._admission is not None:
-            return await self._admit(self._admission, namespace, revision, lease, start + info.timeout_seconds)
+            result = self._admit(self._admission, namespace, revision, lease, start + info.timeout_seconds)
+            return result if isinstance(result, (Target, Response)) else await result
         remaining = max(info.timeout_seconds - (self._now() - start), 0.001)
         return self._target(head, namespace, revision, lease, remaining)
 
-    async def _admit(
+    def _admit(
         self, admission: Admission, namespace: str, revision: str, lease: Lease, deadline: float
-    ) -> RouteResult:
+    ) -> RouteResult | Awaitable[RouteResult]:
         """Straight to the app, through the instance's inline queue (Host left as the client sent it)."""
 
         def release() -> None:
@@ -143,18 +158,15 @@ class Activator:
 
         # The deadline is on the loop's clock, as the admission's timers are.
         loop_deadline = asyncio.get_running_loop().time() + (deadline - self._now())
-        result = admission.admit(
+        return admission.admit(
             lease.address,
             True,
             release,
             headers=_PROXIED,
             drop=_DROP_INLINE,
             deadline=loop_deadline,
-            message=TIMEOUT_MESSAGE.decode().strip(),
+            message=_TIMEOUT_TEXT,
         )
-        if isinstance(result, (Target, Response)):
-            return result
-        return await result
 
     def _target(self, head: RequestHead, namespace: str, revision: str, lease: Lease, remaining: float) -> Target:
         host, port = lease.address

@@ -121,7 +121,8 @@ class _Revision:
         self.ordered: list[Tracker] = []
         self.waiting = 0
         self.probing: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
+        self._changed: asyncio.Event | None = None
+        """Made when a request waits on it (most releases have nobody to wake)."""
 
     @property
     def capacity(self) -> int:
@@ -169,11 +170,15 @@ class _Revision:
 
     def pulse(self) -> None:
         """Wake requests that found no tracker (a slot freed or the trackers changed)."""
-        self._changed.set()
-        self._changed = asyncio.Event()
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
 
     def change_event(self) -> asyncio.Event:
         """Set at the next :meth:`pulse`."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
         return self._changed
 
 
@@ -281,6 +286,18 @@ class Throttler:
         if rev is None:
             raise errors.NotFound(f"revision {key[0]}/{key[1]} not found")
         return rev
+
+    def try_acquire(self, namespace: str, revision: str) -> Lease | None:
+        """A lease at once if an instance has room and no request of the revision waits (the
+        common case under load: no coroutine, no timer); else None, and :meth:`acquire` waits."""
+        rev = self._revisions.get((namespace, revision))
+        if rev is None or rev.waiting or not rev.breaker.reserve():
+            return None
+        tracker = rev.pick()
+        if tracker is None:
+            rev.release_slot()
+            return None
+        return Lease(rev, tracker)
 
     async def acquire(self, namespace: str, revision: str) -> Lease:
         """Wait for room on an instance of the revision; the caller releases the lease.

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
@@ -140,11 +141,11 @@ async def _serve(
     throttler = Throttler(prober if inline is None else None)  # inline: the runtime probed the app
     stack.push_async_callback(throttler.close)
 
-    async def to_activator(head: RequestHead, backend: Backend) -> RouteResult:
+    def to_activator(head: RequestHead, backend: Backend) -> RouteResult | Awaitable[RouteResult]:
         info = throttler.revision(backend.namespace, backend.revision)
         if info is None:
             return Response(503, f"revision {backend.namespace}/{backend.revision} is not known yet\n".encode())
-        return await activator.forward(head, backend.namespace, backend.revision, info)
+        return activator.dispatch(head, backend.namespace, backend.revision, info)
 
     gateway = Gateway(
         external=(settings.gateway_host, settings.gateway_port),
