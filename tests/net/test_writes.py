@@ -145,3 +145,20 @@ async def test_a_failing_transport_costs_the_others_nothing(connect: Open, caplo
     assert bytes(peer_b.data) == b"delivered"
     assert "write to" in caplog.text and "failed" in caplog.text
     assert bytes(peer_a.data) == b""
+
+
+async def test_a_write_past_the_bound_makes_the_queue_at_once(connect: Open) -> None:
+    """Bulk data is not held: flow control (and memory) see it when the write is made."""
+    (a, peer_a), (b, peer_b) = await connect(), await connect()
+    q = writes.for_loop()
+    small, bulk = b"head ", b"x" * (writes.HOLD_BYTES + 1)
+    q.write(b, small)
+    q.write(a, small)
+    q.write(a, bulk)  # past the bound: everything queued goes now, in order
+    q.write(b, b"held")
+    a.close()  # the transport still sends what it was given; what the queue held would be dropped
+    b.close()  # b's second write was held: dropped
+    await asyncio.wait_for(peer_a.ended, 5)
+    await asyncio.wait_for(peer_b.ended, 5)
+    assert bytes(peer_a.data) == small + bulk
+    assert bytes(peer_b.data) == small

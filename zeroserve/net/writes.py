@@ -14,7 +14,9 @@ of an ``epoll_wait`` ("posted events").
 
 Order is kept per transport (one queue per loop, in call order); a close queued after writes
 happens after them; an ``abort`` is at once and drops what is queued (a transport that is
-closing takes no more writes).
+closing takes no more writes). At most :data:`HOLD_BYTES` are held: a write that takes the queue
+past it makes the queue's writes at once, so a bulk transfer meets its transport's flow control
+(``pause_writing``) as soon as it would have without the queue, and memory stays bounded.
 """
 
 from __future__ import annotations
@@ -25,15 +27,19 @@ import weakref
 
 logger = logging.getLogger(__name__)
 
+HOLD_BYTES = 256 * 1024
+"""Bytes held in one loop's queue at most (four times a transport's default high-water mark)."""
+
 
 class Writes:
     """The writes of one event loop's turn: :meth:`write` and :meth:`close` queue, :meth:`flush` makes them."""
 
-    __slots__ = ("__weakref__", "_loop", "_queued")
+    __slots__ = ("__weakref__", "_held", "_loop", "_queued")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._queued: list[tuple[asyncio.WriteTransport, bytes | None]] = []
+        self._held = 0
 
     def write(self, transport: asyncio.WriteTransport, data: bytes) -> None:
         if not data:
@@ -42,6 +48,9 @@ class Writes:
         if not queued:
             self._loop.call_soon(self.flush)
         queued.append((transport, data))
+        self._held += len(data)
+        if self._held > HOLD_BYTES:
+            self.flush()
 
     def close(self, transport: asyncio.WriteTransport) -> None:
         """Close ``transport`` once what is queued for it is written (its buffer then drains)."""
@@ -53,6 +62,7 @@ class Writes:
     def flush(self) -> None:
         """Make the queued writes and closes, in order (the loop calls it once per turn)."""
         queued, self._queued = self._queued, []
+        self._held = 0
         for transport, data in queued:
             if transport.is_closing():
                 continue  # aborted, lost or closed since: what was queued for it goes nowhere
