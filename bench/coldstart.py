@@ -120,6 +120,8 @@ def main() -> None:
     print(f"Python {platform.python_version()} from {sys.base_prefix} (zeroserve up and the app)")
     print(f"app boot alone (spawn -> first byte), n={args.n}: p50 {ms(boots, 50):.1f} ms, p99 {ms(boots, 99):.1f} ms")
     print(f"cold start through zeroserve, n={args.n}: p50 {ms(cold, 50):.1f} ms, p99 {ms(cold, 99):.1f} ms")
+    pairs = " ".join(f"{b * 1000:.0f}/{c * 1000:.0f}" for b, c in zip(boots, cold, strict=True))
+    print(f"each, in order (boot/cold ms): {pairs}")
     print(
         f"overhead: p50 {ms(cold, 50) - ms(boots, 50):+.1f} ms, p99 {ms(cold, 99) - ms(boots, 99):+.1f} ms "
         f"(median of cold/boot {statistics.median(cold) / statistics.median(boots):.2f}x)"
