@@ -34,7 +34,7 @@ HOLD_BYTES = 256 * 1024
 class Writes:
     """The writes of one event loop's turn: :meth:`write` and :meth:`close` queue, :meth:`flush` makes them."""
 
-    __slots__ = ("__weakref__", "_held", "_loop", "_queued")
+    __slots__ = ("_held", "_loop", "_queued")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
