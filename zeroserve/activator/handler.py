@@ -92,10 +92,13 @@ class Activator:
         self.throttler = throttler
         self.reporter = reporter
         self._clock = clock
+        self._on_loop_clock = clock is None
         self._admission = admission
 
     def _now(self) -> float:
-        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+        if self._clock is None:  # the loop's clock, looked up once (get_running_loop costs per call)
+            self._clock = asyncio.get_running_loop().time
+        return self._clock()
 
     def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
         """The :data:`zeroserve.net.Router` of the activator."""
@@ -156,8 +159,10 @@ class Activator:
             lease.release()
             self.reporter.request_out(namespace, revision, self._now())
 
-        # The deadline is on the loop's clock, as the admission's timers are.
-        loop_deadline = asyncio.get_running_loop().time() + (deadline - self._now())
+        # The deadline is on the loop's clock, as the admission's timers are (ours, unless one was given).
+        loop_deadline = deadline
+        if not self._on_loop_clock:
+            loop_deadline = asyncio.get_running_loop().time() + (deadline - self._now())
         return admission.admit(
             lease.address,
             True,

@@ -127,10 +127,10 @@ class InlineInstance:
         """The timeouts left at ``now`` for a request that arrived at ``arrived`` (queueing counts)."""
         own_end = self._own_end(arrived)
         if deadline is not None and (own_end is None or deadline < own_end):
-            return replace(self.timeouts, total=max(deadline - now, 0.001), message=message or TIMEOUT_MESSAGE)
+            return self.timeouts.bounded(max(deadline - now, 0.001), message or TIMEOUT_MESSAGE)
         if own_end is None:
             return self.timeouts
-        return replace(self.timeouts, total=max(own_end - now, 0.001))
+        return self.timeouts.bounded(max(own_end - now, 0.001))
 
     async def _queued(
         self,
