@@ -49,23 +49,21 @@ class Counting(Writes):
 @pytest.fixture
 async def connect() -> AsyncIterator[Open]:
     """Opens client transports to one server: ``await connect()`` gives (client transport, its server-side Peer)."""
-    peers: list[Peer] = []
+    accepted: asyncio.Queue[Peer] = asyncio.Queue()
 
     def accept() -> Peer:
-        peers.append(Peer())
-        return peers[-1]
+        peer = Peer()
+        accepted.put_nowait(peer)
+        return peer
 
     server = await asyncio.get_running_loop().create_server(accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     opened: list[asyncio.Transport] = []
 
     async def open_one() -> tuple[asyncio.Transport, Peer]:
-        before = len(peers)
         transport, _ = await asyncio.get_running_loop().create_connection(asyncio.Protocol, "127.0.0.1", port)
         opened.append(transport)
-        while len(peers) == before:
-            await asyncio.sleep(0)  # the accept runs on the loop's next turns
-        return transport, peers[-1]
+        return transport, await asyncio.wait_for(accepted.get(), 5)  # one connection at a time: its peer
 
     yield open_one
     for t in opened:
@@ -120,14 +118,14 @@ async def test_flush_runs_once_per_turn_and_an_empty_write_schedules_nothing(con
     a, peer_a = await connect()
     q = Counting(asyncio.get_running_loop())
     q.write(a, b"")
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # wait-ok: one turn of the loop is what is tested
     assert q.flushes == 0
     for _ in range(100):
         q.write(a, b"x")
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # wait-ok: one turn of the loop is what is tested
     assert q.flushes == 1
     q.write(a, b"y")
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # wait-ok: one turn of the loop is what is tested
     assert q.flushes == 2
     q.close(a)
     assert await asyncio.wait_for(peer_a.ended, 5) == "closed"
