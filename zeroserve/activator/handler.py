@@ -124,9 +124,7 @@ class Activator:
             return self.forward(head, namespace, revision, info)
         start = self._now()
         self.reporter.request_in(namespace, revision, start)
-        if self._admission is not None:
-            return self._admit(self._admission, namespace, revision, lease, start + info.timeout_seconds)
-        return self._target(head, namespace, revision, lease, info.timeout_seconds)
+        return self._leased(head, namespace, revision, info, lease, start)
 
     async def forward(self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo) -> RouteResult:
         """Wait for capacity, then a Target on the chosen instance."""
@@ -144,9 +142,15 @@ class Activator:
             if isinstance(exc, errors.NotFound):
                 return _text(404, f"Error getting active endpoint: {exc.message}")
             raise
+        result = self._leased(head, namespace, revision, info, lease, start)
+        return result if isinstance(result, (Target, Response)) else await result
+
+    def _leased(
+        self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo, lease: Lease, start: float
+    ) -> RouteResult | Awaitable[RouteResult]:
+        """On to the leased instance: through the inline queue, else a Target (the time since ``start`` counts)."""
         if self._admission is not None:
-            result = self._admit(self._admission, namespace, revision, lease, start + info.timeout_seconds)
-            return result if isinstance(result, (Target, Response)) else await result
+            return self._admit(self._admission, namespace, revision, lease, start + info.timeout_seconds)
         remaining = max(info.timeout_seconds - (self._now() - start), 0.001)
         return self._target(head, namespace, revision, lease, remaining)
 
