@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE, SERVICE
+from zeroserve.api.kinds import CONFIGURATION, ROUTE, SERVICE
 from zeroserve.clock import FakeClock
 from zeroserve.errors import AlreadyExists, Conflict, Gone, Invalid, NotFound
 from zeroserve.store import SqliteStore, WatchEvent
+from zeroserve.store.base import Preconditions, Propagation
 
 
 def svc(name: str, image: str = "img:1", ns: str = "default", **meta: Any) -> Obj:
@@ -145,31 +146,73 @@ async def test_list_namespaces_selectors_and_rv(store: SqliteStore) -> None:
     assert [o["metadata"]["name"] for o in items] == ["b"]
 
 
-async def test_cascading_delete_follows_owner_references(store: SqliteStore) -> None:
+async def test_delete_leaves_dependents_to_the_garbage_collector(store: SqliteStore) -> None:
+    """The API server's part of a delete: the object only (Kubernetes' GC follows ownerReferences)."""
     service = await store.create(SERVICE, svc("hello"))
     config = await store.create(CONFIGURATION, owned("Configuration", "hello", service))
-    route = await store.create(ROUTE, owned("Route", "hello", service))
-    rev = await store.create(REVISION, owned("Revision", "hello-00001", config))
-    bystander = await store.create(SERVICE, svc("other"))
-    events = store.watch((SERVICE, CONFIGURATION, REVISION, ROUTE), since=int(bystander["metadata"]["resourceVersion"]))
+    events = store.watch((SERVICE, CONFIGURATION), since=int(config["metadata"]["resourceVersion"]))
     deleted = await store.delete(SERVICE, "default", "hello")
     assert deleted["metadata"]["uid"] == service["metadata"]["uid"]
-    got = await take(events, 4)
-    assert [(e.type, e.object["metadata"]["name"], e.kind.kind) for e in got] == [
-        ("DELETED", "hello", "Service"),
-        ("DELETED", "hello", "Configuration"),
-        ("DELETED", "hello", "Route"),
-        ("DELETED", "hello-00001", "Revision"),
-    ]
-    assert [e.resource_version for e in got] == [6, 7, 8, 9]
-    assert got[3].object["metadata"]["uid"] == rev["metadata"]["uid"]
-    for kind, name in ((CONFIGURATION, "hello"), (ROUTE, route["metadata"]["name"]), (REVISION, "hello-00001")):
-        with pytest.raises(NotFound):
-            await store.get(kind, "default", name)
-    assert (await store.get(SERVICE, "default", "other"))["metadata"]["uid"] == bystander["metadata"]["uid"]
+    assert [(e.type, e.kind.kind) for e in await take(events, 1)] == [("DELETED", "Service")]
+    assert (await store.get(CONFIGURATION, "default", "hello"))["metadata"]["uid"] == config["metadata"]["uid"]
     with pytest.raises(NotFound):
         await store.delete(SERVICE, "default", "hello")
     await events.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("policy", "finalizer"),
+    [pytest.param("Foreground", "foregroundDeletion", id="foreground"), pytest.param("Orphan", "orphan", id="orphan")],
+)
+async def test_a_policy_with_a_finalizer_marks_the_object_until_the_finalizer_is_removed(
+    store: SqliteStore, policy: Propagation, finalizer: str
+) -> None:
+    await store.create(SERVICE, svc("hello"))
+    marked = await store.delete(SERVICE, "default", "hello", policy)
+    meta = marked["metadata"]
+    assert meta["finalizers"] == [finalizer]
+    assert meta["deletionTimestamp"] == "2026-01-01T00:00:00Z"
+    assert meta["deletionGracePeriodSeconds"] == 0
+    assert await store.get(SERVICE, "default", "hello") == marked
+    again = await store.delete(SERVICE, "default", "hello", policy)
+    assert again["metadata"]["resourceVersion"] == meta["resourceVersion"], "a repeated delete changes nothing"
+    cleared = dict(marked, metadata={**meta, "deletionTimestamp": None})
+    kept = await store.update(SERVICE, cleared)
+    assert kept["metadata"]["deletionTimestamp"] == meta["deletionTimestamp"], "deletionTimestamp is immutable"
+    with pytest.raises(Invalid, match="no new finalizers can be added if the object is being deleted"):
+        await store.update(SERVICE, dict(kept, metadata={**kept["metadata"], "finalizers": [finalizer, "x/y"]}))
+    gone = await store.update(SERVICE, dict(kept, metadata={**kept["metadata"], "finalizers": []}))
+    assert gone["metadata"]["finalizers"] == []
+    with pytest.raises(NotFound):
+        await store.get(SERVICE, "default", "hello")
+
+
+async def test_finalizers_hold_a_background_delete_and_background_replaces_a_policy(store: SqliteStore) -> None:
+    await store.create(SERVICE, svc("held", finalizers=["example.com/cleanup"]))
+    held = await store.delete(SERVICE, "default", "held")
+    assert held["metadata"]["finalizers"] == ["example.com/cleanup"]
+    assert held["metadata"]["deletionTimestamp"]
+    await store.create(SERVICE, svc("switch"))
+    await store.delete(SERVICE, "default", "switch", "Foreground")
+    await store.delete(SERVICE, "default", "switch", "Background")  # drops foregroundDeletion: nothing holds it
+    with pytest.raises(NotFound):
+        await store.get(SERVICE, "default", "switch")
+
+
+async def test_create_ignores_deletion_fields_and_delete_checks_preconditions(store: SqliteStore) -> None:
+    created = await store.create(
+        SERVICE, svc("p", deletionTimestamp="2020-01-01T00:00:00Z", deletionGracePeriodSeconds=30)
+    )
+    assert "deletionTimestamp" not in created["metadata"]
+    assert "deletionGracePeriodSeconds" not in created["metadata"]
+    with pytest.raises(Conflict, match=r"Precondition failed: UID in precondition: nope, UID in object meta: "):
+        await store.delete(SERVICE, "default", "p", preconditions=Preconditions(uid="nope"))
+    with pytest.raises(Conflict, match=r"ResourceVersion in precondition: 0, ResourceVersion in object meta: 1"):
+        await store.delete(SERVICE, "default", "p", preconditions=Preconditions(resource_version="0"))
+    rv = created["metadata"]["resourceVersion"]
+    await store.delete(SERVICE, "default", "p", preconditions=Preconditions(created["metadata"]["uid"], rv))
+    with pytest.raises(NotFound):
+        await store.get(SERVICE, "default", "p")
 
 
 async def test_watch_replays_then_goes_live_in_order(store: SqliteStore) -> None:
@@ -335,10 +378,10 @@ async def test_reads_follow_every_committed_write_and_no_failed_one(tmp_path: Pa
         got = await store.get(SERVICE, "default", "a")
         got["metadata"]["labels"]["team"] = "mutated by a caller"
         assert (await store.get(SERVICE, "default", "a"))["metadata"]["labels"] == {"team": "x"}
-        await store.delete(SERVICE, "default", "a")  # cascades to the configuration
+        await store.delete(SERVICE, "default", "a")
+        assert [o["metadata"]["name"] for o in (await store.list(SERVICE))[0]] == ["b"]
+        await store.delete(CONFIGURATION, "default", child["metadata"]["name"])
         assert (await store.list(CONFIGURATION))[0] == []
-        with pytest.raises(NotFound):
-            await store.get(CONFIGURATION, "default", child["metadata"]["name"])
     finally:
         await store.close()
     reopened = await SqliteStore.open(tmp_path / "cache.db", clock=FakeClock())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -33,6 +34,8 @@ from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress, NullIngress
 from zeroserve.controller.reconcilers import configuration, revision, route, service
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
+from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFIX
+from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
 from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
 from zeroserve.controller.reconcilers.kpa import Deciders, KPAReconciler
 from zeroserve.controller.reconcilers.sks import NullServingMode, ServingMode, SKSReconciler
@@ -42,6 +45,13 @@ from zeroserve.runtime.base import Runtime, WorkloadKey
 from zeroserve.store.base import Store, WatchEvent
 
 log = logging.getLogger(__name__)
+
+RECONCILE_DEADLINE = 30.0
+"""Seconds one reconcile may take; past it, its stack is logged, it is cancelled and the key requeued.
+A reconcile only reads and writes the store and tells the runtime what it wants (the runtime
+drains and stops instances on its own tasks), so this is far beyond any healthy one."""
+CANCEL_GRACE = 1.0
+"""How long a cancelled overdue reconcile may take to unwind before its worker moves on."""
 
 Reconcile = Callable[[Deps, Key], Awaitable[Requeue]]
 
@@ -106,6 +116,7 @@ class Controller:
         workers: int = 4,
         multiscaler: AutoscalingDeciders | None = None,
         serving_mode: ServingMode | None = None,
+        reconcile_deadline: float = RECONCILE_DEADLINE,
     ) -> None:
         self.deps = Deps(store, runtime, config, clock or SystemClock(), ingress or NullIngress())
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
@@ -116,7 +127,12 @@ class Controller:
         if multiscaler is not None:
             self.reconcilers[PODAUTOSCALER.kind] = self._reconcile_pa
             self.reconcilers[SERVERLESSSERVICE.kind] = SKSReconciler(serving_mode or NullServingMode()).reconcile
+        self.gc = GarbageCollector()
+        for kind in KINDS:
+            self.reconcilers[GC_PREFIX + kind.kind] = self.gc.reconcile
         self.workers = workers
+        self.reconcile_deadline = reconcile_deadline
+        self._overdue: dict[Key, asyncio.Future[Requeue]] = {}
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
         self._known: set[Key] = set()
@@ -223,6 +239,8 @@ class Controller:
         else:
             self._known.add(key)
         queue.add(key)
+        for gc_key in self.gc.observe(kind, obj, deleted):
+            queue.add(gc_key)
         for ref in obj.get("metadata", {}).get("ownerReferences", []):
             if ref.get("controller") and ref.get("kind") in self.reconcilers:
                 queue.add(Key(ref["kind"], key.namespace, ref.get("name", "")))
@@ -246,14 +264,22 @@ class Controller:
             try:
                 await self._process(queue, key)
             finally:
-                queue.done(key)
+                overdue = self._overdue.pop(key, None)
+                if overdue is None:
+                    queue.done(key)
+                else:  # still unwinding: the key is done when it is
+                    overdue.add_done_callback(lambda _task, key=key: queue.done(key))  # type: ignore[misc]
 
     async def _process(self, queue: WorkQueue[Key], key: Key) -> None:
         try:
-            requeue = await self.reconcilers[key.kind](self.deps, key)
+            requeue = await self._reconcile(queue, key)
         except Conflict:
             log.debug("%s: conflict, requeueing", key)
             queue.add(key)
+            return
+        except NotFound as err:  # something it read vanished under it: the next pass sees the new state
+            log.debug("%s: %s, requeueing", key, err)
+            queue.add_rate_limited(key)
             return
         except Exception:
             log.exception("%s: reconcile failed (retry %d)", key, queue.backoff.retries(key))
@@ -262,3 +288,32 @@ class Controller:
         queue.forget(key)
         if requeue is not None:
             queue.add_after(key, requeue)
+
+    async def _reconcile(self, queue: WorkQueue[Key], key: Key) -> Requeue:
+        """Run the key's reconciler within the deadline; an overdue one is logged with its stack and
+        cancelled, and raises TimeoutError (requeued with backoff). The key stays in progress until
+        the cancelled reconcile has really ended, so no two reconciles of one key ever overlap."""
+        task = asyncio.ensure_future(self.reconcilers[key.kind](self.deps, key))
+        done, _ = await asyncio.wait({task}, timeout=self.reconcile_deadline)
+        if done:
+            return task.result()
+        log.error(
+            "%s: reconcile exceeded its %gs deadline; cancelling it. It was at:\n%s",
+            key,
+            self.reconcile_deadline,
+            _stack(task),
+        )
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE)
+        if not done:
+            log.error("%s: the cancelled reconcile has not ended; its worker moves on", key)
+            self._overdue[key] = task
+        raise TimeoutError(f"{key}: reconcile exceeded {self.reconcile_deadline}s")
+
+
+def _stack(task: asyncio.Task[Requeue] | asyncio.Future[Requeue]) -> str:
+    if not isinstance(task, asyncio.Task):
+        return "  (not a task)"
+    buf = io.StringIO()
+    task.print_stack(file=buf)
+    return buf.getvalue()

@@ -17,6 +17,25 @@ from zeroserve.api.kinds import Kind
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
+Propagation = Literal["Background", "Foreground", "Orphan"]
+"""DeleteOptions.propagationPolicy: what becomes of the object's dependents (its ownerReferences' targets).
+
+``Background`` (the default for custom resources): the object goes now, the garbage collector deletes
+its dependents after. ``Foreground``: the object stays, with ``deletionTimestamp`` and the
+``foregroundDeletion`` finalizer, until the collector has deleted its dependents. ``Orphan``: the
+collector removes the object from its dependents' ownerReferences (the ``orphan`` finalizer), then it goes."""
+
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    """DeleteOptions.preconditions: delete only the object with this uid / resourceVersion (else Conflict)."""
+
+    uid: str | None = None
+    resource_version: str | None = None
+
 
 @dataclass(frozen=True)
 class WatchEvent:
@@ -45,8 +64,20 @@ class Store(Protocol):
     async def update_status(self, kind: Kind, obj: Obj) -> Obj:
         """Replace status only (same resourceVersion rule)."""
 
-    async def delete(self, kind: Kind, namespace: str, name: str) -> Obj:
-        """Delete, and cascade to every object whose ownerReferences name its uid."""
+    async def delete(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        propagation: Propagation | None = None,
+        preconditions: Preconditions | None = None,
+    ) -> Obj:
+        """Delete the object, or mark it for deletion (``deletionTimestamp``) while it has finalizers.
+
+        ``propagation`` sets the finalizer its policy needs (see :data:`Propagation`; None keeps the
+        object's own, so Background unless it carries one); dependents are
+        the garbage collector's (``zeroserve.controller.garbagecollector``), not the store's. Returns
+        the object: gone when it has no finalizers left, else as now stored."""
 
     def watch(
         self, kinds: tuple[Kind, ...], since: int | None = None, namespace: str | None = None

@@ -32,7 +32,14 @@ from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 from zeroserve.clock import Clock, SystemClock, rfc3339
 from zeroserve.errors import AlreadyExists, Conflict, FieldError, Gone, Invalid, NotFound
-from zeroserve.store.base import EventType, WatchEvent
+from zeroserve.store.base import (
+    FOREGROUND_FINALIZER,
+    ORPHAN_FINALIZER,
+    EventType,
+    Preconditions,
+    Propagation,
+    WatchEvent,
+)
 from zeroserve.store.watch import Broadcaster, Change
 
 T = TypeVar("T")
@@ -40,7 +47,20 @@ Changes = list[Change]
 Objs = list[Obj]
 
 REPLAY_BATCH: Final = 500
-IMMUTABLE_META: Final = ("uid", "creationTimestamp", "generation", "name", "namespace")
+IMMUTABLE_META: Final = (
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "name",
+    "namespace",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+POLICY_FINALIZERS: Final[dict[str, str | None]] = {
+    "Background": None,
+    "Foreground": FOREGROUND_FINALIZER,
+    "Orphan": ORPHAN_FINALIZER,
+}
 NOT_SPEC: Final = frozenset({"apiVersion", "kind", "metadata", "status"})
 
 _SCHEMA = """
@@ -51,11 +71,7 @@ CREATE TABLE IF NOT EXISTS objects (
     uid TEXT NOT NULL, rv INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (kind, ns, name)
 );
-CREATE TABLE IF NOT EXISTS owner_refs (
-    owner_uid TEXT NOT NULL, kind TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS owner_refs_owner ON owner_refs (owner_uid);
-CREATE INDEX IF NOT EXISTS owner_refs_child ON owner_refs (kind, ns, name);
+DROP TABLE IF EXISTS owner_refs;
 CREATE TABLE IF NOT EXISTS events (
     rv INTEGER PRIMARY KEY, type TEXT NOT NULL, kind TEXT NOT NULL,
     ns TEXT NOT NULL, name TEXT NOT NULL, object TEXT NOT NULL
@@ -158,8 +174,16 @@ class SqliteStore:
     async def update_status(self, kind: Kind, obj: Obj) -> Obj:
         return await self._run(self._write, self._update_tx, kind, copy.deepcopy(obj), True)
 
-    async def delete(self, kind: Kind, namespace: str, name: str) -> Obj:
-        return await self._run(self._write, self._delete_tx, kind, namespace if kind.namespaced else "", name)
+    async def delete(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        propagation: Propagation | None = None,
+        preconditions: Preconditions | None = None,
+    ) -> Obj:
+        ns = namespace if kind.namespaced else ""
+        return await self._run(self._write, self._delete_tx, kind, ns, name, propagation, preconditions)
 
     # ---- watch -------------------------------------------------------------------------------
 
@@ -285,18 +309,12 @@ class SqliteStore:
         body = _dumps(obj)
         cached = None if type_ == "DELETED" else _Cached(dict(meta.get("labels") or {}), body)
         self._pending.append((key, ns, name, cached))
-        self._conn.execute("DELETE FROM owner_refs WHERE kind=? AND ns=? AND name=?", (key, ns, name))
         if type_ == "DELETED":
             self._conn.execute("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", (key, ns, name))
         else:
             self._conn.execute(
                 "INSERT OR REPLACE INTO objects (kind, ns, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?)",
                 (key, ns, name, meta["uid"], rv, body),
-            )
-            owners = {ref.get("uid") for ref in meta.get("ownerReferences") or [] if isinstance(ref, dict)}
-            self._conn.executemany(
-                "INSERT INTO owner_refs (owner_uid, kind, ns, name) VALUES (?, ?, ?, ?)",
-                [(uid, key, ns, name) for uid in owners if uid],
             )
         self._conn.execute(
             "INSERT INTO events (rv, type, kind, ns, name, object) VALUES (?, ?, ?, ?, ?, ?)",
@@ -322,7 +340,8 @@ class SqliteStore:
             name = f"{meta['generateName']}{token_hex(3)[:5]}"
         if self._exists(kind, ns, name):
             raise AlreadyExists(f'{resource(kind)} "{name}" already exists')
-        meta.pop("resourceVersion", None)
+        for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            meta.pop(field, None)
         meta.update(name=name, uid=str(uuid.uuid4()), generation=1, creationTimestamp=rfc3339(self._clock.wall()))
         if kind.namespaced:
             meta["namespace"] = ns
@@ -358,37 +377,85 @@ class SqliteStore:
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         if new == current:
             return current
+        if current["metadata"].get("deletionTimestamp"):
+            _check_no_new_finalizers(kind, name, current, new)
+            if not new["metadata"].get("finalizers"):  # the last finalizer is gone: so is the object
+                self._record(changes, "DELETED", resource(kind), new)
+                return new
         self._record(changes, "MODIFIED", resource(kind), new)
         return new
 
-    def _delete_tx(self, changes: Changes, kind: Kind, ns: str, name: str) -> Obj:
-        root = self._get_sync(kind, ns, name)
-        key = resource(kind)
-        self._record(changes, "DELETED", key, root)
-        seen = {root["metadata"]["uid"]}
-        pending = [root["metadata"]["uid"]]
-        while pending:
-            owner = pending.pop(0)
-            children = self._conn.execute(
-                "SELECT o.kind, o.body FROM owner_refs r JOIN objects o "
-                "ON o.kind = r.kind AND o.ns = r.ns AND o.name = r.name WHERE r.owner_uid = ? ORDER BY o.rv",
-                (owner,),
-            ).fetchall()
-            for child_key, body in children:
-                child = cast(Obj, json.loads(body))
-                uid = child["metadata"]["uid"]
-                if uid in seen:
-                    continue
-                seen.add(uid)
-                self._record(changes, "DELETED", child_key, child)
-                pending.append(uid)
-        return root
+    def _delete_tx(
+        self,
+        changes: Changes,
+        kind: Kind,
+        ns: str,
+        name: str,
+        propagation: Propagation | None,
+        preconditions: Preconditions | None,
+    ) -> Obj:
+        """Delete now, or (finalizers left) set ``deletionTimestamp``: the API server's part of a delete.
+
+        Dependents are not touched here: the garbage collector follows ownerReferences, as Kubernetes'."""
+        obj = self._get_sync(kind, ns, name)
+        meta = obj["metadata"]
+        _check_preconditions(kind, name, meta, preconditions)
+        finalizers = list(meta.get("finalizers") or [])
+        if propagation is not None:  # a policy replaces the deletion finalizers an earlier one set
+            finalizers = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+            wanted = POLICY_FINALIZERS[propagation]
+            if wanted is not None:
+                finalizers.append(wanted)
+        if not finalizers:
+            self._record(changes, "DELETED", resource(kind), obj)
+            return obj
+        if finalizers == meta.get("finalizers") and meta.get("deletionTimestamp"):
+            return obj  # already being deleted this way
+        meta["finalizers"] = finalizers
+        meta.setdefault("deletionTimestamp", rfc3339(self._clock.wall()))
+        meta.setdefault("deletionGracePeriodSeconds", 0)
+        self._record(changes, "MODIFIED", resource(kind), obj)
+        return obj
 
     def _exists(self, kind: Kind, ns: str, name: str) -> bool:
         row = self._conn.execute(
             "SELECT 1 FROM objects WHERE kind=? AND ns=? AND name=?", (resource(kind), ns, name)
         ).fetchone()
         return row is not None
+
+
+def _check_preconditions(kind: Kind, name: str, meta: Obj, pre: Preconditions | None) -> None:
+    if pre is None:
+        return
+    if pre.uid is not None and pre.uid != meta.get("uid"):
+        raise Conflict(
+            f'Operation cannot be fulfilled on {resource(kind)} "{name}": Precondition failed: '
+            f"UID in precondition: {pre.uid}, UID in object meta: {meta.get('uid')}"
+        )
+    if pre.resource_version is not None and pre.resource_version != meta.get("resourceVersion"):
+        raise Conflict(
+            f'Operation cannot be fulfilled on {resource(kind)} "{name}": Precondition failed: '
+            f"ResourceVersion in precondition: {pre.resource_version}, "
+            f"ResourceVersion in object meta: {meta.get('resourceVersion')}"
+        )
+
+
+def _check_no_new_finalizers(kind: Kind, name: str, current: Obj, new: Obj) -> None:
+    """Kubernetes: no finalizer may be added to an object that is being deleted."""
+    had = set(current["metadata"].get("finalizers") or [])
+    added = [f for f in new["metadata"].get("finalizers") or [] if f not in had]
+    if added:
+        raise Invalid(
+            [
+                FieldError(
+                    "Forbidden: no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {added}",
+                    ("metadata.finalizers",),
+                )
+            ],
+            kind.kind,
+            name,
+        )
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> int:
