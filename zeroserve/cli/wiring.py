@@ -168,8 +168,8 @@ class LimitsRecorder:
         self._limits[workload.key] = limits_of(workload)
         await self._runtime.ensure(workload, replicas)
 
-    async def remove(self, key: WorkloadKey) -> None:
-        await self._runtime.remove(key)
+    async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
+        await self._runtime.remove(key, wait=wait)
 
     def status(self, key: WorkloadKey) -> WorkloadStatus | None:
         return self._runtime.status(key)

@@ -85,8 +85,10 @@ class Runtime(Protocol):
     async def ensure(self, workload: Workload, replicas: int) -> None:
         """Run ``replicas`` instances of ``workload`` (idempotent; a changed workload replaces)."""
 
-    async def remove(self, key: WorkloadKey) -> None:
-        """Stop every instance of ``key`` gracefully (idempotent)."""
+    async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
+        """Stop every instance of ``key`` gracefully (idempotent). With ``wait=False`` return once that
+        has begun, as deleting a Deployment does: the runtime drains and stops the instances on its
+        own tasks (``close`` waits for them), so a reconciler is never held by an instance's grace."""
 
     def status(self, key: WorkloadKey) -> WorkloadStatus | None:
         """What runs now, or None when the runtime knows nothing of ``key``."""

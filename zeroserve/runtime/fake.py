@@ -42,7 +42,7 @@ class FakeRuntime:
         if changed or self.statuses.get(key) != status:
             self._set(key, status)
 
-    async def remove(self, key: WorkloadKey) -> None:
+    async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
         if key in self.workloads:
             del self.workloads[key]
             self.removed.append(key)

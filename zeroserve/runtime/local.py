@@ -163,6 +163,8 @@ class LocalRuntime:
         self._last: dict[WorkloadKey, WorkloadStatus] = {}
         self._reapable: dict[int, float] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self._removals: set[asyncio.Task[None]] = set()
+        """Workloads being stopped (``remove(wait=False)``); ``close`` waits for them."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.cgroups = cgroups.probe(cgroup_root)
         if self.cgroups.available:
@@ -197,11 +199,19 @@ class LocalRuntime:
         deployment.converge()
         self.notify(workload.key)
 
-    async def remove(self, key: WorkloadKey) -> None:
+    async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
         deployment = self._deployments.pop(key, None)
-        if deployment is not None:
-            await deployment.shutdown()
-            self.notify(key)
+        if deployment is None:
+            return
+        removal = asyncio.create_task(self._shut_down(key, deployment), name=f"remove {key}")
+        self._removals.add(removal)
+        removal.add_done_callback(self._removals.discard)
+        if wait:
+            await removal
+
+    async def _shut_down(self, key: WorkloadKey, deployment: _Deployment) -> None:
+        await deployment.shutdown()
+        self.notify(key)
 
     def status(self, key: WorkloadKey) -> WorkloadStatus | None:
         deployment = self._deployments.get(key)
@@ -215,6 +225,8 @@ class LocalRuntime:
 
     async def close(self) -> None:
         await asyncio.gather(*(self.remove(key) for key in list(self._deployments)))
+        while self._removals:
+            await asyncio.gather(*list(self._removals))
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

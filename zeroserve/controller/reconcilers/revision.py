@@ -123,7 +123,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     loaded = await load(deps.store, REVISION, Revision, key.namespace, key.name)
     wkey = WorkloadKey(key.namespace, key.name)
     if loaded is None or loaded[1].metadata.deletion_timestamp:
-        await deps.runtime.remove(wkey)
+        await deps.runtime.remove(wkey, wait=False)  # instances drain on the runtime's time, not ours
         return None
     stored, rev = loaded
     cfg = deps.config()
@@ -230,5 +230,5 @@ async def remove_orphans(deps: Deps) -> list[WorkloadKey]:
     live = {WorkloadKey(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objs}
     orphans = [k for k in list(deps.runtime.keys()) if k not in live]
     for k in orphans:
-        await deps.runtime.remove(k)
+        await deps.runtime.remove(k, wait=False)
     return orphans
