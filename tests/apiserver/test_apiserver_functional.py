@@ -59,7 +59,7 @@ async def test_crud_round_trip(http: aiohttp.ClientSession) -> None:
     assert conflict["details"] == {"name": "hello", "group": "serving.knative.dev", "kind": "services"}
     assert conflict["message"].startswith('Operation cannot be fulfilled on services.serving.knative.dev "hello"')
 
-    code, deleted = await call(http, "DELETE", f"{SERVICES}/hello", json={"propagationPolicy": "Foreground"})
+    code, deleted = await call(http, "DELETE", f"{SERVICES}/hello", json={"propagationPolicy": "Background"})
     assert code == 200
     assert deleted["metadata"]["uid"] == created["metadata"]["uid"]
     code, missing = await call(http, "GET", f"{SERVICES}/hello")
@@ -74,6 +74,37 @@ async def test_crud_round_trip(http: aiohttp.ClientSession) -> None:
         "code": 404,
         "details": {"name": "hello", "group": "serving.knative.dev", "kind": "services"},
     }
+
+
+async def test_delete_options_as_kube_apiserver_reads_them(api: Running, http: aiohttp.ClientSession) -> None:
+    for name in ("orphaned", "held", "pre", "dry"):
+        await call(http, "POST", SERVICES, json=service(name))
+    code, marked = await call(http, "DELETE", f"{SERVICES}/orphaned?propagationPolicy=Orphan")
+    assert code == 200
+    assert marked["metadata"]["finalizers"] == ["orphan"] and marked["metadata"]["deletionTimestamp"]
+    assert (await call(http, "GET", f"{SERVICES}/orphaned"))[1] == marked, "held until the collector is done"
+    options = {"kind": "DeleteOptions", "orphanDependents": False}
+    code, held = await call(http, "DELETE", f"{SERVICES}/held", json=options)
+    assert code == 200, "Background: nothing holds it"
+    await call(http, "POST", SERVICES, json=service("held", finalizers=["example.com/x"]))
+    code, held = await call(http, "DELETE", f"{SERVICES}/held", json={"orphanDependents": False})
+    assert (code, held["metadata"]["finalizers"]) == (202, ["example.com/x"])
+    bad = [
+        ({"propagationPolicy": "Sideways"}, 'Unsupported value: "Sideways": supported values: "Foreground"'),
+        ({"propagationPolicy": "Orphan", "orphanDependents": True}, "cannot be both set"),
+        ({"preconditions": {"uid": 7}}, "preconditions.uid must be a string"),
+        ([1], "must be a DeleteOptions JSON object"),
+    ]
+    for body, message in bad:
+        code, status = await call(http, "DELETE", f"{SERVICES}/pre", json=body)
+        assert (code, status["reason"]) == (400, "BadRequest"), body
+        assert message in status["message"]
+    code, status = await call(http, "DELETE", f"{SERVICES}/pre", json={"preconditions": {"uid": "other"}})
+    assert (code, status["reason"]) == (409, "Conflict")
+    assert "Precondition failed: UID in precondition: other" in status["message"]
+    code, _ = await call(http, "DELETE", f"{SERVICES}/dry", json={"dryRun": ["All"]})
+    assert code == 200
+    assert (await call(http, "GET", f"{SERVICES}/dry"))[0] == 200
 
 
 async def test_create_errors(http: aiohttp.ClientSession) -> None:

@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from zeroserve.api import selectors
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import KINDS, Kind
-from zeroserve.apiserver import discovery, patch
+from zeroserve.apiserver import deleteoptions, discovery, patch
 from zeroserve.apiserver.auth import check_bearer
 from zeroserve.apiserver.status import InternalError, MethodNotAllowed, UnsupportedMediaType, status, status_for
 from zeroserve.clock import SystemClock, rfc3339
@@ -360,9 +360,15 @@ class ApiServer:
         return await write(kind, new)
 
     async def _delete(self, request: web.Request, kind: Kind, ns: str, name: str, _: bool) -> web.StreamResponse:
-        if _dry_run(request):
+        raw = await request.read()
+        body = _parse_json(raw) if raw.strip() else None
+        options = deleteoptions.parse(request.query, body, dry_run=_dry_run(request))
+        if options.dry_run:
             return _json(await self._store.get(kind, ns, name))
-        return _json(await self._store.delete(kind, ns, name))
+        obj = await self._store.delete(kind, ns, name, options.propagation, options.preconditions)
+        pending = bool(obj["metadata"].get("finalizers"))
+        # kube-apiserver: 202 only when orphanDependents=false was given and the object is not gone yet.
+        return _json(obj, 202 if pending and options.orphan_dependents is False else 200)
 
     # ---- watch -------------------------------------------------------------------------------
 
