@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 @dataclass
 class Up:
     data_dir: Path
+    gateway_port: int = 0
+    """0: an ephemeral port at each start; else this one (a restart keeps the gateway's address)."""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _log: IO[bytes] | None = None
@@ -47,7 +49,7 @@ class Up:
                 "--api-port",
                 "0",
                 "--gateway-port",
-                "0",
+                str(self.gateway_port),
             ],
             cwd=REPO,
             env=env,

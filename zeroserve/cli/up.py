@@ -37,7 +37,7 @@ from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
 from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import Kind
+from zeroserve.api.kinds import ROUTE, Kind
 from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
 from zeroserve.apiserver.logs import RevisionLogs
 from zeroserve.apiserver.server import JsonSubresource
@@ -74,6 +74,9 @@ Ctrl-C exits at once."""
 
 DRAIN_POLL = 0.01
 """How often a draining instance's in-flight count is looked at (seconds)."""
+
+ROUTES_LOAD_TIMEOUT = 10.0
+"""How long the gateway waits, at start, for every stored Route to be reconciled (published) once."""
 
 QueueProxyMode = Literal["inline", "sidecar"]
 QUEUE_PROXY_MODES: tuple[QueueProxyMode, ...] = ("inline", "sidecar")
@@ -153,7 +156,8 @@ async def _serve(
         no_endpoints=to_activator,
         admission=inline,
     )
-    external_port, internal_port = await gateway.start()
+    # Bound now (URLs need the port), listening only once the routes are loaded (below).
+    external_port, internal_port = await gateway.start(serving=False)
     stack.push_async_callback(gateway.stop, 5.0)
     # URLs carry the port the gateway really listens on (config-network's external port).
     watcher = ConfigWatcher(data_dir / "config.yaml", gateway_port=external_port)
@@ -242,13 +246,21 @@ async def _serve(
     )
     watcher.subscribe(lambda _cfg: controller.config_changed())
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
+        feed = RevisionFeed(store, throttler)
         background = [
             tasks.create_task(watcher.run(), name="config-watcher"),
             tasks.create_task(reporter.run(), name="activator-stats"),
-            tasks.create_task(RevisionFeed(store, throttler).run(), name="revision-feed"),
+            tasks.create_task(feed.run(), name="revision-feed"),
         ]
         if inline is not None:
             background.append(tasks.create_task(inline.run(), name="inline-queue-stats"))
+        try:
+            async with asyncio.timeout(ROUTES_LOAD_TIMEOUT):
+                await feed.listed.wait()  # the activator knows every revision
+                await controller.synced(ROUTE.kind)  # the gateway has every route's table
+        except TimeoutError:
+            log.warning("routes not all loaded after %ss; the gateway listens anyway", ROUTES_LOAD_TIMEOUT)
+        await gateway.serve()
         _write_endpoints(
             data_dir,
             {

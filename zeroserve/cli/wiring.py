@@ -17,6 +17,7 @@ them on top of the others, so no component imports another's internals:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Literal
@@ -76,6 +77,8 @@ class RevisionFeed:
         self._store = store
         self._throttler = throttler
         self._default_timeout = default_timeout
+        self.listed = asyncio.Event()
+        """Set once every stored revision is known to the throttler (the gateway waits for it)."""
 
     def _apply(self, obj: dict[str, object], deleted: bool) -> None:
         meta = obj.get("metadata")
@@ -100,6 +103,7 @@ class RevisionFeed:
             items, rv = await self._store.list(REVISION)
             for item in items:
                 self._apply(item, deleted=False)
+            self.listed.set()
             try:
                 async for event in self._store.watch((REVISION,), since=rv):
                     self._apply(event.object, deleted=event.type == "DELETED")

@@ -133,6 +133,9 @@ class Controller:
         self.workers = workers
         self.reconcile_deadline = reconcile_deadline
         self._overdue: dict[Key, asyncio.Future[Requeue]] = {}
+        self._unsynced: dict[str, set[Key]] | None = None
+        """Per kind, the keys of the first list not reconciled yet (None until that list)."""
+        self._synced: dict[str, asyncio.Event] = {kind.kind: asyncio.Event() for kind in KINDS}
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
         self._known: set[Key] = set()
@@ -176,6 +179,11 @@ class Controller:
         finally:
             queue.shutdown()
 
+    async def synced(self, kind: str) -> None:
+        """Return once every object of ``kind`` that existed at start has been reconciled once (the
+        gateway listens only then: a restart never answers "no route" for a route it has)."""
+        await self._synced[kind].wait()
+
     def config_changed(self) -> None:
         """The configuration changed: reconcile everything again."""
         if self.queue is not None:
@@ -207,12 +215,20 @@ class Controller:
 
     async def _list_all(self, queue: WorkQueue[Key]) -> int:
         rv = 0
+        first = self._unsynced is None
+        unsynced: dict[str, set[Key]] = {}
         for kind in KINDS:
             objs, list_rv = await self.deps.store.list(kind)
             rv = max(rv, list_rv)
+            unsynced[kind.kind] = {key_of(kind.kind, obj) for obj in objs}
             for obj in objs:
                 self._handle(queue, kind.kind, obj, deleted=False)
-        await revision.remove_orphans(self.deps)
+        if first:
+            self._unsynced = unsynced
+            for kind_name, keys in unsynced.items():
+                if not keys:
+                    self._synced[kind_name].set()
+        await revision.remove_orphans(self.deps, wait=False)
         return rv
 
     async def _watch_loop(self, queue: WorkQueue[Key]) -> None:
@@ -264,11 +280,19 @@ class Controller:
             try:
                 await self._process(queue, key)
             finally:
+                self._reconciled(key)
                 overdue = self._overdue.pop(key, None)
                 if overdue is None:
                     queue.done(key)
                 else:  # still unwinding: the key is done when it is
                     overdue.add_done_callback(lambda _task, key=key: queue.done(key))  # type: ignore[misc]
+
+    def _reconciled(self, key: Key) -> None:
+        pending = self._unsynced.get(key.kind) if self._unsynced is not None else None
+        if pending is not None and key in pending:
+            pending.discard(key)
+            if not pending:
+                self._synced[key.kind].set()
 
     async def _process(self, queue: WorkQueue[Key], key: Key) -> None:
         try:

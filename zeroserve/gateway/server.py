@@ -101,16 +101,23 @@ class Gateway:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> tuple[int, int]:
-        """Listen on both addresses; returns the real (external, internal) ports."""
-        ext = await self._external.start(*self.external_address)
+    async def start(self, *, serving: bool = True) -> tuple[int, int]:
+        """Listen on both addresses; returns the real (external, internal) ports. With
+        ``serving=False`` the ports are only bound (connections are refused) until :meth:`serve`:
+        so nothing is answered from an empty routing table while routes are being loaded."""
+        ext = await self._external.start(*self.external_address, serving=serving)
         try:
-            inner = await self._internal.start(*self.internal_address)
+            inner = await self._internal.start(*self.internal_address, serving=serving)
         except OSError:
             await self._external.stop(0)
             raise
         self.ports = (ext, inner)
         return self.ports
+
+    async def serve(self) -> None:
+        """Start answering on the ports :meth:`start` bound with ``serving=False``."""
+        await self._external.serve()
+        await self._internal.serve()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, finish requests in flight for up to ``grace`` seconds."""

@@ -808,13 +808,21 @@ class ProxyServer:
     def in_flight(self) -> int:
         return 0 if self._state is None else self._state.in_flight
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0, *, backlog: int = 1024) -> int:
-        """Listen; returns the real port (pass 0 for an ephemeral one)."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, backlog: int = 1024, serving: bool = True) -> int:
+        """Listen; returns the real port (pass 0 for an ephemeral one). With ``serving=False`` the
+        port is bound but not listening (connections are refused) until :meth:`serve`."""
         loop = asyncio.get_running_loop()
         state = _ServerState(self._router, self.pool, self._scheme)
         self._state = state
-        self._server = await loop.create_server(lambda: _Downstream(state), host, port, backlog=backlog)
+        self._server = await loop.create_server(
+            lambda: _Downstream(state), host, port, backlog=backlog, start_serving=serving
+        )
         return self.port
+
+    async def serve(self) -> None:
+        """Start listening on the port :meth:`start` bound with ``serving=False``."""
+        assert self._server is not None, "start() first"
+        await self._server.start_serving()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; finish in-flight exchanges for up to ``grace`` seconds; abort the rest."""

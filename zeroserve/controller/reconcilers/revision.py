@@ -224,11 +224,11 @@ def _mark_active(cm: ConditionManager, status: WorkloadStatus, want: int) -> Non
         cm.mark_unknown(ACTIVE, "Queued", "Requests to the target are being buffered as resources are provisioned.")
 
 
-async def remove_orphans(deps: Deps) -> list[WorkloadKey]:
+async def remove_orphans(deps: Deps, *, wait: bool = True) -> list[WorkloadKey]:
     """Remove every runtime workload whose Revision no longer exists."""
     objs, _ = await deps.store.list(REVISION)
     live = {WorkloadKey(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objs}
     orphans = [k for k in list(deps.runtime.keys()) if k not in live]
     for k in orphans:
-        await deps.runtime.remove(k, wait=False)
+        await deps.runtime.remove(k, wait=wait)
     return orphans
