@@ -2,7 +2,9 @@
 
 :class:`~zeroserve.store.base.Store` is the protocol the API server and the controller use;
 :class:`~zeroserve.store.sqlite.SqliteStore` implements it with a resourceVersion counter, an
-event log for watches that survive restarts, and cascading deletes by ownerReferences.
+event log for watches that survive restarts, and deletes as kube-apiserver's: finalizers hold an
+object (``deletionTimestamp``) until they are removed; dependents are the garbage collector's
+(:mod:`zeroserve.controller.reconcilers.garbagecollector`).
 """
 
 from __future__ import annotations
