@@ -263,10 +263,7 @@ SERVICE_CASES = [
     ),
     pytest.param(
         with_path(service(), "spec.template.spec.containerConcurrency", "many"),
-        [
-            "invalid value: many: spec.template.spec.containerConcurrency\n"
-            "Input should be a valid integer, unable to parse string as an integer"
-        ],
+        ['invalid type: got "string", expected "integer": spec.template.spec.containerConcurrency'],
         id="wrong-type",
     ),
     pytest.param(

@@ -5,6 +5,11 @@ Knative's webhook runs, for every create and update: decode (unknown fields refu
 the defaulted wire object; :func:`admit_status` is the status subresource (type check only, as
 Knative skips spec validation in a status update).
 
+Before decoding, the object must be a plain JSON value (:func:`zeroserve.api.wire.errors`: no lone
+surrogates, non-finite numbers or excessive nesting, each reported with its path); decoding
+follows Go's rules (:mod:`zeroserve.api.base`), and pydantic's messages are rewritten as
+Knative's (:func:`zeroserve.api.validation.field_errors`).
+
 One difference on update: a creator/lastModifier annotation the new object *omits* is carried over
 from the stored one (a PUT of a hand-written manifest would otherwise be refused, since Knative
 relies on kubectl's merge to keep them); an annotation that is present and different is refused as
@@ -18,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from zeroserve.api import defaults, labels, validation
+from zeroserve.api import defaults, labels, validation, wire
 from zeroserve.api.autoscaling import PodAutoscaler, validate_pod_autoscaler
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.configuration import Configuration
@@ -44,10 +49,16 @@ _VALIDATORS: dict[type[BaseModel], Validator] = {
 
 def _name(obj: Obj) -> str:
     meta = obj.get("metadata")
-    return str(meta.get("name") or meta.get("generateName") or "") if isinstance(meta, dict) else ""
+    if not isinstance(meta, dict):
+        return ""
+    name = meta.get("name") or meta.get("generateName") or ""
+    return wire.escaped(name) if isinstance(name, str) else ""
 
 
 def _parse(kind: Kind, obj: Obj) -> BaseModel:
+    errs = wire.errors(obj)
+    if errs:
+        raise Invalid(validation.merge(errs), kind=kind.kind, name=_name(obj))
     model, errs = validation.parse(kind.model, obj)
     if model is None:
         raise Invalid(errs, kind=kind.kind, name=_name(obj))

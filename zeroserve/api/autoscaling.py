@@ -21,7 +21,7 @@ from pydantic import Field
 
 from zeroserve.api import annotations as ann
 from zeroserve.api import validation
-from zeroserve.api.base import Model
+from zeroserve.api.base import Int32, Int64, Model
 from zeroserve.api.conditions import READY, ConditionSet
 from zeroserve.api.meta import ObjectMeta, Status
 from zeroserve.config import Config
@@ -63,7 +63,7 @@ class ObjectReference(Model):
 
 class PodAutoscalerSpec(Model):
     scale_target_ref: ObjectReference = Field(default_factory=ObjectReference)
-    container_concurrency: int | None = None
+    container_concurrency: Int64 | None = None
     reachability: Reachability | None = None
     protocol_type: str | None = None
 
@@ -71,9 +71,9 @@ class PodAutoscalerSpec(Model):
 class PodAutoscalerStatus(Status):
     service_name: str | None = None
     metrics_service_name: str | None = None
-    desired_scale: int | None = None
-    actual_scale: int | None = None
-    applied_scale: int | None = None
+    desired_scale: Int32 | None = None
+    actual_scale: Int32 | None = None
+    applied_scale: Int32 | None = None
     """zeroserve: the replicas the scale target runs (Knative keeps them in ``Deployment.spec.replicas``)."""
 
     def active_status(self) -> str | None:

@@ -1,14 +1,37 @@
-"""The pydantic base all resources share, and the one place that knows the wire shape."""
+"""The pydantic base all resources share, and the one place that knows the wire shape.
+
+Decoding follows Go's ``encoding/json`` into Kubernetes types, not pydantic's lax mode: a ``null``
+struct field is the same as an absent one (``annotations:`` with nothing after it, as in Knative's
+docs), and numbers and booleans are strict: ``true`` is not 1, ``"5"`` is not 5, ``5.5`` is not an
+integer, and an ``int32``/``int64`` field holds only what fits (:data:`Int32`, :data:`Int64`).
+"""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 from pydantic.alias_generators import to_camel
 
 Obj = dict[str, Any]
 """A resource as it travels on the wire and sits in the store (camelCase JSON)."""
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+Int32 = Annotated[int, Strict(), Field(ge=INT32_MIN, le=INT32_MAX)]
+"""A Kubernetes ``int32``: a JSON integer (not a boolean, string or float) in range."""
+Int64 = Annotated[int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX)]
+"""A Kubernetes ``int64``."""
+Bool = Annotated[bool, Strict()]
+"""A JSON boolean (``"true"``, ``1`` and ``"yes"`` are not)."""
+
+
+def _drop_nulls(data: Any) -> Any:
+    """Go's decoding: ``null`` leaves a struct field at its zero value, i.e. absent."""
+    if isinstance(data, dict) and any(v is None for v in data.values()):
+        return {k: v for k, v in data.items() if v is not None}
+    return data
 
 
 class Model(BaseModel):
@@ -16,11 +39,21 @@ class Model(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        return _drop_nulls(data)
+
 
 class OpenModel(BaseModel):
     """A Kubernetes type we only partly understand (PodSpec, Container): unknown fields are kept."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        return _drop_nulls(data)
 
 
 M = TypeVar("M", bound=BaseModel)

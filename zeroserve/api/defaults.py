@@ -2,8 +2,9 @@
 
 Mirrors ``pkg/apis/serving/v1/revision_defaults.go`` (timeouts, containerConcurrency, container
 names, the default readiness probe, enableServiceLinks, read-only volume mounts),
-``configuration_defaults.go`` / ``service_defaults.go`` (template defaults skipped when a BYO name
-is unchanged; creator/lastModifier via ``serving.SetUserInfo``) and ``route_defaults.go``
+``configuration_defaults.go`` / ``service_defaults.go`` (creator/lastModifier via
+``serving.SetUserInfo``; a template whose BYO name is unchanged is defaulted too, unlike Knative:
+see :func:`default_configuration_template`) and ``route_defaults.go``
 (``[{percent: 100, latestRevision: true}]`` for a Service, ``latestRevision = revisionName == ""``
 and ``percent = 0`` on every target).
 
@@ -100,10 +101,22 @@ def default_template(tmpl: RevisionTemplateSpec, cfg: Config, *, creating: bool,
 def default_configuration_template(
     tmpl: RevisionTemplateSpec, old: RevisionTemplateSpec | None, cfg: Config, parent: ObjectMeta
 ) -> None:
-    """``ConfigurationSpec.SetDefaults``: an unchanged BYO name means "same revision", so no defaulting."""
-    if old is not None and tmpl.metadata.name and tmpl.metadata.name == old.metadata.name:
-        return
+    """``ConfigurationSpec.SetDefaults``.
+
+    An unchanged BYO name means "the same Revision": Knative skips defaulting then, and
+    ``VerifyNameChange`` compares the template as sent with the stored (defaulted) one, which only
+    works when the client's merge kept every defaulted field. A ``kubectl replace`` or a
+    ``zeroserve apply`` of the unchanged manifest sends the raw template (lists are replaced
+    whole, so the defaulted container name and readiness probe are gone) and was refused with
+    "Saw the following changes without a name change". zeroserve defaults it instead, with the
+    create-only ``enableServiceLinks`` carried over from the stored template when the new one
+    omits it: defaulted is compared with defaulted, an unchanged manifest is accepted, and a real
+    change without a new name is still refused (its diff shows only what the user changed).
+    """
+    same_name = old is not None and bool(tmpl.metadata.name) and tmpl.metadata.name == old.metadata.name
     default_template(tmpl, cfg, creating=old is None, parent=parent)
+    if same_name and old is not None and tmpl.spec.enable_service_links is None:
+        tmpl.spec.enable_service_links = old.spec.enable_service_links
 
 
 def default_traffic(traffic: list[TrafficTarget], *, in_service: bool) -> list[TrafficTarget]:

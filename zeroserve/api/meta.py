@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from zeroserve.api.base import Model, OpenModel
+from zeroserve.api.base import Bool, Int64, Model, OpenModel
 
 
 class OwnerReference(Model):
@@ -14,8 +14,8 @@ class OwnerReference(Model):
     kind: str
     name: str
     uid: str
-    controller: bool | None = None
-    block_owner_deletion: bool | None = None
+    controller: Bool | None = None
+    block_owner_deletion: Bool | None = None
 
 
 class ObjectMeta(OpenModel):
@@ -23,7 +23,7 @@ class ObjectMeta(OpenModel):
     generate_name: str | None = None
     namespace: str | None = None
     uid: str | None = None
-    generation: int | None = None
+    generation: Int64 | None = None
     resource_version: str | None = None
     creation_timestamp: str | None = None
     deletion_timestamp: str | None = None
@@ -48,7 +48,7 @@ class Condition(Model):
 class Status(Model):
     """Knative's duckv1.Status: observedGeneration, conditions, annotations."""
 
-    observed_generation: int | None = None
+    observed_generation: Int64 | None = None
     conditions: list[Condition] = Field(default_factory=list)
     annotations: dict[str, str] = Field(default_factory=dict)
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from zeroserve.api import validation
 from zeroserve.api.autoscaling import ObjectReference, parse_time, validate_object_reference
-from zeroserve.api.base import Model
+from zeroserve.api.base import Int32, Model
 from zeroserve.api.conditions import READY, ConditionSet
 from zeroserve.api.meta import ObjectMeta, Status
 from zeroserve.config import Config
@@ -41,7 +41,7 @@ SKS_CONDITIONS = ConditionSet(READY, (ENDPOINTS_POPULATED,))
 
 class ServerlessServiceSpec(Model):
     mode: Mode | None = None
-    num_activators: int | None = None
+    num_activators: Int32 | None = None
     object_ref: ObjectReference = Field(default_factory=ObjectReference)
     protocol_type: str | None = None
 

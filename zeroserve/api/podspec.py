@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
-from zeroserve.api.base import OpenModel
+from zeroserve.api.base import Int32, OpenModel
 
 
 class EnvVar(OpenModel):
@@ -21,9 +21,9 @@ class EnvVar(OpenModel):
 
 class ContainerPort(OpenModel):
     name: str | None = None
-    container_port: int | None = None
+    container_port: Int32 | None = None
     protocol: str | None = None
-    host_port: int | None = None
+    host_port: Int32 | None = None
     host_ip: str | None = Field(default=None, alias="hostIP")
 
 
@@ -34,14 +34,14 @@ class HTTPHeader(OpenModel):
 
 class HTTPGetAction(OpenModel):
     path: str | None = None
-    port: int | str | None = None
+    port: Int32 | str | None = None
     host: str | None = None
     scheme: str | None = None
     http_headers: list[HTTPHeader] = Field(default_factory=list)
 
 
 class TCPSocketAction(OpenModel):
-    port: int | str | None = None
+    port: Int32 | str | None = None
     host: str | None = None
 
 
@@ -50,16 +50,21 @@ class Probe(OpenModel):
     tcp_socket: TCPSocketAction | None = None
     exec: dict[str, Any] | None = None
     grpc: dict[str, Any] | None = None
-    initial_delay_seconds: int | None = None
-    timeout_seconds: int | None = None
-    period_seconds: int | None = None
-    success_threshold: int | None = None
-    failure_threshold: int | None = None
+    initial_delay_seconds: Int32 | None = None
+    timeout_seconds: Int32 | None = None
+    period_seconds: Int32 | None = None
+    success_threshold: Int32 | None = None
+    failure_threshold: Int32 | None = None
+
+
+Quantity = StrictStr | StrictInt | StrictFloat
+"""A resource quantity as Kubernetes decodes it: a string (``"500m"``, ``"64Mi"``) or a JSON number.
+Its syntax and sign are checked by validation (:mod:`zeroserve.api.quantity`), with the field path."""
 
 
 class ResourceRequirements(OpenModel):
-    limits: dict[str, str | int | float] = Field(default_factory=dict)
-    requests: dict[str, str | int | float] = Field(default_factory=dict)
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+    requests: dict[str, Quantity] = Field(default_factory=dict)
 
 
 class Container(OpenModel):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from zeroserve.api.base import Model, OpenModel
+from zeroserve.api.base import Bool, Int32, Int64, Model, OpenModel
 from zeroserve.api.meta import ObjectMeta, Status
 from zeroserve.api.podspec import Container
 
@@ -18,11 +18,11 @@ class RevisionSpec(OpenModel):
     volumes: list[dict[str, Any]] = Field(default_factory=list)
     service_account_name: str | None = None
     image_pull_secrets: list[dict[str, Any]] = Field(default_factory=list)
-    enable_service_links: bool | None = None
-    container_concurrency: int | None = None
-    timeout_seconds: int | None = None
-    response_start_timeout_seconds: int | None = None
-    idle_timeout_seconds: int | None = None
+    enable_service_links: Bool | None = None
+    container_concurrency: Int64 | None = None
+    timeout_seconds: Int64 | None = None
+    response_start_timeout_seconds: Int64 | None = None
+    idle_timeout_seconds: Int64 | None = None
 
 
 class RevisionTemplateSpec(Model):
@@ -39,8 +39,8 @@ class RevisionStatus(Status):
     log_url: str | None = None
     container_statuses: list[ContainerStatus] = Field(default_factory=list)
     init_container_statuses: list[ContainerStatus] = Field(default_factory=list)
-    actual_replicas: int | None = None
-    desired_replicas: int | None = None
+    actual_replicas: Int32 | None = None
+    desired_replicas: Int32 | None = None
 
 
 class Revision(Model):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from zeroserve.api.base import Model
+from zeroserve.api.base import Bool, Int64, Model
 from zeroserve.api.meta import ObjectMeta, Status
 
 
@@ -14,8 +14,8 @@ class TrafficTarget(Model):
     tag: str | None = None
     revision_name: str | None = None
     configuration_name: str | None = None
-    latest_revision: bool | None = None
-    percent: int | None = None
+    latest_revision: Bool | None = None
+    percent: Int64 | None = None
     url: str | None = None
 
 

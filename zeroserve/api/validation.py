@@ -14,16 +14,17 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from zeroserve.api import annotations as ann
-from zeroserve.api import labels, names
-from zeroserve.api.base import Obj
+from zeroserve.api import labels, names, quantity, wire
+from zeroserve.api.base import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, Obj
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.meta import ObjectMeta
-from zeroserve.api.podspec import Container, ContainerPort, Probe
+from zeroserve.api.podspec import Container, ContainerPort, Probe, ResourceRequirements
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
 from zeroserve.api.route import Route, TrafficTarget
 from zeroserve.api.service import Service
@@ -32,7 +33,6 @@ from zeroserve.errors import FieldError
 
 M = TypeVar("M", bound=BaseModel)
 
-INT32_MAX = 2**31 - 1
 RESERVED_PORTS = frozenset({8012, 8013, 8022, 9090, 9091, 8008})
 """Queue-proxy HTTP/h2c/admin/metrics ports and the profiling port (k8s_validation.go reservedPorts)."""
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"})
@@ -40,6 +40,8 @@ RESERVED_SIDECAR_ENV = RESERVED_ENV - {"PORT"}
 RESERVED_CONTAINER_NAMES = frozenset({"queue-proxy"})
 RESERVED_PATHS = frozenset({"/", "/dev", "/dev/log"})
 VALID_PORT_NAMES = frozenset({"h2c", "http1", ""})
+ENV_NAME_MESSAGE = "a valid environment variable name must consist only of printable ASCII characters other than '='"
+"""Kubernetes' message (``relaxedEnvVarNameFmtErrMsg``); ``my.env-name`` is valid since 1.34."""
 
 MSG_DISALLOWED = "must not set the field(s)"
 MSG_MISSING = "missing field(s)"
@@ -114,7 +116,21 @@ def _disallowed_keys(obj: Mapping[str, Any] | None, allowed: Iterable[str]) -> l
 
 # ----------------------------------------------------------------------------- parsing
 
-_UNION_TAG = re.compile(r"^(int|str|float|bool|none|[A-Z]\w*|\w+\[.*\]|function-\w+.*|literal\[.*\])$")
+_UNION_TAG = re.compile(r"^(int|str|float|bool|none|constrained-\w+|[A-Z]\w*|\w+\[.*\]|function-\w+.*|literal\[.*\])$")
+
+_EXPECTED: dict[str, str] = {
+    "string_type": "string",
+    "int_type": "integer",
+    "float_type": "number",
+    "bool_type": "boolean",
+    "dict_type": "map",
+    "model_type": "map",
+    "model_attributes_type": "map",
+    "list_type": "array",
+}
+"""pydantic's type errors -> the JSON type the field wants, in kubectl's words."""
+_BOUNDS = {INT32_MAX: (INT32_MIN, INT32_MAX), INT32_MIN: (INT32_MIN, INT32_MAX), INT64_MAX: (INT64_MIN, INT64_MAX)}
+_BOUNDS[INT64_MIN] = (INT64_MIN, INT64_MAX)
 
 
 def loc_to_path(loc: Sequence[int | str]) -> str:
@@ -130,21 +146,47 @@ def loc_to_path(loc: Sequence[int | str]) -> str:
     return join(*parts)
 
 
+def err_type(value: object, expected: Iterable[str], path: str) -> FieldError:
+    """A value of the wrong JSON type (kubectl: ``invalid type for ...: got "string", expected "map"``)."""
+    names = dict.fromkeys(expected)
+    if "number" in names:  # an integer is a number
+        names.pop("integer", None)
+    want = " or ".join(names)
+    return FieldError(f'invalid type: got "{wire.json_type(value)}", expected "{want}"', (path,))
+
+
+def _shown(value: object) -> str:
+    return wire.shown(value) if isinstance(value, str) else str(value)
+
+
+def _field_error(path: str, errs: Sequence[Mapping[str, Any]]) -> FieldError:
+    """One Knative error for every pydantic error at ``path`` (a union reports one per member)."""
+    kinds = {e["type"] for e in errs}
+    value = errs[0].get("input")
+    if "extra_forbidden" in kinds:
+        return err_disallowed(path)
+    if "missing" in kinds:
+        return err_missing(path)
+    for e in errs:
+        bound = (e.get("ctx") or {}).get("le", (e.get("ctx") or {}).get("ge"))
+        if e["type"] in ("less_than_equal", "greater_than_equal") and bound in _BOUNDS:
+            lower, upper = _BOUNDS[bound]
+            return err_out_of_bounds(e.get("input"), lower, upper, path)
+    literal = next((e for e in errs if e["type"] == "literal_error"), None)
+    if literal is not None:
+        return err_invalid_value(_shown(value), path, f"expected {(literal.get('ctx') or {}).get('expected', '')}")
+    expected = [_EXPECTED[e["type"]] for e in errs if e["type"] in _EXPECTED]
+    if expected:
+        return err_type(value, expected, path)
+    return err_invalid_value(_shown(value) if isinstance(value, (str, int, float)) else wire.json_type(value), path)
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
-    """pydantic errors -> Knative's: unknown fields are ``must not set the field(s)``."""
-    out: list[FieldError] = []
+    """pydantic errors -> Knative's (pydantic's own wording never reaches a user)."""
+    by_path: dict[str, list[Mapping[str, Any]]] = {}
     for e in exc.errors(include_url=False):
-        path = loc_to_path(e["loc"])
-        kind = e["type"]
-        if kind == "extra_forbidden":
-            out.append(err_disallowed(path))
-        elif kind == "missing":
-            out.append(err_missing(path))
-        else:
-            value = e.get("input")
-            shown = value if isinstance(value, (str, int, float, bool)) or value is None else type(value).__name__
-            out.append(err_invalid_value(shown, path, str(e["msg"])))
-    return out
+        by_path.setdefault(loc_to_path(e["loc"]), []).append(e)
+    return [_field_error(path, errs) for path, errs in by_path.items()]
 
 
 def parse(cls: type[M], obj: Obj) -> tuple[M | None, list[FieldError]]:
@@ -256,6 +298,29 @@ def _disallow_extras(model: BaseModel, allowed: Iterable[str] = ()) -> list[Fiel
     return [err_disallowed(*bad)] if bad else []
 
 
+def is_env_name(name: str) -> bool:
+    """Kubernetes' ``IsRelaxedEnvVarName`` (the rule since 1.34): printable ASCII, no ``=``."""
+    return bool(name) and all(" " <= ch <= "~" and ch != "=" for ch in name)
+
+
+def _process_text(value: str | None, path: str) -> list[FieldError]:
+    """What a process is given (argv, environment, working directory) cannot hold NUL or a lone
+    surrogate: execve takes C strings, and a surrogate has no UTF-8 bytes."""
+    if not value:
+        return []
+    if "\x00" in value:
+        return [err_invalid_value(wire.shown(value), path, "must not contain a NUL byte")]
+    if not wire.encodable(value):
+        return [err_invalid_value(wire.shown(value), path, "must be valid UTF-8")]
+    return []
+
+
+def _validate_process(c: Container) -> list[FieldError]:
+    errs = [e for i, arg in enumerate(c.command) for e in _process_text(arg, f"command[{i}]")]
+    errs += [e for i, arg in enumerate(c.args) for e in _process_text(arg, f"args[{i}]")]
+    return errs + _process_text(c.working_dir, "workingDir")
+
+
 def _validate_env(c: Container, sidecar: bool) -> list[FieldError]:
     reserved = RESERVED_SIDECAR_ENV if sidecar else RESERVED_ENV
     errs: list[FieldError] = []
@@ -265,6 +330,9 @@ def _validate_env(c: Container, sidecar: bool) -> list[FieldError]:
             here.append(err_missing("name"))
         elif env.name in reserved:
             here.append(FieldError(f'"{env.name}" is a reserved environment variable', ("name",)))
+        elif not is_env_name(env.name):
+            here.append(err_invalid_value(wire.shown(env.name), "name", ENV_NAME_MESSAGE))
+        here += _process_text(env.value, "value")
         if env.value_from:
             # EnvVarSourceMask: fieldRef/resourceFieldRef need the podspec-fieldref feature (off).
             here += via(_disallowed_keys(env.value_from, ("configMapKeyRef", "secretKeyRef")), "valueFrom")
@@ -326,8 +394,15 @@ def _validate_security_context(sc: Mapping[str, Any] | None, allowed: Sequence[s
     errs = _disallowed_keys(sc, keep)
     for key in ("runAsUser", "runAsGroup", "fsGroup"):
         v = sc.get(key)
-        if isinstance(v, int) and not 0 <= v <= INT32_MAX:
+        if key not in keep:
+            continue
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            errs.append(err_type(v, ("integer",), key))
+        elif isinstance(v, int) and not 0 <= v <= INT32_MAX:
             errs.append(err_out_of_bounds(v, 0, INT32_MAX, key))
+    for key in ("runAsNonRoot", "readOnlyRootFilesystem", "allowPrivilegeEscalation", "privileged"):
+        if key in keep and sc.get(key) is not None and not isinstance(sc[key], bool):
+            errs.append(err_type(sc[key], ("boolean",), key))
     caps = sc.get("capabilities")
     if isinstance(caps, Mapping):
         errs += via(
@@ -359,16 +434,35 @@ def _validate_container(
     if c.name in RESERVED_CONTAINER_NAMES:
         errs.append(FieldError(f'"{c.name}" is a reserved container name', ("name",)))
     errs += _validate_env(c, sidecar)
+    errs += _validate_process(c)
     if not c.image and not c.command:
         # zeroserve: a container runs an image or a local command; Knative requires image.
         errs.append(FieldError("expected at least one, got neither", ("command", "image")))
     errs += via(_validate_ports(c.ports), "ports")
     if c.resources is not None:
-        errs += via(_disallow_extras(c.resources), "resources")
+        errs += via(_validate_resources(c.resources), "resources")
     errs += via(_validate_security_context(c.security_context, _CONTAINER_SC), "securityContext")
     if c.termination_message_policy not in (None, "", "File", "FallbackToLogsOnError"):
         errs.append(err_invalid_value(c.termination_message_policy, "terminationMessagePolicy"))
     errs += via(_validate_volume_mounts(c.volume_mounts, volumes), "volumeMounts")
+    return errs
+
+
+def _validate_resources(r: ResourceRequirements) -> list[FieldError]:
+    """``ValidateResourceRequirements``: quantities parse, are >= 0 and a request is within its limit."""
+    errs = _disallow_extras(r)
+    amounts: dict[tuple[str, str], Fraction] = {}
+    for group, values in (("limits", r.limits), ("requests", r.requests)):
+        for name, raw in values.items():
+            try:
+                amounts[group, name] = quantity.check_non_negative(raw)
+            except quantity.QuantityError as e:
+                errs.append(err_invalid_value(_shown(raw), join(group, name), str(e)))
+    for (group, name), amount in amounts.items():
+        limit = amounts.get(("limits", name))
+        if group == "requests" and limit is not None and amount > limit:
+            message = f"must be less than or equal to {name} limit of {_shown(r.limits[name])}"
+            errs.append(err_invalid_value(_shown(r.requests[name]), join(group, name), message))
     return errs
 
 

@@ -22,12 +22,19 @@ from typing import Any, Final
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from zeroserve.api import selectors
+from zeroserve.api import selectors, wire
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import KINDS, Kind
 from zeroserve.apiserver import deleteoptions, discovery, patch
 from zeroserve.apiserver.auth import check_bearer
-from zeroserve.apiserver.status import InternalError, MethodNotAllowed, UnsupportedMediaType, status, status_for
+from zeroserve.apiserver.status import (
+    InternalError,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+    status,
+    status_for,
+)
 from zeroserve.clock import SystemClock, rfc3339
 from zeroserve.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound
 from zeroserve.store.base import Store, WatchEvent
@@ -327,7 +334,7 @@ class ApiServer:
         content_type = request.content_type
         if content_type not in patch.PATCH_TYPES:
             patch.apply(content_type, {}, None)  # raises UnsupportedMediaType
-        body = _parse_json(await request.read())
+        body = _parse_json(await _body(request))
         for attempt in range(PATCH_RETRIES):
             old = await self._store.get(kind, ns, name)
             patched = patch.apply(content_type, old, body)
@@ -474,11 +481,16 @@ def _timeout(value: str | None) -> float | None:
     return seconds if seconds > 0 else None
 
 
-def _parse_json(raw: bytes) -> Any:
+async def _body(request: web.Request) -> bytes:
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BadRequest(f"the request body is not valid JSON: {e}") from None
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:  # Kubernetes' wording
+        raise RequestEntityTooLarge(f"Request entity too large: limit is {request.client_max_size}") from None
+
+
+def _parse_json(raw: bytes) -> Any:
+    """The body as Kubernetes' decoder takes it (no NaN, no overflowing numbers, bounded depth)."""
+    return wire.loads(raw)
 
 
 async def _read_object(request: web.Request, kind: Kind) -> Obj:
@@ -488,7 +500,7 @@ async def _read_object(request: web.Request, kind: Kind) -> Obj:
             f'the body of the request was in an unknown format "{request.content_type}" '
             "- accepted media types include: application/json"
         )
-    obj = _parse_json(await request.read())
+    obj = _parse_json(await _body(request))
     if not isinstance(obj, dict):
         raise BadRequest("the request body must be a JSON object")
     api_version, kind_name = obj.setdefault("apiVersion", kind.api_version), obj.setdefault("kind", kind.kind)
@@ -497,6 +509,8 @@ async def _read_object(request: web.Request, kind: Kind) -> Obj:
             f"the API version in the data ({api_version}) or kind ({kind_name}) does not match "
             f"the expected {kind.api_version} {kind.kind}"
         )
-    if not isinstance(obj.setdefault("metadata", {}), dict):
+    if obj.get("metadata") is None:  # null is absent, as in Go's decoding
+        obj["metadata"] = {}
+    if not isinstance(obj["metadata"], dict):
         raise BadRequest("metadata must be a JSON object")
     return obj

@@ -24,6 +24,11 @@ class UnsupportedMediaType(ApiError):
     reason = "UnsupportedMediaType"
 
 
+class RequestEntityTooLarge(ApiError):
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+
 class Unprocessable(ApiError):
     """422 without field causes (e.g. a JSON patch whose ``test`` operation fails)."""
 

@@ -56,11 +56,7 @@ def error_from_status(code: int, body: Any) -> errors.ApiError:
     details: dict[str, Any] = status.get("details") or {}
     if reason == "Invalid" or code == 422:
         causes = details.get("causes") or []
-        field_errors = [
-            errors.FieldError(str(c.get("message", "")), (str(c["field"]),) if c.get("field") else ())
-            for c in causes
-            if isinstance(c, dict)
-        ] or [errors.FieldError(message)]
+        field_errors = [_cause(c) for c in causes if isinstance(c, dict)] or [errors.FieldError(message)]
         exc: errors.ApiError = errors.Invalid(
             field_errors, str(details.get("kind") or ""), str(details.get("name") or "")
         )
@@ -71,6 +67,13 @@ def error_from_status(code: int, body: Any) -> errors.ApiError:
     if cls is errors.ApiError:
         exc.code = code
     return exc
+
+
+def _cause(cause: dict[str, Any]) -> errors.FieldError:
+    """A ``details.causes`` entry back as the FieldError it was (the first line is the message,
+    the rest the details, as :mod:`zeroserve.apiserver.status` joins them)."""
+    message, _, details = str(cause.get("message", "")).partition("\n")
+    return errors.FieldError(message, (str(cause["field"]),) if cause.get("field") else (), details)
 
 
 class ApiClient:
@@ -94,8 +97,8 @@ class ApiClient:
 
     def path(self, kind: Kind, namespace: str | None, name: str | None = None) -> str:
         root = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
-        ns = f"/namespaces/{quote(namespace)}" if namespace is not None and kind.namespaced else ""
-        tail = f"/{quote(name)}" if name else ""
+        ns = f"/namespaces/{quote(namespace, safe='')}" if namespace is not None and kind.namespaced else ""
+        tail = f"/{quote(name, safe='')}" if name else ""
         return f"{self._prefix}{root}{ns}/{kind.plural}{tail}"
 
     # -- verbs ---------------------------------------------------------------------------------

@@ -189,12 +189,12 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="zeroserve")
     except errors.Invalid as e:
         head = f'{e.kind} "{e.name}" is invalid:' if e.kind else "invalid:"
-        print(f"error: {head}", file=sys.stderr)
+        print(output.terminal_safe(f"error: {head}"), file=sys.stderr)
         for fe in e.errors:
-            print(f"  {fe}", file=sys.stderr)
+            print(output.terminal_safe(f"  {output.field_error(fe)}"), file=sys.stderr)
         sys.exit(1)
     except errors.ZeroserveError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(output.terminal_safe(f"error: {e}"), file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -15,8 +15,26 @@ import yaml
 
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
+from zeroserve.errors import FieldError
 
 OutputFormat = Literal["table", "yaml", "json"]
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with control characters and lone surrogates escaped (line breaks kept): user input
+    echoed in an error must not drive the terminal (``\x1b[31m`` in a name)."""
+    return "\n".join(
+        "".join(ch if ch.isprintable() or ch == "\t" else json.dumps(ch)[1:-1] for ch in line)
+        for line in text.split("\n")
+    )
+
+
+def field_error(fe: FieldError) -> str:
+    """A FieldError on one line, ``message: path (details)``; a multi-line detail (a diff) follows."""
+    if fe.details and "\n" not in fe.details.strip():
+        paths = f": {', '.join(fe.paths)}" if fe.paths else ""
+        return f"{fe.message}{paths} ({fe.details.strip()})"
+    return str(fe)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

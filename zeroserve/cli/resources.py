@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroserve import errors
-from zeroserve.api import kinds, labels
+from zeroserve.api import kinds, labels, validation
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
+from zeroserve.api.loading import load_manifest
+from zeroserve.api.meta import ObjectMeta
 from zeroserve.cli import output
 from zeroserve.cli.client import ApiClient
 from zeroserve.cli.wait import NotReady, wait_ready
@@ -27,7 +29,7 @@ WAITABLE = (kinds.SERVICE, kinds.CONFIGURATION, kinds.ROUTE)
 
 
 def err(line: str) -> None:
-    print(line, file=sys.stderr)
+    print(output.terminal_safe(line), file=sys.stderr)
 
 
 def resource_kind(name: str) -> Kind:
@@ -48,6 +50,7 @@ def ref(kind: Kind, name: str) -> str:
 @dataclass
 class _Doc:
     source: str
+    where: str
     kind: Kind
     obj: Obj
     existing: Obj | None = None
@@ -61,36 +64,68 @@ class _Doc:
     def namespace(self) -> str:
         return str(self.obj["metadata"].get("namespace") or "default")
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.kind.plural, self.namespace, self.name
 
-def read_sources(paths: Sequence[str], stdin: Callable[[], str] = sys.stdin.read) -> list[tuple[str, str]]:
+
+def decode_text(raw: bytes, source: str) -> str:
+    """UTF-8 text (a UTF-8 byte order mark is dropped), else BadRequest saying where it stops being
+    so; a NUL byte is refused too (no manifest holds one; UTF-16 text is full of them)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        at, what = e.start, f"byte 0x{raw[e.start]:02x}"
+    else:
+        if "\x00" not in text:
+            return text
+        at, what = raw.index(b"\x00"), "a NUL byte"
+    line = raw.count(b"\n", 0, at) + 1
+    column = at - (raw.rfind(b"\n", 0, at) + 1) + 1
+    hint = " (UTF-16?)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4] else ""
+    raise errors.BadRequest(f"{source}: not UTF-8 text{hint}: {what} at line {line}, column {column}")
+
+
+def _read_stdin() -> bytes:
+    return sys.stdin.buffer.read()
+
+
+def read_sources(paths: Sequence[str], stdin: Callable[[], bytes] = _read_stdin) -> list[tuple[str, str]]:
     """``(source, text)`` for each ``-f``: a file, ``-`` for stdin, or a directory's manifests."""
     out: list[tuple[str, str]] = []
     for p in paths:
-        if p == "-":
-            out.append(("<stdin>", stdin()))
-            continue
-        path = Path(p)
-        if path.is_dir():
-            files = sorted(f for f in path.iterdir() if f.suffix in MANIFEST_SUFFIXES and f.is_file())
-            out.extend((str(f), f.read_text()) for f in files)
-        elif path.is_file():
-            out.append((p, path.read_text()))
-        else:
-            raise errors.BadRequest(f'the path "{p}" does not exist')
+        try:
+            if p == "-":
+                out.append(("<stdin>", decode_text(stdin(), "<stdin>")))
+                continue
+            path = Path(p)
+            if path.is_dir():
+                files = sorted(f for f in path.iterdir() if f.suffix in MANIFEST_SUFFIXES and f.is_file())
+                out.extend((str(f), decode_text(f.read_bytes(), str(f))) for f in files)
+            elif path.is_file():
+                out.append((p, decode_text(path.read_bytes(), p)))
+            else:
+                raise errors.BadRequest(f'the path "{p}" does not exist')
+        except OSError as e:
+            raise errors.BadRequest(f"{p}: {e.strerror or e}") from None
     return out
 
 
-def _load(text: str, source: str) -> list[Obj]:
-    try:
-        from zeroserve.api.loading import load_documents
-    except ImportError:  # until zeroserve.api.loading lands: plain YAML documents
-        import yaml
-
-        try:
-            return [d for d in yaml.safe_load_all(text) if d]
-        except yaml.YAMLError as e:
-            raise errors.BadRequest(f"error parsing {source}: {e}") from None
-    return load_documents(text, source)
+def _metadata(obj: Obj) -> list[errors.FieldError]:
+    """Decode ``metadata`` as Kubernetes does (null is absent) and put the decoded form back;
+    the errors, if any, in Knative's words with paths."""
+    raw = obj.get("metadata")
+    meta, errs = validation.parse(ObjectMeta, {} if raw is None else raw)
+    if meta is None:
+        return validation.via(errs, "metadata")
+    decoded = {k: v for k, v in raw.items() if v is not None} if isinstance(raw, dict) else {}
+    for key in ("labels", "annotations"):
+        if not decoded.get(key):
+            decoded.pop(key, None)
+    obj["metadata"] = decoded
+    if not meta.name:
+        return [validation.err_missing("metadata.name")]
+    return []
 
 
 def _documents(sources: list[tuple[str, str]], namespace: str | None) -> tuple[list[_Doc], list[str]]:
@@ -98,30 +133,45 @@ def _documents(sources: list[tuple[str, str]], namespace: str | None) -> tuple[l
     problems: list[str] = []
     for source, text in sources:
         try:
-            loaded = _load(text, source)
-        except errors.Invalid as e:
-            problems.extend(f"{source}: {fe}" for fe in e.errors)
-            continue
+            loaded = load_manifest(text, source)
         except errors.ApiError as e:
-            problems.append(f"{source}: {e.message}")
+            problems.extend(e.message.splitlines())
             continue
-        for obj in loaded:
+        for document in loaded:
+            obj, where = document.obj, f"{source}: {document.where}"
             kind = kinds.by_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
             if kind is None:
                 problems.append(
-                    f'{source}: no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"'
+                    f'{where}: no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"'
                 )
                 continue
-            meta = obj.setdefault("metadata", {})
+            bad = _metadata(obj)
+            if bad:
+                problems.extend(f"{where}: {kind.kind}: {output.field_error(fe)}" for fe in bad)
+                continue
+            meta = obj["metadata"]
             if namespace and meta.get("namespace") and meta["namespace"] != namespace:
                 problems.append(
-                    f'{source}: the namespace from the provided object "{meta["namespace"]}" does not match '
+                    f'{where}: the namespace from the provided object "{meta["namespace"]}" does not match '
                     f'the namespace "{namespace}". Pass --namespace={meta["namespace"]}.'
                 )
                 continue
             meta["namespace"] = meta.get("namespace") or namespace or "default"
-            docs.append(_Doc(source, kind, obj))
-    return docs, problems
+            docs.append(_Doc(source, document.where, kind, obj))
+    return docs, problems + _duplicates(docs)
+
+
+def _duplicates(docs: Sequence[_Doc]) -> list[str]:
+    """kubectl would write the first and then update it with the second: a file holding one object
+    twice is a mistake, refused before anything is written."""
+    first: dict[tuple[str, str, str], _Doc] = {}
+    problems: list[str] = []
+    for doc in docs:
+        seen = first.setdefault(doc.key, doc)
+        if seen is not doc:
+            also = seen.where if seen.source == doc.source else f"{seen.where} of {seen.source}"
+            problems.append(f"{doc.source}: {doc.where}: {ref(doc.kind, doc.name)}: defined twice (also {also})")
+    return problems
 
 
 def three_way(live: object, last: object, desired: object) -> object:
@@ -192,8 +242,8 @@ def _dry_run(client: ApiClient, doc: _Doc) -> list[str]:
         doc.unchanged = _essence(result) == _essence(doc.existing)
         return []
     except errors.Invalid as e:
-        return [f"{doc.source}: {ref(doc.kind, doc.name)}: {fe}" for fe in e.errors]
-    except (errors.BadRequest, errors.Conflict, errors.AlreadyExists) as e:
+        return [f"{doc.source}: {ref(doc.kind, doc.name)}: {output.field_error(fe)}" for fe in e.errors]
+    except errors.ApiError as e:
         return [f"{doc.source}: {ref(doc.kind, doc.name)}: {e.message}"]
 
 
