@@ -62,6 +62,7 @@ from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
 from zeroserve.queue.inline import InlineQueue
+from zeroserve.runtime import isolation
 from zeroserve.runtime.base import Endpoint, WorkloadKey
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.sqlite import SqliteStore
@@ -120,10 +121,24 @@ def _write_endpoints(data_dir: Path, endpoints: dict[str, object]) -> None:
     tmp.replace(data_dir / "endpoints.json")
 
 
+PRIVATE_FILES = ("token", "zeroserve.db", "zeroserve.db-wal", "zeroserve.db-shm")
+
+
+def _make_private(data_dir: Path) -> None:
+    """DATA 0700 and its secrets 0600: instances run as other users (runtime.isolation). The database
+    is created 0600 before SQLite opens it, which gives its -wal and -shm files the same mode."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    os.close(os.open(data_dir / "zeroserve.db", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for name in PRIVATE_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (data_dir / name).chmod(0o600)
+
+
 async def serve(settings: UpSettings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
     """Run the platform until ``stop`` is set (``ready`` is set once everything listens)."""
     data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _make_private(data_dir)
     lock = _lock(data_dir)
     stop = stop or asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
@@ -178,6 +193,7 @@ async def _serve(
         platform_env={"ZEROSERVE_INTERNAL_URL": f"http://127.0.0.1:{internal_port}"},
         drain=drain,
         queue_proxy=inline is None,
+        isolation=isolation.Policy.from_environ(os.environ),
     )
     stack.push_async_callback(runtime.close)
     recorder = LimitsRecorder(runtime)

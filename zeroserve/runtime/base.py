@@ -49,6 +49,10 @@ class Workload:
     response_start_timeout_seconds: int = 0
     idle_timeout_seconds: int = 0
     """The revision's other timeouts (0: none), enforced by the queue-proxy."""
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool | None = None
+    """``securityContext`` (the container's over the pod's): who the app runs as (see runtime.isolation)."""
 
 
 @dataclass(frozen=True)

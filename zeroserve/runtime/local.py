@@ -21,6 +21,18 @@ requests complete), and only then SIGTERM to the app.
 Resource limits (``resources.limits.cpu``/``memory``) put each instance in a cgroup of its own
 (:mod:`.cgroups`, probed once at start: v2, then v1). Where the machine allows neither, the
 limits are not enforced and ``WorkloadStatus.warnings`` says why.
+
+With an ``isolation`` policy (``zeroserve up`` gives one) every instance runs as an unprivileged
+user of its revision's, in a bubblewrap sandbox where the machine allows it (:mod:`.isolation`);
+what the machine does not allow is in ``WorkloadStatus.warnings``. Its environment is its own env,
+``PATH`` and ``LANG``, the runtime contract (``PORT``, ``K_SERVICE``, ``K_CONFIGURATION``,
+``K_REVISION``) and the platform's ``ZEROSERVE_INTERNAL_URL``; ``HOME`` is ``/`` for another user
+(kubelet's for a uid without a passwd entry).
+
+No workload can wedge the runtime: one that can never start (an image, no command, a NUL byte or a
+lone surrogate in its command, args or env, uid 0 with ``runAsNonRoot``) is a permanent
+:class:`~.base.Failure` before any spawn; anything a spawn raises ends the instance with a start
+error (a crash, with back-off), never a start that is waited for in vain.
 """
 
 from __future__ import annotations
@@ -38,9 +50,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from zeroserve.api.base import to_wire
-from zeroserve.runtime import cgroups, logs, probes, supervisor
+from zeroserve.runtime import cgroups, isolation, logs, probes, supervisor
 from zeroserve.runtime.base import Endpoint, Failure, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.envexpand import build_env, expand_argv
+from zeroserve.runtime.isolation import Isolation, User
 from zeroserve.runtime.process import Instance, InstanceSpec, SidecarSpec
 
 logger = logging.getLogger(__name__)
@@ -69,12 +82,17 @@ QUEUE_PROBE_HEADERS = (("K-Network-Probe", "queue"),)
 
 IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 COMMAND_MISSING = "CommandMissing"
+CREATE_CONTAINER_ERROR = "CreateContainerError"
+"""kubelet's reason when creating a container failed: here, building an instance's spec raised."""
 
 
 def workload_failure(workload: Workload) -> Failure | None:
     """The permanent failure of a workload this runtime can never run, or None (pure)."""
     if workload.command:
-        return None
+        why = unpassable_strings(workload)
+        if why is None:
+            return None
+        return Failure(isolation.CREATE_CONFIG_ERROR, f"The container cannot be started: {why}.", permanent=True)
     if workload.image:
         return Failure(
             IMAGE_NOT_SUPPORTED,
@@ -84,6 +102,29 @@ def workload_failure(workload: Workload) -> Failure | None:
             permanent=True,
         )
     return Failure(COMMAND_MISSING, "The container has neither a command nor an image: give it a command.", True)
+
+
+def unpassable_strings(workload: Workload) -> str | None:
+    """What of ``workload``'s command, args, env or workingDir no process can be given, or None (pure).
+
+    ``execve`` takes NUL-terminated bytes: a NUL byte cannot be passed, nor a lone surrogate
+    (no encoding for it), nor an env name with ``=``. Checked before a spawn: ``$(VAR)`` expansion
+    only joins strings checked here to the inherited environment, which holds none of them."""
+    fields = [(f"command[{i}]", part) for i, part in enumerate(workload.command)]
+    fields += [(f"args[{i}]", part) for i, part in enumerate(workload.args)]
+    fields += [("workingDir", workload.working_dir)] if workload.working_dir is not None else []
+    for name, value in workload.env:
+        if not name or "=" in name:
+            return f"env name {name!r} is not a variable name"
+        fields += [(f"env name {name!r}", name), (f"env {name!r}", value)]
+    for where, text in fields:
+        if "\0" in text:
+            return f"{where} holds a NUL byte"
+        try:
+            os.fsencode(text)
+        except UnicodeEncodeError:
+            return f"{where} holds a character no encoding can carry (a lone surrogate)"
+    return None
 
 
 def workload_limits(workload: Workload) -> cgroups.Limits | str:
@@ -143,13 +184,16 @@ class LocalRuntime:
         drain: Callable[[Endpoint], Awaitable[None]] | None = None,
         queue_proxy: bool = False,
         drain_quiet_period: float = 1.0,
+        isolation: isolation.Policy | None = None,
     ) -> None:
         """``platform_env``: variables the platform gives every instance after its own env (e.g.
         ``ZEROSERVE_INTERNAL_URL``, where service-to-service calls go); ``PORT`` and ``K_*`` win.
         ``drain(endpoint)``: awaited after a ready instance has left the endpoints and before its
         SIGTERM, so whoever routes to it can let in-flight requests finish (bounded by the grace).
         ``queue_proxy``: run a queue-proxy sidecar with every instance (see the module docstring);
-        ``drain_quiet_period`` is its ``QUEUE_DRAIN_QUIET_PERIOD``."""
+        ``drain_quiet_period`` is its ``QUEUE_DRAIN_QUIET_PERIOD``.
+        ``isolation``: run instances as users of their own, sandboxed (probed once; :mod:`.isolation`,
+        the data dir hidden from them); None: as we run, unconfined (tests of the runtime itself)."""
         self.drain = drain
         self.queue_proxy = queue_proxy
         self._queue_proxy_path = queue_proxy_path() if queue_proxy else ""
@@ -166,6 +210,7 @@ class LocalRuntime:
         self._removals: set[asyncio.Task[None]] = set()
         """Workloads being stopped (``remove(wait=False)``); ``close`` waits for them."""
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.isolation = None if isolation is None else Isolation.probe(isolation, hidden=[data_dir])
         self.cgroups = cgroups.probe(cgroup_root)
         if self.cgroups.available:
             logger.info("enforcing cpu/memory limits with cgroup %s under %s", self.cgroups.version, cgroup_root)
@@ -211,6 +256,8 @@ class LocalRuntime:
 
     async def _shut_down(self, key: WorkloadKey, deployment: _Deployment) -> None:
         await deployment.shutdown()
+        if self.isolation is not None and key not in self._deployments:
+            self.isolation.release(str(key))
         self.notify(key)
 
     def status(self, key: WorkloadKey) -> WorkloadStatus | None:
@@ -268,7 +315,40 @@ class LocalRuntime:
             except Exception:
                 logger.exception("runtime subscriber %r failed for %s", callback, key)
 
+    def refusal(self, workload: Workload) -> Failure | None:
+        """Why ``workload`` can never run here (permanent), or None."""
+        failure = workload_failure(workload)
+        if failure is None and isinstance(user := self._user(workload), Failure):
+            return user
+        return failure
+
+    def warnings(self, workload: Workload) -> tuple[str, ...]:
+        """What of ``workload`` is accepted but not honoured here, for its Revision's condition."""
+        found = workload_warnings(workload, self.cgroups)
+        if self.isolation is not None:
+            found += self.isolation.warnings + self.isolation.notes(workload.run_as_user, workload.run_as_group)
+        return found
+
+    def _user(self, workload: Workload) -> User | Failure | None:
+        if self.isolation is None:
+            return None
+        return self.isolation.user_for(
+            str(workload.key), workload.run_as_user, workload.run_as_group, workload.run_as_non_root
+        )
+
     def make_spec(self, workload: Workload, instance_id: str) -> InstanceSpec:
+        user = self._user(workload)
+        if isinstance(user, Failure):
+            raise ValueError(user.message)
+        cwd = workload.working_dir
+        jail = None
+        inherited: Mapping[str, str] = self._environ
+        if self.isolation is not None and user is not None:
+            keep_pwd = any(name == "PWD" for name, _ in workload.env)
+            jail = self.isolation.jail(user, os.path.join(os.getcwd(), cwd or ""), keep_pwd=keep_pwd)
+            inherited = {name: value for name, value in self._environ.items() if name != "TMPDIR"}
+            if user.uid != self.isolation.machine.own.uid:
+                inherited["HOME"] = "/"
         in_use = {port for d in self._deployments.values() for instance in d.instances for port in instance.ports}
         port = _free_port(self.host, in_use)
         runtime_env = (
@@ -278,7 +358,7 @@ class LocalRuntime:
             ("K_CONFIGURATION", workload.configuration),
             ("K_REVISION", workload.key.revision),
         )
-        env = build_env(self._environ, workload.env, runtime_env)
+        env = build_env(inherited, workload.env, runtime_env)
         liveness = None
         if workload.liveness_probe is not None:
             liveness = probes.resolve(workload.liveness_probe, self.host, port, what="liveness")[0]
@@ -310,6 +390,7 @@ class LocalRuntime:
             log_path=log_dir / f"{instance_id}.log",
             owner=str(workload.key),
             limits=self._enforceable_limits(workload),
+            jail=jail,
         )
 
     def _sidecar_spec(self, workload: Workload, instance_id: str, user_port: int, in_use: set[int]) -> SidecarSpec:
@@ -407,7 +488,7 @@ class _Deployment:
         self.replicas = replicas
         self.instances: list[Instance] = []
         self.failure: Failure | None = None
-        self.warnings = workload_warnings(workload, runtime.cgroups)
+        self.warnings = runtime.warnings(workload)
         self.backoff = CRASH_BACKOFF_INITIAL
         self.not_before = 0.0
         self.removed = False
@@ -419,7 +500,7 @@ class _Deployment:
             self.workload = workload
             self.generation += 1
             self.failure = None
-            self.warnings = workload_warnings(workload, self.runtime.cgroups)
+            self.warnings = self.runtime.warnings(workload)
             self.backoff, self.not_before = CRASH_BACKOFF_INITIAL, 0.0
         self.replicas = replicas
 
@@ -436,7 +517,7 @@ class _Deployment:
     def converge(self) -> None:
         if self.removed:
             return
-        if (permanent := workload_failure(self.workload)) is not None:
+        if (permanent := self.runtime.refusal(self.workload)) is not None:
             self.failure = permanent
             for instance in self.instances:
                 self._stop(instance)
@@ -465,15 +546,17 @@ class _Deployment:
             await asyncio.gather(*list(self._stopping))
 
     def _scale_up(self, count: int) -> None:
-        loop = asyncio.get_running_loop()
-        delay = self.not_before - loop.time()
-        if delay > 0:
-            if self._timer is None:
-                self._timer = loop.call_later(delay, self._backoff_expired)
+        if self._backing_off():
             return
         for _ in range(count):
             instance_id = f"{self.key.revision}-{secrets.token_hex(4)}"
-            spec = self.runtime.make_spec(self.workload, instance_id)
+            try:
+                spec = self.runtime.make_spec(self.workload, instance_id)
+            except Exception as err:  # a failure to report (and retry after the back-off), never a raise
+                logger.warning("instance of %s cannot be made: %s: %s", self.key, type(err).__name__, err)
+                self._failed(Failure(CREATE_CONTAINER_ERROR, f"{type(err).__name__}: {err}"), 0.0)
+                self._backing_off()
+                return
             instance = Instance(
                 instance_id,
                 spec,
@@ -484,6 +567,14 @@ class _Deployment:
             )
             self.instances.append(instance)
             instance.start()
+
+    def _backing_off(self) -> bool:
+        """True (and a timer to converge again) while a crash back-off lasts."""
+        loop = asyncio.get_running_loop()
+        delay = self.not_before - loop.time()
+        if delay > 0 and self._timer is None:
+            self._timer = loop.call_later(delay, self._backoff_expired)
+        return delay > 0
 
     def _stop(self, instance: Instance) -> None:
         if instance.stop_requested or instance.state == "exited":
@@ -526,10 +617,15 @@ class _Deployment:
         self.runtime.notify(self.key)
 
     def _crashed(self, instance: Instance) -> None:
-        self.failure = exit_failure(instance)
-        logger.warning("instance %s of %s: %s: %s", instance.id, self.key, self.failure.reason, self.failure.message)
+        failure = exit_failure(instance)
+        logger.warning("instance %s of %s: %s: %s", instance.id, self.key, failure.reason, failure.message)
+        self._failed(failure, instance.started_at)
+
+    def _failed(self, failure: Failure, started_at: float) -> None:
+        """Report ``failure`` and start again after the back-off (reset by an instance that ran long)."""
+        self.failure = failure
         now = asyncio.get_running_loop().time()
-        if instance.started_at and now - instance.started_at >= CRASH_BACKOFF_RESET_AFTER:
+        if started_at and now - started_at >= CRASH_BACKOFF_RESET_AFTER:
             self.backoff = CRASH_BACKOFF_INITIAL
         self.not_before = now + self.backoff
         self.backoff = min(self.backoff * 2, CRASH_BACKOFF_MAX)

@@ -8,6 +8,10 @@ the last 80 lines, at most 2 KiB).
 
 Writes are plain buffered file writes from the event loop: they land in the page cache and
 cost microseconds, so they do not get a thread of their own.
+
+The files are written by ``zeroserve up`` (it holds the read end of the instance's pipe), never by
+the instance: mode 0600 in 0700 directories, as everything of the data dir (instances run as other
+users, see :mod:`.isolation`).
 """
 
 from __future__ import annotations
@@ -30,8 +34,7 @@ class LogFile:
     def __init__(self, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = path
         self.max_bytes = max_bytes
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO | None = open(path, "ab")  # noqa: SIM115 - lives as long as the instance
+        self._file: BinaryIO | None = os.fdopen(open_private(path), "ab")
         self._size = self._file.tell()
 
     @property
@@ -61,8 +64,16 @@ class LogFile:
         assert self._file is not None
         self._file.close()
         os.replace(self.path, self.rotated_path)
-        self._file = open(self.path, "ab")  # noqa: SIM115
+        self._file = os.fdopen(open_private(self.path), "ab")
         self._size = 0
+
+
+def open_private(path: Path) -> int:
+    """A descriptor appending to ``path``, created 0600 (an older file is made 0600) in a 0700 directory."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
 
 
 def read_tail(path: Path, *, max_bytes: int = TAIL_MAX_BYTES, max_lines: int = TAIL_MAX_LINES) -> str:

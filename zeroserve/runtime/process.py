@@ -35,10 +35,10 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal, Protocol
+from typing import Literal, Protocol
 
-from zeroserve.runtime import cgroups, probes, spawn, supervisor
-from zeroserve.runtime.logs import LogFile
+from zeroserve.runtime import cgroups, isolation, probes, spawn, supervisor
+from zeroserve.runtime.logs import LogFile, open_private
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ class InstanceSpec:
     """cgroup limits to run under (set when the runtime has usable cgroups; empty = accounting only)."""
     sidecar: SidecarSpec | None = None
     """The queue-proxy in front of the app, if any (then ``readiness`` probes it, not the app)."""
+    jail: isolation.Jail | None = None
+    """Who the app runs as and in what sandbox (:mod:`.isolation`); None: as we run, unconfined."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,10 @@ class Instance:
             self._set_state("stopping")
 
     async def stop(self, grace: float | None = None) -> None:
-        """SIGTERM the group, SIGKILL it after ``grace`` (default: the spec's), wait for the end."""
+        """SIGTERM the group, SIGKILL it after ``grace`` (default: the spec's), wait for the end.
+
+        Whatever became of the start (a spawn that raised, a cancelled task), this returns: ``_run``
+        sets ``_spawned`` and ``_done`` on every way out."""
         if self._task is None or self.state == "exited":
             return
         self.mark_stopping()
@@ -231,11 +236,24 @@ class Instance:
 
     async def _run(self) -> None:
         try:
+            await self._start_and_watch()
+        finally:
+            self._spawned.set()
+            if self.state != "exited":  # an error escaped (or a cancel): never leave a waiter behind
+                self._signal(signal.SIGKILL)
+                self._kill_sidecar()
+                if self.exit_code is None:
+                    self.exit_code = 128
+                self._finish()
+
+    async def _start_and_watch(self) -> None:
+        try:
             await self._spawn()
-        except OSError as err:
+        except Exception as err:  # OSError, ValueError (a NUL byte), anything: the instance failed to start
+            logger.warning("instance %s failed to start: %s: %s", self.id, type(err).__name__, err)
             self.start_error = f"{type(err).__name__}: {err}"
             self.exit_code = 128
-            self._spawned.set()
+            self._signal(signal.SIGKILL)  # if it got as far as a process
             self._finish()
             return
         self._spawned.set()
@@ -280,19 +298,20 @@ class Instance:
                 stdout=write_fd,
                 stderr=write_fd,
                 cgroup_procs=() if self.cgroup is None else self.cgroup.procs_files,
+                jail=self.spec.jail,
             )
         except BaseException:
             os.close(read_fd)
             raise
         finally:
             os.close(write_fd)
+        self.pid = self._process.pid
         pipe = os.fdopen(read_fd, "rb", buffering=0)
         self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
-        self.pid = self._process.pid
         if self.spec.sidecar is not None:
             try:
                 await self._spawn_sidecar(self.spec.sidecar)
-            except OSError as err:
+            except Exception as err:
                 self.start_error = f"the queue-proxy failed to start: {type(err).__name__}: {err}"
                 self._signal(signal.SIGKILL)
         stat = supervisor.read_stat(self.pid)
@@ -301,12 +320,11 @@ class Instance:
         self._tracker.started(self)
 
     async def _spawn_sidecar(self, sidecar: SidecarSpec) -> None:
-        sidecar.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log: IO[bytes] = open(sidecar.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        log = open_private(sidecar.log_path)
         try:
-            self._sidecar = spawn.spawn(sidecar.argv, env=sidecar.env, stdout=log.fileno(), stderr=log.fileno())
+            self._sidecar = spawn.spawn(sidecar.argv, env=sidecar.env, stdout=log, stderr=log)
         finally:
-            log.close()
+            os.close(log)
         self.sidecar_pid = self._sidecar.pid
 
     async def _watch_sidecar(self, sidecar: spawn.Child, exit_task: asyncio.Task[int]) -> None:
@@ -370,6 +388,8 @@ class Instance:
                 return
 
     def _finish(self) -> None:
+        if self.state == "exited":
+            return
         if self._log_pipe is not None:  # still open when an escaped descendant holds the pipe's write end
             self._log_pipe.close()
         self.log.close()

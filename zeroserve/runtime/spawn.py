@@ -11,11 +11,14 @@ what the child must do first is done by a two-line ``/bin/sh`` script before it 
 * ``echo $$ > .../cgroup.procs`` for each of the instance's cgroups (exit 126 and say why when
   the kernel refuses), so the app and all it forks live in them from their first instruction;
 * ``exec setpriv --pdeathsig KILL -- app...`` (util-linux) so the kernel kills the app when
-  ``zeroserve up`` dies (the runtime's lifeline covers machines without ``setpriv``).
+  ``zeroserve up`` dies (the runtime's lifeline covers machines without ``setpriv``);
+* or, for an isolated instance, ``exec`` its :class:`~.isolation.Jail` (bubblewrap and/or
+  ``setpriv`` switching to the app's user, which also die with us): see :mod:`.isolation`.
 
-The executable is resolved here (the child's PATH, or relative to its working directory), so a
-missing one is a ``FileNotFoundError`` at once, as before. A :class:`Child` reports its exit
-through a pidfd on the event loop (a timer poll where the kernel has no pidfd).
+The executable is resolved here (the child's PATH, or relative to its working directory, as the
+app's user would find it), so a missing one is a ``FileNotFoundError`` at once, one the app's user
+may not run a ``PermissionError``. A :class:`Child` reports its exit through a pidfd on the event
+loop (a timer poll where the kernel has no pidfd).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from zeroserve.runtime import isolation
 from zeroserve.runtime.cgroups import JOIN_FAILED_EXIT_CODE
 
 SH = "/bin/sh"
@@ -36,23 +40,44 @@ POLL_INTERVAL = 0.05
 """Exit polling where ``pidfd_open`` is missing (Linux before 5.3)."""
 
 
-def resolve(program: str, env: Mapping[str, str], cwd: str | None) -> str:
-    """The file ``program`` names, as ``execvp`` in the child would find it (FileNotFoundError if none)."""
-    if "/" in program:
-        path = program if cwd is None else os.path.join(cwd, program)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return program
-    else:
-        found = shutil.which(program, path=env.get("PATH", os.defpath))
-        if found is not None:
-            return found
+def resolve(program: str, env: Mapping[str, str], cwd: str | None, jail: isolation.Jail | None = None) -> str:
+    """The file ``program`` names, as ``execvp`` in the child would find it (as the ``jail``'s user).
+
+    FileNotFoundError if there is none; PermissionError if there is one the jail's user may not run."""
+    runnable = _runnable if jail is None else lambda path: isolation.may_execute(path, jail.user, jail.visible)
+    found = _find(program, env, cwd, runnable)
+    if found is not None:
+        return found
+    if jail is not None and _find(program, env, cwd, _runnable) is not None:
+        raise PermissionError(13, f"Permission denied: not executable by the app's user ({jail.user})", program)
     raise FileNotFoundError(2, "No such file or directory", program)
 
 
+def _runnable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _find(program: str, env: Mapping[str, str], cwd: str | None, runnable: Callable[[str], bool]) -> str | None:
+    if "/" in program:
+        return program if runnable(program if cwd is None else os.path.join(cwd, program)) else None
+    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory, program)
+        if runnable(candidate if cwd is None else os.path.join(cwd, candidate)):
+            return candidate
+    return None
+
+
 def wrap(
-    argv: Sequence[str], cgroup_procs: Sequence[bytes] = (), *, die_with_parent: bool = True, keep_pwd: bool = False
+    argv: Sequence[str],
+    cgroup_procs: Sequence[bytes] = (),
+    *,
+    die_with_parent: bool = True,
+    keep_pwd: bool = False,
+    jail: isolation.Jail | None = None,
+    options_fd: int | None = None,
 ) -> list[str]:
-    """The ``/bin/sh`` command line that joins ``cgroup_procs``, sets the death signal, execs ``argv``.
+    """The ``/bin/sh`` command line that joins ``cgroup_procs``, sets the death signal (or execs the
+    ``jail``, which reads its options from ``options_fd``), execs ``argv``.
 
     The shell exports ``PWD``; it is unset again unless the environment had its own (``keep_pwd``)."""
     steps = [] if keep_pwd else ["unset PWD"]
@@ -61,10 +86,15 @@ def wrap(
         f"{{ echo 'zeroserve: cannot join cgroup {os.fsdecode(procs)}' >&2; exit {JOIN_FAILED_EXIT_CODE}; }}"
         for procs in cgroup_procs
     ]
-    if die_with_parent and SETPRIV is not None:
-        steps.append(f'exec {shlex.quote(SETPRIV)} --pdeathsig KILL -- "$@"')
-    else:
-        steps.append('exec "$@"')
+    launcher: list[str] = []
+    if jail is not None:
+        if jail.monitored:
+            steps.append("trap '' TERM")  # the monitor outlives a SIGTERM to the group; the jail resets it
+        fd = ["--args", str(options_fd)] if options_fd is not None else []
+        launcher = [jail.program, *fd, *jail.rest]
+    elif die_with_parent and SETPRIV is not None:
+        launcher = [SETPRIV, "--pdeathsig", "KILL", "--"]
+    steps.append(" ".join(["exec", *map(shlex.quote, launcher), '"$@"']))
     return [SH, "-c", "\n".join(steps), argv[0], *argv]
 
 
@@ -118,16 +148,38 @@ def spawn(
     stderr: int,
     cgroup_procs: Sequence[bytes] = (),
     die_with_parent: bool = True,
+    jail: isolation.Jail | None = None,
 ) -> Child:
-    """Start ``argv`` in its own session (stdin from /dev/null), in ``cgroup_procs`` (see the module docstring)."""
-    program = resolve(argv[0], env, cwd)
-    popen = subprocess.Popen(
-        wrap([program, *argv[1:]], cgroup_procs, die_with_parent=die_with_parent, keep_pwd="PWD" in env),
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr,
-        cwd=cwd,
-        env=dict(env),
-        start_new_session=True,
-    )
+    """Start ``argv`` in its own session (stdin from /dev/null), in ``cgroup_procs``, in ``jail`` (see the
+    module docstring). A jail always dies with its parent."""
+    program = resolve(argv[0], env, cwd, jail)
+    options_fd: int | None = None
+    if jail is not None and jail.options:
+        options_fd, write_fd = os.pipe()
+        try:
+            os.write(write_fd, b"".join(os.fsencode(option) + b"\0" for option in jail.options))  # < a pipe's 64 KiB
+        finally:
+            os.close(write_fd)
+    try:
+        command = wrap(
+            [program, *argv[1:]],
+            cgroup_procs,
+            die_with_parent=die_with_parent,
+            keep_pwd="PWD" in env,
+            jail=jail,
+            options_fd=options_fd,
+        )
+        popen = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+            pass_fds=() if options_fd is None else (options_fd,),
+        )
+    finally:
+        if options_fd is not None:
+            os.close(options_fd)
     return Child(popen)

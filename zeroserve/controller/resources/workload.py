@@ -2,9 +2,14 @@
 
 Only literal env values are passed on; every PodSpec field the runtime cannot honour is named in
 ``Workload.unsupported`` (the Revision keeps it and a condition message shows it: never dropped).
+``securityContext.runAsUser`` / ``runAsGroup`` / ``runAsNonRoot`` are honoured, the container's over
+the pod's (Kubernetes' precedence); the pod's other securityContext fields are named as unsupported.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from zeroserve.api import labels
 from zeroserve.api.podspec import Container, Probe
@@ -13,6 +18,8 @@ from zeroserve.config import Config
 from zeroserve.runtime.base import Workload, WorkloadKey
 
 _POD_FIELDS = ("volumes", "image_pull_secrets", "service_account_name")
+RUN_AS = ("runAsUser", "runAsGroup", "runAsNonRoot")
+"""The securityContext fields the runtime honours (who the app runs as)."""
 
 
 def workload_key(rev: Revision) -> WorkloadKey:
@@ -26,6 +33,8 @@ def make_workload(rev: Revision, cfg: Config) -> Workload:
     timeout = spec.timeout_seconds if spec.timeout_seconds is not None else cfg.defaults.revision_timeout_seconds
     concurrency = spec.container_concurrency
     limits = container.resources.limits if container.resources else {}
+    pod_sc = (spec.model_extra or {}).get("securityContext")
+    run_as = {**_run_as(pod_sc), **_run_as(container.security_context)}
     return Workload(
         key=workload_key(rev),
         service=rev.metadata.labels.get(labels.SERVICE, ""),
@@ -46,14 +55,36 @@ def make_workload(rev: Revision, cfg: Config) -> Workload:
         response_start_timeout_seconds=spec.response_start_timeout_seconds or 0,
         idle_timeout_seconds=spec.idle_timeout_seconds or 0,
         unsupported=tuple(unsupported_fields(rev)),
+        run_as_user=_int(run_as.get("runAsUser")),
+        run_as_group=_int(run_as.get("runAsGroup")),
+        run_as_non_root=run_as["runAsNonRoot"] if isinstance(run_as.get("runAsNonRoot"), bool) else None,
     )
+
+
+def _run_as(security_context: object) -> dict[str, Any]:
+    """The set ``runAs*`` fields of a securityContext (a wire dict, or anything else: none)."""
+    if not isinstance(security_context, Mapping):
+        return {}
+    return {name: security_context[name] for name in RUN_AS if security_context.get(name) is not None}
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def unsupported_fields(rev: Revision) -> list[str]:
     """Dotted paths of the fields set on the Revision that a workload cannot carry."""
     spec = rev.spec
     out = [f"spec.{_camel(f)}" for f in _POD_FIELDS if getattr(spec, f)]
-    out += [f"spec.{k}" for k, v in (spec.model_extra or {}).items() if v not in (None, [], {})]
+    for k, v in (spec.model_extra or {}).items():
+        if k == "securityContext" and isinstance(v, Mapping):
+            out += [
+                f"spec.securityContext.{name}"
+                for name, value in v.items()
+                if name not in RUN_AS and value not in (None, [], {})
+            ]
+        elif v not in (None, [], {}):
+            out.append(f"spec.{k}")
     out += [f"spec.containers[{i}]" for i in range(1, len(spec.containers))]
     if spec.containers:
         out += _container_fields(spec.containers[0], "spec.containers[0]")

@@ -1,0 +1,312 @@
+"""Isolation and spawn failures with real processes: LocalRuntime, spawn and runtime.isolation.
+
+The spawn-failure tests run anywhere. The isolation tests need root (to switch users) and
+bubblewrap (``apt-get install bubblewrap``; CI installs it): elsewhere they are skipped, and what
+the runtime says instead is checked by the pure tests (test_isolation.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.polling import eventually
+from zeroserve.runtime import isolation, probes, spawn
+from zeroserve.runtime.base import Workload, WorkloadKey, WorkloadStatus
+from zeroserve.runtime.isolation import Isolation, Policy
+from zeroserve.runtime.local import LocalRuntime
+from zeroserve.runtime.process import Instance, InstanceSpec
+
+REPO = Path(__file__).resolve().parents[2]
+ATTACKER = "tests/runtime/apps/attacker.py"
+SANDBOX = isolation.probe(Policy())
+needs_sandbox = pytest.mark.skipif(
+    not (SANDBOX.can_switch_users and SANDBOX.bwrap), reason=f"needs root and bubblewrap: {SANDBOX.no_sandbox}"
+)
+CONTRACT = {"PATH", "LANG", "HOME", "PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"}
+
+
+def workload(revision: str, *, env: dict[str, str] | None = None, **changes: Any) -> Workload:
+    base = Workload(
+        key=WorkloadKey("default", revision),
+        service=revision.rsplit("-", 1)[0],
+        configuration=revision.rsplit("-", 1)[0],
+        image=None,
+        command=(sys.executable, ATTACKER),
+        args=(),
+        working_dir=str(REPO),
+        env=tuple((env or {}).items()),
+        container_port=8080,
+        readiness_probe=None,
+        liveness_probe=None,
+        termination_grace_seconds=5,
+        container_concurrency=0,
+        timeout_seconds=300,
+    )
+    return replace(base, **changes)
+
+
+async def until(runtime: LocalRuntime, key: WorkloadKey, predicate: Any, timeout: float = 30.0) -> WorkloadStatus:
+    changed = asyncio.Event()
+    runtime.subscribe(lambda _key: changed.set())
+    async with asyncio.timeout(timeout):
+        while True:
+            changed.clear()
+            status = runtime.status(key)
+            if status is not None and predicate(status):
+                return status
+            await changed.wait()
+
+
+def get(status: WorkloadStatus, path: str) -> Any:
+    endpoint = status.endpoints[0]
+    with urllib.request.urlopen(f"http://{endpoint.host}:{endpoint.port}{path}", timeout=10) as response:
+        return json.load(response)
+
+
+# -- item 1: a spawn that raises is a failure, never a hang -------------------------------------
+
+
+def spec_for(tmp_path: Path, argv: tuple[str, ...], env: dict[str, str]) -> InstanceSpec:
+    return InstanceSpec(
+        argv=argv,
+        env=env,
+        cwd=None,
+        host="127.0.0.1",
+        port=1,
+        readiness=probes.ProbeSpec("tcp", "127.0.0.1", 1),
+        liveness=None,
+        grace=5.0,
+        log_path=tmp_path / "logs" / "x.log",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        pytest.param(("/bin/true",), {"A": "x\0y"}, id="nul-in-env"),
+        pytest.param(("/bin/true", "a\0b"), {}, id="nul-in-args"),
+        pytest.param(("/bin/true", "\ud800"), {}, id="lone-surrogate"),
+        pytest.param(("/bin/true",), {"A=B": "x"}, id="equals-in-env-name"),
+    ],
+)
+async def test_a_spawn_that_raises_ends_the_instance_and_stop_returns(
+    tmp_path: Path, argv: tuple[str, ...], env: dict[str, str]
+) -> None:
+    """Popen raises ValueError for these (only OSError was caught: the instance stayed "starting"
+    for ever and ``stop()`` waited for a spawn that never came)."""
+    changes: list[str] = []
+    gone: list[Instance] = []
+
+    class Recorder:
+        def started(self, instance: Instance) -> None:
+            raise AssertionError("no process should have started")
+
+        def gone(self, instance: Instance) -> None:
+            gone.append(instance)
+
+    spec = spec_for(tmp_path, argv, env)
+    instance = Instance("x-1", spec, 1, tracker=Recorder(), on_change=lambda i: changes.append(i.state))
+    instance.start()
+    async with asyncio.timeout(10):
+        await instance.wait()
+        await instance.stop()
+    assert instance.state == "exited" and changes == ["exited"] and gone == [instance]
+    assert instance.exit_code == 128 and instance.start_error is not None
+    assert instance.start_error.startswith(("ValueError", "UnicodeEncodeError"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"env": {"TARGET": "a\0b"}}, "env 'TARGET' holds a NUL byte", id="nul-in-env"),
+        pytest.param(
+            {"args": ("ok", "\udcff\ud800")},
+            "args[1] holds a character no encoding can carry (a lone surrogate)",
+            id="surrogate",
+        ),
+        pytest.param({"command": ("python3\0",)}, "command[0] holds a NUL byte", id="nul-in-command"),
+        pytest.param({"env": {"A=B": "x"}}, "env name 'A=B' is not a variable name", id="bad-env-name"),
+        pytest.param({"working_dir": "/srv\0"}, "workingDir holds a NUL byte", id="nul-in-working-dir"),
+    ],
+)
+async def test_a_workload_no_process_can_be_given_is_a_permanent_failure(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    runtime = LocalRuntime(tmp_path / "data")
+    try:
+        bad = workload("bad-00001", **changes)
+        async with asyncio.timeout(10):
+            await runtime.ensure(bad, 1)
+            status = await until(runtime, bad.key, lambda s: s.failure is not None)
+            assert status.failure is not None
+            assert status.failure.reason == "CreateContainerConfigError" and status.failure.permanent
+            assert status.failure.message == f"The container cannot be started: {message}."
+            await runtime.remove(bad.key)
+    finally:
+        async with asyncio.timeout(10):
+            await runtime.close()
+
+
+async def test_a_spec_that_cannot_be_made_is_reported_and_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = LocalRuntime(tmp_path / "data")
+    real, calls = runtime.make_spec, []
+
+    def flaky(w: Workload, instance_id: str) -> InstanceSpec:
+        calls.append(instance_id)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real(w, instance_id)
+
+    monkeypatch.setattr(runtime, "make_spec", flaky)
+    good = workload("good-00001")
+    try:
+        await runtime.ensure(good, 1)
+        failed = await until(runtime, good.key, lambda s: s.failure is not None)
+        assert failed.failure is not None and failed.failure.reason == "CreateContainerError"
+        assert failed.failure.message == "OSError: [Errno 28] No space left on device"
+        await until(runtime, good.key, lambda s: s.ready == 1)  # after the back-off
+    finally:
+        await runtime.close()
+
+
+# -- item 4: apps cannot reach the platform, nor each other -------------------------------------
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data dir outside the private /tmp (which would hide it anyway), as ~/.zeroserve is."""
+    path = Path(tempfile.mkdtemp(prefix="zeroserve-test-", dir="/run" if os.access("/run", os.W_OK) else None))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)
+
+
+@pytest.fixture
+async def isolated(data_dir: Path) -> AsyncIterator[LocalRuntime]:
+    runtime = LocalRuntime(data_dir, isolation=Policy(), environ={**os.environ, "UP_SECRET": "s3cr3t"})
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+def app_pid(monitor: int) -> int:
+    """The app's host pid: the leaf under the instance's first process (bubblewrap's monitor)."""
+    pid = monitor
+    while children := Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        pid = int(children[0])
+    return pid
+
+
+@needs_sandbox
+async def test_instances_run_as_users_of_their_revisions_in_a_sandbox(isolated: LocalRuntime) -> None:
+    first, second = workload("one-00001"), workload("two-00001")
+    await isolated.ensure(first, 1)
+    await isolated.ensure(second, 1)
+    one = get(await until(isolated, first.key, lambda s: s.ready == 1), "/whoami")
+    two = get(await until(isolated, second.key, lambda s: s.ready == 1), "/whoami")
+    for me in (one, two):
+        assert isolation.UID_BASE <= me["uid"] < isolation.UID_BASE + isolation.UID_SLOTS
+        assert me["gid"] == me["uid"] and me["groups"] == []
+        assert me["pid"] == 2  # bubblewrap's init is 1: a PID namespace of its own
+        assert set(me["env"]) == CONTRACT and me["env"]["HOME"] == "/"  # nothing of ours (UP_SECRET, TMPDIR...)
+        assert me["sigterm_default"]  # the shell's ignored SIGTERM is not inherited
+    assert one["uid"] != two["uid"]
+    assert not isolated.status(first.key).warnings  # type: ignore[union-attr]
+
+
+@needs_sandbox
+async def test_attacks_from_an_instance_fail(isolated: LocalRuntime, data_dir: Path) -> None:
+    """Even with the data dir left open (0755, a 0644 token), the sandbox hides it."""
+    data = data_dir
+    data.chmod(0o755)
+    for name in ("token", "zeroserve.db"):
+        (data / name).write_text("the platform's secret")
+        (data / name).chmod(0o644)
+    victim = workload("victim-00001", env={"SECRET": "victim's secret"})
+    spy = workload("spy-00001")
+    await isolated.ensure(victim, 1)
+    await isolated.ensure(spy, 1)
+    await until(isolated, victim.key, lambda s: s.ready == 1)
+    status = await until(isolated, spy.key, lambda s: s.ready == 1)
+    monitor = isolated._deployments[victim.key].instances[0].pid
+    assert monitor is not None
+    target = app_pid(monitor)
+    assert "victim's secret" in Path(f"/proc/{target}/environ").read_text()  # the right process
+    query = f"data={data}&up={os.getpid()}&victim={target}&file=/tmp/secret-victim-00001"
+    results = get(status, f"/attack?{query}")
+    assert set(results) == {
+        "token",
+        "db",
+        "parent_cmdline",
+        "up_cmdline",
+        "up_environ",
+        "signal_victim",
+        "victim_environ",
+        "victim_file",
+    }
+    assert {name: outcome for name, outcome in results.items() if not outcome.startswith("denied")} == {}
+
+
+@needs_sandbox
+async def test_sigterm_reaches_the_sandboxed_app_and_it_ends_gracefully(tmp_path: Path) -> None:
+    """bubblewrap's monitor gets the group's SIGTERM too: it must outlive it while the app cleans up."""
+    code = (
+        "import signal, sys, time\n"
+        "def bye(*_):\n    time.sleep(0.3); print('graceful', flush=True); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\nprint('ready', flush=True)\nsignal.pause()\n"
+    )
+    iso = Isolation(Policy(), SANDBOX, hidden=[tmp_path])
+    jail = iso.jail(isolation.User(isolation.UID_BASE + 7, isolation.UID_BASE + 7), "/")
+    out = tmp_path / "out"
+    with out.open("wb") as sink:
+        child = spawn.spawn([sys.executable, "-c", code], env={}, cwd="/", stdout=sink.fileno(), stderr=2, jail=jail)
+    await eventually(lambda: "ready" in out.read_text(), timeout=30.0)
+    os.killpg(child.pid, signal.SIGTERM)
+    async with asyncio.timeout(10):
+        assert await child.wait() == 0
+    assert out.read_text().split() == ["ready", "graceful"]
+
+
+@needs_sandbox
+async def test_a_program_the_app_user_cannot_run_fails_at_once(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    program = closed / "app"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    jail = Isolation(Policy(), SANDBOX).jail(isolation.User(isolation.UID_BASE + 7, isolation.UID_BASE + 7), "/")
+    with pytest.raises(PermissionError, match=r"not executable by the app's user \(uid 1879048199\)"):
+        spawn.spawn([str(program)], env={}, cwd="/", stdout=1, stderr=2, jail=jail)
+    path = {"PATH": f"{closed}:{os.path.dirname(shutil.which('true') or '/bin/true')}"}
+    assert spawn.resolve("true", path, "/", jail) == shutil.which("true", path=path["PATH"].split(":", 1)[1])
+
+
+@needs_sandbox
+async def test_run_as_non_root_with_uid_0_is_refused(isolated: LocalRuntime) -> None:
+    refused = workload("root-00001", run_as_user=0, run_as_non_root=True)
+    await isolated.ensure(refused, 1)
+    status = await until(isolated, refused.key, lambda s: s.failure is not None)
+    assert status.failure is not None and status.failure.permanent
+    assert status.failure.reason == "CreateContainerConfigError"
+    assert "runAsUser breaks non-root policy" in status.failure.message
+    root = workload("root-00002", run_as_user=0)
+    await isolated.ensure(root, 1)
+    me = get(await until(isolated, root.key, lambda s: s.ready == 1), "/whoami")
+    assert me["uid"] == 0 and me["pid"] == 2  # root when asked, in the sandbox all the same
