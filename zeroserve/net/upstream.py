@@ -4,11 +4,23 @@ An :class:`UpstreamConnection` parses responses with httptools and hands every e
 :class:`ResponseSink` (the exchange) it currently serves. Between exchanges it sits in the
 :class:`UpstreamPool`, keyed by ``(host, port)``; the most recently used connection is reused
 first (LIFO), so a burst warms few connections and the cold ones time out at the upstream.
+
+New connections to one upstream are opened **one at a time**, the others waiting in order, and
+a connection handed back to the pool goes to the first waiter instead. An app's listen backlog is
+small (Python's ``socketserver`` default is 5): a burst of connection attempts overflows its
+accept queue, and the kernel then drops SYNs (resent after 1, 3, 7... s) or, worse, the last ACK
+of a handshake the client already counts as done (its request is then resent after 0.2, 0.4,
+0.8... s, a minute for the unlucky ones; bench/backlog.py). With one handshake in flight no ACK
+is dropped, and an attempt that takes longer than :data:`CONNECT_ATTEMPTS` says (a dropped SYN:
+on one machine a connection takes well under a millisecond) is abandoned and made again at
+once, until the caller's connect timeout. The burst then goes as fast as the app accepts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol, cast
@@ -24,6 +36,8 @@ logger = logging.getLogger(__name__)
 Key = tuple[str, int]
 
 DEFAULT_MAX_IDLE_PER_HOST = 128
+CONNECT_ATTEMPTS = (0.025, 0.05, 0.1, 0.2, 0.4)
+"""Seconds each attempt to open a connection may take before it is made again (the last repeats)."""
 
 
 class ResponseSink(Protocol):
@@ -161,12 +175,27 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool.forget(self)
 
 
+class _Gate:
+    """The connection attempts to one upstream: one in flight, the rest waiting in order."""
+
+    __slots__ = ("waiters",)
+
+    def __init__(self) -> None:
+        self.waiters: collections.deque[asyncio.Future[UpstreamConnection | None]] = collections.deque()
+        """Resolved with a connection handed back to the pool, or None: your turn to open one."""
+
+
 class UpstreamPool:
     """Idle keep-alive connections per ``(host, port)``, most recently used first."""
 
-    def __init__(self, *, max_idle_per_host: int = DEFAULT_MAX_IDLE_PER_HOST) -> None:
+    def __init__(
+        self, *, max_idle_per_host: int = DEFAULT_MAX_IDLE_PER_HOST, attempts: Sequence[float] = CONNECT_ATTEMPTS
+    ) -> None:
         self.max_idle_per_host = max_idle_per_host
+        self.attempts = tuple(attempts)
         self._idle: dict[Key, list[UpstreamConnection]] = {}
+        self._gates: dict[Key, _Gate] = {}
+        """Keys with an attempt in flight."""
 
     def take(self, key: Key) -> UpstreamConnection | None:
         idle = self._idle.get(key)
@@ -179,6 +208,9 @@ class UpstreamPool:
     def put(self, conn: UpstreamConnection) -> None:
         conn.sink = None
         if conn.closed:
+            return
+        gate = self._gates.get(conn.key)
+        if gate is not None and _hand(gate, conn):
             return
         idle = self._idle.setdefault(conn.key, [])
         if len(idle) >= self.max_idle_per_host:
@@ -197,9 +229,61 @@ class UpstreamPool:
         return sum(len(v) for v in self._idle.values())
 
     async def connect(self, key: Key) -> UpstreamConnection:
+        """A connection to ``key``: a new one, or one handed back while this call waited its turn
+        (see the module docstring). Retries slow attempts until cancelled (the caller bounds it);
+        a refused connection raises ``OSError`` at once."""
+        gate = self._gates.get(key)
+        if gate is None:
+            self._gates[key] = gate = _Gate()
+        else:
+            waiter: asyncio.Future[UpstreamConnection | None] = asyncio.get_running_loop().create_future()
+            gate.waiters.append(waiter)
+            try:
+                handed = await waiter
+            except BaseException:
+                if not waiter.done() or waiter.cancelled():
+                    with contextlib.suppress(ValueError):
+                        gate.waiters.remove(waiter)
+                elif (conn := waiter.result()) is not None:
+                    self.put(conn)  # handed over just as we were cancelled: to the next one
+                else:
+                    self._next(key, gate)  # our turn came just as we were cancelled: pass it on
+                raise
+            if handed is not None:
+                return handed
+        try:
+            return await self._open(key)
+        finally:
+            self._next(key, gate)
+
+    async def _open(self, key: Key) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
-        _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
-        return conn
+        attempt = 0
+        while True:
+            if attempt and (idle := self.take(key)) is not None:
+                return idle  # handed back to the pool while we retried (nobody was waiting)
+            limit = self.attempts[min(attempt, len(self.attempts) - 1)]
+            attempt += 1
+            try:
+                async with asyncio.timeout(limit):
+                    _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+                return conn
+            except TimeoutError:
+                logger.debug("connecting to %s:%d took over %.3f s (attempt %d); again", *key, limit, attempt)
+
+    def _next(self, key: Key, gate: _Gate) -> None:
+        """The attempt in flight is over: the next waiter's turn, or no gate."""
+        while gate.waiters:
+            waiter = gate.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        del self._gates[key]
+
+    def connecting(self, key: Key) -> int:
+        """Calls of :meth:`connect` for ``key`` in flight: the one attempting and those waiting."""
+        gate = self._gates.get(key)
+        return 0 if gate is None else 1 + sum(not w.done() for w in gate.waiters)
 
     def close(self) -> None:
         """Close every idle connection (connections in use close when their exchange ends)."""
@@ -207,3 +291,13 @@ class UpstreamPool:
             for conn in list(idle):
                 conn.close()
         self._idle.clear()
+
+
+def _hand(gate: _Gate, conn: UpstreamConnection) -> bool:
+    """Give ``conn`` to the first caller waiting in ``gate``; False when none waits."""
+    while gate.waiters:
+        waiter = gate.waiters.popleft()
+        if not waiter.done():
+            waiter.set_result(conn)
+            return True
+    return False
