@@ -40,3 +40,26 @@ def simple_response(
     if not head_only:
         lines.append(body)
     return b"".join(lines)
+
+
+def origin_form(target: bytes) -> tuple[bytes, bytes]:
+    """(authority, origin-form target) of an absolute-form request target (RFC 9112 §3.2.2).
+
+    ``http://example.com:8080/a?b`` gives ``(b"example.com:8080", b"/a?b")``; an empty path
+    becomes ``/``. ValueError for what a gateway cannot route: another scheme, an empty
+    authority, or userinfo (RFC 9110 §4.2.4: a recipient treats it as an error).
+    """
+    scheme, sep, rest = target.partition(b"://")
+    if not sep or scheme.lower() not in (b"http", b"https"):
+        raise ValueError("absolute-form target is not an http or https URI")
+    end = len(rest)
+    for delimiter in (b"/", b"?", b"#"):
+        found = rest.find(delimiter)
+        if 0 <= found < end:
+            end = found
+    authority, path = rest[:end], rest[end:]
+    if not authority:
+        raise ValueError("absolute-form target has an empty authority")
+    if b"@" in authority:
+        raise ValueError("absolute-form target has userinfo")
+    return authority, path if path.startswith(b"/") else b"/" + path

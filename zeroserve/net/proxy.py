@@ -15,7 +15,14 @@ streams back:
 * upgrades (websockets): after the upstream's 101 raw bytes are piped both ways;
 * timeouts per request (:class:`Timeouts`): connect and response-start give 504 before the
   response started; after that a timeout aborts the connection. A refused connect gives 502;
-* a client that goes away aborts its upstream connection (never returned to the pool).
+* a client that goes away aborts its upstream connection (never returned to the pool);
+* what one client connection can make the proxy hold is bounded (:mod:`zeroserve.net.limits`):
+  the request head (414/431), requests parsed ahead of their turn, bytes sent after an upgrade
+  request before the upstream's 101 (reading pauses instead of buffering), a head's arrival time
+  (408) and idle time; a malformed request gets 400 after the responses before it, then the
+  connection closes;
+* an absolute-form target (``GET http://host/path``) is routed and forwarded by its authority,
+  which replaces the Host header (RFC 9112 §3.2.2).
 
 Shutdown is graceful: stop accepting, let in-flight exchanges finish until a deadline, then abort.
 
@@ -40,6 +47,7 @@ import httptools
 
 from zeroserve.net import headers as h
 from zeroserve.net import http1
+from zeroserve.net import limits as lim
 from zeroserve.net.deadlines import Deadlines, Expiring
 from zeroserve.net.upstream import UpstreamConnection, UpstreamPool
 from zeroserve.net.writes import Writes
@@ -52,6 +60,24 @@ HIGH_WATER = 64 * 1024
 
 _PAUSE_BUFFER = 1
 _PAUSE_UPSTREAM = 2
+_PAUSE_PIPELINE = 4
+_PAUSE_REFUSED = 8
+SLICE = lim.SLICE
+LINGER_TIME = 2.0
+"""Seconds a connection closed on a client still sending reads and discards (see ``_linger``)."""
+LINGER_BYTES = 8 << 20
+"""Bytes it reads and discards at most meanwhile."""
+
+_UNMARKED = object()
+"""A connection the timeout sweep has not looked at since it was last busy."""
+
+
+class _Stop(Exception):
+    """Raised in a parser callback to stop parsing (the reason is already answered)."""
+
+
+def _discard(data: bytes) -> None:
+    """Where a refused connection's reads go (it is paused: only what was already in flight)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,17 +177,41 @@ Router = Callable[[RequestHead], RouteResult | Awaitable[RouteResult]]
 class _ServerState:
     """Shared by every connection of one server (uvicorn's ServerState)."""
 
-    def __init__(self, router: Router, pool: UpstreamPool, scheme: str) -> None:
+    def __init__(
+        self, router: Router, pool: UpstreamPool, scheme: str, limits: lim.ConnectionLimits = lim.DEFAULT_LIMITS
+    ) -> None:
         self.router = router
         self.pool = pool
         self.scheme = scheme
         self.proto = scheme.encode("latin-1")
+        self.limits = limits
         self.connections: set[_Downstream] = set()
         self.closing = False
         self.all_closed = asyncio.Event()
         self.in_flight = 0
-        self.deadlines = Deadlines(asyncio.get_running_loop())
+        self.loop = asyncio.get_running_loop()
+        self.deadlines = Deadlines(self.loop)
         self.writes: Writes = writes_for_loop()
+        self._sweeping: asyncio.TimerHandle | None = None
+
+    def start_sweeping(self) -> None:
+        """Check the connections for the head and idle timeouts every ``limits.sweep_period``."""
+        if self.limits.sweep_period is not None and self._sweeping is None:
+            self._sweeping = self.loop.call_later(self.limits.sweep_period, self._sweep)
+
+    def stop_sweeping(self) -> None:
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            self._sweeping = None
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        head, idle = self.limits.head_timeout, self.limits.idle_timeout
+        for conn in list(self.connections):
+            conn.sweep(now, head, idle)
+        period = self.limits.sweep_period
+        assert period is not None
+        self._sweeping = self.loop.call_later(period, self._sweep)
 
 
 class _Exchange:
@@ -303,9 +353,9 @@ class _Exchange:
             return
         self.task = None
         if self.finished:
-            conn.close()
+            self.down.state.pool.put(conn)  # fresh, or handed back while we waited: someone else's
             return
-        self.reused = False
+        self.reused = conn.uses > 0  # handed back by another request while we waited for our turn
         self.attach(conn)
 
     def attach(self, conn: UpstreamConnection) -> None:
@@ -379,11 +429,15 @@ class _Exchange:
             self.up.write(http1.LAST_CHUNK)
 
     def raw_from_client(self, data: bytes) -> None:
-        """Bytes after an upgrade request: piped once the upstream switched protocols."""
+        """Bytes after an upgrade request: piped once the upstream switched protocols; until then
+        held, and the client paused past ``HIGH_WATER`` (backpressure, not a buffer)."""
         if self.piping and self.up is not None:
             self.up.write(data)
-        else:
-            self.buffer.append(data)
+            return
+        self.buffer.append(data)
+        self.buffered += len(data)
+        if self.buffered > HIGH_WATER:
+            self.down.pause(_PAUSE_BUFFER)
 
     # -- response side (ResponseSink, called by UpstreamConnection) -------------------------
 
@@ -460,11 +514,14 @@ class _Exchange:
         self.piping = True
         self.up.pipe = self.down.transport
         self.down.pipe = self.up
+        self.down.divert = self.up.write
         if rest:
             self.down.write(rest)
         for data in self.buffer:
             self.up.write(data)
         self.buffer.clear()
+        self.buffered = 0
+        self.down.resume(_PAUSE_BUFFER)
 
     def upstream_error(self, message: str) -> None:
         if self.up is not None:
@@ -531,6 +588,8 @@ class _Exchange:
             self.up.abort()
             self.up = None
         close = not self.keep_alive or not self.request_done or self.upgrade or self.down.state.closing
+        if not self.request_done:
+            self.down.linger = True  # the client is still sending: let it read this first
         self.down.write(
             http1.simple_response(
                 response.status, response.body, response.headers, close=close, head_only=self.method == b"HEAD"
@@ -599,8 +658,28 @@ class _Exchange:
             self._wait(now)
 
 
+class _Refusal(_Exchange):
+    """A request answered by the proxy itself, unrouted, in its turn (a limit, a malformed
+    request, a head timeout); the connection closes after it."""
+
+    def __init__(self, down: _Downstream, status: int, message: str) -> None:
+        super().__init__(down)
+        self.response = Response(status, message.encode() + b"\n")
+
+    def start(self) -> None:
+        self.down.state.in_flight += 1
+        self.local(self.response)  # the request is not done: the connection closes
+
+
 class _Downstream(asyncio.Protocol):
-    """One client connection: parses requests, runs exchanges in order."""
+    """One client connection: parses requests, runs exchanges in order.
+
+    Reads are parsed as they come, but a read over :data:`SLICE` bytes that starts in a head is
+    parsed a slice at a time, so a limit is checked at least every ``SLICE`` bytes of a head and
+    at most about ``SLICE`` bytes of pipelined requests are parsed past a full pipeline (the rest
+    is held, unparsed, until a request is over; reading is paused meanwhile). A head that spans
+    reads is measured as it arrives (``head_seen``) and checked exactly once complete.
+    """
 
     def __init__(self, state: _ServerState) -> None:
         self.state = state
@@ -614,12 +693,31 @@ class _Downstream(asyncio.Protocol):
         self.parsing: _Exchange | None = None
         self.upgrading: _Exchange | None = None
         self.pipe: UpstreamConnection | None = None
+        self.divert: Callable[[bytes], None] | None = None
+        """Where reads go instead of the parser: the upgrade request waiting for its 101, then the
+        upstream (``pipe``); or ``held`` while the pipeline is full; or nowhere once refused."""
         self.out: list[bytes] = []
         """Response bytes produced by one upstream read; written by :meth:`flush`."""
         self.paused = 0
         self.write_paused = False
         self.closed = False
         self.closing = False
+        self.limits = state.limits
+        self.held: list[bytes] | None = None
+        """Bytes read but not parsed while the pipeline is full (or refused: dropped)."""
+        self.held_scheduled = False
+        self.linger = False
+        """Close with :meth:`_linger`: the client may still be sending (a refused or unread request)."""
+        self.lingered = -1
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self.refused = False
+        self.head_seen = 0
+        """Bytes of the head being parsed in reads after the one it began in (0: none, or the
+        head fits one small read, so it is within every limit and is not measured)."""
+        self.mark: object = _UNMARKED
+        self.mark_at = 0.0
+        """The timeout sweep: the request being parsed when the connection was first seen
+        waiting for its client, and when."""
         # One-entry memos of the header work of the previous request (see _scan, _request_head).
         self._scanned: h.Headers | None = None
         self._scan_memo: h.RequestScan | None = None
@@ -640,24 +738,87 @@ class _Downstream(asyncio.Protocol):
             self.close()
 
     def data_received(self, data: bytes) -> None:
-        if self.pipe is not None:
-            self.pipe.write(data)
+        divert = self.divert
+        if divert is not None:
+            divert(data)
             return
-        if self.upgrading is not None:
-            self.upgrading.raw_from_client(data)
+        if len(data) > SLICE:
+            self._feed_sliced(data)
             return
+        before = self.parsing
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
-            self.upgrading = self.parsing
-            if self.upgrading is not None:
-                self.upgrading.raw_from_client(data[exc.args[0] :])
-        except httptools.HttpParserError:
-            self._bad_request()
+            self._upgrade(data, exc.args[0])
+            return
+        except httptools.HttpParserError as exc:
+            self._parse_error(exc)
+            return
+        ex = self.parsing
+        if ex is not None and ex.scan is None:  # a head is still arriving
+            self._head_arriving(ex, ex is before, len(data))
+
+    def _feed_sliced(self, data: bytes) -> None:
+        """A large read: a slice at a time while heads are parsed, the rest at once in a body."""
+        view = memoryview(data)
+        pos, end = 0, len(data)
+        while pos < end:
+            before = self.parsing
+            if before is not None and before.scan is not None and not before.request_done:
+                unit = view[pos:]  # a body: as it is (a head may begin in it: measure that one)
+                self.head_seen = self.head_seen or 1
+            else:
+                unit = view[pos : pos + SLICE]
+            try:
+                self.parser.feed_data(unit)
+            except httptools.HttpParserUpgrade as exc:
+                self._upgrade(data, pos + exc.args[0])
+                return
+            except httptools.HttpParserError as exc:
+                self._parse_error(exc)
+                return
+            pos += len(unit)
+            ex = self.parsing
+            if ex is not None and ex.scan is None and not self._head_arriving(ex, ex is before, len(unit)):
+                return
+            if self.paused & _PAUSE_PIPELINE:
+                if pos < end:
+                    self.held = [data[pos:]]
+                    self.divert = self.held.append
+                return
+
+    def _upgrade(self, data: bytes, offset: int) -> None:
+        self.upgrading = self.parsing
+        if self.upgrading is not None:
+            self.divert = self.upgrading.raw_from_client
+            self.upgrading.raw_from_client(data[offset:])
+
+    def _head_arriving(self, ex: _Exchange, same: bool, size: int) -> bool:
+        """After a read (or slice) that left a head incomplete: count it, refuse it past a limit.
+
+        Only reads wholly inside the head count; the one it began in does not (it is at most a
+        slice, or the body of a request before it), so the count never exceeds the head."""
+        if not same:
+            self.head_seen = 1  # it began in this read: measure it exactly once complete
+            return True
+        self.head_seen += size
+        problem = lim.check_partial_head(self.limits, self.head_seen, ex.url)
+        if problem is not None:
+            self._refuse(*problem)
+            return False
+        return True
+
+    def _parse_error(self, exc: httptools.HttpParserError) -> None:
+        if not self.refused:  # else a limit raised in a callback to stop the parser
+            cause = exc.__context__ if isinstance(exc, httptools.HttpParserCallbackError) else None
+            detail = str(cause or exc) or type(exc).__name__
+            self._refuse(400, f"bad request: {detail}")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.state.connections.discard(self)
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
         while self.exchanges:
             self.exchanges[0].abort()
         if self.pipe is not None:
@@ -685,7 +846,7 @@ class _Downstream(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         assert self.parsing is not None
-        self.parsing.url += url
+        self.parsing.url += url  # a span of it: llhttp calls once per read the target spans
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.parsing is not None
@@ -696,14 +857,40 @@ class _Downstream(asyncio.Protocol):
         assert ex is not None
         parser = self.parser
         ex.method = parser.get_method()
+        if self.head_seen:  # it spanned reads: measure it (a head within one small read is within limits)
+            self.head_seen = 0
+            problem = lim.check_head(self.limits, ex.method, ex.url, ex.headers)
+            if problem is not None:
+                self._refuse(*problem)
+                raise _Stop  # the parser must not go on; data_received sees ``refused``
+        if ex.url[0] != 47 and not self._target_form(ex):  # not "/": llhttp never gives an empty target
+            raise _Stop
         ex.version = parser.get_http_version()
         ex.keep_alive = parser.should_keep_alive()
         ex.upgrade = parser.should_upgrade()
         ex.scan = scan = self._scan(ex.headers)
         ex.chunked_request = scan.chunked
-        self.exchanges.append(ex)
-        if len(self.exchanges) == 1:
+        exchanges = self.exchanges
+        exchanges.append(ex)
+        if len(exchanges) == 1:
             ex.start()
+        elif len(exchanges) > self.limits.pipeline:
+            self.pause(_PAUSE_PIPELINE)
+
+    def _target_form(self, ex: _Exchange) -> bool:
+        """A target that is not origin-form: absolute-form is routed by its authority, which
+        replaces Host (RFC 9112 §3.2.2); asterisk-form (``OPTIONS *``) and CONNECT's authority-form
+        pass as they are. False when refused."""
+        if ex.url == b"*" or ex.method == b"CONNECT":
+            return True
+        try:
+            authority, ex.url = http1.origin_form(ex.url)
+        except ValueError as exc:
+            self._refuse(400, f"bad request: {exc}")
+            return False
+        ex.headers = [(name, value) for name, value in ex.headers if name.lower() != b"host"]
+        ex.headers.append((b"Host", authority))
+        return True
 
     def _scan(self, headers: h.Headers) -> h.RequestScan:
         """``scan_request(headers)``, reusing the previous request's scan when the headers are the
@@ -764,39 +951,134 @@ class _Downstream(asyncio.Protocol):
             return
         if self.paused:
             self.resume(_PAUSE_UPSTREAM)
+            if self.paused & _PAUSE_PIPELINE and len(self.exchanges) <= self.limits.pipeline:
+                self._pipeline_open()
         if self.exchanges:
             self.exchanges[0].start()
+
+    def _pipeline_open(self) -> None:
+        """Room in the pipeline again: parse what was held (on the next loop turn: this may run
+        inside the parser's callbacks), then read again."""
+        if self.held is None:
+            self.resume(_PAUSE_PIPELINE)
+        elif not self.refused and not self.held_scheduled:
+            self.held_scheduled = True
+            self.state.loop.call_soon(self._parse_held)
+
+    def _parse_held(self) -> None:
+        self.held_scheduled = False
+        if self.closed or self.refused or self.held is None:
+            return
+        held, self.held, self.divert = self.held, None, None
+        self.paused &= ~_PAUSE_PIPELINE  # the transport stays paused while the held bytes are parsed
+        self.data_received(b"".join(held))
+        if not self.paused and not self.closed and self.transport is not None:
+            self.transport.resume_reading()
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer ``status`` in this request's turn, then close; nothing more is read or parsed."""
+        if self.refused:
+            return
+        self.refused = True
+        self.linger = True
+        self.held = []
+        self.divert = _discard
+        self.pause(_PAUSE_REFUSED)
+        ex, self.parsing = self.parsing, None
+        exchanges = self.exchanges
+        if ex is not None and ex in exchanges:  # its head was complete: its body is what failed
+            if ex is exchanges[0]:
+                ex.fail(status, message)  # aborts the upstream side; after the response started: the client
+                return
+            ex.finished = True  # never started: nothing to release
+            exchanges[exchanges.index(ex)] = _Refusal(self, status, message)
+            return
+        refusal = _Refusal(self, status, message)
+        exchanges.append(refusal)
+        if len(exchanges) == 1:
+            refusal.start()
+
+    def sweep(self, now: float, head_timeout: float | None, idle_timeout: float | None) -> None:
+        """The timeout sweep (see :class:`_ServerState`): 408 for a head arriving for longer than
+        ``head_timeout``, a close for no request in ``idle_timeout``. Nothing per request: a
+        connection counts as waiting while it has no exchange, from when the sweep first saw it so."""
+        if self.exchanges or self.pipe is not None or self.upgrading is not None or self.closed or self.refused:
+            self.mark = _UNMARKED
+            return
+        ex = self.parsing
+        if self.mark is _UNMARKED or ex is not self.mark:
+            self.mark, self.mark_at = ex, now
+            return
+        waited = now - self.mark_at
+        if ex is not None and ex.scan is None:
+            if head_timeout is not None and waited >= head_timeout:
+                self._refuse(408, f"request head timeout: not complete after {head_timeout:g} s (head_timeout)")
+        elif idle_timeout is not None and waited >= idle_timeout:
+            self.close()
 
     def shutdown(self) -> None:
         """Close now if idle, else after the exchange in progress."""
         self.closing = True
-        if not self.exchanges and self.pipe is None:
+        if self.lingered >= 0 and self.transport is not None:
+            self.transport.close()  # its answer is out: the server is stopping, no more lingering
+        elif not self.exchanges and self.pipe is None:
             self.close()
 
     def close(self) -> None:
         self.flush()
         if self.transport is not None and not self.closed:
-            self.state.writes.close(self.transport)  # after the writes queued for it
+            if self.linger:
+                self._linger(self.transport)
+            else:
+                self.state.writes.close(self.transport)  # after the writes queued for it
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        """Close while the client may still be sending, as nginx's ``lingering_close`` does: a
+        socket closed with unread bytes resets the connection, and the client's kernel may then
+        drop the response before the client read it. So: the response, then our FIN, then read
+        and discard until the client closes, for at most :data:`LINGER_TIME` and
+        :data:`LINGER_BYTES`."""
+        if self.lingered >= 0:
+            return
+        self.lingered = 0
+        self.state.writes.flush()  # the response queued for it goes out before the FIN
+        if transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.divert = self._discard
+        self.paused = 0
+        transport.resume_reading()
+        self._linger_timer = self.state.loop.call_later(LINGER_TIME, transport.close)
+
+    def _discard(self, data: bytes) -> None:
+        self.lingered += len(data)
+        if self.lingered > LINGER_BYTES and self.transport is not None:
+            self.transport.close()
 
     def abort(self) -> None:
         if self.transport is not None and not self.closed:
             self.transport.abort()
 
-    def _bad_request(self) -> None:
-        if not self.exchanges:
-            self.write(http1.simple_response(400, b"bad request\n", close=True))
-        self.close()
-
 
 class ProxyServer:
     """Listens on one address and proxies every request where ``router`` says."""
 
-    def __init__(self, router: Router, *, pool: UpstreamPool | None = None, scheme: str = "http") -> None:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        pool: UpstreamPool | None = None,
+        scheme: str = "http",
+        limits: lim.ConnectionLimits = lim.DEFAULT_LIMITS,
+    ) -> None:
+        """``limits``: what one client connection may make the server hold (:mod:`zeroserve.net.limits`)."""
         self.pool = pool if pool is not None else UpstreamPool()
         self._owns_pool = pool is None
         self._state: _ServerState | None = None
         self._router = router
         self._scheme = scheme
+        self.limits = limits
         self._server: asyncio.Server | None = None
 
     @property
@@ -812,8 +1094,9 @@ class ProxyServer:
         """Listen; returns the real port (pass 0 for an ephemeral one). With ``serving=False`` the
         port is bound but not listening (connections are refused) until :meth:`serve`."""
         loop = asyncio.get_running_loop()
-        state = _ServerState(self._router, self.pool, self._scheme)
+        state = _ServerState(self._router, self.pool, self._scheme, self.limits)
         self._state = state
+        state.start_sweeping()
         self._server = await loop.create_server(
             lambda: _Downstream(state), host, port, backlog=backlog, start_serving=serving
         )
@@ -830,6 +1113,7 @@ class ProxyServer:
         if state is None or server is None:
             return
         state.closing = True
+        state.stop_sweeping()
         server.close()
         for conn in list(state.connections):
             conn.shutdown()
