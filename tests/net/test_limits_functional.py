@@ -165,6 +165,25 @@ async def test_a_malformed_request_is_answered_in_its_turn(upstream: Upstream) -
     assert second.startswith(b"HTTP/1.1 400") and b"Connection: close" in second
 
 
+async def test_bytes_after_a_request_that_closes_the_connection_are_not_processed(upstream: Upstream) -> None:
+    """RFC 9112 9.6: after ``Connection: close`` the server processes no further request (no 400 either)."""
+    request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /headers HTTP/1.1\r\nHost: a\r\n\r\n"
+    async with proxy_to(upstream.port) as server:
+        out = await exchange(server.port, request)
+    assert out.startswith(b"HTTP/1.1 200") and out.endswith(b"hello from up")
+    assert out.count(b"HTTP/1.1 ") == 1 and upstream.requests == 1
+
+
+async def test_pipelined_requests_of_a_client_that_vanished_are_not_counted(upstream: Upstream) -> None:
+    async with proxy_to(upstream.port) as server:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n" * 3)
+        await asyncio.wait_for(upstream.started.wait(), 10)
+        writer.close()
+        await eventually(lambda: not server._state or not server._state.connections, 10)
+        assert server.in_flight == 0, "only the request that started was counted, and it is over"
+
+
 # -- absolute-form targets (RFC 9112 3.2.2) -----------------------------------------------------------
 
 

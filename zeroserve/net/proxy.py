@@ -588,7 +588,7 @@ class _Exchange:
             self.up.abort()
             self.up = None
         close = not self.keep_alive or not self.request_done or self.upgrade or self.down.state.closing
-        if not self.request_done:
+        if not self.request_done and self._more_to_come():
             self.down.linger = True  # the client is still sending: let it read this first
         self.down.write(
             http1.simple_response(
@@ -596,6 +596,11 @@ class _Exchange:
             )
         )
         self._finish(keep_alive=not close)
+
+    def _more_to_come(self) -> bool:
+        """Whether the client may still send bytes of this request (a body, or after an upgrade)."""
+        scan = self.scan
+        return scan is None or self.upgrade or scan.chunked or scan.content_length not in (None, b"0")
 
     def abort(self) -> None:
         """The client went away."""
@@ -711,6 +716,8 @@ class _Downstream(asyncio.Protocol):
         self.lingered = -1
         self._linger_timer: asyncio.TimerHandle | None = None
         self.refused = False
+        self.done = False
+        """Closing: requests parsed from now on are not started (the parser is stopped at the next head)."""
         self.head_seen = 0
         """Bytes of the head being parsed in reads after the one it began in (0: none, or the
         head fits one small read, so it is within every limit and is not measured)."""
@@ -809,7 +816,13 @@ class _Downstream(asyncio.Protocol):
         return True
 
     def _parse_error(self, exc: httptools.HttpParserError) -> None:
-        if not self.refused:  # else a limit raised in a callback to stop the parser
+        ex = self.parsing
+        if ex is not None and ex.request_done and not ex.keep_alive:
+            # Bytes after a request that closes the connection: not processed (RFC 9112 §9.6).
+            self.done = True
+            self.divert = _discard
+            return
+        if not self.refused and not self.done:  # else a callback raised _Stop to stop the parser
             cause = exc.__context__ if isinstance(exc, httptools.HttpParserCallbackError) else None
             detail = str(cause or exc) or type(exc).__name__
             self._refuse(400, f"bad request: {detail}")
@@ -819,8 +832,11 @@ class _Downstream(asyncio.Protocol):
         self.state.connections.discard(self)
         if self._linger_timer is not None:
             self._linger_timer.cancel()
-        while self.exchanges:
+        if self.exchanges:
             self.exchanges[0].abort()
+        for ex in self.exchanges:  # parsed, never started: nothing to release or count
+            ex.finished = True
+        self.exchanges.clear()
         if self.pipe is not None:
             self.pipe.close()
             self.pipe = None
@@ -853,6 +869,8 @@ class _Downstream(asyncio.Protocol):
         self.parsing.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.done:  # closing: no request after the last answer is started
+            raise _Stop
         ex = self.parsing
         assert ex is not None
         parser = self.parser
@@ -979,7 +997,7 @@ class _Downstream(asyncio.Protocol):
         """Answer ``status`` in this request's turn, then close; nothing more is read or parsed."""
         if self.refused:
             return
-        self.refused = True
+        self.refused = self.done = True
         self.linger = True
         self.held = []
         self.divert = _discard
@@ -1025,6 +1043,7 @@ class _Downstream(asyncio.Protocol):
             self.close()
 
     def close(self) -> None:
+        self.done = True
         self.flush()
         if self.transport is not None and not self.closed:
             if self.linger:
