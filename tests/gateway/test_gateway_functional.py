@@ -183,3 +183,33 @@ async def test_table_changes_reach_hosts_already_seen(gateway: Gateway) -> None:
         assert await get(ext, "hello.default.localhost", session=s) == (200, "hello from hello-00001")
         gateway.withdraw("default", "hello")
         assert (await get(ext, "hello.default.localhost", session=s))[0] == 404
+
+
+async def raw(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        async with asyncio.timeout(10):
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+async def test_an_absolute_form_target_is_routed_by_its_host(gateway: Gateway) -> None:
+    """RFC 9112 3.2.2: the target's authority, not the Host header, says where the request goes."""
+    assert gateway.ports is not None
+    gateway.publish(route(1, {"hello-00001": 100}))
+    request = (
+        b"GET http://hello.default.localhost/ HTTP/1.1\r\nHost: nope.default.localhost\r\nConnection: close\r\n\r\n"
+    )
+    out = await raw(gateway.ports[0], request)
+    assert out.startswith(b"HTTP/1.1 200") and out.endswith(b"hello from hello-00001")
+
+
+async def test_a_head_over_60k_gets_431_from_the_gateway(gateway: Gateway) -> None:
+    assert gateway.ports is not None
+    gateway.publish(route(1, {"hello-00001": 100}))
+    head = b"GET / HTTP/1.1\r\nHost: hello.default.localhost\r\nCookie: " + b"c" * 61440 + b"\r\n\r\n"
+    out = await raw(gateway.ports[0], head)
+    assert out.startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
+    assert b"the limit is 61440 bytes (max_head)" in out

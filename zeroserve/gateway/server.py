@@ -8,6 +8,11 @@ ready endpoint of that revision -> stream. A revision with no ready endpoint get
 queue-proxy of ``zeroserve up``), the chosen endpoint's breaker, stats and revision timeouts are
 applied here instead of in a sidecar.
 
+Each client connection is bounded as an Envoy listener is (:mod:`zeroserve.net.limits`: 431 past
+60 KiB of head, 414 past a 16 KiB target, 408 for a head not complete in 10 s) and closed after
+an hour without a request (Envoy's HTTP connection manager ``idle_timeout``). An absolute-form
+target (``GET http://host/path``) is routed by its host, as RFC 9112 §3.2.2 says.
+
 Tables are immutable and swapped whole; a request keeps the target it was routed to, so a swap
 never disturbs requests in flight. :meth:`Gateway.publish`, :meth:`Gateway.withdraw` and
 :meth:`Gateway.is_ready` match the Route reconciler's ``Ingress`` protocol.
@@ -22,12 +27,15 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
 from zeroserve.gateway import routing
+from zeroserve.net.limits import ConnectionLimits
 from zeroserve.net.proxy import ProxyServer, RequestHead, Response, Router, RouteResult, Target, Timeouts
 from zeroserve.net.upstream import UpstreamPool
 
 Address = tuple[str, int]
 
 MAX_CACHED_HOSTS = 4096
+GATEWAY_LIMITS = ConnectionLimits(idle_timeout=3600.0)
+"""Per client connection: the proxy's defaults (Envoy's) and Envoy's 1 h idle timeout."""
 
 
 class EndpointLike(Protocol):
@@ -78,10 +86,12 @@ class Gateway:
         rand: Callable[[], float] = random.random,
         no_endpoints: NoEndpoints | None = None,
         admission: Admission | None = None,
+        limits: ConnectionLimits = GATEWAY_LIMITS,
     ) -> None:
         """``admission``: when given, every request for an endpoint goes through
         ``admission.admit`` (the inline queue-proxy: breaker, stats, revision timeouts) instead
-        of straight to a Target with ``timeouts``."""
+        of straight to a Target with ``timeouts``. ``limits``: what one client connection may
+        make the gateway hold."""
         self.external_address = external
         self.internal_address = internal
         self.timeouts = timeouts
@@ -95,8 +105,8 @@ class Gateway:
         self._endpoints: dict[tuple[str, str], tuple[routing.Endpoint, ...]] = {}
         self._in_flight: dict[routing.Endpoint, int] = {}
         self.pool = UpstreamPool()
-        self._external = ProxyServer(self._router(internal=False), pool=self.pool)
-        self._internal = ProxyServer(self._router(internal=True), pool=self.pool)
+        self._external = ProxyServer(self._router(internal=False), pool=self.pool, limits=limits)
+        self._internal = ProxyServer(self._router(internal=True), pool=self.pool, limits=limits)
         self.ports: tuple[int, int] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
