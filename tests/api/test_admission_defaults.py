@@ -184,6 +184,18 @@ def test_byo_name_must_change_with_template() -> None:
     admit(SERVICE, with_path(new, "spec.template.metadata.name", "hello-v2"), old, Config())
 
 
+def test_unchanged_byo_manifest_is_accepted_as_an_update() -> None:
+    """Issue 11, item 7: the manifest as applied (not defaulted) against the stored (defaulted)
+    template is no change: compared defaulted to defaulted (``kubectl replace``, ``zeroserve apply``)."""
+    manifest = with_path(service(), "spec.template.metadata", {"name": "hello-v1"})
+    old = admit(SERVICE, copy.deepcopy(manifest), None, Config())
+    assert admit(SERVICE, copy.deepcopy(manifest), old, Config())["spec"] == old["spec"]
+    cfg = admit(CONFIGURATION, copy.deepcopy(configuration()), None, Config())
+    byo = with_path(configuration(), "spec.template.metadata", {"name": "hello-v1"})
+    stored = admit(CONFIGURATION, copy.deepcopy(byo), cfg, Config())
+    assert admit(CONFIGURATION, copy.deepcopy(byo), stored, Config())["spec"] == stored["spec"]
+
+
 def test_revision_spec_is_immutable() -> None:
     old = admit(REVISION, revision(), None, Config())
     new = with_path(old, "spec.containers[0].image", "other")
@@ -196,12 +208,16 @@ def test_revision_spec_is_immutable() -> None:
     assert admit(REVISION, relabelled, old, Config())["metadata"]["labels"] == {"team": "a"}
 
 
-def test_revision_not_defaulted_on_update() -> None:
+def test_revision_defaulted_on_update_then_compared() -> None:
+    """Knative defaults a Revision on update too, then refuses a spec change: the manifest as first
+    applied (not defaulted) is no change, a new image is."""
     old = admit(REVISION, revision(), None, Config())
+    assert admit(REVISION, revision(), old, Config())["spec"] == old["spec"]
     bare = copy.deepcopy(old)
     del bare["spec"]["timeoutSeconds"]
+    assert admit(REVISION, bare, old, Config())["spec"] == old["spec"]
     with pytest.raises(Invalid):
-        admit(REVISION, bare, old, Config())
+        admit(REVISION, with_path(revision(), "spec.containers[0].image", "other"), old, Config())
 
 
 def test_configuration_defaults_and_user_info() -> None:

@@ -343,6 +343,144 @@ def test_service_errors(obj: dict[str, Any], expected: list[str]) -> None:
     assert errors_of(SERVICE, obj) == sorted(expected)
 
 
+ENV_NAME = "a valid environment variable name must consist only of printable ASCII characters other than '='"
+NUL = "must not contain a NUL byte"
+RES = f"{C0}.resources"
+PROCESS_CASES = [  # issue 11, item 1: what the kernel cannot take is refused with its path
+    pytest.param(
+        f"{C0}.env",
+        [{"name": "A", "value": "a\x00b"}],
+        [f'invalid value: "a\\u0000b": {C0}.env[0].value\n{NUL}'],
+        id="env-value-nul",
+    ),
+    pytest.param(
+        f"{C0}.command", ["py\x00"], [f'invalid value: "py\\u0000": {C0}.command[0]\n{NUL}'], id="command-nul"
+    ),
+    pytest.param(f"{C0}.args", ["ok", "-v\x00"], [f'invalid value: "-v\\u0000": {C0}.args[1]\n{NUL}'], id="args-nul"),
+    pytest.param(
+        f"{C0}.workingDir", "/tmp\x00", [f'invalid value: "/tmp\\u0000": {C0}.workingDir\n{NUL}'], id="working-dir-nul"
+    ),
+    pytest.param(
+        f"{C0}.env",
+        [{"name": "A", "value": "\udc80"}],
+        [f"not valid UTF-8 (lone surrogate \\udc80): {C0}.env[0].value"],
+        id="env-value-surrogate",
+    ),
+    pytest.param(
+        f"{C0}.args", ["\ud800"], [f"not valid UTF-8 (lone surrogate \\ud800): {C0}.args[0]"], id="args-surrogate"
+    ),
+    pytest.param(
+        f"{C0}.env",
+        [{"name": "A=B", "value": "v"}],
+        [f"invalid value: A=B: {C0}.env[0].name\n{ENV_NAME}"],
+        id="env-name-equals",
+    ),
+    pytest.param(
+        f"{C0}.env", [{"name": "A\tB"}], [f'invalid value: "A\\tB": {C0}.env[0].name\n{ENV_NAME}'], id="env-name-tab"
+    ),
+    pytest.param(
+        f"{C0}.env", [{"name": "é"}], [f"invalid value: é: {C0}.env[0].name\n{ENV_NAME}"], id="env-name-non-ascii"
+    ),
+    pytest.param(
+        f"{RES}",
+        {"limits": {"cpu": "-1"}},
+        [f"invalid value: -1: {RES}.limits.cpu\nmust be greater than or equal to 0"],
+        id="cpu-negative",
+    ),
+    pytest.param(
+        f"{RES}",
+        {"requests": {"memory": -5}},
+        [f"invalid value: -5: {RES}.requests.memory\nmust be greater than or equal to 0"],
+        id="memory-negative-number",
+    ),
+    pytest.param(
+        f"{RES}",
+        {"limits": {"cpu": "1e400"}},
+        [f"invalid value: 1e400: {RES}.limits.cpu\nmust be less than or equal to 9223372036854775807m"],
+        id="cpu-absurd",
+    ),
+    pytest.param(
+        f"{RES}",
+        {"limits": {"memory": "lots"}},
+        [
+            f"invalid value: lots: {RES}.limits.memory\n"
+            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        ],
+        id="memory-not-a-quantity",
+    ),
+    pytest.param(
+        f"{RES}",
+        {"limits": {"cpu": "1"}, "requests": {"cpu": "2"}},
+        [f"invalid value: 2: {RES}.requests.cpu\nmust be less than or equal to cpu limit of 1"],
+        id="request-over-limit",
+    ),
+    pytest.param(
+        f"{RES}",
+        {"limits": {"cpu": True}},
+        [f'invalid type: got "boolean", expected "string or number": {RES}.limits.cpu'],
+        id="cpu-bool",
+    ),
+    pytest.param(
+        "spec.template.spec.containerConcurrency",
+        True,
+        ['invalid type: got "boolean", expected "integer": spec.template.spec.containerConcurrency'],
+        id="bool-for-int64",
+    ),
+    pytest.param(
+        "spec.template.spec.timeoutSeconds",
+        5.0,
+        ['invalid type: got "number", expected "integer": spec.template.spec.timeoutSeconds'],
+        id="float-for-int64",
+    ),
+    pytest.param(
+        f"{C0}.ports",
+        [{"containerPort": 2**31}],
+        [f"expected -2147483648 <= 2147483648 <= 2147483647: {C0}.ports[0].containerPort"],
+        id="int32-overflow",
+    ),
+    pytest.param(
+        f"{C0}.readinessProbe",
+        {"tcpSocket": {"port": True}},
+        [f'invalid type: got "boolean", expected "integer or string": {C0}.readinessProbe.tcpSocket.port'],
+        id="bool-for-int-or-string",
+    ),
+    pytest.param(
+        "spec.traffic",
+        [{"latestRevision": "yes", "percent": 100}],
+        ['invalid type: got "string", expected "boolean": spec.traffic[0].latestRevision'],
+        id="string-for-bool",
+    ),
+    pytest.param(
+        "spec.template.spec.securityContext",
+        True,
+        ['invalid type: got "boolean", expected "map": spec.template.spec.securityContext'],
+        id="pod-security-context-not-a-map",
+    ),
+    pytest.param(
+        f"{C0}.securityContext",
+        {"runAsUser": True, "runAsNonRoot": "yes"},
+        [
+            f'invalid type: got "boolean", expected "integer": {C0}.securityContext.runAsUser',
+            f'invalid type: got "string", expected "boolean": {C0}.securityContext.runAsNonRoot',
+        ],
+        id="security-context-types",
+    ),
+    pytest.param(
+        "metadata.labels",
+        "app=x",
+        ['invalid type: got "string", expected "map": metadata.labels'],
+        id="labels-not-a-map",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), PROCESS_CASES)
+def test_input_hardening_errors(path: str, value: Any, expected: list[str]) -> None:
+    errors = errors_of(SERVICE, with_path(service(), path, value))
+    assert errors == sorted(expected)
+    assert not any("Input should" in e or "valid dictionary" in e for e in errors)  # pydantic's words never leak
+
+
 ANNOTATION_CASES = [
     pytest.param(
         ann(**{"class": "foo.knative.dev"}),
@@ -633,6 +771,11 @@ def test_same_message_errors_merge_their_paths() -> None:
         pytest.param("spec.template.spec.automountServiceAccountToken", False, id="automount-false"),
         pytest.param(f"{C0}.ports", [{"containerPort": 9000, "name": "h2c"}], id="h2c-port"),
         pytest.param(f"{C0}.readinessProbe", {"httpGet": {"path": "/healthz", "port": "http"}}, id="probe-named-http"),
+        pytest.param(f"{C0}.env", [{"name": "my.env-name", "value": "v"}], id="relaxed-env-name"),
+        pytest.param(f"{C0}.env", [{"name": "A", "value": "café ☕"}], id="env-value-unicode"),
+        pytest.param(
+            f"{C0}.resources", {"limits": {"cpu": 0.5, "memory": "64Mi"}, "requests": {"cpu": "250m"}}, id="quantities"
+        ),
     ],
 )
 def test_accepted_and_kept(path: str, value: Any) -> None:
@@ -646,3 +789,12 @@ def test_accepted_and_kept(path: str, value: Any) -> None:
         assert value.items() <= cur.items()
     else:
         assert cur == value
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["metadata.annotations", "metadata.labels", "spec.template.metadata.annotations", "spec.traffic", f"{C0}.env"],
+)
+def test_null_is_absent(path: str) -> None:
+    """``annotations:`` with nothing after it (as in Knative's docs) is absent, as in Go's decoding."""
+    assert admit(SERVICE, with_path(service(), path, None), None, Config()) == admit(SERVICE, service(), None, Config())

@@ -345,3 +345,87 @@ def test_user_errors_exit_1_without_traceback(api: Api, args: list[str]) -> None
     result = api.cli(*args)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and result.stderr.startswith("error:")
+
+
+# -- issue 11: apply is all-or-nothing and idempotent; bad input is one clear line ----------------
+
+BYO = """apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: byo
+spec:
+  template:
+    metadata:
+      name: byo-v1
+    spec:
+      containers:
+        - command: ["python3", "app.py"]
+"""
+
+
+def test_apply_twice_with_a_byo_revision_name_is_unchanged(api: Api) -> None:
+    first = api.cli("apply", "-f", "-", stdin=BYO)
+    assert first.returncode == 0, first.stderr
+    again = api.cli("apply", "-f", "-", stdin=BYO)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "service.serving.knative.dev/byo unchanged\n", "")
+    changed = api.cli("apply", "-f", "-", stdin=BYO.replace("app.py", "other.py"))
+    assert changed.returncode == 1
+    assert "Saw the following changes without a name change (-old +new): spec.template.metadata.name" in changed.stderr
+
+
+def test_apply_refuses_one_object_twice_and_writes_nothing(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(BYO + "---\n" + BYO.replace("app.py", "other.py"))
+    result = api.cli("apply", "-f", str(path))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert (
+        result.stderr
+        == f"error: {path}: document 1: service.serving.knative.dev/byo: defined twice (also document 0)\n"
+    )
+    items, _ = api.call(lambda: api.store.list(kinds.SERVICE))
+    assert items == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            BYO.replace("  name: byo\n", ""), "document 0: Service: missing field(s): metadata.name", id="no-name"
+        ),
+        pytest.param(
+            BYO.replace("  name: byo\n", "  name: byo\n  namespace: yes\n"),
+            'document 0: Service: invalid type: got "boolean", expected "string": metadata.namespace',
+            id="bool-namespace",
+        ),
+        pytest.param(
+            BYO.replace("metadata:\n  name: byo\n", "metadata:\n"),
+            "document 0: Service: missing field(s): metadata.name",
+            id="null-metadata",
+        ),
+        pytest.param(
+            BYO.replace("  name: byo\n", "  name: byo\n  annotations: oops\n"),
+            'document 0: Service: invalid type: got "string", expected "map": metadata.annotations',
+            id="string-annotations",
+        ),
+    ],
+)
+def test_apply_bad_metadata_is_one_line(api: Api, tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    result = api.cli("apply", "-f", str(path))
+    assert (result.returncode, result.stderr) == (1, f"error: {path}: {message}\n")
+
+
+def test_apply_with_empty_annotations_as_in_knatives_docs(api: Api) -> None:
+    result = api.cli("apply", "-f", "-", stdin=BYO.replace("  name: byo\n", "  name: byo\n  annotations:\n"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_apply_non_utf8_file_is_one_line(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(BYO.replace("app.py", "café.py").encode("latin-1"))
+    result = api.cli("apply", "-f", str(path))
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"error: {path}: not UTF-8 text: byte 0xe9 at line 11, column 36\n",
+    )

@@ -79,7 +79,7 @@ def test_hostile_manifest(
     if code == 0:
         assert "error" not in err
         return
-    lines = err.splitlines()
+    lines = err.split("\n")
     assert lines and lines[0].startswith(f"error: {path}: "), err
     assert all(line.startswith(f"error: {path}: ") for line in lines if line.startswith("error")), err
     assert case.must_say in err

@@ -160,5 +160,9 @@ def set_defaults(obj: BaseModel, old: BaseModel | None, cfg: Config, user: str =
         if not obj.metadata.owner_references:
             prevr = old if isinstance(old, Route) else None
             set_user_info(obj.metadata, prevr.spec if prevr else None, obj.spec, user, creating)
-    elif isinstance(obj, Revision) and creating:  # a Revision's spec is immutable: no defaulting on update
-        default_revision_spec(obj.spec, cfg, creating=True)
+    elif isinstance(obj, Revision):
+        # Knative defaults on update too, then refuses any spec change: defaulted is compared with
+        # defaulted, so an unchanged manifest sent again (apply, replace) is not "a change".
+        default_revision_spec(obj.spec, cfg, creating=creating)
+        if isinstance(old, Revision) and obj.spec.enable_service_links is None:
+            obj.spec.enable_service_links = old.spec.enable_service_links

@@ -100,19 +100,33 @@ class _Loader(yaml.SafeLoader):
         self.anchors = {}
         return node
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        """A key written twice is refused (go-yaml: ``mapping key "x" already defined at line N``);
-        PyYAML would silently keep the last one. Keys merged in with ``<<`` may be overridden."""
-        seen: dict[tuple[str, str], int] = {}
-        for key, _ in node.value:
-            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Hashable, Any]:
+        """SafeConstructor's, but keys become JSON strings as they are read (``1`` and ``true`` are
+        two keys, not one Python ``1``), and a key written twice is refused (go-yaml: ``mapping key
+        "x" already defined at line N``) where PyYAML keeps the last. Keys merged in with ``<<`` may
+        be overridden."""
+        if not isinstance(node, yaml.MappingNode):  # a !!set or !!map tag on a list or scalar
+            message = f"expected a mapping node, but found {getattr(node, 'id', 'another node')}"
+            raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+        seen: dict[Hashable, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            if (key.tag, key.value) in seen:
-                line = seen[key.tag, key.value]
-                message = f'mapping key "{wire.escaped(str(key.value))}" already defined at line {line}'
-                raise yaml.constructor.ConstructorError(None, None, message, key.start_mark)
-            seen[key.tag, key.value] = key.start_mark.line + 1
-        return super().construct_mapping(node, deep)
+            key = _map_key(self.construct_object(key_node, deep=True))
+            if key in seen:
+                message = f'mapping key "{wire.escaped(str(key))}" already defined at line {seen[key]}'
+                raise yaml.constructor.ConstructorError(None, None, message, key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        self.flatten_mapping(node)
+        mapping: dict[Hashable, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark
+                )
+            mapping[_map_key(key)] = self.construct_object(value_node, deep=deep)
+        return mapping
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         text = str(node.value).replace("_", "").lstrip("+-")
@@ -153,8 +167,8 @@ def _map_key(key: Any) -> Any:
     return key
 
 
-def _with_string_keys(root: Any) -> Any:
-    """A tree copy of ``root`` (a DAG when aliases are used) with JSON keys; iterative."""
+def _as_tree(root: Any) -> Any:
+    """A tree copy of ``root`` (a DAG when aliases are used); iterative."""
     out: list[Any] = [None]
     stack: list[tuple[Any, Any, Any]] = [(root, out, 0)]
     while stack:
@@ -163,8 +177,8 @@ def _with_string_keys(root: Any) -> Any:
             mapping: dict[Any, Any] = {}
             target[slot] = mapping
             for key, value in src.items():
-                mapping[_map_key(key)] = None
-                stack.append((value, mapping, _map_key(key)))
+                mapping[key] = None
+                stack.append((value, mapping, key))
         elif isinstance(src, list):
             items: list[Any] = [None] * len(src)
             target[slot] = items
@@ -205,7 +219,7 @@ def load_manifest(text: str, source: str = "-") -> list[Document]:
     for i, loaded in enumerate(raw):
         if loaded is None:
             continue
-        doc = _with_string_keys(loaded)
+        doc = _as_tree(loaded)
         where = f"{source}: document {i}"
         bad = [str(e) for e in wire.errors(doc)] or _check(doc)
         if not bad and _is_list(doc):

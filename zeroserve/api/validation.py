@@ -387,9 +387,11 @@ _CONTAINER_SC = (
 )
 
 
-def _validate_security_context(sc: Mapping[str, Any] | None, allowed: Sequence[str]) -> list[FieldError]:
-    if not sc:
+def _validate_security_context(sc: object, allowed: Sequence[str]) -> list[FieldError]:
+    if sc is None or sc == {}:
         return []
+    if not isinstance(sc, Mapping):  # the pod's is an unmodelled (kept) field: any JSON value
+        return [err_type(sc, ("map",), "")]
     keep = [*allowed, *(("privileged",) if sc.get("privileged") is False else ())]
     errs = _disallowed_keys(sc, keep)
     for key in ("runAsUser", "runAsGroup", "fsGroup"):

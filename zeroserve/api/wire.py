@@ -81,6 +81,7 @@ def _surrogate(text: str) -> str | None:
 
 
 def _key_path(path: str, key: str) -> str:
+    key = escaped(key)  # a path is one line of an error, whatever the key holds
     return f"{path}.{key}" if path else key
 
 

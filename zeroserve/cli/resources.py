@@ -135,7 +135,7 @@ def _documents(sources: list[tuple[str, str]], namespace: str | None) -> tuple[l
         try:
             loaded = load_manifest(text, source)
         except errors.ApiError as e:
-            problems.extend(e.message.splitlines())
+            problems.extend(e.message.split("\n"))  # one problem a line (not splitlines: a \r is no break)
             continue
         for document in loaded:
             obj, where = document.obj, f"{source}: {document.where}"

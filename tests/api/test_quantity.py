@@ -1,0 +1,53 @@
+"""Kubernetes quantities: parsed as ParseQuantity reads them, refused when negative or absurd."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from zeroserve.api import quantity
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        pytest.param("500m", Fraction(1, 2), id="milli"),
+        pytest.param("0.5", Fraction(1, 2), id="decimal"),
+        pytest.param(".5", Fraction(1, 2), id="leading-dot"),
+        pytest.param("1.", Fraction(1), id="trailing-dot"),
+        pytest.param("64Mi", Fraction(64 * 2**20), id="binary"),
+        pytest.param("1G", Fraction(10**9), id="decimal-si"),
+        pytest.param("129e6", Fraction(129 * 10**6), id="exponent"),
+        pytest.param("1E-3", Fraction(1, 1000), id="negative-exponent"),
+        pytest.param("100n", Fraction(1, 10**7), id="nano"),
+        pytest.param("+3", Fraction(3), id="plus"),
+        pytest.param(2, Fraction(2), id="json-integer"),
+        pytest.param(0.25, Fraction(1, 4), id="json-number"),
+    ],
+)
+def test_parse(text: str | int | float, value: Fraction) -> None:
+    assert quantity.check_non_negative(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("-1", "must be greater than or equal to 0", id="negative"),
+        pytest.param(-0.5, "must be greater than or equal to 0", id="negative-number"),
+        pytest.param("1e400", "must be less than or equal to 9223372036854775807m", id="absurd-exponent"),
+        pytest.param("1e2147483647", "must be less than or equal to 9223372036854775807m", id="no-time-spent-on-it"),
+        pytest.param(
+            "10000000000000000000", "must be less than or equal to 9223372036854775807m", id="past-int64-milli"
+        ),
+        pytest.param(float("inf"), "must be less than or equal to 9223372036854775807m", id="inf"),
+        pytest.param("lots", "quantities must match the regular expression", id="words"),
+        pytest.param("", "quantities must match the regular expression", id="empty"),
+        pytest.param("1Ki5", "unable to parse quantity's suffix", id="bad-suffix"),
+        pytest.param(True, "quantities must match the regular expression", id="boolean"),
+    ],
+)
+def test_refused(text: str | int | float, message: str) -> None:
+    with pytest.raises(quantity.QuantityError) as info:
+        quantity.check_non_negative(text)
+    assert str(info.value).startswith(message)
