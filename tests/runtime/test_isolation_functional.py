@@ -310,3 +310,14 @@ async def test_run_as_non_root_with_uid_0_is_refused(isolated: LocalRuntime) -> 
     await isolated.ensure(root, 1)
     me = get(await until(isolated, root.key, lambda s: s.ready == 1), "/whoami")
     assert me["uid"] == 0 and me["pid"] == 2  # root when asked, in the sandbox all the same
+
+
+@needs_sandbox
+async def test_an_instance_stopped_while_its_sandbox_starts_ends_at_once(isolated: LocalRuntime) -> None:
+    """A SIGTERM sent before the app runs its own code finds it still ignoring SIGTERM (as the monitor
+    must): it would be lost and the stop would wait the whole grace. Then the group gets SIGKILL."""
+    slow = workload("slow-00001", termination_grace_seconds=300)
+    for _ in range(3):
+        await isolated.ensure(slow, 1)
+        async with asyncio.timeout(20):
+            await isolated.remove(slow.key)

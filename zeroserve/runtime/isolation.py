@@ -52,7 +52,9 @@ no paths in its cmdline) -> ``env --default-signal=TERM`` -> ``setpriv --reuid -
 --clear-groups --no-new-privs --bounding-set=-all`` -> the app. bwrap stays outside the sandbox as
 the app's monitor and exits with its status (128 + N when a signal N killed it). The runtime sends
 SIGTERM to the whole process group; a monitor that died of it would take the app down at once, so
-the shell ignores SIGTERM before it execs bwrap and ``env`` restores the default for the app.
+the shell ignores SIGTERM before it execs bwrap and ``env`` restores the default for the app. A
+SIGTERM sent before that would be lost (the stop would wait its whole grace): an instance stopped
+while no process of its sandbox hears SIGTERM yet gets SIGKILL (``supervisor.sandbox_hears``).
 ``--die-with-parent`` kills the monitor and the sandbox's init when zeroserve up dies, and the kernel
 then kills every process of the PID namespace (a daemonised grandchild too). The sandbox's init
 outlives its monitor for a moment: an orphan of the runtime's, reaped with the instance's group.

@@ -192,7 +192,7 @@ class Instance:
             return
         self.mark_stopping()
         await self._spawned.wait()
-        self._signal(signal.SIGTERM)
+        self._terminate()
         try:
             async with asyncio.timeout(self.spec.grace if grace is None else grace):
                 await self._done.wait()
@@ -382,7 +382,7 @@ class Instance:
             if failures >= spec.failure_threshold and not self.stopping:
                 logger.info("instance %s failed its liveness probe %d times: restarting", self.id, failures)
                 self.liveness_failed = True
-                self._signal(signal.SIGTERM)
+                self._terminate()
                 if not await _exits_within(exit_task, self.spec.grace):
                     self._signal(signal.SIGKILL)
                 return
@@ -402,6 +402,17 @@ class Instance:
             return
         self.state = state
         self._on_change(self)
+
+    def _terminate(self) -> None:
+        """SIGTERM the group; SIGKILL while a sandboxed app has not started yet: its SIGTERM is ignored
+        until the jail restores it, and the stop would wait the whole grace for nothing (isolation)."""
+        jail, pid = self.spec.jail, self.pid
+        monitored = jail is not None and jail.monitored and pid is not None
+        if monitored and pid is not None and not supervisor.sandbox_hears(pid, signal.SIGTERM):
+            logger.info("instance %s: stopped before its app started: SIGKILL", self.id)
+            self._signal(signal.SIGKILL)
+        else:
+            self._signal(signal.SIGTERM)
 
     def _signal(self, signum: int) -> None:
         if self.pid is not None:

@@ -75,6 +75,32 @@ def read_stat(pid: int) -> ProcStat | None:
         return None
 
 
+def ignored_signals(pid: int) -> int | None:
+    """The mask of signals ``pid`` ignores (``SigIgn`` of ``/proc/<pid>/status``), None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigIgn:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def sandbox_hears(monitor: int, signum: int) -> bool:
+    """Whether a process of the group led by a sandbox's ``monitor``, other than the monitor and the
+    sandbox's init (its child), would act on ``signum``: the app once it runs its own code. While the
+    sandbox is being set up its processes ignore SIGTERM (see runtime.isolation), and a SIGTERM then
+    would be lost."""
+    bit = 1 << (signum - 1)
+    for stat in all_stats():
+        if stat.pgrp != monitor or monitor in (stat.pid, stat.ppid) or stat.state in ("Z", "X"):
+            continue
+        ignored = ignored_signals(stat.pid)
+        if ignored is not None and not ignored & bit:
+            return True
+    return False
+
+
 def all_stats() -> Iterator[ProcStat]:
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (stat := read_stat(int(entry))) is not None:
