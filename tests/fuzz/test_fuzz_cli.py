@@ -5,10 +5,7 @@ as ``unchanged``."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -16,9 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.cli.cli_harness import Api, running_api
+from tests.fuzz.cli_runner import apply, assert_refused, clear, stored
 from tests.fuzz.strategies import fuzz_settings, manifests
-from tests.fuzz.test_hostile_cli import _clear, _stored
-from zeroserve.cli.main import main
 
 TEXT_MUTATIONS: tuple[Callable[[str], str], ...] = (
     lambda t: t,
@@ -53,14 +49,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     yield from running_api(tmp_path_factory.mktemp("fuzz-cli"))
 
 
-def apply(api: Api, path: Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exited:
-        main(["--data-dir", str(api.data_dir), "apply", "-f", str(path)])
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out.getvalue(), err.getvalue()
-
-
 @given(files())
 @fuzz_settings(60)
 def test_apply_is_all_or_nothing_and_idempotent(
@@ -68,14 +56,12 @@ def test_apply_is_all_or_nothing_and_idempotent(
 ) -> None:
     path = tmp_path_factory.mktemp("manifest") / "fuzz.yaml"
     path.write_bytes(data)
-    _clear(api)
+    clear(api)
     code, out, err = apply(api, path)
     assert code in (0, 1), err
     if code == 1:
-        lines = err.split("\n")
-        assert lines and lines[0].startswith(f"error: {path}: "), err
-        assert all(line.startswith(f"error: {path}: ") for line in lines if line.startswith("error")), err
-        assert out == "" and _stored(api) == 0, (out, err)
+        assert_refused(path, out, err)
+        assert stored(api) == 0, err
         return
     again, out2, err2 = apply(api, path)
     assert again == 0, err2

@@ -1,8 +1,8 @@
 """Issue 11, item 6: every hostile manifest of the corpus gets a clear ``error: FILE: ...`` and exit 1
 (or is accepted, where Kubernetes accepts it), never a traceback, a hang or unbounded memory.
 
-The CLI runs in-process (``zeroserve.cli.main.main``) against a real store + API server on
-127.0.0.1; an exception escaping ``main`` is what would have printed a traceback. The alias bomb
+The CLI runs in-process against a real store + API server on 127.0.0.1 (``cli_runner``); an
+exception escaping ``main`` is what would have printed a traceback. The alias bomb
 also runs as a real subprocess under an address-space cap, so a regression fails the test instead
 of taking the machine.
 """
@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli.cli_harness import REPO, Api, clean_env, running_api
+from tests.fuzz.cli_runner import apply, assert_refused, clear, stored
 from tests.fuzz.hostile import Hostile, bomb, corpus
-from zeroserve.api.kinds import KINDS
-from zeroserve.cli.main import main
 
 CASES = corpus()
 BOMB_MEMORY_CAP = 512 << 20
@@ -31,59 +30,27 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     yield from running_api(tmp_path_factory.mktemp("hostile"))
 
 
-def _clear(api: Api) -> None:
-    async def clear() -> None:
-        for kind in KINDS:
-            items, _ = await api.store.list(kind)
-            for item in items:
-                await api.store.delete(kind, item["metadata"].get("namespace", ""), item["metadata"]["name"])
-
-    api.call(clear)
-
-
-def _stored(api: Api) -> int:
-    async def count() -> int:
-        return sum([len((await api.store.list(kind))[0]) for kind in KINDS])
-
-    return api.call(count)
-
-
-def run_cli(api: Api, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """``zeroserve ARGS`` in this process: (exit code, stdout, stderr); other exceptions propagate."""
-    with pytest.raises(SystemExit) as exited:
-        main(["--data-dir", str(api.data_dir), *args])
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
 def _path(tmp_path: Path, case: Hostile) -> Path:
     return tmp_path / f"{case.id}.{'json' if case.id.endswith('json') else 'yaml'}"
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
-def test_hostile_manifest(
-    api: Api, case: Hostile, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for var in ("ZEROSERVE_API", "ZEROSERVE_TOKEN", "ZEROSERVE_DATA_DIR"):
-        monkeypatch.delenv(var, raising=False)
+def test_hostile_manifest(api: Api, case: Hostile, tmp_path: Path) -> None:
     path = _path(tmp_path, case)
     path.write_bytes(case.data)
     try:
-        code, out, err = run_cli(api, "apply", "-f", str(path), capsys=capsys)
-        written = _stored(api)
+        code, out, err = apply(api, path)
+        written = stored(api)
     finally:
-        _clear(api)
+        clear(api)
     allowed = {"ok": {0}, "error": {1}, "either": {0, 1}}[case.expect]
     assert code in allowed, err
     if code == 0:
         assert "error" not in err
         return
-    lines = err.split("\n")
-    assert lines and lines[0].startswith(f"error: {path}: "), err
-    assert all(line.startswith(f"error: {path}: ") for line in lines if line.startswith("error")), err
+    assert_refused(path, out, err)
     assert case.must_say in err
-    assert out == "" and written == 0  # all or nothing
+    assert written == 0  # all or nothing
 
 
 def test_corpus_covers_the_issue() -> None:
