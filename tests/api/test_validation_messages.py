@@ -466,6 +466,20 @@ PROCESS_CASES = [  # issue 11, item 1: what the kernel cannot take is refused wi
         id="security-context-types",
     ),
     pytest.param(
+        f"{C0}.readinessProbe",
+        {"httpGet": {"path": "/x\r\nX-Evil: 1", "httpHeaders": [{"name": "Bad Name", "value": "a\nb"}]}},
+        [
+            f'invalid value: "/x\\r\\nX-Evil: 1": {C0}.readinessProbe.httpGet.path\n'
+            "must not contain control characters",
+            f'invalid value: "a\\nb": {C0}.readinessProbe.httpGet.httpHeaders[0].value\n'
+            "must not contain control characters",
+            f"invalid value: Bad Name: {C0}.readinessProbe.httpGet.httpHeaders[0].name\n"
+            "a valid HTTP header must consist of alphanumeric characters or '-' "
+            "(e.g. 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+')",
+        ],
+        id="probe-request-injection",
+    ),
+    pytest.param(
         "metadata.labels",
         "app=x",
         ['invalid type: got "string", expected "map": metadata.labels'],

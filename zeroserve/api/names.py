@@ -27,6 +27,20 @@ def regex_error(msg: str, fmt: str, *examples: str) -> str:
     return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
 
 
+HTTP_HEADER_NAME_FMT = "[-A-Za-z0-9]+"
+
+
+def is_http_header_name(value: str) -> list[str]:
+    """``IsHTTPHeaderName``: Go's net/http definition of a header field name (stricter than RFC 7230)."""
+    if re.fullmatch(HTTP_HEADER_NAME_FMT, value):
+        return []
+    return [
+        regex_error(
+            "a valid HTTP header must consist of alphanumeric characters or '-'", HTTP_HEADER_NAME_FMT, "X-Header-Name"
+        )
+    ]
+
+
 def max_len_error(n: int) -> str:
     return f"must be no more than {n} characters"
 

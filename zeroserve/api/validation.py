@@ -24,7 +24,7 @@ from zeroserve.api import labels, names, quantity, wire
 from zeroserve.api.base import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, Obj
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.meta import ObjectMeta
-from zeroserve.api.podspec import Container, ContainerPort, Probe, ResourceRequirements
+from zeroserve.api.podspec import Container, ContainerPort, HTTPGetAction, Probe, ResourceRequirements
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
 from zeroserve.api.route import Route, TrafficTarget
 from zeroserve.api.service import Service
@@ -250,6 +250,8 @@ def _validate_probe(p: Probe | None, port: ContainerPort | None, user: bool) -> 
         handlers.append(name)
         allowed = ("host", "path", "scheme", "httpHeaders", "port") if name == "httpGet" else ("host", "port")
         errs += via(_disallow_extras(action, allowed), name)
+        if isinstance(action, HTTPGetAction):
+            errs += via(_validate_http_get(action), name)
         val = action.port
         if user and isinstance(val, str) and val and val != (port.name if port and port.name else "http"):
             errs.append(err_invalid_value(val, f"{name}.port", "Probe port must match container port"))
@@ -265,6 +267,25 @@ def _validate_probe(p: Probe | None, port: ContainerPort | None, user: bool) -> 
         errs.append(FieldError(MSG_NEITHER, ("exec", "grpc", "httpGet", "tcpSocket")))
     elif len(handlers) > 1:
         errs.append(FieldError(MSG_BOTH, tuple(handlers)))
+    return errs
+
+
+def _controls(text: str) -> bool:
+    return any((ch < " " and ch != "\t") or ch == "\x7f" for ch in text)
+
+
+def _validate_http_get(action: HTTPGetAction) -> list[FieldError]:
+    """What the prober writes on the wire: a request line and headers (Kubernetes checks header
+    names; Go's HTTP client, the kubelet's, refuses control characters in the URL and values)."""
+    errs: list[FieldError] = []
+    if action.path and _controls(action.path):
+        errs.append(err_invalid_value(wire.shown(action.path), "path", "must not contain control characters"))
+    for i, header in enumerate(action.http_headers):
+        for msg in names.is_http_header_name(header.name):
+            errs.append(err_invalid_value(wire.shown(header.name), f"httpHeaders[{i}].name", msg))
+        if _controls(header.value):
+            message = "must not contain control characters"
+            errs.append(err_invalid_value(wire.shown(header.value), f"httpHeaders[{i}].value", message))
     return errs
 
 
