@@ -6,23 +6,33 @@ Mirrors Knative's webhook: ``pkg/apis/serving/v1/{service,configuration,revision
 ``apis/field_error.go`` (how paths are joined and errors merged).
 
 Paths are built as Knative's ``ViaField``/``ViaIndex`` build them: every function returns errors
-relative to the object it was given and callers prefix them with :func:`via`.
+relative to the object it was given and callers prefix them with :func:`via`. The plumbing
+(:mod:`zeroserve.api.fielderrors`) and decoding (:func:`parse`, :mod:`zeroserve.api.decoding`)
+are re-exported here, where callers have always found them.
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from zeroserve.api import annotations as ann
 from zeroserve.api import labels, names, quantity, wire
-from zeroserve.api.base import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, Obj
+from zeroserve.api.base import INT32_MAX
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.decoding import field_errors as field_errors
+from zeroserve.api.decoding import loc_to_path as loc_to_path
+from zeroserve.api.decoding import parse as parse
+from zeroserve.api.fielderrors import MSG_BOTH, MSG_NEITHER, err_disallowed, err_type, join
+from zeroserve.api.fielderrors import err_invalid_value as err_invalid_value
+from zeroserve.api.fielderrors import err_missing as err_missing
+from zeroserve.api.fielderrors import err_out_of_bounds as err_out_of_bounds
+from zeroserve.api.fielderrors import merge as merge
+from zeroserve.api.fielderrors import via as via
 from zeroserve.api.meta import ObjectMeta
 from zeroserve.api.podspec import Container, ContainerPort, HTTPGetAction, Probe, ResourceRequirements
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
@@ -30,8 +40,6 @@ from zeroserve.api.route import Route, TrafficTarget
 from zeroserve.api.service import Service
 from zeroserve.config import Config
 from zeroserve.errors import FieldError
-
-M = TypeVar("M", bound=BaseModel)
 
 RESERVED_PORTS = frozenset({8012, 8013, 8022, 9090, 9091, 8008})
 """Queue-proxy HTTP/h2c/admin/metrics ports and the profiling port (k8s_validation.go reservedPorts)."""
@@ -42,58 +50,6 @@ RESERVED_PATHS = frozenset({"/", "/dev", "/dev/log"})
 VALID_PORT_NAMES = frozenset({"h2c", "http1", ""})
 ENV_NAME_MESSAGE = "a valid environment variable name must consist only of printable ASCII characters other than '='"
 """Kubernetes' message (``relaxedEnvVarNameFmtErrMsg``); ``my.env-name`` is valid since 1.34."""
-
-MSG_DISALLOWED = "must not set the field(s)"
-MSG_MISSING = "missing field(s)"
-MSG_BOTH = "expected exactly one, got both"
-MSG_NEITHER = "expected exactly one, got neither"
-
-# ----------------------------------------------------------------------------- FieldError plumbing
-
-
-def join(*parts: str) -> str:
-    """knative.dev/pkg ``flatten``: dots between fields, ``[i]`` glued to the field before it."""
-    out: list[str] = []
-    for part in parts:
-        for p in part.split(".") if part else ():
-            if not p:
-                continue
-            if out and p.startswith("[") and p.endswith("]"):
-                out[-1] += p
-            else:
-                out.append(p)
-    return ".".join(out)
-
-
-def via(errs: Iterable[FieldError], *prefix: str) -> list[FieldError]:
-    """``ViaField(prefix...)`` on every error."""
-    return [FieldError(e.message, tuple(join(*prefix, p) for p in e.paths), e.details) for e in errs]
-
-
-def merge(errs: Iterable[FieldError]) -> list[FieldError]:
-    """Knative's rendering: errors with equal message and details become one, paths sorted."""
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for e in errs:
-        paths = grouped.setdefault((e.message, e.details), [])
-        paths.extend(p for p in e.paths if p not in paths)
-    merged = [FieldError(m, tuple(sorted(p)), d) for (m, d), p in grouped.items()]
-    return sorted(merged, key=lambda e: (e.message, e.details))
-
-
-def err_invalid_value(value: object, path: str, details: str = "") -> FieldError:
-    return FieldError(f"invalid value: {value}", (path,), details)
-
-
-def err_out_of_bounds(value: object, lower: object, upper: object, path: str) -> FieldError:
-    return FieldError(f"expected {lower} <= {value} <= {upper}", (path,))
-
-
-def err_disallowed(*paths: str) -> FieldError:
-    return FieldError(MSG_DISALLOWED, tuple(paths))
-
-
-def err_missing(*paths: str) -> FieldError:
-    return FieldError(MSG_MISSING, tuple(paths))
 
 
 def _is_set(value: Any) -> bool:
@@ -112,89 +68,6 @@ def _disallowed_keys(obj: Mapping[str, Any] | None, allowed: Iterable[str]) -> l
     keep = set(allowed)
     bad = sorted(k for k, v in obj.items() if k not in keep and _is_set(v))
     return [err_disallowed(*bad)] if bad else []
-
-
-# ----------------------------------------------------------------------------- parsing
-
-_UNION_TAG = re.compile(r"^(int|str|float|bool|none|constrained-\w+|[A-Z]\w*|\w+\[.*\]|function-\w+.*|literal\[.*\])$")
-
-_EXPECTED: dict[str, str] = {
-    "string_type": "string",
-    "int_type": "integer",
-    "float_type": "number",
-    "bool_type": "boolean",
-    "dict_type": "map",
-    "model_type": "map",
-    "model_attributes_type": "map",
-    "list_type": "array",
-}
-"""pydantic's type errors -> the JSON type the field wants, in kubectl's words."""
-_BOUNDS = {INT32_MAX: (INT32_MIN, INT32_MAX), INT32_MIN: (INT32_MIN, INT32_MAX), INT64_MAX: (INT64_MIN, INT64_MAX)}
-_BOUNDS[INT64_MIN] = (INT64_MIN, INT64_MAX)
-
-
-def loc_to_path(loc: Sequence[int | str]) -> str:
-    """A pydantic error location as a Knative path: ``spec.containers[0].env[1].name``."""
-    parts: list[str] = []
-    for i, item in enumerate(loc):
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif i > 0 and _UNION_TAG.match(item):
-            continue
-        else:
-            parts.append(item)
-    return join(*parts)
-
-
-def err_type(value: object, expected: Iterable[str], path: str) -> FieldError:
-    """A value of the wrong JSON type (kubectl: ``invalid type for ...: got "string", expected "map"``)."""
-    names = dict.fromkeys(expected)
-    if "number" in names:  # an integer is a number
-        names.pop("integer", None)
-    want = " or ".join(names)
-    return FieldError(f'invalid type: got "{wire.json_type(value)}", expected "{want}"', (path,))
-
-
-def _shown(value: object) -> str:
-    return wire.shown(value) if isinstance(value, str) else str(value)
-
-
-def _field_error(path: str, errs: Sequence[Mapping[str, Any]]) -> FieldError:
-    """One Knative error for every pydantic error at ``path`` (a union reports one per member)."""
-    kinds = {e["type"] for e in errs}
-    value = errs[0].get("input")
-    if "extra_forbidden" in kinds:
-        return err_disallowed(path)
-    if "missing" in kinds:
-        return err_missing(path)
-    for e in errs:
-        bound = (e.get("ctx") or {}).get("le", (e.get("ctx") or {}).get("ge"))
-        if e["type"] in ("less_than_equal", "greater_than_equal") and bound in _BOUNDS:
-            lower, upper = _BOUNDS[bound]
-            return err_out_of_bounds(e.get("input"), lower, upper, path)
-    literal = next((e for e in errs if e["type"] == "literal_error"), None)
-    if literal is not None:
-        return err_invalid_value(_shown(value), path, f"expected {(literal.get('ctx') or {}).get('expected', '')}")
-    expected = [_EXPECTED[e["type"]] for e in errs if e["type"] in _EXPECTED]
-    if expected:
-        return err_type(value, expected, path)
-    return err_invalid_value(_shown(value) if isinstance(value, (str, int, float)) else wire.json_type(value), path)
-
-
-def field_errors(exc: ValidationError) -> list[FieldError]:
-    """pydantic errors -> Knative's (pydantic's own wording never reaches a user)."""
-    by_path: dict[str, list[Mapping[str, Any]]] = {}
-    for e in exc.errors(include_url=False):
-        by_path.setdefault(loc_to_path(e["loc"]), []).append(e)
-    return [_field_error(path, errs) for path, errs in by_path.items()]
-
-
-def parse(cls: type[M], obj: Obj) -> tuple[M | None, list[FieldError]]:
-    """Parse ``obj`` as ``cls``; on failure every problem as a FieldError (merged)."""
-    try:
-        return cls.model_validate(obj), []
-    except ValidationError as exc:
-        return None, merge(field_errors(exc))
 
 
 # ----------------------------------------------------------------------------- metadata
@@ -480,12 +353,12 @@ def _validate_resources(r: ResourceRequirements) -> list[FieldError]:
             try:
                 amounts[group, name] = quantity.check_non_negative(raw)
             except quantity.QuantityError as e:
-                errs.append(err_invalid_value(_shown(raw), join(group, name), str(e)))
+                errs.append(err_invalid_value(wire.shown_value(raw), join(group, name), str(e)))
     for (group, name), amount in amounts.items():
         limit = amounts.get(("limits", name))
         if group == "requests" and limit is not None and amount > limit:
-            message = f"must be less than or equal to {name} limit of {_shown(r.limits[name])}"
-            errs.append(err_invalid_value(_shown(r.requests[name]), join(group, name), message))
+            message = f"must be less than or equal to {name} limit of {wire.shown_value(r.limits[name])}"
+            errs.append(err_invalid_value(wire.shown_value(r.requests[name]), join(group, name), message))
     return errs
 
 

@@ -62,6 +62,11 @@ def shown(text: str, limit: int = 64) -> str:
     return short if short.isprintable() and short.strip() == short and short else json.dumps(short)
 
 
+def shown_value(value: object) -> str:
+    """Any JSON scalar as it can be shown in an error (strings through :func:`shown`)."""
+    return shown(value) if isinstance(value, str) else str(value)
+
+
 def escaped(text: str) -> str:
     """``text`` with what a terminal should not print raw (controls, surrogates) escaped, unquoted."""
     return text if text.isprintable() else json.dumps(text)[1:-1]
