@@ -686,6 +686,21 @@ class _Downstream(asyncio.Protocol):
     reads is measured as it arrives (``head_seen``) and checked exactly once complete.
     """
 
+    # Rare states: class attributes until set, so that an instance keeps at most 30 attributes
+    # (CPython shares the keys of instance dicts, and the fast attribute access, up to 30).
+    held: list[bytes] | None = None
+    """Bytes read but not parsed while the pipeline is full (or refused: dropped)."""
+    held_scheduled = False
+    linger = False
+    """Close with :meth:`_linger`: the client may still be sending (a refused or unread request)."""
+    lingered = -1
+    _linger_timer: asyncio.TimerHandle | None = None
+    refused = False
+    mark: object = _UNMARKED
+    mark_at = 0.0
+    """The timeout sweep: the request being parsed when the connection was first seen waiting
+    for its client, and when."""
+
     def __init__(self, state: _ServerState) -> None:
         self.state = state
         self.parser = httptools.HttpRequestParser(self)
@@ -707,24 +722,11 @@ class _Downstream(asyncio.Protocol):
         self.write_paused = False
         self.closed = False
         self.closing = False
-        self.limits = state.limits
-        self.held: list[bytes] | None = None
-        """Bytes read but not parsed while the pipeline is full (or refused: dropped)."""
-        self.held_scheduled = False
-        self.linger = False
-        """Close with :meth:`_linger`: the client may still be sending (a refused or unread request)."""
-        self.lingered = -1
-        self._linger_timer: asyncio.TimerHandle | None = None
-        self.refused = False
         self.done = False
         """Closing: requests parsed from now on are not started (the parser is stopped at the next head)."""
         self.head_seen = 0
         """Bytes of the head being parsed in reads after the one it began in (0: none, or the
         head fits one small read, so it is within every limit and is not measured)."""
-        self.mark: object = _UNMARKED
-        self.mark_at = 0.0
-        """The timeout sweep: the request being parsed when the connection was first seen
-        waiting for its client, and when."""
         # One-entry memos of the header work of the previous request (see _scan, _request_head).
         self._scanned: h.Headers | None = None
         self._scan_memo: h.RequestScan | None = None
@@ -809,7 +811,7 @@ class _Downstream(asyncio.Protocol):
             self.head_seen = 1  # it began in this read: measure it exactly once complete
             return True
         self.head_seen += size
-        problem = lim.check_partial_head(self.limits, self.head_seen, ex.url)
+        problem = lim.check_partial_head(self.state.limits, self.head_seen, ex.url)
         if problem is not None:
             self._refuse(*problem)
             return False
@@ -877,7 +879,7 @@ class _Downstream(asyncio.Protocol):
         ex.method = parser.get_method()
         if self.head_seen:  # it spanned reads: measure it (a head within one small read is within limits)
             self.head_seen = 0
-            problem = lim.check_head(self.limits, ex.method, ex.url, ex.headers)
+            problem = lim.check_head(self.state.limits, ex.method, ex.url, ex.headers)
             if problem is not None:
                 self._refuse(*problem)
                 raise _Stop  # the parser must not go on; data_received sees ``refused``
@@ -892,7 +894,7 @@ class _Downstream(asyncio.Protocol):
         exchanges.append(ex)
         if len(exchanges) == 1:
             ex.start()
-        elif len(exchanges) > self.limits.pipeline:
+        elif len(exchanges) > self.state.limits.pipeline:
             self.pause(_PAUSE_PIPELINE)
 
     def _target_form(self, ex: _Exchange) -> bool:
@@ -969,7 +971,7 @@ class _Downstream(asyncio.Protocol):
             return
         if self.paused:
             self.resume(_PAUSE_UPSTREAM)
-            if self.paused & _PAUSE_PIPELINE and len(self.exchanges) <= self.limits.pipeline:
+            if self.paused & _PAUSE_PIPELINE and len(self.exchanges) <= self.state.limits.pipeline:
                 self._pipeline_open()
         if self.exchanges:
             self.exchanges[0].start()

@@ -209,8 +209,8 @@ class UpstreamPool:
         conn.sink = None
         if conn.closed:
             return
-        gate = self._gates.get(conn.key)
-        if gate is not None and _hand(gate, conn):
+        gates = self._gates
+        if gates and (gate := gates.get(conn.key)) is not None and _hand(gate, conn):
             return
         idle = self._idle.setdefault(conn.key, [])
         if len(idle) >= self.max_idle_per_host:
