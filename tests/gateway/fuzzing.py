@@ -93,6 +93,9 @@ special_headers = st.one_of(
     st.tuples(st.just("X-Drop"), field_value),
 )
 headers = st.lists(st.one_of(special_headers, st.tuples(token, field_value)), max_size=6)
+tame_headers = st.lists(
+    st.tuples(st.sampled_from(["Accept", "User-Agent", "X-Request-Id", "Cookie", "X-Forwarded-For"]), token), max_size=4
+)
 
 
 @st.composite
@@ -123,9 +126,14 @@ def _latin1(text: str) -> bytes:
 
 @st.composite
 def requests(draw: st.DrawFn) -> bytes:
-    method, target, version = draw(methods), draw(targets), draw(versions)
+    """One request: half of them tame (they reach the upstream), half hostile."""
+    if draw(st.booleans()):
+        method, target, version = draw(st.sampled_from(["GET", "POST", "HEAD", "PUT"])), draw(paths), "HTTP/1.1"
+        lines = draw(tame_headers)
+    else:
+        method, target, version = draw(methods), draw(targets), draw(versions)
+        lines = draw(headers)
     framing, body = draw(bodies())
-    lines = [(k, v) for k, v in draw(headers)]
     if draw(st.booleans()) or not any(k == "Host" for k, _ in lines):
         lines.insert(0, ("Host", HOST))
     at = draw(st.integers(0, len(lines)))
