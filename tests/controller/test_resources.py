@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from zeroserve.api.base import Obj, from_wire, to_wire
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.revision import Revision
@@ -174,3 +176,35 @@ def test_make_workload_reports_unsupported_fields_and_keeps_literal_env() -> Non
         "spec.containers[0].env[1].valueFrom",
         "spec.containers[0].envFrom",
     }
+
+
+@pytest.mark.parametrize(
+    ("pod", "container", "want"),
+    [
+        pytest.param(None, None, (None, None, None), id="none"),
+        pytest.param({"runAsUser": 1000, "runAsGroup": 50}, None, (1000, 50, None), id="pod"),
+        pytest.param(None, {"runAsNonRoot": True, "runAsUser": 0}, (0, None, True), id="container"),
+        pytest.param(
+            {"runAsUser": 1000, "runAsGroup": 50, "runAsNonRoot": False},
+            {"runAsUser": 2000, "runAsNonRoot": True},
+            (2000, 50, True),
+            id="the-container-wins-field-by-field",
+        ),
+        pytest.param({"runAsUser": "1000", "runAsNonRoot": "yes"}, None, (None, None, None), id="not-numbers"),
+    ],
+)
+def test_make_workload_runs_as_the_security_context(
+    pod: Obj | None, container: Obj | None, want: tuple[int | None, int | None, bool | None]
+) -> None:
+    spec: Obj = {"containers": [{"command": ["app"], **({"securityContext": container} if container else {})}]}
+    if pod is not None:
+        spec["securityContext"] = pod
+    w = make_workload(rev_of(spec), Config())
+    assert (w.run_as_user, w.run_as_group, w.run_as_non_root) == want
+    assert w.unsupported == ()
+
+
+def test_make_workload_names_the_pod_security_context_it_does_not_honour() -> None:
+    spec = {"containers": [{"command": ["app"]}], "securityContext": {"runAsUser": 1000, "fsGroup": 2000}}
+    w = make_workload(rev_of(spec), Config())
+    assert w.run_as_user == 1000 and w.unsupported == ("spec.securityContext.fsGroup",)

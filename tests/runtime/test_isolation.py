@@ -189,6 +189,15 @@ def test_the_jail_as_root_with_bubblewrap(tmp_path: Path) -> None:
     assert hidden not in options
 
 
+def test_bubblewraps_options_carry_the_environment() -> None:
+    jail = Isolation(Policy(), ROOT_MACHINE).jail(User(1879048200, 1879048200), "/")
+    assert jail is not None
+    env = ("--clearenv", "--setenv", "A", "1", "--setenv", "B", "x y")
+    assert jail.options_with({"A": "1", "B": "x y"})[-7:] == env
+    plain = Isolation(Policy(), NO_SANDBOX).jail(User(1879048200, 1879048200), "/")
+    assert plain is not None and plain.options_with({"A": "1"}) == ()
+
+
 def test_the_jail_without_bubblewrap_only_switches_users() -> None:
     jail = Isolation(Policy(), NO_SANDBOX).jail(User(65534, 65534), "/")
     assert jail is not None and not jail.monitored and jail.options == ()

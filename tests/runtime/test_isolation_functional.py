@@ -229,6 +229,11 @@ async def test_instances_run_as_users_of_their_revisions_in_a_sandbox(isolated: 
         assert me["sigterm_default"]  # the shell's ignored SIGTERM is not inherited
     assert one["uid"] != two["uid"]
     assert not isolated.status(first.key).warnings  # type: ignore[union-attr]
+    monitor = isolated._deployments[first.key].instances[0].pid
+    assert monitor is not None
+    init = int(Path(f"/proc/{monitor}/task/{monitor}/children").read_text().split()[0])
+    for root in (monitor, init):  # bubblewrap's own processes do not carry the app's environment
+        assert b"K_REVISION" not in Path(f"/proc/{root}/environ").read_bytes()
 
 
 @needs_sandbox

@@ -47,9 +47,10 @@ and every revision of one checkout reads the same files. Files the platform hand
 by the (root) bubblewrap: readable by its uid and by no other instance's.
 
 **The chain** (bubblewrap's namespace setup costs ~4 ms, MEASURED.md section 3): the shell step
-(cgroups) -> ``bwrap`` (its options come through a pipe, ``--args FD``, so the sandbox's pid 1 shows
-no paths in its cmdline) -> ``env --default-signal=TERM`` -> ``setpriv --reuid --regid
---clear-groups --no-new-privs --bounding-set=-all`` -> the app. bwrap stays outside the sandbox as
+(cgroups) -> ``bwrap`` (its options and the app's environment come in a file, ``--args FD``: the
+sandbox's pid 1 shows no paths in its cmdline, and no environment) -> ``env
+--default-signal=TERM`` -> ``setpriv --reuid --regid --clear-groups --no-new-privs
+--bounding-set=-all`` -> the app. bwrap stays outside the sandbox as
 the app's monitor and exits with its status (128 + N when a signal N killed it). The runtime sends
 SIGTERM to the whole process group; a monitor that died of it would take the app down at once, so
 the shell ignores SIGTERM before it execs bwrap and ``env`` restores the default for the app. A
@@ -177,11 +178,18 @@ class Jail:
     user: User
     """Who the app runs as (the command is resolved as this user would)."""
     options: tuple[str, ...] = ()
-    """Options handed to ``program`` through a pipe (bubblewrap's ``--args FD``), never on a command line."""
+    """Options handed to ``program`` in a file (bubblewrap's ``--args FD``), never on a command line."""
     monitored: bool = False
     """``program`` stays as the app's monitor: it must outlive a SIGTERM to the group (see the module)."""
     visible: tuple[str, ...] = ()
     """Directories bound into the sandbox under parents of its own, which the app's user may search."""
+
+    def options_with(self, env: Mapping[str, str]) -> tuple[str, ...]:
+        """:attr:`options`, and for bubblewrap the app's environment as options too (pure): bwrap itself
+        then starts with an empty one, so its monitor and init (root) do not carry the app's env."""
+        if not self.monitored:
+            return self.options
+        return (*self.options, "--clearenv", *(item for pair in env.items() for item in ("--setenv", *pair)))
 
 
 def sandbox_options(

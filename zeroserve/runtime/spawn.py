@@ -98,6 +98,18 @@ def wrap(
     return [SH, "-c", "\n".join(steps), argv[0], *argv]
 
 
+def _file_of(options: Sequence[str]) -> int:
+    """A memory file holding ``options`` NUL-terminated, read from its start (``bwrap --args FD``)."""
+    fd = os.memfd_create("zeroserve-jail")
+    try:
+        os.write(fd, b"".join(os.fsencode(option) + b"\0" for option in options))
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class Child:
     """A started process whose exit the event loop learns of (``asyncio.subprocess.Process``-like)."""
 
@@ -153,13 +165,8 @@ def spawn(
     """Start ``argv`` in its own session (stdin from /dev/null), in ``cgroup_procs``, in ``jail`` (see the
     module docstring). A jail always dies with its parent."""
     program = resolve(argv[0], env, cwd, jail)
-    options_fd: int | None = None
-    if jail is not None and jail.options:
-        options_fd, write_fd = os.pipe()
-        try:
-            os.write(write_fd, b"".join(os.fsencode(option) + b"\0" for option in jail.options))  # < a pipe's 64 KiB
-        finally:
-            os.close(write_fd)
+    options = () if jail is None else jail.options_with(env)
+    options_fd = _file_of(options) if options else None
     try:
         command = wrap(
             [program, *argv[1:]],
@@ -175,7 +182,7 @@ def spawn(
             stdout=stdout,
             stderr=stderr,
             cwd=cwd,
-            env=dict(env),
+            env={} if jail is not None and jail.monitored else dict(env),  # then it is in the options
             start_new_session=True,
             pass_fds=() if options_fd is None else (options_fd,),
         )
