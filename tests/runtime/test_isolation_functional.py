@@ -326,3 +326,66 @@ async def test_an_instance_stopped_while_its_sandbox_starts_ends_at_once(isolate
         await isolated.ensure(slow, 1)
         async with asyncio.timeout(20):
             await isolated.remove(slow.key)
+
+
+NOT_ROOT = """
+import asyncio, json, logging, sys, urllib.request
+from pathlib import Path
+from zeroserve.runtime.base import Workload, WorkloadKey
+from zeroserve.runtime.isolation import Policy
+from zeroserve.runtime.local import LocalRuntime
+
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+async def main():
+    runtime = LocalRuntime(Path(sys.argv[1]), isolation=Policy(), subreaper=False)
+    key = WorkloadKey("default", "plain-00001")
+    workload = Workload(key, "plain", "plain", None, (sys.executable, sys.argv[2]), (), sys.argv[3], (), 8080,
+                        None, None, 5, 0, 300, run_as_user=1000)
+    changed = asyncio.Event()
+    runtime.subscribe(lambda _key: changed.set())
+    await runtime.ensure(workload, 1)
+    while not (status := runtime.status(key)).ready:
+        changed.clear()
+        await asyncio.wait_for(changed.wait(), 30)
+    endpoint = status.endpoints[0]
+    with urllib.request.urlopen(f"http://{endpoint.host}:{endpoint.port}/whoami") as response:
+        print(json.dumps({"warnings": status.warnings, "whoami": json.load(response)}), flush=True)
+    await runtime.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not SANDBOX.can_switch_users, reason="needs root, to run the runtime as another user")
+async def test_without_root_instances_run_as_up_and_every_condition_says_so(data_dir: Path) -> None:
+    """`up` run by an unprivileged user (65534 here): it cannot switch users; it says so once in the log
+    and in the status every Revision's condition shows; the sandbox still works where user namespaces do."""
+    os.chown(data_dir, isolation.NOBODY, isolation.NOBODY)
+    process = await asyncio.create_subprocess_exec(
+        SANDBOX.setpriv or "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        sys.executable,
+        "-c",
+        NOT_ROOT,
+        str(data_dir),
+        ATTACKER,
+        str(REPO),
+        cwd=REPO,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    report = json.loads(out)
+    not_root = "instances run as zeroserve up's own user (uid 65534), not as users of their own: it is not root."
+    assert report["warnings"][-2:] == [not_root, "securityContext runAsUser 1000 not honoured."]
+    assert err.decode().count(not_root) == 1  # once in the log
+    assert report["whoami"]["uid"] == 65534
+    if SANDBOX.bwrap is not None and not any("PID and mount namespaces" in w for w in report["warnings"]):
+        assert report["whoami"]["pid"] == 2  # bubblewrap in a user namespace of its own

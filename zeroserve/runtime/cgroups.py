@@ -345,6 +345,9 @@ def _probe_v1(root: Path) -> Cgroups | str:
         except OSError as err:
             problems.append(f"cannot create {hierarchy / PARENT}: {err.strerror or err}")
             continue
+        if not os.access(hierarchy / PARENT, os.W_OK | os.X_OK):  # made by root before us, say
+            problems.append(f"cannot create cgroups in {hierarchy / PARENT}: Permission denied")
+            continue
         parents.append((controller, hierarchy / PARENT))
     have = {name for name, _ in parents}
     if not all(name in have for name in V1_REQUIRED):
