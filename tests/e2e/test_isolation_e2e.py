@@ -125,3 +125,24 @@ def test_an_app_cannot_reach_the_platform_or_another_app(up: Up) -> None:
     apps = app_pids("victim-00001")
     up.stop(signal.SIGKILL)
     wait_for(lambda: all(dead(pid) for pid in apps), 30, "the apps to die with up")
+
+
+def test_run_as_non_root_with_uid_0_is_a_revision_condition(up: Up) -> None:
+    service = json.loads(manifest("rooted", "x"))
+    container = service["spec"]["template"]["spec"]["containers"][0]
+    container["securityContext"] = {"runAsNonRoot": True, "runAsUser": 0}
+    up.cli("apply", "-f", "-", input=json.dumps(service))
+
+    def refused() -> dict[str, Any] | None:
+        done = up.cli("get", "revision", "rooted-00001", "-o", "json", check=False)
+        if done.returncode != 0:
+            return None
+        rev: dict[str, Any] = json.loads(done.stdout)
+        conditions = {c["type"]: c for c in rev.get("status", {}).get("conditions", [])}
+        return conditions if conditions.get("ResourcesAvailable", {}).get("status") == "False" else None
+
+    conditions = wait_for(refused, 30, "rooted-00001 refused")
+    for kind in ("ResourcesAvailable", "ContainerHealthy"):
+        assert conditions[kind]["reason"] == "CreateContainerConfigError"
+        assert "runAsUser breaks non-root policy" in conditions[kind]["message"]
+    assert conditions["Ready"]["status"] == "False"
