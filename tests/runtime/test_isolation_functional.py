@@ -389,3 +389,26 @@ async def test_without_root_instances_run_as_up_and_every_condition_says_so(data
     assert report["whoami"]["uid"] == 65534
     if SANDBOX.bwrap is not None and not any("PID and mount namespaces" in w for w in report["warnings"]):
         assert report["whoami"]["pid"] == 2  # bubblewrap in a user namespace of its own
+
+
+GRACEFUL = """
+import http.server, os, signal, sys, time
+server = http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), http.server.BaseHTTPRequestHandler)
+def bye(*_):
+    time.sleep(0.2)
+    print("graceful", flush=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, bye)
+server.serve_forever()
+"""
+
+
+@needs_sandbox
+async def test_a_ready_sandboxed_instance_gets_sigterm_and_its_grace(isolated: LocalRuntime, data_dir: Path) -> None:
+    app = workload("term-00001", command=(sys.executable, "-c", GRACEFUL), termination_grace_seconds=30)
+    await isolated.ensure(app, 1)
+    await until(isolated, app.key, lambda s: s.ready == 1)
+    async with asyncio.timeout(10):
+        await isolated.remove(app.key)
+    logs = list((data_dir / "logs" / "default" / "term-00001").glob("*.log"))
+    assert [log.read_text() for log in logs] == ["graceful\n"]

@@ -87,18 +87,34 @@ def ignored_signals(pid: int) -> int | None:
 
 
 def sandbox_hears(monitor: int, signum: int) -> bool:
-    """Whether a process of the group led by a sandbox's ``monitor``, other than the monitor and the
-    sandbox's init (its child), would act on ``signum``: the app once it runs its own code. While the
-    sandbox is being set up its processes ignore SIGTERM (see runtime.isolation), and a SIGTERM then
-    would be lost."""
+    """Whether a process below a sandbox's ``monitor`` and the sandbox's init (its child) would act on
+    ``signum``: the app once it runs its own code. While the sandbox is being set up its processes
+    ignore SIGTERM (see runtime.isolation), and a SIGTERM then would be lost."""
+    inits = _children(monitor)
+    if inits is None:  # a kernel without CONFIG_PROC_CHILDREN: the group but the monitor and its children
+        below = [s.pid for s in all_stats() if s.pgrp == monitor and monitor not in (s.pid, s.ppid)]
+    else:
+        below = list(_descendants(inits))
     bit = 1 << (signum - 1)
-    for stat in all_stats():
-        if stat.pgrp != monitor or monitor in (stat.pid, stat.ppid) or stat.state in ("Z", "X"):
-            continue
-        ignored = ignored_signals(stat.pid)
-        if ignored is not None and not ignored & bit:
-            return True
-    return False
+    return any((ignored := ignored_signals(pid)) is not None and not ignored & bit for pid in below)
+
+
+def _children(pid: int) -> list[int] | None:
+    """``/proc/<pid>/task/<pid>/children`` ([] when ``pid`` is gone), None where the kernel has none."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(child) for child in path.read_text().split()]
+    except FileNotFoundError:
+        return None if Path(f"/proc/{pid}").exists() else []
+    except (OSError, ValueError):
+        return []
+
+
+def _descendants(pids: list[int]) -> Iterator[int]:
+    for pid in pids:
+        children = _children(pid) or []
+        yield from children
+        yield from _descendants(children)
 
 
 def all_stats() -> Iterator[ProcStat]:
