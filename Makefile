@@ -12,7 +12,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up test check lint typecheck layers bootstrap clean
 
+# Instances run in a bubblewrap sandbox when `bwrap` is installed (zeroserve/runtime/isolation.py): as
+# root with apt-get, the first bootstrap installs Debian's bubblewrap; otherwise it says what is missing.
 $(STAMP): pyproject.toml
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
+		|| echo "note: bubblewrap (bwrap) is not installed: instances will run without their sandbox"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
