@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.e2e.harness import Up  # noqa: E402
 from zeroserve.api.kinds import (  # noqa: E402
     CONFIGURATION,
     PODAUTOSCALER,
@@ -30,7 +30,6 @@ from zeroserve.api.kinds import (  # noqa: E402
     SERVERLESSSERVICE,
     SERVICE,
 )
-from zeroserve.cli.client import ApiClient  # noqa: E402
 from zeroserve.errors import NotFound  # noqa: E402
 
 CHILDREN = (CONFIGURATION, ROUTE, REVISION, PODAUTOSCALER, SERVERLESSSERVICE)
@@ -45,7 +44,7 @@ def service(name: str) -> dict[str, object]:
     }
 
 
-def instances(data_dir: Path) -> int:
+def instances() -> int:
     """Processes whose command line names the hello app and whose parent is not this script."""
     count = 0
     for pid in os.listdir("/proc"):
@@ -83,34 +82,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"interpreter: {sys.executable}")
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
-        log = open(Path(tmp) / "up.log", "wb")  # noqa: SIM115 - closed at the end
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROSERVE_")}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "zeroserve",
-                "up",
-                "--data-dir",
-                str(data),
-                "--api-port",
-                "0",
-                "--gateway-port",
-                "0",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        up = Up(Path(tmp) / "data")
+        up.start()
         try:
-            if not wait_until(lambda: (data / "endpoints.json").exists(), 60):
-                raise SystemExit("zeroserve up did not start")
-            import json
-
-            api = json.loads((data / "endpoints.json").read_text())["api"]
-            client = ApiClient(api, (data / "token").read_text().strip())
+            client = up.client()
             print(f"{'gap s':>6} {'left':>5} " + " ".join(f"{k.kind:>18}" for k in CHILDREN) + "  processes")
             for gap in (float(g) for g in args.gaps.split(",")):
                 names = [f"o{int(gap * 1000)}-{i}" for i in range(args.n)]
@@ -128,7 +103,7 @@ def main() -> None:
                     left_names.update(owner_of(n) for n in mine)
                     counts.append(len(mine))
                 left = len(left_names)
-                print(f"{gap:>6} {left:>5} " + " ".join(f"{c:>18}" for c in counts) + f"  {instances(data):>9}")
+                print(f"{gap:>6} {left:>5} " + " ".join(f"{c:>18}" for c in counts) + f"  {instances():>9}")
             name = f"o0-{args.n - 1}"
             client.create(SERVICE, service(name))
 
@@ -141,9 +116,7 @@ def main() -> None:
 
             print(f"re-created {name}: Ready={wait_until(ready, 20)}")
         finally:
-            proc.terminate()
-            proc.wait(60)
-            log.close()
+            up.stop()
 
 
 if __name__ == "__main__":

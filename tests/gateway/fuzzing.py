@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tests.net.upstreams import Upstream, run_upstream
@@ -39,20 +37,6 @@ HOST = "fuzz.default.localhost"
 HANG_AFTER = 8.0
 """Seconds after the last byte sent by which the gateway must have closed the connection."""
 ALLOWED_5XX = frozenset({502, 503, 504})
-
-_LONG = os.environ.get("ZEROSERVE_FUZZ_EXAMPLES")
-
-
-def fuzz_settings(examples: int) -> settings:
-    """``examples`` in ``make test`` (derandomized), the bench's count when it asks for one."""
-    return settings(
-        max_examples=int(_LONG) if _LONG else examples,
-        derandomize=not _LONG,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-
 
 # -- strategies ----------------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given
 
-from tests.gateway.fuzzing import FuzzBench, connections, fuzz_settings, problems
+from tests.fuzz.strategies import fuzz_settings
+from tests.gateway.fuzzing import FuzzBench, connections, problems
 
 
 @pytest.fixture(scope="module")
