@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.runtime import status_until
 from zeroserve.runtime.base import Endpoint, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.local import LocalRuntime
 
@@ -105,15 +106,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[LocalRuntime]:
 
 
 async def until_status(runtime: LocalRuntime, predicate: Any, timeout: float = 30.0) -> WorkloadStatus:
-    changed = asyncio.Event()
-    runtime.subscribe(lambda key: changed.set())
-    async with asyncio.timeout(timeout):
-        while True:
-            changed.clear()
-            status = runtime.status(KEY)
-            if status is not None and predicate(status):
-                return status
-            await changed.wait()
+    return await status_until(runtime, KEY, predicate, timeout)
 
 
 async def get(client: aiohttp.ClientSession, port: int, path: str, **kw: Any) -> tuple[int, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.polling import eventually
+from tests.support.runtime import status_until
 from zeroserve.runtime import cgroups, supervisor
 from zeroserve.runtime.base import Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.local import LocalRuntime
@@ -72,15 +72,7 @@ def machine_cgroups() -> cgroups.Cgroups:
 async def until(
     runtime: LocalRuntime, predicate: Callable[[WorkloadStatus], bool], timeout: float = 30.0
 ) -> WorkloadStatus:
-    changed = asyncio.Event()
-    runtime.subscribe(lambda _key: changed.set())
-    async with asyncio.timeout(timeout):
-        while True:
-            changed.clear()
-            status = runtime.status(KEY)
-            if status is not None and predicate(status):
-                return status
-            await changed.wait()
+    return await status_until(runtime, KEY, predicate, timeout)
 
 
 def dead(pid: int) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.support.polling import eventually
+from tests.support.runtime import status_until
 from zeroserve.runtime import isolation, probes, spawn
 from zeroserve.runtime.base import Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.isolation import Isolation, Policy
@@ -59,15 +60,7 @@ def workload(revision: str, *, env: dict[str, str] | None = None, **changes: Any
 
 
 async def until(runtime: LocalRuntime, key: WorkloadKey, predicate: Any, timeout: float = 30.0) -> WorkloadStatus:
-    changed = asyncio.Event()
-    runtime.subscribe(lambda _key: changed.set())
-    async with asyncio.timeout(timeout):
-        while True:
-            changed.clear()
-            status = runtime.status(key)
-            if status is not None and predicate(status):
-                return status
-            await changed.wait()
+    return await status_until(runtime, key, predicate, timeout)
 
 
 def get(status: WorkloadStatus, path: str) -> Any:
