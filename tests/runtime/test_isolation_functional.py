@@ -271,10 +271,12 @@ async def test_sigterm_reaches_the_sandboxed_app_and_it_ends_gracefully(tmp_path
         "signal.signal(signal.SIGTERM, bye)\nprint('ready', flush=True)\nsignal.pause()\n"
     )
     iso = Isolation(Policy(), SANDBOX, hidden=[tmp_path])
-    jail = iso.jail(isolation.User(isolation.UID_BASE + 7, isolation.UID_BASE + 7), "/")
+    # In the checkout: its venv's interpreter is there in the sandbox even when the checkout is in /tmp.
+    jail = iso.jail(isolation.User(isolation.UID_BASE + 7, isolation.UID_BASE + 7), str(REPO))
     out = tmp_path / "out"
     with out.open("wb") as sink:
-        child = spawn.spawn([sys.executable, "-c", code], env={}, cwd="/", stdout=sink.fileno(), stderr=2, jail=jail)
+        argv = [sys.executable, "-c", code]
+        child = spawn.spawn(argv, env={}, cwd=str(REPO), stdout=sink.fileno(), stderr=2, jail=jail)
     await eventually(lambda: "ready" in out.read_text(), timeout=30.0)
     os.killpg(child.pid, signal.SIGTERM)
     async with asyncio.timeout(10):
@@ -289,11 +291,28 @@ async def test_a_program_the_app_user_cannot_run_fails_at_once(tmp_path: Path) -
     program = closed / "app"
     program.write_text("#!/bin/sh\n")
     program.chmod(0o755)
-    jail = Isolation(Policy(), SANDBOX).jail(isolation.User(isolation.UID_BASE + 7, isolation.UID_BASE + 7), "/")
+    user = isolation.User(isolation.UID_BASE + 7, isolation.UID_BASE + 7)
+    jail = Isolation(Policy(), SANDBOX).jail(user, str(tmp_path))  # its working dir: there in the sandbox
     with pytest.raises(PermissionError, match=r"not executable by the app's user \(uid 1879048199\)"):
-        spawn.spawn([str(program)], env={}, cwd="/", stdout=1, stderr=2, jail=jail)
+        spawn.spawn([str(program)], env={}, cwd=str(tmp_path), stdout=1, stderr=2, jail=jail)
     path = {"PATH": f"{closed}:{os.path.dirname(shutil.which('true') or '/bin/true')}"}
     assert spawn.resolve("true", path, "/", jail) == shutil.which("true", path=path["PATH"].split(":", 1)[1])
+
+
+@needs_sandbox
+async def test_a_program_the_sandbox_replaces_is_not_found_before_any_spawn(tmp_path: Path) -> None:
+    """A program under the host's /tmp is not in the sandbox's own /tmp: said at once, not by a failed exec."""
+    program = Path(tempfile.mkdtemp(dir="/tmp")) / "app"
+    try:
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+        program.parent.chmod(0o755)
+        jail = Isolation(Policy(), SANDBOX).jail(isolation.User(isolation.UID_BASE + 7, isolation.UID_BASE + 7), "/")
+        assert jail is not None and not jail.shows(str(program)) and jail.shows("/usr/bin/env")
+        with pytest.raises(FileNotFoundError, match=r"in the app's sandbox .* is in a directory it replaces"):
+            spawn.spawn([str(program)], env={}, cwd="/", stdout=1, stderr=2, jail=jail)
+    finally:
+        shutil.rmtree(program.parent)
 
 
 @needs_sandbox

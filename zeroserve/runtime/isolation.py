@@ -183,6 +183,17 @@ class Jail:
     """``program`` stays as the app's monitor: it must outlive a SIGTERM to the group (see the module)."""
     visible: tuple[str, ...] = ()
     """Directories bound into the sandbox under parents of its own, which the app's user may search."""
+    replaced: tuple[str, ...] = ()
+    """Directories the sandbox replaces with empty ones (its private /tmp, a veiled parent): nothing
+    below them is there for the app but what :attr:`visible` binds back."""
+    hidden: tuple[str, ...] = ()
+    """Directories emptied everywhere, inside :attr:`visible` ones too (zeroserve's data dir)."""
+
+    def shows(self, path: str) -> bool:
+        """Whether the absolute ``path`` of the host is there, the same file, inside the sandbox (pure)."""
+        if within(path, self.hidden):
+            return False
+        return not within(path, self.replaced) or within(path, self.visible)
 
     def options_with(self, env: Mapping[str, str]) -> tuple[str, ...]:
         """:attr:`options`, and for bubblewrap the app's environment as options too (pure): bwrap itself
@@ -327,7 +338,8 @@ class Isolation:
             unset = () if keep_pwd else ("-u", "PWD")
             rest = ("--", machine.env, *unset, "--default-signal=TERM", *inner)
             visible = (cwd,) if veiled is not None or within(cwd, self.private_tmp) else ()
-            return Jail(machine.bwrap, rest, user, options, monitored=True, visible=visible)
+            replaced = (*self.private_tmp, *((veiled,) if veiled is not None else ()))
+            return Jail(machine.bwrap, rest, user, options, True, visible, replaced, self.hidden)
         if drop and machine.setpriv is not None:
             return Jail(machine.setpriv, (*drop, "--pdeathsig", "KILL", "--"), user)
         return None

@@ -44,11 +44,24 @@ def resolve(program: str, env: Mapping[str, str], cwd: str | None, jail: isolati
     """The file ``program`` names, as ``execvp`` in the child would find it (as the ``jail``'s user).
 
     FileNotFoundError if there is none; PermissionError if there is one the jail's user may not run."""
-    runnable = _runnable if jail is None else lambda path: isolation.may_execute(path, jail.user, jail.visible)
+    if jail is None:
+        runnable = _runnable
+    else:
+        confined = jail
+
+        def runnable(path: str) -> bool:
+            there = confined.shows(os.path.abspath(path))
+            return there and isolation.may_execute(path, confined.user, confined.visible)
+
     found = _find(program, env, cwd, runnable)
     if found is not None:
         return found
-    if jail is not None and _find(program, env, cwd, _runnable) is not None:
+    on_host = _find(program, env, cwd, _runnable) if jail is not None else None
+    if jail is not None and on_host is not None:
+        if not jail.shows(os.path.abspath(on_host if cwd is None else os.path.join(cwd, on_host))):
+            raise FileNotFoundError(
+                2, f"No such file or directory in the app's sandbox ({on_host} is in a directory it replaces)", program
+            )
         raise PermissionError(13, f"Permission denied: not executable by the app's user ({jail.user})", program)
     raise FileNotFoundError(2, "No such file or directory", program)
 
