@@ -53,7 +53,7 @@ CASES = [
     pytest.param(
         {"config-bogus": {}},
         "unknown config section(s) 'config-bogus'; known: config-autoscaler, config-defaults, config-domain, "
-        "config-network, config-gc, config-deployment",
+        "config-network, config-gc, config-deployment, config-features",
         id="unknown-section",
     ),
     pytest.param({AS: {"stabel-window": "1m"}}, "config-autoscaler: unknown key(s) 'stabel-window'", id="unknown-key"),
@@ -220,3 +220,25 @@ def test_go_durations(text: str, ns: int, shown: str) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_features_and_the_network_keys_of_rollouts_and_domain_claims() -> None:
+    """pkg/apis/config/features.go: Enabled/Allowed/Disabled in any case; anything else keeps the default."""
+    cfg = parse_config(
+        {
+            "config-features": {
+                "tag-header-based-routing": "enabled",
+                "multi-container": "bogus",
+                "new-flag": "Allowed",
+            },
+            "config-network": {"rollout-duration": "120", "autocreate-cluster-domain-claims": "true"},
+        }
+    )
+    assert cfg.features.enabled("tag-header-based-routing")
+    assert cfg.features.flag("multi-container") == "Enabled"
+    assert cfg.features.flag("kubernetes.podspec-dryrun") == "Allowed"
+    assert cfg.features.flag("new-flag") == "Allowed"
+    assert not Config().features.enabled("kubernetes.podspec-volumes-hostpath")
+    assert (cfg.network.rollout_duration, cfg.network.autocreate_cluster_domain_claims) == (120, True)
+    with pytest.raises(ConfigError, match="rollout-duration must be at least 0, was: -1"):
+        parse_config({"config-network": {"rollout-duration": "-1"}})

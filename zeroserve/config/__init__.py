@@ -1,5 +1,5 @@
 """Knative's ConfigMaps as typed settings (config-autoscaler, config-defaults, config-domain,
-config-network, config-gc, config-deployment), read from ``DATA/config.yaml``.
+config-network, config-gc, config-deployment, config-features), read from ``DATA/config.yaml``.
 
 Pure: parsing and validation only. Every section has Knative's defaults and validation
 messages; ``Config()`` is the all-defaults configuration.
@@ -8,6 +8,7 @@ messages; ``Config()`` is the all-defaults configuration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class NetworkConfig:
     default_external_scheme: str = "http"
     external_port: int = 8080
     """Port of the gateway; shown in URLs unless 80 (zeroserve: URLs must open in a browser)."""
+    rollout_duration: int = 0
+    """``rollout-duration``: seconds over which a new latest revision takes its traffic (0: at once)."""
+    autocreate_cluster_domain_claims: bool = False
+    """``autocreate-cluster-domain-claims``: a DomainMapping claims its host when no claim exists."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,60 @@ class DeploymentConfig:
     digest_resolution_timeout: float = 10.0
 
 
+Flag = Literal["Enabled", "Disabled", "Allowed"]
+
+FEATURE_DEFAULTS: Final[dict[str, Flag]] = {
+    # pkg/apis/config/features.go defaultFeaturesConfig (key -> default)
+    "multi-container": "Enabled",
+    "multi-container-probing": "Disabled",
+    "kubernetes.podspec-affinity": "Disabled",
+    "kubernetes.podspec-topologyspreadconstraints": "Disabled",
+    "kubernetes.podspec-dryrun": "Allowed",
+    "kubernetes.podspec-hostaliases": "Disabled",
+    "kubernetes.podspec-fieldref": "Disabled",
+    "kubernetes.podspec-nodeselector": "Disabled",
+    "kubernetes.podspec-runtimeclassname": "Disabled",
+    "kubernetes.podspec-securitycontext": "Disabled",
+    "kubernetes.podspec-shareprocessnamespace": "Disabled",
+    "kubernetes.podspec-hostipc": "Disabled",
+    "kubernetes.podspec-hostpid": "Disabled",
+    "kubernetes.podspec-hostnetwork": "Disabled",
+    "kubernetes.podspec-priorityclassname": "Disabled",
+    "kubernetes.podspec-schedulername": "Disabled",
+    "kubernetes.containerspec-addcapabilities": "Disabled",
+    "kubernetes.podspec-tolerations": "Disabled",
+    "kubernetes.podspec-volumes-emptydir": "Enabled",
+    "kubernetes.podspec-volumes-hostpath": "Disabled",
+    "kubernetes.podspec-volumes-csi": "Disabled",
+    "kubernetes.podspec-volumes-ephemeral": "Disabled",
+    "kubernetes.podspec-volumes-image": "Disabled",
+    "kubernetes.podspec-volumes-mount-propagation": "Disabled",
+    "kubernetes.podspec-persistent-volume-claim": "Disabled",
+    "kubernetes.podspec-persistent-volume-write": "Disabled",
+    "queueproxy.mount-podinfo": "Disabled",
+    "queueproxy.resource-defaults": "Disabled",
+    "kubernetes.podspec-init-containers": "Disabled",
+    "kubernetes.podspec-dnspolicy": "Disabled",
+    "kubernetes.podspec-dnsconfig": "Disabled",
+    "secure-pod-defaults": "Disabled",
+    "tag-header-based-routing": "Disabled",
+    "autodetect-http2": "Disabled",
+}
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """config-features (pkg/apis/config/features.go): each key is Enabled, Disabled or Allowed."""
+
+    flags: dict[str, Flag] = field(default_factory=lambda: dict(FEATURE_DEFAULTS))
+
+    def flag(self, key: str) -> Flag:
+        return self.flags.get(key, FEATURE_DEFAULTS.get(key, "Disabled"))
+
+    def enabled(self, key: str) -> bool:
+        return self.flag(key) == "Enabled"
+
+
 @dataclass(frozen=True)
 class Config:
     autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
@@ -99,3 +158,4 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     gc: GCConfig = field(default_factory=GCConfig)
     deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)

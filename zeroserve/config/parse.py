@@ -31,6 +31,8 @@ from zeroserve.config import (
     DefaultsConfig,
     DeploymentConfig,
     DomainConfig,
+    FeaturesConfig,
+    Flag,
     GCConfig,
     NetworkConfig,
 )
@@ -414,8 +416,14 @@ def parse_network(data: Data) -> NetworkConfig:
         tag_template=r.get("tag-template", ident, d.tag_template),
         default_external_scheme=r.get("default-external-scheme", ident, d.default_external_scheme),
         external_port=r.get("external-port", _int, d.external_port),
+        rollout_duration=r.get("rollout-duration", _int, d.rollout_duration),
+        autocreate_cluster_domain_claims=r.get(
+            "autocreate-cluster-domain-claims", _bool, d.autocreate_cluster_domain_claims
+        ),
     )
     r.check_unknown()
+    if c.rollout_duration < 0:
+        raise ConfigError(f"rollout-duration must be at least 0, was: {c.rollout_duration}")
     host = _render_template(c.domain_template, {"Name": "foo", "Namespace": "bar", "Domain": "baz.com"})
     hostname, _, path = host.partition("/")
     if not hostname.split(":")[0]:
@@ -430,6 +438,22 @@ def parse_network(data: Data) -> NetworkConfig:
     return c
 
 
+_FLAGS: tuple[Flag, ...] = ("Enabled", "Allowed", "Disabled")
+
+
+def parse_features(data: Data) -> FeaturesConfig:
+    """config-features: a value that is not Enabled/Allowed/Disabled (any case) keeps the default, as
+    Knative's asFlag does; keys it does not know are kept too (a newer Knative's flag)."""
+    flags = dict(FeaturesConfig().flags)
+    for key, raw in data.items():
+        if key == "_example":
+            continue
+        flag = next((f for f in _FLAGS if f.lower() == raw.strip().lower()), None)
+        if flag is not None:
+            flags[key] = flag
+    return FeaturesConfig(flags)
+
+
 # ----------------------------------------------------------------------------- whole file
 
 _SECTIONS: dict[str, str] = {
@@ -439,6 +463,7 @@ _SECTIONS: dict[str, str] = {
     "config-network": "network",
     "config-gc": "gc",
     "config-deployment": "deployment",
+    "config-features": "features",
 }
 
 
@@ -477,6 +502,7 @@ _PARSERS: dict[str, Callable[[Data], Any]] = {
     "config-network": parse_network,
     "config-gc": parse_gc,
     "config-deployment": parse_deployment,
+    "config-features": parse_features,
 }
 
 
@@ -550,6 +576,8 @@ def config_to_data(cfg: Config) -> dict[str, dict[str, str]]:
             "tag-template": n.tag_template,
             "default-external-scheme": n.default_external_scheme,
             "external-port": str(n.external_port),
+            "rollout-duration": str(n.rollout_duration),
+            "autocreate-cluster-domain-claims": str(n.autocreate_cluster_domain_claims).lower(),
         },
         "config-gc": {
             "retain-since-create-time": _dur(g.retain_since_create_time),
@@ -563,6 +591,7 @@ def config_to_data(cfg: Config) -> dict[str, dict[str, str]]:
             "progress-deadline": _dur(cfg.deployment.progress_deadline),
             "digest-resolution-timeout": _dur(cfg.deployment.digest_resolution_timeout),
         },
+        "config-features": dict(sorted(cfg.features.flags.items())),
     }
 
 
