@@ -250,6 +250,19 @@ def test_resize_window_forgets_stale_data() -> None:
     assert b.window_average(T0 - 58) == 1.0
 
 
+@pytest.mark.parametrize("at", [pytest.param(20.0, id="inside-the-new-window"), pytest.param(5.0, id="before-it")])
+def test_resize_after_the_data_is_a_window_old_averages_zero(at: float) -> None:
+    """Data older than the old window but within the new one: bucketing.go's ResizeWindow resets
+    firstWrite to the zero time and WindowAverage returns 0 (ours raised AssertionError)."""
+    b = TimedBuckets(10.0)
+    b.record(0.0, 5.0)
+    assert b.window_average(20.0) == 0.0  # the buckets have seen t=20: the data is a window old
+    b.resize_window(60.0)
+    assert b.window_average(at) == 0.0
+    b.record(21.0, 3.0)
+    assert b.window_average(21.0) == 3.0
+
+
 def test_resize_window_keeps_recent_data_regardless_of_wall_clock() -> None:
     b = TimedBuckets(5.0)
     b.record(100.0, 4.0)  # far in the past of the wall clock

@@ -25,6 +25,9 @@ MIN_EXPONENT = 0.2
 WEIGHT_PRECISION = 0.9999
 """Sum of weights the weighted-exponential average aims for (``weightPrecision``)."""
 
+ZERO_TIME_BUCKETS = 2**63
+"""Buckets since Go's zero time: more than any window holds (``time.Duration`` saturates)."""
+
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
@@ -121,7 +124,12 @@ class TimedBuckets:
         return self._last_write is None or self._span(k - self._last_write) > self._window
 
     def _valid_buckets(self) -> int:
-        assert self._first_write is not None and self._last_write is not None
+        """Buckets from the first write to the last, inclusive. After a resize that found no recent
+        data Knative sets firstWrite to Go's zero time, so ``lastWrite.Sub(firstWrite)`` saturates
+        and this is "more than any window" (the callers take the min with the bucket count)."""
+        assert self._last_write is not None
+        if self._first_write is None:
+            return ZERO_TIME_BUCKETS
         return self._last_write - self._first_write + 1
 
     def window_average(self, now: float) -> float:
