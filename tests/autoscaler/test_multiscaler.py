@@ -279,7 +279,7 @@ def test_hpa_decider_through_the_multiscaler() -> None:
     changes: list[DeciderKey] = []
     usage = Usage()
     ms = Multiscaler(Collector(), Endpoints(), clock, changes.append, usage=usage)
-    ms.watch_hpa(KEY, HpaSpec(metric="memory", target=100.0, scale_down_window=0.0))
+    ms.watch_hpa(KEY, HpaSpec(metric="memory", target=100.0))
     usage.samples = [U(300 * 1024 * 1024, None)]
     ms.tick(KEY)
     d = ms.get(KEY)

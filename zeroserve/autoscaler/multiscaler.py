@@ -24,6 +24,7 @@ from types import TracebackType
 
 from prometheus_client import CollectorRegistry
 
+from zeroserve.api.annotations import RPS
 from zeroserve.autoscaler.collector import Collector, DeciderKey, MetricSpec, default_metric_spec
 from zeroserve.autoscaler.explain import Decision, TickLog, TickRecord
 from zeroserve.autoscaler.hpa import HpaAutoscaler, HpaSpec, UsageSource
@@ -33,6 +34,7 @@ from zeroserve.autoscaler.scaling import (
     TICK_INTERVAL,
     Autoscaler,
     DeciderSpec,
+    NoData,
     ScaleResult,
     initial_excess_burst_capacity,
     same_sign,
@@ -119,12 +121,16 @@ class Multiscaler:
         return runner.decision()
 
     def watch_hpa(self, key: DeciderKey, spec: HpaSpec) -> Decision:
-        """Create or update the HPA-class decider of ``key`` (no metric collection, no EBC)."""
+        """Create or update the HPA-class decider of ``key`` (no EBC). The queue's stats are collected
+        only for the Pods metrics they measure (``concurrency``, ``rps``)."""
+        if spec.pods_metric and spec.measurable:
+            self._collector.create_or_update(key, default_metric_spec(spec.stable_window))
+        else:
+            self._collector.delete(key)
         runner = self._runners.get(key)
         if runner is not None and runner.hpa is not None:
             runner.hpa.update(spec)
             return runner.decision()
-        self._collector.delete(key)
         runner = self._runners[key] = _Runner(None, HpaAutoscaler(spec), -1, 0)
         return runner.decision()
 
@@ -171,8 +177,21 @@ class Multiscaler:
         assert runner.hpa is not None
         if self._usage is None:
             return ScaleResult(0, 0, False, reasons=(NO_USAGE_SOURCE,))
-        result = runner.hpa.scale(now, self._usage.usage(key))
+        result = runner.hpa.scale(now, self._usage.usage(key), self._pods_total(key, runner.hpa.spec.metric, now))
         return replace(result, excess_burst_capacity=runner.ebc)
+
+    def _pods_total(self, key: DeciderKey, metric: str, now: float) -> float | None:
+        """A Pods metric summed over the instances, from the queue's stats (None: no values)."""
+        collection = self._collector.get(key)
+        if collection is None:
+            return None
+        try:
+            pair = (
+                collection.stable_and_panic_rps(now) if metric == RPS else collection.stable_and_panic_concurrency(now)
+            )
+        except NoData:
+            return None
+        return pair[0]
 
     def _observe(self, key: DeciderKey, runner: _Runner, now: float, result: ScaleResult) -> None:
         if runner.kpa is not None:

@@ -203,15 +203,21 @@ class Controller:
                 self.queue.add(Key(kind.kind, wkey.namespace, wkey.revision))
 
     async def _reconcile_pa(self, deps: Deps, key: Key) -> Requeue:
-        """PodAutoscalers by class: HPA-class ones to the HPA reconciler, the rest to the KPA."""
+        """PodAutoscalers by class (``autoscaling.knative.dev/class``, which the Revision reconciler sets):
+        HPA to the HPA reconciler, KPA to the KPA; another class is another autoscaler's, left alone
+        as Knative's class filters do (pkg/reconciler/autoscaling/{kpa,hpa}/controller.go). A gone
+        PA goes to the KPA, which forgets its decider."""
         assert self._kpa is not None and self._hpa is not None
         try:
             obj = await deps.store.get(PODAUTOSCALER, key.namespace, key.name)
         except NotFound:
-            obj = None
-        if obj is not None and obj["metadata"].get("annotations", {}).get(ann.CLASS) == ann.HPA:
+            return await self._kpa.reconcile(deps, key)
+        cls = obj["metadata"].get("annotations", {}).get(ann.CLASS, ann.KPA)
+        if cls == ann.HPA:
             return await self._hpa.reconcile(deps, key)
-        return await self._kpa.reconcile(deps, key)
+        if cls == ann.KPA:
+            return await self._kpa.reconcile(deps, key)
+        return None
 
     async def _list_all(self, queue: WorkQueue[Key]) -> int:
         rv = 0

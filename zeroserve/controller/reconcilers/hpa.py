@@ -2,7 +2,7 @@
 
 Knative hands an HPA-class revision to a Kubernetes HorizontalPodAutoscaler built by ``MakeHPA``
 (min ``max(1, min-scale)``, max ``max-scale`` or unlimited, the ``metric``/``target``/``window``
-annotations). Here the HPA is the multiscaler's CPU/memory decider (:class:`HPADeciders`,
+annotations). Here the HPA is the multiscaler's decider (:class:`HPADeciders`,
 ``zeroserve.autoscaler.hpa``): the reconciler gives it the spec (with the revision's
 ``requests.cpu``), applies its desired replicas within the bounds (never 0), keeps the SKS in Serve
 mode and marks the PA Active. The multiscaler's ``on_change`` enqueues the PA, so a new decision is
@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Protocol
 
 from zeroserve.api.autoscaling import ACTIVE, SCALE_TARGET_INITIALIZED, PodAutoscaler
+from zeroserve.api.conditions import ConditionManager
 from zeroserve.api.kinds import PODAUTOSCALER, REVISION, SERVERLESSSERVICE
 from zeroserve.api.networking import SERVE, ServerlessService
 from zeroserve.api.revision import Revision
 from zeroserve.autoscaler.collector import DeciderKey
-from zeroserve.autoscaler.hpa import HpaSpec, make_hpa_spec
+from zeroserve.autoscaler.hpa import FAILED_GET_PODS_METRIC, PODS_METRICS, HpaSpec, make_hpa_spec
 from zeroserve.config import Config
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
 from zeroserve.controller.reconcilers.kpa import (
@@ -66,6 +67,26 @@ def hpa_spec(pa: PodAutoscaler, rev: Revision | None, cfg: Config) -> HpaSpec:
     return make_hpa_spec(pa.metadata.annotations, cfg.autoscaler, cpu_request=cpu, min_scale=lo, max_scale=hi)
 
 
+SCALING_ACTIVE = "ScalingActive"
+"""The HPA's own condition, shown on the PodAutoscaler (informational: it never makes it unready)."""
+
+
+def mark_scaling_active(cm: ConditionManager, spec: HpaSpec) -> None:
+    """False with Kubernetes' reason when the HPA can get no values for its metric (a Pods metric
+    other than the queue's ``concurrency`` and ``rps``): it then keeps the current count."""
+    if spec.measurable:
+        cm.mark_true(
+            SCALING_ACTIVE, "ValidMetricFound", f"the HPA was able to compute the replica count from {spec.metric}"
+        )
+        return
+    cm.mark_false(
+        SCALING_ACTIVE,
+        FAILED_GET_PODS_METRIC,
+        f"the HPA was unable to compute the replica count: unable to get metric {spec.metric}: zeroserve "
+        f"measures the pods metrics {' and '.join(PODS_METRICS)} (from the queue-proxy's stats) only",
+    )
+
+
 class HPAReconciler:
     def __init__(self, deciders: HPADeciders) -> None:
         self.deciders = deciders
@@ -80,6 +101,7 @@ class HPAReconciler:
         rev = await load(deps.store, REVISION, Revision, key.namespace, owner.name) if owner else None
         spec = hpa_spec(pa, rev[1] if rev else None, cfg)
         self.deciders.watch_hpa(dkey, spec)
+        mark_scaling_active(cm, spec)
         name = sks_name(key.name)
         current = await load(deps.store, SERVERLESSSERVICE, ServerlessService, key.namespace, name)
         if current is not None and not owners.is_controlled_by(current[1].metadata, pa.metadata):

@@ -6,6 +6,7 @@ included, routing bookkeeping left out) so the KPA reads the same knobs the user
 
 from __future__ import annotations
 
+from zeroserve.api import annotations as ann
 from zeroserve.api import labels
 from zeroserve.api.autoscaling import REACHABLE, UNREACHABLE, ObjectReference, PodAutoscaler, PodAutoscalerSpec
 from zeroserve.api.autoscaling import Reachability as ReachabilityType
@@ -45,8 +46,12 @@ def make_labels(rev: Revision) -> dict[str, str]:
     return out
 
 
-def make_annotations(rev: Revision) -> dict[str, str]:
-    return {k: v for k, v in rev.metadata.annotations.items() if k not in EXCLUDED_ANNOTATIONS}
+def make_annotations(rev: Revision, cfg: Config | None = None) -> dict[str, str]:
+    """The revision's annotations; the class from config-autoscaler when it names none (cruds.go)."""
+    annotations = {k: v for k, v in rev.metadata.annotations.items() if k not in EXCLUDED_ANNOTATIONS}
+    if cfg is not None and ann.CLASS not in annotations and cfg.autoscaler.pod_autoscaler_class:
+        annotations[ann.CLASS] = cfg.autoscaler.pod_autoscaler_class
+    return annotations
 
 
 def reachability(rev: Revision, *, replicas: int | None = None, ready: int = 0) -> ReachabilityType:
@@ -79,7 +84,7 @@ def make_pa(rev: Revision, cfg: Config, *, replicas: int | None = None, ready: i
             name=pa_name(rev),
             namespace=rev.metadata.namespace,
             labels=make_labels(rev),
-            annotations=make_annotations(rev),
+            annotations=make_annotations(rev, cfg),
             owner_references=[owners.controller_ref("Revision", rev.metadata)],
         ),
         spec=PodAutoscalerSpec(
