@@ -27,6 +27,12 @@ from zeroserve.api import defaults, labels, validation, wire
 from zeroserve.api.autoscaling import PodAutoscaler, validate_pod_autoscaler
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.domainmapping import (
+    ClusterDomainClaim,
+    DomainMapping,
+    validate_cluster_domain_claim,
+    validate_domain_mapping,
+)
 from zeroserve.api.kinds import Kind
 from zeroserve.api.networking import ServerlessService, validate_serverless_service
 from zeroserve.api.revision import Revision
@@ -44,6 +50,8 @@ _VALIDATORS: dict[type[BaseModel], Validator] = {
     Revision: validation.validate_revision,
     PodAutoscaler: validate_pod_autoscaler,
     ServerlessService: validate_serverless_service,
+    DomainMapping: validate_domain_mapping,
+    ClusterDomainClaim: validate_cluster_domain_claim,
 }
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from zeroserve.api import labels
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.domainmapping import DomainMapping, default_domain_mapping
 from zeroserve.api.meta import ObjectMeta
 from zeroserve.api.podspec import Container, Probe, TCPSocketAction
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
@@ -160,6 +161,10 @@ def set_defaults(obj: BaseModel, old: BaseModel | None, cfg: Config, user: str =
         if not obj.metadata.owner_references:
             prevr = old if isinstance(old, Route) else None
             set_user_info(obj.metadata, prevr.spec if prevr else None, obj.spec, user, creating)
+    elif isinstance(obj, DomainMapping):  # domainmapping_defaults.go
+        default_domain_mapping(obj)
+        prevd = old if isinstance(old, DomainMapping) else None
+        set_user_info(obj.metadata, prevd.spec if prevd else None, obj.spec, user, creating)
     elif isinstance(obj, Revision):
         # Knative defaults on update too, then refuses any spec change: defaulted is compared with
         # defaulted, so an unchanged manifest sent again (apply, replace) is not "a change".

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
 from zeroserve.api.networking import ServerlessService
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import Route
@@ -65,7 +66,33 @@ SERVERLESSSERVICE = Kind(
     categories=("knative-internal", "networking"),
 )
 
-KINDS: tuple[Kind, ...] = (SERVICE, CONFIGURATION, REVISION, ROUTE, PODAUTOSCALER, SERVERLESSSERVICE)
+DOMAINMAPPING = Kind(
+    SERVING_GROUP, "v1beta1", "DomainMapping", "domainmappings", "domainmapping", DomainMapping, ("dm",)
+)
+CLUSTERDOMAINCLAIM = Kind(
+    "networking.internal.knative.dev",
+    "v1alpha1",
+    "ClusterDomainClaim",
+    "clusterdomainclaims",
+    "clusterdomainclaim",
+    ClusterDomainClaim,
+    ("cdc",),
+    namespaced=False,
+    categories=("knative-internal", "networking"),
+)
+"""Names, short names, scope and categories as Knative's CRDs (config/core/300-resources/domain-mapping.yaml,
+knative/networking config/domain-claim.yaml)."""
+
+KINDS: tuple[Kind, ...] = (
+    SERVICE,
+    CONFIGURATION,
+    REVISION,
+    ROUTE,
+    PODAUTOSCALER,
+    SERVERLESSSERVICE,
+    DOMAINMAPPING,
+    CLUSTERDOMAINCLAIM,
+)
 
 
 def by_plural(group: str, version: str, plural: str) -> Kind | None:

@@ -27,12 +27,22 @@ from typing import Protocol
 from zeroserve.api import annotations as ann
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import CONFIGURATION, KINDS, PODAUTOSCALER, REVISION, ROUTE, SERVERLESSSERVICE, SERVICE
+from zeroserve.api.kinds import (
+    CLUSTERDOMAINCLAIM,
+    CONFIGURATION,
+    DOMAINMAPPING,
+    KINDS,
+    PODAUTOSCALER,
+    REVISION,
+    ROUTE,
+    SERVERLESSSERVICE,
+    SERVICE,
+)
 from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.clock import Clock, SystemClock
 from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress, NullIngress
-from zeroserve.controller.reconcilers import configuration, revision, route, service
+from zeroserve.controller.reconcilers import configuration, domainmapping, revision, route, service
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
 from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFIX
 from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
@@ -60,6 +70,8 @@ RECONCILERS: dict[str, Reconcile] = {
     CONFIGURATION.kind: configuration.reconcile,
     REVISION.kind: revision.reconcile,
     ROUTE.kind: route.reconcile,
+    DOMAINMAPPING.kind: domainmapping.reconcile,
+    CLUSTERDOMAINCLAIM.kind: domainmapping.reconcile_claim,
 }
 
 
@@ -138,6 +150,7 @@ class Controller:
         self._synced: dict[str, asyncio.Event] = {kind.kind: asyncio.Event() for kind in KINDS}
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
+        self.domainmappings = domainmapping.Tracker()
         self._known: set[Key] = set()
         self._started = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -220,12 +233,15 @@ class Controller:
         return None
 
     async def _list_all(self, queue: WorkQueue[Key]) -> int:
-        rv = 0
+        """List every kind and enqueue it all; the watch resumes from the *first* list's
+        resourceVersion: workers already run while the later kinds are listed, and a change they
+        make to a kind listed earlier must still come as an event (replayed twice at worst)."""
+        rv: int | None = None
         first = self._unsynced is None
         unsynced: dict[str, set[Key]] = {}
         for kind in KINDS:
             objs, list_rv = await self.deps.store.list(kind)
-            rv = max(rv, list_rv)
+            rv = list_rv if rv is None else min(rv, list_rv)
             unsynced[kind.kind] = {key_of(kind.kind, obj) for obj in objs}
             for obj in objs:
                 self._handle(queue, kind.kind, obj, deleted=False)
@@ -235,7 +251,7 @@ class Controller:
                 if not keys:
                     self._synced[kind_name].set()
         await revision.remove_orphans(self.deps, wait=False)
-        return rv
+        return rv or 0
 
     async def _watch_loop(self, queue: WorkQueue[Key]) -> None:
         rv = await self._list_all(queue)
@@ -263,6 +279,8 @@ class Controller:
         queue.add(key)
         for gc_key in self.gc.observe(kind, obj, deleted):
             queue.add(gc_key)
+        for dm_key in self.domainmappings.observe(kind, obj, deleted):
+            queue.add(dm_key)
         for ref in obj.get("metadata", {}).get("ownerReferences", []):
             if ref.get("controller") and ref.get("kind") in self.reconcilers:
                 queue.add(Key(ref["kind"], key.namespace, ref.get("name", "")))

@@ -50,6 +50,19 @@ class RouteLike(Protocol):
     def rules(self) -> Sequence[RuleLike]: ...
 
 
+class MappingLike(Protocol):
+    """A DomainMapping's host, served as its ``rewrite_host`` is (the controller's ``HostMapping``)."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def rewrite_host(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Backend:
     """One revision a host sends traffic to, with its percent."""

@@ -16,6 +16,11 @@ target (``GET http://host/path``) is routed by its host, as RFC 9112 §3.2.2 say
 Tables are immutable and swapped whole; a request keeps the target it was routed to, so a swap
 never disturbs requests in flight. :meth:`Gateway.publish`, :meth:`Gateway.withdraw` and
 :meth:`Gateway.is_ready` match the Route reconciler's ``Ingress`` protocol.
+
+A DomainMapping's host (:meth:`Gateway.publish_mapping`) is served as its target's cluster-local
+host is, with the Host header left as the client sent it: Knative's mapping ingress rewrites the
+Host to route and the queue-proxy restores it from ``K-Original-Host``, so the app sees the
+mapped host there too. A Route's own host wins over a mapping of the same name.
 """
 
 from __future__ import annotations
@@ -102,6 +107,8 @@ class Gateway:
         self._hosts: dict[tuple[str, bool], routing.Targets] = {}
         """Hits of ``table.lookup`` per Host header as sent (saves normalizing the host on every
         request); emptied whenever the table changes."""
+        self._mappings: dict[str, routing.MappingLike] = {}
+        """DomainMappings by normalized host."""
         self._endpoints: dict[tuple[str, str], tuple[routing.Endpoint, ...]] = {}
         self._in_flight: dict[routing.Endpoint, int] = {}
         self.pool = UpstreamPool()
@@ -164,6 +171,22 @@ class Gateway:
     def is_ready(self, namespace: str, name: str, generation: int) -> bool:
         served = self.served_generation(namespace, name)
         return served is not None and served >= generation
+
+    def publish_mapping(self, mapping: routing.MappingLike) -> None:
+        """Serve ``mapping.host`` as ``mapping.rewrite_host`` is served (a DomainMapping's ingress)."""
+        self._mappings[routing.normalize_host(mapping.host)] = mapping
+        self._hosts = {}
+
+    def withdraw_mapping(self, namespace: str, host: str) -> None:
+        key = routing.normalize_host(host)
+        mapping = self._mappings.get(key)
+        if mapping is not None and mapping.namespace == namespace:
+            del self._mappings[key]
+            self._hosts = {}
+
+    def is_mapping_ready(self, namespace: str, host: str, generation: int) -> bool:
+        mapping = self._mappings.get(routing.normalize_host(host))
+        return mapping is not None and mapping.namespace == namespace and mapping.generation >= generation
 
     def set_endpoints(
         self, namespace: str, revision: str, endpoints: Iterable[routing.Endpoint | EndpointLike]
@@ -228,6 +251,10 @@ class Gateway:
     def _lookup(self, host: str, internal: bool) -> routing.Targets | None:
         """``table.lookup``, remembered per Host header as sent when found (see ``_hosts``)."""
         targets = self._table.lookup(host, internal=internal)
+        if targets is None and self._mappings:
+            mapping = self._mappings.get(routing.normalize_host(host))
+            if mapping is not None:
+                targets = self._table.lookup(mapping.rewrite_host, internal=True)
         if targets is not None:
             if len(self._hosts) >= MAX_CACHED_HOSTS:  # spellings (case, port) of known hosts only
                 self._hosts = {}
