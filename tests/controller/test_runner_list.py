@@ -1,0 +1,54 @@
+"""The controller's first list and the watch that follows it (knative.dev/pkg's informer: list, then
+watch from the list's resourceVersion)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import CONFIGURATION, REVISION, Kind
+from zeroserve.clock import FakeClock
+from zeroserve.config import Config
+from zeroserve.controller.runner import Controller
+from zeroserve.controller.workqueue import WorkQueue
+from zeroserve.runtime.fake import FakeRuntime
+from zeroserve.store.base import WatchEvent
+from zeroserve.store.sqlite import SqliteStore
+from zeroserve.testing import configuration
+
+
+class WritesWhileListed:
+    """A store where a Configuration is created while the Revisions are being listed, as a worker
+    reconciling an object of the first list does while the later kinds are still listed."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.written = False
+
+    async def list(self, kind: Kind, *args: Any, **kw: Any) -> tuple[list[Obj], int]:
+        if kind is REVISION and not self.written:
+            self.written = True
+            await self.store.create(CONFIGURATION, configuration("default", "late"))
+        return await self.store.list(kind, *args, **kw)
+
+    def watch(self, *args: Any, **kw: Any) -> AsyncIterator[WatchEvent]:
+        return self.store.watch(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+async def test_a_write_to_a_kind_listed_earlier_still_comes_as_an_event() -> None:
+    clock = FakeClock()
+    store = await SqliteStore.open(":memory:", clock=clock)
+    try:
+        controller = Controller(WritesWhileListed(store), FakeRuntime(), Config, clock=clock)
+        rv = await controller._list_all(WorkQueue())
+        async with asyncio.timeout(5):
+            async for event in store.watch((CONFIGURATION,), since=rv):
+                assert (event.type, event.object["metadata"]["name"]) == ("ADDED", "late")
+                break
+    finally:
+        await store.close()
