@@ -303,6 +303,8 @@ class ApiServer:
                         "the namespace of the provided object does not match the namespace sent on the request"
                     )
                 meta["namespace"] = ns
+            else:  # Kubernetes clears it for a cluster-scoped kind (rest.BeforeCreate)
+                meta.pop("namespace", None)
             obj = self._admit(kind, obj, None)
             if _dry_run(request):
                 return _json(await self._dry_create(kind, ns, obj), 201)
@@ -326,7 +328,10 @@ class ApiServer:
             raise BadRequest(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
         if kind.namespaced and meta.get("namespace") not in (None, "", ns):
             raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
-        meta["namespace"] = ns
+        if kind.namespaced:
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
         old = await self._store.get(kind, ns, name)
         return _json(await self._write(request, kind, obj, old, status_))
 
@@ -342,6 +347,8 @@ class ApiServer:
             if not isinstance(patched["metadata"], dict):
                 raise BadRequest("metadata must be a JSON object")
             patched["metadata"].update(name=name, **({"namespace": ns} if kind.namespaced else {}))
+            if not kind.namespaced:
+                patched["metadata"].pop("namespace", None)
             pinned = patched["metadata"].get("resourceVersion") != old["metadata"].get("resourceVersion")
             try:
                 return _json(await self._write(request, kind, patched, old, status_))
