@@ -125,6 +125,25 @@ async def test_revision_timeout_while_held_is_504(rig: Rig):
     assert rig.reporter.report(1e12)[0].name == REV  # counted in and out
 
 
+@pytest.mark.parametrize(("response_start", "idle"), [(0.3, 0.0), (0.0, 0.3)], ids=["response-start", "idle"])
+async def test_time_held_counts_toward_response_start_and_idle(rig: Rig, response_start: float, idle: float):
+    """Knative wraps the throttler in the timeout handler with all three of the revision's
+    timeouts (cmd/activator/main.go): held past one of them is 504 while still held."""
+    rig.throttler.set_revision(NS, REV, 0, 300, response_start, idle)
+    assert await asyncio.wait_for(rig.get(), 10.0) == (504, "activator request timeout\n")
+    assert rig.throttler.waiting(NS, REV) == 0
+
+
+@pytest.mark.parametrize(("response_start", "idle"), [(0.3, 0.0), (0.0, 0.3)], ids=["response-start", "idle"])
+async def test_the_standalone_activator_applies_response_start_and_idle(rig: Rig, response_start: float, idle: float):
+    rig.throttler.set_revision(NS, REV, 0, 300, response_start, idle)
+    async with run_instance() as inst:
+        rig.throttler.set_endpoints(NS, REV, [inst.address])
+        await eventually(lambda: rig.throttler.capacity(NS, REV) > 0, what="instance probed")
+        assert await asyncio.wait_for(rig.get("/hold"), 10.0) == (504, "activator request timeout\n")
+        assert await rig.get("/") == (200, f"served by {inst.port}")
+
+
 async def test_proxy_headers_reach_the_instance(rig: Rig):
     rig.throttler.set_revision(NS, REV, 0, 300)
     async with run_instance() as inst:

@@ -19,8 +19,11 @@ from zeroserve.activator.server import (
     REVISIONS_PATH,
     ActivatorServer,
     ActivatorSettings,
+    apply_revision_event,
     endpoint_addresses,
 )
+from zeroserve.activator.throttler import Throttler
+from zeroserve.net.proxy import Timeouts
 
 TOKEN = "s3cret"
 NS, REV = "default", "hello-00001"
@@ -136,6 +139,24 @@ async def test_revision_defaults(api: FakeApi):
         await eventually(lambda: server.throttler.revision(NS, REV) is not None, what="revision known")
         info = server.throttler.revision(NS, REV)
         assert info is not None and (info.container_concurrency, info.timeout_seconds) == (0, 300.0)
+
+
+def test_revision_events_carry_all_three_timeouts():
+    """cmd/activator/main.go: timeoutSeconds, responseStartTimeoutSeconds, idleTimeoutSeconds of the
+    revision spec (unset: none); the activator's 504 says ``activator request timeout``."""
+    throttler = Throttler(None)
+    rev = revision("1")
+    rev["spec"] |= {"timeoutSeconds": 60, "responseStartTimeoutSeconds": 10, "idleTimeoutSeconds": 5}
+    apply_revision_event(throttler, "ADDED", rev)
+    info = throttler.revision(NS, REV)
+    assert info is not None
+    assert info.timeouts == Timeouts(
+        connect=5.0, response_start=10.0, idle=5.0, total=60.0, message="activator request timeout"
+    )
+    del rev["spec"]["responseStartTimeoutSeconds"], rev["spec"]["idleTimeoutSeconds"]
+    apply_revision_event(throttler, "MODIFIED", rev)
+    info = throttler.revision(NS, REV)
+    assert info is not None and (info.timeouts.response_start, info.timeouts.idle) == (None, None)
 
 
 def test_endpoint_addresses():

@@ -224,6 +224,28 @@ async def test_a_target_names_its_own_timeout_message(upstream: Upstream, timeou
         assert (r.status, await r.text()) == (504, "request timeout\n")
 
 
+@pytest.mark.parametrize(
+    "timeouts",
+    [
+        pytest.param(Timeouts(response_start=30.0, message="request timeout"), id="response-start"),
+        pytest.param(Timeouts(total=30.0, message="request timeout"), id="total"),
+        pytest.param(Timeouts(idle=30.0, message="request timeout"), id="idle"),
+    ],
+)
+async def test_limits_count_from_since_the_time_a_request_was_held_before(
+    upstream: Upstream, timeouts: Timeouts
+) -> None:
+    """A request held 30 s before it was routed (a breaker, the activator) has no time left: as
+    Knative's timeout handler wraps the breaker (pkg/queue/sharedmain/handlers.go)."""
+    now = asyncio.get_running_loop().time()
+    held, fresh = Hook(upstream.port, timeouts.anchored(now - 30.0)), Hook(upstream.port, timeouts.anchored(now))
+    async with ProxyServer(held) as late, ProxyServer(fresh) as timely, aiohttp.ClientSession() as s:
+        async with s.get(f"http://127.0.0.1:{late.port}/slow") as r:
+            assert (r.status, await r.text()) == (504, "request timeout\n")
+        async with s.get(f"http://127.0.0.1:{timely.port}/") as r:
+            assert (r.status, await r.text()) == (200, "hello from up")
+
+
 async def test_idle_timeout_after_response_started_aborts(upstream: Upstream) -> None:
     hook = Hook(upstream.port, Timeouts(idle=0.1))
     async with (

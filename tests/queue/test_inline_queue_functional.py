@@ -210,3 +210,30 @@ async def test_activator_deadline_bounds_the_wait_in_the_instance_breaker(cc1: R
     assert instance.in_flight == 1 and instance.stats.proxied_concurrency == 0
     cc1.app.gate.set()
     assert (await running)[0] == 200
+
+
+@pytest.mark.parametrize("limit", ["response_start_timeout", "idle_timeout"])
+async def test_time_queued_counts_toward_response_start_and_idle_timeouts(limit: str) -> None:
+    """The inline queue wraps its breaker in the revision's timeouts, as Knative's queue-proxy does
+    (pkg/queue/sharedmain/handlers.go): queued past the limit is 504 while still queued."""
+    limits = InstanceLimits(container_concurrency=1, **{limit: 0.3})
+    async for rig in make_rig_factory(limits)():
+        instance = rig.inline.get(rig.address)
+        assert instance is not None and instance.breaker is not None and instance.breaker.reserve()
+        assert await asyncio.wait_for(rig.via_gateway("/held"), 10.0) == (504, "request timeout\n")
+        assert (instance.in_flight, rig.app.served) == (0, 0)
+        instance.breaker.release()
+
+
+@pytest.mark.parametrize("limit", ["response_start", "idle"])
+async def test_the_activators_timeouts_bound_the_wait_in_the_instance_breaker(cc1: Rig, limit: str) -> None:
+    """Through the activator its own timeout handler counts (cmd/activator/main.go): the revision's
+    responseStart or idle limit, time in the instance's breaker included."""
+    rs, idle = (0.3, 0.0) if limit == "response_start" else (0.0, 0.3)
+    cc1.throttler.set_revision(NS, REV, 1, 300, rs, idle)
+    instance = cc1.inline.get(cc1.address)
+    assert instance is not None and instance.breaker is not None and instance.breaker.reserve()
+    answer = await asyncio.wait_for(cc1.via_activator("/held"), 10.0)
+    assert answer == (504, "activator request timeout\n")
+    assert (instance.in_flight, cc1.app.served) == (0, 0)
+    instance.breaker.release()

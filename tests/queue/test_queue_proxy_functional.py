@@ -86,6 +86,20 @@ async def test_time_queued_counts_against_the_revision_timeout(app: App, client:
         qp.breaker.release()
 
 
+@pytest.mark.parametrize("limit", ["response_start_timeout", "idle_timeout"])
+async def test_time_queued_counts_toward_response_start_and_idle_timeouts(
+    app: App, client: aiohttp.ClientSession, limit: str
+) -> None:
+    """Knative's timeout handler wraps the breaker (pkg/queue/sharedmain/handlers.go): a request
+    queued longer than responseStartTimeoutSeconds or idleTimeoutSeconds gets 504 while queued."""
+    async with queue_proxy(app, container_concurrency=1, **{limit: 0.3}) as qp:
+        assert qp.breaker is not None and qp.breaker.reserve()  # the one slot is busy
+        answer = await asyncio.wait_for(get(client, qp.serving_port, "/held"), 10.0)
+        assert answer == (504, "request timeout\n")
+        assert (qp.breaker.in_flight, qp.stats.concurrency, app.served) == (1, 0, 0)
+        qp.breaker.release()
+
+
 async def test_response_start_timeout_gives_504(app: App, client: aiohttp.ClientSession) -> None:
     async with queue_proxy(app, response_start_timeout=0.2) as qp:
         assert await get(client, qp.serving_port, "/never") == (504, "request timeout\n")

@@ -9,8 +9,9 @@ For each request, outermost first, as Knative's handler chain does:
 3. the request is counted for the autoscaler (:mod:`~zeroserve.activator.reporter`) from now until
    its response ends;
 4. it waits for capacity in the :class:`~zeroserve.activator.throttler.Throttler`; the wait counts
-   toward the revision's ``timeoutSeconds`` (504 ``activator request timeout``); a full queue gives
-   503 ``pending request queue full``;
+   toward the revision's ``timeoutSeconds``, ``responseStartTimeoutSeconds`` and
+   ``idleTimeoutSeconds``, which the proxy then applies (504 ``activator request timeout``); a full
+   queue gives 503 ``pending request queue full``;
 5. it is proxied to the chosen instance with ``K-Proxy-Request: activator``, the Host moved to
    ``K-Original-Host`` and the revision headers stripped; the instance's slot is freed when the
    response ends. Upstream errors become 502 in :mod:`zeroserve.net.proxy`.
@@ -24,6 +25,7 @@ from typing import Protocol
 
 from zeroserve import errors
 from zeroserve.activator.reporter import ConcurrencyReporter
+from zeroserve.activator.throttler import TIMEOUT_MESSAGE as _TIMEOUT_TEXT
 from zeroserve.activator.throttler import Lease, RevisionInfo, Throttler
 from zeroserve.net import headers as h
 from zeroserve.net.proxy import RequestHead, Response, RouteResult, Target, Timeouts
@@ -32,9 +34,7 @@ from zeroserve.queue.breaker import QueueFull
 REVISION_HEADER = "Knative-Serving-Revision"
 NAMESPACE_HEADER = "Knative-Serving-Namespace"
 PROXY_NAME = b"activator"
-TIMEOUT_MESSAGE = b"activator request timeout\n"
-_TIMEOUT_TEXT = TIMEOUT_MESSAGE.decode().strip()
-CONNECT_TIMEOUT = 5.0
+TIMEOUT_MESSAGE = _TIMEOUT_TEXT.encode() + b"\n"
 
 _DROP = frozenset({b"host", REVISION_HEADER.lower().encode(), NAMESPACE_HEADER.lower().encode()})
 _DROP_INLINE = frozenset({REVISION_HEADER.lower().encode(), NAMESPACE_HEADER.lower().encode()})
@@ -45,8 +45,8 @@ class Admission(Protocol):
     """The instances' queue-proxy work done in this process (``zeroserve.queue.inline``).
 
     Given, the activator sends a request straight to the app through ``admit``: the instance's
-    breaker (shared with the gateway's direct path), its stats (as proxied) and the revision's
-    timeouts, bounded by ``deadline`` (loop time; 504 ``message`` when that fires first)."""
+    breaker (shared with the gateway's direct path), its stats (as proxied), and ``timeouts``, the
+    activator's (counted from when it began to hold the request), in place of the instance's."""
 
     def admit(
         self,
@@ -56,8 +56,7 @@ class Admission(Protocol):
         *,
         headers: tuple[h.Header, ...] = (),
         drop: frozenset[bytes] = frozenset(),
-        deadline: float | None = None,
-        message: str | None = None,
+        timeouts: Timeouts | None = None,
     ) -> RouteResult | Awaitable[RouteResult]: ...
 
 
@@ -92,7 +91,6 @@ class Activator:
         self.throttler = throttler
         self.reporter = reporter
         self._clock = clock
-        self._on_loop_clock = clock is None
         self._admission = admission
 
     def _now(self) -> float:
@@ -122,16 +120,20 @@ class Activator:
         lease = self.throttler.try_acquire(namespace, revision)
         if lease is None:
             return self.forward(head, namespace, revision, info)
-        start = self._now()
-        self.reporter.request_in(namespace, revision, start)
-        return self._leased(head, namespace, revision, info, lease, start)
+        self.reporter.request_in(namespace, revision, self._now())
+        # Not held: the revision's timeouts count from now, when the proxy arms them.
+        return self._leased(head, namespace, revision, lease, info.timeouts)
 
     async def forward(self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo) -> RouteResult:
-        """Wait for capacity, then a Target on the chosen instance."""
-        start = self._now()
-        self.reporter.request_in(namespace, revision, start)
+        """Wait for capacity, then a Target on the chosen instance.
+
+        The wait counts toward all three of the revision's timeouts (Knative wraps the throttler in
+        its timeout handler, ``cmd/activator/main.go``): a request still held when the first of
+        them passes gets 504 ``activator request timeout``."""
+        timeouts = info.timeouts.anchored(asyncio.get_running_loop().time())
+        self.reporter.request_in(namespace, revision, self._now())
         try:
-            async with asyncio.timeout(info.timeout_seconds):
+            async with asyncio.timeout_at(timeouts.held_until):
                 lease = await self.throttler.acquire(namespace, revision)
         except BaseException as exc:
             self.reporter.request_out(namespace, revision, self._now())
@@ -142,55 +144,28 @@ class Activator:
             if isinstance(exc, errors.NotFound):
                 return _text(404, f"Error getting active endpoint: {exc.message}")
             raise
-        result = self._leased(head, namespace, revision, info, lease, start)
+        result = self._leased(head, namespace, revision, lease, timeouts)
         return result if isinstance(result, (Target, Response)) else await result
 
     def _leased(
-        self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo, lease: Lease, start: float
+        self, head: RequestHead, namespace: str, revision: str, lease: Lease, timeouts: Timeouts
     ) -> RouteResult | Awaitable[RouteResult]:
-        """On to the leased instance: through the inline queue, else a Target (the time since ``start`` counts)."""
+        """On to the leased instance: through the inline queue, else a Target."""
+
+        def release() -> None:
+            lease.release()
+            self.reporter.request_out(namespace, revision, self._now())
+
         if self._admission is not None:
-            return self._admit(self._admission, namespace, revision, lease, start + info.timeout_seconds)
-        remaining = max(info.timeout_seconds - (self._now() - start), 0.001)
-        return self._target(head, namespace, revision, lease, remaining)
-
-    def _admit(
-        self, admission: Admission, namespace: str, revision: str, lease: Lease, deadline: float
-    ) -> RouteResult | Awaitable[RouteResult]:
-        """Straight to the app, through the instance's inline queue (Host left as the client sent it)."""
-
-        def release() -> None:
-            lease.release()
-            self.reporter.request_out(namespace, revision, self._now())
-
-        # The deadline is on the loop's clock, as the admission's timers are (ours, unless one was given).
-        loop_deadline = deadline
-        if not self._on_loop_clock:
-            loop_deadline = asyncio.get_running_loop().time() + (deadline - self._now())
-        return admission.admit(
-            lease.address,
-            True,
-            release,
-            headers=_PROXIED,
-            drop=_DROP_INLINE,
-            deadline=loop_deadline,
-            message=_TIMEOUT_TEXT,
-        )
-
-    def _target(self, head: RequestHead, namespace: str, revision: str, lease: Lease, remaining: float) -> Target:
+            # Straight to the app, through the instance's inline queue (Host left as the client sent it).
+            return self._admission.admit(
+                lease.address, True, release, headers=_PROXIED, drop=_DROP_INLINE, timeouts=timeouts
+            )
         host, port = lease.address
-
-        def release() -> None:
-            lease.release()
-            self.reporter.request_out(namespace, revision, self._now())
-
         extra: list[h.Header] = [
             (b"Host", f"{host}:{port}".encode("latin-1") if ":" not in host else f"[{host}]:{port}".encode()),
             (h.K_PROXY_REQUEST.encode(), PROXY_NAME),
         ]
         if head.host:
             extra.append((h.K_ORIGINAL_HOST.encode(), head.host.encode("latin-1")))
-        timeouts = Timeouts(
-            connect=min(CONNECT_TIMEOUT, remaining), total=remaining, message=TIMEOUT_MESSAGE.decode().strip()
-        )
         return Target(host, port, timeouts=timeouts, headers=tuple(extra), on_release=release, drop=_DROP)

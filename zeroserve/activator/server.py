@@ -1,7 +1,8 @@
 """``zeroserve activator``: the activator as its own process (Knative ``cmd/activator``).
 
 It is a :class:`~zeroserve.net.ProxyServer` whose route hook is :meth:`Activator.route`. It learns
-revisions (``containerConcurrency``, ``timeoutSeconds``) and their endpoints by watching the API
+revisions (``containerConcurrency`` and the three timeouts: ``timeoutSeconds``,
+``responseStartTimeoutSeconds``, ``idleTimeoutSeconds``) and their endpoints by watching the API
 server, as Knative's activator watches revisions and the private services' Endpoints:
 
 * ``GET /apis/serving.knative.dev/v1/revisions?watch=true``
@@ -118,7 +119,10 @@ def apply_revision_event(throttler: Throttler, type_: str, obj: Mapping[str, Any
     spec = obj.get("spec") or {}
     cc = spec.get("containerConcurrency") or 0
     timeout = spec.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS
-    throttler.set_revision(key[0], key[1], int(cc), float(timeout))
+    # Knative's activator: an unset responseStartTimeoutSeconds or idleTimeoutSeconds is no limit.
+    response_start = spec.get("responseStartTimeoutSeconds") or 0
+    idle = spec.get("idleTimeoutSeconds") or 0
+    throttler.set_revision(key[0], key[1], int(cc), float(timeout), float(response_start), float(idle))
 
 
 def endpoint_addresses(obj: Mapping[str, Any]) -> list[Address]:

@@ -24,11 +24,12 @@ import asyncio
 import logging
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zeroserve import errors
 from zeroserve.activator import lb_policy
 from zeroserve.activator.probe import PROBE_FREQUENCY, Probe, probe_all
+from zeroserve.net.proxy import Timeouts
 from zeroserve.queue.breaker import Breaker, InfiniteBreaker, QueueFull
 
 logger = logging.getLogger(__name__)
@@ -43,10 +44,32 @@ MAX_CONCURRENCY = 2**31 - 1
 """The revision breaker's ceiling (Knative uses MaxInt32: only the trackers limit concurrency)."""
 
 
+TIMEOUT_MESSAGE = "activator request timeout"
+"""The body of the activator's 504 (Knative ``cmd/activator/main.go``)."""
+CONNECT_TIMEOUT = 5.0
+
+
 @dataclass(frozen=True, slots=True)
 class RevisionInfo:
+    """What the activator applies to a revision's requests: its concurrency and its timeouts
+    (0 = none), as Knative's activator timeout handler reads them from the revision spec."""
+
     container_concurrency: int
     timeout_seconds: float
+    response_start_timeout_seconds: float = 0.0
+    idle_timeout_seconds: float = 0.0
+    timeouts: Timeouts = field(init=False, compare=False, repr=False)
+    """The three as the proxy applies them (504 ``activator request timeout``)."""
+
+    def __post_init__(self) -> None:
+        timeouts = Timeouts(
+            connect=CONNECT_TIMEOUT,
+            response_start=self.response_start_timeout_seconds or None,
+            idle=self.idle_timeout_seconds or None,
+            total=self.timeout_seconds or None,
+            message=TIMEOUT_MESSAGE,
+        )
+        object.__setattr__(self, "timeouts", timeouts)  # frozen: derived once, here
 
 
 class Tracker:
@@ -206,14 +229,24 @@ class Throttler:
 
     # -- configuration ------------------------------------------------------------------
 
-    def set_revision(self, namespace: str, revision: str, container_concurrency: int, timeout_seconds: float) -> None:
+    def set_revision(
+        self,
+        namespace: str,
+        revision: str,
+        container_concurrency: int,
+        timeout_seconds: float,
+        response_start_timeout_seconds: float = 0.0,
+        idle_timeout_seconds: float = 0.0,
+    ) -> None:
+        """Learn (or update) a revision: its containerConcurrency and its three timeouts (0 = none)."""
         key = (namespace, revision)
-        info = RevisionInfo(max(0, container_concurrency), timeout_seconds)
+        cc = max(0, container_concurrency)
         rev = self._revisions.get(key)
+        if rev is not None and rev.info.container_concurrency != cc:
+            logger.warning("revision %s/%s: containerConcurrency cannot change; ignored", *key)
+            cc = rev.info.container_concurrency
+        info = RevisionInfo(cc, timeout_seconds, response_start_timeout_seconds, idle_timeout_seconds)
         if rev is not None:
-            if rev.info.container_concurrency != info.container_concurrency:
-                logger.warning("revision %s/%s: containerConcurrency cannot change; ignored", *key)
-                info = RevisionInfo(rev.info.container_concurrency, timeout_seconds)
             rev.info = info
             return
         rev = _Revision(key, info, self._rand)

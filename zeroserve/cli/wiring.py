@@ -7,7 +7,7 @@ them on top of the others, so no component imports another's internals:
   usage, read from the local runtime;
 * :class:`InProcessStatSink`: the activator's stats go straight to the multiscaler (a standalone
   activator posts them to the stat server instead);
-* :class:`RevisionFeed`: the activator learns each revision's containerConcurrency and timeout from
+* :class:`RevisionFeed`: the activator learns each revision's containerConcurrency and timeouts from
   the store's watch, as a standalone activator does from the API's;
 * inline queue-proxy mode (no sidecar): :class:`LimitsRecorder` remembers each revision's
   containerConcurrency and timeouts as the controller ensures its workload, :class:`InlineInstances`
@@ -71,7 +71,7 @@ class InProcessStatSink:
 
 
 class RevisionFeed:
-    """Keeps the throttler's view of revisions (CC, timeout) in step with the store."""
+    """Keeps the throttler's view of revisions (CC, the three timeouts) in step with the store."""
 
     def __init__(self, store: Store, throttler: Throttler, default_timeout: int = 300) -> None:
         self._store = store
@@ -91,11 +91,14 @@ class RevisionFeed:
             return
         cc = spec.get("containerConcurrency")
         timeout = spec.get("timeoutSeconds")
+        response_start, idle = spec.get("responseStartTimeoutSeconds"), spec.get("idleTimeoutSeconds")
         self._throttler.set_revision(
             namespace,
             name,
             cc if isinstance(cc, int) else 0,
             timeout if isinstance(timeout, int) else self._default_timeout,
+            response_start if isinstance(response_start, int) else 0,
+            idle if isinstance(idle, int) else 0,
         )
 
     async def run(self) -> None:

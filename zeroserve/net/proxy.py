@@ -13,8 +13,9 @@ streams back:
 * keep-alive on both sides, HTTP/1.0 clients, pipelined requests answered in order;
 * hop-by-hop headers are stripped, Host is preserved, ``Forwarded`` and ``X-Forwarded-*`` set;
 * upgrades (websockets): after the upstream's 101 raw bytes are piped both ways;
-* timeouts per request (:class:`Timeouts`): connect and response-start give 504 before the
-  response started; after that a timeout aborts the connection. A refused connect gives 502;
+* timeouts per request (:class:`Timeouts`), counted from when the route hook answered or from an
+  earlier ``since`` (a request held in a breaker): 504 before the response started; after that a
+  timeout aborts the connection. A refused connect gives 502;
 * a client that goes away aborts its upstream connection (never returned to the pool);
 * what one client connection can make the proxy hold is bounded (:mod:`zeroserve.net.limits`):
   the request head (414/431), requests parsed ahead of their turn, bytes sent after an upgrade
@@ -87,7 +88,7 @@ class Timeouts:
     connect: float | None = 5.0
     """Opening a new upstream connection (502 when refused, 504 when it takes longer)."""
     response_start: float | None = None
-    """From the request head sent upstream to the response head received (504)."""
+    """Until the response head is received (504)."""
     idle: float | None = None
     """No byte in either direction for this long (504 before the response started, else abort).
     Checked lazily: a stall is noticed between ``idle`` and ``2 * idle`` seconds."""
@@ -96,11 +97,31 @@ class Timeouts:
     message: str | None = None
     """The body of a 504 from ``response_start``, ``idle`` or ``total`` (default: which limit fired);
     Knative's queue-proxy says ``request timeout``, its activator ``activator request timeout``."""
+    since: float | None = None
+    """The loop time ``response_start``, ``idle`` and ``total`` count from (None: when the route hook
+    returned). A request held before that (a breaker, the activator) set it to when it arrived, as
+    Knative's timeout handler wraps its breaker and throttler (``pkg/http/handler/timeout.go``)."""
 
-    def bounded(self, total: float, message: str | None = None) -> Timeouts:
-        """These limits with ``total`` (and ``message``, when given) in place: ``dataclasses.replace``
-        without its introspection, which costs microseconds once per request on the activator's path."""
-        return Timeouts(self.connect, self.response_start, self.idle, total, message or self.message)
+    @property
+    def first(self) -> float | None:
+        """The soonest any of ``response_start``, ``idle`` and ``total`` fires for a request that
+        gets no byte: how long it may be held before it is sent upstream (None: no limit)."""
+        limits = [t for t in (self.response_start, self.idle, self.total) if t is not None]
+        return min(limits) if limits else None
+
+    @property
+    def held_until(self) -> float | None:
+        """The loop time by which a request held since ``since`` times out if it got no byte yet
+        (None: never, or no ``since``)."""
+        first = self.first
+        return None if first is None or self.since is None else self.since + first
+
+    def anchored(self, since: float) -> Timeouts:
+        """These limits counted from ``since`` (a loop time): for a request held since then.
+        Already anchored: unchanged (the earliest clock counts)."""
+        if self.since is not None:
+            return self
+        return Timeouts(self.connect, self.response_start, self.idle, self.total, self.message, since)
 
 
 DEFAULT_TIMEOUTS = Timeouts()
@@ -317,19 +338,14 @@ class _Exchange:
             return
         self.target = result
         t = result.timeouts
-        if t.total is not None or t.idle is not None:
-            # _wait(now), unrolled for the once-per-request case (bench/proxy_python.py: ~1 us less)
+        if t.total is not None and t.idle is None and t.response_start is None and t.since is None:
+            # _arm, unrolled for the common case (bench/proxy_python.py: ~1 us less)
             deadlines = self.down.state.deadlines
             now = deadlines.time()
-            if t.idle is None:
-                self.end_at = due = now + t.total  # type: ignore[operator]  # not None: see above
-            else:
-                self.idle_at = due = now + t.idle
-                self.idle_seen = self.activity
-                if t.total is not None:
-                    self.end_at = now + t.total
-                    due = min(due, self.end_at)
+            self.end_at = due = now + t.total
             deadlines.add(self, due, now)
+        elif t.total is not None or t.idle is not None or t.response_start is not None:
+            self._arm(t)
         conn = self.down.state.pool.take((result.host, result.port))
         if conn is not None:
             self.reused = True
@@ -382,11 +398,6 @@ class _Exchange:
         conn.write(out[0] if len(out) == 1 else b"".join(out))
         if self.down.write_paused and conn.transport is not None:
             conn.transport.pause_reading()
-        if target.timeouts.response_start is not None:
-            now = self.down.state.deadlines.time()
-            self.start_at = now + target.timeouts.response_start
-            if self.bucket is None or self.start_at < self.due:
-                self._wait(now)
 
     def _request_head(self, target: Target) -> bytes:
         scan = self.scan
@@ -629,6 +640,19 @@ class _Exchange:
         self.down.exchange_done(self, keep_alive)
 
     # -- timeouts (no wheel entry unless the target's Timeouts ask for one) ----------------
+
+    def _arm(self, t: Timeouts) -> None:
+        """Set the limits of ``t``, counted from ``t.since`` (else now), and wait for the first."""
+        now = self.down.state.deadlines.time()
+        since = now if t.since is None else t.since
+        if t.total is not None:
+            self.end_at = since + t.total
+        if t.response_start is not None:
+            self.start_at = since + t.response_start
+        if t.idle is not None:
+            self.idle_at = since + t.idle
+            self.idle_seen = self.activity
+        self._wait(now)
 
     def _wait(self, now: float) -> None:
         """Wait in the wheel for the earliest limit still set."""

@@ -10,8 +10,9 @@ instance, so they can do the queue-proxy's job themselves, on the same objects i
 * per instance one :class:`~.stats.RequestStats` (a request is *proxied* iff it came through the
   activator), reported every second into :attr:`InlineInstance.stat` for the autoscaler's
   scraper (read in-process, no HTTP);
-* the revision's timeouts: ``timeoutSeconds`` (time queued included, 504 ``request timeout``),
-  ``responseStartTimeoutSeconds`` and ``idleTimeoutSeconds``.
+* the revision's timeouts: ``timeoutSeconds``, ``responseStartTimeoutSeconds`` and
+  ``idleTimeoutSeconds`` (504 ``request timeout``), each counting the time queued, as Knative's
+  queue-proxy wraps its breaker in its timeout handler (``pkg/queue/sharedmain/handlers.go``).
 
 The runtime probes the app directly (no network probe to answer), and drain needs no quiet
 period: the routing tables change synchronously, so once an instance has left them,
@@ -32,7 +33,7 @@ from dataclasses import dataclass, replace
 
 from zeroserve.autoscaler.metrics import Stat
 from zeroserve.net import headers as h
-from zeroserve.net.proxy import Response, RouteResult, Target, Timeouts
+from zeroserve.net.proxy import DEFAULT_TIMEOUTS, Response, RouteResult, Target, Timeouts
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.stats import REPORT_PERIOD, RequestStats
 
@@ -99,38 +100,25 @@ class InlineInstance:
         *,
         headers: tuple[h.Header, ...] = (),
         drop: frozenset[bytes] = frozenset(),
-        deadline: float | None = None,
-        message: str | None = None,
+        timeouts: Timeouts | None = None,
     ) -> RouteResult | Awaitable[RouteResult]:
         """Count the request, take a breaker slot (or wait for one), aim it at the app.
 
         ``also`` runs once when the request is over, however it ends (the caller's own
-        accounting). ``deadline`` (loop time) bounds the whole request from the caller's side
-        too (504 ``message`` when it is the one that fires first)."""
+        accounting). ``timeouts``: the caller's limits in place of the instance's (the activator's,
+        counted from when it began to hold the request: on the same revision's limits, its clock
+        started first, as Knative's activator timeout handler fires before the queue-proxy's)."""
         now = self._time()
         self.stats.req_in(now, proxied)
         breaker = self.breaker
         if breaker is None or breaker.reserve():
-            timeouts = self.timeouts if deadline is None else self._bounded(now, now, deadline, message)
-            return InlineTarget(self, timeouts, proxied, also, headers, drop)
-        return self._queued(now, proxied, also, headers, drop, deadline, message)
+            return InlineTarget(self, self.timeouts if timeouts is None else timeouts, proxied, also, headers, drop)
+        return self._queued(now, proxied, also, headers, drop, timeouts)
 
     def _out(self, proxied: bool) -> None:
         self.stats.req_out(self._time(), proxied)
         if self._idle is not None and self.stats.concurrency <= 0:
             self._idle.set()
-
-    def _own_end(self, arrived: float) -> float | None:
-        return arrived + self.limits.timeout if self.limits.timeout else None
-
-    def _bounded(self, arrived: float, now: float, deadline: float | None, message: str | None) -> Timeouts:
-        """The timeouts left at ``now`` for a request that arrived at ``arrived`` (queueing counts)."""
-        own_end = self._own_end(arrived)
-        if deadline is not None and (own_end is None or deadline < own_end):
-            return self.timeouts.bounded(max(deadline - now, 0.001), message or TIMEOUT_MESSAGE)
-        if own_end is None:
-            return self.timeouts
-        return self.timeouts.bounded(max(own_end - now, 0.001))
 
     async def _queued(
         self,
@@ -139,15 +127,13 @@ class InlineInstance:
         also: Release | None,
         headers: tuple[h.Header, ...],
         drop: frozenset[bytes],
-        deadline: float | None,
-        message: str | None,
+        timeouts: Timeouts | None,
     ) -> RouteResult:
-        """Wait in the breaker; the wait counts against the timeouts (the queue-proxy's ``_queued``)."""
+        """Wait in the breaker; the wait counts toward every limit (the queue-proxy's ``_queued``)."""
         assert self.breaker is not None
-        own_end = self._own_end(arrived)
-        ends = [end for end in (own_end, deadline) if end is not None]
+        limits = (self.timeouts if timeouts is None else timeouts).anchored(arrived)
         try:
-            async with asyncio.timeout_at(min(ends) if ends else None):
+            async with asyncio.timeout_at(limits.held_until):
                 await self.breaker.acquire()
         except BaseException as exc:
             self._out(proxied)
@@ -156,12 +142,9 @@ class InlineInstance:
             if isinstance(exc, QueueFull):
                 return QUEUE_FULL
             if isinstance(exc, TimeoutError):
-                theirs = deadline is not None and (own_end is None or deadline < own_end)
-                text = (message or TIMEOUT_MESSAGE) if theirs else TIMEOUT_MESSAGE
-                return Response(504, text.encode() + b"\n")
+                return Response(504, (limits.message or TIMEOUT_MESSAGE).encode() + b"\n")
             raise
-        now = self._time()
-        return InlineTarget(self, self._bounded(arrived, now, deadline, message), proxied, also, headers, drop)
+        return InlineTarget(self, limits, proxied, also, headers, drop)
 
     async def wait_idle(self) -> None:
         """Return once no request is admitted (queued or running)."""
@@ -284,15 +267,15 @@ class InlineQueue:
         *,
         headers: tuple[h.Header, ...] = (),
         drop: frozenset[bytes] = frozenset(),
-        deadline: float | None = None,
-        message: str | None = None,
+        timeouts: Timeouts | None = None,
     ) -> RouteResult | Awaitable[RouteResult]:
         """:meth:`InlineInstance.admit` on the instance at ``address`` (unknown: a plain Target)."""
         instance = self._instances.get(address)
         if instance is None:
             logger.debug("no inline queue for %s:%d; forwarding without one", *address)
-            return Target(address[0], address[1], headers=headers, drop=drop, on_release=also)
-        return instance.admit(proxied, also, headers=headers, drop=drop, deadline=deadline, message=message)
+            limits = DEFAULT_TIMEOUTS if timeouts is None else timeouts
+            return Target(address[0], address[1], timeouts=limits, headers=headers, drop=drop, on_release=also)
+        return instance.admit(proxied, also, headers=headers, drop=drop, timeouts=timeouts)
 
     def stat(self, host: str, port: int) -> Stat | None:
         """The last 1 s report of the instance at ``host:port`` (the scraper's in-process source)."""

@@ -8,7 +8,8 @@ Two listeners, both on the one streaming proxy core (:class:`~zeroserve.net.Prox
   counted in the stats (before the breaker, so queued requests count), passes the breaker
   when ``containerConcurrency >= 1`` (503 ``pending request queue full`` when 11 x CC are
   already in), then goes to the app on ``USER_PORT`` with the revision's timeouts (time
-  queued counts against ``timeoutSeconds``). The proxy core sets ``Forwarded`` and
+  queued counts toward ``timeoutSeconds``, ``responseStartTimeoutSeconds`` and
+  ``idleTimeoutSeconds``). The proxy core sets ``Forwarded`` and
   ``X-Forwarded-*`` and preserves Host.
 * the **admin port**: ``GET /stats`` (the last 1 s report, JSON of
   :class:`~zeroserve.autoscaler.metrics.Stat`), ``POST /drain`` and ``GET /wait-for-drain``
@@ -164,11 +165,12 @@ class QueueProxy:
         )
 
     async def _queued(self, arrived: float, proxied: bool, original_host: bytes | None) -> RouteResult:
-        """Wait in the breaker; the wait counts against the revision timeout."""
+        """Wait in the breaker; the wait counts toward all three timeouts (Knative's timeout handler
+        wraps the breaker: ``pkg/queue/sharedmain/handlers.go``)."""
         assert self.breaker is not None
-        limit = self.settings.timeout or None
+        timeouts = self.timeouts.anchored(arrived)
         try:
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout_at(timeouts.held_until):
                 await self.breaker.acquire()
         except QueueFull:
             self.stats.req_out(self._loop.time(), proxied)
@@ -179,10 +181,6 @@ class QueueProxy:
         except BaseException:  # cancelled: the client went away while queued
             self.stats.req_out(self._loop.time(), proxied)
             raise
-        timeouts = self.timeouts
-        if limit is not None:
-            left = max(limit - (self._loop.time() - arrived), 0.001)
-            timeouts = replace(timeouts, total=left)
         return self._target(timeouts, proxied, True, original_host)
 
     def _probe(self, value: bytes) -> RouteResult | Awaitable[RouteResult]:
