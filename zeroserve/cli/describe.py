@@ -142,6 +142,22 @@ def configuration(obj: Obj, now: datetime) -> list[str]:
     return [*lines, *_conditions(obj, now)]
 
 
+def domain_mapping(obj: Obj, now: datetime) -> list[str]:
+    """knative/client ``pkg/commands/domain/describe.go``: URL, the reference, the conditions."""
+    meta, ref = obj.get("metadata", {}), obj.get("spec", {}).get("ref") or {}
+    lines = _header(obj, now)
+    lines.append("")
+    _field(lines, "URL", obj.get("status", {}).get("url"))
+    lines += ["", "Reference:"]
+    _field(lines, "APIVersion", ref.get("apiVersion"), "  ")
+    _field(lines, "Kind", ref.get("kind"), "  ")
+    _field(lines, "Name", ref.get("name"), "  ")
+    if ref.get("namespace") != meta.get("namespace"):
+        _field(lines, "Namespace", ref.get("namespace"), "  ")
+    lines.append("")
+    return [*lines, *_conditions(obj, now)]
+
+
 def describe(client: ApiClient, kind: Kind, namespace: str, name: str, now: datetime) -> str:
     obj = client.get(kind, namespace, name)
     if kind is kinds.SERVICE:
@@ -150,6 +166,8 @@ def describe(client: ApiClient, kind: Kind, namespace: str, name: str, now: date
         lines = revision(obj, now)
     elif kind is kinds.ROUTE:
         lines = route(obj, now)
+    elif kind is kinds.DOMAINMAPPING:
+        lines = domain_mapping(obj, now)
     else:
         lines = configuration(obj, now)
     return "\n".join(lines)

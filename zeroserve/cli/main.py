@@ -16,6 +16,7 @@ from zeroserve import errors
 from zeroserve.cli import output, resources
 from zeroserve.cli.autoscaler import autoscaler_app
 from zeroserve.cli.context import Context
+from zeroserve.cli.domain import domain_app
 from zeroserve.cli.service import revision_app, route_app, service_app
 
 app = typer.Typer(
@@ -29,6 +30,8 @@ app.add_typer(service_app, name="service")
 app.add_typer(service_app, name="ksvc", hidden=True)
 app.add_typer(revision_app, name="revision")
 app.add_typer(route_app, name="route")
+app.add_typer(domain_app, name="domain")
+app.add_typer(domain_app, name="domains", hidden=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(autoscaler_app, name="autoscaler")

@@ -25,7 +25,7 @@ from zeroserve.cli.wait import NotReady, wait_ready
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-WAITABLE = (kinds.SERVICE, kinds.CONFIGURATION, kinds.ROUTE)
+WAITABLE = (kinds.SERVICE, kinds.CONFIGURATION, kinds.ROUTE, kinds.DOMAINMAPPING)
 
 
 def err(line: str) -> None:
@@ -347,6 +347,14 @@ COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[str]]]] = {
             *output.ready_columns(o),
         ],
     ),
+    "domainmappings": (  # config/core/300-resources/domain-mapping.yaml's printer columns
+        ("NAME", "URL", "READY", "REASON"),
+        lambda o: [o["metadata"]["name"], o.get("status", {}).get("url", ""), *output.ready_columns(o)],
+    ),
+    "clusterdomainclaims": (  # no printer columns in its CRD: kubectl's NAME and AGE
+        ("NAME", "AGE"),
+        lambda o: [o["metadata"]["name"], output.age(o["metadata"].get("creationTimestamp"), output.now_utc())],
+    ),
     "serverlessservices": (
         ("NAME", "MODE", "ACTIVATORS", "SERVICENAME", "PRIVATESERVICENAME", "READY", "REASON"),
         lambda o: [
@@ -384,7 +392,9 @@ def get(
         print(output.document(objs, kind, fmt, single=bool(name)))
         return 0
     if not objs:
-        err("No resources found" + ("" if all_namespaces else f" in {namespace} namespace") + ".")
+        err(
+            "No resources found" + ("" if all_namespaces or not kind.namespaced else f" in {namespace} namespace") + "."
+        )
         return 0
     print(kind_table(kind, objs, all_namespaces))
     return 0
