@@ -37,7 +37,7 @@ from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
 from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import ROUTE, Kind
+from zeroserve.api.kinds import DOMAINMAPPING, ROUTE, Kind
 from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
 from zeroserve.apiserver.logs import RevisionLogs
 from zeroserve.apiserver.server import JsonSubresource
@@ -274,6 +274,7 @@ async def _serve(
             async with asyncio.timeout(ROUTES_LOAD_TIMEOUT):
                 await feed.listed.wait()  # the activator knows every revision
                 await controller.synced(ROUTE.kind)  # the gateway has every route's table
+                await controller.synced(DOMAINMAPPING.kind)  # and every domain mapping
         except TimeoutError:
             log.warning("routes not all loaded after %ss; the gateway listens anyway", ROUTES_LOAD_TIMEOUT)
         await gateway.serve()
