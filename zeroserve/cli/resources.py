@@ -372,7 +372,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[str]]]] = {
 def kind_table(kind: Kind, objs: Sequence[Obj], all_namespaces: bool) -> str:
     headers, row = COLUMNS[kind.plural]
     rows = [[str(c) for c in row(o)] for o in objs]
-    if all_namespaces:
+    if all_namespaces and kind.namespaced:
         return output.table(
             ("NAMESPACE", *headers), [[o["metadata"].get("namespace", ""), *r] for o, r in zip(objs, rows, strict=True)]
         )
