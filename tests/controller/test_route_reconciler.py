@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE
 from zeroserve.controller.ingress import RouteRule, WeightedTarget
 from zeroserve.controller.reconcilers import configuration, route
@@ -142,3 +146,111 @@ async def test_deleted_route_is_withdrawn_and_unlabels(env: Env) -> None:
     assert env.ingress.tables == {}
     rev2 = await env.get(REVISION, "hello-00002")
     assert rev2["metadata"]["labels"]["serving.knative.dev/routingState"] == "reserve"
+
+
+async def test_a_service_route_naming_another_services_revision_assigns_no_traffic(env: Env) -> None:
+    """pkg/reconciler/route/traffic/traffic.go: RevisionNotOwned, AllTrafficAssigned False."""
+    await two_ready_revisions(env)
+    other = route_obj(
+        "default",
+        "other",
+        [{"revisionName": "hello-00001", "percent": 100}],
+        labels={"serving.knative.dev/service": "other"},
+    )
+    await env.store.create(ROUTE, other)
+    await route.reconcile(env.deps, Key("Route", "default", "other"))
+    rt = await env.get(ROUTE, "other")
+    assert cond(rt, "AllTrafficAssigned") == (
+        "False",
+        "RevisionNotOwned",
+        'Revision "hello-00001" does not belong to Service "other".',
+    )
+    assert cond(rt, "Ready")[:2] == ("False", "RevisionNotOwned")
+    assert ("default", "other") not in env.ingress.tables
+
+
+ROLLOUT = "networking.internal.knative.dev/rollout"
+
+
+async def test_gradual_rollout_moves_latest_traffic_in_steps(env: Env) -> None:
+    """route.go / reconcile_resources.go reconcileRollout with traffic/rollout.go: 1 % first, then,
+    once the ingress serves that, equal steps; IngressReady Unknown RolloutInProgress meanwhile."""
+    await env.store.create(CONFIGURATION, configuration_obj("default", "hello", image="v1"))
+    await configuration.reconcile(env.deps, CFG)
+    await env.mark_ready(REVISION, "hello-00001")
+    await configuration.reconcile(env.deps, CFG)
+    rt = route_obj("default", "hello", [LATEST])
+    rt["metadata"]["annotations"] = {"serving.knative.dev/rollout-duration": "10s"}
+    await env.store.create(ROUTE, rt)
+    assert await route.reconcile(env.deps, KEY) is None
+    state = (await env.get(ROUTE, "hello"))["status"]["annotations"][ROLLOUT]
+    assert state == (
+        '{"configurations":[{"configurationName":"hello","percent":100,'
+        '"revisions":[{"revisionName":"hello-00001","percent":100}],"stepParams":{}}]}'
+    )
+
+    cfg = await env.get(CONFIGURATION, "hello")
+    cfg["spec"]["template"]["spec"]["containers"][0]["image"] = "v2"
+    await env.store.update(CONFIGURATION, cfg)
+    await configuration.reconcile(env.deps, CFG)
+    await env.mark_ready(REVISION, "hello-00002")
+    await configuration.reconcile(env.deps, CFG)
+
+    def split() -> list[tuple[str, int]]:
+        table = env.ingress.tables[("default", "hello")]
+        return [(t.revision, t.percent) for t in table.rules[0].targets]
+
+    assert await route.reconcile(env.deps, KEY) == 1.0  # started: time the steps once the 1 % is served
+    rt = await env.get(ROUTE, "hello")
+    assert split() == [("hello-00001", 99), ("hello-00002", 1)]
+    assert rt["status"]["traffic"] == [
+        {"revisionName": "hello-00001", "latestRevision": True, "percent": 99},
+        {"revisionName": "hello-00002", "latestRevision": True, "percent": 1},
+    ]
+    assert cond(rt, "IngressReady") == (
+        "Unknown",
+        "RolloutInProgress",
+        "A gradual rollout of the latest revision(s) is in progress.",
+    )
+    assert cond(rt, "Ready")[0] == "Unknown"
+    assert (await env.get(REVISION, "hello-00001"))["metadata"]["labels"][
+        "serving.knative.dev/routingState"
+    ] == "active"
+
+    env.clock.step(0.5)  # the ingress served the 1 %: 9 s left, 9 steps of 11 % a second apart
+    assert await route.reconcile(env.deps, KEY) == pytest.approx(1.0)
+    assert split() == [("hello-00001", 99), ("hello-00002", 1)]
+    seen = []
+    for _ in range(9):
+        env.clock.step(1.0)
+        await route.reconcile(env.deps, KEY)
+        seen.append(split())
+    assert seen[0] == [("hello-00001", 88), ("hello-00002", 12)]
+    assert seen[-2] == [("hello-00001", 11), ("hello-00002", 89)]
+    assert seen[-1] == [("hello-00002", 100)]
+    rt = await env.get(ROUTE, "hello")
+    assert cond(rt, "Ready")[0] == "True"
+    assert rt["status"]["traffic"] == [{"revisionName": "hello-00002", "latestRevision": True, "percent": 100}]
+    await route.reconcile(env.deps, KEY)  # ready: the labeler lets the old one go
+    assert (await env.get(REVISION, "hello-00001"))["metadata"]["labels"][
+        "serving.knative.dev/routingState"
+    ] == "reserve"
+
+
+async def test_config_network_rollout_duration_applies_when_the_route_names_none(env: Env) -> None:
+    env.config = dataclasses.replace(env.config, network=dataclasses.replace(env.config.network, rollout_duration=30))
+    await two_ready_revisions(env)
+    await env.store.create(ROUTE, route_obj("default", "hello", [LATEST]))
+    await route.reconcile(env.deps, KEY)  # first sight: no previous state, straight to hello-00002
+    cfg = await env.get(CONFIGURATION, "hello")
+    cfg["spec"]["template"]["spec"]["containers"][0]["image"] = "v3"
+    await env.store.update(CONFIGURATION, cfg)
+    await configuration.reconcile(env.deps, CFG)
+    await env.mark_ready(REVISION, "hello-00003")
+    await configuration.reconcile(env.deps, CFG)
+    await route.reconcile(env.deps, KEY)
+    rt = await env.get(ROUTE, "hello")
+    assert [(t["revisionName"], t["percent"]) for t in rt["status"]["traffic"]] == [
+        ("hello-00002", 99),
+        ("hello-00003", 1),
+    ]

@@ -6,14 +6,20 @@ Pure: a Route's ``spec.traffic`` plus the Configurations and Revisions it names 
 * ``targets`` — the routing table per tag: ``""`` is the default route where every target adds
   its percent (entries for the same revision add up); every tagged target also gets its own
   sub-route sending 100 % to its revision, so a 0 % tagged target is reachable only by tag host;
-* ``status_traffic`` — ``status.traffic`` (entries kept apart unless tag, revisionName and
-  latestRevision all match), with tag URLs;
-* ``error`` — the last unroutable target (Knative defers target errors and keeps going so that
-  every referenced object is known), with Knative's reason, message and severity.
+* ``revision_targets`` — what ``status.traffic`` lists (entries kept apart unless tag,
+  revisionName and latestRevision all match);
+* ``error`` — why a target is unroutable: the first such target's error unless a later one is a
+  failure, which wins (Knative defers target errors and keeps going so that every referenced object
+  is known), with Knative's reason, message and severity.
+
+A gradual rollout (:mod:`zeroserve.controller.rollout`) splits a ``latestRevision`` target over
+the revisions it moves between: :func:`latest_targets` feed it, :func:`with_rollout` and
+:func:`status_traffic` apply it to the routing table and to ``status.traffic``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +29,7 @@ from zeroserve.api.configuration import Configuration
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import TrafficTarget
 from zeroserve.config import DomainConfig, NetworkConfig
+from zeroserve.controller import rollout
 
 CLUSTER_LOCAL_DOMAIN = "svc.cluster.local"
 DEFAULT_TARGET = ""
@@ -55,16 +62,38 @@ class TargetError:
 @dataclass
 class TrafficConfig:
     targets: dict[str, list[RevisionTarget]] = field(default_factory=dict)
-    status_traffic: list[TrafficTarget] = field(default_factory=list)
+    revision_targets: list[RevisionTarget] = field(default_factory=list)
+    """The targets at the revision level, for ``status.traffic`` (entries merged only when tag,
+    revision and latestRevision all match; Knative's ``revisionTargets``)."""
     configurations: set[str] = field(default_factory=set)
     """Every Configuration the spec names (found or not)."""
     revisions: set[str] = field(default_factory=set)
-    """Every Revision the route resolves to (the ones to label as routed)."""
+    """Every Revision the spec names or the route resolves to."""
     error: TargetError | None = None
+
+    @property
+    def status_traffic(self) -> list[TrafficTarget]:
+        """``status.traffic`` without a rollout under way."""
+        return status_traffic(self)
 
 
 def missing(kind: str, name: str) -> TargetError:
     return TargetError(f"{kind}Missing", f"{kind} {_q(name)} referenced in traffic not found.", True)
+
+
+def not_owned(revision: str, service: str, actual: str) -> TargetError:
+    """A Service's Route names a Revision of another Service, or of none (errors.go revisionNotOwnedError)."""
+    if not actual:
+        message = f"Revision {_q(revision)} does not belong to Service {_q(service)}."
+    else:
+        message = f"Revision {_q(revision)} belongs to Service {_q(actual)}, not Service {_q(service)}."
+    return TargetError("RevisionNotOwned", message, True)
+
+
+def unready_revision(rev: Revision) -> TargetError:
+    failed = _ready_status(rev) == "False"
+    msg = "failed to become ready." if failed else "is not yet ready."
+    return TargetError("RevisionMissing", f"Revision {_q(rev.metadata.name or '')} {msg}", failed)
 
 
 def _q(s: str) -> str:
@@ -82,23 +111,31 @@ def _is_ready(rev: Revision) -> bool:
     return cond is not None and cond.status == "True" and rev.status.observed_generation == rev.metadata.generation
 
 
-def _resolve(
-    tt: TrafficTarget, configurations: Mapping[str, Configuration], revisions: Mapping[str, Revision], tc: TrafficConfig
+def _resolve_revision(
+    tt: TrafficTarget, configurations: Mapping[str, Configuration], revisions: Mapping[str, Revision], service: str
 ) -> tuple[RevisionTarget | None, TargetError | None]:
-    percent = tt.percent or 0
-    if tt.revision_name:
-        rev = revisions.get(tt.revision_name)
-        if rev is None:
-            return None, missing("Revision", tt.revision_name)
-        tc.revisions.add(tt.revision_name)
-        if not _is_ready(rev):
-            failed = _ready_status(rev) == "False"
-            msg = "failed to become ready." if failed else "is not yet ready."
-            return None, TargetError("RevisionMissing", f"Revision {_q(tt.revision_name)} {msg}", failed)
-        cfg_name = rev.metadata.labels.get(labels.CONFIGURATION)
-        return RevisionTarget(tt.revision_name, percent, tt.tag, cfg_name, False), None
+    """traffic.go addRevisionTarget: found, owned by the route's Service, ready, its Configuration found."""
+    name = tt.revision_name or ""
+    rev = revisions.get(name)
+    if rev is None:
+        return None, missing("Revision", name)
+    if service:
+        actual = rev.metadata.labels.get(labels.SERVICE, "")
+        if actual != service:
+            return None, not_owned(name, service, actual)
+    if not _is_ready(rev):
+        return None, unready_revision(rev)
+    cfg_name = rev.metadata.labels.get(labels.CONFIGURATION)
+    if cfg_name is not None and cfg_name not in configurations:
+        return None, missing("Configuration", cfg_name)
+    return RevisionTarget(name, tt.percent or 0, tt.tag, cfg_name, False), None
+
+
+def _resolve_configuration(
+    tt: TrafficTarget, configurations: Mapping[str, Configuration], revisions: Mapping[str, Revision]
+) -> tuple[RevisionTarget | None, TargetError | None]:
+    """traffic.go addConfigurationTarget: found, with a latest ready revision that is still Ready."""
     name = tt.configuration_name or ""
-    tc.configurations.add(name)
     cfg = configurations.get(name)
     if cfg is None:
         return None, missing("Configuration", name)
@@ -107,10 +144,12 @@ def _resolve(
         failed = _ready_status(cfg) == "False"
         msg = "does not have any ready Revision." if failed else "is waiting for a Revision to become ready."
         return None, TargetError("RevisionMissing", f"Configuration {_q(name)} {msg}", failed)
-    if ready_name not in revisions:
+    rev = revisions.get(ready_name)
+    if rev is None:
         return None, missing("Revision", ready_name)
-    tc.revisions.add(ready_name)
-    return RevisionTarget(ready_name, percent, tt.tag, name, True), None
+    if not _is_ready(rev):
+        return None, unready_revision(rev)
+    return RevisionTarget(ready_name, tt.percent or 0, tt.tag, name, True), None
 
 
 def _add_up(entries: Sequence[RevisionTarget]) -> list[RevisionTarget]:
@@ -135,15 +174,28 @@ def build_traffic(
     traffic: Sequence[TrafficTarget],
     configurations: Mapping[str, Configuration],
     revisions: Mapping[str, Revision],
+    *,
+    service: str = "",
 ) -> TrafficConfig:
-    """Resolve ``traffic`` (a Route's spec.traffic) against the objects found by name."""
+    """Resolve ``traffic`` (a Route's spec.traffic) against the objects found by name.
+
+    ``service``: the Route's ``serving.knative.dev/service`` label; such a Route may only name
+    Revisions of that Service (traffic.go; standalone Routes may name any Revision).
+    """
     tc = TrafficConfig()
     resolved: list[RevisionTarget] = []
     for tt in traffic:
-        target, err = _resolve(tt, configurations, revisions, tc)
+        if tt.revision_name:
+            tc.revisions.add(tt.revision_name)
+            target, err = _resolve_revision(tt, configurations, revisions, service)
+        else:
+            tc.configurations.add(tt.configuration_name or "")
+            target, err = _resolve_configuration(tt, configurations, revisions)
         if err is not None:
-            tc.error = err
+            if tc.error is None or err.is_failure:  # deferTargetError
+                tc.error = err
         elif target is not None:
+            tc.revisions.add(target.revision_name)
             resolved.append(target)
     if tc.error is not None:
         return tc
@@ -151,11 +203,11 @@ def build_traffic(
     for t in resolved:
         if t.tag:
             tc.targets[t.tag] = [RevisionTarget(t.revision_name, 100, t.tag, t.configuration_name, t.latest_revision)]
-    tc.status_traffic = _status_entries(resolved)
+    tc.revision_targets = _status_entries(resolved)
     return tc
 
 
-def _status_entries(resolved: Sequence[RevisionTarget]) -> list[TrafficTarget]:
+def _status_entries(resolved: Sequence[RevisionTarget]) -> list[RevisionTarget]:
     out: list[RevisionTarget] = []
     for t in resolved:
         same = next(
@@ -173,9 +225,49 @@ def _status_entries(resolved: Sequence[RevisionTarget]) -> list[TrafficTarget]:
             out[same] = RevisionTarget(
                 o.revision_name, o.percent + t.percent, o.tag, o.configuration_name, o.latest_revision
             )
+    return out
+
+
+# --- gradual rollout (route/traffic/traffic.go BuildRollout, GetRevisionTrafficTargets) -----------
+
+
+def latest_targets(tc: TrafficConfig) -> list[rollout.LatestTarget]:
+    """The ``latestRevision`` entries of every (tag's) route, as the rollout builder takes them."""
     return [
-        TrafficTarget(tag=t.tag, revision_name=t.revision_name, latest_revision=t.latest_revision, percent=t.percent)
-        for t in out
+        rollout.LatestTarget(tag, t.configuration_name or "", t.revision_name, t.percent)
+        for tag, entries in tc.targets.items()
+        for t in entries
+        if t.latest_revision
+    ]
+
+
+def _rolled(t: RevisionTarget, tag: str, ro: rollout.Rollout | None) -> list[tuple[str, int]]:
+    """(revision, percent) pairs a target sends to: the rollout's split for a latest target in one."""
+    found = ro.find(tag, t.configuration_name or "") if ro is not None and t.latest_revision else None
+    if found is None or found.done():
+        return [(t.revision_name, t.percent)]
+    return [(r.revision_name, r.percent) for r in found.revisions]
+
+
+def with_rollout(tc: TrafficConfig, ro: rollout.Rollout) -> TrafficConfig:
+    """``tc`` with every latest target split as ``ro`` says (resources/ingress.go makeBaseIngressPath)."""
+    targets = {
+        tag: [
+            RevisionTarget(name, percent, t.tag, t.configuration_name, t.latest_revision)
+            for t in entries
+            for name, percent in _rolled(t, tag, ro)
+        ]
+        for tag, entries in tc.targets.items()
+    }
+    return dataclasses.replace(tc, targets=targets)
+
+
+def status_traffic(tc: TrafficConfig, ro: rollout.Rollout | None = None) -> list[TrafficTarget]:
+    """``status.traffic``: one entry per revision target, a latest one split as ``ro`` says."""
+    return [
+        TrafficTarget(tag=t.tag, revision_name=name, latest_revision=t.latest_revision, percent=percent)
+        for t in tc.revision_targets
+        for name, percent in _rolled(t, t.tag or DEFAULT_TARGET, ro)
     ]
 
 

@@ -1,51 +1,53 @@
-"""Route reconciler (pkg/reconciler/route/route.go + the route labeler).
+"""Route reconciler (pkg/reconciler/route/route.go, reconcile_resources.go).
 
-Phases: URL and address -> resolve traffic (:mod:`zeroserve.controller.traffic`) -> label the
-routed Revisions and Configurations (``serving.knative.dev/routes`` annotation, routingState)
--> when every target is routable: status.traffic, ``AllTrafficAssigned``, publish the routing
-table to the ingress, ``IngressReady``, ``CertificateProvisioned`` (http: TLS not enabled) ->
-``Ready``.
+Phases: a new generation is ``IngressNotConfigured`` until served -> URL and address -> resolve
+traffic (:mod:`zeroserve.controller.traffic`) -> when every target is routable:
+``AllTrafficAssigned``, the gradual rollout stepped from its previous state (kept in
+``status.annotations``, :mod:`zeroserve.controller.rollout`), the routing table published to the
+ingress with the rollout's split, ``status.traffic``, ``IngressReady`` (Unknown
+``RolloutInProgress`` while a rollout moves traffic), ``CertificateProvisioned`` (http: TLS not
+enabled) -> ``Ready`` -> the labeler (:mod:`zeroserve.controller.reconcilers.labeler`) marks the
+Revisions and Configurations the route now lists.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from zeroserve.api import annotations as ann
 from zeroserve.api import labels
-from zeroserve.api.base import Obj
 from zeroserve.api.conditions import ROUTE_CONDITIONS, ConditionManager
 from zeroserve.api.configuration import Configuration
-from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE, Kind
+from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import Addressable, Route
-from zeroserve.clock import rfc3339
 from zeroserve.config import Config
-from zeroserve.controller import traffic
+from zeroserve.config.duration import SECOND, parse_duration
+from zeroserve.controller import rollout, traffic
 from zeroserve.controller.ingress import RouteRule, RouteTable, WeightedTarget
-from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_meta, write_status
-from zeroserve.controller.resources.revision import ACTIVE, RESERVE
+from zeroserve.controller.reconcilers import labeler
+from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
 
 ALL_TRAFFIC_ASSIGNED = "AllTrafficAssigned"
 INGRESS_READY = "IngressReady"
 CERTIFICATE_PROVISIONED = "CertificateProvisioned"
 TLS_NOT_ENABLED = "external-domain-tls is not enabled"
 INGRESS_RETRY = 1.0
+ROLLOUT_IN_PROGRESS = "A gradual rollout of the latest revision(s) is in progress."
 
 
 async def reconcile(deps: Deps, key: Key) -> Requeue:
     loaded = await load(deps.store, ROUTE, Route, key.namespace, key.name)
     if loaded is None or loaded[1].metadata.deletion_timestamp:
         deps.ingress.withdraw(key.namespace, key.name)
-        await label_targets(deps, key.namespace, key.name, traffic.TrafficConfig())
+        await labeler.clear(deps, key.namespace, key.name)
         return None
     stored, route = loaded
     cfg = deps.config()
-    now = deps.now()
-    cm = ROUTE_CONDITIONS.manage(route.status, now)
+    cm = ROUTE_CONDITIONS.manage(route.status, deps.now())
     cm.initialize()
+    if route.status.observed_generation != route.metadata.generation:
+        mark_ingress_not_configured(cm)
     _set_urls(route, cfg)
     tc = await resolve(deps, route)
-    await label_targets(deps, key.namespace, key.name, tc)
     requeue: Requeue = None
     if tc.error is not None:
         mark_bad_target(cm, tc.error)
@@ -53,6 +55,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
         requeue = _assign(deps, cm, route, tc, cfg)
     route.status.observed_generation = route.metadata.generation
     await write_status(deps.store, ROUTE, stored, route)
+    await labeler.sync(deps, route)
     return requeue
 
 
@@ -68,23 +71,33 @@ async def resolve(deps: Deps, route: Route) -> traffic.TrafficConfig:
     configurations: dict[str, Configuration] = {}
     revisions: dict[str, Revision] = {}
     for tt in route.spec.traffic:
-        if tt.configuration_name and tt.configuration_name not in configurations:
-            found = await load(deps.store, CONFIGURATION, Configuration, ns, tt.configuration_name)
-            if found is not None:
-                configurations[tt.configuration_name] = found[1]
-                ready = found[1].status.latest_ready_revision_name
-                if ready:
-                    await _load_revision(deps, ns, ready, revisions)
+        if tt.configuration_name:
+            found = await _load_configuration(deps, ns, tt.configuration_name, configurations)
+            if found is not None and found.status.latest_ready_revision_name:
+                await _load_revision(deps, ns, found.status.latest_ready_revision_name, revisions)
         if tt.revision_name:
-            await _load_revision(deps, ns, tt.revision_name, revisions)
-    return traffic.build_traffic(route.spec.traffic, configurations, revisions)
+            rev = await _load_revision(deps, ns, tt.revision_name, revisions)
+            config_name = rev.metadata.labels.get(labels.CONFIGURATION) if rev is not None else None
+            if config_name:
+                await _load_configuration(deps, ns, config_name, configurations)
+    service = route.metadata.labels.get(labels.SERVICE, "")
+    return traffic.build_traffic(route.spec.traffic, configurations, revisions, service=service)
 
 
-async def _load_revision(deps: Deps, ns: str, name: str, into: dict[str, Revision]) -> None:
+async def _load_configuration(deps: Deps, ns: str, name: str, into: dict[str, Configuration]) -> Configuration | None:
+    if name not in into:
+        found = await load(deps.store, CONFIGURATION, Configuration, ns, name)
+        if found is not None:
+            into[name] = found[1]
+    return into.get(name)
+
+
+async def _load_revision(deps: Deps, ns: str, name: str, into: dict[str, Revision]) -> Revision | None:
     if name not in into:
         found = await load(deps.store, REVISION, Revision, ns, name)
         if found is not None:
             into[name] = found[1]
+    return into.get(name)
 
 
 def mark_bad_target(cm: ConditionManager, err: traffic.TargetError) -> None:
@@ -94,19 +107,70 @@ def mark_bad_target(cm: ConditionManager, err: traffic.TargetError) -> None:
         cm.mark_unknown(ALL_TRAFFIC_ASSIGNED, err.reason, err.message)
 
 
+def mark_ingress_not_configured(cm: ConditionManager) -> None:
+    cm.mark_unknown(INGRESS_READY, "IngressNotConfigured", "Ingress has not yet been reconciled.")
+
+
+def rollout_duration(route: Route, cfg: Config) -> int:
+    """Whole seconds: the route's ``serving.knative.dev/rollout-duration``, else config-network's
+    ``rollout-duration`` (route_lifecycle.go ``RolloutDuration``, reconcile_resources.go)."""
+    found = ann.get_annotation(route.metadata.annotations, ann.ROLLOUT_DURATION)
+    seconds = 0
+    if found is not None and found[1]:
+        try:
+            seconds = int(parse_duration(found[1]) / SECOND)
+        except ValueError:
+            seconds = 0  # admission refuses it; a stored one that does not parse means none
+    return seconds or cfg.network.rollout_duration
+
+
+def reconcile_rollout(
+    route: Route, tc: traffic.TrafficConfig, cfg: Config, ingress_ready: bool, now: int
+) -> tuple[rollout.Rollout, int]:
+    """The rollout to serve and the time of its next step (0: none) (``reconcileRollout``).
+
+    ``ingress_ready``: the ingress serves what was last published. When it does and the route has
+    not called it ready yet, a just-started rollout's first 1 % is live: its steps are computed.
+    """
+    cur = rollout.build_rollout(traffic.latest_targets(tc))
+    duration = rollout_duration(route, cfg)
+    if duration <= 0:
+        return cur, 0
+    prev = rollout.from_json(route.status.annotations.get(rollout.ANNOTATION))
+    seen = route.status.get_condition(INGRESS_READY)
+    if prev is not None and ingress_ready and (seen is None or seen.status != "True"):
+        prev.observe_ready(now, float(duration))
+    return rollout.step(cur, prev, now)
+
+
 def _assign(deps: Deps, cm: ConditionManager, route: Route, tc: traffic.TrafficConfig, cfg: Config) -> Requeue:
     name, ns = route.metadata.name or "", route.metadata.namespace or ""
     route_labels = route.metadata.labels
-    route.status.traffic = traffic.with_urls(tc.status_traffic, name, ns, route_labels, cfg.network, cfg.domain)
-    cm.mark_true(ALL_TRAFFIC_ASSIGNED)
     generation = route.metadata.generation or 0
-    deps.ingress.publish(make_table(route, tc, cfg))
+    now = int(deps.now().timestamp() * rollout.SECOND_NS)
+    cm.mark_true(ALL_TRAFFIC_ASSIGNED)
+    ro, next_step = reconcile_rollout(route, tc, cfg, deps.ingress.is_ready(ns, name, generation), now)
+    route.status.annotations[rollout.ANNOTATION] = rollout.to_json(ro)
+    deps.ingress.publish(make_table(route, traffic.with_rollout(tc, ro), cfg))
     cm.mark_true(CERTIFICATE_PROVISIONED, "TLSNotEnabled", TLS_NOT_ENABLED)
-    if deps.ingress.is_ready(ns, name, generation):
+    in_progress = not ro.done()
+    status = traffic.status_traffic(tc, ro if in_progress else None)
+    route.status.traffic = traffic.with_urls(status, name, ns, route_labels, cfg.network, cfg.domain)
+    requeue: Requeue = (next_step - now) / rollout.SECOND_NS if next_step > 0 else None
+    if not deps.ingress.is_ready(ns, name, generation):
+        mark_ingress_not_configured(cm)
+        requeue = _sooner(requeue, INGRESS_RETRY)
+    elif not in_progress:
         cm.mark_true(INGRESS_READY)
-        return None
-    cm.mark_unknown(INGRESS_READY, "IngressNotConfigured", "Ingress has not yet been reconciled.")
-    return INGRESS_RETRY
+    if in_progress:
+        cm.mark_unknown(INGRESS_READY, "RolloutInProgress", ROLLOUT_IN_PROGRESS)
+        if any(c.step_params.start_time and not c.step_params.step_duration for c in ro.configurations):
+            requeue = _sooner(requeue, INGRESS_RETRY)  # the first 1 % is out: time the steps
+    return requeue
+
+
+def _sooner(a: Requeue, b: float) -> float:
+    return b if a is None else min(a, b)
 
 
 def make_table(route: Route, tc: traffic.TrafficConfig, cfg: Config) -> RouteTable:
@@ -126,58 +190,3 @@ def make_table(route: Route, tc: traffic.TrafficConfig, cfg: Config) -> RouteTab
             external = traffic.host(name, ns, route_labels, cfg.network, cfg.domain, tag)
             rules.append(RouteRule((external,), "ExternalIP", targets, tag))
     return RouteTable(ns, name, route.metadata.generation or 0, tuple(rules))
-
-
-# --- the labeler ---------------------------------------------------------------------------
-
-
-def _routes_of(annotations: dict[str, str]) -> set[str]:
-    return {r for r in annotations.get(labels.ROUTES, "").split(",") if r}
-
-
-def relabel(
-    obj_labels: dict[str, str], annotations: dict[str, str], route: str, routed: bool, now: datetime, *, stateful: bool
-) -> tuple[dict[str, str], dict[str, str]] | None:
-    """New labels/annotations with ``route`` added to or removed from the routes annotation (pure).
-
-    None when nothing changes. ``stateful`` objects (Revisions) also get routingState active
-    while any route points at them, reserve once none does (+ routingStateModified).
-    """
-    routes = _routes_of(annotations)
-    if (route in routes) == routed:
-        return None
-    routes = routes | {route} if routed else routes - {route}
-    new_labels, new_ann = dict(obj_labels), dict(annotations)
-    if routes:
-        new_ann[labels.ROUTES] = ",".join(sorted(routes))
-    else:
-        new_ann.pop(labels.ROUTES, None)
-    if stateful:
-        state = ACTIVE if routes else RESERVE
-        if new_labels.get(labels.ROUTING_STATE) != state:
-            new_labels[labels.ROUTING_STATE] = state
-            new_ann[labels.ROUTING_STATE_MODIFIED] = rfc3339(now)
-    return new_labels, new_ann
-
-
-async def label_targets(deps: Deps, ns: str, route: str, tc: traffic.TrafficConfig) -> None:
-    """Mark what ``route`` sends traffic to, and unmark what it no longer does.
-
-    While a target is unroutable nothing is unmarked: the previous split still serves.
-    """
-    now = deps.now()
-    for kind, names, stateful in ((REVISION, tc.revisions, True), (CONFIGURATION, tc.configurations, False)):
-        objs, _ = await deps.store.list(kind, ns)
-        for obj in objs:
-            routed = obj["metadata"]["name"] in names
-            if routed or tc.error is None:
-                await _relabel_one(deps, kind, obj, route, routed, now, stateful)
-
-
-async def _relabel_one(
-    deps: Deps, kind: Kind, obj: Obj, route: str, routed: bool, now: datetime, stateful: bool
-) -> None:
-    meta = obj.get("metadata", {})
-    change = relabel(meta.get("labels", {}), meta.get("annotations", {}), route, routed, now, stateful=stateful)
-    if change is not None:
-        await write_meta(deps.store, kind, obj, *change)

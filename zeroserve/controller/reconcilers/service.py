@@ -10,11 +10,11 @@ reported as ``NotOwned``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
-from zeroserve.api import labels
 from zeroserve.api.base import Obj, from_wire, to_wire
 from zeroserve.api.conditions import READY, SERVICE_CONDITIONS, ConditionManager
 from zeroserve.api.configuration import Configuration
@@ -41,8 +41,8 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     stored, svc = loaded
     cm = SERVICE_CONDITIONS.manage(svc.status, deps.now())
     cm.initialize()
-    cfg = await _reconcile_child(deps, svc, CONFIGURATION, make_configuration(svc), Configuration)
-    route = await _reconcile_child(deps, svc, ROUTE, make_route(svc), Route)
+    cfg = await _reconcile_child(deps, svc, CONFIGURATION, lambda old: make_configuration(svc, old), Configuration)
+    route = await _reconcile_child(deps, svc, ROUTE, lambda _old: make_route(svc), Route)
     if cfg is None:
         cm.mark_false(
             CONFIGURATIONS_READY, NOT_OWNED, f'There is an existing Configuration "{key.name}" that we do not own.'
@@ -69,31 +69,26 @@ def _desired_differs(current: Obj, desired: Obj) -> bool:
     )
 
 
-async def _reconcile_child(deps: Deps, svc: Service, kind: Kind, desired: BaseModel, cls: type[Any]) -> Any:
-    """The child as it is now (created or updated to ``desired``), or None if another owner has it."""
+async def _reconcile_child(
+    deps: Deps, svc: Service, kind: Kind, desired: Callable[[dict[str, str] | None], BaseModel], cls: type[Any]
+) -> Any:
+    """The child as it is now (created or updated to ``desired(current annotations)``), or None if
+    another owner has it."""
     ns, name = svc.metadata.namespace or "", svc.metadata.name or ""
-    want = to_wire(desired)
     obj = await get_or_none(deps.store, kind, ns, name)
     if obj is None:
         log.info("service %s/%s: creating %s", ns, name, kind.kind)
-        return from_wire(cls, await deps.store.create(kind, want))
+        return from_wire(cls, await deps.store.create(kind, to_wire(desired(None))))
     child = from_wire(cls, obj)
     if not owners.is_controlled_by(child.metadata, svc.metadata):
         return None
-    _keep_routes_annotation(obj, want)
+    want = to_wire(desired(obj.get("metadata", {}).get("annotations", {})))
     if _desired_differs(obj, want):
         meta = {**obj["metadata"], "labels": want["metadata"].get("labels", {})}
         meta["annotations"] = want["metadata"].get("annotations", {})
         obj = await deps.store.update(kind, {**obj, "metadata": meta, "spec": want.get("spec", {})})
         child = from_wire(cls, obj)
     return child
-
-
-def _keep_routes_annotation(current: Obj, desired: Obj) -> None:
-    """The route labeler owns ``serving.knative.dev/routes`` (Knative's MakeConfigurationFromExisting)."""
-    routes = current.get("metadata", {}).get("annotations", {}).get(labels.ROUTES)
-    if routes:
-        desired.setdefault("metadata", {}).setdefault("annotations", {})[labels.ROUTES] = routes
 
 
 def _propagate(cm: ConditionManager, type_: str, source: Configuration | Route, what: str) -> None:

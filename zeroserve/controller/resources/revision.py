@@ -22,7 +22,12 @@ def revision_name(cfg: Configuration) -> str:
 
 
 def make_revision(cfg: Configuration, now: datetime) -> Revision:
-    """The Revision stamped from the Configuration's current template (routingState pending)."""
+    """The Revision stamped from the Configuration's current template.
+
+    Born ``pending`` (no route has seen it), or ``active`` with the Configuration's
+    ``serving.knative.dev/routes`` when it has some: a Service's Configuration names its Route, so
+    the Revision counts as routed from its creation and the labeler can move it to ``reserve``
+    (Unreachable, GC-able) even if it never gets traffic."""
     template = cfg.spec.template
     meta = cfg.metadata
     rev_labels = {
@@ -40,6 +45,10 @@ def make_revision(cfg: Configuration, now: datetime) -> Revision:
     if modifier:
         annotations[labels.CREATOR] = modifier
         annotations[labels.LAST_MODIFIER] = modifier
+    routes = meta.annotations.get(labels.ROUTES)
+    if routes:
+        annotations[labels.ROUTES] = routes
+        rev_labels[labels.ROUTING_STATE] = ACTIVE
     annotations[labels.ROUTING_STATE_MODIFIED] = rfc3339(now)
     return Revision(
         metadata=ObjectMeta(
