@@ -2,7 +2,8 @@
 
 Phases: stamp the Revision of the current generation (if missing) -> latestCreatedRevisionName
 -> latestReadyRevisionName (the newest ready revision not older than the current one) and
-Ready from the latest created revision -> write status -> revision GC.
+Ready from the latest created revision -> write status -> revision GC, requeued for when the next
+revision will be stale by age.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
         _set_latest(cfg, cm, latest, revisions)
     cfg.status.observed_generation = cfg.metadata.generation
     await write_status(deps.store, CONFIGURATION, stored, cfg)
-    await gc.collect(deps.store, cfg, deps.config().gc, now)
-    return None
+    _, next_gc = await gc.collect(deps.store, cfg, deps.config().gc, now)
+    return next_gc
 
 
 async def _latest_created(deps: Deps, cfg: Configuration) -> Revision | None:

@@ -1,7 +1,11 @@
 """Revision garbage collection per Configuration (pkg/reconciler/gc/gc.go, config-gc).
 
 :func:`select_stale` is the pure policy (SPEC §9, Knative's algorithm step by step);
-:func:`collect` lists a Configuration's revisions and deletes what it selects.
+:func:`collect` lists a Configuration's revisions, deletes what it selects and says when the next
+one will be stale by age alone (:func:`next_collection`): the Configuration reconciler requeues
+itself for then, so an idle revision is collected on time without an event. (Knative gets there
+by its controllers' periodic resync, ``controller.DefaultResyncPeriod`` = 10 h, i.e. late by up
+to that much; this is the same policy evaluated when its answer changes.)
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from zeroserve.api import labels
 from zeroserve.api.base import from_wire
@@ -61,13 +65,45 @@ def is_stale(rev: Revision, gc: GCConfig, now: datetime) -> bool:
     return not (active is not None and _age(last_active(rev), now) < active)
 
 
-def select_stale(revisions: Sequence[Revision], latest_ready: str | None, gc: GCConfig, now: datetime) -> list[str]:
-    """Names of the revisions to delete, in deletion order."""
-    if (
+def stale_at(rev: Revision, gc: GCConfig) -> datetime | None:
+    """When ``rev`` becomes stale by age (:func:`is_stale`), None if never by age."""
+    create, active = gc.retain_since_create_time, gc.retain_since_last_active_time
+    if create is None and active is None:
+        return None
+    times: list[datetime] = []
+    for since, retain in ((parse_time(rev.metadata.creation_timestamp), create), (last_active(rev), active)):
+        if retain is not None:
+            if since is None:
+                return None  # its age reads 0 for ever
+            times.append(since + timedelta(seconds=retain))
+    return max(times)
+
+
+def _all_disabled(gc: GCConfig) -> bool:
+    return (
         gc.max_non_active_revisions is None
         and gc.retain_since_create_time is None
         and gc.retain_since_last_active_time is None
-    ):
+    )
+
+
+def next_collection(
+    revisions: Sequence[Revision], latest_ready: str | None, gc: GCConfig, now: datetime
+) -> float | None:
+    """Seconds until one of ``revisions`` (what is left after :func:`select_stale`) becomes stale and
+    deletable by age alone; None if none will without another change (pure)."""
+    if _all_disabled(gc) or len(revisions) <= gc.min_non_active_revisions:
+        return None
+    candidates = [r for r in revisions if not is_active(r, latest_ready)]
+    if len(candidates) <= gc.min_non_active_revisions:
+        return None
+    times = [t for r in candidates if (t := stale_at(r, gc)) is not None and t > now]
+    return (min(times) - now).total_seconds() if times else None
+
+
+def select_stale(revisions: Sequence[Revision], latest_ready: str | None, gc: GCConfig, now: datetime) -> list[str]:
+    """Names of the revisions to delete, in deletion order."""
+    if _all_disabled(gc):
         return []
     minimum = gc.min_non_active_revisions
     if len(revisions) <= minimum:
@@ -92,14 +128,17 @@ def select_stale(revisions: Sequence[Revision], latest_ready: str | None, gc: GC
     return doomed
 
 
-async def collect(store: Store, cfg: Configuration, gc: GCConfig, now: datetime) -> list[str]:
-    """Delete the stale revisions of ``cfg``; returns their names."""
+async def collect(store: Store, cfg: Configuration, gc: GCConfig, now: datetime) -> tuple[list[str], float | None]:
+    """Delete the stale revisions of ``cfg``; returns their names and the seconds until the next
+    revision is stale by age (None: not without another change)."""
     ns = cfg.metadata.namespace or ""
     objs, _ = await store.list(REVISION, ns, label_selector=f"{labels.CONFIGURATION}={cfg.metadata.name}")
     revisions = [from_wire(Revision, o) for o in objs]
-    doomed = select_stale(revisions, cfg.status.latest_ready_revision_name, gc, now)
+    latest_ready = cfg.status.latest_ready_revision_name
+    doomed = select_stale(revisions, latest_ready, gc, now)
     for name in doomed:
         log.info("gc: deleting revision %s/%s", ns, name)
         with contextlib.suppress(NotFound):
             await store.delete(REVISION, ns, name)
-    return doomed
+    left = [r for r in revisions if r.metadata.name not in doomed]
+    return doomed, next_collection(left, latest_ready, gc, now)
