@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +51,6 @@ def test_fraction_values_below_one_are_kept() -> None:
 
 AS = "config-autoscaler"
 CASES = [
-    pytest.param(
-        {"config-bogus": {}},
-        "unknown config section(s) 'config-bogus'; known: config-autoscaler, config-defaults, config-domain, "
-        "config-network, config-gc, config-deployment, config-features",
-        id="unknown-section",
-    ),
-    pytest.param({AS: {"stabel-window": "1m"}}, "config-autoscaler: unknown key(s) 'stabel-window'", id="unknown-key"),
     pytest.param(
         {AS: {"stable-window": "5s"}},
         "config-autoscaler: stable-window = 5s, must be in [6s; 1h0m0s] range",
@@ -180,6 +174,61 @@ CASES = [
         id="domain-template-path",
     ),
     pytest.param(
+        {"config-network": {"domain-template": "{{.Name}}.{{.Domain}}?x=1"}},
+        "config-network: domain template has url path: /?x=1",
+        id="domain-template-query",
+    ),
+    pytest.param(
+        {"config-network": {"domain-template": "{{.Name}"}},
+        'config-network: template: domain-template:1: unexpected "}" in operand',
+        id="domain-template-syntax",
+    ),
+    pytest.param(
+        {"config-network": {"domain-template": "{{.Tag}}.{{.Domain}}"}},
+        'config-network: template: domain-template:1:2: executing "domain-template" at <.Tag>: '
+        "can't evaluate field Tag in type config.DomainTemplateValues",
+        id="domain-template-field",
+    ),
+    pytest.param(
+        {"config-network": {"domain-template": "{{.Annotations.team}}.{{.Domain}}"}},
+        'config-network: parse "https://<no value>.baz.com": invalid character " " in host name',
+        id="domain-template-no-value",
+    ),
+    pytest.param(
+        {"config-network": {"domain-template": "{{.Name}}:web.{{.Domain}}"}},
+        'config-network: parse "https://foo:web.baz.com": invalid port ":web.baz.com" after host',
+        id="domain-template-port",
+    ),
+    pytest.param({"config-network": {"domain-template": ""}}, "config-network: empty hostname", id="empty-hostname"),
+    pytest.param(
+        {"config-network": {"tag-template": "{{.Namespace}}-{{.Tag}}"}},
+        'config-network: template: tag-template:1:2: executing "tag-template" at <.Namespace>: '
+        "can't evaluate field Namespace in type config.TagTemplateValues",
+        id="tag-template-field",
+    ),
+    pytest.param(
+        {"config-network": {"rollout-duration": "-1"}},
+        "config-network: rollout-duration must be a positive integer, but was -1",
+        id="rollout-duration",
+    ),
+    pytest.param(
+        {"config-defaults": {"container-name-template": "{{.Name"}},
+        "config-defaults: template: container-template:1: unclosed action",
+        id="container-template-syntax",
+    ),
+    pytest.param(
+        {"config-defaults": {"init-container-name-template": "{{.Tag}}"}},
+        'config-defaults: error executing template: template: container-template:1:2: executing "container-template" '
+        "at <.Tag>: can't evaluate field Tag in type v1.ObjectMeta",
+        id="container-template-field",
+    ),
+    pytest.param(
+        {"config-defaults": {"revision-memory-limit": "lots"}},
+        'config-defaults: failed to parse "revision-memory-limit": quantities must match the regular expression '
+        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+        id="resource-quantity",
+    ),
+    pytest.param(
         {"config-network": {"default-external-scheme": "ftp"}},
         'config-network: default-external-scheme must be "http" or "https", was: "ftp"',
         id="scheme",
@@ -240,5 +289,83 @@ def test_features_and_the_network_keys_of_rollouts_and_domain_claims() -> None:
     assert cfg.features.flag("new-flag") == "Allowed"
     assert not Config().features.enabled("kubernetes.podspec-volumes-hostpath")
     assert (cfg.network.rollout_duration, cfg.network.autocreate_cluster_domain_claims) == (120, True)
-    with pytest.raises(ConfigError, match="rollout-duration must be at least 0, was: -1"):
-        parse_config({"config-network": {"rollout-duration": "-1"}})
+
+
+def test_unknown_sections_and_keys_are_ignored_with_warnings() -> None:
+    """Knative's cm.Parse reads only the keys it knows and ignores the rest (silently); so does
+    zeroserve, saying what it ignored."""
+    warnings: list[str] = []
+    cfg = parse_config(
+        {
+            "config-observability": {"metrics.backend-destination": "prometheus"},
+            AS: {"stabel-window": "1m"},
+            "config-network": {"ingress-class": "kourier.ingress.networking.knative.dev"},
+            "config-features": {"some-future-flag": "enabled"},
+        },
+        warnings,
+    )
+    assert cfg == Config(features=cfg.features)
+    assert warnings == [
+        "config-observability: section not used by zeroserve; ignored (it reads config-autoscaler, config-defaults, "
+        "config-domain, config-network, config-gc, config-deployment, config-features)",
+        "config-autoscaler: key 'stabel-window' is not used by zeroserve; ignored",
+        "config-network: key 'ingress-class' is not used by zeroserve; ignored",
+        "config-features: key 'some-future-flag' is not used by zeroserve; ignored",
+    ]
+
+
+def test_ignored_keys_are_logged_once_per_content(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("config-network:\n  ingress-class: x\n")
+    with caplog.at_level(logging.WARNING, logger="zeroserve.config"):
+        load_config_file(path)
+        load_config_file(path)
+        assert [r.getMessage() for r in caplog.records] == [
+            f"config: {path}: config-network: key 'ingress-class' is not used by zeroserve; ignored"
+        ]
+        path.write_text("config-network:\n  ingress-class: y\n")
+        load_config_file(path)
+        assert len(caplog.records) == 2
+
+
+def test_network_legacy_keys_and_templates() -> None:
+    """knative/networking config.go: camelCase legacy keys, the new key wins; templates any spacing."""
+    cfg = parse_config(
+        {
+            "config-network": {
+                "domainTemplate": "{{.Name}}.legacy.{{.Domain}}",
+                "tagTemplate": "{{ .Name }}-{{ .Tag }}",
+                "rolloutDuration": "30",
+                "rollout-duration": "60",
+            }
+        }
+    )
+    assert cfg.network.domain_template == "{{.Name}}.legacy.{{.Domain}}"
+    assert cfg.network.tag_template == "{{ .Name }}-{{ .Tag }}"
+    assert cfg.network.rollout_duration == 60
+
+
+def test_defaults_resource_keys_and_container_templates() -> None:
+    """pkg/apis/config/defaults.go: revision-*-request/limit as quantities, both name templates,
+    enable-service-links tri-state (anything but true/false leaves it unset)."""
+    cfg = parse_config(
+        {
+            "config-defaults": {
+                "revision-cpu-request": "100m",
+                "revision-memory-limit": "1Gi",
+                "revision-ephemeral-storage-request": "500Mi",
+                "container-name-template": "{{.Name}}-app",
+                "init-container-name-template": "{{.Name}}-init",
+                "enable-service-links": "1",
+            }
+        }
+    )
+    d = cfg.defaults
+    assert d.resource_defaults() == (
+        ("cpu", "100m", None),
+        ("memory", None, "1Gi"),
+        ("ephemeral-storage", "500Mi", None),
+    )
+    assert (d.container_name_template, d.init_container_name_template) == ("{{.Name}}-app", "{{.Name}}-init")
+    assert d.enable_service_links is None
+    assert parse_config(config_to_data(cfg)) == cfg

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from zeroserve.api import quantity
+from zeroserve.config import quantity
 
 
 @pytest.mark.parametrize(

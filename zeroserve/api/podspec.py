@@ -59,7 +59,7 @@ class Probe(OpenModel):
 
 Quantity = StrictStr | StrictInt | StrictFloat
 """A resource quantity as Kubernetes decodes it: a string (``"500m"``, ``"64Mi"``) or a JSON number.
-Its syntax and sign are checked by validation (:mod:`zeroserve.api.quantity`), with the field path."""
+Its syntax and sign are checked by validation (:mod:`zeroserve.config.quantity`), with the field path."""
 
 
 class ResourceRequirements(OpenModel):

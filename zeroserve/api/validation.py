@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from zeroserve.api import annotations as ann
-from zeroserve.api import labels, names, quantity, wire
+from zeroserve.api import labels, names, wire
 from zeroserve.api.base import INT32_MAX
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.decoding import field_errors as field_errors
@@ -38,7 +38,7 @@ from zeroserve.api.podspec import Container, ContainerPort, HTTPGetAction, Probe
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
 from zeroserve.api.route import Route, TrafficTarget
 from zeroserve.api.service import Service
-from zeroserve.config import Config
+from zeroserve.config import Config, quantity
 from zeroserve.errors import FieldError
 
 RESERVED_PORTS = frozenset({8012, 8013, 8022, 9090, 9091, 8008})

@@ -53,7 +53,24 @@ class DefaultsConfig:
     allow_container_concurrency_zero: bool = True
     enable_service_links: bool | None = False
     container_name_template: str = "user-container"
+    init_container_name_template: str = "init-container"
     user_container_port: int = 8080
+    revision_cpu_request: str | None = None
+    """``revision-cpu-request`` and the five keys below: a Kubernetes quantity each container gets
+    as its request / limit when it sets none (revision_defaults.go ``applyDefault``)."""
+    revision_memory_request: str | None = None
+    revision_ephemeral_storage_request: str | None = None
+    revision_cpu_limit: str | None = None
+    revision_memory_limit: str | None = None
+    revision_ephemeral_storage_limit: str | None = None
+
+    def resource_defaults(self) -> tuple[tuple[str, str | None, str | None], ...]:
+        """``(resource, default request, default limit)`` for cpu, memory and ephemeral-storage."""
+        return (
+            ("cpu", self.revision_cpu_request, self.revision_cpu_limit),
+            ("memory", self.revision_memory_request, self.revision_memory_limit),
+            ("ephemeral-storage", self.revision_ephemeral_storage_request, self.revision_ephemeral_storage_limit),
+        )
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,18 @@ spells it (string values such as ``"60s"``, ``"70"``, ``"true"``, ``"disabled"``
       max-non-active-revisions: disabled
 
 Sources: ``pkg/autoscaler/config/config.go``, ``pkg/apis/config/defaults.go``, ``pkg/gc/config.go``,
-``pkg/deployment/config.go``, ``knative.dev/networking/pkg/config/config.go``. Knative ignores
-keys it does not know; zeroserve refuses them (``_example`` aside) so that a typo is not silently lost.
+``pkg/deployment/config.go``, ``knative.dev/networking/pkg/config/config.go``.
+
+Keys and sections zeroserve does not read are ignored, as Knative ignores them (``cm.Parse`` reads
+only the keys it knows); instead of Knative's silence each one is a warning (:func:`parse_config`
+collects them, :func:`load_config_file` logs them once per content of the file), so that a typo
+is still noticed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -35,9 +41,13 @@ from zeroserve.config import (
     Flag,
     GCConfig,
     NetworkConfig,
+    quantity,
+    templates,
 )
 from zeroserve.config.duration import SECOND, format_duration, parse_duration
 from zeroserve.errors import ConfigError
+
+log = logging.getLogger("zeroserve.config")
 
 T = TypeVar("T")
 Data = dict[str, str]
@@ -104,29 +114,31 @@ def _go(value: float) -> str:
 
 
 class _Reader:
-    """Reads one ConfigMap's data, remembering which keys were used (to refuse unknown ones)."""
+    """Reads one ConfigMap's data, remembering which keys were used (to warn about the others)."""
 
-    def __init__(self, section: str, data: Data) -> None:
+    def __init__(self, section: str, data: Data, warnings: list[str] | None = None) -> None:
         self.section = section
         self.data = data
         self.known: set[str] = {"_example"}
+        self.warnings = warnings
 
     def get(self, key: str, parse: Callable[[str, str], T], default: T) -> T:
         self.known.add(key)
         return parse(key, self.data[key]) if key in self.data else default
 
     def check_unknown(self) -> None:
-        unknown = sorted(set(self.data) - self.known)
-        if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(repr(k) for k in unknown)}")
+        """Keys nobody read: ignored as Knative ignores them, with a warning."""
+        for key in sorted(set(self.data) - self.known):
+            if self.warnings is not None:
+                self.warnings.append(f"{self.section}: key {key!r} is not used by zeroserve; ignored")
 
 
 # ----------------------------------------------------------------------------- sections
 
 
-def parse_autoscaler(data: Data) -> AutoscalerConfig:
+def parse_autoscaler(data: Data, warnings: list[str] | None = None) -> AutoscalerConfig:
     """config-autoscaler (``NewConfigFromMap`` + ``validate``)."""
-    r = _Reader("config-autoscaler", data)
+    r = _Reader("config-autoscaler", data, warnings)
     d = AutoscalerConfig()
     try:
         fraction = r.get("container-concurrency-target-percentage", _float, d.container_concurrency_target_fraction)
@@ -253,14 +265,23 @@ def _first_failure(checks: list[tuple[bool, str]]) -> None:
             raise ConfigError(message)
 
 
-def parse_defaults(data: Data) -> DefaultsConfig:
-    """config-defaults (``NewDefaultsConfigFromMap``)."""
-    r = _Reader("config-defaults", data)
+def parse_defaults(data: Data, warnings: list[str] | None = None) -> DefaultsConfig:
+    """config-defaults (``NewDefaultsConfigFromMap``, in its order: templates parse, values parse,
+    ranges, then the templates execute over an empty ObjectMeta)."""
+    r = _Reader("config-defaults", data, warnings)
     d = DefaultsConfig()
+    names = {
+        key: r.get(key, _template, default)
+        for key, default in (
+            ("init-container-name-template", d.init_container_name_template),
+            ("container-name-template", d.container_name_template),
+        )
+    }
     timeout = r.get("revision-timeout-seconds", _int, d.revision_timeout_seconds)
     c = replace(
         d,
-        container_name_template=r.get("container-name-template", lambda _k, v: v, d.container_name_template),
+        init_container_name_template=names["init-container-name-template"],
+        container_name_template=names["container-name-template"],
         allow_container_concurrency_zero=r.get(
             "allow-container-concurrency-zero", _bool, d.allow_container_concurrency_zero
         ),
@@ -272,6 +293,12 @@ def parse_defaults(data: Data) -> DefaultsConfig:
         container_concurrency_max_limit=r.get(
             "container-concurrency-max-limit", _int, d.container_concurrency_max_limit
         ),
+        revision_cpu_request=r.get("revision-cpu-request", _quantity, None),
+        revision_memory_request=r.get("revision-memory-request", _quantity, None),
+        revision_ephemeral_storage_request=r.get("revision-ephemeral-storage-request", _quantity, None),
+        revision_cpu_limit=r.get("revision-cpu-limit", _quantity, None),
+        revision_memory_limit=r.get("revision-memory-limit", _quantity, None),
+        revision_ephemeral_storage_limit=r.get("revision-ephemeral-storage-limit", _quantity, None),
         # Knative: the response-start default follows the revision timeout unless set.
         revision_response_start_timeout_seconds=r.get("revision-response-start-timeout-seconds", _int, timeout),
     )
@@ -304,17 +331,35 @@ def parse_defaults(data: Data) -> DefaultsConfig:
             ),
         ]
     )
+    templates.check_container_template(c.container_name_template)
+    templates.check_container_template(c.init_container_name_template)
     return c
 
 
-def _tri_state(key: str, raw: str) -> bool | None:
-    """``enable-service-links``: ``true`` / ``false`` / ``default`` (= leave unset)."""
-    return None if raw.lower() == "default" else _bool(key, raw)
+def _tri_state(_key: str, raw: str) -> bool | None:
+    """``asTriState``: ``true`` / ``false`` in any case; anything else (``default``) leaves it unset."""
+    lowered = raw.lower()
+    return True if lowered == "true" else False if lowered == "false" else None
 
 
-def parse_gc(data: Data) -> GCConfig:
+def _template(_key: str, raw: str) -> str:
+    """``asTemplate``: the value must parse as a Go template (Go's message, no key prefix)."""
+    templates.parse(templates.CONTAINER_TEMPLATE, raw)
+    return raw
+
+
+def _quantity(key: str, raw: str) -> str:
+    """``cm.AsQuantity``: ``resource.ParseQuantity``; kept as written."""
+    try:
+        quantity.parse(raw)
+    except quantity.QuantityError as e:
+        raise ConfigError(f'failed to parse "{key}": {e}') from None
+    return raw
+
+
+def parse_gc(data: Data, warnings: list[str] | None = None) -> GCConfig:
     """config-gc (``pkg/gc/config.go``): durations and max accept ``disabled``."""
-    r = _Reader("config-gc", data)
+    r = _Reader("config-gc", data, warnings)
     d = GCConfig()
 
     def disabled_or_duration(key: str, raw: str) -> float | None:
@@ -355,9 +400,9 @@ def parse_gc(data: Data) -> GCConfig:
     return c
 
 
-def parse_deployment(data: Data) -> DeploymentConfig:
+def parse_deployment(data: Data, warnings: list[str] | None = None) -> DeploymentConfig:
     """config-deployment: ``progress-deadline`` and ``digest-resolution-timeout``."""
-    r = _Reader("config-deployment", data)
+    r = _Reader("config-deployment", data, warnings)
     d = DeploymentConfig()
     deadline = r.get("progress-deadline", _duration, int(d.progress_deadline * SECOND))
     digest = r.get("digest-resolution-timeout", _duration, int(d.digest_resolution_timeout * SECOND))
@@ -395,20 +440,23 @@ def parse_domain(data: Mapping[str, Any]) -> DomainConfig:
     return DomainConfig(domains=domains)
 
 
-def _render_template(template: str, values: Mapping[str, str]) -> str:
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in values:
-            raise ConfigError(f'template: can\'t evaluate field {name} in "{template}"')
-        return values[name]
+_NETWORK_LEGACY_KEYS: dict[str, str] = {
+    "domainTemplate": "domain-template",
+    "tagTemplate": "tag-template",
+    "rolloutDuration": "rollout-duration",
+    "autocreateClusterDomainClaims": "autocreate-cluster-domain-claims",
+    "defaultExternalScheme": "default-external-scheme",
+}
 
-    return re.sub(r"\{\{\s*\.(\w+)\s*\}\}", sub, template)
 
-
-def parse_network(data: Data) -> NetworkConfig:
-    """config-network: ``domain-template``, ``tag-template``, ``default-external-scheme`` (+ our
-    ``external-port``)."""
-    r = _Reader("config-network", data)
+def parse_network(data: Data, warnings: list[str] | None = None) -> NetworkConfig:
+    """config-network (knative/networking ``NewConfigFromMap``): ``domain-template`` and
+    ``tag-template`` parse and pass ``checkDomainTemplate`` / ``checkTagTemplate``;
+    ``rollout-duration``, ``autocreate-cluster-domain-claims``, ``default-external-scheme``, each
+    also under its legacy camelCase key (the new key wins); zeroserve's ``external-port``."""
+    merged = {new: data[old] for old, new in _NETWORK_LEGACY_KEYS.items() if old in data}
+    merged.update({k: v for k, v in data.items() if k not in _NETWORK_LEGACY_KEYS})
+    r = _Reader("config-network", merged, warnings)
     d = NetworkConfig()
     ident: Callable[[str, str], str] = lambda _k, v: v  # noqa: E731
     c = NetworkConfig(
@@ -423,14 +471,9 @@ def parse_network(data: Data) -> NetworkConfig:
     )
     r.check_unknown()
     if c.rollout_duration < 0:
-        raise ConfigError(f"rollout-duration must be at least 0, was: {c.rollout_duration}")
-    host = _render_template(c.domain_template, {"Name": "foo", "Namespace": "bar", "Domain": "baz.com"})
-    hostname, _, path = host.partition("/")
-    if not hostname.split(":")[0]:
-        raise ConfigError("empty hostname")
-    if path:
-        raise ConfigError(f"domain template has url path: /{path}")
-    _render_template(c.tag_template, {"Name": "foo", "Tag": "v2"})
+        raise ConfigError(f"rollout-duration must be a positive integer, but was {c.rollout_duration}")
+    templates.check_domain_template(c.domain_template)
+    templates.check_tag_template(c.tag_template)
     if c.default_external_scheme not in ("http", "https"):
         raise ConfigError(f'default-external-scheme must be "http" or "https", was: "{c.default_external_scheme}"')
     if not 0 < c.external_port < 65536:
@@ -441,13 +484,15 @@ def parse_network(data: Data) -> NetworkConfig:
 _FLAGS: tuple[Flag, ...] = ("Enabled", "Allowed", "Disabled")
 
 
-def parse_features(data: Data) -> FeaturesConfig:
+def parse_features(data: Data, warnings: list[str] | None = None) -> FeaturesConfig:
     """config-features: a value that is not Enabled/Allowed/Disabled (any case) keeps the default, as
-    Knative's asFlag does; keys it does not know are kept too (a newer Knative's flag)."""
+    Knative's asFlag does; keys it does not know are kept too (a newer Knative's flag), with a warning."""
     flags = dict(FeaturesConfig().flags)
     for key, raw in data.items():
         if key == "_example":
             continue
+        if key not in flags and warnings is not None:
+            warnings.append(f"config-features: key {key!r} is not used by zeroserve; ignored")
         flag = next((f for f in _FLAGS if f.lower() == raw.strip().lower()), None)
         if flag is not None:
             flags[key] = flag
@@ -467,17 +512,17 @@ _SECTIONS: dict[str, str] = {
 }
 
 
-def parse_config(data: Mapping[str, Any] | None) -> Config:
-    """A :class:`Config` from the loaded ``config.yaml`` (top-level keys are ConfigMap names)."""
+def parse_config(data: Mapping[str, Any] | None, warnings: list[str] | None = None) -> Config:
+    """A :class:`Config` from the loaded ``config.yaml`` (top-level keys are ConfigMap names).
+
+    Sections and keys zeroserve does not read are ignored; each is described in ``warnings``."""
     if not data:
         return Config()
     if not isinstance(data, Mapping):
         raise ConfigError("config must be a mapping of ConfigMap names (config-autoscaler, ...)")
-    unknown = sorted(set(data) - set(_SECTIONS))
-    if unknown:
-        raise ConfigError(
-            f"unknown config section(s) {', '.join(repr(u) for u in unknown)}; known: {', '.join(_SECTIONS)}"
-        )
+    for name in sorted(str(k) for k in set(data) - set(_SECTIONS)):
+        if warnings is not None:
+            warnings.append(f"{name}: section not used by zeroserve; ignored (it reads {', '.join(_SECTIONS)})")
     parsed: dict[str, Any] = {}
     for section, attr in _SECTIONS.items():
         raw = data.get(section)
@@ -490,13 +535,13 @@ def parse_config(data: Mapping[str, Any] | None) -> Config:
             continue
         strings = {str(k): _as_str(v) for k, v in raw.items()}
         try:
-            parsed[attr] = _PARSERS[section](strings)
+            parsed[attr] = _PARSERS[section](strings, warnings)
         except ConfigError as e:
             raise ConfigError(f"{section}: {e}") from None
     return Config(**parsed)
 
 
-_PARSERS: dict[str, Callable[[Data], Any]] = {
+_PARSERS: dict[str, Callable[[Data, list[str] | None], Any]] = {
     "config-autoscaler": parse_autoscaler,
     "config-defaults": parse_defaults,
     "config-network": parse_network,
@@ -506,8 +551,13 @@ _PARSERS: dict[str, Callable[[Data], Any]] = {
 }
 
 
+_warned: dict[Path, str] = {}
+"""Per file, the digest of the content whose warnings were last logged."""
+
+
 def load_config_file(path: str | Path) -> Config:
-    """Parse ``path`` (YAML); a missing file means all defaults."""
+    """Parse ``path`` (YAML); a missing file means all defaults. The warnings about ignored
+    sections and keys are logged once per content of the file, however often it is read."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -517,10 +567,17 @@ def load_config_file(path: str | Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: invalid YAML: {e}") from None
+    warnings: list[str] = []
     try:
-        return parse_config(data)
+        cfg = parse_config(data, warnings)
     except ConfigError as e:
         raise ConfigError(f"{p}: {e}") from None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    if _warned.get(p) != digest:
+        _warned[p] = digest
+        for warning in warnings:
+            log.warning("config: %s: %s", p, warning)
+    return cfg
 
 
 # ----------------------------------------------------------------------------- effective values
@@ -566,6 +623,13 @@ def config_to_data(cfg: Config) -> dict[str, dict[str, str]]:
             "allow-container-concurrency-zero": _as_str(d.allow_container_concurrency_zero),
             "enable-service-links": "default" if d.enable_service_links is None else _as_str(d.enable_service_links),
             "container-name-template": d.container_name_template,
+            "init-container-name-template": d.init_container_name_template,
+            **{
+                f"revision-{name}-{kind}": value
+                for name, request, limit in d.resource_defaults()
+                for kind, value in (("request", request), ("limit", limit))
+                if value is not None
+            },
         },
         "config-domain": {
             domain: (yaml.safe_dump({"selector": sel}, default_flow_style=False) if sel else "")

@@ -16,8 +16,7 @@ import re
 from fractions import Fraction
 from typing import Final
 
-from zeroserve.api.base import INT64_MAX
-
+INT64_MAX: Final = 2**63 - 1
 PATTERN: Final = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 """The regular expression Kubernetes quotes when a quantity does not parse."""
 MAX_MILLI: Final = INT64_MAX
