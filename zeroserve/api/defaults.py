@@ -24,15 +24,29 @@ from zeroserve.api.podspec import Container, Probe, TCPSocketAction
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
 from zeroserve.api.route import Route, TrafficTarget
 from zeroserve.api.service import Service
-from zeroserve.config import Config, DefaultsConfig
+from zeroserve.config import Config, DefaultsConfig, templates
+from zeroserve.config.gotemplate import Struct
 
 WRITABLE_VOLUME_SOURCES = ("emptyDir", "persistentVolumeClaim", "ephemeral")
 
 
+def parent_meta(parent: ObjectMeta | None) -> Struct:
+    """``apis.ParentMeta(ctx)`` as the container-name templates see it (empty for a bare Revision)."""
+    if parent is None:
+        return templates.object_meta_values()
+    return templates.object_meta_values(
+        name=parent.name or "",
+        namespace=parent.namespace or "",
+        generate_name=parent.generate_name or "",
+        labels=parent.labels,
+        annotations=parent.annotations,
+    )
+
+
 def user_container_name(d: DefaultsConfig, parent: ObjectMeta | None) -> str:
-    """``container-name-template`` rendered with the parent's metadata (Knative: a Go template)."""
-    name = (parent.name if parent else None) or ""
-    return d.container_name_template.replace("{{.Name}}", name).replace("{{ .Name }}", name)
+    """``Defaults.UserContainerName``: ``container-name-template`` (a Go template) over the parent's
+    metadata; "" when it fails to execute, as Knative."""
+    return templates.container_name(d.container_name_template, parent_meta(parent))
 
 
 def _default_container_names(containers: list[Container], default: str) -> None:

@@ -24,11 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from zeroserve.api import labels
+from zeroserve.api import labels, names
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import TrafficTarget
-from zeroserve.config import DomainConfig, NetworkConfig
+from zeroserve.config import DomainConfig, NetworkConfig, templates
+from zeroserve.config.gotemplate import Struct, TemplateError, quote
 from zeroserve.controller import rollout
 
 CLUSTER_LOCAL_DOMAIN = "svc.cluster.local"
@@ -274,12 +275,31 @@ def status_traffic(tc: TrafficConfig, ro: rollout.Rollout | None = None) -> list
 # --- URLs (route/domains) ------------------------------------------------------------------
 
 
-def _template(template: str, values: Mapping[str, str]) -> str:
-    out = template
-    for key, value in values.items():
-        for form in (f"{{{{.{key}}}}}", f"{{{{ .{key} }}}}"):
-            out = out.replace(form, value)
-    return out
+class DomainNameError(ValueError):
+    """Knative's ``domains.ErrDomainName``: the Route's host cannot be made from the templates
+    (``route.go`` marks AllTrafficAssigned False with reason ``ErrorConfig`` and this message)."""
+
+
+def _render(kind: str, name: str, text: str, values: Struct) -> str:
+    try:
+        return templates.render(name, text, values)
+    except TemplateError as e:
+        raise DomainNameError(f"domain name error: error executing the {kind}: {e}") from None
+
+
+def fqdn_problem(name: str) -> str:
+    """apimachinery ``IsFullyQualifiedDomainName(field.NewPath("url"), name)``, rendered; "" if valid."""
+    if not name:
+        return "url: Required value"
+    name = name.removesuffix(".")
+    if errs := names.is_dns1123_subdomain(name):
+        return f"url: Invalid value: {quote(name)}: {','.join(errs)}"
+    if len(name.split(".")) < 2:
+        return f"url: Invalid value: {quote(name)}: should be a domain with at least two segments separated by dots"
+    for label in name.split("."):
+        if errs := names.is_dns1123_label(label):
+            return f"url: Invalid value: {quote(label)}: {','.join(errs)}"
+    return ""
 
 
 def domain_for(route_labels: Mapping[str, str], domains: DomainConfig) -> str:
@@ -308,13 +328,29 @@ def host(
     network: NetworkConfig,
     domains: DomainConfig,
     tag: str = "",
+    annotations: Mapping[str, str] | None = None,
 ) -> str:
-    """The host of the route (or of its ``tag`` sub-route), without scheme or port."""
-    sub = _template(network.tag_template, {"Tag": tag, "Name": name}) if tag else name
-    if is_cluster_local(route_labels, domains):
-        return cluster_local_host(sub, namespace)
-    values = {"Name": sub, "Namespace": namespace, "Domain": domain_for(route_labels, domains)}
-    return _template(network.domain_template, values)
+    """The host of the route (or of its ``tag`` sub-route), without scheme or port.
+
+    route/domains ``HostnameFromTemplate`` (``tag-template`` over Name and Tag) then
+    ``DomainNameFromTemplate``: ``domain-template`` (the default one for a cluster-local route) over
+    Name, Namespace, Domain, the Route's Annotations and its Labels with the visibility label as
+    the route is seen; the result must be a fully qualified domain name. DomainNameError otherwise.
+    """
+    sub = _render("TagTemplate", templates.TAG_TEMPLATE, network.tag_template, templates.tag_values(name, tag))
+    sub = sub if tag else name
+    local = is_cluster_local(route_labels, domains)
+    seen_labels = {k: v for k, v in route_labels.items() if k != labels.VISIBILITY}
+    if local:
+        seen_labels[labels.VISIBILITY] = labels.VISIBILITY_CLUSTER_LOCAL
+    values = templates.domain_values(
+        sub, namespace, CLUSTER_LOCAL_DOMAIN if local else domain_for(route_labels, domains), annotations, seen_labels
+    )
+    text = templates.DEFAULT_DOMAIN_TEMPLATE if local else network.domain_template
+    rendered = _render("DomainTemplate", templates.DOMAIN_TEMPLATE, text, values)
+    if problem := fqdn_problem(rendered):
+        raise DomainNameError(f"domain name error: invalid domain name {quote(rendered)}: {problem}")
+    return rendered
 
 
 def url(
@@ -324,9 +360,10 @@ def url(
     network: NetworkConfig,
     domains: DomainConfig,
     tag: str = "",
+    annotations: Mapping[str, str] | None = None,
 ) -> str:
     """``http://hello.default.localhost:8080`` (port shown unless 80); cluster-local: no port."""
-    h = host(name, namespace, route_labels, network, domains, tag)
+    h = host(name, namespace, route_labels, network, domains, tag, annotations)
     if is_cluster_local(route_labels, domains):
         return f"http://{h}"
     port = "" if network.external_port == 80 else f":{network.external_port}"
@@ -344,9 +381,12 @@ def with_urls(
     route_labels: Mapping[str, str],
     network: NetworkConfig,
     domains: DomainConfig,
+    annotations: Mapping[str, str] | None = None,
 ) -> list[TrafficTarget]:
     """status.traffic entries with their tag URL set."""
     return [
-        e.model_copy(update={"url": url(name, namespace, route_labels, network, domains, e.tag)}) if e.tag else e
+        e.model_copy(update={"url": url(name, namespace, route_labels, network, domains, e.tag, annotations)})
+        if e.tag
+        else e
         for e in entries
     ]
