@@ -260,3 +260,35 @@ def test_unknown_kind_gets_parsing_and_metadata_only() -> None:
     with pytest.raises(Invalid) as info:
         admit(broker, with_path(obj, "metadata.name", "Bad"), None, Config())
     assert info.value.errors[0].message.startswith("not a DNS 1123 subdomain: [a lowercase RFC 1123 subdomain")
+
+
+def test_config_defaults_resources_fill_what_containers_leave_unset() -> None:
+    """revision_defaults.go applyDefault: revision-*-request/limit from config-defaults, per resource,
+    only where the container sets none (issue 12 item 9)."""
+    cfg = Config(
+        defaults=DefaultsConfig(revision_cpu_request="100m", revision_memory_limit="1Gi", revision_cpu_limit="2")
+    )
+    svc = with_path(service(), f"{C0}.resources", {"requests": {"cpu": "250m"}})
+    out = admit(SERVICE, svc, None, cfg)
+    assert out["spec"]["template"]["spec"]["containers"][0]["resources"] == {
+        "limits": {"cpu": "2", "memory": "1Gi"},
+        "requests": {"cpu": "250m"},
+    }
+    bare = admit(SERVICE, service(), None, Config())
+    assert "resources" not in bare["spec"]["template"]["spec"]["containers"][0]
+
+
+@pytest.mark.parametrize(
+    ("template", "names"),
+    [
+        pytest.param("{{.Name}}-app", ["hello-app"], id="name"),
+        pytest.param("{{ .Name }}-{{ .Namespace }}", ["hello-default"], id="spacing-and-namespace"),
+        pytest.param('{{index .Labels "tier"}}', ["web"], id="labels"),
+        pytest.param("{{.Nope}}", [""], id="fails-to-empty-as-knative"),
+    ],
+)
+def test_container_name_template_is_a_go_template_over_the_parent(template: str, names: list[str]) -> None:
+    """pkg/apis/config/defaults.go UserContainerName: the template over apis.ParentMeta(ctx)."""
+    svc = with_path(service(), "metadata.labels", {"tier": "web"})
+    out = admit(SERVICE, svc, None, Config(defaults=DefaultsConfig(container_name_template=template)))
+    assert [c.get("name", "") for c in out["spec"]["template"]["spec"]["containers"]] == names

@@ -1,7 +1,8 @@
 """Defaulting of serving.knative.dev/v1 resources, as Knative's ``SetDefaults``.
 
 Mirrors ``pkg/apis/serving/v1/revision_defaults.go`` (timeouts, containerConcurrency, container
-names, the default readiness probe, enableServiceLinks, read-only volume mounts),
+and init container names from config-defaults' templates, config-defaults' resource requests and
+limits, the default readiness probe, enableServiceLinks, read-only volume mounts),
 ``configuration_defaults.go`` / ``service_defaults.go`` (creator/lastModifier via
 ``serving.SetUserInfo``; a template whose BYO name is unchanged is defaulted too, unlike Knative:
 see :func:`default_configuration_template`) and ``route_defaults.go``
@@ -14,13 +15,15 @@ Functions mutate the models they are given; :mod:`zeroserve.api.admission` works
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from zeroserve.api import labels
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.domainmapping import DomainMapping, default_domain_mapping
 from zeroserve.api.meta import ObjectMeta
-from zeroserve.api.podspec import Container, Probe, TCPSocketAction
+from zeroserve.api.podspec import Container, Probe, ResourceRequirements, TCPSocketAction
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
 from zeroserve.api.route import Route, TrafficTarget
 from zeroserve.api.service import Service
@@ -49,22 +52,44 @@ def user_container_name(d: DefaultsConfig, parent: ObjectMeta | None) -> str:
     return templates.container_name(d.container_name_template, parent_meta(parent))
 
 
-def _default_container_names(containers: list[Container], default: str) -> None:
-    """``applyDefaultContainerNames``: unnamed containers get ``default`` or ``default-<n>``."""
-    taken = {c.name for c in containers}
-    suffix = 0
+def _next_name(default: str, count: int, taken: set[str | None], suffix: list[int]) -> str:
+    """``applyDefaultContainerNames``' choice: ``default``, or ``default-<n>`` when several or taken."""
+    name = default
+    if count > 1 or name in taken:
+        while True:
+            name = f"{default}-{suffix[0]}"
+            suffix[0] += 1
+            if name not in taken:
+                break
+    return name
+
+
+def _default_container_names(containers: list[Container], default: str, taken: set[str | None]) -> None:
+    """Unnamed containers get ``default`` or ``default-<n>``, avoiding every user-supplied name
+    (of containers and init containers), as Knative's ``applyDefaultContainerNames``."""
+    suffix = [0]
     for c in containers:
-        if c.name:
-            continue
-        name = default
-        if len(containers) > 1 or name in taken:
-            while True:
-                name = f"{default}-{suffix}"
-                suffix += 1
-                if name not in taken:
-                    break
-        c.name = name
-        taken.add(name)
+        if not c.name:
+            c.name = _next_name(default, len(containers), taken, suffix)
+
+
+def _default_init_container_names(containers: list[dict[str, Any]], default: str, taken: set[str | None]) -> None:
+    """The same for ``initContainers`` (kept as sent: zeroserve does not model them)."""
+    suffix = [0]
+    for c in containers:
+        if not c.get("name"):
+            c["name"] = _next_name(default, len(containers), taken, suffix)
+
+
+def _default_resources(c: Container, d: DefaultsConfig) -> None:
+    """``applyDefault``: config-defaults' revision-*-request/limit where the container sets none."""
+    for name, request, limit in d.resource_defaults():
+        for group, value in (("requests", request), ("limits", limit)):
+            if value is None:
+                continue
+            c.resources = c.resources or ResourceRequirements()
+            amounts = c.resources.requests if group == "requests" else c.resources.limits
+            amounts.setdefault(name, value)
 
 
 def _default_readiness(c: Container, serving: bool) -> None:
@@ -96,11 +121,18 @@ def default_revision_spec(spec: RevisionSpec, cfg: Config, *, creating: bool, pa
         spec.response_start_timeout_seconds = d.revision_response_start_timeout_seconds
     if spec.container_concurrency is None:
         spec.container_concurrency = d.container_concurrency
-    _default_container_names(spec.containers, user_container_name(d, parent))
+    init_containers = (spec.model_extra or {}).get("initContainers")
+    inits = [c for c in init_containers if isinstance(c, dict)] if isinstance(init_containers, list) else []
+    taken = {c.name for c in spec.containers} | {c.get("name") for c in inits}
+    _default_container_names(spec.containers, user_container_name(d, parent), taken)
+    _default_init_container_names(
+        inits, templates.container_name(d.init_container_name_template, parent_meta(parent)), taken
+    )
     writable = {
         str(v.get("name")) for v in spec.volumes if any(v.get(src) is not None for src in WRITABLE_VOLUME_SOURCES)
     }
     for c in spec.containers:
+        _default_resources(c, d)
         _default_readiness(c, serving=len(spec.containers) == 1 or bool(c.ports))
         if spec.enable_service_links is None and creating:
             spec.enable_service_links = d.enable_service_links
