@@ -54,18 +54,19 @@ def test_missing_dependent_counts_as_unknown() -> None:
     assert _c(st, "Ready")[0] == "True"
 
 
-def test_last_transition_time_changes_only_with_status() -> None:
+def test_last_transition_time_changes_with_status_reason_or_message() -> None:
+    """condition_set.go SetCondition: only an unchanged condition keeps its time."""
     st = Status()
     REVISION_CONDITIONS.manage(st, T0).mark_unknown("ResourcesAvailable", "Deploying", "")
     first = st.get_condition("ResourcesAvailable")
     assert first is not None and first.last_transition_time == "2026-01-01T00:00:00Z"
     cm = REVISION_CONDITIONS.manage(st, T1)
-    cm.mark_unknown("ResourcesAvailable", "Other", "changed message")
+    cm.mark_unknown("ResourcesAvailable", "Deploying", "")
     same = st.get_condition("ResourcesAvailable")
-    assert same is not None and same.last_transition_time == "2026-01-01T00:00:00Z" and same.reason == "Other"
-    cm.mark_true("ResourcesAvailable")
-    flipped = st.get_condition("ResourcesAvailable")
-    assert flipped is not None and flipped.last_transition_time == "2026-01-01T00:00:30Z"
+    assert same is not None and same.last_transition_time == "2026-01-01T00:00:00Z"
+    cm.mark_unknown("ResourcesAvailable", "Other", "changed message")
+    changed = st.get_condition("ResourcesAvailable")
+    assert changed is not None and changed.last_transition_time == "2026-01-01T00:00:30Z" and changed.reason == "Other"
 
 
 def test_non_terminal_condition_is_info_and_does_not_touch_ready() -> None:
