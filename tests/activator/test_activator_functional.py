@@ -16,6 +16,7 @@ from zeroserve.activator.probe import HttpProber
 from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
 from zeroserve.net import ProxyServer
+from zeroserve.net.headers import scan_request
 from zeroserve.net.proxy import RequestHead, Target
 
 NS, REV = "default", "hello-00001"
@@ -59,9 +60,25 @@ async def rig() -> AsyncIterator[Rig]:
 
 
 async def test_probe_header_answered_by_the_activator(rig: Rig):
+    """pkg/activator/handler/probe_handler.go: 200 ``activator``, another value 400 with it quoted."""
     assert await rig.get(headers={"K-Network-Probe": "activator"}) == (200, "activator")
-    status, _ = await rig.get(headers={"K-Network-Probe": "queue"})
-    assert status == 400
+    assert await rig.get(headers={"K-Network-Probe": "queue"}) == (400, 'unexpected probe header value: "queue"\n')
+    assert await rig.get(headers={"K-Network-Probe": "<b>"}) == (
+        400,
+        'unexpected probe header value: "&lt;b&gt;"\n',
+    )
+
+
+async def test_the_ingress_network_probe_and_kubelet_probes_are_answered(rig: Rig):
+    """cmd/activator/main.go: the health handler answers kubelet probes (healthz_handler.go), then
+    knative/networking's probe handler the ingress's network probe, before any revision lookup."""
+    probe = {"K-Network-Probe": "probe"}
+    async with rig.session.get(rig.url, headers=probe | {"K-Network-Hash": "abc"}) as r:
+        assert (r.status, await r.text(), r.headers.get("K-Network-Hash")) == (200, "", "abc")
+    assert await rig.get(headers=probe) == (400, 'a probe request must contain a non-empty "K-Network-Hash" header\n')
+    assert await rig.get(headers={"User-Agent": "kube-probe/1.31"}) == (200, "")
+    assert await rig.get(headers={"K-Kubelet-Probe": "1", "K-Network-Probe": "queue"}) == (200, "")
+    assert rig.sink.batches == []  # none of them counted for a revision
 
 
 async def test_unknown_revision_is_404(rig: Rig):
@@ -196,7 +213,8 @@ async def test_with_room_the_route_is_a_target_at_once_and_without_a_waiter(rig:
     """The fast path: no coroutine when an instance has room; the request is counted all the same."""
     rig.throttler.set_revision(NS, REV, 0, 300)
     activator = Activator(rig.throttler, rig.reporter)
-    head = RequestHead("GET", "/", "1.1", [(k.encode(), v.encode()) for k, v in REV_HEADERS.items()], "", None)
+    headers = [(k.encode(), v.encode()) for k, v in REV_HEADERS.items()]
+    head = RequestHead("GET", "/", "1.1", headers, "", None, knative=scan_request(headers).knative)
     async with run_instance() as inst:
         held = activator.route(head)  # no instance yet: a coroutine that waits
         assert asyncio.iscoroutine(held)

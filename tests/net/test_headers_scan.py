@@ -104,3 +104,26 @@ def test_forward_drops_named_client_headers_but_keeps_the_clients_host_in_forwar
     assert b"X-Forwarded-Host: hello.default.localhost\r\n" in got
     no_host = h.scan_request([(b"A", b"1")])
     assert b"\nHost:" not in b"\n" + b"".join(no_host.forward(b"x", b"x", b"http", b"up:1", frozenset({b"host"})))
+
+
+@pytest.mark.parametrize(
+    ("headers", "marks"),
+    [
+        pytest.param(REQUESTS["plain"], None, id="a client's request: none"),
+        pytest.param(
+            [(b"Host", b"a"), (b"K-Network-Probe", b"probe"), (b"k-network-hash", b"h1"), (b"K-Network-Hash", b"h2")],
+            {b"k-network-probe": b"probe", b"k-network-hash": b"h1"},
+            id="the first value of each",
+        ),
+        pytest.param(
+            [(b"User-Agent", b"kube-probe/1.31"), (b"Knative-Serving-Tag", b"old")],
+            {b"user-agent": b"kube-probe/1.31", b"knative-serving-tag": b"old"},
+            id="a probe's user agent",
+        ),
+        pytest.param([(b"User-Agent", b"curl/8 kube-probe/1")], None, id="another user agent"),
+    ],
+)
+def test_scan_request_collects_knatives_headers(headers: h.Headers, marks: dict[bytes, bytes] | None) -> None:
+    scan = h.scan_request(headers)
+    assert scan.knative == marks
+    assert b"".join(scan.block) == h.serialize(headers)  # all forwarded as they are

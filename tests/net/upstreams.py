@@ -31,7 +31,8 @@ class Upstream:
         return web.Response(text=f"hello from {self.name}")
 
     async def headers(self, request: web.Request) -> web.Response:
-        return web.json_response({"headers": [[k, v] for k, v in request.headers.items()], "path": request.path_qs})
+        headers = [[k, v] for k, v in request.headers.items()]
+        return web.json_response({"headers": headers, "path": request.path_qs, "name": self.name})
 
     async def echo(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse()

@@ -170,6 +170,52 @@ async def test_other_probe_values_are_rejected(app: App, client: aiohttp.ClientS
         assert status == 400
 
 
+@pytest.mark.parametrize("agent", ["kube-probe/1.31", "Knative-Activator-Probe", "Knative-Autoscaling-Probe/1"])
+async def test_a_probes_user_agent_gets_the_health_check(app: App, client: aiohttp.ClientSession, agent: str) -> None:
+    """knative/pkg network/handlers/drain.go: kubelet's, the activator's and the autoscaler's probes
+    are the health check (pkg/queue/health/handler.go), whatever else they carry."""
+    async with queue_proxy(app) as qp:
+
+        async def probe(**headers: str) -> tuple[int, str]:
+            return await asyncio.wait_for(get(client, qp.serving_port, "/held", headers=headers), 10.0)
+
+        assert await probe(**{"User-Agent": agent, "K-Network-Probe": "queue"}) == (200, "queue")
+        assert await probe(**{"User-Agent": agent}) == (400, "unexpected probe header value: \n")
+        hashed = {"User-Agent": agent, "K-Network-Probe": "probe", "K-Network-Hash": "h"}
+        assert await probe(**hashed) == (400, "unexpected probe header value: probe\n")
+        assert (app.served, qp.stats.report(0).request_count) == (0, 0)
+
+
+async def test_the_ingress_network_probe_is_answered_with_its_hash(app: App, client: aiohttp.ClientSession) -> None:
+    """knative/pkg network/handlers/drain.go serveKProbe: the hash echoed, 400 without one, 503 draining."""
+    probe = {"K-Network-Probe": "probe"}
+    async with queue_proxy(app) as qp:
+        url = f"http://127.0.0.1:{qp.serving_port}/held"
+        async with client.get(url, headers=probe | {"K-Network-Hash": "abc"}) as r:
+            assert (r.status, await r.text(), r.headers.get("K-Network-Hash")) == (200, "", "abc")
+        status, body = await get(client, qp.serving_port, "/held", headers=probe)
+        assert (status, body) == (400, 'a probe request must contain a non-empty "K-Network-Hash" header\n')
+        assert app.served == 0
+        qp.drainer.draining = True  # as a drain does first
+        hashed = probe | {"K-Network-Hash": "abc"}
+        assert await get(client, qp.serving_port, "/", headers=hashed) == (503, "shutting down\n")
+
+
+async def test_a_kubelet_probe_header_passes_the_breaker_and_is_not_counted(
+    app: App, client: aiohttp.ClientSession
+) -> None:
+    """Knative's queue.ProxyHandler: a request with K-Kubelet-Probe goes to the app past the stats and
+    the breaker (knative/networking header.IsKubeletProbe)."""
+    async with queue_proxy(app, container_concurrency=1) as qp:
+        assert qp.breaker is not None and qp.breaker.reserve()  # the one slot is busy
+        probe = asyncio.create_task(get(client, qp.serving_port, "/held", headers={"K-Kubelet-Probe": "queue"}))
+        await eventually(lambda: app.in_flight == 1, timeout=10.0)
+        assert (qp.stats.concurrency, qp.breaker.in_flight) == (0, 1)
+        app.gate.set()
+        assert await probe == (200, "done")
+        qp.breaker.release()
+
+
 async def test_stats_on_the_admin_port_reflect_load(app: App, client: aiohttp.ClientSession) -> None:
     async with queue_proxy(app, pod="hello-1") as qp:
         held = [asyncio.create_task(get(client, qp.serving_port, "/held")) for _ in range(3)]

@@ -2,7 +2,8 @@
 
 For each request, outermost first, as Knative's handler chain does:
 
-1. a network probe (``K-Network-Probe: activator``) is answered ``200 activator`` (another value: 400);
+1. probes are answered (:func:`probe_answer`): kubelet's 200, the ingress's network probe with its
+   hash, ``K-Network-Probe: activator`` with ``200 activator`` (another value: 400);
 2. the revision comes from ``Knative-Serving-Revision`` and ``Knative-Serving-Namespace`` (set by
    whoever routes to the activator), else from a Host ``<revision>.<namespace>.svc...``; an unknown
    revision gets 404 ``Error getting active endpoint: ...``;
@@ -20,7 +21,9 @@ For each request, outermost first, as Knative's handler chain does:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import html
+import json
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from zeroserve import errors
@@ -28,17 +31,26 @@ from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import TIMEOUT_MESSAGE as _TIMEOUT_TEXT
 from zeroserve.activator.throttler import Lease, RevisionInfo, Throttler
 from zeroserve.net import headers as h
+from zeroserve.net.probe import network_probe
 from zeroserve.net.proxy import RequestHead, Response, RouteResult, Target, Timeouts
 from zeroserve.queue.breaker import QueueFull
 
-REVISION_HEADER = "Knative-Serving-Revision"
-NAMESPACE_HEADER = "Knative-Serving-Namespace"
+REVISION_HEADER = h.REVISION
+NAMESPACE_HEADER = h.NAMESPACE
 PROXY_NAME = b"activator"
 TIMEOUT_MESSAGE = _TIMEOUT_TEXT.encode() + b"\n"
 
-_DROP = frozenset({b"host", REVISION_HEADER.lower().encode(), NAMESPACE_HEADER.lower().encode()})
-_DROP_INLINE = frozenset({REVISION_HEADER.lower().encode(), NAMESPACE_HEADER.lower().encode()})
+_REVISION = REVISION_HEADER.lower().encode()
+_NAMESPACE = NAMESPACE_HEADER.lower().encode()
+_PROBE = h.K_NETWORK_PROBE.lower().encode()
+_KUBELET = h.K_KUBELET_PROBE.lower().encode()
+_HASH = h.K_NETWORK_HASH.lower().encode()
+# Not forwarded: the revision headers (Knative's activator.RevisionHeaders) and the network probe's
+# hash (knative/networking's probe handler deletes it from every request it passes on).
+_DROP_INLINE = frozenset({_REVISION, _NAMESPACE, _HASH})
+_DROP = _DROP_INLINE | {b"host"}
 _PROXIED = ((h.K_PROXY_REQUEST.encode(), PROXY_NAME),)
+HEALTHY = Response(200, b"", ())
 
 
 class Admission(Protocol):
@@ -66,14 +78,39 @@ def _text(status: int, message: str) -> Response:
 
 def revision_of(head: RequestHead) -> tuple[str, str] | None:
     """(namespace, revision) from the Knative headers, else from ``<rev>.<ns>.svc[.domain]`` Host."""
-    name, namespace = head.header(REVISION_HEADER), head.header(NAMESPACE_HEADER)
-    if name and namespace:
-        return namespace, name
+    marks = head.knative
+    if marks is not None:
+        name, namespace = marks.get(_REVISION), marks.get(_NAMESPACE)
+        if name and namespace:
+            return namespace.decode("latin-1"), name.decode("latin-1")
     host = head.host.rsplit(":", 1)[0] if not head.host.endswith("]") else head.host
     parts = host.split(".")
     if len(parts) >= 3 and parts[2] == "svc" and parts[0] and parts[1]:
         return parts[1], parts[0]
     return None
+
+
+def probe_answer(marks: Mapping[bytes, bytes]) -> Response | None:
+    """The activator's answer to a probe, in Knative's order (``cmd/activator/main.go``); None: not one.
+
+    * kubelet's (``K-Kubelet-Probe``, or a ``kube-probe/`` User-Agent): 200, the health check
+      (``pkg/activator/handler/healthz_handler.go``);
+    * the ingress's network probe, ``K-Network-Probe: probe``: its hash echoed (:mod:`zeroserve.net.probe`);
+    * any other ``K-Network-Probe``: 200 ``activator`` for ``activator``, else 400
+      (``pkg/activator/handler/probe_handler.go``).
+    """
+    agent = marks.get(h.USER_AGENT)
+    if marks.get(_KUBELET) or (agent is not None and agent.startswith(h.KUBE_PROBE_UA)):
+        return HEALTHY
+    value = marks.get(_PROBE)
+    if not value:
+        return None
+    if value == h.PROBE_VALUE:
+        return network_probe(marks)
+    if value == PROXY_NAME:
+        return Response(200, PROXY_NAME)
+    quoted = json.dumps(html.escape(value.decode("latin-1"), quote=True))  # Go's %q of html.EscapeString
+    return _text(400, f"unexpected probe header value: {quoted}")
 
 
 class Activator:
@@ -100,11 +137,11 @@ class Activator:
 
     def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
         """The :data:`zeroserve.net.Router` of the activator."""
-        probe = head.header(h.K_NETWORK_PROBE)
-        if probe is not None:
-            if probe == "activator":
-                return Response(200, b"activator")
-            return _text(400, f"unexpected probe header value: {probe}")
+        marks = head.knative
+        if marks is not None:
+            answer = probe_answer(marks)
+            if answer is not None:
+                return answer
         key = revision_of(head)
         if key is None:
             return _text(404, "Error getting active endpoint: no revision in the request (Knative-Serving-* headers)")
@@ -114,17 +151,32 @@ class Activator:
         return self.dispatch(head, key[0], key[1], info)
 
     def dispatch(
-        self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo
+        self,
+        head: RequestHead,
+        namespace: str,
+        revision: str,
+        info: RevisionInfo,
+        headers: tuple[h.Header, ...] = (),
+        drop: frozenset[bytes] = frozenset(),
     ) -> RouteResult | Awaitable[RouteResult]:
-        """A Target on an instance with room, at once; else :meth:`forward` (also for in-process callers)."""
+        """A Target on an instance with room, at once; else :meth:`forward` (also for in-process
+        callers, which may add ``headers`` in place of the client's ``drop``, as an ingress does)."""
         lease = self.throttler.try_acquire(namespace, revision)
         if lease is None:
-            return self.forward(head, namespace, revision, info)
+            return self.forward(head, namespace, revision, info, headers, drop)
         self.reporter.request_in(namespace, revision, self._now())
         # Not held: the revision's timeouts count from now, when the proxy arms them.
-        return self._leased(head, namespace, revision, lease, info.timeouts)
+        return self._leased(head, namespace, revision, lease, info.timeouts, headers, drop)
 
-    async def forward(self, head: RequestHead, namespace: str, revision: str, info: RevisionInfo) -> RouteResult:
+    async def forward(
+        self,
+        head: RequestHead,
+        namespace: str,
+        revision: str,
+        info: RevisionInfo,
+        headers: tuple[h.Header, ...] = (),
+        drop: frozenset[bytes] = frozenset(),
+    ) -> RouteResult:
         """Wait for capacity, then a Target on the chosen instance.
 
         The wait counts toward all three of the revision's timeouts (Knative wraps the throttler in
@@ -144,11 +196,18 @@ class Activator:
             if isinstance(exc, errors.NotFound):
                 return _text(404, f"Error getting active endpoint: {exc.message}")
             raise
-        result = self._leased(head, namespace, revision, lease, timeouts)
+        result = self._leased(head, namespace, revision, lease, timeouts, headers, drop)
         return result if isinstance(result, (Target, Response)) else await result
 
     def _leased(
-        self, head: RequestHead, namespace: str, revision: str, lease: Lease, timeouts: Timeouts
+        self,
+        head: RequestHead,
+        namespace: str,
+        revision: str,
+        lease: Lease,
+        timeouts: Timeouts,
+        headers: tuple[h.Header, ...],
+        drop: frozenset[bytes],
     ) -> RouteResult | Awaitable[RouteResult]:
         """On to the leased instance: through the inline queue, else a Target."""
 
@@ -159,13 +218,20 @@ class Activator:
         if self._admission is not None:
             # Straight to the app, through the instance's inline queue (Host left as the client sent it).
             return self._admission.admit(
-                lease.address, True, release, headers=_PROXIED, drop=_DROP_INLINE, timeouts=timeouts
+                lease.address,
+                True,
+                release,
+                headers=_PROXIED + headers if headers else _PROXIED,
+                drop=_DROP_INLINE | drop if drop else _DROP_INLINE,
+                timeouts=timeouts,
             )
         host, port = lease.address
         extra: list[h.Header] = [
             (b"Host", f"{host}:{port}".encode("latin-1") if ":" not in host else f"[{host}]:{port}".encode()),
             (h.K_PROXY_REQUEST.encode(), PROXY_NAME),
+            *headers,
         ]
         if head.host:
             extra.append((h.K_ORIGINAL_HOST.encode(), head.host.encode("latin-1")))
-        return Target(host, port, timeouts=timeouts, headers=tuple(extra), on_release=release, drop=_DROP)
+        drop = _DROP | drop if drop else _DROP
+        return Target(host, port, timeouts=timeouts, headers=tuple(extra), on_release=release, drop=drop)

@@ -163,7 +163,7 @@ async def _serve(
         info = throttler.revision(backend.namespace, backend.revision)
         if info is None:
             return Response(503, f"revision {backend.namespace}/{backend.revision} is not known yet\n".encode())
-        return activator.dispatch(head, backend.namespace, backend.revision, info)
+        return activator.dispatch(head, backend.namespace, backend.revision, info, backend.headers, backend.drop)
 
     gateway = Gateway(
         external=(settings.gateway_host, settings.gateway_port),

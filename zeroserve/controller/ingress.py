@@ -9,7 +9,7 @@ implements this protocol; :class:`NullIngress` is always ready and keeps the tab
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 Visibility = Literal["ExternalIP", "ClusterLocal"]
@@ -22,6 +22,18 @@ class WeightedTarget:
     percent: int
 
 
+ROUTE_TAG_HEADER = "Knative-Serving-Tag"
+DEFAULT_ROUTE_HEADER = "Knative-Serving-Default-Route"
+
+
+@dataclass(frozen=True)
+class TagRoute:
+    """A path of the default hosts taken by requests with ``Knative-Serving-Tag: tag``."""
+
+    tag: str
+    targets: tuple[WeightedTarget, ...]
+
+
 @dataclass(frozen=True)
 class RouteRule:
     """Hosts (no scheme, no port) served by the same split."""
@@ -30,6 +42,35 @@ class RouteRule:
     visibility: Visibility
     targets: tuple[WeightedTarget, ...]
     tag: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Set on every request the rule routes, replacing the client's (the KIngress path's
+    ``AppendHeaders``, which Knative's ingresses set rather than append)."""
+    tag_routes: tuple[TagRoute, ...] = ()
+    """Matched first: a request whose ``Knative-Serving-Tag`` names one of these tags goes to that
+    tag's targets instead (no ``headers`` set on it)."""
+
+
+def with_tag_header_routing(rules: tuple[RouteRule, ...]) -> tuple[RouteRule, ...]:
+    """``rules`` with tag-header-based routing, as Knative's Route builds its KIngress when
+    ``config-features`` enables ``tag-header-based-routing`` (``pkg/reconciler/route/resources/ingress.go``):
+
+    * every default-route rule (tag ``""``, both visibilities) first matches ``Knative-Serving-Tag:
+      TAG`` for every tag of the route, exactly, to the tag's targets; other requests (an unknown
+      tag too) take the default split with ``Knative-Serving-Default-Route: true`` set;
+    * every tag rule sets ``Knative-Serving-Tag: TAG``, so a request that came by the tag's host
+      carries it as one that came by the header does.
+    """
+    tags: dict[str, tuple[WeightedTarget, ...]] = {}
+    for rule in rules:
+        if rule.tag:
+            tags.setdefault(rule.tag, rule.targets)
+    paths = tuple(TagRoute(tag, tags[tag]) for tag in sorted(tags))
+    return tuple(
+        replace(rule, headers=((ROUTE_TAG_HEADER, rule.tag),))
+        if rule.tag
+        else replace(rule, headers=((DEFAULT_ROUTE_HEADER, "true"),), tag_routes=paths)
+        for rule in rules
+    )
 
 
 @dataclass(frozen=True)

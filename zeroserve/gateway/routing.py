@@ -4,6 +4,8 @@ Mirrors what Knative's networking layer (a KIngress rendered into Kourier/Envoy 
 ``NAME.NS.DOMAIN`` sends each request to one of the Route's revisions by percent,
 ``TAG-NAME.NS.DOMAIN`` to the tag's revision, and cluster-local names
 (``NAME.NS.svc.cluster.local``, ``NAME.NS.svc``, ``NAME.NS``) only on the internal listener.
+With tag-header-based routing a default host also sends ``Knative-Serving-Tag: TAG`` to the
+tag's revision (``Targets.by_tag``), and rules set headers on what they route (``Backend.headers``).
 
 The table is built from route entries shaped like the Route reconciler's ``RouteTable`` (see
 ``zeroserve.controller.ingress``); any object with the same attributes fits the
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 EXTERNAL = "ExternalIP"
@@ -30,6 +32,13 @@ class TargetLike(Protocol):
     def percent(self) -> int: ...
 
 
+class TagRouteLike(Protocol):
+    @property
+    def tag(self) -> str: ...
+    @property
+    def targets(self) -> Sequence[TargetLike]: ...
+
+
 class RuleLike(Protocol):
     @property
     def hosts(self) -> Sequence[str]: ...
@@ -37,6 +46,10 @@ class RuleLike(Protocol):
     def visibility(self) -> str: ...
     @property
     def targets(self) -> Sequence[TargetLike]: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, str]]: ...
+    @property
+    def tag_routes(self) -> Sequence[TagRouteLike]: ...
 
 
 class RouteLike(Protocol):
@@ -65,11 +78,21 @@ class MappingLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Backend:
-    """One revision a host sends traffic to, with its percent."""
+    """One revision a host sends traffic to, with its percent (and the headers its rule sets)."""
 
     namespace: str
     revision: str
     percent: int
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    """Set on each request sent here, replacing the client's (the rule's ``headers``)."""
+    drop: frozenset[bytes] = frozenset()
+    """The lower-cased names of ``headers``: the client's values are not forwarded."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagRoute:
+    tag: str
+    targets: tuple[Backend, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +101,8 @@ class Rule:
     visibility: str
     targets: tuple[Backend, ...]
     tag: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    tag_routes: tuple[TagRoute, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +125,10 @@ class Targets:
     backends: tuple[Backend, ...]
     cumulative: tuple[int, ...]
     """Running sums of the percents, for :func:`pick`."""
+    by_tag: Mapping[bytes, Targets] | None = None
+    """Tag-header-based routing: the targets of each tag, for a request with ``Knative-Serving-Tag``."""
+    marked: bool = False
+    """The rule sets headers or routes by tag: the gateway looks at the request's Knative headers."""
 
 
 def normalize_host(host: str) -> str:
@@ -114,16 +143,26 @@ def normalize_host(host: str) -> str:
     return host.rstrip(".")
 
 
-def _targets(route: RouteLike, rule: RuleLike) -> Targets:
+def _split(route: RouteLike, targets: Sequence[TargetLike], headers: Sequence[tuple[str, str]] = ()) -> Targets:
     merged: dict[tuple[str, str], int] = {}
-    for t in rule.targets:
+    for t in targets:
         merged[(t.namespace, t.revision)] = merged.get((t.namespace, t.revision), 0) + max(t.percent, 0)
-    backends = tuple(Backend(ns, rev, pct) for (ns, rev), pct in merged.items())
+    raw = tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in headers)
+    drop = frozenset(name.lower() for name, _ in raw)
+    backends = tuple(Backend(ns, rev, pct, raw, drop) for (ns, rev), pct in merged.items())
     running, cumulative = 0, []
     for b in backends:
         running += b.percent
         cumulative.append(running)
-    return Targets(route.namespace, route.name, route.generation, backends, tuple(cumulative))
+    return Targets(route.namespace, route.name, route.generation, backends, tuple(cumulative), marked=bool(raw))
+
+
+def _targets(route: RouteLike, rule: RuleLike) -> Targets:
+    targets = _split(route, rule.targets, rule.headers)
+    if not rule.tag_routes:
+        return targets
+    by_tag = {path.tag.encode("latin-1"): _split(route, path.targets) for path in rule.tag_routes}
+    return replace(targets, by_tag=by_tag, marked=True)
 
 
 class RoutingTable:

@@ -32,12 +32,17 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
 from zeroserve.gateway import routing
+from zeroserve.net import headers as h
+from zeroserve.net.headers import Header
 from zeroserve.net.limits import ConnectionLimits
+from zeroserve.net.probe import is_network_probe, network_probe
 from zeroserve.net.proxy import ProxyServer, RequestHead, Response, Router, RouteResult, Target, Timeouts
 from zeroserve.net.upstream import UpstreamPool
 
 Address = tuple[str, int]
 
+_TAG = h.ROUTE_TAG.lower().encode()
+_KUBELET = h.K_KUBELET_PROBE.lower().encode()
 MAX_CACHED_HOSTS = 4096
 GATEWAY_LIMITS = ConnectionLimits(idle_timeout=3600.0)
 """Per client connection: the proxy's defaults (Envoy's) and Envoy's 1 h idle timeout."""
@@ -54,9 +59,14 @@ NoEndpoints = Callable[[RequestHead, routing.Backend], RouteResult | Awaitable[R
 
 
 class Admitter(Protocol):
-    def admit(self, proxied: bool) -> RouteResult | Awaitable[RouteResult]:
+    def admit(
+        self, proxied: bool, *, headers: tuple[Header, ...] = (), drop: frozenset[bytes] = frozenset()
+    ) -> RouteResult | Awaitable[RouteResult]:
         """The Target on the instance, a local Response (503 queue full, 504), or an awaitable of
         either while the request is queued."""
+
+    def admit_probe(self, *, headers: tuple[Header, ...] = (), drop: frozenset[bytes] = frozenset()) -> Target:
+        """The Target on the instance for a kubelet probe: past the breaker and the stats."""
 
 
 class Admission(Protocol):
@@ -220,6 +230,8 @@ class Gateway:
             table = self._table
             body = not_found_body(routing.normalize_host(head.host), table.known_hosts(internal=internal))
             return Response(404, body)
+        if targets.marked or head.knative is not None:
+            return self._route_marked(head, targets)
         backends = targets.backends
         # One backend / one endpoint is the common case: skip the draw (same result as the pick).
         backend = backends[0] if len(backends) == 1 else routing.pick(targets, self._rand())
@@ -246,6 +258,47 @@ class Gateway:
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
         return Target(
             endpoint[0], endpoint[1], timeouts=self.timeouts, on_release=functools.partial(self._done, endpoint)
+        )
+
+    def _route_marked(self, head: RequestHead, targets: routing.Targets) -> RouteResult | Awaitable[RouteResult]:
+        """:meth:`_route` for a request with Knative headers, or to a rule that sets headers or
+        routes by tag (what the fast path never has to look at)."""
+        marks = head.knative
+        kubelet = False
+        if marks is not None:
+            if is_network_probe(marks):
+                return network_probe(marks)  # the ingress's probe: a host served, its hash echoed
+            if targets.by_tag is not None:
+                tag = marks.get(_TAG)
+                targets = (targets.by_tag.get(tag) if tag else None) or targets  # unknown: the default split
+            kubelet = bool(marks.get(_KUBELET))
+        backend = routing.pick(targets, self._rand())
+        if backend is None:
+            return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
+        endpoints = self._endpoints.get((backend.namespace, backend.revision))
+        if not endpoints:
+            if self._no_endpoints is not None:
+                return self._no_endpoints(head, backend)
+            msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
+            return Response(503, msg.encode())
+        admission = self._admission
+        loads = self._in_flight if admission is None else admission.loads
+        endpoint = routing.least_loaded(endpoints, loads, self._rand())
+        assert endpoint is not None
+        if admission is not None:
+            admitter = admission.get(endpoint)
+            if admitter is not None:
+                if kubelet:  # Knative's queue-proxy lets kubelet probes past its breaker and stats
+                    return admitter.admit_probe(headers=backend.headers, drop=backend.drop)
+                return admitter.admit(False, headers=backend.headers, drop=backend.drop)
+        self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
+        return Target(
+            endpoint[0],
+            endpoint[1],
+            timeouts=self.timeouts,
+            headers=backend.headers,
+            drop=backend.drop,
+            on_release=functools.partial(self._done, endpoint),
         )
 
     def _lookup(self, host: str, internal: bool) -> routing.Targets | None:

@@ -31,10 +31,41 @@ X_FORWARDED_FOR = b"X-Forwarded-For"
 X_FORWARDED_PROTO = b"X-Forwarded-Proto"
 X_FORWARDED_HOST = b"X-Forwarded-Host"
 
-# Knative's probe and proxy markers (pkg/network), shared by gateway, activator and queue-proxy.
+# Knative's probe, proxy and routing markers (knative/networking pkg/http/header/header.go), shared
+# by gateway, activator and queue-proxy.
 K_NETWORK_PROBE = "K-Network-Probe"
+K_NETWORK_HASH = "K-Network-Hash"
+K_KUBELET_PROBE = "K-Kubelet-Probe"
 K_PROXY_REQUEST = "K-Proxy-Request"
 K_ORIGINAL_HOST = "K-Original-Host"
+ROUTE_TAG = "Knative-Serving-Tag"
+DEFAULT_ROUTE = "Knative-Serving-Default-Route"
+REVISION = "Knative-Serving-Revision"
+NAMESPACE = "Knative-Serving-Namespace"
+USER_AGENT = b"user-agent"
+PROBE_VALUE = b"probe"
+"""``K-Network-Probe: probe``: the ingress network probe (answered with its ``K-Network-Hash``)."""
+KUBE_PROBE_UA = b"kube-probe/"
+"""The User-Agent prefix of kubelet's probes (``KubeProbeUAPrefix``)."""
+PROBE_USER_AGENTS = (KUBE_PROBE_UA, b"Knative-Activator-Probe", b"Knative-Autoscaling-Probe")
+"""User-Agent prefixes of probes: kubelet's, the activator's and the autoscaler's."""
+
+MARKED: frozenset[bytes] = frozenset(
+    n.lower().encode()
+    for n in (
+        K_NETWORK_PROBE,
+        K_NETWORK_HASH,
+        K_KUBELET_PROBE,
+        K_PROXY_REQUEST,
+        K_ORIGINAL_HOST,
+        ROUTE_TAG,
+        REVISION,
+        NAMESPACE,
+    )
+)
+"""Knative's headers that a request scan collects into :attr:`RequestScan.knative` (with a
+User-Agent that starts with one of :data:`PROBE_USER_AGENTS`): absent from nearly every request
+a client sends, present on what Knative's components send each other."""
 
 
 def connection_tokens(headers: Iterable[Header]) -> frozenset[bytes]:
@@ -115,19 +146,24 @@ def serialize(headers: Iterable[Header]) -> bytes:
 # form decides its role; names a ``Connection`` header lists beyond the standard hop-by-hop ones
 # are rare, so they trigger a second pass instead of slowing down every request.
 
-_KEEP, _DROP, _CONNECTION, _TE, _UPGRADE, _HOST, _XFF, _FWD, _XPROTO, _XHOST, _CL = range(11)
+_KEEP, _DROP, _CONNECTION, _TE, _UPGRADE, _HOST, _XFF, _FWD, _XPROTO, _XHOST, _CL, _MARKED, _UA = range(13)
 
-_REQUEST_ROLES: dict[bytes, int] = {name: _DROP for name in HOP_BY_HOP} | {
-    b"connection": _CONNECTION,
-    b"transfer-encoding": _TE,
-    b"upgrade": _UPGRADE,
-    b"host": _HOST,
-    b"x-forwarded-for": _XFF,
-    b"forwarded": _FWD,
-    b"x-forwarded-proto": _XPROTO,
-    b"x-forwarded-host": _XHOST,
-    b"content-length": _CL,
-}
+_REQUEST_ROLES: dict[bytes, int] = (
+    {name: _DROP for name in HOP_BY_HOP}
+    | {
+        b"connection": _CONNECTION,
+        b"transfer-encoding": _TE,
+        b"upgrade": _UPGRADE,
+        b"host": _HOST,
+        b"x-forwarded-for": _XFF,
+        b"forwarded": _FWD,
+        b"x-forwarded-proto": _XPROTO,
+        b"x-forwarded-host": _XHOST,
+        b"content-length": _CL,
+    }
+    | dict.fromkeys(MARKED, _MARKED)
+    | {USER_AGENT: _UA}
+)
 _RESPONSE_ROLES: dict[bytes, int] = {name: _DROP for name in HOP_BY_HOP} | {
     b"connection": _CONNECTION,
     b"transfer-encoding": _TE,
@@ -172,6 +208,10 @@ class RequestScan:
     forwarded: bytes | None = None
     has_forwarded_proto = False
     has_forwarded_host = False
+    knative: dict[bytes, bytes] | None = None
+    """The first value of each of Knative's headers in :data:`MARKED` present (and of a probe's
+    User-Agent), by lower-cased name; None when there is none (nearly every request): what lets a
+    router skip looking for them."""
 
     def forward(
         self,
@@ -218,6 +258,12 @@ def forwarded_node(ip: str | None) -> bytes:
     return _forwarded_node(ip).encode("latin-1") if ip else b"unknown"
 
 
+def _mark(scan: RequestScan, name: bytes, value: bytes) -> None:
+    if scan.knative is None:
+        scan.knative = {}
+    scan.knative.setdefault(name.lower(), value)
+
+
 def scan_request(headers: Iterable[Header]) -> RequestScan:
     """One pass over a request's headers (see :class:`RequestScan`)."""
     scan = RequestScan()
@@ -228,6 +274,10 @@ def scan_request(headers: Iterable[Header]) -> RequestScan:
         role = roles.get(name.lower(), _KEEP)
         if role == _KEEP:
             block.append(name + b": " + value + b"\r\n")
+        elif role == _UA:  # nearly every client sends one: early in the chain
+            block.append(name + b": " + value + b"\r\n")
+            if value.startswith(PROBE_USER_AGENTS):
+                _mark(scan, name, value)
         elif role == _HOST:
             if scan.host is None:
                 scan.host = value
@@ -253,6 +303,9 @@ def scan_request(headers: Iterable[Header]) -> RequestScan:
                 scan.upgrade = value
         elif role == _CONNECTION:
             extra.extend(_extra_tokens_seen.get(value) or _extra_tokens(value))
+        elif role == _MARKED:
+            block.append(name + b": " + value + b"\r\n")
+            _mark(scan, name, value)
     if extra:  # rare: Connection names end-to-end headers; drop them too
         drop = frozenset(extra)
         scan.block = [line for line in block if line.split(b":", 1)[0].lower() not in drop]

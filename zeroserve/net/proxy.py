@@ -185,6 +185,9 @@ class RequestHead:
     client: tuple[str, int] | None
     scheme: str = "http"
     upgrade: bool = False
+    knative: dict[bytes, bytes] | None = None
+    """Knative's probe and tag headers (``headers.MARKED``), lower-cased name -> first value; None
+    when the request has none of them (nearly always): a router checks this, not ``headers``."""
 
     def header(self, name: str) -> str | None:
         value = h.get(self.headers, name.lower().encode("latin-1"))
@@ -303,6 +306,7 @@ class _Exchange:
             down.client,
             state.scheme,
             self.upgrade,
+            self.scan.knative,
         )  # positional: keyword arguments cost measurably here
         try:
             result = state.router(head)

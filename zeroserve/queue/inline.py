@@ -115,6 +115,11 @@ class InlineInstance:
             return InlineTarget(self, self.timeouts if timeouts is None else timeouts, proxied, also, headers, drop)
         return self._queued(now, proxied, also, headers, drop, timeouts)
 
+    def admit_probe(self, *, headers: tuple[h.Header, ...] = (), drop: frozenset[bytes] = frozenset()) -> Target:
+        """A kubelet probe (``K-Kubelet-Probe``): to the app past the breaker and the stats, with the
+        revision's timeouts (Knative's ``queue.ProxyHandler``)."""
+        return Target(self.address[0], self.address[1], timeouts=self.timeouts, headers=headers, drop=drop)
+
     def _out(self, proxied: bool) -> None:
         self.stats.req_out(self._time(), proxied)
         if self._idle is not None and self.stats.concurrency <= 0:

@@ -37,6 +37,8 @@ from typing import TextIO
 
 from zeroserve.autoscaler.metrics import Stat
 from zeroserve.errors import ConfigError
+from zeroserve.net import headers as h
+from zeroserve.net.probe import network_probe
 from zeroserve.net.proxy import ProxyServer, RequestHead, Response, RouteResult, Target, Timeouts, install_uvloop
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.drain import Drainer
@@ -49,11 +51,12 @@ logger = logging.getLogger(__name__)
 PROBE_VALUE = "queue"
 READY_LINE = "queue-proxy ready serving={serving} admin={admin}"
 ACTIVATOR = b"activator"
-_PROBE_HEADER = b"k-network-probe"
-_PROXY_HEADER = b"k-proxy-request"
+_PROBE_HEADER = h.K_NETWORK_PROBE.lower().encode()
+_PROXY_HEADER = h.K_PROXY_REQUEST.lower().encode()
+_KUBELET_HEADER = h.K_KUBELET_PROBE.lower().encode()
 _JSON = ((b"Content-Type", b"application/json"),)
 
-_ORIGINAL_HOST_HEADER = b"k-original-host"
+_ORIGINAL_HOST_HEADER = h.K_ORIGINAL_HOST.lower().encode()
 _RESTORE_HOST_DROP = frozenset({b"host", _ORIGINAL_HOST_HEADER})
 
 QUEUE_FULL = Response(503, QUEUE_FULL_MESSAGE.encode() + b"\n")
@@ -122,19 +125,17 @@ class QueueProxy:
     # -- serving port --------------------------------------------------------------------------
 
     def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
-        probe: bytes | None = None
         proxied = False
         original_host: bytes | None = None
-        for name, value in head.headers:
-            low = name.lower()
-            if low == _PROBE_HEADER:
-                probe = value
-            elif low == _PROXY_HEADER:
-                proxied = value == ACTIVATOR
-            elif low == _ORIGINAL_HOST_HEADER:
-                original_host = value
-        if probe is not None:
-            return self._probe(probe)
+        marks = head.knative
+        if marks is not None:  # Knative's headers (nearly every request a client sends has none)
+            answer = self._probe(marks)
+            if answer is not None:
+                return answer
+            proxied = marks.get(_PROXY_HEADER) == ACTIVATOR
+            original_host = marks.get(_ORIGINAL_HOST_HEADER)
+            if marks.get(_KUBELET_HEADER):
+                return self._kubelet_probe(original_host)
         now = self._loop.time()
         self.drainer.touch(now)
         self.stats.req_in(now, proxied)
@@ -142,6 +143,16 @@ class QueueProxy:
         if breaker is None or breaker.reserve():
             return self._target(self.timeouts, proxied, breaker is not None, original_host)
         return self._queued(now, proxied, original_host)
+
+    def _kubelet_probe(self, original_host: bytes | None) -> Target:
+        """``K-Kubelet-Probe``: on to the app past the stats and the breaker (Knative's
+        ``queue.ProxyHandler``), with the revision's timeouts; it still counts as activity for drain."""
+        self.drainer.touch(self._loop.time())
+        s = self.settings
+        if original_host is None:
+            return Target(s.user_host, s.user_port, timeouts=self.timeouts)
+        headers = ((b"Host", original_host),)
+        return Target(s.user_host, s.user_port, timeouts=self.timeouts, headers=headers, drop=_RESTORE_HOST_DROP)
 
     def _target(
         self, timeouts: Timeouts, proxied: bool, holds_slot: bool, original_host: bytes | None = None
@@ -183,11 +194,26 @@ class QueueProxy:
             raise
         return self._target(timeouts, proxied, True, original_host)
 
-    def _probe(self, value: bytes) -> RouteResult | Awaitable[RouteResult]:
-        if value != PROBE_VALUE.encode():
-            return Response(400, b"unexpected probe header value: " + value + b"\n")
+    def _probe(self, marks: dict[bytes, bytes]) -> RouteResult | Awaitable[RouteResult] | None:
+        """The answer to a probe, in the order of Knative's queue-proxy handlers (None: not a probe).
+
+        * A probe's User-Agent (kubelet's, the activator's, the autoscaler's): the health check
+          (``pkg/queue/health/handler.go``): ``K-Network-Probe: queue`` runs the readiness probe,
+          another value (or none) is 400; 503 ``shutting down`` once draining (``network/handlers/drain.go``).
+        * ``K-Network-Probe: probe``, the ingress's: 200 echoing ``K-Network-Hash`` (400 without one),
+          503 ``shutting down`` once draining.
+        * Another ``K-Network-Probe`` value with no probe's User-Agent: answered as by the health
+          check too (Knative would send it on to the app).
+        """
+        value = marks.get(_PROBE_HEADER)
+        if marks.get(h.USER_AGENT) is None and value is None:
+            return None
         if self.drainer.draining:
             return SHUTTING_DOWN
+        if value == h.PROBE_VALUE and marks.get(h.USER_AGENT) is None:
+            return network_probe(marks)
+        if value != PROBE_VALUE.encode():
+            return Response(400, b"unexpected probe header value: " + (value or b"") + b"\n")
         return self._probe_app()
 
     async def _probe_app(self) -> RouteResult:

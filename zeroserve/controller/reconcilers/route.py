@@ -22,7 +22,7 @@ from zeroserve.api.route import Addressable, Route
 from zeroserve.config import Config
 from zeroserve.config.duration import SECOND, parse_duration
 from zeroserve.controller import rollout, traffic
-from zeroserve.controller.ingress import RouteRule, RouteTable, WeightedTarget
+from zeroserve.controller.ingress import RouteRule, RouteTable, WeightedTarget, with_tag_header_routing
 from zeroserve.controller.reconcilers import labeler
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
 
@@ -189,4 +189,6 @@ def make_table(route: Route, tc: traffic.TrafficConfig, cfg: Config) -> RouteTab
         if not local:
             external = traffic.host(name, ns, route_labels, cfg.network, cfg.domain, tag)
             rules.append(RouteRule((external,), "ExternalIP", targets, tag))
+    if cfg.features.enabled("tag-header-based-routing"):
+        return RouteTable(ns, name, route.metadata.generation or 0, with_tag_header_routing(tuple(rules)))
     return RouteTable(ns, name, route.metadata.generation or 0, tuple(rules))
