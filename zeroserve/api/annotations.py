@@ -1,6 +1,9 @@
 """Knative's user-facing annotations: keys, legacy aliases and their validation.
 
 Mirrors ``pkg/apis/autoscaling/register.go`` (keys and ``kmap.KeyPriority`` aliases),
+knative/networking ``pkg/apis/networking/metadata_validation.go`` (``networking.knative.dev/*``),
+``pkg/apis/serving/v1/revision_validation.go`` ``validateQueueSidecarResourceAnnotations``
+(``queue.sidecar.serving.knative.dev/*``),
 ``pkg/apis/autoscaling/annotation_validation.go`` (every ``autoscaling.knative.dev/*`` rule),
 ``pkg/apis/serving/metadata_validation.go`` (rollout-duration, "autoscaling annotations must be
 put under spec.template") and ``pkg/apis/serving/v1/revision_validation.go`` (progress-deadline).
@@ -15,8 +18,9 @@ import re
 from collections.abc import Mapping
 
 from zeroserve.api import labels
-from zeroserve.config import AutoscalerConfig
+from zeroserve.config import AutoscalerConfig, quantity
 from zeroserve.config.duration import HOUR, SECOND, format_duration, parse_duration
+from zeroserve.config.gotemplate.values import format_float
 from zeroserve.errors import FieldError
 
 GROUP = labels.AUTOSCALING
@@ -317,3 +321,64 @@ def validate_progress_deadline(annotations: Mapping[str, str]) -> list[FieldErro
 def validate_rollout_duration(annotations: Mapping[str, str]) -> list[FieldError]:
     """``serving.knative.dev/rollout-duration`` on a Service or Route."""
     return _validate_second_duration(annotations, ROLLOUT_DURATION, "rollout-duration")
+
+
+# ----------------------------------------------------------------------------- networking.knative.dev/*
+
+NETWORKING_GROUP = "networking.knative.dev"
+NETWORKING_ANNOTATIONS = frozenset(
+    f"{NETWORKING_GROUP}/{name}"
+    for name in (
+        "ingress.class",
+        "certificate.class",
+        "disableAutoTLS",
+        "disable-external-domain-tls",
+        "httpOption",
+        "ingress-class",
+        "certificate-class",
+        "disable-auto-tls",
+        "http-protocol",
+    )
+)
+
+
+def validate_networking(annotations: Mapping[str, str]) -> list[FieldError]:
+    """knative/networking ``ValidateAnnotations``: only its known ``networking.knative.dev`` keys."""
+    return [
+        FieldError(f'invalid key name "{key}"', ("",))
+        for key in sorted(annotations)
+        if key.startswith(NETWORKING_GROUP) and key not in NETWORKING_ANNOTATIONS
+    ]
+
+
+# ----------------------------------------------------------------------------- queue.sidecar.serving.knative.dev/*
+
+QUEUE_SIDECAR = f"queue.sidecar.{labels.GROUP}"
+QUEUE_RESOURCE_PERCENTAGE = f"{QUEUE_SIDECAR}/resource-percentage"
+QUEUE_RESOURCES = tuple(
+    f"{QUEUE_SIDECAR}/{resource}-resource-{kind}"
+    for resource in ("cpu", "memory", "ephemeral-storage")
+    for kind in ("request", "limit")
+)
+
+
+def validate_queue_sidecar(annotations: Mapping[str, str]) -> list[FieldError]:
+    """``validateQueueSidecarResourceAnnotations``: the deprecated percentage in [0.1, 100] (its
+    deprecation warning aside), the resource annotations as quantities. Paths are ``[key]``."""
+    errs: list[FieldError] = []
+    for key in (QUEUE_RESOURCE_PERCENTAGE, f"{QUEUE_SIDECAR}/resourcePercentage"):
+        if key in annotations:
+            value = annotations[key]
+            f = _go_float(value)
+            if f is None:
+                errs.append(_invalid(value, f"[{key}]"))
+            elif not 0.1 <= f <= 100:
+                errs.append(_bounds(format_float(f), "0.1", "100", f"[{key}]"))
+            break
+    for key in QUEUE_RESOURCES:
+        if key in annotations:
+            try:
+                quantity.parse(annotations[key])
+            except quantity.QuantityError:
+                errs.append(_invalid(annotations[key], f"[{key}]"))
+    return errs

@@ -7,6 +7,7 @@ type, in kubectl's words.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from zeroserve.api import wire
@@ -18,11 +19,15 @@ MSG_BOTH = "expected exactly one, got both"
 MSG_NEITHER = "expected exactly one, got neither"
 
 
+_FIELD_SEP = re.compile(r"\.(?![^\[]*\])")
+"""A dot that separates fields: not one inside a ``[key]`` (``annotations[queue.sidecar.x/y]``)."""
+
+
 def join(*parts: str) -> str:
-    """knative.dev/pkg ``flatten``: dots between fields, ``[i]`` glued to the field before it."""
+    """knative.dev/pkg ``flatten``: dots between fields, ``[i]`` / ``[key]`` glued to the field before it."""
     out: list[str] = []
     for part in parts:
-        for p in part.split(".") if part else ():
+        for p in _FIELD_SEP.split(part) if part else ():
             if not p:
                 continue
             if out and p.startswith("[") and p.endswith("]"):

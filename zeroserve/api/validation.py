@@ -13,15 +13,15 @@ are re-exported here, where callers have always found them.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from zeroserve.api import annotations as ann
-from zeroserve.api import labels, names, wire
+from zeroserve.api import fieldmask, labels, names, wire
+from zeroserve.api import volumes as volumes_
 from zeroserve.api.base import INT32_MAX
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.decoding import field_errors as field_errors
@@ -38,7 +38,7 @@ from zeroserve.api.podspec import Container, ContainerPort, HTTPGetAction, Probe
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
 from zeroserve.api.route import Route, TrafficTarget
 from zeroserve.api.service import Service
-from zeroserve.config import Config, quantity
+from zeroserve.config import Config, FeaturesConfig, quantity
 from zeroserve.errors import FieldError
 
 RESERVED_PORTS = frozenset({8012, 8013, 8022, 9090, 9091, 8008})
@@ -46,7 +46,7 @@ RESERVED_PORTS = frozenset({8012, 8013, 8022, 9090, 9091, 8008})
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"})
 RESERVED_SIDECAR_ENV = RESERVED_ENV - {"PORT"}
 RESERVED_CONTAINER_NAMES = frozenset({"queue-proxy"})
-RESERVED_PATHS = frozenset({"/", "/dev", "/dev/log"})
+RESERVED_PATHS = volumes_.RESERVED_PATHS
 VALID_PORT_NAMES = frozenset({"h2c", "http1", ""})
 ENV_NAME_MESSAGE = "a valid environment variable name must consist only of printable ASCII characters other than '='"
 """Kubernetes' message (``relaxedEnvVarNameFmtErrMsg``); ``my.env-name`` is valid since 1.34."""
@@ -215,7 +215,7 @@ def _validate_process(c: Container) -> list[FieldError]:
     return errs + _process_text(c.working_dir, "workingDir")
 
 
-def _validate_env(c: Container, sidecar: bool) -> list[FieldError]:
+def _validate_env(c: Container, sidecar: bool, features: FeaturesConfig) -> list[FieldError]:
     reserved = RESERVED_SIDECAR_ENV if sidecar else RESERVED_ENV
     errs: list[FieldError] = []
     for i, env in enumerate(c.env):
@@ -227,9 +227,8 @@ def _validate_env(c: Container, sidecar: bool) -> list[FieldError]:
         elif not is_env_name(env.name):
             here.append(err_invalid_value(wire.shown(env.name), "name", ENV_NAME_MESSAGE))
         here += _process_text(env.value, "value")
-        if env.value_from:
-            # EnvVarSourceMask: fieldRef/resourceFieldRef need the podspec-fieldref feature (off).
-            here += via(_disallowed_keys(env.value_from, ("configMapKeyRef", "secretKeyRef")), "valueFrom")
+        if env.value_from:  # EnvVarSourceMask: fieldRef/resourceFieldRef with podspec-fieldref
+            here += via(_disallowed_keys(env.value_from, fieldmask.env_value_from_fields(features)), "valueFrom")
         errs += via(here, f"env[{i}]")
     for i, src in enumerate(c.env_from):
         errs += via(_disallowed_keys(src, ("prefix", "configMapRef", "secretRef")), f"envFrom[{i}]")
@@ -241,11 +240,8 @@ def _validate_env(c: Container, sidecar: bool) -> list[FieldError]:
     return errs
 
 
-def _validate_ports(ports: Sequence[ContainerPort]) -> list[FieldError]:
-    """``validateContainerPorts``: only the first port matters (more are refused across containers)."""
-    if not ports:
-        return []
-    p = ports[0]
+def _validate_port_basic(p: ContainerPort) -> list[FieldError]:
+    """``validateContainerPortBasic``: mask, reserved ports, range."""
     errs = [*_disallow_extras(p)]
     bad = [name for name, v in (("hostIP", p.host_ip), ("hostPort", p.host_port)) if _is_set(v)]
     if bad:
@@ -261,6 +257,15 @@ def _validate_ports(ports: Sequence[ContainerPort]) -> list[FieldError]:
         )
     if not 0 <= port <= 65535:
         errs.append(err_out_of_bounds(port, 0, 65535, "containerPort"))
+    return errs
+
+
+def _validate_ports(ports: Sequence[ContainerPort]) -> list[FieldError]:
+    """``validateContainerPorts``: only the first port matters (more are refused across containers)."""
+    if not ports:
+        return []
+    p = ports[0]
+    errs = _validate_port_basic(p)
     if p.protocol and p.protocol != "TCP":
         errs.append(err_invalid_value(p.protocol, "protocol"))
     if (p.name or "") not in VALID_PORT_NAMES:
@@ -281,66 +286,90 @@ _CONTAINER_SC = (
 )
 
 
-def _validate_security_context(sc: object, allowed: Sequence[str]) -> list[FieldError]:
+def _validate_security_context(
+    sc: object, allowed: Sequence[str], features: FeaturesConfig, known: Sequence[str] = _CONTAINER_SC
+) -> list[FieldError]:
+    """Security contexts: the mask (``allowed``), then types and Knative's uid/gid ranges on the
+    struct's own fields (``known``), set or not."""
     if sc is None or sc == {}:
         return []
     if not isinstance(sc, Mapping):  # the pod's is an unmodelled (kept) field: any JSON value
         return [err_type(sc, ("map",), "")]
-    keep = [*allowed, *(("privileged",) if sc.get("privileged") is False else ())]
+    keep = [*allowed, *(("privileged",) if sc.get("privileged") is False and allowed is _CONTAINER_SC else ())]
     errs = _disallowed_keys(sc, keep)
+    fields = {*known, *(("privileged",) if known is _CONTAINER_SC else ())}
     for key in ("runAsUser", "runAsGroup", "fsGroup"):
         v = sc.get(key)
-        if key not in keep:
+        if key not in fields:
             continue
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
             errs.append(err_type(v, ("integer",), key))
         elif isinstance(v, int) and not 0 <= v <= INT32_MAX:
             errs.append(err_out_of_bounds(v, 0, INT32_MAX, key))
     for key in ("runAsNonRoot", "readOnlyRootFilesystem", "allowPrivilegeEscalation", "privileged"):
-        if key in keep and sc.get(key) is not None and not isinstance(sc[key], bool):
+        if key in fields and sc.get(key) is not None and not isinstance(sc[key], bool):
             errs.append(err_type(sc[key], ("boolean",), key))
     caps = sc.get("capabilities")
     if isinstance(caps, Mapping):
-        errs += via(
-            _disallowed_keys(caps, ("drop",) if caps.get("add") not in (["NET_BIND_SERVICE"],) else ("drop", "add")),
-            "capabilities",
-        )
+        errs += via(_disallowed_keys(caps, fieldmask.capabilities_fields(features, caps)), "capabilities")
+    return errs
+
+
+Role = Literal["user", "sidecar", "init"]
+
+
+def _validate_container_probes(
+    c: Container, port: ContainerPort | None, role: Role, features: FeaturesConfig
+) -> list[FieldError]:
+    probes = (
+        ("livenessProbe", c.liveness_probe),
+        ("readinessProbe", c.readiness_probe),
+        ("startupProbe", c.startup_probe),
+    )
+    errs: list[FieldError] = []
+    if role == "init":  # validateInitContainer: Kubernetes refuses them too
+        for name, probe in probes:
+            if probe is not None:
+                errs.append(FieldError("field not allowed in an init container", (name,)))
+        if _is_set((c.model_extra or {}).get("lifecycle")):
+            errs.append(FieldError("field not allowed in an init container", ("lifecycle",)))
+    elif role == "sidecar" and not features.enabled(fieldmask.MULTI_CONTAINER_PROBING):
+        for name, probe in probes:  # validateSidecarContainer: no probes at all
+            if probe is not None:
+                errs += via(_disallowed_keys(probe.model_dump(by_alias=True, exclude_none=True), ()), name)
+    else:
+        user = role == "user"
+        errs += via(_validate_probe(c.liveness_probe, port, user), "livenessProbe")
+        errs += via(_validate_readiness_probe(c.readiness_probe, port, user), "readinessProbe")
+        errs += via(_validate_probe(c.startup_probe, port, user), "startupProbe")
     return errs
 
 
 def _validate_container(
-    c: Container, volumes: Mapping[str, Mapping[str, Any]], port: ContainerPort | None, *, sidecar: bool
+    c: Container, volumes: Mapping[str, Mapping[str, Any]], port: ContainerPort | None, role: Role, cfg: Config
 ) -> list[FieldError]:
-    """``ValidateUserContainer`` / ``validateSidecarContainer`` + ``validate`` (relative to the container)."""
-    errs: list[FieldError] = []
-    if sidecar:  # multi-container-probing is off: a sidecar may not carry probes at all
-        for name, probe in (
-            ("livenessProbe", c.liveness_probe),
-            ("readinessProbe", c.readiness_probe),
-            ("startupProbe", c.startup_probe),
-        ):
-            if probe is not None:
-                dumped = probe.model_dump(by_alias=True, exclude_none=True)
-                errs += via(_disallowed_keys(dumped, ()), name)
-    else:
-        errs += via(_validate_probe(c.liveness_probe, port, True), "livenessProbe")
-        errs += via(_validate_readiness_probe(c.readiness_probe, port, True), "readinessProbe")
-        errs += via(_validate_probe(c.startup_probe, port, True), "startupProbe")
+    """``ValidateUserContainer`` / ``validateSidecarContainer`` / ``validateInitContainer`` + ``validate``
+    (relative to the container)."""
+    features = cfg.features
+    errs = _validate_container_probes(c, port, role, features)
     errs += _disallow_extras(c, ("terminationMessagePath",))
     if c.name in RESERVED_CONTAINER_NAMES:
         errs.append(FieldError(f'"{c.name}" is a reserved container name', ("name",)))
-    errs += _validate_env(c, sidecar)
+    errs += _validate_env(c, role != "user", features)
     errs += _validate_process(c)
     if not c.image and not c.command:
         # zeroserve: a container runs an image or a local command; Knative requires image.
         errs.append(FieldError("expected at least one, got neither", ("command", "image")))
-    errs += via(_validate_ports(c.ports), "ports")
+    if role == "init":  # validateInitContainerPorts: every port, basic checks only
+        errs += [e for p in c.ports for e in via(_validate_port_basic(p), "ports")]  # no index, as Knative
+    else:
+        errs += via(_validate_ports(c.ports), "ports")
     if c.resources is not None:
         errs += via(_validate_resources(c.resources), "resources")
-    errs += via(_validate_security_context(c.security_context, _CONTAINER_SC), "securityContext")
+    errs += via(_validate_security_context(c.security_context, _CONTAINER_SC, features), "securityContext")
     if c.termination_message_policy not in (None, "", "File", "FallbackToLogsOnError"):
         errs.append(err_invalid_value(c.termination_message_policy, "terminationMessagePolicy"))
-    errs += via(_validate_volume_mounts(c.volume_mounts, volumes), "volumeMounts")
+    errs += via(volumes_.validate_volume_mounts(c.volume_mounts, volumes, features), "volumeMounts")
     return errs
 
 
@@ -360,50 +389,6 @@ def _validate_resources(r: ResourceRequirements) -> list[FieldError]:
             message = f"must be less than or equal to {name} limit of {wire.shown_value(r.limits[name])}"
             errs.append(err_invalid_value(wire.shown_value(r.requests[name]), join(group, name), message))
     return errs
-
-
-def _validate_volume_mounts(
-    mounts: Sequence[Mapping[str, Any]], volumes: Mapping[str, Mapping[str, Any]]
-) -> list[FieldError]:
-    errs: list[FieldError] = []
-    seen: set[str] = set()
-    for i, vm in enumerate(mounts):
-        here = _disallowed_keys(vm, ("name", "readOnly", "mountPath", "subPath", "subPathExpr", "mountPropagation"))
-        if vm.get("name") not in volumes:
-            here.append(FieldError("volumeMount has no matching volume", ("name",)))
-        path = str(vm.get("mountPath") or "")
-        clean = posixpath.normpath(path) if path else ""
-        if not path:
-            here.append(err_missing("mountPath"))
-        elif clean in RESERVED_PATHS:
-            here.append(FieldError(f'mountPath "{clean}" is a reserved path', ("mountPath",)))
-        elif not posixpath.isabs(path):
-            here.append(err_invalid_value(path, "mountPath"))
-        elif clean in seen:
-            here.append(err_invalid_value(f'"{path}" must be unique', "mountPath"))
-        seen.add(clean)
-        errs += via(here, f"[{i}]")
-    return errs
-
-
-def _validate_volumes(spec: RevisionSpec) -> tuple[dict[str, Mapping[str, Any]], list[FieldError]]:
-    mounted = {str(vm.get("name")) for c in spec.containers for vm in c.volume_mounts}
-    volumes: dict[str, Mapping[str, Any]] = {}
-    errs: list[FieldError] = []
-    for i, vol in enumerate(spec.volumes):
-        name = str(vol.get("name") or "")
-        here: list[FieldError] = []
-        if name in volumes:
-            here.append(FieldError(f'duplicate volume name "{name}"', ("name",)))
-        if name not in mounted:
-            here.append(FieldError(f'volume with name "{name}" not mounted', ("name",)))
-        if not name:
-            here.append(err_missing("name"))
-        elif names.is_dns1123_label(name):
-            here.append(err_invalid_value(name, "name"))
-        volumes[name] = vol
-        errs += via(here, f"volumes[{i}]")
-    return volumes, errs
 
 
 def _validate_containers_ports(containers: Sequence[Container]) -> tuple[ContainerPort, list[FieldError]]:
@@ -428,29 +413,73 @@ def _validate_containers_ports(containers: Sequence[Container]) -> tuple[Contain
 _POD_SC = ("runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups", "seccompProfile")
 
 
-def validate_pod_spec(spec: RevisionSpec) -> list[FieldError]:
-    """``serving.ValidatePodSpec`` (relative to the spec)."""
+def _init_containers(raw: Any) -> tuple[list[Container], list[FieldError]]:
+    """``initContainers`` (kept unmodelled on the spec) parsed as Containers."""
+    if raw is None:
+        return [], []
+    if not isinstance(raw, list):
+        return [], [err_type(raw, ("array",), "initContainers")]
+    out: list[Container] = []
+    errs: list[FieldError] = []
+    for i, item in enumerate(raw):
+        model, problems = parse(Container, item) if isinstance(item, dict) else (None, [err_type(item, ("map",), "")])
+        errs += via(problems, f"initContainers[{i}]")
+        if model is not None:
+            out.append(model)
+    return out, errs
+
+
+def _validate_init_containers(
+    inits: Sequence[Container], containers: Sequence[Container], volumes: Mapping[str, Mapping[str, Any]], cfg: Config
+) -> list[FieldError]:
+    """``validateInitContainers``: off unless the flag is Enabled; then each is validated and, as in
+    Knative, reported under ``containers[i]``."""
+    if not inits:
+        return []
+    if not cfg.features.enabled(fieldmask.POD_SPEC_FEATURES["initContainers"]):
+        return [FieldError(f"pod spec support for init-containers is off, but found {len(inits)} init containers")]
+    names_ = {c.name for c in containers}
+    errs: list[FieldError] = []
+    for i, c in enumerate(inits):
+        if c.name in names_:
+            errs.append(FieldError(f'duplicate container name "{c.name}"', (f"containers[{i}].name",)))
+        errs += via(_validate_container(c, volumes, None, "init", cfg), f"containers[{i}]")
+    return errs
+
+
+def validate_pod_spec(spec: RevisionSpec, cfg: Config | None = None) -> list[FieldError]:
+    """``serving.ValidatePodSpec`` (relative to the spec), with ``PodSpecMask`` opened by the
+    config-features flags (:mod:`zeroserve.api.fieldmask`)."""
+    cfg = cfg or Config()
+    features = cfg.features
     extras = spec.model_extra or {}
-    allowed = ["securityContext"]
-    if extras.get("automountServiceAccountToken") is False:
-        allowed.append("automountServiceAccountToken")
-    errs = _disallow_extras(spec, allowed)
-    errs += via(_validate_security_context(extras.get("securityContext"), _POD_SC), "securityContext")
-    volumes, verrs = _validate_volumes(spec)
-    errs += verrs
+    sc = extras.get("securityContext")
+    keep = fieldmask.pod_spec_fields(features, extras)
+    errs = _disallow_extras(spec, [*keep, *(("securityContext",) if not isinstance(sc, Mapping) else ())])
+    pod_sc = fieldmask.pod_security_context_fields(features, sc) if isinstance(sc, Mapping) else ()
+    errs += via(_validate_security_context(sc, pod_sc, features, _POD_SC), "securityContext")
+    inits, ierrs = _init_containers(extras.get("initContainers"))
+    errs += ierrs
+    mounted = {str(vm.get("name")) for c in [*inits, *spec.containers] for vm in c.volume_mounts}
+    vols, verrs = volumes_.validate_volumes(spec.volumes, mounted, features)
+    errs += via(verrs, "volumes")
+    errs += _validate_init_containers(inits, spec.containers, vols, cfg)
     port, perrs = _validate_containers_ports(spec.containers)
     errs += perrs
     if not spec.containers:
         errs.append(err_missing("containers"))
     elif len(spec.containers) == 1:
-        errs += via(_validate_container(spec.containers[0], volumes, port, sidecar=False), "containers[0]")
+        errs += via(_validate_container(spec.containers[0], vols, port, "user", cfg), "containers[0]")
+    elif not features.enabled(fieldmask.MULTI_CONTAINER):
+        errs.append(FieldError(f"multi-container is off, but found {len(spec.containers)} containers"))
     else:
         seen: set[str | None] = set()
         for i, c in enumerate(spec.containers):
             if c.name in seen:
                 errs.append(FieldError(f'duplicate container name "{c.name}"', (f"containers[{i}].name",)))
             seen.add(c.name)
-            errs += via(_validate_container(c, volumes, port, sidecar=not c.ports), f"containers[{i}]")
+            role: Role = "user" if c.ports else "sidecar"
+            errs += via(_validate_container(c, vols, port, role, cfg), f"containers[{i}]")
     if spec.service_account_name:
         for msg in names.is_dns1123_subdomain(spec.service_account_name):
             errs.append(err_invalid_value(spec.service_account_name, "serviceAccountName", msg))
@@ -458,19 +487,13 @@ def validate_pod_spec(spec: RevisionSpec) -> list[FieldError]:
 
 
 def validate_revision_spec(spec: RevisionSpec, cfg: Config) -> list[FieldError]:
-    """``RevisionSpec.Validate`` (relative to the spec)."""
-    errs = validate_pod_spec(spec)
+    """``RevisionSpec.Validate`` (relative to the spec). Only ``timeoutSeconds`` is range-checked:
+    Knative accepts any responseStartTimeoutSeconds and idleTimeoutSeconds."""
+    errs = validate_pod_spec(spec, cfg)
     d = cfg.defaults
     t = spec.timeout_seconds
     if t is not None and t != 0 and not 0 <= t <= d.max_revision_timeout_seconds:
         errs.append(err_out_of_bounds(t, 0, d.max_revision_timeout_seconds, "timeoutSeconds"))
-    # zeroserve: Knative does not range-check these; a negative or over-long timer is always a mistake.
-    for name, v in (
-        ("responseStartTimeoutSeconds", spec.response_start_timeout_seconds),
-        ("idleTimeoutSeconds", spec.idle_timeout_seconds),
-    ):
-        if v is not None and not 0 <= v <= d.max_revision_timeout_seconds:
-            errs.append(err_out_of_bounds(v, 0, d.max_revision_timeout_seconds, name))
     cc = spec.container_concurrency
     lo = 0 if d.allow_container_concurrency_zero else 1
     if cc is not None and not lo <= cc <= d.container_concurrency_max_limit:
@@ -501,6 +524,8 @@ def validate_template(tmpl: RevisionTemplateSpec, parent: ObjectMeta, cfg: Confi
     errs = via(validate_revision_spec(tmpl.spec, cfg), "spec")
     errs += via(ann.validate_autoscaling(a, cfg.autoscaler), "metadata.annotations")
     errs += _validate_revision_name(tmpl, parent)
+    errs += via(ann.validate_networking(a), "metadata.annotations")
+    errs += via(ann.validate_queue_sidecar(a), "metadata.annotations")
     errs += via(ann.validate_progress_deadline(a), "metadata.annotations")
     return errs
 
