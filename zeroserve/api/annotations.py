@@ -1,12 +1,11 @@
 """Knative's user-facing annotations: keys, legacy aliases and their validation.
 
 Mirrors ``pkg/apis/autoscaling/register.go`` (keys and ``kmap.KeyPriority`` aliases),
-knative/networking ``pkg/apis/networking/metadata_validation.go`` (``networking.knative.dev/*``),
-``pkg/apis/serving/v1/revision_validation.go`` ``validateQueueSidecarResourceAnnotations``
-(``queue.sidecar.serving.knative.dev/*``),
 ``pkg/apis/autoscaling/annotation_validation.go`` (every ``autoscaling.knative.dev/*`` rule),
 ``pkg/apis/serving/metadata_validation.go`` (rollout-duration, "autoscaling annotations must be
-put under spec.template") and ``pkg/apis/serving/v1/revision_validation.go`` (progress-deadline).
+put under spec.template"), ``pkg/apis/serving/v1/revision_validation.go`` (progress-deadline,
+``queue.sidecar.serving.knative.dev/*``) and knative/networking
+``pkg/apis/networking/metadata_validation.go`` (``networking.knative.dev/*``).
 
 Every function returns FieldErrors whose paths are the annotation keys; callers prefix them with
 ``metadata.annotations`` (Knative's ``ViaField``).

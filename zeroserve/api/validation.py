@@ -1,8 +1,9 @@
 """Validation of serving.knative.dev/v1 resources, collecting *every* FieldError.
 
 Mirrors Knative's webhook: ``pkg/apis/serving/v1/{service,configuration,revision,route}_validation.go``,
-``pkg/apis/serving/k8s_validation.go`` (PodSpec/Container rules), ``pkg/apis/serving/fieldmask.go``
-(fields Knative refuses), ``pkg/apis/serving/metadata_validation.go`` and knative.dev/pkg
+``pkg/apis/serving/k8s_validation.go`` (PodSpec/Container rules; volumes in :mod:`zeroserve.api.volumes`),
+``pkg/apis/serving/fieldmask.go`` (fields Knative refuses, opened by config-features flags:
+:mod:`zeroserve.api.fieldmask`), ``pkg/apis/serving/metadata_validation.go`` and knative.dev/pkg
 ``apis/field_error.go`` (how paths are joined and errors merged).
 
 Paths are built as Knative's ``ViaField``/``ViaIndex`` build them: every function returns errors
