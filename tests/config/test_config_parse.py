@@ -369,3 +369,11 @@ def test_defaults_resource_keys_and_container_templates() -> None:
     assert (d.container_name_template, d.init_container_name_template) == ("{{.Name}}-app", "{{.Name}}-init")
     assert d.enable_service_links is None
     assert parse_config(config_to_data(cfg)) == cfg
+
+
+def test_domain_values_keep_the_selector_and_ignore_the_rest() -> None:
+    """route/config/domain.go decodes selector and type; zeroserve uses the selector."""
+    warnings: list[str] = []
+    cfg = parse_config({"config-domain": {"example.com": "selector:\n  app: web\ntype: wildcard\n"}}, warnings)
+    assert cfg.domain.domains == {"example.com": {"app": "web"}}
+    assert warnings == ["config-domain: example.com: key 'type' is not used by zeroserve; ignored"]

@@ -423,8 +423,10 @@ def parse_deployment(data: Data, warnings: list[str] | None = None) -> Deploymen
     return DeploymentConfig(progress_deadline=deadline / SECOND, digest_resolution_timeout=digest / SECOND)
 
 
-def parse_domain(data: Mapping[str, Any]) -> DomainConfig:
-    """config-domain: ``{domain: ""}`` (default domain) or ``{domain: "selector:\\n  app: x"}``."""
+def parse_domain(data: Mapping[str, Any], warnings: list[str] | None = None) -> DomainConfig:
+    """config-domain (route/config/domain.go): ``{domain: ""}`` (default domain) or
+    ``{domain: "selector:\n  app: x"}``; ``type`` (wildcard certificates) and other keys of a
+    value are not used by zeroserve and ignored, as Knative's YAML decoding ignores unknown keys."""
     domains: dict[str, dict[str, str]] = {}
     for domain, raw in data.items():
         if domain == "_example":
@@ -433,10 +435,13 @@ def parse_domain(data: Mapping[str, Any]) -> DomainConfig:
         if value in (None, "", {}):
             domains[domain] = {}
             continue
-        selector = value.get("selector") if isinstance(value, dict) else None
-        if not isinstance(selector, dict) or set(value) != {"selector"}:
+        selector = value.get("selector", {}) if isinstance(value, dict) else None
+        if not isinstance(selector, dict):
             raise ConfigError(f'config-domain: value for "{domain}" must be empty or a "selector:" mapping')
-        domains[domain] = {str(k): _as_str(v) for k, v in selector.items()}
+        for key in sorted(str(k) for k in value if k != "selector"):
+            if warnings is not None:
+                warnings.append(f"config-domain: {domain}: key {key!r} is not used by zeroserve; ignored")
+        domains[domain] = {str(k): _as_str(v) for k, v in (selector or {}).items()}
     return DomainConfig(domains=domains)
 
 
@@ -531,7 +536,7 @@ def parse_config(data: Mapping[str, Any] | None, warnings: list[str] | None = No
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{section}: must be a mapping of keys to values")
         if section == "config-domain":
-            parsed[attr] = parse_domain(raw)
+            parsed[attr] = parse_domain(raw, warnings)
             continue
         strings = {str(k): _as_str(v) for k, v in raw.items()}
         try:
