@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE
+from zeroserve.config.parse import parse_config
 from zeroserve.controller.ingress import RouteRule, WeightedTarget
 from zeroserve.controller.reconcilers import configuration, route
 from zeroserve.controller.reconcilers.base import Key
@@ -254,3 +255,27 @@ async def test_config_network_rollout_duration_applies_when_the_route_names_none
         ("hello-00002", 99),
         ("hello-00003", 1),
     ]
+
+
+async def test_a_domain_template_that_renders_no_domain_name_is_error_config(env: Env) -> None:
+    """route.go: domains.ErrDomainName -> AllTrafficAssigned False ErrorConfig; the Route's own
+    annotations are the template's .Annotations (route/domains/domains.go)."""
+    env.config = dataclasses.replace(
+        env.config,
+        network=parse_config(
+            {"config-network": {"domain-template": '{{index .Annotations "sub"}}.{{.Name}}.{{.Domain}}'}}
+        ).network,
+    )
+    await two_ready_revisions(env)
+    good = route_obj("default", "hello", [LATEST])
+    good["metadata"]["annotations"] = {"sub": "api"}
+    await env.store.create(ROUTE, good)
+    await route.reconcile(env.deps, KEY)
+    rt = await env.get(ROUTE, "hello")
+    assert rt["status"]["url"] == "http://api.hello.localhost:8080"
+    rt["metadata"]["annotations"] = {"sub": "Not_A_Label"}
+    await env.store.update(ROUTE, rt)
+    await route.reconcile(env.deps, KEY)
+    status, reason, message = cond(await env.get(ROUTE, "hello"), "AllTrafficAssigned")
+    assert (status, reason) == ("False", "ErrorConfig")
+    assert message is not None and message.startswith('domain name error: invalid domain name "Not_A_Label.hello')

@@ -28,6 +28,8 @@ from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, writ
 
 ALL_TRAFFIC_ASSIGNED = "AllTrafficAssigned"
 INGRESS_READY = "IngressReady"
+ERROR_CONFIG = "ErrorConfig"
+"""The reason when a domain or tag template renders no domain name (route.go errorConfigMsg)."""
 CERTIFICATE_PROVISIONED = "CertificateProvisioned"
 TLS_NOT_ENABLED = "external-domain-tls is not enabled"
 INGRESS_RETRY = 1.0
@@ -46,13 +48,16 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     cm.initialize()
     if route.status.observed_generation != route.metadata.generation:
         mark_ingress_not_configured(cm)
-    _set_urls(route, cfg)
-    tc = await resolve(deps, route)
     requeue: Requeue = None
-    if tc.error is not None:
-        mark_bad_target(cm, tc.error)
-    else:
-        requeue = _assign(deps, cm, route, tc, cfg)
+    try:
+        _set_urls(route, cfg)
+        tc = await resolve(deps, route)
+        if tc.error is not None:
+            mark_bad_target(cm, tc.error)
+        else:
+            requeue = _assign(deps, cm, route, tc, cfg)
+    except traffic.DomainNameError as err:  # route.go: a template that renders no domain name
+        cm.mark_false(ALL_TRAFFIC_ASSIGNED, ERROR_CONFIG, str(err))
     route.status.observed_generation = route.metadata.generation
     await write_status(deps.store, ROUTE, stored, route)
     await labeler.sync(deps, route)
@@ -61,7 +66,8 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
 
 def _set_urls(route: Route, cfg: Config) -> None:
     name, ns = route.metadata.name or "", route.metadata.namespace or ""
-    route.status.url = traffic.url(name, ns, route.metadata.labels, cfg.network, cfg.domain)
+    meta = route.metadata
+    route.status.url = traffic.url(name, ns, meta.labels, cfg.network, cfg.domain, annotations=meta.annotations)
     route.status.address = Addressable(url=traffic.address_url(name, ns))
 
 
@@ -155,7 +161,9 @@ def _assign(deps: Deps, cm: ConditionManager, route: Route, tc: traffic.TrafficC
     cm.mark_true(CERTIFICATE_PROVISIONED, "TLSNotEnabled", TLS_NOT_ENABLED)
     in_progress = not ro.done()
     status = traffic.status_traffic(tc, ro if in_progress else None)
-    route.status.traffic = traffic.with_urls(status, name, ns, route_labels, cfg.network, cfg.domain)
+    route.status.traffic = traffic.with_urls(
+        status, name, ns, route_labels, cfg.network, cfg.domain, route.metadata.annotations
+    )
     requeue: Requeue = (next_step - now) / rollout.SECOND_NS if next_step > 0 else None
     if not deps.ingress.is_ready(ns, name, generation):
         mark_ingress_not_configured(cm)
@@ -181,13 +189,12 @@ def make_table(route: Route, tc: traffic.TrafficConfig, cfg: Config) -> RouteTab
     rules: list[RouteRule] = []
     for tag, entries in tc.targets.items():
         targets = tuple(WeightedTarget(ns, e.revision_name, e.percent) for e in entries if e.percent > 0)
-        internal = traffic.host(
-            name, ns, {labels.VISIBILITY: labels.VISIBILITY_CLUSTER_LOCAL}, cfg.network, cfg.domain, tag
-        )
+        local_labels = {labels.VISIBILITY: labels.VISIBILITY_CLUSTER_LOCAL}
+        internal = traffic.host(name, ns, local_labels, cfg.network, cfg.domain, tag, route.metadata.annotations)
         short = internal.removesuffix(".cluster.local")
         rules.append(RouteRule((short.removesuffix(".svc"), short, internal), "ClusterLocal", targets, tag))
         if not local:
-            external = traffic.host(name, ns, route_labels, cfg.network, cfg.domain, tag)
+            external = traffic.host(name, ns, route_labels, cfg.network, cfg.domain, tag, route.metadata.annotations)
             rules.append(RouteRule((external,), "ExternalIP", targets, tag))
     if cfg.features.enabled("tag-header-based-routing"):
         return RouteTable(ns, name, route.metadata.generation or 0, with_tag_header_routing(tuple(rules)))
