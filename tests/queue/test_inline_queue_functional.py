@@ -237,3 +237,22 @@ async def test_the_activators_timeouts_bound_the_wait_in_the_instance_breaker(cc
     assert answer == (504, "activator request timeout\n")
     assert (instance.in_flight, cc1.app.served) == (0, 0)
     instance.breaker.release()
+
+
+async def test_a_kubelet_probe_through_the_gateway_passes_the_breaker_and_is_not_counted(cc1: Rig) -> None:
+    """As the queue-proxy's ProxyHandler (pkg/queue/handler.go): K-Kubelet-Probe goes past stats and breaker."""
+    instance = cc1.inline.get(cc1.address)
+    assert instance is not None and instance.breaker is not None and instance.breaker.reserve()
+    assert cc1.gateway.ports is not None
+    url = f"http://127.0.0.1:{cc1.gateway.ports[0]}/held"
+
+    async def probe() -> tuple[int, str]:
+        async with cc1.session.get(url, headers={"Host": HOST, "K-Kubelet-Probe": "1"}) as r:
+            return r.status, await r.text()
+
+    answer = asyncio.create_task(probe())
+    await eventually(lambda: cc1.app.in_flight == 1, timeout=10.0)
+    assert (instance.in_flight, instance.breaker.in_flight) == (0, 1)
+    cc1.app.gate.set()
+    assert await answer == (200, "done")
+    instance.breaker.release()

@@ -13,6 +13,11 @@ Each client connection is bounded as an Envoy listener is (:mod:`zeroserve.net.l
 an hour without a request (Envoy's HTTP connection manager ``idle_timeout``). An absolute-form
 target (``GET http://host/path``) is routed by its host, as RFC 9112 §3.2.2 says.
 
+The ingress network probe (``K-Network-Probe: probe``) is answered for a host the gateway serves,
+with its ``K-Network-Hash`` (knative/networking ``pkg/http/probe``). A request with Knative headers
+(``RequestHead.knative``) or for a rule that sets headers or routes by ``Knative-Serving-Tag``
+takes :meth:`Gateway._route_marked`; every other request the fast path.
+
 Tables are immutable and swapped whole; a request keeps the target it was routed to, so a swap
 never disturbs requests in flight. :meth:`Gateway.publish`, :meth:`Gateway.withdraw` and
 :meth:`Gateway.is_ready` match the Route reconciler's ``Ingress`` protocol.

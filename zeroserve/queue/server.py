@@ -2,9 +2,11 @@
 
 Two listeners, both on the one streaming proxy core (:class:`~zeroserve.net.ProxyServer`):
 
-* the **serving port**, where every request for the instance enters. A network probe
-  (``K-Network-Probe: queue``) is answered here: 200 ``queue`` once the app passes its
-  readiness probe, 503 while draining, 400 for another probe value. Every other request is
+* the **serving port**, where every request for the instance enters. Probes are answered here
+  (:meth:`QueueProxy._probe`): ``K-Network-Probe: queue`` with 200 ``queue`` once the app passes
+  its readiness probe, the ingress's ``K-Network-Probe: probe`` with its hash, 503 while
+  draining, 400 for another probe value; a ``K-Kubelet-Probe`` request goes to the app past the
+  stats and the breaker. Every other request is
   counted in the stats (before the breaker, so queued requests count), passes the breaker
   when ``containerConcurrency >= 1`` (503 ``pending request queue full`` when 11 x CC are
   already in), then goes to the app on ``USER_PORT`` with the revision's timeouts (time
