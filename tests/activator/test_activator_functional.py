@@ -17,7 +17,7 @@ from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
 from zeroserve.net import ProxyServer
 from zeroserve.net.headers import scan_request
-from zeroserve.net.proxy import RequestHead, Target
+from zeroserve.net.proxy import RequestHead, Response, Target
 
 NS, REV = "default", "hello-00001"
 REV_HEADERS = {"Knative-Serving-Revision": REV, "Knative-Serving-Namespace": NS}
@@ -231,3 +231,16 @@ async def test_with_room_the_route_is_a_target_at_once_and_without_a_waiter(rig:
         assert message.stat.average_concurrent_requests > 0.5  # about 2 - 1
         first.release()
         second.release()
+
+
+async def test_in_process_dispatch_answers_a_kubelet_probe_as_the_activator_does(rig: Rig):
+    """zeroserve up's gateway calls dispatch for a revision in proxy mode: a K-Kubelet-Probe request
+    gets the activator's health answer (healthz_handler.go), not a slot on the revision."""
+    rig.throttler.set_revision(NS, REV, 0, 300)
+    info = rig.throttler.revision(NS, REV)
+    assert info is not None
+    headers = [(b"K-Kubelet-Probe", b"1")]
+    head = RequestHead("GET", "/", "1.1", headers, "", None, knative=scan_request(headers).knative)
+    answer = Activator(rig.throttler, rig.reporter).dispatch(head, NS, REV, info)
+    assert isinstance(answer, Response) and (answer.status, answer.body) == (200, b"")
+    assert rig.throttler.waiting(NS, REV) == 0 and rig.sink.batches == []

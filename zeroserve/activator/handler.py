@@ -160,7 +160,11 @@ class Activator:
         drop: frozenset[bytes] = frozenset(),
     ) -> RouteResult | Awaitable[RouteResult]:
         """A Target on an instance with room, at once; else :meth:`forward` (also for in-process
-        callers, which may add ``headers`` in place of the client's ``drop``, as an ingress does)."""
+        callers, which may add ``headers`` in place of the client's ``drop``, as an ingress does).
+        A kubelet probe is answered 200 here: Knative's activator answers it before anything else."""
+        marks = head.knative
+        if marks is not None and marks.get(_KUBELET):
+            return HEALTHY
         lease = self.throttler.try_acquire(namespace, revision)
         if lease is None:
             return self.forward(head, namespace, revision, info, headers, drop)
