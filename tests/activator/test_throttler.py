@@ -9,8 +9,9 @@ import pytest
 
 from tests.activator.instances import eventually
 from zeroserve import errors
-from zeroserve.activator.throttler import MAX_CONCURRENCY, Lease, Throttler
+from zeroserve.activator.throttler import MAX_CONCURRENCY, Lease, RevisionInfo, Throttler
 from zeroserve.queue.breaker import QueueFull
+from zeroserve.queue.inline import InstanceLimits
 
 A, B, C = ("10.0.0.1", 8012), ("10.0.0.2", 8012), ("10.0.0.3", 8012)
 NS, REV = "default", "hello-00001"
@@ -300,3 +301,13 @@ async def test_try_acquire_with_cc0_balances_like_acquire(throttler: Throttler) 
     for lease in leases:
         assert lease is not None
         lease.release()
+
+
+@pytest.mark.parametrize("seconds", [pytest.param(0.0, id="zero"), pytest.param(-5.0, id="negative")])
+def test_a_timeout_that_is_not_positive_is_no_limit(seconds: float) -> None:
+    """pkg/http/handler/timeout.go arms a timer only for a positive duration; admission lets 0 and
+    negative responseStartTimeoutSeconds/idleTimeoutSeconds through (Knative validates timeoutSeconds)."""
+    timeouts = RevisionInfo(0, 300.0, seconds, seconds).timeouts
+    assert (timeouts.response_start, timeouts.idle, timeouts.total) == (None, None, 300.0)
+    inline = InstanceLimits(0, 300.0, seconds, seconds).timeouts()
+    assert (inline.response_start, inline.idle, inline.total) == (None, None, 300.0)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from zeroserve import errors
 from zeroserve.activator import lb_policy
 from zeroserve.activator.probe import PROBE_FREQUENCY, Probe, probe_all
-from zeroserve.net.proxy import Timeouts
+from zeroserve.net.proxy import Timeouts, limit
 from zeroserve.queue.breaker import Breaker, InfiniteBreaker, QueueFull
 
 logger = logging.getLogger(__name__)
@@ -64,9 +64,9 @@ class RevisionInfo:
     def __post_init__(self) -> None:
         timeouts = Timeouts(
             connect=CONNECT_TIMEOUT,
-            response_start=self.response_start_timeout_seconds or None,
-            idle=self.idle_timeout_seconds or None,
-            total=self.timeout_seconds or None,
+            response_start=limit(self.response_start_timeout_seconds),
+            idle=limit(self.idle_timeout_seconds),
+            total=limit(self.timeout_seconds),
             message=TIMEOUT_MESSAGE,
         )
         object.__setattr__(self, "timeouts", timeouts)  # frozen: derived once, here

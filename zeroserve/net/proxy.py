@@ -127,6 +127,12 @@ class Timeouts:
 DEFAULT_TIMEOUTS = Timeouts()
 
 
+def limit(seconds: float) -> float | None:
+    """A revision's timeout as a limit: none unless positive (Knative's timeout handler arms a timer
+    only for a positive duration; admission lets 0 and negative response-start/idle values through)."""
+    return seconds if seconds > 0 else None
+
+
 class Target:
     """Where one request goes; ``release()`` runs exactly once when the request is over."""
 

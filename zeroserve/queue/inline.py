@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 from zeroserve.autoscaler.metrics import Stat
 from zeroserve.net import headers as h
-from zeroserve.net.proxy import DEFAULT_TIMEOUTS, Response, RouteResult, Target, Timeouts
+from zeroserve.net.proxy import DEFAULT_TIMEOUTS, Response, RouteResult, Target, Timeouts, limit
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.stats import REPORT_PERIOD, RequestStats
 
@@ -64,9 +64,9 @@ class InstanceLimits:
     def timeouts(self) -> Timeouts:
         return Timeouts(
             connect=CONNECT_TIMEOUT,
-            response_start=self.response_start_timeout or None,
-            idle=self.idle_timeout or None,
-            total=self.timeout or None,
+            response_start=limit(self.response_start_timeout),
+            idle=limit(self.idle_timeout),
+            total=limit(self.timeout),
             message=TIMEOUT_MESSAGE,
         )
 

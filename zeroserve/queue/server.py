@@ -41,7 +41,7 @@ from zeroserve.autoscaler.metrics import Stat
 from zeroserve.errors import ConfigError
 from zeroserve.net import headers as h
 from zeroserve.net.probe import network_probe
-from zeroserve.net.proxy import ProxyServer, RequestHead, Response, RouteResult, Target, Timeouts, install_uvloop
+from zeroserve.net.proxy import ProxyServer, RequestHead, Response, RouteResult, Target, Timeouts, install_uvloop, limit
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.drain import Drainer
 from zeroserve.queue.readiness import Prober
@@ -72,9 +72,9 @@ def timeouts_of(settings: Settings) -> Timeouts:
     """The proxy core's limits for a request to the app (0 means none, as in Knative)."""
     return Timeouts(
         connect=5.0,
-        response_start=settings.response_start_timeout or None,
-        idle=settings.idle_timeout or None,
-        total=settings.timeout or None,
+        response_start=limit(settings.response_start_timeout),
+        idle=limit(settings.idle_timeout),
+        total=limit(settings.timeout),
         message="request timeout",
     )
 
