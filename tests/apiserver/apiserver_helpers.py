@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
+
+from zeroserve.api import admission
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
-from zeroserve.apiserver import ApiServer
+from zeroserve.apiserver import ADMIN_USER, ApiServer
+from zeroserve.config import Config
 from zeroserve.errors import FieldError, Invalid
 from zeroserve.store import SqliteStore
 
@@ -58,3 +64,21 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     finally:
         await server.stop()
         await store.close()
+
+
+async def admitted_session(tmp_path: Path) -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client of a real API server wired as ``zeroserve up`` wires it (real admission)."""
+    store = await SqliteStore.open(tmp_path / "state.db")
+    real_admit = functools.partial(admission.admit, cfg=Config(), user=ADMIN_USER)
+    server = ApiServer(store, real_admit, TOKEN, admit_status=admission.admit_status)
+    try:
+        async with server, aiohttp.ClientSession(server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as s:
+            yield s
+    finally:
+        await store.close()
+
+
+async def call(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+    """One request: its status and its JSON body."""
+    async with http.request(method, path, **kw) as resp:
+        return resp.status, await resp.json()

@@ -3,7 +3,6 @@ real admission: paths as the Kubernetes API serves CRDs of each scope, discovery
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.apiserver.apiserver_helpers import TOKEN
-from zeroserve.api import admission
-from zeroserve.apiserver import ADMIN_USER, ApiServer
-from zeroserve.config import Config
-from zeroserve.store import SqliteStore
+from tests.apiserver.apiserver_helpers import admitted_session, call
+from zeroserve.apiserver import ADMIN_USER
 
 DMS = "/apis/serving.knative.dev/v1beta1/namespaces/default/domainmappings"
 CDCS = "/apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims"
@@ -23,19 +19,8 @@ CDCS = "/apis/networking.internal.knative.dev/v1alpha1/clusterdomainclaims"
 
 @pytest.fixture
 async def http(tmp_path: Path) -> AsyncIterator[aiohttp.ClientSession]:
-    store = await SqliteStore.open(tmp_path / "state.db")
-    admit = functools.partial(admission.admit, cfg=Config(), user=ADMIN_USER)
-    server = ApiServer(store, admit, TOKEN, admit_status=admission.admit_status)
-    try:
-        async with server, aiohttp.ClientSession(server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as s:
-            yield s
-    finally:
-        await store.close()
-
-
-async def call(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> tuple[int, Any]:
-    async with http.request(method, path, **kw) as resp:
-        return resp.status, await resp.json()
+    async for session in admitted_session(tmp_path):
+        yield session
 
 
 def claim(name: str = "hello.example.com", **meta: Any) -> dict[str, Any]:

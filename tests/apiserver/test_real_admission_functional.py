@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 from collections.abc import AsyncIterator
@@ -12,29 +11,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.apiserver.apiserver_helpers import SERVICES, TOKEN, service
-from zeroserve.api import admission
+from tests.apiserver.apiserver_helpers import SERVICES, admitted_session, call, service
 from zeroserve.api.kinds import SERVICE
-from zeroserve.apiserver import ADMIN_USER, ApiServer
-from zeroserve.config import Config
-from zeroserve.store import SqliteStore
+from zeroserve.apiserver import ADMIN_USER
 
 
 @pytest.fixture
 async def http(tmp_path: Path) -> AsyncIterator[aiohttp.ClientSession]:
-    store = await SqliteStore.open(tmp_path / "state.db")
-    admit = functools.partial(admission.admit, cfg=Config(), user=ADMIN_USER)
-    server = ApiServer(store, admit, TOKEN, admit_status=admission.admit_status)
-    try:
-        async with server, aiohttp.ClientSession(server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as s:
-            yield s
-    finally:
-        await store.close()
-
-
-async def call(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> tuple[int, Any]:
-    async with http.request(method, path, **kw) as resp:
-        return resp.status, await resp.json()
+    async for session in admitted_session(tmp_path):
+        yield session
 
 
 async def test_create_is_defaulted_and_attributed(http: aiohttp.ClientSession) -> None:
