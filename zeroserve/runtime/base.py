@@ -31,6 +31,8 @@ class Workload:
     service: str
     configuration: str
     image: str | None
+    """The image to run: ``REPO@sha256:…`` once the Revision pinned it (Knative's MakeDeployment puts
+    ``status.containerStatuses[].imageDigest`` there), the tag for a registry that skips resolution."""
     command: tuple[str, ...]
     args: tuple[str, ...]
     working_dir: str | None
@@ -53,6 +55,8 @@ class Workload:
     run_as_group: int | None = None
     run_as_non_root: bool | None = None
     """``securityContext`` (the container's over the pod's): who the app runs as (see runtime.isolation)."""
+    image_pull_policy: str | None = None
+    """``imagePullPolicy`` (``Always``, ``IfNotPresent``, ``Never``) for ``ImageStore.ensure``."""
 
 
 @dataclass(frozen=True)
