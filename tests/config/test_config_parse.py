@@ -20,6 +20,18 @@ def test_missing_file_means_defaults(tmp_path: Path) -> None:
     assert load_config_file(tmp_path / "nope.yaml") == Config()
 
 
+def test_deployment_defaults_and_legacy_keys() -> None:
+    """pkg/deployment/config.go: kind.local, ko.local, dev.local by default; camelCase keys read, the new key wins."""
+    assert Config().deployment.registries_skipping_tag_resolving == {"kind.local", "ko.local", "dev.local"}
+    legacy = parse_config(
+        {"config-deployment": {"registriesSkippingTagResolving": "x.io", "digestResolutionTimeout": "3s"}}
+    )
+    assert legacy.deployment.registries_skipping_tag_resolving == {"x.io"}
+    assert legacy.deployment.digest_resolution_timeout == 3.0
+    both = {"registriesSkippingTagResolving": "x.io", "registries-skipping-tag-resolving": "y.io"}
+    assert parse_config({"config-deployment": both}).deployment.registries_skipping_tag_resolving == {"y.io"}
+
+
 def test_load_file(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
@@ -27,7 +39,7 @@ def test_load_file(tmp_path: Path) -> None:
         "config-gc:\n  max-non-active-revisions: disabled\n  retain-since-create-time: disabled\n"
         "config-domain:\n  example.com: ''\n  internal.example.com: |\n    selector:\n      app: secret\n"
         "config-defaults:\n  revision-timeout-seconds: 120\n  enable-service-links: 'true'\n"
-        "config-deployment:\n  progress-deadline: 5m\n"
+        "config-deployment:\n  progress-deadline: 5m\n  registries-skipping-tag-resolving: ' a.local, b.io'\n"
     )
     cfg = load_config_file(path)
     assert cfg.autoscaler.stable_window == 120.0
@@ -38,6 +50,7 @@ def test_load_file(tmp_path: Path) -> None:
     assert cfg.defaults.revision_response_start_timeout_seconds == 120  # follows the timeout, as Knative
     assert cfg.defaults.enable_service_links is True
     assert cfg.deployment.progress_deadline == 300.0
+    assert cfg.deployment.registries_skipping_tag_resolving == {"a.local", "b.io"}
     data = config_to_data(cfg)
     assert data["config-gc"]["max-non-active-revisions"] == "disabled"
     assert data["config-autoscaler"]["stable-window"] == "2m0s"

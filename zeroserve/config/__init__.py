@@ -107,10 +107,12 @@ class GCConfig:
 
 @dataclass(frozen=True)
 class DeploymentConfig:
-    """config-deployment: progress deadline (seconds)."""
+    """config-deployment (pkg/deployment/config.go): progress deadline and digest resolution
+    timeout (seconds); the registries whose tags are not resolved to digests."""
 
     progress_deadline: float = 600.0
     digest_resolution_timeout: float = 10.0
+    registries_skipping_tag_resolving: frozenset[str] = frozenset({"kind.local", "ko.local", "dev.local"})
 
 
 Flag = Literal["Enabled", "Disabled", "Allowed"]

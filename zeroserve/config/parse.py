@@ -401,11 +401,16 @@ def parse_gc(data: Data, warnings: list[str] | None = None) -> GCConfig:
 
 
 def parse_deployment(data: Data, warnings: list[str] | None = None) -> DeploymentConfig:
-    """config-deployment: ``progress-deadline`` and ``digest-resolution-timeout``."""
-    r = _Reader("config-deployment", data, warnings)
+    """config-deployment: ``progress-deadline``, ``digest-resolution-timeout`` and
+    ``registries-skipping-tag-resolving`` (comma-separated, each trimmed: ``AsStringSet``), each
+    also under its legacy camelCase key (the new key wins)."""
+    merged = {new: data[old] for old, new in _DEPLOYMENT_LEGACY_KEYS.items() if old in data}
+    merged.update({k: v for k, v in data.items() if k not in _DEPLOYMENT_LEGACY_KEYS})
+    r = _Reader("config-deployment", merged, warnings)
     d = DeploymentConfig()
     deadline = r.get("progress-deadline", _duration, int(d.progress_deadline * SECOND))
     digest = r.get("digest-resolution-timeout", _duration, int(d.digest_resolution_timeout * SECOND))
+    skipping = r.get("registries-skipping-tag-resolving", _string_set, d.registries_skipping_tag_resolving)
     r.check_unknown()
     _first_failure(
         [
@@ -420,7 +425,23 @@ def parse_deployment(data: Data, warnings: list[str] | None = None) -> Deploymen
             ),
         ]
     )
-    return DeploymentConfig(progress_deadline=deadline / SECOND, digest_resolution_timeout=digest / SECOND)
+    return DeploymentConfig(
+        progress_deadline=deadline / SECOND,
+        digest_resolution_timeout=digest / SECOND,
+        registries_skipping_tag_resolving=skipping,
+    )
+
+
+_DEPLOYMENT_LEGACY_KEYS = {
+    "progressDeadline": "progress-deadline",
+    "digestResolutionTimeout": "digest-resolution-timeout",
+    "registriesSkippingTagResolving": "registries-skipping-tag-resolving",
+}
+
+
+def _string_set(_key: str, raw: str) -> frozenset[str]:
+    """knative.dev/pkg/configmap ``AsStringSet``: split at commas, each element trimmed."""
+    return frozenset(part.strip() for part in raw.split(","))
 
 
 def parse_domain(data: Mapping[str, Any], warnings: list[str] | None = None) -> DomainConfig:
@@ -659,6 +680,7 @@ def config_to_data(cfg: Config) -> dict[str, dict[str, str]]:
         "config-deployment": {
             "progress-deadline": _dur(cfg.deployment.progress_deadline),
             "digest-resolution-timeout": _dur(cfg.deployment.digest_resolution_timeout),
+            "registries-skipping-tag-resolving": ",".join(sorted(cfg.deployment.registries_skipping_tag_resolving)),
         },
         "config-features": dict(sorted(cfg.features.flags.items())),
     }
