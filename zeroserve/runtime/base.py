@@ -26,6 +26,30 @@ class WorkloadKey:
 
 
 @dataclass(frozen=True)
+class WorkloadContainer:
+    """A container of the instance besides the serving one: a sidecar (``Workload.sidecars``: runs
+    beside it, sharing its network and lifecycle; no port) or an init container
+    (``Workload.init_containers``: runs to completion, in order, before the others start)."""
+
+    name: str
+    image: str | None
+    """As ``Workload.image``: the pinned ``REPO@sha256:…`` once resolved."""
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    working_dir: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    startup_probe: Probe | None = None
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool | None = None
+    image_pull_policy: str | None = None
+
+
+@dataclass(frozen=True)
 class Workload:
     key: WorkloadKey
     service: str
@@ -57,6 +81,18 @@ class Workload:
     """``securityContext`` (the container's over the pod's): who the app runs as (see runtime.isolation)."""
     image_pull_policy: str | None = None
     """``imagePullPolicy`` (``Always``, ``IfNotPresent``, ``Never``) for ``ImageStore.ensure``."""
+    container_name: str = ""
+    """The serving container's name (the one with the port; Knative's ``user-container`` default)."""
+    startup_probe: Probe | None = None
+    cpu_request: str | None = None
+    memory_request: str | None = None
+    """``resources.requests`` (cpu shares and the memory soft limit of the instance's cgroup)."""
+    sidecars: tuple[WorkloadContainer, ...] = ()
+    """The revision's other containers (multi-container), started with the serving one."""
+    init_containers: tuple[WorkloadContainer, ...] = ()
+    """``initContainers`` (config-features ``kubernetes.podspec-init-containers``), run first, in order."""
+    multi_container_probing: bool = False
+    """config-features ``multi-container-probing``: the sidecars' readiness probes gate readiness too."""
 
 
 @dataclass(frozen=True)
