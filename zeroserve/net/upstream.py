@@ -14,6 +14,9 @@ of a handshake the client already counts as done (its request is then resent aft
 is dropped, and an attempt that takes longer than :data:`CONNECT_ATTEMPTS` says (a dropped SYN:
 on one machine a connection takes well under a millisecond) is abandoned and made again at
 once, until the caller's connect timeout. The burst then goes as fast as the app accepts.
+
+An address that stands for a container instance's network namespace (:mod:`.netns`) is reached
+by a socket made inside it; every other address is connected as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Protocol, cast
 import httptools
 
 from zeroserve.net import headers as h
+from zeroserve.net import netns
 from zeroserve.net.writes import Writes
 from zeroserve.net.writes import for_loop as writes_for_loop
 
@@ -266,10 +270,24 @@ class UpstreamPool:
             attempt += 1
             try:
                 async with asyncio.timeout(limit):
-                    _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+                    target = netns.lookup(*key)
+                    if target is None:
+                        _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
+                    else:  # a container instance: a socket made inside its network namespace
+                        conn = await self._open_in(target, key)
                 return conn
             except TimeoutError:
                 logger.debug("connecting to %s:%d took over %.3f s (attempt %d); again", *key, limit, attempt)
+
+    async def _open_in(self, target: netns.Target, key: Key) -> UpstreamConnection:
+        sock = await netns.connect(target)
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        return conn
 
     def _next(self, key: Key, gate: _Gate) -> None:
         """The attempt in flight is over: the next waiter's turn, or no gate."""
