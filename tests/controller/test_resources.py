@@ -7,14 +7,15 @@ import pytest
 
 from zeroserve.api.base import Obj, from_wire, to_wire
 from zeroserve.api.configuration import Configuration
-from zeroserve.api.revision import Revision
+from zeroserve.api.podspec import Container
+from zeroserve.api.revision import ContainerStatus, Revision
 from zeroserve.api.service import Service
 from zeroserve.config import Config
 from zeroserve.controller.resources import names
 from zeroserve.controller.resources.configuration import make_configuration
 from zeroserve.controller.resources.revision import make_revision
 from zeroserve.controller.resources.route import make_route
-from zeroserve.controller.resources.workload import make_workload
+from zeroserve.controller.resources.workload import make_workload, pull_policy
 from zeroserve.runtime.base import WorkloadKey
 from zeroserve.testing import service, template
 
@@ -134,6 +135,42 @@ def test_make_workload_defaults() -> None:
     )
     assert w.unsupported == ()
     assert (w.response_start_timeout_seconds, w.idle_timeout_seconds) == (0, 0)
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_make_workload_runs_the_pinned_digest() -> None:
+    """resources/deploy.go BuildUserContainers: a resolved imageDigest replaces the image (matched by name)."""
+    rev = rev_of({"containers": [{"name": "user-container", "image": "127.0.0.1:5000/hello:v1"}]})
+    assert (make_workload(rev, Config()).image, make_workload(rev, Config()).image_pull_policy) == (
+        "127.0.0.1:5000/hello:v1",
+        "IfNotPresent",
+    )
+    rev.status.container_statuses = [
+        ContainerStatus(name="user-container", image_digest=f"127.0.0.1:5000/hello@{DIGEST}")
+    ]
+    w = make_workload(rev, Config())
+    assert (w.image, w.image_pull_policy) == (f"127.0.0.1:5000/hello@{DIGEST}", "IfNotPresent")
+    rev.status.container_statuses = [ContainerStatus(name="user-container")]  # a registry that skips resolution
+    assert make_workload(rev, Config()).image == "127.0.0.1:5000/hello:v1"
+
+
+@pytest.mark.parametrize(
+    ("image", "policy", "want"),
+    [
+        pytest.param("ko.local/app", None, "Always", id="no-tag"),
+        pytest.param("ko.local/app:latest", None, "Always", id="latest"),
+        pytest.param("127.0.0.1:5000/app", None, "Always", id="port-is-not-a-tag"),
+        pytest.param("ko.local/app:v1", None, "IfNotPresent", id="tag"),
+        pytest.param(f"gcr.io/app@{DIGEST}", None, "IfNotPresent", id="digest"),
+        pytest.param("ko.local/app:latest", "Never", "Never", id="explicit"),
+    ],
+)
+def test_pull_policy_defaults_as_kubernetes(image: str, policy: str | None, want: str) -> None:
+    container = Container(name="c", image=image, image_pull_policy=policy)
+    assert pull_policy(container, image) == want
+    assert pull_policy(Container(name="p", command=["python3"]), None) is None
 
 
 def test_make_workload_carries_every_timeout_to_the_queue_proxy() -> None:

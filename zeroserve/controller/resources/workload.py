@@ -39,7 +39,8 @@ def make_workload(rev: Revision, cfg: Config) -> Workload:
         key=workload_key(rev),
         service=rev.metadata.labels.get(labels.SERVICE, ""),
         configuration=rev.metadata.labels.get(labels.CONFIGURATION, ""),
-        image=container.image,
+        image=pinned_image(rev, container),
+        image_pull_policy=pull_policy(container, pinned_image(rev, container)),
         command=tuple(container.command),
         args=tuple(container.args),
         working_dir=container.working_dir,
@@ -59,6 +60,27 @@ def make_workload(rev: Revision, cfg: Config) -> Workload:
         run_as_group=_int(run_as.get("runAsGroup")),
         run_as_non_root=run_as["runAsNonRoot"] if isinstance(run_as.get("runAsNonRoot"), bool) else None,
     )
+
+
+def pinned_image(rev: Revision, container: Container, *, init: bool = False) -> str | None:
+    """The image a container runs: its ``imageDigest`` from the Revision's status once resolved
+    (``REPO@sha256:…``), else its ``image`` (resources/deploy.go BuildUserContainers: the digest
+    replaces the image when it is not empty). Matched by name (containers' names are unique);
+    ``init`` looks in ``initContainerStatuses``."""
+    statuses = rev.status.init_container_statuses if init else rev.status.container_statuses
+    digest = next((s.image_digest for s in statuses if s.name == container.name and s.image_digest), None)
+    return digest or container.image
+
+
+def pull_policy(container: Container, image: str | None) -> str | None:
+    """``imagePullPolicy``, else Kubernetes' default for the image the Pod gets (Knative's pinned
+    one): ``Always`` for ``:latest`` or no tag, ``IfNotPresent`` otherwise (a digest included)."""
+    if container.image_pull_policy or not image:
+        return container.image_pull_policy
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    return "IfNotPresent" if ":" in last and not last.endswith(":latest") else "Always"
 
 
 def _run_as(security_context: object) -> dict[str, Any]:
