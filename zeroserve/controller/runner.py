@@ -44,6 +44,7 @@ from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress, NullIngress
 from zeroserve.controller.reconcilers import configuration, domainmapping, revision, route, service
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
+from zeroserve.controller.reconcilers.digests import DigestResolver
 from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFIX
 from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
 from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
@@ -51,6 +52,7 @@ from zeroserve.controller.reconcilers.kpa import Deciders, KPAReconciler
 from zeroserve.controller.reconcilers.sks import NullServingMode, ServingMode, SKSReconciler
 from zeroserve.controller.workqueue import ShutDown, WorkQueue
 from zeroserve.errors import Conflict, Gone, NotFound
+from zeroserve.images.base import ImageStore
 from zeroserve.runtime.base import Runtime, WorkloadKey
 from zeroserve.store.base import Store, WatchEvent
 
@@ -129,8 +131,10 @@ class Controller:
         multiscaler: AutoscalingDeciders | None = None,
         serving_mode: ServingMode | None = None,
         reconcile_deadline: float = RECONCILE_DEADLINE,
+        images: ImageStore | None = None,
     ) -> None:
-        self.deps = Deps(store, runtime, config, clock or SystemClock(), ingress or NullIngress())
+        digests = DigestResolver(images, self._on_digests) if images is not None else None
+        self.deps = Deps(store, runtime, config, clock or SystemClock(), ingress or NullIngress(), digests)
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
         self.reconcilers[PODAUTOSCALER.kind] = _not_autoscaled
         self.reconcilers[SERVERLESSSERVICE.kind] = _not_autoscaled
@@ -191,6 +195,8 @@ class Controller:
                     tg.create_task(self._worker(queue), name=f"controller-worker-{i}")
         finally:
             queue.shutdown()
+            if self.deps.digests is not None:
+                self.deps.digests.cancel()
 
     async def synced(self, kind: str) -> None:
         """Return once every object of ``kind`` that existed at start has been reconciled once (the
@@ -209,6 +215,11 @@ class Controller:
         """The multiscaler's ``on_change``: a revision's decision changed; reconcile its PA."""
         if self.queue is not None:
             self.queue.add(Key(PODAUTOSCALER.kind, key.namespace, key.revision))
+
+    def _on_digests(self, namespace: str, name: str) -> None:
+        """The background resolver has a revision's digests (or its error): reconcile it."""
+        if self.queue is not None:
+            self.queue.add(Key(REVISION.kind, namespace, name))
 
     def _on_runtime_change(self, wkey: WorkloadKey) -> None:
         if self.queue is not None:

@@ -14,6 +14,7 @@ from zeroserve.api.kinds import Kind
 from zeroserve.clock import Clock
 from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress
+from zeroserve.controller.reconcilers.digests import DigestResolver
 from zeroserve.errors import NotFound
 from zeroserve.runtime.base import Runtime
 from zeroserve.store.base import Store
@@ -41,6 +42,8 @@ class Deps:
     config: Callable[[], Config]
     clock: Clock
     ingress: Ingress
+    digests: DigestResolver | None = None
+    """Tag-to-digest resolution for Revisions (None: no image store; images keep their tags)."""
 
     def now(self) -> datetime:
         return self.clock.wall()

@@ -1,6 +1,7 @@
 """Revision reconciler (pkg/reconciler/revision): keep the runtime running the revision, report it.
 
-Phases: the PodAutoscaler (created from ``make_pa``, owned by the revision, spec/labels/annotations
+Phases: the images' digests (:func:`reconcile_digest`: nothing else happens before they are
+resolved) -> the PodAutoscaler (created from ``make_pa``, owned by the revision, spec/labels/annotations
 kept in sync: its reachability follows the routing state) -> the wanted replica count (the PA's
 ``status.appliedScale`` once an autoscaler has applied one, else :func:`replicas`, the initial
 scale) -> ``runtime.ensure(make_workload(rev, cfg), replicas)`` -> conditions from
@@ -25,6 +26,7 @@ from zeroserve.api.revision import Revision
 from zeroserve.autoscaler import targets
 from zeroserve.config import Config, duration
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
+from zeroserve.controller.reconcilers.digests import DigestError, DigestResolver
 from zeroserve.controller.reconcilers.gc import parse_time
 from zeroserve.controller.resources import owners
 from zeroserve.controller.resources.pa import make_pa
@@ -37,6 +39,8 @@ CONTAINER_HEALTHY = "ContainerHealthy"
 ACTIVE = "Active"
 DEPLOYING = "Deploying"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+CONTAINER_MISSING = "ContainerMissing"
+RESOLVING_DIGESTS = "ResolvingDigests"
 NOT_OWNED = "NotOwned"
 MIN_SCALE = ("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/minScale")
 INITIAL_SCALE = ("autoscaling.knative.dev/initial-scale", "autoscaling.knative.dev/initialScale")
@@ -123,6 +127,8 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     loaded = await load(deps.store, REVISION, Revision, key.namespace, key.name)
     wkey = WorkloadKey(key.namespace, key.name)
     if loaded is None or loaded[1].metadata.deletion_timestamp:
+        if deps.digests is not None:
+            deps.digests.forget(key.namespace, key.name)
         await deps.runtime.remove(wkey, wait=False)  # instances drain on the runtime's time, not ours
         return None
     stored, rev = loaded
@@ -130,6 +136,17 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     now = deps.now()
     cm = REVISION_CONDITIONS.manage(rev.status, now)
     cm.initialize()
+    try:
+        resolved = reconcile_digest(deps.digests, rev, cfg, cm)
+    except DigestError:
+        rev.status.observed_generation = rev.metadata.generation
+        await write_status(deps.store, REVISION, stored, rev)
+        assert deps.digests is not None
+        return deps.digests.retry_after(key.namespace, key.name)
+    if not resolved:
+        rev.status.observed_generation = rev.metadata.generation
+        await write_status(deps.store, REVISION, stored, rev)
+        return None  # the resolver enqueues the revision when it has the digests
     pa = await reconcile_pa(deps, rev, cfg, deps.runtime.status(wkey))
     if pa is None:
         cm.mark_false(RESOURCES_AVAILABLE, NOT_OWNED, not_owned_message("PodAutoscaler", rev.metadata.name or ""))
@@ -159,6 +176,44 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     rev.status.observed_generation = rev.metadata.generation
     await write_status(deps.store, REVISION, stored, rev)
     return requeue
+
+
+def reconcile_digest(digests: DigestResolver | None, rev: Revision, cfg: Config, cm: ConditionManager) -> bool:
+    """Knative ``reconcileDigest`` (revision.go): True once every container's image has its digest
+    in ``status.containerStatuses`` / ``initContainerStatuses`` (then nothing runs again: a later
+    push to the tag changes nothing); False while resolving (``ResourcesAvailable=Unknown
+    ResolvingDigests``); :class:`DigestError` (``ContainerHealthy=False ContainerMissing``) when an
+    image cannot be resolved. Revisions without images (processes) and controllers without an
+    image store have nothing to resolve."""
+    inits = _init_images(rev)
+    images = [(c.name or "", c.image or "") for c in rev.spec.containers]
+    if digests is None or not any(image for _, image in (*images, *inits)):
+        return True
+    ns, name = rev.metadata.namespace or "", rev.metadata.name or ""
+    if len(rev.status.container_statuses) + len(rev.status.init_container_statuses) == len(images) + len(inits):
+        digests.forget(ns, name)
+        return True
+    d = cfg.deployment
+    try:
+        result = digests.resolve(
+            ns, name, images, inits, d.registries_skipping_tag_resolving, d.digest_resolution_timeout
+        )
+    except DigestError as err:
+        cm.mark_false(CONTAINER_HEALTHY, CONTAINER_MISSING, str(err))
+        raise
+    if result is None:
+        cm.mark_unknown(RESOURCES_AVAILABLE, RESOLVING_DIGESTS, "")
+        return False
+    rev.status.container_statuses = result.containers
+    rev.status.init_container_statuses = result.init_containers
+    return True
+
+
+def _init_images(rev: Revision) -> list[tuple[str, str]]:
+    """(name, image) of ``initContainers`` (kept as sent in the spec's extra fields)."""
+    raw = (rev.spec.model_extra or {}).get("initContainers")
+    inits = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+    return [(str(c.get("name") or ""), str(c.get("image") or "")) for c in inits]
 
 
 def mark_from_runtime(
