@@ -60,6 +60,7 @@ from zeroserve.clock import SystemClock
 from zeroserve.controller.runner import Controller
 from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
+from zeroserve.images.store import SkopeoImageStore
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
 from zeroserve.queue.inline import InlineQueue
 from zeroserve.runtime import isolation
@@ -188,6 +189,8 @@ async def _serve(
         while gateway.in_flight((endpoint.host, endpoint.port)) > 0:
             await asyncio.sleep(DRAIN_POLL)
 
+    images = SkopeoImageStore.for_data_dir(data_dir)  # DATA/images, DATA/registries.conf, DATA/auth.json
+    stack.push_async_callback(images.close)
     runtime = LocalRuntime(
         data_dir,
         platform_env={"ZEROSERVE_INTERNAL_URL": f"http://127.0.0.1:{internal_port}"},
@@ -258,7 +261,13 @@ async def _serve(
     api_port = await api.start(settings.api_host, settings.api_port)
     stack.push_async_callback(api.stop)
     controller = Controller(
-        store, recorder, lambda: watcher.current, ingress=gateway, multiscaler=multiscaler, serving_mode=modes
+        store,
+        recorder,
+        lambda: watcher.current,
+        ingress=gateway,
+        multiscaler=multiscaler,
+        serving_mode=modes,
+        images=images,
     )
     watcher.subscribe(lambda _cfg: controller.config_changed())
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
