@@ -1,0 +1,77 @@
+"""Images pinned by digest through `zeroserve up` (issue 13, part 2): a tag pushed to a real registry
+on 127.0.0.1 resolves to its digest at revision creation, a later push to the tag leaves that
+revision alone while a new revision gets the new digest, and a tag the registry lacks is Knative's
+ContainerMissing condition. (Serving the image is the runtime's e2e.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness import Up
+from tests.support.images import Registry, variant
+from tests.support.polling import wait_for
+
+
+def service(name: str, image: str, stamp: str = "1") -> str:
+    """A Service as kn writes one; a new ``client.knative.dev/updateTimestamp`` forces a new revision."""
+    return json.dumps(
+        {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"client.knative.dev/updateTimestamp": stamp}},
+                    "spec": {"containers": [{"image": image, "env": [{"name": "TARGET", "value": "e2e"}]}]},
+                }
+            },
+        }
+    )
+
+
+def revision(up: Up, name: str) -> dict[str, Any]:
+    done = up.cli("get", "revision", name, "-o", "json", check=False)
+    return json.loads(done.stdout) if done.returncode == 0 else {}  # type: ignore[no-any-return]
+
+
+def digest_of(up: Up, name: str) -> str | None:
+    statuses = revision(up, name).get("status", {}).get("containerStatuses", [])
+    return statuses[0].get("imageDigest") if statuses else None
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
+
+
+def test_tag_pinned_at_creation_and_a_new_push_changes_only_new_revisions(
+    up: Up, registry: Registry, hello_image: Path, tmp_path: Path
+) -> None:
+    first = registry.push(hello_image, "e2e-pin/hello:v1")
+    up.cli("apply", "-f", "-", input=service("pinned", first.ref))
+    assert wait_for(lambda: digest_of(up, "pinned-00001"), 30, "pinned-00001 digest") == first.pinned
+
+    second = registry.push(variant(hello_image, tmp_path / "v1-again", env={"TARGET": "again"}), "e2e-pin/hello:v1")
+    up.cli("apply", "-f", "-", input=service("pinned", first.ref, stamp="2"))
+    assert wait_for(lambda: digest_of(up, "pinned-00002"), 30, "pinned-00002 digest") == second.pinned
+    assert digest_of(up, "pinned-00001") == first.pinned
+    rev = revision(up, "pinned-00001")
+    assert rev["spec"]["containers"][0]["image"] == first.ref  # the spec keeps what the user wrote
+
+
+def test_unresolvable_tag_is_container_missing(up: Up, registry: Registry) -> None:
+    image = registry.ref("e2e-missing/hello:v9")
+    up.cli("apply", "-f", "-", input=service("missing", image))
+
+    def missing() -> dict[str, Any] | None:
+        rev = revision(up, "missing-00001")
+        return rev if condition(rev, "ContainerHealthy").get("status") == "False" else None
+
+    rev = wait_for(missing, 30, "ContainerHealthy=False")
+    healthy = condition(rev, "ContainerHealthy")
+    assert healthy["reason"] == "ContainerMissing"
+    assert healthy["message"].startswith(f'Unable to fetch image "{image}": failed to resolve image to digest: ')
+    assert "manifest unknown" in healthy["message"]
+    assert condition(rev, "Ready")["status"] == "False"
+    assert "containerStatuses" not in rev["status"]
