@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from zeroserve.api.base import Obj
 from zeroserve.api.kinds import CONFIGURATION, REVISION
 from zeroserve.controller.reconcilers import configuration, revision
 from zeroserve.controller.reconcilers.base import Key
@@ -68,7 +69,7 @@ class Bench:
         async with asyncio.timeout(5):
             assert await self.enqueued.get() == ("default", "hello-00001")
 
-    async def revision(self) -> dict[str, object]:
+    async def revision(self) -> Obj:
         return await self.env.get(REVISION, "hello-00001")
 
 
