@@ -76,6 +76,16 @@ def up(
             "sidecar: a queue-proxy process with every instance. [default: inline]",
         ),
     ] = None,
+    registry: Annotated[
+        str,
+        typer.Option(
+            help="Registry `zeroserve build` and `service create --source` push to (HOST:PORT[/PATH]; "
+            "with --serve-registry, where it listens: 127.0.0.1:5000 by default, port 0 for any)."
+        ),
+    ] = "",
+    serve_registry: Annotated[
+        bool, typer.Option("--serve-registry", help="Run a local registry (Debian's docker-registry, data in DATA).")
+    ] = False,
 ) -> None:
     """Run the platform (API server, controller, autoscaler, gateway) until Ctrl-C."""
     from zeroserve.cli.up import DEFAULT_QUEUE_PROXY, QUEUE_PROXY_MODES, run_up
@@ -88,7 +98,11 @@ def up(
     else:
         raise typer.BadParameter(f"must be one of {', '.join(QUEUE_PROXY_MODES)}, was: {queue_proxy!r}")
     data = data_dir or _ctx(ctx).data_dir
-    raise typer.Exit(run_up(data, api_host, api_port, gateway_host, gateway_port, internal_port, mode))
+    code = run_up(
+        data, api_host, api_port, gateway_host, gateway_port, internal_port, mode,
+        registry=registry, serve_registry=serve_registry,
+    )  # fmt: skip
+    raise typer.Exit(code)
 
 
 @app.command()

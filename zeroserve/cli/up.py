@@ -45,6 +45,9 @@ from zeroserve.autoscaler.collector import Collector, DeciderKey
 from zeroserve.autoscaler.explain import explain_document
 from zeroserve.autoscaler.multiscaler import Multiscaler
 from zeroserve.autoscaler.scraper import EndpointSource, HttpStatsClient, InProcessStatsClient, Scraper, StatsClient
+from zeroserve.build.registry import DEFAULT_ADDRESS as DEFAULT_REGISTRY_ADDRESS
+from zeroserve.build.registry import LocalRegistry
+from zeroserve.build.source import BuildError
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.cli.wiring import (
     InlineInstances,
@@ -95,6 +98,10 @@ class UpSettings:
     internal_port: int = 0
     queue_proxy: QueueProxyMode = DEFAULT_QUEUE_PROXY
     """``inline``: the gateway and activator do the queue-proxy's work; ``sidecar``: one process per instance."""
+    registry: str = ""
+    """Where ``zeroserve build`` and ``--source`` push (``HOST:PORT[/PATH]``), recorded in endpoints.json."""
+    serve_registry: bool = False
+    """Run Debian's docker-registry on ``registry`` (default 127.0.0.1:5000), blobs in DATA/registry."""
 
 
 class AlreadyRunning(Exception):
@@ -152,6 +159,10 @@ async def _serve(
 ) -> None:
     data_dir = settings.data_dir
     clock = SystemClock()
+    image_registry = settings.registry
+    if settings.serve_registry:  # first: builds can push as soon as the API answers
+        local = LocalRegistry(data_dir / "registry", settings.registry or DEFAULT_REGISTRY_ADDRESS)
+        image_registry = (await stack.enter_async_context(local)).host
     # The activator: buffers requests for revisions without (enough) capacity, in this process.
     inline = InlineQueue() if settings.queue_proxy == "inline" else None
     prober = await stack.enter_async_context(HttpProber())
@@ -295,6 +306,7 @@ async def _serve(
                 "internal": f"http://127.0.0.1:{internal_port}",
                 "pid": os.getpid(),
                 "queueProxy": settings.queue_proxy,
+                **({"registry": image_registry} if image_registry else {}),
             },
         )
         log.info(
@@ -329,12 +341,17 @@ def run_up(
     gateway_port: int,
     internal_port: int = 0,
     queue_proxy: QueueProxyMode = DEFAULT_QUEUE_PROXY,
+    *,
+    registry: str = "",
+    serve_registry: bool = False,
 ) -> int:
     """Run until SIGINT/SIGTERM; the exit code for the CLI."""
     import uvloop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = UpSettings(data_dir, api_host, api_port, gateway_host, gateway_port, internal_port, queue_proxy)
+    settings = UpSettings(
+        data_dir, api_host, api_port, gateway_host, gateway_port, internal_port, queue_proxy, registry, serve_registry
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -361,7 +378,7 @@ def run_up(
     except AlreadyRunning as err:
         log.error("%s", err)
         return 1
-    except OSError as err:
+    except (OSError, BuildError) as err:
         log.error("zeroserve up: %s", err)
         return 1
     return 0
