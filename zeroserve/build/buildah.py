@@ -106,6 +106,7 @@ class Buildah:
                 conf, progress, "build",
             )  # fmt: skip
             built = time.monotonic()
+            progress(f"Pushing {image}")
             try:
                 self._run(
                     ["push", f"--tls-verify={str(not _insecure(image)).lower()}", *self._auth(),

@@ -2,7 +2,8 @@
 
 Order (first wins): ``--data-dir``, ``$ZEROSERVE_DATA_DIR``, ``~/.zeroserve``. The API address and
 token come from ``DATA/endpoints.json`` and ``DATA/token``; ``$ZEROSERVE_API`` and
-``$ZEROSERVE_TOKEN`` override them.
+``$ZEROSERVE_TOKEN`` override them. The registry builds push to: ``$ZEROSERVE_REGISTRY``, else the
+one ``zeroserve up --registry/--serve-registry`` recorded in ``DATA/endpoints.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Context:
     api: str
     token: str
     gateway: str = ""
+    registry: str = ""
+    """``HOST:PORT[/PATH]`` that ``zeroserve build`` and ``--source`` push to; empty: none configured."""
 
     @classmethod
     def from_env(cls, data_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Context:
@@ -37,7 +40,9 @@ class Context:
         endpoints = _read_endpoints(data_dir / ENDPOINTS_FILE)
         api = env.get("ZEROSERVE_API") or str(endpoints.get("api") or DEFAULT_API)
         token = env.get("ZEROSERVE_TOKEN") or _read_text(data_dir / TOKEN_FILE)
-        return cls(data_dir=data_dir, api=api.rstrip("/"), token=token, gateway=str(endpoints.get("gateway") or ""))
+        registry = env.get("ZEROSERVE_REGISTRY") or str(endpoints.get("registry") or "")
+        gateway = str(endpoints.get("gateway") or "")
+        return cls(data_dir=data_dir, api=api.rstrip("/"), token=token, gateway=gateway, registry=registry)
 
     def client(self, timeout: float | None = None) -> ApiClient:
         hint = f"is `zeroserve up` running? (data dir {self.data_dir})"

@@ -15,6 +15,7 @@ import typer
 from zeroserve import errors
 from zeroserve.cli import output, resources
 from zeroserve.cli.autoscaler import autoscaler_app
+from zeroserve.cli.build import build
 from zeroserve.cli.context import Context
 from zeroserve.cli.domain import domain_app
 from zeroserve.cli.service import revision_app, route_app, service_app
@@ -35,6 +36,7 @@ app.add_typer(domain_app, name="domains", hidden=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(autoscaler_app, name="autoscaler")
+app.command()(build)
 
 NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 

@@ -11,6 +11,7 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -192,6 +193,19 @@ def _client(ctx: typer.Context) -> ApiClient:
     return obj.client()
 
 
+def _image(ctx: typer.Context, image: str | None, source: Path | None, namespace: str, name: str) -> str | None:
+    """``--image``, or the digest ``--source`` was built and pushed as (cli/build.py)."""
+    if source is None:
+        return image
+    if image is not None:
+        raise errors.BadRequest("--image and --source cannot be used together")
+    from zeroserve.cli.build import source_image
+
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return source_image(obj, source, namespace, name)
+
+
 NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 
 
@@ -223,6 +237,10 @@ PortOpt = Annotated[int | None, typer.Option("--port", "-p", help="The port the 
 MinOpt = Annotated[int | None, typer.Option("--scale-min", help="Minimum number of replicas.")]
 MaxOpt = Annotated[int | None, typer.Option("--scale-max", help="Maximum number of replicas.")]
 ImageOpt = Annotated[str | None, typer.Option("--image", help="Container image.")]
+SourceOpt = Annotated[
+    Path | None,
+    typer.Option("--source", help="Build this directory (Containerfile), push it, run the pushed digest."),
+]
 WdOpt = Annotated[str | None, typer.Option("--working-dir", help="Working directory of the command.")]
 RevOpt = Annotated[str | None, typer.Option("--revision-name", help="Name of the new revision.")]
 NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Do not wait for the service to be Ready.")]
@@ -243,6 +261,7 @@ def create(
     scale_min: MinOpt = None,
     scale_max: MaxOpt = None,
     image: ImageOpt = None,
+    source: SourceOpt = None,
     working_dir: WdOpt = None,
     revision_name: RevOpt = None,
     no_wait: NoWaitOpt = False,
@@ -252,6 +271,7 @@ def create(
 ) -> None:
     """Create a service."""
     client = _client(ctx)
+    image = _image(ctx, image, source, namespace, name)
     opts = _options(
         cmd, arg, env, annotation, label, concurrency_limit=concurrency_limit, port=port, scale_min=scale_min,
         scale_max=scale_max, image=image, working_dir=working_dir, revision_name=revision_name,
@@ -289,6 +309,7 @@ def update(
     scale_min: MinOpt = None,
     scale_max: MaxOpt = None,
     image: ImageOpt = None,
+    source: SourceOpt = None,
     working_dir: WdOpt = None,
     revision_name: RevOpt = None,
     traffic_: Annotated[list[str] | None, typer.Option("--traffic", help="REV=PCT, TAG=PCT, @latest=PCT.")] = None,
@@ -300,6 +321,7 @@ def update(
 ) -> None:
     """Update a service: its template (a new revision) and/or its traffic."""
     client = _client(ctx)
+    image = _image(ctx, image, source, namespace, name)
     opts = _options(
         cmd, arg, env, annotation, label, concurrency_limit=concurrency_limit, port=port, scale_min=scale_min,
         scale_max=scale_max, image=image, working_dir=working_dir, revision_name=revision_name,
