@@ -15,6 +15,7 @@ STAMP := $(VENV)/.installed
 # Instances run in a bubblewrap sandbox when `bwrap` is installed (zeroserve/runtime/isolation.py): as
 # root with apt-get, the first bootstrap installs Debian's bubblewrap; otherwise it says what is missing.
 # Images (zeroserve/images) are resolved and pulled with skopeo and unpacked with umoci, installed alike.
+# `zeroserve build` / `--source` build with buildah and `up --serve-registry` runs docker-registry, alike.
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
@@ -22,6 +23,9 @@ $(STAMP): pyproject.toml
 	@{ command -v skopeo && command -v umoci; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& apt-get update -qq && apt-get install -y -qq skopeo umoci >/dev/null; } \
 		|| echo "note: skopeo and umoci are not installed: services with an image: will not run"
+	@{ command -v buildah && command -v docker-registry; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && apt-get install -y -qq buildah docker-registry >/dev/null; } \
+		|| echo "note: buildah and docker-registry are not installed: no zeroserve build, no up --serve-registry"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
