@@ -40,6 +40,9 @@ from zeroserve.images import reference
 STORAGE_DRIVER = "vfs"
 TIMESTAMP = 0
 """Seconds since the epoch written as the image's created time and its files' times."""
+PUSH_RETRY = ("--retry", "1", "--retry-delay", "500ms")
+"""A failed push is tried again, 1.5 s in all (buildah's default makes a stopped registry a 6 s wait;
+``--retry 0`` means that default)."""
 ERROR_LINES = 5
 """How many of buildah's last lines a failure's message repeats."""
 
@@ -109,7 +112,7 @@ class Buildah:
             progress(f"Pushing {image}")
             try:
                 self._run(
-                    ["push", f"--tls-verify={str(not _insecure(image)).lower()}", *self._auth(),
+                    ["push", f"--tls-verify={str(not _insecure(image)).lower()}", *PUSH_RETRY, *self._auth(),
                      "--digestfile", str(digest_file), image, f"docker://{image}"],
                     conf, progress, "push",
                 )  # fmt: skip
