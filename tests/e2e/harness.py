@@ -25,6 +25,8 @@ class Up:
     data_dir: Path
     gateway_port: int = 0
     """0: an ephemeral port at each start; else this one (a restart keeps the gateway's address)."""
+    args: tuple[str, ...] = ()
+    """More ``zeroserve up`` flags (``--serve-registry``, …)."""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _log: IO[bytes] | None = None
@@ -50,6 +52,7 @@ class Up:
                 "0",
                 "--gateway-port",
                 str(self.gateway_port),
+                *self.args,
             ],
             cwd=REPO,
             env=env,
