@@ -17,8 +17,8 @@ One :class:`Buildah` per data dir, all its state in ``DATA/build`` (``--root sto
 * the built image is removed from the local storage once pushed: the registry holds it.
 
 Progress is every line buildah prints (STEP n/m, COMMIT, the push), handed to ``progress`` as it
-comes. (containers/image still updates the host's blob-info cache under /var/lib/containers/cache,
-a cache file buildah has no flag to move.)
+comes. Two host paths buildah has no flag to move, as root: containers/image's blob-info cache
+(/var/lib/containers/cache) and netavark's run directory (/run/containers/networks, left empty).
 """
 
 from __future__ import annotations
