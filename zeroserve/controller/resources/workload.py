@@ -1,5 +1,7 @@
 """MakeWorkload: what a Revision asks the runtime to run (Knative's MakeDeployment).
 
+The serving container is the one with the port (the only one if there is one); the others are
+``Workload.sidecars``, ``spec.initContainers`` are ``Workload.init_containers`` (Knative's makePodSpec).
 Only literal env values are passed on; every PodSpec field the runtime cannot honour is named in
 ``Workload.unsupported`` (the Revision keeps it and a condition message shows it: never dropped).
 ``securityContext.runAsUser`` / ``runAsGroup`` / ``runAsNonRoot`` are honoured, the container's over
@@ -8,14 +10,18 @@ the pod's (Kubernetes' precedence); the pod's other securityContext fields are n
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from zeroserve.api import labels
+from zeroserve.api.fieldmask import MULTI_CONTAINER_PROBING
 from zeroserve.api.podspec import Container, Probe
 from zeroserve.api.revision import Revision
 from zeroserve.config import Config
-from zeroserve.runtime.base import Workload, WorkloadKey
+from zeroserve.runtime.base import Workload, WorkloadContainer, WorkloadKey
 
 _POD_FIELDS = ("volumes", "image_pull_secrets", "service_account_name")
 RUN_AS = ("runAsUser", "runAsGroup", "runAsNonRoot")
@@ -26,15 +32,23 @@ def workload_key(rev: Revision) -> WorkloadKey:
     return WorkloadKey(rev.metadata.namespace or "", rev.metadata.name or "")
 
 
+def serving_index(containers: list[Container]) -> int:
+    """Which container serves (Knative's makePodSpec): the only one, else the one with a port."""
+    return next((i for i, c in enumerate(containers) if c.ports), 0) if len(containers) > 1 else 0
+
+
 def make_workload(rev: Revision, cfg: Config) -> Workload:
     spec = rev.spec
-    container = spec.containers[0] if spec.containers else Container()
+    serving = serving_index(spec.containers)
+    container = spec.containers[serving] if spec.containers else Container()
     port = container.ports[0].container_port if container.ports and container.ports[0].container_port else None
     timeout = spec.timeout_seconds if spec.timeout_seconds is not None else cfg.defaults.revision_timeout_seconds
     concurrency = spec.container_concurrency
     limits = container.resources.limits if container.resources else {}
+    requests = container.resources.requests if container.resources else {}
     pod_sc = (spec.model_extra or {}).get("securityContext")
     run_as = {**_run_as(pod_sc), **_run_as(container.security_context)}
+    sidecars = [c for i, c in enumerate(spec.containers) if i != serving]
     return Workload(
         key=workload_key(rev),
         service=rev.metadata.labels.get(labels.SERVICE, ""),
@@ -56,6 +70,47 @@ def make_workload(rev: Revision, cfg: Config) -> Workload:
         response_start_timeout_seconds=spec.response_start_timeout_seconds or 0,
         idle_timeout_seconds=spec.idle_timeout_seconds or 0,
         unsupported=tuple(unsupported_fields(rev)),
+        run_as_user=_int(run_as.get("runAsUser")),
+        run_as_group=_int(run_as.get("runAsGroup")),
+        run_as_non_root=run_as["runAsNonRoot"] if isinstance(run_as.get("runAsNonRoot"), bool) else None,
+        container_name=container.name or "",
+        startup_probe=container.startup_probe,
+        cpu_request=str(requests["cpu"]) if "cpu" in requests else None,
+        memory_request=str(requests["memory"]) if "memory" in requests else None,
+        sidecars=tuple(_other(rev, c, pod_sc) for c in sidecars),
+        init_containers=tuple(_other(rev, c, pod_sc, init=True) for c in init_containers(rev)),
+        multi_container_probing=cfg.features.enabled(MULTI_CONTAINER_PROBING),
+    )
+
+
+def init_containers(rev: Revision) -> list[Container]:
+    """``spec.initContainers`` (kept unmodelled on the spec; admission validated them)."""
+    raw = (rev.spec.model_extra or {}).get("initContainers")
+    out: list[Container] = []
+    for item in raw if isinstance(raw, list) else []:
+        with contextlib.suppress(ValidationError):
+            out.append(Container.model_validate(item))
+    return out
+
+
+def _other(rev: Revision, c: Container, pod_sc: object, *, init: bool = False) -> WorkloadContainer:
+    """A sidecar or init container as the runtime runs it (literal env, the pinned image)."""
+    run_as = {**_run_as(pod_sc), **_run_as(c.security_context)}
+    limits = c.resources.limits if c.resources else {}
+    image = pinned_image(rev, c, init=init)
+    return WorkloadContainer(
+        name=c.name or "",
+        image=image,
+        image_pull_policy=pull_policy(c, image),
+        command=tuple(c.command),
+        args=tuple(c.args),
+        working_dir=c.working_dir,
+        env=tuple((e.name, e.value or "") for e in c.env if e.value_from is None),
+        readiness_probe=c.readiness_probe,
+        liveness_probe=c.liveness_probe,
+        startup_probe=c.startup_probe,
+        cpu_limit=str(limits["cpu"]) if "cpu" in limits else None,
+        memory_limit=str(limits["memory"]) if "memory" in limits else None,
         run_as_user=_int(run_as.get("runAsUser")),
         run_as_group=_int(run_as.get("runAsGroup")),
         run_as_non_root=run_as["runAsNonRoot"] if isinstance(run_as.get("runAsNonRoot"), bool) else None,
@@ -99,7 +154,9 @@ def unsupported_fields(rev: Revision) -> list[str]:
     spec = rev.spec
     out = [f"spec.{_camel(f)}" for f in _POD_FIELDS if getattr(spec, f)]
     for k, v in (spec.model_extra or {}).items():
-        if k == "securityContext" and isinstance(v, Mapping):
+        if k == "initContainers":
+            out += [f for i, c in enumerate(init_containers(rev)) for f in _container_fields(c, f"spec.{k}[{i}]")]
+        elif k == "securityContext" and isinstance(v, Mapping):
             out += [
                 f"spec.securityContext.{name}"
                 for name, value in v.items()
@@ -107,9 +164,8 @@ def unsupported_fields(rev: Revision) -> list[str]:
             ]
         elif v not in (None, [], {}):
             out.append(f"spec.{k}")
-    out += [f"spec.containers[{i}]" for i in range(1, len(spec.containers))]
-    if spec.containers:
-        out += _container_fields(spec.containers[0], "spec.containers[0]")
+    for i, c in enumerate(spec.containers):
+        out += _container_fields(c, f"spec.containers[{i}]")
     return out
 
 
@@ -119,18 +175,15 @@ def _container_fields(c: Container, path: str) -> list[str]:
         out.append(f"{path}.envFrom")
     if c.volume_mounts:
         out.append(f"{path}.volumeMounts")
-    if c.startup_probe is not None:
-        out.append(f"{path}.startupProbe")
-    for name, probe in (("readinessProbe", c.readiness_probe), ("livenessProbe", c.liveness_probe)):
-        out += _probe_fields(probe, f"{path}.{name}")
+    if not c.image:  # a process: no container to run an exec probe in
+        probes = (("readinessProbe", c.readiness_probe), ("livenessProbe", c.liveness_probe))
+        out += [f"{path}.{name}.exec" for name, probe in (*probes, ("startupProbe", c.startup_probe)) if _exec(probe)]
     out += [f"{path}.{k}" for k, v in (c.model_extra or {}).items() if v not in (None, [], {})]
     return out
 
 
-def _probe_fields(probe: Probe | None, path: str) -> list[str]:
-    if probe is None:
-        return []
-    return [f"{path}.{name}" for name in ("exec", "grpc") if getattr(probe, name) is not None]
+def _exec(probe: Probe | None) -> bool:
+    return probe is not None and probe.exec is not None
 
 
 def _camel(snake: str) -> str:
