@@ -10,7 +10,8 @@ when neither works (not root, no controllers, ...); the runtime shows that reaso
 
 Each limited instance gets its own cgroup, ``zeroserve/<instance-id>`` in every hierarchy,
 created before the spawn with the limits written (``memory.limit_in_bytes`` /
-``memory.max``, ``cpu.cfs_quota_us`` + ``cpu.cfs_period_us`` / ``cpu.max``, ``pids.max``).
+``memory.max``, ``cpu.cfs_quota_us`` + ``cpu.cfs_period_us`` / ``cpu.max``, ``pids.max``) and the
+requests (``cpu.shares`` / ``cpu.weight``, ``memory.soft_limit_in_bytes`` / ``memory.low``).
 
 **Joining is race-free**: the child writes its own pid into ``cgroup.procs`` of each of its
 cgroups (:attr:`InstanceCgroup.procs_files`) before it execs the user's program
@@ -46,6 +47,7 @@ PARENT = "zeroserve"
 CFS_PERIOD_US = 100_000
 MIN_CFS_QUOTA_US = 1_000
 """Kubelet's CFS period (100 ms) and smallest quota (1 ms)."""
+MIN_SHARES = 2
 
 JOIN_FAILED_EXIT_CODE = 126
 
@@ -100,6 +102,16 @@ def memory_bytes(text: str) -> int:
     return math.ceil(_non_negative(text, "memory"))
 
 
+def cpu_shares(millis: int) -> int:
+    """kubelet's ``MilliCPUToShares``: 1024 shares per core, at least 2 (pure)."""
+    return max(millis * 1024 // 1000, MIN_SHARES)
+
+
+def cpu_weight(millis: int) -> int:
+    """The v2 ``cpu.weight`` of those shares (runc's ``ConvertCPUSharesToCgroupV2Value``) (pure)."""
+    return 1 + ((cpu_shares(millis) - 2) * 9999) // 262142
+
+
 def cfs_quota(millis: int, period_us: int = CFS_PERIOD_US) -> int:
     """The CFS quota (µs per period) for ``millis`` millicores, at least 1 ms (kubelet's rule)."""
     return max(millis * period_us // 1000, MIN_CFS_QUOTA_US)
@@ -112,10 +124,19 @@ class Limits:
     cpu_millis: int | None = None
     memory_bytes: int | None = None
     pids: int | None = None
+    cpu_request_millis: int | None = None
+    """``resources.requests.cpu``: the cgroup's CPU weight (kubelet's shares: 1024 per core)."""
+    memory_request_bytes: int | None = None
+    """``resources.requests.memory``: the memory the cgroup is protected for (v2 ``memory.low``,
+    v1 ``memory.soft_limit_in_bytes``)."""
 
     @property
     def empty(self) -> bool:
-        return not self.cpu_millis and not self.memory_bytes and not self.pids
+        return not self.cpu_millis and not self.memory_bytes and not self.pids and not self.requested
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.cpu_request_millis or self.memory_request_bytes)
 
 
 def limits_of(cpu: str | None, memory: str | None, *, pids: int | None = None) -> Limits:
@@ -283,11 +304,21 @@ def _limit_files(version: Version, controller: str, limits: Limits) -> Iterable[
             yield "cpu.max", f"{cfs_quota(limits.cpu_millis)} {CFS_PERIOD_US}"
         if limits.pids:
             yield "pids.max", str(limits.pids)
-    elif controller == "memory" and limits.memory_bytes:
-        yield "memory.limit_in_bytes", str(limits.memory_bytes)
-    elif controller == "cpu" and limits.cpu_millis:
-        yield "cpu.cfs_period_us", str(CFS_PERIOD_US)
-        yield "cpu.cfs_quota_us", str(cfs_quota(limits.cpu_millis))
+        if limits.cpu_request_millis:
+            yield "cpu.weight", str(cpu_weight(limits.cpu_request_millis))
+        if limits.memory_request_bytes:
+            yield "memory.low", str(limits.memory_request_bytes)
+    elif controller == "memory":
+        if limits.memory_bytes:
+            yield "memory.limit_in_bytes", str(limits.memory_bytes)
+        if limits.memory_request_bytes:
+            yield "memory.soft_limit_in_bytes", str(limits.memory_request_bytes)
+    elif controller == "cpu":
+        if limits.cpu_millis:
+            yield "cpu.cfs_period_us", str(CFS_PERIOD_US)
+            yield "cpu.cfs_quota_us", str(cfs_quota(limits.cpu_millis))
+        if limits.cpu_request_millis:
+            yield "cpu.shares", str(cpu_shares(limits.cpu_request_millis))
     elif controller == "pids" and limits.pids:
         yield "pids.max", str(limits.pids)
 

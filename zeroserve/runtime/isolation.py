@@ -188,6 +188,13 @@ class Jail:
     below them is there for the app but what :attr:`visible` binds back."""
     hidden: tuple[str, ...] = ()
     """Directories emptied everywhere, inside :attr:`visible` ones too (zeroserve's data dir)."""
+    prefix: tuple[str, ...] = ()
+    """A command line that execs ``program`` (a container's ``setpriv``, which makes bwrap the app's user)."""
+    container: bool = False
+    """The app comes from an image's root filesystem (:mod:`.container`): its command is found inside
+    the sandbox, and SIGTERM is sent to the app itself, never ignored on the way (no ``env`` there)."""
+    fds: tuple[int, ...] = ()
+    """Descriptors the sandbox is handed (the image's root filesystem, ``--ro-bind-fd``)."""
 
     def shows(self, path: str) -> bool:
         """Whether the absolute ``path`` of the host is there, the same file, inside the sandbox (pure)."""

@@ -29,6 +29,12 @@ what the machine does not allow is in ``WorkloadStatus.warnings``. Its environme
 ``K_REVISION``) and the platform's ``ZEROSERVE_INTERNAL_URL``; ``HOME`` is ``/`` for another user
 (kubelet's for a uid without a passwd entry).
 
+A workload with an image in any container runs as *container instances* (:mod:`.pod`,
+:mod:`.container`): its images are pulled once per workload through the ``images`` store
+(``ImageStore.ensure``; a failure is the kubelet's reason, retried with the crash back-off), and
+every instance is a pod in a network namespace of its own, reached through reserved loopback ports
+(:mod:`zeroserve.net.netns`). A container without an image runs as a process, as before.
+
 No workload can wedge the runtime: one that can never start (an image, no command, a NUL byte or a
 lone surrogate in its command, args or env, uid 0 with ``runAsNonRoot``) is a permanent
 :class:`~.base.Failure` before any spawn; anything a spawn raises ends the instance with a start
@@ -50,11 +56,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from zeroserve.api.base import to_wire
-from zeroserve.runtime import cgroups, isolation, logs, probes, supervisor
+from zeroserve.images.base import ImageError, ImageStore, PullPolicy
+from zeroserve.net import netns
+from zeroserve.runtime import cgroups, container, isolation, logs, pod, probes, supervisor
 from zeroserve.runtime.base import Endpoint, Failure, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.envexpand import build_env, expand_argv
 from zeroserve.runtime.isolation import Isolation, User
-from zeroserve.runtime.process import Instance, InstanceSpec, SidecarSpec
+from zeroserve.runtime.process import ContainerSpec, Instance, InstanceSpec, SidecarSpec
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +94,17 @@ CREATE_CONTAINER_ERROR = "CreateContainerError"
 """kubelet's reason when creating a container failed: here, building an instance's spec raised."""
 
 
-def workload_failure(workload: Workload) -> Failure | None:
-    """The permanent failure of a workload this runtime can never run, or None (pure)."""
-    if workload.command:
+def workload_failure(workload: Workload, containers: str | None = "no image store is configured") -> Failure | None:
+    """The permanent failure of a workload this runtime can never run, or None (pure). ``containers``:
+    why this runtime cannot run images (None: it can)."""
+    if pod.uses_containers(workload) and containers is not None:
+        return Failure(
+            IMAGE_NOT_SUPPORTED,
+            f"Container images cannot run here ({containers}; image {workload.image!r}): "
+            "give the container a command (and args) to run on this machine",
+            permanent=True,
+        )
+    if workload.command or pod.uses_containers(workload):
         why = unpassable_strings(workload)
         if why is None:
             return None
@@ -110,13 +126,16 @@ def unpassable_strings(workload: Workload) -> str | None:
     ``execve`` takes NUL-terminated bytes: a NUL byte cannot be passed, nor a lone surrogate
     (no encoding for it), nor an env name with ``=``. Checked before a spawn: ``$(VAR)`` expansion
     only joins strings checked here to the inherited environment, which holds none of them."""
-    fields = [(f"command[{i}]", part) for i, part in enumerate(workload.command)]
-    fields += [(f"args[{i}]", part) for i, part in enumerate(workload.args)]
-    fields += [("workingDir", workload.working_dir)] if workload.working_dir is not None else []
-    for name, value in workload.env:
-        if not name or "=" in name:
-            return f"env name {name!r} is not a variable name"
-        fields += [(f"env name {name!r}", name), (f"env {name!r}", value)]
+    fields: list[tuple[str, str]] = []
+    for c in pod.all_containers(workload):
+        where = "" if c.name == workload.container_name else f"container {c.name!r}: "
+        fields += [(f"{where}command[{i}]", part) for i, part in enumerate(c.command)]
+        fields += [(f"{where}args[{i}]", part) for i, part in enumerate(c.args)]
+        fields += [(f"{where}workingDir", c.working_dir)] if c.working_dir is not None else []
+        for name, value in c.env:
+            if not name or "=" in name:
+                return f"{where}env name {name!r} is not a variable name"
+            fields += [(f"{where}env name {name!r}", name), (f"{where}env {name!r}", value)]
     for where, text in fields:
         if "\0" in text:
             return f"{where} holds a NUL byte"
@@ -128,11 +147,23 @@ def unpassable_strings(workload: Workload) -> str | None:
 
 
 def workload_limits(workload: Workload) -> cgroups.Limits | str:
-    """The parsed ``resources.limits`` of ``workload``, or why they cannot be parsed (pure)."""
+    """The instance's ``resources`` (its cgroup is the pod's: the limits of its containers added up
+    where every one has one, as the kubelet sizes a pod's cgroup; the requests added up), or why they
+    cannot be parsed (pure)."""
+    running = (pod.serving_container(workload), *workload.sidecars)
     try:
-        return cgroups.limits_of(workload.cpu_limit, workload.memory_limit)
+        limits = [cgroups.limits_of(c.cpu_limit, c.memory_limit) for c in running]
+        requests = [cgroups.limits_of(workload.cpu_request, workload.memory_request)]
     except cgroups.QuantityError as err:
         return str(err)
+    cpu = [limit.cpu_millis for limit in limits]
+    memory = [limit.memory_bytes for limit in limits]
+    return cgroups.Limits(
+        cpu_millis=sum(c for c in cpu if c) if all(cpu) else None,
+        memory_bytes=sum(m for m in memory if m) if all(memory) else None,
+        cpu_request_millis=requests[0].cpu_millis,
+        memory_request_bytes=requests[0].memory_bytes,
+    )
 
 
 def workload_warnings(workload: Workload, machine: cgroups.Cgroups) -> tuple[str, ...]:
@@ -144,8 +175,9 @@ def workload_warnings(workload: Workload, machine: cgroups.Cgroups) -> tuple[str
         pairs = (("cpu", workload.cpu_limit), ("memory", workload.memory_limit))
         set_limits = ", ".join(f"{name}={value}" for name, value in pairs if value)
         warnings.append(f"cpu/memory limits not enforced: {why} ({set_limits})")
+    in_container = pod.uses_containers(workload)
     for what, probe in (("readiness", workload.readiness_probe), ("liveness", workload.liveness_probe)):
-        warnings.extend(probes.resolve(probe, "127.0.0.1", 0, what=what)[1])
+        warnings.extend(probes.resolve(probe, "127.0.0.1", 0, what=what, container=in_container)[1])
     return tuple(warnings)
 
 
@@ -185,6 +217,7 @@ class LocalRuntime:
         queue_proxy: bool = False,
         drain_quiet_period: float = 1.0,
         isolation: isolation.Policy | None = None,
+        images: ImageStore | None = None,
     ) -> None:
         """``platform_env``: variables the platform gives every instance after its own env (e.g.
         ``ZEROSERVE_INTERNAL_URL``, where service-to-service calls go); ``PORT`` and ``K_*`` win.
@@ -193,13 +226,20 @@ class LocalRuntime:
         ``queue_proxy``: run a queue-proxy sidecar with every instance (see the module docstring);
         ``drain_quiet_period`` is its ``QUEUE_DRAIN_QUIET_PERIOD``.
         ``isolation``: run instances as users of their own, sandboxed (probed once; :mod:`.isolation`,
-        the data dir hidden from them); None: as we run, unconfined (tests of the runtime itself)."""
+        the data dir hidden from them); None: as we run, unconfined (tests of the runtime itself).
+        ``images``: where container images come from (None: containers with an image cannot run);
+        containers always run isolated (the default policy when ``isolation`` is None)."""
         self.drain = drain
+        self.images = images
+        self._container_isolation: Isolation | None = None
+        self._containers_problem: str | None = None
+        self._views: container.Views | None = None
         self.queue_proxy = queue_proxy
         self._queue_proxy_path = queue_proxy_path() if queue_proxy else ""
         self.drain_quiet_period = drain_quiet_period
         self.data_dir = data_dir
         self._platform_env = tuple((platform_env or {}).items())
+        self._policy = isolation
         self.host = host
         self._environ = os.environ if environ is None else environ
         self._deployments: dict[WorkloadKey, _Deployment] = {}
@@ -290,6 +330,8 @@ class LocalRuntime:
                     self._reap_once()
         for cgroup in self._cgroup_trash:
             logger.warning("cgroup %r still holds processes %s: left in place", cgroup, cgroup.pids())
+        if self._views is not None:
+            self._views.close()
 
     def usage(self, key: WorkloadKey) -> tuple[cgroups.Usage, ...]:
         """The cgroup usage (memory, cpu time, pids) of each running instance of ``key``."""
@@ -317,6 +359,8 @@ class LocalRuntime:
 
     def refusal(self, workload: Workload) -> Failure | None:
         """Why ``workload`` can never run here (permanent), or None."""
+        if pod.uses_containers(workload):
+            return workload_failure(workload, self.containers_problem())
         failure = workload_failure(workload)
         if failure is None and isinstance(user := self._user(workload), Failure):
             return user
@@ -325,9 +369,41 @@ class LocalRuntime:
     def warnings(self, workload: Workload) -> tuple[str, ...]:
         """What of ``workload`` is accepted but not honoured here, for its Revision's condition."""
         found = workload_warnings(workload, self.cgroups)
-        if self.isolation is not None:
+        if self.isolation is not None and not pod.uses_containers(workload):
             found += self.isolation.warnings + self.isolation.notes(workload.run_as_user, workload.run_as_group)
         return found
+
+    def containers_problem(self) -> str | None:
+        """Why container instances cannot run here (None: they can); looked into once."""
+        if self.images is None:
+            return "no image store is configured"
+        if self._container_isolation is None:
+            self._container_isolation = self.isolation or Isolation.probe(isolation.Policy(), hidden=[self.data_dir])
+            self._containers_problem = container.unavailable(self._container_isolation.machine, netns.available())
+            if self._containers_problem is None:
+                try:
+                    self._views = container.Views(self.data_dir)
+                except OSError as err:
+                    self._containers_problem = f"the images cannot be shown to the sandboxes: {err}"
+            if self._containers_problem is not None:
+                logger.warning("container images cannot run here: %s", self._containers_problem)
+        return self._containers_problem
+
+    async def pull(self, workload: Workload) -> dict[str, pod.Pulled]:
+        """Every image of ``workload``, pulled (``ImageStore.ensure``), its rootfs opened and prepared."""
+        assert self.images is not None and self._views is not None
+        pulled: dict[str, pod.Pulled] = {}
+        try:
+            for ref, policy in pod.images_of(workload).items():
+                image = await self.images.ensure(ref, _pull_policy(policy))
+                view = self._views.view(image.rootfs)
+                rootfs = await asyncio.to_thread(_open_rootfs, view, pod.working_dirs(workload, ref, image))
+                pulled[ref] = pod.Pulled(image, rootfs)
+        except BaseException:
+            for done in pulled.values():
+                done.rootfs.close()
+            raise
+        return pulled
 
     def _user(self, workload: Workload) -> User | Failure | None:
         if self.isolation is None:
@@ -336,7 +412,11 @@ class LocalRuntime:
             str(workload.key), workload.run_as_user, workload.run_as_group, workload.run_as_non_root
         )
 
-    def make_spec(self, workload: Workload, instance_id: str) -> InstanceSpec:
+    def make_spec(
+        self, workload: Workload, instance_id: str, pulled: Mapping[str, pod.Pulled] | None = None
+    ) -> InstanceSpec:
+        if pod.uses_containers(workload):
+            return self._container_spec(workload, instance_id, pulled or {})
         user = self._user(workload)
         if isinstance(user, Failure):
             raise ValueError(user.message)
@@ -366,6 +446,10 @@ class LocalRuntime:
         logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
         readiness = probes.resolve(workload.readiness_probe, self.host, port)[0]
         sidecar = None
+        containers: tuple[ContainerSpec, ...] = ()
+        inits: tuple[ContainerSpec, ...] = ()
+        if workload.sidecars or workload.init_containers:  # process containers of one instance
+            containers, inits = self._process_containers(workload, instance_id, inherited, log_dir)
         if self.queue_proxy:
             sidecar = self._sidecar_spec(workload, instance_id, port, in_use | {port})
             readiness = probes.ProbeSpec(
@@ -391,7 +475,65 @@ class LocalRuntime:
             owner=str(workload.key),
             limits=self._enforceable_limits(workload),
             jail=jail,
+            name=workload.container_name,
+            containers=containers,
+            init_containers=inits,
         )
+
+    def _process_containers(
+        self, workload: Workload, instance_id: str, inherited: Mapping[str, str], log_dir: Path
+    ) -> tuple[tuple[ContainerSpec, ...], tuple[ContainerSpec, ...]]:
+        """The sidecar and init containers of a workload without images: processes (on our network)."""
+        policy = self.isolation or Isolation(isolation.Policy(users="inherit", sandbox=False), _unconfined())
+        planner = pod.Planner(workload, policy, {}, inherited, instance_id)
+        spec = pod.instance_spec(
+            workload,
+            planner,
+            log_dir=log_dir,
+            instance_id=instance_id,
+            base=InstanceSpec((), {}, None, self.host, 0, probes.ProbeSpec("tcp", self.host, 0), None, 0.0, log_dir),
+        )
+        return spec.containers, spec.init_containers
+
+    def _container_spec(self, workload: Workload, instance_id: str, pulled: Mapping[str, pod.Pulled]) -> InstanceSpec:
+        """A container instance (:mod:`.pod`): every container planned, a network namespace of its own."""
+        box = self._container_isolation
+        assert box is not None, "containers_problem() is asked before any container instance is made"
+        log_dir = self.data_dir / "logs" / workload.key.namespace / workload.key.revision
+        logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
+        inside = pod.INSIDE
+        readiness = probes.ProbeSpec("tcp", inside, workload.container_port)
+        sidecar = None
+        if self.queue_proxy:
+            base_sidecar = self._sidecar_spec(workload, instance_id, workload.container_port, set())
+            sidecar = pod.queue_sidecar(workload, base_sidecar)
+            user_readiness = probes.resolve(workload.readiness_probe, inside, workload.container_port)[0]
+            readiness = probes.ProbeSpec(
+                "http",
+                inside,
+                sidecar.serving_port,
+                headers=QUEUE_PROBE_HEADERS,
+                timeout=QUEUE_PROBE_TIMEOUT,
+                period=user_readiness.period,
+                failure_threshold=user_readiness.failure_threshold,
+            )
+        inherited = {name: value for name, value in self._environ.items() if name != "TMPDIR"}
+        base = InstanceSpec(
+            argv=(),
+            env={},
+            cwd=None,
+            host=self.host,
+            port=workload.container_port,
+            readiness=readiness,
+            liveness=None,
+            sidecar=sidecar,
+            grace=float(workload.termination_grace_seconds),
+            log_path=log_dir / f"{instance_id}.log",
+            owner=str(workload.key),
+            limits=self._enforceable_limits(workload),
+        )
+        planner = pod.Planner(workload, box, pulled, inherited, instance_id[:63])
+        return pod.instance_spec(workload, planner, log_dir=log_dir, instance_id=instance_id, base=base)
 
     def _sidecar_spec(self, workload: Workload, instance_id: str, user_port: int, in_use: set[int]) -> SidecarSpec:
         serving = _free_port(self.host, in_use)
@@ -434,12 +576,17 @@ class LocalRuntime:
         self._lifeline.register(instance.pid)
         if instance.sidecar_pid is not None:
             self._lifeline.register(instance.sidecar_pid)
+        for pid in instance.other_pids:
+            self._lifeline.register(pid)
         record = supervisor.InstanceRecord(instance.id, instance.spec.owner, instance.pid, instance.start_ticks)
         self._records.add(record)
 
     def gone(self, instance: Instance) -> None:
         if instance.sidecar_pid is not None:
             self._lifeline.unregister(instance.sidecar_pid)
+        for pid in instance.other_pids:
+            self._lifeline.unregister(pid)
+            self._reapable[pid] = asyncio.get_running_loop().time() + REAP_AFTER_EXIT
         if instance.pid is not None:
             self._lifeline.unregister(instance.pid)
             self._reapable[instance.pid] = asyncio.get_running_loop().time() + REAP_AFTER_EXIT
@@ -472,8 +619,9 @@ class LocalRuntime:
                 del self._reapable[pgid]
         for deployment in self._deployments.values():
             for instance in deployment.instances:
-                if instance.pid is not None:
-                    supervisor.reap_group(instance.pid, instance.pid)
+                for pid in (instance.pid, *instance.other_pids):
+                    if pid is not None:
+                        supervisor.reap_group(pid, pid)
         self._empty_cgroup_trash()
 
 
@@ -494,11 +642,16 @@ class _Deployment:
         self.removed = False
         self._timer: asyncio.TimerHandle | None = None
         self._stopping: set[asyncio.Task[None]] = set()
+        self.pulled: dict[str, pod.Pulled] | None = None
+        """The images of the current workload, once pulled (container workloads)."""
+        self._opened: list[pod.Pulled] = []
+        self._pulling: asyncio.Task[None] | None = None
 
     def update(self, workload: Workload, replicas: int) -> None:
         if workload != self.workload:
             self.workload = workload
             self.generation += 1
+            self.pulled = None
             self.failure = None
             self.warnings = self.runtime.warnings(workload)
             self.backoff, self.not_before = CRASH_BACKOFF_INITIAL, 0.0
@@ -540,18 +693,29 @@ class _Deployment:
         self.removed = True
         if self._timer is not None:
             self._timer.cancel()
+        if self._pulling is not None:
+            self._pulling.cancel()
         for instance in self.instances:
             self._stop(instance)
         while self._stopping:
             await asyncio.gather(*list(self._stopping))
+        for pulled in self._opened:
+            pulled.rootfs.close()
 
     def _scale_up(self, count: int) -> None:
         if self._backing_off():
             return
+        if self.pulled is None and pod.uses_containers(self.workload):
+            if self._pulling is None:
+                self._pulling = asyncio.create_task(self._pull(self.generation), name=f"pull {self.key}")
+            return
         for _ in range(count):
             instance_id = f"{self.key.revision}-{secrets.token_hex(4)}"
             try:
-                spec = self.runtime.make_spec(self.workload, instance_id)
+                if self.pulled is None:  # a process workload
+                    spec = self.runtime.make_spec(self.workload, instance_id)
+                else:
+                    spec = self.runtime.make_spec(self.workload, instance_id, self.pulled)
             except Exception as err:  # a failure to report (and retry after the back-off), never a raise
                 logger.warning("instance of %s cannot be made: %s: %s", self.key, type(err).__name__, err)
                 self._failed(Failure(CREATE_CONTAINER_ERROR, f"{type(err).__name__}: {err}"), 0.0)
@@ -567,6 +731,39 @@ class _Deployment:
             )
             self.instances.append(instance)
             instance.start()
+
+    async def _pull(self, generation: int) -> None:
+        """The kubelet's image pull before the first instance: a failure is reported with its reason
+        (``ErrImagePull``...) and tried again after the back-off."""
+        try:
+            pulled = await self.runtime.pull(self.workload)
+        except ImageError as err:
+            logger.warning("images of %s: %s: %s", self.key, err.reason, err.message)
+            if generation == self.generation and not self.removed:
+                self._failed(Failure(err.reason, err.message), 0.0)
+                self._backing_off()
+                self.runtime.notify(self.key)
+            return
+        except Exception as err:  # an unpack that cannot be opened: reported, retried
+            logger.warning("images of %s cannot be prepared: %s: %s", self.key, type(err).__name__, err)
+            if generation == self.generation and not self.removed:
+                self._failed(Failure(CREATE_CONTAINER_ERROR, f"{type(err).__name__}: {err}"), 0.0)
+                self._backing_off()
+                self.runtime.notify(self.key)
+            return
+        finally:
+            self._pulling = None
+        self._opened.extend(pulled.values())
+        if self.removed:
+            for done in pulled.values():
+                done.rootfs.close()
+            return
+        if generation == self.generation:
+            self.pulled = pulled
+            if self.failure is not None and self.failure.reason.startswith("ErrImage"):
+                self.failure = None
+        self.converge()
+        self.runtime.notify(self.key)
 
     def _backing_off(self) -> bool:
         """True (and a timer to converge again) while a crash back-off lasts."""
@@ -663,3 +860,24 @@ def _free_port(host: str, avoid: set[int]) -> int:
             port: int = sock.getsockname()[1]
         if port not in avoid:
             return port
+
+
+def _pull_policy(policy: str) -> PullPolicy:
+    if policy == "Always":
+        return "Always"
+    return "Never" if policy == "Never" else "IfNotPresent"
+
+
+def _open_rootfs(path: Path, working_dirs: list[str]) -> container.Rootfs:
+    rootfs = container.Rootfs(path)
+    try:
+        rootfs.prepare(working_dirs)
+    except BaseException:
+        rootfs.close()
+        raise
+    return rootfs
+
+
+def _unconfined() -> isolation.Machine:
+    """The machine as a runtime without an isolation policy sees it: its own user, no sandbox."""
+    return isolation.Machine(User(os.geteuid(), os.getegid()), None, None, "env", "no isolation policy")

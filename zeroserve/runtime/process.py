@@ -23,6 +23,18 @@ the app's group never takes its exit status), tied to the instance: it dies with
 the app is killed (the owner restarts the instance). Readiness then probes the queue-proxy
 (which holds a probe until the app is ready), and :meth:`Instance.drain_sidecar` drains it
 before the app gets SIGTERM.
+
+A *container* instance (``own_network``; :mod:`.container`) is a pod: a network namespace of its
+own (:mod:`zeroserve.net.netns`), made before anything starts, into which every process of the
+instance is spawned; its :class:`~.base.Endpoint` is a reserved loopback port that leads into it
+(two with a queue-proxy: serving and admin), and every probe connects inside. Init containers
+run there first, one after the other, each to completion; one that fails ends the instance with
+its exit code. Then the serving container, its sidecar containers (:class:`ContainerSpec`, which
+share the network and the lifecycle: one that exits ends the instance) and the queue-proxy
+start. Readiness waits for the startup probes, then is the serving container's probe and, with
+``multi-container-probing``, every sidecar's too; each container's liveness probe restarts the
+instance. A stop sends SIGTERM to every container's app at once (the kubelet's order), SIGKILL
+to all after the grace; the namespace and the reserved ports go with the instance.
 """
 
 from __future__ import annotations
@@ -31,13 +43,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from zeroserve.runtime import cgroups, isolation, probes, spawn, supervisor
+from zeroserve.net import netns
+from zeroserve.runtime import cgroups, container, isolation, probes, spawn, supervisor
 from zeroserve.runtime.logs import LogFile, open_private
 
 logger = logging.getLogger(__name__)
@@ -85,6 +100,38 @@ class InstanceSpec:
     """The queue-proxy in front of the app, if any (then ``readiness`` probes it, not the app)."""
     jail: isolation.Jail | None = None
     """Who the app runs as and in what sandbox (:mod:`.isolation`); None: as we run, unconfined."""
+    own_network: bool = False
+    """A container instance: a network namespace of its own, reached through reserved ports."""
+    name: str = ""
+    """The serving container's name (in messages)."""
+    startup: probes.ProbeSpec | None = None
+    containers: tuple[ContainerSpec, ...] = ()
+    """Sidecar containers, started with the app."""
+    init_containers: tuple[ContainerSpec, ...] = ()
+    """Init containers, run to completion one after the other before anything else starts."""
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Another container of a container instance: a sidecar or an init container."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    jail: isolation.Jail | None
+    log_path: Path
+    readiness: probes.ProbeSpec | None = None
+    """Gates the instance's readiness (``multi-container-probing``); None: it does not."""
+    liveness: probes.ProbeSpec | None = None
+    startup: probes.ProbeSpec | None = None
+
+
+class InitContainerFailed(Exception):
+    """An init container exited with a code other than 0 (or could not start)."""
+
+    def __init__(self, name: str, code: int, details: str) -> None:
+        super().__init__(f"init container {name!r} exited with code {code}" + (f": {details}" if details else ""))
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -147,20 +194,44 @@ class Instance:
         self._task: asyncio.Task[None] | None = None
         self._sidecar: spawn.Child | None = None
         self.sidecar_pid: int | None = None
+        self.netns: netns.NetNs | None = None
+        """A container instance's network namespace (from the start until the instance is gone)."""
+        self._reserved: list[netns.Reservation] = []
+        self._containers: list[_Container] = []
+        self._init: _Container | None = None
+        self._container_failed: str | None = None
+        self._started_up = asyncio.Event()
 
     @property
     def serving_port(self) -> int:
-        """Where traffic enters the instance: its queue-proxy's serving port, else the app's."""
+        """Where traffic enters the instance: its queue-proxy's serving port, else the app's (for a
+        container instance, the reserved port that leads there)."""
+        if self._reserved:
+            return self._reserved[0].port
         return self.spec.sidecar.serving_port if self.spec.sidecar is not None else self.spec.port
 
     @property
     def admin_port(self) -> int | None:
+        if len(self._reserved) > 1:
+            return self._reserved[1].port
         return self.spec.sidecar.admin_port if self.spec.sidecar is not None else None
 
     @property
     def ports(self) -> tuple[int, ...]:
+        """The machine's ports the instance uses (none of the machine's for a container instance:
+        its reserved ports stay bound for as long as it lives)."""
+        if self.spec.own_network:
+            return ()
         sidecar = self.spec.sidecar
         return (self.spec.port,) if sidecar is None else (self.spec.port, sidecar.serving_port, sidecar.admin_port)
+
+    @property
+    def other_pids(self) -> tuple[int, ...]:
+        """The first processes of the instance's other containers (each leads a process group)."""
+        running = [c.child.pid for c in self._containers if c.child is not None]
+        if self._init is not None and self._init.child is not None:
+            running.append(self._init.child.pid)
+        return tuple(running)
 
     @property
     def port(self) -> int:
@@ -191,6 +262,8 @@ class Instance:
         if self._task is None or self.state == "exited":
             return
         self.mark_stopping()
+        if self._init is not None:  # an init container runs: it will not be waited for
+            self._init.signal(signal.SIGKILL)
         await self._spawned.wait()
         self._terminate()
         try:
@@ -214,11 +287,11 @@ class Instance:
         It answers once requests stopped arriving for its quiet period and every request in
         flight completed; then it exits by itself.
         """
-        sidecar = self.spec.sidecar
-        if sidecar is None or self._sidecar is None or self._sidecar.returncode is not None:
+        sidecar, admin = self.spec.sidecar, self.admin_port
+        if sidecar is None or admin is None or self._sidecar is None or self._sidecar.returncode is not None:
             return
         try:
-            reader, writer = await asyncio.open_connection(self.spec.host, sidecar.admin_port)
+            reader, writer = await netns.open_connection(self.spec.host, admin)
         except OSError as err:
             logger.warning("instance %s: cannot reach its queue-proxy to drain it: %s", self.id, err)
             return
@@ -245,10 +318,17 @@ class Instance:
                 if self.exit_code is None:
                     self.exit_code = 128
                 self._finish()
+            self._release_network()  # once out of every table (``_finish``)
 
     async def _start_and_watch(self) -> None:
         try:
             await self._spawn()
+        except InitContainerFailed as failed:
+            logger.warning("instance %s: %s", self.id, failed)
+            self.start_error, self.exit_code = str(failed), failed.code
+            self._signal(signal.SIGKILL)
+            self._finish()
+            return
         except Exception as err:  # OSError, ValueError (a NUL byte), anything: the instance failed to start
             logger.warning("instance %s failed to start: %s: %s", self.id, type(err).__name__, err)
             self.start_error = f"{type(err).__name__}: {err}"
@@ -262,8 +342,8 @@ class Instance:
         watchers = [asyncio.create_task(self._watch_readiness(exit_task))]
         if self._sidecar is not None:
             watchers.append(asyncio.create_task(self._watch_sidecar(self._sidecar, exit_task)))
-        if self.spec.liveness is not None:
-            watchers.append(asyncio.create_task(self._watch_liveness(self.spec.liveness, exit_task)))
+        watchers += [asyncio.create_task(self._watch_container(c, exit_task)) for c in self._containers]
+        watchers += self._probe_watchers(exit_task)
         try:
             returncode = await asyncio.shield(exit_task)
         except asyncio.CancelledError:
@@ -274,9 +354,12 @@ class Instance:
         finally:
             for watcher in watchers:
                 watcher.cancel()
-            self._signal(signal.SIGKILL)
+            self._signal(signal.SIGKILL, containers=False)
+        await self._end_containers()
         await self._end_sidecar()
         self.exit_code = 128 - returncode if returncode < 0 else returncode
+        if self._container_failed is not None:
+            self.start_error = self._container_failed
         if self.cgroup is not None and self.exit_code == 128 + signal.SIGKILL:
             self.oom_killed = self.cgroup.usage().oom_kills > 0
         with contextlib.suppress(TimeoutError):
@@ -289,6 +372,10 @@ class Instance:
         limits = self.spec.limits
         if limits is not None and self._cgroups is not None:
             self.cgroup = self._cgroups.create(self.id, limits)
+        if self.spec.own_network:
+            await self._make_network()
+        for init in self.spec.init_containers:
+            await self._run_init(init)
         read_fd, write_fd = os.pipe()
         try:
             self._process = spawn.spawn(
@@ -299,6 +386,7 @@ class Instance:
                 stderr=write_fd,
                 cgroup_procs=() if self.cgroup is None else self.cgroup.procs_files,
                 jail=self.spec.jail,
+                netns=self.netns,
             )
         except BaseException:
             os.close(read_fd)
@@ -308,6 +396,15 @@ class Instance:
         self.pid = self._process.pid
         pipe = os.fdopen(read_fd, "rb", buffering=0)
         self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
+        for spec in self.spec.containers:
+            sidecar_container = _Container(spec)
+            self._containers.append(sidecar_container)
+            try:
+                await sidecar_container.start(self._procs(), self.netns)
+            except Exception as err:
+                self.start_error = f"container {spec.name!r} failed to start: {type(err).__name__}: {err}"
+                self._signal(signal.SIGKILL)
+                break
         if self.spec.sidecar is not None:
             try:
                 await self._spawn_sidecar(self.spec.sidecar)
@@ -322,7 +419,7 @@ class Instance:
     async def _spawn_sidecar(self, sidecar: SidecarSpec) -> None:
         log = open_private(sidecar.log_path)
         try:
-            self._sidecar = spawn.spawn(sidecar.argv, env=sidecar.env, stdout=log, stderr=log)
+            self._sidecar = spawn.spawn(sidecar.argv, env=sidecar.env, stdout=log, stderr=log, netns=self.netns)
         finally:
             os.close(log)
         self.sidecar_pid = self._sidecar.pid
@@ -352,11 +449,13 @@ class Instance:
     async def _watch_readiness(self, exit_task: asyncio.Task[int]) -> None:
         spec = self.spec.readiness
         loop = asyncio.get_running_loop()
+        if not self._started_up.is_set() and not await _happens_before(self._started_up, exit_task):
+            return
         if spec.initial_delay and await _exits_within(exit_task, spec.initial_delay):
             return
         first_probe, successes = loop.time(), 0
         while successes < spec.success_threshold:
-            successes = successes + 1 if await probes.check(spec) else 0
+            successes = successes + 1 if await self._ready_now() else 0
             if successes < spec.success_threshold and await _exits_within(
                 exit_task, probe_interval(loop.time() - first_probe)
             ):
@@ -364,7 +463,7 @@ class Instance:
         self._set_state("ready")
         successes = failures = 0
         while not await _exits_within(exit_task, spec.period):
-            if await probes.check(spec):
+            if await self._ready_now():
                 successes, failures = successes + 1, 0
                 if self.state == "unready" and successes >= spec.success_threshold:
                     self._set_state("ready")
@@ -373,19 +472,146 @@ class Instance:
                 if self.state == "ready" and failures >= spec.failure_threshold:
                     self._set_state("unready")
 
-    async def _watch_liveness(self, spec: probes.ProbeSpec, exit_task: asyncio.Task[int]) -> None:
+    async def _ready_now(self) -> bool:
+        """The serving container's readiness probe and, with multi-container probing, every sidecar's."""
+        if not await probes.check(self.spec.readiness, netns=self.netns, run=self._runner(self._process, self.spec)):
+            return False
+        for sidecar in self._containers:
+            readiness = sidecar.spec.readiness
+            if readiness is not None and not await probes.check(readiness, netns=self.netns, run=sidecar.run):
+                return False
+        return True
+
+    def _probe_watchers(self, exit_task: asyncio.Task[int]) -> list[asyncio.Task[Any]]:
+        """Liveness of every container (after its startup probe), and the startup probes."""
+        main = (self.spec.name or "app", self.spec.liveness, self.spec.startup, self._runner(self._process, self.spec))
+        others = [(c.spec.name, c.spec.liveness, c.spec.startup, c.run) for c in self._containers]
+        startups: list[asyncio.Task[bool]] = []
+        watchers: list[asyncio.Task[Any]] = []
+        for name, liveness, startup, run in (main, *others):
+            started = None
+            if startup is not None:
+                started = asyncio.create_task(self._watch_startup(name, startup, exit_task, run))
+                startups.append(started)
+            if liveness is not None:
+                watchers.append(asyncio.create_task(self._watch_liveness(liveness, exit_task, run, started)))
+        if startups:
+            watchers.append(asyncio.create_task(self._all_started(startups)))
+        else:
+            self._started_up.set()
+        return [*startups, *watchers]
+
+    async def _all_started(self, startups: list[asyncio.Task[bool]]) -> None:
+        if all(await asyncio.gather(*startups)):
+            self._started_up.set()
+
+    async def _watch_startup(
+        self, name: str, spec: probes.ProbeSpec, exit_task: asyncio.Task[int], run: probes.Run | None
+    ) -> bool:
+        """kubelet's startup probe: until it passes, no readiness or liveness; ``failureThreshold``
+        failures in a row restart the instance."""
+        failures, delay = 0, spec.initial_delay
+        while not await _exits_within(exit_task, delay):
+            delay = spec.period
+            if await probes.check(spec, netns=self.netns, run=run):
+                return True
+            failures += 1
+            if failures >= spec.failure_threshold and not self.stopping:
+                logger.info("instance %s: container %s failed its startup probe %d times", self.id, name, failures)
+                self._container_failed = f"container {name!r} failed its startup probe"
+                await self._restart(exit_task)
+                return False
+        return False
+
+    async def _watch_liveness(
+        self,
+        spec: probes.ProbeSpec,
+        exit_task: asyncio.Task[int],
+        run: probes.Run | None = None,
+        started: asyncio.Task[bool] | None = None,
+    ) -> None:
+        if started is not None and not await started:
+            return
         failures = 0
         delay = spec.initial_delay
         while not await _exits_within(exit_task, delay):
             delay = spec.period
-            failures = 0 if await probes.check(spec) else failures + 1
+            failures = 0 if await probes.check(spec, netns=self.netns, run=run) else failures + 1
             if failures >= spec.failure_threshold and not self.stopping:
                 logger.info("instance %s failed its liveness probe %d times: restarting", self.id, failures)
                 self.liveness_failed = True
-                self._terminate()
-                if not await _exits_within(exit_task, self.spec.grace):
-                    self._signal(signal.SIGKILL)
+                await self._restart(exit_task)
                 return
+
+    async def _restart(self, exit_task: asyncio.Task[int]) -> None:
+        """End the instance as a failed probe does (its owner starts another)."""
+        self._terminate()
+        if not await _exits_within(exit_task, self.spec.grace):
+            self._signal(signal.SIGKILL)
+
+    def _runner(self, process: spawn.Child | None, spec: InstanceSpec) -> probes.Run | None:
+        """How an ``exec`` probe of the serving container runs (inside it), None for a process instance."""
+        if process is None or spec.jail is None or not spec.jail.container:
+            return None
+        return _exec_in(process.pid, spec.jail.user, spec.env, self._procs())
+
+    async def _watch_container(self, sidecar: _Container, exit_task: asyncio.Task[int]) -> None:
+        """A sidecar container that exits ends the instance (its owner starts another)."""
+        code = await sidecar.wait()
+        if not self.stop_requested and not exit_task.done():
+            tail = sidecar.log.tail()
+            logger.warning("instance %s: container %s exited with %s; ending the instance", self.id, sidecar.name, code)
+            self._container_failed = f"container {sidecar.spec.name!r} exited with code {code}" + (
+                f"\n{tail}" if tail else ""
+            )
+            self._signal(signal.SIGKILL)
+
+    async def _make_network(self) -> None:
+        self.netns = await asyncio.to_thread(netns.create)
+        ports = [self.spec.port] if self.spec.sidecar is None else [self.spec.sidecar.serving_port]
+        if self.spec.sidecar is not None:
+            ports.append(self.spec.sidecar.admin_port)
+        self._reserved = [netns.reserve(self.netns, port, self.spec.host) for port in ports]
+
+    def _release_network(self) -> None:
+        for reservation in self._reserved:
+            reservation.release()
+        if self.netns is not None:
+            self.netns.close()
+
+    def _procs(self) -> tuple[bytes, ...]:
+        return () if self.cgroup is None else self.cgroup.procs_files
+
+    async def _run_init(self, spec: ContainerSpec) -> None:
+        """Run one init container to completion; :class:`InitContainerFailed` unless it exits 0."""
+        if self.stop_requested:
+            raise InitContainerFailed(spec.name, 128 + signal.SIGKILL, "stopped before it ran")
+        init = self._init = _Container(spec)
+        try:
+            try:
+                await init.start(self._procs(), self.netns)
+            except Exception as err:
+                raise InitContainerFailed(spec.name, 128, f"{type(err).__name__}: {err}") from err
+            code = await init.wait()
+            await init.drained()
+        finally:
+            self._init = None
+            init.close()
+        if code != 0:
+            raise InitContainerFailed(spec.name, code, init.log.tail())
+
+    async def _end_containers(self) -> None:
+        """The serving container ended: the others get the rest of a stop's grace (the stop's timer
+        SIGKILLs them), or are killed now when it ended by itself."""
+        if not self._containers:
+            return
+        if not self.stop_requested:
+            for sidecar in self._containers:
+                sidecar.signal(signal.SIGKILL)
+        await asyncio.gather(*(sidecar.wait() for sidecar in self._containers if sidecar.child is not None))
+        for sidecar in self._containers:
+            await sidecar.drained()
+            sidecar.close()
 
     def _finish(self) -> None:
         if self.state == "exited":
@@ -405,8 +631,17 @@ class Instance:
 
     def _terminate(self) -> None:
         """SIGTERM the group; SIGKILL while a sandboxed app has not started yet: its SIGTERM is ignored
-        until the jail restores it, and the stop would wait the whole grace for nothing (isolation)."""
+        until the jail restores it, and the stop would wait the whole grace for nothing (isolation).
+        A container instance: SIGTERM to each container's app (see the module docstring)."""
         jail, pid = self.spec.jail, self.pid
+        if jail is not None and jail.container and pid is not None:
+            if not container.signal_apps(pid, signal.SIGTERM):
+                logger.info("instance %s: stopped before its app started: SIGKILL", self.id)
+                self._signal(signal.SIGKILL)
+                return
+            for sidecar in self._containers:
+                sidecar.terminate()
+            return
         monitored = jail is not None and jail.monitored and pid is not None
         if monitored and pid is not None and not supervisor.sandbox_hears(pid, signal.SIGTERM):
             logger.info("instance %s: stopped before its app started: SIGKILL", self.id)
@@ -414,10 +649,116 @@ class Instance:
         else:
             self._signal(signal.SIGTERM)
 
-    def _signal(self, signum: int) -> None:
+    def _signal(self, signum: int, *, containers: bool = True) -> None:
         if self.pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signum)
+        if containers:
+            for sidecar in self._containers:
+                sidecar.signal(signum)
+
+
+class _Container:
+    """One sidecar or init container of a container instance: its process, its own log file."""
+
+    def __init__(self, spec: ContainerSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.log = LogFile(spec.log_path)
+        self.child: spawn.Child | None = None
+        self.run: probes.Run | None = None
+        self._drained = asyncio.Event()
+        self._pipe: asyncio.ReadTransport | None = None
+
+    async def start(self, cgroup_procs: tuple[bytes, ...], network: netns.NetNs | None) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            self.child = spawn.spawn(
+                self.spec.argv,
+                env=self.spec.env,
+                stdout=write_fd,
+                stderr=write_fd,
+                cgroup_procs=cgroup_procs,
+                jail=self.spec.jail,
+                netns=network,
+            )
+        except BaseException:
+            os.close(read_fd)
+            self._drained.set()
+            raise
+        finally:
+            os.close(write_fd)
+        pipe = os.fdopen(read_fd, "rb", buffering=0)
+        loop = asyncio.get_running_loop()
+        self._pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
+        if self.spec.jail is not None and self.spec.jail.container:
+            self.run = _exec_in(self.child.pid, self.spec.jail.user, self.spec.env, cgroup_procs)
+
+    async def wait(self) -> int:
+        """The exit code (128 + N for a signal N)."""
+        if self.child is None:
+            return 128
+        code = await self.child.wait()
+        return 128 - code if code < 0 else code
+
+    async def drained(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LOG_DRAIN_TIMEOUT):
+                await self._drained.wait()
+
+    def terminate(self) -> None:
+        if self.child is not None and not container.signal_apps(self.child.pid, signal.SIGTERM):
+            self.signal(signal.SIGKILL)
+
+    def signal(self, signum: int) -> None:
+        if self.child is not None and self.child.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.child.pid, signum)
+
+    def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+        self.log.close()
+
+
+def _exec_in(monitor: int, user: isolation.User, env: Mapping[str, str], cgroup_procs: tuple[bytes, ...]) -> probes.Run:
+    """An ``exec`` probe's runner for the container whose bwrap monitor is ``monitor``."""
+
+    async def run(command: tuple[str, ...], timeout: float) -> int:
+        apps = container.app_pids(monitor)
+        if not apps or NSENTER is None:
+            return -1
+        child = spawn.spawn(
+            container.exec_argv(NSENTER, apps[0], user, command),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cgroup_procs=cgroup_procs,
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                return await child.wait()
+        finally:
+            if child.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                await child.wait()
+
+    return run
+
+
+NSENTER = shutil.which("nsenter")
+"""util-linux's nsenter: how an exec probe gets into a running container."""
+
+
+async def _happens_before(event: asyncio.Event, exit_task: asyncio.Task[int]) -> bool:
+    """Wait for ``event``; False if the process exits first."""
+    waiter = asyncio.create_task(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter, exit_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    return waiter in done and event.is_set()
 
 
 class _LogPipe(asyncio.Protocol):

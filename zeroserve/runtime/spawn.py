@@ -15,6 +15,10 @@ what the child must do first is done by a two-line ``/bin/sh`` script before it 
 * or, for an isolated instance, ``exec`` its :class:`~.isolation.Jail` (bubblewrap and/or
   ``setpriv`` switching to the app's user, which also die with us): see :mod:`.isolation`.
 
+A container instance's processes start inside its network namespace: the event loop's thread
+enters it around the ``vfork`` (the child inherits the thread's namespace) and returns at once
+(:meth:`zeroserve.net.netns.NetNs.entered`), so no extra ``nsenter`` exec is needed.
+
 The executable is resolved here (the child's PATH, or relative to its working directory, as the
 app's user would find it), so a missing one is a ``FileNotFoundError`` at once, one the app's user
 may not run a ``PermissionError``. A :class:`Child` reports its exit through a pidfd on the event
@@ -24,12 +28,14 @@ loop (a timer poll where the kernel has no pidfd).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
+from zeroserve.net.netns import NetNs
 from zeroserve.runtime import isolation
 from zeroserve.runtime.cgroups import JOIN_FAILED_EXIT_CODE
 
@@ -101,10 +107,10 @@ def wrap(
     ]
     launcher: list[str] = []
     if jail is not None:
-        if jail.monitored:
+        if jail.monitored and not jail.container:
             steps.append("trap '' TERM")  # the monitor outlives a SIGTERM to the group; the jail resets it
         fd = ["--args", str(options_fd)] if options_fd is not None else []
-        launcher = [jail.program, *fd, *jail.rest]
+        launcher = [*jail.prefix, jail.program, *fd, *jail.rest]
     elif die_with_parent and SETPRIV is not None:
         launcher = [SETPRIV, "--pdeathsig", "KILL", "--"]
     steps.append(" ".join(["exec", *map(shlex.quote, launcher), '"$@"']))
@@ -174,12 +180,14 @@ def spawn(
     cgroup_procs: Sequence[bytes] = (),
     die_with_parent: bool = True,
     jail: isolation.Jail | None = None,
+    netns: NetNs | None = None,
 ) -> Child:
     """Start ``argv`` in its own session (stdin from /dev/null), in ``cgroup_procs``, in ``jail`` (see the
-    module docstring). A jail always dies with its parent."""
-    program = resolve(argv[0], env, cwd, jail)
+    module docstring), in the network namespace ``netns`` (else ours). A jail always dies with its parent."""
+    program = argv[0] if jail is not None and jail.container else resolve(argv[0], env, cwd, jail)
     options = () if jail is None else jail.options_with(env)
     options_fd = _file_of(options) if options else None
+    inherited = () if jail is None else jail.fds
     try:
         command = wrap(
             [program, *argv[1:]],
@@ -189,16 +197,17 @@ def spawn(
             jail=jail,
             options_fd=options_fd,
         )
-        popen = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            cwd=cwd,
-            env={} if jail is not None and jail.monitored else dict(env),  # then it is in the options
-            start_new_session=True,
-            pass_fds=() if options_fd is None else (options_fd,),
-        )
+        with netns.entered() if netns is not None else contextlib.nullcontext():
+            popen = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                cwd=cwd,
+                env={} if jail is not None and jail.monitored else dict(env),  # then it is in the options
+                start_new_session=True,
+                pass_fds=(*inherited, *(() if options_fd is None else (options_fd,))),
+            )
     finally:
         if options_fd is not None:
             os.close(options_fd)

@@ -99,6 +99,11 @@ def sandbox_hears(monitor: int, signum: int) -> bool:
     return any((ignored := ignored_signals(pid)) is not None and not ignored & bit for pid in below)
 
 
+def children(pid: int) -> list[int]:
+    """The children of ``pid`` (empty when it has none, is gone, or the kernel cannot say)."""
+    return _children(pid) or []
+
+
 def _children(pid: int) -> list[int] | None:
     """``/proc/<pid>/task/<pid>/children`` ([] when ``pid`` is gone), None where the kernel has none."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
