@@ -54,6 +54,8 @@ from zeroserve.cli.wiring import (
     InlineScrapeEndpoints,
     InProcessStatSink,
     LimitsRecorder,
+    NetnsProber,
+    NetnsStatsClient,
     RevisionFeed,
     RuntimeEndpoints,
     RuntimeUsage,
@@ -168,7 +170,8 @@ async def _serve(
     prober = await stack.enter_async_context(HttpProber())
     # Inline: an endpoint is in the tables only once the runtime saw the app pass its readiness
     # probe, and there is no queue-proxy to answer a network probe: trust the runtime.
-    throttler = Throttler(prober if inline is None else None)  # inline: the runtime probed the app
+    # inline: the runtime probed the app; sidecar: the queue-proxies, some inside instances' namespaces
+    throttler = Throttler(NetnsProber(prober) if inline is None else None)
     stack.push_async_callback(throttler.close)
 
     def to_activator(head: RequestHead, backend: Backend) -> RouteResult | Awaitable[RouteResult]:
@@ -208,6 +211,7 @@ async def _serve(
         drain=drain,
         queue_proxy=inline is None,
         isolation=isolation.Policy.from_environ(os.environ),
+        images=images,
     )
     stack.push_async_callback(runtime.close)
     recorder = LimitsRecorder(runtime)
@@ -232,7 +236,8 @@ async def _serve(
     if inline is not None:
         scrape_sources, stats_client = InlineScrapeEndpoints(runtime), InProcessStatsClient(inline.stat)
     else:
-        http_stats = stats_client = HttpStatsClient()
+        http_stats = HttpStatsClient()
+        stats_client = NetnsStatsClient(http_stats)
         stack.push_async_callback(http_stats.close)
     registry = CollectorRegistry()
     multiscaler = Multiscaler(

@@ -9,6 +9,9 @@ them on top of the others, so no component imports another's internals:
   activator posts them to the stat server instead);
 * :class:`RevisionFeed`: the activator learns each revision's containerConcurrency and timeouts from
   the store's watch, as a standalone activator does from the API's;
+* sidecar mode with container instances: :class:`NetnsProber` and :class:`NetnsStatsClient` reach a
+  queue-proxy inside an instance's network namespace (its endpoints are reserved ports that lead
+  there, :mod:`zeroserve.net.netns`) and hand every other address to the aiohttp clients;
 * inline queue-proxy mode (no sidecar): :class:`LimitsRecorder` remembers each revision's
   containerConcurrency and timeouts as the controller ensures its workload, :class:`InlineInstances`
   keeps the inline queues in step with the runtime's endpoints, and :class:`InlineScrapeEndpoints`
@@ -18,17 +21,21 @@ them on top of the others, so no component imports another's internals:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from typing import Literal
 
+from zeroserve.activator import probe as activator_probe
 from zeroserve.activator.throttler import Throttler
 from zeroserve.api.kinds import REVISION
 from zeroserve.autoscaler.collector import DeciderKey
-from zeroserve.autoscaler.metrics import StatMessage
+from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.autoscaler.multiscaler import Multiscaler
+from zeroserve.autoscaler.scraper import SCRAPE_TIMEOUT, STATS_PATH, ScrapeError, StatsClient
 from zeroserve.errors import Gone
 from zeroserve.gateway.server import Gateway
+from zeroserve.net import netns
 from zeroserve.queue.inline import InlineQueue, InstanceLimits
 from zeroserve.runtime.base import Endpoint, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.cgroups import Usage
@@ -223,3 +230,57 @@ class InlineScrapeEndpoints:
         status = self._runtime.status(WorkloadKey(namespace, revision))
         found = status.endpoints if status is not None else ()
         return tuple(Endpoint(e.host, e.port, admin_port=e.port) for e in found)
+
+
+async def get_inside(host: str, port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    """``GET path`` on a reserved endpoint, over a socket made in its namespace: (status, body)."""
+    reader, writer = await netns.open_connection(host, port)
+    try:
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in headers.items())]
+        writer.write(("\r\n".join([*lines, "Connection: close", "", ""])).encode("latin-1"))
+        data = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    parts = head.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        raise OSError(f"not an HTTP response from {host}:{port}")
+    return int(parts[1]), body
+
+
+class NetnsProber:
+    """The activator's probe (``activator.probe``) for queue-proxies inside instances' namespaces."""
+
+    def __init__(self, prober: activator_probe.Probe, timeout: float = activator_probe.PROBE_TIMEOUT) -> None:
+        self._prober = prober
+        self._timeout = timeout
+
+    async def __call__(self, host: str, port: int) -> bool:
+        if netns.lookup(host, port) is None:
+            return await self._prober(host, port)
+        try:
+            async with asyncio.timeout(self._timeout):
+                status, body = await get_inside(host, port, activator_probe.PROBE_PATH, activator_probe.PROBE_HEADERS)
+        except (OSError, TimeoutError):
+            return False
+        return status == 200 and body == activator_probe.PROBE_BODY
+
+
+class NetnsStatsClient:
+    """``StatsClient`` that scrapes a queue-proxy inside an instance's namespace, others as ``client``."""
+
+    def __init__(self, client: StatsClient, timeout: float = SCRAPE_TIMEOUT) -> None:
+        self._client = client
+        self._timeout = timeout
+
+    async def fetch(self, host: str, port: int) -> Stat:
+        if netns.lookup(host, port) is None:
+            return await self._client.fetch(host, port)
+        async with asyncio.timeout(self._timeout):
+            status, body = await get_inside(host, port, STATS_PATH, {})
+        if status != 200:
+            raise ScrapeError(f"GET {host}:{port}{STATS_PATH} answered {status}")
+        wire = json.loads(body)
+        if not isinstance(wire, dict):
+            raise ScrapeError(f"GET {host}:{port}{STATS_PATH}: not a stat object")
+        return Stat.from_wire(wire)
