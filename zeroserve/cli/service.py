@@ -139,9 +139,11 @@ def edit_template(svc: Obj, opts: TemplateOptions) -> bool:
         for key in ("labels", "annotations"):
             if not m.get(key):
                 m.pop(key, None)
+    if not tmeta:
+        template.pop("metadata")  # the API server keeps no empty template metadata: not a change
     changed = bool(template != before)
     if opts.revision_name is not None:
-        tmeta["name"] = _revision_name(meta.get("name", ""), opts.revision_name)
+        template.setdefault("metadata", tmeta)["name"] = _revision_name(meta.get("name", ""), opts.revision_name)
         changed = True
     elif changed and before is not None:
         tmeta.pop("name", None)  # a kept BYO name would be refused for a changed template
