@@ -1,7 +1,7 @@
 """Images pinned by digest through `zeroserve up` (issue 13, part 2): a tag pushed to a real registry
 on 127.0.0.1 resolves to its digest at revision creation, a later push to the tag leaves that
-revision alone while a new revision gets the new digest, and a tag the registry lacks is Knative's
-ContainerMissing condition. (Serving the image is the runtime's e2e.)"""
+revision alone (it goes on serving the first image, reached by a tag) while a new revision gets and
+serves the new digest, and a tag the registry lacks is Knative's ContainerMissing condition."""
 
 from __future__ import annotations
 
@@ -14,19 +14,22 @@ from tests.support.images import Registry, variant
 from tests.support.polling import wait_for
 
 
-def service(name: str, image: str, stamp: str = "1") -> str:
+def service(name: str, image: str, stamp: str = "1", traffic: list[dict[str, Any]] | None = None) -> str:
     """A Service as kn writes one; a new ``client.knative.dev/updateTimestamp`` forces a new revision."""
+    spec: dict[str, Any] = {
+        "template": {
+            "metadata": {"annotations": {"client.knative.dev/updateTimestamp": stamp}},
+            "spec": {"containers": [{"image": image}]},
+        }
+    }
+    if traffic is not None:
+        spec["traffic"] = traffic
     return json.dumps(
         {
             "apiVersion": "serving.knative.dev/v1",
             "kind": "Service",
             "metadata": {"name": name, "namespace": "default"},
-            "spec": {
-                "template": {
-                    "metadata": {"annotations": {"client.knative.dev/updateTimestamp": stamp}},
-                    "spec": {"containers": [{"image": image, "env": [{"name": "TARGET", "value": "e2e"}]}]},
-                }
-            },
+            "spec": spec,
         }
     )
 
@@ -49,13 +52,26 @@ def test_tag_pinned_at_creation_and_a_new_push_changes_only_new_revisions(
     up: Up, registry: Registry, hello_image: Path, tmp_path: Path
 ) -> None:
     first = registry.push(hello_image, "e2e-pin/hello:v1")
-    up.cli("apply", "-f", "-", input=service("pinned", first.ref))
+    up.cli("apply", "-f", "-", "--wait", "--timeout", "90", input=service("pinned", first.ref))
     assert wait_for(lambda: digest_of(up, "pinned-00001"), 30, "pinned-00001 digest") == first.pinned
+    assert up.get("pinned.default.localhost") == (200, "Hello World! (revision pinned-00001)\n")
 
     second = registry.push(variant(hello_image, tmp_path / "v1-again", env={"TARGET": "again"}), "e2e-pin/hello:v1")
-    up.cli("apply", "-f", "-", input=service("pinned", first.ref, stamp="2"))
+    assert up.get("pinned.default.localhost") == (200, "Hello World! (revision pinned-00001)\n")
+    old = {"revisionName": "pinned-00001", "percent": 0, "tag": "old"}
+    up.cli(
+        "apply",
+        "-f",
+        "-",
+        "--wait",
+        "--timeout",
+        "90",
+        input=service("pinned", first.ref, "2", [{"latestRevision": True, "percent": 100}, old]),
+    )
     assert wait_for(lambda: digest_of(up, "pinned-00002"), 30, "pinned-00002 digest") == second.pinned
     assert digest_of(up, "pinned-00001") == first.pinned
+    assert up.get("pinned.default.localhost") == (200, "Hello again! (revision pinned-00002)\n")
+    assert up.get("old-pinned.default.localhost") == (200, "Hello World! (revision pinned-00001)\n")
     rev = revision(up, "pinned-00001")
     assert rev["spec"]["containers"][0]["image"] == first.ref  # the spec keeps what the user wrote
 
