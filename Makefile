@@ -33,8 +33,12 @@ $(STAMP): pyproject.toml
 
 bootstrap: $(STAMP)
 
+# `make up` also serves a registry for `zeroserve build` / `--source` to push to (127.0.0.1:5000, blobs
+# in the data dir) when docker-registry is installed; `make up REGISTRY=` leaves it out.
+REGISTRY = $(if $(shell command -v docker-registry 2>/dev/null),--serve-registry)
+
 up: $(STAMP)
-	$(BIN)/zeroserve up $(ARGS)
+	$(BIN)/zeroserve up $(REGISTRY) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)

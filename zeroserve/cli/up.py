@@ -315,12 +315,13 @@ async def _serve(
             },
         )
         log.info(
-            "zeroserve up: API http://%s:%d, gateway http://%s:%d (internal :%d), data %s",
+            "zeroserve up: API http://%s:%d, gateway http://%s:%d (internal :%d), %sdata %s",
             settings.api_host,
             api_port,
             settings.gateway_host,
             external_port,
             internal_port,
+            f"registry {image_registry}, " if image_registry else "",
             data_dir,
         )
         if ready is not None:
