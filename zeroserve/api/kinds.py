@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.core import ConfigMap, Namespace, Secret
 from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
 from zeroserve.api.networking import ServerlessService
 from zeroserve.api.revision import Revision
@@ -28,6 +29,8 @@ class Kind:
     short_names: tuple[str, ...] = ()
     namespaced: bool = True
     categories: tuple[str, ...] = field(default=("all", "knative", "serving"))
+    subresources: tuple[str, ...] = ("status",)
+    """The writable subresources served under ``.../NAME/SUB`` (``status``: the status subresource)."""
 
     @property
     def api_version(self) -> str:
@@ -83,6 +86,25 @@ CLUSTERDOMAINCLAIM = Kind(
 """Names, short names, scope and categories as Knative's CRDs (config/core/300-resources/domain-mapping.yaml,
 knative/networking config/domain-claim.yaml)."""
 
+CONFIGMAP = Kind("", "v1", "ConfigMap", "configmaps", "configmap", ConfigMap, ("cm",), categories=(), subresources=())
+SECRET = Kind("", "v1", "Secret", "secrets", "secret", Secret, categories=(), subresources=())
+NAMESPACE = Kind(
+    "",
+    "v1",
+    "Namespace",
+    "namespaces",
+    "namespace",
+    Namespace,
+    ("ns",),
+    namespaced=False,
+    categories=(),
+    subresources=("status", "finalize"),
+)
+"""Kubernetes' core kinds (the legacy group ``""``, served under ``/api/v1``), with kube-apiserver's
+short names and no categories (``kubectl get all`` lists none of them)."""
+
+CORE_KINDS: tuple[Kind, ...] = (NAMESPACE, CONFIGMAP, SECRET)
+
 KINDS: tuple[Kind, ...] = (
     SERVICE,
     CONFIGURATION,
@@ -92,6 +114,7 @@ KINDS: tuple[Kind, ...] = (
     SERVERLESSSERVICE,
     DOMAINMAPPING,
     CLUSTERDOMAINCLAIM,
+    *CORE_KINDS,
 )
 
 

@@ -2,7 +2,7 @@
 
 kubectl and client libraries read these to map ``ksvc`` to ``services.serving.knative.dev`` and to
 learn which verbs a resource supports; every Kind given to the server is listed, with no table to
-keep in sync.
+keep in sync: the core kinds (group ``""``) at ``/api/v1``, the others under ``/apis``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from zeroserve.api.kinds import Kind
 
 VERBS: Final = ["create", "delete", "get", "list", "patch", "update", "watch"]
 STATUS_VERBS: Final = ["get", "patch", "update"]
+SUBRESOURCE_VERBS: Final = {"status": STATUS_VERBS, "finalize": ["update"]}
 KUBE_VERSION: Final = (1, 31)
 
 
@@ -28,8 +29,12 @@ def api_versions(server_address: str) -> Obj:
     }
 
 
-def core_resources() -> Obj:
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": []}
+def core_resources(kinds: Sequence[Kind]) -> Obj:
+    """``/api/v1``: the core kinds (ConfigMap, Secret, Namespace), as ``/apis/GROUP/VERSION`` lists its own."""
+    doc = api_resource_list(kinds, "", "v1")
+    if doc is None:
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": []}
+    return doc
 
 
 def _group_versions(kinds: Sequence[Kind], group: str) -> list[str]:
@@ -67,16 +72,18 @@ def api_resource_list(kinds: Sequence[Kind], group: str, version: str) -> Obj | 
         if k.categories:
             main["categories"] = list(k.categories)
         resources.append(main)
-        resources.append(
-            {
-                "name": f"{k.plural}/status",
-                "singularName": "",
-                "namespaced": k.namespaced,
-                "kind": k.kind,
-                "verbs": STATUS_VERBS,
-            }
-        )
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}", "resources": resources}
+        for sub in k.subresources:
+            resources.append(
+                {
+                    "name": f"{k.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": k.namespaced,
+                    "kind": k.kind,
+                    "verbs": SUBRESOURCE_VERBS.get(sub, STATUS_VERBS),
+                }
+            )
+    group_version = f"{group}/{version}" if group else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
 
 def version_info() -> Obj:

@@ -175,6 +175,13 @@ class ApiServer:
         r.add_route("*", base + "/{plural}", self._collection)
         r.add_route("*", base + "/{plural}/{name}", self._item)
         r.add_route("*", base + "/{plural}/{name}/{sub}", self._item)
+        core = "/api/{version}"  # the legacy core group "": /api/v1/namespaces/NS/configmaps, /api/v1/namespaces
+        r.add_route("*", core + "/namespaces/{namespace}/{plural}", self._core_collection)
+        r.add_route("*", core + "/namespaces/{namespace}/{plural}/{name}", self._item)
+        r.add_route("*", core + "/namespaces/{namespace}/{plural}/{name}/{sub}", self._item)
+        r.add_route("*", core + "/{plural}", self._collection)
+        r.add_route("*", core + "/{plural}/{name}", self._item)
+        r.add_route("*", core + "/{plural}/{name}/{sub}", self._item)
         return app
 
     @web.middleware
@@ -212,7 +219,7 @@ class ApiServer:
         return _json(discovery.api_versions(self._address or request.host))
 
     async def _api_v1(self, _: web.Request) -> web.StreamResponse:
-        return _json(discovery.core_resources())
+        return _json(discovery.core_resources(self._kinds))
 
     async def _apis(self, _: web.Request) -> web.StreamResponse:
         return _json(discovery.api_group_list(self._kinds))
@@ -226,9 +233,8 @@ class ApiServer:
 
     # ---- resources ---------------------------------------------------------------------------
 
-    def _kind(self, request: web.Request) -> tuple[Kind, str | None]:
-        m = request.match_info
-        kind = self._by_path.get((m["group"], m["version"], m["plural"]))
+    def _kind(self, m: Mapping[str, str]) -> tuple[Kind, str | None]:
+        kind = self._by_path.get((m.get("group", ""), m["version"], m["plural"]))
         namespace = m.get("namespace")
         if namespace is not None:
             misplaced = kind is not None and not kind.namespaced
@@ -238,8 +244,19 @@ class ApiServer:
             raise NotFound("the server could not find the requested resource")
         return kind, namespace
 
+    async def _core_collection(self, request: web.Request) -> web.StreamResponse:
+        """``/api/v1/namespaces/X/Y``: a collection in namespace X, or subresource Y of namespace X."""
+        m = request.match_info
+        if (m.get("group", ""), m["version"], m["plural"]) in self._by_path:
+            return await self._collection_at(request, m)
+        sub = {"version": m["version"], "plural": "namespaces", "name": m["namespace"], "sub": m["plural"]}
+        return await self._item_at(request, sub)
+
     async def _collection(self, request: web.Request) -> web.StreamResponse:
-        kind, ns = self._kind(request)
+        return await self._collection_at(request, request.match_info)
+
+    async def _collection_at(self, request: web.Request, m: Mapping[str, str]) -> web.StreamResponse:
+        kind, ns = self._kind(m)
         try:
             if request.method == "GET":
                 if request.query.get("watch", "").lower() in ("true", "1"):
@@ -254,8 +271,11 @@ class ApiServer:
             return _json(status_for(e, kind), e.code)
 
     async def _item(self, request: web.Request) -> web.StreamResponse:
-        kind, ns = self._kind(request)
-        name, sub = request.match_info["name"], request.match_info.get("sub")
+        return await self._item_at(request, request.match_info)
+
+    async def _item_at(self, request: web.Request, m: Mapping[str, str]) -> web.StreamResponse:
+        kind, ns = self._kind(m)
+        name, sub = m["name"], m.get("sub")
         try:
             extra = self._subresources.get((kind.plural, sub or ""))
             if extra is not None:
@@ -265,7 +285,7 @@ class ApiServer:
                     )
                 await self._store.get(kind, ns or "", name)  # 404 for an unknown object
                 return await extra(request, ns or "", name, self._closing)
-            if sub not in (None, "status"):
+            if sub is not None and sub not in kind.subresources:
                 raise NotFound("the server could not find the requested resource")
             handler = {"GET": self._get, "PUT": self._put, "PATCH": self._patch, "DELETE": self._delete}.get(
                 request.method

@@ -30,6 +30,7 @@ from zeroserve.api.base import Obj
 from zeroserve.api.kinds import (
     CLUSTERDOMAINCLAIM,
     CONFIGURATION,
+    CORE_KINDS,
     DOMAINMAPPING,
     KINDS,
     PODAUTOSCALER,
@@ -143,6 +144,8 @@ class Controller:
         if multiscaler is not None:
             self.reconcilers[PODAUTOSCALER.kind] = self._reconcile_pa
             self.reconcilers[SERVERLESSSERVICE.kind] = SKSReconciler(serving_mode or NullServingMode()).reconcile
+        for kind in CORE_KINDS:  # watched for the garbage collector (and readers of them); no reconciler of their own
+            self.reconcilers.setdefault(kind.kind, _not_autoscaled)
         self.gc = GarbageCollector()
         for kind in KINDS:
             self.reconcilers[GC_PREFIX + kind.kind] = self.gc.reconcile
