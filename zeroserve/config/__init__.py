@@ -1,5 +1,6 @@
 """Knative's ConfigMaps as typed settings (config-autoscaler, config-defaults, config-domain,
-config-network, config-gc, config-deployment, config-features), read from ``DATA/config.yaml``.
+config-network, config-gc, config-deployment, config-features) and zeroserve's config-zeroserve-eventing,
+read from ``DATA/config.yaml``.
 
 Pure: parsing and validation only. Every section has Knative's defaults and validation
 messages; ``Config()`` is the all-defaults configuration.
@@ -170,6 +171,25 @@ class FeaturesConfig:
 
 
 @dataclass(frozen=True)
+class EventingConfig:
+    """config-zeroserve-eventing (zeroserve's own; Knative has no such ConfigMap): the brokers'
+    durable event log (zeroserve/eventing/log.py). Durations in seconds."""
+
+    retention: float = 24 * 3600.0
+    """``retention``: events older than this are deleted once every Trigger of their Broker is done
+    with them (never before); a Trigger can be replayed from within it."""
+    max_backlog: int = 100_000
+    """``max-backlog``: events of a Broker its slowest Trigger has not finished; at that the ingress
+    answers 429 with Retry-After."""
+    max_pending: int = 10_000
+    """``max-pending``: events waiting for their commit (in memory) before the ingress answers 429."""
+    retry_after: float = 1.0
+    """``retry-after``: the Retry-After of those answers."""
+    max_in_flight: int = 100
+    """``trigger-max-in-flight``: deliveries one Trigger keeps going at once (1 when ordered)."""
+
+
+@dataclass(frozen=True)
 class Config:
     autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
     defaults: DefaultsConfig = field(default_factory=DefaultsConfig)
@@ -178,3 +198,4 @@ class Config:
     gc: GCConfig = field(default_factory=GCConfig)
     deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    eventing: EventingConfig = field(default_factory=EventingConfig)

@@ -37,6 +37,7 @@ from zeroserve.config import (
     DefaultsConfig,
     DeploymentConfig,
     DomainConfig,
+    EventingConfig,
     FeaturesConfig,
     Flag,
     GCConfig,
@@ -527,6 +528,31 @@ def parse_features(data: Data, warnings: list[str] | None = None) -> FeaturesCon
 
 # ----------------------------------------------------------------------------- whole file
 
+def parse_eventing(data: Data, warnings: list[str] | None = None) -> EventingConfig:
+    """config-zeroserve-eventing: the brokers' event log (``retention``, ``max-backlog``, ...)."""
+    r = _Reader("config-zeroserve-eventing", data, warnings)
+    d = EventingConfig()
+    c = EventingConfig(
+        retention=r.get("retention", _duration, int(d.retention * SECOND)) / SECOND,
+        max_backlog=r.get("max-backlog", _int, d.max_backlog),
+        max_pending=r.get("max-pending", _int, d.max_pending),
+        retry_after=r.get("retry-after", _duration, int(d.retry_after * SECOND)) / SECOND,
+        max_in_flight=r.get("trigger-max-in-flight", _int, d.max_in_flight),
+    )
+    r.check_unknown()
+    for key, value in (("retention", c.retention), ("retry-after", c.retry_after)):
+        if value < 0:
+            raise ConfigError(f"{key} must be non-negative, was: {format_duration(int(value * SECOND))}")
+    for key, count in (
+        ("max-backlog", c.max_backlog),
+        ("max-pending", c.max_pending),
+        ("trigger-max-in-flight", c.max_in_flight),
+    ):
+        if count < 1:
+            raise ConfigError(f"{key} must be at least 1, was: {count}")
+    return c
+
+
 _SECTIONS: dict[str, str] = {
     "config-autoscaler": "autoscaler",
     "config-defaults": "defaults",
@@ -535,6 +561,7 @@ _SECTIONS: dict[str, str] = {
     "config-gc": "gc",
     "config-deployment": "deployment",
     "config-features": "features",
+    "config-zeroserve-eventing": "eventing",
 }
 
 
@@ -574,6 +601,7 @@ _PARSERS: dict[str, Callable[[Data, list[str] | None], Any]] = {
     "config-gc": parse_gc,
     "config-deployment": parse_deployment,
     "config-features": parse_features,
+    "config-zeroserve-eventing": parse_eventing,
 }
 
 
