@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from zeroserve.config.eventing import BrokerDefaultsConfig
+
 
 @dataclass(frozen=True)
 class AutoscalerConfig:
@@ -154,6 +156,11 @@ FEATURE_DEFAULTS: Final[dict[str, Flag]] = {
     "secure-pod-defaults": "Disabled",
     "tag-header-based-routing": "Disabled",
     "autodetect-http2": "Disabled",
+    # Eventing's config-features (knative/eventing pkg/apis/feature/flag_names.go), same section:
+    "delivery-timeout": "Enabled",
+    "delivery-retryafter": "Disabled",
+    "kreference-group": "Disabled",
+    "cross-namespace-event-links": "Disabled",
 }
 
 
@@ -198,4 +205,5 @@ class Config:
     gc: GCConfig = field(default_factory=GCConfig)
     deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    br_defaults: BrokerDefaultsConfig = field(default_factory=BrokerDefaultsConfig)
     eventing: EventingConfig = field(default_factory=EventingConfig)

@@ -46,6 +46,7 @@ from zeroserve.config import (
     templates,
 )
 from zeroserve.config.duration import SECOND, format_duration, parse_duration
+from zeroserve.config.eventing import br_defaults_to_data, parse_br_defaults
 from zeroserve.errors import ConfigError
 
 log = logging.getLogger("zeroserve.config")
@@ -562,6 +563,7 @@ _SECTIONS: dict[str, str] = {
     "config-deployment": "deployment",
     "config-features": "features",
     "config-zeroserve-eventing": "eventing",
+    "config-br-defaults": "br_defaults",
 }
 
 
@@ -602,6 +604,7 @@ _PARSERS: dict[str, Callable[[Data, list[str] | None], Any]] = {
     "config-deployment": parse_deployment,
     "config-features": parse_features,
     "config-zeroserve-eventing": parse_eventing,
+    "config-br-defaults": parse_br_defaults,
 }
 
 
@@ -711,6 +714,7 @@ def config_to_data(cfg: Config) -> dict[str, dict[str, str]]:
             "registries-skipping-tag-resolving": ",".join(sorted(cfg.deployment.registries_skipping_tag_resolving)),
         },
         "config-features": dict(sorted(cfg.features.flags.items())),
+        "config-br-defaults": br_defaults_to_data(cfg.br_defaults),
     }
 
 
