@@ -20,7 +20,7 @@ from zeroserve import errors
 from zeroserve.api import kinds, labels
 from zeroserve.api.base import Obj
 from zeroserve.cli import describe as describing
-from zeroserve.cli import output, traffic
+from zeroserve.cli import output, podspec, traffic
 from zeroserve.cli.client import ApiClient
 from zeroserve.cli.context import Context
 from zeroserve.cli.wait import NotReady, wait_ready
@@ -51,6 +51,12 @@ class TemplateOptions:
     image: str | None = None
     working_dir: str | None = None
     revision_name: str | None = None
+    env_value_from: tuple[str, ...] = ()
+    env_from: tuple[str, ...] = ()
+    env_file: tuple[str, ...] = ()
+    """The ``--env-file``'s entries (:func:`podspec.env_file_lines`), read by the command."""
+    mounts: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
 
 
 def _pairs(items: tuple[str, ...], flag: str) -> list[tuple[str, str | None]]:
@@ -119,14 +125,9 @@ def edit_template(svc: Obj, opts: TemplateOptions) -> bool:
         c["command"] = _command(opts.cmd)
     if opts.args:
         c["args"] = list(opts.args)
-    if opts.env:
-        env = {e["name"]: e for e in c.get("env") or []}
-        for key, value in _pairs(opts.env, "env"):
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = {"name": key, "value": value}
-        c["env"] = list(env.values())
+    podspec.update_env(c, _pairs(opts.env, "env"), opts.env_value_from, opts.env_file)
+    podspec.update_env_from(c, opts.env_from)
+    podspec.update_volumes(tspec, c, opts.mounts, opts.volumes)
     if opts.image is not None:
         c["image"] = opts.image
     if opts.working_dir is not None:
@@ -229,6 +230,30 @@ def _options(
     )
 
 
+def _storage(
+    env_value_from: list[str] | None,
+    env_from: list[str] | None,
+    env_file: Path | None,
+    mount: list[str] | None,
+    volume: list[str] | None,
+) -> dict[str, object]:
+    """kn's ConfigMap/Secret flags as TemplateOptions fields (the ``--env-file`` read here)."""
+    lines: tuple[str, ...] = ()
+    if env_file is not None:
+        try:
+            lines = tuple(podspec.env_file_lines(env_file.read_text()))
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise errors.BadRequest(f"Invalid --env-file: open {env_file}: {reason}") from None
+    return {
+        "env_value_from": tuple(env_value_from or ()),
+        "env_from": tuple(env_from or ()),
+        "env_file": lines,
+        "mounts": tuple(mount or ()),
+        "volumes": tuple(volume or ()),
+    }
+
+
 CmdOpt = Annotated[list[str] | None, typer.Option("--cmd", help="Command (repeatable; one value is shell-split).")]
 ArgOpt = Annotated[list[str] | None, typer.Option("--arg", help="Argument (repeatable).")]
 EnvOpt = Annotated[list[str] | None, typer.Option("--env", "-e", help="K=V to set, K- to remove.")]
@@ -247,6 +272,33 @@ WdOpt = Annotated[str | None, typer.Option("--working-dir", help="Working direct
 RevOpt = Annotated[str | None, typer.Option("--revision-name", help="Name of the new revision.")]
 NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Do not wait for the service to be Ready.")]
 TimeoutOpt = Annotated[float, typer.Option("--wait-timeout", help="Seconds to wait for Ready.")]
+EnvValueFromOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env-value-from",
+        help="NAME=cm:CONFIGMAP:KEY or NAME=secret:SECRET:KEY (config-map:, sc: too); NAME- to remove.",
+    ),
+]
+EnvFromOpt = Annotated[
+    list[str] | None,
+    typer.Option("--env-from", help="All keys of cm:CONFIGMAP or secret:SECRET as variables; append - to remove."),
+]
+EnvFileOpt = Annotated[Path | None, typer.Option("--env-file", help="A file of NAME=value lines.")]
+MountOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mount",
+        help="PATH=cm:CONFIGMAP, PATH=secret:SECRET, PATH=emptyDir:NAME or PATH=VOLUME (a volume is generated "
+        "for cm/secret/emptyDir), [/SUBPATH][:readOnly=BOOL] after the name; PATH- to unmount.",
+    ),
+]
+VolumeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--volume",
+        help="NAME=cm:CONFIGMAP, NAME=secret:SECRET or NAME=emptyDir:X:type=Memory,size=1Gi; NAME- to remove.",
+    ),
+]
 
 
 @service_app.command("create")
@@ -266,6 +318,11 @@ def create(
     source: SourceOpt = None,
     working_dir: WdOpt = None,
     revision_name: RevOpt = None,
+    env_value_from: EnvValueFromOpt = None,
+    env_from: EnvFromOpt = None,
+    env_file: EnvFileOpt = None,
+    mount: MountOpt = None,
+    volume: VolumeOpt = None,
     no_wait: NoWaitOpt = False,
     wait_timeout: TimeoutOpt = DEFAULT_WAIT_TIMEOUT,
     namespace: NsOpt = "default",
@@ -277,6 +334,7 @@ def create(
     opts = _options(
         cmd, arg, env, annotation, label, concurrency_limit=concurrency_limit, port=port, scale_min=scale_min,
         scale_max=scale_max, image=image, working_dir=working_dir, revision_name=revision_name,
+        **_storage(env_value_from, env_from, env_file, mount, volume),
     )  # fmt: skip
     svc = build_service(name, namespace, opts)
     try:
@@ -314,6 +372,11 @@ def update(
     source: SourceOpt = None,
     working_dir: WdOpt = None,
     revision_name: RevOpt = None,
+    env_value_from: EnvValueFromOpt = None,
+    env_from: EnvFromOpt = None,
+    env_file: EnvFileOpt = None,
+    mount: MountOpt = None,
+    volume: VolumeOpt = None,
     traffic_: Annotated[list[str] | None, typer.Option("--traffic", help="REV=PCT, TAG=PCT, @latest=PCT.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="REV=TAG (REV may be @latest).")] = None,
     untag: Annotated[list[str] | None, typer.Option("--untag", help="Tag to remove.")] = None,
@@ -327,6 +390,7 @@ def update(
     opts = _options(
         cmd, arg, env, annotation, label, concurrency_limit=concurrency_limit, port=port, scale_min=scale_min,
         scale_max=scale_max, image=image, working_dir=working_dir, revision_name=revision_name,
+        **_storage(env_value_from, env_from, env_file, mount, volume),
     )  # fmt: skip
     flags = traffic.TrafficFlags.parse(traffic_ or [], tag or [], untag or [])
     changed = False
