@@ -330,6 +330,7 @@ async def test_discovery(http: aiohttp.ClientSession) -> None:
         "serving.knative.dev",
         "autoscaling.internal.knative.dev",
         "networking.internal.knative.dev",
+        "eventing.knative.dev",
     }
     group = groups["serving.knative.dev"]
     assert group["preferredVersion"] == {"groupVersion": "serving.knative.dev/v1", "version": "v1"}

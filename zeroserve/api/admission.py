@@ -33,6 +33,7 @@ from zeroserve.api.domainmapping import (
     validate_cluster_domain_claim,
     validate_domain_mapping,
 )
+from zeroserve.api.eventing import Broker, Trigger, validate_broker, validate_trigger
 from zeroserve.api.kinds import Kind
 from zeroserve.api.networking import ServerlessService, validate_serverless_service
 from zeroserve.api.revision import Revision
@@ -52,6 +53,8 @@ _VALIDATORS: dict[type[BaseModel], Validator] = {
     ServerlessService: validate_serverless_service,
     DomainMapping: validate_domain_mapping,
     ClusterDomainClaim: validate_cluster_domain_claim,
+    Broker: validate_broker,
+    Trigger: validate_trigger,
 }
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from zeroserve.api import labels
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.domainmapping import DomainMapping, default_domain_mapping
+from zeroserve.api.eventing import Broker, Trigger, default_broker, default_trigger
 from zeroserve.api.meta import ObjectMeta
 from zeroserve.api.podspec import Container, Probe, ResourceRequirements, TCPSocketAction
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
@@ -211,6 +212,10 @@ def set_defaults(obj: BaseModel, old: BaseModel | None, cfg: Config, user: str =
         default_domain_mapping(obj)
         prevd = old if isinstance(old, DomainMapping) else None
         set_user_info(obj.metadata, prevd.spec if prevd else None, obj.spec, user, creating)
+    elif isinstance(obj, Broker):  # broker_defaults.go
+        default_broker(obj, cfg)
+    elif isinstance(obj, Trigger):  # trigger_defaults.go
+        default_trigger(obj, cfg)
     elif isinstance(obj, Revision):
         # Knative defaults on update too, then refuses any spec change: defaulted is compared with
         # defaulted, so an unchanged manifest sent again (apply, replace) is not "a change".

@@ -10,6 +10,7 @@ from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.core import ConfigMap, Namespace, Secret
 from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
+from zeroserve.api.eventing import Broker, Trigger
 from zeroserve.api.networking import ServerlessService
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import Route
@@ -105,6 +106,13 @@ short names and no categories (``kubectl get all`` lists none of them)."""
 
 CORE_KINDS: tuple[Kind, ...] = (NAMESPACE, CONFIGMAP, SECRET)
 
+EVENTING_GROUP = "eventing.knative.dev"
+BROKER = Kind(EVENTING_GROUP, "v1", "Broker", "brokers", "broker", Broker, categories=("all", "knative", "eventing"))
+TRIGGER = Kind(
+    EVENTING_GROUP, "v1", "Trigger", "triggers", "trigger", Trigger, categories=("all", "knative", "eventing")
+)
+"""As Knative Eventing's CRDs (config/core/resources/{broker,trigger}.yaml): no short names."""
+
 KINDS: tuple[Kind, ...] = (
     SERVICE,
     CONFIGURATION,
@@ -114,6 +122,8 @@ KINDS: tuple[Kind, ...] = (
     SERVERLESSSERVICE,
     DOMAINMAPPING,
     CLUSTERDOMAINCLAIM,
+    BROKER,
+    TRIGGER,
     *CORE_KINDS,
 )
 
