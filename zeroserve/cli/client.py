@@ -1,7 +1,8 @@
 """A small synchronous client for zeroserve's Kubernetes-style REST API (stdlib only).
 
 Paths follow Kubernetes: ``/apis/{group}/{version}/namespaces/{ns}/{plural}[/{name}]``, and
-``/apis/{group}/{version}/{plural}`` across namespaces. Error responses are ``Status`` objects; they
+``/apis/{group}/{version}/{plural}`` across namespaces; the core group ``""`` (ConfigMap, Secret,
+Namespace) lives under ``/api/v1``. Error responses are ``Status`` objects; they
 are turned back into :mod:`zeroserve.errors` exceptions so commands catch families, not codes.
 """
 
@@ -20,6 +21,8 @@ from zeroserve.api.kinds import Kind
 
 DEFAULT_TIMEOUT = 30.0
 MERGE_PATCH = "application/merge-patch+json"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+"""kubectl's Accept for ``get``: the server's Table (its printer columns), else the object or list."""
 
 _BY_REASON: dict[str, type[errors.ApiError]] = {
     "NotFound": errors.NotFound,
@@ -111,6 +114,11 @@ class ApiClient:
         query = {"labelSelector": label_selector} if label_selector else {}
         return self._json("GET", self.path(kind, namespace), query=query)
 
+    def table(self, kind: Kind, namespace: str | None, name: str | None = None) -> Obj:
+        """A ``meta.k8s.io/v1`` Table of one object or a list (all namespaces when None), as kubectl
+        asks for it; a server without tables answers with the object or list itself."""
+        return self._json("GET", self.path(kind, namespace, name), accept=TABLE)
+
     def create(self, kind: Kind, obj: Obj, dry_run: bool = False) -> Obj:
         ns = obj.get("metadata", {}).get("namespace") or "default"
         return self._json("POST", self.path(kind, ns), body=obj, query=_dry(dry_run))
@@ -183,8 +191,9 @@ class ApiClient:
         body: Obj | None = None,
         query: dict[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Obj:
-        conn, resp = self._send(method, path, body, query, content_type)
+        conn, resp = self._send(method, path, body, query, content_type, accept=accept)
         try:
             data = _decode(resp.read())
         except (OSError, http.client.HTTPException) as e:
@@ -203,10 +212,11 @@ class ApiClient:
         query: dict[str, str] | None = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        accept: str = "application/json",
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
         conn = cls(self._host, self._port, timeout=timeout if timeout is not None else self.timeout)
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         payload = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -42,7 +44,8 @@ def _template(spec: Obj, annotations: dict[str, str], indent: str) -> list[str]:
         _field(lines, "Image", c.get("image"), indent)
         _field(lines, "Command", " ".join(c.get("command") or []), indent)
         _field(lines, "Args", " ".join(c.get("args") or []), indent)
-        _field(lines, "Env", ", ".join(f"{e.get('name')}={e.get('value', '')}" for e in c.get("env") or []), indent)
+        _field(lines, "Env", ", ".join(_env(e) for e in c.get("env") or []), indent)
+        _field(lines, "EnvFrom", ", ".join(_env_from(e) for e in c.get("envFrom") or []), indent)
         _field(lines, "Port", ", ".join(str(p.get("containerPort")) for p in c.get("ports") or []), indent)
         _field(lines, "Working dir", c.get("workingDir"), indent)
     _field(lines, "Concurrency", spec.get("containerConcurrency"), indent)
@@ -50,6 +53,18 @@ def _template(spec: Obj, annotations: dict[str, str], indent: str) -> list[str]:
     if lo or hi:
         _field(lines, "Scale", f"{lo or 0} ... {hi or '∞'}", indent)
     return lines
+
+
+def _env(var: Obj) -> str:
+    """kn's ``stringifyEnv``: a value from a ConfigMap or Secret shows as ``[ref]``."""
+    return f"{var.get('name')}={'[ref]' if var.get('valueFrom') else var.get('value', '')}"
+
+
+def _env_from(source: Obj) -> str:
+    """kn's ``stringifyEnvFrom``: ``cm:NAME`` / ``secret:NAME``."""
+    if source.get("configMapRef"):
+        return f"cm:{source['configMapRef'].get('name', '')}"
+    return f"secret:{(source.get('secretRef') or {}).get('name', '')}"
 
 
 def _traffic_lines(traffic: Sequence[Obj], indent: str = "  ") -> list[str]:
@@ -158,8 +173,89 @@ def domain_mapping(obj: Obj, now: datetime) -> list[str]:
     return [*lines, *_conditions(obj, now)]
 
 
+# -- core kinds, laid out as kubectl describe (k8s.io/kubectl pkg/describe/describe.go) ------------
+
+
+def tabbed(lines: Sequence[str]) -> str:
+    """kubectl's tabwriter (padding 2): in each run of lines holding a tab, the text before the tab
+    is padded to the run's widest plus two."""
+    out: list[str] = []
+    run: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        width = max((len(head) for head, _ in run), default=0) + 2
+        out.extend(f"{head:<{width}}{rest}" for head, rest in run)
+        run.clear()
+
+    for line in lines:
+        if "\t" in line:
+            head, _, rest = line.partition("\t")
+            run.append((head, rest))
+        else:
+            flush()
+            out.append(line)
+    flush()
+    return "\n".join(out)
+
+
+def _multiline(title: str, items: dict[str, str], sep: str) -> list[str]:
+    """``printLabelsMultiline`` (``k=v``) / ``printAnnotationsMultiline`` (``k: v``, no last-applied)."""
+    keys = sorted(k for k in items if k != LAST_APPLIED)
+    if not keys:
+        return [f"{title}:\t<none>"]
+    return [f"{title + ':' if i == 0 else ''}\t{k}{sep}{items[k]}" for i, k in enumerate(keys)]
+
+
+def _core_header(meta: Obj, namespaced: bool = True) -> list[str]:
+    lines = [f"Name:\t{meta.get('name', '')}"]
+    if namespaced:
+        lines.append(f"Namespace:\t{meta.get('namespace', '')}")
+    return [
+        *lines,
+        *_multiline("Labels", meta.get("labels") or {}, "="),
+        *_multiline("Annotations", meta.get("annotations") or {}, ": "),
+    ]
+
+
+def secret_lines(obj: Obj) -> list[str]:
+    """``describeSecret``: keys and their sizes in bytes, never a value."""
+    lines = [*_core_header(obj.get("metadata", {})), "", f"Type:\t{obj.get('type', '')}", "", "Data", "===="]
+    for key, value in sorted((obj.get("data") or {}).items()):
+        lines.append(f"{key}:\t{len(_decoded(value))} bytes")
+    return lines
+
+
+def _decoded(value: object) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        return str(value).encode()
+
+
+def config_map_lines(obj: Obj) -> list[str]:
+    """``ConfigMapDescriber``: each key and its value, then binaryData keys and sizes."""
+    lines = [*_core_header(obj.get("metadata", {})), "", "Data", "===="]
+    for key, value in sorted((obj.get("data") or {}).items()):
+        lines += [f"{key}:", "----", str(value), ""]
+    lines += ["", "BinaryData", "===="]
+    for key, value in sorted((obj.get("binaryData") or {}).items()):
+        lines.append(f"{key}: {len(_decoded(value))} bytes")
+    return [*lines, ""]
+
+
+def namespace_lines(obj: Obj) -> list[str]:
+    """``describeNamespace``: name, labels, annotations, phase."""
+    phase = obj.get("status", {}).get("phase", "")
+    return [*_core_header(obj.get("metadata", {}), namespaced=False), f"Status:\t{phase}"]
+
+
+CORE_DESCRIBERS = {"Secret": secret_lines, "ConfigMap": config_map_lines, "Namespace": namespace_lines}
+
+
 def describe(client: ApiClient, kind: Kind, namespace: str, name: str, now: datetime) -> str:
     obj = client.get(kind, namespace, name)
+    if not kind.group and kind.kind in CORE_DESCRIBERS:
+        return tabbed(CORE_DESCRIBERS[kind.kind](obj))
     if kind is kinds.SERVICE:
         lines = service(client, obj, now)
     elif kind is kinds.REVISION:

@@ -18,6 +18,7 @@ from zeroserve.cli.autoscaler import autoscaler_app
 from zeroserve.cli.build import build
 from zeroserve.cli.context import Context
 from zeroserve.cli.domain import domain_app
+from zeroserve.cli.secret import configmap_app, secret_app
 from zeroserve.cli.service import revision_app, route_app, service_app
 
 app = typer.Typer(
@@ -33,6 +34,11 @@ app.add_typer(revision_app, name="revision")
 app.add_typer(route_app, name="route")
 app.add_typer(domain_app, name="domain")
 app.add_typer(domain_app, name="domains", hidden=True)
+app.add_typer(secret_app, name="secret")
+app.add_typer(secret_app, name="secrets", hidden=True)
+app.add_typer(configmap_app, name="configmap")
+app.add_typer(configmap_app, name="configmaps", hidden=True)
+app.add_typer(configmap_app, name="cm", hidden=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(autoscaler_app, name="autoscaler")
@@ -122,7 +128,13 @@ def apply(
 @app.command()
 def get(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="services (ksvc), configurations (config), revisions (rev), routes (rt)")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="services (ksvc), configurations (config), revisions (rev), routes (rt), secrets, "
+            "configmaps (cm), namespaces (ns)"
+        ),
+    ],
     name: Annotated[str | None, typer.Argument()] = None,
     namespace: NsOpt = "default",
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,

@@ -39,9 +39,15 @@ def resource_kind(name: str) -> Kind:
     return kind
 
 
+def qualified(kind: Kind, plural: bool = False) -> str:
+    """kubectl's resource name: ``service.serving.knative.dev``, ``secret`` for the core group."""
+    name = kind.plural if plural else kind.singular
+    return f"{name}.{kind.group}" if kind.group else name
+
+
 def ref(kind: Kind, name: str) -> str:
-    """kubectl's ``service.serving.knative.dev/hello``."""
-    return f"{kind.singular}.{kind.group}/{name}"
+    """kubectl's ``service.serving.knative.dev/hello`` (``secret/db``)."""
+    return f"{qualified(kind)}/{name}"
 
 
 # -- apply -----------------------------------------------------------------------------------------
@@ -187,20 +193,32 @@ def three_way(live: object, last: object, desired: object) -> object:
     return out
 
 
+ENVELOPE = ("apiVersion", "kind", "metadata", "status")
+SECRET_VALUES = ("data", "stringData")
+
+
+def content(obj: Obj) -> Obj:
+    """What an object holds besides its envelope: ``spec`` for Knative's kinds, ``data``,
+    ``binaryData``, ``type``, ``immutable`` for ConfigMaps and Secrets."""
+    return {k: v for k, v in obj.items() if k not in ENVELOPE}
+
+
 def _applied(obj: Obj) -> Obj:
-    """What the file said: the part of it ``last-applied-configuration`` records."""
+    """What the file said: the part of it ``last-applied-configuration`` records. A Secret's values
+    are left out of it (kubectl keeps them there, in every copy of the object): only its keys, which
+    are all the three-way merge reads of it."""
     meta = obj.get("metadata", {})
     keep = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if meta.get(k)}
     if keep.get("annotations"):
         keep["annotations"] = {k: v for k, v in keep["annotations"].items() if k != LAST_APPLIED}
         if not keep["annotations"]:
             del keep["annotations"]
-    return {
-        "apiVersion": obj.get("apiVersion"),
-        "kind": obj.get("kind"),
-        "metadata": keep,
-        "spec": obj.get("spec") or {},
-    }
+    body = content(obj)
+    if (obj.get("apiVersion"), obj.get("kind")) == ("v1", "Secret"):
+        for key in SECRET_VALUES:
+            if isinstance(body.get(key), dict):
+                body[key] = dict.fromkeys(body[key], "")
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": keep, **body}
 
 
 def _with_last_applied(obj: Obj) -> Obj:
@@ -211,7 +229,7 @@ def _with_last_applied(obj: Obj) -> Obj:
 
 
 def _merged(existing: Obj, wanted: Obj) -> Obj:
-    """The existing object updated three-way with the file (resourceVersion and status kept)."""
+    """The existing object updated three-way with the file (resourceVersion kept, status left out)."""
     try:
         last: Obj = json.loads((existing.get("metadata", {}).get("annotations") or {}).get(LAST_APPLIED, "{}"))
     except ValueError:
@@ -221,14 +239,28 @@ def _merged(existing: Obj, wanted: Obj) -> Obj:
     meta, new_meta, last_meta = out.setdefault("metadata", {}), desired["metadata"], last.get("metadata", {})
     for key in ("labels", "annotations"):
         meta[key] = three_way(meta.get(key) or {}, last_meta.get(key) or {}, new_meta.get(key) or {})
-    out["spec"] = three_way(existing.get("spec") or {}, last.get("spec") or {}, wanted.get("spec") or {})
-    out.pop("status", None)
+    desired_content = content(wanted)
+    if "spec" in existing:
+        desired_content["spec"] = wanted.get("spec") or {}
+    merged = three_way(content(existing), _last_content(last), desired_content)
+    assert isinstance(merged, dict)
+    out = {k: v for k, v in out.items() if k in ENVELOPE and k != "status"}
+    out.update(merged)
+    return out
+
+
+def _last_content(last: Obj) -> Obj:
+    """The last apply's content; a Secret's ``stringData`` keys count as ``data`` keys it set (the
+    server merges them there), so a key the file drops from either is removed."""
+    out = content(last)
+    if (last.get("apiVersion"), last.get("kind")) == ("v1", "Secret") and isinstance(out.get("stringData"), dict):
+        out["data"] = {**(out.get("data") or {}), **out["stringData"]}
     return out
 
 
 def _essence(obj: Obj) -> tuple[object, object, object]:
     meta = obj.get("metadata", {})
-    return meta.get("labels") or {}, meta.get("annotations") or {}, obj.get("spec") or {}
+    return meta.get("labels") or {}, meta.get("annotations") or {}, content(obj)
 
 
 def _dry_run(client: ApiClient, doc: _Doc) -> list[str]:
@@ -353,7 +385,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[str]]]] = {
     ),
     "clusterdomainclaims": (  # no printer columns in its CRD: kubectl's NAME and AGE
         ("NAME", "AGE"),
-        lambda o: [o["metadata"]["name"], output.age(o["metadata"].get("creationTimestamp"), output.now_utc())],
+        lambda o: [o["metadata"]["name"], _age(o)],
     ),
     "serverlessservices": (
         ("NAME", "MODE", "ACTIVATORS", "SERVICENAME", "PRIVATESERVICENAME", "READY", "REASON"),
@@ -366,11 +398,29 @@ COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[str]]]] = {
             *output.ready_columns(o),
         ],
     ),
+    # The core kinds' columns as kube-apiserver's table printers (pkg/printers/internalversion), for
+    # a server that answers without a Table.
+    "configmaps": (
+        ("NAME", "DATA", "AGE"),
+        lambda o: [o["metadata"]["name"], str(len(o.get("data") or {}) + len(o.get("binaryData") or {})), _age(o)],
+    ),
+    "secrets": (
+        ("NAME", "TYPE", "DATA", "AGE"),
+        lambda o: [o["metadata"]["name"], str(o.get("type", "")), str(len(o.get("data") or {})), _age(o)],
+    ),
+    "namespaces": (
+        ("NAME", "STATUS", "AGE"),
+        lambda o: [o["metadata"]["name"], str(o.get("status", {}).get("phase", "")), _age(o)],
+    ),
 }
 
 
+def _age(obj: Obj) -> str:
+    return output.age(obj["metadata"].get("creationTimestamp"), output.now_utc())
+
+
 def kind_table(kind: Kind, objs: Sequence[Obj], all_namespaces: bool) -> str:
-    headers, row = COLUMNS[kind.plural]
+    headers, row = COLUMNS.get(kind.plural, (("NAME", "AGE"), lambda o: [o["metadata"]["name"], _age(o)]))
     rows = [[str(c) for c in row(o)] for o in objs]
     if all_namespaces and kind.namespaced:
         return output.table(
@@ -383,20 +433,62 @@ def get(
     client: ApiClient, kind_name: str, name: str | None, namespace: str, all_namespaces: bool, fmt: output.OutputFormat
 ) -> int:
     kind = resource_kind(kind_name)
-    if name:
+    if fmt == "table" and not kind.group:
+        answer = client.table(kind, None if all_namespaces else namespace, name)
+        if answer.get("kind") == "Table":
+            return _print_table(answer, kind, namespace, all_namespaces)
+        objs = [answer] if name else _sorted(answer.get("items") or [])
+    elif name:
         objs = [client.get(kind, namespace, name)]
     else:
-        items = client.list(kind, None if all_namespaces else namespace).get("items") or []
-        objs = sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"].get("name", "")))
+        objs = _sorted(client.list(kind, None if all_namespaces else namespace).get("items") or [])
     if fmt != "table":
         print(output.document(objs, kind, fmt, single=bool(name)))
         return 0
     if not objs:
-        err(
-            "No resources found" + ("" if all_namespaces or not kind.namespaced else f" in {namespace} namespace") + "."
-        )
+        _none_found(kind, namespace, all_namespaces)
         return 0
     print(kind_table(kind, objs, all_namespaces))
+    return 0
+
+
+def _sorted(items: Sequence[Obj]) -> list[Obj]:
+    return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"].get("name", "")))
+
+
+def _none_found(kind: Kind, namespace: str, all_namespaces: bool) -> None:
+    err("No resources found" + ("" if all_namespaces or not kind.namespaced else f" in {namespace} namespace") + ".")
+
+
+def _cell(value: object) -> str:
+    """A Table cell as kubectl prints it (``<none>`` for null)."""
+    if value is None:
+        return "<none>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def server_table(table: Obj, with_namespace: bool) -> str:
+    """A ``meta.k8s.io/v1`` Table as kubectl prints it: the priority-0 columns, names upper-cased,
+    and a NAMESPACE column first across namespaces (from each row's object)."""
+    columns = [(i, c) for i, c in enumerate(table.get("columnDefinitions") or []) if not c.get("priority")]
+    headers = [str(c.get("name", "")).upper() for _, c in columns]
+    rows: list[list[str]] = []
+    for r in table.get("rows") or []:
+        cells = r.get("cells") or []
+        row = [_cell(cells[i]) if i < len(cells) else "" for i, _ in columns]
+        if with_namespace:
+            row.insert(0, str(((r.get("object") or {}).get("metadata") or {}).get("namespace", "")))
+        rows.append(row)
+    return output.table(["NAMESPACE", *headers] if with_namespace else headers, rows)
+
+
+def _print_table(table: Obj, kind: Kind, namespace: str, all_namespaces: bool) -> int:
+    if not table.get("rows"):
+        _none_found(kind, namespace, all_namespaces)
+        return 0
+    print(output.terminal_safe(server_table(table, all_namespaces and kind.namespaced)))
     return 0
 
 
@@ -409,8 +501,8 @@ def delete(client: ApiClient, kind_name: str, names: Sequence[str], namespace: s
     for name in names:
         try:
             client.delete(kind, namespace, name)
-            print(f'{kind.singular}.{kind.group} "{name}" deleted')
+            print(f'{qualified(kind)} "{name}" deleted')
         except errors.NotFound:
-            err(f'Error from server (NotFound): {kind.plural}.{kind.group} "{name}" not found')
+            err(f'Error from server (NotFound): {qualified(kind, plural=True)} "{name}" not found')
             code = 1
     return code
