@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from zeroserve import errors
 from zeroserve.cli import sources
 from zeroserve.cli.describe import config_map_lines, namespace_lines, secret_lines, tabbed
+from zeroserve.cli.main import app
 from zeroserve.cli.resources import LAST_APPLIED, _applied, _merged, server_table
 from zeroserve.cli.secret import SecretOptions, build_config_map, build_secret
 
@@ -249,3 +251,19 @@ def test_apply_merges_a_config_map_data_three_way() -> None:
     live["data"] = {"a": "1", "b": "2", "added-by-hand": "x"}
     merged = _merged(live, {**cm, "data": {"a": "9"}})
     assert merged["data"] == {"a": "9", "added-by-hand": "x"}
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        (("service", "create"), "--env-value-from"),
+        (("service", "update"), "--mount"),
+        (("secret", "create"), "--tls-cert"),
+        (("configmap", "create"), "--from-env-file"),
+    ],
+)
+def test_help_renders(command: tuple[str, ...], flag: str) -> None:
+    """Help text is rich markup: a ``[/x]`` in it would end the command with a traceback."""
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert flag in result.output

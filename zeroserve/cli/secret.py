@@ -146,7 +146,7 @@ def secret_create(
     ] = None,
     from_file: Annotated[
         list[str] | None,
-        typer.Option("--from-file", help="[KEY=]PATH: a file (the key defaults to its name) or a directory."),
+        typer.Option("--from-file", help="PATH or KEY=PATH: a file (the key defaults to its name) or a directory."),
     ] = None,
     from_env_file: Annotated[
         list[str] | None, typer.Option("--from-env-file", help="A file of KEY=VALUE lines.")
@@ -207,7 +207,7 @@ def configmap_create(
     ] = None,
     from_file: Annotated[
         list[str] | None,
-        typer.Option("--from-file", help="[KEY=]PATH: a file (the key defaults to its name) or a directory."),
+        typer.Option("--from-file", help="PATH or KEY=PATH: a file (the key defaults to its name) or a directory."),
     ] = None,
     from_env_file: Annotated[
         list[str] | None, typer.Option("--from-env-file", help="A file of KEY=VALUE lines.")

@@ -289,7 +289,7 @@ MountOpt = Annotated[
     typer.Option(
         "--mount",
         help="PATH=cm:CONFIGMAP, PATH=secret:SECRET, PATH=emptyDir:NAME or PATH=VOLUME (a volume is generated "
-        "for cm/secret/emptyDir), [/SUBPATH][:readOnly=BOOL] after the name; PATH- to unmount.",
+        "for cm/secret/emptyDir); the name may be followed by /SUBPATH and :readOnly=BOOL; PATH- to unmount.",
     ),
 ]
 VolumeOpt = Annotated[
