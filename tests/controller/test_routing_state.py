@@ -23,7 +23,7 @@ from zeroserve.controller.ingress import NullIngress
 from zeroserve.controller.reconcilers import configuration, labeler, revision, route, service
 from zeroserve.controller.reconcilers.base import Key
 from zeroserve.controller.runner import Controller
-from zeroserve.errors import NotFound
+from zeroserve.errors import Conflict, NotFound
 from zeroserve.runtime.base import WorkloadKey
 from zeroserve.runtime.fake import FakeRuntime
 from zeroserve.store.sqlite import SqliteStore
@@ -287,9 +287,14 @@ async def test_the_reproduction_through_the_whole_controller() -> None:
                 )
 
             async def image(img: str) -> None:
-                svc = await store.get(SERVICE, "default", "hello")
-                svc["spec"]["template"]["spec"]["containers"][0]["image"] = img
-                await store.update(SERVICE, svc)
+                while True:  # as a client does: the controller may write the status in between
+                    svc = await store.get(SERVICE, "default", "hello")
+                    svc["spec"]["template"]["spec"]["containers"][0]["image"] = img
+                    try:
+                        await store.update(SERVICE, svc)
+                        return
+                    except Conflict:
+                        continue
 
             await store.create(SERVICE, service_obj("default", "hello", image="v1", annotations=MIN_SCALE_2))
             await ready("hello-00001")
