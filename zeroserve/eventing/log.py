@@ -134,6 +134,7 @@ class SqliteEventLog:
         self._pending: dict[BrokerKey, int] = {}
         self._pending_total = 0
         self._waiters: dict[BrokerKey, list[asyncio.Future[None]]] = {}
+        self._listeners: dict[BrokerKey, set[Callable[[], None]]] = {}
         self.triggers: dict[str, AckState] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -287,6 +288,8 @@ class SqliteEventLog:
             for waiter in self._waiters.pop(key, ()):
                 if not waiter.done():
                     waiter.set_result(None)
+            for listener in tuple(self._listeners.get(key, ())):
+                listener()
         for call, value in results:
             if call.future is not None and not call.future.done():
                 call.future.set_result(value)
@@ -353,6 +356,13 @@ class SqliteEventLog:
             waiters = self._waiters.get(key)
             if waiters and waiter in waiters:
                 waiters.remove(waiter)
+
+    def listen(self, namespace: str, broker: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (on the loop) after each commit with events of the Broker; returns the
+        function that stops it."""
+        listeners = self._listeners.setdefault((namespace, broker), set())
+        listeners.add(callback)
+        return lambda: listeners.discard(callback)
 
     def read(self, namespace: str, broker: str, after: int, limit: int) -> list[Record]:
         """Up to ``limit`` committed events of the Broker after ``after``, oldest first."""
