@@ -9,6 +9,21 @@ bound; the ingress answers 429 with ``Retry-After``.
 ``event_bytes`` is the event in CloudEvents' structured JSON format (``application/cloudevents+json``,
 ``data_base64`` for binary data), with the ingress's extensions (``knativearrivaltime``,
 ``knativebrokerttl``) already applied.
+
+The implementation is ``log.SqliteEventLog`` (``DATA/eventing.db``; ``await log.open()`` /
+``close()``, or ``async with``): sequence numbers count per Broker from 1 without gaps, and
+``BacklogFull`` comes when ``max-pending`` appends wait for their commit or the Broker's slowest
+Trigger owes ``max-backlog`` events (``config-zeroserve-eventing``; pass ``config=lambda:
+watcher.current.eventing`` to follow DATA/config.yaml live).
+
+The dispatcher (``dispatch.Dispatcher`` fed by ``dispatch.TriggerFeed(store, dispatcher, BROKER,
+TRIGGER)``) reads these fields, as Knative names them, and nothing else: a Trigger's
+``metadata.uid/creationTimestamp/annotations``, ``spec.broker/filter/filters/delivery``,
+``status.subscriberUri`` (no delivery until it is set; events wait in the log) and
+``status.deadLetterSinkUri``; a Broker's ``eventing.knative.dev/broker.class`` annotation (absent or
+``MTChannelBasedBroker``), ``spec.delivery``, ``status.deadLetterSinkUri`` and ``status.address.url``
+(where replies are POSTed: it must reach the ingress from the host). Hosts that are not an IP or
+``localhost`` are dialled through the gateway's internal listener (``dispatch.Sender(internal=...)``).
 """
 
 from __future__ import annotations
