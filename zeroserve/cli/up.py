@@ -63,6 +63,7 @@ from zeroserve.cli.wiring import (
 )
 from zeroserve.clock import SystemClock
 from zeroserve.controller.runner import Controller
+from zeroserve.eventing.plane import EventingPlane
 from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
 from zeroserve.images.store import SkopeoImageStore
@@ -286,6 +287,10 @@ async def _serve(
         images=images,
     )
     watcher.subscribe(lambda _cfg: controller.config_changed())
+    # Eventing: the Brokers' durable log (DATA/eventing.db) and the dispatcher to the Triggers' subscribers.
+    await stack.enter_async_context(
+        EventingPlane(data_dir, store, ("127.0.0.1", internal_port), lambda: watcher.current.eventing, registry)
+    )
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
         feed = RevisionFeed(store, throttler)
         background = [

@@ -53,6 +53,7 @@ from typing import Any, Final
 from zeroserve.config import EventingConfig
 from zeroserve.eventing.acks import AckState
 from zeroserve.eventing.base import BacklogFull
+from zeroserve.eventing.metrics import EventingMetrics
 
 log = logging.getLogger("zeroserve.eventing.log")
 
@@ -119,12 +120,12 @@ class SqliteEventLog:
         path: Path | str,
         config: Callable[[], EventingConfig] = EventingConfig,
         wall: Callable[[], float] = time.time,
-        on_accepted: Callable[[str, str], None] | None = None,
+        metrics: EventingMetrics | None = None,
     ) -> None:
         self.path = str(path)
         self._config = config
         self._wall = wall
-        self._on_accepted = on_accepted
+        self._metrics = metrics
         self._ops: queue.SimpleQueue[_Append | _Call | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
@@ -282,8 +283,8 @@ class SqliteEventLog:
             touched.add(op.key)
             if not op.future.done():
                 op.future.set_result(seq)
-            if self._on_accepted is not None:
-                self._on_accepted(*op.key)
+            if self._metrics is not None:
+                self._metrics.accepted.labels(*op.key).inc()
         for key in touched:
             for waiter in self._waiters.pop(key, ()):
                 if not waiter.done():
@@ -322,7 +323,12 @@ class SqliteEventLog:
         if self._closed or self._loop is None:
             raise BacklogFull("the event log is closed", self._config().retry_after)
         key = (namespace, broker)
-        self._check_room(key)
+        try:
+            self._check_room(key)
+        except BacklogFull:
+            if self._metrics is not None:
+                self._metrics.refused.labels(namespace, broker).inc()
+            raise
         future: asyncio.Future[int] = self._loop.create_future()
         self._pending[key] = self._pending.get(key, 0) + 1
         self._pending_total += 1
