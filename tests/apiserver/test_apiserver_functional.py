@@ -202,7 +202,7 @@ async def test_dry_run_writes_nothing(api: Running, http: aiohttp.ClientSession)
     assert (await api.store.list(SERVICE))[0] == []
     code, body = await call(http, "POST", SERVICES, params={"dryRun": "All"}, json=service("Bad"))
     assert code == 422
-    await call(http, "POST", SERVICES, json=service("hello"))
+    _, created = await call(http, "POST", SERVICES, json=service("hello"))
     code, body = await call(http, "POST", SERVICES, params={"dryRun": "All"}, json=service("hello"))
     assert code == 409
     patch = json.dumps({"spec": {"template": {"spec": {"containers": [{"image": "img:9"}]}}}})
@@ -213,7 +213,7 @@ async def test_dry_run_writes_nothing(api: Running, http: aiohttp.ClientSession)
     assert code == 200
     stored = await api.store.get(SERVICE, "default", "hello")
     assert stored["spec"]["template"]["spec"]["containers"][0]["image"] == "img:1"
-    assert stored["metadata"]["resourceVersion"] == "1"
+    assert stored["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     code, body = await call(http, "POST", SERVICES, params={"dryRun": "Some"}, json=service("x"))
     assert code == 400
 
@@ -221,6 +221,7 @@ async def test_dry_run_writes_nothing(api: Running, http: aiohttp.ClientSession)
 async def test_selectors(http: aiohttp.ClientSession) -> None:
     await call(http, "POST", SERVICES, json=service("a", labels={"app": "x"}))
     await call(http, "POST", SERVICES, json=service("b", labels={"app": "y"}))
+    await call(http, "POST", "/api/v1/namespaces", json={"metadata": {"name": "prod"}})
     await call(http, "POST", "/apis/serving.knative.dev/v1/namespaces/prod/services", json=service("c"))
 
     async def names(path: str, **params: str) -> list[str]:
@@ -281,7 +282,7 @@ async def test_watch_too_old_is_an_error_event(tmp_path: Path) -> None:
     async with ApiServer(store, admit, TOKEN) as server, aiohttp.ClientSession(server.url, headers=AUTH) as http:
         for name in "abcd":
             await call(http, "POST", SERVICES, json=service(name))
-        async with http.get(SERVICES, params={"watch": "true", "resourceVersion": "1"}) as resp:
+        async with http.get(SERVICES, params={"watch": "true", "resourceVersion": "2"}) as resp:
             assert resp.status == 200
             [event] = await read_events(resp, 1)
         assert event == {
@@ -291,7 +292,7 @@ async def test_watch_too_old_is_an_error_event(tmp_path: Path) -> None:
                 "apiVersion": "v1",
                 "metadata": {},
                 "status": "Failure",
-                "message": "too old resource version: 1 (2)",
+                "message": "too old resource version: 2 (3)",  # rv 1 is the default namespace
                 "reason": "Expired",
                 "code": 410,
             },

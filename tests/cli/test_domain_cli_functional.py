@@ -14,6 +14,8 @@ HOST = "hello.example.com"
 
 
 def create_service(api: Api, name: str = "hello", namespace: str = "default") -> None:
+    if namespace != "default":  # the API creates nothing in a namespace that does not exist
+        api.call(lambda: api.store.create(kinds.NAMESPACE, {"metadata": {"name": namespace}}))
     api.call(lambda: api.store.create(kinds.SERVICE, service(namespace, name)))
 
 

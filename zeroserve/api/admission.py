@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from zeroserve.api import defaults, labels, validation, wire
+from zeroserve.api import corevalidation, defaults, labels, validation, wire
 from zeroserve.api.autoscaling import PodAutoscaler, validate_pod_autoscaler
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.configuration import Configuration
@@ -87,6 +87,8 @@ def _carry_user_annotations(new: BaseModel, old: BaseModel) -> None:
 
 def admit(kind: Kind, new: Obj, old: Obj | None, cfg: Config, user: str = "") -> Obj:
     """Parse, default and validate ``new`` (a create when ``old`` is None); Invalid with every error."""
+    if not kind.group:  # Kubernetes' core kinds: kube-apiserver's rules (zeroserve.api.corevalidation)
+        return corevalidation.admit(kind.model, new, old)
     model = _parse(kind, new)
     prev = _parse(kind, old) if old is not None else None
     validate = _VALIDATORS.get(kind.model)
@@ -105,4 +107,6 @@ def admit(kind: Kind, new: Obj, old: Obj | None, cfg: Config, user: str = "") ->
 
 def admit_status(kind: Kind, new: Obj, old: Obj | None = None) -> Obj:
     """The status subresource: the object must parse; nothing is defaulted or range-checked."""
+    if not kind.group:
+        return corevalidation.admit_status(kind.model, new, old or {})
     return to_wire(_parse(kind, new))

@@ -16,18 +16,21 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from zeroserve.api import selectors, wire
+from zeroserve.api import corevalidation, names, selectors, wire
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import KINDS, Kind
-from zeroserve.apiserver import deleteoptions, discovery, patch
+from zeroserve.api.core import DEFAULT_NAMESPACE
+from zeroserve.api.kinds import KINDS, NAMESPACE, Kind
+from zeroserve.apiserver import deleteoptions, discovery, patch, table
 from zeroserve.apiserver.auth import check_bearer
 from zeroserve.apiserver.status import (
+    Forbidden,
     InternalError,
     MethodNotAllowed,
     RequestEntityTooLarge,
@@ -122,6 +125,7 @@ class ApiServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve on ``host:port`` (0: any free port) and return the bound port."""
+        await self._bootstrap_namespaces()
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -130,6 +134,18 @@ class ApiServer:
         bound: int = runner.addresses[0][1]
         self._address = f"{host}:{bound}"
         return bound
+
+    async def _bootstrap_namespaces(self) -> None:
+        """The ``default`` namespace exists from the start (kube-apiserver's system namespaces
+        controller); an existing one, even Terminating, is left as it is."""
+        if NAMESPACE not in self._kinds:
+            return
+        with contextlib.suppress(NotFound):
+            await self._store.get(NAMESPACE, "", DEFAULT_NAMESPACE)
+            return
+        obj = self._admit(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}, None)
+        with contextlib.suppress(AlreadyExists):
+            await self._store.create(NAMESPACE, obj)
 
     async def stop(self) -> None:
         """End every watch and log stream, then stop accepting and drain in-flight requests."""
@@ -287,6 +303,12 @@ class ApiServer:
                 return await extra(request, ns or "", name, self._closing)
             if sub is not None and sub not in kind.subresources:
                 raise NotFound("the server could not find the requested resource")
+            if sub == "finalize":
+                if request.method != "PUT":
+                    raise MethodNotAllowed(
+                        f"the server does not allow this method on the requested resource: {request.method}"
+                    )
+                return await self._finalize(request, kind, name)
             handler = {"GET": self._get, "PUT": self._put, "PATCH": self._patch, "DELETE": self._delete}.get(
                 request.method
             )
@@ -301,16 +323,27 @@ class ApiServer:
     async def _list(self, request: web.Request, kind: Kind, ns: str | None) -> web.StreamResponse:
         fields = selectors.parse_fields(request.query.get("fieldSelector"), FIELD_LABELS)
         items, rv = await self._store.list(kind, ns, request.query.get("labelSelector"))
+        items = [o for o in items if fields.matches(_field_values(o))]
+        version = table.requested(request.headers.get("Accept"))
+        if version is not None:
+            include = table.include_object(request.query)
+            return _json(table.table(kind, items, str(rv), _now(), version=version, include=include))
         body = {
             "apiVersion": kind.api_version,
             "kind": kind.list_kind,
             "metadata": {"resourceVersion": str(rv)},
-            "items": [o for o in items if fields.matches(_field_values(o))],
+            "items": items,
         }
         return _json(body)
 
     async def _get(self, request: web.Request, kind: Kind, ns: str, name: str, _: bool) -> web.StreamResponse:
-        return _json(await self._store.get(kind, ns, name))
+        obj = await self._store.get(kind, ns, name)
+        version = table.requested(request.headers.get("Accept"))
+        if version is not None:
+            rv = str(obj.get("metadata", {}).get("resourceVersion", ""))
+            include = table.include_object(request.query)
+            return _json(table.table(kind, [obj], rv, _now(), version=version, include=include))
+        return _json(obj)
 
     async def _create(self, request: web.Request, kind: Kind, ns: str) -> web.StreamResponse:
         obj = await _read_object(request, kind)
@@ -325,12 +358,47 @@ class ApiServer:
                 meta["namespace"] = ns
             else:  # Kubernetes clears it for a cluster-scoped kind (rest.BeforeCreate)
                 meta.pop("namespace", None)
+            if kind.namespaced and NAMESPACE in self._kinds and not names.is_dns1123_label(ns):
+                missing = await self._namespace_refuses(kind, ns, name)
+                if missing is not None:
+                    return missing
             obj = self._admit(kind, obj, None)
             if _dry_run(request):
                 return _json(await self._dry_create(kind, ns, obj), 201)
             return _json(await self._store.create(kind, obj), 201)
         except ApiError as e:
             return _json(status_for(e, kind, name), e.code)
+
+    async def _namespace_refuses(self, kind: Kind, ns: str, name: str) -> web.Response | None:
+        """The NamespaceLifecycle admission plugin: nothing is created in a namespace that does not
+        exist (404 ``namespaces "x" not found``) or is being deleted (403). A namespace that is no
+        valid name is left to admission, which says why (``metadata.namespace``)."""
+        try:
+            namespace = await self._store.get(NAMESPACE, "", ns)
+        except NotFound as e:
+            return _json(status_for(NotFound(f'namespaces "{ns}" not found'), NAMESPACE, ns), e.code)
+        if namespace["metadata"].get("deletionTimestamp"):
+            raise Forbidden(
+                f'{kind.plural} "{name}" is forbidden: unable to create new content in namespace {ns} '
+                "because it is being terminated"
+            )
+        return None
+
+    async def _finalize(self, request: web.Request, kind: Kind, name: str) -> web.StreamResponse:
+        """``PUT /api/v1/namespaces/NAME/finalize``: replaces ``spec.finalizers`` only."""
+        obj = await _read_object(request, kind)
+        if obj["metadata"].get("name") != name:
+            raise BadRequest(
+                f"the name of the object ({obj['metadata'].get('name')}) does not match the name on the URL ({name})"
+            )
+        old = await self._store.get(kind, "", name)
+        new = corevalidation.admit_finalize(obj, old)
+        rv = obj["metadata"].get("resourceVersion")
+        if rv is not None:
+            new["metadata"]["resourceVersion"] = rv
+        if _dry_run(request):
+            return _json(new)
+        return _json(await self._store.update(kind, new))
 
     async def _dry_create(self, kind: Kind, ns: str, obj: Obj) -> Obj:
         name = obj.get("metadata", {}).get("name", "")
@@ -411,6 +479,15 @@ class ApiServer:
         fields = selectors.parse_fields(request.query.get("fieldSelector"), FIELD_LABELS)
         since = _resource_version(request.query.get("resourceVersion", ""))
         timeout = _timeout(request.query.get("timeoutSeconds"))
+        version = table.requested(request.headers.get("Accept"))
+        include = table.include_object(request.query)
+
+        def render(obj: Obj) -> Obj:
+            if version is None:
+                return obj
+            rv = str(obj.get("metadata", {}).get("resourceVersion", ""))
+            return table.table(kind, [obj], rv, _now(), version=version, include=include)
+
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         await response.prepare(request)
@@ -418,7 +495,7 @@ class ApiServer:
         def wanted(obj: Obj) -> bool:
             return labels.matches(obj.get("metadata", {}).get("labels") or {}) and fields.matches(_field_values(obj))
 
-        pump = asyncio.create_task(self._pump(response, kind, ns, since, wanted, timeout))
+        pump = asyncio.create_task(self._pump(response, kind, ns, since, wanted, timeout, render))
         self._pumps.add(pump)
         pump.add_done_callback(self._pumps.discard)
         try:
@@ -439,9 +516,11 @@ class ApiServer:
         since: int | None,
         wanted: Callable[[Obj], bool],
         timeout: float | None,
+        render: Callable[[Obj], Obj],
     ) -> None:
         async def send(type_: str, obj: Obj) -> None:
-            await response.write(json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n")
+            body = obj if type_ == "ERROR" else render(obj)
+            await response.write(json.dumps({"type": type_, "object": body}, separators=(",", ":")).encode() + b"\n")
 
         events: AsyncIterator[WatchEvent] | None = None
         try:
@@ -464,6 +543,10 @@ class ApiServer:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+def _now() -> datetime:
+    return SystemClock().wall()
 
 
 def _found(doc: Obj | None) -> Obj:

@@ -36,6 +36,11 @@ class Unprocessable(ApiError):
     reason = "Invalid"
 
 
+class Forbidden(ApiError):
+    code = 403
+    reason = "Forbidden"
+
+
 class InternalError(ApiError):
     code = 500
     reason = "InternalError"
@@ -78,7 +83,7 @@ def _causes(err: Invalid) -> list[Obj]:
     for e in err.errors:
         text = f"{e.message}\n{e.details}" if e.details else e.message
         for path in e.paths or ("",):
-            cause: Obj = {"reason": "FieldValueInvalid", "message": text}
+            cause: Obj = {"reason": getattr(e, "reason", "FieldValueInvalid"), "message": text}
             if path:
                 cause["field"] = path
             causes.append(cause)

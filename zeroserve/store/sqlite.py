@@ -12,6 +12,17 @@ replays the log after its ``since``, then reads live events, skipping any rv it 
 seen: so there is no gap and no duplicate between the two parts, and a watcher that restarts
 (even against a reopened file) misses nothing as long as the log still holds its ``since``.
 The log keeps the newest ``compact_keep`` events; older ``since`` values get Gone (410).
+
+Secrets are encrypted at rest (:mod:`zeroserve.store.encryption`): what the objects table and the
+event log hold of a Secret is AES-GCM ciphertext bound to its resource/namespace/name, sealed on
+the SQLite thread before the row is written and opened when it is read, so every reader (API,
+controller, watch) sees plain objects and nothing plain reaches the file or its WAL. The key is
+``secrets.key`` beside the database file (a ``:memory:`` store uses a key of its own).
+
+Namespaces are kept as kube-apiserver's namespace storage keeps them: created ``Active``; a delete
+while ``spec.finalizers`` is not empty marks the namespace (``deletionTimestamp``, phase
+``Terminating``) and leaves it for the namespace controller, which deletes its content and then
+removes the ``kubernetes`` finalizer; the namespace goes when both finalizer lists are empty.
 """
 
 from __future__ import annotations
@@ -29,7 +40,8 @@ from typing import Any, Final, NamedTuple, TypeVar, cast
 
 from zeroserve.api import selectors
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import Kind
+from zeroserve.api.core import NAMESPACE_ACTIVE, NAMESPACE_TERMINATING
+from zeroserve.api.kinds import NAMESPACE, SECRET, Kind
 from zeroserve.clock import Clock, SystemClock, rfc3339
 from zeroserve.errors import AlreadyExists, Conflict, FieldError, Gone, Invalid, NotFound
 from zeroserve.store.base import (
@@ -40,6 +52,7 @@ from zeroserve.store.base import (
     Propagation,
     WatchEvent,
 )
+from zeroserve.store.encryption import KEY_FILE, Keyring
 from zeroserve.store.watch import Broadcaster, Change
 
 T = TypeVar("T")
@@ -62,6 +75,8 @@ POLICY_FINALIZERS: Final[dict[str, str | None]] = {
     "Orphan": ORPHAN_FINALIZER,
 }
 NOT_SPEC: Final = frozenset({"apiVersion", "kind", "metadata", "status"})
+ENCRYPTED: Final = frozenset({f"{SECRET.plural}.{SECRET.group}" if SECRET.group else SECRET.plural})
+"""The resources whose rows are stored encrypted."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -117,8 +132,10 @@ class SqliteStore:
         clock: Clock,
         compact_keep: int,
         rv: int,
+        keyring: Keyring,
     ) -> None:
         self._conn = conn
+        self._keyring = keyring
         self._executor = executor
         self._loop = loop
         self._clock = clock
@@ -132,18 +149,35 @@ class SqliteStore:
         """Cache updates of the open transaction, applied when it commits."""
 
     @classmethod
-    async def open(cls, path: str | Path, *, clock: Clock | None = None, compact_keep: int = 10000) -> SqliteStore:
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        clock: Clock | None = None,
+        compact_keep: int = 10000,
+        keyring: Keyring | None = None,
+    ) -> SqliteStore:
+        """Open (or create) the store at ``path``; ``keyring`` encrypts Secrets (default: the
+        ``secrets.key`` beside the file, created on first use; a key of its own for ``:memory:``)."""
         if compact_keep < 1:
             raise ValueError(f"compact_keep must be at least 1, was: {compact_keep}")
         loop = asyncio.get_running_loop()
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zeroserve-sqlite")
         try:
+            if keyring is None:
+                memory = str(path) == ":memory:"
+                key_file = Path(path).parent / KEY_FILE
+                keyring = (
+                    Keyring.ephemeral()
+                    if memory
+                    else await loop.run_in_executor(executor, Keyring.load_or_create, key_file)
+                )
             conn = await loop.run_in_executor(executor, _connect, str(path))
             rv = await loop.run_in_executor(executor, _meta, conn, "rv")
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(conn, executor, loop, clock or SystemClock(), compact_keep, rv)
+        return cls(conn, executor, loop, clock or SystemClock(), compact_keep, rv, keyring)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._loop.run_in_executor(self._executor, fn, *args)
@@ -227,7 +261,8 @@ class SqliteStore:
         rows = self._cache.get(key)
         if rows is None:
             rows = {}
-            for ns, name, body in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
+            for ns, name, stored in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
+                body = self._open_row(key, ns, name, stored)
                 labels = json.loads(body).get("metadata", {}).get("labels") or {}
                 rows[(ns, name)] = _Cached(labels, body)
             self._cache[key] = rows
@@ -259,7 +294,21 @@ class SqliteStore:
             sql += " AND ns = ?"
             args.append(ns)
         rows = self._conn.execute(sql + " ORDER BY rv LIMIT ?", (*args, REPLAY_BATCH)).fetchall()
-        return [Change(rv, cast(EventType, t), k, n, name, body) for rv, t, k, n, name, body in rows]
+        return [
+            Change(rv, cast(EventType, t), k, n, name, self._open_row(k, n, name, body))
+            for rv, t, k, n, name, body in rows
+        ]
+
+    def _seal_row(self, key: str, ns: str, name: str, body: str) -> str:
+        """What the database holds of a row: ``body`` itself, or its ciphertext for a Secret."""
+        if key not in ENCRYPTED:
+            return body
+        return self._keyring.encrypt(body.encode(), _aad(key, ns, name))
+
+    def _open_row(self, key: str, ns: str, name: str, stored: str) -> str:
+        if key not in ENCRYPTED:
+            return stored
+        return self._keyring.decrypt(stored, _aad(key, ns, name)).decode()
 
     def _write(self, tx: Callable[..., Obj], *args: Any) -> Obj:
         """Run ``tx`` in one IMMEDIATE transaction, then publish its events on the loop."""
@@ -309,16 +358,17 @@ class SqliteStore:
         body = _dumps(obj)
         cached = None if type_ == "DELETED" else _Cached(dict(meta.get("labels") or {}), body)
         self._pending.append((key, ns, name, cached))
+        stored = self._seal_row(key, ns, name, body)
         if type_ == "DELETED":
             self._conn.execute("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", (key, ns, name))
         else:
             self._conn.execute(
                 "INSERT OR REPLACE INTO objects (kind, ns, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?)",
-                (key, ns, name, meta["uid"], rv, body),
+                (key, ns, name, meta["uid"], rv, stored),
             )
         self._conn.execute(
             "INSERT INTO events (rv, type, kind, ns, name, object) VALUES (?, ?, ?, ?, ?, ?)",
-            (rv, type_, key, ns, name, body),
+            (rv, type_, key, ns, name, stored),
         )
         changes.append(Change(rv, type_, key, ns, name, body))
 
@@ -346,6 +396,8 @@ class SqliteStore:
         if kind.namespaced:
             meta["namespace"] = ns
         obj.pop("status", None)
+        if kind is NAMESPACE:  # the namespace strategy's PrepareForCreate
+            obj["status"] = {"phase": NAMESPACE_ACTIVE}
         obj.update(apiVersion=kind.api_version, kind=kind.kind)
         self._record(changes, "ADDED", resource(kind), obj)
         return obj
@@ -379,8 +431,8 @@ class SqliteStore:
             return current
         if current["metadata"].get("deletionTimestamp"):
             _check_no_new_finalizers(kind, name, current, new)
-            if not new["metadata"].get("finalizers"):  # the last finalizer is gone: so is the object
-                self._record(changes, "DELETED", resource(kind), new)
+            if not new["metadata"].get("finalizers") and not _spec_finalizers(kind, new):
+                self._record(changes, "DELETED", resource(kind), new)  # the last finalizer is gone: so is it
                 return new
         self._record(changes, "MODIFIED", resource(kind), new)
         return new
@@ -406,14 +458,17 @@ class SqliteStore:
             wanted = POLICY_FINALIZERS[propagation]
             if wanted is not None:
                 finalizers.append(wanted)
-        if not finalizers:
+        if not finalizers and not _spec_finalizers(kind, obj):
             self._record(changes, "DELETED", resource(kind), obj)
             return obj
-        if finalizers == meta.get("finalizers") and meta.get("deletionTimestamp"):
+        if finalizers == (meta.get("finalizers") or []) and meta.get("deletionTimestamp"):
             return obj  # already being deleted this way
-        meta["finalizers"] = finalizers
+        if finalizers:
+            meta["finalizers"] = finalizers
         meta.setdefault("deletionTimestamp", rfc3339(self._clock.wall()))
         meta.setdefault("deletionGracePeriodSeconds", 0)
+        if kind is NAMESPACE:
+            obj.setdefault("status", {})["phase"] = NAMESPACE_TERMINATING
         self._record(changes, "MODIFIED", resource(kind), obj)
         return obj
 
@@ -456,6 +511,19 @@ def _check_no_new_finalizers(kind: Kind, name: str, current: Obj, new: Obj) -> N
             kind.kind,
             name,
         )
+
+
+def _spec_finalizers(kind: Kind, obj: Obj) -> list[str]:
+    """A Namespace's ``spec.finalizers`` (what its content's deletion waits on); none for other kinds."""
+    if kind is not NAMESPACE:
+        return []
+    spec = obj.get("spec")
+    return list(spec.get("finalizers") or []) if isinstance(spec, dict) else []
+
+
+def _aad(key: str, ns: str, name: str) -> bytes:
+    """The associated data of a sealed row: its resource, namespace and name."""
+    return f"{key}/{ns}/{name}".encode()
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> int:

@@ -1,0 +1,164 @@
+"""Table columns per kind: what ``kubectl get`` prints, as the server's Table gives it.
+
+kubectl prints a built-in kind only from the ``meta.k8s.io/v1`` Table the server answers with
+(``Accept: application/json;as=Table;v=v1;g=meta.k8s.io``); the columns come from
+``pkg/printers/internalversion/printers.go`` (ConfigMap ``NAME DATA AGE``, Secret
+``NAME TYPE DATA AGE``, Namespace ``NAME STATUS AGE``). A kind with no columns of its own gets
+``NAME AGE``, as a CRD without ``additionalPrinterColumns``; Knative's columns are added here per
+kind. A cell never holds a Secret value: the Secret row counts its keys.
+
+:func:`human_duration` is apimachinery's ``duration.HumanDuration`` (``AGE``). PURE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from zeroserve.api.autoscaling import parse_time
+from zeroserve.api.base import Obj
+
+Cell = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A ``TableColumnDefinition`` and how to fill its cell from an object at a time."""
+
+    name: str
+    type: str
+    description: str
+    cell: Callable[[Obj, datetime], Cell]
+    format: str = ""
+    priority: int = 0
+
+    def definition(self) -> Obj:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        }
+
+
+NAME_DOC = (
+    "Name must be unique within a namespace. Is required when creating resources, although some resources "
+    "may allow a client to request the generation of an appropriate name automatically. Name is primarily "
+    "intended for creation idempotence and configuration definition. Cannot be updated. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
+)
+AGE_DOC = (
+    "CreationTimestamp is a timestamp representing the server time when this object was created. It is not "
+    "guaranteed to be set in happens-before order across separate operations. Clients may not set this value. "
+    "It is represented in RFC3339 form and is in UTC."
+)
+
+
+def human_duration(seconds: float) -> str:
+    """apimachinery ``duration.HumanDuration``: ``45s``, ``5m10s``, ``3h``, ``2d4h``, ``1y20d``."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = hours // 24 % 365
+        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def age(obj: Obj, now: datetime) -> str:
+    """``translateTimestampSince``: ``<unknown>`` without a creation time."""
+    created = parse_time(obj.get("metadata", {}).get("creationTimestamp"))
+    return "<unknown>" if created is None else human_duration((now - created).total_seconds())
+
+
+def _name(obj: Obj, _: datetime) -> Cell:
+    return str(obj.get("metadata", {}).get("name", ""))
+
+
+def _count(*fields: str) -> Callable[[Obj, datetime], Cell]:
+    def cell(obj: Obj, _: datetime) -> Cell:
+        return sum(len(obj.get(f) or {}) for f in fields)
+
+    return cell
+
+
+def _at(*path: str) -> Callable[[Obj, datetime], Cell]:
+    def cell(obj: Obj, _: datetime) -> Cell:
+        value: object = obj
+        for p in path:
+            value = value.get(p) if isinstance(value, dict) else None
+        return value if isinstance(value, str | int | float | bool) else ""
+
+    return cell
+
+
+NAME = Column("Name", "string", NAME_DOC, _name, format="name")
+AGE = Column("Age", "string", AGE_DOC, age)
+DEFAULT_COLUMNS: tuple[Column, ...] = (NAME, AGE)
+
+COLUMNS: dict[tuple[str, str], tuple[Column, ...]] = {
+    ("v1", "ConfigMap"): (
+        NAME,
+        Column(
+            "Data",
+            "string",
+            "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' "
+            "or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data "
+            "must not overlap with the keys in the BinaryData field, this is enforced during validation process.",
+            _count("data", "binaryData"),
+        ),
+        AGE,
+    ),
+    ("v1", "Secret"): (
+        NAME,
+        Column("Type", "string", "Used to facilitate programmatic handling of secret data.", _at("type")),
+        Column(
+            "Data",
+            "string",
+            "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. "
+            "The serialized form of the secret data is a base64 encoded string, representing the arbitrary "
+            "(possibly non-string) data value here.",
+            _count("data"),
+        ),
+        AGE,
+    ),
+    ("v1", "Namespace"): (
+        NAME,
+        Column(
+            "Status",
+            "string",
+            "The status of the namespace",
+            _at("status", "phase"),
+        ),
+        AGE,
+    ),
+}
+"""Columns by (apiVersion, kind); issue 15 adds Knative's (their CRDs' additionalPrinterColumns)."""
+
+
+def columns(api_version: str, kind: str) -> tuple[Column, ...]:
+    return COLUMNS.get((api_version, kind), DEFAULT_COLUMNS)
+
+
+def row(cols: tuple[Column, ...], obj: Obj, now: datetime) -> list[Cell]:
+    return [c.cell(obj, now) for c in cols]
