@@ -363,3 +363,44 @@ def test_cluster_local_hosts_go_through_the_internal_listener() -> None:
     )
     assert sender.target("http://127.0.0.1:8080/x") == ("http://127.0.0.1:8080/x", None)
     assert sender.target("http://localhost:8080/") == ("http://localhost:8080/", None)
+
+
+async def test_the_feed_follows_the_store(tmp_path: Path) -> None:
+    """TriggerFeed over a real store: a Trigger and its Broker appear (list, then watch), its
+    status gets a subscriber, events flow; deleting the Trigger forgets its state."""
+    from prometheus_client import CollectorRegistry
+
+    from zeroserve.api.kinds import BROKER, TRIGGER
+    from zeroserve.eventing.metrics import EventingMetrics
+    from zeroserve.eventing.plane import EventingPlane
+    from zeroserve.store.sqlite import SqliteStore
+
+    sub = await Subscriber().start()
+    store = await SqliteStore.open(":memory:")
+    registry = CollectorRegistry()
+    try:
+        b = await store.create(BROKER, {**broker(), "apiVersion": "eventing.knative.dev/v1", "kind": "Broker"})
+        async with EventingPlane(tmp_path, store, None, registry=registry) as plane:
+            assert isinstance(plane.metrics, EventingMetrics)
+            await asyncio.wait_for(plane.feed.listed.wait(), 10)
+            t = trigger("t", sub.url)
+            t["metadata"].pop("uid")
+            t["metadata"].pop("creationTimestamp")
+            t = await store.create(TRIGGER, {**t, "apiVersion": "eventing.knative.dev/v1", "kind": "Trigger"})
+            await store.update_status(TRIGGER, {**t, "status": {"subscriberUri": sub.url}})
+            uid = t["metadata"]["uid"]
+            await eventually(lambda: uid in plane.dispatcher.workers, 10)
+            await plane.log.append("ns", "default", event(1))
+            await eventually(lambda: len(sub.seen) == 1, 10)
+            sample = registry.get_sample_value
+            labels = {"namespace": "ns", "broker": "default", "trigger": "t"}
+            assert sample("zeroserve_eventing_accepted_events_total", {"namespace": "ns", "broker": "default"}) == 1
+            await eventually(lambda: sample("zeroserve_eventing_delivered_events_total", labels) == 1, 10)
+            assert sample("zeroserve_eventing_backlog_events", labels) == 0
+            await store.delete(TRIGGER, "ns", "t")
+            await eventually(lambda: uid not in plane.log.triggers, 10)
+            assert sample("zeroserve_eventing_backlog_events", labels) is None
+            await store.delete(BROKER, "ns", b["metadata"]["name"])
+    finally:
+        await store.close()
+        await sub.close()
