@@ -540,6 +540,14 @@ def validate_trigger(t: Trigger, old: Trigger | None, cfg: Config) -> list[Field
 OIDC_NOT_SUPPORTED = "authentication-oidc feature not yet supported for this Broker class"
 
 
+def pre_process(cm: ConditionManager, status: Status, generation: int | None) -> None:
+    """knative.dev/pkg ``PreProcessReconcile``: conditions initialized; a new generation makes Ready
+    Unknown until the reconciler says otherwise."""
+    cm.initialize()
+    if status.observed_generation != generation:
+        cm.mark_unknown(READY, "NewObservedGenFailure", "unsuccessfully observed a new generation")
+
+
 def set_broker_address(cm: ConditionManager, status: BrokerStatus, url: str | None) -> None:
     """``BrokerStatus.SetAddress``: the address (named after its scheme) and Addressable."""
     if url:

@@ -28,6 +28,7 @@ from zeroserve.api import annotations as ann
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import (
+    BROKER,
     CLUSTERDOMAINCLAIM,
     CONFIGURATION,
     CORE_KINDS,
@@ -38,13 +39,23 @@ from zeroserve.api.kinds import (
     ROUTE,
     SERVERLESSSERVICE,
     SERVICE,
+    TRIGGER,
 )
 from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.clock import Clock, SystemClock
 from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress, NullIngress
-from zeroserve.controller.reconcilers import configuration, domainmapping, revision, route, service
+from zeroserve.controller.reconcilers import (
+    configuration,
+    destinations,
+    domainmapping,
+    revision,
+    route,
+    service,
+    trigger,
+)
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
+from zeroserve.controller.reconcilers.broker import BrokerIngress, BrokerReconciler
 from zeroserve.controller.reconcilers.digests import DigestResolver
 from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFIX
 from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
@@ -75,6 +86,7 @@ RECONCILERS: dict[str, Reconcile] = {
     ROUTE.kind: route.reconcile,
     DOMAINMAPPING.kind: domainmapping.reconcile,
     CLUSTERDOMAINCLAIM.kind: domainmapping.reconcile_claim,
+    TRIGGER.kind: trigger.reconcile,
 }
 
 
@@ -133,10 +145,12 @@ class Controller:
         serving_mode: ServingMode | None = None,
         reconcile_deadline: float = RECONCILE_DEADLINE,
         images: ImageStore | None = None,
+        broker_ingress: BrokerIngress | None = None,
     ) -> None:
         digests = DigestResolver(images, self._on_digests) if images is not None else None
         self.deps = Deps(store, runtime, config, clock or SystemClock(), ingress or NullIngress(), digests)
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
+        self.reconcilers[BROKER.kind] = BrokerReconciler(broker_ingress).reconcile
         self.reconcilers[PODAUTOSCALER.kind] = _not_autoscaled
         self.reconcilers[SERVERLESSSERVICE.kind] = _not_autoscaled
         self._kpa = KPAReconciler(multiscaler) if multiscaler is not None else None
@@ -158,6 +172,7 @@ class Controller:
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
         self.domainmappings = domainmapping.Tracker()
+        self.eventing = destinations.Tracker()
         self._known: set[Key] = set()
         self._started = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -295,6 +310,8 @@ class Controller:
             queue.add(gc_key)
         for dm_key in self.domainmappings.observe(kind, obj, deleted):
             queue.add(dm_key)
+        for ev_key in self.eventing.observe(kind, obj, deleted):
+            queue.add(ev_key)
         for ref in obj.get("metadata", {}).get("ownerReferences", []):
             if ref.get("controller") and ref.get("kind") in self.reconcilers:
                 queue.add(Key(ref["kind"], key.namespace, ref.get("name", "")))
