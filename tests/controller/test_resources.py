@@ -16,7 +16,7 @@ from zeroserve.controller.resources.configuration import make_configuration
 from zeroserve.controller.resources.revision import make_revision
 from zeroserve.controller.resources.route import make_route
 from zeroserve.controller.resources.workload import make_workload, pull_policy
-from zeroserve.runtime.base import WorkloadKey
+from zeroserve.runtime.base import Failure, WorkloadKey
 from zeroserve.testing import service, template
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -184,7 +184,7 @@ def test_make_workload_carries_every_timeout_to_the_queue_proxy() -> None:
     assert (w.timeout_seconds, w.response_start_timeout_seconds, w.idle_timeout_seconds) == (120, 30, 10)
 
 
-def test_make_workload_reports_unsupported_fields_and_keeps_literal_env() -> None:
+def test_make_workload_reports_unsupported_fields_and_a_missing_configmap() -> None:
     spec = {
         "containers": [
             {
@@ -198,21 +198,17 @@ def test_make_workload_reports_unsupported_fields_and_keeps_literal_env() -> Non
                 "resources": {"limits": {"cpu": "500m", "memory": "128Mi"}},
             }
         ],
-        "volumes": [{"name": "v"}],
+        "volumes": [{"name": "v", "hostPath": {"path": "/srv"}}],
         "nodeSelector": {"a": "b"},
         "timeoutSeconds": 30,
         "containerConcurrency": 5,
     }
     w = make_workload(rev_of(spec), Config())
-    assert w.env == (("A", "1"),)
+    assert w.env == (("A", "1"),)  # no instance is made with it: config_error
+    assert w.config_error == Failure("CreateContainerConfigError", 'configmap "c" not found', permanent=True)
     assert (w.container_port, w.termination_grace_seconds, w.container_concurrency) == (9000, 30, 5)
     assert (w.cpu_limit, w.memory_limit) == ("500m", "128Mi")
-    assert set(w.unsupported) == {
-        "spec.volumes",
-        "spec.nodeSelector",
-        "spec.containers[0].env[1].valueFrom",
-        "spec.containers[0].envFrom",
-    }
+    assert set(w.unsupported) == {"spec.volumes[0].hostPath", "spec.nodeSelector"}
 
 
 @pytest.mark.parametrize(

@@ -131,18 +131,18 @@ async def test_min_and_initial_scale_annotations(env: Env) -> None:
 
 async def test_unsupported_fields_are_named_in_a_condition(env: Env) -> None:
     cfg = configuration_obj("default", "hello")
-    cfg["spec"]["template"]["spec"]["volumes"] = [{"name": "v", "emptyDir": {"medium": "Memory"}}]
+    cfg["spec"]["template"]["spec"]["volumes"] = [{"name": "v", "hostPath": {"path": "/srv"}}]
     await env.store.create(CONFIGURATION, cfg)
     await configuration.reconcile(env.deps, Key("Configuration", "default", "hello"))
     await revision.reconcile(env.deps, KEY)
     env.runtime.make_ready(WKEY)
     await revision.reconcile(env.deps, KEY)
     rev = await env.get(REVISION, "hello-00001")
-    assert rev["spec"]["volumes"] == [{"name": "v", "emptyDir": {"medium": "Memory"}}]
+    assert rev["spec"]["volumes"] == [{"name": "v", "hostPath": {"path": "/srv"}}]
     assert cond(rev, "ResourcesAvailable") == (
         "True",
         "UnsupportedFields",
-        "Fields kept but not honoured by this runtime: spec.volumes.",
+        "Fields kept but not honoured by this runtime: spec.volumes[0].hostPath.",
     )
 
 

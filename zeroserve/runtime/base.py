@@ -9,11 +9,12 @@ runtime keeps ``replicas`` instances of it and reports what really happens in a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
 
 from zeroserve.api.podspec import Probe
+from zeroserve.runtime.envexpand import escape
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,50 @@ class WorkloadKey:
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.revision}"
+
+
+POD_NAME = "metadata.name"
+POD_UID = "metadata.uid"
+INSTANCE_FIELDS = (POD_NAME, POD_UID)
+"""The downward API fields only an instance has (its pod's name and uid): the runtime fills them."""
+SERVICE_ACCOUNT_TOKEN = "serviceAccountToken"
+"""``VolumeFile.field`` of a projected ``serviceAccountToken``: a random token per instance, accepted by
+nothing (never zeroserve's API token)."""
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """A volume of the instance seen by one container at ``mount_path`` (``subPath``: one entry of it)."""
+
+    name: str
+    mount_path: str
+    read_only: bool = True
+    sub_path: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeFile:
+    """A file of a ``secret``, ``configMap``, ``projected`` or ``downwardAPI`` volume (path relative, clean)."""
+
+    path: str
+    data: bytes = field(repr=False)
+    """Never in a repr (a Secret's value)."""
+    mode: int = 0o644
+    field: str | None = None
+    """One of :data:`INSTANCE_FIELDS` or :data:`SERVICE_ACCOUNT_TOKEN`: the runtime writes this
+    instance's value (``data`` is empty)."""
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A volume of the pod: ``files`` (written by the runtime, updated in place, Kubernetes' ``..data``
+    swap) or an ``emptyDir`` (``medium`` ``""`` on disk, ``Memory`` on a tmpfs; ``size_limit`` bytes)."""
+
+    name: str
+    kind: Literal["files", "emptyDir"] = "files"
+    files: tuple[VolumeFile, ...] = ()
+    medium: str = ""
+    size_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +82,7 @@ class WorkloadContainer:
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     working_dir: str | None = None
-    env: tuple[tuple[str, str], ...] = ()
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     readiness_probe: Probe | None = None
     liveness_probe: Probe | None = None
     startup_probe: Probe | None = None
@@ -47,6 +92,10 @@ class WorkloadContainer:
     run_as_group: int | None = None
     run_as_non_root: bool | None = None
     image_pull_policy: str | None = None
+    volume_mounts: tuple[VolumeMount, ...] = ()
+    env_data: frozenset[int] = frozenset()
+    instance_fields: tuple[tuple[int, str], ...] = ()
+    """As ``Workload.env_data`` and ``Workload.instance_fields``."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +109,11 @@ class Workload:
     command: tuple[str, ...]
     args: tuple[str, ...]
     working_dir: str | None
-    env: tuple[tuple[str, str], ...]
-    """The container's literal env (name, value); K_* and PORT are added by the runtime."""
+    env: tuple[tuple[str, str], ...] = field(repr=False)
+    """The container's env (name, value) in the kubelet's order: ``envFrom`` first, then ``env``; values
+    read from ConfigMaps, Secrets and the downward API are escaped (``$`` -> ``$$``) so that ``$(VAR)``
+    expansion gives them back as they are. K_* and PORT are added by the runtime. Never in a repr
+    (Secrets' values)."""
     container_port: int
     readiness_probe: Probe | None
     liveness_probe: Probe | None
@@ -93,6 +145,58 @@ class Workload:
     """``initContainers`` (config-features ``kubernetes.podspec-init-containers``), run first, in order."""
     multi_container_probing: bool = False
     """config-features ``multi-container-probing``: the sidecars' readiness probes gate readiness too."""
+    volumes: tuple[Volume, ...] = ()
+    """The pod's volumes that some container mounts, with their contents (:func:`template`)."""
+    volume_mounts: tuple[VolumeMount, ...] = ()
+    """The serving container's mounts."""
+    env_data: frozenset[int] = frozenset()
+    """Which entries of ``env`` are data (read from a ConfigMap, a Secret or the downward API)."""
+    instance_fields: tuple[tuple[int, str], ...] = ()
+    """(index in ``env``, one of :data:`INSTANCE_FIELDS`): entries each instance fills with its own value."""
+    config_error: Failure | None = None
+    """Why no new instance can be made (the kubelet's ``CreateContainerConfigError`` for a missing
+    ConfigMap, Secret or key, ``FailedMount`` for a volume): running instances go on, as pods do."""
+    config_warnings: tuple[str, ...] = ()
+    """What of the env and volumes is accepted but not honoured (e.g. envFrom keys skipped)."""
+
+
+def template(workload: Workload) -> Workload:
+    """``workload`` without the data it reads from ConfigMaps, Secrets and the downward API (pure).
+
+    A Revision's spec is immutable, so between two workloads of one key that data is what changes with
+    the objects it is read from: the runtime rolls instances only when the template changes; new data
+    goes to new instances (env, fixed for an instance's life) and into running ones' volumes (in place)."""
+    return replace(
+        workload,
+        env=_literal(workload.env, workload.env_data),
+        env_data=frozenset(),
+        instance_fields=(),
+        volumes=tuple(replace(v, files=()) for v in workload.volumes),
+        config_error=None,
+        config_warnings=(),
+        sidecars=tuple(_container_template(c) for c in workload.sidecars),
+        init_containers=tuple(_container_template(c) for c in workload.init_containers),
+    )
+
+
+def _container_template(c: WorkloadContainer) -> WorkloadContainer:
+    return replace(c, env=_literal(c.env, c.env_data), env_data=frozenset(), instance_fields=())
+
+
+def _literal(env: tuple[tuple[str, str], ...], data: frozenset[int]) -> tuple[tuple[str, str], ...]:
+    return tuple(entry for i, entry in enumerate(env) if i not in data)
+
+
+def instance_env(
+    env: tuple[tuple[str, str], ...], fields: tuple[tuple[int, str], ...], values: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """``env`` with each instance field set to this instance's value, escaped as data is (pure)."""
+    if not fields:
+        return env
+    out = list(env)
+    for index, path in fields:
+        out[index] = (out[index][0], escape(values.get(path, "")))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zeroserve.runtime import isolation, supervisor
-from zeroserve.runtime.isolation import Jail, Machine, User
+from zeroserve.runtime.isolation import Bind, Jail, Machine, User
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """containerd's PATH for a container whose image sets none."""
@@ -65,8 +65,9 @@ logger = logging.getLogger(__name__)
 NSENTER_FLAGS = ("--user", "--mount", "--pid", "--ipc", "--uts", "--net", "--root", "--wd")
 
 
-def sandbox_options(rootfs_fd: int, cwd: str, hostname: str) -> list[str]:
-    """bubblewrap's options for one container (pure): see the module docstring."""
+def sandbox_options(rootfs_fd: int, cwd: str, hostname: str, binds: Sequence[Bind] = ()) -> list[str]:
+    """bubblewrap's options for one container (pure): see the module docstring; ``binds`` (its volumes)
+    last, their mount points made in the rootfs beforehand (:meth:`Rootfs.mount_point`)."""
     return [
         *SANDBOX_FLAGS,
         "--hostname",
@@ -84,17 +85,18 @@ def sandbox_options(rootfs_fd: int, cwd: str, hostname: str) -> list[str]:
         "/tmp",
         "--chdir",
         cwd,
+        *isolation.bind_options(binds),
     ]
 
 
-def jail(machine: Machine, user: User, rootfs_fd: int, cwd: str, hostname: str) -> Jail:
+def jail(machine: Machine, user: User, rootfs_fd: int, cwd: str, hostname: str, binds: Sequence[Bind] = ()) -> Jail:
     """How :mod:`.spawn` starts a container as ``user`` (pure). The machine must have bubblewrap and
     ``setpriv`` and run as root (:func:`unavailable`)."""
     assert machine.bwrap is not None and machine.setpriv is not None
     ids = ("--reuid", str(user.uid), "--regid", str(user.gid), "--groups", str(IMAGES_GID))
     drop = tuple(flag for flag in isolation.DROP_FLAGS if flag != "--clear-groups")
     prefix = (machine.setpriv, *ids, *drop, "--pdeathsig", "KILL", "--")
-    options = tuple(sandbox_options(rootfs_fd, cwd, hostname))
+    options = tuple(sandbox_options(rootfs_fd, cwd, hostname, binds))
     return Jail(machine.bwrap, ("--",), user, options, monitored=True, prefix=prefix, container=True, fds=(rootfs_fd,))
 
 
@@ -248,6 +250,29 @@ class Rootfs:
                 pass  # a symlink or a file on the way: bwrap's --chdir will say what is wrong
             finally:
                 os.close(fd)
+
+    def mount_point(self, path: str, *, file: bool = False) -> None:
+        """Make ``path`` (absolute) in the rootfs for a volume's bind, a file or a directory, where the
+        image lacks it (never through a symlink of the image: bwrap then says what is wrong)."""
+        parts = [p for p in path.split("/") if p not in ("", ".", "..")]
+        if not parts:
+            return
+        fd = os.open(".", os.O_PATH | os.O_DIRECTORY, dir_fd=self.fd)
+        try:
+            for part in parts[:-1]:
+                _mkdir(fd, part, 0o755)
+                inner = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+            if not file:
+                _mkdir(fd, parts[-1], 0o755)
+            else:
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def read(self, path: str, limit: int = 1 << 20) -> str:
         """A small text file of the image (``etc/passwd``), "" when it is missing, never through a symlink."""

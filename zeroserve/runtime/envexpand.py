@@ -43,6 +43,12 @@ def expand(text: str, env: Mapping[str, str]) -> str:
     return "".join(out)
 
 
+def escape(value: str) -> str:
+    """``value`` written so that :func:`expand` gives it back unchanged (``$`` -> ``$$``): a value read
+    from a ConfigMap, a Secret or the downward API is never expanded (the kubelet's rule)."""
+    return value.replace("$", "$$")
+
+
 def build_env(
     inherited: Mapping[str, str],
     declared: Iterable[tuple[str, str]],

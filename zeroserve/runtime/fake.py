@@ -28,11 +28,16 @@ class FakeRuntime:
 
     async def ensure(self, workload: Workload, replicas: int) -> None:
         key = workload.key
-        changed = self.workloads.get(key) != workload or self.replicas.get(key) != replicas
+        previous = self.workloads.get(key)
+        changed = previous != workload or self.replicas.get(key) != replicas
         self.workloads[key] = workload
         self.replicas[key] = replicas
         status = self.statuses.get(key, WorkloadStatus())
+        if previous is not None and status.failure is not None and status.failure == previous.config_error:
+            status = replace(status, failure=None)  # the missing ConfigMap or Secret came
         failure = self.failing.get(workload.image or "")
+        if failure is None and workload.config_error is not None and status.ready == 0:
+            failure = workload.config_error  # as the local runtime: no instance can be made
         if failure is not None:
             status = WorkloadStatus(desired=replicas, ready=0, failure=failure)
         elif self.auto_ready:

@@ -42,9 +42,16 @@ data dir stays hidden even inside the working directory. The command is resolved
 would resolve it (a ``PATH`` entry it cannot reach, such as pyenv's shims under ``/root``, is
 skipped; a program it may not run is a ``PermissionError`` at once). Copying the app's files, or
 making them readable by its uid alone, was not chosen: the checkout belongs to whoever runs ``up``,
-and every revision of one checkout reads the same files. Files the platform hands an app later
-(Secret and ConfigMap volumes) are to be owned by its uid, mode 0600, and bound into its sandbox
-by the (root) bubblewrap: readable by its uid and by no other instance's.
+and every revision of one checkout reads the same files. Files the platform hands an app (Secret,
+ConfigMap, projected volumes and emptyDirs, :mod:`.volumes`) are owned by its uid in a directory only
+it may enter, and bound into its sandbox at their ``mountPath`` by the (root) bubblewrap: readable by
+its uid and by no other instance's.
+
+**Mount points** (:func:`shadows_for`). The host's root is bound read-only, so a ``mountPath`` that
+is not there (``/etc/config``, ``/app/secrets``) cannot be made in it: the deepest directory above it
+that exists becomes a tmpfs with every entry of the host's bound back (a symlink as a symlink), and
+for ``/`` itself the root is bound entry by entry instead of at once; bubblewrap then makes the mount
+point in the tmpfs. Nothing of the host is written, and the app sees the same files (read-only) there.
 
 **The chain** (bubblewrap's namespace setup costs ~4 ms, MEASURED.md section 3): the shell step
 (cgroups) -> ``bwrap`` (its options and the app's environment come in a file, ``--args FD``: the
@@ -170,6 +177,82 @@ def probe(policy: Policy) -> Machine:
 
 
 @dataclass(frozen=True)
+class Bind:
+    """A host path bound into a sandbox at ``target`` (a volume at its ``mountPath``)."""
+
+    source: str
+    target: str
+    read_only: bool = True
+    file: bool = False
+    """The source is a file (a ``subPath`` to one): its mount point is a file."""
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A directory the sandbox replaces with a tmpfs holding its host ``entries`` again (name, and the
+    target of a symlink or None), so that mount points can be made in it."""
+
+    path: str
+    entries: tuple[tuple[str, str | None], ...]
+
+
+def bind_options(binds: Iterable[Bind]) -> list[str]:
+    """bubblewrap's options for ``binds`` (pure): the directories above each target made 0755 where
+    they are missing (bubblewrap would make them 0700, closed to the app), then the bind."""
+    options: list[str] = []
+    for b in binds:
+        parents = []
+        head = os.path.dirname(b.target)
+        while head not in ("/", ""):
+            parents.append(head)
+            head = os.path.dirname(head)
+        for parent in reversed(parents):
+            options += ["--perms", "0755", "--dir", parent]
+        options += ["--ro-bind" if b.read_only else "--bind", b.source, b.target]
+    return options
+
+
+def shadow_options(shadows: Iterable[Shadow], skip: Iterable[str] = ("proc", "dev")) -> list[str]:
+    """Options that rebuild each shadowed directory on a tmpfs, parents first (pure); ``/`` is not one
+    of them (:func:`sandbox_options` binds its entries instead of ``/``)."""
+    options: list[str] = []
+    for shadow in sorted(shadows, key=lambda s: s.path.rstrip("/").count("/")):
+        top = shadow.path == "/"
+        if not top:
+            options += ["--perms", "0755", "--tmpfs", shadow.path]
+        for name, link in shadow.entries:
+            if top and name in skip:
+                continue
+            path = os.path.join(shadow.path, name)
+            options += ["--symlink", link, path] if link is not None else ["--ro-bind", path, path]
+    return options
+
+
+def shadows_for(targets: Iterable[str], writable: Iterable[str] = ()) -> list[Shadow]:
+    """The directories to shadow so that every one of ``targets`` can be made (see the module
+    docstring): for each target missing on the host, the deepest directory above it that exists,
+    unless it is inside one the sandbox makes writable anyway (``writable``: its private tmpfs)."""
+    roots = list(writable)
+    found: dict[str, Shadow] = {}
+    for target in targets:
+        if os.path.lexists(target):
+            continue
+        above = os.path.dirname(target)
+        while not os.path.isdir(above) and above != "/":
+            above = os.path.dirname(above)
+        if above in found or within(above, roots):
+            continue
+        entries = []
+        try:
+            for entry in sorted(os.scandir(above), key=lambda e: e.name):
+                entries.append((entry.name, os.readlink(entry.path) if entry.is_symlink() else None))
+        except OSError:
+            continue
+        found[above] = Shadow(above, tuple(entries))
+    return list(found.values())
+
+
+@dataclass(frozen=True)
 class Jail:
     """How :mod:`.spawn` starts an app confined: ``exec program [--args FD] *rest app...``."""
 
@@ -211,16 +294,24 @@ class Jail:
 
 
 def sandbox_options(
-    hidden: Iterable[str], cwd: str, private_tmp: Iterable[str] = PRIVATE_TMP, veiled: str | None = None
+    hidden: Iterable[str],
+    cwd: str,
+    private_tmp: Iterable[str] = PRIVATE_TMP,
+    veiled: str | None = None,
+    *,
+    binds: Sequence[Bind] = (),
+    shadows: Sequence[Shadow] = (),
 ) -> list[str]:
     """bubblewrap's options for an instance running in ``cwd`` (pure): see the module docstring.
 
     ``veiled``: a directory above ``cwd`` the app's user may not search (a 0700 home): it becomes an
     empty one too. A working directory under a private or veiled directory is bound back (as it
     was, read-write); every ``hidden`` directory becomes an empty one, also inside that working
-    directory."""
+    directory. ``binds`` (volumes) come last, their mount points made in the ``shadows``."""
     private = list(private_tmp)
-    options = [*SANDBOX_FLAGS, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    whole_root = not any(shadow.path == "/" for shadow in shadows)
+    options = [*SANDBOX_FLAGS, *(("--ro-bind", "/", "/") if whole_root else ()), *shadow_options(shadows)]
+    options += ["--proc", "/proc", "--dev", "/dev"]
     for path in private:
         options += ["--perms", "1777", "--tmpfs", path]
     if veiled is not None and not within(veiled, private):
@@ -232,7 +323,7 @@ def sandbox_options(
     for path in hidden:
         if not within(path, private) or within(path, bound):
             options += ["--perms", "0700", "--tmpfs", path]
-    return options
+    return options + bind_options(binds)
 
 
 def within(path: str, roots: Iterable[str]) -> bool:
@@ -331,17 +422,22 @@ class Isolation:
         self._uids[key] = uid = self.policy.uid_base + slot
         return uid
 
-    def jail(self, user: User, cwd: str, *, keep_pwd: bool = False) -> Jail | None:
+    def jail(self, user: User, cwd: str, *, keep_pwd: bool = False, binds: Sequence[Bind] = ()) -> Jail | None:
         """How to start an app as ``user`` in ``cwd`` (None: as zeroserve up's user, unconfined).
 
-        bubblewrap sets ``PWD``: unset again unless the app's environment has its own (``keep_pwd``)."""
+        bubblewrap sets ``PWD``: unset again unless the app's environment has its own (``keep_pwd``).
+        ``binds``: volumes at their mount paths (only in a sandbox: a ValueError without one)."""
         machine = self.machine
         drop = drop_options(user) if machine.can_switch_users else ()
+        if binds and machine.bwrap is None:
+            raise ValueError(f"volumes cannot be mounted without the sandbox: {machine.no_sandbox}")
         if machine.bwrap is not None:
             inner = (machine.setpriv, *drop, "--") if drop and machine.setpriv else ()
             cwd = os.path.realpath(cwd)
             veiled = closed_above(cwd, user) if drop else None
-            options = tuple(sandbox_options(self.hidden, cwd, self.private_tmp, veiled))
+            writable = [*self.private_tmp, *((veiled,) if veiled is not None else ())]
+            shadows = shadows_for([b.target for b in binds], writable) if binds else []
+            options = tuple(sandbox_options(self.hidden, cwd, self.private_tmp, veiled, binds=binds, shadows=shadows))
             unset = () if keep_pwd else ("-u", "PWD")
             rest = ("--", machine.env, *unset, "--default-signal=TERM", *inner)
             visible = (cwd,) if veiled is not None or within(cwd, self.private_tmp) else ()

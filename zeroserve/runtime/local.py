@@ -35,6 +35,13 @@ A workload with an image in any container runs as *container instances* (:mod:`.
 every instance is a pod in a network namespace of its own, reached through reserved loopback ports
 (:mod:`zeroserve.net.netns`). A container without an image runs as a process, as before.
 
+Volumes (:mod:`.volumes`) are made per instance before it starts and bound at their mount paths in
+its sandbox; a workload whose ConfigMap or Secret data changed (:func:`~.base.template` unchanged) is
+not rolled: running instances get the new files in place and keep their env, new instances get both.
+A ``config_error`` (a missing ConfigMap, Secret or key) keeps new instances from being made while
+running ones go on, as the kubelet leaves a running pod alone. Instances are named as Knative's pods
+(``REVISION-deployment-HASH-XXXXX``, :func:`.volumes.pod_name`), which the downward API shows.
+
 No workload can wedge the runtime: one that can never start (an image, no command, a NUL byte or a
 lone surrogate in its command, args or env, uid 0 with ``runAsNonRoot``) is a permanent
 :class:`~.base.Failure` before any spawn; anything a spawn raises ends the instance with a start
@@ -58,8 +65,17 @@ from pathlib import Path
 from zeroserve.api.base import to_wire
 from zeroserve.images.base import ImageError, ImageStore, PullPolicy
 from zeroserve.net import netns
-from zeroserve.runtime import cgroups, container, isolation, logs, pod, probes, supervisor
-from zeroserve.runtime.base import Endpoint, Failure, OnChange, Workload, WorkloadKey, WorkloadStatus
+from zeroserve.runtime import cgroups, container, isolation, logs, pod, probes, supervisor, volumes
+from zeroserve.runtime.base import (
+    Endpoint,
+    Failure,
+    OnChange,
+    Workload,
+    WorkloadKey,
+    WorkloadStatus,
+    instance_env,
+    template,
+)
 from zeroserve.runtime.envexpand import build_env, expand_argv
 from zeroserve.runtime.isolation import Isolation, User
 from zeroserve.runtime.process import ContainerSpec, Instance, InstanceSpec, SidecarSpec
@@ -92,6 +108,14 @@ IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 COMMAND_MISSING = "CommandMissing"
 CREATE_CONTAINER_ERROR = "CreateContainerError"
 """kubelet's reason when creating a container failed: here, building an instance's spec raised."""
+FAILED_MOUNT = "FailedMount"
+"""kubelet's reason (an event's) when a volume cannot be set up."""
+
+
+def mounts_volumes(workload: Workload) -> bool:
+    """Whether some container of ``workload`` mounts one of its volumes (pure)."""
+    names = {v.name for v in workload.volumes}
+    return any(m.name in names for c in pod.all_containers(workload) for m in c.volume_mounts)
 
 
 def workload_failure(workload: Workload, containers: str | None = "no image store is configured") -> Failure | None:
@@ -234,6 +258,8 @@ class LocalRuntime:
         self._container_isolation: Isolation | None = None
         self._containers_problem: str | None = None
         self._views: container.Views | None = None
+        self._volumes: volumes.VolumeManager | None = None
+        self._volumes_problem: str | None = None
         self.queue_proxy = queue_proxy
         self._queue_proxy_path = queue_proxy_path() if queue_proxy else ""
         self.drain_quiet_period = drain_quiet_period
@@ -332,6 +358,8 @@ class LocalRuntime:
             logger.warning("cgroup %r still holds processes %s: left in place", cgroup, cgroup.pids())
         if self._views is not None:
             self._views.close()
+        if self._volumes is not None:
+            self._volumes.close()
 
     def usage(self, key: WorkloadKey) -> tuple[cgroups.Usage, ...]:
         """The cgroup usage (memory, cpu time, pids) of each running instance of ``key``."""
@@ -360,15 +388,38 @@ class LocalRuntime:
     def refusal(self, workload: Workload) -> Failure | None:
         """Why ``workload`` can never run here (permanent), or None."""
         if pod.uses_containers(workload):
-            return workload_failure(workload, self.containers_problem())
-        failure = workload_failure(workload)
-        if failure is None and isinstance(user := self._user(workload), Failure):
-            return user
+            failure = workload_failure(workload, self.containers_problem())
+        else:
+            failure = workload_failure(workload)
+            if failure is None and isinstance(user := self._user(workload), Failure):
+                return user
+        if failure is None and mounts_volumes(workload) and (why := self.volumes_problem(workload)) is not None:
+            return Failure(FAILED_MOUNT, f"Volumes cannot be mounted here: {why}", permanent=True)
         return failure
+
+    def volumes_problem(self, workload: Workload) -> str | None:
+        """Why ``workload``'s volumes cannot be mounted here (None: they can)."""
+        if not pod.uses_containers(workload) or any(not c.image for c in pod.all_containers(workload)):
+            if self.isolation is None:
+                return "instances run without a sandbox (no isolation policy)"
+            if not self.isolation.sandboxed:
+                return f"instances share zeroserve up's mount namespace: {self.isolation.machine.no_sandbox}"
+        if self._volumes is None and self._volumes_problem is None:
+            try:
+                self._volumes = volumes.VolumeManager(self.data_dir, group=container.IMAGES_GID)
+            except OSError as err:
+                self._volumes_problem = f"their tmpfs cannot be made ({err}; zeroserve up must run as root)"
+                logger.warning("volumes cannot be mounted here: %s", self._volumes_problem)
+        return self._volumes_problem
 
     def warnings(self, workload: Workload) -> tuple[str, ...]:
         """What of ``workload`` is accepted but not honoured here, for its Revision's condition."""
-        found = workload_warnings(workload, self.cgroups)
+        found = workload_warnings(workload, self.cgroups) + workload.config_warnings
+        found += tuple(
+            f"emptyDir {v.name}: sizeLimit is not enforced on disk (it is with medium: Memory)."
+            for v in workload.volumes
+            if v.kind == "emptyDir" and v.medium != volumes.MEMORY_MEDIUM and v.size_limit is not None
+        )
         if self.isolation is not None and not pod.uses_containers(workload):
             found += self.isolation.warnings + self.isolation.notes(workload.run_as_user, workload.run_as_group)
         return found
@@ -423,9 +474,11 @@ class LocalRuntime:
         cwd = workload.working_dir
         jail = None
         inherited: Mapping[str, str] = self._environ
+        dirs, values = self._instance_volumes(instance_id)
         if self.isolation is not None and user is not None:
             keep_pwd = any(name == "PWD" for name, _ in workload.env)
-            jail = self.isolation.jail(user, os.path.join(os.getcwd(), cwd or ""), keep_pwd=keep_pwd)
+            binds = volumes.binds(workload.volume_mounts, dirs)
+            jail = self.isolation.jail(user, os.path.join(os.getcwd(), cwd or ""), keep_pwd=keep_pwd, binds=binds)
             inherited = {name: value for name, value in self._environ.items() if name != "TMPDIR"}
             if user.uid != self.isolation.machine.own.uid:
                 inherited["HOME"] = "/"
@@ -438,7 +491,7 @@ class LocalRuntime:
             ("K_CONFIGURATION", workload.configuration),
             ("K_REVISION", workload.key.revision),
         )
-        env = build_env(inherited, workload.env, runtime_env)
+        env = build_env(inherited, instance_env(workload.env, workload.instance_fields, values), runtime_env)
         liveness = None
         if workload.liveness_probe is not None:
             liveness = probes.resolve(workload.liveness_probe, self.host, port, what="liveness")[0]
@@ -485,7 +538,8 @@ class LocalRuntime:
     ) -> tuple[tuple[ContainerSpec, ...], tuple[ContainerSpec, ...]]:
         """The sidecar and init containers of a workload without images: processes (on our network)."""
         policy = self.isolation or Isolation(isolation.Policy(users="inherit", sandbox=False), _unconfined())
-        planner = pod.Planner(workload, policy, {}, inherited, instance_id)
+        dirs, values = self._instance_volumes(instance_id)
+        planner = pod.Planner(workload, policy, {}, inherited, instance_id, dirs, values)
         spec = pod.instance_spec(
             workload,
             planner,
@@ -532,8 +586,37 @@ class LocalRuntime:
             owner=str(workload.key),
             limits=self._enforceable_limits(workload),
         )
-        planner = pod.Planner(workload, box, pulled, inherited, instance_id[:63])
+        dirs, values = self._instance_volumes(instance_id)
+        planner = pod.Planner(workload, box, pulled, inherited, instance_id[:63], dirs, values)
         return pod.instance_spec(workload, planner, log_dir=log_dir, instance_id=instance_id, base=base)
+
+    def _instance_volumes(self, instance_id: str) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        """The instance's volume directories by name and its own field values (pod name, uid...)."""
+        if self._volumes is not None and self._volumes.has(instance_id):
+            return self._volumes.dirs(instance_id), self._volumes.values(instance_id)
+        return {}, volumes.instance_values(instance_id)
+
+    def create_volumes(self, workload: Workload, instance_id: str) -> None:
+        """Make the instance's volumes (before its spec, which binds them)."""
+        if self._volumes is not None and mounts_volumes(workload):
+            self._volumes.create(instance_id, instance_id, workload.volumes)
+
+    def own_volumes(self, instance_id: str, spec: InstanceSpec) -> None:
+        """Hand the instance's volumes to the user its serving container runs as."""
+        if self._volumes is not None and self._volumes.has(instance_id) and spec.jail is not None:
+            self._volumes.own(instance_id, spec.jail.user)
+
+    def remove_volumes(self, instance_id: str) -> None:
+        if self._volumes is not None:
+            self._volumes.remove(instance_id)
+
+    def update_volumes(self, instance_id: str, workload: Workload) -> None:
+        """New data of the workload's files volumes, written in place into a running instance's."""
+        if self._volumes is not None:
+            try:
+                self._volumes.update(instance_id, workload.volumes)
+            except OSError as err:
+                logger.warning("volumes of instance %s cannot be updated: %s", instance_id, err)
 
     def _sidecar_spec(self, workload: Workload, instance_id: str, user_port: int, in_use: set[int]) -> SidecarSpec:
         serving = _free_port(self.host, in_use)
@@ -593,6 +676,7 @@ class LocalRuntime:
         if instance.cgroup is not None:
             self._cgroup_trash.append(instance.cgroup)
             self._empty_cgroup_trash()
+        self.remove_volumes(instance.id)
         self._records.discard(instance.id)
 
     def _empty_cgroup_trash(self) -> None:
@@ -648,13 +732,21 @@ class _Deployment:
         self._pulling: asyncio.Task[None] | None = None
 
     def update(self, workload: Workload, replicas: int) -> None:
-        if workload != self.workload:
+        if template(workload) != template(self.workload):
             self.workload = workload
             self.generation += 1
             self.pulled = None
             self.failure = None
             self.warnings = self.runtime.warnings(workload)
             self.backoff, self.not_before = CRASH_BACKOFF_INITIAL, 0.0
+        elif workload != self.workload:  # only the ConfigMaps' and Secrets' data: no rollout
+            if self.failure is not None and self.failure == self.workload.config_error:
+                self.failure = None
+            self.workload = workload
+            self.warnings = self.runtime.warnings(workload)
+            for instance in self.instances:
+                if instance.generation == self.generation and not instance.stopping:
+                    self.runtime.update_volumes(instance.id, workload)
         self.replicas = replicas
 
     def status(self) -> WorkloadStatus:
@@ -678,7 +770,10 @@ class _Deployment:
         live = [instance for instance in self.instances if not instance.stopping]
         current = [instance for instance in live if instance.generation == self.generation]
         missing = self.replicas - len(current)
-        if missing > 0:
+        blocked = self.workload.config_error
+        if blocked is not None and not any(instance.ready for instance in current):
+            self.failure = blocked  # reported at once, even at zero replicas (no instance could start)
+        if missing > 0 and blocked is None:
             self._scale_up(missing)
         elif missing < 0:
             surplus = sorted(current, key=lambda instance: (instance.ready, -self.instances.index(instance)))
@@ -710,13 +805,16 @@ class _Deployment:
                 self._pulling = asyncio.create_task(self._pull(self.generation), name=f"pull {self.key}")
             return
         for _ in range(count):
-            instance_id = f"{self.key.revision}-{secrets.token_hex(4)}"
+            instance_id = volumes.pod_name(self.key.revision, f"{self.key}/{self.generation}", secrets.token_bytes(8))
             try:
+                self.runtime.create_volumes(self.workload, instance_id)
                 if self.pulled is None:  # a process workload
                     spec = self.runtime.make_spec(self.workload, instance_id)
                 else:
                     spec = self.runtime.make_spec(self.workload, instance_id, self.pulled)
+                self.runtime.own_volumes(instance_id, spec)
             except Exception as err:  # a failure to report (and retry after the back-off), never a raise
+                self.runtime.remove_volumes(instance_id)
                 logger.warning("instance of %s cannot be made: %s: %s", self.key, type(err).__name__, err)
                 self._failed(Failure(CREATE_CONTAINER_ERROR, f"{type(err).__name__}: {err}"), 0.0)
                 self._backing_off()

@@ -30,10 +30,10 @@ from zeroserve.api.base import to_wire
 from zeroserve.api.podspec import Probe
 from zeroserve.images.base import Image, ImageError
 from zeroserve.images.process import effective_process, resolve_user
-from zeroserve.runtime import container, probes
-from zeroserve.runtime.base import Workload, WorkloadContainer
+from zeroserve.runtime import container, probes, volumes
+from zeroserve.runtime.base import Workload, WorkloadContainer, instance_env
 from zeroserve.runtime.envexpand import build_env, expand
-from zeroserve.runtime.isolation import Isolation, Jail, User
+from zeroserve.runtime.isolation import Bind, Isolation, Jail, User
 from zeroserve.runtime.process import ContainerSpec, InstanceSpec, SidecarSpec
 
 QUEUE_SERVING_PORT = 8012
@@ -69,6 +69,9 @@ def serving_container(workload: Workload) -> WorkloadContainer:
         run_as_group=workload.run_as_group,
         run_as_non_root=workload.run_as_non_root,
         image_pull_policy=workload.image_pull_policy,
+        volume_mounts=workload.volume_mounts,
+        env_data=workload.env_data,
+        instance_fields=workload.instance_fields,
     )
 
 
@@ -117,21 +120,31 @@ class Planner:
         pulled: Mapping[str, Pulled],
         inherited: Mapping[str, str],
         hostname: str,
+        volume_dirs: Mapping[str, str] | None = None,
+        values: Mapping[str, str] | None = None,
     ) -> None:
+        """``volume_dirs``: the instance's volumes by name (:mod:`.volumes`); ``values``: its own
+        downward API fields (``metadata.name``, ``metadata.uid``)."""
         self.workload = workload
         self.isolation = isolation
         self.pulled = pulled
         self.inherited = inherited
         self.hostname = hostname
+        self.volume_dirs = volume_dirs or {}
+        self.values = values or {}
 
     def plan(self, c: WorkloadContainer, port: int | None) -> Planned:
         """The process of ``c`` (raises ValueError or ImageError when it cannot be made)."""
         w = self.workload
         runtime_env = container.runtime_env(w.service, w.configuration, w.key.revision, port)
+        declared_env = instance_env(c.env, c.instance_fields, self.values)
+        binds = volumes.binds(c.volume_mounts, self.volume_dirs)
         if not c.image:
-            return self._process(c, runtime_env)
+            return self._process(c, declared_env, runtime_env, binds)
         pulled = self.pulled[c.image]
-        declared = build_env({}, c.env, ())
+        for bind in binds:
+            pulled.rootfs.mount_point(bind.target, file=bind.file)
+        declared = build_env({}, declared_env, ())
         scope = {**declared, **dict(runtime_env)}
         process = effective_process(
             pulled.image.config,
@@ -147,20 +160,26 @@ class Planner:
         uid, gid = container.user_of(c.run_as_user, image_ids, c.run_as_group)
         user = self._user(uid, gid, c.run_as_non_root)
         env = container.environment(process.env, runtime_env, self.hostname)
-        jail = container.jail(self.isolation.machine, user, pulled.rootfs.fd, process.cwd, self.hostname)
+        jail = container.jail(self.isolation.machine, user, pulled.rootfs.fd, process.cwd, self.hostname, binds)
         return Planned(process.argv, env, jail, user)
 
-    def _process(self, c: WorkloadContainer, runtime_env: Sequence[tuple[str, str]]) -> Planned:
+    def _process(
+        self,
+        c: WorkloadContainer,
+        declared: Sequence[tuple[str, str]],
+        runtime_env: Sequence[tuple[str, str]],
+        binds: Sequence[Bind],
+    ) -> Planned:
         """A container without an image: a process of the machine, as in the process runtime."""
         if not c.command:
             raise ImageError("CreateContainerError", f"container {c.name!r} has neither an image nor a command")
         user = self._user(c.run_as_user, c.run_as_group, c.run_as_non_root)
-        env = build_env(self.inherited, c.env, runtime_env)
+        env = build_env(self.inherited, declared, runtime_env)
         if user.uid != self.isolation.machine.own.uid:
             env.setdefault("HOME", "/")
         argv = tuple(expand(part, env) for part in (*c.command, *c.args))
         cwd = c.working_dir or str(Path.cwd())
-        jail = self.isolation.jail(user, cwd, keep_pwd=any(name == "PWD" for name, _ in c.env))
+        jail = self.isolation.jail(user, cwd, keep_pwd=any(name == "PWD" for name, _ in c.env), binds=binds)
         return Planned(argv, env, jail, user)
 
     def _user(self, uid: int | None, gid: int | None, non_root: bool | None) -> User:

@@ -4,12 +4,16 @@ Phases: the images' digests (:func:`reconcile_digest`: nothing else happens befo
 resolved) -> the PodAutoscaler (created from ``make_pa``, owned by the revision, spec/labels/annotations
 kept in sync: its reachability follows the routing state) -> the wanted replica count (the PA's
 ``status.appliedScale`` once an autoscaler has applied one, else :func:`replicas`, the initial
-scale) -> ``runtime.ensure(make_workload(rev, cfg), replicas)`` -> conditions from
-``runtime.status``: ``ResourcesAvailable`` and ``ContainerHealthy`` (-> ``Ready``) -> from the PA
-once it has a status (Knative ``PropagateAutoscalerStatus``): ``Active`` mirrored from the PA's
-``Ready`` (NoTraffic / Queued / TimedOut), ``desiredReplicas`` / ``actualReplicas`` from its
-``desiredScale`` / ``actualScale``. Without an autoscaler (no PA status) ``Active`` and the replica
-counts come from the runtime. A deleted Revision's workload is removed.
+scale) -> the ConfigMaps and Secrets it reads (:mod:`.configsources`) ->
+``runtime.ensure(make_workload(rev, cfg, sources), replicas)`` (a missing required one is the
+workload's ``config_error``: the runtime reports it at once, ``ResourcesAvailable=False`` with the
+kubelet's reason and message, as Knative marks a pod's waiting reason; the controller reconciles the
+revision again when the object changes) -> conditions from ``runtime.status``:
+``ResourcesAvailable`` and ``ContainerHealthy`` (-> ``Ready``) -> from the PA once it has a status
+(Knative ``PropagateAutoscalerStatus``): ``Active`` mirrored from the PA's ``Ready`` (NoTraffic /
+Queued / TimedOut), ``desiredReplicas`` / ``actualReplicas`` from its ``desiredScale`` /
+``actualScale``. Without an autoscaler (no PA status) ``Active`` and the replica counts come from
+the runtime. A deleted Revision's workload is removed.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from zeroserve.api.kinds import PODAUTOSCALER, REVISION
 from zeroserve.api.revision import Revision
 from zeroserve.autoscaler import targets
 from zeroserve.config import Config, duration
+from zeroserve.controller.reconcilers import configsources
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
 from zeroserve.controller.reconcilers.digests import DigestError, DigestResolver
 from zeroserve.controller.reconcilers.gc import parse_time
 from zeroserve.controller.resources import owners
+from zeroserve.controller.resources.configdata import references
 from zeroserve.controller.resources.pa import make_pa
 from zeroserve.controller.resources.revision import RESERVE
 from zeroserve.controller.resources.workload import make_workload
@@ -153,7 +159,8 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
         rev.status.observed_generation = rev.metadata.generation
         await write_status(deps.store, REVISION, stored, rev)
         return None
-    workload = make_workload(rev, cfg)
+    sources = await configsources.load(deps.store, key.namespace, references(stored.get("spec") or {}))
+    workload = make_workload(rev, cfg, sources, configsources.machine())
     want = pa_replicas(pa, rev, cfg)
     await deps.runtime.ensure(workload, want)
     status = deps.runtime.status(wkey) or WorkloadStatus(desired=want)

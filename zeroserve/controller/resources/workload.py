@@ -2,7 +2,9 @@
 
 The serving container is the one with the port (the only one if there is one); the others are
 ``Workload.sidecars``, ``spec.initContainers`` are ``Workload.init_containers`` (Knative's makePodSpec).
-Only literal env values are passed on; every PodSpec field the runtime cannot honour is named in
+Env comes from :mod:`.env` (``envFrom``, ``valueFrom`` read from the ``sources`` the reconciler
+loaded), volumes from :mod:`.volumes`; a missing required object or key is ``Workload.config_error``
+(the kubelet's reason and message). Every PodSpec field the runtime cannot honour is named in
 ``Workload.unsupported`` (the Revision keeps it and a condition message shows it: never dropped).
 ``securityContext.runAsUser`` / ``runAsGroup`` / ``runAsNonRoot`` are honoured, the container's over
 the pod's (Kubernetes' precedence); the pod's other securityContext fields are named as unsupported.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,9 +24,13 @@ from zeroserve.api.fieldmask import MULTI_CONTAINER_PROBING
 from zeroserve.api.podspec import Container, Probe
 from zeroserve.api.revision import Revision
 from zeroserve.config import Config
-from zeroserve.runtime.base import Workload, WorkloadContainer, WorkloadKey
+from zeroserve.controller.resources import downward
+from zeroserve.controller.resources.configdata import ConfigError, Sources
+from zeroserve.controller.resources.env import ResolvedEnv, resolve_env
+from zeroserve.controller.resources.volumes import SUPPORTED, mounts_of, resolve_volumes, shapes
+from zeroserve.runtime.base import Failure, Volume, Workload, WorkloadContainer, WorkloadKey
 
-_POD_FIELDS = ("volumes", "image_pull_secrets", "service_account_name")
+_POD_FIELDS = ("image_pull_secrets", "service_account_name")
 RUN_AS = ("runAsUser", "runAsGroup", "runAsNonRoot")
 """The securityContext fields the runtime honours (who the app runs as)."""
 
@@ -37,10 +44,57 @@ def serving_index(containers: list[Container]) -> int:
     return next((i for i, c in enumerate(containers) if c.ports), 0) if len(containers) > 1 else 0
 
 
-def make_workload(rev: Revision, cfg: Config) -> Workload:
+@dataclass(frozen=True)
+class _Resolved:
+    """The env of each container (by identity) and the volumes, or why they cannot be made."""
+
+    env: dict[int, ResolvedEnv]
+    volumes: tuple[Volume, ...]
+    error: Failure | None
+    warnings: tuple[str, ...]
+
+    def of(self, c: Container) -> ResolvedEnv:
+        return self.env.get(id(c)) or ResolvedEnv(tuple((e.name, e.value or "") for e in c.env if e.value_from is None))
+
+
+def pod_of(rev: Revision, node: downward.Node, container_name: str) -> downward.Pod:
+    """The downward API's view of the revision's pods (Knative's pod labels and annotations)."""
+    meta = rev.metadata
+    return downward.Pod(
+        namespace=meta.namespace or "",
+        labels=downward.pod_labels(meta.name or "", meta.uid or "", meta.labels),
+        annotations=downward.pod_annotations(meta.annotations, container_name),
+        node_name=node.name,
+        service_account=rev.spec.service_account_name or "default",
+    )
+
+
+def _resolve(rev: Revision, containers: list[Container], sources: Sources, node: downward.Node, name: str) -> _Resolved:
+    """Volumes first (the kubelet mounts them before it makes any container), then each container's env."""
+    namespace = rev.metadata.namespace or ""
+    pod = pod_of(rev, node, name)
+    env: dict[int, ResolvedEnv] = {}
+    try:
+        volumes = resolve_volumes(rev.spec.volumes, namespace, sources, pod, node, containers)
+        for c in containers:
+            env[id(c)] = resolve_env(c, namespace, sources, pod, node, containers)
+    except ConfigError as err:
+        return _Resolved({}, shapes(rev.spec.volumes), Failure(err.reason, err.message, permanent=True), ())
+    warnings = tuple(w for resolved in env.values() for w in resolved.warnings)
+    return _Resolved(env, volumes, None, warnings)
+
+
+def make_workload(
+    rev: Revision, cfg: Config, sources: Sources | None = None, node: downward.Node | None = None
+) -> Workload:
+    """The Workload of ``rev``; ``sources``: the ConfigMaps and Secrets it reads
+    (:func:`~.configdata.references`), ``node``: this machine for the downward API."""
     spec = rev.spec
     serving = serving_index(spec.containers)
     container = spec.containers[serving] if spec.containers else Container()
+    inits = init_containers(rev)
+    resolved = _resolve(rev, [*spec.containers, *inits], sources or {}, node or downward.Node(), container.name or "")
+    env = resolved.of(container)
     port = container.ports[0].container_port if container.ports and container.ports[0].container_port else None
     timeout = spec.timeout_seconds if spec.timeout_seconds is not None else cfg.defaults.revision_timeout_seconds
     concurrency = spec.container_concurrency
@@ -58,7 +112,9 @@ def make_workload(rev: Revision, cfg: Config) -> Workload:
         command=tuple(container.command),
         args=tuple(container.args),
         working_dir=container.working_dir,
-        env=tuple((e.name, e.value or "") for e in container.env if e.value_from is None),
+        env=env.env,
+        env_data=env.data,
+        instance_fields=env.instance_fields,
         container_port=port or cfg.defaults.user_container_port,
         readiness_probe=container.readiness_probe,
         liveness_probe=container.liveness_probe,
@@ -77,9 +133,13 @@ def make_workload(rev: Revision, cfg: Config) -> Workload:
         startup_probe=container.startup_probe,
         cpu_request=str(requests["cpu"]) if "cpu" in requests else None,
         memory_request=str(requests["memory"]) if "memory" in requests else None,
-        sidecars=tuple(_other(rev, c, pod_sc) for c in sidecars),
-        init_containers=tuple(_other(rev, c, pod_sc, init=True) for c in init_containers(rev)),
+        sidecars=tuple(_other(rev, c, pod_sc, resolved.of(c)) for c in sidecars),
+        init_containers=tuple(_other(rev, c, pod_sc, resolved.of(c), init=True) for c in inits),
         multi_container_probing=cfg.features.enabled(MULTI_CONTAINER_PROBING),
+        volumes=resolved.volumes,
+        volume_mounts=mounts_of(container),
+        config_error=resolved.error,
+        config_warnings=resolved.warnings,
     )
 
 
@@ -93,8 +153,8 @@ def init_containers(rev: Revision) -> list[Container]:
     return out
 
 
-def _other(rev: Revision, c: Container, pod_sc: object, *, init: bool = False) -> WorkloadContainer:
-    """A sidecar or init container as the runtime runs it (literal env, the pinned image)."""
+def _other(rev: Revision, c: Container, pod_sc: object, env: ResolvedEnv, *, init: bool = False) -> WorkloadContainer:
+    """A sidecar or init container as the runtime runs it (its env, the pinned image)."""
     run_as = {**_run_as(pod_sc), **_run_as(c.security_context)}
     limits = c.resources.limits if c.resources else {}
     image = pinned_image(rev, c, init=init)
@@ -105,7 +165,10 @@ def _other(rev: Revision, c: Container, pod_sc: object, *, init: bool = False) -
         command=tuple(c.command),
         args=tuple(c.args),
         working_dir=c.working_dir,
-        env=tuple((e.name, e.value or "") for e in c.env if e.value_from is None),
+        env=env.env,
+        env_data=env.data,
+        instance_fields=env.instance_fields,
+        volume_mounts=mounts_of(c),
         readiness_probe=c.readiness_probe,
         liveness_probe=c.liveness_probe,
         startup_probe=c.startup_probe,
@@ -153,6 +216,10 @@ def unsupported_fields(rev: Revision) -> list[str]:
     """Dotted paths of the fields set on the Revision that a workload cannot carry."""
     spec = rev.spec
     out = [f"spec.{_camel(f)}" for f in _POD_FIELDS if getattr(spec, f)]
+    for i, vol in enumerate(spec.volumes):
+        out += [
+            f"spec.volumes[{i}].{k}" for k, v in vol.items() if k != "name" and k not in SUPPORTED and v is not None
+        ]
     for k, v in (spec.model_extra or {}).items():
         if k == "initContainers":
             out += [f for i, c in enumerate(init_containers(rev)) for f in _container_fields(c, f"spec.{k}[{i}]")]
@@ -170,11 +237,9 @@ def unsupported_fields(rev: Revision) -> list[str]:
 
 
 def _container_fields(c: Container, path: str) -> list[str]:
-    out = [f"{path}.env[{i}].valueFrom" for i, e in enumerate(c.env) if e.value_from is not None]
-    if c.env_from:
-        out.append(f"{path}.envFrom")
-    if c.volume_mounts:
-        out.append(f"{path}.volumeMounts")
+    out = [
+        f"{path}.volumeMounts[{i}].mountPropagation" for i, m in enumerate(c.volume_mounts) if m.get("mountPropagation")
+    ]
     if not c.image:  # a process: no container to run an exec probe in
         probes = (("readinessProbe", c.readiness_probe), ("livenessProbe", c.liveness_probe))
         out += [f"{path}.{name}.exec" for name, probe in (*probes, ("startupProbe", c.startup_probe)) if _exec(probe)]
