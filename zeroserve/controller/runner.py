@@ -2,11 +2,12 @@
 
 At start every object is listed and enqueued (a full, level-triggered resync); the watch then
 continues from that list's resourceVersion (re-listing on ``Gone``). Each event enqueues the
-object's own key, its controller owner's key and, for Configurations and Revisions, the Routes
-that send traffic to them. Runtime status changes enqueue their Revision, PodAutoscaler and
-ServerlessService; :meth:`Controller.on_decider_change` (the multiscaler's ``on_change``) enqueues a
-PodAutoscaler; :meth:`Controller.config_changed` re-enqueues everything. Errors requeue with
-per-key backoff; ``Conflict`` requeues at once.
+object's own key, its controller owner's key, for Configurations and Revisions the Routes
+that send traffic to them, and for ConfigMaps and Secrets the Revisions that read them. Runtime
+status changes enqueue their Revision, PodAutoscaler and ServerlessService;
+:meth:`Controller.on_decider_change` (the multiscaler's ``on_change``) enqueues a PodAutoscaler;
+:meth:`Controller.config_changed` re-enqueues everything. Errors requeue with per-key backoff;
+``Conflict`` requeues at once.
 
 Autoscaling is on when a ``multiscaler`` is given: PodAutoscalers are then reconciled by the KPA
 (or, for ``hpa.autoscaling.knative.dev``, the HPA) reconciler and ServerlessServices by the SKS
@@ -56,6 +57,7 @@ from zeroserve.controller.reconcilers import (
 )
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
 from zeroserve.controller.reconcilers.broker import BrokerIngress, BrokerReconciler
+from zeroserve.controller.reconcilers.configsources import ConfigIndex
 from zeroserve.controller.reconcilers.digests import DigestResolver
 from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFIX
 from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
@@ -171,6 +173,7 @@ class Controller:
         self._synced: dict[str, asyncio.Event] = {kind.kind: asyncio.Event() for kind in KINDS}
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
+        self.config_reads = ConfigIndex()
         self.domainmappings = domainmapping.Tracker()
         self.eventing = destinations.Tracker()
         self._known: set[Key] = set()
@@ -312,6 +315,8 @@ class Controller:
             queue.add(dm_key)
         for ev_key in self.eventing.observe(kind, obj, deleted):
             queue.add(ev_key)
+        for rev_key in self.config_reads.observe(kind, obj, deleted):  # a ConfigMap or Secret its revisions read
+            queue.add(rev_key)
         for ref in obj.get("metadata", {}).get("ownerReferences", []):
             if ref.get("controller") and ref.get("kind") in self.reconcilers:
                 queue.add(Key(ref["kind"], key.namespace, ref.get("name", "")))
