@@ -311,18 +311,37 @@ def _files(files: Sequence[VolumeFile], values: Mapping[str, str]) -> list[tuple
 
 
 def binds(mounts: Sequence[VolumeMount], dirs: Mapping[str, str]) -> list[Bind]:
-    """Where each mount's source is on this machine (a ``subPath`` that is not there becomes an empty
-    directory, as the kubelet makes it); mounts of volumes the runtime does not make are left out."""
+    """Where each mount's source is on this machine, shallowest mount path first (a mount inside
+    another is bound over it). A ``subPath`` that is not there becomes an empty directory, and a mount
+    point inside another volume is made in that volume's directory (the kubelet's
+    ``MakeNestedMountpoints``); mounts of volumes the runtime does not make are left out."""
     out: list[Bind] = []
-    for mount in mounts:
+    for mount in sorted(mounts, key=lambda m: m.mount_path.rstrip("/").count("/")):
         top = dirs.get(mount.name)
         if top is None:
             continue
         source = os.path.join(top, mount.sub_path) if mount.sub_path else top
         if mount.sub_path and not os.path.exists(source):
             os.makedirs(source, mode=0o755, exist_ok=True)
-        out.append(Bind(source, mount.mount_path, mount.read_only, os.path.isfile(source)))
+        is_file = os.path.isfile(source)
+        for outer in reversed(out):
+            inside = os.path.relpath(mount.mount_path, outer.target)
+            if not outer.file and inside != "." and not inside.startswith(".."):
+                _nested_mount_point(outer.source, inside, file=is_file)
+                break
+        out.append(Bind(source, mount.mount_path, mount.read_only, is_file))
     return out
+
+
+def _nested_mount_point(volume_dir: str, inside: str, *, file: bool) -> None:
+    path = os.path.join(volume_dir, inside)
+    if os.path.lexists(path):
+        return
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    if file:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+    else:
+        os.mkdir(path, 0o755)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)

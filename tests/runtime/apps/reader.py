@@ -2,8 +2,8 @@
 
 Serves on $PORT: ``GET /env`` answers its environment (JSON); ``GET /file?path=P`` answers
 ``{"data", "mode", "uid", "link"}`` of the file P as the app sees it (``link``: the symlink's target,
-else null) or ``{"error"}``; ``GET /write?path=P&data=D`` writes D to P and answers ``{"ok"}`` or
-``{"error"}``.
+else null) or ``{"error"}``; ``GET /write?path=P&data=D`` (or ``&size=N``: N bytes) writes D to P and answers
+``{"ok"}`` or ``{"error"}``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif url.path == "/file":
             body = show(query.get("path", ""))
         elif url.path == "/write":
-            body = write(query.get("path", ""), query.get("data", ""))
+            data = "x" * int(query["size"]) if "size" in query else query.get("data", "")
+            body = write(query.get("path", ""), data)
         else:
             body = {"ok": True}
         data = json.dumps(body).encode()
