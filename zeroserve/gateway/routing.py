@@ -143,6 +143,32 @@ def normalize_host(host: str) -> str:
     return host.rstrip(".")
 
 
+CLUSTER_SUFFIXES = (".svc.cluster.local", ".svc")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1", "0.0.0.0"})
+
+
+def host_port(host: str, default: int = 80) -> int | None:
+    """The port of a Host header (``default`` when it names none; None when it is not a port)."""
+    host = host.strip()
+    end = host.rfind("]") if host.startswith("[") else -1
+    colon = host.rfind(":")
+    if colon <= end:
+        return default
+    digits = host[colon + 1 :]
+    if not digits.isdigit() or not 0 < int(digits) < 65536:
+        return None
+    return int(digits)
+
+
+def is_cluster_local(host: str) -> bool:
+    """A cluster-local Service name (``NAME.NS.svc.cluster.local``, ``NAME.NS.svc``), normalized."""
+    return host.endswith(CLUSTER_SUFFIXES)
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
 def _split(route: RouteLike, targets: Sequence[TargetLike], headers: Sequence[tuple[str, str]] = ()) -> Targets:
     merged: dict[tuple[str, str], int] = {}
     for t in targets:

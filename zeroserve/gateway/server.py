@@ -22,6 +22,16 @@ Tables are immutable and swapped whole; a request keeps the target it was routed
 never disturbs requests in flight. :meth:`Gateway.publish`, :meth:`Gateway.withdraw` and
 :meth:`Gateway.is_ready` match the Route reconciler's ``Ingress`` protocol.
 
+**The internal listener is also every instance's HTTP proxy** (docs/architecture.md, "Addresses"):
+instances get ``http_proxy`` pointing at it, so a URL zeroserve hands out (``*.svc.cluster.local``,
+``*.localhost``, a Broker's address) works from any HTTP client. There, a host no Route serves is
+forwarded as a plain forward proxy would (to that host and port, default 80): a system service
+(:meth:`Gateway.publish_service`, e.g. the Broker ingress's ``broker-ingress.knative-eventing.svc.
+cluster.local``) to its loopback address; a request in absolute form (``GET http://host/path``, as
+clients send to a proxy) for any other name or address as it is, except cluster-local and
+``.localhost`` names (404, as before, with the hosts that are served) and the gateway's own ports
+(no loops).
+
 A DomainMapping's host (:meth:`Gateway.publish_mapping`) is served as its target's cluster-local
 host is, with the Host header left as the client sent it: Knative's mapping ingress rewrites the
 Host to route and the queue-proxy restores it from ``K-Original-Host``, so the app sees the
@@ -124,6 +134,8 @@ class Gateway:
         request); emptied whenever the table changes."""
         self._mappings: dict[str, routing.MappingLike] = {}
         """DomainMappings by normalized host."""
+        self._services: dict[str, Address] = {}
+        """System services answered on the internal listener (normalized host -> loopback address)."""
         self._endpoints: dict[tuple[str, str], tuple[routing.Endpoint, ...]] = {}
         self._in_flight: dict[routing.Endpoint, int] = {}
         self.pool = UpstreamPool()
@@ -199,6 +211,11 @@ class Gateway:
             del self._mappings[key]
             self._hosts = {}
 
+    def publish_service(self, host: str, address: Address) -> None:
+        """Forward the internal listener's requests for ``host`` to ``address`` (a system service of
+        ``zeroserve up``, such as the Broker ingress)."""
+        self._services[routing.normalize_host(host)] = address
+
     def is_mapping_ready(self, namespace: str, host: str, generation: int) -> bool:
         mapping = self._mappings.get(routing.normalize_host(host))
         return mapping is not None and mapping.namespace == namespace and mapping.generation >= generation
@@ -232,6 +249,8 @@ class Gateway:
     def _route(self, internal: bool, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
         targets = self._hosts.get((head.host, internal)) or self._lookup(head.host, internal)
         if targets is None:
+            if internal and (forward := self._forward(head.host, head.absolute)) is not None:
+                return forward
             table = self._table
             body = not_found_body(routing.normalize_host(head.host), table.known_hosts(internal=internal))
             return Response(404, body)
@@ -305,6 +324,19 @@ class Gateway:
             drop=backend.drop,
             on_release=functools.partial(self._done, endpoint),
         )
+
+    def _forward(self, host_header: str, absolute: bool) -> Target | None:
+        """Where the internal listener sends a host no Route serves (None: 404)."""
+        host = routing.normalize_host(host_header)
+        service = self._services.get(host)
+        if service is not None:
+            return Target(service[0], service[1], timeouts=self.timeouts)
+        port = routing.host_port(host_header)
+        if not absolute or not host or port is None or routing.is_cluster_local(host) or host.endswith(".localhost"):
+            return None
+        if routing.is_loopback(host) and self.ports is not None and port in self.ports:
+            return None  # one of our own listeners: that would loop
+        return Target(host.strip("[]"), port, timeouts=self.timeouts)
 
     def _lookup(self, host: str, internal: bool) -> routing.Targets | None:
         """``table.lookup``, remembered per Host header as sent when found (see ``_hosts``)."""

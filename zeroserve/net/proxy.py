@@ -194,6 +194,8 @@ class RequestHead:
     knative: dict[bytes, bytes] | None = None
     """Knative's probe and tag headers (``headers.MARKED``), lower-cased name -> first value; None
     when the request has none of them (nearly always): a router checks this, not ``headers``."""
+    absolute: bool = False
+    """The target was absolute-form (``GET http://host/path``): the client took us for its HTTP proxy."""
 
     def header(self, name: str) -> str | None:
         value = h.get(self.headers, name.lower().encode("latin-1"))
@@ -257,6 +259,7 @@ class _Exchange:
     version = "1.1"
     keep_alive = True
     upgrade = False
+    absolute = False
     scan: h.RequestScan | None = None
     chunked_request = False
     request_done = False
@@ -313,6 +316,7 @@ class _Exchange:
             state.scheme,
             self.upgrade,
             self.scan.knative,
+            self.absolute,
         )  # positional: keyword arguments cost measurably here
         try:
             result = state.router(head)
@@ -944,6 +948,7 @@ class _Downstream(asyncio.Protocol):
             return False
         ex.headers = [(name, value) for name, value in ex.headers if name.lower() != b"host"]
         ex.headers.append((b"Host", authority))
+        ex.absolute = True
         return True
 
     def _scan(self, headers: h.Headers) -> h.RequestScan:
