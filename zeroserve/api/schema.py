@@ -1,0 +1,125 @@
+"""Structural OpenAPI v3 schemas from the resource models: what a CRD's ``openAPIV3Schema`` holds.
+
+Every node has a ``type`` (or is ``x-kubernetes-int-or-string``, or preserves unknown fields), no
+``$ref``: the schema of a kind is one tree, as apiextensions requires of a CRD. The models decide:
+
+- ``str``/``Int32``/``Int64``/``Bool``/``float`` -> ``string``/``integer`` (``int32``, ``int64``)/
+  ``boolean``/``number``; a ``Literal`` of strings adds ``enum``;
+- ``list[X]`` -> ``array`` of X; ``dict[str, X]`` -> ``object`` with ``additionalProperties``;
+- ``int | str`` and a quantity (``str | int | float``) -> ``x-kubernetes-int-or-string`` with
+  ``anyOf: [{type: integer}, {type: string}]``;
+- ``Any`` and ``dict[str, Any]`` -> ``x-kubernetes-preserve-unknown-fields`` (an object for the latter);
+- a model -> ``object`` with ``properties``; a model that keeps unknown fields (``extra="allow"``:
+  the PodSpec parts, ObjectMeta) also preserves unknown fields; a model met again below itself
+  (Eventing's recursive filters) -> an object preserving unknown fields.
+
+Descriptions come from :data:`zeroserve.api.fielddocs.DOCS`. At the root, ``apiVersion`` and
+``kind`` are strings and ``metadata`` is ``{type: object}``, as a CRD must declare them (the
+server's OpenAPI documents refer to ObjectMeta there instead: :mod:`zeroserve.api.openapi`). PURE.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Annotated, Any, Final, Literal, Union
+
+from annotated_types import Ge
+from pydantic import BaseModel
+
+from zeroserve.api.base import INT32_MIN
+from zeroserve.api.fielddocs import API_VERSION, DOCS, KIND
+from zeroserve.api.kinds import Kind
+
+Schema = dict[str, Any]
+
+PRESERVE: Final = "x-kubernetes-preserve-unknown-fields"
+INT_OR_STRING: Final = "x-kubernetes-int-or-string"
+TYPE_META: Final = ("apiVersion", "kind")
+
+
+def crd_schema(kind: Kind) -> Schema:
+    """The ``openAPIV3Schema`` of ``kind``'s CRD: the whole object, ``metadata`` as ``{type: object}``."""
+    schema = model_schema(kind.model)
+    props = schema["properties"]
+    props["apiVersion"] = {"description": API_VERSION, "type": "string"}
+    props["kind"] = {"description": KIND, "type": "string"}
+    if "metadata" in props:
+        props["metadata"] = {"type": "object"}
+    return schema
+
+
+def model_schema(model: type[BaseModel]) -> Schema:
+    """The schema of one model, nested models inlined."""
+    return _model(model, ())
+
+
+def _model(model: type[BaseModel], above: tuple[type[BaseModel], ...]) -> Schema:
+    if model in above:  # recursive: CRD schemas cannot say it, so the rest is kept as it is
+        return {"type": "object", PRESERVE: True}
+    out: Schema = {}
+    if doc := DOCS.get(model.__name__):
+        out["description"] = doc
+    out["type"] = "object"
+    props: Schema = {}
+    for name, info in model.model_fields.items():
+        alias = info.alias or name
+        field = _annotation(info.annotation, (*above, model))
+        for meta in info.metadata:  # Annotated[...] metadata pydantic moved onto the field
+            if isinstance(meta, Ge) and field.get("type") == "integer":
+                field["format"] = "int32" if meta.ge == INT32_MIN else "int64"
+        if doc := DOCS.get(f"{model.__name__}.{alias}"):
+            field = {"description": doc, **{k: v for k, v in field.items() if k != "description"}}
+        props[alias] = field
+    out["properties"] = dict(sorted(props.items()))
+    if model.model_config.get("extra") == "allow":
+        out[PRESERVE] = True
+    return out
+
+
+def _annotation(tp: Any, above: tuple[type[BaseModel], ...]) -> Schema:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is Annotated:
+        schema = _annotation(args[0], above)
+        for meta in args[1:]:
+            ge = getattr(meta, "metadata", None) or []
+            if schema.get("type") == "integer" and any(isinstance(m, Ge) for m in [meta, *ge]):
+                bound = next(m.ge for m in [meta, *ge] if isinstance(m, Ge))
+                schema["format"] = "int32" if bound == INT32_MIN else "int64"
+        return schema
+    if origin in (Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1:
+            return _annotation(members[0], above)
+        kinds = {_annotation(m, above).get("type") for m in members}
+        if kinds <= {"integer", "string", "number"} and "string" in kinds:
+            return {INT_OR_STRING: True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+        return {PRESERVE: True}
+    if origin is Literal:
+        values = list(args)
+        if all(isinstance(v, str) for v in values):
+            return {"type": "string", "enum": values}
+        return _annotation(type(values[0]), above)
+    if origin is list:
+        return {"type": "array", "items": _annotation(args[0] if args else Any, above)}
+    if origin is dict:
+        value = args[1] if len(args) == 2 else Any
+        if value is Any:
+            return {"type": "object", PRESERVE: True}
+        return {"type": "object", "additionalProperties": _annotation(value, above)}
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return _model(tp, above)
+    return _scalar(tp)
+
+
+def _scalar(tp: Any) -> Schema:
+    if tp is bool:
+        return {"type": "boolean"}
+    if tp is int:
+        return {"type": "integer"}
+    if tp is float:
+        return {"type": "number"}
+    if tp is str:
+        return {"type": "string"}
+    return {PRESERVE: True}  # Any, object: whatever JSON value
