@@ -332,6 +332,8 @@ async def test_discovery(http: aiohttp.ClientSession) -> None:
         "autoscaling.internal.knative.dev",
         "networking.internal.knative.dev",
         "eventing.knative.dev",
+        "authorization.k8s.io",  # kubectl auth can-i
+        "authentication.k8s.io",  # kubectl auth whoami
     }
     group = groups["serving.knative.dev"]
     assert group["preferredVersion"] == {"groupVersion": "serving.knative.dev/v1", "version": "v1"}

@@ -1,4 +1,5 @@
-"""The official ``kubernetes`` client's CustomObjectsApi against our server (sync client in a thread)."""
+"""The official ``kubernetes`` client's CustomObjectsApi against our server over TLS, configured by
+the kubeconfig ``zeroserve up`` writes (sync client in a thread)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from tests.apiserver.apiserver_helpers import TOKEN, Running, running, service
+from tests.apiserver.apiserver_helpers import TOKEN, Running, admit, service
+from zeroserve.apiserver import ApiServer
+from zeroserve.apiserver.certs import ensure_serving_certs
+from zeroserve.cli import kubeconfig
+from zeroserve.clock import SystemClock
+from zeroserve.store import SqliteStore
 
 GROUP, VERSION, PLURAL = "serving.knative.dev", "v1", "services"
 
@@ -24,16 +30,25 @@ async def kube(fn: Any, *args: Any) -> Any:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Running]:
-    async for r in running(tmp_path):
-        yield r
+    """A server on https://127.0.0.1:PORT with up's certificates and kubeconfig (tmp_path/kubeconfig)."""
+    certs = ensure_serving_certs(tmp_path, SystemClock().wall())
+    store = await SqliteStore.open(tmp_path / "state.db")
+    server = ApiServer(store, admit, TOKEN)
+    port = await server.start(ssl_context=certs.server_context())
+    kubeconfig.write(tmp_path / "kubeconfig", kubeconfig.render(server.url, certs.ca_pem(), TOKEN))
+    try:
+        yield Running(store, server, f"https://127.0.0.1:{port}")
+    finally:
+        await server.stop()
+        await store.close()
 
 
 @pytest.fixture
-def custom(api: Running) -> Iterator[client.CustomObjectsApi]:
-    config = client.Configuration(
-        host=api.url, api_key={"authorization": TOKEN}, api_key_prefix={"authorization": "Bearer"}
-    )
-    with client.ApiClient(config) as api_client:
+def custom(api: Running, tmp_path: Path) -> Iterator[client.CustomObjectsApi]:
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(tmp_path / "kubeconfig"), client_configuration=cfg)  # type: ignore[no-untyped-call]
+    assert cfg.host == api.url
+    with client.ApiClient(cfg) as api_client:
         yield client.CustomObjectsApi(api_client)
 
 
@@ -61,13 +76,15 @@ async def test_crud_with_custom_objects_api(custom: client.CustomObjectsApi) -> 
     assert info.value.status == 404
 
 
-async def test_invalid_and_unauthorized(api: Running, custom: client.CustomObjectsApi) -> None:
+async def test_invalid_and_unauthorized(api: Running, custom: client.CustomObjectsApi, tmp_path: Path) -> None:
     with pytest.raises(ApiException) as info:
         await asyncio.to_thread(
             custom.create_namespaced_custom_object, GROUP, VERSION, "default", PLURAL, service("x", image="")
         )
     assert info.value.status == 422
-    anonymous = client.CustomObjectsApi(client.ApiClient(client.Configuration(host=api.url)))
+    anonymous_cfg = client.Configuration(host=api.url)
+    anonymous_cfg.ssl_ca_cert = str(tmp_path / "ca.crt")
+    anonymous = client.CustomObjectsApi(client.ApiClient(anonymous_cfg))
     with pytest.raises(ApiException) as info:
         await kube(anonymous.list_namespaced_custom_object, GROUP, VERSION, "default", PLURAL)
     assert info.value.status == 401
@@ -105,3 +122,12 @@ async def test_watch_stream(custom: client.CustomObjectsApi) -> None:
     )
     async with asyncio.timeout(60):
         assert await consumer == [("ADDED", "a"), ("MODIFIED", "a")]
+
+
+async def test_the_server_is_verified(api: Running, tmp_path: Path) -> None:
+    """A client that does not trust zeroserve's CA refuses the connection (the certificate is checked)."""
+    untrusting = client.Configuration(host=api.url)
+    with client.ApiClient(untrusting) as api_client:
+        objects = client.CustomObjectsApi(api_client)
+        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+            await kube(objects.list_namespaced_custom_object, GROUP, VERSION, "default", PLURAL)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -27,7 +28,7 @@ from zeroserve.api import corevalidation, names, selectors, wire
 from zeroserve.api.base import Obj
 from zeroserve.api.core import DEFAULT_NAMESPACE
 from zeroserve.api.kinds import KINDS, NAMESPACE, Kind
-from zeroserve.apiserver import deleteoptions, discovery, patch, table
+from zeroserve.apiserver import deleteoptions, discovery, listoptions, patch, reviews, table
 from zeroserve.apiserver.auth import check_bearer
 from zeroserve.apiserver.status import (
     Forbidden,
@@ -113,26 +114,42 @@ class ApiServer:
         self._token = token
         self._kinds = tuple(kinds)
         self._by_path = {(k.group, k.version, k.plural): k for k in self._kinds}
+        self._discovered = discovery.resources(self._kinds)
         self._subresources = dict(subresources or {})
         self._metrics = metrics
         self._closing = asyncio.Event()
         self._pumps: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._address = ""
+        self._scheme = "http"
+        self.insecure_url = ""
+        """The plain-http listener's URL when ``start`` opened one, else empty."""
         self.app = self._make_app()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Serve on ``host:port`` (0: any free port) and return the bound port."""
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        insecure_port: int | None = None,
+    ) -> int:
+        """Serve on ``host:port`` (0: any free port; HTTPS with ``ssl_context``) and return the bound
+        port; ``insecure_port``: also plain http there (0: any; :attr:`insecure_url`), token still required."""
         await self._bootstrap_namespaces()
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
         bound: int = runner.addresses[0][1]
         self._address = f"{host}:{bound}"
+        self._scheme = "https" if ssl_context is not None else "http"
+        if insecure_port is not None:
+            await web.TCPSite(runner, host, insecure_port).start()
+            self.insecure_url = f"http://{host}:{runner.addresses[1][1]}"
         return bound
 
     async def _bootstrap_namespaces(self) -> None:
@@ -154,8 +171,18 @@ class ApiServer:
             pump.cancel()
         await asyncio.gather(*self._pumps, return_exceptions=True)
         if self._runner is not None:
+            server = self._runner.server
+            transports = [c.transport for c in server.connections] if server is not None else []
             await self._runner.cleanup()
             self._runner = None
+            # A TLS connection's close waits for the peer's close_notify, which an idle client may
+            # never send: abort what is left and let the loop close the sockets (asyncio's TLS
+            # transport raises AttributeError on an abort after its close has finished).
+            for transport in transports:
+                with contextlib.suppress(AttributeError):
+                    if transport is not None:
+                        transport.abort()
+            await asyncio.sleep(0)
 
     async def __aenter__(self) -> ApiServer:
         await self.start()
@@ -168,7 +195,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._address}"
+        return f"{self._scheme}://{self._address}"
 
     # ---- routing -----------------------------------------------------------------------------
 
@@ -191,6 +218,11 @@ class ApiServer:
         r.add_route("*", base + "/{plural}", self._collection)
         r.add_route("*", base + "/{plural}/{name}", self._item)
         r.add_route("*", base + "/{plural}/{name}/{sub}", self._item)
+        for group in ("authorization.k8s.io", "authentication.k8s.io"):
+            r.add_post(f"/apis/{group}/v1/{{plural:self[a-z]+reviews}}", self._review)
+        r.add_get("/api/v1/services", self._services)
+        r.add_get("/api/v1/namespaces/{namespace}/services", self._services)
+        r.add_get("/api/v1/namespaces/{namespace}/services/{name}", self._services)
         core = "/api/{version}"  # the legacy core group "": /api/v1/namespaces/NS/configmaps, /api/v1/namespaces
         r.add_route("*", core + "/namespaces/{namespace}/{plural}", self._core_collection)
         r.add_route("*", core + "/namespaces/{namespace}/{plural}/{name}", self._item)
@@ -232,20 +264,39 @@ class ApiServer:
         return _json(discovery.version_info())
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
+        if discovery.wants_aggregated(request.headers.get("Accept")):
+            return _aggregated(discovery.aggregated(self._discovered, core=True))
         return _json(discovery.api_versions(self._address or request.host))
 
     async def _api_v1(self, _: web.Request) -> web.StreamResponse:
-        return _json(discovery.core_resources(self._kinds))
+        return _json(discovery.core_resources(self._discovered))
 
-    async def _apis(self, _: web.Request) -> web.StreamResponse:
-        return _json(discovery.api_group_list(self._kinds))
+    async def _apis(self, request: web.Request) -> web.StreamResponse:
+        if discovery.wants_aggregated(request.headers.get("Accept")):
+            return _aggregated(discovery.aggregated(self._discovered, core=False))
+        return _json(discovery.api_group_list(self._discovered))
 
     async def _apis_group(self, request: web.Request) -> web.StreamResponse:
-        return _json(_found(discovery.api_group(self._kinds, request.match_info["group"])))
+        return _json(_found(discovery.api_group(self._discovered, request.match_info["group"])))
 
     async def _apis_group_version(self, request: web.Request) -> web.StreamResponse:
         m = request.match_info
-        return _json(_found(discovery.api_resource_list(self._kinds, m["group"], m["version"])))
+        return _json(_found(discovery.api_resource_list(self._discovered, m["group"], m["version"])))
+
+    async def _review(self, request: web.Request) -> web.StreamResponse:
+        served = {(r.group, r.plural): r for r in discovery.BUILTIN}
+        group = request.path.split("/")[2]
+        found = served.get((group, request.match_info["plural"]))
+        if found is None:
+            raise NotFound("the server could not find the requested resource")
+        return _json(reviews.review(found.kind, f"{group}/v1", await _body(request)), 201)
+
+    async def _services(self, request: web.Request) -> web.StreamResponse:
+        if "name" in request.match_info:
+            raise reviews.no_service(request.match_info["name"])
+        listoptions.parse(request.query, watch=False)
+        rv = (await self._store.list(NAMESPACE, None))[1] if NAMESPACE in self._kinds else 0
+        return _json(reviews.service_list(str(rv)))
 
     # ---- resources ---------------------------------------------------------------------------
 
@@ -321,6 +372,7 @@ class ApiServer:
             return _json(status_for(e, kind, name), e.code)
 
     async def _list(self, request: web.Request, kind: Kind, ns: str | None) -> web.StreamResponse:
+        listoptions.parse(request.query, watch=False)
         fields = selectors.parse_fields(request.query.get("fieldSelector"), FIELD_LABELS)
         items, rv = await self._store.list(kind, ns, request.query.get("labelSelector"))
         items = [o for o in items if fields.matches(_field_values(o))]
@@ -478,6 +530,7 @@ class ApiServer:
         labels = selectors.parse(request.query.get("labelSelector"))
         fields = selectors.parse_fields(request.query.get("fieldSelector"), FIELD_LABELS)
         since = _resource_version(request.query.get("resourceVersion", ""))
+        options = listoptions.parse(request.query, watch=True)
         timeout = _timeout(request.query.get("timeoutSeconds"))
         version = table.requested(request.headers.get("Accept"))
         include = table.include_object(request.query)
@@ -495,7 +548,7 @@ class ApiServer:
         def wanted(obj: Obj) -> bool:
             return labels.matches(obj.get("metadata", {}).get("labels") or {}) and fields.matches(_field_values(obj))
 
-        pump = asyncio.create_task(self._pump(response, kind, ns, since, wanted, timeout, render))
+        pump = asyncio.create_task(self._pump(response, kind, ns, since, wanted, timeout, render, options))
         self._pumps.add(pump)
         pump.add_done_callback(self._pumps.discard)
         try:
@@ -517,6 +570,7 @@ class ApiServer:
         wanted: Callable[[Obj], bool],
         timeout: float | None,
         render: Callable[[Obj], Obj],
+        options: listoptions.WatchOptions,
     ) -> None:
         async def send(type_: str, obj: Obj) -> None:
             body = obj if type_ == "ERROR" else render(obj)
@@ -525,10 +579,13 @@ class ApiServer:
         events: AsyncIterator[WatchEvent] | None = None
         try:
             async with asyncio.timeout(timeout):
-                if since is None:
+                initial = options.send_initial_events
+                if since is None or initial:  # sendInitialEvents=false: from the given rv, else from now
                     items, since = await self._store.list(kind, ns)
-                    for item in filter(wanted, items):
+                    for item in filter(wanted, items) if initial is not False else ():
                         await send("ADDED", item)
+                    if options.initial_events_end:
+                        await send("BOOKMARK", listoptions.initial_events_end(kind, since))
                 events = self._store.watch((kind,), since, ns)
                 async for event in events:
                     if wanted(event.object):
@@ -547,6 +604,12 @@ class ApiServer:
 
 def _now() -> datetime:
     return SystemClock().wall()
+
+
+def _aggregated(doc: Obj) -> web.Response:
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    headers = {"Content-Type": discovery.AGGREGATED_CONTENT_TYPE, "Vary": "Accept"}
+    return web.Response(body=body, headers=headers)
 
 
 def _found(doc: Obj | None) -> Obj:
