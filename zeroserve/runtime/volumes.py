@@ -4,14 +4,14 @@
 its containers only, and a ``downwardAPI`` file may hold the instance's name):
 
 * files (``secret``, ``configMap``, ``projected``) and ``emptyDir`` with ``medium: Memory`` live on
-  a tmpfs that zeroserve up mounts at ``/run/zeroserve/<data dir hash>/volumes`` (never on disk, as
+  a tmpfs that zeroserve up mounts at ``/run/zeroserve/<data dir hash>.volumes/volumes`` (never on disk, as
   the kubelet's secret volumes; so nothing of a Secret is ever in the data dir, and nothing is left
   after a power cut). An ``emptyDir`` with a ``sizeLimit`` on ``Memory`` is a tmpfs of that size;
 * an ``emptyDir`` on the default medium is on disk, ``DATA/emptydir``, seen by the sandboxes through
-  a bind mount at ``/run/zeroserve/<hash>/disk`` (its ``sizeLimit`` is not enforced: the kubelet
+  a bind mount at ``/run/zeroserve/<hash>.volumes/disk`` (its ``sizeLimit`` is not enforced: the kubelet
   evicts the pod, here a warning says so).
 
-``/run/zeroserve/<hash>`` is 0710 root, group ``container.IMAGES_GID`` (the group a container's
+``/run/zeroserve/<hash>.volumes`` is 0710 root, group ``container.IMAGES_GID`` (the group a container's
 unprivileged bubblewrap has, which resolves bind sources as the container's user); below it, each
 instance's directory is 0700 and owned by the instance's user: its files are readable by that uid
 only (the instance's serving container; a container of the same instance running as another uid does
@@ -204,7 +204,7 @@ class VolumeManager:
 
     def __init__(self, data_dir: Path, root: Path = ROOT, *, group: int = 0) -> None:
         digest = hashlib.blake2b(str(data_dir.resolve()).encode(), digest_size=8).hexdigest()
-        self.top = root / digest
+        self.top = root / f"{digest}.volumes"  # beside the image views' directory (container.Views), not in it
         self.memory = self.top / "volumes"
         self.disk = self.top / "disk"
         self._disk_source = data_dir / "emptydir"
