@@ -19,14 +19,18 @@ def test_binds_make_their_missing_parents_open_to_the_app() -> None:
     ]
 
 
-def test_a_shadowed_directory_is_a_tmpfs_with_the_hosts_entries_again_parents_first() -> None:
-    shadows = [Shadow("/etc/x", (("a", None),)), Shadow("/etc", (("passwd", None), ("mtab", "../proc/self/mounts")))]
+def test_a_shadowed_directory_is_a_tmpfs_linking_to_the_hosts_parents_first() -> None:
+    shadows = [
+        Shadow("/etc/x", (("a", None),)),
+        Shadow("/etc", (("passwd", None), ("mtab", "../proc/self/mounts"), ("x", None))),
+    ]
     assert shadow_options(shadows) == [
-        *("--perms", "0755", "--tmpfs", "/etc"),
-        *("--ro-bind", "/etc/passwd", "/etc/passwd"),
+        *("--perms", "0755", "--tmpfs", "/etc", "--ro-bind", "/etc", "/etc/..host"),
+        *("--symlink", "..host/passwd", "/etc/passwd"),
         *("--symlink", "../proc/self/mounts", "/etc/mtab"),
-        *("--perms", "0755", "--tmpfs", "/etc/x"),
-        *("--ro-bind", "/etc/x/a", "/etc/x/a"),
+        *("--perms", "0755", "--dir", "/etc/x"),  # a deeper shadow's: a directory of the tmpfs
+        *("--perms", "0755", "--tmpfs", "/etc/x", "--ro-bind", "/etc/x", "/etc/x/..host"),
+        *("--symlink", "..host/a", "/etc/x/a"),
     ]
 
 
