@@ -419,7 +419,7 @@ def revision(spec: dict[str, Any]) -> Revision:
 
 
 def test_a_data_change_leaves_the_template_and_a_spec_change_does_not() -> None:
-    spec = {
+    spec: dict[str, Any] = {
         "containers": [
             {
                 "image": "img",

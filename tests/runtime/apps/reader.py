@@ -43,8 +43,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif url.path == "/file":
             body = show(query.get("path", ""))
         elif url.path == "/write":
-            data = "x" * int(query["size"]) if "size" in query else query.get("data", "")
-            body = write(query.get("path", ""), data)
+            text = "x" * int(query["size"]) if "size" in query else query.get("data", "")
+            body = write(query.get("path", ""), text)
         else:
             body = {"ok": True}
         data = json.dumps(body).encode()
