@@ -23,7 +23,7 @@ import pytest
 from tests.support.runtime import status_until
 from zeroserve.images.base import ERR_IMAGE_PULL, Image, ImageConfig, ImageError, PullPolicy
 from zeroserve.net import netns
-from zeroserve.runtime import isolation
+from zeroserve.runtime import isolation, volumes
 from zeroserve.runtime.base import (
     POD_NAME,
     POD_UID,
@@ -302,5 +302,20 @@ async def test_a_container_sees_its_env_and_files_and_the_update(tmp_path: Path,
         await rt.ensure(replace(box, volumes=(Volume("cfg", files=(VolumeFile("color", b"red"),)), box.volumes[1])), 1)
         assert await fetch(host, port, "/cat/etc/config/color") == (200, "red")
         assert await fetch(host, port, "/cat/color") == (200, "blue")  # subPath: as Kubernetes, no update
+    finally:
+        await rt.close()
+
+
+@needs_sandbox
+async def test_a_crashed_runtimes_volumes_are_removed_when_the_next_one_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    left = volumes.VolumeManager(data)  # never closed, as by a crash
+    dirs = left.create("i-1", "i-1", [Volume("s", files=(VolumeFile("password", b"s3cret"),))])
+    assert (Path(dirs["s"]) / "password").read_bytes() == b"s3cret"
+    rt = LocalRuntime(data, isolation=isolation.Policy())
+    try:
+        assert not Path(dirs["s"]).exists() and not left.top.exists()
+        assert not any(str(left.top) in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
     finally:
         await rt.close()

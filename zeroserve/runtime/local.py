@@ -291,6 +291,7 @@ class LocalRuntime:
                 self._cgroup_trash.append(cgroup)
         self._empty_cgroup_trash()
         self._records.save()
+        volumes.remove_leftovers(data_dir)  # a crashed runtime's Secret files go now, not on first use
         if subreaper and not supervisor.set_child_subreaper():
             logger.warning("PR_SET_CHILD_SUBREAPER failed: orphans of instances will be reaped by init")
         self._lifeline = supervisor.Lifeline()

@@ -199,12 +199,32 @@ class _Instance:
     """tmpfs mounted for sized Memory emptyDirs (unmounted when the instance is gone)."""
 
 
+def top_of(data_dir: Path, root: Path = ROOT) -> Path:
+    """Where the volumes of the runtime on ``data_dir`` live: beside its image views (container.Views)."""
+    digest = hashlib.blake2b(str(data_dir.resolve()).encode(), digest_size=8).hexdigest()
+    return root / f"{digest}.volumes"
+
+
+def remove_leftovers(data_dir: Path, root: Path = ROOT) -> None:
+    """Unmount and remove what a runtime on ``data_dir`` that did not close left (its instances' files)."""
+    top = top_of(data_dir, root)
+    if not top.is_dir():
+        return
+    for name in ("volumes", "disk"):
+        if (top / name).is_dir():
+            _detach_all(top / name)
+            with contextlib.suppress(OSError):
+                (top / name).rmdir()
+    shutil.rmtree(data_dir / "emptydir", ignore_errors=True)
+    with contextlib.suppress(OSError):
+        top.rmdir()
+
+
 class VolumeManager:
     """The volumes of this runtime's instances (see the module docstring)."""
 
     def __init__(self, data_dir: Path, root: Path = ROOT, *, group: int = 0) -> None:
-        digest = hashlib.blake2b(str(data_dir.resolve()).encode(), digest_size=8).hexdigest()
-        self.top = root / f"{digest}.volumes"  # beside the image views' directory (container.Views), not in it
+        self.top = top_of(data_dir, root)
         self.memory = self.top / "volumes"
         self.disk = self.top / "disk"
         self._disk_source = data_dir / "emptydir"
