@@ -245,3 +245,25 @@ async def test_oversized_body_is_413_and_closes(env: Env) -> None:
 async def test_malformed_http_is_400(env: Env) -> None:
     out = await raw(env.port, b"POST /default/default HTTP/1.1\r\nContent-Length: nope\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400 ")
+
+
+def test_under_uvloop_as_zeroserve_up_runs_it(tmp_path: Path) -> None:
+    import uvloop
+
+    async def main() -> int:
+        async with SqliteEventLog(tmp_path / "events.db") as log:
+            brokers = BrokerSet()
+            brokers.publish("ns", "b")
+            server = IngressServer(Ingress(log, brokers))
+            port = await server.start()
+            try:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+                    message = to_binary_event(order())
+                    async with http.post(
+                        f"http://127.0.0.1:{port}/ns/b", headers=message.headers, data=message.body
+                    ) as r:
+                        return r.status
+            finally:
+                await server.stop(1.0)
+
+    assert uvloop.run(main()) == 202

@@ -3,8 +3,12 @@
 The composition root: it builds the store, API server, gateway, runtime and controller, wires them,
 records where it listens (``DATA/endpoints.json``) and runs until SIGINT/SIGTERM, then stops in
 reverse order. The gateway listens on 127.0.0.1:8080 (external hosts) and on an ephemeral internal
-port for cluster-local names; instances find the latter in ``ZEROSERVE_INTERNAL_URL``. One ``up``
-per data dir: a second one is refused (``DATA/lock``).
+port for cluster-local names; instances find the latter in ``ZEROSERVE_INTERNAL_URL`` and as their
+``http_proxy`` (:func:`proxy_env`: every address zeroserve hands out then resolves from any HTTP
+client). Eventing: the durable log and the dispatcher (``zeroserve.eventing.plane``) and the
+Broker ingress on a loopback port of its own, which the internal gateway serves as
+``broker-ingress.knative-eventing.svc.cluster.local``. One ``up`` per data dir: a second one is
+refused (``DATA/lock``).
 
 ``queue_proxy`` chooses how the queue-proxy's per-instance work is done. ``inline`` (the
 default): no sidecar; the gateway and the in-process activator admit every request for a local
@@ -35,10 +39,12 @@ from zeroserve.activator.handler import Activator
 from zeroserve.activator.probe import HttpProber
 from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
+from zeroserve.api import eventing as eventing_api
 from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import DOMAINMAPPING, ROUTE, Kind
 from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
+from zeroserve.apiserver.certs import ensure_serving_certs
 from zeroserve.apiserver.logs import RevisionLogs
 from zeroserve.apiserver.server import JsonSubresource
 from zeroserve.autoscaler.collector import Collector, DeciderKey
@@ -48,6 +54,7 @@ from zeroserve.autoscaler.scraper import EndpointSource, HttpStatsClient, InProc
 from zeroserve.build.registry import DEFAULT_ADDRESS as DEFAULT_REGISTRY_ADDRESS
 from zeroserve.build.registry import LocalRegistry
 from zeroserve.build.source import BuildError
+from zeroserve.cli import kubeconfig
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.cli.wiring import (
     InlineInstances,
@@ -63,6 +70,7 @@ from zeroserve.cli.wiring import (
 )
 from zeroserve.clock import SystemClock
 from zeroserve.controller.runner import Controller
+from zeroserve.eventing.ingress import BrokerSet, Ingress, IngressServer
 from zeroserve.eventing.plane import EventingPlane
 from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
@@ -86,6 +94,17 @@ DRAIN_POLL = 0.01
 ROUTES_LOAD_TIMEOUT = 10.0
 """How long the gateway waits, at start, for every stored Route to be reconciled (published) once."""
 
+NO_PROXY = "127.0.0.1,::1"
+"""Addresses instances reach directly; every other plain-http request goes through the internal
+gateway (``localhost`` too: it forwards it, and ``*.localhost`` Service URLs then resolve)."""
+
+
+def proxy_env(internal_url: str) -> dict[str, str]:
+    """The internal gateway as an HTTP proxy, in the spellings curl, Python and Go read (https is
+    not proxied)."""
+    return {"http_proxy": internal_url, "HTTP_PROXY": internal_url, "no_proxy": NO_PROXY, "NO_PROXY": NO_PROXY}
+
+
 QueueProxyMode = Literal["inline", "sidecar"]
 QUEUE_PROXY_MODES: tuple[QueueProxyMode, ...] = ("inline", "sidecar")
 DEFAULT_QUEUE_PROXY: QueueProxyMode = "inline"
@@ -105,6 +124,9 @@ class UpSettings:
     """Where ``zeroserve build`` and ``--source`` push (``HOST:PORT[/PATH]``), recorded in endpoints.json."""
     serve_registry: bool = False
     """Run Debian's docker-registry on ``registry`` (default 127.0.0.1:5000), blobs in DATA/registry."""
+    api_insecure_port: int | None = None
+    """Also serve the API over plain http on this port (0: any; kube-apiserver's old ``--insecure-port``,
+    the token still required); None: HTTPS only."""
 
 
 class AlreadyRunning(Exception):
@@ -204,11 +226,12 @@ async def _serve(
         while gateway.in_flight((endpoint.host, endpoint.port)) > 0:
             await asyncio.sleep(DRAIN_POLL)
 
+    internal_url = f"http://127.0.0.1:{internal_port}"
     images = SkopeoImageStore.for_data_dir(data_dir)  # DATA/images, DATA/registries.conf, DATA/auth.json
     stack.push_async_callback(images.close)
     runtime = LocalRuntime(
         data_dir,
-        platform_env={"ZEROSERVE_INTERNAL_URL": f"http://127.0.0.1:{internal_port}"},
+        platform_env={"ZEROSERVE_INTERNAL_URL": internal_url, **proxy_env(internal_url)},
         drain=drain,
         queue_proxy=inline is None,
         isolation=isolation.Policy.from_environ(os.environ),
@@ -275,8 +298,17 @@ async def _serve(
         },
         metrics=registry,
     )
-    api_port = await api.start(settings.api_host, settings.api_port)
+    # HTTPS with a local CA (DATA/ca.crt): kubectl sends no bearer token over plain http.
+    certs = ensure_serving_certs(data_dir, clock.wall(), (settings.api_host,))
+    await api.start(
+        settings.api_host,
+        settings.api_port,
+        ssl_context=certs.server_context(),
+        insecure_port=settings.api_insecure_port,
+    )
     stack.push_async_callback(api.stop)
+    kubeconfig.write(data_dir / kubeconfig.KUBECONFIG_FILE, kubeconfig.render(api.url, certs.ca_pem(), token))
+    brokers = BrokerSet()
     controller = Controller(
         store,
         recorder,
@@ -285,12 +317,19 @@ async def _serve(
         multiscaler=multiscaler,
         serving_mode=modes,
         images=images,
+        broker_ingress=brokers,  # the Broker reconciler publishes each MT Broker to the ingress
     )
     watcher.subscribe(lambda _cfg: controller.config_changed())
     # Eventing: the Brokers' durable log (DATA/eventing.db) and the dispatcher to the Triggers' subscribers.
-    await stack.enter_async_context(
+    plane = await stack.enter_async_context(
         EventingPlane(data_dir, store, ("127.0.0.1", internal_port), lambda: watcher.current.eventing, registry)
     )
+    # The Broker ingress in front of the log, on its own loopback port, served by the internal
+    # gateway as broker-ingress.knative-eventing.svc.cluster.local (every Broker's address).
+    broker_ingress = IngressServer(Ingress(plane.log, brokers))
+    ingress_port = await broker_ingress.start("127.0.0.1", 0)
+    stack.push_async_callback(broker_ingress.stop)
+    gateway.publish_service(eventing_api.INGRESS_HOST, ("127.0.0.1", ingress_port))
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
         feed = RevisionFeed(store, throttler)
         background = [
@@ -311,18 +350,21 @@ async def _serve(
         _write_endpoints(
             data_dir,
             {
-                "api": f"http://{settings.api_host}:{api_port}",
+                "api": api.url,
+                "ca": str(certs.ca_file),
+                **({"apiInsecure": api.insecure_url} if api.insecure_url else {}),
                 "gateway": f"http://{settings.gateway_host}:{external_port}",
-                "internal": f"http://127.0.0.1:{internal_port}",
+                "internal": internal_url,
+                "brokerIngress": f"http://127.0.0.1:{ingress_port}",
                 "pid": os.getpid(),
                 "queueProxy": settings.queue_proxy,
                 **({"registry": image_registry} if image_registry else {}),
             },
         )
         log.info(
-            "zeroserve up: API http://%s:%d, gateway http://%s:%d (internal :%d), %sdata %s",
-            settings.api_host,
-            api_port,
+            "zeroserve up: API %s (kubeconfig %s), gateway http://%s:%d (internal :%d), %sdata %s",
+            api.url + (f" + {api.insecure_url}" if api.insecure_url else ""),
+            data_dir / kubeconfig.KUBECONFIG_FILE,
             settings.gateway_host,
             external_port,
             internal_port,
@@ -355,13 +397,23 @@ def run_up(
     *,
     registry: str = "",
     serve_registry: bool = False,
+    api_insecure_port: int | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM; the exit code for the CLI."""
     import uvloop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = UpSettings(
-        data_dir, api_host, api_port, gateway_host, gateway_port, internal_port, queue_proxy, registry, serve_registry
+        data_dir,
+        api_host,
+        api_port,
+        gateway_host,
+        gateway_port,
+        internal_port,
+        queue_proxy,
+        registry,
+        serve_registry,
+        api_insecure_port,
     )
 
     async def main() -> None:
