@@ -17,6 +17,7 @@ import argparse
 import http.client
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -73,12 +74,13 @@ def main() -> None:
             wait_file(data / "endpoints.json")
             api = urlsplit(json.loads((data / "endpoints.json").read_text())["api"])
             token = (data / "token").read_text().strip()
+            tls = ssl.create_default_context(cafile=data / "ca.crt")  # the API is HTTPS, signed by up's CA
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             seen: dict[str, float] = {}
             cond = threading.Condition()
 
             def watch() -> None:
-                conn = http.client.HTTPConnection(api.hostname, api.port)
+                conn = http.client.HTTPSConnection(api.hostname, api.port, context=tls)
                 conn.request("GET", f"{BASE}/revisions?watch=true", headers=headers)
                 resp = conn.getresponse()
                 while line := resp.readline():
@@ -89,7 +91,7 @@ def main() -> None:
                         cond.notify_all()
 
             threading.Thread(target=watch, daemon=True).start()
-            conn = http.client.HTTPConnection(api.hostname, api.port)
+            conn = http.client.HTTPSConnection(api.hostname, api.port, context=tls)
             latencies = []
             container: dict[str, object] = (
                 {"image": "ghcr.io/knative/helloworld-go"}

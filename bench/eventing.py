@@ -280,7 +280,7 @@ def recorded(sub: tuple[str, int, str]) -> list[dict[str, Any]]:
 def through_up(seconds: float, connections: int, latency_events: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, platform_up(Path(tmp) / "data") as endpoints:
         data = Path(tmp) / "data"
-        client = ApiClient(endpoints["api"], (data / "token").read_text().strip())
+        client = ApiClient(endpoints["api"], (data / "token").read_text().strip(), ca_file=str(data / "ca.crt"))
         client.create(
             SERVICE,
             {

@@ -172,7 +172,18 @@ def test_context_order_of_sources(tmp_path: Path) -> None:
     over = Context.from_env(data, {"ZEROSERVE_API": "http://h:1", "ZEROSERVE_TOKEN": "t2"})
     assert (over.api, over.token) == ("http://h:1", "t2")
     empty = Context.from_env(tmp_path / "none", {})
-    assert (empty.api, empty.token) == ("http://127.0.0.1:8001", "")
+    assert (empty.api, empty.token, empty.ca_file) == ("https://127.0.0.1:8001", "", "")
+
+
+def test_context_finds_the_ca(tmp_path: Path) -> None:
+    """The CA up recorded in endpoints.json, else DATA/ca.crt, unless $ZEROSERVE_CA_FILE names one."""
+    (tmp_path / "ca.crt").write_text("pem")
+    assert Context.from_env(tmp_path, {}).ca_file == str(tmp_path / "ca.crt")
+    (tmp_path / "endpoints.json").write_text('{"api": "https://127.0.0.1:1", "ca": "/recorded/ca.crt"}')
+    assert Context.from_env(tmp_path, {}).ca_file == "/recorded/ca.crt"
+    assert Context.from_env(tmp_path, {"ZEROSERVE_CA_FILE": "/mine.pem"}).ca_file == "/mine.pem"
+    with pytest.raises(errors.ZeroserveError, match="cannot load the API's CA from /mine.pem"):
+        Context.from_env(tmp_path, {"ZEROSERVE_CA_FILE": "/mine.pem"}).client()
 
 
 def test_age_and_table() -> None:

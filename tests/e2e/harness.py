@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -95,7 +96,7 @@ class Up:
     def api_get(self, path: str) -> str:
         """GET a path of the API with the token (e.g. ``/metrics``); the body as text."""
         base = urlsplit(self.endpoints["api"])
-        conn = http.client.HTTPConnection(base.hostname or "127.0.0.1", base.port, timeout=30)
+        conn = http.client.HTTPSConnection(base.hostname or "127.0.0.1", base.port, timeout=30, context=self.tls())
         try:
             conn.request("GET", path, headers={"Authorization": f"Bearer {(self.data_dir / 'token').read_text()}"})
             resp = conn.getresponse()
@@ -105,7 +106,12 @@ class Up:
             conn.close()
 
     def client(self) -> ApiClient:
-        return ApiClient(self.endpoints["api"], (self.data_dir / "token").read_text().strip())
+        token = (self.data_dir / "token").read_text().strip()
+        return ApiClient(self.endpoints["api"], token, ca_file=str(self.data_dir / "ca.crt"))
+
+    def tls(self) -> ssl.SSLContext:
+        """A client context trusting the CA `up` made (DATA/ca.crt), as kubectl does by the kubeconfig."""
+        return ssl.create_default_context(cafile=self.data_dir / "ca.crt")
 
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROSERVE_")}

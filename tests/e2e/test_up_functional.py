@@ -147,7 +147,7 @@ def test_sigkill_loses_no_acknowledged_write(up: Up) -> None:
 def test_token_is_required(up: Up) -> None:
     req = urllib.request.Request(up.endpoints["api"] + SERVICES)
     try:
-        urllib.request.urlopen(req, timeout=10)
+        urllib.request.urlopen(req, timeout=10, context=up.tls())
         raise AssertionError("expected 401")
     except urllib.error.HTTPError as err:
         assert err.code == 401

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import logging
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -59,6 +60,9 @@ class ActivatorSettings:
     """The API server to watch revisions and endpoints on."""
     token: str = ""
     """Bearer token for the API server."""
+    ca_file: str = ""
+    """The CA an https API server's certificate must chain to (``zeroserve up``'s ``DATA/ca.crt``);
+    empty: the system's CAs."""
     stat_url: str = ""
     """The autoscaler's stat server (POST JSON stat messages); empty: stats are only logged."""
     pod_name: str = "activator"
@@ -77,6 +81,7 @@ class ActivatorSettings:
             port=int(port),
             api=environ.get("ZEROSERVE_API", cls.api),
             token=environ.get("ZEROSERVE_TOKEN", cls.token),
+            ca_file=environ.get("ZEROSERVE_CA_FILE", cls.ca_file),
             stat_url=get("STAT_URL", cls.stat_url),
             pod_name=get("POD_NAME", cls.pod_name),
         ).validated()
@@ -215,7 +220,8 @@ class ActivatorServer:
 
     async def start(self) -> int:
         headers = {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else {}
-        self._session = aiohttp.ClientSession(headers=headers)
+        tls = ssl.create_default_context(cafile=self.settings.ca_file or None)
+        self._session = aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(ssl=tls))
         api = self.settings.api.rstrip("/")
         loop = asyncio.get_running_loop()
 

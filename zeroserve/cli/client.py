@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -82,11 +83,14 @@ def _cause(cause: dict[str, Any]) -> errors.FieldError:
 class ApiClient:
     """get/list/create/update/patch/delete/watch on one API server, with a bearer token."""
 
-    def __init__(self, base_url: str, token: str = "", timeout: float = DEFAULT_TIMEOUT, hint: str = "") -> None:
-        """``hint`` replaces the socket's words in :class:`Unreachable` messages (what to do about it)."""
+    def __init__(
+        self, base_url: str, token: str = "", timeout: float = DEFAULT_TIMEOUT, hint: str = "", ca_file: str = ""
+    ) -> None:
+        """``hint`` replaces the socket's words in :class:`Unreachable` messages (what to do about it);
+        ``ca_file``: the CA an https server's certificate must chain to (empty: the system's CAs)."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise errors.BadRequest(f"invalid API address {base_url!r}: want http://HOST:PORT")
+            raise errors.BadRequest(f"invalid API address {base_url!r}: want https://HOST:PORT")
         self.base_url = base_url.rstrip("/")
         self._scheme = parts.scheme
         self._host = parts.hostname
@@ -95,6 +99,12 @@ class ApiClient:
         self.token = token
         self.timeout = timeout
         self.hint = hint
+        self._ssl: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            try:
+                self._ssl = ssl.create_default_context(cafile=ca_file or None)
+            except (OSError, ssl.SSLError) as e:
+                raise errors.ZeroserveError(f"cannot load the API's CA from {ca_file}: {e}") from None
 
     # -- paths ---------------------------------------------------------------------------------
 
@@ -214,8 +224,12 @@ class ApiClient:
         timeout: float | None = None,
         accept: str = "application/json",
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        conn = cls(self._host, self._port, timeout=timeout if timeout is not None else self.timeout)
+        deadline = timeout if timeout is not None else self.timeout
+        conn: http.client.HTTPConnection
+        if self._ssl is not None:
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=deadline, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=deadline)
         headers = {"Accept": accept}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"

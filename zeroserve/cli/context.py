@@ -2,8 +2,10 @@
 
 Order (first wins): ``--data-dir``, ``$ZEROSERVE_DATA_DIR``, ``~/.zeroserve``. The API address and
 token come from ``DATA/endpoints.json`` and ``DATA/token``; ``$ZEROSERVE_API`` and
-``$ZEROSERVE_TOKEN`` override them. The registry builds push to: ``$ZEROSERVE_REGISTRY``, else the
-one ``zeroserve up --registry/--serve-registry`` recorded in ``DATA/endpoints.json``.
+``$ZEROSERVE_TOKEN`` override them. The API is HTTPS, its certificate signed by the CA that ``up``
+recorded (``DATA/ca.crt``); ``$ZEROSERVE_CA_FILE`` names another. The registry builds push to:
+``$ZEROSERVE_REGISTRY``, else the one ``zeroserve up --registry/--serve-registry`` recorded in
+``DATA/endpoints.json``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pathlib import Path
 
 from zeroserve.cli.client import ApiClient
 
-DEFAULT_API = "http://127.0.0.1:8001"
+DEFAULT_API = "https://127.0.0.1:8001"
 ENDPOINTS_FILE = "endpoints.json"
 TOKEN_FILE = "token"
+CA_FILE = "ca.crt"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Context:
     gateway: str = ""
     registry: str = ""
     """``HOST:PORT[/PATH]`` that ``zeroserve build`` and ``--source`` push to; empty: none configured."""
+    ca_file: str = ""
+    """The CA (PEM) an https API's certificate is checked against; empty: the system's."""
 
     @classmethod
     def from_env(cls, data_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Context:
@@ -42,13 +47,23 @@ class Context:
         token = env.get("ZEROSERVE_TOKEN") or _read_text(data_dir / TOKEN_FILE)
         registry = env.get("ZEROSERVE_REGISTRY") or str(endpoints.get("registry") or "")
         gateway = str(endpoints.get("gateway") or "")
-        return cls(data_dir=data_dir, api=api.rstrip("/"), token=token, gateway=gateway, registry=registry)
+        ca_file = env.get("ZEROSERVE_CA_FILE") or str(endpoints.get("ca") or "")
+        if not ca_file and (data_dir / CA_FILE).is_file():
+            ca_file = str(data_dir / CA_FILE)
+        return cls(
+            data_dir=data_dir,
+            api=api.rstrip("/"),
+            token=token,
+            gateway=gateway,
+            registry=registry,
+            ca_file=ca_file,
+        )
 
     def client(self, timeout: float | None = None) -> ApiClient:
         hint = f"is `zeroserve up` running? (data dir {self.data_dir})"
         if timeout is None:
-            return ApiClient(self.api, self.token, hint=hint)
-        return ApiClient(self.api, self.token, timeout=timeout, hint=hint)
+            return ApiClient(self.api, self.token, hint=hint, ca_file=self.ca_file)
+        return ApiClient(self.api, self.token, timeout=timeout, hint=hint, ca_file=self.ca_file)
 
 
 def _read_endpoints(path: Path) -> dict[str, object]:

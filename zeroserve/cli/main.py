@@ -70,7 +70,14 @@ def up(
         Path | None, typer.Option("--data-dir", help="State directory (default: the global --data-dir).")
     ] = None,
     api_host: Annotated[str, typer.Option(help="API server address.")] = "127.0.0.1",
-    api_port: Annotated[int, typer.Option(help="API server port.")] = 8001,
+    api_port: Annotated[int, typer.Option(help="API server port (HTTPS; DATA/kubeconfig and DATA/ca.crt).")] = 8001,
+    api_insecure_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Also serve the API over plain http on this port, for scripts (0: any free port; the token "
+            "is still required; kubectl needs HTTPS)."
+        ),
+    ] = None,
     gateway_host: Annotated[str, typer.Option(help="Gateway address.")] = "127.0.0.1",
     gateway_port: Annotated[int, typer.Option(help="Gateway port (0: any free port, recorded).")] = 8080,
     internal_port: Annotated[
@@ -108,9 +115,39 @@ def up(
     data = data_dir or _ctx(ctx).data_dir
     code = run_up(
         data, api_host, api_port, gateway_host, gateway_port, internal_port, mode,
-        registry=registry, serve_registry=serve_registry,
+        registry=registry, serve_registry=serve_registry, api_insecure_port=api_insecure_port,
     )  # fmt: skip
     raise typer.Exit(code)
+
+
+@app.command("kubeconfig")
+def kubeconfig_cmd(
+    ctx: typer.Context,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge",
+            help="Merge into $KUBECONFIG's first file or ~/.kube/config (entries named zeroserve are replaced, "
+            "others kept) and make zeroserve the current context.",
+        ),
+    ] = False,
+) -> None:
+    """Print the kubeconfig `zeroserve up` wrote (DATA/kubeconfig): `KUBECONFIG=... kubectl get ksvc`."""
+    import os
+
+    from zeroserve.cli import kubeconfig
+
+    path = _ctx(ctx).data_dir / kubeconfig.KUBECONFIG_FILE
+    ours = kubeconfig.read(path)
+    if not ours:
+        raise errors.NotFound(f"no kubeconfig at {path}: run `zeroserve up` first")
+    if not merge:
+        print(kubeconfig.dump(ours), end="")
+        return
+    target = kubeconfig.user_kubeconfig(os.environ, Path.home())
+    previous = kubeconfig.merge_into(target, ours)
+    was = f" (was {previous})" if previous and previous != kubeconfig.NAME else ""
+    print(f"merged into {target}; current context: {kubeconfig.NAME}{was}")
 
 
 @app.command()
@@ -204,13 +241,14 @@ def activator(
         str | None, typer.Option(help="Autoscaler stat server URL ($ZEROSERVE_ACTIVATOR_STAT_URL).")
     ] = None,
 ) -> None:
-    """Run the activator as its own process; it watches the API (--data-dir, $ZEROSERVE_API/_TOKEN)."""
+    """Run the activator as its own process; it watches the API (--data-dir, $ZEROSERVE_API/_TOKEN/_CA_FILE)."""
     import os
 
     from zeroserve.activator.server import ActivatorSettings, run
 
     c = _ctx(ctx)
-    settings = ActivatorSettings.from_env({**os.environ, "ZEROSERVE_API": c.api, "ZEROSERVE_TOKEN": c.token})
+    env = {**os.environ, "ZEROSERVE_API": c.api, "ZEROSERVE_TOKEN": c.token, "ZEROSERVE_CA_FILE": c.ca_file}
+    settings = ActivatorSettings.from_env(env)
     raise typer.Exit(run(settings.with_flags(host=host, port=port, stat_url=stat_url)))
 
 
