@@ -19,6 +19,7 @@ import http.server
 import json
 import os
 import signal
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -53,7 +54,11 @@ def signal_victim(pid: int) -> str:
 
 
 def api(url: str) -> str:
-    with urllib.request.urlopen(f"{url}/apis/serving.knative.dev/v1/services", timeout=5) as response:
+    unverified = ssl.create_default_context()  # an attacker does not check the certificate: the token is the lock
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    services = f"{url}/apis/serving.knative.dev/v1/services"
+    with urllib.request.urlopen(services, timeout=5, context=unverified) as response:
         return f"HTTP {response.status}"
 
 
