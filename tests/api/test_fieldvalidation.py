@@ -57,14 +57,22 @@ def test_kubernetes_object_meta_fields_are_known() -> None:
     assert fv.unknown_fields(SERVICE, obj) == []
 
 
-def test_what_the_model_keeps_is_not_unknown() -> None:
+def test_kubernetes_fields_knatives_crd_declares_are_known_others_not() -> None:
     obj = _service()
-    container = obj["spec"]["template"]["spec"]["containers"][0]
-    container.update(stdin=True, env=[{"name": "A", "value": "1", "futureField": 1}])
-    obj["spec"]["template"]["spec"]["nodeSelector"] = {"disk": "ssd"}
-    obj["spec"]["template"]["spec"]["volumes"] = [{"name": "v", "emptyDir": {"anything": 1}}]
-    obj["spec"]["template"]["metadata"] = {"annotations": {"a": "b"}, "whatever": 1}
+    spec = obj["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    container.update(terminationMessagePath="/dev/log", env=[{"name": "A", "value": "1"}])
+    spec.update(nodeSelector={"disk": "ssd"}, affinity={"nodeAffinity": {}}, initContainers=[{"image": "i"}])
+    spec["volumes"] = [{"name": "v", "emptyDir": {"anything": 1}}]  # kept as it is: admission checks volumes
+    obj["spec"]["template"]["metadata"] = {"annotations": {"a": "b"}, "whatever": 1}  # metadata is preserved
     assert fv.unknown_fields(SERVICE, obj) == []
+    container.update(stdin=True, env=[{"name": "A", "value": "1", "futureField": 1}])
+    spec["initContainers"][0]["bogus"] = 1
+    assert fv.unknown_fields(SERVICE, obj) == [
+        "spec.template.spec.containers[0].env[0].futureField",
+        "spec.template.spec.containers[0].stdin",
+        "spec.template.spec.initContainers[0].bogus",
+    ]
 
 
 def test_below_a_preserved_object_declared_fields_are_still_checked() -> None:

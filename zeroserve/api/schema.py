@@ -9,9 +9,11 @@ Every node has a ``type`` (or is ``x-kubernetes-int-or-string``, or preserves un
 - ``int | str`` and a quantity (``str | int | float``) -> ``x-kubernetes-int-or-string`` with
   ``anyOf: [{type: integer}, {type: string}]``;
 - ``Any`` and ``dict[str, Any]`` -> ``x-kubernetes-preserve-unknown-fields`` (an object for the latter);
-- a model -> ``object`` with ``properties``; a model that keeps unknown fields (``extra="allow"``:
-  the PodSpec parts, ObjectMeta) also preserves unknown fields; a model met again below itself
-  (Eventing's recursive filters) -> an object preserving unknown fields.
+- a model -> ``object`` with ``properties``; a model met again below itself (Eventing's recursive
+  filters) -> an object preserving unknown fields;
+- a model that keeps fields it does not declare (``extra="allow"``): the PodSpec parts list the
+  Kubernetes fields Knative's CRD has beyond the model's (:data:`KUBERNETES_FIELDS`; anything else is
+  unknown, as Knative's CRD prunes it); any other (ObjectMeta) preserves unknown fields.
 
 Descriptions come from :data:`zeroserve.api.fielddocs.DOCS`. At the root, ``apiVersion`` and
 ``kind`` are strings and ``metadata`` is ``{type: object}``, as a CRD must declare them (the
@@ -20,6 +22,7 @@ server's OpenAPI documents refer to ObjectMeta there instead: :mod:`zeroserve.ap
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from typing import Annotated, Any, Final, Literal, Union
@@ -30,12 +33,52 @@ from pydantic import BaseModel
 from zeroserve.api.base import INT32_MIN
 from zeroserve.api.fielddocs import API_VERSION, DOCS, KIND
 from zeroserve.api.kinds import Kind
+from zeroserve.api.podspec import Container
 
 Schema = dict[str, Any]
 
 PRESERVE: Final = "x-kubernetes-preserve-unknown-fields"
 INT_OR_STRING: Final = "x-kubernetes-int-or-string"
 TYPE_META: Final = ("apiVersion", "kind")
+
+_OBJECT: Final[Schema] = {"type": "object", PRESERVE: True}
+_OBJECTS: Final[Schema] = {"type": "array", "items": _OBJECT}
+_BOOL: Final[Schema] = {"type": "boolean"}
+_STRING: Final[Schema] = {"type": "string"}
+CONTAINER_LIST: Final = "[Container]"
+"""Stands for ``array`` of the Container model's schema (``initContainers``)."""
+
+KUBERNETES_FIELDS: Final[dict[str, dict[str, Schema]]] = {
+    "RevisionSpec": {
+        "affinity": _OBJECT,
+        "automountServiceAccountToken": _BOOL,
+        "dnsConfig": _OBJECT,
+        "dnsPolicy": _STRING,
+        "hostAliases": _OBJECTS,
+        "hostIPC": _BOOL,
+        "hostNetwork": _BOOL,
+        "hostPID": _BOOL,
+        "initContainers": {CONTAINER_LIST: True},
+        "nodeSelector": {"type": "object", "additionalProperties": _STRING},
+        "priorityClassName": _STRING,
+        "runtimeClassName": _STRING,
+        "schedulerName": _STRING,
+        "securityContext": _OBJECT,
+        "shareProcessNamespace": _BOOL,
+        "tolerations": _OBJECTS,
+        "topologySpreadConstraints": _OBJECTS,
+    },
+    "Container": {"terminationMessagePath": _STRING},
+    "ContainerPort": {},
+    "EnvVar": {},
+    "HTTPGetAction": {},
+    "HTTPHeader": {},
+    "Probe": {},
+    "ResourceRequirements": {},
+    "TCPSocketAction": {},
+}
+"""The fields of a partly modelled Kubernetes type that Knative's CRD declares (behind its feature
+flags, validated by admission) beyond what the model declares, by model name."""
 
 
 def crd_schema(kind: Kind) -> Schema:
@@ -71,10 +114,18 @@ def _model(model: type[BaseModel], above: tuple[type[BaseModel], ...]) -> Schema
         if doc := DOCS.get(f"{model.__name__}.{alias}"):
             field = {"description": doc, **{k: v for k, v in field.items() if k != "description"}}
         props[alias] = field
-    out["properties"] = dict(sorted(props.items()))
     if model.model_config.get("extra") == "allow":
-        out[PRESERVE] = True
+        known = KUBERNETES_FIELDS.get(model.__name__)
+        if known is None:
+            out[PRESERVE] = True
+        for alias, field in (known or {}).items():
+            props.setdefault(alias, _container_list(above) if field.get(CONTAINER_LIST) else copy.deepcopy(field))
+    out["properties"] = dict(sorted(props.items()))
     return out
+
+
+def _container_list(above: tuple[type[BaseModel], ...]) -> Schema:
+    return {"type": "array", "items": _model(Container, above)}
 
 
 def _annotation(tp: Any, above: tuple[type[BaseModel], ...]) -> Schema:

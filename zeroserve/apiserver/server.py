@@ -30,6 +30,7 @@ from zeroserve.api.core import DEFAULT_NAMESPACE
 from zeroserve.api.kinds import KINDS, NAMESPACE, Kind
 from zeroserve.apiserver import deleteoptions, discovery, listoptions, patch, reviews, table
 from zeroserve.apiserver.auth import check_bearer
+from zeroserve.apiserver.openapi import OpenApi
 from zeroserve.apiserver.status import (
     Forbidden,
     InternalError,
@@ -39,6 +40,7 @@ from zeroserve.apiserver.status import (
     status,
     status_for,
 )
+from zeroserve.apiserver.strict import FieldValidation
 from zeroserve.clock import SystemClock, rfc3339
 from zeroserve.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound
 from zeroserve.store.base import Store, WatchEvent
@@ -115,6 +117,7 @@ class ApiServer:
         self._kinds = tuple(kinds)
         self._by_path = {(k.group, k.version, k.plural): k for k in self._kinds}
         self._discovered = discovery.resources(self._kinds)
+        self._openapi = OpenApi(self._kinds)
         self._subresources = dict(subresources or {})
         self._metrics = metrics
         self._closing = asyncio.Event()
@@ -211,6 +214,8 @@ class ApiServer:
         r.add_get("/apis", self._apis)
         r.add_get("/apis/{group}", self._apis_group)
         r.add_get("/apis/{group}/{version}", self._apis_group_version)
+        r.add_get("/openapi/v3", self._openapi.discovery)
+        r.add_get("/openapi/v3/{path:.+}", self._openapi.group_version)
         base = "/apis/{group}/{version}"
         r.add_route("*", base + "/namespaces/{namespace}/{plural}", self._collection)
         r.add_route("*", base + "/namespaces/{namespace}/{plural}/{name}", self._item)
@@ -398,7 +403,8 @@ class ApiServer:
         return _json(obj)
 
     async def _create(self, request: web.Request, kind: Kind, ns: str) -> web.StreamResponse:
-        obj = await _read_object(request, kind)
+        fields = FieldValidation.of(request.query, "CreateOptions")
+        obj = fields.decoded(kind, await _read_object(request, kind), await _body(request))
         meta = obj["metadata"]
         name = str(meta.get("name") or "")
         try:
@@ -416,8 +422,8 @@ class ApiServer:
                     return missing
             obj = self._admit(kind, obj, None)
             if _dry_run(request):
-                return _json(await self._dry_create(kind, ns, obj), 201)
-            return _json(await self._store.create(kind, obj), 201)
+                return fields.respond(_json(await self._dry_create(kind, ns, obj), 201))
+            return fields.respond(_json(await self._store.create(kind, obj), 201))
         except ApiError as e:
             return _json(status_for(e, kind, name), e.code)
 
@@ -462,7 +468,8 @@ class ApiServer:
         return obj
 
     async def _put(self, request: web.Request, kind: Kind, ns: str, name: str, status_: bool) -> web.StreamResponse:
-        obj = await _read_object(request, kind)
+        fields = FieldValidation.of(request.query, "UpdateOptions")
+        obj = fields.decoded(kind, await _read_object(request, kind), await _body(request))
         meta = obj["metadata"]
         if meta.get("name") != name:
             raise BadRequest(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
@@ -473,13 +480,16 @@ class ApiServer:
         else:
             meta.pop("namespace", None)
         old = await self._store.get(kind, ns, name)
-        return _json(await self._write(request, kind, obj, old, status_))
+        return fields.respond(_json(await self._write(request, kind, obj, old, status_)))
 
     async def _patch(self, request: web.Request, kind: Kind, ns: str, name: str, status_: bool) -> web.StreamResponse:
         content_type = request.content_type
         if content_type not in patch.PATCH_TYPES:
             patch.apply(content_type, {}, None)  # raises UnsupportedMediaType
-        body = _parse_json(await _body(request))
+        fields = FieldValidation.of(request.query, "PatchOptions")
+        raw = await _body(request)
+        body = _parse_json(raw)
+        body_problems = fields.patch_body(content_type, raw, body)
         for attempt in range(PATCH_RETRIES):
             old = await self._store.get(kind, ns, name)
             patched = patch.apply(content_type, old, body)
@@ -490,8 +500,9 @@ class ApiServer:
             if not kind.namespaced:
                 patched["metadata"].pop("namespace", None)
             pinned = patched["metadata"].get("resourceVersion") != old["metadata"].get("resourceVersion")
+            patched = fields.patched(kind, patched, body_problems)
             try:
-                return _json(await self._write(request, kind, patched, old, status_))
+                return fields.respond(_json(await self._write(request, kind, patched, old, status_)))
             except Conflict:
                 if pinned or attempt == PATCH_RETRIES - 1:
                     raise
@@ -535,11 +546,15 @@ class ApiServer:
         version = table.requested(request.headers.get("Accept"))
         include = table.include_object(request.query)
 
+        headers = [True]  # a watch's Tables carry the column definitions in the first event only
+
         def render(obj: Obj) -> Obj:
             if version is None:
                 return obj
             rv = str(obj.get("metadata", {}).get("resourceVersion", ""))
-            return table.table(kind, [obj], rv, _now(), version=version, include=include)
+            rendered = table.table(kind, [obj], rv, _now(), version=version, include=include, headers=headers[0])
+            headers[0] = False
+            return rendered
 
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Final
 
-from zeroserve.api import printers
+from zeroserve.api import printercolumns, printers
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import SECRET, Kind
 from zeroserve.errors import BadRequest
@@ -29,14 +29,18 @@ INCLUDE: Final = ("None", "Metadata", "Object")
 def requested(accept: str | None) -> str | None:
     """The Table version the Accept header asks for first (``v1``/``v1beta1``), or None for JSON.
 
-    Media ranges are read in order: the first that is a Table we serve, plain JSON or ``*/*``
-    decides (kubectl lists the Table first and JSON last, as a fallback).
+    Media ranges are read by quality (``q``, 1 when absent; ``q=0`` is refused), then in order:
+    the first that is a Table we serve, plain JSON or ``*/*`` decides (kubectl lists the Table
+    first and JSON last, as a fallback).
     """
+    ranges: list[tuple[float, str, dict[str, str]]] = []
     for media_range in (accept or "").split(","):
         parts = [p.strip() for p in media_range.split(";")]
-        media = parts[0].lower()
         params = dict(_param(p) for p in parts[1:] if "=" in p)
-        params.pop("q", None)
+        ranges.append((_quality(params.pop("q", "1")), parts[0].lower(), params))
+    for quality, media, params in sorted(ranges, key=lambda r: -r[0]):
+        if quality <= 0:
+            continue
         if media not in ("application/json", "application/*", "*/*"):
             continue
         if params.get("as") == "Table" and params.get("g") == GROUP and params.get("v") in VERSIONS:
@@ -44,6 +48,13 @@ def requested(accept: str | None) -> str | None:
         if not params:
             return None
     return None
+
+
+def _quality(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -63,10 +74,20 @@ def partial_metadata(obj: Obj, version: str) -> Obj:
 
 
 def table(
-    kind: Kind, objs: Iterable[Obj], resource_version: str, now: datetime, *, version: str = "v1", include: str = ""
+    kind: Kind,
+    objs: Iterable[Obj],
+    resource_version: str,
+    now: datetime,
+    *,
+    version: str = "v1",
+    include: str = "",
+    headers: bool = True,
 ) -> Obj:
-    """The Table of ``objs`` (all of ``kind``)."""
-    cols = printers.columns(kind.api_version, kind.kind)
+    """The Table of ``objs`` (all of ``kind``): the core kinds' columns, Knative's printer columns
+    (:mod:`zeroserve.api.printercolumns`) for the others. All columns are sent, ``-o wide`` ones
+    (``priority`` > 0) too: kubectl hides those unless asked. ``headers=False`` leaves the column
+    definitions out (null), as in a watch's events after the first."""
+    cols = printercolumns.table_columns(kind)
     include = include or "Metadata"
     if kind is SECRET and include == "Object":
         include = "Metadata"  # never a Secret's values in a table
@@ -82,6 +103,6 @@ def table(
         "kind": "Table",
         "apiVersion": f"{GROUP}/{version}",
         "metadata": {"resourceVersion": resource_version},
-        "columnDefinitions": [c.definition() for c in cols],
+        "columnDefinitions": [c.definition() for c in cols] if headers else None,
         "rows": rows,
     }
