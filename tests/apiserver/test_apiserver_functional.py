@@ -154,6 +154,11 @@ async def test_patches(http: aiohttp.ClientSession) -> None:
     strategic = {"Content-Type": "application/strategic-merge-patch+json"}
     spec = {"spec": {"template": {"spec": {"containers": [{"image": "img:2"}]}}}}
     code, body = await call(http, "PATCH", f"{SERVICES}/hello", data=json.dumps(spec), headers=strategic)
+    assert (code, body["reason"]) == (415, "UnsupportedMediaType"), "a custom resource takes no strategic merge patch"
+    assert body["message"].endswith(
+        "accepted media types include: application/json-patch+json, application/merge-patch+json"
+    )
+    code, body = await call(http, "PATCH", f"{SERVICES}/hello", data=json.dumps(spec), headers=MERGE)
     assert (code, body["metadata"]["generation"]) == (200, 2)
     ops = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "img:3"}]
     json_patch = {"Content-Type": "application/json-patch+json"}

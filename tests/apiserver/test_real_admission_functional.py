@@ -82,12 +82,12 @@ async def test_hostile_bodies_are_400(http: aiohttp.ClientSession, body: bytes, 
 
 async def test_too_large_body_is_413_in_kubernetes_words(http: aiohttp.ClientSession) -> None:
     big = service("big")
-    big["metadata"]["annotations"] = {"a": "x" * (2 << 20)}
+    big["metadata"]["annotations"] = {"a": "x" * (4 << 20)}
     code, doc = await call(http, "POST", SERVICES, data=io.BytesIO(json.dumps(big).encode()), headers=JSON)
     assert (code, doc["reason"], doc["message"]) == (
         413,
         "RequestEntityTooLarge",
-        "Request entity too large: limit is 1048576",
+        "Request entity too large: limit is 3145728",
     )
 
 

@@ -1,11 +1,16 @@
 """ApiServer: the Kubernetes REST conventions over a Store (kube-apiserver + Knative's webhook).
 
 Every Kind given to the server is served generically under
-``/apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME[/status]]``: list (``labelSelector``,
-``fieldSelector``), watch (``?watch=true``, newline-delimited JSON events), create, get, update,
-merge/JSON/strategic patch, delete, and the ``status`` subresource. Writes to the main resource go
-through ``admit`` (defaulting + validation, Knative's webhook); ``?dryRun=All`` admits and
-returns the would-be object without storing it. Errors are Kubernetes ``Status`` objects.
+``/apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME[/status]]`` (the core kinds under
+``/api/v1/...``): list (``labelSelector``, ``fieldSelector``), watch (``?watch=true``,
+newline-delimited JSON events), create, get, update, merge/JSON patch (and strategic merge patch for
+the core kinds, as for kube-apiserver's built-in types), delete, and the ``status`` subresource.
+Namespaces follow kube-apiserver: ``default`` exists from the start, nothing is created in a
+namespace that does not exist or is terminating. Lists, gets and watches answer a ``meta.k8s.io``
+Table when the Accept header asks for one (:mod:`zeroserve.apiserver.table`). Writes to the main
+resource go through ``admit`` (defaulting + validation, Knative's webhook; kube-apiserver's rules
+for the core kinds); ``?dryRun=All`` admits and returns the would-be object without storing it.
+Errors are Kubernetes ``Status`` objects.
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ class JsonSubresource:
 FIELD_LABELS: Final = ("metadata.name", "metadata.namespace")
 PATCH_RETRIES: Final = 5
 SHUTDOWN_TIMEOUT: Final = 5.0
+MAX_REQUEST_BODY: Final = 3 * 1024 * 1024
+"""kube-apiserver's ``MaxRequestBodyBytes``: room for a 1 MiB ConfigMap or Secret, base64 and all."""
 
 
 def _json(data: Obj, code: int = 200) -> web.Response:
@@ -203,7 +210,9 @@ class ApiServer:
     # ---- routing -----------------------------------------------------------------------------
 
     def _make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors_middleware, self._auth_middleware])
+        app = web.Application(
+            middlewares=[self._errors_middleware, self._auth_middleware], client_max_size=MAX_REQUEST_BODY
+        )
         r = app.router
         for path in ("/healthz", "/readyz", "/livez"):
             r.add_get(path, _text_ok)
@@ -484,8 +493,9 @@ class ApiServer:
 
     async def _patch(self, request: web.Request, kind: Kind, ns: str, name: str, status_: bool) -> web.StreamResponse:
         content_type = request.content_type
-        if content_type not in patch.PATCH_TYPES:
-            patch.apply(content_type, {}, None)  # raises UnsupportedMediaType
+        accepted = patch.PATCH_TYPES if not kind.group else patch.CRD_PATCH_TYPES
+        if content_type not in accepted:
+            raise patch.unsupported(accepted)
         fields = FieldValidation.of(request.query, "PatchOptions")
         raw = await _body(request)
         body = _parse_json(raw)

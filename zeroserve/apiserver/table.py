@@ -7,7 +7,8 @@ order; ``v1beta1`` too, answered as such) gets a Table: ``columnDefinitions`` fr
 (``Object``) or nothing (``None``). Anything else, or no Accept, gets plain JSON. Shapes as
 apimachinery's ``pkg/apis/meta/v1`` ``Table``, ``TableColumnDefinition``, ``TableRow``.
 
-A Secret's row never carries its values: ``includeObject=Object`` is answered with its metadata.
+A Secret's row never carries its values: ``includeObject=Object`` is answered with its metadata,
+and that metadata lacks kubectl's ``last-applied-configuration`` annotation (which copies ``data``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from zeroserve.errors import BadRequest
 GROUP: Final = "meta.k8s.io"
 VERSIONS: Final = ("v1", "v1beta1")
 INCLUDE: Final = ("None", "Metadata", "Object")
+LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def requested(accept: str | None) -> str | None:
@@ -69,6 +71,17 @@ def include_object(query: Mapping[str, str]) -> str:
     return value
 
 
+def _without_applied(obj: Obj) -> Obj:
+    """A Secret whose metadata lacks kubectl's last-applied-configuration (a copy of its data)."""
+    meta = dict(obj.get("metadata", {}))
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    return {**obj, "metadata": meta}
+
+
 def partial_metadata(obj: Obj, version: str) -> Obj:
     return {"kind": "PartialObjectMetadata", "apiVersion": f"{GROUP}/{version}", "metadata": obj.get("metadata", {})}
 
@@ -95,7 +108,7 @@ def table(
     for obj in objs:
         row: Obj = {"cells": printers.row(cols, obj, now)}
         if include == "Metadata":
-            row["object"] = partial_metadata(obj, version)
+            row["object"] = partial_metadata(_without_applied(obj) if kind is SECRET else obj, version)
         elif include == "Object":
             row["object"] = obj
         rows.append(row)

@@ -35,6 +35,7 @@ from zeroserve.api.kinds import (
     CORE_KINDS,
     DOMAINMAPPING,
     KINDS,
+    NAMESPACE,
     PODAUTOSCALER,
     REVISION,
     ROUTE,
@@ -63,6 +64,7 @@ from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFI
 from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
 from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
 from zeroserve.controller.reconcilers.kpa import Deciders, KPAReconciler
+from zeroserve.controller.reconcilers.namespace import reconcile as reconcile_namespace
 from zeroserve.controller.reconcilers.sks import NullServingMode, ServingMode, SKSReconciler
 from zeroserve.controller.workqueue import ShutDown, WorkQueue
 from zeroserve.errors import Conflict, Gone, NotFound
@@ -160,7 +162,8 @@ class Controller:
         if multiscaler is not None:
             self.reconcilers[PODAUTOSCALER.kind] = self._reconcile_pa
             self.reconcilers[SERVERLESSSERVICE.kind] = SKSReconciler(serving_mode or NullServingMode()).reconcile
-        for kind in CORE_KINDS:  # watched for the garbage collector (and readers of them); no reconciler of their own
+        self.reconcilers[NAMESPACE.kind] = reconcile_namespace  # a deleted namespace empties, then goes
+        for kind in CORE_KINDS:  # ConfigMaps and Secrets: watched for the garbage collector and their readers
             self.reconcilers.setdefault(kind.kind, _not_autoscaled)
         self.gc = GarbageCollector()
         for kind in KINDS:
