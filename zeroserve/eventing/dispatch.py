@@ -415,6 +415,7 @@ class Dispatcher:
                     return _Result(True, answer, reply)
                 status, answer = 502, Answer(502, answer.headers, answer.body)
             delay = next_delay(cfg.policy, attempt, status, answer.headers.get("Retry-After"), self.wall())
+            log.debug("%s: attempt %d answered %s; retry after %s s", url, attempt, status, delay)
             if delay is None:
                 return _Result(False, answer)
             if self.metrics:
