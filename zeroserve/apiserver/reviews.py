@@ -9,7 +9,8 @@ The token's holder is the one admin (:data:`~zeroserve.apiserver.auth.ADMIN_USER
   resource and every non-resource URL;
 * ``SelfSubjectReview`` (``authentication.k8s.io/v1``, ``kubectl auth whoami``): the user.
 
-Bad bodies get apimachinery's answers: 400 for what is not an object of the kind, 422 with field
+kubectl sends the reviews as Kubernetes protobuf (:mod:`zeroserve.apiserver.protobuf`), other
+clients as JSON. Bad bodies get apimachinery's answers: 400 for what is not an object of the kind, 422 with field
 paths for a review without the ``spec`` it needs. ``/api/v1[/namespaces/NS]/services`` is an
 empty ``ServiceList`` (zeroserve runs no Kubernetes Services; ``kubectl cluster-info`` lists those
 of ``kube-system``), and any one of them is 404.
@@ -21,7 +22,9 @@ from typing import Any, Final
 
 from zeroserve.api import wire
 from zeroserve.api.base import Obj
+from zeroserve.apiserver import protobuf
 from zeroserve.apiserver.auth import ADMIN_USER
+from zeroserve.apiserver.status import UnsupportedMediaType
 from zeroserve.errors import BadRequest, FieldError, Invalid, NotFound
 
 ADMIN_GROUPS: Final = ("system:masters", "system:authenticated")
@@ -29,9 +32,10 @@ ONE_OF: Final = "exactly one of nonResourceAttributes or resourceAttributes must
 ALLOWED_REASON: Final = "zeroserve: the token's holder is the administrator"
 
 
-def review(kind: str, api_version: str, raw: bytes) -> Obj:
-    """The answer to a POSTed review of ``kind`` (the request body ``raw``)."""
-    body = _object(raw, kind, api_version)
+def review(kind: str, api_version: str, raw: bytes, content_type: str = "application/json") -> Obj:
+    """The answer to a POSTed review of ``kind`` (the request body ``raw``, JSON or, as kubectl
+    sends it, Kubernetes protobuf); the answer is JSON, which kubectl accepts too."""
+    body = _object(raw, kind, api_version, content_type)
     spec = body.get("spec")
     meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
     if kind == "SelfSubjectReview":
@@ -65,8 +69,16 @@ def no_service(name: str) -> NotFound:
     return NotFound(f'services "{name}" not found')
 
 
-def _object(raw: bytes, kind: str, api_version: str) -> dict[str, Any]:
-    body = wire.loads(raw) if raw.strip() else None
+def _object(raw: bytes, kind: str, api_version: str, content_type: str) -> dict[str, Any]:
+    if content_type == protobuf.CONTENT_TYPE:
+        body: Any = protobuf.decode_review(raw)
+    elif content_type in ("application/json", ""):
+        body = wire.loads(raw) if raw.strip() else None
+    else:
+        raise UnsupportedMediaType(
+            f'the body of the request was in an unknown format "{content_type}" - accepted media types include: '
+            f"application/json, {protobuf.CONTENT_TYPE}"
+        )
     if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a {kind} object")
     given = (body.get("apiVersion") or api_version, body.get("kind") or kind)

@@ -303,7 +303,9 @@ class ApiServer:
         found = served.get((group, request.match_info["plural"]))
         if found is None:
             raise NotFound("the server could not find the requested resource")
-        return _json(reviews.review(found.kind, f"{group}/v1", await _body(request)), 201)
+        body = await _body(request)
+        content_type = request.content_type if "Content-Type" in request.headers else ""
+        return _json(reviews.review(found.kind, f"{group}/v1", body, content_type), 201)
 
     async def _services(self, request: web.Request) -> web.StreamResponse:
         if "name" in request.match_info:
