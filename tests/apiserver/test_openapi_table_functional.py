@@ -133,7 +133,10 @@ async def test_strict_update_and_patch(http: aiohttp.ClientSession) -> None:
     patch = '{"spec": {"template": {"metadata": {"labels": {"a": "1", "a": "2"}}}, "oops": 1}}'
     code, body = await call(http, "PATCH", f"{SERVICES}/hello", params=strict, data=patch, headers=MERGE)
     assert (code, body["reason"]) == (422, "Invalid")
-    assert body["message"].startswith('"" is invalid: patch: Invalid value: "{')
+    assert body["message"].startswith(' "" is invalid: patch: Invalid value: "{')
+    (cause,) = body["details"]["causes"]
+    assert (cause["field"], cause["reason"]) == ("patch", "FieldValueInvalid") and "kind" not in body["details"]
+    assert cause["message"].startswith('Invalid value: "{') and cause["message"].endswith('unknown field "spec.oops"')
     assert body["message"].endswith(
         ': strict decoding error: duplicate field "spec.template.metadata.labels.a", unknown field "spec.oops"'
     )

@@ -90,6 +90,28 @@ DOCS: Final[dict[str, str]] = {
     "start answering a request.",
     "RevisionSpec.idleTimeoutSeconds": "The maximum duration in seconds a request may stay open without "
     "receiving any bytes from the instance.",
+    "RevisionSpec.affinity": "Scheduling constraints (behind the kubernetes.podspec-affinity feature flag).",
+    "RevisionSpec.automountServiceAccountToken": "Whether a service account token is mounted (only false is allowed).",
+    "RevisionSpec.dnsConfig": "DNS parameters (behind kubernetes.podspec-dnsconfig).",
+    "RevisionSpec.dnsPolicy": "The DNS policy (behind kubernetes.podspec-dnspolicy).",
+    "RevisionSpec.hostAliases": "Extra /etc/hosts entries (behind kubernetes.podspec-hostaliases).",
+    "RevisionSpec.hostIPC": "Use the host's IPC namespace (behind kubernetes.podspec-hostipc).",
+    "RevisionSpec.hostNetwork": "Use the host's network namespace (behind kubernetes.podspec-hostnetwork).",
+    "RevisionSpec.hostPID": "Use the host's PID namespace (behind kubernetes.podspec-hostpid).",
+    "RevisionSpec.initContainers": "Containers run to completion, in order, before the others start "
+    "(behind kubernetes.podspec-init-containers).",
+    "RevisionSpec.nodeSelector": "Labels a node must have (behind kubernetes.podspec-nodeselector).",
+    "RevisionSpec.priorityClassName": "The priority class (behind kubernetes.podspec-priorityclassname).",
+    "RevisionSpec.runtimeClassName": "The runtime class (behind kubernetes.podspec-runtimeclassname).",
+    "RevisionSpec.schedulerName": "The scheduler (behind kubernetes.podspec-schedulername).",
+    "RevisionSpec.securityContext": "Pod-level security attributes (behind kubernetes.podspec-securitycontext; "
+    "a seccompProfile with secure-pod-defaults).",
+    "RevisionSpec.shareProcessNamespace": "Share one process namespace between the containers (behind "
+    "kubernetes.podspec-shareprocessnamespace).",
+    "RevisionSpec.tolerations": "Taints tolerated (behind kubernetes.podspec-tolerations).",
+    "RevisionSpec.topologySpreadConstraints": "How instances spread across topology domains (behind "
+    "kubernetes.podspec-topologyspreadconstraints).",
+    "Container.terminationMessagePath": "The file the container's termination message is read from.",
     "RevisionStatus": "The observed state of the Revision.",
     **_status(
         "RevisionStatus",

@@ -119,7 +119,10 @@ def _model(model: type[BaseModel], above: tuple[type[BaseModel], ...]) -> Schema
         if known is None:
             out[PRESERVE] = True
         for alias, field in (known or {}).items():
-            props.setdefault(alias, _container_list(above) if field.get(CONTAINER_LIST) else copy.deepcopy(field))
+            extra = _container_list(above) if field.get(CONTAINER_LIST) else copy.deepcopy(field)
+            if doc := DOCS.get(f"{model.__name__}.{alias}"):
+                extra = {"description": doc, **extra}
+            props.setdefault(alias, extra)
     out["properties"] = dict(sorted(props.items()))
     return out
 

@@ -45,7 +45,7 @@ from zeroserve.apiserver.status import (
     status,
     status_for,
 )
-from zeroserve.apiserver.strict import FieldValidation
+from zeroserve.apiserver.strict import FieldValidation, StrictPatchError
 from zeroserve.clock import SystemClock, rfc3339
 from zeroserve.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound
 from zeroserve.store.base import Store, WatchEvent
@@ -512,7 +512,10 @@ class ApiServer:
             if not kind.namespaced:
                 patched["metadata"].pop("namespace", None)
             pinned = patched["metadata"].get("resourceVersion") != old["metadata"].get("resourceVersion")
-            patched = fields.patched(kind, patched, body_problems)
+            try:
+                patched = fields.patched(kind, patched, body_problems)
+            except StrictPatchError as e:  # no kind or name in its details, as kube-apiserver's
+                return _json(e.status(), e.code)
             try:
                 return fields.respond(_json(await self._write(request, kind, patched, old, status_)))
             except Conflict:

@@ -2,8 +2,8 @@
 
 - ``Strict`` refuses the request: a create or update with 400 ``Service in version "v1" cannot be
   handled as a Service: strict decoding error: unknown field "spec.foo"``; a patch with 422
-  ``"" is invalid: patch: Invalid value: "<the patched object>": strict decoding error: ...``
-  (apiserver's ``handlers/patch.go``).
+  `` "" is invalid: patch: Invalid value: "<the patched object>": strict decoding error: ...``
+  (apiserver's ``handlers/patch.go``; :class:`StrictPatchError`).
 - ``Warn`` drops the unknown fields and answers one ``Warning: 299 - "unknown field \\"spec.foo\\""``
   header per problem (duplicates keep their last value, as decoding does).
 - ``Ignore`` drops the unknown fields silently.
@@ -28,6 +28,7 @@ from zeroserve.api import fieldvalidation as fv
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 from zeroserve.apiserver.patch import JSON_PATCH
+from zeroserve.apiserver.status import status
 from zeroserve.errors import ApiError, BadRequest
 
 JSON_PATCH_OP_FIELDS: Final = frozenset({"op", "path", "from", "value"})
@@ -42,8 +43,20 @@ class InvalidOptions(ApiError):
 
 
 class StrictPatchError(ApiError):
+    """A patched object with unknown or duplicate fields under ``Strict``: apiserver's
+    ``NewInvalid(GroupKind{}, "", [field.Invalid("patch", patchedJSON, strictError)])``, with no kind
+    or name in its details (kubectl prints ``The request is invalid: patch: Invalid value: ...``)."""
+
     code = 422
     reason = "Invalid"
+
+    def __init__(self, patched: str, detail: str) -> None:
+        self.cause = f"Invalid value: {json.dumps(patched, ensure_ascii=False)}: {detail}"
+        super().__init__(f' "" is invalid: patch: {self.cause}')
+
+    def status(self) -> Obj:
+        causes = [{"reason": "FieldValueInvalid", "message": self.cause, "field": "patch"}]
+        return status(self.code, self.reason, self.message, {"causes": causes})
 
 
 class FieldValidation:
@@ -101,8 +114,7 @@ class FieldValidation:
         shown = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
         problems = [*body_problems, *fv.messages([], fv.unknown_fields(kind, obj))]
         if problems and self.directive == fv.STRICT:
-            detail = fv.strict_error(problems)
-            raise StrictPatchError(f'"" is invalid: patch: Invalid value: {json.dumps(shown)}: {detail}')
+            raise StrictPatchError(shown, fv.strict_error(problems))
         self._warn(problems)
         return obj
 
