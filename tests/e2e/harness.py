@@ -113,8 +113,11 @@ class Up:
         """A client context trusting the CA `up` made (DATA/ca.crt), as kubectl does by the kubeconfig."""
         return ssl.create_default_context(cafile=self.data_dir / "ca.crt")
 
-    def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROSERVE_")}
+    def cli(
+        self, *args: str, input: str | None = None, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``zeroserve --data-dir DATA ARGS`` (``env``: variables set for it)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROSERVE_")} | (env or {})
         done = subprocess.run(
             [sys.executable, "-m", "zeroserve", "--data-dir", str(self.data_dir), *args],
             cwd=REPO,
