@@ -14,10 +14,12 @@ import typer
 
 from zeroserve import errors
 from zeroserve.cli import output, resources
+from zeroserve.cli.addresses import env
 from zeroserve.cli.autoscaler import autoscaler_app
 from zeroserve.cli.build import build
 from zeroserve.cli.context import Context
 from zeroserve.cli.domain import domain_app
+from zeroserve.cli.eventing import broker_app, event_app, trigger_app
 from zeroserve.cli.secret import configmap_app, secret_app
 from zeroserve.cli.service import revision_app, route_app, service_app
 
@@ -42,6 +44,10 @@ app.add_typer(configmap_app, name="cm", hidden=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(autoscaler_app, name="autoscaler")
+app.add_typer(broker_app, name="broker")
+app.add_typer(trigger_app, name="trigger")
+app.add_typer(event_app, name="event")
+app.command()(env)
 app.command()(build)
 
 NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]

@@ -4,8 +4,8 @@ The composition root: it builds the store, API server, gateway, runtime and cont
 records where it listens (``DATA/endpoints.json``) and runs until SIGINT/SIGTERM, then stops in
 reverse order. The gateway listens on 127.0.0.1:8080 (external hosts) and on an ephemeral internal
 port for cluster-local names; instances find the latter in ``ZEROSERVE_INTERNAL_URL`` and as their
-``http_proxy`` (:func:`proxy_env`: every address zeroserve hands out then resolves from any HTTP
-client). Eventing: the durable log and the dispatcher (``zeroserve.eventing.plane``) and the
+``http_proxy`` (:mod:`zeroserve.cli.addresses`: every address zeroserve hands out then resolves from
+any HTTP client). Eventing: the durable log and the dispatcher (``zeroserve.eventing.plane``) and the
 Broker ingress on a loopback port of its own, which the internal gateway serves as
 ``broker-ingress.knative-eventing.svc.cluster.local``. One ``up`` per data dir: a second one is
 refused (``DATA/lock``).
@@ -55,6 +55,7 @@ from zeroserve.build.registry import DEFAULT_ADDRESS as DEFAULT_REGISTRY_ADDRESS
 from zeroserve.build.registry import LocalRegistry
 from zeroserve.build.source import BuildError
 from zeroserve.cli import kubeconfig
+from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.cli.wiring import (
     InlineInstances,
@@ -93,17 +94,6 @@ DRAIN_POLL = 0.01
 
 ROUTES_LOAD_TIMEOUT = 10.0
 """How long the gateway waits, at start, for every stored Route to be reconciled (published) once."""
-
-NO_PROXY = "127.0.0.1,::1"
-"""Addresses instances reach directly; every other plain-http request goes through the internal
-gateway (``localhost`` too: it forwards it, and ``*.localhost`` Service URLs then resolve)."""
-
-
-def proxy_env(internal_url: str) -> dict[str, str]:
-    """The internal gateway as an HTTP proxy, in the spellings curl, Python and Go read (https is
-    not proxied)."""
-    return {"http_proxy": internal_url, "HTTP_PROXY": internal_url, "no_proxy": NO_PROXY, "NO_PROXY": NO_PROXY}
-
 
 QueueProxyMode = Literal["inline", "sidecar"]
 QUEUE_PROXY_MODES: tuple[QueueProxyMode, ...] = ("inline", "sidecar")
