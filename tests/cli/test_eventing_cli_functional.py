@@ -15,7 +15,8 @@ from tests.cli.cli_harness import Api
 from zeroserve.api import eventing as ev
 from zeroserve.api import kinds
 from zeroserve.api.base import Obj
-from zeroserve.cli.eventing import event_data, field_value, parse_filters, parse_sink
+from zeroserve.cli.event import event_data, field_value
+from zeroserve.cli.eventing import parse_filters, parse_sink
 from zeroserve.eventing.ingress import BrokerSet, Ingress, IngressServer
 from zeroserve.eventing.log import SqliteEventLog
 from zeroserve.gateway import Gateway

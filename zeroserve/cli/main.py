@@ -19,7 +19,8 @@ from zeroserve.cli.autoscaler import autoscaler_app
 from zeroserve.cli.build import build
 from zeroserve.cli.context import Context
 from zeroserve.cli.domain import domain_app
-from zeroserve.cli.eventing import broker_app, event_app, trigger_app
+from zeroserve.cli.event import event_app
+from zeroserve.cli.eventing import broker_app, trigger_app
 from zeroserve.cli.secret import configmap_app, secret_app
 from zeroserve.cli.service import revision_app, route_app, service_app
 
