@@ -86,6 +86,10 @@ def test_an_app_cannot_reach_the_platform_or_another_app(up: Up) -> None:
         "K_CONFIGURATION",
         "K_REVISION",
         "ZEROSERVE_INTERNAL_URL",
+        "http_proxy",  # the internal gateway as every instance's HTTP proxy (cli/addresses.py)
+        "HTTP_PROXY",
+        "no_proxy",
+        "NO_PROXY",
         "SECRET",
     } - ({"LANG"} - set(os.environ))
     target = wait_for(lambda: app_pids("victim-00001"), 30, "the victim's host pid")[0]
