@@ -33,7 +33,7 @@ from zeroserve.api import corevalidation, names, selectors, wire
 from zeroserve.api.base import Obj
 from zeroserve.api.core import DEFAULT_NAMESPACE
 from zeroserve.api.kinds import KINDS, NAMESPACE, Kind
-from zeroserve.apiserver import deleteoptions, discovery, listoptions, patch, reviews, table
+from zeroserve.apiserver import coreproto, deleteoptions, discovery, listoptions, patch, reviews, table
 from zeroserve.apiserver.auth import check_bearer
 from zeroserve.apiserver.openapi import OpenApi
 from zeroserve.apiserver.status import (
@@ -415,7 +415,7 @@ class ApiServer:
 
     async def _create(self, request: web.Request, kind: Kind, ns: str) -> web.StreamResponse:
         fields = FieldValidation.of(request.query, "CreateOptions")
-        obj = fields.decoded(kind, await _read_object(request, kind), await _body(request))
+        obj = fields.decoded(kind, await _read_object(request, kind), await _json_body(request))
         meta = obj["metadata"]
         name = str(meta.get("name") or "")
         try:
@@ -480,7 +480,7 @@ class ApiServer:
 
     async def _put(self, request: web.Request, kind: Kind, ns: str, name: str, status_: bool) -> web.StreamResponse:
         fields = FieldValidation.of(request.query, "UpdateOptions")
-        obj = fields.decoded(kind, await _read_object(request, kind), await _body(request))
+        obj = fields.decoded(kind, await _read_object(request, kind), await _json_body(request))
         meta = obj["metadata"]
         if meta.get("name") != name:
             raise BadRequest(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
@@ -541,7 +541,9 @@ class ApiServer:
 
     async def _delete(self, request: web.Request, kind: Kind, ns: str, name: str, _: bool) -> web.StreamResponse:
         raw = await request.read()
-        body = _parse_json(raw) if raw.strip() else None
+        body: Any = None
+        if raw.strip():
+            body = coreproto.decode(raw) if _protobuf(request) else _parse_json(raw)
         options = deleteoptions.parse(request.query, body, dry_run=_dry_run(request))
         if options.dry_run:
             return _json(await self._store.get(kind, ns, name))
@@ -696,14 +698,29 @@ def _parse_json(raw: bytes) -> Any:
     return wire.loads(raw)
 
 
+def _protobuf(request: web.Request, kind: Kind | None = None) -> bool:
+    """A Kubernetes protobuf body (client-go's typed clients send the core kinds so)."""
+    return request.content_type == coreproto.CONTENT_TYPE and (kind is None or not kind.group)
+
+
+async def _json_body(request: web.Request) -> bytes:
+    """The body for the JSON-only checks (duplicate keys): none for a protobuf body."""
+    return b"" if _protobuf(request) else await _body(request)
+
+
 async def _read_object(request: web.Request, kind: Kind) -> Obj:
-    """The request body as a resource of ``kind`` (415 unless JSON, 400 unless an object of that kind)."""
-    if "Content-Type" in request.headers and request.content_type != "application/json":
+    """The request body as a resource of ``kind`` (415 unless JSON, or protobuf for a core kind; 400
+    unless an object of that kind)."""
+    if _protobuf(request, kind):
+        obj = coreproto.decode(await _body(request))
+    elif "Content-Type" in request.headers and request.content_type != "application/json":
+        accepted = "application/json" if kind.group else f"application/json, {coreproto.CONTENT_TYPE}"
         raise UnsupportedMediaType(
             f'the body of the request was in an unknown format "{request.content_type}" '
-            "- accepted media types include: application/json"
+            f"- accepted media types include: {accepted}"
         )
-    obj = _parse_json(await _body(request))
+    else:
+        obj = _parse_json(await _body(request))
     if not isinstance(obj, dict):
         raise BadRequest("the request body must be a JSON object")
     api_version, kind_name = obj.setdefault("apiVersion", kind.api_version), obj.setdefault("kind", kind.kind)
