@@ -143,6 +143,20 @@ async def test_secret_string_data_base64_and_type(api: Api) -> None:
     assert code == 201, created
 
 
+async def test_field_selectors_of_the_core_kinds(api: Api) -> None:
+    await api.call("POST", SECRETS, {"metadata": {"name": "o"}, "stringData": {"k": "v"}})
+    tls = {"tls.crt": "c", "tls.key": "k"}
+    await api.call("POST", SECRETS, {"metadata": {"name": "t"}, "type": "kubernetes.io/tls", "stringData": tls})
+    code, listed = await api.call("GET", SECRETS, params={"fieldSelector": "type=kubernetes.io/tls"})
+    assert (code, [o["metadata"]["name"] for o in listed["items"]]) == (200, ["t"])
+    code, listed = await api.call("GET", "/api/v1/secrets", params={"fieldSelector": "type!=kubernetes.io/tls"})
+    assert [o["metadata"]["name"] for o in listed["items"]] == ["o"]
+    code, listed = await api.call("GET", NAMESPACES, params={"fieldSelector": "status.phase=Active"})
+    assert [o["metadata"]["name"] for o in listed["items"]] == ["default"]
+    code, refused = await api.call("GET", CMS, params={"fieldSelector": "type=x"})
+    assert (code, refused["reason"]) == (400, "BadRequest"), "a ConfigMap has no type field label"
+
+
 async def test_immutable_and_size_limit(api: Api) -> None:
     body = {"metadata": {"name": "frozen"}, "immutable": True, "data": {"k": "v"}}
     code, _ = await api.call("POST", CMS, body)

@@ -86,6 +86,8 @@ class JsonSubresource:
 
 
 FIELD_LABELS: Final = ("metadata.name", "metadata.namespace")
+KIND_FIELD_LABELS: Final = {("v1", "Secret"): ("type",), ("v1", "Namespace"): ("status.phase",)}
+"""The field labels kube-apiserver adds for these kinds (``SelectableFields`` of their strategies)."""
 PATCH_RETRIES: Final = 5
 SHUTDOWN_TIMEOUT: Final = 5.0
 MAX_REQUEST_BODY: Final = 3 * 1024 * 1024
@@ -389,7 +391,7 @@ class ApiServer:
 
     async def _list(self, request: web.Request, kind: Kind, ns: str | None) -> web.StreamResponse:
         listoptions.parse(request.query, watch=False)
-        fields = selectors.parse_fields(request.query.get("fieldSelector"), FIELD_LABELS)
+        fields = selectors.parse_fields(request.query.get("fieldSelector"), _field_labels(kind))
         items, rv = await self._store.list(kind, ns, request.query.get("labelSelector"))
         items = [o for o in items if fields.matches(_field_values(o))]
         version = table.requested(request.headers.get("Accept"))
@@ -556,7 +558,7 @@ class ApiServer:
 
     async def _watch(self, request: web.Request, kind: Kind, ns: str | None) -> web.StreamResponse:
         labels = selectors.parse(request.query.get("labelSelector"))
-        fields = selectors.parse_fields(request.query.get("fieldSelector"), FIELD_LABELS)
+        fields = selectors.parse_fields(request.query.get("fieldSelector"), _field_labels(kind))
         since = _resource_version(request.query.get("resourceVersion", ""))
         options = listoptions.parse(request.query, watch=True)
         timeout = _timeout(request.query.get("timeoutSeconds"))
@@ -650,9 +652,19 @@ def _found(doc: Obj | None) -> Obj:
     return doc
 
 
+def _field_labels(kind: Kind) -> tuple[str, ...]:
+    return FIELD_LABELS + KIND_FIELD_LABELS.get((kind.api_version, kind.kind), ())
+
+
 def _field_values(obj: Obj) -> dict[str, str]:
     meta = obj.get("metadata", {})
-    return {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", "")}
+    status = obj.get("status")
+    return {
+        "metadata.name": meta.get("name", ""),
+        "metadata.namespace": meta.get("namespace", ""),
+        "type": str(obj.get("type", "")),
+        "status.phase": str(status.get("phase", "")) if isinstance(status, dict) else "",
+    }
 
 
 def _dry_run(request: web.Request) -> bool:
