@@ -326,3 +326,21 @@ def test_causes_carry_kubernetes_reasons() -> None:
         {"reason": "FieldValueRequired", "message": "Required value", "field": "data[tls.crt]"},
         {"reason": "FieldValueRequired", "message": "Required value", "field": "data[tls.key]"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("cm", kinds.CONFIGMAP),
+        ("configmaps", kinds.CONFIGMAP),
+        ("ConfigMap", kinds.CONFIGMAP),
+        ("secret", kinds.SECRET),
+        ("secrets", kinds.SECRET),
+        ("ns", kinds.NAMESPACE),
+        ("namespaces", kinds.NAMESPACE),
+    ],
+)
+def test_the_cli_finds_the_core_kinds(name: str, kind: kinds.Kind) -> None:
+    assert kinds.lookup(name) is kind
+    assert (kind.group, kind.version, kind.api_version) == ("", "v1", "v1")
+    assert kind.categories == ()
