@@ -182,7 +182,7 @@ def test_context_finds_the_ca(tmp_path: Path) -> None:
     (tmp_path / "endpoints.json").write_text('{"api": "https://127.0.0.1:1", "ca": "/recorded/ca.crt"}')
     assert Context.from_env(tmp_path, {}).ca_file == "/recorded/ca.crt"
     assert Context.from_env(tmp_path, {"ZEROSERVE_CA_FILE": "/mine.pem"}).ca_file == "/mine.pem"
-    with pytest.raises(errors.ZeroserveError, match="cannot load the API's CA from /mine.pem"):
+    with pytest.raises(errors.ZeroserveError, match=r"cannot load the API's CA from /mine\.pem"):
         Context.from_env(tmp_path, {"ZEROSERVE_CA_FILE": "/mine.pem"}).client()
 
 
