@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from zeroserve.cli import kubeconfig
+from zeroserve.cli.main import app
 
 OURS = kubeconfig.render("https://127.0.0.1:8001", b"-----BEGIN CERTIFICATE-----\n", "tok")
 
@@ -61,3 +63,14 @@ def test_user_kubeconfig_is_kubectls_choice(tmp_path: Path) -> None:
     assert kubeconfig.user_kubeconfig({}, tmp_path) == tmp_path / ".kube" / "config"
     assert kubeconfig.user_kubeconfig({"KUBECONFIG": f"/a:{tmp_path}/b"}, tmp_path) == Path("/a")
     assert kubeconfig.user_kubeconfig({"KUBECONFIG": ":/b"}, tmp_path) == Path("/b")
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [(("up",), "--api-insecure-port"), (("kubeconfig",), "--merge"), (("build",), "--registry")],
+)
+def test_help_renders(command: tuple[str, ...], flag: str) -> None:
+    """Rich markup: a ``[/PATH]`` in a help text ended ``up --help`` with a traceback."""
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert flag in result.output

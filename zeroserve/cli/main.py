@@ -101,7 +101,7 @@ def up(
     registry: Annotated[
         str,
         typer.Option(
-            help="Registry `zeroserve build` and `service create --source` push to (HOST:PORT[/PATH]; "
+            help="Registry `zeroserve build` and `service create --source` push to (HOST:PORT or HOST:PORT/PATH; "
             "with --serve-registry, where it listens: 127.0.0.1:5000 by default, port 0 for any)."
         ),
     ] = "",
