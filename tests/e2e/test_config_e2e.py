@@ -1,6 +1,8 @@
 """ConfigMaps and Secrets read by apps through a real `zeroserve up` (issue 14, Done when).
 
-A Secret and a ConfigMap made through the REST API (``/api/v1`` with the token); a process app
+A Secret and a ConfigMap made with the real kubectl through DATA/kubeconfig (``kubectl create secret
+generic db --from-literal=password=…``), the ConfigMap edited with ``kubectl patch`` (a strategic
+merge patch, as kubectl sends for core kinds); a process app
 (tests/runtime/apps/reader.py) and a container app (toybox) read ``secretKeyRef``, ``envFrom`` and a
 ``secret`` + ``configMap`` volume; an edit of the ConfigMap reaches the mounted files within 5 s with no
 new revision; the secret's value is nowhere in the data dir, in clear or base64, before or after a
@@ -23,8 +25,9 @@ import pytest
 
 from tests.e2e.harness import REPO, Up
 from tests.support.images import Pushed, Registry, build_image
+from tests.support.kubectl import Kubectl
 from tests.support.polling import wait_for
-from zeroserve.api.kinds import CONFIGMAP, SECRET
+from zeroserve.api.kinds import SECRET
 from zeroserve.net import netns
 from zeroserve.runtime import isolation
 
@@ -131,10 +134,13 @@ def grep_data(data_dir: Path, *needles: str) -> list[str]:
 
 
 @pytest.mark.skipif((why := netns.available()) is not None, reason=why or "")
-def test_apps_read_secrets_and_configmaps_and_see_edits_live(up: Up, toybox: Pushed) -> None:
-    api = up.client()
-    api.create(SECRET, {"metadata": {"name": "db"}, "type": "Opaque", "data": {"password": b64(PASSWORD)}})
-    api.create(CONFIGMAP, {"metadata": {"name": "settings"}, "data": {"color": "blue", "app.properties": "a=1\n"}})
+def test_apps_read_secrets_and_configmaps_and_see_edits_live(up: Up, toybox: Pushed, tmp_path: Path) -> None:
+    kubectl = Kubectl.for_data_dir(up.data_dir, tmp_path)
+    kubectl.run("create", "secret", "generic", "db", f"--from-literal=password={PASSWORD}")
+    (tmp_path / "app.properties").write_text("a=1\n")
+    kubectl.run(
+        "create", "configmap", "settings", "--from-literal=color=blue", f"--from-file={tmp_path / 'app.properties'}"
+    )
 
     apply(up, "proc", reads_config({"command": ["python3", READER], "workingDir": str(REPO)}))
     apply(up, "box", reads_config({"image": toybox.ref}))
@@ -151,8 +157,7 @@ def test_apps_read_secrets_and_configmaps_and_see_edits_live(up: Up, toybox: Pus
     assert toybox_get(up, "/cat/etc/db/password") == PASSWORD
     assert toybox_get(up, "/cat/etc/settings/color") == "blue"
 
-    settings = api.get(CONFIGMAP, "default", "settings")
-    api.update(CONFIGMAP, {**settings, "data": {"color": "red", "app.properties": "a=1\n"}})
+    kubectl.run("patch", "configmap", "settings", "-p", '{"data": {"color": "red"}}')
     edited = time.monotonic()
     wait_for(lambda: reader(up, "/file?path=/etc/settings/color")["data"] == "red", 5, "the process sees the edit")
     wait_for(lambda: toybox_get(up, "/cat/etc/settings/color") == "red", 5, "the container sees the edit")
