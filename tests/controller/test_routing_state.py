@@ -269,7 +269,9 @@ async def test_the_reproduction_through_the_whole_controller() -> None:
         async with Controller(store, runtime, lambda: config, clock=clock) as controller:
 
             async def ready(name: str) -> None:
-                await eventually(lambda: _async(wk(name) in runtime.replicas))
+                # min-scale 2: the workload may be created at the initial scale first; make_ready
+                # readies the replicas wanted at the time of the call
+                await eventually(lambda: _async(runtime.replicas.get(wk(name)) == 2))
                 runtime.make_ready(wk(name))
 
             async def serving(rev: str) -> None:
