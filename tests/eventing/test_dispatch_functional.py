@@ -16,8 +16,16 @@ import pytest
 from aiohttp import web
 
 from tests.support.polling import eventually
-from zeroserve.eventing.dispatch import ORDERED_ANNOTATION, REPLAY_ANNOTATION, Dispatcher, Sender, trigger_config
+from zeroserve.eventing.dispatch import (
+    ORDERED_ANNOTATION,
+    REPLAY_ANNOTATION,
+    Dial,
+    Dispatcher,
+    Sender,
+    trigger_config,
+)
 from zeroserve.eventing.log import SqliteEventLog
+from zeroserve.net.client import request_bytes
 
 Handler = Callable[["Seen"], tuple[int, dict[str, str], bytes]]
 
@@ -357,12 +365,23 @@ def test_trigger_delivery_replaces_the_brokers_whole() -> None:
 
 def test_cluster_local_hosts_go_through_the_internal_listener() -> None:
     sender = Sender(("127.0.0.1", 9999))
-    assert sender.target("http://hello.default.svc.cluster.local/a?b=1") == (
-        "http://127.0.0.1:9999/a?b=1",
-        "hello.default.svc.cluster.local",
+    assert sender.target("http://hello.default.svc.cluster.local/a?b=1") == Dial(
+        ("127.0.0.1", 9999), "hello.default.svc.cluster.local", "/a?b=1"
     )
-    assert sender.target("http://127.0.0.1:8080/x") == ("http://127.0.0.1:8080/x", None)
-    assert sender.target("http://localhost:8080/") == ("http://localhost:8080/", None)
+    assert sender.target("http://127.0.0.1:8080/x") == Dial(("127.0.0.1", 8080), "127.0.0.1:8080", "/x")
+    assert sender.target("http://localhost:8080") == Dial(("localhost", 8080), "localhost:8080", "/")
+    assert sender.target("http://[::1]/") == Dial(("::1", 80), "[::1]", "/")
+    assert sender.target("https://example.com/hook") is None  # not dialled by the Sender itself
+    assert sender.target("http://x:nope/") is None
+
+
+def test_header_values_that_would_break_the_framing_are_refused() -> None:
+    assert request_bytes("POST", "/", "h", [("ce-id", "1")], b"{}") == (
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nce-id: 1\r\n\r\n{}"
+    )
+    for name, value in (("Content-Type", "a/b\r\nX-Evil: 1"), ("a:b", "c"), ("x", "\0"), ("", "v")):
+        with pytest.raises(ValueError, match="cannot be sent"):
+            request_bytes("POST", "/", "h", [(name, value)], b"")
 
 
 async def test_the_feed_follows_the_store(tmp_path: Path) -> None:

@@ -60,7 +60,8 @@ async def post(env: Env, path: str, message: HTTPMessage) -> tuple[int, dict[str
 
 def stored(env: Env, seq: int = 1) -> dict[str, object]:
     [record] = [r for r in env.log.read("default", "default", seq - 1, 1)]
-    return json.loads(record.body)
+    event: dict[str, object] = json.loads(record.body)
+    return event
 
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
@@ -178,6 +179,43 @@ async def test_no_202_before_the_append_returns(tmp_path: Path) -> None:
         await server.stop(1.0)
 
 
+async def test_draining_refuses_new_events_and_waits_for_those_in_flight() -> None:
+    """What `up` does before the log closes: 503 + Retry-After for new events, the held one finishes."""
+
+    class Held:
+        def __init__(self) -> None:
+            self.release = asyncio.Event()
+            self.entered = asyncio.Event()
+
+        async def append(self, namespace: str, broker: str, event_bytes: bytes) -> int:
+            self.entered.set()
+            await self.release.wait()
+            return 1
+
+    held = Held()
+    brokers = BrokerSet()
+    brokers.publish("ns", "b")
+    ingress = Ingress(held, brokers)
+    server = IngressServer(ingress)
+    port = await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            message = to_binary_event(order())
+            url = f"http://127.0.0.1:{port}/ns/b"
+            first = asyncio.ensure_future(http.post(url, headers=message.headers, data=message.body))
+            await asyncio.wait_for(held.entered.wait(), 5)
+            drained = asyncio.ensure_future(ingress.drain(grace=10))
+            async with http.post(url, headers=message.headers, data=message.body) as resp:
+                assert (resp.status, resp.headers["Retry-After"]) == (503, "1")
+            assert not drained.done(), "an append is still in flight"
+            held.release.set()
+            await asyncio.wait_for(drained, 5)
+            async with await first as resp:
+                assert resp.status == 202
+    finally:
+        await server.stop(1.0)
+
+
 async def test_backlog_full_from_any_log_is_429(tmp_path: Path) -> None:
     class Full:
         async def append(self, namespace: str, broker: str, event_bytes: bytes) -> int:
@@ -197,10 +235,11 @@ async def test_backlog_full_from_any_log_is_429(tmp_path: Path) -> None:
 
 
 async def raw(port: int, data: bytes) -> bytes:
+    """Send ``data`` and read until the server closes (the last request says ``Connection: close``:
+    as Envoy, the gateway's proxy takes a client's half-close for the end of the connection)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(data)
     await writer.drain()
-    writer.write_eof()
     out = await reader.read()
     writer.close()
     return out
@@ -215,7 +254,8 @@ def binary_request(event_id: str, body: bytes = b"{}", extra: bytes = b"") -> by
 
 
 async def test_pipelined_requests_are_answered_in_order(env: Env) -> None:
-    out = await raw(env.port, binary_request("a") + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + binary_request("b"))
+    last = binary_request("b", extra=b"Connection: close\r\n")
+    out = await raw(env.port, binary_request("a") + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + last)
     assert [line.split(b" ")[1] for line in out.split(b"\r\n") if line.startswith(b"HTTP/1.1")] == [
         b"202",
         b"405",
@@ -228,7 +268,8 @@ async def test_chunked_body_and_expect_continue(env: Env) -> None:
     body = b'{"k": "v"}'
     request = (
         b"POST /default/default HTTP/1.1\r\nHost: x\r\nce-specversion: 1.0\r\nce-id: c\r\nce-source: /s\r\n"
-        b"ce-type: t\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"ce-type: t\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n"
         b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body)
     )
     out = await raw(env.port, request)

@@ -15,6 +15,7 @@ import pytest
 from tests.net.upstreams import Upstream, run_upstream
 from zeroserve.gateway import Backend, Gateway, RouteEntry, Rule
 from zeroserve.gateway.routing import host_port, is_cluster_local
+from zeroserve.gateway.server import is_local_address
 
 INGRESS_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
 
@@ -80,7 +81,7 @@ async def test_other_hosts_are_forwarded_as_a_proxy_forwards(setup: tuple[Gatewa
                 assert (resp.status, await resp.text()) == (200, "hello from elsewhere"), host
         for port in (ext, internal):  # never to the gateway itself
             async with http.get(f"http://localhost:{port}/", proxy=proxy) as resp:
-                assert resp.status == 404
+                assert resp.status == 403
         async with http.get(f"http://nope.localhost:{other.port}/", proxy=proxy) as resp:
             assert resp.status == 404
         # A request *to* the internal listener (not through it) for an unknown host is still a 404.
@@ -102,6 +103,41 @@ async def test_a_system_service_has_its_host_on_the_internal_listener(
             assert resp.status == 200
         async with http.get(f"http://127.0.0.1:{ext}/", headers={"Host": INGRESS_HOST}) as resp:
             assert resp.status == 404  # not on the external listener
+
+
+async def test_the_platforms_listeners_are_never_forwarded_to(setup: tuple[Gateway, Upstream, Upstream]) -> None:
+    """A protected port (the API's, the registry's) on any spelling of a local address is refused;
+    the same host on another port is forwarded."""
+    gw, _, other = setup
+    assert gw.ports is not None
+    proxy = f"http://127.0.0.1:{gw.ports[1]}"
+    gw.protect(other.port)  # stands for the API
+    spellings = ("127.0.0.1", "localhost", "127.1", "0", "2130706433", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0")
+    async with aiohttp.ClientSession() as http:
+        for host in spellings:
+            async with http.get(f"http://{host}:{other.port}/", proxy=proxy) as resp:
+                assert resp.status == 403, host
+                assert "one of zeroserve's own listeners" in await resp.text()
+        async with http.get(f"http://localhost:{gw.ports[0]}/", proxy=proxy) as resp:
+            assert resp.status == 403  # the gateway's own ports are always protected
+
+
+@pytest.mark.parametrize(
+    ("address", "local"),
+    [
+        ("127.0.0.1", True),
+        ("127.9.9.9", True),
+        ("::1", True),
+        ("0.0.0.0", True),
+        ("::", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.0.2.1", False),
+        ("2001:db8::1", False),
+        ("nonsense", True),
+    ],
+)
+def test_is_local_address(address: str, local: bool) -> None:
+    assert is_local_address(address) is local
 
 
 @pytest.mark.parametrize(

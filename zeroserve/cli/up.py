@@ -6,9 +6,10 @@ reverse order. The gateway listens on 127.0.0.1:8080 (external hosts) and on an 
 port for cluster-local names; instances find the latter in ``ZEROSERVE_INTERNAL_URL`` and as their
 ``http_proxy`` (:mod:`zeroserve.cli.addresses`: every address zeroserve hands out then resolves from
 any HTTP client). Eventing: the durable log and the dispatcher (``zeroserve.eventing.plane``) and the
-Broker ingress on a loopback port of its own, which the internal gateway serves as
-``broker-ingress.knative-eventing.svc.cluster.local``. One ``up`` per data dir: a second one is
-refused (``DATA/lock``).
+Broker ingress, which the internal listener answers in this process as
+``broker-ingress.knative-eventing.svc.cluster.local`` (no port of its own). The API's and the
+registry's ports are protected on the gateway: its forward proxy never reaches them. One ``up`` per
+data dir: a second one is refused (``DATA/lock``).
 
 ``queue_proxy`` chooses how the queue-proxy's per-instance work is done. ``inline`` (the
 default): no sidecar; the gateway and the in-process activator admit every request for a local
@@ -32,6 +33,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
@@ -71,7 +73,7 @@ from zeroserve.cli.wiring import (
 )
 from zeroserve.clock import SystemClock
 from zeroserve.controller.runner import Controller
-from zeroserve.eventing.ingress import BrokerSet, Ingress, IngressServer
+from zeroserve.eventing.ingress import BrokerSet, Ingress
 from zeroserve.eventing.plane import EventingPlane
 from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
@@ -297,6 +299,7 @@ async def _serve(
         insecure_port=settings.api_insecure_port,
     )
     stack.push_async_callback(api.stop)
+    gateway.protect(*_ports(api.url, api.insecure_url, image_registry))
     kubeconfig.write(data_dir / kubeconfig.KUBECONFIG_FILE, kubeconfig.render(api.url, certs.ca_pem(), token))
     brokers = BrokerSet()
     controller = Controller(
@@ -314,12 +317,12 @@ async def _serve(
     plane = await stack.enter_async_context(
         EventingPlane(data_dir, store, ("127.0.0.1", internal_port), lambda: watcher.current.eventing, registry)
     )
-    # The Broker ingress in front of the log, on its own loopback port, served by the internal
-    # gateway as broker-ingress.knative-eventing.svc.cluster.local (every Broker's address).
-    broker_ingress = IngressServer(Ingress(plane.log, brokers))
-    ingress_port = await broker_ingress.start("127.0.0.1", 0)
-    stack.push_async_callback(broker_ingress.stop)
-    gateway.publish_service(eventing_api.INGRESS_HOST, ("127.0.0.1", ingress_port))
+    # The Broker ingress in front of the log, answered in this process by the internal listener as
+    # broker-ingress.knative-eventing.svc.cluster.local (every Broker's address). Stopping: it
+    # refuses new events and lets the appends in flight finish before the log closes.
+    broker_ingress = Ingress(plane.log, brokers)
+    gateway.publish_service(eventing_api.INGRESS_HOST, broker_ingress.local())
+    stack.push_async_callback(broker_ingress.drain)
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
         feed = RevisionFeed(store, throttler)
         background = [
@@ -345,7 +348,6 @@ async def _serve(
                 **({"apiInsecure": api.insecure_url} if api.insecure_url else {}),
                 "gateway": f"http://{settings.gateway_host}:{external_port}",
                 "internal": internal_url,
-                "brokerIngress": f"http://127.0.0.1:{ingress_port}",
                 "pid": os.getpid(),
                 "queueProxy": settings.queue_proxy,
                 **({"registry": image_registry} if image_registry else {}),
@@ -368,6 +370,17 @@ async def _serve(
         for task in background:
             task.cancel()
         await api.stop()
+
+
+def _ports(*urls: str) -> list[int]:
+    """The ports of listener URLs (``http://h:p``, or ``h:p[/path]`` as a registry is named)."""
+    ports = []
+    for url in filter(None, urls):
+        with contextlib.suppress(ValueError):
+            port = urlsplit(url if "://" in url else f"//{url}").port
+            if port is not None:
+                ports.append(port)
+    return ports
 
 
 def _log_pending_tasks() -> None:

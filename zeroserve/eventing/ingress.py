@@ -1,8 +1,9 @@
 """The Broker ingress (Knative's ``pkg/broker/ingress``): CloudEvents in, durable, then 202.
 
 Every MT Broker shares one ingress; a Broker's address is ``http://broker-ingress.knative-eventing.
-svc.cluster.local/NAMESPACE/BROKER``, which the internal gateway forwards here (its own loopback
-port, also reachable directly). Per request, in Knative's order (``Handler.ServeHTTP``):
+svc.cluster.local/NAMESPACE/BROKER``, which the gateway's internal listener answers with this
+handler in its own process (:meth:`Ingress.local`: no second socket, no second parse). Per request,
+in Knative's order (``Handler.ServeHTTP``):
 
 * every answer carries ``Allow: POST, OPTIONS``; ``OPTIONS`` is 200 with ``WebHook-Allowed-Origin: *``
   and ``WebHook-Allowed-Rate: *`` (the CloudEvents webhook handshake); any other method but POST 405;
@@ -14,40 +15,36 @@ port, also reachable directly). Per request, in Knative's order (``Handler.Serve
   committed and fsync'd. A full backlog answers 429 with ``Retry-After`` at once (memory stays
   bounded); a log that failed answers 500.
 
-The server is a small HTTP/1.1 server on httptools and asyncio Protocols, as the gateway is (aiohttp
-costs ~3x the CPU per request): keep-alive, chunked request bodies, ``Expect: 100-continue``,
-pipelined requests answered in order, one request of a connection handled at a time. Bounded per
-connection: a 60 KiB head (431), a body of :data:`MAX_BODY` (413).
+The HTTP side is the gateway's proxy (``zeroserve.net.proxy``): keep-alive, chunked bodies,
+``Expect: 100-continue``, pipelining, Envoy's per-connection limits, a body of :data:`MAX_BODY`
+(413). While ``zeroserve up`` stops, :meth:`Ingress.drain` answers new events 503 with
+``Retry-After`` and waits for the appends in flight, so none is cut off by the log closing.
+:class:`IngressServer` serves the handler alone on a port of its own (tests, tools).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
-
-import httptools
 
 from zeroserve.eventing import cloudevent
 from zeroserve.eventing.base import BacklogFull, EventLog
-from zeroserve.net.http1 import simple_response
+from zeroserve.net.headers import Header
+from zeroserve.net.proxy import Local, ProxyServer, RequestHead, Response
 
 log = logging.getLogger("zeroserve.eventing.ingress")
 
 MAX_BODY = 4 * 1024 * 1024
 """Bytes of one event's request body (413 beyond)."""
-MAX_HEAD = 60 * 1024
 ALLOW = (b"Allow", b"POST, OPTIONS")
 OPTIONS_HEADERS = (ALLOW, (b"WebHook-Allowed-Origin", b"*"), (b"WebHook-Allowed-Rate", b"*"))
 _TEXT = (b"Content-Type", b"text/plain; charset=utf-8")
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+DRAIN_POLL = 0.01
 
 
 def _wall() -> datetime:
@@ -70,22 +67,33 @@ class BrokerSet:
         return key in self._brokers
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[bytes, bytes], ...] = (ALLOW,)
+def answer(status: int, body: bytes = b"", headers: tuple[Header, ...] = (ALLOW,)) -> Response:
+    """An answer of the ingress: every one carries ``Allow``."""
+    return Response(status, body, headers)
 
 
-def _text(status: int, message: str, *extra: tuple[bytes, bytes]) -> Answer:
-    return Answer(status, (message + "\n").encode(), (ALLOW, _TEXT, *extra))
+ACCEPTED = answer(202)
 
 
-def broker_of(path: str) -> tuple[str, str] | Answer:
+def _text(status: int, message: str, *extra: Header) -> Response:
+    return Response(status, (message + "\n").encode(), (ALLOW, _TEXT, *extra))
+
+
+def header_dict(headers: list[Header]) -> dict[str, str]:
+    """Lower-case names to values (repeated headers joined with commas, as HTTP allows)."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        out[key] = f"{out[key]},{text}" if key in out else text
+    return out
+
+
+def broker_of(path: str) -> tuple[str, str] | Response:
     """(namespace, broker) from the request target, or Knative's answer for a bad one."""
     path = path.split("?", 1)[0]
     if path == "/":
-        return Answer(404)
+        return answer(404)
     parts = path.removesuffix("/").split("/")
     if len(parts) != 3 or not parts[1] or not parts[2]:
         return _text(400, f"malformed path {path!r}: want /NAMESPACE/BROKER")
@@ -93,21 +101,46 @@ def broker_of(path: str) -> tuple[str, str] | Answer:
 
 
 class Ingress:
-    """The handler: request -> answer (no sockets; :class:`IngressServer` serves it)."""
+    """The handler: request -> answer (no sockets: the gateway's proxy serves it, see :meth:`local`)."""
 
     def __init__(self, log: EventLog, brokers: BrokerSet | None = None, wall: Callable[[], datetime] = _wall) -> None:
         self.log = log
         self.brokers = brokers if brokers is not None else BrokerSet()
         self.wall = wall
+        self.in_flight = 0
+        self.draining = False
 
-    def prepare(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer | tuple[str, str, bytes]:
-        """Everything before the append: an immediate :class:`Answer`, or what to append."""
+    def local(self) -> Local:
+        """This ingress as the proxy's in-process handler (``Gateway.publish_service``)."""
+        return Local(self.handle, MAX_BODY)
+
+    def handle(self, head: RequestHead, body: bytes) -> Response | Awaitable[Response]:
+        """One request: the answer now, or (an event to append) once the log committed it."""
+        result = self.prepare(head.method, head.path, header_dict(head.headers), body)
+        if isinstance(result, Response):
+            return result
+        if self.draining:
+            return _text(503, "the broker ingress is shutting down", (b"Retry-After", b"1"))
+        return self.append(*result)
+
+    async def drain(self, grace: float = 5.0) -> None:
+        """Refuse new events (503) and wait up to ``grace`` seconds for the appends in flight."""
+        self.draining = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                while self.in_flight:
+                    await asyncio.sleep(DRAIN_POLL)
+
+    def prepare(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Response | tuple[str, str, bytes]:
+        """Everything before the append: an immediate answer, or what to append."""
         if method == "OPTIONS":
-            return Answer(200, b"", OPTIONS_HEADERS)
+            return answer(200, b"", OPTIONS_HEADERS)
         if method != "POST":
-            return Answer(405)
+            return answer(405)
         target = broker_of(path)
-        if isinstance(target, Answer):
+        if isinstance(target, Response):
             return target
         try:
             event = cloudevent.parse(headers, body)
@@ -121,7 +154,8 @@ class Ingress:
             return _text(400, str(e))
         return target[0], target[1], stored
 
-    async def append(self, namespace: str, broker: str, stored: bytes) -> Answer:
+    async def append(self, namespace: str, broker: str, stored: bytes) -> Response:
+        self.in_flight += 1
         try:
             await self.log.append(namespace, broker, stored)
         except BacklogFull as e:
@@ -130,187 +164,22 @@ class Ingress:
         except Exception:
             log.exception("appending an event to %s/%s failed", namespace, broker)
             return _text(500, "the event could not be stored")
-        return Answer(202)
-
-
-@dataclass
-class _Request:
-    method: str = ""
-    url: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    body: list[bytes] = field(default_factory=list)
-    size: int = 0
-    keep_alive: bool = True
-    canned: bytes | None = None
-    """A failure to write as it is (then the connection closes), instead of a request to answer."""
-
-
-class _Connection(asyncio.Protocol):
-    """One client connection: parse, queue complete requests, answer them in order."""
-
-    def __init__(self, server: IngressServer) -> None:
-        self.server = server
-        self.ingress = server.ingress
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.current = _Request()
-        self.head = 0
-        self.queue: collections.deque[_Request] = collections.deque()
-        self.busy = False
-        self.closing = False
-        self.eof = False
-
-    # -- asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
-        self.server.connections.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closing = True
-        self.server.connections.discard(self)
-
-    def eof_received(self) -> bool:
-        """The client is done sending: answer what it asked, then close (a half-close is not an abort)."""
-        self.eof = True
-        if not self.busy and not self.queue and self.transport is not None:
-            self.transport.close()
-        return True
-
-    def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(400, "protocol upgrades are not supported")
-        except httptools.HttpParserError as e:
-            if not self.closing:
-                self._fail(400, f"bad request: {e}")
-
-    # -- httptools callbacks
-    def on_message_begin(self) -> None:
-        self.current = _Request()
-        self.head = 0
-
-    def on_url(self, url: bytes) -> None:
-        self.current.url += url
-        self._count_head(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        headers = self.current.headers
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
-        self._count_head(len(name) + len(value))
-
-    def on_headers_complete(self) -> None:
-        req = self.current
-        req.method = self.parser.get_method().decode("latin-1")
-        req.keep_alive = self.parser.should_keep_alive()
-        if req.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
-            self.transport.write(CONTINUE)
-
-    def on_body(self, body: bytes) -> None:
-        req = self.current
-        req.size += len(body)
-        if req.size > MAX_BODY:
-            self._fail(413, f"request body larger than {MAX_BODY} bytes")
-            raise httptools.HttpParserError("body too large")
-        req.body.append(body)
-
-    def on_message_complete(self) -> None:
-        self.queue.append(self.current)
-        if len(self.queue) > 16 and self.transport is not None:
-            self.transport.pause_reading()
-        if not self.busy:
-            self._next()
-
-    # -- answering
-    def _count_head(self, n: int) -> None:
-        self.head += n
-        if self.head > MAX_HEAD:
-            self._fail(431, "request head too large")
-            raise httptools.HttpParserError("head too large")
-
-    def _fail(self, status: int, message: str) -> None:
-        """Answer after the requests before this one, then close."""
-        if self.closing:
-            return
-        self.closing = True
-        answer = _text(status, message)
-        self.queue.append(_Request(canned=simple_response(status, answer.body, answer.headers, close=True)))
-        if not self.busy:
-            self._next()
-
-    def _next(self) -> None:
-        while self.queue and not self.busy:
-            req = self.queue.popleft()
-            if req.canned is not None:
-                self._write_raw(req.canned, close=True)
-                return
-            result = self.ingress.prepare(req.method, req.url.decode("latin-1"), req.headers, b"".join(req.body))
-            if isinstance(result, Answer):
-                self._write(result, req.keep_alive)
-                continue
-            self.busy = True
-            task = asyncio.ensure_future(self.ingress.append(*result))
-            task.add_done_callback(functools.partial(self._appended, keep_alive=req.keep_alive))
-        if self.queue or self.busy or self.transport is None or self.closing:
-            return
-        if self.eof:
-            self.transport.close()
-        else:
-            self.transport.resume_reading()
-
-    def _appended(self, task: asyncio.Future[Answer], *, keep_alive: bool) -> None:
-        self.busy = False
-        if task.cancelled():
-            self._write_raw(simple_response(503, b"", (ALLOW,), close=True), close=True)
-            return
-        self._write(task.result(), keep_alive)
-        self._next()
-
-    def _write(self, answer: Answer, keep_alive: bool) -> None:
-        close = not keep_alive or self.server.stopping
-        self._write_raw(simple_response(answer.status, answer.body, answer.headers, close=close), close=close)
-
-    def _write_raw(self, data: bytes, *, close: bool) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        transport.write(data)
-        if close:
-            self.closing = True
-            transport.close()
+        finally:
+            self.in_flight -= 1
+        return ACCEPTED
 
 
 class IngressServer:
-    """:class:`Ingress` on a loopback port (``start`` returns the port it really listens on)."""
+    """:class:`Ingress` alone on a loopback port (``start`` returns the port it really listens on)."""
 
     def __init__(self, ingress: Ingress) -> None:
         self.ingress = ingress
-        self.connections: set[_Connection] = set()
-        self.stopping = False
-        self._server: asyncio.Server | None = None
+        local = ingress.local()
+        self._proxy = ProxyServer(lambda _head: local)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), host, port, backlog=1024)
-        sock = self._server.sockets[0]
-        return int(sock.getsockname()[1])
+        return await self._proxy.start(host, port)
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting; let appends in flight finish (up to ``grace``), then close every connection."""
-        self.stopping = True
-        if self._server is not None:
-            self._server.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                while any(c.busy for c in self.connections):
-                    await asyncio.sleep(0.01)
-        for conn in list(self.connections):
-            if conn.transport is not None:
-                conn.transport.close()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+        """Stop accepting; let the appends in flight finish (up to ``grace``), then close."""
+        await self._proxy.stop(grace)

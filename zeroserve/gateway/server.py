@@ -27,10 +27,19 @@ instances get ``http_proxy`` pointing at it, so a URL zeroserve hands out (``*.s
 ``*.localhost``, a Broker's address) works from any HTTP client. There, a host no Route serves is
 forwarded as a plain forward proxy would (to that host and port, default 80): a system service
 (:meth:`Gateway.publish_service`, e.g. the Broker ingress's ``broker-ingress.knative-eventing.svc.
-cluster.local``) to its loopback address; a request in absolute form (``GET http://host/path``, as
-clients send to a proxy) for any other name or address as it is, except cluster-local and
-``.localhost`` names (404, as before, with the hosts that are served) and the gateway's own ports
-(no loops).
+cluster.local``) to its loopback address, or to a handler in this process (a
+:class:`~zeroserve.net.proxy.Local`: ``zeroserve up`` serves the Broker ingress so, with no second
+socket or parse); a request in absolute form (``GET http://host/path``, as clients send to a proxy)
+for any other name or address as it is, except cluster-local and ``.localhost`` names (404, as
+before, with the hosts that are served) and the platform's own listeners: the gateway's ports and
+those given to :meth:`Gateway.protect` (the API, the registry) are never forwarded to on a local
+address — a name or any spelling of an address is resolved first, and 403 when it is local (no
+loops, and nothing reaches the API through the proxy).
+
+**Contained listeners** (:meth:`Gateway.listen_contained`): the internal listener's routes on a socket
+made inside a container instance's network namespace (only a loopback there), so the instance's
+``http_proxy`` works too; they answer only what zeroserve serves (Routes, DomainMappings, system
+services) and forward nowhere else (403): a container instance has no network of its own.
 
 A DomainMapping's host (:meth:`Gateway.publish_mapping`) is served as its target's cluster-local
 host is, with the Host header left as the client sent it: Knative's mapping ingress rewrites the
@@ -42,7 +51,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import random
+import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
@@ -51,7 +62,7 @@ from zeroserve.net import headers as h
 from zeroserve.net.headers import Header
 from zeroserve.net.limits import ConnectionLimits
 from zeroserve.net.probe import is_network_probe, network_probe
-from zeroserve.net.proxy import ProxyServer, RequestHead, Response, Router, RouteResult, Target, Timeouts
+from zeroserve.net.proxy import Local, ProxyServer, RequestHead, Response, Router, RouteResult, Target, Timeouts
 from zeroserve.net.upstream import UpstreamPool
 
 Address = tuple[str, int]
@@ -71,6 +82,7 @@ class EndpointLike(Protocol):
 
 
 NoEndpoints = Callable[[RequestHead, routing.Backend], RouteResult | Awaitable[RouteResult]]
+Routed = RouteResult | Local | Awaitable[RouteResult]
 
 
 class Admitter(Protocol):
@@ -134,8 +146,14 @@ class Gateway:
         request); emptied whenever the table changes."""
         self._mappings: dict[str, routing.MappingLike] = {}
         """DomainMappings by normalized host."""
-        self._services: dict[str, Address] = {}
-        """System services answered on the internal listener (normalized host -> loopback address)."""
+        self._services: dict[str, Address | Local] = {}
+        """System services answered on the internal listener (normalized host -> loopback address or
+        in-process handler)."""
+        self._local_hits: dict[str, Local] = {}
+        """In-process services per Host header as sent (as ``_hosts``); emptied when services change."""
+        self._protected: set[int] = set()
+        """Ports of the platform's other listeners (the API, the registry): never forwarded to locally."""
+        self._contained: dict[object, ProxyServer] = {}
         self._endpoints: dict[tuple[str, str], tuple[routing.Endpoint, ...]] = {}
         self._in_flight: dict[routing.Endpoint, int] = {}
         self.pool = UpstreamPool()
@@ -165,8 +183,27 @@ class Gateway:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, finish requests in flight for up to ``grace`` seconds."""
-        await asyncio.gather(self._external.stop(grace), self._internal.stop(grace))
+        contained = [server.stop(grace) for server in self._contained.values()]
+        self._contained.clear()
+        await asyncio.gather(self._external.stop(grace), self._internal.stop(grace), *contained)
         self.pool.close()
+
+    async def listen_contained(self, key: object, sock: socket.socket) -> None:
+        """Serve the internal listener's routes, and nothing else (no forwarding), on ``sock``: a
+        listening socket made inside a container instance's network namespace (its ``http_proxy``).
+        ``key`` names it for :meth:`close_contained`."""
+        server = ProxyServer(self._route_contained, pool=self.pool, limits=self._internal.limits)
+        await server.start(sock=sock)
+        old = self._contained.pop(key, None)
+        self._contained[key] = server
+        if old is not None:
+            await old.stop(0)
+
+    async def close_contained(self, key: object, grace: float = 1.0) -> None:
+        """Stop a contained listener (the instance went): idempotent."""
+        server = self._contained.pop(key, None)
+        if server is not None:
+            await server.stop(grace)
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -211,10 +248,20 @@ class Gateway:
             del self._mappings[key]
             self._hosts = {}
 
-    def publish_service(self, host: str, address: Address) -> None:
+    def publish_service(self, host: str, address: Address | Local) -> None:
         """Forward the internal listener's requests for ``host`` to ``address`` (a system service of
-        ``zeroserve up``, such as the Broker ingress)."""
+        ``zeroserve up``), or answer them with a handler in this process (a ``Local``: the Broker
+        ingress)."""
         self._services[routing.normalize_host(host)] = address
+        self._local_hits = {}
+
+    def withdraw_service(self, host: str) -> None:
+        self._services.pop(routing.normalize_host(host), None)
+        self._local_hits = {}
+
+    def protect(self, *ports: int) -> None:
+        """Never forward to these ports on a local address (the platform's other listeners)."""
+        self._protected.update(ports)
 
     def is_mapping_ready(self, namespace: str, host: str, generation: int) -> bool:
         mapping = self._mappings.get(routing.normalize_host(host))
@@ -243,14 +290,18 @@ class Gateway:
     def _router(self, *, internal: bool) -> Router:
         return functools.partial(self._route, internal)  # positional: cheaper to call than a keyword
 
-    def route(self, head: RequestHead, *, internal: bool) -> RouteResult | Awaitable[RouteResult]:
+    def route(self, head: RequestHead, *, internal: bool) -> Routed:
         return self._route(internal, head)
 
-    def _route(self, internal: bool, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
+    def _route(self, internal: bool, head: RequestHead) -> Routed:
         targets = self._hosts.get((head.host, internal)) or self._lookup(head.host, internal)
         if targets is None:
-            if internal and (forward := self._forward(head.host, head.absolute)) is not None:
-                return forward
+            if internal:
+                local = self._local_hits.get(head.host)
+                if local is not None:
+                    return local
+                if (forward := self._forward(head.host, head.absolute)) is not None:
+                    return forward
             table = self._table
             body = not_found_body(routing.normalize_host(head.host), table.known_hosts(internal=internal))
             return Response(404, body)
@@ -325,18 +376,52 @@ class Gateway:
             on_release=functools.partial(self._done, endpoint),
         )
 
-    def _forward(self, host_header: str, absolute: bool) -> Target | None:
-        """Where the internal listener sends a host no Route serves (None: 404)."""
-        host = routing.normalize_host(host_header)
-        service = self._services.get(host)
+    def _route_contained(self, head: RequestHead) -> Routed:
+        """A contained listener's router: what the internal listener serves, no forwarding."""
+        if (head.host, True) in self._hosts or self._lookup(head.host, True) is not None:
+            return self._route(True, head)
+        service = self._service(head.host)
         if service is not None:
-            return Target(service[0], service[1], timeouts=self.timeouts)
+            return service
+        host = routing.normalize_host(head.host)
+        if routing.is_cluster_local(host) or host.endswith(".localhost") or not head.absolute:
+            return Response(404, not_found_body(host, self._table.known_hosts(internal=True)))
+        return Response(403, f"{host}: this proxy reaches only what zeroserve serves\n".encode())
+
+    def _service(self, host_header: str) -> Target | Local | None:
+        service = self._services.get(routing.normalize_host(host_header))
+        if isinstance(service, Local):
+            if len(self._local_hits) >= MAX_CACHED_HOSTS:
+                self._local_hits = {}
+            self._local_hits[host_header] = service
+            return service
+        return None if service is None else Target(service[0], service[1], timeouts=self.timeouts)
+
+    def _forward(self, host_header: str, absolute: bool) -> Target | Local | Awaitable[RouteResult] | None:
+        """Where the internal listener sends a host no Route serves (None: 404)."""
+        service = self._service(host_header)
+        if service is not None:
+            return service
+        host = routing.normalize_host(host_header)
         port = routing.host_port(host_header)
         if not absolute or not host or port is None or routing.is_cluster_local(host) or host.endswith(".localhost"):
             return None
-        if routing.is_loopback(host) and self.ports is not None and port in self.ports:
-            return None  # one of our own listeners: that would loop
-        return Target(host.strip("[]"), port, timeouts=self.timeouts)
+        host = host.strip("[]")
+        if port in self._protected or (self.ports is not None and port in self.ports):
+            return self._forward_checked(host, port)
+        return Target(host, port, timeouts=self.timeouts)
+
+    async def _forward_checked(self, host: str, port: int) -> RouteResult:
+        """A forward to one of the platform's ports: resolved first, refused on a local address
+        (any spelling: ``localhost``, ``127.1``, ``0``, ``::ffff:127.0.0.1``, this host's own IPs)."""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as e:
+            return Response(502, f"cannot resolve {host!r}: {e}\n".encode())
+        addresses = [str(info[4][0]) for info in infos]
+        if not addresses or any(is_local_address(a) for a in addresses):
+            return Response(403, f"{host}:{port} is one of zeroserve's own listeners: not forwarded\n".encode())
+        return Target(addresses[0], port, timeouts=self.timeouts)
 
     def _lookup(self, host: str, internal: bool) -> routing.Targets | None:
         """``table.lookup``, remembered per Host header as sent when found (see ``_hosts``)."""
@@ -357,3 +442,22 @@ class Gateway:
             self._in_flight[endpoint] = left
         else:
             self._in_flight.pop(endpoint, None)
+
+
+def is_local_address(address: str) -> bool:
+    """An address of this machine: loopback, unspecified, or one a socket can bind to here."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True  # not an address at all: refuse rather than guess
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback or ip.is_unspecified:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((str(ip), 0))
+        except OSError:
+            return False  # EADDRNOTAVAIL: another machine's
+    return True

@@ -23,7 +23,10 @@ streams back:
   (408) and idle time; a malformed request gets 400 after the responses before it, then the
   connection closes;
 * an absolute-form target (``GET http://host/path``) is routed and forwarded by its authority,
-  which replaces the Host header (RFC 9112 §3.2.2).
+  which replaces the Host header (RFC 9112 §3.2.2);
+* a route hook may instead answer a request in this process (:class:`Local`, e.g. the Broker
+  ingress of ``zeroserve up``): its body is read whole (bounded: 413), then handed to a function
+  that returns the :class:`Response` (or an awaitable of it) — no socket, no second parse.
 
 Shutdown is graceful: stop accepting, let in-flight exchanges finish until a deadline, then abort.
 
@@ -40,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -203,7 +207,29 @@ class RequestHead:
 
 
 RouteResult = Target | Response
-Router = Callable[[RequestHead], RouteResult | Awaitable[RouteResult]]
+LocalHandler = Callable[[RequestHead, bytes], "Response | Awaitable[Response]"]
+
+DEFAULT_LOCAL_BODY = 4 * 1024 * 1024
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Local:
+    """A request answered by a handler in this process: the proxy reads its whole body (413 past
+    ``max_body`` bytes, answering ``Expect: 100-continue`` itself), then ``handle(head, body)`` gives
+    the :class:`Response` or an awaitable of it (cancelled if the client goes away). Upgrades are
+    refused (400). Made once per service and returned by the route hook for every request to it."""
+
+    __slots__ = ("handle", "max_body")
+
+    def __init__(self, handle: LocalHandler, max_body: int = DEFAULT_LOCAL_BODY) -> None:
+        self.handle = handle
+        self.max_body = max_body
+
+    def __repr__(self) -> str:
+        return f"Local({self.handle!r})"
+
+
+Router = Callable[[RequestHead], RouteResult | Local | Awaitable[RouteResult]]
 
 
 class _ServerState:
@@ -266,6 +292,9 @@ class _Exchange:
     buffered = 0
     """Request body bytes in ``buffer``."""
     target: Target | None = None
+    handler: Local | None = None
+    """Set when the route hook answers the request in this process."""
+    head: RequestHead | None = None
     up: UpstreamConnection | None = None
     upstream_head: bytes | None = None
     """The request head as sent upstream (kept for a retry on a fresh connection)."""
@@ -318,13 +347,14 @@ class _Exchange:
             self.scan.knative,
             self.absolute,
         )  # positional: keyword arguments cost measurably here
+        self.head = head
         try:
             result = state.router(head)
         except Exception:
             logger.exception("route hook failed")
             self.local(Response(500, b"internal error in the route hook\n"))
             return
-        if isinstance(result, (Target, Response)):  # a tuple: faster than a union, once per request
+        if isinstance(result, (Target, Response, Local)):  # a tuple: faster than a union, once per request
             self.routed(result)
         else:
             self.task = asyncio.get_running_loop().create_task(self._await_route(result))
@@ -346,9 +376,12 @@ class _Exchange:
             return
         self.routed(result)
 
-    def routed(self, result: RouteResult) -> None:
+    def routed(self, result: RouteResult | Local) -> None:
         if isinstance(result, Response):
             self.local(result)
+            return
+        if isinstance(result, Local):
+            self._serve_local(result)
             return
         self.target = result
         t = result.timeouts
@@ -446,12 +479,66 @@ class _Exchange:
         self.buffer.append(data)
         self.buffered += len(data)
         if self.buffered > HIGH_WATER:
-            self.down.pause(_PAUSE_BUFFER)
+            handler = self.handler
+            if handler is None:
+                self.down.pause(_PAUSE_BUFFER)
+            elif self.buffered > handler.max_body:
+                self.down._refuse(413, f"request body larger than {handler.max_body} bytes")
+                raise _Stop
 
     def request_complete(self) -> None:
         self.request_done = True
+        if self.handler is not None:
+            self._run_local()
+            return
         if self.sent and self.up is not None and self.chunked_request and not self.upgrade:
             self.up.write(http1.LAST_CHUNK)
+
+    # -- answered in this process (Local) --------------------------------------------------
+
+    def _serve_local(self, handler: Local) -> None:
+        if self.upgrade:
+            self.local(Response(400, b"protocol upgrades are not supported here\n"))
+            return
+        if self.buffered > handler.max_body:
+            self.down._refuse(413, f"request body larger than {handler.max_body} bytes")
+            return
+        self.handler = handler
+        if self.request_done:
+            self._run_local()
+            return
+        self.down.resume(_PAUSE_BUFFER)  # the body is read whole, up to max_body
+        expect = h.get(self.headers, b"expect")
+        if expect is not None and expect.lower() == b"100-continue" and self.version != "1.0":
+            self.down.write(CONTINUE)
+
+    def _run_local(self) -> None:
+        handler, head = self.handler, self.head
+        assert handler is not None and head is not None
+        body = self.buffer[0] if len(self.buffer) == 1 else b"".join(self.buffer)
+        self.buffer = []
+        self.buffered = 0
+        try:
+            result = handler.handle(head, body)
+        except Exception:
+            logger.exception("local handler %r failed", handler)
+            self.local(Response(500, b"internal error\n"))
+            return
+        if isinstance(result, Response):
+            self.local(result)
+        else:
+            self.task = asyncio.get_running_loop().create_task(self._await_local(result))
+
+    async def _await_local(self, pending: Awaitable[Response]) -> None:
+        try:
+            response = await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("local handler %r failed", self.handler)
+            response = Response(500, b"internal error\n")
+        self.task = None
+        self.local(response)
 
     def raw_from_client(self, data: bytes) -> None:
         """Bytes after an upgrade request: piped once the upstream switched protocols; until then
@@ -1150,16 +1237,30 @@ class ProxyServer:
     def in_flight(self) -> int:
         return 0 if self._state is None else self._state.in_flight
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0, *, backlog: int = 1024, serving: bool = True) -> int:
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        backlog: int = 1024,
+        serving: bool = True,
+        sock: socket.socket | None = None,
+    ) -> int:
         """Listen; returns the real port (pass 0 for an ephemeral one). With ``serving=False`` the
-        port is bound but not listening (connections are refused) until :meth:`serve`."""
+        port is bound but not listening (connections are refused) until :meth:`serve`. ``sock``: a
+        bound socket to listen on instead (e.g. one made inside a network namespace)."""
         loop = asyncio.get_running_loop()
         state = _ServerState(self._router, self.pool, self._scheme, self.limits)
         self._state = state
         state.start_sweeping()
-        self._server = await loop.create_server(
-            lambda: _Downstream(state), host, port, backlog=backlog, start_serving=serving
-        )
+        if sock is not None:
+            self._server = await loop.create_server(
+                lambda: _Downstream(state), sock=sock, backlog=backlog, start_serving=serving
+            )
+        else:
+            self._server = await loop.create_server(
+                lambda: _Downstream(state), host, port, backlog=backlog, start_serving=serving
+            )
         return self.port
 
     async def serve(self) -> None:
