@@ -161,18 +161,60 @@ def parse(text: str | None) -> Selector:
     return _Parser(text).selector()
 
 
+def _split_terms(text: str) -> list[str]:
+    """apimachinery ``splitTerms``: split on commas that are not escaped with a backslash."""
+    terms, start, escaped = [], 0, False
+    for i, c in enumerate(text):
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == ",":
+            terms.append(text[start:i])
+            start = i + 1
+    terms.append(text[start:])
+    return terms
+
+
+def _unescape(value: str) -> str:
+    """apimachinery ``UnescapeValue``: ``\\\\``, ``\\,`` and ``\\=`` stand for themselves; a bare ``,``
+    or ``=`` or another escape is an error."""
+    out: list[str] = []
+    escaped = False
+    for c in value:
+        if escaped:
+            if c not in "\\,=":
+                raise BadRequest(f"invalid field selector: invalid escape sequence: \\{c} in {value!r}")
+            out.append(c)
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c in ",=":
+            raise BadRequest(f"invalid field selector: unescaped {c!r} in value {value!r}")
+        else:
+            out.append(c)
+    if escaped:
+        raise BadRequest(f"invalid field selector: invalid escape sequence at the end of {value!r}")
+    return "".join(out)
+
+
 def parse_fields(text: str | None, supported: Iterable[str]) -> Selector:
-    """A field selector over ``supported`` paths (``metadata.name=x,metadata.namespace!=y``)."""
+    """A field selector over ``supported`` paths (``metadata.name=x,metadata.namespace!=y``), as
+    apimachinery's ``fields.ParseSelector`` reads it: ``=``, ``==`` or ``!=`` per term, values with
+    ``\\,``, ``\\=`` and ``\\\\`` escaped (client-go escapes them so)."""
     if text is None or not text.strip():
         return EVERYTHING
     allowed = set(supported)
     reqs: list[Requirement] = []
-    for term in text.split(","):
-        m = re.fullmatch(r"\s*([^=!\s]+)\s*(==|=|!=)\s*([^\s]*)\s*", term)
+    for term in _split_terms(text):
+        if not term.strip():
+            continue
+        m = re.fullmatch(r"\s*([^=!\s]+)\s*(!=|==|=)(.*)", term)
         if m is None:
-            raise BadRequest(f"invalid field selector: {term.strip()!r}")
-        field, op, value = m.groups()
+            raise BadRequest(f"invalid field selector: {text!r}; can't understand {term.strip()!r}")
+        field, op, raw = m.groups()
         if field not in allowed:
             raise BadRequest(f"field label not supported: {field}; supported: {', '.join(sorted(allowed))}")
+        value = _unescape(raw.strip())
         reqs.append(Requirement(field, "!=" if op == "!=" else "=", frozenset({value})))
     return Selector(tuple(reqs))

@@ -29,7 +29,7 @@ from typing import Any, Final
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from zeroserve.api import corevalidation, names, selectors, wire
+from zeroserve.api import corevalidation, fieldselectors, names, selectors, wire
 from zeroserve.api.base import Obj
 from zeroserve.api.core import DEFAULT_NAMESPACE
 from zeroserve.api.kinds import KINDS, NAMESPACE, Kind
@@ -85,9 +85,6 @@ class JsonSubresource:
         return _json(doc)
 
 
-FIELD_LABELS: Final = ("metadata.name", "metadata.namespace")
-KIND_FIELD_LABELS: Final = {("v1", "Secret"): ("type",), ("v1", "Namespace"): ("status.phase",)}
-"""The field labels kube-apiserver adds for these kinds (``SelectableFields`` of their strategies)."""
 PATCH_RETRIES: Final = 5
 SHUTDOWN_TIMEOUT: Final = 5.0
 MAX_REQUEST_BODY: Final = 3 * 1024 * 1024
@@ -653,18 +650,11 @@ def _found(doc: Obj | None) -> Obj:
 
 
 def _field_labels(kind: Kind) -> tuple[str, ...]:
-    return FIELD_LABELS + KIND_FIELD_LABELS.get((kind.api_version, kind.kind), ())
+    return fieldselectors.supported(kind.api_version, kind.kind)
 
 
 def _field_values(obj: Obj) -> dict[str, str]:
-    meta = obj.get("metadata", {})
-    status = obj.get("status")
-    return {
-        "metadata.name": meta.get("name", ""),
-        "metadata.namespace": meta.get("namespace", ""),
-        "type": str(obj.get("type", "")),
-        "status.phase": str(status.get("phase", "")) if isinstance(status, dict) else "",
-    }
+    return fieldselectors.values(str(obj.get("apiVersion", "")), str(obj.get("kind", "")), obj)
 
 
 def _dry_run(request: web.Request) -> bool:
