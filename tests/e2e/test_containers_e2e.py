@@ -8,10 +8,12 @@ a network namespace of its own, reached by the gateway through a socket made ins
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,6 +21,7 @@ from tests.e2e.harness import Up
 from tests.support.images import Pushed, Registry, build_image
 from tests.support.polling import wait_for
 from zeroserve.net import netns
+from zeroserve.runtime import pod
 
 TOYBOX_C = Path(__file__).parents[1] / "runtime" / "apps" / "toybox.c"
 FAST = "config-autoscaler:\n  stable-window: 6s\n  scale-to-zero-grace-period: 1s\n"
@@ -138,3 +141,43 @@ def test_sidecars_and_init_containers_run_as_in_a_pod(up: Up, toybox: Pushed) ->
     healthy = condition(rev, "ContainerHealthy")
     assert healthy["reason"] == "ExitCode3"
     assert "init container 'migrate' exited with code 3" in healthy["message"]
+
+
+def test_a_container_reaches_cluster_local_addresses_through_its_proxy(up: Up, toybox: Pushed) -> None:
+    """The only way out of an instance's namespace: the platform's proxy on 127.0.0.1:8008 in it
+    (``http_proxy``), which serves what zeroserve serves and nothing of the host."""
+    apply(up, "callee", {"spec": {"containers": [{"image": toybox.ref, "env": [{"name": "NAME", "value": "callee"}]}]}})
+    apply(up, "caller", {"spec": {"containers": [{"image": toybox.ref}]}})
+    ready(up, "service", "callee")
+    ready(up, "service", "caller")
+    caller = "caller.default.localhost"
+    env = set(up.get(caller, "/env")[1].splitlines())
+    proxy = f"http://127.0.0.1:{pod.PROXY_PORT}"
+    assert {f"http_proxy={proxy}", f"HTTP_PROXY={proxy}", "no_proxy=127.0.0.1,::1", "NO_PROXY=127.0.0.1,::1"} <= env
+    assert f"ZEROSERVE_INTERNAL_URL={proxy}" in env
+
+    assert up.get(caller, "/proxy/callee.default.svc.cluster.local/") == (200, "200\ncallee\n")
+    assert up.get(caller, "/proxy/callee.default.svc/") == (200, "200\ncallee\n")
+    # A Broker's address answers too (the ingress, in the gateway's process): GET is 405 there.
+    assert up.get(caller, "/proxy/broker-ingress.knative-eventing.svc.cluster.local/default/default")[1] == "405\n"
+    # localhost is the instance itself, as in a pod (toybox serves 8080 in it).
+    assert up.get(caller, "/proxy/localhost:8080/") == (200, "200\ntoybox\n")
+
+    # Never the platform: the API's port is the instance's own loopback there (nothing listens: 502),
+    # and no other address is forwarded to at all (403).
+    api_port = urlsplit(up.endpoints["api"]).port
+    for host in ("127.0.0.1", "localhost", "0.0.0.0", "127.1"):
+        status, body = up.get(caller, f"/proxy/{host}:{api_port}/version")
+        assert status == 200 and body.startswith("502\n"), (host, body)
+    for host in ("example.com", "10.0.0.1", "2130706433"):
+        status, body = up.get(caller, f"/proxy/{host}:{api_port}/version")
+        assert (status, body.split("\n")[0]) == (200, "403"), (host, body)
+    # The platform's own listener never reaches the API either (resolved first, refused: 403).
+    internal = urlsplit(up.endpoints["internal"])
+    conn = http.client.HTTPConnection(internal.hostname or "127.0.0.1", internal.port, timeout=30)
+    try:
+        conn.request("GET", f"http://localhost:{api_port}/version")  # as a client given http_proxy sends it
+        resp = conn.getresponse()
+        assert resp.status == 403 and "zeroserve's own listeners" in resp.read().decode()
+    finally:
+        conn.close()

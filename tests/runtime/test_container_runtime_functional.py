@@ -17,12 +17,14 @@ from typing import Any
 
 import pytest
 
+from tests.net.upstreams import run_upstream
 from tests.support.polling import eventually
 from tests.support.runtime import status_until
 from zeroserve.api.podspec import Probe
+from zeroserve.gateway import Backend, Gateway, RouteEntry, Rule
 from zeroserve.images.base import ERR_IMAGE_PULL, Image, ImageConfig, ImageError, PullPolicy
 from zeroserve.net import netns
-from zeroserve.runtime import isolation
+from zeroserve.runtime import isolation, pod
 from zeroserve.runtime.base import Workload, WorkloadContainer, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.local import LocalRuntime
 
@@ -295,3 +297,44 @@ async def test_with_a_queue_proxy_sidecar_it_runs_inside_the_namespace(tmp_path:
         await rt.remove(KEY)  # drained through the admin port inside, then SIGTERM
     finally:
         await rt.close()
+
+
+@pytest.mark.parametrize("queue_proxy", [False, True], ids=["inline", "sidecar"])
+async def test_the_platforms_proxy_listens_inside_while_the_instance_lives(
+    tmp_path: Path, images: FakeImages, queue_proxy: bool
+) -> None:
+    """With a ContainedProxy (``up`` passes its gateway): a listener on 127.0.0.1:8008 inside each
+    instance, made before the app starts (beside the queue-proxy's 8012/8022), ``container_env``
+    in every container, the listener gone with the instance."""
+    async with run_upstream("hello-00001") as app:
+        gateway = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+        await gateway.start()
+        gateway.set_endpoints("default", "hello-00001", [("127.0.0.1", app.port)])
+        targets = (Backend("default", "hello-00001", 100),)
+        gateway.publish(RouteEntry("default", "hello", 1, (Rule(("hello.default.svc",), "ClusterLocal", targets),)))
+        proxy_env = {"http_proxy": f"http://127.0.0.1:{pod.PROXY_PORT}", "no_proxy": "127.0.0.1"}
+        rt = LocalRuntime(
+            tmp_path / "data",
+            isolation=isolation.Policy(),
+            images=images,
+            queue_proxy=queue_proxy,
+            contained_proxy=gateway,
+            container_env=proxy_env,
+        )
+        try:
+            await rt.ensure(workload(), 1)
+            (endpoint,) = (await ready(rt)).endpoints
+            env = dict(line.split("=", 1) for line in (await get(endpoint.host, endpoint.port, "/env"))[1].splitlines())
+            assert {k: env[k] for k in proxy_env} == proxy_env and env["PORT"] == "8080"
+            assert await get(endpoint.host, endpoint.port, "/proxy/hello.default.svc/") == (
+                200,
+                "200\nhello from hello-00001",
+            )
+            assert await get(endpoint.host, endpoint.port, "/proxy/localhost:8080/") == (200, "200\ntoybox\n")
+            assert (await get(endpoint.host, endpoint.port, f"/proxy/example.com:{app.port}/"))[1].startswith("403\n")
+            assert len(gateway.contained) == 1
+            await rt.remove(KEY)
+            assert gateway.contained == []
+        finally:
+            await rt.close()
+            await gateway.stop(1)

@@ -80,7 +80,7 @@ from zeroserve.gateway.server import Gateway
 from zeroserve.images.store import SkopeoImageStore
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
 from zeroserve.queue.inline import InlineQueue
-from zeroserve.runtime import isolation
+from zeroserve.runtime import isolation, pod
 from zeroserve.runtime.base import Endpoint, WorkloadKey
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.sqlite import SqliteStore
@@ -219,6 +219,8 @@ async def _serve(
             await asyncio.sleep(DRAIN_POLL)
 
     internal_url = f"http://127.0.0.1:{internal_port}"
+    # A container instance sees only its own loopback: the gateway serves the same proxy inside it.
+    contained_url = f"http://127.0.0.1:{pod.PROXY_PORT}"
     images = SkopeoImageStore.for_data_dir(data_dir)  # DATA/images, DATA/registries.conf, DATA/auth.json
     stack.push_async_callback(images.close)
     runtime = LocalRuntime(
@@ -228,6 +230,8 @@ async def _serve(
         queue_proxy=inline is None,
         isolation=isolation.Policy.from_environ(os.environ),
         images=images,
+        contained_proxy=gateway,
+        container_env={"ZEROSERVE_INTERNAL_URL": contained_url, **proxy_env(contained_url)},
     )
     stack.push_async_callback(runtime.close)
     recorder = LimitsRecorder(runtime)

@@ -38,8 +38,11 @@ loops, and nothing reaches the API through the proxy).
 
 **Contained listeners** (:meth:`Gateway.listen_contained`): the internal listener's routes on a socket
 made inside a container instance's network namespace (only a loopback there), so the instance's
-``http_proxy`` works too; they answer only what zeroserve serves (Routes, DomainMappings, system
-services) and forward nowhere else (403): a container instance has no network of its own.
+``http_proxy`` works too. They answer what zeroserve serves (Routes, DomainMappings, system
+services); ``localhost``/``127.x``/``::1`` go to the instance's *own* loopback (what those names mean
+inside it: a sidecar calling the app through a client that honours ``http_proxy``); anything else
+is 403 — a container instance has no network of its own, and the proxy must not give it one (nor
+the platform's ports, nor other processes on the host's loopback).
 
 A DomainMapping's host (:meth:`Gateway.publish_mapping`) is served as its target's cluster-local
 host is, with the Host header left as the client sent it: Knative's mapping ingress rewrites the
@@ -59,6 +62,7 @@ from typing import Protocol
 
 from zeroserve.gateway import routing
 from zeroserve.net import headers as h
+from zeroserve.net import netns
 from zeroserve.net.headers import Header
 from zeroserve.net.limits import ConnectionLimits
 from zeroserve.net.probe import is_network_probe, network_probe
@@ -153,7 +157,7 @@ class Gateway:
         """In-process services per Host header as sent (as ``_hosts``); emptied when services change."""
         self._protected: set[int] = set()
         """Ports of the platform's other listeners (the API, the registry): never forwarded to locally."""
-        self._contained: dict[object, ProxyServer] = {}
+        self._contained: dict[str, tuple[ProxyServer, str]] = {}
         self._endpoints: dict[tuple[str, str], tuple[routing.Endpoint, ...]] = {}
         self._in_flight: dict[routing.Endpoint, int] = {}
         self.pool = UpstreamPool()
@@ -183,26 +187,42 @@ class Gateway:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, finish requests in flight for up to ``grace`` seconds."""
-        contained = [server.stop(grace) for server in self._contained.values()]
+        contained = [server.stop(grace) for server, _ in self._contained.values()]
+        for _, alias in self._contained.values():
+            netns.unalias(alias)
         self._contained.clear()
         await asyncio.gather(self._external.stop(grace), self._internal.stop(grace), *contained)
         self.pool.close()
 
-    async def listen_contained(self, key: object, sock: socket.socket) -> None:
-        """Serve the internal listener's routes, and nothing else (no forwarding), on ``sock``: a
-        listening socket made inside a container instance's network namespace (its ``http_proxy``).
+    async def listen_contained(self, key: str, sock: socket.socket, namespace: netns.NetNs) -> None:
+        """Serve the internal listener's routes on ``sock``, a listening socket made inside the
+        container instance's network ``namespace`` (its ``http_proxy``); its loopback hosts lead to
+        that namespace's own loopback, and nothing is forwarded elsewhere (see the module docstring).
         ``key`` names it for :meth:`close_contained`."""
-        server = ProxyServer(self._route_contained, pool=self.pool, limits=self._internal.limits)
-        await server.start(sock=sock)
-        old = self._contained.pop(key, None)
-        self._contained[key] = server
-        if old is not None:
-            await old.stop(0)
+        await self.close_contained(key, 0.0)
+        inside = netns.alias(namespace)
+        router = functools.partial(self._route_contained, inside)
+        server = ProxyServer(router, pool=self.pool, limits=self._internal.limits)
+        try:
+            await server.start(sock=sock)
+        except BaseException:
+            netns.unalias(inside)
+            sock.close()
+            raise
+        self._contained[key] = (server, inside)
 
-    async def close_contained(self, key: object, grace: float = 1.0) -> None:
-        """Stop a contained listener (the instance went): idempotent."""
-        server = self._contained.pop(key, None)
-        if server is not None:
+    @property
+    def contained(self) -> list[str]:
+        """The keys of the contained listeners open now."""
+        return list(self._contained)
+
+    async def close_contained(self, key: str, grace: float = 0.0) -> None:
+        """Stop a contained listener (its instance is gone; idempotent): what it still serves is
+        cut after ``grace`` seconds."""
+        entry = self._contained.pop(key, None)
+        if entry is not None:
+            server, inside = entry
+            netns.unalias(inside)
             await server.stop(grace)
 
     async def __aenter__(self) -> Gateway:
@@ -376,14 +396,18 @@ class Gateway:
             on_release=functools.partial(self._done, endpoint),
         )
 
-    def _route_contained(self, head: RequestHead) -> Routed:
-        """A contained listener's router: what the internal listener serves, no forwarding."""
+    def _route_contained(self, inside: str, head: RequestHead) -> Routed:
+        """A contained listener's router: what the internal listener serves; loopback hosts to the
+        instance's own loopback (``inside``, its namespace's alias); nothing else."""
         if (head.host, True) in self._hosts or self._lookup(head.host, True) is not None:
             return self._route(True, head)
         service = self._service(head.host)
         if service is not None:
             return service
         host = routing.normalize_host(head.host)
+        port = routing.host_port(head.host)
+        if head.absolute and routing.is_loopback(host) and port is not None:
+            return Target(inside, port, timeouts=self.timeouts)
         if routing.is_cluster_local(host) or host.endswith(".localhost") or not head.absolute:
             return Response(404, not_found_body(host, self._table.known_hosts(internal=True)))
         return Response(403, f"{host}: this proxy reaches only what zeroserve serves\n".encode())

@@ -18,7 +18,12 @@ addresses. An instance's address is a *reserved* loopback port (:func:`reserve`:
 ``127.0.0.1:0``, kept and never listening, so nothing else gets the port and a client that does not
 know it is refused at once) registered here with the namespace and the port inside it. Whoever
 opens a connection asks :func:`lookup` first (one dict lookup; None for a process instance), and
-:func:`connect` / :func:`open_connection` do both.
+:func:`connect` / :func:`open_connection` do both. An :func:`alias` is a host name that stands for a
+namespace's own loopback on any port (the proxy inside an instance forwards ``localhost:PORT`` there).
+
+**Listening inside** (:meth:`NetNs.listener`): the platform can also serve *in* a namespace — a socket
+bound to ``127.0.0.1:PORT`` there and listening, served by the event loop like any other (the HTTP
+proxy every container instance gets as ``http_proxy``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import itertools
 import logging
 import os
 import socket
@@ -49,6 +55,7 @@ may bind port 80 of its own loopback."""
 INSIDE_HOST = "127.0.0.1"
 
 _libc = ctypes.CDLL(None, use_errno=True)
+Socket = socket.socket
 
 
 def _call(name: str, *args: int) -> None:
@@ -97,6 +104,19 @@ class NetNs:
         with self.entered():
             sock = socket.socket(family, kind)
         sock.setblocking(False)
+        return sock
+
+    def listener(self, port: int, backlog: int = 128) -> Socket:
+        """A non-blocking socket listening on ``127.0.0.1:port`` inside this namespace (OSError if
+        the port is taken there)."""
+        sock = self.socket()
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((INSIDE_HOST, port))
+            sock.listen(backlog)
+        except BaseException:
+            sock.close()
+            raise
         return sock
 
 
@@ -193,9 +213,29 @@ def reserve(netns: NetNs, port: int, host: str = "127.0.0.1") -> Reservation:
     return Reservation(netns, port, host)
 
 
+_aliases: dict[str, NetNs] = {}
+_alias_numbers = itertools.count(1)
+
+
+def alias(netns: NetNs) -> str:
+    """A host name (never resolvable) whose every port leads to that port on ``netns``'s loopback;
+    a new one per call (a pooled connection to a gone namespace never serves a new one)."""
+    name = f"netns-{next(_alias_numbers)}.zeroserve.invalid"
+    _aliases[name] = netns
+    return name
+
+
+def unalias(name: str) -> None:
+    _aliases.pop(name, None)
+
+
 def lookup(host: str, port: int) -> Target | None:
     """The namespace and port behind ``host:port``, or None for an ordinary address."""
-    return _targets.get((host, port)) if _targets else None
+    if _targets and (target := _targets.get((host, port))) is not None:
+        return target
+    if _aliases and (netns := _aliases.get(host)) is not None:
+        return Target(netns, port)
+    return None
 
 
 async def connect(target: Target) -> socket.socket:

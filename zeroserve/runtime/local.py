@@ -33,7 +33,9 @@ A workload with an image in any container runs as *container instances* (:mod:`.
 :mod:`.container`): its images are pulled once per workload through the ``images`` store
 (``ImageStore.ensure``; a failure is the kubelet's reason, retried with the crash back-off), and
 every instance is a pod in a network namespace of its own, reached through reserved loopback ports
-(:mod:`zeroserve.net.netns`). A container without an image runs as a process, as before.
+(:mod:`zeroserve.net.netns`). A container without an image runs as a process, as before. With a
+``contained_proxy``, every container instance gets the platform's HTTP proxy inside its namespace
+(on :data:`.pod.PROXY_PORT`) and its containers ``container_env`` (the proxy variables).
 
 Volumes (:mod:`.volumes`) are made per instance before it starts and bound at their mount paths in
 its sandbox; a workload whose ConfigMap or Secret data changed (:func:`~.base.template` unchanged) is
@@ -78,7 +80,7 @@ from zeroserve.runtime.base import (
 )
 from zeroserve.runtime.envexpand import build_env, expand_argv
 from zeroserve.runtime.isolation import Isolation, User
-from zeroserve.runtime.process import ContainerSpec, Instance, InstanceSpec, SidecarSpec
+from zeroserve.runtime.process import ContainedProxy, ContainerSpec, Instance, InstanceSpec, SidecarSpec
 
 logger = logging.getLogger(__name__)
 
@@ -242,6 +244,8 @@ class LocalRuntime:
         drain_quiet_period: float = 1.0,
         isolation: isolation.Policy | None = None,
         images: ImageStore | None = None,
+        contained_proxy: ContainedProxy | None = None,
+        container_env: Mapping[str, str] | None = None,
     ) -> None:
         """``platform_env``: variables the platform gives every instance after its own env (e.g.
         ``ZEROSERVE_INTERNAL_URL``, where service-to-service calls go); ``PORT`` and ``K_*`` win.
@@ -252,8 +256,13 @@ class LocalRuntime:
         ``isolation``: run instances as users of their own, sandboxed (probed once; :mod:`.isolation`,
         the data dir hidden from them); None: as we run, unconfined (tests of the runtime itself).
         ``images``: where container images come from (None: containers with an image cannot run);
-        containers always run isolated (the default policy when ``isolation`` is None)."""
+        containers always run isolated (the default policy when ``isolation`` is None).
+        ``contained_proxy``: serves the HTTP proxy each container instance gets inside its namespace
+        (on :data:`.pod.PROXY_PORT`); ``container_env``: what the platform gives every container of
+        a container instance (the proxy's variables; ``platform_env`` is the host's view)."""
         self.drain = drain
+        self.contained_proxy = contained_proxy
+        self._container_env = tuple((container_env or {}).items())
         self.images = images
         self._container_isolation: Isolation | None = None
         self._containers_problem: str | None = None
@@ -586,9 +595,12 @@ class LocalRuntime:
             log_path=log_dir / f"{instance_id}.log",
             owner=str(workload.key),
             limits=self._enforceable_limits(workload),
+            proxy_port=pod.PROXY_PORT if self.contained_proxy is not None else None,
         )
         dirs, values = self._instance_volumes(instance_id)
-        planner = pod.Planner(workload, box, pulled, inherited, instance_id[:63], dirs, values)
+        planner = pod.Planner(
+            workload, box, pulled, inherited, instance_id[:63], dirs, values, platform_env=self._container_env
+        )
         return pod.instance_spec(workload, planner, log_dir=log_dir, instance_id=instance_id, base=base)
 
     def _instance_volumes(self, instance_id: str) -> tuple[Mapping[str, str], Mapping[str, str]]:
@@ -827,6 +839,7 @@ class _Deployment:
                 tracker=self.runtime,
                 on_change=self._instance_changed,
                 machine_cgroups=self.runtime.cgroups,
+                proxy=self.runtime.contained_proxy if spec.own_network else None,
             )
             self.instances.append(instance)
             instance.start()

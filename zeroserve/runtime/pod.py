@@ -11,7 +11,9 @@ instance starts.
 
 Inside the namespace the ports are the workload's own: the serving container's
 ``containerPort`` (``PORT``), and with a queue-proxy sidecar Knative's 8012 (serving) and 8022
-(admin), reserved ports that an app may not declare (``api.validation``).
+(admin), reserved ports that an app may not declare (``api.validation``). ``zeroserve up`` also
+listens on :data:`PROXY_PORT` there: the HTTP proxy every container gets as ``http_proxy``
+(``platform_env``), the only way out of the namespace, to what zeroserve serves.
 
 The process merges are Kubernetes': ``$(VAR)`` in command and args expanded with the container's
 env and the runtime's variables (the kubelet's rule), then the image config merged
@@ -41,6 +43,10 @@ QUEUE_ADMIN_PORT = 8022
 """The queue-proxy's ports inside an instance's namespace (Knative's networking.BackendHTTPPort and
 QueueAdminPort)."""
 INSIDE = "127.0.0.1"
+PROXY_PORT = 8008
+"""The platform's HTTP proxy inside every container instance's namespace: one of Knative's reserved
+ports (an app may not declare it), the one its queue-proxy opens only for profiling, so neither
+the sidecar queue-proxy (8012, 8022) nor an app collides with it."""
 
 
 @dataclass
@@ -122,9 +128,12 @@ class Planner:
         hostname: str,
         volume_dirs: Mapping[str, str] | None = None,
         values: Mapping[str, str] | None = None,
+        platform_env: Sequence[tuple[str, str]] = (),
     ) -> None:
         """``volume_dirs``: the instance's volumes by name (:mod:`.volumes`); ``values``: its own
-        downward API fields (``metadata.name``, ``metadata.uid``)."""
+        downward API fields (``metadata.name``, ``metadata.uid``); ``platform_env``: what the
+        platform gives every container (its ``http_proxy``), after their own env (``PORT`` and
+        ``K_*`` win)."""
         self.workload = workload
         self.isolation = isolation
         self.pulled = pulled
@@ -132,11 +141,12 @@ class Planner:
         self.hostname = hostname
         self.volume_dirs = volume_dirs or {}
         self.values = values or {}
+        self.platform_env = tuple(platform_env)
 
     def plan(self, c: WorkloadContainer, port: int | None) -> Planned:
         """The process of ``c`` (raises ValueError or ImageError when it cannot be made)."""
         w = self.workload
-        runtime_env = container.runtime_env(w.service, w.configuration, w.key.revision, port)
+        runtime_env = (*self.platform_env, *container.runtime_env(w.service, w.configuration, w.key.revision, port))
         declared_env = instance_env(c.env, c.instance_fields, self.values)
         binds = volumes.binds(c.volume_mounts, self.volume_dirs)
         if not c.image:
@@ -243,6 +253,7 @@ def instance_spec(
         name=w.container_name,
         containers=tuple(other(c, c.name or f"sidecar-{i}") for i, c in enumerate(w.sidecars)),
         init_containers=tuple(other(c, c.name or f"init-{i}", init=True) for i, c in enumerate(w.init_containers)),
+        proxy_port=base.proxy_port,
     )
 
 

@@ -34,7 +34,10 @@ share the network and the lifecycle: one that exits ends the instance) and the q
 start. Readiness waits for the startup probes, then is the serving container's probe and, with
 ``multi-container-probing``, every sidecar's too; each container's liveness probe restarts the
 instance. A stop sends SIGTERM to every container's app at once (the kubelet's order), SIGKILL
-to all after the grace; the namespace and the reserved ports go with the instance.
+to all after the grace; the namespace and the reserved ports go with the instance. With a
+:class:`ContainedProxy` (``zeroserve up`` passes its gateway) and ``InstanceSpec.proxy_port``, a
+socket listening on ``127.0.0.1:proxy_port`` inside the namespace is made before anything starts
+and handed to it (the instance's ``http_proxy``), and closed when the instance is gone.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -109,6 +113,8 @@ class InstanceSpec:
     """Sidecar containers, started with the app."""
     init_containers: tuple[ContainerSpec, ...] = ()
     """Init containers, run to completion one after the other before anything else starts."""
+    proxy_port: int | None = None
+    """A container instance's HTTP proxy: the port it listens on inside the namespace (None: none)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,15 @@ SIDECAR_EXIT_TIMEOUT = 5.0
 """How long to wait for a SIGKILLed queue-proxy to be reaped."""
 
 
+class ContainedProxy(Protocol):
+    """Serves the platform's HTTP proxy on a socket listening inside a container instance's network
+    namespace (the gateway's contained listener)."""
+
+    async def listen_contained(self, key: str, sock: socket.socket, namespace: netns.NetNs) -> None: ...
+
+    async def close_contained(self, key: str, grace: float = 0.0) -> None: ...
+
+
 class Tracker(Protocol):
     """Told when an instance's process exists and when it (and its group) is gone."""
 
@@ -167,6 +182,7 @@ class Instance:
         tracker: Tracker,
         on_change: Callable[[Instance], None],
         machine_cgroups: cgroups.Cgroups | None = None,
+        proxy: ContainedProxy | None = None,
     ) -> None:
         self.id = instance_id
         self.spec = spec
@@ -197,6 +213,8 @@ class Instance:
         self.netns: netns.NetNs | None = None
         """A container instance's network namespace (from the start until the instance is gone)."""
         self._reserved: list[netns.Reservation] = []
+        self._proxy = proxy
+        self._proxy_open = False
         self._containers: list[_Container] = []
         self._init: _Container | None = None
         self._container_failed: str | None = None
@@ -318,7 +336,12 @@ class Instance:
                 if self.exit_code is None:
                     self.exit_code = 128
                 self._finish()
-            self._release_network()  # once out of every table (``_finish``)
+            try:
+                if self._proxy_open and self._proxy is not None:
+                    self._proxy_open = False
+                    await self._proxy.close_contained(self.id)
+            finally:
+                self._release_network()  # once out of every table (``_finish``)
 
     async def _start_and_watch(self) -> None:
         try:
@@ -572,6 +595,9 @@ class Instance:
         if self.spec.sidecar is not None:
             ports.append(self.spec.sidecar.admin_port)
         self._reserved = [netns.reserve(self.netns, port, self.spec.host) for port in ports]
+        if self._proxy is not None and self.spec.proxy_port is not None:  # before any app can take the port
+            await self._proxy.listen_contained(self.id, self.netns.listener(self.spec.proxy_port), self.netns)
+            self._proxy_open = True
 
     def _release_network(self) -> None:
         for reservation in self._reserved:

@@ -5,6 +5,9 @@
  *                                                         GET /env     -> the environment, one per line
  *                                                         GET /id      -> "uid=U gid=G pid=P\n"
  *                                                         GET /fetch/N -> the body of GET / on 127.0.0.1:N
+ *                                                         GET /proxy/HOST[:P]/PATH -> GET http://HOST[:P]/PATH
+ *                                                              through $http_proxy (http://127.0.0.1:N):
+ *                                                              "STATUS\n" then the body
  *                                                         GET /cat/F   -> the file /F, or 404
  *                                                         GET /touch/F -> creates /F (for probes), 200 or 500
  *                               Exits 0 on SIGTERM after "bye" on stdout.
@@ -35,21 +38,39 @@ static const char *name = "toybox";
 
 static void on_term(int sig) { (void)sig; stopping = 1; }
 
-static int fetch(int port, char *out, size_t size) {
+/* GET target from 127.0.0.1:port (Connection: close); with_status: "STATUS\n" before the body. */
+static int get(int port, const char *target, const char *host, int with_status, char *out, size_t size) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) return snprintf(out, size, "connect failed\n");
-    const char *req = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    if (write(fd, req, strlen(req)) < 0) return snprintf(out, size, "write failed\n");
+    char req[2048];
+    int r = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", target, host);
+    if (write(fd, req, (size_t)r) < 0) return snprintf(out, size, "write failed\n");
     size_t used = 0;
     ssize_t n;
-    char buf[4096];
-    while ((n = read(fd, buf + used, sizeof buf - 1 - used)) > 0) used += (size_t)n;
+    char buf[8192];
+    while (used < sizeof buf - 1 && (n = read(fd, buf + used, sizeof buf - 1 - used)) > 0) used += (size_t)n;
     buf[used] = '\0';
     close(fd);
     char *body = strstr(buf, "\r\n\r\n");
+    int status = 0;
+    sscanf(buf, "HTTP/%*s %d", &status);
+    if (with_status) return snprintf(out, size, "%d\n%s", status, body ? body + 4 : "");
     return snprintf(out, size, "%s", body ? body + 4 : buf);
+}
+
+static int fetch(int port, char *out, size_t size) { return get(port, "/", "x", 0, out, size); }
+
+/* GET http://REST through $http_proxy (only http://127.0.0.1:PORT proxies: the instance's own). */
+static int via_proxy(const char *rest, char *out, size_t size) {
+    const char *proxy = getenv("http_proxy");
+    int port = 0;
+    if (!proxy || sscanf(proxy, "http://127.0.0.1:%d", &port) != 1) return snprintf(out, size, "no http_proxy\n");
+    char target[1024], host[256];
+    snprintf(target, sizeof target, "http://%s", rest);
+    snprintf(host, sizeof host, "%.*s", (int)strcspn(rest, "/"), rest);
+    return get(port, target, host, 1, out, size);
 }
 
 static int answer(int fd, const char *path, int close_after) {
@@ -63,6 +84,8 @@ static int answer(int fd, const char *path, int close_after) {
         len = snprintf(body, sizeof body, "uid=%d gid=%d pid=%d\n", getuid(), getgid(), getpid());
     } else if (strncmp(path, "/fetch/", 7) == 0) {
         len = fetch(atoi(path + 7), body, sizeof body);
+    } else if (strncmp(path, "/proxy/", 7) == 0) {
+        len = via_proxy(path + 7, body, sizeof body);
     } else if (strncmp(path, "/cat/", 5) == 0) {
         int f = open(path + 4, O_RDONLY);
         len = f < 0 ? 0 : (int)read(f, body, sizeof body - 1);
