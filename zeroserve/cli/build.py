@@ -31,7 +31,8 @@ def build(
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="The Containerfile (default: DIR's).")] = None,
     registry: Annotated[
-        str | None, typer.Option("--registry", help="Registry HOST:PORT or HOST:PORT/PATH (default: the configured one).")
+        str | None,
+        typer.Option("--registry", help="Registry HOST:PORT or HOST:PORT/PATH (default: the configured one)."),
     ] = None,
 ) -> None:
     """Build an image from source (buildah), push it, print its digest reference (REPO@sha256:…)."""
