@@ -9,6 +9,8 @@ Every node has a ``type`` (or is ``x-kubernetes-int-or-string``, or preserves un
 - ``int | str`` and a quantity (``str | int | float``) -> ``x-kubernetes-int-or-string`` with
   ``anyOf: [{type: integer}, {type: string}]``;
 - ``Any`` and ``dict[str, Any]`` -> ``x-kubernetes-preserve-unknown-fields`` (an object for the latter);
+- the list and map types Knative's CRD declares for PodSpec fields (``env`` a map keyed by name...):
+  :data:`EXTENSIONS` (what server-side apply merges item by item; any other list is atomic);
 - a model -> ``object`` with ``properties``; a model met again below itself (Eventing's recursive
   filters) -> an object preserving unknown fields;
 - a model that keeps fields it does not declare (``extra="allow"``): the PodSpec parts list the
@@ -80,6 +82,37 @@ KUBERNETES_FIELDS: Final[dict[str, dict[str, Schema]]] = {
 """The fields of a partly modelled Kubernetes type that Knative's CRD declares (behind its feature
 flags, validated by admission) beyond what the model declares, by model name."""
 
+LIST_TYPE: Final = "x-kubernetes-list-type"
+LIST_MAP_KEYS: Final = "x-kubernetes-list-map-keys"
+MAP_TYPE: Final = "x-kubernetes-map-type"
+_ATOMIC_LIST: Final[Schema] = {LIST_TYPE: "atomic"}
+EXTENSIONS: Final[dict[str, Schema]] = {
+    "Container.args": _ATOMIC_LIST,
+    "Container.command": _ATOMIC_LIST,
+    "Container.env": {LIST_MAP_KEYS: ["name"], LIST_TYPE: "map"},
+    "Container.envFrom": _ATOMIC_LIST,
+    "Container.volumeMounts": {LIST_MAP_KEYS: ["mountPath"], LIST_TYPE: "map"},
+    "HTTPGetAction.httpHeaders": _ATOMIC_LIST,
+    "RevisionSpec.imagePullSecrets": {LIST_MAP_KEYS: ["name"], LIST_TYPE: "map"},
+    "RevisionSpec.imagePullSecrets[]": {MAP_TYPE: "atomic"},
+    "RevisionSpec.nodeSelector": {MAP_TYPE: "atomic"},
+    "RevisionSpec.volumes": {LIST_MAP_KEYS: ["name"], LIST_TYPE: "map"},
+}
+"""The list and map types Knative's CRD declares for PodSpec fields (the ``+listType``/``+listMapKey``
+markers of Kubernetes' types), by ``Model.field`` (``[]``: the items): server-side apply merges
+``env`` by name and ``volumeMounts`` by mount path; a list without one is atomic."""
+
+
+def _extended(model: str, alias: str, field: Schema) -> Schema:
+    extra = EXTENSIONS.get(f"{model}.{alias}")
+    items = EXTENSIONS.get(f"{model}.{alias}[]")
+    if extra is None and items is None:
+        return field
+    out = {**field, **(extra or {})}
+    if items is not None and isinstance(out.get("items"), dict):
+        out["items"] = {**out["items"], **items}
+    return out
+
 
 def crd_schema(kind: Kind) -> Schema:
     """The ``openAPIV3Schema`` of ``kind``'s CRD: the whole object, ``metadata`` as ``{type: object}``."""
@@ -113,7 +146,7 @@ def _model(model: type[BaseModel], above: tuple[type[BaseModel], ...]) -> Schema
                 field["format"] = "int32" if meta.ge == INT32_MIN else "int64"
         if doc := DOCS.get(f"{model.__name__}.{alias}"):
             field = {"description": doc, **{k: v for k, v in field.items() if k != "description"}}
-        props[alias] = field
+        props[alias] = _extended(model.__name__, alias, field)
     if model.model_config.get("extra") == "allow":
         known = KUBERNETES_FIELDS.get(model.__name__)
         if known is None:
@@ -122,7 +155,7 @@ def _model(model: type[BaseModel], above: tuple[type[BaseModel], ...]) -> Schema
             extra = _container_list(above) if field.get(CONTAINER_LIST) else copy.deepcopy(field)
             if doc := DOCS.get(f"{model.__name__}.{alias}"):
                 extra = {"description": doc, **extra}
-            props.setdefault(alias, extra)
+            props.setdefault(alias, _extended(model.__name__, alias, extra))
     out["properties"] = dict(sorted(props.items()))
     return out
 
