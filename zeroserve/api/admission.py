@@ -23,10 +23,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from zeroserve.api import corevalidation, defaults, labels, validation, wire
+from zeroserve.api import corevalidation, defaults, eventvalidation, labels, validation, wire
 from zeroserve.api.autoscaling import PodAutoscaler, validate_pod_autoscaler
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.core import Event
 from zeroserve.api.domainmapping import (
     ClusterDomainClaim,
     DomainMapping,
@@ -87,6 +88,8 @@ def _carry_user_annotations(new: BaseModel, old: BaseModel) -> None:
 
 def admit(kind: Kind, new: Obj, old: Obj | None, cfg: Config, user: str = "") -> Obj:
     """Parse, default and validate ``new`` (a create when ``old`` is None); Invalid with every error."""
+    if kind.model is Event:  # kube-apiserver's event rules (zeroserve.api.eventvalidation)
+        return eventvalidation.admit(new)
     if not kind.group:  # Kubernetes' core kinds: kube-apiserver's rules (zeroserve.api.corevalidation)
         return corevalidation.admit(kind.model, new, old)
     model = _parse(kind, new)

@@ -1,12 +1,17 @@
-"""Kubernetes' core ``v1`` kinds zeroserve serves: ConfigMap, Secret and Namespace.
+"""Kubernetes' core ``v1`` kinds zeroserve serves: ConfigMap, Secret, Namespace and Event.
 
 Shapes as ``k8s.io/api/core/v1`` (types.go): a ConfigMap holds ``data`` (UTF-8 strings) and
 ``binaryData`` (base64 on the wire); a Secret holds ``data`` (base64 on the wire), the write-only
 ``stringData`` (merged into ``data`` by admission, never stored or returned) and a ``type``;
 both may be ``immutable``. A Namespace has ``spec.finalizers`` (``kubernetes`` until its content
-is gone) and ``status.phase`` (``Active`` or ``Terminating``).
+is gone) and ``status.phase`` (``Active`` or ``Terminating``). An Event says what happened to an
+``involvedObject``: a ``type`` (``Normal`` or ``Warning``), a ``reason`` and a ``message``, seen
+``count`` times between ``firstTimestamp`` and ``lastTimestamp`` (the core API's shape, which
+client-go's ``record`` package writes; ``eventTime``, ``series`` and ``action`` are the newer
+``events.k8s.io`` fields, kept as sent).
 
-Validation and defaulting are :mod:`zeroserve.api.corevalidation`'s.
+Validation and defaulting are :mod:`zeroserve.api.corevalidation`'s (Events:
+:mod:`zeroserve.api.eventvalidation`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from zeroserve.api.base import Bool, Model
+from zeroserve.api.base import Bool, Int32, Model
 from zeroserve.api.meta import ObjectMeta
 
 # Secret types and their keys (k8s.io/api/core/v1 types.go).
@@ -92,3 +97,50 @@ class Namespace(Model):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: NamespaceSpec = Field(default_factory=NamespaceSpec)
     status: NamespaceStatus = Field(default_factory=NamespaceStatus)
+
+
+EVENT_NORMAL = "Normal"
+EVENT_WARNING = "Warning"
+
+
+class ObjectReference(Model):
+    """``core/v1`` ObjectReference: what an Event is about."""
+
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    uid: str | None = None
+    api_version: str | None = None
+    resource_version: str | None = None
+    field_path: str | None = None
+
+
+class EventSource(Model):
+    component: str | None = None
+    host: str | None = None
+
+
+class EventSeries(Model):
+    count: Int32 | None = None
+    last_observed_time: str | None = None
+
+
+class Event(Model):
+    api_version: Literal["v1"] = "v1"
+    kind: Literal["Event"] = "Event"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    involved_object: ObjectReference = Field(default_factory=ObjectReference)
+    reason: str | None = None
+    message: str | None = None
+    source: EventSource = Field(default_factory=EventSource)
+    first_timestamp: str | None = None
+    last_timestamp: str | None = None
+    count: Int32 | None = None
+    type: str | None = None
+    event_time: str | None = None
+    """A MicroTime (``2026-01-02T03:04:05.123456Z``): set by ``events.k8s.io`` clients, not by ``record``."""
+    series: EventSeries | None = None
+    action: str | None = None
+    related: ObjectReference | None = None
+    reporting_component: str | None = None
+    reporting_instance: str | None = None

@@ -23,7 +23,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,10 +180,16 @@ def decode_base64(value: str) -> tuple[bytes | None, str]:
         return None, f"illegal base64 data at input byte {max(len(value) - 1, 0)}"
 
 
-def validate_object_meta(meta: ObjectMeta, *, namespaced: bool, label_names: bool = False) -> list[FieldError]:
-    """apimachinery ``ValidateObjectMeta``: name (DNS-1123 subdomain, or label for a Namespace),
-    namespace, labels and annotations."""
-    check = names.is_dns1123_label if label_names else names.is_dns1123_subdomain
+def validate_object_meta(
+    meta: ObjectMeta,
+    *,
+    namespaced: bool,
+    label_names: bool = False,
+    name_check: Callable[[str], list[str]] | None = None,
+) -> list[FieldError]:
+    """apimachinery ``ValidateObjectMeta``: name (DNS-1123 subdomain, or label for a Namespace, or
+    ``name_check``'s rule), namespace, labels and annotations."""
+    check = name_check or (names.is_dns1123_label if label_names else names.is_dns1123_subdomain)
     errs: list[FieldError] = []
     if meta.generate_name:
         errs += [invalid("metadata.generateName", meta.generate_name, m) for m in check(_masked(meta.generate_name))]

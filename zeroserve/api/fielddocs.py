@@ -303,5 +303,38 @@ DOCS: Final[dict[str, str]] = {
     "NamespaceStatus": "The observed state of the Namespace.",
     "NamespaceStatus.phase": "Active or Terminating.",
     "NamespaceStatus.conditions": "The latest available observations of the Namespace's state.",
+    "Event": "Event is a report of an event somewhere in the cluster (here: what a controller did or could not do "
+    "to an object). Events are kept for an hour after they were last seen; treat them as informative, "
+    "best-effort data.",
+    "Event.involvedObject": "The object that this event is about.",
+    "Event.reason": "This should be a short, machine understandable string that gives the reason for the transition "
+    "into the object's current status.",
+    "Event.message": "A human-readable description of the status of this operation.",
+    "Event.source": "The component reporting this event. Should be a short machine understandable string.",
+    "Event.firstTimestamp": "The time at which the event was first recorded.",
+    "Event.lastTimestamp": "The time at which the most recent occurrence of this event was recorded.",
+    "Event.count": "The number of times this event has occurred.",
+    "Event.type": "Type of this event (Normal, Warning), new types could be added in the future.",
+    "Event.eventTime": "Time when this Event was first observed.",
+    "Event.series": "Data about the Event series this event represents or nil if it's a singleton Event.",
+    "Event.action": "What action was taken/failed regarding to the Regarding object.",
+    "Event.related": "Optional secondary object for more complex actions.",
+    "Event.reportingComponent": "Name of the controller that emitted this Event, e.g. `kubernetes.io/kubelet`.",
+    "Event.reportingInstance": "ID of the controller instance, e.g. `kubelet-xyzf`.",
+    "ObjectReference.kind": "Kind of the referent.",
+    "ObjectReference.namespace": "Namespace of the referent.",
+    "ObjectReference.name": "Name of the referent.",
+    "ObjectReference.uid": "UID of the referent.",
+    "ObjectReference.apiVersion": "API version of the referent.",
+    "ObjectReference.resourceVersion": "Specific resourceVersion to which this reference is made, if any.",
+    "ObjectReference.fieldPath": "If referring to a piece of an object instead of an entire object, a field access "
+    'statement such as "spec.containers{name}".',
+    "EventSource": "EventSource contains information for an event.",
+    "EventSource.component": "Component from which the event is generated.",
+    "EventSource.host": "Node name on which the event is generated.",
+    "EventSeries": "EventSeries contain information on series of events, i.e. thing that was/is happening "
+    "continuously for some time.",
+    "EventSeries.count": "Number of occurrences in this series up to the last heartbeat time.",
+    "EventSeries.lastObservedTime": "Time of the last occurrence observed.",
 }
 """Descriptions by ``Class`` and ``Class.jsonField``."""

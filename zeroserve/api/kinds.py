@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.configuration import Configuration
-from zeroserve.api.core import ConfigMap, Namespace, Secret
+from zeroserve.api.core import ConfigMap, Event, Namespace, Secret
 from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
 from zeroserve.api.eventing import Broker, Trigger
 from zeroserve.api.networking import ServerlessService
@@ -101,10 +101,11 @@ NAMESPACE = Kind(
     categories=(),
     subresources=("status", "finalize"),
 )
+EVENT = Kind("", "v1", "Event", "events", "event", Event, ("ev",), categories=(), subresources=())
 """Kubernetes' core kinds (the legacy group ``""``, served under ``/api/v1``), with kube-apiserver's
 short names and no categories (``kubectl get all`` lists none of them)."""
 
-CORE_KINDS: tuple[Kind, ...] = (NAMESPACE, CONFIGMAP, SECRET)
+CORE_KINDS: tuple[Kind, ...] = (NAMESPACE, CONFIGMAP, SECRET, EVENT)
 
 EVENTING_GROUP = "eventing.knative.dev"
 BROKER = Kind(EVENTING_GROUP, "v1", "Broker", "brokers", "broker", Broker, categories=("all", "knative", "eventing"))

@@ -3,7 +3,9 @@
 kubectl prints a built-in kind only from the ``meta.k8s.io/v1`` Table the server answers with
 (``Accept: application/json;as=Table;v=v1;g=meta.k8s.io``); the columns come from
 ``pkg/printers/internalversion/printers.go`` (ConfigMap ``NAME DATA AGE``, Secret
-``NAME TYPE DATA AGE``, Namespace ``NAME STATUS AGE``). A kind with no columns of its own gets
+``NAME TYPE DATA AGE``, Namespace ``NAME STATUS AGE``, Event ``LAST SEEN TYPE REASON OBJECT
+MESSAGE`` and, for ``-o wide``, ``SUBOBJECT SOURCE FIRST SEEN COUNT NAME``: the server sends every
+cell, as kube-apiserver's ``printEvent`` with ``Wide``). A kind with no columns of its own gets
 ``NAME AGE``, as a CRD without ``additionalPrinterColumns``; Knative's columns are added here per
 kind. A cell never holds a Secret value: the Secret row counts its keys.
 
@@ -53,6 +55,15 @@ AGE_DOC = (
     "CreationTimestamp is a timestamp representing the server time when this object was created. It is not "
     "guaranteed to be set in happens-before order across separate operations. Clients may not set this value. "
     "It is represented in RFC3339 form and is in UTC."
+)
+
+FIELD_PATH_DOC = (
+    "If referring to a piece of an object instead of an entire object, this string should contain a valid "
+    "JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object "
+    'reference is to a container within a pod, this would take on a value like: "spec.containers{name}" '
+    '(where "name" refers to the name of the container that triggered the event) or if no container name is '
+    'specified "spec.containers[2]" (container with index 2 in this pod). This syntax is chosen only to have '
+    "some well-defined way of referencing a part of an object."
 )
 
 
@@ -112,6 +123,45 @@ def _at(*path: str) -> Callable[[Obj, datetime], Cell]:
     return cell
 
 
+def _since(stamp: object, now: datetime) -> str:
+    """``translateTimestampSince`` / ``translateMicroTimestampSince``: ``<unknown>`` when unset."""
+    when = parse_time(stamp) if isinstance(stamp, str) else None
+    return "<unknown>" if when is None else human_duration((now - when).total_seconds())
+
+
+def event_seen(obj: Obj, now: datetime) -> tuple[str, str, int]:
+    """An Event's first seen, last seen and count, as ``printEvent`` derives them: ``eventTime`` when
+    there is no ``firstTimestamp``, a ``series`` over ``lastTimestamp`` and ``count``, 1 for a singleton."""
+    first = _since(obj.get("firstTimestamp") or obj.get("eventTime"), now)
+    last = _since(obj["lastTimestamp"], now) if obj.get("lastTimestamp") else first
+    count = obj.get("count") or 0
+    series = obj.get("series")
+    if isinstance(series, dict):
+        last, count = _since(series.get("lastObservedTime"), now), series.get("count") or 0
+    elif not count:
+        count = 1
+    return first, last, int(count)
+
+
+def event_object(obj: Obj) -> str:
+    """``kind/name`` of what the event is about, the kind in lower case (``service/hello``)."""
+    ref = obj.get("involvedObject") or {}
+    kind, name = str(ref.get("kind") or "").lower(), ref.get("name") or ""
+    return f"{kind}/{name}" if name else kind
+
+
+def event_source(obj: Obj) -> str:
+    """``formatEventSource``: the component (or reportingComponent), ``, host`` when there is one."""
+    source = obj.get("source") or {}
+    component = source.get("component") or obj.get("reportingComponent") or ""
+    host = source.get("host") or obj.get("reportingInstance") or ""
+    return f"{component}, {host}" if host else str(component)
+
+
+def _message(obj: Obj, _: datetime) -> Cell:
+    return str(obj.get("message") or "").strip()
+
+
 NAME = Column("Name", "string", NAME_DOC, _name, format="name")
 AGE = Column("Age", "string", AGE_DOC, age)
 DEFAULT_COLUMNS: tuple[Column, ...] = (NAME, AGE)
@@ -151,6 +201,52 @@ COLUMNS: dict[tuple[str, str], tuple[Column, ...]] = {
             _at("status", "phase"),
         ),
         AGE,
+    ),
+    ("v1", "Event"): (
+        Column(
+            "Last Seen",
+            "string",
+            "The time at which the most recent occurrence of this event was recorded.",
+            lambda o, now: event_seen(o, now)[1],
+        ),
+        Column(
+            "Type",
+            "string",
+            "Type of this event (Normal, Warning), new types could be added in the future",
+            _at("type"),
+        ),
+        Column(
+            "Reason",
+            "string",
+            "This should be a short, machine understandable string that gives the reason for the transition into "
+            "the object's current status.",
+            _at("reason"),
+        ),
+        Column("Object", "string", "The object that this event is about.", lambda o, _: event_object(o)),
+        Column("Subobject", "string", FIELD_PATH_DOC, _at("involvedObject", "fieldPath"), priority=1),
+        Column(
+            "Source",
+            "string",
+            "The component reporting this event. Should be a short machine understandable string.",
+            lambda o, _: event_source(o),
+            priority=1,
+        ),
+        Column("Message", "string", "A human-readable description of the status of this operation.", _message),
+        Column(
+            "First Seen",
+            "string",
+            "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
+            lambda o, now: event_seen(o, now)[0],
+            priority=1,
+        ),
+        Column(
+            "Count",
+            "string",
+            "The number of times this event has occurred.",
+            lambda o, now: event_seen(o, now)[2],
+            priority=1,
+        ),
+        Column("Name", "string", NAME_DOC, _name, format="name", priority=1),
     ),
 }
 """Columns by (apiVersion, kind); issue 15 adds Knative's (their CRDs' additionalPrinterColumns)."""
