@@ -7,7 +7,12 @@ that send traffic to them, and for ConfigMaps and Secrets the Revisions that rea
 status changes enqueue their Revision, PodAutoscaler and ServerlessService;
 :meth:`Controller.on_decider_change` (the multiscaler's ``on_change``) enqueues a PodAutoscaler;
 :meth:`Controller.config_changed` re-enqueues everything. Errors requeue with per-key backoff;
-``Conflict`` requeues at once.
+``Conflict`` requeues at once. A failed reconcile is also a ``Warning InternalError`` Event on its
+object, as knative.dev/pkg's generated reconcilers record it (the message of our own errors; only
+the error's type for anything else, which might quote a value it should not).
+
+Events are written by the controller's :class:`~zeroserve.controller.recorder.EventRecorder` (on
+the controller's task group) and are the one kind it does not watch.
 
 Autoscaling is on when a ``multiscaler`` is given: PodAutoscalers are then reconciled by the KPA
 (or, for ``hpa.autoscaling.knative.dev``, the HPA) reconciler and ServerlessServices by the SKS
@@ -34,6 +39,7 @@ from zeroserve.api.kinds import (
     CONFIGURATION,
     CORE_KINDS,
     DOMAINMAPPING,
+    EVENT,
     KINDS,
     NAMESPACE,
     PODAUTOSCALER,
@@ -66,8 +72,9 @@ from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
 from zeroserve.controller.reconcilers.kpa import Deciders, KPAReconciler
 from zeroserve.controller.reconcilers.namespace import reconcile as reconcile_namespace
 from zeroserve.controller.reconcilers.sks import NullServingMode, ServingMode, SKSReconciler
+from zeroserve.controller.recorder import EventRecorder
 from zeroserve.controller.workqueue import ShutDown, WorkQueue
-from zeroserve.errors import Conflict, Gone, NotFound
+from zeroserve.errors import Conflict, Gone, NotFound, ZeroserveError
 from zeroserve.images.base import ImageStore
 from zeroserve.runtime.base import Runtime, WorkloadKey
 from zeroserve.store.base import Store, WatchEvent
@@ -82,6 +89,23 @@ CANCEL_GRACE = 1.0
 """How long a cancelled overdue reconcile may take to unwind before its worker moves on."""
 
 Reconcile = Callable[[Deps, Key], Awaitable[Requeue]]
+
+WATCHED = tuple(k for k in KINDS if k is not EVENT)
+"""What the controller lists and watches: every kind but Events (it writes them; nothing reads them)."""
+AGENTS: dict[str, str] = {
+    SERVICE.kind: service.AGENT,
+    CONFIGURATION.kind: configuration.AGENT,
+    REVISION.kind: revision.AGENT,
+    ROUTE.kind: route.AGENT,
+    DOMAINMAPPING.kind: domainmapping.AGENT,
+    PODAUTOSCALER.kind: "podautoscaler-controller",
+    SERVERLESSSERVICE.kind: "serverlessservice-controller",
+    BROKER.kind: "broker-controller",
+    TRIGGER.kind: "trigger-controller",
+    NAMESPACE.kind: "namespace-controller",
+}
+"""The source of the InternalError events of each kind's reconciler (Knative's controller agent names)."""
+KINDS_BY_NAME = {k.kind: k for k in WATCHED}
 
 RECONCILERS: dict[str, Reconcile] = {
     SERVICE.kind: service.reconcile,
@@ -150,9 +174,12 @@ class Controller:
         reconcile_deadline: float = RECONCILE_DEADLINE,
         images: ImageStore | None = None,
         broker_ingress: BrokerIngress | None = None,
+        recorder: EventRecorder | None = None,
     ) -> None:
         digests = DigestResolver(images, self._on_digests) if images is not None else None
-        self.deps = Deps(store, runtime, config, clock or SystemClock(), ingress or NullIngress(), digests)
+        clock = clock or SystemClock()
+        self.recorder = recorder or EventRecorder(store, clock)
+        self.deps = Deps(store, runtime, config, clock, ingress or NullIngress(), digests, self.recorder)
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
         self.reconcilers[BROKER.kind] = BrokerReconciler(broker_ingress).reconcile
         self.reconcilers[PODAUTOSCALER.kind] = _not_autoscaled
@@ -173,7 +200,7 @@ class Controller:
         self._overdue: dict[Key, asyncio.Future[Requeue]] = {}
         self._unsynced: dict[str, set[Key]] | None = None
         """Per kind, the keys of the first list not reconciled yet (None until that list)."""
-        self._synced: dict[str, asyncio.Event] = {kind.kind: asyncio.Event() for kind in KINDS}
+        self._synced: dict[str, asyncio.Event] = {kind.kind: asyncio.Event() for kind in WATCHED}
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
         self.config_reads = ConfigIndex()
@@ -215,6 +242,7 @@ class Controller:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._watch_loop(queue), name="controller-watch")
+                tg.create_task(self.recorder.run(), name="controller-events")
                 for i in range(self.workers):
                     tg.create_task(self._worker(queue), name=f"controller-worker-{i}")
         finally:
@@ -274,7 +302,7 @@ class Controller:
         rv: int | None = None
         first = self._unsynced is None
         unsynced: dict[str, set[Key]] = {}
-        for kind in KINDS:
+        for kind in WATCHED:
             objs, list_rv = await self.deps.store.list(kind)
             rv = list_rv if rv is None else min(rv, list_rv)
             unsynced[kind.kind] = {key_of(kind.kind, obj) for obj in objs}
@@ -293,7 +321,7 @@ class Controller:
         self._started.set()
         while True:
             try:
-                async for event in self.deps.store.watch(KINDS, since=rv):
+                async for event in self.deps.store.watch(WATCHED, since=rv):
                     self._on_event(queue, event)
                     rv = event.resource_version
             except Gone:
@@ -368,13 +396,26 @@ class Controller:
             log.debug("%s: %s, requeueing", key, err)
             queue.add_rate_limited(key)
             return
-        except Exception:
+        except Exception as err:
             log.exception("%s: reconcile failed (retry %d)", key, queue.backoff.retries(key))
+            await self._internal_error(key, err)
             queue.add_rate_limited(key)
             return
         queue.forget(key)
         if requeue is not None:
             queue.add_after(key, requeue)
+
+    async def _internal_error(self, key: Key, err: Exception) -> None:
+        """The generated reconciler's ``Warning InternalError`` event on the object that failed."""
+        kind, agent = KINDS_BY_NAME.get(key.kind), AGENTS.get(key.kind)
+        if kind is None or agent is None:
+            return  # the garbage collector's keys and kinds without a reconciler of their own
+        try:
+            obj = await self.deps.store.get(kind, key.namespace, key.name)
+        except NotFound:
+            return
+        message = str(err) if isinstance(err, ZeroserveError) and str(err) else f"{type(err).__name__} (see the log)"
+        self.recorder.event(agent, obj, "Warning", "InternalError", message)
 
     async def _reconcile(self, queue: WorkQueue[Key], key: Key) -> Requeue:
         """Run the key's reconciler within the deadline; an overdue one is logged with its stack and

@@ -1,4 +1,5 @@
-"""A controller test bench: a real SqliteStore, FakeRuntime, FakeClock and NullIngress, wired as Deps."""
+"""A controller test bench: a real SqliteStore, FakeRuntime, FakeClock, NullIngress and an EventRecorder
+on the same store, wired as Deps."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from dataclasses import dataclass
 import pytest
 
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import Kind
+from zeroserve.api.kinds import EVENT, Kind
 from zeroserve.clock import FakeClock
 from zeroserve.config import Config
 from zeroserve.controller.ingress import NullIngress
 from zeroserve.controller.reconcilers.base import Deps
+from zeroserve.controller.recorder import EventRecorder
 from zeroserve.runtime.fake import FakeRuntime
 from zeroserve.store.sqlite import SqliteStore
 
@@ -25,6 +27,16 @@ class ControllerEnv:
     ingress: NullIngress
     deps: Deps
     config: Config
+    recorder: EventRecorder
+
+    async def events(self, name: str | None = None, ns: str = "default") -> list[tuple[str, str, str]]:
+        """The Events written so far (the recorder's queue flushed first), as (type, reason, message),
+        oldest first; only those about objects named ``name`` when given."""
+        await self.recorder.flush()
+        items, _ = await self.store.list(EVENT, ns)
+        items = [e for e in items if name is None or e["involvedObject"].get("name") == name]
+        items.sort(key=lambda e: int(e["metadata"]["name"].rsplit(".", 1)[-1], 16))  # <name>.<hex nanoseconds>
+        return [(e["type"], e["reason"], e["message"]) for e in items]
 
     async def get(self, kind: Kind, name: str, ns: str = "default") -> Obj:
         return await self.store.get(kind, ns, name)
@@ -50,7 +62,9 @@ class ControllerEnv:
         store = await SqliteStore.open(":memory:", clock=clock)
         runtime = FakeRuntime()
         ingress = NullIngress()
-        env = cls(store, runtime, clock, ingress, Deps(store, runtime, lambda: env.config, clock, ingress), Config())
+        recorder = EventRecorder(store, clock)
+        deps = Deps(store, runtime, lambda: env.config, clock, ingress, recorder=recorder)
+        env = cls(store, runtime, clock, ingress, deps, Config(), recorder)
         return env
 
     async def close(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from zeroserve.clock import Clock
 from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress
 from zeroserve.controller.reconcilers.digests import DigestResolver
+from zeroserve.controller.recorder import NullRecorder, Recorder
 from zeroserve.errors import NotFound
 from zeroserve.runtime.base import Runtime
 from zeroserve.store.base import Store
@@ -44,6 +45,8 @@ class Deps:
     ingress: Ingress
     digests: DigestResolver | None = None
     """Tag-to-digest resolution for Revisions (None: no image store; images keep their tags)."""
+    recorder: Recorder = field(default_factory=NullRecorder)
+    """Kubernetes Events about the objects reconciled (:mod:`zeroserve.controller.recorder`)."""
 
     def now(self) -> datetime:
         return self.clock.wall()

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from zeroserve.api import domainmapping as dmapi
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.conditions import ConditionManager
+from zeroserve.api.core import EVENT_NORMAL
 from zeroserve.api.domainmapping import DomainMapping
 from zeroserve.api.kinds import CLUSTERDOMAINCLAIM, DOMAINMAPPING, by_kind
 from zeroserve.api.route import Addressable
@@ -37,6 +38,10 @@ from zeroserve.errors import AlreadyExists, NotFound
 FINALIZER = "domainmappings.serving.knative.dev"
 """The generated reconciler's default finalizer (the resource's group-resource)."""
 INGRESS_RETRY = 1.0
+AGENT = "domainmapping-controller"
+"""The source of this reconciler's events (Knative's ``defaultControllerAgentName``): the generated
+reconciler's ``FinalizerUpdate`` ``Updated "example.com" finalizers`` when it adds or removes its
+finalizer."""
 CLUSTER_SUFFIX = ".svc." + dmapi.CLUSTER_DOMAIN
 
 
@@ -172,7 +177,13 @@ async def finalize(deps: Deps, stored: Obj, cfg: Config) -> None:
             with contextlib.suppress(NotFound):
                 await deps.store.delete(CLUSTERDOMAINCLAIM, "", host)
     finalizers.remove(FINALIZER)
-    await deps.store.update(DOMAINMAPPING, {**stored, "metadata": {**meta, "finalizers": finalizers}})
+    updated = await deps.store.update(DOMAINMAPPING, {**stored, "metadata": {**meta, "finalizers": finalizers}})
+    _finalizers_updated(deps, updated)
+
+
+def _finalizers_updated(deps: Deps, updated: Obj) -> None:
+    name = updated["metadata"].get("name", "")
+    deps.recorder.event(AGENT, updated, EVENT_NORMAL, "FinalizerUpdate", f'Updated "{name}" finalizers')
 
 
 async def _with_finalizer(deps: Deps, stored: Obj) -> Obj:
@@ -180,9 +191,11 @@ async def _with_finalizer(deps: Deps, stored: Obj) -> Obj:
     finalizers = list(meta.get("finalizers") or [])
     if FINALIZER in finalizers:
         return stored
-    return await deps.store.update(
+    updated = await deps.store.update(
         DOMAINMAPPING, {**stored, "metadata": {**meta, "finalizers": [*finalizers, FINALIZER]}}
     )
+    _finalizers_updated(deps, updated)
+    return updated
 
 
 class Tracker:

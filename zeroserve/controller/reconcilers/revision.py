@@ -14,6 +14,10 @@ revision again when the object changes) -> conditions from ``runtime.status``:
 Queued / TimedOut), ``desiredReplicas`` / ``actualReplicas`` from its ``desiredScale`` /
 ``actualScale``. Without an autoscaler (no PA status) ``Active`` and the replica counts come from
 the runtime. A deleted Revision's workload is removed.
+
+Events, as Knative's: ``RevisionReady`` ``Revision becomes ready upon all resources being ready``
+when it turns ready, and the ``Warning InternalError`` Knative's generated reconciler records for
+the digest error it returns (``Unable to fetch image "x": ...``, the ``ContainerMissing`` message).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from zeroserve.api import labels
 from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.base import to_wire
 from zeroserve.api.conditions import READY, REVISION_CONDITIONS, ConditionManager
+from zeroserve.api.core import EVENT_NORMAL, EVENT_WARNING
 from zeroserve.api.kinds import PODAUTOSCALER, REVISION
 from zeroserve.api.revision import Revision
 from zeroserve.autoscaler import targets
@@ -50,6 +55,8 @@ RESOLVING_DIGESTS = "ResolvingDigests"
 NOT_OWNED = "NotOwned"
 MIN_SCALE = ("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/minScale")
 INITIAL_SCALE = ("autoscaling.knative.dev/initial-scale", "autoscaling.knative.dev/initialScale")
+AGENT = "revision-controller"
+"""The source of this reconciler's events (Knative's ``defaultControllerAgentName``)."""
 
 
 def _annotation_int(annotations: Mapping[str, str], keys: tuple[str, ...]) -> int:
@@ -140,11 +147,13 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     stored, rev = loaded
     cfg = deps.config()
     now = deps.now()
+    ready_before = rev.status.observed_generation == rev.metadata.generation and _is_ready(rev)
     cm = REVISION_CONDITIONS.manage(rev.status, now)
     cm.initialize()
     try:
         resolved = reconcile_digest(deps.digests, rev, cfg, cm)
-    except DigestError:
+    except DigestError as err:
+        deps.recorder.event(AGENT, stored, EVENT_WARNING, "InternalError", str(err))
         rev.status.observed_generation = rev.metadata.generation
         await write_status(deps.store, REVISION, stored, rev)
         assert deps.digests is not None
@@ -180,9 +189,17 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     rev.status.desired_replicas = want
     if autoscaled:
         propagate_autoscaler_status(cm, rev, pa)
+    if not ready_before and _is_ready(rev):
+        message = "Revision becomes ready upon all resources being ready"
+        deps.recorder.event(AGENT, stored, EVENT_NORMAL, "RevisionReady", message)
     rev.status.observed_generation = rev.metadata.generation
     await write_status(deps.store, REVISION, stored, rev)
     return requeue
+
+
+def _is_ready(rev: Revision) -> bool:
+    cond = rev.status.get_condition(READY)
+    return cond is not None and cond.status == "True"
 
 
 def reconcile_digest(digests: DigestResolver | None, rev: Revision, cfg: Config, cm: ConditionManager) -> bool:

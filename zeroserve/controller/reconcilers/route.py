@@ -34,6 +34,10 @@ CERTIFICATE_PROVISIONED = "CertificateProvisioned"
 TLS_NOT_ENABLED = "external-domain-tls is not enabled"
 INGRESS_RETRY = 1.0
 ROLLOUT_IN_PROGRESS = "A gradual rollout of the latest revision(s) is in progress."
+AGENT = "route-controller"
+"""The source of this reconciler's events (Knative's ``defaultControllerAgentName``): Knative's route
+records ``Created Ingress`` and placeholder Service events; zeroserve has neither object, so only
+the controller's ``InternalError`` ones."""
 
 
 async def reconcile(deps: Deps, key: Key) -> Requeue:

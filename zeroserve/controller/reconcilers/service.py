@@ -5,6 +5,10 @@ Route (same) -> status propagated from both (``ConfigurationsReady``, ``RoutesRe
 latest revisions, url, address, traffic) -> ``TrafficNotMigrated`` while the route lags the
 configuration -> ``Ready``. A same-named child not controlled by the Service is left alone and
 reported as ``NotOwned``.
+
+Events, as Knative's: ``Normal Created`` ``Created Configuration "hello"`` / ``Created Route "hello"``,
+``Warning CreationFailed`` when a create fails, and the ``Warning InternalError`` Knative's returned
+error becomes for a child it does not own (``service: "hello" does not own route: "hello"``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pydantic import BaseModel
 from zeroserve.api.base import Obj, from_wire, to_wire
 from zeroserve.api.conditions import READY, SERVICE_CONDITIONS, ConditionManager
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.core import EVENT_NORMAL, EVENT_WARNING
 from zeroserve.api.kinds import CONFIGURATION, ROUTE, SERVICE, Kind
 from zeroserve.api.route import Route, TrafficTarget
 from zeroserve.api.service import Service
@@ -25,8 +30,12 @@ from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, get_or_non
 from zeroserve.controller.resources import owners
 from zeroserve.controller.resources.configuration import make_configuration
 from zeroserve.controller.resources.route import make_route
+from zeroserve.errors import ApiError
 
 log = logging.getLogger(__name__)
+
+AGENT = "service-controller"
+"""The source of this reconciler's events (Knative's ``defaultControllerAgentName``)."""
 
 CONFIGURATIONS_READY = "ConfigurationsReady"
 ROUTES_READY = "RoutesReady"
@@ -41,16 +50,20 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     stored, svc = loaded
     cm = SERVICE_CONDITIONS.manage(svc.status, deps.now())
     cm.initialize()
-    cfg = await _reconcile_child(deps, svc, CONFIGURATION, lambda old: make_configuration(svc, old), Configuration)
-    route = await _reconcile_child(deps, svc, ROUTE, lambda _old: make_route(svc), Route)
+    cfg = await _reconcile_child(
+        deps, stored, svc, CONFIGURATION, lambda old: make_configuration(svc, old), Configuration
+    )
+    route = await _reconcile_child(deps, stored, svc, ROUTE, lambda _old: make_route(svc), Route)
     if cfg is None:
         cm.mark_false(
             CONFIGURATIONS_READY, NOT_OWNED, f'There is an existing Configuration "{key.name}" that we do not own.'
         )
+        _not_owned(deps, stored, "configuration")
     else:
         propagate_configuration(cm, svc, cfg)
     if route is None:
         cm.mark_false(ROUTES_READY, NOT_OWNED, f'There is an existing Route "{key.name}" that we do not own.')
+        _not_owned(deps, stored, "route")
     else:
         propagate_route(cm, svc, route)
         if cfg is not None:
@@ -69,8 +82,19 @@ def _desired_differs(current: Obj, desired: Obj) -> bool:
     )
 
 
+def _not_owned(deps: Deps, stored: Obj, what: str) -> None:
+    name = stored["metadata"].get("name", "")
+    message = f'service: "{name}" does not own {what}: "{name}"'
+    deps.recorder.event(AGENT, stored, EVENT_WARNING, "InternalError", message)
+
+
 async def _reconcile_child(
-    deps: Deps, svc: Service, kind: Kind, desired: Callable[[dict[str, str] | None], BaseModel], cls: type[Any]
+    deps: Deps,
+    stored: Obj,
+    svc: Service,
+    kind: Kind,
+    desired: Callable[[dict[str, str] | None], BaseModel],
+    cls: type[Any],
 ) -> Any:
     """The child as it is now (created or updated to ``desired(current annotations)``), or None if
     another owner has it."""
@@ -78,7 +102,14 @@ async def _reconcile_child(
     obj = await get_or_none(deps.store, kind, ns, name)
     if obj is None:
         log.info("service %s/%s: creating %s", ns, name, kind.kind)
-        return from_wire(cls, await deps.store.create(kind, to_wire(desired(None))))
+        try:
+            created = await deps.store.create(kind, to_wire(desired(None)))
+        except ApiError as err:
+            message = f'Failed to create {kind.kind} "{name}": {err}'
+            deps.recorder.event(AGENT, stored, EVENT_WARNING, "CreationFailed", message)
+            raise
+        deps.recorder.event(AGENT, stored, EVENT_NORMAL, "Created", f'Created {kind.kind} "{name}"')
+        return from_wire(cls, created)
     child = from_wire(cls, obj)
     if not owners.is_controlled_by(child.metadata, svc.metadata):
         return None

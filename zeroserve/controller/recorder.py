@@ -1,0 +1,156 @@
+"""The event recorder: Kubernetes Events about objects, written to the store (client-go ``record``).
+
+Reconcilers call :meth:`Recorder.event` as Knative's call ``recorder.Eventf``: it never blocks and
+never fails. The event is built and correlated at once (:mod:`zeroserve.controller.correlator`:
+repeats counted, similar ones combined, spam dropped), then queued; :meth:`EventRecorder.run`
+writes the queue to the store on its own task (a create, or the repeat's count, lastTimestamp and
+message on the event written before) and, every :data:`SWEEP_EVERY` seconds, deletes the events last
+seen more than ``ttl`` ago (kube-apiserver's ``--event-ttl``, one hour). The queue holds at most
+``queue_size`` events (client-go's ``maxQueuedEvents``); past that, events are dropped with a log
+line, as the broadcaster drops them. A write the store refuses is dropped too (client-go retries
+only transport errors, and the store has none).
+
+What an event holds of its object is its reference (kind, apiVersion, namespace, name, uid,
+resourceVersion) and the message its caller wrote: messages name objects and say what failed,
+and no error of ours carries a Secret value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Final, Protocol
+
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import EVENT
+from zeroserve.clock import Clock
+from zeroserve.controller import correlator
+from zeroserve.errors import AlreadyExists, ApiError, NotFound
+from zeroserve.store.base import Store
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE: Final = 1000
+"""client-go's ``maxQueuedEvents``."""
+SWEEP_EVERY: Final = 60.0
+"""Seconds between two retention sweeps."""
+
+
+class Recorder(Protocol):
+    """What a reconciler records events with (knative.dev/pkg's ``controller.GetEventRecorder``)."""
+
+    def event(self, source: str, obj: Obj, type_: str, reason: str, message: str) -> None:
+        """Record that ``reason``/``message`` happened to ``obj`` (a stored object), as ``source``
+        (the controller's agent name) saw it; ``type_`` is ``Normal`` or ``Warning``."""
+
+
+class NullRecorder:
+    """Records nothing."""
+
+    def event(self, source: str, obj: Obj, type_: str, reason: str, message: str) -> None:
+        return None
+
+
+class EventRecorder:
+    """Events to ``store``: :meth:`event` queues, :meth:`run` (or :meth:`flush`) writes."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        ttl: float = correlator.TTL,
+        queue_size: int = QUEUE_SIZE,
+        sweep_every: float = SWEEP_EVERY,
+        events: correlator.EventCorrelator | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.ttl = ttl
+        self._queue_size = queue_size
+        self._sweep_every = sweep_every
+        self._correlator = events or correlator.EventCorrelator()
+        self._queue: collections.deque[correlator.Correlated] = collections.deque()
+        self._wake = asyncio.Event()
+        self._writing = asyncio.Lock()
+        self.dropped = 0
+        """Events dropped because the queue was full."""
+
+    def event(self, source: str, obj: Obj, type_: str, reason: str, message: str) -> None:
+        now = self._clock.wall()
+        ref = correlator.reference(obj)
+        made = correlator.make_event(ref, source, type_, reason, message, now, self._correlator.unix_nano(now))
+        found = self._correlator.correlate(made, now)
+        if found is None:
+            log.debug("event %s %s on %s/%s filtered as spam", type_, reason, ref.get("kind"), ref.get("name"))
+            return
+        if len(self._queue) >= self._queue_size:
+            self.dropped += 1
+            log.warning("event queue full (%d): dropped %s %s on %s", self._queue_size, type_, reason, ref.get("name"))
+            return
+        self._queue.append(found)
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Write every queued event (in order) now."""
+        async with self._writing:
+            while self._queue:
+                await self._write(self._queue.popleft())
+
+    async def _write(self, item: correlator.Correlated) -> None:
+        event = item.event
+        try:
+            stored = await self._update(event) if item.update else None
+            if stored is None:
+                stored = await self._store.create(EVENT, {**event, "metadata": dict(event["metadata"])})
+        except AlreadyExists:
+            return  # written under that name already (client-go: "Server rejected event (will not retry!)")
+        except ApiError as err:
+            log.warning("event %s on %s dropped: %s", event.get("reason"), event["involvedObject"].get("name"), err)
+            return
+        self._correlator.written(stored)
+
+    async def _update(self, event: Obj) -> Obj | None:
+        """The repeat of an event written before: its count, lastTimestamp and message; None if it is
+        gone (expired or deleted: it is written anew, as client-go creates it on NotFound)."""
+        meta = event["metadata"]
+        try:
+            current = await self._store.get(EVENT, meta["namespace"], meta["name"])
+        except NotFound:
+            return None
+        changes = {k: event[k] for k in ("count", "lastTimestamp", "message")}
+        return await self._store.update(EVENT, {**current, **changes})
+
+    async def sweep(self) -> int:
+        """Delete the events past their retention; how many went."""
+        now = self._clock.wall()
+        events, _ = await self._store.list(EVENT)
+        gone = 0
+        for event in events:
+            if correlator.expired(event, now, self.ttl):
+                meta = event["metadata"]
+                try:
+                    await self._store.delete(EVENT, meta.get("namespace", ""), meta["name"])
+                except NotFound:
+                    continue
+                gone += 1
+        return gone
+
+    async def run(self) -> None:
+        """Write what is queued as it comes, and sweep expired events; until cancelled."""
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
+        while True:
+            if loop.time() >= next_sweep:
+                swept = await self.sweep()
+                if swept:
+                    log.debug("%d events past their %gs retention deleted", swept, self.ttl)
+                next_sweep = loop.time() + self._sweep_every
+            try:
+                async with asyncio.timeout(max(0.0, next_sweep - loop.time())):
+                    await self._wake.wait()
+            except TimeoutError:
+                continue
+            self._wake.clear()
+            await self.flush()
