@@ -74,9 +74,11 @@ def test_a_reference_holds_no_more_of_the_object_than_who_it_is() -> None:
     assert "czNjcmV0" not in repr(event) and "s3cret" not in repr(event)
 
 
-def test_two_events_in_one_instant_get_two_names() -> None:
+def test_names_count_nanoseconds_and_two_events_in_one_instant_get_two() -> None:
     c = EventCorrelator()
-    first, second = record(c, "a", T0), record(c, "b", T0)
+    now = T0 + timedelta(microseconds=123457)
+    assert c.unix_nano(now) == 1767225600_123457_000  # exactly: no float rounding
+    first, second = record(c, "a", now), record(c, "b", now)
     assert first is not None and second is not None
     assert first.event["metadata"]["name"] != second.event["metadata"]["name"]
 

@@ -29,7 +29,7 @@ import copy
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, Generic, TypeVar
 
 from zeroserve.api import names
@@ -51,6 +51,7 @@ SPAM_QPS: Final = 1.0 / 300.0
 TTL: Final = 3600.0
 """kube-apiserver's default ``--event-ttl``: an event is kept an hour after it was last seen."""
 COMBINED: Final = "(combined from similar events): "
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -212,7 +213,9 @@ class EventCorrelator:
 
     def unix_nano(self, now: datetime) -> int:
         """``now`` in nanoseconds, never the same twice (event names must differ within one instant)."""
-        self._last_nano = max(int(now.timestamp() * 1e9), self._last_nano + 1)
+        since = now - EPOCH
+        nano = ((since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds) * 1000
+        self._last_nano = max(nano, self._last_nano + 1)
         return self._last_nano
 
     def correlate(self, event: Obj, now: datetime) -> Correlated | None:
