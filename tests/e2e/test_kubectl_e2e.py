@@ -4,8 +4,9 @@ and no other flag than a --cache-dir of the test's own.
 Covered here (issue 15): api-resources, version, cluster-info, auth can-i / can-i --list / whoami,
 get ns, apply -f with kubectl's default validation (strict: it needs the server's OpenAPI v3 and
 fieldValidation), wait --for=condition=Ready, get ksvc (the URL/READY columns), get all, get knative,
-get -w, delete; `zeroserve kubeconfig --merge` and `up --api-insecure-port`. Not here yet: apply
---server-side, diff, edit, explain, describe with events, get events (the issue's other items).
+get -w, delete; `zeroserve kubeconfig --merge` and `up --api-insecure-port`. Elsewhere: explain and
+validation (test_kubectl_openapi_e2e.py), describe with events and get events
+(test_kubectl_events_e2e.py). Not here yet: apply --server-side, diff, edit.
 """
 
 from __future__ import annotations
