@@ -156,7 +156,8 @@ async def test_patches(http: aiohttp.ClientSession) -> None:
     code, body = await call(http, "PATCH", f"{SERVICES}/hello", data=json.dumps(spec), headers=strategic)
     assert (code, body["reason"]) == (415, "UnsupportedMediaType"), "a custom resource takes no strategic merge patch"
     assert body["message"].endswith(
-        "accepted media types include: application/json-patch+json, application/merge-patch+json"
+        "accepted media types include: application/json-patch+json, application/merge-patch+json, "
+        "application/apply-patch+yaml"
     )
     code, body = await call(http, "PATCH", f"{SERVICES}/hello", data=json.dumps(spec), headers=MERGE)
     assert (code, body["metadata"]["generation"]) == (200, 2)

@@ -135,6 +135,9 @@ def test_get_table_json_yaml(api: Api) -> None:
     listed = yaml.safe_load(many.stdout)
     assert listed["kind"] == "List" and [i["metadata"]["name"] for i in listed["items"]] == ["hello"]
     assert many.stderr == ""
+    assert "managedFields" not in listed["items"][0]["metadata"]  # hidden, as kubectl hides them
+    shown = yaml.safe_load(api.cli("get", "ksvc", "hello", "-o", "yaml", "--show-managed-fields").stdout)
+    assert {e["manager"] for e in shown["metadata"]["managedFields"]} == {"zeroserve"}  # the CLI's User-Agent
 
     empty = api.cli("get", "routes")
     assert empty.returncode == 0 and empty.stdout == ""

@@ -25,8 +25,10 @@ from zeroserve.errors import BadRequest
 MERGE: Final = "application/merge-patch+json"
 STRATEGIC: Final = "application/strategic-merge-patch+json"
 JSON_PATCH: Final = "application/json-patch+json"
-PATCH_TYPES: Final = (JSON_PATCH, MERGE, STRATEGIC)
-CRD_PATCH_TYPES: Final = (JSON_PATCH, MERGE)
+APPLY: Final = "application/apply-patch+yaml"
+"""Server-side apply (:mod:`zeroserve.apiserver.fieldmanager`), not a patch this module applies."""
+PATCH_TYPES: Final = (JSON_PATCH, MERGE, STRATEGIC, APPLY)
+CRD_PATCH_TYPES: Final = (JSON_PATCH, MERGE, APPLY)
 """What a custom resource accepts (Knative's kinds): no strategic merge patch."""
 
 DIRECTIVE: Final = "$patch"

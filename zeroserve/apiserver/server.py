@@ -33,7 +33,7 @@ from zeroserve.api import corevalidation, fieldselectors, names, selectors, wire
 from zeroserve.api.base import Obj
 from zeroserve.api.core import DEFAULT_NAMESPACE
 from zeroserve.api.kinds import KINDS, NAMESPACE, Kind
-from zeroserve.apiserver import coreproto, deleteoptions, discovery, listoptions, patch, reviews, table
+from zeroserve.apiserver import coreproto, deleteoptions, discovery, fieldmanager, listoptions, patch, reviews, table
 from zeroserve.apiserver.auth import check_bearer
 from zeroserve.apiserver.openapi import OpenApi
 from zeroserve.apiserver.status import (
@@ -49,7 +49,7 @@ from zeroserve.apiserver.strict import FieldValidation, StrictPatchError
 from zeroserve.clock import SystemClock, rfc3339
 from zeroserve.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound
 from zeroserve.store.base import Store, WatchEvent
-from zeroserve.store.sqlite import resource
+from zeroserve.store.sqlite import NOT_SPEC, resource
 
 log = logging.getLogger(__name__)
 
@@ -414,6 +414,7 @@ class ApiServer:
 
     async def _create(self, request: web.Request, kind: Kind, ns: str) -> web.StreamResponse:
         fields = FieldValidation.of(request.query, "CreateOptions")
+        fieldmanager.check_options(request.query, "CreateOptions")
         obj = fields.decoded(kind, await _read_object(request, kind), await _json_body(request))
         meta = obj["metadata"]
         name = str(meta.get("name") or "")
@@ -430,7 +431,8 @@ class ApiServer:
                 missing = await self._namespace_refuses(kind, ns, name)
                 if missing is not None:
                     return missing
-            obj = self._admit(kind, obj, None)
+            obj = fieldmanager.updated(kind, "", None, obj, _manager(request))
+            obj = fieldmanager.keep(self._admit(kind, obj, None), obj)
             if _dry_run(request):
                 return fields.respond(_json(await self._dry_create(kind, ns, obj), 201))
             return fields.respond(_json(await self._store.create(kind, obj), 201))
@@ -479,6 +481,7 @@ class ApiServer:
 
     async def _put(self, request: web.Request, kind: Kind, ns: str, name: str, status_: bool) -> web.StreamResponse:
         fields = FieldValidation.of(request.query, "UpdateOptions")
+        fieldmanager.check_options(request.query, "UpdateOptions")
         obj = fields.decoded(kind, await _read_object(request, kind), await _json_body(request))
         meta = obj["metadata"]
         if meta.get("name") != name:
@@ -498,6 +501,12 @@ class ApiServer:
         if content_type not in accepted:
             raise patch.unsupported(accepted)
         fields = FieldValidation.of(request.query, "PatchOptions")
+        force = fieldmanager.check_options(request.query, "PatchOptions", apply=content_type == patch.APPLY)
+        if content_type == patch.APPLY:
+            try:
+                return await self._apply(request, kind, ns, name, status_, fields, force)
+            except fieldmanager.ApplyConflict as e:  # causes only, no kind or name (NewApplyConflict)
+                return _json(e.status(), e.code)
         raw = await _body(request)
         body = _parse_json(raw)
         body_problems = fields.patch_body(content_type, raw, body)
@@ -522,19 +531,79 @@ class ApiServer:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _write(self, request: web.Request, kind: Kind, obj: Obj, old: Obj, status_: bool) -> Obj:
-        """Admit ``obj`` as a replacement of ``old`` and store it (or, on dry run, return it)."""
+    async def _apply(
+        self,
+        request: web.Request,
+        kind: Kind,
+        ns: str,
+        name: str,
+        status_: bool,
+        fields: FieldValidation,
+        force: bool,
+    ) -> web.StreamResponse:
+        """Server-side apply (:mod:`zeroserve.apiserver.fieldmanager`): a missing object is created."""
+        config = fieldmanager.parse_apply(await _body(request), fields.directive)
+        manager, sub = request.query["fieldManager"], "status" if status_ else ""
+        for attempt in range(PATCH_RETRIES):
+            try:
+                old: Obj | None = await self._store.get(kind, ns, name)
+            except NotFound:
+                if status_:
+                    raise
+                old = None
+            obj = fieldmanager.applied(kind, sub, old, config, manager, force)
+            _check_identity(kind, obj, ns, name)
+            if old is None:
+                try:
+                    return fields.respond(await self._create_applied(request, kind, ns, name, obj))
+                except AlreadyExists:
+                    if attempt == PATCH_RETRIES - 1:
+                        raise
+                    continue
+            pinned = obj.get("metadata", {}).get("resourceVersion") != old["metadata"].get("resourceVersion")
+            obj["metadata"].setdefault("resourceVersion", old["metadata"].get("resourceVersion"))
+            try:
+                return fields.respond(_json(await self._write(request, kind, obj, old, status_, applied=True)))
+            except Conflict:
+                if pinned or attempt == PATCH_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _create_applied(self, request: web.Request, kind: Kind, ns: str, name: str, obj: Obj) -> web.Response:
+        if obj.get("metadata", {}).get("uid"):
+            raise Conflict(
+                f'Operation cannot be fulfilled on {resource(kind)} "{name}": uid mismatch: the provided object '
+                f"specified uid {obj['metadata']['uid']}, and no existing object was found"
+            )
+        if kind.namespaced and NAMESPACE in self._kinds and not names.is_dns1123_label(ns):
+            missing = await self._namespace_refuses(kind, ns, name)
+            if missing is not None:
+                return missing
+        obj = fieldmanager.keep(self._admit(kind, obj, None), obj)
+        if _dry_run(request):
+            return _json(await self._dry_create(kind, ns, obj), 201)
+        return _json(await self._store.create(kind, obj), 201)
+
+    async def _write(
+        self, request: web.Request, kind: Kind, obj: Obj, old: Obj, status_: bool, applied: bool = False
+    ) -> Obj:
+        """Admit ``obj`` as a replacement of ``old`` and store it (or, on dry run, return it); its
+        managed fields are those of an update by the request's manager unless it was ``applied``."""
+        if not applied:
+            obj = fieldmanager.updated(kind, "status" if status_ else "", old, obj, _manager(request))
         rv = obj.get("metadata", {}).get("resourceVersion")
         if status_:
             new = self._admit_status(kind, obj, old) if self._admit_status else obj
         else:
             new = self._admit(kind, obj, old)
+        new = fieldmanager.keep(new, obj)
         if rv is not None:
             new.setdefault("metadata", {})["resourceVersion"] = rv
         if _dry_run(request):
             if status_:
-                return {**old, "status": new.get("status", {})}
-            return {**new, "status": old.get("status", {})} if "status" in old else new
+                meta = dict(old.get("metadata", {}))
+                return fieldmanager.keep({**old, "metadata": meta, "status": new.get("status", {})}, new)
+            return _generation(new, old) if "status" not in old else {**_generation(new, old), "status": old["status"]}
         write = self._store.update_status if status_ else self._store.update
         return await write(kind, new)
 
@@ -663,6 +732,38 @@ def _dry_run(request: web.Request) -> bool:
         if value != "All":
             raise BadRequest(f'invalid dry run value "{value}": supported values are "All"')
     return bool(values)
+
+
+def _manager(request: web.Request) -> str:
+    return fieldmanager.manager(request.query, request.headers.get("User-Agent", ""))
+
+
+def _generation(new: Obj, old: Obj) -> Obj:
+    """A dry-run update's object: its generation bumped when its spec changed, as the store would."""
+    meta = old.get("metadata", {})
+    if "generation" in meta and _spec(new) != _spec(old):
+        return {**new, "metadata": {**new.get("metadata", {}), "generation": int(meta["generation"]) + 1}}
+    return new
+
+
+def _spec(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in NOT_SPEC}
+
+
+def _check_identity(kind: Kind, obj: Obj, ns: str, name: str) -> None:
+    """An applied object's name and namespace must be the request's (apiserver's ``checkName``)."""
+    meta = obj.setdefault("metadata", {})
+    if kind.namespaced:
+        if meta.get("namespace") in (None, ""):
+            meta["namespace"] = ns
+        elif meta["namespace"] != ns:
+            raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+    else:
+        meta.pop("namespace", None)
+    if meta.get("name") != name:
+        raise BadRequest(
+            f"the name of the object ({meta.get('name') or ''}) does not match the name on the URL ({name})"
+        )
 
 
 def _resource_version(value: str) -> int | None:

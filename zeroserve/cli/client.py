@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from zeroserve import errors
+from zeroserve import __version__, errors
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 
 DEFAULT_TIMEOUT = 30.0
+USER_AGENT = f"zeroserve/{__version__}"
+"""The API server names the CLI's writes in ``managedFields`` by it: manager ``zeroserve``."""
 MERGE_PATCH = "application/merge-patch+json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 """kubectl's Accept for ``get``: the server's Table (its printer columns), else the object or list."""
@@ -230,7 +232,7 @@ class ApiClient:
             conn = http.client.HTTPSConnection(self._host, self._port, timeout=deadline, context=self._ssl)
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=deadline)
-        headers = {"Accept": accept}
+        headers = {"Accept": accept, "User-Agent": USER_AGENT}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         payload = None

@@ -183,6 +183,9 @@ def get(
     namespace: NsOpt = "default",
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,
     out: Annotated[str, typer.Option("--output", "-o", help="table, yaml or json.")] = "table",
+    show_managed_fields: Annotated[
+        bool, typer.Option("--show-managed-fields", help="Keep metadata.managedFields in yaml/json output.")
+    ] = False,
 ) -> None:
     """List resources, or show one."""
     if out not in ("table", "yaml", "json"):
@@ -190,7 +193,7 @@ def get(
             f"unable to match a printer suitable for the output format {out!r}: want table|yaml|json"
         )
     fmt: output.OutputFormat = "yaml" if out == "yaml" else "json" if out == "json" else "table"
-    raise typer.Exit(resources.get(_ctx(ctx).client(), kind, name, namespace, all_namespaces, fmt))
+    raise typer.Exit(resources.get(_ctx(ctx).client(), kind, name, namespace, all_namespaces, fmt, show_managed_fields))
 
 
 @app.command()

@@ -46,8 +46,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
 
 
-def document(objs: Sequence[Obj], kind: Kind, fmt: OutputFormat, single: bool) -> str:
-    """One object as is, or a ``<Kind>List`` wrapping many (kubectl ``-o``)."""
+def document(
+    objs: Sequence[Obj], kind: Kind, fmt: OutputFormat, single: bool, show_managed_fields: bool = False
+) -> str:
+    """One object as is, or a ``<Kind>List`` wrapping many (kubectl ``-o``); without
+    ``metadata.managedFields`` unless asked, as kubectl prints them (``--show-managed-fields``)."""
+    if not show_managed_fields:
+        objs = [without_managed_fields(o) for o in objs]
     doc: Obj = (
         objs[0]
         if single and len(objs) == 1
@@ -56,6 +61,13 @@ def document(objs: Sequence[Obj], kind: Kind, fmt: OutputFormat, single: bool) -
     if fmt == "json":
         return json.dumps(doc, indent=4)
     return to_yaml(doc)
+
+
+def without_managed_fields(obj: Obj) -> Obj:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def to_yaml(doc: Any) -> str:

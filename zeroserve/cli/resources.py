@@ -430,7 +430,13 @@ def kind_table(kind: Kind, objs: Sequence[Obj], all_namespaces: bool) -> str:
 
 
 def get(
-    client: ApiClient, kind_name: str, name: str | None, namespace: str, all_namespaces: bool, fmt: output.OutputFormat
+    client: ApiClient,
+    kind_name: str,
+    name: str | None,
+    namespace: str,
+    all_namespaces: bool,
+    fmt: output.OutputFormat,
+    show_managed_fields: bool = False,
 ) -> int:
     kind = resource_kind(kind_name)
     if fmt == "table" and not kind.group:
@@ -443,7 +449,7 @@ def get(
     else:
         objs = _sorted(client.list(kind, None if all_namespaces else namespace).get("items") or [])
     if fmt != "table":
-        print(output.document(objs, kind, fmt, single=bool(name)))
+        print(output.document(objs, kind, fmt, single=bool(name), show_managed_fields=show_managed_fields))
         return 0
     if not objs:
         _none_found(kind, namespace, all_namespaces)

@@ -83,6 +83,7 @@ from zeroserve.queue.inline import InlineQueue
 from zeroserve.runtime import isolation, pod
 from zeroserve.runtime.base import Endpoint, WorkloadKey
 from zeroserve.runtime.local import LocalRuntime
+from zeroserve.store.managed import ManagedStore
 from zeroserve.store.sqlite import SqliteStore
 
 log = logging.getLogger("zeroserve")
@@ -307,7 +308,7 @@ async def _serve(
     kubeconfig.write(data_dir / kubeconfig.KUBECONFIG_FILE, kubeconfig.render(api.url, certs.ca_pem(), token))
     brokers = BrokerSet()
     controller = Controller(
-        store,
+        ManagedStore(store, "controller"),  # its writes in managedFields, as Knative's controller's
         recorder,
         lambda: watcher.current,
         ingress=gateway,

@@ -62,7 +62,8 @@ class Store(Protocol):
         match the stored one or Conflict is raised. Bumps generation iff spec changed."""
 
     async def update_status(self, kind: Kind, obj: Obj) -> Obj:
-        """Replace status only (same resourceVersion rule)."""
+        """Replace status only (same resourceVersion rule), and ``metadata.managedFields`` when
+        ``obj`` has them (a status write records its manager)."""
 
     async def delete(
         self,

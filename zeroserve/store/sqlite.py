@@ -417,6 +417,8 @@ class SqliteStore:
             new["status"] = source["status"]
         else:
             new.pop("status", None)
+        if status_only and "managedFields" in meta:  # who wrote the status: the one metadata it sets
+            new["metadata"]["managedFields"] = meta["managedFields"]
         if not status_only:
             for field in IMMUTABLE_META:
                 if field in current["metadata"]:

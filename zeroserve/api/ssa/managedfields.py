@@ -37,9 +37,11 @@ import copy
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Final
 
 from zeroserve.api.base import Obj
+from zeroserve.api.kinds import Kind
 from zeroserve.api.ssa import typed
 from zeroserve.api.ssa.fieldpath import (
     FieldsError,
@@ -51,7 +53,7 @@ from zeroserve.api.ssa.fieldpath import (
     to_fields_v1,
 )
 from zeroserve.api.ssa.fieldpath import field as f
-from zeroserve.api.ssa.typeschema import Type
+from zeroserve.api.ssa.typeschema import Type, kind_type
 from zeroserve.api.ssa.updater import Conflict, Conflicts, Updater, VersionedSet
 
 APPLY: Final = "Apply"
@@ -137,6 +139,18 @@ class Scope:
     kind: str
     subresource: str = ""
     reset: FieldSet | None = None
+
+
+@cache
+def scope_of(kind: Kind, subresource: str = "") -> Scope:
+    """The field manager of ``kind``'s main resource or of its ``status`` subresource: each ignores
+    what the other owns (the strategies' reset fields)."""
+    reset: FieldSet | None = None
+    if subresource == "status":
+        reset = FieldSet.of((f("spec"),))
+    elif "status" in kind.subresources:
+        reset = FieldSet.of((f("status"),))
+    return Scope(kind_type(kind), kind.api_version, kind.kind, subresource, reset)
 
 
 class ApplyConflict(Exception):
