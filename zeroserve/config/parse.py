@@ -529,6 +529,7 @@ def parse_features(data: Data, warnings: list[str] | None = None) -> FeaturesCon
 
 # ----------------------------------------------------------------------------- whole file
 
+
 def parse_eventing(data: Data, warnings: list[str] | None = None) -> EventingConfig:
     """config-zeroserve-eventing: the brokers' event log (``retention``, ``max-backlog``, ...)."""
     r = _Reader("config-zeroserve-eventing", data, warnings)
