@@ -302,6 +302,17 @@ def test_a_configuration_the_server_cannot_apply(config: dict[str, Any], message
     assert str(e.value) == message
 
 
+def test_a_write_that_changes_only_times_keeps_the_old_ones() -> None:
+    live = stored(mf.update(CM, None, cm(a="1"), "one", T0))
+    later = copy.deepcopy(live)
+    later["metadata"]["managedFields"][0]["time"] = T1
+    assert mf.restore_times(later, live) == live
+    changed = copy.deepcopy(later)
+    changed["data"] = {"a": "2"}
+    assert mf.restore_times(changed, live) == changed
+    assert mf.restore_times(live, live) is live
+
+
 def _client_side_applied(obj: dict[str, Any]) -> dict[str, Any]:
     """``obj`` as ``kubectl apply`` (client-side) leaves it: the last-applied annotation, owned by
     ``kubectl-client-side-apply``."""

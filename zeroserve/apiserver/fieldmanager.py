@@ -152,6 +152,19 @@ def applied(kind: Kind, subresource: str, live: Obj | None, config: Obj, name: s
     return obj
 
 
+def unchanged_times(new: Obj, old: Obj, status_: bool) -> Obj:
+    """``new`` with the old managedFields times when, as stored, it differs from ``old`` in nothing
+    else (:func:`zeroserve.api.ssa.managedfields.restore_times`)."""
+    if status_:
+        stored = {**old, "status": new.get("status"), "metadata": {**old.get("metadata", {})}}
+        keep(stored, new)
+    else:
+        stored = {k: v for k, v in new.items() if k != "status"}
+        if "status" in old:
+            stored["status"] = old["status"]
+    return keep(new, managedfields.restore_times(stored, old))
+
+
 def keep(admitted: Obj, managed: Obj) -> Obj:
     """``admitted`` with the managed fields of ``managed`` (admission does not change them)."""
     fields = managed.get("metadata", {}).get("managedFields")

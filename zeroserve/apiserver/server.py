@@ -599,6 +599,7 @@ class ApiServer:
         new = fieldmanager.keep(new, obj)
         if rv is not None:
             new.setdefault("metadata", {})["resourceVersion"] = rv
+        new = fieldmanager.unchanged_times(new, old, status_)
         if _dry_run(request):
             if status_:
                 meta = dict(old.get("metadata", {}))

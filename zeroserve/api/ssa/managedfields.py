@@ -477,6 +477,32 @@ def _last_applied(config: Obj) -> str:
     return go_json(out) + "\n"
 
 
+def restore_times(new: Obj, old: Obj) -> Obj:
+    """kube-apiserver's ``IgnoreManagedFieldsTimestampsTransformer``: a write whose only change is
+    the ``time`` of managedFields entries (an apply of what a webhook then defaults back) keeps the
+    old times, so it changes nothing at all."""
+    now, before = _meta(new).get("managedFields"), _meta(old).get("managedFields")
+    if not isinstance(now, list) or not isinstance(before, list) or not now or len(now) != len(before):
+        return new
+    pairs = list(zip(now, before, strict=True))
+    if not all(isinstance(a, dict) and isinstance(b, dict) for a, b in pairs):
+        return new
+    if all(a.get("time") == b.get("time") for a, b in pairs):
+        return new
+    if any(_untimed(a) != _untimed(b) for a, b in pairs) or _without_fields(new) != _without_fields(old):
+        return new
+    restored = [{**_untimed(a), **({"time": b["time"]} if "time" in b else {})} for a, b in pairs]
+    restored = [{k: e[k] for k in (*_ENTRY_ORDER, *e) if k in e} for e in restored]
+    return {**new, "metadata": {**_meta(new), "managedFields": restored}}
+
+
+_ENTRY_ORDER: Final = ("manager", "operation", "apiVersion", "time", "fieldsType", "fieldsV1", "subresource")
+
+
+def _untimed(entry: Obj) -> Obj:
+    return {k: v for k, v in entry.items() if k != "time"}
+
+
 def _gvk_string(api_version: Any, kind: Any) -> str:
     """``GroupVersionKind.String()``: ``serving.knative.dev/v1, Kind=Service``, ``/v1, Kind=ConfigMap``."""
     version = api_version if isinstance(api_version, str) else ""
