@@ -3,7 +3,7 @@ KUBECONFIG=DATA/kubeconfig and no other flag than a --cache-dir of the test's ow
 `kubectl describe ksvc` lists the Service's events (kubectl finds them with a field selector on
 involvedObject.kind/name/namespace/uid), `kubectl get events` prints the server's Event table,
 `-o wide` its other columns, `--field-selector` narrows it, and `kubectl events --for` selects by
-the object's kind, apiVersion and name."""
+the object's kind, apiVersion and name; `kubectl explain` reads the Event's OpenAPI schema."""
 
 from __future__ import annotations
 
@@ -76,3 +76,6 @@ def test_describe_and_get_events_show_what_the_controller_did(up: Up, tmp_path: 
 
     described_rev = events_section(k.run("describe", "revision", "hello-00001").stdout)
     assert [(r[0], r[1], r[3]) for r in described_rev] == [("Normal", "RevisionReady", "revision-controller")]
+
+    explained = k.run("explain", "events.involvedObject").stdout
+    assert "The object that this event is about." in explained and "uid" in explained
