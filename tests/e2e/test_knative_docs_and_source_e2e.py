@@ -1,7 +1,8 @@
 """Knative's own manifests, and build from source, through `zeroserve up` (issue 13, part 5).
 
 * helloworld-go's ``service.yaml`` and the getting-started ``hello.yaml`` from Knative's
-  documentation (tests/e2e/knative_docs, sources noted there) apply as published and serve: their
+  documentation (tests/e2e/knative_docs, sources noted there) apply as published (``hello.yaml`` with
+  the real ``kubectl apply -f``, as its page says) and serve: their
   images (``docker.io/…``, ``ghcr.io/knative/…``) are mirrored to the run's registry on 127.0.0.1
   by ``DATA/registries.conf``, the image behind them a stand-in this test builds (examples/hello-image
   with buildah); a new revision is forced as kn forces one, with the template's
@@ -23,6 +24,7 @@ import yaml
 
 from tests.e2e.harness import Up
 from tests.support.images import Registry
+from tests.support.kubectl import Kubectl
 from zeroserve.build.buildah import Buildah, Built
 
 DOCS = Path(__file__).parent / "knative_docs"
@@ -75,7 +77,10 @@ def test_knative_docs_manifests_run_from_a_mirror(
     helloworld = HELLOWORLD_GO.read_text().replace("{username}", DOCKER_HUB_USER)
     assert helloworld.count(DOCKER_HUB_USER) == 1  # the README's one replacement, nothing else
     up.cli("apply", "-f", "-", "--wait", "--timeout", "90", input=helloworld)
-    up.cli("apply", "-f", str(FIRST_SERVICE), "--wait", "--timeout", "90")
+    # The getting-started sample with the real kubectl, as its page says: `kubectl apply -f hello.yaml`.
+    kubectl = Kubectl.for_data_dir(up.data_dir, tmp_path)
+    assert kubectl.run("apply", "-f", str(FIRST_SERVICE)).stdout == "service.serving.knative.dev/hello created\n"
+    kubectl.run("wait", "--for=condition=Ready", "ksvc/hello", "--timeout=90s")
 
     assert up.get("helloworld-go.default.localhost") == (200, "Hello Go Sample v1! (revision helloworld-go-00001)\n")
     assert up.get("hello.default.localhost") == (200, "Hello World! (revision hello-00001)\n")
