@@ -6,7 +6,7 @@ get ns, apply -f with kubectl's default validation (strict: it needs the server'
 fieldValidation), wait --for=condition=Ready, get ksvc (the URL/READY columns), get all, get knative,
 get -w, delete; `zeroserve kubeconfig --merge` and `up --api-insecure-port`. Elsewhere: explain and
 validation (test_kubectl_openapi_e2e.py), describe with events and get events
-(test_kubectl_events_e2e.py). Not here yet: apply --server-side, diff, edit.
+(test_kubectl_events_e2e.py), apply --server-side, diff and edit (test_kubectl_ssa_e2e.py).
 """
 
 from __future__ import annotations
