@@ -238,3 +238,16 @@ async def test_empty_managed_fields_clear_them(http: aiohttp.ClientSession) -> N
     reset: dict[str, Any] = {"metadata": {"managedFields": [{}]}}
     code, cleared = await call(http, "PATCH", f"{CONFIGMAPS}/c", json=reset, headers=MERGE)
     assert code == 200 and "managedFields" not in cleared["metadata"]
+
+
+async def test_apply_to_the_status_subresource(http: aiohttp.ClientSession) -> None:
+    status_only = {**service("hello"), "status": {"observedGeneration": 7}}
+    code, _ = await apply(http, f"{SERVICES}/hello/status", status_only, manager="ctl")
+    assert code == 404  # no object to apply a status to
+    await apply(http, f"{SERVICES}/hello", service("hello", "img:1"))
+    code, written = await apply(http, f"{SERVICES}/hello/status", status_only, manager="ctl")
+    assert code == 200, written
+    assert written["status"]["observedGeneration"] == 7
+    assert written["spec"]["template"]["spec"]["containers"][0]["image"] == "img:1"
+    assert ("ctl", "Apply", "status") in managers(written)
+    assert fields_of(written, "ctl") == {"f:status": {"f:observedGeneration": {}}}
