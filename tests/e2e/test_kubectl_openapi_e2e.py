@@ -11,19 +11,9 @@ import re
 from pathlib import Path
 
 from tests.e2e.harness import Up
+from tests.e2e.test_kubectl_e2e import HELLO
 from tests.support.kubectl import Kubectl
 
-HELLO = """\
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: hello
-spec:
-  template:
-    spec:
-      containers:
-        - command: ["python3", "examples/hello/app.py"]
-"""
 UNKNOWN = HELLO.replace("  template:", "  foo: bar\n  template:")
 BROKER = """\
 apiVersion: eventing.knative.dev/v1
