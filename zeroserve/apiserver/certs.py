@@ -160,20 +160,25 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _new_ca(now: datetime) -> tuple[x509.Certificate, Key]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name("zeroserve-ca")
-    usage = x509.KeyUsage(
+def _key_usage(*, signs_certificates: bool) -> x509.KeyUsage:
+    """Digital signatures (ECDSA), plus certificate and CRL signing for the CA."""
+    return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
         key_encipherment=False,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
         encipher_only=False,
         decipher_only=False,
     )
+
+
+def _new_ca(now: datetime) -> tuple[x509.Certificate, Key]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name("zeroserve-ca")
+    usage = _key_usage(signs_certificates=True)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -195,17 +200,7 @@ def _new_serving(
 ) -> tuple[x509.Certificate, Key]:
     ca_cert, ca_key = ca
     key = ec.generate_private_key(ec.SECP256R1())
-    usage = x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    usage = _key_usage(signs_certificates=False)
     ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
         x509.CertificateBuilder()
