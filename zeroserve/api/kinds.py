@@ -9,9 +9,11 @@ from pydantic import BaseModel
 from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.core import ConfigMap, Event, Namespace, Secret
+from zeroserve.api.coreservice import CoreService
 from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
 from zeroserve.api.eventing import Broker, Trigger
 from zeroserve.api.networking import ServerlessService
+from zeroserve.api.pod import Pod
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import Route
 from zeroserve.api.service import Service
@@ -32,6 +34,8 @@ class Kind:
     categories: tuple[str, ...] = field(default=("all", "knative", "serving"))
     subresources: tuple[str, ...] = ("status",)
     """The writable subresources served under ``.../NAME/SUB`` (``status``: the status subresource)."""
+    read_only: bool = False
+    """Users may only get, list and watch it (the API answers 405 to a write); zeroserve writes it."""
 
     @property
     def api_version(self) -> str:
@@ -105,6 +109,10 @@ EVENT = Kind("", "v1", "Event", "events", "event", Event, ("ev",), categories=()
 """Kubernetes' core kinds (the legacy group ``""``, served under ``/api/v1``), with kube-apiserver's
 short names and no categories (``kubectl get all`` lists none of them)."""
 
+POD = Kind("", "v1", "Pod", "pods", "pod", Pod, ("po",), categories=("all",), subresources=(), read_only=True)
+"""core/v1 Pods: read-only, one per instance, written by the pod mirror (:mod:`zeroserve.controller.pods`);
+not in :data:`KINDS` (the controller neither watches nor collects them: the mirror deletes its own)."""
+
 CORE_KINDS: tuple[Kind, ...] = (NAMESPACE, CONFIGMAP, SECRET, EVENT)
 
 EVENTING_GROUP = "eventing.knative.dev"
@@ -113,6 +121,22 @@ TRIGGER = Kind(
     EVENTING_GROUP, "v1", "Trigger", "triggers", "trigger", Trigger, categories=("all", "knative", "eventing")
 )
 """As Knative Eventing's CRDs (config/core/resources/{broker,trigger}.yaml): no short names."""
+
+CORE_SERVICE = Kind(
+    "",
+    "v1",
+    "Service",
+    "services",
+    "service",
+    CoreService,
+    ("svc",),
+    categories=("all",),
+    subresources=(),
+    read_only=True,
+)
+"""core/v1 Services: read-only, made by the Route reconciler and ``zeroserve up``
+(:mod:`zeroserve.api.coreservice`). Not in :data:`KINDS`: its kind name is Knative's Service's, and
+the controller and the garbage collector key kinds by that name; the API serves :data:`API_KINDS`."""
 
 KINDS: tuple[Kind, ...] = (
     SERVICE,
@@ -127,6 +151,10 @@ KINDS: tuple[Kind, ...] = (
     TRIGGER,
     *CORE_KINDS,
 )
+
+
+API_KINDS: tuple[Kind, ...] = (*KINDS, CORE_SERVICE, POD)
+"""What the API server serves: :data:`KINDS` and the core Services."""
 
 
 def by_plural(group: str, version: str, plural: str) -> Kind | None:

@@ -162,6 +162,84 @@ def _message(obj: Obj, _: datetime) -> Cell:
     return str(obj.get("message") or "").strip()
 
 
+def _service_external_ip(obj: Obj, _: datetime) -> Cell:
+    """printers.go ``getServiceExternalIP``: the load balancer's addresses, an ExternalName's name."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    kind = spec.get("type") or "ClusterIP"
+    if kind == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    ips = [str(i.get("ip") or i.get("hostname") or "") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+    ips = [*ips, *(spec.get("externalIPs") or [])]
+    if ips:
+        return ",".join(ips)
+    return "<pending>" if kind == "LoadBalancer" else "<none>"
+
+
+def _service_ports(obj: Obj, _: datetime) -> Cell:
+    """printers.go ``makePortString``: ``PORT[:NODEPORT]/PROTOCOL``, comma-joined."""
+    out = []
+    for p in (obj.get("spec") or {}).get("ports") or []:
+        node = f":{p['nodePort']}" if p.get("nodePort") else ""
+        out.append(f"{p.get('port')}{node}/{p.get('protocol') or 'TCP'}")
+    return ",".join(out) or "<none>"
+
+
+def _container_statuses(obj: Obj) -> list[Obj]:
+    return [c for c in (obj.get("status") or {}).get("containerStatuses") or [] if isinstance(c, dict)]
+
+
+def _pod_ready(obj: Obj, _: datetime) -> Cell:
+    """printers.go ``printPod``: ready containers / containers."""
+    total = len((obj.get("spec") or {}).get("containers") or [])
+    return f"{sum(1 for c in _container_statuses(obj) if c.get('ready'))}/{total}"
+
+
+def _pod_status(obj: Obj, _: datetime) -> Cell:
+    """printers.go ``printPod``'s reason: the phase, a container's waiting or terminated reason,
+    ``Terminating`` once deleted."""
+    status = obj.get("status") or {}
+    reason = str(status.get("reason") or status.get("phase") or "")
+    for c in reversed(_container_statuses(obj)):
+        state = c.get("state") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
+        if waiting.get("reason"):
+            reason = str(waiting["reason"])
+        elif terminated.get("reason"):
+            reason = str(terminated["reason"])
+        elif terminated:
+            code = terminated.get("exitCode", 0)
+            reason = f"Signal:{terminated['signal']}" if terminated.get("signal") else f"ExitCode:{code}"
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    return reason
+
+
+def _restarts(obj: Obj, _: datetime) -> Cell:
+    return str(sum(int(c.get("restartCount") or 0) for c in _container_statuses(obj)))
+
+
+def _pod_ip(obj: Obj, _: datetime) -> Cell:
+    return str((obj.get("status") or {}).get("podIP") or "<none>")
+
+
+def _at_or_none(*path: str) -> Callable[[Obj, datetime], Cell]:
+    def cell(obj: Obj, _: datetime) -> Cell:
+        value: object = obj
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return str(value) if value else "<none>"
+
+    return cell
+
+
+def _readiness_gates(obj: Obj, _: datetime) -> Cell:
+    gates = (obj.get("spec") or {}).get("readinessGates") or []
+    if not gates:
+        return "<none>"
+    true = {str(c.get("type")) for c in (obj.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
+    return f"{sum(1 for g in gates if g.get('conditionType') in true)}/{len(gates)}"
+
+
 NAME = Column("Name", "string", NAME_DOC, _name, format="name")
 AGE = Column("Age", "string", AGE_DOC, age)
 DEFAULT_COLUMNS: tuple[Column, ...] = (NAME, AGE)
@@ -201,6 +279,29 @@ COLUMNS: dict[tuple[str, str], tuple[Column, ...]] = {
             _at("status", "phase"),
         ),
         AGE,
+    ),
+    ("v1", "Service"): (
+        NAME,
+        Column("Type", "string", "The type of the service.", _at("spec", "type")),
+        Column(
+            "Cluster-IP",
+            "string",
+            "The IP address of the service.",
+            lambda o, _: str((o.get("spec") or {}).get("clusterIP") or "<none>"),
+        ),
+        Column("External-IP", "string", "The external IP address of the service.", _service_external_ip),
+        Column("Port(s)", "string", "The ports of the service.", _service_ports),
+        AGE,
+        Column(
+            "Selector",
+            "string",
+            "The selector of the service.",
+            lambda o, _: (
+                ",".join(f"{k}={v}" for k, v in sorted(((o.get("spec") or {}).get("selector") or {}).items()))
+                or "<none>"
+            ),
+            priority=1,
+        ),
     ),
     ("v1", "Event"): (
         Column(
@@ -247,6 +348,25 @@ COLUMNS: dict[tuple[str, str], tuple[Column, ...]] = {
             priority=1,
         ),
         Column("Name", "string", NAME_DOC, _name, format="name", priority=1),
+    ),
+    ("v1", "Pod"): (
+        NAME,
+        Column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic.", _pod_ready),
+        Column("Status", "string", "The aggregate status of the containers in this pod.", _pod_status),
+        Column("Restarts", "string", "The number of times the containers in this pod have been restarted.", _restarts),
+        AGE,
+        Column("IP", "string", "IP address allocated to the pod. Routable within the cluster.", _pod_ip, priority=1),
+        Column(
+            "Node", "string", "Node name to which this pod is scheduled.", _at_or_none("spec", "nodeName"), priority=1
+        ),
+        Column(
+            "Nominated Node",
+            "string",
+            "Nominated node name for the pod.",
+            _at_or_none("status", "nominatedNodeName"),
+            priority=1,
+        ),
+        Column("Readiness Gates", "string", "The readiness gates of the pod.", _readiness_gates, priority=1),
     ),
 }
 """Columns by (apiVersion, kind); issue 15 adds Knative's (their CRDs' additionalPrinterColumns)."""

@@ -4,8 +4,8 @@ kubectl and client libraries read these to map ``ksvc`` to ``services.serving.kn
 learn which verbs a resource supports; every Kind given to the server is listed, with no table to
 keep in sync: the core kinds (group ``""``) at ``/api/v1``, the others under ``/apis``. Besides the
 Kinds, the server lists the :data:`BUILTIN` resources it serves without a store: the
-authorization and authentication reviews (``kubectl auth can-i``, ``kubectl auth whoami``) and an
-always-empty core ``services`` (``kubectl cluster-info`` lists it in ``kube-system``).
+authorization and authentication reviews (``kubectl auth can-i``, ``kubectl auth whoami``). A
+read-only Kind (core ``services``) lists only ``get``, ``list`` and ``watch``.
 
 Two formats, chosen by the Accept header as kube-apiserver chooses: the legacy documents
 (``APIVersions``, ``APIGroupList``, one ``APIResourceList`` per group version), and aggregated
@@ -26,6 +26,7 @@ from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 
 VERBS: Final = ("create", "delete", "get", "list", "patch", "update", "watch")
+READ_VERBS: Final = ("get", "list", "watch")
 STATUS_VERBS: Final = ("get", "patch", "update")
 SUBRESOURCE_VERBS: Final = {"status": STATUS_VERBS, "finalize": ("update",)}
 KUBE_VERSION: Final = (1, 31)
@@ -62,7 +63,7 @@ class Resource:
             kind.plural,
             kind.singular,
             kind.namespaced,
-            VERBS,
+            READ_VERBS if kind.read_only else VERBS,
             kind.short_names,
             kind.categories,
             subs,
@@ -77,10 +78,8 @@ BUILTIN: Final = (
     _review("authorization.k8s.io", "SelfSubjectAccessReview"),
     _review("authorization.k8s.io", "SelfSubjectRulesReview"),
     _review("authentication.k8s.io", "SelfSubjectReview"),
-    Resource("", "v1", "Service", "services", "service", True, ("get", "list"), ("svc",)),
 )
-"""Served by :mod:`zeroserve.apiserver.reviews`, not by the store: the reviews (create only) and
-the core Services, of which there are none (get and list only)."""
+"""Served by :mod:`zeroserve.apiserver.reviews`, not by the store: the reviews (create only)."""
 
 
 def resources(kinds: Iterable[Kind], builtin: Sequence[Resource] = BUILTIN) -> tuple[Resource, ...]:

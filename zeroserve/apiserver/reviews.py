@@ -1,4 +1,4 @@
-"""Resources served without a store: the self-subject reviews and the (empty) core Services.
+"""Resources served without a store: the self-subject reviews.
 
 The token's holder is the one admin (:data:`~zeroserve.apiserver.auth.ADMIN_USER`, in
 ``system:masters`` as kube-apiserver's cluster-admin), so every review says yes:
@@ -11,9 +11,7 @@ The token's holder is the one admin (:data:`~zeroserve.apiserver.auth.ADMIN_USER
 
 kubectl sends the reviews as Kubernetes protobuf (:mod:`zeroserve.apiserver.protobuf`), other
 clients as JSON. Bad bodies get apimachinery's answers: 400 for what is not an object of the kind, 422 with field
-paths for a review without the ``spec`` it needs. ``/api/v1[/namespaces/NS]/services`` is an
-empty ``ServiceList`` (zeroserve runs no Kubernetes Services; ``kubectl cluster-info`` lists those
-of ``kube-system``), and any one of them is 404.
+paths for a review without the ``spec`` it needs.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from zeroserve.api.base import Obj
 from zeroserve.apiserver import protobuf
 from zeroserve.apiserver.auth import ADMIN_USER
 from zeroserve.apiserver.status import UnsupportedMediaType
-from zeroserve.errors import BadRequest, FieldError, Invalid, NotFound
+from zeroserve.errors import BadRequest, FieldError, Invalid
 
 ADMIN_GROUPS: Final = ("system:masters", "system:authenticated")
 ONE_OF: Final = "exactly one of nonResourceAttributes or resourceAttributes must be specified"
@@ -59,14 +57,6 @@ def review(kind: str, api_version: str, raw: bytes, content_type: str = "applica
             "incomplete": False,
         }
     return {"kind": kind, "apiVersion": api_version, "metadata": _created(meta), "spec": spec, "status": status}
-
-
-def service_list(resource_version: str) -> Obj:
-    return {"kind": "ServiceList", "apiVersion": "v1", "metadata": {"resourceVersion": resource_version}, "items": []}
-
-
-def no_service(name: str) -> NotFound:
-    return NotFound(f'services "{name}" not found')
 
 
 def _object(raw: bytes, kind: str, api_version: str, content_type: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from zeroserve.api import corevalidation, fieldselectors, names, selectors, wire
 from zeroserve.api.base import Obj
 from zeroserve.api.core import DEFAULT_NAMESPACE
-from zeroserve.api.kinds import KINDS, NAMESPACE, Kind
+from zeroserve.api.kinds import API_KINDS, NAMESPACE, Kind
 from zeroserve.apiserver import coreproto, deleteoptions, discovery, fieldmanager, listoptions, patch, reviews, table
 from zeroserve.apiserver.auth import check_bearer
 from zeroserve.apiserver.openapi import OpenApi
@@ -111,7 +111,7 @@ class ApiServer:
         token: str,
         *,
         admit_status: AdmitStatus | None = None,
-        kinds: Sequence[Kind] = KINDS,
+        kinds: Sequence[Kind] = API_KINDS,
         subresources: Mapping[tuple[str, str], Subresource] | None = None,
         metrics: CollectorRegistry | None = None,
     ) -> None:
@@ -233,9 +233,6 @@ class ApiServer:
         r.add_route("*", base + "/{plural}/{name}/{sub}", self._item)
         for group in ("authorization.k8s.io", "authentication.k8s.io"):
             r.add_post(f"/apis/{group}/v1/{{plural:self[a-z]+reviews}}", self._review)
-        r.add_get("/api/v1/services", self._services)
-        r.add_get("/api/v1/namespaces/{namespace}/services", self._services)
-        r.add_get("/api/v1/namespaces/{namespace}/services/{name}", self._services)
         core = "/api/{version}"  # the legacy core group "": /api/v1/namespaces/NS/configmaps, /api/v1/namespaces
         r.add_route("*", core + "/namespaces/{namespace}/{plural}", self._core_collection)
         r.add_route("*", core + "/namespaces/{namespace}/{plural}/{name}", self._item)
@@ -306,13 +303,6 @@ class ApiServer:
         content_type = request.content_type if "Content-Type" in request.headers else ""
         return _json(reviews.review(found.kind, f"{group}/v1", body, content_type), 201)
 
-    async def _services(self, request: web.Request) -> web.StreamResponse:
-        if "name" in request.match_info:
-            raise reviews.no_service(request.match_info["name"])
-        listoptions.parse(request.query, watch=False)
-        rv = (await self._store.list(NAMESPACE, None))[1] if NAMESPACE in self._kinds else 0
-        return _json(reviews.service_list(str(rv)))
-
     # ---- resources ---------------------------------------------------------------------------
 
     def _kind(self, m: Mapping[str, str]) -> tuple[Kind, str | None]:
@@ -325,6 +315,13 @@ class ApiServer:
         if kind is None or misplaced:
             raise NotFound("the server could not find the requested resource")
         return kind, namespace
+
+    @staticmethod
+    def _read_only(request: web.Request, kind: Kind) -> None:
+        if kind.read_only and request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(
+                f"{kind.plural} are read-only in zeroserve (it makes them itself): {request.method} is not allowed"
+            )
 
     async def _core_collection(self, request: web.Request) -> web.StreamResponse:
         """``/api/v1/namespaces/X/Y``: a collection in namespace X, or subresource Y of namespace X."""
@@ -340,6 +337,7 @@ class ApiServer:
     async def _collection_at(self, request: web.Request, m: Mapping[str, str]) -> web.StreamResponse:
         kind, ns = self._kind(m)
         try:
+            self._read_only(request, kind)
             if request.method == "GET":
                 if request.query.get("watch", "").lower() in ("true", "1"):
                     return await self._watch(request, kind, ns)
@@ -359,6 +357,7 @@ class ApiServer:
         kind, ns = self._kind(m)
         name, sub = m["name"], m.get("sub")
         try:
+            self._read_only(request, kind)
             extra = self._subresources.get((kind.plural, sub or ""))
             if extra is not None:
                 if request.method != "GET":

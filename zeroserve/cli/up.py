@@ -72,6 +72,7 @@ from zeroserve.cli.wiring import (
     ServingModes,
 )
 from zeroserve.clock import SystemClock
+from zeroserve.controller.reconcilers import k8sservices
 from zeroserve.controller.runner import Controller
 from zeroserve.eventing.ingress import BrokerSet, Ingress
 from zeroserve.eventing.plane import EventingPlane
@@ -304,6 +305,8 @@ async def _serve(
         insecure_port=settings.api_insecure_port,
     )
     stack.push_async_callback(api.stop)
+    # The gateways as core/v1 Services (kourier-system/kourier, kourier-internal): how Knative tests find the ingress.
+    await k8sservices.ensure_gateway(store, external_port, internal_port)
     gateway.protect(*_ports(api.url, api.insecure_url, image_registry))
     kubeconfig.write(data_dir / kubeconfig.KUBECONFIG_FILE, kubeconfig.render(api.url, certs.ca_pem(), token))
     brokers = BrokerSet()

@@ -18,7 +18,7 @@ from typing import Final
 
 from zeroserve.api.base import Obj
 from zeroserve.api.core import FINALIZER_KUBERNETES
-from zeroserve.api.kinds import KINDS, NAMESPACE
+from zeroserve.api.kinds import API_KINDS, NAMESPACE
 from zeroserve.clock import rfc3339
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, get_or_none
 from zeroserve.errors import NotFound
@@ -55,7 +55,7 @@ async def _delete_content(deps: Deps, namespace: str) -> tuple[dict[str, int], d
     """Delete what is in ``namespace``; what is still there after, by resource and by finalizer."""
     remaining: dict[str, int] = {}
     held: dict[str, int] = {}
-    for kind in KINDS:
+    for kind in API_KINDS:  # the core Services too (the controller does not watch them)
         if not kind.namespaced:
             continue
         items, _ = await deps.store.list(kind, namespace)

@@ -23,7 +23,7 @@ from zeroserve.config import Config
 from zeroserve.config.duration import SECOND, parse_duration
 from zeroserve.controller import rollout, traffic
 from zeroserve.controller.ingress import RouteRule, RouteTable, WeightedTarget, with_tag_header_routing
-from zeroserve.controller.reconcilers import labeler
+from zeroserve.controller.reconcilers import k8sservices, labeler
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
 
 ALL_TRAFFIC_ASSIGNED = "AllTrafficAssigned"
@@ -45,6 +45,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     if loaded is None or loaded[1].metadata.deletion_timestamp:
         deps.ingress.withdraw(key.namespace, key.name)
         await labeler.clear(deps, key.namespace, key.name)
+        await k8sservices.delete(deps, key.namespace, key.name)
         return None
     stored, route = loaded
     cfg = deps.config()
@@ -55,6 +56,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     requeue: Requeue = None
     try:
         _set_urls(route, cfg)
+        await k8sservices.sync(deps, route)
         tc = await resolve(deps, route)
         if tc.error is not None:
             mark_bad_target(cm, tc.error)
