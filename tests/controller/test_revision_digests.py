@@ -15,6 +15,7 @@ from zeroserve.controller.reconcilers.base import Key
 from zeroserve.controller.reconcilers.digests import DigestResolver
 from zeroserve.images import reference
 from zeroserve.images.base import ERR_IMAGE_PULL, Image, ImageError, PullPolicy
+from zeroserve.images.keyring import Keyring
 from zeroserve.runtime.base import WorkloadKey
 from zeroserve.testing import cond
 from zeroserve.testing import configuration as configuration_obj
@@ -36,7 +37,7 @@ class TableImages:
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def resolve(self, ref: str, timeout: float) -> str:
+    async def resolve(self, ref: str, timeout: float, keyring: Keyring | None = None) -> str:
         self.asked.append(ref)
         await self.gate.wait()
         parsed = reference.parse(ref)
@@ -46,7 +47,7 @@ class TableImages:
             raise ImageError(ERR_IMAGE_PULL, f"reading manifest {parsed.tag} in {parsed.name}: manifest unknown")
         return parsed.pinned(self.tags[ref])
 
-    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent") -> Image:
+    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent", keyring: Keyring | None = None) -> Image:
         raise AssertionError("the reconciler never pulls")
 
 

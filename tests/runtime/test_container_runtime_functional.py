@@ -23,6 +23,7 @@ from tests.support.runtime import status_until
 from zeroserve.api.podspec import Probe
 from zeroserve.gateway import Backend, Gateway, RouteEntry, Rule
 from zeroserve.images.base import ERR_IMAGE_PULL, Image, ImageConfig, ImageError, PullPolicy
+from zeroserve.images.keyring import Keyring
 from zeroserve.net import netns
 from zeroserve.runtime import isolation, pod
 from zeroserve.runtime.base import Workload, WorkloadContainer, WorkloadKey, WorkloadStatus
@@ -52,10 +53,10 @@ class FakeImages:
         self.broken: set[str] = set()
         self.pulls: list[str] = []
 
-    async def resolve(self, ref: str, timeout: float) -> str:
+    async def resolve(self, ref: str, timeout: float, keyring: Keyring | None = None) -> str:
         return ref
 
-    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent") -> Image:
+    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent", keyring: Keyring | None = None) -> Image:
         self.pulls.append(ref)
         if ref in self.broken or ref not in self.configs:
             raise ImageError(ERR_IMAGE_PULL, f"failed to pull {ref}: manifest unknown")

@@ -22,6 +22,7 @@ import pytest
 
 from tests.support.runtime import status_until
 from zeroserve.images.base import ERR_IMAGE_PULL, Image, ImageConfig, ImageError, PullPolicy
+from zeroserve.images.keyring import Keyring
 from zeroserve.net import netns
 from zeroserve.runtime import isolation, volumes
 from zeroserve.runtime.base import (
@@ -238,10 +239,10 @@ class OneImage:
     def __init__(self, rootfs: Path) -> None:
         self.rootfs = rootfs
 
-    async def resolve(self, ref: str, timeout: float) -> str:
+    async def resolve(self, ref: str, timeout: float, keyring: Keyring | None = None) -> str:
         return ref
 
-    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent") -> Image:
+    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent", keyring: Keyring | None = None) -> Image:
         if ref != "toybox@sha256:serve":
             raise ImageError(ERR_IMAGE_PULL, f"failed to pull {ref}")
         config = ImageConfig(entrypoint=("/bin/toybox",), cmd=("serve",), env=(("PATH", "/bin"),))

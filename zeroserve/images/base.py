@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from zeroserve.errors import ZeroserveError
+from zeroserve.images.keyring import Keyring
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 """``imagePullPolicy``. With a pinned digest ``Always`` and ``IfNotPresent`` pull the same bytes."""
@@ -76,10 +77,14 @@ class Image:
 
 
 class ImageStore(Protocol):
-    async def resolve(self, ref: str, timeout: float) -> str:
+    async def resolve(self, ref: str, timeout: float, keyring: Keyring | None = None) -> str:
         """``ref`` (a tag or a digest) -> ``REPO@sha256:…`` as the registry has it now, within
-        ``timeout`` seconds. Raises :class:`ImageError` (the message is the reason it failed)."""
+        ``timeout`` seconds. Raises :class:`ImageError` (the message is the reason it failed).
+        ``keyring``: the revision's ``imagePullSecrets`` (the first matching credential is used,
+        else the machine's, as Knative's k8schain)."""
 
-    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent") -> Image:
+    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent", keyring: Keyring | None = None) -> Image:
         """The image ``ref`` names (normally a pinned ``REPO@sha256:…``), pulled and unpacked once
-        per digest; concurrent callers for one digest share one pull. Raises :class:`ImageError`."""
+        per digest; concurrent callers for one digest share one pull. Raises :class:`ImageError`.
+        ``keyring``: the revision's ``imagePullSecrets`` (each matching credential is tried in turn,
+        then the machine's, as the kubelet)."""

@@ -21,9 +21,19 @@ zeroserve's own containers-registries.conf(5), ``DATA/registries.conf`` (skopeo 
 ``--registries-conf`` (skopeo 1.9's hidden flag; newer ones read ``CONTAINERS_REGISTRIES_CONF``,
 also set); without it an empty file, so the host's
 /etc/containers/registries.conf does not apply); a mirror served over http needs ``insecure =
-true`` there. Credentials: ``DATA/auth.json`` (a docker ``config.json``) when it exists, else
-skopeo's own search (``$REGISTRY_AUTH_FILE``, ``~/.docker/config.json``…). Signature policy is
-not checked (``--insecure-policy``): a pinned digest already names the exact bytes.
+true`` there. Signature policy is not checked (``--insecure-policy``): a pinned digest already
+names the exact bytes.
+
+**Credentials.** The machine's: ``DATA/auth.json`` (a docker ``config.json``) when it exists, else
+skopeo's own search (``$REGISTRY_AUTH_FILE``, ``~/.docker/config.json``…). A revision's
+``imagePullSecrets`` come as a :class:`~.keyring.Keyring` (the caller read the Secrets) and are
+matched to the image as Kubernetes does (:mod:`.keyring`): ``resolve`` uses the first matching
+credential, else the machine's (Knative's k8schain: the pull secrets' keychain, then the default
+one); ``ensure`` tries each matching credential in turn, then the machine's ``auth.json`` when it
+has one for the image (the kubelet's pod keyring united with the node's); no match at all is the
+machine's (or an anonymous) pull. A credential reaches skopeo as ``--authfile /proc/self/fd/N``, a
+memfd holding a docker config with that one entry, made for the call and closed after it: never a
+file under DATA (nor anywhere on disk), never in argv.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from zeroserve.images import keyring as keyrings
 from zeroserve.images import reference
 from zeroserve.images.base import (
     ERR_IMAGE_NEVER_PULL,
@@ -51,6 +62,7 @@ from zeroserve.images.base import (
     ImageError,
     PullPolicy,
 )
+from zeroserve.images.keyring import Credential, Keyring
 from zeroserve.images.reference import BadReference, ImageRef
 
 log = logging.getLogger(__name__)
@@ -97,16 +109,17 @@ class SkopeoImageStore:
 
     # --- ImageStore ------------------------------------------------------------------------------
 
-    async def resolve(self, ref: str, timeout: float) -> str:
+    async def resolve(self, ref: str, timeout: float, keyring: Keyring | None = None) -> str:
         try:
             parsed = reference.parse(ref)
         except BadReference as err:
             raise ImageError(ERR_INVALID_IMAGE_NAME, f"failed to parse image name {ref!r} into a tag: {err}") from None
         if parsed.digest:
             return ref
-        return parsed.pinned(await self._digest(parsed, timeout))
+        found: list[Credential | None] = list(keyring.lookup(parsed)[:1]) if keyring else []
+        return parsed.pinned(await self._digest(parsed, timeout, found or [None]))
 
-    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent") -> Image:
+    async def ensure(self, ref: str, pull_policy: PullPolicy = "IfNotPresent", keyring: Keyring | None = None) -> Image:
         try:
             parsed = reference.parse(ref)
         except BadReference:
@@ -120,9 +133,10 @@ class SkopeoImageStore:
             return image
         if pull_policy == "Never":
             raise ImageError(ERR_IMAGE_NEVER_PULL, f'Container image "{ref}" is not present with pull policy of Never')
+        attempts = self._pull_attempts(parsed, keyring)
         if not digest:
             try:
-                digest = await self._digest(parsed, PULL_TIMEOUT)
+                digest = await self._digest(parsed, PULL_TIMEOUT, attempts)
             except ImageError as err:
                 raise ImageError(ERR_IMAGE_PULL, f'Failed to pull image "{ref}": {err.message}') from None
             self._remember_tag(parsed, digest)
@@ -130,7 +144,8 @@ class SkopeoImageStore:
                 return image
         task = self._pulls.get(digest)
         if task is None:
-            task = asyncio.create_task(self._pull(parsed, digest, ref), name=f"pull {parsed.pinned(digest)}")
+            pull = self._pull(parsed, digest, ref, attempts)
+            task = asyncio.create_task(pull, name=f"pull {parsed.pinned(digest)}")
             self._pulls[digest] = task
             task.add_done_callback(lambda _t: self._pulls.pop(digest, None))
         return await asyncio.shield(task)
@@ -175,16 +190,18 @@ class SkopeoImageStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(digest)
 
-    async def _pull(self, ref: ImageRef, digest: str, asked: str) -> Image:
+    async def _pull(self, ref: ImageRef, digest: str, asked: str, attempts: list[Credential | None]) -> Image:
         tmp_root = self.root / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=digest.replace(":", "-")[:20] + ".", dir=tmp_root))
         try:
             async with asyncio.timeout(PULL_TIMEOUT):
-                await self._skopeo_run(
+                await self._skopeo_auth(
+                    ref,
+                    attempts,
+                    "--src-authfile",
                     "copy",
                     *self._tls(ref, "--src-tls-verify=false"),
-                    *self._auth("--src-authfile"),
                     f"docker://{ref.pinned(digest)}",
                     f"oci:{tmp / 'layout'}:img",
                 )
@@ -212,14 +229,16 @@ class SkopeoImageStore:
 
     # --- skopeo ----------------------------------------------------------------------------------
 
-    async def _digest(self, ref: ImageRef, timeout: float) -> str:
+    async def _digest(self, ref: ImageRef, timeout: float, attempts: list[Credential | None]) -> str:
         try:
             async with asyncio.timeout(timeout):
-                raw = await self._skopeo_run(
+                raw = await self._skopeo_auth(
+                    ref,
+                    attempts,
+                    "--authfile",
                     "inspect",
                     "--raw",
                     *self._tls(ref, "--tls-verify=false"),
-                    *self._auth("--authfile"),
                     f"docker://{ref}",
                 )
         except TimeoutError:
@@ -232,13 +251,56 @@ class SkopeoImageStore:
     def _auth(self, flag: str) -> tuple[str, ...]:
         return (flag, str(self.auth_file)) if self.auth_file is not None and self.auth_file.exists() else ()
 
-    async def _skopeo_run(self, *args: str) -> bytes:
+    def _pull_attempts(self, ref: ImageRef, keyring: Keyring | None) -> list[Credential | None]:
+        """The kubelet's order: every pull secret credential for ``ref``, then the machine's
+        (None: ``DATA/auth.json`` or skopeo's search) when it has one for ``ref`` or nothing matched."""
+        found: list[Credential | None] = list(keyring.lookup(ref)) if keyring else []
+        if not found or self._machine_has(ref):
+            found.append(None)
+        return found
+
+    def _machine_has(self, ref: ImageRef) -> bool:
+        if self.auth_file is None:
+            return False
+        try:
+            auths = json.loads(self.auth_file.read_bytes()).get("auths") or {}
+            return bool(keyrings.from_docker_config(auths).lookup(ref))
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    async def _skopeo_auth(
+        self, ref: ImageRef, attempts: list[Credential | None], flag: str, command: str, *args: str
+    ) -> bytes:
+        """``skopeo COMMAND`` with each credential of ``attempts`` in turn (None: the machine's)
+        until one succeeds; else the errors as the kubelet aggregates them (one: its message;
+        more: ``[a, b]``)."""
+        errors: list[str] = []
+        for credential in attempts:
+            if credential is None:
+                try:
+                    return await self._skopeo_run(command, *self._auth(flag), *args)
+                except ImageError as err:
+                    errors.append(err.message)
+                    continue
+            fd = os.memfd_create("zeroserve-registry-auth", os.MFD_CLOEXEC)
+            try:
+                os.write(fd, credential.docker_config(ref.registry))
+                return await self._skopeo_run(command, flag, f"/proc/self/fd/{fd}", *args, pass_fds=(fd,))
+            except ImageError as err:
+                errors.append(err.message)
+            finally:
+                os.close(fd)
+        distinct = list(dict.fromkeys(errors))
+        raise ImageError(ERR_IMAGE_PULL, distinct[0] if len(distinct) == 1 else f"[{', '.join(distinct)}]")
+
+    async def _skopeo_run(self, *args: str, pass_fds: tuple[int, ...] = ()) -> bytes:
         tmp = self.root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         conf = str(self._registries_conf())
         return await self._exec(
             [self._skopeo, "--insecure-policy", "--registries-conf", conf, "--tmpdir", str(tmp), *args],
             {**self._environ, "CONTAINERS_REGISTRIES_CONF": conf},
+            pass_fds,
         )
 
     def _registries_conf(self) -> Path:
@@ -252,7 +314,9 @@ class SkopeoImageStore:
             empty.write_text("# zeroserve: no registries configured (see DATA/registries.conf)\n")
         return empty
 
-    async def _exec(self, argv: list[str], env: Mapping[str, str] | None = None) -> bytes:
+    async def _exec(
+        self, argv: list[str], env: Mapping[str, str] | None = None, pass_fds: tuple[int, ...] = ()
+    ) -> bytes:
         """Run ``argv``; its stdout, or :class:`ImageError` with the tool's own message. A cancelled
         or timed-out caller kills the process."""
         try:
@@ -262,6 +326,7 @@ class SkopeoImageStore:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 env=self._environ if env is None else env,
+                pass_fds=pass_fds,
             )
         except OSError as e:
             raise ImageError(ERR_IMAGE_PULL, f"{argv[0]}: {e.strerror or e}") from None

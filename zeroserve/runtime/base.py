@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from zeroserve.api.podspec import Probe
+from zeroserve.images.keyring import Keyring
 from zeroserve.runtime.envexpand import escape
 
 
@@ -158,6 +159,10 @@ class Workload:
     ConfigMap, Secret or key, ``FailedMount`` for a volume): running instances go on, as pods do."""
     config_warnings: tuple[str, ...] = ()
     """What of the env and volumes is accepted but not honoured (e.g. envFrom keys skipped)."""
+    image_pull_keyring: Keyring = field(default_factory=Keyring, repr=False)
+    """The credentials of the revision's ``imagePullSecrets`` (read by the controller) for
+    ``ImageStore.ensure``; not part of the :func:`template`: a changed Secret rolls nothing, the next
+    pull uses it. Never in a repr."""
 
 
 def template(workload: Workload) -> Workload:
@@ -174,6 +179,7 @@ def template(workload: Workload) -> Workload:
         volumes=tuple(replace(v, files=()) for v in workload.volumes),
         config_error=None,
         config_warnings=(),
+        image_pull_keyring=Keyring(),
         sidecars=tuple(_container_template(c) for c in workload.sidecars),
         init_containers=tuple(_container_template(c) for c in workload.init_containers),
     )

@@ -456,7 +456,7 @@ class LocalRuntime:
         pulled: dict[str, pod.Pulled] = {}
         try:
             for ref, policy in pod.images_of(workload).items():
-                image = await self.images.ensure(ref, _pull_policy(policy))
+                image = await self.images.ensure(ref, _pull_policy(policy), workload.image_pull_keyring)
                 view = self._views.view(image.rootfs)
                 rootfs = await asyncio.to_thread(_open_rootfs, view, pod.working_dirs(workload, ref, image))
                 pulled[ref] = pod.Pulled(image, rootfs)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from zeroserve.api.revision import ContainerStatus
 from zeroserve.images import reference
 from zeroserve.images.base import ImageError, ImageStore
+from zeroserve.images.keyring import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +75,18 @@ class DigestResolver:
         init_containers: Sequence[tuple[str, str]],
         skip: Collection[str],
         timeout: float,
+        keyring: Keyring | None = None,
     ) -> Resolved | None:
-        """``containers`` and ``init_containers`` are (name, image) pairs. None while resolving;
+        """``containers`` and ``init_containers`` are (name, image) pairs; ``keyring``: the revision's
+        ``imagePullSecrets`` (Knative's ``k8schain.Options.ImagePullSecrets``). None while resolving;
         :class:`DigestError` when an image cannot be resolved (the work is then forgotten)."""
         key = (namespace, name)
         work = self._work.get(key)
         if work is None:
             work = self._work[key] = _Work()
             images = sorted({image for _, image in (*init_containers, *containers) if image})
-            work.task = asyncio.create_task(self._run(key, work, images, skip, timeout), name=f"digests {name}")
+            run = self._run(key, work, images, skip, timeout, keyring)
+            work.task = asyncio.create_task(run, name=f"digests {name}")
             return None
         if not work.task or not work.task.done():
             return None
@@ -117,9 +121,15 @@ class DigestResolver:
         self._work.clear()
 
     async def _run(
-        self, key: tuple[str, str], work: _Work, images: list[str], skip: Collection[str], timeout: float
+        self,
+        key: tuple[str, str],
+        work: _Work,
+        images: list[str],
+        skip: Collection[str],
+        timeout: float,
+        keyring: Keyring | None,
     ) -> None:
-        results = await asyncio.gather(*(self._one(image, skip, timeout) for image in images))
+        results = await asyncio.gather(*(self._one(image, skip, timeout, keyring) for image in images))
         for image, (digest, error) in zip(images, results, strict=True):
             if error and not work.error:
                 work.error = status_message(image, error)
@@ -127,7 +137,7 @@ class DigestResolver:
         if self._work.get(key) is work:
             self._enqueue(*key)
 
-    async def _one(self, image: str, skip: Collection[str], timeout: float) -> tuple[str, str]:
+    async def _one(self, image: str, skip: Collection[str], timeout: float, keyring: Keyring | None) -> tuple[str, str]:
         """(pinned reference or "" when skipped, error message or "")."""
         try:
             if reference.skips_resolution(reference.parse(image), skip):
@@ -136,7 +146,7 @@ class DigestResolver:
             pass  # the store says why, in resolve.go's words
         async with self._limit:
             try:
-                return await self.images.resolve(image, timeout), ""
+                return await self.images.resolve(image, timeout, keyring), ""
             except ImageError as err:
                 log.info("resolving %s: %s", image, err.message)
                 return "", err.message

@@ -15,13 +15,20 @@ Queued / TimedOut), ``desiredReplicas`` / ``actualReplicas`` from its ``desiredS
 ``actualScale``. Without an autoscaler (no PA status) ``Active`` and the replica counts come from
 the runtime. A deleted Revision's workload is removed.
 
+Image pull secrets (``spec.imagePullSecrets``) are read with the ConfigMaps and Secrets, before the
+digests: their credentials go to the resolver (Knative passes them to k8schain) and, in the
+Workload, to the runtime's pulls (the kubelet's); a missing one is skipped, as both do.
+
 Events, as Knative's: ``RevisionReady`` ``Revision becomes ready upon all resources being ready``
 when it turns ready, and the ``Warning InternalError`` Knative's generated reconciler records for
-the digest error it returns (``Unable to fetch image "x": ...``, the ``ContainerMissing`` message).
+the digest error it returns (``Unable to fetch image "x": ...``, the ``ContainerMissing`` message);
+and the kubelet's ``Warning FailedToRetrieveImagePullSecret`` while a revision with images that is
+not Ready names a pull secret that cannot be read (the kubelet records it on the pod).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -41,8 +48,10 @@ from zeroserve.controller.reconcilers.gc import parse_time
 from zeroserve.controller.resources import owners
 from zeroserve.controller.resources.configdata import references
 from zeroserve.controller.resources.pa import make_pa
+from zeroserve.controller.resources.pullsecrets import FAILED_TO_RETRIEVE, pull_secrets
 from zeroserve.controller.resources.revision import RESERVE
-from zeroserve.controller.resources.workload import make_workload
+from zeroserve.controller.resources.workload import image_pull_secrets, make_workload
+from zeroserve.images.keyring import Keyring
 from zeroserve.runtime.base import WorkloadKey, WorkloadStatus
 
 RESOURCES_AVAILABLE = "ResourcesAvailable"
@@ -57,6 +66,7 @@ MIN_SCALE = ("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/minSc
 INITIAL_SCALE = ("autoscaling.knative.dev/initial-scale", "autoscaling.knative.dev/initialScale")
 AGENT = "revision-controller"
 """The source of this reconciler's events (Knative's ``defaultControllerAgentName``)."""
+log = logging.getLogger(__name__)
 
 
 def _annotation_int(annotations: Mapping[str, str], keys: tuple[str, ...]) -> int:
@@ -150,8 +160,14 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     ready_before = rev.status.observed_generation == rev.metadata.generation and _is_ready(rev)
     cm = REVISION_CONDITIONS.manage(rev.status, now)
     cm.initialize()
+    sources = await configsources.load(deps.store, key.namespace, references(stored.get("spec") or {}))
+    pulls = pull_secrets(image_pull_secrets(rev), sources)
+    if pulls.missing and not ready_before and _images(rev):
+        for problem in pulls.problems:
+            log.warning("revision %s/%s: image pull secret %s", key.namespace, key.name, problem)
+        deps.recorder.event(AGENT, stored, EVENT_WARNING, FAILED_TO_RETRIEVE, pulls.warning())
     try:
-        resolved = reconcile_digest(deps.digests, rev, cfg, cm)
+        resolved = reconcile_digest(deps.digests, rev, cfg, cm, pulls.keyring)
     except DigestError as err:
         deps.recorder.event(AGENT, stored, EVENT_WARNING, "InternalError", str(err))
         rev.status.observed_generation = rev.metadata.generation
@@ -168,7 +184,6 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
         rev.status.observed_generation = rev.metadata.generation
         await write_status(deps.store, REVISION, stored, rev)
         return None
-    sources = await configsources.load(deps.store, key.namespace, references(stored.get("spec") or {}))
     workload = make_workload(rev, cfg, sources, configsources.machine())
     want = pa_replicas(pa, rev, cfg)
     await deps.runtime.ensure(workload, want)
@@ -202,13 +217,15 @@ def _is_ready(rev: Revision) -> bool:
     return cond is not None and cond.status == "True"
 
 
-def reconcile_digest(digests: DigestResolver | None, rev: Revision, cfg: Config, cm: ConditionManager) -> bool:
+def reconcile_digest(
+    digests: DigestResolver | None, rev: Revision, cfg: Config, cm: ConditionManager, keyring: Keyring | None = None
+) -> bool:
     """Knative ``reconcileDigest`` (revision.go): True once every container's image has its digest
     in ``status.containerStatuses`` / ``initContainerStatuses`` (then nothing runs again: a later
     push to the tag changes nothing); False while resolving (``ResourcesAvailable=Unknown
     ResolvingDigests``); :class:`DigestError` (``ContainerHealthy=False ContainerMissing``) when an
     image cannot be resolved. Revisions without images (processes) and controllers without an
-    image store have nothing to resolve."""
+    image store have nothing to resolve. ``keyring``: the revision's ``imagePullSecrets``."""
     inits = _init_images(rev)
     images = [(c.name or "", c.image or "") for c in rev.spec.containers]
     if digests is None or not any(image for _, image in (*images, *inits)):
@@ -220,7 +237,7 @@ def reconcile_digest(digests: DigestResolver | None, rev: Revision, cfg: Config,
     d = cfg.deployment
     try:
         result = digests.resolve(
-            ns, name, images, inits, d.registries_skipping_tag_resolving, d.digest_resolution_timeout
+            ns, name, images, inits, d.registries_skipping_tag_resolving, d.digest_resolution_timeout, keyring
         )
     except DigestError as err:
         cm.mark_false(CONTAINER_HEALTHY, CONTAINER_MISSING, str(err))
@@ -231,6 +248,11 @@ def reconcile_digest(digests: DigestResolver | None, rev: Revision, cfg: Config,
     rev.status.container_statuses = result.containers
     rev.status.init_container_statuses = result.init_containers
     return True
+
+
+def _images(rev: Revision) -> bool:
+    """Some container or init container of ``rev`` has an image."""
+    return any(c.image for c in rev.spec.containers) or any(image for _, image in _init_images(rev))
 
 
 def _init_images(rev: Revision) -> list[tuple[str, str]]:

@@ -54,6 +54,8 @@ class Data:
     """What env reads (``valueFrom``, ``envFrom``)."""
     files: Mapping[str, bytes] = field(default_factory=dict)
     """What a volume projects."""
+    secret_type: str = ""
+    """A Secret's ``type`` (what an image pull secret is read as)."""
 
 
 Sources = Mapping[Ref, Data | None]
@@ -81,7 +83,8 @@ def configmap_data(obj: Mapping[str, Any]) -> Data:
 def secret_data(obj: Mapping[str, Any]) -> Data:
     """A Secret's :class:`Data` (wire form: ``data`` base64)."""
     files = {key: _b64(value) for key, value in (obj.get("data") or {}).items()}
-    return Data({k: v.decode("utf-8", "surrogateescape") for k, v in files.items()}, files)
+    strings = {k: v.decode("utf-8", "surrogateescape") for k, v in files.items()}
+    return Data(strings, files, str(obj.get("type") or ""))
 
 
 def _b64(value: object) -> bytes:
@@ -95,14 +98,19 @@ def _b64(value: object) -> bytes:
 
 def references(spec: Mapping[str, Any]) -> set[Ref]:
     """Every ConfigMap and Secret a revision's ``spec`` (its wire form) reads: in its containers, init
-    containers and volumes."""
-    found: set[Ref] = set()
+    containers and volumes, and its ``imagePullSecrets``."""
+    found: set[Ref] = {Ref(SECRET, name) for name in pull_secret_names(spec)}
     for key in ("containers", "initContainers"):
         for c in _dicts(spec.get(key)):
             found.update(container_references(c))
     for volume in _dicts(spec.get("volumes")):
         found.update(volume_references(volume))
     return found
+
+
+def pull_secret_names(spec: Mapping[str, Any]) -> list[str]:
+    """``imagePullSecrets``' names, in order (a Revision's wire form, or its model dump)."""
+    return [str(ref.get("name") or "") for ref in _dicts(spec.get("imagePullSecrets")) if ref.get("name")]
 
 
 def container_references(c: Mapping[str, Any]) -> Iterable[Ref]:

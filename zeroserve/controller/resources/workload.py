@@ -25,12 +25,13 @@ from zeroserve.api.podspec import Container, Probe
 from zeroserve.api.revision import Revision
 from zeroserve.config import Config
 from zeroserve.controller.resources import downward
-from zeroserve.controller.resources.configdata import ConfigError, Sources
+from zeroserve.controller.resources.configdata import ConfigError, Sources, pull_secret_names
 from zeroserve.controller.resources.env import ResolvedEnv, resolve_env
+from zeroserve.controller.resources.pullsecrets import pull_secrets
 from zeroserve.controller.resources.volumes import SUPPORTED, mounts_of, resolve_volumes, shapes
 from zeroserve.runtime.base import Failure, Volume, Workload, WorkloadContainer, WorkloadKey
 
-_POD_FIELDS = ("image_pull_secrets", "service_account_name")
+_POD_FIELDS = ("service_account_name",)
 RUN_AS = ("runAsUser", "runAsGroup", "runAsNonRoot")
 """The securityContext fields the runtime honours (who the app runs as)."""
 
@@ -140,7 +141,13 @@ def make_workload(
         volume_mounts=mounts_of(container),
         config_error=resolved.error,
         config_warnings=resolved.warnings,
+        image_pull_keyring=pull_secrets(image_pull_secrets(rev), sources or {}).keyring,
     )
+
+
+def image_pull_secrets(rev: Revision) -> list[str]:
+    """``spec.imagePullSecrets``' names, in order."""
+    return pull_secret_names({"imagePullSecrets": rev.spec.image_pull_secrets})
 
 
 def init_containers(rev: Revision) -> list[Container]:
