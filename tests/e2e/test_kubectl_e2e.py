@@ -71,7 +71,7 @@ def test_discovery_version_cluster_info_and_auth(up: Up, tmp_path: Path) -> None
     assert k.run("auth", "can-i", "create", "services.serving.knative.dev").stdout.strip() == "yes"
     assert "*.*" in k.run("auth", "can-i", "--list").stdout
     assert "zeroserve-admin" in k.run("auth", "whoami").stdout
-    assert [row["NAME"] for row in columns(k.run("get", "ns").stdout)] == ["default"]
+    assert [row["NAME"] for row in columns(k.run("get", "ns").stdout)] == ["default", "kourier-system"]
 
 
 def test_a_service_through_its_life(up: Up, tmp_path: Path) -> None:
