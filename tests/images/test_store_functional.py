@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.images import Pushed, Registry, variant
 from zeroserve.images.base import ImageError
+from zeroserve.images.keyring import Credential, Keyring
 from zeroserve.images.store import SkopeoImageStore
 
 MISSING = "sha256:" + "0" * 64
@@ -152,6 +153,28 @@ async def test_credentials_from_a_docker_config(tmp_path: Path, auth_registry: R
     store = SkopeoImageStore.for_data_dir(tmp_path / "data")
     assert await store.resolve(pushed.ref, timeout=10) == pushed.pinned
     assert (await store.ensure(pushed.pinned)).config.entrypoint == ("/hello",)
+
+
+async def test_pull_secret_credentials_resolve_the_first_and_pull_trying_each(
+    tmp_path: Path, auth_registry: Registry, hello_image: Path
+) -> None:
+    """Knative's resolver uses the first matching credential; the kubelet tries each in turn. They
+    reach skopeo as a memfd: nothing is written under the store's root."""
+    pushed = auth_registry.push(hello_image, "private/keyring:v1")
+    right = Credential(auth_registry.username, auth_registry.password)
+    wrong = Credential(auth_registry.username, "wrong-password")
+    store = SkopeoImageStore.for_data_dir(tmp_path / "data")
+    assert await store.resolve(pushed.ref, 10, Keyring(((auth_registry.host, right),))) == pushed.pinned
+    wrong_first = Keyring(((auth_registry.host, wrong), (auth_registry.host, right)))
+    with pytest.raises(ImageError) as err:
+        await store.resolve(pushed.ref, 10, wrong_first)
+    assert err.value.message.endswith("unauthorized: authentication required")
+    elsewhere = Keyring((("registry.example.com", right),))  # matches nothing: the machine's (none)
+    with pytest.raises(ImageError):
+        await store.ensure(pushed.pinned, keyring=elsewhere)
+    assert (await store.ensure(pushed.pinned, keyring=wrong_first)).config.entrypoint == ("/hello",)
+    everything = b"".join(f.read_bytes() for f in (tmp_path / "data").rglob("*") if f.is_file() and not f.is_symlink())
+    assert auth_registry.password.encode() not in everything
 
 
 async def test_mirror_from_zeroserves_registries_conf(tmp_path: Path, registry: Registry, hello_image: Path) -> None:
