@@ -1,7 +1,8 @@
 """Which fields a ``fieldSelector`` may name, per kind, and an object's values for them (PURE).
 
 kube-apiserver's registry strategies (``GetAttrs`` / ``ToSelectableFields``): every kind has
-``metadata.name`` and ``metadata.namespace`` (``generic.ObjectMetaFieldsSet``); a Secret adds
+``metadata.name`` and ``metadata.namespace`` (``generic.ObjectMetaFieldsSet``); a Pod adds
+``spec.nodeName``, ``status.phase`` and the others of :data:`POD`; a Secret adds
 ``type``, a Namespace ``status.phase``, and an Event (``pkg/registry/core/event/strategy.go``) the
 fields of its ``involvedObject`` (what ``kubectl describe`` and ``kubectl events --for`` select on),
 ``reason``, ``reportingComponent``, ``source`` (its component, else the reporting component) and
@@ -23,10 +24,21 @@ EVENT: Final = (
     "source",
     "type",
 )
+POD: Final = (
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+)
+"""``pkg/registry/core/pod/strategy.go`` ``ToSelectableFields`` (less ``spec.hostNetwork``, ``status.podIPs``)."""
 BY_KIND: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("v1", "Secret"): ("type",),
     ("v1", "Namespace"): ("status.phase",),
     ("v1", "Event"): EVENT,
+    ("v1", "Pod"): POD,
 }
 """The field labels a kind has beyond :data:`COMMON`, by (apiVersion, kind)."""
 
@@ -50,6 +62,11 @@ def values(api_version: str, kind: str, obj: Obj) -> dict[str, str]:
         out["status.phase"] = _text(status.get("phase")) if isinstance(status, dict) else ""
     elif (api_version, kind) == ("v1", "Event"):
         out.update(_event(obj))
+    elif (api_version, kind) == ("v1", "Pod"):
+        for path in POD:
+            section, name = path.split(".")
+            part = obj.get(section)
+            out[path] = _text(part.get(name)) if isinstance(part, dict) else ""
     return out
 
 

@@ -1,4 +1,4 @@
-"""``GET .../revisions/{name}/log``: an instance's stdout/stderr, as ``kubectl logs`` reads a pod's.
+"""``GET .../revisions/{name}/log`` and ``.../pods/{name}/log``: instances' stdout/stderr, as ``kubectl logs``.
 
 The local runtime writes one file per instance under ``<root>/<namespace>/<revision>/<id>.log``
 (rotated to ``<id>.log.1``). This handler reads them: ``tailLines=N`` keeps the last N lines of
@@ -12,11 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 
-from zeroserve.errors import BadRequest
+from zeroserve.api import labels
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import POD
+from zeroserve.errors import BadRequest, NotFound
+from zeroserve.store.base import Store
 
 FOLLOW_INTERVAL = 0.25
 """How often a follower looks for new output (seconds)."""
@@ -89,3 +95,94 @@ class RevisionLogs:
                     await asyncio.wait_for(closing.wait(), FOLLOW_INTERVAL)
             await response.write_eof()
         return response
+
+
+QUEUE_PROXY = "queue-proxy"
+
+
+def _serving_container(containers: list[Obj]) -> str:
+    """The container with a port (the serving one), else the first."""
+    with_ports = [c for c in containers if c.get("ports")]
+    return str((with_ports or containers or [{}])[0].get("name", ""))
+
+
+class PodLogs:
+    """The ``log`` subresource of Pods (``kubectl logs POD [-c CONTAINER] [-f] [--tail N]``).
+
+    A pod is an instance (:mod:`zeroserve.controller.pods`), so its containers' logs are the instance's
+    files under ``data_dir``: the serving container's ``logs/NS/REVISION/POD.log``, another container's
+    ``logs/NS/REVISION/POD.NAME.log``, the queue-proxy's ``queue-proxy-logs/NS/REVISION/POD.log``.
+    ``container`` names one (none: the serving container); ``tailLines`` keeps the last lines;
+    ``follow=true`` streams what is written next until the pod is gone, the client goes away or the
+    server stops; ``sinceSeconds`` gives nothing when the file was last written before then. The files
+    hold no time per line: ``timestamps`` is accepted and adds none, ``previous`` has no container to show.
+    """
+
+    def __init__(self, data_dir: Path, store: Store) -> None:
+        self.data_dir = data_dir
+        self.store = store
+
+    def path(self, pod: Obj, container: str) -> Path:
+        meta = pod.get("metadata") or {}
+        ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+        revision = str((meta.get("labels") or {}).get(labels.REVISION, ""))
+        containers = [c for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
+        names = [str(c.get("name", "")) for c in containers]
+        if container and container not in names:
+            raise BadRequest(f"container {container} is not valid for pod {name}")
+        if container == QUEUE_PROXY:
+            return self.data_dir / "queue-proxy-logs" / ns / revision / f"{name}.log"
+        if not container or container == _serving_container(containers):
+            return self.data_dir / "logs" / ns / revision / f"{name}.log"
+        return self.data_dir / "logs" / ns / revision / f"{name}.{container}.log"
+
+    async def __call__(
+        self, request: web.Request, namespace: str, name: str, closing: asyncio.Event
+    ) -> web.StreamResponse:
+        q = request.query
+        follow = q.get("follow", "").lower() in ("true", "1")
+        if q.get("previous", "").lower() in ("true", "1"):
+            raise BadRequest(f'previous terminated container "{q.get("container", "")}" in pod "{name}" not found')
+        tail_lines = _int_param(q, "tailLines")
+        since = _int_param(q, "sinceSeconds")
+        pod = await self.store.get(POD, namespace, name)
+        path = self.path(pod, q.get("container", ""))
+        response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+        await response.prepare(request)
+        offset = 0
+        first = True
+        with contextlib.suppress(ConnectionResetError):
+            while True:
+                try:
+                    stale = since is not None and first and time.time() - path.stat().st_mtime > since
+                    data, offset = await asyncio.to_thread(_read, path, offset, tail_lines if first else None)
+                except FileNotFoundError:
+                    stale, data = False, b""
+                if data and not stale:
+                    await response.write(data)
+                first = False
+                if not follow or closing.is_set():
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(closing.wait(), FOLLOW_INTERVAL)
+                try:
+                    await self.store.get(POD, namespace, name)
+                except NotFound:  # the instance is gone: its containers ended
+                    data, offset = await asyncio.to_thread(_read, path, offset, None)
+                    await response.write(data)
+                    break
+            await response.write_eof()
+        return response
+
+
+def _int_param(query: Mapping[str, str], name: str) -> int | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(f"{name}: invalid value {value!r}: must be an integer") from None
+    if number < 0:
+        raise BadRequest(f"{name}: invalid value {number}: must be greater than or equal to 0")
+    return number

@@ -47,7 +47,7 @@ from zeroserve.api.base import Obj
 from zeroserve.api.kinds import DOMAINMAPPING, ROUTE, Kind
 from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
 from zeroserve.apiserver.certs import ensure_serving_certs
-from zeroserve.apiserver.logs import RevisionLogs
+from zeroserve.apiserver.logs import PodLogs, RevisionLogs
 from zeroserve.apiserver.server import JsonSubresource
 from zeroserve.autoscaler.collector import Collector, DeciderKey
 from zeroserve.autoscaler.explain import explain_document
@@ -72,6 +72,7 @@ from zeroserve.cli.wiring import (
     ServingModes,
 )
 from zeroserve.clock import SystemClock
+from zeroserve.controller.pods import PodMirror
 from zeroserve.controller.reconcilers import k8sservices
 from zeroserve.controller.runner import Controller
 from zeroserve.eventing.ingress import BrokerSet, Ingress
@@ -250,6 +251,7 @@ async def _serve(
         throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in endpoints])
 
     runtime.subscribe(endpoints_changed)
+    pods = PodMirror(store, runtime, clock)  # every instance as a read-only core/v1 Pod
 
     # The autoscaler: scrapes the queue-proxies, takes the activator's stats, decides every 2 s.
     sources = RuntimeEndpoints(runtime)
@@ -292,6 +294,7 @@ async def _serve(
         admit_status=admit_status,
         subresources={
             ("revisions", "log"): RevisionLogs(data_dir / "logs"),
+            ("pods", "log"): PodLogs(data_dir, store),
             ("revisions", "autoscaler"): JsonSubresource(explain),
         },
         metrics=registry,
@@ -337,6 +340,7 @@ async def _serve(
             tasks.create_task(watcher.run(), name="config-watcher"),
             tasks.create_task(reporter.run(), name="activator-stats"),
             tasks.create_task(feed.run(), name="revision-feed"),
+            tasks.create_task(pods.run(), name="pod-mirror"),
         ]
         if inline is not None:
             background.append(tasks.create_task(inline.run(), name="inline-queue-stats"))

@@ -232,6 +232,26 @@ class WorkloadStatus:
     warnings: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class InstanceView:
+    """One instance as its pod shows it (``Runtime.instances``): what the pod mirror writes as a core/v1 Pod."""
+
+    name: str
+    """The pod name (``REVISION-deployment-HASH-XXXXX``)."""
+    started: bool
+    """The serving container's process runs (False: still being made, init containers, image unpack)."""
+    ready: bool
+    stopping: bool
+    started_at: float | None = None
+    """Unix time the serving container started, None before."""
+    restarts: int = 0
+    """Container restarts (the kubelet's ``restartCount``)."""
+    queue_proxy: bool = False
+    """The instance has a queue-proxy container."""
+    sidecars: tuple[str, ...] = ()
+    """The names of its other containers."""
+
+
 OnChange = Callable[[WorkloadKey], None]
 
 

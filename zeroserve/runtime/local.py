@@ -61,6 +61,7 @@ import secrets
 import signal
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
@@ -71,6 +72,7 @@ from zeroserve.runtime import cgroups, container, isolation, logs, pod, probes, 
 from zeroserve.runtime.base import (
     Endpoint,
     Failure,
+    InstanceView,
     OnChange,
     Workload,
     WorkloadKey,
@@ -280,6 +282,9 @@ class LocalRuntime:
         self._deployments: dict[WorkloadKey, _Deployment] = {}
         self._callbacks: list[OnChange] = []
         self._last: dict[WorkloadKey, WorkloadStatus] = {}
+        self._last_views: dict[WorkloadKey, tuple[InstanceView, ...]] = {}
+        self._started_wall: dict[str, float] = {}
+        """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._reapable: dict[int, float] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._removals: set[asyncio.Task[None]] = set()
@@ -340,6 +345,13 @@ class LocalRuntime:
         deployment = self._deployments.get(key)
         return deployment.status() if deployment is not None else None
 
+    def instances(self, key: WorkloadKey) -> tuple[InstanceView, ...]:
+        """Each instance of ``key`` as its pod shows it (the pod mirror's snapshot)."""
+        deployment = self._deployments.get(key)
+        if deployment is None:
+            return ()
+        return tuple(instance_view(instance, self._started_wall.get(instance.id)) for instance in deployment.instances)
+
     def keys(self) -> list[WorkloadKey]:
         return list(self._deployments)
 
@@ -381,14 +393,18 @@ class LocalRuntime:
     # -- used by deployments and instances ----------------------------------------------------
 
     def notify(self, key: WorkloadKey) -> None:
-        """Call the subscribers if ``status(key)`` differs from what they last saw."""
-        status = self.status(key)
-        if status == self._last.get(key):
+        """Call the subscribers if ``status(key)`` or ``instances(key)`` differs from what they last saw."""
+        status, views = self.status(key), self.instances(key)
+        if status == self._last.get(key) and views == self._last_views.get(key, ()):
             return
         if status is None:
-            del self._last[key]
+            self._last.pop(key, None)
         else:
             self._last[key] = status
+        if views:
+            self._last_views[key] = views
+        else:
+            self._last_views.pop(key, None)
         for callback in self._callbacks:
             try:
                 callback(key)
@@ -676,6 +692,7 @@ class LocalRuntime:
             self._lifeline.register(pid)
         record = supervisor.InstanceRecord(instance.id, instance.spec.owner, instance.pid, instance.start_ticks)
         self._records.add(record)
+        self._started_wall[instance.id] = time.time()
 
     def gone(self, instance: Instance) -> None:
         if instance.sidecar_pid is not None:
@@ -691,6 +708,7 @@ class LocalRuntime:
             self._empty_cgroup_trash()
         self.remove_volumes(instance.id)
         self._records.discard(instance.id)
+        self._started_wall.pop(instance.id, None)
 
     def _empty_cgroup_trash(self) -> None:
         """Remove the cgroups of gone instances; SIGKILL what still runs in one (kubelet's way)."""
@@ -957,6 +975,19 @@ def queue_proxy_path() -> str:
             if root not in roots:
                 roots.append(root)
     return os.pathsep.join(roots)
+
+
+def instance_view(instance: Instance, started_at: float | None) -> InstanceView:
+    """``instance`` as its pod shows it; ``started_at``: the unix time its process started (None: not yet)."""
+    return InstanceView(
+        name=instance.id,
+        started=started_at is not None,
+        ready=instance.ready,
+        stopping=instance.stopping,
+        started_at=started_at,
+        queue_proxy=instance.spec.sidecar is not None,
+        sidecars=tuple(c.name for c in instance.spec.containers),
+    )
 
 
 def endpoint_of(host: str, instance: Instance) -> Endpoint:
