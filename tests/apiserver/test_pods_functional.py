@@ -193,6 +193,10 @@ async def test_logs_tail_container_and_follow_until_the_pod_is_gone(env: Env) ->
     code, bad = await env.get(f"{PODS}/{A}/log?tailLines=x")
     assert code == 400 and "tailLines" in bad["message"]
     assert (await env.get(f"{PODS}/nope/log"))[0] == 404
+    code, bad = await env.get(f"{PODS}/{A}/log?previous=true")
+    assert code == 400 and bad["message"] == f'previous terminated container "" in pod "{A}" not found'
+    app.with_name(f"{A}.previous.log").write_text("before the restart\n")
+    assert await env.text(f"{PODS}/{A}/log?previous=true") == (200, "before the restart\n")
     async with env.http.get(f"{PODS}/{A}/log", params={"follow": "true", "tailLines": "1"}) as resp:
         assert await resp.content.readline() == b"three\n"
         with app.open("a") as f:

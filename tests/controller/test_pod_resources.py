@@ -107,3 +107,14 @@ def test_restarts_and_transition_times_kept_while_unchanged() -> None:
     assert {c["type"]: c["lastTransitionTime"] for c in ready["status"]["conditions"]}[
         "Ready"
     ] == "2026-01-02T03:10:00Z"
+
+
+def test_a_crashed_instance_waits_in_crash_loop_back_off_with_its_last_exit() -> None:
+    crashed = view(
+        started=False, ready=False, started_at=None, restarts=1, waiting="CrashLoopBackOff", last_exit=(137, "Error")
+    )
+    pod = build_pod(REVISION, crashed, node_name="box", now=NOW)
+    assert pod["status"]["phase"] == "Running"
+    (user,) = pod["status"]["containerStatuses"]
+    assert user["state"] == {"waiting": {"reason": "CrashLoopBackOff"}} and user["restartCount"] == 1
+    assert user["lastState"] == {"terminated": {"exitCode": 137, "reason": "Error"}}

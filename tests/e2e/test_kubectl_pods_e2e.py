@@ -95,3 +95,47 @@ def test_pods_get_describe_logs_and_gone_at_zero(up: Up, tmp_path: Path) -> None
         return k.run("get", "pods", "-o", "name").stdout.strip() == ""
 
     wait_for(gone, 60, "the pod gone after scale to zero")
+
+
+FLAKY = """\
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: flaky
+spec:
+  template:
+    spec:
+      containers:
+        - command: ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1"]
+          args: ["$(PORT)"]
+          livenessProbe:
+            httpGet:
+              path: /healthz
+            initialDelaySeconds: 1
+            periodSeconds: 1
+            failureThreshold: 1
+"""
+
+
+def test_a_failing_liveness_probe_restarts_the_container_of_the_same_pod(up: Up, tmp_path: Path) -> None:
+    k = Kubectl.for_data_dir(up.data_dir, tmp_path)
+    manifest = tmp_path / "flaky.yaml"
+    manifest.write_text(FLAKY)  # http.server answers /healthz with 404
+    k.run("apply", "-f", str(manifest))
+
+    def pods() -> list[dict[str, str]]:
+        return columns(k.run("get", "pods", "-l", "serving.knative.dev/service=flaky").stdout or "NAME\n")
+
+    first = wait_for(pods, what="the pod")[0]["NAME"]
+    restarted = wait_for(lambda: [r for r in pods() if r.get("RESTARTS", "0") not in ("0", "")], 60, "a restart")
+    assert [r["NAME"] for r in restarted] == [first]
+    pod = json.loads(k.run("get", "pod", first, "-o", "json").stdout)
+    user = pod["status"]["containerStatuses"][0]
+    assert user["name"] == "user-container" and user["restartCount"] >= 1
+    assert user["lastState"]["terminated"]["reason"] == "Error"
+
+    def previous() -> bool:  # once the container ran again, its log before the restart
+        done = k.run("logs", first, "-c", "user-container", "--previous", check=False)
+        return done.returncode == 0 and "Serving HTTP on 127.0.0.1" in done.stdout
+
+    wait_for(previous, 30, "the log before the restart")

@@ -114,8 +114,9 @@ class PodLogs:
     ``logs/NS/REVISION/POD.NAME.log``, the queue-proxy's ``queue-proxy-logs/NS/REVISION/POD.log``.
     ``container`` names one (none: the serving container); ``tailLines`` keeps the last lines;
     ``follow=true`` streams what is written next until the pod is gone, the client goes away or the
-    server stops; ``sinceSeconds`` gives nothing when the file was last written before then. The files
-    hold no time per line: ``timestamps`` is accepted and adds none, ``previous`` has no container to show.
+    server stops; ``sinceSeconds`` gives nothing when the file was last written before then;
+    ``previous=true``: the serving container's log before its last restart (``POD.previous.log``). The
+    files hold no time per line: ``timestamps`` is accepted and adds none.
     """
 
     def __init__(self, data_dir: Path, store: Store) -> None:
@@ -141,12 +142,17 @@ class PodLogs:
     ) -> web.StreamResponse:
         q = request.query
         follow = q.get("follow", "").lower() in ("true", "1")
-        if q.get("previous", "").lower() in ("true", "1"):
-            raise BadRequest(f'previous terminated container "{q.get("container", "")}" in pod "{name}" not found')
+        previous = q.get("previous", "").lower() in ("true", "1")
         tail_lines = _int_param(q, "tailLines")
         since = _int_param(q, "sinceSeconds")
         pod = await self.store.get(POD, namespace, name)
         path = self.path(pod, q.get("container", ""))
+        if previous:
+            before = path.with_name(path.name.removesuffix(".log") + ".previous.log")
+            if q.get("container") == QUEUE_PROXY or not before.is_file():
+                container = q.get("container", "")
+                raise BadRequest(f'previous terminated container "{container}" in pod "{name}" not found')
+            path, follow = before, False
         response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
         await response.prepare(request)
         offset = 0

@@ -246,6 +246,10 @@ class InstanceView:
     """Unix time the serving container started, None before."""
     restarts: int = 0
     """Container restarts (the kubelet's ``restartCount``)."""
+    waiting: str | None = None
+    """Why the serving container is not running (``CrashLoopBackOff`` between a crash and its restart)."""
+    last_exit: tuple[int, str] | None = None
+    """How the serving container ended the last time (exit code, the kubelet's reason), before a restart."""
     queue_proxy: bool = False
     """The instance has a queue-proxy container."""
     sidecars: tuple[str, ...] = ()

@@ -110,6 +110,8 @@ QUEUE_PROBE_HEADERS = (("K-Network-Probe", "queue"),)
 
 IMAGE_NOT_SUPPORTED = "ImageNotSupported"
 COMMAND_MISSING = "CommandMissing"
+CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"
+"""kubelet's waiting reason of a container that ended and waits for its restart."""
 CREATE_CONTAINER_ERROR = "CreateContainerError"
 """kubelet's reason when creating a container failed: here, building an instance's spec raised."""
 FAILED_MOUNT = "FailedMount"
@@ -350,7 +352,15 @@ class LocalRuntime:
         deployment = self._deployments.get(key)
         if deployment is None:
             return ()
-        return tuple(instance_view(instance, self._started_wall.get(instance.id)) for instance in deployment.instances)
+        running = tuple(
+            instance_view(instance, self._started_wall.get(instance.id), deployment.restarts.get(instance.id))
+            for instance in deployment.instances
+        )
+        return running + tuple(
+            InstanceView(name, False, False, False, restarts=count, waiting=CRASH_LOOP_BACK_OFF, last_exit=last)
+            for name in deployment.crashed
+            for count, last in (deployment.restarts[name],)
+        )
 
     def keys(self) -> list[WorkloadKey]:
         return list(self._deployments)
@@ -635,6 +645,15 @@ class LocalRuntime:
         if self._volumes is not None and self._volumes.has(instance_id) and spec.jail is not None:
             self._volumes.own(instance_id, spec.jail.user)
 
+    def reclaim(self, key: WorkloadKey, instance_id: str) -> None:
+        """The name of a gone instance is used again (a restart): its cgroup, if still being removed, is
+        left to the new instance (mkdir reuses it), never emptied under it; its log becomes
+        ``<name>.previous.log`` (``kubectl logs --previous``), replacing the one before."""
+        self._cgroup_trash = [c for c in self._cgroup_trash if all(p.name != instance_id for p in c.dirs.values())]
+        log = self.data_dir / "logs" / key.namespace / key.revision / f"{instance_id}.log"
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(log, log.with_name(f"{instance_id}.previous.log"))
+
     def remove_volumes(self, instance_id: str) -> None:
         if self._volumes is not None:
             self._volumes.remove(instance_id)
@@ -693,6 +712,9 @@ class LocalRuntime:
         record = supervisor.InstanceRecord(instance.id, instance.spec.owner, instance.pid, instance.start_ticks)
         self._records.add(record)
         self._started_wall[instance.id] = time.time()
+        for key, deployment in self._deployments.items():  # its pod is Running now
+            if instance in deployment.instances:
+                asyncio.get_running_loop().call_soon(self.notify, key)
 
     def gone(self, instance: Instance) -> None:
         if instance.sidecar_pid is not None:
@@ -761,11 +783,17 @@ class _Deployment:
         """The images of the current workload, once pulled (container workloads)."""
         self._opened: list[pod.Pulled] = []
         self._pulling: asyncio.Task[None] | None = None
+        self.restarts: dict[str, tuple[int, tuple[int, str]]] = {}
+        """Per instance name: restarts so far and how it ended the last time."""
+        self.crashed: list[str] = []
+        """Names of crashed instances waiting for their restart: the next instances made take them (the
+        kubelet restarts a pod's container in place, so its name and restart count go on)."""
 
     def update(self, workload: Workload, replicas: int) -> None:
         if template(workload) != template(self.workload):
             self.workload = workload
             self.generation += 1
+            self._forget_crashed(0)
             self.pulled = None
             self.failure = None
             self.warnings = self.runtime.warnings(workload)
@@ -804,6 +832,7 @@ class _Deployment:
         blocked = self.workload.config_error
         if blocked is not None and not any(instance.ready for instance in current):
             self.failure = blocked  # reported at once, even at zero replicas (no instance could start)
+        self._forget_crashed(max(missing, 0) if blocked is None else 0)
         if missing > 0 and blocked is None:
             self._scale_up(missing)
         elif missing < 0:
@@ -836,7 +865,13 @@ class _Deployment:
                 self._pulling = asyncio.create_task(self._pull(self.generation), name=f"pull {self.key}")
             return
         for _ in range(count):
-            instance_id = volumes.pod_name(self.key.revision, f"{self.key}/{self.generation}", secrets.token_bytes(8))
+            if self.crashed:  # restarted in place: the same name, its restart count goes on
+                instance_id = self.crashed.pop(0)
+                self.runtime.reclaim(self.key, instance_id)
+            else:
+                instance_id = volumes.pod_name(
+                    self.key.revision, f"{self.key}/{self.generation}", secrets.token_bytes(8)
+                )
             try:
                 self.runtime.create_volumes(self.workload, instance_id)
                 if self.pulled is None:  # a process workload
@@ -846,6 +881,7 @@ class _Deployment:
                 self.runtime.own_volumes(instance_id, spec)
             except Exception as err:  # a failure to report (and retry after the back-off), never a raise
                 self.runtime.remove_volumes(instance_id)
+                self.restarts.pop(instance_id, None)
                 logger.warning("instance of %s cannot be made: %s: %s", self.key, type(err).__name__, err)
                 self._failed(Failure(CREATE_CONTAINER_ERROR, f"{type(err).__name__}: {err}"), 0.0)
                 self._backing_off()
@@ -933,11 +969,22 @@ class _Deployment:
         self.converge()
         self.runtime.notify(self.key)
 
+    def _forget_crashed(self, keep: int) -> None:
+        """Keep at most ``keep`` crashed instances waiting for a restart (fewer are wanted now)."""
+        for name in self.crashed[keep:]:
+            self.restarts.pop(name, None)
+        del self.crashed[keep:]
+
     def _instance_changed(self, instance: Instance) -> None:
         if instance.state == "exited":
             self.instances.remove(instance)
-            if not instance.stop_requested and instance.generation == self.generation:
+            if not instance.stop_requested and instance.generation == self.generation and not self.removed:
+                count = self.restarts.get(instance.id, (0, (0, "")))[0]
+                self.restarts[instance.id] = (count + 1, exit_reason(instance))
+                self.crashed.append(instance.id)
                 self._crashed(instance)
+            else:
+                self.restarts.pop(instance.id, None)
         elif instance.ready and instance.generation == self.generation and not self._permanent():
             self.failure = None
         self.converge()
@@ -977,8 +1024,11 @@ def queue_proxy_path() -> str:
     return os.pathsep.join(roots)
 
 
-def instance_view(instance: Instance, started_at: float | None) -> InstanceView:
-    """``instance`` as its pod shows it; ``started_at``: the unix time its process started (None: not yet)."""
+def instance_view(
+    instance: Instance, started_at: float | None, restarted: tuple[int, tuple[int, str]] | None = None
+) -> InstanceView:
+    """``instance`` as its pod shows it; ``started_at``: the unix time its process started (None: not yet);
+    ``restarted``: how often its name was restarted and how it ended the last time."""
     return InstanceView(
         name=instance.id,
         started=started_at is not None,
@@ -987,7 +1037,15 @@ def instance_view(instance: Instance, started_at: float | None) -> InstanceView:
         started_at=started_at,
         queue_proxy=instance.spec.sidecar is not None,
         sidecars=tuple(c.name for c in instance.spec.containers),
+        restarts=restarted[0] if restarted is not None else 0,
+        last_exit=restarted[1] if restarted is not None else None,
     )
+
+
+def exit_reason(instance: Instance) -> tuple[int, str]:
+    """The exit code and the kubelet's reason of an instance that ended (``Completed``, ``Error``, ``OOMKilled``)."""
+    code = instance.exit_code if instance.exit_code is not None else 128
+    return code, "OOMKilled" if instance.oom_killed else ("Completed" if code == 0 else "Error")
 
 
 def endpoint_of(host: str, instance: Instance) -> Endpoint:

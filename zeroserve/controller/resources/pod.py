@@ -5,7 +5,10 @@ the Revision's labels but ``serving.knative.dev/route`` and ``routingState``, pl
 ``serving.knative.dev/revision``, ``revisionUID`` and ``app`` (the revision's name unless the user
 set one); its containers are the Revision's (the serving one ``user-container`` by default) and the
 ``queue-proxy``. Here each pod is the runtime's instance of that name (:class:`~zeroserve.runtime.base.InstanceView`):
-``podIP`` and ``hostIP`` are ``127.0.0.1``, ``nodeName`` is this machine. Knative's pods are owned
+``podIP`` and ``hostIP`` are ``127.0.0.1``, ``nodeName`` is this machine. A crashed instance (an exit or a
+failed liveness probe) is made again under its name (:mod:`zeroserve.runtime.local`): the serving
+container's ``restartCount`` goes up, ``lastState.terminated`` says how it ended, and between the two it
+waits in ``CrashLoopBackOff``. Knative's pods are owned
 by a ReplicaSet (of the revision's Deployment); zeroserve has neither, so the owner is the Revision
 itself (a controller reference: the pod goes with it).
 
@@ -64,6 +67,12 @@ def _container(c: Obj, index: int, images: dict[str, str]) -> Obj:
     return out
 
 
+def _serving(containers: list[Obj]) -> str:
+    """The serving container: the one with a port, else the first."""
+    with_ports = [c for c in containers if c.get("ports")]
+    return str((with_ports or containers or [{}])[0].get("name", ""))
+
+
 def _condition(kind: str, true: bool, now: str, previous: dict[str, Obj]) -> Obj:
     status = "True" if true else "False"
     before = previous.get(kind)
@@ -71,12 +80,16 @@ def _condition(kind: str, true: bool, now: str, previous: dict[str, Obj]) -> Obj
     return {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": at or now}
 
 
-def _container_status(name: str, image: str, view: InstanceView, started_at: str | None) -> Obj:
+def _container_status(name: str, image: str, view: InstanceView, started_at: str | None, serving: bool) -> Obj:
+    """A container's status; the serving one (``serving``) carries the instance's restarts and last exit."""
     state: Obj
     if view.started and started_at is not None:
         state = {"running": {"startedAt": started_at}}
     else:
-        state = {"waiting": {"reason": CONTAINER_CREATING}}
+        state = {"waiting": {"reason": view.waiting or CONTAINER_CREATING}}
+    last: Obj = {}
+    if serving and view.last_exit is not None:
+        last = {"terminated": {"exitCode": view.last_exit[0], "reason": view.last_exit[1]}}
     image_id = image if "@" in image else ""
     return {
         "name": name,
@@ -85,9 +98,9 @@ def _container_status(name: str, image: str, view: InstanceView, started_at: str
         "containerID": f"zeroserve://{view.name}/{name}" if view.started else None,
         "ready": view.ready,
         "started": view.started,
-        "restartCount": view.restarts,
+        "restartCount": view.restarts if serving else 0,
         "state": state,
-        "lastState": {},
+        "lastState": last,
     }
 
 
@@ -109,7 +122,8 @@ def build_pod(revision: Obj, view: InstanceView, *, node_name: str, now: str, pr
         _condition("ContainersReady", view.ready, now, old_conditions),
         _condition("PodScheduled", True, now, old_conditions),
     ]
-    statuses = [_container_status(c["name"], c["image"], view, started_at) for c in containers]
+    serving = _serving(containers)
+    statuses = [_container_status(c["name"], c["image"], view, started_at, c["name"] == serving) for c in containers]
     pod_spec: Obj = {
         "containers": containers,
         "nodeName": node_name,
@@ -141,7 +155,7 @@ def build_pod(revision: Obj, view: InstanceView, *, node_name: str, now: str, pr
         },
         "spec": pod_spec,
         "status": {
-            "phase": "Running" if view.started else "Pending",
+            "phase": "Running" if view.started or view.restarts else "Pending",
             "conditions": conditions,
             "hostIP": POD_IP,
             "hostIPs": [{"ip": POD_IP}],
