@@ -269,10 +269,18 @@ async def test_the_reproduction_through_the_whole_controller() -> None:
         async with Controller(store, runtime, lambda: config, clock=clock) as controller:
 
             async def ready(name: str) -> None:
-                # min-scale 2: the workload may be created at the initial scale first; make_ready
-                # readies the replicas wanted at the time of the call
-                await eventually(lambda: _async(runtime.replicas.get(wk(name)) == 2))
-                runtime.make_ready(wk(name))
+                # min-scale 2, but the wanted replicas may move (the initial scale first; 0 while the
+                # revision is not yet reachable) and a scale resets readiness: keep readying what the
+                # runtime runs until the revision is Ready, as instances that pass their probes would
+                async def ready_now() -> bool:
+                    key = wk(name)
+                    status = runtime.statuses.get(key)
+                    if runtime.replicas.get(key, 0) > 0 and status is not None and status.ready < status.desired:
+                        runtime.make_ready(key)
+                    rev = await _get(store, "Revision", name)
+                    return rev is not None and condition(rev, "Ready").get("status") == "True"
+
+                await eventually(ready_now)
 
             async def serving(rev: str) -> None:
                 await eventually(
