@@ -75,10 +75,10 @@ async def test_many_concurrent_appends_share_commits(tmp_path: Path) -> None:
 async def test_wait_beyond_wakes_on_commit(tmp_path: Path) -> None:
     async with SqliteEventLog(tmp_path / "events.db") as log:
         waiter = asyncio.create_task(log.wait_beyond("ns", "b", 0))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # wait-ok: one loop turn (no time) so the waiter starts waiting
         assert not waiter.done()
         await log.append("ns", "other", b"{}")
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # wait-ok: one loop turn, for a wake-up to be seen if there were one
         assert not waiter.done(), "another broker's event does not wake it"
         await log.append("ns", "b", b"{}")
         await asyncio.wait_for(waiter, 5)

@@ -267,7 +267,7 @@ async def test_sigterm_reaches_the_sandboxed_app_and_it_ends_gracefully(tmp_path
     """bubblewrap's monitor gets the group's SIGTERM too: it must outlive it while the app cleans up."""
     code = (
         "import signal, sys, time\n"
-        "def bye(*_):\n    time.sleep(0.3); print('graceful', flush=True); sys.exit(0)\n"
+        "def bye(*_):\n    time.sleep(0.3); print('graceful', flush=True); sys.exit(0)  # wait-ok: a slow cleanup\n"
         "signal.signal(signal.SIGTERM, bye)\nprint('ready', flush=True)\nsignal.pause()\n"
     )
     iso = Isolation(Policy(), SANDBOX, hidden=[tmp_path])
@@ -407,7 +407,7 @@ GRACEFUL = """
 import http.server, os, signal, sys, time
 server = http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), http.server.BaseHTTPRequestHandler)
 def bye(*_):
-    time.sleep(0.2)
+    time.sleep(0.2)  # wait-ok: the app's cleanup takes a while; the test waits for its output
     print("graceful", flush=True)
     os._exit(0)
 signal.signal(signal.SIGTERM, bye)
