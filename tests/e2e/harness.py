@@ -142,3 +142,14 @@ class Up:
             if self._log is not None:
                 self._log.close()
                 self._log = None
+
+
+def get_object(up: Up, kind: str, name: str) -> dict[str, Any]:
+    """``zeroserve get KIND NAME -o json`` through ``up``, ``{}`` when there is none."""
+    done = up.cli("get", kind, name, "-o", "json", check=False)
+    return json.loads(done.stdout) if done.returncode == 0 else {}
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The condition ``type_`` of ``obj``'s status, ``{}`` when it has none."""
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})

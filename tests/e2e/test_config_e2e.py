@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import REPO, Up
+from tests.e2e.harness import REPO, Up, condition
+from tests.e2e.harness import get_object as get
 from tests.support.images import Pushed, Registry, build_image
 from tests.support.kubectl import Kubectl
 from tests.support.polling import wait_for
@@ -88,15 +89,6 @@ def apply(up: Up, name: str, template: dict[str, Any]) -> None:
         "spec": {"template": template},
     }
     up.cli("apply", "-f", "-", input=json.dumps(doc))
-
-
-def get(up: Up, kind: str, name: str) -> dict[str, Any]:
-    done = up.cli("get", kind, name, "-o", "json", check=False)
-    return json.loads(done.stdout) if done.returncode == 0 else {}
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
 def ready(up: Up, kind: str, name: str, timeout: float = 90) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.harness import Up
+from tests.e2e.harness import Up, condition
+from tests.e2e.harness import get_object as get
 from tests.support.images import Pushed, Registry, build_image
 from tests.support.polling import wait_for
 from zeroserve.net import netns
@@ -52,15 +53,6 @@ def apply(
         spec["traffic"] = traffic
     doc = {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
     return up.cli("apply", "-f", "-", input=json.dumps(doc), check=check).returncode == 0
-
-
-def get(up: Up, kind: str, name: str) -> dict[str, Any]:
-    done = up.cli("get", kind, name, "-o", "json", check=False)
-    return json.loads(done.stdout) if done.returncode == 0 else {}
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
 def ready(up: Up, kind: str, name: str, timeout: float = 60) -> dict[str, Any]:

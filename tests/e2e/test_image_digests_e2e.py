@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import Up
+from tests.e2e.harness import Up, condition
 from tests.support.images import Registry, variant
 from tests.support.polling import wait_for
 
@@ -42,10 +42,6 @@ def revision(up: Up, name: str) -> dict[str, Any]:
 def digest_of(up: Up, name: str) -> str | None:
     statuses = revision(up, name).get("status", {}).get("containerStatuses", [])
     return statuses[0].get("imageDigest") if statuses else None
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
 def test_tag_pinned_at_creation_and_a_new_push_changes_only_new_revisions(

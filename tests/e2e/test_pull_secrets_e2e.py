@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Up
+from tests.e2e.harness import Up, condition
+from tests.e2e.harness import get_object as get
 from tests.support.images import Pushed, Registry
 from tests.support.polling import wait_for
 from zeroserve.api.kinds import EVENT, SECRET
@@ -54,15 +55,6 @@ def apply(up: Up, name: str, image: str, pull_secrets: list[str]) -> None:
         "spec": {"template": {"spec": spec}},
     }
     up.cli("apply", "-f", "-", input=json.dumps(doc))
-
-
-def get(up: Up, kind: str, name: str) -> dict[str, Any]:
-    done = up.cli("get", kind, name, "-o", "json", check=False)
-    return json.loads(done.stdout) if done.returncode == 0 else {}
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
 def ready(up: Up, revision: str) -> dict[str, Any]:

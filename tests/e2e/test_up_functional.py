@@ -10,15 +10,11 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.e2e.harness import REPO, Up
+from tests.e2e.harness import REPO, Up, condition
 from tests.support.polling import wait_for
 from zeroserve.api.kinds import REVISION, ROUTE, SERVICE
 
 SERVICES = "/apis/serving.knative.dev/v1/namespaces/default/services"
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
 def is_ready(obj: dict[str, Any]) -> bool:
