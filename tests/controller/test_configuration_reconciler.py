@@ -83,3 +83,16 @@ async def test_revision_name_owned_by_someone_else(env: Env) -> None:
 
 async def test_missing_configuration_is_a_no_op(env: Env) -> None:
     assert await configuration.reconcile(env.deps, KEY) is None
+
+
+async def test_a_configuration_being_deleted_makes_no_revision(env: Env) -> None:
+    """Foreground deletion deletes the Revisions while the Configuration waits with a deletionTimestamp:
+    remaking them then (the flake of stop 24's CI) would leave the delete chasing new children."""
+    held = configuration_obj("default", "hello")
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    await env.store.create(CONFIGURATION, held)
+    await env.store.delete(CONFIGURATION, "default", "hello")
+    assert (await env.get(CONFIGURATION, "hello"))["metadata"]["deletionTimestamp"]
+    assert await configuration.reconcile(env.deps, KEY) is None
+    revs, _ = await env.store.list(REVISION, "default")
+    assert revs == []

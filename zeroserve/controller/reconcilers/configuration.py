@@ -50,8 +50,8 @@ def _generation(rev: Revision) -> int:
 
 async def reconcile(deps: Deps, key: Key) -> Requeue:
     loaded = await load(deps.store, CONFIGURATION, Configuration, key.namespace, key.name)
-    if loaded is None:
-        return None
+    if loaded is None or loaded[1].metadata.deletion_timestamp:
+        return None  # as Knative's generated reconciler: no ReconcileKind while deleting (no Revision remade)
     stored, cfg = loaded
     now = deps.now()
     cm = CONFIGURATION_CONDITIONS.manage(cfg.status, now)
