@@ -76,3 +76,28 @@ def test_the_second_of_two_requests_at_cc1_times_out_while_waiting(
     first, second = asyncio.run(two_at_once(up))
     assert first[0] == 200 and first[1].startswith("slept 1400 ms")
     assert second == (504, message)
+
+
+def test_timeout_seconds_ends_a_started_stream_cleanly_with_the_message(up: Up) -> None:
+    """``timeoutSeconds`` bounds the whole request even after the response started, and ends it
+    as Knative's timeout handler does: the 504 is ignored once the head went out, the message is
+    written as more body and the response ends cleanly (TestRevisionTimeout's "writes first byte
+    before timeout" reads the whole body and wants 200). A response that did not start in time is 504."""
+    stream = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "stream", "namespace": "default"},
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
+                "spec": {"timeoutSeconds": 1, "containers": [{"command": ["python3", "examples/stream/app.py"]}]},
+            }
+        },
+    }
+    up.cli("apply", "-f", "-", "--wait", input=json.dumps(stream))
+    status, body = up.get("stream.default.localhost", "/?n=10&ms=400")
+    assert status == 200
+    events = [line for line in body.splitlines() if line.startswith("data: ")]
+    assert 1 <= len(events) <= 4, body  # 1 s of a 3.6 s stream
+    assert body.endswith("request timeout"), body
+    assert up.get("stream.default.localhost", "/?n=1&ms=0") == (200, "id: 0\ndata: event 0 from stream-00001\n\n")

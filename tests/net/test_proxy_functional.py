@@ -246,16 +246,54 @@ async def test_limits_count_from_since_the_time_a_request_was_held_before(
             assert (r.status, await r.text()) == (200, "hello from up")
 
 
-async def test_idle_timeout_after_response_started_aborts(upstream: Upstream) -> None:
-    hook = Hook(upstream.port, Timeouts(idle=0.1))
-    async with (
-        ProxyServer(hook) as server,
-        aiohttp.ClientSession() as s,
-        s.get(f"http://127.0.0.1:{server.port}/sse") as r,
-    ):
-        assert r.status == 200
-        with pytest.raises(aiohttp.ClientPayloadError):
-            await asyncio.wait_for(r.content.read(), 10)
+@pytest.mark.parametrize(
+    "timeouts",
+    [
+        pytest.param(Timeouts(total=0.3, message="request timeout"), id="total"),
+        pytest.param(Timeouts(idle=0.1, message="request timeout"), id="idle"),
+    ],
+)
+async def test_a_limit_after_the_response_started_ends_a_streamed_response_with_the_message(
+    upstream: Upstream, timeouts: Timeouts
+) -> None:
+    """Knative's timeout handler (pkg/http/handler/timeout.go): once the head went out, the 504 is
+    ignored and the message is written as more body, then the response ends cleanly."""
+    hook = Hook(upstream.port, timeouts)
+    await upstream.sse_next.put("one")
+    async with ProxyServer(hook) as server, aiohttp.ClientSession() as s:
+        async with s.get(f"http://127.0.0.1:{server.port}/sse") as r:
+            assert r.status == 200
+            assert await asyncio.wait_for(r.text(), 10) == "data: one\n\nrequest timeout"
+        async with s.get(f"http://127.0.0.1:{server.port}/") as r:
+            assert (r.status, await r.text()) == (200, "hello from up")
+        assert hook.released == 2
+
+
+async def test_a_limit_after_a_content_length_response_started_aborts_it() -> None:
+    """A response with a Content-Length cannot end early: the client sees it cut (as Go's server
+    closes a connection whose handler wrote less than it declared)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        await reader.read()
+        writer.close()
+
+    raw = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = raw.sockets[0].getsockname()[1]
+    try:
+        hook = Hook(port, Timeouts(total=0.2, message="request timeout"))
+        async with (
+            ProxyServer(hook) as server,
+            aiohttp.ClientSession() as s,
+            s.get(f"http://127.0.0.1:{server.port}/") as r,
+        ):
+            assert r.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await asyncio.wait_for(r.content.read(), 10)
+    finally:
+        raw.close()
+        await raw.wait_closed()
 
 
 async def test_client_abort_closes_upstream() -> None:

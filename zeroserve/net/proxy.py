@@ -14,8 +14,9 @@ streams back:
 * hop-by-hop headers are stripped, Host is preserved, ``Forwarded`` and ``X-Forwarded-*`` set;
 * upgrades (websockets): after the upstream's 101 raw bytes are piped both ways;
 * timeouts per request (:class:`Timeouts`), counted from when the route hook answered or from an
-  earlier ``since`` (a request held in a breaker): 504 before the response started; after that a
-  timeout aborts the connection. A refused connect gives 502;
+  earlier ``since`` (a request held in a breaker): 504 before the response started; after that the
+  total or idle limit ends a chunked response with the message as its last chunk, as Knative's
+  timeout handler does, and aborts a Content-Length one. A refused connect gives 502;
 * a client that goes away aborts its upstream connection (never returned to the pool);
 * what one client connection can make the proxy hold is bounded (:mod:`zeroserve.net.limits`):
   the request head (414/431), requests parsed ahead of their turn, bytes sent after an upgrade
@@ -94,10 +95,11 @@ class Timeouts:
     response_start: float | None = None
     """Until the response head is received (504)."""
     idle: float | None = None
-    """No byte in either direction for this long (504 before the response started, else abort).
+    """No byte in either direction for this long (504 before the response started, else as ``total``).
     Checked lazily: a stall is noticed between ``idle`` and ``2 * idle`` seconds."""
     total: float | None = None
-    """The whole exchange (504 before the response started, else abort)."""
+    """The whole exchange (504 before the response started, else the response is cut short:
+    see ``_Exchange._time_out``)."""
     message: str | None = None
     """The body of a 504 from ``response_start``, ``idle`` or ``total`` (default: which limit fired);
     Knative's queue-proxy says ``request timeout``, its activator ``activator request timeout``."""
@@ -772,20 +774,40 @@ class _Exchange:
         target = self.target
         message = target.timeouts.message if target is not None else None
         if self.end_at is not None and now >= self.end_at:
-            self.fail(504, message or "upstream request timeout")
+            self._time_out(message or "upstream request timeout")
             return
         if self.start_at is not None and now >= self.start_at:
             self.fail(504, message or "upstream response start timeout")
             return
         if self.idle_at is not None and now >= self.idle_at:
             if self.activity == self.idle_seen:
-                self.fail(504, message or "upstream idle timeout")
+                self._time_out(message or "upstream idle timeout")
                 return
             self.idle_seen = self.activity
             assert target is not None and target.timeouts.idle is not None
             self.idle_at = now + target.timeouts.idle
         if self.end_at is not None or self.start_at is not None or self.idle_at is not None:
             self._wait(now)
+
+    def _time_out(self, message: str) -> None:
+        """The total or idle limit passed: 504 before the response started; after, the response
+        ends there, as Knative's timeout handler (``pkg/http/handler/timeout.go``) ends it: its
+        ``WriteHeader(504)`` is ignored once the head went out, the message is written as more
+        body and the handler returns, so a chunked (or close-delimited) response gets the message
+        and its end, cleanly. A Content-Length response cannot end early: it is aborted (Go's
+        server closes that connection too)."""
+        if not self.responding:
+            self.fail(504, message)
+            return
+        if not (self.resp_chunked or self.resp_until_close):
+            self.fail(504, message)
+            return
+        if self.up is not None:
+            self.up.abort()
+            self.up = None
+        body = message.encode()
+        self.down.write(http1.chunk(body) + http1.LAST_CHUNK if self.resp_chunked else body)
+        self._finish(keep_alive=not self.client_close and self.request_done and self.resp_chunked)
 
 
 class _Refusal(_Exchange):
