@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
-from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE
+from zeroserve.api.kinds import CONFIGURATION, CORE_SERVICE, REVISION, ROUTE
 from zeroserve.config.parse import parse_config
 from zeroserve.controller.ingress import RouteRule, WeightedTarget
 from zeroserve.controller.reconcilers import configuration, route
@@ -279,3 +280,45 @@ async def test_a_domain_template_that_renders_no_domain_name_is_error_config(env
     status, reason, message = cond(await env.get(ROUTE, "hello"), "AllTrafficAssigned")
     assert (status, reason) == ("False", "ErrorConfig")
     assert message is not None and message.startswith('domain name error: invalid domain name "Not_A_Label.hello')
+
+
+async def core_services(env: Env) -> dict[str, dict[str, Any]]:
+    items, _ = await env.store.list(CORE_SERVICE, "default")
+    return {o["metadata"]["name"]: o for o in items}
+
+
+async def test_core_services_per_tag_keep_every_label_and_annotation_the_route_ever_had(env: Env) -> None:
+    """Knative's reconcilePlaceholderServices/updatePlaceholderServices: a Service per sub-route
+    (named by the tag template), labels and annotations updated as a union (a key the Route drops
+    stays), Services of tags gone from the spec deleted, one another owner has left alone."""
+    await two_ready_revisions(env)
+    spec = [
+        {"revisionName": "hello-00001", "percent": 50, "tag": "blue"},
+        {"revisionName": "hello-00002", "percent": 50, "tag": "green"},
+    ]
+    await env.store.create(CORE_SERVICE, {"metadata": {"name": "green-hello"}, "spec": {"type": "ClusterIP"}})
+    await env.store.create(ROUTE, route_obj("default", "hello", spec))
+    await route.reconcile(env.deps, KEY)
+    svcs = await core_services(env)
+    assert sorted(svcs) == ["blue-hello", "green-hello", "hello"]
+    assert svcs["blue-hello"]["metadata"]["labels"] == {"serving.knative.dev/route": "hello"}
+    assert svcs["blue-hello"]["metadata"]["ownerReferences"][0]["kind"] == "Route"
+    assert "ownerReferences" not in svcs["green-hello"]["metadata"]  # not ours: untouched
+    rt = await env.get(ROUTE, "hello")
+    rt["metadata"]["labels"] = {"juicy": "jamba"}
+    rt["metadata"]["annotations"] = {"sweet": "mango"}
+    await env.store.update(ROUTE, rt)
+    await route.reconcile(env.deps, KEY)
+    svc = (await core_services(env))["hello"]["metadata"]
+    assert (svc["labels"]["juicy"], svc["annotations"]["sweet"]) == ("jamba", "mango")
+    rt = await env.get(ROUTE, "hello")
+    rt["metadata"]["labels"], rt["metadata"]["annotations"] = {}, {}
+    rt["spec"]["traffic"] = [{"revisionName": "hello-00002", "percent": 100}]
+    await env.store.update(ROUTE, rt)
+    await route.reconcile(env.deps, KEY)
+    svcs = await core_services(env)
+    assert sorted(svcs) == ["green-hello", "hello"]  # blue's went with its tag; green's is not ours
+    assert (svcs["hello"]["metadata"]["labels"]["juicy"], svcs["hello"]["metadata"]["annotations"]["sweet"]) == (
+        "jamba",
+        "mango",
+    )

@@ -321,6 +321,14 @@ def cluster_local_host(name: str, namespace: str) -> str:
     return f"{name}.{namespace}.{CLUSTER_LOCAL_DOMAIN}"
 
 
+def hostname(name: str, tag: str, network: NetworkConfig) -> str:
+    """route/domains ``HostnameFromTemplate``: the route's name, or ``tag-template`` over Name and
+    Tag for a tag's sub-route (also the name of that sub-route's core/v1 Service)."""
+    if not tag:
+        return name
+    return _render("TagTemplate", templates.TAG_TEMPLATE, network.tag_template, templates.tag_values(name, tag))
+
+
 def host(
     name: str,
     namespace: str,
@@ -337,8 +345,7 @@ def host(
     Name, Namespace, Domain, the Route's Annotations and its Labels with the visibility label as
     the route is seen; the result must be a fully qualified domain name. DomainNameError otherwise.
     """
-    sub = _render("TagTemplate", templates.TAG_TEMPLATE, network.tag_template, templates.tag_values(name, tag))
-    sub = sub if tag else name
+    sub = hostname(name, tag, network)
     local = is_cluster_local(route_labels, domains)
     seen_labels = {k: v for k, v in route_labels.items() if k != labels.VISIBILITY}
     if local:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Collection
 
 from zeroserve.api import labels
 from zeroserve.api.base import Obj, to_wire
@@ -36,26 +37,47 @@ def _owned_by_route(obj: Obj, name: str, uid: str | None = None) -> bool:
     )
 
 
-async def sync(deps: Deps, route: Route) -> None:
-    """Create or update the Route's Service (Knative's reconcilePlaceholderServices)."""
-    want = to_wire(k8sservice.make_route_service(route))
+async def sync(deps: Deps, route: Route, hostnames: Collection[str] | None = None) -> None:
+    """The Services of the Route and of its tags' sub-routes, as Knative's route reconciler keeps
+    them (``reconcilePlaceholderServices`` then ``updatePlaceholderServices``): each is created
+    when missing; one the Route controls gets the wanted spec and the union of its labels and
+    annotations with the Route's (a key the Route dropped stays: Knative's ``kmap.Union``, which
+    TestLabelPropagation and TestAnnotationPropagation check); one another owner has is left alone.
+
+    ``hostnames`` are the sub-routes' (``traffic.hostname``) when the traffic resolved; then a
+    Service of a tag no longer in the spec is deleted. None: the tags are not known, nothing goes."""
     ns, name = route.metadata.namespace or "", route.metadata.name or ""
+    wanted = [name, *(h for h in hostnames or () if h != name)]
+    for hostname in wanted:
+        await _sync_one(deps, route, to_wire(k8sservice.make_route_service(route, hostname)))
+    if hostnames is None:
+        return
+    items, _ = await deps.store.list(CORE_SERVICE, ns, f"{labels.ROUTE}={name}")
+    for obj in items:
+        if obj["metadata"]["name"] not in wanted and _owned_by_route(obj, name, route.metadata.uid):
+            with contextlib.suppress(NotFound):
+                await deps.store.delete(CORE_SERVICE, ns, obj["metadata"]["name"])
+
+
+async def _sync_one(deps: Deps, route: Route, want: Obj) -> None:
+    ns, name = want["metadata"]["namespace"], want["metadata"]["name"]
     current = await get_or_none(deps.store, CORE_SERVICE, ns, name)
     if current is None:
         with contextlib.suppress(AlreadyExists):
             await deps.store.create(CORE_SERVICE, want)
         return
-    if not _owned_by_route(current, name, route.metadata.uid):
-        log.info("route %s/%s: its Service is owned by another; left alone", ns, name)
+    if not _owned_by_route(current, route.metadata.name or "", route.metadata.uid):
+        log.info("route %s/%s: Service %s is owned by another; left alone", ns, route.metadata.name, name)
         return
     meta = current["metadata"]
-    wanted_meta = want["metadata"]
+    merged_labels = {**(meta.get("labels") or {}), **want["metadata"].get("labels", {})}
+    merged_annotations = {**(meta.get("annotations") or {}), **want["metadata"].get("annotations", {})}
     if (meta.get("labels") or {}, meta.get("annotations") or {}, current.get("spec")) != (
-        wanted_meta.get("labels", {}),
-        wanted_meta.get("annotations", {}),
+        merged_labels,
+        merged_annotations,
         want["spec"],
     ):
-        new_meta = {**meta, "labels": wanted_meta.get("labels", {}), "annotations": wanted_meta.get("annotations", {})}
+        new_meta = {**meta, "labels": merged_labels, "annotations": merged_annotations}
         await deps.store.update(CORE_SERVICE, {**current, "metadata": new_meta, "spec": want["spec"]})
 
 

@@ -56,11 +56,13 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     requeue: Requeue = None
     try:
         _set_urls(route, cfg)
-        await k8sservices.sync(deps, route)
         tc = await resolve(deps, route)
         if tc.error is not None:
+            await k8sservices.sync(deps, route)
             mark_bad_target(cm, tc.error)
         else:
+            name = route.metadata.name or ""
+            await k8sservices.sync(deps, route, [traffic.hostname(name, tag, cfg.network) for tag in tc.targets])
             requeue = _assign(deps, cm, route, tc, cfg)
     except traffic.DomainNameError as err:  # route.go: a template that renders no domain name
         cm.mark_false(ALL_TRAFFIC_ASSIGNED, ERROR_CONFIG, str(err))

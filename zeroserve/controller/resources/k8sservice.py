@@ -49,12 +49,14 @@ APP_LABEL: Final = "app"
 GATEWAY_APP: Final = "3scale-kourier-gateway"
 
 
-def make_route_service(route: Route) -> CoreService:
+def make_route_service(route: Route, hostname: str | None = None) -> CoreService:
+    """The core/v1 Service of the route (``hostname`` None) or of one of its tags' sub-routes
+    (``hostname`` from ``traffic.hostname``), as Knative's ``MakeK8sPlaceholderService``."""
     meta = route.metadata
     route_labels = {k: v for k, v in meta.labels.items() if k != labels.VISIBILITY}
     return CoreService(
         metadata=ObjectMeta(
-            name=meta.name,
+            name=hostname or meta.name,
             namespace=meta.namespace,
             labels={**route_labels, labels.ROUTE: meta.name or ""},
             annotations=dict(meta.annotations),
