@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from zeroserve.config.channels import ChannelDefaultsConfig
 from zeroserve.config.eventing import BrokerDefaultsConfig
 
 
@@ -206,4 +207,5 @@ class Config:
     deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     br_defaults: BrokerDefaultsConfig = field(default_factory=BrokerDefaultsConfig)
+    ch_defaults: ChannelDefaultsConfig = field(default_factory=ChannelDefaultsConfig)
     eventing: EventingConfig = field(default_factory=EventingConfig)

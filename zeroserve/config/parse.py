@@ -46,6 +46,7 @@ from zeroserve.config import (
     templates,
 )
 from zeroserve.config.duration import SECOND, format_duration, parse_duration
+from zeroserve.config.channels import ch_defaults_to_data, parse_ch_defaults
 from zeroserve.config.eventing import br_defaults_to_data, parse_br_defaults
 from zeroserve.errors import ConfigError
 
@@ -565,6 +566,7 @@ _SECTIONS: dict[str, str] = {
     "config-features": "features",
     "config-zeroserve-eventing": "eventing",
     "config-br-defaults": "br_defaults",
+    "default-ch-webhook": "ch_defaults",
 }
 
 
@@ -606,6 +608,7 @@ _PARSERS: dict[str, Callable[[Data, list[str] | None], Any]] = {
     "config-features": parse_features,
     "config-zeroserve-eventing": parse_eventing,
     "config-br-defaults": parse_br_defaults,
+    "default-ch-webhook": parse_ch_defaults,
 }
 
 
@@ -716,6 +719,7 @@ def config_to_data(cfg: Config) -> dict[str, dict[str, str]]:
         },
         "config-features": dict(sorted(cfg.features.flags.items())),
         "config-br-defaults": br_defaults_to_data(cfg.br_defaults),
+        "default-ch-webhook": ch_defaults_to_data(cfg.ch_defaults),
     }
 
 
