@@ -170,7 +170,7 @@ class Activator:
             return self.forward(head, namespace, revision, info, headers, drop)
         self.reporter.request_in(namespace, revision, self._now())
         # Not held: the revision's timeouts count from now, when the proxy arms them.
-        return self._leased(head, namespace, revision, lease, info.timeouts, headers, drop)
+        return self._leased(head, namespace, revision, lease, info.timeouts, headers, drop, info.h2c)
 
     async def forward(
         self,
@@ -200,7 +200,7 @@ class Activator:
             if isinstance(exc, errors.NotFound):
                 return _text(404, f"Error getting active endpoint: {exc.message}")
             raise
-        result = self._leased(head, namespace, revision, lease, timeouts, headers, drop)
+        result = self._leased(head, namespace, revision, lease, timeouts, headers, drop, info.h2c)
         return result if isinstance(result, (Target, Response)) else await result
 
     def _leased(
@@ -212,8 +212,10 @@ class Activator:
         timeouts: Timeouts,
         headers: tuple[h.Header, ...],
         drop: frozenset[bytes],
+        h2c: bool,
     ) -> RouteResult | Awaitable[RouteResult]:
-        """On to the leased instance: through the inline queue, else a Target."""
+        """On to the leased instance: through the inline queue (which knows its protocol), else a
+        Target (over h2c to a revision that speaks it: Knative's activator proxies HTTP/2 as HTTP/2)."""
 
         def release() -> None:
             lease.release()
@@ -238,4 +240,4 @@ class Activator:
         if head.host:
             extra.append((h.K_ORIGINAL_HOST.encode(), head.host.encode("latin-1")))
         drop = _DROP | drop if drop else _DROP
-        return Target(host, port, timeouts=timeouts, headers=tuple(extra), on_release=release, drop=drop)
+        return Target(host, port, timeouts=timeouts, headers=tuple(extra), on_release=release, drop=drop, h2c=h2c)

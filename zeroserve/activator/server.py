@@ -34,7 +34,7 @@ import aiohttp
 from zeroserve.activator.handler import Activator
 from zeroserve.activator.probe import HttpProber
 from zeroserve.activator.reporter import ConcurrencyReporter, HttpStatSink, StatSink
-from zeroserve.activator.throttler import Address, Throttler
+from zeroserve.activator.throttler import Address, Throttler, serves_h2c
 from zeroserve.autoscaler.metrics import StatMessage
 from zeroserve.net.proxy import ProxyServer
 
@@ -127,7 +127,9 @@ def apply_revision_event(throttler: Throttler, type_: str, obj: Mapping[str, Any
     # Knative's activator: an unset responseStartTimeoutSeconds or idleTimeoutSeconds is no limit.
     response_start = spec.get("responseStartTimeoutSeconds") or 0
     idle = spec.get("idleTimeoutSeconds") or 0
-    throttler.set_revision(key[0], key[1], int(cc), float(timeout), float(response_start), float(idle))
+    throttler.set_revision(
+        key[0], key[1], int(cc), float(timeout), float(response_start), float(idle), h2c=serves_h2c(spec)
+    )
 
 
 def endpoint_addresses(obj: Mapping[str, Any]) -> list[Address]:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from zeroserve import errors
 from zeroserve.activator import lb_policy
@@ -58,6 +59,8 @@ class RevisionInfo:
     timeout_seconds: float
     response_start_timeout_seconds: float = 0.0
     idle_timeout_seconds: float = 0.0
+    h2c: bool = False
+    """Its app speaks HTTP/2 with prior knowledge (its port is named ``h2c``): so does the activator."""
     timeouts: Timeouts = field(init=False, compare=False, repr=False)
     """The three as the proxy applies them (504 ``activator request timeout``)."""
 
@@ -70,6 +73,21 @@ class RevisionInfo:
             message=TIMEOUT_MESSAGE,
         )
         object.__setattr__(self, "timeouts", timeouts)  # frozen: derived once, here
+
+
+def serves_h2c(spec: Mapping[str, Any]) -> bool:
+    """Whether a revision (its ``spec`` as the API sends it) speaks h2c: its serving container's first
+    port is named ``h2c`` (Knative's ``Revision.GetProtocol``; the serving container is the only one,
+    else the one with ports, as ``RevisionSpec.GetContainer``)."""
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        return False
+    if len(containers) == 1:
+        serving = containers[0]
+    else:
+        serving = next((c for c in containers if isinstance(c, dict) and c.get("ports")), None)
+    ports = serving.get("ports") if isinstance(serving, dict) else None
+    return isinstance(ports, list) and bool(ports) and isinstance(ports[0], dict) and ports[0].get("name") == "h2c"
 
 
 class Tracker:
@@ -237,15 +255,18 @@ class Throttler:
         timeout_seconds: float,
         response_start_timeout_seconds: float = 0.0,
         idle_timeout_seconds: float = 0.0,
+        *,
+        h2c: bool = False,
     ) -> None:
-        """Learn (or update) a revision: its containerConcurrency and its three timeouts (0 = none)."""
+        """Learn (or update) a revision: its containerConcurrency, its three timeouts (0 = none) and
+        whether it speaks h2c (:func:`serves_h2c`)."""
         key = (namespace, revision)
         cc = max(0, container_concurrency)
         rev = self._revisions.get(key)
         if rev is not None and rev.info.container_concurrency != cc:
             logger.warning("revision %s/%s: containerConcurrency cannot change; ignored", *key)
             cc = rev.info.container_concurrency
-        info = RevisionInfo(cc, timeout_seconds, response_start_timeout_seconds, idle_timeout_seconds)
+        info = RevisionInfo(cc, timeout_seconds, response_start_timeout_seconds, idle_timeout_seconds, h2c)
         if rev is not None:
             rev.info = info
             return

@@ -247,7 +247,8 @@ async def _serve(
         endpoints = status.endpoints if status else ()
         if instances is not None:  # before the tables: a new instance has its queue when routed to
             instances.set_endpoints(key, endpoints)
-        modes.set_endpoints(key.namespace, key.revision, endpoints)
+        limits = recorder.limits(key)
+        modes.set_endpoints(key.namespace, key.revision, endpoints, h2c=limits is not None and limits.h2c)
         throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in endpoints])
 
     runtime.subscribe(endpoints_changed)

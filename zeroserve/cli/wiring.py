@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from zeroserve.activator import probe as activator_probe
-from zeroserve.activator.throttler import Throttler
+from zeroserve.activator.throttler import Throttler, serves_h2c
 from zeroserve.api.kinds import REVISION
 from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.autoscaler.metrics import Stat, StatMessage
@@ -106,6 +106,7 @@ class RevisionFeed:
             timeout if isinstance(timeout, int) else self._default_timeout,
             response_start if isinstance(response_start, int) else 0,
             idle if isinstance(idle, int) else 0,
+            h2c=serves_h2c(spec),
         )
 
     async def run(self) -> None:
@@ -135,6 +136,7 @@ class ServingModes:
         self._gateway = gateway
         self._modes: dict[tuple[str, str], str] = {}
         self._endpoints: dict[tuple[str, str], tuple[Endpoint, ...]] = {}
+        self._h2c: set[tuple[str, str]] = set()
 
     def mode(self, namespace: str, revision: str) -> str:
         return self._modes.get((namespace, revision), "Proxy")
@@ -145,17 +147,22 @@ class ServingModes:
         self._modes[(namespace, revision)] = mode
         self._publish(namespace, revision)
 
-    def set_endpoints(self, namespace: str, revision: str, endpoints: Sequence[Endpoint]) -> None:
+    def set_endpoints(self, namespace: str, revision: str, endpoints: Sequence[Endpoint], h2c: bool = False) -> None:
+        """``h2c``: the revision's app speaks HTTP/2 (its port is named ``h2c``)."""
         if endpoints:
             self._endpoints[(namespace, revision)] = tuple(endpoints)
         else:
             self._endpoints.pop((namespace, revision), None)
+        if h2c:
+            self._h2c.add((namespace, revision))
+        else:
+            self._h2c.discard((namespace, revision))
         self._publish(namespace, revision)
 
     def _publish(self, namespace: str, revision: str) -> None:
         serve = self.mode(namespace, revision) == "Serve"
         shown = self._endpoints.get((namespace, revision), ()) if serve else ()
-        self._gateway.set_endpoints(namespace, revision, shown)
+        self._gateway.set_endpoints(namespace, revision, shown, h2c=(namespace, revision) in self._h2c)
 
 
 def limits_of(workload: Workload) -> InstanceLimits:
@@ -165,6 +172,7 @@ def limits_of(workload: Workload) -> InstanceLimits:
         timeout=float(workload.timeout_seconds),
         response_start_timeout=float(workload.response_start_timeout_seconds),
         idle_timeout=float(workload.idle_timeout_seconds),
+        h2c=workload.h2c,
     )
 
 

@@ -159,6 +159,8 @@ class Gateway:
         """Ports of the platform's other listeners (the API, the registry): never forwarded to locally."""
         self._contained: dict[str, tuple[ProxyServer, str]] = {}
         self._endpoints: dict[tuple[str, str], tuple[routing.Endpoint, ...]] = {}
+        self._h2c: set[tuple[str, str]] = set()
+        """Revisions whose endpoints speak HTTP/2 (``set_endpoints``)."""
         self._in_flight: dict[routing.Endpoint, int] = {}
         self.pool = UpstreamPool()
         self._external = ProxyServer(self._router(internal=False), pool=self.pool, limits=limits)
@@ -288,14 +290,21 @@ class Gateway:
         return mapping is not None and mapping.namespace == namespace and mapping.generation >= generation
 
     def set_endpoints(
-        self, namespace: str, revision: str, endpoints: Iterable[routing.Endpoint | EndpointLike]
+        self, namespace: str, revision: str, endpoints: Iterable[routing.Endpoint | EndpointLike], *, h2c: bool = False
     ) -> None:
-        """The ready instances of a revision (replaces the previous list; empty removes)."""
+        """The ready instances of a revision (replaces the previous list; empty removes). ``h2c``: they
+        are spoken to over HTTP/2 (a revision whose port is named ``h2c``; with an ``admission``, its
+        own targets say so)."""
         eps = tuple(e if isinstance(e, tuple) else (e.host, e.port) for e in endpoints)
+        key = (namespace, revision)
         if eps:
-            self._endpoints[(namespace, revision)] = eps
+            self._endpoints[key] = eps
         else:
-            self._endpoints.pop((namespace, revision), None)
+            self._endpoints.pop(key, None)
+        if h2c and eps:
+            self._h2c.add(key)
+        else:
+            self._h2c.discard(key)
 
     def endpoints(self, namespace: str, revision: str) -> tuple[routing.Endpoint, ...]:
         return self._endpoints.get((namespace, revision), ())
@@ -352,7 +361,11 @@ class Gateway:
                 return admitter.admit(False)
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
         return Target(
-            endpoint[0], endpoint[1], timeouts=self.timeouts, on_release=functools.partial(self._done, endpoint)
+            endpoint[0],
+            endpoint[1],
+            timeouts=self.timeouts,
+            on_release=functools.partial(self._done, endpoint),
+            h2c=bool(self._h2c) and (backend.namespace, backend.revision) in self._h2c,
         )
 
     def _route_marked(self, head: RequestHead, targets: routing.Targets) -> RouteResult | Awaitable[RouteResult]:
@@ -394,6 +407,7 @@ class Gateway:
             headers=backend.headers,
             drop=backend.drop,
             on_release=functools.partial(self._done, endpoint),
+            h2c=(backend.namespace, backend.revision) in self._h2c,
         )
 
     def _route_contained(self, inside: str, head: RequestHead) -> Routed:

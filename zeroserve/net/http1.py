@@ -8,6 +8,9 @@ from zeroserve.net.headers import Header, serialize
 
 CRLF = b"\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+"""What a client speaking HTTP/2 with prior knowledge sends first (RFC 9113 §3.4), made to look
+like a request no HTTP/1.1 server serves (``PRI *``)."""
 
 
 def reason(status: int) -> bytes:

@@ -25,6 +25,11 @@ streams back:
   connection closes;
 * an absolute-form target (``GET http://host/path``) is routed and forwarded by its authority,
   which replaces the Host header (RFC 9112 §3.2.2);
+* HTTP/2 (cleartext, prior knowledge) both ways: a :class:`Target` with ``h2c`` set is sent its
+  requests as HTTP/2 streams (:mod:`.h2bridge`, :mod:`.http2`: a revision whose port is named
+  ``h2c``), and a connection that opens with the HTTP/2 preface is handed to
+  :mod:`.h2server`, whose streams take the same route hook. Only a connection's first bytes are
+  looked at for that; the HTTP/1.1 path is unchanged;
 * a route hook may instead answer a request in this process (:class:`Local`, e.g. the Broker
   ingress of ``zeroserve up``): its body is read whole (bounded: 413), then handed to a function
   that returns the :class:`Response` (or an awaitable of it) — no socket, no second parse.
@@ -47,7 +52,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
@@ -58,6 +63,9 @@ from zeroserve.net.deadlines import Deadlines, Expiring
 from zeroserve.net.upstream import UpstreamConnection, UpstreamPool
 from zeroserve.net.writes import Writes
 from zeroserve.net.writes import for_loop as writes_for_loop
+
+if TYPE_CHECKING:
+    from zeroserve.net.h2bridge import Bridge
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +150,7 @@ def limit(seconds: float) -> float | None:
 class Target:
     """Where one request goes; ``release()`` runs exactly once when the request is over."""
 
-    __slots__ = ("_on_release", "drop", "headers", "host", "port", "timeouts")
+    __slots__ = ("_on_release", "drop", "h2c", "headers", "host", "port", "timeouts")
 
     def __init__(
         self,
@@ -153,6 +161,7 @@ class Target:
         headers: tuple[h.Header, ...] = (),
         on_release: Callable[[], None] | None = None,
         drop: frozenset[bytes] = frozenset(),
+        h2c: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -161,6 +170,8 @@ class Target:
         """Extra headers for the upstream request (e.g. ``K-Proxy-Request: activator``)."""
         self.drop = drop
         """Lower-cased names of request headers not to forward (e.g. ``host``, replaced in ``headers``)."""
+        self.h2c = h2c
+        """Speak HTTP/2 with prior knowledge to the upstream (a revision whose port is named ``h2c``)."""
         self._on_release = on_release
 
     def release(self) -> None:
@@ -234,6 +245,14 @@ class Local:
 Router = Callable[[RequestHead], RouteResult | Local | Awaitable[RouteResult]]
 
 
+class _Connection(Protocol):
+    """A client connection of a server: HTTP/1.1 (:class:`_Downstream`) or HTTP/2 (:mod:`.h2server`)."""
+
+    def sweep(self, now: float, head_timeout: float | None, idle_timeout: float | None) -> None: ...
+    def shutdown(self) -> None: ...
+    def abort(self) -> None: ...
+
+
 class _ServerState:
     """Shared by every connection of one server (uvicorn's ServerState)."""
 
@@ -245,7 +264,7 @@ class _ServerState:
         self.scheme = scheme
         self.proto = scheme.encode("latin-1")
         self.limits = limits
-        self.connections: set[_Downstream] = set()
+        self.connections: set[_Connection] = set()
         self.closing = False
         self.all_closed = asyncio.Event()
         self.in_flight = 0
@@ -296,6 +315,8 @@ class _Exchange:
     target: Target | None = None
     handler: Local | None = None
     """Set when the route hook answers the request in this process."""
+    bridge: Bridge | None = None
+    """Set when the target speaks h2c: the request goes as an HTTP/2 stream (:mod:`.h2bridge`)."""
     head: RequestHead | None = None
     up: UpstreamConnection | None = None
     upstream_head: bytes | None = None
@@ -395,12 +416,24 @@ class _Exchange:
             deadlines.add(self, due, now)
         elif t.total is not None or t.idle is not None or t.response_start is not None:
             self._arm(t)
+        if result.h2c:
+            self._bridge()
+            return
         conn = self.down.state.pool.take((result.host, result.port))
         if conn is not None:
             self.reused = True
             self.attach(conn)
         else:
             self.task = asyncio.get_running_loop().create_task(self._connect())
+
+    def _bridge(self) -> None:
+        from zeroserve.net import h2bridge  # the h2 library only when some target speaks h2c
+
+        if self.upgrade:
+            self.local(Response(502, h2bridge.UPGRADE_REFUSED))
+            return
+        self.bridge = h2bridge.Bridge(self)
+        self.bridge.start()
 
     async def _connect(self) -> None:
         assert self.target is not None
@@ -478,6 +511,9 @@ class _Exchange:
         if self.sent and self.up is not None:
             self.up.write(http1.chunk(data) if self.chunked_request else data)
             return
+        if self.bridge is not None:
+            self.bridge.request_body(data)
+            return
         self.buffer.append(data)
         self.buffered += len(data)
         if self.buffered > HIGH_WATER:
@@ -495,6 +531,8 @@ class _Exchange:
             return
         if self.sent and self.up is not None and self.chunked_request and not self.upgrade:
             self.up.write(http1.LAST_CHUNK)
+        elif self.bridge is not None:
+            self.bridge.request_complete()
 
     # -- answered in this process (Local) --------------------------------------------------
 
@@ -690,6 +728,8 @@ class _Exchange:
             if self.up is not None:
                 self.up.abort()
                 self.up = None
+            elif self.bridge is not None:
+                self.bridge.cancel()
             self.down.abort()
             self._finish(keep_alive=False)
             return
@@ -701,6 +741,8 @@ class _Exchange:
         if self.up is not None:
             self.up.abort()
             self.up = None
+        elif self.bridge is not None:
+            self.bridge.cancel()
         close = not self.keep_alive or not self.request_done or self.upgrade or self.down.state.closing
         if not self.request_done and self._more_to_come():
             self.down.linger = True  # the client is still sending: let it read this first
@@ -726,6 +768,8 @@ class _Exchange:
         if self.up is not None:
             self.up.abort()
             self.up = None
+        elif self.bridge is not None:
+            self.bridge.cancel()
         self._finish(keep_alive=False)
 
     def _finish(self, *, keep_alive: bool) -> None:
@@ -805,6 +849,8 @@ class _Exchange:
         if self.up is not None:
             self.up.abort()
             self.up = None
+        elif self.bridge is not None:
+            self.bridge.cancel()
         body = message.encode()
         self.down.write(http1.chunk(body) + http1.LAST_CHUNK if self.resp_chunked else body)
         self._finish(keep_alive=not self.client_close and self.request_done and self.resp_chunked)
@@ -847,6 +893,8 @@ class _Downstream(asyncio.Protocol):
     mark_at = 0.0
     """The timeout sweep: the request being parsed when the connection was first seen waiting
     for its client, and when."""
+    _sniffed = b""
+    """The connection's first bytes while they may still be the HTTP/2 preface (see ``_sniff``)."""
 
     def __init__(self, state: _ServerState) -> None:
         self.state = state
@@ -890,8 +938,27 @@ class _Downstream(asyncio.Protocol):
             self.client_ip = self.client[0].encode("latin-1")
             self.node = h.forwarded_node(self.client[0])
         self.state.connections.add(self)
+        self.divert = self._sniff
         if self.state.closing:
             self.close()
+
+    def _sniff(self, data: bytes) -> None:
+        """The connection's first bytes: the HTTP/2 preface hands the connection to
+        :mod:`.h2server` (a client with prior knowledge); anything else is HTTP/1.1 from here on,
+        with no further cost per request."""
+        seen = self._sniffed + data if self._sniffed else data
+        preface = http1.H2_PREFACE
+        if len(seen) < len(preface) and preface.startswith(seen):
+            self._sniffed = seen  # a preface may come in pieces
+            return
+        self.divert = None
+        self._sniffed = b""
+        if seen.startswith(preface):
+            from zeroserve.net import h2server  # the h2 library only when a client speaks HTTP/2
+
+            h2server.take_over(self, seen)
+            return
+        self.data_received(seen)
 
     def data_received(self, data: bytes) -> None:
         divert = self.divert
@@ -1003,6 +1070,8 @@ class _Downstream(asyncio.Protocol):
         up = self.exchanges[0].up if self.exchanges else self.pipe
         if up is not None and up.transport is not None:
             up.transport.resume_reading()
+        elif self.exchanges and (bridge := self.exchanges[0].bridge) is not None:
+            bridge.resume()
 
     # -- httptools callbacks ---------------------------------------------------------------
 

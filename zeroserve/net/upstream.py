@@ -16,7 +16,9 @@ on one machine a connection takes well under a millisecond) is abandoned and mad
 once, until the caller's connect timeout. The burst then goes as fast as the app accepts.
 
 An address that stands for a container instance's network namespace (:mod:`.netns`) is reached
-by a socket made inside it; every other address is connected as it is.
+by a socket made inside it; every other address is connected as it is. :meth:`UpstreamPool.dial`
+is that way of connecting for any protocol: the pool's HTTP/2 connections (:attr:`UpstreamPool.h2`,
+:mod:`.http2`, for targets that speak h2c) are opened through it too.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Sequence
-from typing import Protocol, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 import httptools
 
@@ -35,9 +37,13 @@ from zeroserve.net import netns
 from zeroserve.net.writes import Writes
 from zeroserve.net.writes import for_loop as writes_for_loop
 
+if TYPE_CHECKING:
+    from zeroserve.net.http2 import H2Pool
+
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, int]
+P = TypeVar("P", bound=asyncio.BaseProtocol)
 
 DEFAULT_MAX_IDLE_PER_HOST = 128
 CONNECT_ATTEMPTS = (0.025, 0.05, 0.1, 0.2, 0.4)
@@ -200,6 +206,17 @@ class UpstreamPool:
         self._idle: dict[Key, list[UpstreamConnection]] = {}
         self._gates: dict[Key, _Gate] = {}
         """Keys with an attempt in flight."""
+        self._h2: H2Pool | None = None
+
+    @property
+    def h2(self) -> H2Pool:
+        """The HTTP/2 (h2c) connections to upstreams, made on first use (the ``h2`` library is
+        imported only then: most upstreams speak HTTP/1.1)."""
+        if self._h2 is None:
+            from zeroserve.net.http2 import H2Pool
+
+            self._h2 = H2Pool(self.dial)
+        return self._h2
 
     def take(self, key: Key) -> UpstreamConnection | None:
         idle = self._idle.get(key)
@@ -261,33 +278,39 @@ class UpstreamPool:
             self._next(key, gate)
 
     async def _open(self, key: Key) -> UpstreamConnection:
+        return await self.dial(key, lambda: UpstreamConnection(self, key), self.take)
+
+    async def dial(self, key: Key, factory: Callable[[], P], idle: Callable[[Key], P | None] | None = None) -> P:
+        """A new connection to ``key`` speaking ``factory()``'s protocol: an attempt that takes longer
+        than :attr:`attempts` says is made again (see the module docstring) until cancelled; a
+        container instance's endpoint through a socket made inside its namespace. ``idle``: between
+        attempts, a connection handed back meanwhile to use instead (None: none)."""
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
-            if attempt and (idle := self.take(key)) is not None:
-                return idle  # handed back to the pool while we retried (nobody was waiting)
+            if attempt and idle is not None and (conn := idle(key)) is not None:
+                return conn  # handed back to the pool while we retried (nobody was waiting)
             limit = self.attempts[min(attempt, len(self.attempts) - 1)]
             attempt += 1
             try:
                 async with asyncio.timeout(limit):
                     target = netns.lookup(*key)
                     if target is None:
-                        _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), key[0], key[1])
-                    else:  # a container instance: a socket made inside its network namespace
-                        conn = await self._open_in(target, key)
-                return conn
+                        _, proto = await loop.create_connection(factory, key[0], key[1])
+                        return proto
+                    return await self._open_in(target, factory)  # a container instance: inside its namespace
             except TimeoutError:
                 logger.debug("connecting to %s:%d took over %.3f s (attempt %d); again", *key, limit, attempt)
 
-    async def _open_in(self, target: netns.Target, key: Key) -> UpstreamConnection:
+    async def _open_in(self, target: netns.Target, factory: Callable[[], P]) -> P:
         sock = await netns.connect(target)
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, key), sock=sock)
+            _, proto = await loop.create_connection(factory, sock=sock)
         except BaseException:
             sock.close()
             raise
-        return conn
+        return proto
 
     def _next(self, key: Key, gate: _Gate) -> None:
         """The attempt in flight is over: the next waiter's turn, or no gate."""
@@ -309,6 +332,8 @@ class UpstreamPool:
             for conn in list(idle):
                 conn.close()
         self._idle.clear()
+        if self._h2 is not None:
+            self._h2.close()
 
 
 def _hand(gate: _Gate, conn: UpstreamConnection) -> bool:

@@ -12,7 +12,9 @@ instance, so they can do the queue-proxy's job themselves, on the same objects i
   scraper (read in-process, no HTTP);
 * the revision's timeouts: ``timeoutSeconds``, ``responseStartTimeoutSeconds`` and
   ``idleTimeoutSeconds`` (504 ``request timeout``), each counting the time queued, as Knative's
-  queue-proxy wraps its breaker in its timeout handler (``pkg/queue/sharedmain/handlers.go``).
+  queue-proxy wraps its breaker in its timeout handler (``pkg/queue/sharedmain/handlers.go``);
+* its protocol: requests for an app whose port is named ``h2c`` go to it over HTTP/2
+  (``Target.h2c``), as Knative's ingress and queue-proxy speak h2c to such a revision.
 
 The runtime probes the app directly (no network probe to answer), and drain needs no quiet
 period: the routing tables change synchronously, so once an instance has left them,
@@ -55,6 +57,8 @@ class InstanceLimits:
     timeout: float = 300.0
     response_start_timeout: float = 0.0
     idle_timeout: float = 0.0
+    h2c: bool = False
+    """The app speaks HTTP/2 with prior knowledge (its port is named ``h2c``)."""
 
     @property
     def queue_depth(self) -> int:
@@ -84,6 +88,7 @@ class InlineInstance:
         self.stat = Stat(pod_name=pod_name)
         """The last 1 s report (what a sidecar serves on ``GET /stats``)."""
         self.timeouts = limits.timeouts()
+        self.h2c = limits.h2c
         self.retired = False
         """Left the routing tables: forgotten once idle."""
         self._idle: asyncio.Event | None = None
@@ -118,7 +123,9 @@ class InlineInstance:
     def admit_probe(self, *, headers: tuple[h.Header, ...] = (), drop: frozenset[bytes] = frozenset()) -> Target:
         """A kubelet probe (``K-Kubelet-Probe``): to the app past the breaker and the stats, with the
         revision's timeouts (Knative's ``queue.ProxyHandler``)."""
-        return Target(self.address[0], self.address[1], timeouts=self.timeouts, headers=headers, drop=drop)
+        return Target(
+            self.address[0], self.address[1], timeouts=self.timeouts, headers=headers, drop=drop, h2c=self.h2c
+        )
 
     def _out(self, proxied: bool) -> None:
         self.stats.req_out(self._time(), proxied)
@@ -181,6 +188,7 @@ class InlineTarget(Target):
         self.timeouts = timeouts
         self.headers = headers
         self.drop = drop
+        self.h2c = instance.h2c
         self._on_release = None
         self._instance: InlineInstance | None = instance
         self._proxied = proxied

@@ -12,7 +12,8 @@ Two listeners, both on the one streaming proxy core (:class:`~zeroserve.net.Prox
   already in), then goes to the app on ``USER_PORT`` with the revision's timeouts (time
   queued counts toward ``timeoutSeconds``, ``responseStartTimeoutSeconds`` and
   ``idleTimeoutSeconds``). The proxy core sets ``Forwarded`` and
-  ``X-Forwarded-*`` and preserves Host.
+  ``X-Forwarded-*`` and preserves Host; it speaks HTTP/2 to an app whose port is named ``h2c``
+  (``USER_PROTOCOL``), and takes HTTP/2 (prior knowledge) as well as HTTP/1.1 on the serving port.
 * the **admin port**: ``GET /stats`` (the last 1 s report, JSON of
   :class:`~zeroserve.autoscaler.metrics.Stat`), ``POST /drain`` and ``GET /wait-for-drain``
   (Knative's preStop hook): both drain and answer once the instance is drained.
@@ -152,9 +153,11 @@ class QueueProxy:
         self.drainer.touch(self._loop.time())
         s = self.settings
         if original_host is None:
-            return Target(s.user_host, s.user_port, timeouts=self.timeouts)
+            return Target(s.user_host, s.user_port, timeouts=self.timeouts, h2c=s.h2c)
         headers = ((b"Host", original_host),)
-        return Target(s.user_host, s.user_port, timeouts=self.timeouts, headers=headers, drop=_RESTORE_HOST_DROP)
+        return Target(
+            s.user_host, s.user_port, timeouts=self.timeouts, headers=headers, drop=_RESTORE_HOST_DROP, h2c=s.h2c
+        )
 
     def _target(
         self, timeouts: Timeouts, proxied: bool, holds_slot: bool, original_host: bytes | None = None
@@ -166,7 +169,7 @@ class QueueProxy:
 
         s = self.settings
         if original_host is None:
-            return Target(s.user_host, s.user_port, timeouts=timeouts, on_release=done)
+            return Target(s.user_host, s.user_port, timeouts=timeouts, on_release=done, h2c=s.h2c)
         # The activator moved the Host aside: the app sees the one the client sent (runtime contract).
         return Target(
             s.user_host,
@@ -175,6 +178,7 @@ class QueueProxy:
             on_release=done,
             headers=((b"Host", original_host),),
             drop=_RESTORE_HOST_DROP,
+            h2c=s.h2c,
         )
 
     async def _queued(self, arrived: float, proxied: bool, original_host: bytes | None) -> RouteResult:

@@ -4,7 +4,10 @@ The variable names are Knative's (``pkg/reconciler/revision/resources/queue.go``
 ``QUEUE_ADMIN_PORT`` (Knative's fixed 8022; 0 = ephemeral), ``QUEUE_DRAIN_QUIET_PERIOD`` and
 ``QUEUE_DRAIN_WEBSOCKET_GRACE`` (Knative's fixed 30 s and 60 s, made for clusters).
 ``SERVING_READINESS_PROBE`` is the JSON of the user container's readiness probe
-(``corev1.Probe``); only what the queue-proxy runs is kept (:class:`UserProbe`).
+(``corev1.Probe``); only what the queue-proxy runs is kept (:class:`UserProbe`). ``USER_PROTOCOL``
+(``http1`` or ``h2c``) is zeroserve's: Knative's queue-proxy is told nothing and speaks HTTP/2 to the
+app when the request came in so (the ingress sends an h2c revision's requests so); ours speaks h2c
+to an h2c app always, a kubelet probe or an HTTP/1.1 request from the activator included.
 """
 
 from __future__ import annotations
@@ -112,6 +115,8 @@ class Settings:
     """QUEUE_DRAIN_QUIET_PERIOD: after a drain starts, seconds without a new request before shutting down."""
     websocket_grace: float = 60.0
     """QUEUE_DRAIN_WEBSOCKET_GRACE: how long open connections (websockets) may last once drained."""
+    h2c: bool = False
+    """USER_PROTOCOL ``h2c``: the app speaks HTTP/2 with prior knowledge (its port is named ``h2c``)."""
 
     @property
     def queue_depth(self) -> int:
@@ -137,6 +142,7 @@ class Settings:
             pod=environ.get("SERVING_POD", ""),
             drain_quiet_period=_env_float(environ, "QUEUE_DRAIN_QUIET_PERIOD", 1.0),
             websocket_grace=_env_float(environ, "QUEUE_DRAIN_WEBSOCKET_GRACE", 60.0),
+            h2c=_env_protocol(environ, "USER_PROTOCOL"),
         )
         settings.validate()
         return settings
@@ -158,6 +164,13 @@ class Settings:
         ):
             if value < 0:
                 raise ConfigError(f"{name} cannot be negative, was: {value}")
+
+
+def _env_protocol(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip()
+    if raw not in ("", "http1", "h2c"):
+        raise ConfigError(f"{name} must be http1 or h2c, was: {raw!r}")
+    return raw == "h2c"
 
 
 def _env_int(environ: Mapping[str, str], name: str, default: int) -> int:

@@ -163,6 +163,9 @@ class Workload:
     """The credentials of the revision's ``imagePullSecrets`` (read by the controller) for
     ``ImageStore.ensure``; not part of the :func:`template`: a changed Secret rolls nothing, the next
     pull uses it. Never in a repr."""
+    h2c: bool = False
+    """The serving container's first port is named ``h2c`` (Knative's ``GetProtocol``): the app is
+    spoken to over HTTP/2 with prior knowledge, by the gateway, the activator and the queue-proxy."""
 
 
 def template(workload: Workload) -> Workload:

@@ -680,6 +680,7 @@ class LocalRuntime:
             "REVISION_TIMEOUT_SECONDS": str(workload.timeout_seconds),
             "REVISION_RESPONSE_START_TIMEOUT_SECONDS": str(workload.response_start_timeout_seconds),
             "REVISION_IDLE_TIMEOUT_SECONDS": str(workload.idle_timeout_seconds),
+            "USER_PROTOCOL": "h2c" if workload.h2c else "http1",
             "SERVING_READINESS_PROBE": probe,
             "SERVING_NAMESPACE": workload.key.namespace,
             "SERVING_SERVICE": workload.service,
@@ -1009,13 +1010,13 @@ class _Deployment:
 
 
 def queue_proxy_path() -> str:
-    """``PYTHONPATH`` for the queue-proxy under ``-S``: where zeroserve, httptools and uvloop live."""
+    """``PYTHONPATH`` for the queue-proxy under ``-S``: where zeroserve, httptools, uvloop and h2 live."""
     import importlib.util
 
     import zeroserve
 
     roots = [str(Path(zeroserve.__file__).resolve().parent.parent)]
-    for name in ("httptools", "uvloop"):
+    for name in ("httptools", "uvloop", "h2", "hpack", "hyperframe"):
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.origin is not None:
             root = str(Path(spec.origin).resolve().parent.parent)

@@ -97,6 +97,7 @@ def make_workload(
     resolved = _resolve(rev, [*spec.containers, *inits], sources or {}, node or downward.Node(), container.name or "")
     env = resolved.of(container)
     port = container.ports[0].container_port if container.ports and container.ports[0].container_port else None
+    h2c = bool(container.ports) and container.ports[0].name == "h2c"  # Knative's Revision.GetProtocol
     timeout = spec.timeout_seconds if spec.timeout_seconds is not None else cfg.defaults.revision_timeout_seconds
     concurrency = spec.container_concurrency
     limits = container.resources.limits if container.resources else {}
@@ -117,6 +118,7 @@ def make_workload(
         env_data=env.data,
         instance_fields=env.instance_fields,
         container_port=port or cfg.defaults.user_container_port,
+        h2c=h2c,
         readiness_probe=container.readiness_probe,
         liveness_probe=container.liveness_probe,
         termination_grace_seconds=timeout,
