@@ -338,6 +338,8 @@ async def test_discovery(http: aiohttp.ClientSession) -> None:
         "autoscaling.internal.knative.dev",
         "networking.internal.knative.dev",
         "eventing.knative.dev",
+        "messaging.knative.dev",
+        "flows.knative.dev",
         "authorization.k8s.io",  # kubectl auth can-i
         "authentication.k8s.io",  # kubectl auth whoami
     }

@@ -35,7 +35,16 @@ from zeroserve.api.domainmapping import (
     validate_domain_mapping,
 )
 from zeroserve.api.eventing import Broker, Trigger, validate_broker, validate_trigger
+from zeroserve.api.flows import Parallel, Sequence, validate_parallel, validate_sequence
 from zeroserve.api.kinds import Kind
+from zeroserve.api.messaging import (
+    Channel,
+    InMemoryChannel,
+    Subscription,
+    validate_channel,
+    validate_in_memory_channel,
+    validate_subscription,
+)
 from zeroserve.api.networking import ServerlessService, validate_serverless_service
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import Route
@@ -56,6 +65,11 @@ _VALIDATORS: dict[type[BaseModel], Validator] = {
     ClusterDomainClaim: validate_cluster_domain_claim,
     Broker: validate_broker,
     Trigger: validate_trigger,
+    Channel: validate_channel,
+    InMemoryChannel: validate_in_memory_channel,
+    Subscription: validate_subscription,
+    Sequence: validate_sequence,
+    Parallel: validate_parallel,
 }
 
 

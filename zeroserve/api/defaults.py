@@ -23,6 +23,15 @@ from zeroserve.api import labels
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.domainmapping import DomainMapping, default_domain_mapping
 from zeroserve.api.eventing import Broker, Trigger, default_broker, default_trigger
+from zeroserve.api.flows import Parallel, Sequence, default_parallel, default_sequence
+from zeroserve.api.messaging import (
+    Channel,
+    InMemoryChannel,
+    Subscription,
+    default_channel,
+    default_in_memory_channel,
+    default_subscription,
+)
 from zeroserve.api.meta import ObjectMeta
 from zeroserve.api.podspec import Container, Probe, ResourceRequirements, TCPSocketAction
 from zeroserve.api.revision import Revision, RevisionSpec, RevisionTemplateSpec
@@ -216,6 +225,16 @@ def set_defaults(obj: BaseModel, old: BaseModel | None, cfg: Config, user: str =
         default_broker(obj, cfg)
     elif isinstance(obj, Trigger):  # trigger_defaults.go
         default_trigger(obj, cfg)
+    elif isinstance(obj, Channel):  # channel_defaults.go
+        default_channel(obj, cfg)
+    elif isinstance(obj, InMemoryChannel):  # in_memory_channel_defaults.go
+        default_in_memory_channel(obj, cfg)
+    elif isinstance(obj, Subscription):  # subscription_defaults.go
+        default_subscription(obj, cfg)
+    elif isinstance(obj, Sequence):  # sequence_defaults.go
+        default_sequence(obj, cfg)
+    elif isinstance(obj, Parallel):  # parallel_defaults.go
+        default_parallel(obj, cfg)
     elif isinstance(obj, Revision):
         # Knative defaults on update too, then refuses any spec change: defaulted is compared with
         # defaulted, so an unchanged manifest sent again (apply, replace) is not "a change".

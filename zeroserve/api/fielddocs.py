@@ -287,6 +287,27 @@ DOCS: Final[dict[str, str]] = {
     "TriggerStatus": "The observed state of the Trigger.",
     "DeliverySpec": "How events are delivered: retries, back-off, timeout and a dead letter sink.",
     "Destination": "Where events are sent: a reference to an Addressable, a URI, or a URI relative to it.",
+    # ---- messaging.knative.dev/v1, flows.knative.dev/v1 -------------------------------------------
+    "Channel": "Channel is an Addressable that forwards the events it receives to its Subscriptions; it is "
+    "backed by a channel of the kind in spec.channelTemplate.",
+    "ChannelSpec.channelTemplate": "The kind (apiVersion, kind) and spec of the backing channel; defaulted "
+    "from default-ch-webhook.",
+    "InMemoryChannel": "InMemoryChannel forwards events to its subscribers (durable in zeroserve: on the "
+    "eventing log).",
+    "Subscription": "Subscription routes the events of a channel to a subscriber, and its replies to a reply "
+    "destination.",
+    "SubscriptionSpec.channel": "The channel the Subscription receives events from (immutable).",
+    "SubscriptionSpec.subscriber": "Where each event is delivered.",
+    "SubscriptionSpec.reply": "Where the subscriber's reply events are sent.",
+    "SubscriptionSpec.delivery": "Retries, back-off and dead letter sink of the deliveries.",
+    "Sequence": "Sequence sends an event through its steps in order, each step's reply feeding the next.",
+    "SequenceSpec.steps": "The destinations the event goes through, in order.",
+    "SequenceSpec.channelTemplate": "The kind of channel to make between the steps.",
+    "SequenceSpec.reply": "Where the last step's reply goes.",
+    "Parallel": "Parallel sends each event to all branches whose filter passes it.",
+    "ParallelSpec.branches": "Each branch: an optional filter, a subscriber and an optional reply.",
+    "ParallelSpec.channelTemplate": "The kind of channel to make for the ingress and each branch.",
+    "ParallelSpec.reply": "Where the branches' replies go (unless a branch has its own).",
     # ---- core v1 -----------------------------------------------------------------------------------
     "ConfigMap": "ConfigMap holds configuration data for workloads to consume.",
     "ConfigMap.immutable": "If true, the data cannot be changed (the ConfigMap can only be deleted and recreated).",

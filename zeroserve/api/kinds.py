@@ -12,6 +12,8 @@ from zeroserve.api.core import ConfigMap, Event, Namespace, Secret
 from zeroserve.api.coreservice import CoreService
 from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
 from zeroserve.api.eventing import Broker, Trigger
+from zeroserve.api.flows import Parallel, Sequence
+from zeroserve.api.messaging import Channel, InMemoryChannel, Subscription
 from zeroserve.api.networking import ServerlessService
 from zeroserve.api.pod import Pod
 from zeroserve.api.revision import Revision
@@ -122,6 +124,36 @@ TRIGGER = Kind(
 )
 """As Knative Eventing's CRDs (config/core/resources/{broker,trigger}.yaml): no short names."""
 
+MESSAGING_GROUP = "messaging.knative.dev"
+FLOWS_GROUP = "flows.knative.dev"
+_CHANNELS = ("all", "knative", "messaging", "channel")
+_FLOWS = ("all", "knative", "flows")
+CHANNEL = Kind(MESSAGING_GROUP, "v1", "Channel", "channels", "channel", Channel, ("ch",), categories=_CHANNELS)
+IN_MEMORY_CHANNEL = Kind(
+    MESSAGING_GROUP,
+    "v1",
+    "InMemoryChannel",
+    "inmemorychannels",
+    "inmemorychannel",
+    InMemoryChannel,
+    ("imc",),
+    categories=_CHANNELS,
+)
+SUBSCRIPTION = Kind(
+    MESSAGING_GROUP,
+    "v1",
+    "Subscription",
+    "subscriptions",
+    "subscription",
+    Subscription,
+    ("sub",),
+    categories=("all", "knative", "messaging"),
+)
+SEQUENCE = Kind(FLOWS_GROUP, "v1", "Sequence", "sequences", "sequence", Sequence, categories=_FLOWS)
+PARALLEL = Kind(FLOWS_GROUP, "v1", "Parallel", "parallels", "parallel", Parallel, categories=_FLOWS)
+"""config/core/resources/{channel,subscription,sequence,parallel}.yaml and
+config/channels/in-memory-channel/resources/in-memory-channel.yaml: names, short names, categories."""
+
 CORE_SERVICE = Kind(
     "",
     "v1",
@@ -149,6 +181,11 @@ KINDS: tuple[Kind, ...] = (
     CLUSTERDOMAINCLAIM,
     BROKER,
     TRIGGER,
+    CHANNEL,
+    IN_MEMORY_CHANNEL,
+    SUBSCRIPTION,
+    SEQUENCE,
+    PARALLEL,
     *CORE_KINDS,
 )
 

@@ -142,6 +142,15 @@ COLUMNS: Final[dict[tuple[str, str], tuple[PrinterColumn, ...]]] = {
         AGE,
         *_ready(),
     ),
+    ("messaging.knative.dev/v1", "Channel"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
+    ("messaging.knative.dev/v1", "InMemoryChannel"): (
+        PrinterColumn("URL", "string", ".status.address.url"),
+        AGE,
+        *_ready(),
+    ),
+    ("messaging.knative.dev/v1", "Subscription"): (AGE, *_ready()),
+    ("flows.knative.dev/v1", "Sequence"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
+    ("flows.knative.dev/v1", "Parallel"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
 }
 """By (apiVersion, kind), in the CRDs' order. (Eventing's CRDs declare Age themselves; Serving's do not.)"""
 
