@@ -41,8 +41,8 @@ def created_name(out: str, kind: str) -> str:
     return found.group(1)
 
 
-def ready(up: Up, kind: str, name: str) -> dict[str, Any]:
-    return wait_for(
+def ready(up: Up, kind: str, name: str) -> None:
+    wait_for(
         lambda: (o := get_object(up, kind, name)) and condition(o, "Ready").get("status") == "True" and o,
         60,
         f"{kind} {name} Ready",
