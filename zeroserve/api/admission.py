@@ -27,6 +27,7 @@ from zeroserve.api import corevalidation, defaults, eventvalidation, labels, val
 from zeroserve.api.autoscaling import PodAutoscaler, validate_pod_autoscaler
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.configuration import Configuration
+from zeroserve.api.apiserversource import ApiServerSource, validate_apiserversource
 from zeroserve.api.core import Event
 from zeroserve.api.domainmapping import (
     ClusterDomainClaim,
@@ -35,8 +36,9 @@ from zeroserve.api.domainmapping import (
     validate_domain_mapping,
 )
 from zeroserve.api.eventing import Broker, Trigger, validate_broker, validate_trigger
+from zeroserve.api.eventtype import EventType, validate_eventtype
 from zeroserve.api.flows import Parallel, Sequence, validate_parallel, validate_sequence
-from zeroserve.api.kinds import Kind
+from zeroserve.api.kinds import API_KINDS, Kind
 from zeroserve.api.messaging import (
     Channel,
     InMemoryChannel,
@@ -54,6 +56,9 @@ from zeroserve.errors import FieldError, Invalid
 
 Validator = Callable[[Any, Any, Config], list[FieldError]]
 
+_SERVED = frozenset((k.api_version, k.kind) for k in API_KINDS)
+"""What an ApiServerSource's ``resources`` may name."""
+
 _VALIDATORS: dict[type[BaseModel], Validator] = {
     Service: validation.validate_service,
     Configuration: validation.validate_configuration,
@@ -70,6 +75,8 @@ _VALIDATORS: dict[type[BaseModel], Validator] = {
     Subscription: validate_subscription,
     Sequence: validate_sequence,
     Parallel: validate_parallel,
+    ApiServerSource: lambda s, old, cfg: validate_apiserversource(s, old, cfg, _SERVED),
+    EventType: validate_eventtype,
 }
 
 

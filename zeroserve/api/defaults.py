@@ -20,9 +20,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from zeroserve.api import labels
+from zeroserve.api.apiserversource import ApiServerSource, default_apiserversource
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.domainmapping import DomainMapping, default_domain_mapping
 from zeroserve.api.eventing import Broker, Trigger, default_broker, default_trigger
+from zeroserve.api.eventtype import EventType, default_eventtype
 from zeroserve.api.flows import Parallel, Sequence, default_parallel, default_sequence
 from zeroserve.api.messaging import (
     Channel,
@@ -225,6 +227,10 @@ def set_defaults(obj: BaseModel, old: BaseModel | None, cfg: Config, user: str =
         default_broker(obj, cfg)
     elif isinstance(obj, Trigger):  # trigger_defaults.go
         default_trigger(obj, cfg)
+    elif isinstance(obj, ApiServerSource):  # apiserver_defaults.go
+        default_apiserversource(obj)
+    elif isinstance(obj, EventType):  # eventtype_defaults.go
+        default_eventtype(obj)
     elif isinstance(obj, Channel):  # channel_defaults.go
         default_channel(obj, cfg)
     elif isinstance(obj, InMemoryChannel):  # in_memory_channel_defaults.go

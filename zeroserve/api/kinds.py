@@ -10,8 +10,10 @@ from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.core import ConfigMap, Event, Namespace, Secret
 from zeroserve.api.coreservice import CoreService
+from zeroserve.api.apiserversource import ApiServerSource
 from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
 from zeroserve.api.eventing import Broker, Trigger
+from zeroserve.api.eventtype import EventType
 from zeroserve.api.flows import Parallel, Sequence
 from zeroserve.api.messaging import Channel, InMemoryChannel, Subscription
 from zeroserve.api.networking import ServerlessService
@@ -123,6 +125,25 @@ TRIGGER = Kind(
     EVENTING_GROUP, "v1", "Trigger", "triggers", "trigger", Trigger, categories=("all", "knative", "eventing")
 )
 """As Knative Eventing's CRDs (config/core/resources/{broker,trigger}.yaml): no short names."""
+APISERVERSOURCE = Kind(
+    "sources.knative.dev",
+    "v1",
+    "ApiServerSource",
+    "apiserversources",
+    "apiserversource",
+    ApiServerSource,
+    categories=("all", "knative", "sources"),
+)
+EVENTTYPE = Kind(
+    EVENTING_GROUP,
+    "v1beta2",
+    "EventType",
+    "eventtypes",
+    "eventtype",
+    EventType,
+    categories=("all", "knative", "eventing"),
+)
+"""config/core/resources/{apiserversource,eventtype}.yaml; EventType in its storage version only."""
 
 MESSAGING_GROUP = "messaging.knative.dev"
 FLOWS_GROUP = "flows.knative.dev"
@@ -186,6 +207,8 @@ KINDS: tuple[Kind, ...] = (
     SUBSCRIPTION,
     SEQUENCE,
     PARALLEL,
+    APISERVERSOURCE,
+    EVENTTYPE,
     *CORE_KINDS,
 )
 

@@ -3,9 +3,9 @@
 What ``kubectl get ksvc`` shows comes from the Service CRD (knative/serving
 ``config/core/300-resources/service.yaml``): ``URL``, ``LatestCreated``, ``LatestReady``, ``Ready``,
 ``Reason``; likewise for the other Serving kinds, the networking kinds (knative/networking
-``config/serverlessservice.yaml``; ``ClusterDomainClaim`` declares none) and Eventing's Broker and
-Trigger (knative/eventing ``config/core/resources``). A CRD without columns gets ``Age`` (apiextensions'
-``serveDefaultColumnsIfEmpty``); kube-apiserver always puts ``Name`` first.
+``config/serverlessservice.yaml``; ``ClusterDomainClaim`` declares none) and Eventing's Broker,
+Trigger, ApiServerSource and EventType (knative/eventing ``config/core/resources``). A CRD without
+columns gets ``Age`` (apiextensions' ``serveDefaultColumnsIfEmpty``); kube-apiserver always puts ``Name`` first.
 
 Cells are filled as apiextensions' table convertor fills them: the first JSONPath match, printed as
 text for a ``string`` column, kept as a JSON value of the column's type otherwise (None when it is
@@ -140,6 +140,16 @@ COLUMNS: Final[dict[tuple[str, str], tuple[PrinterColumn, ...]]] = {
         PrinterColumn("Broker", "string", ".spec.broker"),
         PrinterColumn("Subscriber_URI", "string", ".status.subscriberUri"),
         AGE,
+        *_ready(),
+    ),
+    ("sources.knative.dev/v1", "ApiServerSource"): (PrinterColumn("Sink", "string", ".status.sinkUri"), AGE, *_ready()),
+    ("eventing.knative.dev/v1beta2", "EventType"): (
+        PrinterColumn("Type", "string", ".spec.type"),
+        PrinterColumn("Source", "string", ".spec.source"),
+        PrinterColumn("Schema", "string", ".spec.schema"),
+        PrinterColumn("Reference Name", "string", ".spec.reference.name"),
+        PrinterColumn("Reference Kind", "string", ".spec.reference.kind"),
+        PrinterColumn("Description", "string", ".spec.description"),
         *_ready(),
     ),
     ("messaging.knative.dev/v1", "Channel"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),

@@ -44,7 +44,7 @@ from zeroserve.activator.throttler import Throttler
 from zeroserve.api import eventing as eventing_api
 from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import DOMAINMAPPING, ROUTE, Kind
+from zeroserve.api.kinds import API_KINDS, DOMAINMAPPING, ROUTE, Kind
 from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
 from zeroserve.apiserver.certs import ensure_serving_certs
 from zeroserve.apiserver.logs import PodLogs, RevisionLogs
@@ -75,6 +75,7 @@ from zeroserve.clock import SystemClock
 from zeroserve.controller.pods import PodMirror
 from zeroserve.controller.reconcilers import k8sservices
 from zeroserve.controller.runner import Controller
+from zeroserve.eventing.apiserversource import ApiServerSourceAdapters
 from zeroserve.eventing.ingress import BrokerSet, Ingress
 from zeroserve.eventing.plane import EventingPlane
 from zeroserve.gateway.routing import Backend
@@ -323,6 +324,7 @@ async def _serve(
         serving_mode=modes,
         images=images,
         broker_ingress=brokers,  # the Broker reconciler publishes each MT Broker to the ingress
+        api_url=api.url,  # the source of ApiServerSources' events
     )
     watcher.subscribe(lambda _cfg: controller.config_changed())
     # Eventing: the Brokers' durable log (DATA/eventing.db) and the dispatcher to the Triggers' subscribers.
@@ -335,6 +337,8 @@ async def _serve(
     broker_ingress = Ingress(plane.log, brokers)
     gateway.publish_service(eventing_api.INGRESS_HOST, broker_ingress.local())
     stack.push_async_callback(broker_ingress.drain)
+    # ApiServerSources: each source's changes, from its durable cursor, to its sink over the same sender.
+    apiserversources = ApiServerSourceAdapters(store, plane.dispatcher.sender, api.url, data_dir, API_KINDS)
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
         feed = RevisionFeed(store, throttler)
         background = [
@@ -342,6 +346,7 @@ async def _serve(
             tasks.create_task(reporter.run(), name="activator-stats"),
             tasks.create_task(feed.run(), name="revision-feed"),
             tasks.create_task(pods.run(), name="pod-mirror"),
+            tasks.create_task(apiserversources.run(), name="apiserversources"),
         ]
         if inline is not None:
             background.append(tasks.create_task(inline.run(), name="inline-queue-stats"))

@@ -34,12 +34,14 @@ from zeroserve.api import annotations as ann
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import (
+    APISERVERSOURCE,
     BROKER,
     CLUSTERDOMAINCLAIM,
     CONFIGURATION,
     CORE_KINDS,
     DOMAINMAPPING,
     EVENT,
+    EVENTTYPE,
     KINDS,
     NAMESPACE,
     PODAUTOSCALER,
@@ -57,11 +59,14 @@ from zeroserve.controller.reconcilers import (
     configuration,
     destinations,
     domainmapping,
+    eventtypes,
     revision,
     route,
     service,
     trigger,
 )
+from zeroserve.controller.reconcilers.apiserversource import AGENT as APISERVERSOURCE_AGENT
+from zeroserve.controller.reconcilers.apiserversource import ApiServerSourceReconciler
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
 from zeroserve.controller.reconcilers.broker import BrokerIngress, BrokerReconciler
 from zeroserve.controller.reconcilers.configsources import ConfigIndex
@@ -102,6 +107,8 @@ AGENTS: dict[str, str] = {
     SERVERLESSSERVICE.kind: "serverlessservice-controller",
     BROKER.kind: "broker-controller",
     TRIGGER.kind: "trigger-controller",
+    APISERVERSOURCE.kind: APISERVERSOURCE_AGENT,
+    EVENTTYPE.kind: eventtypes.AGENT,
     NAMESPACE.kind: "namespace-controller",
 }
 """The source of the InternalError events of each kind's reconciler (Knative's controller agent names)."""
@@ -115,6 +122,7 @@ RECONCILERS: dict[str, Reconcile] = {
     DOMAINMAPPING.kind: domainmapping.reconcile,
     CLUSTERDOMAINCLAIM.kind: domainmapping.reconcile_claim,
     TRIGGER.kind: trigger.reconcile,
+    EVENTTYPE.kind: eventtypes.reconcile,
 }
 
 
@@ -175,13 +183,16 @@ class Controller:
         images: ImageStore | None = None,
         broker_ingress: BrokerIngress | None = None,
         recorder: EventRecorder | None = None,
+        api_url: str = "",
     ) -> None:
+        """``api_url``: the API server's URL, the ``source`` of ApiServerSources' events."""
         digests = DigestResolver(images, self._on_digests) if images is not None else None
         clock = clock or SystemClock()
         self.recorder = recorder or EventRecorder(store, clock)
         self.deps = Deps(store, runtime, config, clock, ingress or NullIngress(), digests, self.recorder)
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
         self.reconcilers[BROKER.kind] = BrokerReconciler(broker_ingress).reconcile
+        self.reconcilers[APISERVERSOURCE.kind] = ApiServerSourceReconciler(api_url).reconcile
         self.reconcilers[PODAUTOSCALER.kind] = _not_autoscaled
         self.reconcilers[SERVERLESSSERVICE.kind] = _not_autoscaled
         self._kpa = KPAReconciler(multiscaler) if multiscaler is not None else None

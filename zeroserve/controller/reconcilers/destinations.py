@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from zeroserve.api import eventing as ev
 from zeroserve.api.base import Obj
 from zeroserve.api.domainmapping import KReference
-from zeroserve.api.kinds import BROKER, TRIGGER, by_kind
+from zeroserve.api.kinds import APISERVERSOURCE, BROKER, EVENTTYPE, TRIGGER, by_kind
 from zeroserve.controller.reconcilers.base import Key, get_or_none
 from zeroserve.store.base import Store
 
@@ -117,6 +117,10 @@ def depends_on(kind: str, obj: Obj) -> set[Ref]:
     ns = str(meta.get("namespace") or "")
     delivery = spec.get("delivery") or {}
     refs = {_ref((delivery.get("deadLetterSink") or {}).get("ref"), ns)}
+    if kind == APISERVERSOURCE.kind:
+        refs.add(_ref((spec.get("sink") or {}).get("ref"), ns))
+    if kind == EVENTTYPE.kind:
+        refs.add(_ref(spec.get("reference"), ns))
     if kind == TRIGGER.kind:
         refs.add(_ref((spec.get("subscriber") or {}).get("ref"), ns))
         refs.add(_dependency((meta.get("annotations") or {}).get(ev.DEPENDENCY_ANNOTATION), ns))
@@ -125,6 +129,10 @@ def depends_on(kind: str, obj: Obj) -> set[Ref]:
         if broker:
             refs.add((BROKER.kind, str(broker_ref.get("namespace") or ns), str(broker)))
     return {r for r in refs if r is not None}
+
+
+TRACKED = (BROKER.kind, TRIGGER.kind, APISERVERSOURCE.kind, EVENTTYPE.kind)
+"""The kinds whose reconcile reads other objects by reference (sinks, subscribers, references)."""
 
 
 class Tracker:
@@ -137,7 +145,7 @@ class Tracker:
     def observe(self, kind: str, obj: Obj, deleted: bool) -> Iterable[Key]:
         meta = obj.get("metadata") or {}
         ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
-        if kind in (BROKER.kind, TRIGGER.kind):
+        if kind in TRACKED:
             key = Key(kind, ns, name)
             if deleted:
                 self._refs.pop(key, None)

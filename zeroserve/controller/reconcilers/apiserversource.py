@@ -1,0 +1,82 @@
+"""ApiServerSource reconciler (``pkg/reconciler/apiserversource/apiserversource.go``).
+
+Phases, as ``ReconcileKind``: ``OIDCIdentityCreated`` True with Knative's "authentication-oidc
+feature disabled" reason (zeroserve has no OIDC) -> the sink (its ref's namespace defaulted to the
+source's) resolves to ``status.sinkUri`` (``SinkProvided``; else False ``NotFound``, a ``Warning
+SinkNotFound`` event, and the reconcile stops there as Knative's returns its error) ->
+``status.namespaces``: the source's own, or those ``spec.namespaceSelector`` selects (an empty
+selector: every namespace) -> ``SufficientPermissions`` True: zeroserve has no RBAC, the adapter
+reads the store with zeroserve's own rights and ``serviceAccountName`` is not consulted ->
+``Deployed`` True: the adapter is not a Deployment but a task of ``zeroserve up``
+(:mod:`zeroserve.eventing.apiserversource`) that follows every source with a ``sinkUri`` ->
+``status.ceAttributes``: one per event type of the mode, with the API server's URL as source ->
+the source's EventTypes (:mod:`~zeroserve.controller.reconcilers.eventtypes`).
+"""
+
+from __future__ import annotations
+
+import json
+
+from zeroserve.api import apiserversource as api
+from zeroserve.api import eventing as ev
+from zeroserve.api.apiserversource import ApiServerSource, CloudEventAttributes
+from zeroserve.api.base import to_wire
+from zeroserve.api.kinds import APISERVERSOURCE, NAMESPACE
+from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
+from zeroserve.controller.reconcilers.destinations import ResolveError, resolve
+from zeroserve.controller.reconcilers.eventtypes import reconcile_source_event_types
+
+AGENT = "apiserversource-controller"
+OIDC_DISABLED = "authentication-oidc feature disabled"
+
+
+class ApiServerSourceReconciler:
+    """``ce_source``: the API server's URL, every event's ``source`` (Knative's rest config host)."""
+
+    def __init__(self, ce_source: str = "") -> None:
+        self.ce_source = ce_source
+
+    async def reconcile(self, deps: Deps, key: Key) -> Requeue:
+        loaded = await load(deps.store, APISERVERSOURCE, ApiServerSource, key.namespace, key.name)
+        if loaded is None:
+            return None
+        stored, s = loaded
+        if s.metadata.deletion_timestamp:
+            return None
+        status = s.status
+        cm = api.CONDITIONS.manage(status, deps.now())
+        ev.pre_process(cm, status, s.metadata.generation)
+        status.observed_generation = s.metadata.generation
+        cm.mark_true(api.OIDC_IDENTITY_CREATED, OIDC_DISABLED, "")
+        dest = s.spec.sink.model_copy(deep=True)
+        if dest.ref is not None and not dest.ref.namespace:
+            dest.ref.namespace = key.namespace
+        try:
+            uri = await resolve(deps.store, dest)
+        except ResolveError:
+            api.mark_no_sink(cm, status, "NotFound", "")
+            sink = json.dumps(to_wire(s.spec.sink), separators=(",", ":"))
+            deps.recorder.event(AGENT, stored, "Warning", "SinkNotFound", f"Sink not found: {sink}")
+            await write_status(deps.store, APISERVERSOURCE, stored, s)
+            return None
+        api.mark_sink(cm, status, uri)
+        status.namespaces = await self._namespaces(deps, s)
+        cm.mark_true(api.SUFFICIENT_PERMISSIONS)
+        cm.mark_true(api.DEPLOYED)
+        status.ce_attributes = [
+            CloudEventAttributes(type=t, source=self.ce_source) for t in api.event_types(s.spec.mode)
+        ]
+        written = await write_status(deps.store, APISERVERSOURCE, stored, s)
+        await reconcile_source_event_types(deps.store, APISERVERSOURCE, written, api.EVENT_TYPE_DESCRIPTIONS)
+        return None
+
+    @staticmethod
+    async def _namespaces(deps: Deps, s: ApiServerSource) -> list[str]:
+        """``namespacesFromSelector``."""
+        sel = s.spec.namespace_selector
+        if sel is None:
+            return [s.metadata.namespace or ""]
+        selector = sel.selector()
+        items, _ = await deps.store.list(NAMESPACE)
+        names = (o.get("metadata", {}) for o in items)
+        return sorted(m.get("name", "") for m in names if selector.matches(m.get("labels") or {}))
