@@ -25,7 +25,7 @@ from zeroserve.gateway import Backend, Gateway, RouteEntry, Rule
 from zeroserve.images.base import ERR_IMAGE_PULL, Image, ImageConfig, ImageError, PullPolicy
 from zeroserve.images.keyring import Keyring
 from zeroserve.net import netns
-from zeroserve.runtime import isolation, pod
+from zeroserve.runtime import container, isolation, pod
 from zeroserve.runtime.base import Workload, WorkloadContainer, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.local import LocalRuntime
 
@@ -49,6 +49,9 @@ class FakeImages:
             ),
             "toybox@sha256:fixed": ImageConfig(entrypoint=("/bin/toybox", "serve", "8080")),
             "toybox@sha256:user": ImageConfig(entrypoint=("/bin/toybox", "serve"), user="app"),
+            "toybox@sha256:exits": ImageConfig(
+                entrypoint=("/bin/toybox", "exit"), cmd=("9",), working_dir="/srv", user="app"
+            ),
         }
         self.broken: set[str] = set()
         self.pulls: list[str] = []
@@ -73,6 +76,7 @@ def rootfs(tmp_path_factory: pytest.TempPathFactory, static_binary: Callable[[Pa
     shutil.copy(static_binary(TOYBOX_C), root / "bin" / "toybox")
     (root / "etc" / "passwd").write_text("root:x:0:0::/:/bin/toybox\napp:x:4321:4322::/:/bin/toybox\n")
     (root / "etc" / "group").write_text("root:x:0:\napp:x:4322:\n")
+    (root / "etc" / "hosts").write_text("10.9.9.9\tlocalhost\n")  # the image's own: the kubelet's wins
     for path in (root, root / "bin", root / "etc"):
         path.chmod(0o755)
     return root
@@ -339,3 +343,144 @@ async def test_the_platforms_proxy_listens_inside_while_the_instance_lives(
         finally:
             await rt.close()
             await gateway.stop(1)
+
+
+# -- what a container sees (the runtime contract, Knative's conformance runtime image) ---------------
+
+
+def mount_at(mounts: str, path: str) -> tuple[str, str, set[str]]:
+    """(device, type, options) of the last mount at ``path`` in a /proc/mounts text."""
+    found = [line.split() for line in mounts.splitlines() if line.split()[1] == path]
+    assert found, f"no mount at {path} in:\n{mounts}"
+    device, _path, kind, options, *_ = found[-1]
+    return device, kind, set(options.split(","))
+
+
+def cgroup_files(version: str | None) -> dict[str, str]:
+    """What Knative's runtime image reads (handlers/cgroup.go), by name: v2's or v1's files."""
+    if version == "v2":
+        return {name: f"/sys/fs/cgroup/{name}" for name in ("memory.max", "cpu.max", "cpu.weight")}
+    files = ("memory/memory.limit_in_bytes", "cpu/cpu.cfs_period_us", "cpu/cpu.cfs_quota_us", "cpu/cpu.shares")
+    return {name.split("/")[1]: f"/sys/fs/cgroup/{name}" for name in files}
+
+
+async def read_only_cgroup(host: str, port: int, version: str | None) -> dict[str, str]:
+    """The instance's cgroup files as its app reads them, after checking that each write fails and
+    that /sys/fs/cgroup is the read-only mount Knative's runtime image looks for in /proc/mounts."""
+    mounts = (await get(host, port, "/cat/proc/mounts"))[1]
+    _device, kind, options = mount_at(mounts, "/sys/fs/cgroup")
+    assert (kind, "ro" in options) == ("cgroup2" if version == "v2" else "tmpfs", True)
+    for controller in ("memory", "cpu") if version == "v1" else ():
+        _device, kind, options = mount_at(mounts, f"/sys/fs/cgroup/{controller}")
+        assert kind == "cgroup" and {"ro", controller} <= options
+    marker = (await get(host, port, "/stat/sys/fs/cgroup/cgroup.controllers"))[0]  # how the image tells v2
+    assert marker == (200 if version == "v2" else 404)
+    values = {}
+    for name, path in cgroup_files(version).items():
+        code, value = await get(host, port, f"/cat{path}")
+        assert code == 200, f"{path}: {value}"
+        code, error = await get(host, port, f"/write{path}")  # root's file on a read-only mount: EACCES first
+        assert code == 500 and error in ("Permission denied\n", "Read-only file system\n"), path
+        values[name] = value.strip()
+    return values
+
+
+async def test_a_container_sees_the_kubelets_etc_files_and_its_cgroup_read_only(
+    runtime: LocalRuntime, images: FakeImages
+) -> None:
+    """/etc/hosts and /etc/resolv.conf of the instance's own, over the image's, in every container
+    (a sidecar of another user too); its cgroup read-only at /sys/fs/cgroup even without limits
+    (Knative's TestShouldHaveCgroupReadOnly); no /dev/console; all gone with the instance."""
+    if not runtime.cgroups.available:
+        pytest.skip(f"no cgroups here: {runtime.cgroups.reason}")
+    listens = Probe.model_validate({"tcpSocket": {"port": 9000}})
+    side = WorkloadContainer(
+        "side", "toybox@sha256:serve", args=("serve", "9000"), readiness_probe=listens, run_as_user=4000
+    )
+    await runtime.ensure(workload(sidecars=(side,), multi_container_probing=True), 1)
+    (endpoint,) = (await ready(runtime)).endpoints
+    host, port = endpoint.host, endpoint.port
+    instance = runtime._deployments[KEY].instances[0]
+    assert instance.netns is not None
+    hostname = dict(line.split("=", 1) for line in (await get(host, port, "/env"))[1].splitlines())["HOSTNAME"]
+    assert hostname == instance.id
+    hosts = (
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
+        f"127.0.0.1\t{hostname}\n"
+    )
+    resolv = "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5\n"
+    reservation = netns.reserve(instance.netns, 9000)  # the sidecar (uid 4000), reached by the test itself
+    try:
+        for where in ((host, port), (reservation.host, reservation.port)):
+            assert await get(*where, "/cat/etc/hosts") == (200, hosts)
+            assert await get(*where, "/cat/etc/resolv.conf") == (200, resolv)
+        assert (await get(reservation.host, reservation.port, "/id"))[1].startswith("uid=4000 ")
+    finally:
+        reservation.release()
+    assert (await get(host, port, "/stat/etc/resolv.conf"))[1].startswith("file 644 ")  # TestShouldHaveFiles
+    assert (await get(host, port, "/write/etc/hosts"))[0] == 500
+    assert await get(host, port, "/stat/dev/console") == (404, "No such file or directory\n")
+    values = await read_only_cgroup(host, port, runtime.cgroups.version)
+    if runtime.cgroups.version == "v2":
+        assert values == {"memory.max": "max", "cpu.max": "max 100000", "cpu.weight": "1"}
+    else:
+        assert values["cpu.cfs_quota_us"] == "-1" and values["cpu.shares"] == "2"  # a BestEffort container's
+        assert int(values["memory.limit_in_bytes"]) > 2**60
+    await runtime.remove(KEY)
+    assert runtime._volumes is not None and list(runtime._volumes.etc.iterdir()) == []
+
+
+async def test_a_containers_cgroup_shows_its_limits_and_the_memory_limit_holds(runtime: LocalRuntime) -> None:
+    """Knative's TestMustHaveCgroupConfigured: limits cpu 1 and memory 128Mi, request cpu 125m."""
+    if not runtime.cgroups.available:
+        pytest.skip(f"no cgroups here: {runtime.cgroups.reason}")
+    await runtime.ensure(workload(cpu_limit="1000m", memory_limit="128Mi", cpu_request="125m"), 1)
+    (endpoint,) = (await ready(runtime)).endpoints
+    host, port = endpoint.host, endpoint.port
+    values = await read_only_cgroup(host, port, runtime.cgroups.version)
+    if runtime.cgroups.version == "v2":
+        assert values == {"memory.max": "134217728", "cpu.max": "100000 100000", "cpu.weight": "5"}
+    else:
+        assert values == {
+            "memory.limit_in_bytes": "134217728",
+            "cpu.cfs_period_us": "100000",
+            "cpu.cfs_quota_us": "100000",
+            "cpu.shares": "128",  # 125 * 1024 / 1000
+        }
+    assert await get(host, port, "/alloc/16") == (200, "ok\n")
+    with pytest.raises((IndexError, ConnectionError)):  # the connection's process is OOM-killed mid-answer
+        await get(host, port, "/alloc/256")
+    (usage,) = runtime.usage(KEY)
+    assert usage.oom_kills >= 1
+    assert await get(host, port, "/") == (200, "toybox\n")  # the app itself goes on
+
+
+async def test_the_rest_of_the_runtime_contract_inside_a_container(runtime: LocalRuntime) -> None:
+    """command and args replace the image's ENTRYPOINT and CMD, workingDir the image's, runAsUser its
+    USER; stdin is at its end; /proc/sys is mounted read-only (Knative's TestShouldHaveSysctlReadOnly)."""
+    box = workload(
+        "toybox@sha256:exits", command=("/bin/toybox",), args=("serve", "8080", "contract"), working_dir="/work"
+    )
+    await runtime.ensure(replace(box, run_as_user=5000), 1)
+    (endpoint,) = (await ready(runtime)).endpoints
+    host, port = endpoint.host, endpoint.port
+    assert await get(host, port, "/") == (200, "contract\n")
+    assert await get(host, port, "/args") == (200, "/bin/toybox\nserve\n8080\ncontract\n")
+    assert await get(host, port, "/cwd") == (200, "/work\n")
+    assert (await get(host, port, "/id"))[1].startswith("uid=5000 gid=5000 ")
+    assert await get(host, port, "/stdin") == (200, "eof\n")
+    assert mount_at((await get(host, port, "/cat/proc/mounts"))[1], "/proc/sys")[:2] == ("proc", "proc")
+    assert "ro" in mount_at((await get(host, port, "/cat/proc/mounts"))[1], "/proc/sys")[2]
+    assert (await get(host, port, "/write/proc/sys/kernel/hostname"))[0] == 500
+    assert (await get(host, port, "/touch/tmp/scratch"))[0] == 200
+
+
+def test_hosts_and_resolv_conf_are_the_kubelets() -> None:
+    assert container.hosts_file("pod-a").decode().splitlines()[0] == "# Kubernetes-managed hosts file."
+    assert container.hosts_file("pod-a").decode().endswith("fe00::2\tip6-allrouters\n127.0.0.1\tpod-a\n")
+    assert container.resolv_conf("ns").decode() == (
+        "search ns.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5\n"
+    )
+    assert container.hostname_of("a" * 62 + "-b") == "a" * 62  # cut to 63, no trailing '-'
+    assert container.hostname_of("short-name") == "short-name"

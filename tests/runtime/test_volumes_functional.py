@@ -207,14 +207,15 @@ async def test_volumes_are_the_instances_only_and_go_with_it(runtime: LocalRunti
     status = await ready(runtime)
     volumes = runtime._volumes
     assert volumes is not None
-    (instance_dir,) = list(volumes.memory.iterdir())
+    (instance_dir,) = [path for path in volumes.memory.iterdir() if path != volumes.etc]
     info = instance_dir.stat()
     assert stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid == file(status, "/etc/zs-test-secret/password")["uid"]
     assert not str(instance_dir).startswith(str(runtime.data_dir))  # the secret is never in the data dir
     await runtime.ensure(workload(), 0)
     await status_until(runtime, KEY, lambda s: s.ready == 0)
     await runtime.remove(KEY)
-    assert list(volumes.memory.iterdir()) == [] and list(volumes.disk.iterdir()) == []
+    assert list(volumes.memory.iterdir()) == [volumes.etc] and list(volumes.disk.iterdir()) == []
+    assert list(volumes.etc.iterdir()) == []  # a container instance's own /etc files' directory (none here)
 
 
 async def test_without_the_sandbox_volumes_are_a_failed_mount(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

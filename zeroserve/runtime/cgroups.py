@@ -11,7 +11,12 @@ when neither works (not root, no controllers, ...); the runtime shows that reaso
 Each limited instance gets its own cgroup, ``zeroserve/<instance-id>`` in every hierarchy,
 created before the spawn with the limits written (``memory.limit_in_bytes`` /
 ``memory.max``, ``cpu.cfs_quota_us`` + ``cpu.cfs_period_us`` / ``cpu.max``, ``pids.max``) and the
-requests (``cpu.shares`` / ``cpu.weight``, ``memory.soft_limit_in_bytes`` / ``memory.low``).
+requests (``cpu.shares`` / ``cpu.weight``, ``memory.soft_limit_in_bytes`` / ``memory.low``). The CPU
+weight is the kubelet's (``kuberuntime``'s container resources): the cpu request, else the cpu limit
+(the API server defaults a missing request to the limit), else none, as shares (1024 a core, at
+least :data:`MIN_SHARES`): an instance without either gets 2 shares (weight 1), as a BestEffort
+container does. Container instances see their cgroup, read-only, at ``/sys/fs/cgroup``
+(:mod:`.container`; :meth:`Cgroups.paths` says where it will be before it is made).
 
 **Joining is race-free**: the child writes its own pid into ``cgroup.procs`` of each of its
 cgroups (:attr:`InstanceCgroup.procs_files`) before it execs the user's program
@@ -137,6 +142,11 @@ class Limits:
     @property
     def requested(self) -> bool:
         return bool(self.cpu_request_millis or self.memory_request_bytes)
+
+    @property
+    def shares_millis(self) -> int:
+        """The millicores the CPU weight comes from: the request, else the limit, else 0 (kubelet's rule)."""
+        return self.cpu_request_millis or self.cpu_millis or 0
 
 
 def limits_of(cpu: str | None, memory: str | None, *, pids: int | None = None) -> Limits:
@@ -276,8 +286,7 @@ class Cgroups:
             raise OSError(errno.ENOTSUP, f"cgroups unavailable: {self.reason}")
         dirs: dict[str, Path] = {}
         try:
-            for controller, parent in self.parents:
-                path = parent / name
+            for controller, path in self.paths(name).items():
                 path.mkdir(exist_ok=True)
                 dirs[controller] = path
                 for file, value in _limit_files(self.version, controller, limits):
@@ -287,6 +296,10 @@ class Cgroups:
             raise
         cgroup = InstanceCgroup(self.version, dirs)
         return cgroup
+
+    def paths(self, name: str) -> dict[str, Path]:
+        """Where :meth:`create` makes ``zeroserve/<name>``: controller (``unified`` for v2) -> directory."""
+        return {controller: parent / name for controller, parent in self.parents}
 
     def existing(self, name: str) -> InstanceCgroup | None:
         """The cgroup ``zeroserve/<name>`` left by an earlier run, if any (to remove it)."""
@@ -304,8 +317,7 @@ def _limit_files(version: Version, controller: str, limits: Limits) -> Iterable[
             yield "cpu.max", f"{cfs_quota(limits.cpu_millis)} {CFS_PERIOD_US}"
         if limits.pids:
             yield "pids.max", str(limits.pids)
-        if limits.cpu_request_millis:
-            yield "cpu.weight", str(cpu_weight(limits.cpu_request_millis))
+        yield "cpu.weight", str(cpu_weight(limits.shares_millis))
         if limits.memory_request_bytes:
             yield "memory.low", str(limits.memory_request_bytes)
     elif controller == "memory":
@@ -317,8 +329,7 @@ def _limit_files(version: Version, controller: str, limits: Limits) -> Iterable[
         if limits.cpu_millis:
             yield "cpu.cfs_period_us", str(CFS_PERIOD_US)
             yield "cpu.cfs_quota_us", str(cfs_quota(limits.cpu_millis))
-        if limits.cpu_request_millis:
-            yield "cpu.shares", str(cpu_shares(limits.cpu_request_millis))
+        yield "cpu.shares", str(cpu_shares(limits.shares_millis))
     elif controller == "pids" and limits.pids:
         yield "pids.max", str(limits.pids)
 

@@ -30,6 +30,27 @@ own uid (:mod:`.isolation`). A container never runs as root of the machine.
 (every container, as Knative's ``makeContainer``); ``PATH`` (containerd's default), ``HOSTNAME``
 and ``HOME`` (``/``) when none of them sets one.
 
+**What else it sees** (the kubelet's and runc's share of a pod, :func:`sandbox_options`):
+
+* ``/etc/hosts`` and ``/etc/resolv.conf`` of the instance's own (:func:`hosts_file`,
+  :func:`resolv_conf`), bound read-only over the image's (the kubelet's win, as its mounts do; a
+  volume mounted there wins over them). The hosts file is the kubelet's
+  ``managedHostsFileContent``: ``localhost`` and the IPv6 names, then the pod's IP (127.0.0.1, its
+  loopback) with its hostname; Go and glibc programs resolve ``localhost`` from it, never by DNS.
+  ``resolv.conf`` is ``ClusterFirst``'s search path (``NS.svc.cluster.local svc.cluster.local
+  cluster.local``, ``options ndots:5``) with ``nameserver 127.0.0.1``: the instance's network
+  namespace has its loopback only, so a DNS query is refused at once (ICMP port unreachable, no
+  resolver timeout), and cluster-local names reach zeroserve through ``http_proxy``. A nameserver
+  elsewhere would fail as fast (no route) but name an address that is not there. The files live with
+  the instance's volumes (:mod:`.volumes`, a tmpfs) and go with it. An image whose ``/etc/hosts`` is
+  a symlink or a directory keeps its own (a bind would follow it out of the read-only image).
+* its cgroup (:class:`CgroupView`), read-only at ``/sys/fs/cgroup`` in an otherwise empty, read-only
+  ``/sys``: with cgroup v2 the instance's directory itself (``cgroup2`` in ``/proc/mounts``); with v1 a
+  read-only tmpfs holding the instance's directory of each hierarchy (``memory``, ``cpu``,
+  ``cpuacct``, ``pids``), as runc shows a container's. It holds the limits the app runs under
+  (``memory.limit_in_bytes``, ``cpu.cfs_quota_us``...); every write fails;
+* ``/proc/sys`` read-only (runc's ``readonlyPaths``), no ``/dev/console``, stdin at end of file.
+
 **Signals and exec.** A stop sends SIGTERM to the app itself (:func:`app_pids`), as the kubelet
 signals a container's first process: the monitor and the sandbox's init must not die first, or
 the app would be killed at once (``--die-with-parent``). An ``exec`` probe runs inside the running
@@ -45,14 +66,24 @@ import logging
 import os
 import stat
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from zeroserve.runtime import isolation, supervisor
+from zeroserve.runtime import cgroups, isolation, supervisor
 from zeroserve.runtime.isolation import Bind, Jail, Machine, User
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """containerd's PATH for a container whose image sets none."""
-MOUNT_POINTS = (("proc", 0o555), ("dev", 0o755), ("tmp", 0o1777))
+MOUNT_POINTS = (("proc", 0o555), ("dev", 0o755), ("tmp", 0o1777), ("sys", 0o555))
+CGROUP_MOUNT = "/sys/fs/cgroup"
+POD_IP = "127.0.0.1"
+"""A container instance's address as its containers see it: the loopback of its network namespace."""
+CLUSTER_DOMAIN = "cluster.local"
+NAMESERVER = "127.0.0.1"
+"""``resolv.conf``'s nameserver: nothing answers DNS inside an instance's namespace, and a query to its
+own loopback is refused at once (see the module docstring)."""
+HOSTS_HEADER = "# Kubernetes-managed hosts file.\n"
+MAX_HOSTNAME = 63
 SANDBOX_FLAGS = (
     "--unshare-user",
     "--disable-userns",
@@ -65,9 +96,52 @@ logger = logging.getLogger(__name__)
 NSENTER_FLAGS = ("--user", "--mount", "--pid", "--ipc", "--uts", "--net", "--root", "--wd")
 
 
-def sandbox_options(rootfs_fd: int, cwd: str, hostname: str, binds: Sequence[Bind] = ()) -> list[str]:
-    """bubblewrap's options for one container (pure): see the module docstring; ``binds`` (its volumes)
-    last, their mount points made in the rootfs beforehand (:meth:`Rootfs.mount_point`)."""
+@dataclass(frozen=True)
+class CgroupView:
+    """An instance's cgroup as its containers see it at ``/sys/fs/cgroup`` (see the module docstring)."""
+
+    version: cgroups.Version
+    dirs: tuple[tuple[str, str], ...]
+    """v2: one ``("unified", DIR)``; v1: ``(controller, DIR)`` per hierarchy, at ``/sys/fs/cgroup/<controller>``."""
+
+    @classmethod
+    def of(cls, machine: cgroups.Cgroups, name: str) -> CgroupView | None:
+        """The cgroup ``machine`` makes for the instance ``name`` (None: it makes none)."""
+        if machine.version is None:
+            return None
+        return cls(machine.version, tuple((controller, str(path)) for controller, path in machine.paths(name).items()))
+
+    def options(self) -> list[str]:
+        """bubblewrap's options for it (pure): a read-only bind of the v2 directory, or a read-only
+        tmpfs holding the v1 ones (``--remount-ro``, since bwrap's does not reach a tmpfs's submounts)."""
+        if self.version == "v2":
+            return ["--ro-bind", self.dirs[0][1], CGROUP_MOUNT]
+        options = ["--perms", "0755", "--tmpfs", CGROUP_MOUNT]
+        for controller, path in self.dirs:
+            options += ["--dir", f"{CGROUP_MOUNT}/{controller}", "--ro-bind", path, f"{CGROUP_MOUNT}/{controller}"]
+        return [*options, "--remount-ro", CGROUP_MOUNT]
+
+
+def sys_options(cgroup: CgroupView | None) -> list[str]:
+    """A read-only ``/sys`` holding only ``fs/cgroup``, the instance's cgroup there (pure)."""
+    options = ["--perms", "0555", "--tmpfs", "/sys", "--dir", "/sys/fs", "--dir", CGROUP_MOUNT]
+    if cgroup is not None:
+        options += cgroup.options()
+    return [*options, "--remount-ro", "/sys"]
+
+
+def sandbox_options(
+    rootfs_fd: int,
+    cwd: str,
+    hostname: str,
+    binds: Sequence[Bind] = (),
+    *,
+    files: Sequence[Bind] = (),
+    cgroup: CgroupView | None = None,
+) -> list[str]:
+    """bubblewrap's options for one container (pure): see the module docstring. ``files`` (the
+    instance's ``/etc/hosts`` and ``/etc/resolv.conf``), then ``binds`` (its volumes, which win),
+    last; their mount points made in the rootfs beforehand (:meth:`Rootfs.mount_point`)."""
     return [
         *SANDBOX_FLAGS,
         "--hostname",
@@ -77,27 +151,73 @@ def sandbox_options(rootfs_fd: int, cwd: str, hostname: str, binds: Sequence[Bin
         "/",
         "--proc",
         "/proc",
+        "--ro-bind",
+        "/proc/sys",
+        "/proc/sys",
         "--dev",
         "/dev",
         "--perms",
         "1777",
         "--tmpfs",
         "/tmp",
+        *sys_options(cgroup),
         "--chdir",
         cwd,
+        *isolation.bind_options(files),
         *isolation.bind_options(binds),
     ]
 
 
-def jail(machine: Machine, user: User, rootfs_fd: int, cwd: str, hostname: str, binds: Sequence[Bind] = ()) -> Jail:
+def jail(
+    machine: Machine,
+    user: User,
+    rootfs_fd: int,
+    cwd: str,
+    hostname: str,
+    binds: Sequence[Bind] = (),
+    *,
+    files: Sequence[Bind] = (),
+    cgroup: CgroupView | None = None,
+) -> Jail:
     """How :mod:`.spawn` starts a container as ``user`` (pure). The machine must have bubblewrap and
     ``setpriv`` and run as root (:func:`unavailable`)."""
     assert machine.bwrap is not None and machine.setpriv is not None
     ids = ("--reuid", str(user.uid), "--regid", str(user.gid), "--groups", str(IMAGES_GID))
     drop = tuple(flag for flag in isolation.DROP_FLAGS if flag != "--clear-groups")
     prefix = (machine.setpriv, *ids, *drop, "--pdeathsig", "KILL", "--")
-    options = tuple(sandbox_options(rootfs_fd, cwd, hostname, binds))
+    options = tuple(sandbox_options(rootfs_fd, cwd, hostname, binds, files=files, cgroup=cgroup))
     return Jail(machine.bwrap, ("--",), user, options, monitored=True, prefix=prefix, container=True, fds=(rootfs_fd,))
+
+
+def hostname_of(pod_name: str) -> str:
+    """A pod's hostname: its name cut to 63 characters, no ``-`` or ``.`` at the end (the kubelet's
+    ``truncatePodHostnameIfNeeded``) (pure)."""
+    return pod_name[:MAX_HOSTNAME].rstrip("-.") if len(pod_name) > MAX_HOSTNAME else pod_name
+
+
+def hosts_file(hostname: str, ip: str = POD_IP) -> bytes:
+    """The kubelet's ``managedHostsFileContent`` for a pod without a subdomain or host aliases (pure)."""
+    lines = (
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "fe00::0\tip6-mcastprefix",
+        "fe00::1\tip6-allnodes",
+        "fe00::2\tip6-allrouters",
+        f"{ip}\t{hostname}",
+    )
+    return (HOSTS_HEADER + "".join(f"{line}\n" for line in lines)).encode()
+
+
+def resolv_conf(namespace: str, domain: str = CLUSTER_DOMAIN, nameserver: str = NAMESERVER) -> bytes:
+    """``dnsPolicy: ClusterFirst``'s resolv.conf, in containerd's order (search, nameserver, options) (pure)."""
+    search = f"{namespace}.svc.{domain} svc.{domain} {domain}"
+    return f"search {search}\nnameserver {nameserver}\noptions ndots:5\n".encode()
+
+
+def etc_files(namespace: str, hostname: str) -> dict[str, bytes]:
+    """The files every container of an instance sees in ``/etc`` whatever its image holds (pure)."""
+    return {"/etc/hosts": hosts_file(hostname), "/etc/resolv.conf": resolv_conf(namespace)}
 
 
 def unavailable(machine: Machine, netns_problem: str | None) -> str | None:
@@ -251,12 +371,13 @@ class Rootfs:
             finally:
                 os.close(fd)
 
-    def mount_point(self, path: str, *, file: bool = False) -> None:
-        """Make ``path`` (absolute) in the rootfs for a volume's bind, a file or a directory, where the
-        image lacks it (never through a symlink of the image: bwrap then says what is wrong)."""
+    def mount_point(self, path: str, *, file: bool = False) -> bool:
+        """Make ``path`` (absolute) in the rootfs for a bind, a file or a directory, where the image lacks
+        it (never through a symlink of the image: bwrap then says what is wrong). True when it is there
+        as asked, with no symlink on the way."""
         parts = [p for p in path.split("/") if p not in ("", ".", "..")]
         if not parts:
-            return
+            return not file
         fd = os.open(".", os.O_PATH | os.O_DIRECTORY, dir_fd=self.fd)
         try:
             for part in parts[:-1]:
@@ -269,8 +390,10 @@ class Rootfs:
             else:
                 with contextlib.suppress(FileExistsError):
                     os.close(os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd))
+            mode = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False).st_mode
+            return stat.S_ISREG(mode) if file else stat.S_ISDIR(mode)
         except OSError:
-            pass
+            return False
         finally:
             os.close(fd)
 

@@ -440,13 +440,18 @@ class LocalRuntime:
                 return "instances run without a sandbox (no isolation policy)"
             if not self.isolation.sandboxed:
                 return f"instances share zeroserve up's mount namespace: {self.isolation.machine.no_sandbox}"
+        self._volume_manager()
+        return self._volumes_problem
+
+    def _volume_manager(self) -> volumes.VolumeManager | None:
+        """The instances' volumes and own files (made on first use; None when they cannot be)."""
         if self._volumes is None and self._volumes_problem is None:
             try:
                 self._volumes = volumes.VolumeManager(self.data_dir, group=container.IMAGES_GID)
             except OSError as err:
                 self._volumes_problem = f"their tmpfs cannot be made ({err}; zeroserve up must run as root)"
                 logger.warning("volumes cannot be mounted here: %s", self._volumes_problem)
-        return self._volumes_problem
+        return self._volumes
 
     def warnings(self, workload: Workload) -> tuple[str, ...]:
         """What of ``workload`` is accepted but not honoured here, for its Revision's condition."""
@@ -624,8 +629,11 @@ class LocalRuntime:
             proxy_port=pod.PROXY_PORT if self.contained_proxy is not None else None,
         )
         dirs, values = self._instance_volumes(instance_id)
+        files = self._volumes.files(instance_id) if self._volumes is not None and self._volumes.has(instance_id) else {}
+        cgroup = container.CgroupView.of(self.cgroups, instance_id) if base.limits is not None else None
+        hostname = container.hostname_of(instance_id)
         planner = pod.Planner(
-            workload, box, pulled, inherited, instance_id[:63], dirs, values, platform_env=self._container_env
+            workload, box, pulled, inherited, hostname, dirs, values, self._container_env, files=files, cgroup=cgroup
         )
         return pod.instance_spec(workload, planner, log_dir=log_dir, instance_id=instance_id, base=base)
 
@@ -636,9 +644,15 @@ class LocalRuntime:
         return {}, volumes.instance_values(instance_id)
 
     def create_volumes(self, workload: Workload, instance_id: str) -> None:
-        """Make the instance's volumes (before its spec, which binds them)."""
-        if self._volumes is not None and mounts_volumes(workload):
-            self._volumes.create(instance_id, instance_id, workload.volumes)
+        """Make the instance's volumes (before its spec, which binds them); a container instance's own
+        ``/etc/hosts`` and ``/etc/resolv.conf`` too."""
+        contained = pod.uses_containers(workload)
+        if not contained and (self._volumes is None or not mounts_volumes(workload)):
+            return
+        if (manager := self._volume_manager()) is not None:
+            hostname = container.hostname_of(instance_id)
+            files = container.etc_files(workload.key.namespace, hostname) if contained else None
+            manager.create(instance_id, instance_id, workload.volumes, files)
 
     def own_volumes(self, instance_id: str, spec: InstanceSpec) -> None:
         """Hand the instance's volumes to the user its serving container runs as."""

@@ -129,11 +129,15 @@ class Planner:
         volume_dirs: Mapping[str, str] | None = None,
         values: Mapping[str, str] | None = None,
         platform_env: Sequence[tuple[str, str]] = (),
+        *,
+        files: Mapping[str, str] | None = None,
+        cgroup: container.CgroupView | None = None,
     ) -> None:
         """``volume_dirs``: the instance's volumes by name (:mod:`.volumes`); ``values``: its own
         downward API fields (``metadata.name``, ``metadata.uid``); ``platform_env``: what the
         platform gives every container (its ``http_proxy``), after their own env (``PORT`` and
-        ``K_*`` win)."""
+        ``K_*`` win); ``files``: its own ``/etc/hosts`` and ``/etc/resolv.conf`` (path inside -> file
+        here) and ``cgroup`` its cgroup, both shown to every container with an image."""
         self.workload = workload
         self.isolation = isolation
         self.pulled = pulled
@@ -142,6 +146,8 @@ class Planner:
         self.volume_dirs = volume_dirs or {}
         self.values = values or {}
         self.platform_env = tuple(platform_env)
+        self.files = files or {}
+        self.cgroup = cgroup
 
     def plan(self, c: WorkloadContainer, port: int | None) -> Planned:
         """The process of ``c`` (raises ValueError or ImageError when it cannot be made)."""
@@ -170,7 +176,13 @@ class Planner:
         uid, gid = container.user_of(c.run_as_user, image_ids, c.run_as_group)
         user = self._user(uid, gid, c.run_as_non_root)
         env = container.environment(process.env, runtime_env, self.hostname)
-        jail = container.jail(self.isolation.machine, user, pulled.rootfs.fd, process.cwd, self.hostname, binds)
+        files = [
+            Bind(source, target, file=True)
+            for target, source in self.files.items()
+            if pulled.rootfs.mount_point(target, file=True)  # an image's symlink there keeps its own
+        ]
+        machine, fd = self.isolation.machine, pulled.rootfs.fd
+        jail = container.jail(machine, user, fd, process.cwd, self.hostname, binds, files=files, cgroup=self.cgroup)
         return Planned(process.argv, env, jail, user)
 
     def _process(

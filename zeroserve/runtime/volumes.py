@@ -25,6 +25,11 @@ a reader sees the old files or the new ones, never a mix. An unchanged payload w
 ``subPath`` mount binds what the symlink leads to at start, so it keeps the old file (as Kubernetes).
 The instance's directories go when the instance is gone; the tmpfs and the bind mount when the
 runtime closes (a crash leaves them to the next start, which removes them).
+
+**A container instance's own files** (``/etc/hosts``, ``/etc/resolv.conf``: :func:`.container.etc_files`)
+are on the same tmpfs, in ``volumes/..etc/<instance>/`` (root's, 0644, nothing secret in them): every
+container of the instance binds them, whatever its user, so they are not in the instance's 0700
+directory. They go with the instance too.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ DATA_DIR_NAME = "..data"
 NEW_DATA_DIR_NAME = "..data_tmp"
 ROOT = Path("/run/zeroserve")
 MEMORY_MEDIUM = "Memory"
+ETC_DIR = "..etc"
+"""The directory of the instances' own files on the tmpfs (no instance name begins with a dot)."""
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND = 0x2, 0x4, 0x8, 0x1000
 MNT_DETACH = 2
 POD_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -197,6 +204,8 @@ class _Instance:
     owner: User | None = None
     mounts: list[Path] = field(default_factory=list)
     """tmpfs mounted for sized Memory emptyDirs (unmounted when the instance is gone)."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Its own files (``/etc/hosts``...): the path inside the container -> the file here."""
 
 
 def top_of(data_dir: Path, root: Path = ROOT) -> Path:
@@ -244,9 +253,15 @@ class VolumeManager:
         except OSError:
             _detach(self.memory)
             raise
+        self.etc = self.memory / ETC_DIR
+        self.etc.mkdir(mode=0o711)
+        os.chmod(self.etc, 0o711)
 
-    def create(self, instance_id: str, name: str, volumes: Sequence[Volume]) -> dict[str, str]:
-        """Make the instance's volumes (owned by root until :meth:`own`); their directories by name."""
+    def create(
+        self, instance_id: str, name: str, volumes: Sequence[Volume], files: Mapping[str, bytes] | None = None
+    ) -> dict[str, str]:
+        """Make the instance's volumes (owned by root until :meth:`own`); their directories by name.
+        ``files``: its own files (path inside the container -> content), root's, readable by all."""
         state = _Instance(name, {}, instance_values(name))
         self._instances[instance_id] = state
         try:
@@ -254,10 +269,28 @@ class VolumeManager:
                 (base / instance_id).mkdir(mode=0o700)
             for volume in volumes:
                 state.dirs[volume.name] = self._make(instance_id, volume, state)
+            if files:
+                state.files = self._write_files(self.etc / instance_id, files)
         except BaseException:
             self.remove(instance_id)
             raise
         return {name: str(path) for name, path in state.dirs.items()}
+
+    @staticmethod
+    def _write_files(directory: Path, files: Mapping[str, bytes]) -> dict[str, str]:
+        directory.mkdir(mode=0o755)
+        os.chmod(directory, 0o755)
+        written: dict[str, str] = {}
+        for target, content in files.items():
+            path = directory / target.strip("/").replace("/", "_")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            try:
+                _write_all(fd, content)
+                os.fchmod(fd, 0o644)
+            finally:
+                os.close(fd)
+            written[target] = str(path)
+        return written
 
     def _make(self, instance_id: str, volume: Volume, state: _Instance) -> Path:
         if volume.kind == "emptyDir":
@@ -306,12 +339,16 @@ class VolumeManager:
     def values(self, instance_id: str) -> Mapping[str, str]:
         return self._instances[instance_id].values
 
+    def files(self, instance_id: str) -> Mapping[str, str]:
+        """The instance's own files: the path inside its containers -> the file to bind there."""
+        return self._instances[instance_id].files
+
     def remove(self, instance_id: str) -> None:
         """The instance is gone: its volumes too (a Secret's files never stay)."""
         state = self._instances.pop(instance_id, None)
         for path in state.mounts if state is not None else []:
             _detach(path)
-        for base in (self.memory, self.disk):
+        for base in (self.memory, self.disk, self.etc):
             shutil.rmtree(base / instance_id, ignore_errors=True)
 
     def close(self) -> None:

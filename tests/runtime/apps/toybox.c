@@ -10,6 +10,14 @@
  *                                                              "STATUS\n" then the body
  *                                                         GET /cat/F   -> the file /F, or 404
  *                                                         GET /touch/F -> creates /F (for probes), 200 or 500
+ *                                                         GET /write/F -> writes "9" into the file /F (no
+ *                                                              create), 200 or 500 with the error
+ *                                                         GET /stat/F  -> "TYPE MODE UID" (file, dir or
+ *                                                              other; octal permissions), or 404
+ *                                                         GET /args    -> argv, one per line
+ *                                                         GET /cwd     -> the working directory
+ *                                                         GET /stdin   -> "eof", "data" or the read error
+ *                                                         GET /alloc/N -> N MiB allocated and touched, then "ok"
  *                               Exits 0 on SIGTERM after "bye" on stdout.
  *   toybox exit N               exits with N (an init container that fails)
  *   toybox test F               exits 0 if the file F exists, else 1 (an exec probe)
@@ -23,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +44,8 @@
 extern char **environ;
 static volatile sig_atomic_t stopping;
 static const char *name = "toybox";
+static int saved_argc;
+static char **saved_argv;
 
 static void on_term(int sig) { (void)sig; stopping = 1; }
 
@@ -91,6 +102,38 @@ static int answer(int fd, const char *path, int close_after) {
         len = f < 0 ? 0 : (int)read(f, body, sizeof body - 1);
         if (f < 0 || len < 0) { status = 404; len = snprintf(body, sizeof body, "no %s\n", path + 4); }
         if (f >= 0) close(f);
+    } else if (strncmp(path, "/write/", 7) == 0) {
+        int f = open(path + 6, O_WRONLY);
+        int ok = f >= 0 && write(f, "9", 1) == 1;
+        if (!ok) status = 500;
+        len = snprintf(body, sizeof body, "%s\n", ok ? "ok" : strerror(errno));
+        if (f >= 0) close(f);
+    } else if (strncmp(path, "/stat/", 6) == 0) {
+        struct stat st;
+        if (lstat(path + 5, &st) < 0) {
+            status = 404;
+            len = snprintf(body, sizeof body, "%s\n", strerror(errno));
+        } else {
+            const char *type = S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other";
+            len = snprintf(body, sizeof body, "%s %o %d\n", type, st.st_mode & 07777, (int)st.st_uid);
+        }
+    } else if (strcmp(path, "/args") == 0) {
+        len = 0;
+        for (int i = 0; i < saved_argc && len < (int)sizeof body - 1; i++)
+            len += snprintf(body + len, sizeof body - (size_t)len, "%s\n", saved_argv[i]);
+    } else if (strcmp(path, "/cwd") == 0) {
+        len = getcwd(body, sizeof body - 1) ? (int)strlen(body) : snprintf(body, sizeof body, "?");
+        len += snprintf(body + len, sizeof body - (size_t)len, "\n");
+    } else if (strcmp(path, "/stdin") == 0) {
+        struct pollfd p = {.fd = 0, .events = POLLIN};
+        char c;
+        ssize_t n = poll(&p, 1, 1000) == 1 ? read(0, &c, 1) : -2;
+        len = snprintf(body, sizeof body, "%s\n", n == 0 ? "eof" : n > 0 ? "data" : n == -2 ? "no answer" : strerror(errno));
+    } else if (strncmp(path, "/alloc/", 7) == 0) {
+        size_t size = (size_t)atoi(path + 7) << 20;
+        char *block = malloc(size);
+        if (block) for (size_t i = 0; i < size; i += 4096) block[i] = 1;
+        len = snprintf(body, sizeof body, "%s\n", block ? "ok" : "no memory");
     } else if (strncmp(path, "/touch/", 7) == 0) {
         int f = open(path + 6, O_WRONLY | O_CREAT, 0644);
         if (f < 0) status = 500; else close(f);
@@ -160,6 +203,8 @@ static int serve(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    saved_argc = argc;
+    saved_argv = argv;
     const char *cmd = argc > 1 ? argv[1] : "serve";
     if (strcmp(cmd, "serve") == 0) return serve(argc, argv);
     if (strcmp(cmd, "exit") == 0) return argc > 2 ? atoi(argv[2]) : 0;
