@@ -55,6 +55,8 @@ class _Conn(asyncio.Protocol):
         self.pending: dict[int, list[bytes]] = {}
         """Bytes waiting for the client's window, per stream (and whether to end after: ``ends``)."""
         self.ends: dict[int, list[tuple[bytes, bytes]] | None] = {}
+        self.held: dict[int, int] = {}
+        """Bytes of an echo's request not acknowledged while its echo waits (backpressure)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -62,7 +64,8 @@ class _Conn(asyncio.Protocol):
         self.app.transports.add(self.transport)  # type: ignore[arg-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.app.transports.discard(self.transport)  # type: ignore[arg-type]
+        if self.transport is not None:
+            self.app.transports.discard(self.transport)
 
     def data_received(self, data: bytes) -> None:
         if self.h2 is None:
@@ -113,9 +116,13 @@ class _Conn(asyncio.Protocol):
             headers = [(str(n), str(v)) for n, v in event.headers]
             self._request(event.stream_id, dict(headers), headers)
         elif isinstance(event, h2.events.DataReceived):
-            self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            if event.stream_id in self.echo and event.data:
-                self._send(event.stream_id, event.data)
+            sid = event.stream_id
+            if sid in self.echo and event.data:
+                self._send(sid, event.data)
+            if sum(map(len, self.pending.get(sid, ()))) > 65536:  # echoes wait: hold the sender back
+                self.held[sid] = self.held.get(sid, 0) + event.flow_controlled_length
+            else:
+                self.h2.acknowledge_received_data(event.flow_controlled_length, sid)
         elif isinstance(event, h2.events.StreamEnded):
             if event.stream_id in self.echo:
                 self.echo.discard(event.stream_id)
@@ -129,11 +136,13 @@ class _Conn(asyncio.Protocol):
         elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
             for sid in list(self.pending):
                 self._send(sid, b"")
+                if sid not in self.pending and self.held.get(sid):
+                    self.h2.acknowledge_received_data(self.held.pop(sid), sid)
 
     def _request(self, sid: int, pseudo: dict[str, str], headers: list[tuple[str, str]]) -> None:
         assert self.h2 is not None
         url = urlsplit(pseudo.get(":path", "/"))
-        query = parse_qs(url.query)
+        query = parse_qs(url.query, keep_blank_values=True)
         self.app.requests.append(("HTTP/2.0", pseudo.get(":path", "/"), headers))
         self.app.seen()
         path = url.path

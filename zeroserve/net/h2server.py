@@ -85,7 +85,8 @@ class H2Downstream(http2.H2Protocol):
     """One client's HTTP/2 connection: streams in, each a :class:`_Stream`."""
 
     def __init__(self, state: _ServerState) -> None:
-        super().__init__(client_side=False, max_header_list=state.limits.max_head)
+        # A head past ``max_head`` gets 431 (``begin``); past twice that, h2 ends the connection.
+        super().__init__(client_side=False, max_header_list=2 * state.limits.max_head)
         self.state = state
         self.streams: dict[int, _Stream] = {}
         self.client: tuple[str, int] | None = None
@@ -137,7 +138,12 @@ class H2Downstream(http2.H2Protocol):
             if (stream := self.streams.get(event.stream_id)) is not None:
                 stream.abort()
         elif isinstance(event, h2.events.ConnectionTerminated):
-            self.broken("the client went away (GOAWAY)")  # h2 sends nothing more after it
+            if event.error_code != ErrorCodes.NO_ERROR:
+                self.broken(f"the client went away (GOAWAY {event.error_code})")
+                return
+            self.reopen()  # the client opens no more streams; those in flight finish
+            self.closing = True
+            self.maybe_close()
         else:
             super().event(event)
 

@@ -43,6 +43,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+from h2.connection import ConnectionState
 from h2.errors import ErrorCodes
 
 from zeroserve.net import headers as h
@@ -112,6 +113,7 @@ class H2Protocol(asyncio.Protocol):
         if client_side:
             settings[h2.settings.SettingCodes.ENABLE_PUSH] = 0
         self.h2.local_settings = h2.settings.Settings(client=client_side, initial_values=settings)
+        self.h2.decoder.max_header_list_size = max_header_list  # h2 applies it only once acknowledged
         self.transport: asyncio.Transport | None = None
         self.writes: Writes = writes_for_loop()
         self.write_paused = False
@@ -156,6 +158,13 @@ class H2Protocol(asyncio.Protocol):
     def broken(self, message: str) -> None:
         """The connection cannot go on (a protocol error): close it; streams end as ``connection_lost`` says."""
         self.close()
+
+    def reopen(self) -> None:
+        """After a GOAWAY from the peer: ``h2`` closes its state machine on any GOAWAY, though the
+        streams it lets finish (up to its last stream id, RFC 9113 §6.8) still exchange frames; so
+        it is put back to open for them. No new stream is opened (the caller's part)."""
+        machine = self.h2.state_machine
+        machine.state = ConnectionState.CLIENT_OPEN if self.h2.config.client_side else ConnectionState.SERVER_OPEN
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -465,8 +474,10 @@ class UpstreamH2(H2Protocol):
         self._maybe_close()
 
     def _terminated(self, event: h2.events.ConnectionTerminated) -> None:
-        """GOAWAY: streams after its last stream id were never processed (the sender may retry them)."""
+        """GOAWAY: streams after its last stream id were never processed (the sender may retry them);
+        the others finish (an error code ends them too)."""
         self.goaway = True
+        self.reopen()
         self.pool.forget(self)
         last = event.last_stream_id if event.last_stream_id is not None else 0
         code = _code_name(event.error_code)
