@@ -321,7 +321,7 @@ def test_unknown_sections_and_keys_are_ignored_with_warnings() -> None:
     assert warnings == [
         "config-observability: section not used by zeroserve; ignored (it reads config-autoscaler, config-defaults, "
         "config-domain, config-network, config-gc, config-deployment, config-features, config-zeroserve-eventing, "
-        "config-br-defaults, default-ch-webhook)",
+        "config-br-defaults, default-ch-webhook, config-ping-defaults)",
         "config-autoscaler: key 'stabel-window' is not used by zeroserve; ignored",
         "config-network: key 'ingress-class' is not used by zeroserve; ignored",
         "config-features: key 'some-future-flag' is not used by zeroserve; ignored",

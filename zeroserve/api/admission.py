@@ -23,11 +23,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from zeroserve.api import corevalidation, defaults, eventvalidation, labels, validation, wire
+from zeroserve.api import corevalidation, defaults, eventvalidation, labels, sources, validation, wire
+from zeroserve.api.apiserversource import ApiServerSource, validate_apiserversource
 from zeroserve.api.autoscaling import PodAutoscaler, validate_pod_autoscaler
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.configuration import Configuration
-from zeroserve.api.apiserversource import ApiServerSource, validate_apiserversource
 from zeroserve.api.core import Event
 from zeroserve.api.domainmapping import (
     ClusterDomainClaim,
@@ -75,6 +75,9 @@ _VALIDATORS: dict[type[BaseModel], Validator] = {
     Subscription: validate_subscription,
     Sequence: validate_sequence,
     Parallel: validate_parallel,
+    sources.PingSource: sources.validate_ping_source,
+    sources.SinkBinding: sources.validate_sink_binding,
+    sources.ContainerSource: sources.validate_container_source,
     ApiServerSource: lambda s, old, cfg: validate_apiserversource(s, old, cfg, _SERVED),
     EventType: validate_eventtype,
 }

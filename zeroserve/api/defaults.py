@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from zeroserve.api import labels
+from zeroserve.api import labels, sources
 from zeroserve.api.apiserversource import ApiServerSource, default_apiserversource
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.domainmapping import DomainMapping, default_domain_mapping
@@ -227,10 +227,6 @@ def set_defaults(obj: BaseModel, old: BaseModel | None, cfg: Config, user: str =
         default_broker(obj, cfg)
     elif isinstance(obj, Trigger):  # trigger_defaults.go
         default_trigger(obj, cfg)
-    elif isinstance(obj, ApiServerSource):  # apiserver_defaults.go
-        default_apiserversource(obj)
-    elif isinstance(obj, EventType):  # eventtype_defaults.go
-        default_eventtype(obj)
     elif isinstance(obj, Channel):  # channel_defaults.go
         default_channel(obj, cfg)
     elif isinstance(obj, InMemoryChannel):  # in_memory_channel_defaults.go
@@ -241,6 +237,16 @@ def set_defaults(obj: BaseModel, old: BaseModel | None, cfg: Config, user: str =
         default_sequence(obj, cfg)
     elif isinstance(obj, Parallel):  # parallel_defaults.go
         default_parallel(obj, cfg)
+    elif isinstance(obj, sources.PingSource):  # ping_defaults.go
+        sources.default_ping_source(obj)
+    elif isinstance(obj, sources.SinkBinding):  # sinkbinding_defaults.go
+        sources.default_sink_binding(obj)
+    elif isinstance(obj, sources.ContainerSource):  # container_defaults.go
+        sources.default_container_source(obj)
+    elif isinstance(obj, ApiServerSource):  # apiserver_defaults.go
+        default_apiserversource(obj)
+    elif isinstance(obj, EventType):  # eventtype_defaults.go
+        default_eventtype(obj)
     elif isinstance(obj, Revision):
         # Knative defaults on update too, then refuses any spec change: defaulted is compared with
         # defaulted, so an unchanged manifest sent again (apply, replace) is not "a change".

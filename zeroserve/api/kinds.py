@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from zeroserve.api.apiserversource import ApiServerSource
 from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.core import ConfigMap, Event, Namespace, Secret
 from zeroserve.api.coreservice import CoreService
-from zeroserve.api.apiserversource import ApiServerSource
 from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
 from zeroserve.api.eventing import Broker, Trigger
 from zeroserve.api.eventtype import EventType
@@ -21,6 +21,7 @@ from zeroserve.api.pod import Pod
 from zeroserve.api.revision import Revision
 from zeroserve.api.route import Route
 from zeroserve.api.service import Service
+from zeroserve.api.sources import ContainerSource, PingSource, SinkBinding
 
 SERVING_GROUP = "serving.knative.dev"
 
@@ -125,25 +126,6 @@ TRIGGER = Kind(
     EVENTING_GROUP, "v1", "Trigger", "triggers", "trigger", Trigger, categories=("all", "knative", "eventing")
 )
 """As Knative Eventing's CRDs (config/core/resources/{broker,trigger}.yaml): no short names."""
-APISERVERSOURCE = Kind(
-    "sources.knative.dev",
-    "v1",
-    "ApiServerSource",
-    "apiserversources",
-    "apiserversource",
-    ApiServerSource,
-    categories=("all", "knative", "sources"),
-)
-EVENTTYPE = Kind(
-    EVENTING_GROUP,
-    "v1beta2",
-    "EventType",
-    "eventtypes",
-    "eventtype",
-    EventType,
-    categories=("all", "knative", "eventing"),
-)
-"""config/core/resources/{apiserversource,eventtype}.yaml; EventType in its storage version only."""
 
 MESSAGING_GROUP = "messaging.knative.dev"
 FLOWS_GROUP = "flows.knative.dev"
@@ -174,6 +156,42 @@ SEQUENCE = Kind(FLOWS_GROUP, "v1", "Sequence", "sequences", "sequence", Sequence
 PARALLEL = Kind(FLOWS_GROUP, "v1", "Parallel", "parallels", "parallel", Parallel, categories=_FLOWS)
 """config/core/resources/{channel,subscription,sequence,parallel}.yaml and
 config/channels/in-memory-channel/resources/in-memory-channel.yaml: names, short names, categories."""
+
+SOURCES_GROUP = "sources.knative.dev"
+_SOURCES = ("all", "knative", "sources")
+PINGSOURCE = Kind(SOURCES_GROUP, "v1", "PingSource", "pingsources", "pingsource", PingSource, categories=_SOURCES)
+SINKBINDING = Kind(
+    SOURCES_GROUP,
+    "v1",
+    "SinkBinding",
+    "sinkbindings",
+    "sinkbinding",
+    SinkBinding,
+    categories=(*_SOURCES, "bindings"),
+)
+CONTAINERSOURCE = Kind(
+    SOURCES_GROUP, "v1", "ContainerSource", "containersources", "containersource", ContainerSource, categories=_SOURCES
+)
+"""config/core/resources/{pingsource,sinkbindings,containersource}.yaml: no short names; v1 only."""
+APISERVERSOURCE = Kind(
+    "sources.knative.dev",
+    "v1",
+    "ApiServerSource",
+    "apiserversources",
+    "apiserversource",
+    ApiServerSource,
+    categories=("all", "knative", "sources"),
+)
+EVENTTYPE = Kind(
+    EVENTING_GROUP,
+    "v1beta2",
+    "EventType",
+    "eventtypes",
+    "eventtype",
+    EventType,
+    categories=("all", "knative", "eventing"),
+)
+"""config/core/resources/{apiserversource,eventtype}.yaml; EventType in its storage version only."""
 
 CORE_SERVICE = Kind(
     "",
@@ -209,6 +227,9 @@ KINDS: tuple[Kind, ...] = (
     PARALLEL,
     APISERVERSOURCE,
     EVENTTYPE,
+    PINGSOURCE,
+    SINKBINDING,
+    CONTAINERSOURCE,
     *CORE_KINDS,
 )
 

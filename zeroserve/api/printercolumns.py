@@ -142,6 +142,15 @@ COLUMNS: Final[dict[tuple[str, str], tuple[PrinterColumn, ...]]] = {
         AGE,
         *_ready(),
     ),
+    ("messaging.knative.dev/v1", "Channel"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
+    ("messaging.knative.dev/v1", "InMemoryChannel"): (
+        PrinterColumn("URL", "string", ".status.address.url"),
+        AGE,
+        *_ready(),
+    ),
+    ("messaging.knative.dev/v1", "Subscription"): (AGE, *_ready()),
+    ("flows.knative.dev/v1", "Sequence"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
+    ("flows.knative.dev/v1", "Parallel"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
     ("sources.knative.dev/v1", "ApiServerSource"): (PrinterColumn("Sink", "string", ".status.sinkUri"), AGE, *_ready()),
     ("eventing.knative.dev/v1beta2", "EventType"): (
         PrinterColumn("Type", "string", ".spec.type"),
@@ -152,15 +161,18 @@ COLUMNS: Final[dict[tuple[str, str], tuple[PrinterColumn, ...]]] = {
         PrinterColumn("Description", "string", ".spec.description"),
         *_ready(),
     ),
-    ("messaging.knative.dev/v1", "Channel"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
-    ("messaging.knative.dev/v1", "InMemoryChannel"): (
-        PrinterColumn("URL", "string", ".status.address.url"),
+    ("sources.knative.dev/v1", "PingSource"): (
+        PrinterColumn("Sink", "string", ".status.sinkUri"),
+        PrinterColumn("Schedule", "string", ".spec.schedule"),
         AGE,
         *_ready(),
     ),
-    ("messaging.knative.dev/v1", "Subscription"): (AGE, *_ready()),
-    ("flows.knative.dev/v1", "Sequence"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
-    ("flows.knative.dev/v1", "Parallel"): (PrinterColumn("URL", "string", ".status.address.url"), AGE, *_ready()),
+    ("sources.knative.dev/v1", "SinkBinding"): (PrinterColumn("Sink", "string", ".status.sinkUri"), AGE, *_ready()),
+    ("sources.knative.dev/v1", "ContainerSource"): (
+        PrinterColumn("Sink", "string", ".status.sinkUri"),
+        AGE,
+        *_ready(),
+    ),
 }
 """By (apiVersion, kind), in the CRDs' order. (Eventing's CRDs declare Age themselves; Serving's do not.)"""
 

@@ -198,6 +198,15 @@ class EventingConfig:
 
 
 @dataclass(frozen=True)
+class PingDefaultsConfig:
+    """config-ping-defaults (knative/eventing ``pkg/apis/sources/config/ping_defaults.go``)."""
+
+    data_max_size: int = -1
+    """``data-max-size`` (or the legacy ``dataMaxSize``): the most bytes of a PingSource's ``data`` or
+    ``dataBase64``; -1 (any negative value): no limit."""
+
+
+@dataclass(frozen=True)
 class Config:
     autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
     defaults: DefaultsConfig = field(default_factory=DefaultsConfig)
@@ -209,3 +218,4 @@ class Config:
     br_defaults: BrokerDefaultsConfig = field(default_factory=BrokerDefaultsConfig)
     ch_defaults: ChannelDefaultsConfig = field(default_factory=ChannelDefaultsConfig)
     eventing: EventingConfig = field(default_factory=EventingConfig)
+    ping_defaults: PingDefaultsConfig = field(default_factory=PingDefaultsConfig)

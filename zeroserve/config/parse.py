@@ -42,11 +42,12 @@ from zeroserve.config import (
     Flag,
     GCConfig,
     NetworkConfig,
+    PingDefaultsConfig,
     quantity,
     templates,
 )
-from zeroserve.config.duration import SECOND, format_duration, parse_duration
 from zeroserve.config.channels import ch_defaults_to_data, parse_ch_defaults
+from zeroserve.config.duration import SECOND, format_duration, parse_duration
 from zeroserve.config.eventing import br_defaults_to_data, parse_br_defaults
 from zeroserve.errors import ConfigError
 
@@ -556,6 +557,15 @@ def parse_eventing(data: Data, warnings: list[str] | None = None) -> EventingCon
     return c
 
 
+def parse_ping_defaults(data: Data, warnings: list[str] | None = None) -> PingDefaultsConfig:
+    """config-ping-defaults: ``data-max-size`` (the legacy ``dataMaxSize`` first, as Knative reads both)."""
+    r = _Reader("config-ping-defaults", data, warnings)
+    size = r.get("dataMaxSize", _int, PingDefaultsConfig().data_max_size)
+    size = r.get("data-max-size", _int, size)
+    r.check_unknown()
+    return PingDefaultsConfig(data_max_size=max(size, -1))
+
+
 _SECTIONS: dict[str, str] = {
     "config-autoscaler": "autoscaler",
     "config-defaults": "defaults",
@@ -567,6 +577,7 @@ _SECTIONS: dict[str, str] = {
     "config-zeroserve-eventing": "eventing",
     "config-br-defaults": "br_defaults",
     "default-ch-webhook": "ch_defaults",
+    "config-ping-defaults": "ping_defaults",
 }
 
 
@@ -609,6 +620,7 @@ _PARSERS: dict[str, Callable[[Data, list[str] | None], Any]] = {
     "config-zeroserve-eventing": parse_eventing,
     "config-br-defaults": parse_br_defaults,
     "default-ch-webhook": parse_ch_defaults,
+    "config-ping-defaults": parse_ping_defaults,
 }
 
 
@@ -720,6 +732,7 @@ def config_to_data(cfg: Config) -> dict[str, dict[str, str]]:
         "config-features": dict(sorted(cfg.features.flags.items())),
         "config-br-defaults": br_defaults_to_data(cfg.br_defaults),
         "default-ch-webhook": ch_defaults_to_data(cfg.ch_defaults),
+        "config-ping-defaults": {"data-max-size": str(cfg.ping_defaults.data_max_size)},
     }
 
 
