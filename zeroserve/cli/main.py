@@ -23,6 +23,7 @@ from zeroserve.cli.event import event_app
 from zeroserve.cli.eventing import broker_app, trigger_app
 from zeroserve.cli.secret import configmap_app, secret_app
 from zeroserve.cli.service import revision_app, route_app, service_app
+from zeroserve.cli.source import source_app
 
 app = typer.Typer(
     name="zeroserve",
@@ -48,6 +49,8 @@ app.add_typer(autoscaler_app, name="autoscaler")
 app.add_typer(broker_app, name="broker")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(event_app, name="event")
+app.add_typer(source_app, name="source")
+app.add_typer(source_app, name="sources", hidden=True)
 app.command()(env)
 app.command()(build)
 
