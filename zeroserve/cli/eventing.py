@@ -91,11 +91,11 @@ def sink_text(dest: Obj) -> str:
     return str(dest.get("uri", ""))
 
 
-def _conditions(obj: Obj, now: datetime) -> list[str]:
+def condition_lines(obj: Obj, now: datetime) -> list[str]:
     return ["Conditions:", *("  " + line for line in output.conditions_table(obj, now).splitlines())]
 
 
-def _metadata(obj: Obj, now: datetime) -> list[str]:
+def metadata_lines(obj: Obj, now: datetime) -> list[str]:
     meta = obj.get("metadata", {})
     lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
     for label, values in (("Labels", meta.get("labels")), ("Annotations", meta.get("annotations"))):
@@ -105,7 +105,7 @@ def _metadata(obj: Obj, now: datetime) -> list[str]:
     return lines
 
 
-def _list_rows(items: list[Obj], all_namespaces: bool, headers: list[str], row: Any) -> str:
+def list_rows(items: list[Obj], all_namespaces: bool, headers: list[str], row: Any) -> str:
     items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
     rows = [row(o) for o in items]
     if all_namespaces:
@@ -206,7 +206,7 @@ def broker_list(ctx: typer.Context, namespace: NsOpt = "default", all_namespaces
         ]
 
     headers = ["NAME", "URL", "AGE", "CONDITIONS", "READY", "REASON"]
-    print(_list_rows(items, all_namespaces, headers, row))
+    print(list_rows(items, all_namespaces, headers, row))
 
 
 @broker_app.command("describe")
@@ -220,13 +220,14 @@ def broker_describe(
     obj = _client(ctx).get(kinds.BROKER, namespace, name)
     url = str((obj.get("status", {}).get("address") or {}).get("url", ""))
     if out is not None:
-        print(_formatted(obj, kinds.BROKER, out, url))
+        print(formatted(obj, kinds.BROKER, out, url))
         return
     now = output.now_utc()
-    print(tabbed([*_metadata(obj, now), "", "Address:", f"  URL:\t{url}", "", *_conditions(obj, now)]))
+    print(tabbed([*metadata_lines(obj, now), "", "Address:", f"  URL:\t{url}", "", *condition_lines(obj, now)]))
 
 
-def _formatted(obj: Obj, kind: kinds.Kind, out: str, url: str) -> str:
+def formatted(obj: Obj, kind: kinds.Kind, out: str, url: str) -> str:
+    """kn's describe `-o`: yaml, json or (for addressables) url."""
     if out == "url":
         return url
     if out in ("yaml", "json"):
@@ -354,7 +355,7 @@ def trigger_list(ctx: typer.Context, namespace: NsOpt = "default", all_namespace
         ]
 
     headers = ["NAME", "BROKER", "SINK", "AGE", "CONDITIONS", "READY", "REASON"]
-    print(_list_rows(items, all_namespaces, headers, row))
+    print(list_rows(items, all_namespaces, headers, row))
 
 
 def _filter_lines(f: Obj, indent: str) -> list[str]:
@@ -387,10 +388,10 @@ def trigger_describe(
     obj = _client(ctx).get(kinds.TRIGGER, namespace, name)
     spec, status = obj.get("spec", {}), obj.get("status", {})
     if out is not None:
-        print(_formatted(obj, kinds.TRIGGER, out, str(status.get("subscriberUri", ""))))
+        print(formatted(obj, kinds.TRIGGER, out, str(status.get("subscriberUri", ""))))
         return
     now = output.now_utc()
-    lines = [*_metadata(obj, now), f"Broker:\t{spec.get('broker', '')}"]
+    lines = [*metadata_lines(obj, now), f"Broker:\t{spec.get('broker', '')}"]
     attributes = (spec.get("filter") or {}).get("attributes") or {}
     if attributes:
         lines += ["Filter:", *(f"  {k}:\t{v}" for k, v in sorted(attributes.items()))]
@@ -410,7 +411,7 @@ def trigger_describe(
         lines.append(f"  URI:\t{subscriber['uri']}")
     if status.get("subscriberUri"):
         lines.append(f"  Resolved:\t{status['subscriberUri']}")
-    print(tabbed([*lines, "", *_conditions(obj, now)]))
+    print(tabbed([*lines, "", *condition_lines(obj, now)]))
 
 
 @trigger_app.command("delete")
