@@ -10,7 +10,9 @@ How it answers a POST, from the environment:
 * ``FAIL_FIRST=N``: 500 to the first ``N`` deliveries of each event id (``ce-id``, or ``id`` in a
   structured body), then ``STATUS`` — a subscriber that recovers.
 * ``STATUS`` (default 200): the status of every other answer (``STATUS=500``: always failing).
-* ``REPLY_TYPE``: answer with a binary-mode CloudEvent of that type (a reply into the broker).
+* ``REPLY_TYPE``: answer with a binary-mode CloudEvent of that type (a reply into the broker); its
+  data is the event's JSON object with ``REPLY_TYPE`` appended to its ``steps`` list (``{}`` when
+  the data is not a JSON object): a transforming step of a Sequence.
 
 Runs on $PORT as the runtime contract asks; stops cleanly on SIGTERM.
 """
@@ -30,6 +32,17 @@ from typing import Any
 _lock = threading.Lock()
 _events: list[dict[str, Any]] = []
 _attempts: dict[str, int] = {}
+
+
+def _transformed(body: bytes, step: str) -> bytes:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return b"{}"
+    steps = data.get("steps") if isinstance(data.get("steps"), list) else []
+    return json.dumps({**data, "steps": [*steps, step]}).encode()
 
 
 def _event_id(headers: dict[str, str], body: bytes) -> str:
@@ -68,7 +81,7 @@ class Recorder(BaseHTTPRequestHandler):
         if reply and 200 <= status < 300:
             self._answer(
                 status,
-                b"{}",
+                _transformed(body, reply),
                 {
                     "Ce-Specversion": "1.0",
                     "Ce-Id": str(uuid.uuid4()),

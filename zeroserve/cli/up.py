@@ -44,7 +44,7 @@ from zeroserve.activator.throttler import Throttler
 from zeroserve.api import eventing as eventing_api
 from zeroserve.api.admission import admit, admit_status
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import API_KINDS, DOMAINMAPPING, ROUTE, Kind
+from zeroserve.api.kinds import API_KINDS, DOMAINMAPPING, IN_MEMORY_CHANNEL, ROUTE, Kind
 from zeroserve.apiserver import ADMIN_USER, ApiServer, ensure_token
 from zeroserve.apiserver.certs import ensure_serving_certs
 from zeroserve.apiserver.logs import PodLogs, RevisionLogs
@@ -76,6 +76,7 @@ from zeroserve.controller.pods import PodMirror
 from zeroserve.controller.reconcilers import k8sservices
 from zeroserve.controller.runner import Controller
 from zeroserve.eventing.apiserversource import ApiServerSourceAdapters
+from zeroserve.eventing.channels import ChannelPlane
 from zeroserve.eventing.ingress import BrokerSet, Ingress
 from zeroserve.eventing.plane import EventingPlane
 from zeroserve.gateway.routing import Backend
@@ -337,6 +338,10 @@ async def _serve(
     broker_ingress = Ingress(plane.log, brokers)
     gateway.publish_service(eventing_api.INGRESS_HOST, broker_ingress.local())
     stack.push_async_callback(broker_ingress.drain)
+    # InMemoryChannels: their hosts (NAME-kn-channel.NS.svc.cluster.local) answered by the same log,
+    # their subscribers delivered by the same dispatcher (zeroserve.eventing.channels).
+    channels = ChannelPlane(broker_ingress, plane.dispatcher, gateway.publish_service, gateway.withdraw_service)
+    controller.channels.plane = channels
     # ApiServerSources: each source's changes, from its durable cursor, to its sink over the same sender.
     apiserversources = ApiServerSourceAdapters(store, plane.dispatcher.sender, api.url, data_dir, API_KINDS)
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
@@ -346,6 +351,7 @@ async def _serve(
             tasks.create_task(reporter.run(), name="activator-stats"),
             tasks.create_task(feed.run(), name="revision-feed"),
             tasks.create_task(pods.run(), name="pod-mirror"),
+            tasks.create_task(channels.run(store, IN_MEMORY_CHANNEL), name="channel-feed"),
             tasks.create_task(apiserversources.run(), name="apiserversources"),
         ]
         if inline is not None:

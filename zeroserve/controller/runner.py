@@ -36,21 +36,26 @@ from zeroserve.api.base import Obj
 from zeroserve.api.kinds import (
     APISERVERSOURCE,
     BROKER,
+    CHANNEL,
     CLUSTERDOMAINCLAIM,
     CONFIGURATION,
     CORE_KINDS,
     DOMAINMAPPING,
     EVENT,
     EVENTTYPE,
+    IN_MEMORY_CHANNEL,
     KINDS,
     NAMESPACE,
+    PARALLEL,
     PINGSOURCE,
     PODAUTOSCALER,
     REVISION,
     ROUTE,
+    SEQUENCE,
     SERVERLESSSERVICE,
     SERVICE,
     SINKBINDING,
+    SUBSCRIPTION,
     TRIGGER,
 )
 from zeroserve.autoscaler.collector import DeciderKey
@@ -67,14 +72,27 @@ from zeroserve.controller.reconcilers import (
     route,
     service,
     sinkbinding,
+    subscription,
     trigger,
 )
 from zeroserve.controller.reconcilers.apiserversource import AGENT as APISERVERSOURCE_AGENT
 from zeroserve.controller.reconcilers.apiserversource import ApiServerSourceReconciler
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
 from zeroserve.controller.reconcilers.broker import BrokerIngress, BrokerReconciler
+from zeroserve.controller.reconcilers.channel import (
+    CHANNEL_AGENT,
+    IMC_AGENT,
+    InMemoryChannelReconciler,
+    reconcile_channel,
+)
 from zeroserve.controller.reconcilers.configsources import ConfigIndex
 from zeroserve.controller.reconcilers.digests import DigestResolver
+from zeroserve.controller.reconcilers.flows import (
+    PARALLEL_AGENT,
+    SEQUENCE_AGENT,
+    reconcile_parallel,
+    reconcile_sequence,
+)
 from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFIX
 from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
 from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
@@ -112,6 +130,11 @@ AGENTS: dict[str, str] = {
     SERVERLESSSERVICE.kind: "serverlessservice-controller",
     BROKER.kind: "broker-controller",
     TRIGGER.kind: "trigger-controller",
+    CHANNEL.kind: CHANNEL_AGENT,
+    IN_MEMORY_CHANNEL.kind: IMC_AGENT,
+    SUBSCRIPTION.kind: subscription.AGENT,
+    SEQUENCE.kind: SEQUENCE_AGENT,
+    PARALLEL.kind: PARALLEL_AGENT,
     PINGSOURCE.kind: pingsource.AGENT,
     SINKBINDING.kind: sinkbinding.AGENT,
     APISERVERSOURCE.kind: APISERVERSOURCE_AGENT,
@@ -129,6 +152,10 @@ RECONCILERS: dict[str, Reconcile] = {
     DOMAINMAPPING.kind: domainmapping.reconcile,
     CLUSTERDOMAINCLAIM.kind: domainmapping.reconcile_claim,
     TRIGGER.kind: trigger.reconcile,
+    CHANNEL.kind: reconcile_channel,
+    SUBSCRIPTION.kind: subscription.reconcile,
+    SEQUENCE.kind: reconcile_sequence,
+    PARALLEL.kind: reconcile_parallel,
     PINGSOURCE.kind: pingsource.reconcile,
     SINKBINDING.kind: sinkbinding.reconcile,
     EVENTTYPE.kind: eventtypes.reconcile,
@@ -201,6 +228,9 @@ class Controller:
         self.deps = Deps(store, runtime, config, clock, ingress or NullIngress(), digests, self.recorder)
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
         self.reconcilers[BROKER.kind] = BrokerReconciler(broker_ingress).reconcile
+        self.channels = InMemoryChannelReconciler()
+        """Its ``plane`` is the InMemoryChannels' data plane (``zeroserve up`` sets it before the start)."""
+        self.reconcilers[IN_MEMORY_CHANNEL.kind] = self.channels.reconcile
         self.reconcilers[APISERVERSOURCE.kind] = ApiServerSourceReconciler(api_url).reconcile
         self.reconcilers[PODAUTOSCALER.kind] = _not_autoscaled
         self.reconcilers[SERVERLESSSERVICE.kind] = _not_autoscaled
@@ -226,6 +256,7 @@ class Controller:
         self.config_reads = ConfigIndex()
         self.domainmappings = domainmapping.Tracker()
         self.eventing = destinations.Tracker()
+        self.subscriptions = subscription.Tracker()
         self.sources = SourceTracker()
         self._known: set[Key] = set()
         self._started = asyncio.Event()
@@ -367,6 +398,8 @@ class Controller:
             queue.add(dm_key)
         for ev_key in self.eventing.observe(kind, obj, deleted):
             queue.add(ev_key)
+        for sub_key in self.subscriptions.observe(kind, obj, deleted):
+            queue.add(sub_key)
         for source_key in self.sources.observe(kind, obj, deleted):
             queue.add(source_key)
         for rev_key in self.config_reads.observe(kind, obj, deleted):  # a ConfigMap or Secret its revisions read

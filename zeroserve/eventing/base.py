@@ -47,3 +47,17 @@ class EventLog(Protocol):
     async def append(self, namespace: str, broker: str, event_bytes: bytes) -> int:
         """Commit one event durably and return its sequence number (raises :class:`BacklogFull`)."""
         ...
+
+
+CHANNEL_LOG_PREFIX = "channel:"
+"""A channel's events share the log with the Brokers' under ``channel:NAME`` (no Broker name has a
+colon): its subscribers read it as Triggers read their Broker's."""
+
+
+def channel_log(name: str) -> str:
+    """The log key of channel ``name`` (an InMemoryChannel) in its namespace."""
+    return CHANNEL_LOG_PREFIX + name
+
+
+def is_channel_log(key: str) -> bool:
+    return key.startswith(CHANNEL_LOG_PREFIX)

@@ -44,7 +44,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -58,6 +58,7 @@ from zeroserve.config import EventingConfig
 from zeroserve.errors import Gone
 from zeroserve.eventing import encoding
 from zeroserve.eventing.acks import AckState
+from zeroserve.eventing.base import is_channel_log
 from zeroserve.eventing.filters import TriggerFilter
 from zeroserve.eventing.log import Record, SqliteEventLog
 from zeroserve.eventing.metrics import EventingMetrics
@@ -360,7 +361,8 @@ class TriggerWorker:
                     return
                 result, failed_url = reply, cfg.reply_to
             else:
-                log.warning("trigger %s/%s: a reply with no broker address to send it to", cfg.namespace, cfg.name)
+                if not is_channel_log(cfg.broker):  # a channel's subscriber without a reply drops it, as Knative's
+                    log.warning("trigger %s/%s: a reply with no broker address to send it to", cfg.namespace, cfg.name)
                 d.log.ack(cfg.uid, record.seq)
                 return
         await self._dead_letter(record, event, cfg, failed_url, result.answer)
@@ -505,8 +507,9 @@ class Dispatcher:
             self._brokers[(str(meta.get("namespace")), str(meta.get("name")))] = obj
         for obj in triggers:
             await self.apply_trigger(obj)
-        for uid in [uid for uid in self.log.triggers if uid not in live]:
-            await self.log.detach(uid)
+        for uid, state in list(self.log.triggers.items()):
+            if uid not in live and not is_channel_log(state.broker):  # a channel's feed keeps its own
+                await self.log.detach(uid)
 
     async def _sync_broker(self, key: tuple[str, str]) -> None:
         for obj in list(self._triggers.values()):
@@ -519,22 +522,35 @@ class Dispatcher:
         broker = self._brokers.get((str(meta.get("namespace")), str(spec.get("broker"))))
         cfg = trigger_config(obj, broker)
         async with self._lock:
-            uid = str(meta.get("uid", ""))
-            worker = self.workers.get(uid)
-            if cfg is None:
+            await self._apply(str(meta.get("uid", "")), cfg)
+
+    async def apply_subscribers(self, configs: Mapping[str, TriggerConfig], gone: Iterable[str] = ()) -> None:
+        """A channel's subscribers (:mod:`~zeroserve.eventing.channels`): deliver to ``configs``
+        (by subscriber uid, each reading the channel's log); stop and forget those ``gone``."""
+        async with self._lock:
+            for uid in gone:
                 await self._stop(uid)
-                return
-            state = await self.log.attach(cfg.uid, cfg.namespace, cfg.broker, cfg.created)
-            if cfg.replay and cfg.replay != state.replay:
-                await self._stop(uid)
-                await self._replay(cfg)
-                worker = None
-            if worker is None:
-                self.workers[uid] = TriggerWorker(self, cfg, state)
-                if self.metrics:
-                    self.metrics.track_backlog(cfg.labels, lambda: self.log.trigger_backlog(uid))
-            else:
-                worker.update(cfg)
+                await self.log.detach(uid)
+            for uid, cfg in configs.items():
+                await self._apply(uid, cfg)
+
+    async def _apply(self, uid: str, cfg: TriggerConfig | None) -> None:
+        """Start, update or stop the worker of ``uid`` (the caller holds the lock)."""
+        worker = self.workers.get(uid)
+        if cfg is None:
+            await self._stop(uid)
+            return
+        state = await self.log.attach(cfg.uid, cfg.namespace, cfg.broker, cfg.created)
+        if cfg.replay and cfg.replay != state.replay:
+            await self._stop(uid)
+            await self._replay(cfg)
+            worker = None
+        if worker is None:
+            self.workers[uid] = TriggerWorker(self, cfg, state)
+            if self.metrics:
+                self.metrics.track_backlog(cfg.labels, lambda: self.log.trigger_backlog(uid))
+        else:
+            worker.update(cfg)
 
     async def _replay(self, cfg: TriggerConfig) -> None:
         text = cfg.replay.strip()
