@@ -10,4 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from zeroserve.cli.source_apiserver import apiserver_app
+
 source_app = typer.Typer(help="Manage event sources (kn source).", no_args_is_help=True)
+source_app.add_typer(apiserver_app, name="apiserver")
