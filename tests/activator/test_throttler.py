@@ -9,7 +9,7 @@ import pytest
 
 from tests.activator.instances import eventually
 from zeroserve import errors
-from zeroserve.activator.throttler import MAX_CONCURRENCY, Lease, RevisionInfo, Throttler
+from zeroserve.activator.throttler import MAX_CONCURRENCY, Lease, RevisionInfo, Throttler, serves_h2c
 from zeroserve.queue.breaker import QueueFull
 from zeroserve.queue.inline import InstanceLimits
 
@@ -311,3 +311,24 @@ def test_a_timeout_that_is_not_positive_is_no_limit(seconds: float) -> None:
     assert (timeouts.response_start, timeouts.idle, timeouts.total) == (None, None, 300.0)
     inline = InstanceLimits(0, 300.0, seconds, seconds).timeouts()
     assert (inline.response_start, inline.idle, inline.total) == (None, None, 300.0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "h2c"),
+    [
+        pytest.param({"containers": [{"ports": [{"name": "h2c"}]}]}, True, id="h2c"),
+        pytest.param({"containers": [{"ports": [{"name": "http1"}, {"name": "h2c"}]}]}, False, id="first-port-only"),
+        pytest.param({"containers": [{"image": "x"}]}, False, id="no-port"),
+        pytest.param({"containers": [{"image": "s"}, {"ports": [{"name": "h2c"}]}]}, True, id="serving-of-two"),
+        pytest.param({"containers": "junk"}, False, id="not-a-list"),
+        pytest.param({}, False, id="no-containers"),
+    ],
+)
+def test_serves_h2c_reads_the_revision_spec_as_getprotocol(spec: dict[str, object], h2c: bool) -> None:
+    assert serves_h2c(spec) is h2c
+
+
+async def test_a_revision_that_speaks_h2c_is_known_so(throttler: Throttler) -> None:
+    throttler.set_revision("ns", "rev", 0, 300, h2c=True)
+    info = throttler.revision("ns", "rev")
+    assert info is not None and info.h2c

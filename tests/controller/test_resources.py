@@ -241,3 +241,19 @@ def test_make_workload_names_the_pod_security_context_it_does_not_honour() -> No
     spec = {"containers": [{"command": ["app"]}], "securityContext": {"runAsUser": 1000, "fsGroup": 2000}}
     w = make_workload(rev_of(spec), Config())
     assert w.run_as_user == 1000 and w.unsupported == ("spec.securityContext.fsGroup",)
+
+
+@pytest.mark.parametrize(
+    ("containers", "h2c"),
+    [
+        pytest.param([{"image": "a", "ports": [{"name": "h2c", "containerPort": 9000}]}], True, id="h2c"),
+        pytest.param([{"image": "a", "ports": [{"name": "http1"}]}], False, id="http1"),
+        pytest.param([{"image": "a"}], False, id="no-port"),
+        pytest.param(
+            [{"image": "side"}, {"image": "a", "ports": [{"name": "h2c"}]}], True, id="the-serving-container-of-two"
+        ),
+    ],
+)
+def test_the_workload_speaks_h2c_when_the_serving_port_is_named_so(containers: list[Obj], h2c: bool) -> None:
+    """Knative's ``Revision.GetProtocol``: the serving container's first port's name."""
+    assert make_workload(rev_of({"containers": containers}), Config()).h2c is h2c

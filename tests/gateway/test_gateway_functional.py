@@ -12,7 +12,9 @@ import aiohttp
 import pytest
 
 from tests.net.upstreams import Upstream, run_upstream
+from tests.support.h2app import serve as serve_h2app
 from zeroserve.gateway import Backend, Gateway, RouteEntry, RoutingTable, Rule
+from zeroserve.queue.inline import InlineQueue, InstanceLimits
 
 
 def route(generation: int, split: dict[str, int], tags: dict[str, str] | None = None) -> RouteEntry:
@@ -213,3 +215,29 @@ async def test_a_head_over_60k_gets_431_from_the_gateway(gateway: Gateway) -> No
     out = await raw(gateway.ports[0], head)
     assert out.startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
     assert b"the limit is 61440 bytes (max_head)" in out
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["sidecar-endpoints", "inline-queue"])
+async def test_a_revision_that_speaks_h2c_is_reached_over_http2(inline: bool) -> None:
+    """``set_endpoints(h2c=True)`` (queue-proxy sidecars) or the instance's ``InstanceLimits.h2c``
+    (inline): the app gets HTTP/2 (prior knowledge) from an HTTP/1.1 client; its neighbour HTTP/1.1."""
+    async with serve_h2app() as (_app, port):
+        admission = InlineQueue() if inline else None
+        if admission is not None:
+            admission.add(("127.0.0.1", port), InstanceLimits(h2c=True))
+        gw = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0), admission=admission)
+        await gw.start()
+        try:
+            gw.publish(route(1, {"hello-00001": 100}, tags={"plain": "hello-00002"}))
+            gw.set_endpoints("default", "hello-00001", [("127.0.0.1", port)], h2c=not inline)
+            gw.set_endpoints("default", "hello-00002", [("127.0.0.1", port)])
+            ext, _ = gw.ports or (0, 0)
+            assert await get(ext, "hello.default.localhost", "/proto") == (200, "HTTP/2.0")
+            if not inline:  # inline, the instance's queue says h2c whichever revision routes to it
+                assert await get(ext, "plain-hello.default.localhost", "/proto") == (200, "HTTP/1.1")
+            gw.set_endpoints("default", "hello-00001", [])
+            gw.set_endpoints("default", "hello-00001", [("127.0.0.1", port)])
+            if not inline:
+                assert await get(ext, "hello.default.localhost", "/proto") == (200, "HTTP/1.1"), "h2c is per set"
+        finally:
+            await gw.stop(1)

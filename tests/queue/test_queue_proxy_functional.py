@@ -10,9 +10,11 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 
 from tests.queue.qp_app import App, run_app
+from tests.support.h2app import serve as serve_h2app
 from tests.support.polling import eventually
 from zeroserve.queue.server import QueueProxy
 from zeroserve.queue.settings import Settings, UserProbe
@@ -279,3 +281,18 @@ async def test_wait_for_drain_is_a_drain_too(app: App, client: aiohttp.ClientSes
     async with queue_proxy(app, drain_quiet_period=0.05) as qp:
         assert await get(client, qp.admin_port, "/wait-for-drain") == (200, "drained\n")
         assert qp.drained.is_set()
+
+
+async def test_an_h2c_app_is_spoken_to_over_http2_and_http2_clients_are_served() -> None:
+    """``USER_PROTOCOL=h2c``: requests (a kubelet probe too) reach the app over h2c, whichever protocol
+    they came in (Knative's queue-proxy proxies an h2c revision's requests so)."""
+    async with serve_h2app() as (h2, port), QueueProxy(Settings(user_port=port, serving_port=0, h2c=True)) as qp:
+        async with httpx.AsyncClient() as http1:
+            got = await http1.get(f"http://127.0.0.1:{qp.serving_port}/proto")
+            assert (got.http_version, got.text) == ("HTTP/1.1", "HTTP/2.0")
+            probe = await http1.get(f"http://127.0.0.1:{qp.serving_port}/proto", headers={"K-Kubelet-Probe": "x"})
+            assert probe.text == "HTTP/2.0"
+        async with httpx.AsyncClient(http1=False, http2=True) as http2:
+            got = await http2.get(f"http://127.0.0.1:{qp.serving_port}/proto")
+            assert (got.http_version, got.text) == ("HTTP/2", "HTTP/2.0")
+        assert [protocol for protocol, _, _ in h2.requests] == ["HTTP/2.0"] * 3

@@ -53,6 +53,7 @@ def test_knative_variables() -> None:
         pytest.param({"REVISION_TIMEOUT_SECONDS": "-5"}, "REVISION_TIMEOUT_SECONDS cannot be negative, was: -5.0"),
         pytest.param({"SERVING_READINESS_PROBE": "{"}, "SERVING_READINESS_PROBE is not valid JSON"),
         pytest.param({"SERVING_READINESS_PROBE": '{"periodSeconds": "x"}'}, "periodSeconds must be an integer"),
+        pytest.param({"USER_PROTOCOL": "h2"}, "USER_PROTOCOL must be http1 or h2c, was: 'h2'"),
     ],
 )
 def test_invalid_values_are_quoted(environ: dict[str, str], message: str) -> None:
@@ -77,3 +78,8 @@ def test_probe_retries_fast_for_the_first_100ms_then_back_off() -> None:
     assert retry_interval(0.1) == WARM_INTERVAL == 0.005
     assert retry_interval(1.999) == WARM_INTERVAL
     assert retry_interval(2.0) == SLOW_INTERVAL == 0.05
+
+
+@pytest.mark.parametrize(("value", "h2c"), [("", False), ("http1", False), ("h2c", True)])
+def test_user_protocol_says_whether_the_app_speaks_h2c(value: str, h2c: bool) -> None:
+    assert Settings.from_env({"USER_PROTOCOL": value}).h2c is h2c
