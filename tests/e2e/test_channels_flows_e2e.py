@@ -76,10 +76,10 @@ def test_channel_subscription_delivers_durably(tmp_path: Path) -> None:
     try:
         c = up.client()
         c.create(SERVICE, service("sink"))
-        c.create(CHANNEL, obj(CHANNEL, "orders", {}))
-        sub = {"channel": {"apiVersion": MESSAGING, "kind": "Channel", "name": "orders"}, "subscriber": ksvc("sink")}
-        c.create(SUBSCRIPTION, obj(SUBSCRIPTION, "to-sink", sub))
         ready(up, SERVICE, "sink")
+        # kn's commands: channel create, subscription create --channel --sink
+        assert up.cli("channel", "create", "orders").stdout == "Channel 'orders' created in namespace 'default'.\n"
+        up.cli("subscription", "create", "to-sink", "--channel", "orders", "--sink", "ksvc:sink")
         channel = ready(up, CHANNEL, "orders")
         assert channel["spec"]["channelTemplate"] == {"apiVersion": MESSAGING, "kind": "InMemoryChannel"}
         assert channel["status"]["channel"]["kind"] == "InMemoryChannel"
@@ -92,6 +92,10 @@ def test_channel_subscription_delivers_durably(tmp_path: Path) -> None:
         imc = c.get(IN_MEMORY_CHANNEL, "default", "orders")
         assert [s["uid"] for s in imc["spec"]["subscribers"]] == [got["metadata"]["uid"]]
         assert c.get(CHANNEL, "default", "orders")["status"]["subscribers"][0]["ready"] == "True"
+        listed = up.cli("channel", "list").stdout.splitlines()
+        assert listed[1].split() == ["orders", "InMemoryChannel", url, listed[1].split()[3], "True"]
+        row = up.cli("subscription", "list").stdout.splitlines()[1].split()
+        assert row[:3] == ["to-sink", "Channel:orders", "ksvc:sink"] and row[-1] == "True"
 
         assert post_event(up, url, "e-1", "order.created", {"n": 1}) == 202
         wait_for(lambda: ids(up, "sink") == ["e-1"], 30, "the event at the subscriber")
@@ -101,7 +105,7 @@ def test_channel_subscription_delivers_durably(tmp_path: Path) -> None:
         ready(up, SERVICE, "sink")
         assert post_event(up, url, "e-2", "order.created", {"n": 2}) == 202
         wait_for(lambda: ids(up, "sink") == ["e-2"], 30, "only the new event after the restart")
-        c.delete(SUBSCRIPTION, "default", "to-sink")
+        up.cli("subscription", "delete", "to-sink")
         wait_for(lambda: not c.get(IN_MEMORY_CHANNEL, "default", "orders")["spec"].get("subscribers"), 30, "removed")
     finally:
         if up.proc is not None and up.proc.poll() is None:

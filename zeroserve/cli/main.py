@@ -17,6 +17,7 @@ from zeroserve.cli import output, resources
 from zeroserve.cli.addresses import env
 from zeroserve.cli.autoscaler import autoscaler_app
 from zeroserve.cli.build import build
+from zeroserve.cli.channels import channel_app, subscription_app
 from zeroserve.cli.context import Context
 from zeroserve.cli.domain import domain_app
 from zeroserve.cli.event import event_app
@@ -49,6 +50,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(autoscaler_app, name="autoscaler")
 app.add_typer(broker_app, name="broker")
 app.add_typer(trigger_app, name="trigger")
+app.add_typer(channel_app, name="channel")
+app.add_typer(subscription_app, name="subscription")
 app.add_typer(event_app, name="event")
 app.add_typer(source_app, name="source")
 app.add_typer(source_app, name="sources", hidden=True)
