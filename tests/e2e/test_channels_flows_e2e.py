@@ -169,3 +169,28 @@ def test_parallel_fans_out_by_filter(up: Up) -> None:
     assert ids(up, "everyone") == ["p-1"]
     wait_for(lambda: received(up, "drop"), 30, "the dropping filter saw the event")
     assert received(up, "b") == []
+
+
+DOCS = Path(__file__).parent / "knative_docs"
+
+
+def test_knative_docs_channel_subscription_sequence_parallel_apply_and_become_ready(up: Up) -> None:
+    """Knative's documentation samples, applied as published (knative_docs/SOURCES.md): the Services
+    they name run examples/event-recorder, as their images cannot be pulled here (no network)."""
+    c = up.client()
+    names = ["first", "second", "third", "event-display", "even-filter", "odd-filter"]
+    for name in [*names, "even-transformer", "odd-transformer"]:
+        c.create(SERVICE, service(name))
+    c.create(IN_MEMORY_CHANNEL, obj(IN_MEMORY_CHANNEL, "replies", {}))  # the subscription sample's reply
+    for sample in ("channel.yaml", "subscription.yaml", "sequence.yaml", "parallel.yaml"):
+        up.cli("apply", "-f", str(DOCS / sample))
+    ready(up, CHANNEL, "example-channel")
+    sub = ready(up, SUBSCRIPTION, "example-subscription")["status"]["physicalSubscription"]
+    assert sub["replyUri"] == "http://replies-kn-channel.default.svc.cluster.local"
+    assert sub["deadLetterSinkUri"] == "http://event-display.default.svc.cluster.local"
+    seq = ready(up, SEQUENCE, "sequence")
+    assert len(seq["status"]["subscriptionStatuses"]) == 3
+    par = ready(up, PARALLEL, "odd-even-parallel")
+    assert (
+        par["status"]["address"]["url"] == "http://odd-even-parallel-kn-parallel-kn-channel.default.svc.cluster.local"
+    )
