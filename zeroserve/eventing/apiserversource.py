@@ -17,11 +17,13 @@ source keeps a cursor, the resourceVersion of the last change it handled, durabl
 ``DATA/apiserversources.json``; after a restart (or a sink that did not resolve for a while) the
 watch resumes from it, so every change made meanwhile is sent once, in order, with the verb it had.
 A new source starts at its own creation: changes from then on are sent even if the adapter sees the
-source late. Two limits: the cursor is written after the event is sent, so a crash between the two
-sends that one event again (at least once; a change that sent nothing is written lazily, and seen
-again after a crash, sends nothing again); and the store keeps its latest 10,000 changes, so a
-cursor older than that (the watch answers Gone) resumes from now, with a warning that changes were
-missed — the one case where Knative's behaviour comes back.
+source late. A stop (``zeroserve up`` ending, the source changing what it watches) lets the change
+being sent finish first, so a clean stop duplicates nothing. Two limits: the cursor is written after
+the event is sent, so a crash between the two sends that one event again (at least once; a change
+that sent nothing is written lazily, and seen again after a crash, sends nothing again); and the
+store keeps its latest 10,000 changes, so a cursor older than that (the watch answers Gone) resumes
+from now, with a warning that changes were missed — the one case where Knative's behaviour comes
+back.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ log = logging.getLogger("zeroserve.eventing.apiserversource")
 STATE_FILE: Final = "apiserversources.json"
 ADAPTER_POLICY: Final = RetryPolicy(retry=5, backoff_policy="exponential", backoff_delay=0.05)
 SAVE_EVERY: Final = 1000
+STOP_GRACE: Final = 5.0
+"""How long a stopping adapter lets the change it is sending finish (sends, retries, cursor write)."""
 """A cursor moved by changes that sent nothing is written at least once per this many resourceVersions."""
 
 
@@ -99,6 +103,7 @@ class SourceAdapter:
         self.cfg = cfg
         self.cursor = self._saved = start
         self._sink = asyncio.Event()
+        self._handling: asyncio.Future[None] | None = None
         self.update(cfg)
         self._task = asyncio.create_task(self._run(), name=f"apiserversource {cfg.namespace}/{cfg.name}")
 
@@ -110,9 +115,15 @@ class SourceAdapter:
             self._sink.clear()
 
     async def stop(self) -> None:
+        """Stop watching; a change being sent is finished first (up to :data:`STOP_GRACE`), so a clean
+        stop leaves the cursor past everything the sink got and a restart sends none of it again."""
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        handling = self._handling
+        if handling is not None and not handling.done():
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(handling, STOP_GRACE)
 
     async def _run(self) -> None:
         kinds = self.cfg.kinds
@@ -121,7 +132,9 @@ class SourceAdapter:
         while True:
             try:
                 async for change in self.a.store.watch(kinds, since=self.cursor):
-                    await self._handle(change)
+                    await self._sink.wait()
+                    self._handling = asyncio.ensure_future(self._handle(change))
+                    await asyncio.shield(self._handling)
             except Gone:
                 _, now = await self.a.store.list(kinds[0])
                 log.warning(
@@ -136,7 +149,6 @@ class SourceAdapter:
                 await self.a.cursors.save(self.cfg.uid, now)
 
     async def _handle(self, change: WatchEvent) -> None:
-        await self._sink.wait()
         cfg = self.cfg
         now = datetime.fromtimestamp(self.a.wall(), UTC)
         events = events_for(cfg, change.kind, change.type, change.object, self.a.source_url, now)
