@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,16 @@ def test_eventtype_list_describe(api: Api) -> None:
     )
     assert json.loads(api.cli("eventtype", "describe", "et1", "-o", "json").stdout)["spec"]["type"].endswith(".add")
     assert api.cli("eventtype", "describe", "absent").returncode == 1
+
+
+def test_rbac_kinds_of_the_apiserversource_sample_are_refused_with_the_reason(api: Api, tmp_path: Path) -> None:
+    manifest = tmp_path / "rbac.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: events-sa\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: b\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n"
+    )
+    done = api.cli("apply", "-f", str(manifest))
+    assert done.returncode == 1
+    assert 'no matches for kind "ServiceAccount" in version "v1" (zeroserve has no RBAC:' in done.stderr
+    assert 'no matches for kind "RoleBinding" in version "rbac.authorization.k8s.io/v1" (zeroserve' in done.stderr

@@ -39,6 +39,25 @@ def resource_kind(name: str) -> Kind:
     return kind
 
 
+RBAC_KINDS = frozenset(
+    {
+        ("v1", "ServiceAccount"),
+        *(("rbac.authorization.k8s.io/v1", k) for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")),
+    }
+)
+"""Kubernetes' RBAC kinds, which Knative's samples apply (the ApiServerSource's) and zeroserve refuses."""
+
+
+def _unserved_hint(api_version: str, kind: str) -> str:
+    if (api_version, kind) in RBAC_KINDS:
+        return (
+            " (zeroserve has no RBAC: every client with DATA/token may do everything, so ServiceAccounts, "
+            "Roles and their bindings are not served; leave them out, an ApiServerSource's serviceAccountName "
+            "is accepted without one)"
+        )
+    return ""
+
+
 def qualified(kind: Kind, plural: bool = False) -> str:
     """kubectl's resource name: ``service.serving.knative.dev``, ``secret`` for the core group."""
     name = kind.plural if plural else kind.singular
@@ -149,6 +168,7 @@ def _documents(sources: list[tuple[str, str]], namespace: str | None) -> tuple[l
             if kind is None:
                 problems.append(
                     f'{where}: no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"'
+                    + _unserved_hint(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
                 )
                 continue
             bad = _metadata(obj)
