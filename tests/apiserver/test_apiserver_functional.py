@@ -340,6 +340,7 @@ async def test_discovery(http: aiohttp.ClientSession) -> None:
         "eventing.knative.dev",
         "messaging.knative.dev",
         "flows.knative.dev",
+        "sources.knative.dev",
         "authorization.k8s.io",  # kubectl auth can-i
         "authentication.k8s.io",  # kubectl auth whoami
     }
