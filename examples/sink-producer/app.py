@@ -7,14 +7,19 @@ the request's body as its data, POSTed to ``$K_SINK`` (through ``$http_proxy`` w
 sets one, so cluster-local and Broker URLs resolve); answers the sink's status.
 
 Runs on $PORT; stops cleanly on SIGTERM.
+
+``app.py --period S [--type T]``: no server; a ContainerSource's adapter (as Knative's heartbeats
+sample): one event every ``S`` seconds, its data ``{"n": N}`` counting from 1, until SIGTERM.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
 import sys
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -68,7 +73,28 @@ class Producer(BaseHTTPRequestHandler):
         pass
 
 
+def beat(period: float, event_type: str) -> None:
+    """Send ``{"n": N}`` every ``period`` seconds until SIGTERM (a failed send is logged, not fatal)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    n = 0
+    while not stop.is_set():
+        n += 1
+        try:
+            print(f"event {n}: sink answered {_send(event_type, json.dumps({'n': n}).encode())}", flush=True)
+        except OSError as e:
+            print(f"event {n}: {e}", flush=True)
+        stop.wait(period)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--period", type=float)
+    parser.add_argument("--type", default="dev.example.heartbeat")
+    args = parser.parse_args()
+    if args.period is not None:
+        beat(args.period, args.type)
+        return
     server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", "8080"))), Producer)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.serve_forever()

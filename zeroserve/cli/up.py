@@ -245,6 +245,8 @@ async def _serve(
     modes = ServingModes(gateway)
 
     def endpoints_changed(key: WorkloadKey) -> None:
+        if key.kind != "Revision":  # a ContainerSource's adapter serves nothing
+            return
         status = runtime.status(key)
         endpoints = status.endpoints if status else ()
         if instances is not None:  # before the tables: a new instance has its queue when routed to

@@ -102,7 +102,10 @@ class PodMirror:
         self._wake.set()
 
     async def sync(self, key: WorkloadKey) -> None:
-        """Make the stored pods of ``key`` those of its instances now."""
+        """Make the stored pods of ``key`` those of its instances now (a Revision's: a ContainerSource's
+        adapter has no pods in the store)."""
+        if key.kind != "Revision":
+            return
         views = self._source.instances(key)
         revision: Obj | None = None
         if views:

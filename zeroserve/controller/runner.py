@@ -4,7 +4,8 @@ At start every object is listed and enqueued (a full, level-triggered resync); t
 continues from that list's resourceVersion (re-listing on ``Gone``). Each event enqueues the
 object's own key, its controller owner's key, for Configurations and Revisions the Routes
 that send traffic to them, and for ConfigMaps and Secrets the Revisions that read them. Runtime
-status changes enqueue their Revision, PodAutoscaler and ServerlessService;
+status changes enqueue their Revision, PodAutoscaler and ServerlessService (a ContainerSource's
+workload its ContainerSource);
 :meth:`Controller.on_decider_change` (the multiscaler's ``on_change``) enqueues a PodAutoscaler;
 :meth:`Controller.config_changed` re-enqueues everything. Errors requeue with per-key backoff;
 ``Conflict`` requeues at once. A failed reconcile is also a ``Warning InternalError`` Event on its
@@ -39,6 +40,7 @@ from zeroserve.api.kinds import (
     CHANNEL,
     CLUSTERDOMAINCLAIM,
     CONFIGURATION,
+    CONTAINERSOURCE,
     CORE_KINDS,
     DOMAINMAPPING,
     EVENT,
@@ -64,6 +66,7 @@ from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress, NullIngress
 from zeroserve.controller.reconcilers import (
     configuration,
+    containersource,
     destinations,
     domainmapping,
     eventtypes,
@@ -137,6 +140,7 @@ AGENTS: dict[str, str] = {
     PARALLEL.kind: PARALLEL_AGENT,
     PINGSOURCE.kind: pingsource.AGENT,
     SINKBINDING.kind: sinkbinding.AGENT,
+    CONTAINERSOURCE.kind: containersource.AGENT,
     APISERVERSOURCE.kind: APISERVERSOURCE_AGENT,
     EVENTTYPE.kind: eventtypes.AGENT,
     NAMESPACE.kind: "namespace-controller",
@@ -158,6 +162,7 @@ RECONCILERS: dict[str, Reconcile] = {
     PARALLEL.kind: reconcile_parallel,
     PINGSOURCE.kind: pingsource.reconcile,
     SINKBINDING.kind: sinkbinding.reconcile,
+    CONTAINERSOURCE.kind: containersource.reconcile,
     EVENTTYPE.kind: eventtypes.reconcile,
 }
 
@@ -326,7 +331,9 @@ class Controller:
             self.queue.add(Key(REVISION.kind, namespace, name))
 
     def _on_runtime_change(self, wkey: WorkloadKey) -> None:
-        if self.queue is not None:
+        if self.queue is not None and wkey.kind == CONTAINERSOURCE.kind:
+            self.queue.add(Key(CONTAINERSOURCE.kind, wkey.namespace, wkey.revision))
+        elif self.queue is not None:
             for kind in (REVISION, PODAUTOSCALER, SERVERLESSSERVICE):
                 self.queue.add(Key(kind.kind, wkey.namespace, wkey.revision))
 

@@ -17,14 +17,29 @@ from zeroserve.api.podspec import Probe
 from zeroserve.images.keyring import Keyring
 from zeroserve.runtime.envexpand import escape
 
+WorkloadKind = Literal["Revision", "ContainerSource"]
+"""What asked for a workload: a Revision (a serving app) or a ContainerSource (its receive adapter)."""
+
 
 @dataclass(frozen=True)
 class WorkloadKey:
     namespace: str
     revision: str
+    """The owner's name: a Revision's, or a ContainerSource's (``kind``)."""
+    kind: WorkloadKind = "Revision"
 
     def __str__(self) -> str:
-        return f"{self.namespace}/{self.revision}"
+        if self.kind == "Revision":
+            return f"{self.namespace}/{self.revision}"
+        return f"{self.namespace}/{self.kind.lower()}s/{self.revision}"
+
+    @property
+    def path(self) -> str:
+        """Where its files go under a data directory's ``logs/`` (a revision's ``NS/NAME``, another
+        kind's ``_KINDs/NS/NAME``: no namespace name starts with ``_``)."""
+        if self.kind == "Revision":
+            return f"{self.namespace}/{self.revision}"
+        return f"_{self.kind.lower()}s/{self.namespace}/{self.revision}"
 
 
 POD_NAME = "metadata.name"
@@ -166,6 +181,11 @@ class Workload:
     h2c: bool = False
     """The serving container's first port is named ``h2c`` (Knative's ``GetProtocol``): the app is
     spoken to over HTTP/2 with prior knowledge, by the gateway, the activator and the queue-proxy."""
+    serving: bool = True
+    """False for a workload that serves nothing (a ContainerSource's adapter, a Deployment's pods in
+    Knative): no port, no ``PORT``/``K_SERVICE``/``K_CONFIGURATION``/``K_REVISION``, no queue-proxy,
+    no endpoints; an instance is ready once its containers started, unless its main container has a
+    readiness probe (which then probes the port it names). The sandbox and limits are a revision's."""
 
 
 def template(workload: Workload) -> Workload:

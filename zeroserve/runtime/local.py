@@ -524,27 +524,30 @@ class LocalRuntime:
             if user.uid != self.isolation.machine.own.uid:
                 inherited["HOME"] = "/"
         in_use = {port for d in self._deployments.values() for instance in d.instances for port in instance.ports}
-        port = _free_port(self.host, in_use)
-        runtime_env = (
-            *self._platform_env,
-            ("PORT", str(port)),
-            ("K_SERVICE", workload.service),
-            ("K_CONFIGURATION", workload.configuration),
-            ("K_REVISION", workload.key.revision),
-        )
+        port = _free_port(self.host, in_use) if workload.serving else 0
+        runtime_env = self._platform_env
+        if workload.serving:
+            runtime_env += (
+                ("PORT", str(port)),
+                ("K_SERVICE", workload.service),
+                ("K_CONFIGURATION", workload.configuration),
+                ("K_REVISION", workload.key.revision),
+            )
         env = build_env(inherited, instance_env(workload.env, workload.instance_fields, values), runtime_env)
         liveness = None
         if workload.liveness_probe is not None:
-            liveness = probes.resolve(workload.liveness_probe, self.host, port, what="liveness")[0]
-        log_dir = self.data_dir / "logs" / workload.key.namespace / workload.key.revision
+            liveness = probes.resolve(
+                workload.liveness_probe, self.host, port, what="liveness", declared_port=not workload.serving
+            )[0]
+        log_dir = self.data_dir / "logs" / workload.key.path
         logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
-        readiness = probes.resolve(workload.readiness_probe, self.host, port)[0]
+        readiness = pod.readiness_of(workload, self.host, port)
         sidecar = None
         containers: tuple[ContainerSpec, ...] = ()
         inits: tuple[ContainerSpec, ...] = ()
         if workload.sidecars or workload.init_containers:  # process containers of one instance
             containers, inits = self._process_containers(workload, instance_id, inherited, log_dir)
-        if self.queue_proxy:
+        if self.queue_proxy and workload.serving:
             sidecar = self._sidecar_spec(workload, instance_id, port, in_use | {port})
             readiness = probes.ProbeSpec(
                 "http",
@@ -594,12 +597,12 @@ class LocalRuntime:
         """A container instance (:mod:`.pod`): every container planned, a network namespace of its own."""
         box = self._container_isolation
         assert box is not None, "containers_problem() is asked before any container instance is made"
-        log_dir = self.data_dir / "logs" / workload.key.namespace / workload.key.revision
+        log_dir = self.data_dir / "logs" / workload.key.path
         logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
         inside = pod.INSIDE
         readiness = probes.ProbeSpec("tcp", inside, workload.container_port)
         sidecar = None
-        if self.queue_proxy:
+        if self.queue_proxy and workload.serving:
             base_sidecar = self._sidecar_spec(workload, instance_id, workload.container_port, set())
             sidecar = pod.queue_sidecar(workload, base_sidecar)
             user_readiness = probes.resolve(workload.readiness_probe, inside, workload.container_port)[0]
@@ -664,7 +667,7 @@ class LocalRuntime:
         left to the new instance (mkdir reuses it), never emptied under it; its log becomes
         ``<name>.previous.log`` (``kubectl logs --previous``), replacing the one before."""
         self._cgroup_trash = [c for c in self._cgroup_trash if all(p.name != instance_id for p in c.dirs.values())]
-        log = self.data_dir / "logs" / key.namespace / key.revision / f"{instance_id}.log"
+        log = self.data_dir / "logs" / key.path / f"{instance_id}.log"
         with contextlib.suppress(FileNotFoundError):
             os.replace(log, log.with_name(f"{instance_id}.previous.log"))
 
@@ -703,7 +706,7 @@ class LocalRuntime:
             "SERVING_POD": instance_id,
             "QUEUE_DRAIN_QUIET_PERIOD": str(self.drain_quiet_period),
         }
-        log_dir = self.data_dir / "queue-proxy-logs" / workload.key.namespace / workload.key.revision
+        log_dir = self.data_dir / "queue-proxy-logs" / workload.key.path
         logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
         return SidecarSpec(QUEUE_PROXY_ARGV, env, serving, admin, log_dir / f"{instance_id}.log")
 
@@ -825,10 +828,11 @@ class _Deployment:
 
     def status(self) -> WorkloadStatus:
         serving = [instance for instance in self.instances if instance.ready]
+        endpoints = tuple(endpoint_of(self.runtime.host, instance) for instance in serving)
         return WorkloadStatus(
             desired=self.replicas,
             ready=len(serving),
-            endpoints=tuple(endpoint_of(self.runtime.host, instance) for instance in serving),
+            endpoints=endpoints if self.workload.serving else (),
             failure=self.failure,
             warnings=self.warnings,
         )

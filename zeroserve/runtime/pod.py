@@ -152,7 +152,9 @@ class Planner:
     def plan(self, c: WorkloadContainer, port: int | None) -> Planned:
         """The process of ``c`` (raises ValueError or ImageError when it cannot be made)."""
         w = self.workload
-        runtime_env = (*self.platform_env, *container.runtime_env(w.service, w.configuration, w.key.revision, port))
+        runtime_env = self.platform_env
+        if w.serving:
+            runtime_env += container.runtime_env(w.service, w.configuration, w.key.revision, port)
         declared_env = instance_env(c.env, c.instance_fields, self.values)
         binds = volumes.binds(c.volume_mounts, self.volume_dirs)
         if not c.image:
@@ -211,6 +213,16 @@ class Planner:
         return user
 
 
+def readiness_of(workload: Workload, host: str, port: int, *, container: bool = False) -> probes.ProbeSpec:
+    """The serving container's readiness probe against ``port``; a non-serving workload's is the port its
+    probe names, or none (ready once started) (pure)."""
+    if workload.serving:
+        return probes.resolve(workload.readiness_probe, host, port, container=container)[0]
+    if workload.readiness_probe is None:
+        return probes.STARTED
+    return probes.resolve(workload.readiness_probe, host, port, container=container, declared_port=True)[0]
+
+
 def instance_spec(
     workload: Workload,
     planner: Planner,
@@ -224,7 +236,7 @@ def instance_spec(
     main = planner.plan(serving_container(w), w.container_port)
     readiness = base.readiness
     if base.sidecar is None:
-        readiness = probes.resolve(w.readiness_probe, INSIDE, w.container_port, container=True)[0]
+        readiness = readiness_of(w, INSIDE, w.container_port, container=True)
 
     def resolved(probe: Probe | None, port: int, *, declared: bool, what: str) -> probes.ProbeSpec | None:
         if probe is None:
@@ -253,8 +265,8 @@ def instance_spec(
         host=base.host,
         port=port,
         readiness=readiness,
-        liveness=resolved(w.liveness_probe, port, declared=False, what="liveness"),
-        startup=resolved(w.startup_probe, port, declared=False, what="startup"),
+        liveness=resolved(w.liveness_probe, port, declared=not w.serving, what="liveness"),
+        startup=resolved(w.startup_probe, port, declared=not w.serving, what="startup"),
         sidecar=base.sidecar,
         grace=base.grace,
         log_path=base.log_path,

@@ -37,7 +37,9 @@ DEFAULT_SUCCESS_THRESHOLD = 1
 
 USER_AGENT = "kube-probe/zeroserve"
 
-Kind = Literal["tcp", "http", "grpc", "exec"]
+Kind = Literal["tcp", "http", "grpc", "exec", "none"]
+"""``none``: no probe at all, passes at once (a non-serving workload's readiness: ready once started,
+as the kubelet's container without a readiness probe)."""
 Run = Callable[[tuple[str, ...], float], Awaitable[int]]
 """``run(command, timeout)``: the exit code of ``command`` run inside the container."""
 
@@ -59,6 +61,10 @@ class ProbeSpec:
     """The gRPC health service asked about (``grpc.service``)."""
     command: tuple[str, ...] = ()
     """An ``exec`` probe's command."""
+
+
+STARTED = ProbeSpec("none", "", 0)
+"""The readiness of a container with no probe and no port: ready once started."""
 
 
 def resolve(
@@ -125,6 +131,8 @@ async def check(spec: ProbeSpec, *, netns: NetNs | None = None, run: Run | None 
     network namespace; ``run``: how an ``exec`` probe's command runs (none: it fails)."""
     try:
         async with asyncio.timeout(spec.timeout):
+            if spec.kind == "none":
+                return True
             if spec.kind == "tcp":
                 return await _check_tcp(spec, netns)
             if spec.kind == "exec":

@@ -326,10 +326,10 @@ def _mark_active(cm: ConditionManager, status: WorkloadStatus, want: int) -> Non
 
 
 async def remove_orphans(deps: Deps, *, wait: bool = True) -> list[WorkloadKey]:
-    """Remove every runtime workload whose Revision no longer exists."""
+    """Remove every runtime workload of a Revision that no longer exists."""
     objs, _ = await deps.store.list(REVISION)
     live = {WorkloadKey(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objs}
-    orphans = [k for k in list(deps.runtime.keys()) if k not in live]
+    orphans = [k for k in list(deps.runtime.keys()) if k.kind == "Revision" and k not in live]
     for k in orphans:
         await deps.runtime.remove(k, wait=wait)
     return orphans

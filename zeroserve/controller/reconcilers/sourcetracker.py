@@ -1,7 +1,8 @@
 """Which PingSources, SinkBindings and ContainerSources to reconcile when another object changes
 (Knative's tracker on their sink refs and a SinkBinding's subject; a subject chosen by label selector
 tracks every object of its kind in the namespace). ContainerSources also follow the SinkBinding
-they own, through the runner's owner handling."""
+they own, through the runner's owner handling, and a SinkBinding whose subject is a ContainerSource
+(by name, or every ContainerSource of the namespace for a selector): they read its sink."""
 
 from __future__ import annotations
 
@@ -44,4 +45,13 @@ class SourceTracker:
             else:
                 self._refs[key] = depends_on(obj)
         hit = {(kind, ns, name), (kind, ns, ANY)}
-        return [key for key, refs in self._refs.items() if refs & hit]
+        found = [key for key, refs in self._refs.items() if refs & hit]
+        if kind == SINKBINDING.kind:
+            subjects = depends_on(obj)
+            found += [
+                key
+                for key in self._refs
+                if key.kind == CONTAINERSOURCE.kind
+                and {(key.kind, key.namespace, key.name), (key.kind, key.namespace, ANY)} & subjects
+            ]
+        return found
