@@ -10,7 +10,7 @@ import pytest
 
 from zeroserve.api.admission import admit
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import BROKER, SERVICE, TRIGGER, Kind
+from zeroserve.api.kinds import BROKER, CORE_SERVICE, SERVICE, TRIGGER, Kind
 from zeroserve.config import Config
 from zeroserve.controller.reconcilers import trigger as trigger_rec
 from zeroserve.controller.reconcilers.base import Key
@@ -193,6 +193,11 @@ async def test_trigger_is_ready_with_a_resolved_subscriber(env: Env) -> None:
             id="unknown kind",
         ),
         pytest.param(
+            {"ref": {"apiVersion": "v1", "kind": "Service", "name": "nosuch"}},
+            'failed to get object default/nosuch: services "nosuch" not found',
+            id="missing core service",
+        ),
+        pytest.param(
             {"ref": {**KSVC, "name": "noaddress"}},
             "address not set for Kind = Service, Namespace = default, Name = noaddress, "
             "APIVersion = serving.knative.dev/v1, Group = , Address = ",
@@ -278,3 +283,15 @@ async def test_controller_resolves_a_trigger_once_its_subscriber_has_an_address(
             return t if t["status"].get("subscriberUri") == SINK and cond(t, "Ready") == READY else None
 
         await eventually(resolved)
+
+
+async def test_a_core_service_subscriber_is_its_cluster_local_name(env: Env) -> None:
+    """knative.dev/pkg's resolver special-cases core/v1 Services: callable though not Addressable."""
+    await ready_broker(env)
+    await env.store.create(CORE_SERVICE, {"metadata": {"name": "display", "namespace": NS}, "spec": {}})
+    await create(
+        env, TRIGGER, trigger_obj(subscriber={"ref": {"apiVersion": "v1", "kind": "Service", "name": "display"}})
+    )
+    t = await reconcile_trigger(env)
+    assert t["status"]["subscriberUri"] == "http://display.default.svc.cluster.local"
+    assert cond(t, "SubscriberResolved") == READY

@@ -2,7 +2,8 @@
 tracker that re-enqueues Brokers and Triggers when what they point at changes.
 
 A ``ref`` names an Addressable in the store (a Knative Service or Route, a Broker, a DomainMapping:
-anything with ``status.addresses`` or ``status.address``): its first address's URL, with the
+anything with ``status.addresses`` or ``status.address``), or a core/v1 Service (its cluster-local
+name, as Knative's resolver special-cases it): its first address's URL, with the
 Destination's relative ``uri`` resolved on it; an absolute ``uri`` alone is taken as it is. Errors
 carry Knative's messages (the Trigger's ``SubscriberResolved`` and ``DeadLetterSinkResolved``
 conditions show them).
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from zeroserve.api import eventing as ev
 from zeroserve.api.base import Obj
 from zeroserve.api.domainmapping import KReference
-from zeroserve.api.kinds import APISERVERSOURCE, BROKER, EVENTTYPE, TRIGGER, by_kind
+from zeroserve.api.kinds import APISERVERSOURCE, BROKER, CORE_SERVICE, EVENTTYPE, TRIGGER, by_kind
 from zeroserve.controller.reconcilers.base import Key, get_or_none
 from zeroserve.store.base import Store
 
@@ -38,6 +39,8 @@ def _resource(api_version: str, kind: str) -> str:
 async def addressable(store: Store, ref: KReference) -> str:
     """The URL of the Addressable ``ref`` names (``addressableFromDestinationRef``)."""
     api_version, kind_name = ref.api_version or "", ref.kind or ""
+    if api_version == "v1" and kind_name == "Service":
+        return await _core_service(store, ref)
     kind = by_kind(api_version, kind_name)
     if kind is None:
         raise ResolveError(
@@ -49,6 +52,16 @@ async def addressable(store: Store, ref: KReference) -> str:
         group = f".{kind.group}" if kind.group else ""
         raise ResolveError(f'failed to get object {namespace}/{name}: {kind.plural}{group} "{name}" not found')
     return select_address(obj, ref)
+
+
+async def _core_service(store: Store, ref: KReference) -> str:
+    """A core/v1 Service is callable though not Addressable (knative.dev/pkg's resolver special-cases
+    it): once it exists, ``http://NAME.NAMESPACE.svc.cluster.local`` (zeroserve's are a Route's and its
+    tags', so the internal listener answers that name)."""
+    namespace, name = ref.namespace or "", ref.name or ""
+    if await get_or_none(store, CORE_SERVICE, namespace, name) is None:
+        raise ResolveError(f'failed to get object {namespace}/{name}: services "{name}" not found')
+    return f"http://{name}.{namespace}.svc.cluster.local"
 
 
 def select_address(obj: Obj, ref: KReference) -> str:
