@@ -193,7 +193,11 @@ async def test_eventtype_reference_missing_and_not_set(env: Env) -> None:
         "ResourceDoesNotExist",
         "Resource in spec.reference does not exist",
     )
-    assert cond(await env.get(EVENTTYPE, "b"), "ReferenceExists") == ("True", "ReferenceNotSet", "spec.reference is not set")
+    assert cond(await env.get(EVENTTYPE, "b"), "ReferenceExists") == (
+        "True",
+        "ReferenceNotSet",
+        "spec.reference is not set",
+    )
 
 
 def test_tracker_reconciles_a_source_when_its_sink_changes() -> None:
