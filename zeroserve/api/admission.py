@@ -111,7 +111,15 @@ def _carry_user_annotations(new: BaseModel, old: BaseModel) -> None:
 
 
 def admit(kind: Kind, new: Obj, old: Obj | None, cfg: Config, user: str = "") -> Obj:
-    """Parse, default and validate ``new`` (a create when ``old`` is None); Invalid with every error."""
+    """Parse, default and validate ``new`` (a create when ``old`` is None); Invalid with every error.
+
+    A served version that is not stored (:attr:`Kind.conversion`) must parse as itself, then is
+    admitted as the stored version, as a CRD's webhook sees the object converted to its version."""
+    if kind.conversion is not None:
+        conv = kind.conversion
+        _parse(kind, new)
+        stored_old = conv.to_storage(old) if old is not None else None
+        return conv.from_storage(admit(conv.storage, conv.to_storage(new), stored_old, cfg, user))
     if kind.model is Event:  # kube-apiserver's event rules (zeroserve.api.eventvalidation)
         return eventvalidation.admit(new)
     if not kind.group:  # Kubernetes' core kinds: kube-apiserver's rules (zeroserve.api.corevalidation)
@@ -136,4 +144,8 @@ def admit_status(kind: Kind, new: Obj, old: Obj | None = None) -> Obj:
     """The status subresource: the object must parse; nothing is defaulted or range-checked."""
     if not kind.group:
         return corevalidation.admit_status(kind.model, new, old or {})
+    if kind.conversion is not None:
+        _parse(kind, new)
+        conv = kind.conversion
+        return conv.from_storage(admit_status(conv.storage, conv.to_storage(new)))
     return to_wire(_parse(kind, new))

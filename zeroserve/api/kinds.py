@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from zeroserve.api import eventtype
 from zeroserve.api.apiserversource import ApiServerSource
 from zeroserve.api.autoscaling import PodAutoscaler
+from zeroserve.api.base import Obj
 from zeroserve.api.configuration import Configuration
 from zeroserve.api.core import ConfigMap, Event, Namespace, Secret
 from zeroserve.api.coreservice import CoreService
 from zeroserve.api.domainmapping import ClusterDomainClaim, DomainMapping
 from zeroserve.api.eventing import Broker, Trigger
-from zeroserve.api.eventtype import EventType
+from zeroserve.api.eventtype import EventType, EventTypeV1Beta3
 from zeroserve.api.flows import Parallel, Sequence
 from zeroserve.api.messaging import Channel, InMemoryChannel, Subscription
 from zeroserve.api.networking import ServerlessService
@@ -24,6 +27,18 @@ from zeroserve.api.service import Service
 from zeroserve.api.sources import ContainerSource, PingSource, SinkBinding
 
 SERVING_GROUP = "serving.knative.dev"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How a served version that is not stored maps to the stored one (a CRD's conversion webhook)."""
+
+    storage: Kind
+    """The stored kind: same group, kind and plural, another version."""
+    to_storage: Callable[[Obj], Obj]
+    """An object of the served version (wire form) as the stored version."""
+    from_storage: Callable[[Obj], Obj]
+    """A stored object as the served version."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,9 @@ class Kind:
     """The writable subresources served under ``.../NAME/SUB`` (``status``: the status subresource)."""
     read_only: bool = False
     """Users may only get, list and watch it (the API answers 405 to a write); zeroserve writes it."""
+    conversion: Conversion | None = None
+    """Set on an extra served version of a stored kind: the API converts each object on its way in
+    and out; the store, the controller and admission only ever see :attr:`Conversion.storage`."""
 
     @property
     def api_version(self) -> str:
@@ -191,7 +209,18 @@ EVENTTYPE = Kind(
     EventType,
     categories=("all", "knative", "eventing"),
 )
-"""config/core/resources/{apiserversource,eventtype}.yaml; EventType in its storage version only."""
+EVENTTYPE_V1BETA3 = Kind(
+    EVENTING_GROUP,
+    "v1beta3",
+    "EventType",
+    "eventtypes",
+    "eventtype",
+    EventTypeV1Beta3,
+    categories=("all", "knative", "eventing"),
+    conversion=Conversion(EVENTTYPE, eventtype.to_v1beta2, eventtype.to_v1beta3),
+)
+"""config/core/resources/{apiserversource,eventtype}.yaml; EventType stored as v1beta2 and served as
+v1beta3 too (Knative's deprecated v1beta1 is not served). Only the API serves :data:`EVENTTYPE_V1BETA3`."""
 
 CORE_SERVICE = Kind(
     "",
@@ -234,8 +263,9 @@ KINDS: tuple[Kind, ...] = (
 )
 
 
-API_KINDS: tuple[Kind, ...] = (*KINDS, CORE_SERVICE, POD)
-"""What the API server serves: :data:`KINDS` and the core Services."""
+API_KINDS: tuple[Kind, ...] = (*KINDS, CORE_SERVICE, POD, EVENTTYPE_V1BETA3)
+"""What the API server serves: :data:`KINDS`, the core Services and Pods, and the extra served
+versions (those with a :attr:`Kind.conversion`: skip them to visit each stored object once)."""
 
 
 def by_plural(group: str, version: str, plural: str) -> Kind | None:
@@ -244,6 +274,15 @@ def by_plural(group: str, version: str, plural: str) -> Kind | None:
 
 def by_kind(api_version: str, kind: str) -> Kind | None:
     return next((k for k in KINDS if (k.api_version, k.kind) == (api_version, kind)), None)
+
+
+def served(api_version: str, kind: str) -> Kind | None:
+    """What a manifest of ``apiVersion``/``kind`` is written as: :func:`by_kind`, or an extra served
+    version (``eventing.knative.dev/v1beta3`` EventType), which only the API server may be given."""
+    found = by_kind(api_version, kind)
+    if found is None:
+        found = next((k for k in API_KINDS if k.conversion and (k.api_version, k.kind) == (api_version, kind)), None)
+    return found
 
 
 def lookup(name: str) -> Kind | None:

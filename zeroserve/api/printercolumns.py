@@ -161,6 +161,14 @@ COLUMNS: Final[dict[tuple[str, str], tuple[PrinterColumn, ...]]] = {
         PrinterColumn("Description", "string", ".spec.description"),
         *_ready(),
     ),
+    ("eventing.knative.dev/v1beta3", "EventType"): (
+        PrinterColumn("Type", "string", ".spec.attributes[?(@.name=='type')].value"),
+        PrinterColumn("Source", "string", ".spec.attributes[?(@.name=='source')].value"),
+        PrinterColumn("Reference Name", "string", ".spec.reference.name"),
+        PrinterColumn("Reference Kind", "string", ".spec.reference.kind"),
+        PrinterColumn("Description", "string", ".spec.description"),
+        *_ready(),
+    ),
     ("sources.knative.dev/v1", "PingSource"): (
         PrinterColumn("Sink", "string", ".status.sinkUri"),
         PrinterColumn("Schedule", "string", ".spec.schedule"),

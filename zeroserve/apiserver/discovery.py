@@ -17,6 +17,7 @@ of ``/api`` or ``/apis`` in one answer), which kubectl asks for first. Shapes as
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -108,8 +109,24 @@ def core_resources(served: Sequence[Resource]) -> Obj:
     return doc
 
 
+_KUBE_VERSION: Final = re.compile(r"v([0-9]+)(?:(alpha|beta)([0-9]+))?")
+
+
+def version_priority(version: str) -> tuple[int, int, int, int, str]:
+    """A sort key putting versions in apimachinery's ``CompareKubeAwareVersionStrings`` order, highest
+    first: GA, then beta, then alpha, each by major then minor number (``v1``, ``v1beta3``,
+    ``v1beta2``, ``v1alpha1``); other names after, in string order."""
+    m = _KUBE_VERSION.fullmatch(version)
+    if m is None:
+        return (1, 0, 0, 0, version)
+    rank = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (0, rank, -int(m.group(1)), -int(m.group(3) or 0), "")
+
+
 def _group_versions(served: Sequence[Resource], group: str) -> list[str]:
-    return list(dict.fromkeys(r.version for r in served if r.group == group))
+    """A group's versions in kube-apiserver's order (apiextensions' ``sortGroupDiscoveryByKubeAwareVersion``);
+    the first is the group's preferred version."""
+    return sorted(dict.fromkeys(r.version for r in served if r.group == group), key=version_priority)
 
 
 def api_group(served: Sequence[Resource], group: str) -> Obj | None:

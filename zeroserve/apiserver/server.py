@@ -10,7 +10,8 @@ namespace that does not exist or is terminating. Lists, gets and watches answer 
 Table when the Accept header asks for one (:mod:`zeroserve.apiserver.table`). Writes to the main
 resource go through ``admit`` (defaulting + validation, Knative's webhook; kube-apiserver's rules
 for the core kinds); ``?dryRun=All`` admits and returns the would-be object without storing it.
-Errors are Kubernetes ``Status`` objects.
+Errors are Kubernetes ``Status`` objects. A kind served in more than one version (EventType
+v1beta2 and v1beta3) is stored in one and converted on every path (:mod:`zeroserve.apiserver.versions`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,17 @@ from zeroserve.api import corevalidation, fieldselectors, names, selectors, wire
 from zeroserve.api.base import Obj
 from zeroserve.api.core import DEFAULT_NAMESPACE
 from zeroserve.api.kinds import API_KINDS, NAMESPACE, Kind
-from zeroserve.apiserver import coreproto, deleteoptions, discovery, fieldmanager, listoptions, patch, reviews, table
+from zeroserve.apiserver import (
+    coreproto,
+    deleteoptions,
+    discovery,
+    fieldmanager,
+    listoptions,
+    patch,
+    reviews,
+    table,
+    versions,
+)
 from zeroserve.apiserver.auth import check_bearer
 from zeroserve.apiserver.openapi import OpenApi
 from zeroserve.apiserver.status import (
@@ -116,11 +127,11 @@ class ApiServer:
         metrics: CollectorRegistry | None = None,
     ) -> None:
         """``metrics``: a Prometheus registry served at ``/metrics`` (with the token, as Kubernetes)."""
-        self._store = store
+        self._kinds = tuple(kinds)
+        self._store = versions.versioned(store, self._kinds)
         self._admit = admit
         self._admit_status = admit_status
         self._token = token
-        self._kinds = tuple(kinds)
         self._by_path = {(k.group, k.version, k.plural): k for k in self._kinds}
         self._discovered = discovery.resources(self._kinds)
         self._openapi = OpenApi(self._kinds)

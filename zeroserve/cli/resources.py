@@ -164,7 +164,7 @@ def _documents(sources: list[tuple[str, str]], namespace: str | None) -> tuple[l
             continue
         for document in loaded:
             obj, where = document.obj, f"{source}: {document.where}"
-            kind = kinds.by_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+            kind = kinds.served(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
             if kind is None:
                 problems.append(
                     f'{where}: no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"'

@@ -56,7 +56,7 @@ async def _delete_content(deps: Deps, namespace: str) -> tuple[dict[str, int], d
     remaining: dict[str, int] = {}
     held: dict[str, int] = {}
     for kind in API_KINDS:  # the core Services too (the controller does not watch them)
-        if not kind.namespaced:
+        if not kind.namespaced or kind.conversion is not None:  # another version of a stored kind
             continue
         items, _ = await deps.store.list(kind, namespace)
         for item in items:
