@@ -34,6 +34,7 @@ async def upstream() -> AsyncIterator[Upstream]:
 def only_connection(server: ProxyServer) -> _Downstream:
     assert server._state is not None
     (conn,) = server._state.connections
+    assert isinstance(conn, _Downstream)
     return conn
 
 

@@ -216,7 +216,11 @@ async def test_activator_deadline_bounds_the_wait_in_the_instance_breaker(cc1: R
 async def test_time_queued_counts_toward_response_start_and_idle_timeouts(limit: str) -> None:
     """The inline queue wraps its breaker in the revision's timeouts, as Knative's queue-proxy does
     (pkg/queue/sharedmain/handlers.go): queued past the limit is 504 while still queued."""
-    limits = InstanceLimits(container_concurrency=1, **{limit: 0.3})
+    limits = InstanceLimits(
+        container_concurrency=1,
+        response_start_timeout=0.3 if limit == "response_start_timeout" else 0.0,
+        idle_timeout=0.3 if limit == "idle_timeout" else 0.0,
+    )
     async for rig in make_rig_factory(limits)():
         instance = rig.inline.get(rig.address)
         assert instance is not None and instance.breaker is not None and instance.breaker.reserve()

@@ -360,13 +360,12 @@ class Gateway:
             if admitter is not None:  # it counts the request in flight
                 return admitter.admit(False)
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
-        return Target(
-            endpoint[0],
-            endpoint[1],
-            timeouts=self.timeouts,
-            on_release=functools.partial(self._done, endpoint),
-            h2c=bool(self._h2c) and (backend.namespace, backend.revision) in self._h2c,
+        target = Target(
+            endpoint[0], endpoint[1], timeouts=self.timeouts, on_release=functools.partial(self._done, endpoint)
         )
+        if self._h2c and (backend.namespace, backend.revision) in self._h2c:
+            target.h2c = True
+        return target
 
     def _route_marked(self, head: RequestHead, targets: routing.Targets) -> RouteResult | Awaitable[RouteResult]:
         """:meth:`_route` for a request with Knative headers, or to a rule that sets headers or

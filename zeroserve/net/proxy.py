@@ -529,9 +529,10 @@ class _Exchange:
         if self.handler is not None:
             self._run_local()
             return
-        if self.sent and self.up is not None and self.chunked_request and not self.upgrade:
-            self.up.write(http1.LAST_CHUNK)
-        elif self.bridge is not None:
+        if self.sent:
+            if self.up is not None and self.chunked_request and not self.upgrade:
+                self.up.write(http1.LAST_CHUNK)
+        elif self.bridge is not None:  # never "sent": the bridge sends
             self.bridge.request_complete()
 
     # -- answered in this process (Local) --------------------------------------------------
