@@ -203,8 +203,8 @@ class H2Protocol(asyncio.Protocol):
                 self.h2.send_headers(sid, list(trailers), end_stream=True)
             else:
                 self.h2.end_stream(sid)
-        except h2.exceptions.StreamClosedError:
-            pass  # reset meanwhile
+        except h2.exceptions.ProtocolError:
+            pass  # reset meanwhile, or the connection is closing
 
     def reset(self, sid: int, code: ErrorCodes = ErrorCodes.CANCEL) -> None:
         """RST_STREAM (nothing more is sent or wanted on ``sid``)."""
@@ -239,8 +239,8 @@ class H2Protocol(asyncio.Protocol):
                     return b""
                 conn.send_data(sid, data[:size])
                 data = data[size:]
-        except h2.exceptions.StreamClosedError:
-            return b""  # reset by the peer meanwhile: nowhere to send it
+        except h2.exceptions.ProtocolError:
+            return b""  # reset by the peer meanwhile (or the connection is closing): nowhere to send it
         return data
 
     def drain(self) -> None:
