@@ -57,12 +57,22 @@ def test_discovery_version_cluster_info_and_auth(up: Up, tmp_path: Path) -> None
     assert any(line.split()[:2] == ["namespaces", "ns"] for line in resources.splitlines())
     assert k.run("api-resources", "--categories=knative", "-o", "name").stdout.split() == [
         "brokers.eventing.knative.dev",
+        "eventtypes.eventing.knative.dev",
         "triggers.eventing.knative.dev",
+        "parallels.flows.knative.dev",
+        "sequences.flows.knative.dev",
+        "channels.messaging.knative.dev",
+        "inmemorychannels.messaging.knative.dev",
+        "subscriptions.messaging.knative.dev",
         "configurations.serving.knative.dev",
         "domainmappings.serving.knative.dev",
         "revisions.serving.knative.dev",
         "routes.serving.knative.dev",
         "services.serving.knative.dev",
+        "apiserversources.sources.knative.dev",
+        "containersources.sources.knative.dev",
+        "pingsources.sources.knative.dev",
+        "sinkbindings.sources.knative.dev",
     ]
     version = json.loads(k.run("version", "-o", "json").stdout)
     assert version["serverVersion"]["gitVersion"].startswith("v1.")
