@@ -144,3 +144,14 @@ def test_rbac_kinds_of_the_apiserversource_sample_are_refused_with_the_reason(ap
     assert done.returncode == 1
     assert 'no matches for kind "ServiceAccount" in version "v1" (zeroserve has no RBAC:' in done.stderr
     assert 'no matches for kind "RoleBinding" in version "rbac.authorization.k8s.io/v1" (zeroserve' in done.stderr
+
+
+def test_the_cronjob_of_the_sinkbinding_sample_is_refused_with_the_reason(api: Api, tmp_path: Path) -> None:
+    manifest = tmp_path / "cronjob.yaml"
+    manifest.write_text(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: heartbeat-cron\n"
+        'spec:\n  schedule: "*/1 * * * *"\n  jobTemplate: {}\n'
+    )
+    done = api.cli("apply", "-f", str(manifest))
+    assert done.returncode == 1
+    assert 'no matches for kind "CronJob" in version "batch/v1" (zeroserve runs Knative Services and' in done.stderr

@@ -46,6 +46,11 @@ RBAC_KINDS = frozenset(
     }
 )
 """Kubernetes' RBAC kinds, which Knative's samples apply (the ApiServerSource's) and zeroserve refuses."""
+WORKLOAD_KINDS = frozenset(
+    {("apps/v1", k) for k in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet")}
+    | {("batch/v1", k) for k in ("Job", "CronJob")}
+)
+"""Kubernetes' workload kinds, which Knative's samples apply (the SinkBinding's CronJob) and zeroserve refuses."""
 
 
 def _unserved_hint(api_version: str, kind: str) -> str:
@@ -54,6 +59,12 @@ def _unserved_hint(api_version: str, kind: str) -> str:
             " (zeroserve has no RBAC: every client with DATA/token may do everything, so ServiceAccounts, "
             "Roles and their bindings are not served; leave them out, an ApiServerSource's serviceAccountName "
             "is accepted without one)"
+        )
+    if (api_version, kind) in WORKLOAD_KINDS:
+        return (
+            " (zeroserve runs Knative Services and ContainerSources, not Kubernetes workloads: a "
+            "ContainerSource runs a process or an image kept running with K_SINK, and is what a "
+            "SinkBinding binds here)"
         )
     return ""
 
