@@ -310,7 +310,7 @@ def test_unknown_sections_and_keys_are_ignored_with_warnings() -> None:
     warnings: list[str] = []
     cfg = parse_config(
         {
-            "config-observability": {"metrics.backend-destination": "prometheus"},
+            "config-tracing": {"backend": "zipkin"},
             AS: {"stabel-window": "1m"},
             "config-network": {"ingress-class": "kourier.ingress.networking.knative.dev"},
             "config-features": {"some-future-flag": "enabled"},
@@ -319,9 +319,9 @@ def test_unknown_sections_and_keys_are_ignored_with_warnings() -> None:
     )
     assert cfg == Config(features=cfg.features)
     assert warnings == [
-        "config-observability: section not used by zeroserve; ignored (it reads config-autoscaler, config-defaults, "
+        "config-tracing: section not used by zeroserve; ignored (it reads config-autoscaler, config-defaults, "
         "config-domain, config-network, config-gc, config-deployment, config-features, config-zeroserve-eventing, "
-        "config-br-defaults, default-ch-webhook, config-ping-defaults)",
+        "config-br-defaults, default-ch-webhook, config-ping-defaults, config-observability)",
         "config-autoscaler: key 'stabel-window' is not used by zeroserve; ignored",
         "config-network: key 'ingress-class' is not used by zeroserve; ignored",
         "config-features: key 'some-future-flag' is not used by zeroserve; ignored",

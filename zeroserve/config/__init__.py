@@ -197,6 +197,52 @@ class EventingConfig:
     """``trigger-max-in-flight``: deliveries one Trigger keeps going at once (1 when ordered)."""
 
 
+DEFAULT_REQUEST_LOG_TEMPLATE: Final = (
+    '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", '
+    '"requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": "{{.Response.Size}}", '
+    '"userAgent": "{{js .Request.UserAgent}}", "remoteIp": "{{js .Request.RemoteAddr}}", '
+    '"serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", "latency": "{{.Response.Latency}}s", '
+    '"protocol": "{{.Request.Proto}}"}, "traceId": "{{.TraceID}}"}'
+)
+"""Knative's ``DefaultRequestLogTemplate`` (serving ``pkg/observability/config.go``)."""
+
+
+@dataclass(frozen=True)
+class MetricsExportConfig:
+    """One exporter of config-observability (knative/pkg ``observability/metrics.Config``):
+    ``metrics-protocol`` (``none`` by default, ``prometheus``, ``http/protobuf``, ``grpc``),
+    ``metrics-endpoint`` (required for the OTLP ones; a URL) and ``metrics-export-interval``
+    (seconds; 0: OTel's default, 60 s)."""
+
+    protocol: str = "none"
+    endpoint: str = ""
+    export_interval: float = 0.0
+
+
+@dataclass(frozen=True)
+class TracingExportConfig:
+    """config-observability's ``tracing-protocol`` (``none``, ``stdout``, ``http/protobuf``, ``grpc``),
+    ``tracing-endpoint`` and ``tracing-sampling-rate`` (0..1), as knative/pkg ``observability/tracing``."""
+
+    protocol: str = "none"
+    endpoint: str = ""
+    sampling_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class ObservabilityConfig:
+    """config-observability (serving ``pkg/observability/config.go`` over knative/pkg's): metrics
+    (the control plane's and the activator's), request metrics (``request-metrics-*``: the
+    queue-proxy's), tracing and request logs."""
+
+    metrics: MetricsExportConfig = field(default_factory=MetricsExportConfig)
+    request_metrics: MetricsExportConfig = field(default_factory=MetricsExportConfig)
+    tracing: TracingExportConfig = field(default_factory=TracingExportConfig)
+    enable_request_log: bool = False
+    request_log_template: str = DEFAULT_REQUEST_LOG_TEMPLATE
+    enable_probe_request_log: bool = False
+
+
 @dataclass(frozen=True)
 class PingDefaultsConfig:
     """config-ping-defaults (knative/eventing ``pkg/apis/sources/config/ping_defaults.go``)."""
@@ -219,3 +265,4 @@ class Config:
     ch_defaults: ChannelDefaultsConfig = field(default_factory=ChannelDefaultsConfig)
     eventing: EventingConfig = field(default_factory=EventingConfig)
     ping_defaults: PingDefaultsConfig = field(default_factory=PingDefaultsConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)

@@ -41,8 +41,11 @@ from zeroserve.config import (
     FeaturesConfig,
     Flag,
     GCConfig,
+    MetricsExportConfig,
     NetworkConfig,
+    ObservabilityConfig,
     PingDefaultsConfig,
+    TracingExportConfig,
     quantity,
     templates,
 )
@@ -566,6 +569,65 @@ def parse_ping_defaults(data: Data, warnings: list[str] | None = None) -> PingDe
     return PingDefaultsConfig(data_max_size=max(size, -1))
 
 
+_METRICS_PROTOCOLS = ("grpc", "http/protobuf", "prometheus", "none")
+_TRACING_PROTOCOLS = ("grpc", "http/protobuf", "none", "stdout")
+
+
+def _metrics_export(r: _Reader, prefix: str) -> MetricsExportConfig:
+    """knative/pkg ``metrics.NewFromMapWithPrefix`` + ``Validate`` (its messages)."""
+    protocol = r.get(f"{prefix}metrics-protocol", lambda _k, v: v, "none")
+    endpoint = r.get(f"{prefix}metrics-endpoint", lambda _k, v: v, "")
+    interval = r.get(f"{prefix}metrics-export-interval", _duration, 0)
+    if protocol not in _METRICS_PROTOCOLS:
+        raise ConfigError(f"unsupported protocol {protocol!r}".replace("'", '"'))
+    if protocol in ("grpc", "http/protobuf") and not endpoint:
+        raise ConfigError(f'endpoint should be set when protocol is "{protocol}"')
+    if protocol == "none" and endpoint:
+        raise ConfigError('endpoint should not be set when protocol is "none"')
+    if interval < 0:
+        raise ConfigError(f'export interval "{format_duration(interval)}" should be greater than zero')
+    return MetricsExportConfig(protocol, endpoint, interval / SECOND)
+
+
+def parse_observability(data: Data, warnings: list[str] | None = None) -> ObservabilityConfig:
+    """config-observability (serving ``pkg/observability.NewFromMap``): metrics, ``request-`` metrics,
+    tracing and the request-log keys, with knative/pkg's validation messages."""
+    r = _Reader("config-observability", data, warnings)
+    metrics = _metrics_export(r, "")
+    request_metrics = _metrics_export(r, "request-")
+    protocol = r.get("tracing-protocol", lambda _k, v: v, "none")
+    endpoint = r.get("tracing-endpoint", lambda _k, v: v, "")
+    rate = r.get("tracing-sampling-rate", _float, 0.0)
+    if protocol not in _TRACING_PROTOCOLS:
+        raise ConfigError(f'unsupported protocol "{protocol}"')
+    if protocol in ("grpc", "http/protobuf") and not endpoint:
+        raise ConfigError(f'endpoint should be set for protocol "{protocol}"')
+    if protocol in ("none", "stdout") and endpoint:
+        raise ConfigError("endpoint should not be set when protocol is 'none'")
+    if not 0 <= rate <= 1:
+        side = "greater or equal to zero" if rate < 0 else "less than or equal to one"
+        raise ConfigError(f"sampling rate {rate:f} should be {side}")
+    defaults = ObservabilityConfig()
+    enable_log = r.get("logging.enable-request-log", _bool, False)
+    template = r.get("logging.request-log-template", lambda _k, v: v, defaults.request_log_template)
+    probe_log = r.get("logging.enable-probe-request-log", _bool, False)
+    for key in ("logging.enable-var-log-collection", "logging.revision-url-template", "runtime-profiling"):
+        r.known.add(key)  # Kubernetes-only (fluentd, a logging URL in status, pprof): accepted, no effect
+    if enable_log and not template:
+        raise ConfigError(
+            '"logging.enable-request-log" was set to true, but no "logging.request-log-template" was specified'
+        )
+    r.check_unknown()
+    return ObservabilityConfig(
+        metrics=metrics,
+        request_metrics=request_metrics,
+        tracing=TracingExportConfig(protocol, endpoint, rate),
+        enable_request_log=enable_log,
+        request_log_template=template,
+        enable_probe_request_log=probe_log,
+    )
+
+
 _SECTIONS: dict[str, str] = {
     "config-autoscaler": "autoscaler",
     "config-defaults": "defaults",
@@ -578,6 +640,7 @@ _SECTIONS: dict[str, str] = {
     "config-br-defaults": "br_defaults",
     "default-ch-webhook": "ch_defaults",
     "config-ping-defaults": "ping_defaults",
+    "config-observability": "observability",
 }
 
 
@@ -621,6 +684,7 @@ _PARSERS: dict[str, Callable[[Data, list[str] | None], Any]] = {
     "config-br-defaults": parse_br_defaults,
     "default-ch-webhook": parse_ch_defaults,
     "config-ping-defaults": parse_ping_defaults,
+    "config-observability": parse_observability,
 }
 
 
@@ -733,7 +797,25 @@ def config_to_data(cfg: Config) -> dict[str, dict[str, str]]:
         "config-br-defaults": br_defaults_to_data(cfg.br_defaults),
         "default-ch-webhook": ch_defaults_to_data(cfg.ch_defaults),
         "config-ping-defaults": {"data-max-size": str(cfg.ping_defaults.data_max_size)},
+        "config-observability": _observability_to_data(cfg.observability),
     }
+
+
+def _observability_to_data(o: ObservabilityConfig) -> dict[str, str]:
+    data: dict[str, str] = {}
+    for prefix, m in (("", o.metrics), ("request-", o.request_metrics)):
+        data[f"{prefix}metrics-protocol"] = m.protocol
+        if m.endpoint:
+            data[f"{prefix}metrics-endpoint"] = m.endpoint
+        data[f"{prefix}metrics-export-interval"] = format_duration(round(m.export_interval * SECOND))
+    data["tracing-protocol"] = o.tracing.protocol
+    if o.tracing.endpoint:
+        data["tracing-endpoint"] = o.tracing.endpoint
+    data["tracing-sampling-rate"] = _go(o.tracing.sampling_rate)
+    data["logging.enable-request-log"] = _as_str(o.enable_request_log)
+    data["logging.request-log-template"] = o.request_log_template
+    data["logging.enable-probe-request-log"] = _as_str(o.enable_probe_request_log)
+    return data
 
 
 __all__ = ["config_to_data", "load_config_file", "parse_config"]
