@@ -1,0 +1,406 @@
+"""Knative's metrics (its OpenTelemetry instruments since v1.19), kept cheap enough for the data path.
+
+The instruments carry Knative's names, units, descriptions, bucket bounds and attributes, as read
+in knative/serving: ``pkg/queue/request_metric.go`` (``kn.serving.invocation.duration``,
+``kn.serving.queue.depth``), ``pkg/activator/handler/metrics.go`` (``kn.revision.request.*``),
+``pkg/autoscaler/scaling/metrics.go`` (``kn.revision.pods.desired``, ``kn.revision.capacity.excess``,
+``kn.revision.panic.mode``, ``kn.revision.{concurrency,rps}.{stable,panic,target}``) and
+``pkg/reconciler/autoscaling/kpa/metrics.go`` (``kn.revision.pods.{requested,count,...}``).
+
+Why not the OpenTelemetry SDK's own instruments: a ``Histogram.record`` of the Python SDK takes
+several microseconds (attribute-set hashing, a lock, per-reader storage), as much as the whole
+proxying of a request costs zeroserve. Here a request costs a dict lookup, a ``bisect`` and three
+additions on a per-revision object resolved once per instance. What they hold is read when
+scraped or exported (:meth:`MeterRegistry.collect`): :mod:`.prometheus` renders it as Knative's
+Prometheus exporter does, :mod:`.otlp` sends it as OTLP with the SDK's exporters.
+
+Attributes: Knative's queue-proxy puts ``kn.service.name``, ``kn.configuration.name`` and
+``kn.revision.name`` on its OTel *resource* (one queue-proxy per pod, so one resource per pod);
+zeroserve serves every revision from one process, so they are attributes of each series.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+Attrs = tuple[tuple[str, str | int], ...]
+"""Attribute key/value pairs, sorted by key (so equal sets are equal tuples)."""
+Kind = Literal["histogram", "gauge", "updowncounter", "counter"]
+
+SERVICE = "kn.service.name"
+CONFIGURATION = "kn.configuration.name"
+REVISION = "kn.revision.name"
+NAMESPACE = "k8s.namespace.name"
+ROUTE = "kn.route.name"
+ROUTE_TAG = "kn.route.tag"
+STATUS_CODE = "http.response.status_code"
+
+QUEUE_SCOPE = "knative.dev/serving/pkg/queue"
+ACTIVATOR_SCOPE = "knative.dev/serving/pkg/activator"
+AUTOSCALER_SCOPE = "knative.dev/serving/pkg/autoscaler"
+
+LATENCY_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+"""``latencyBounds`` of the queue-proxy's ``kn.serving.invocation.duration`` (seconds)."""
+
+
+def attrs(**pairs: str | int) -> Attrs:
+    """Attributes from keyword pairs whose dots were written as ``__`` (``k8s__namespace__name``)."""
+    return tuple(sorted((k.replace("__", "."), v) for k, v in pairs.items()))
+
+
+def revision_attrs(namespace: str, revision: str, service: str = "", configuration: str = "") -> Attrs:
+    """Knative's per-revision attributes (empty service/configuration left out, as the queue-proxy does)."""
+    pairs: list[tuple[str, str | int]] = [(NAMESPACE, namespace), (REVISION, revision)]
+    if service:
+        pairs.append((SERVICE, service))
+    if configuration:
+        pairs.append((CONFIGURATION, configuration))
+    return tuple(sorted(pairs))
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramValue:
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    """Per bucket, not cumulative: ``counts[i]`` is of values in ``(bounds[i-1], bounds[i]]``; the last is +Inf."""
+    sum: float
+    count: int
+    min: float
+    max: float
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    attrs: Attrs
+    value: float | HistogramValue
+
+
+@dataclass(frozen=True, slots=True)
+class MetricData:
+    """One instrument's points at a collection."""
+
+    name: str
+    unit: str
+    description: str
+    kind: Kind
+    scope: str
+    points: tuple[Point, ...]
+
+
+class HistogramSeries:
+    """One attribute set's buckets (the hot path: :meth:`record`)."""
+
+    __slots__ = ("bounds", "count", "counts", "max", "min", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+        self.count = 0
+        self.min = float("inf")
+        self.max = float("-inf")
+
+    def record(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+        self.count += 1
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+
+    def value(self) -> HistogramValue:
+        return HistogramValue(self.bounds, tuple(self.counts), self.sum, self.count, self.min, self.max)
+
+
+class Instrument:
+    """An instrument's identity and its series by attribute set."""
+
+    def __init__(self, name: str, unit: str, description: str, kind: Kind, scope: str) -> None:
+        self.name, self.unit, self.description, self.kind, self.scope = name, unit, description, kind, scope
+        self.callbacks: list[Callable[[], Iterable[tuple[Attrs, float]]]] = []
+
+    def points(self) -> Iterator[Point]:
+        for callback in list(self.callbacks):
+            for a, v in callback():
+                yield Point(a, v)
+
+    def forget(self, a: Attrs) -> None:
+        """Drop the series of ``a`` (a deleted revision)."""
+
+
+class Histogram(Instrument):
+    def __init__(self, name: str, unit: str, description: str, scope: str, bounds: tuple[float, ...]) -> None:
+        super().__init__(name, unit, description, "histogram", scope)
+        self.bounds = bounds
+        self.series: dict[Attrs, HistogramSeries] = {}
+
+    def bind(self, a: Attrs) -> HistogramSeries:
+        s = self.series.get(a)
+        if s is None:
+            s = self.series[a] = HistogramSeries(self.bounds)
+        return s
+
+    def points(self) -> Iterator[Point]:
+        for a, s in list(self.series.items()):
+            if s.count:
+                yield Point(a, s.value())
+
+    def forget(self, a: Attrs) -> None:
+        for key in [k for k in self.series if _within(a, k)]:
+            del self.series[key]
+
+
+class Gauge(Instrument):
+    """A last-value gauge, an up-down counter or a counter (by ``kind``), by attribute set;
+    callbacks add observed points (observable instruments)."""
+
+    def __init__(self, name: str, unit: str, description: str, scope: str, kind: Kind = "gauge") -> None:
+        super().__init__(name, unit, description, kind, scope)
+        self.values: dict[Attrs, float] = {}
+
+    def set(self, a: Attrs, value: float) -> None:
+        self.values[a] = value
+
+    def add(self, a: Attrs, delta: float) -> None:
+        self.values[a] = self.values.get(a, 0) + delta
+
+    def points(self) -> Iterator[Point]:
+        for a, v in list(self.values.items()):
+            yield Point(a, v)
+        yield from super().points()
+
+    def forget(self, a: Attrs) -> None:
+        for key in [k for k in self.values if _within(a, k)]:
+            del self.values[key]
+
+
+def _within(subset: Attrs, a: Attrs) -> bool:
+    return set(subset) <= set(a)
+
+
+class MeterRegistry:
+    """Every instrument of one ``zeroserve up``; :meth:`collect` reads them all (any thread)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._instruments: dict[str, Instrument] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.start_time = clock()
+
+    def _add(self, instrument: Instrument) -> Instrument:
+        with self._lock:
+            found = self._instruments.get(instrument.name)
+            if found is not None:
+                return found
+            self._instruments[instrument.name] = instrument
+            return instrument
+
+    def histogram(self, name: str, unit: str, description: str, scope: str, bounds: tuple[float, ...]) -> Histogram:
+        found = self._add(Histogram(name, unit, description, scope, bounds))
+        assert isinstance(found, Histogram)
+        return found
+
+    def gauge(self, name: str, unit: str, description: str, scope: str, kind: Kind = "gauge") -> Gauge:
+        found = self._add(Gauge(name, unit, description, scope, kind))
+        assert isinstance(found, Gauge)
+        return found
+
+    def forget(self, a: Attrs) -> None:
+        """Drop every series whose attributes include ``a`` (e.g. a deleted revision's)."""
+        for instrument in list(self._instruments.values()):
+            instrument.forget(a)
+
+    def collect(self) -> list[MetricData]:
+        out: list[MetricData] = []
+        for i in list(self._instruments.values()):
+            points = tuple(i.points())
+            if points:
+                out.append(MetricData(i.name, i.unit, i.description, i.kind, i.scope, points))
+        return out
+
+    def now(self) -> float:
+        return self._clock()
+
+
+# ----------------------------------------------------------------------------- Knative's instruments
+
+
+class QueueMetrics:
+    """The queue-proxy's request metrics (``appRequestMetricsHandler``)."""
+
+    def __init__(self, registry: MeterRegistry) -> None:
+        self.duration = registry.histogram(
+            "kn.serving.invocation.duration", "s", "The duration of task execution", QUEUE_SCOPE, LATENCY_BOUNDS
+        )
+        self.depth = registry.gauge(
+            "kn.serving.queue.depth", "{request}", "Number of current requests in the queue", QUEUE_SCOPE
+        )
+
+    def revision(self, a: Attrs) -> RevisionRequests:
+        return RevisionRequests(self, a)
+
+
+class RevisionRequests:
+    """One revision's queue-proxy metrics: :meth:`done` per request (the hot path), :meth:`depth`."""
+
+    __slots__ = ("_attrs", "_by_status", "_metrics")
+
+    def __init__(self, metrics: QueueMetrics, a: Attrs) -> None:
+        self._metrics = metrics
+        self._attrs = a
+        self._by_status: dict[int, HistogramSeries] = {}
+
+    def done(self, seconds: float, status: int) -> None:
+        series = self._by_status.get(status)
+        if series is None:
+            a = tuple(sorted((*self._attrs, (STATUS_CODE, status))))
+            series = self._by_status[status] = self._metrics.duration.bind(a)
+        series.record(seconds)
+
+    def depth(self, in_flight: int) -> None:
+        """``kn.serving.queue.depth``: the breaker's in-flight count, recorded as each request arrives."""
+        self._metrics.depth.set(self._attrs, in_flight)
+
+
+class ActivatorMetrics:
+    """The activator's ``kn.revision.request.{concurrency,queued,active}``."""
+
+    def __init__(self, registry: MeterRegistry) -> None:
+        self.concurrency = registry.gauge(
+            "kn.revision.request.concurrency",
+            "{request}",
+            "Concurrent requests that are routed to Activator",
+            ACTIVATOR_SCOPE,
+        )
+        self.queued = registry.gauge(
+            "kn.revision.request.queued",
+            "{request}",
+            "Number of requests currently queued in the activator waiting for capacity",
+            ACTIVATOR_SCOPE,
+            "updowncounter",
+        )
+        self.active = registry.gauge(
+            "kn.revision.request.active",
+            "{request}",
+            "Number of requests currently being proxied by the activator",
+            ACTIVATOR_SCOPE,
+            "updowncounter",
+        )
+
+
+_DESCRIPTIONS = {
+    "concurrency": (
+        "{concurrency}",
+        "Average of request count per observed pod over the stable window",
+        "Average of request count per observed pod over the panic window",
+    ),
+    "rps": (
+        "{request}/s",
+        "Average of requests-per-second per observed pod over the stable window",
+        "Average of requests-per-second per observed pod over the panic window",
+    ),
+}
+
+
+class AutoscalerMetrics:
+    """The decider's gauges (``scaling/metrics.go``; attributes: namespace, revision, service,
+    configuration) and the KPA's pod counts (``kpa/metrics.go``)."""
+
+    def __init__(self, registry: MeterRegistry) -> None:
+        def gauge(name: str, unit: str, description: str) -> Gauge:
+            return registry.gauge(name, unit, description, AUTOSCALER_SCOPE)
+
+        self.desired = gauge("kn.revision.pods.desired", "{item}", "Number of pods the autoscaler wants to allocate")
+        self.excess = gauge(
+            "kn.revision.capacity.excess", "{concurrency}", "Excess burst capacity observed over the stable window"
+        )
+        self.panic_mode = gauge("kn.revision.panic.mode", "", "If greater than 0 the autoscaler is in panic mode")
+        self.by_metric: dict[str, tuple[Gauge, Gauge, Gauge]] = {}
+        for metric, (unit, stable, panic) in _DESCRIPTIONS.items():
+            target = "The desired concurrent requests for each pod"
+            self.by_metric[metric] = (
+                gauge(f"kn.revision.{metric}.stable", unit, stable),
+                gauge(f"kn.revision.{metric}.panic", unit, panic),
+                gauge(f"kn.revision.{metric}.target", unit, target),
+            )
+        self.requested = gauge(
+            "kn.revision.pods.requested", "{pod}", "Number of pods autoscaler requested from Kubernetes"
+        )
+        self.count = gauge("kn.revision.pods.count", "{pod}", "Number of pods that are allocated currently")
+        self.not_ready = gauge(
+            "kn.revision.pods.not_ready.count", "{pod}", "Number of pods that are not ready currently"
+        )
+        self.pending = gauge("kn.revision.pods.pending.count", "{pod}", "Number of pods that are pending currently")
+        self.terminating = gauge(
+            "kn.revision.pods.terminating.count", "{pod}", "Number of pods that are terminating currently"
+        )
+
+    def decider(
+        self,
+        a: Attrs,
+        metric: str,
+        *,
+        desired: int,
+        excess: float,
+        panic: bool | None,
+        stable: float | None,
+        panicked: float | None,
+        target: float,
+    ) -> None:
+        """A decider's tick, as ``scalingMetrics.Record``/``SetPanic`` (rps for ``rps``, else concurrency;
+        cpu/memory go to the HPA, which Knative's scaling metrics do not cover either)."""
+        self.desired.set(a, desired)
+        self.excess.set(a, excess)
+        if panic is not None:
+            self.panic_mode.set(a, 1 if panic else 0)
+        gauges = self.by_metric["rps" if metric == "rps" else "concurrency"]
+        other = self.by_metric["concurrency" if metric == "rps" else "rps"]
+        for g in other:
+            g.forget(a)
+        if stable is not None:
+            gauges[0].set(a, stable)
+        if panicked is not None:
+            gauges[1].set(a, panicked)
+        gauges[2].set(a, target)
+
+    def pods(self, a: Attrs, *, requested: int | None, ready: int, not_ready: int, pending: int = 0) -> None:
+        """``kpaMetrics.Record``: ``requested`` None (scale unknown) keeps the last value."""
+        if requested is not None:
+            self.requested.set(a, requested)
+        self.count.set(a, ready)
+        self.not_ready.set(a, not_ready)
+        self.pending.set(a, pending)
+        self.terminating.set(a, 0)
+
+
+__all__ = [
+    "ACTIVATOR_SCOPE",
+    "AUTOSCALER_SCOPE",
+    "CONFIGURATION",
+    "LATENCY_BOUNDS",
+    "NAMESPACE",
+    "QUEUE_SCOPE",
+    "REVISION",
+    "ROUTE_TAG",
+    "SERVICE",
+    "STATUS_CODE",
+    "ActivatorMetrics",
+    "Attrs",
+    "AutoscalerMetrics",
+    "Gauge",
+    "Histogram",
+    "HistogramValue",
+    "MeterRegistry",
+    "MetricData",
+    "Point",
+    "QueueMetrics",
+    "RevisionRequests",
+    "attrs",
+    "revision_attrs",
+]
