@@ -73,3 +73,17 @@ def test_invalid_values_say_what_is_wrong(data: dict[str, str], message: str) ->
     with pytest.raises(ConfigError) as e:
         parse_config({OBS: data})
     assert message in str(e.value)
+
+
+def test_a_request_log_template_that_does_not_parse_is_a_config_error_with_gos_message() -> None:
+    # Knative's Validate parses the template even with request logs off (serving pkg/observability).
+    with pytest.raises(ConfigError) as e:
+        parse_config({OBS: {"logging.request-log-template": "{{.Request.Method"}})
+    assert str(e.value) == (
+        "config-observability: logging.request-log-template: template: requestLog:1: unclosed action"
+    )
+    with pytest.raises(ConfigError) as e:
+        parse_config({OBS: {"logging.request-log-template": "{{}/* a comment */}}"}})  # Knative's own test case
+    assert "logging.request-log-template: template: requestLog:1:" in str(e.value)
+    ok = parse_config({OBS: {"logging.request-log-template": '{{.Request.Header.Get "X-Id"}}'}})
+    assert ok.observability.request_log_template == '{{.Request.Header.Get "X-Id"}}'

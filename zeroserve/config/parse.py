@@ -52,6 +52,7 @@ from zeroserve.config import (
 from zeroserve.config.channels import ch_defaults_to_data, parse_ch_defaults
 from zeroserve.config.duration import SECOND, format_duration, parse_duration
 from zeroserve.config.eventing import br_defaults_to_data, parse_br_defaults
+from zeroserve.config.gotemplate import Template, TemplateError
 from zeroserve.errors import ConfigError
 
 log = logging.getLogger("zeroserve.config")
@@ -617,6 +618,11 @@ def parse_observability(data: Data, warnings: list[str] | None = None) -> Observ
         raise ConfigError(
             '"logging.enable-request-log" was set to true, but no "logging.request-log-template" was specified'
         )
+    if template:  # Knative's Validate parses it whether or not request logs are on
+        try:
+            Template.parse("requestLog", template)
+        except TemplateError as e:
+            raise ConfigError(f"logging.request-log-template: {e}") from None
     r.check_unknown()
     return ObservabilityConfig(
         metrics=metrics,

@@ -166,6 +166,7 @@ class Bridge:
         ex = self.ex
         ex.activity += 1
         if ex.method != b"HEAD":
+            ex.size += len(data)
             ex.down.write(http1.chunk(data) if ex.resp_chunked else data)
         if ex.down.write_paused:
             self.unacked += len(data)

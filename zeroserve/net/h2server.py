@@ -252,6 +252,9 @@ class _Stream:
     ended = False
     """The response's END_STREAM went with its head."""
     finished = False
+    status = 0
+    size = 0
+    """The response's status and body bytes sent (for ``RequestHead.on_done``)."""
     due = 0.0
     bucket: set[Expiring] | None = None
     end_at: float | None = None
@@ -493,6 +496,7 @@ class _Stream:
         head_only = self.method == b"HEAD" or status in (204, 304)
         self.until_close = not head_only and not has_length and not chunked
         self.resp_length = has_length
+        self.status = status
         self._respond(http2.response_headers(status, up.headers), end=self.method == b"HEAD")
         if self.method == b"HEAD":
             up.reset_parser()
@@ -500,6 +504,7 @@ class _Stream:
 
     def on_body(self, body: bytes) -> None:
         self.activity += 1
+        self.size += len(body)
         self.conn.send(self.id, body, self.flow)
 
     def on_message_complete(self) -> None:
@@ -575,10 +580,12 @@ class _Stream:
         self.activity += 1
         self.resp_length = h.get(headers, b"content-length") is not None
         self.ended = end  # trailers-only (a gRPC error status): HEADERS with END_STREAM, as it came
+        self.status = status
         self._respond([(b":status", b"%d" % status), *headers], end=end)
 
     def on_data(self, data: bytes) -> None:
         self.activity += 1
+        self.size += len(data)
         self.conn.send(self.id, data, self.flow)
         if self.out_paused:
             self.up_unacked += len(data)
@@ -653,6 +660,7 @@ class _Stream:
             (b"content-length", b"%d" % len(body)),
         ]
         head_only = self.method == b"HEAD" or not body
+        self.status, self.size = response.status, 0 if head_only else len(body)
         self.discard = True
         self.conn.consumed(self.id, self.buffered)
         self.buffered = 0
@@ -737,6 +745,9 @@ class _Stream:
         if self.target is not None:
             self.target.release()
         self.conn.state.in_flight -= 1
+        head = self.head
+        if head is not None and head.on_done is not None:
+            head.on_done(head, self.status or 502, self.size)
         self.conn.stream_done(self)
 
     # -- timeouts (as the HTTP/1.1 exchange's) ----------------------------------------------------

@@ -213,6 +213,10 @@ class RequestHead:
     when the request has none of them (nearly always): a router checks this, not ``headers``."""
     absolute: bool = False
     """The target was absolute-form (``GET http://host/path``): the client took us for its HTTP proxy."""
+    on_done: Callable[[RequestHead, int, int], None] | None = None
+    """Set by a route hook that wants to know how the request ended (a request log): called once,
+    when it is over, with the status the client got and the response body bytes written to it
+    (502 for a client gone before any response)."""
 
     def header(self, name: str) -> str | None:
         value = h.get(self.headers, name.lower().encode("latin-1"))
@@ -336,6 +340,8 @@ class _Exchange:
     """Counts reads and writes, for the idle timeout."""
     status = 0
     phrase = b""
+    size = 0
+    """Response body bytes written to the client (for ``RequestHead.on_done``)."""
     resp_headers: Sequence[h.Header] = ()
     responding = False
     resp_chunked = False
@@ -637,6 +643,7 @@ class _Exchange:
 
     def on_body(self, body: bytes) -> None:
         self.activity += 1
+        self.size += len(body)
         self.down.out.append(http1.chunk(body) if self.resp_chunked else body)
 
     def on_message_complete(self) -> None:
@@ -747,6 +754,9 @@ class _Exchange:
         close = not self.keep_alive or not self.request_done or self.upgrade or self.down.state.closing
         if not self.request_done and self._more_to_come():
             self.down.linger = True  # the client is still sending: let it read this first
+        self.status = response.status
+        if self.method != b"HEAD":
+            self.size = len(response.body)
         self.down.write(
             http1.simple_response(
                 response.status, response.body, response.headers, close=close, head_only=self.method == b"HEAD"
@@ -785,6 +795,9 @@ class _Exchange:
         if self.target is not None:
             self.target.release()
         self.down.state.in_flight -= 1
+        head = self.head
+        if head is not None and head.on_done is not None:
+            head.on_done(head, self.status or 502, self.size)
         self.down.exchange_done(self, keep_alive)
 
     # -- timeouts (no wheel entry unless the target's Timeouts ask for one) ----------------
@@ -853,6 +866,7 @@ class _Exchange:
         elif self.bridge is not None:
             self.bridge.cancel()
         body = message.encode()
+        self.size += len(body)
         self.down.write(http1.chunk(body) + http1.LAST_CHUNK if self.resp_chunked else body)
         self._finish(keep_alive=not self.client_close and self.request_done and self.resp_chunked)
 

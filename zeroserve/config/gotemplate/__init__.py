@@ -13,7 +13,9 @@ Supported: text, actions with any spacing and trim markers, comments, fields and
 literals, ``if``/``else if``/``else``/``end``, ``with``, ``range`` (lists, maps in key order,
 integers) with ``break``/``continue``, and every builtin function (``and or not len index slice
 print printf println html js urlquery eq ne lt le gt ge call``). Not supported: ``define``,
-``template`` and ``block`` (named sub-templates), complex numbers and method calls on the data.
+``template`` and ``block`` (named sub-templates) and complex numbers. Methods of the data are
+called as Go calls them (:class:`Method` on a :class:`Struct` or :class:`TypedMap`): the request-log
+template's ``.Request.UserAgent`` and ``.Request.Header.Get "X"``.
 
 Usage: ``Template.parse(name, text).execute(Struct(type_name, fields))``.
 """
@@ -24,8 +26,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from zeroserve.config.gotemplate.exec import ExecError, execute
+from zeroserve.config.gotemplate.funcs import FuncError
 from zeroserve.config.gotemplate.parse import ListNode, ParseError, parse
-from zeroserve.config.gotemplate.values import NO_VALUE, Struct, TemplateError, Value, quote
+from zeroserve.config.gotemplate.values import NO_VALUE, Method, Struct, TemplateError, TypedMap, Value, quote
 
 
 @dataclass(frozen=True)
@@ -49,4 +52,16 @@ def _parse(name: str, text: str) -> Template:
     return Template(name, text, parse(name, text))
 
 
-__all__ = ["NO_VALUE", "ExecError", "ParseError", "Struct", "Template", "TemplateError", "Value", "quote"]
+__all__ = [
+    "NO_VALUE",
+    "ExecError",
+    "FuncError",
+    "Method",
+    "ParseError",
+    "Struct",
+    "Template",
+    "TemplateError",
+    "TypedMap",
+    "Value",
+    "quote",
+]

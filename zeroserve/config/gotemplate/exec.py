@@ -2,8 +2,9 @@
 rules (a missing map key is ``<no value>``, ``index`` of one is ``""``, ``if`` on zero values is
 false) and Go's errors: ``template: NAME:LINE:COL: executing "NAME" at <NODE>: MESSAGE``.
 
-Method calls on the data (``.GetName``) are not supported: Knative's template values are plain
-structs of strings and maps, and a field that is not there is "can't evaluate field".
+Methods of the data are called as Go calls them (``.Request.UserAgent``, ``.Request.Header.Get
+"X-Id"``): a name is looked up among the receiver's methods before its fields or map keys, with
+Go's argument checks and ``error calling NAME: ...`` for a method's error.
 """
 
 from __future__ import annotations
@@ -31,7 +32,17 @@ from zeroserve.config.gotemplate.parse import (
     TextNode,
     VariableNode,
 )
-from zeroserve.config.gotemplate.values import NO_VALUE, Struct, TemplateError, Value, sprint_value, truth, type_name
+from zeroserve.config.gotemplate.values import (
+    NO_VALUE,
+    Method,
+    Struct,
+    TemplateError,
+    Value,
+    methods_of,
+    sprint_value,
+    truth,
+    type_name,
+)
 
 
 class ExecError(TemplateError):
@@ -259,12 +270,15 @@ class State:
         self, dot: Value, receiver: Value, node: Node, ident: list[str], args: list[Node], final: Piped
     ) -> Value:
         for name in ident[:-1]:
-            receiver = self.eval_field(name, [], MISSING, receiver)
-        return self.eval_field(ident[-1], args, final, receiver)
+            receiver = self.eval_field(dot, name, [], MISSING, receiver)
+        return self.eval_field(dot, ident[-1], args, final, receiver)
 
-    def eval_field(self, name: str, args: list[Node], final: Piped, receiver: Value) -> Value:
+    def eval_field(self, dot: Value, name: str, args: list[Node], final: Piped, receiver: Value) -> Value:
         if receiver is NO_VALUE or receiver is None:
             return NO_VALUE
+        method = methods_of(receiver).get(name)
+        if method is not None:
+            return self.eval_method(dot, method, name, args, final)
         has_args = len(args) > 1 or final is not MISSING
         if isinstance(receiver, Struct) and name in receiver.fields:
             if has_args:
@@ -277,6 +291,23 @@ class State:
         self.errorf(f"can't evaluate field {name} in type {type_name(receiver)}")
 
     # --- calls --------------------------------------------------------------------------
+
+    def eval_method(self, dot: Value, method: Method, name: str, args: list[Node], final: Piped) -> Value:
+        """Go's ``evalCall`` for a method of the data (``args[0]`` is the field naming it)."""
+        node = self.node
+        rest = args[1:]
+        given = len(rest) + (final is not MISSING)
+        if given != len(method.params):
+            self.errorf(f"wrong number of args for {name}: want {len(method.params)} got {given}")
+        argv = [self.eval_arg(dot, kind, arg) for kind, arg in zip(method.params, rest, strict=False)]
+        if not isinstance(final, _Missing):
+            argv.append(self.validate(final, method.params[-1]))
+        try:
+            return method.fn(*argv)
+        except FuncError as err:
+            if node is not None:
+                self.at(node)
+            self.errorf(f"error calling {name}: {err}")
 
     def eval_function(
         self, dot: Value, node: IdentifierNode, cmd: Node, args: list[Node] | None, final: Piped

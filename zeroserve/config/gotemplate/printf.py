@@ -114,6 +114,9 @@ def format_arg(arg: Value, verb: str, spec: _Spec) -> str:
     if isinstance(arg, list):
         return "[" + " ".join(format_arg(x, verb, spec) for x in arg) + "]"
     if isinstance(arg, Struct):
+        stringer = arg.methods.get("String")
+        if stringer is not None and not stringer.params and verb in "vsqxX":  # fmt's handleMethods
+            return format_arg(stringer.fn(), verb, spec)
         return "{" + " ".join(format_arg(x, verb, spec) for x in arg.fields.values()) + "}"
     return _bad(verb, arg)
 

@@ -11,8 +11,10 @@ Go                     Python
 ``uint8`` (a byte)     :class:`Byte` (``index`` of a string yields one)
 ``float64``            ``float``
 ``map[string]string``  ``dict`` (a nil map is ``{}``: Go reads both the same way)
+a named map type       :class:`TypedMap` (``http.Header``: its type name and its methods)
 ``[]string``           ``list``
-a struct               :class:`Struct` (its Go type name, its exported fields in order)
+a struct               :class:`Struct` (its Go type name, its exported fields in order, its
+                       methods: ``.Request.UserAgent``, ``.Request.Header.Get "X"``)
 ``nil`` interface      ``None``
 invalid value          :data:`NO_VALUE` (a missing map key read as ``.Labels.x``)
 =====================  =================================================================
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
@@ -53,14 +55,46 @@ class Byte(int):
 
 
 @dataclass(frozen=True)
+class Method:
+    """A method of a Go value: ``fn`` takes the arguments (``params``: their kinds, ``string`` or
+    ``value``) and returns the result, or raises ``FuncError`` (Go's error result)."""
+
+    fn: Callable[..., Value]
+    params: tuple[str, ...] = ()
+
+
+NO_METHODS: Final[Mapping[str, Method]] = {}
+
+
+@dataclass(frozen=True)
 class Struct:
-    """A Go struct value: ``type_name`` as ``%T`` prints it, fields in declaration order."""
+    """A Go struct value: ``type_name`` as ``%T`` prints it, fields in declaration order, and the
+    methods of its (pointer) type; a ``String`` method without parameters is how it prints
+    (``fmt.Stringer``, as ``*url.URL``)."""
 
     type_name: str
     fields: Mapping[str, Value] = field(default_factory=dict)
+    methods: Mapping[str, Method] = field(default_factory=lambda: NO_METHODS)
+
+
+class TypedMap(dict[str, "Value"]):
+    """A value of a named map type with methods (``http.Header``: ``map[string][]string`` with
+    ``Get``); read as a map otherwise. Go looks a name up among the methods first."""
+
+    def __init__(self, type_name: str, items: Mapping[str, Value], methods: Mapping[str, Method]) -> None:
+        super().__init__(items)
+        self.type_name = type_name
+        self.methods = methods
 
 
 Value: TypeAlias = "str | int | float | bool | dict[str, Value] | list[Value] | Struct | _Invalid | None"
+
+
+def methods_of(v: Value) -> Mapping[str, Method]:
+    """The methods Go finds on ``v`` (``MethodByName``)."""
+    if isinstance(v, (Struct, TypedMap)):
+        return v.methods
+    return NO_METHODS
 
 
 def type_name(v: Value) -> str:
@@ -75,6 +109,8 @@ def type_name(v: Value) -> str:
         return "float64"
     if isinstance(v, str):
         return "string"
+    if isinstance(v, TypedMap):
+        return v.type_name
     if isinstance(v, dict):
         return "map[string]string"
     if isinstance(v, list):
@@ -141,6 +177,9 @@ def sprint_value(v: Value) -> str:
     if isinstance(v, list):
         return "[" + " ".join(sprint_value(x) for x in v) + "]"
     if isinstance(v, Struct):
+        stringer = v.methods.get("String")
+        if stringer is not None and not stringer.params:
+            return sprint_value(stringer.fn())
         return "{" + " ".join(sprint_value(x) for x in v.fields.values()) + "}"
     return "<no value>"
 
