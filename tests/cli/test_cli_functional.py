@@ -343,7 +343,7 @@ def test_no_server_is_one_clear_line(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("args", [["get", "ksvc", "-o", "wide"], ["service", "update", "x", "--env", "=v"]])
+@pytest.mark.parametrize("args", [["get", "ksvc", "-o", "widest"], ["service", "update", "x", "--env", "=v"]])
 def test_user_errors_exit_1_without_traceback(api: Api, args: list[str]) -> None:
     result = api.cli(*args)
     assert result.returncode == 1

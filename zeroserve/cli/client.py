@@ -54,6 +54,14 @@ class Unreachable(errors.ZeroserveError):
         self.cause = cause
 
 
+ANOTHER_UP = "is another `zeroserve up` running with a different --data-dir?"
+
+
+class WrongCredentials(errors.Unauthorized):
+    """The API answers but refuses the token we hold, or its certificate is not the one our CA
+    signed: most likely the ``up`` of another data dir listens there."""
+
+
 def error_from_status(code: int, body: Any) -> errors.ApiError:
     """The exception a Kubernetes ``Status`` body (or any error body) stands for."""
     status: dict[str, Any] = body if isinstance(body, dict) else {}
@@ -86,10 +94,18 @@ class ApiClient:
     """get/list/create/update/patch/delete/watch on one API server, with a bearer token."""
 
     def __init__(
-        self, base_url: str, token: str = "", timeout: float = DEFAULT_TIMEOUT, hint: str = "", ca_file: str = ""
+        self,
+        base_url: str,
+        token: str = "",
+        timeout: float = DEFAULT_TIMEOUT,
+        hint: str = "",
+        ca_file: str = "",
+        credentials: str = "",
     ) -> None:
         """``hint`` replaces the socket's words in :class:`Unreachable` messages (what to do about it);
-        ``ca_file``: the CA an https server's certificate must chain to (empty: the system's CAs)."""
+        ``ca_file``: the CA an https server's certificate must chain to (empty: the system's CAs);
+        ``credentials``: where the token came from (``DATA/token``); given, a refused token or a
+        certificate that does not chain to ``ca_file`` is a :class:`WrongCredentials` naming them."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise errors.BadRequest(f"invalid API address {base_url!r}: want https://HOST:PORT")
@@ -101,6 +117,8 @@ class ApiClient:
         self.token = token
         self.timeout = timeout
         self.hint = hint
+        self.credentials = credentials
+        self.ca_file = ca_file
         self._ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
             try:
@@ -165,7 +183,7 @@ class ApiClient:
         conn, resp = self._send("GET", self.path(kind, namespace), query=query, timeout=timeout)
         try:
             if resp.status >= 400:
-                raise error_from_status(resp.status, _decode(resp.read()))
+                raise self._error(resp.status, _decode(resp.read()))
             yield from _events(resp)
         except TimeoutError:
             return  # the caller's deadline: the stream simply ends
@@ -186,7 +204,7 @@ class ApiClient:
         )
         try:
             if resp.status >= 400:
-                raise error_from_status(resp.status, _decode(resp.read()))
+                raise self._error(resp.status, _decode(resp.read()))
             while chunk := resp.read1(65536):
                 yield chunk
         except (OSError, http.client.HTTPException) as e:
@@ -213,7 +231,7 @@ class ApiClient:
         finally:
             conn.close()
         if resp.status >= 400:
-            raise error_from_status(resp.status, data)
+            raise self._error(resp.status, data)
         return data if isinstance(data, dict) else {}
 
     def _send(
@@ -245,9 +263,27 @@ class ApiClient:
             return conn, conn.getresponse()
         except (OSError, http.client.HTTPException) as e:
             conn.close()
+            if isinstance(e, ssl.SSLCertVerificationError) and self.credentials:
+                raise WrongCredentials(
+                    f"the API at {self.base_url} has a certificate that {self.ca_file or 'no CA file'} does not sign "
+                    f"({e.verify_message}): {ANOTHER_UP}"
+                ) from e
             if isinstance(e, socket.timeout | TimeoutError):
                 raise Unreachable(self.base_url, f"no answer to {method} {path} in time", self.hint) from e
             raise self._unreachable(e) from e
+
+    def _error(self, code: int, body: Any) -> errors.ApiError:
+        exc = error_from_status(code, body)
+        if isinstance(exc, errors.Unauthorized) and self.credentials:
+            return WrongCredentials(
+                f"the API at {self.base_url} does not accept the token in {self.credentials} "
+                f"(Unauthorized): {ANOTHER_UP}"
+            )
+        return exc
+
+    def version(self) -> Obj:
+        """The server's ``/version`` (kube-apiserver's version.Info)."""
+        return self._json("GET", f"{self._prefix}/version")
 
     def _unreachable(self, e: BaseException) -> Unreachable:
         return Unreachable(self.base_url, str(e) or type(e).__name__, self.hint)

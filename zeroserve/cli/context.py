@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from zeroserve.cli.client import ApiClient
+from zeroserve.cli.client import DEFAULT_TIMEOUT, ApiClient
 
 DEFAULT_API = "https://127.0.0.1:8001"
 ENDPOINTS_FILE = "endpoints.json"
@@ -36,6 +36,8 @@ class Context:
     """``HOST:PORT[/PATH]`` that ``zeroserve build`` and ``--source`` push to; empty: none configured."""
     ca_file: str = ""
     """The CA (PEM) an https API's certificate is checked against; empty: the system's."""
+    token_source: str = ""
+    """Where :attr:`token` came from (``$ZEROSERVE_TOKEN`` or ``DATA/token``), for error messages."""
 
     @classmethod
     def from_env(cls, data_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Context:
@@ -45,6 +47,7 @@ class Context:
         endpoints = _read_endpoints(data_dir / ENDPOINTS_FILE)
         api = env.get("ZEROSERVE_API") or str(endpoints.get("api") or DEFAULT_API)
         token = env.get("ZEROSERVE_TOKEN") or _read_text(data_dir / TOKEN_FILE)
+        token_source = "$ZEROSERVE_TOKEN" if env.get("ZEROSERVE_TOKEN") else str(data_dir / TOKEN_FILE)
         registry = env.get("ZEROSERVE_REGISTRY") or str(endpoints.get("registry") or "")
         gateway = str(endpoints.get("gateway") or "")
         ca_file = env.get("ZEROSERVE_CA_FILE") or str(endpoints.get("ca") or "")
@@ -57,13 +60,22 @@ class Context:
             gateway=gateway,
             registry=registry,
             ca_file=ca_file,
+            token_source=token_source,
         )
 
     def client(self, timeout: float | None = None) -> ApiClient:
         hint = f"is `zeroserve up` running? (data dir {self.data_dir})"
-        if timeout is None:
-            return ApiClient(self.api, self.token, hint=hint, ca_file=self.ca_file)
-        return ApiClient(self.api, self.token, timeout=timeout, hint=hint, ca_file=self.ca_file)
+        source = self.token_source or "the token"
+        if not self.token:
+            source += " (missing)"
+        return ApiClient(
+            self.api,
+            self.token,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            hint=hint,
+            ca_file=self.ca_file,
+            credentials=source,
+        )
 
 
 def _read_endpoints(path: Path) -> dict[str, object]:

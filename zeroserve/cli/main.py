@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from zeroserve import errors
-from zeroserve.cli import output, resources
+from zeroserve.cli import helpfmt, output, printing, resources
 from zeroserve.cli.addresses import env
 from zeroserve.cli.autoscaler import autoscaler_app
 from zeroserve.cli.build import build
@@ -26,13 +26,15 @@ from zeroserve.cli.eventtype import eventtype_app
 from zeroserve.cli.secret import configmap_app, secret_app
 from zeroserve.cli.service import revision_app, route_app, service_app
 from zeroserve.cli.source import source_app
+from zeroserve.cli.version import print_version, version
 
+helpfmt.install()
 app = typer.Typer(
     name="zeroserve",
     help="Knative Serving on one machine: `zeroserve up`, then `zeroserve apply -f service.yaml`.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    rich_markup_mode=None,
 )
 app.add_typer(service_app, name="service")
 app.add_typer(service_app, name="ksvc", hidden=True)
@@ -59,8 +61,20 @@ app.add_typer(eventtype_app, name="eventtype")
 app.add_typer(eventtype_app, name="eventtypes", hidden=True)
 app.command()(env)
 app.command()(build)
+app.command()(version)
 
 NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
+
+
+def complete_kind(incomplete: str) -> list[str]:
+    """Shell completion of a resource type: the plurals and short names that start with ``incomplete``."""
+    from zeroserve.api.kinds import KINDS
+
+    names = dict.fromkeys(n for k in KINDS for n in (k.plural, *k.short_names))
+    return [n for n in names if n.startswith(incomplete.lower())]
+
+
+KindArg = Annotated[str, typer.Argument(help="Resource type (services, ksvc, rev, ...).", autocompletion=complete_kind)]
 
 
 @app.callback()
@@ -69,6 +83,10 @@ def root(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Data directory (default $ZEROSERVE_DATA_DIR or ~/.zeroserve).")
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     ctx.obj = Context.from_env(data_dir)
 
@@ -117,6 +135,12 @@ def up(
     serve_registry: Annotated[
         bool, typer.Option("--serve-registry", help="Run a local registry (Debian's docker-registry, data in DATA).")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Also serve Prometheus metrics (GET /metrics, no token) on 127.0.0.1:PORT (0: any free port)."
+        ),
+    ] = None,
 ) -> None:
     """Run the platform (API server, controller, autoscaler, gateway) until Ctrl-C."""
     from zeroserve.cli.up import DEFAULT_QUEUE_PROXY, QUEUE_PROXY_MODES, run_up
@@ -132,6 +156,7 @@ def up(
     code = run_up(
         data, api_host, api_port, gateway_host, gateway_port, internal_port, mode,
         registry=registry, serve_registry=serve_registry, api_insecure_port=api_insecure_port,
+        metrics_port=metrics_port,
     )  # fmt: skip
     raise typer.Exit(code)
 
@@ -185,28 +210,29 @@ def get(
         str,
         typer.Argument(
             help="services (ksvc), configurations (config), revisions (rev), routes (rt), secrets, "
-            "configmaps (cm), namespaces (ns)"
+            "configmaps (cm), namespaces (ns), brokers, triggers, ...",
+            autocompletion=complete_kind,
         ),
     ],
     name: Annotated[str | None, typer.Argument()] = None,
     namespace: NsOpt = "default",
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,
-    out: Annotated[str, typer.Option("--output", "-o", help="table, yaml or json.")] = "table",
+    out: Annotated[str, typer.Option("--output", "-o", metavar="FORMAT", help=printing.OUTPUT_HELP)] = "",
     show_managed_fields: Annotated[
         bool, typer.Option("--show-managed-fields", help="Keep metadata.managedFields in yaml/json output.")
     ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="After listing, print each change as it comes (Ctrl-C ends).")
+    ] = False,
 ) -> None:
     """List resources, or show one."""
-    if out not in ("table", "yaml", "json"):
-        raise errors.BadRequest(
-            f"unable to match a printer suitable for the output format {out!r}: want table|yaml|json"
-        )
-    fmt: output.OutputFormat = "yaml" if out == "yaml" else "json" if out == "json" else "table"
-    raise typer.Exit(resources.get(_ctx(ctx).client(), kind, name, namespace, all_namespaces, fmt, show_managed_fields))
+    spec = printing.parse_output(out)
+    client = _ctx(ctx).client()
+    raise typer.Exit(resources.get(client, kind, name, namespace, all_namespaces, spec, show_managed_fields, watch))
 
 
 @app.command()
-def describe(ctx: typer.Context, kind: str, name: str, namespace: NsOpt = "default") -> None:
+def describe(ctx: typer.Context, kind: KindArg, name: str, namespace: NsOpt = "default") -> None:
     """Show a resource in detail: spec essentials, traffic, conditions."""
     from zeroserve.cli.describe import describe as describe_obj
 
@@ -214,7 +240,7 @@ def describe(ctx: typer.Context, kind: str, name: str, namespace: NsOpt = "defau
 
 
 @app.command()
-def delete(ctx: typer.Context, kind: str, names: list[str], namespace: NsOpt = "default") -> None:
+def delete(ctx: typer.Context, kind: KindArg, names: list[str], namespace: NsOpt = "default") -> None:
     """Delete resources by name."""
     raise typer.Exit(resources.delete(_ctx(ctx).client(), kind, names, namespace))
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroserve import errors
-from zeroserve.api import kinds, labels, validation
+from zeroserve.api import kinds, labels, printercolumns, printers, validation
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 from zeroserve.api.loading import load_manifest
 from zeroserve.api.meta import ObjectMeta
-from zeroserve.cli import output
+from zeroserve.cli import output, printing
 from zeroserve.cli.client import ApiClient
 from zeroserve.cli.wait import NotReady, wait_ready
 
@@ -450,9 +450,29 @@ def _age(obj: Obj) -> str:
     return output.age(obj["metadata"].get("creationTimestamp"), output.now_utc())
 
 
-def kind_table(kind: Kind, objs: Sequence[Obj], all_namespaces: bool) -> str:
-    headers, row = COLUMNS.get(kind.plural, (("NAME", "AGE"), lambda o: [o["metadata"]["name"], _age(o)]))
-    rows = [[str(c) for c in row(o)] for o in objs]
+def table_rows(
+    kind: Kind, objs: Sequence[Obj], wide: bool = False, causes: Sequence[str] = ()
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of ``objs``: zeroserve's columns for the kinds in :data:`COLUMNS`, with each
+    object's root cause (``causes``, :mod:`zeroserve.cli.printing`) beside its REASON; the others'
+    the server's (Knative's printer columns, kube-apiserver's for core kinds), ``wide`` ones too."""
+    if kind.plural in COLUMNS:
+        headers, row = COLUMNS[kind.plural]
+        rows = [[str(c) for c in row(o)] for o in objs]
+        if "REASON" in headers and causes:
+            at = headers.index("REASON")
+            for r, cause in zip(rows, causes, strict=True):
+                r[at] = printing.with_cause(r[at], cause)
+        return list(headers), rows
+    cols = tuple(c for c in printercolumns.table_columns(kind) if wide or not c.priority)
+    now = output.now_utc()
+    return [c.name.upper() for c in cols], [[_cell(v) for v in printers.row(cols, o, now)] for o in objs]
+
+
+def kind_table(
+    kind: Kind, objs: Sequence[Obj], all_namespaces: bool, wide: bool = False, causes: Sequence[str] = ()
+) -> str:
+    headers, rows = table_rows(kind, objs, wide, causes)
     if all_namespaces and kind.namespaced:
         return output.table(
             ("NAMESPACE", *headers), [[o["metadata"].get("namespace", ""), *r] for o, r in zip(objs, rows, strict=True)]
@@ -466,27 +486,96 @@ def get(
     name: str | None,
     namespace: str,
     all_namespaces: bool,
-    fmt: output.OutputFormat,
+    out: printing.Output,
     show_managed_fields: bool = False,
+    watch: bool = False,
 ) -> int:
+    """kubectl get: a table (``-o wide`` with more columns), names, documents or a jsonpath
+    template; with ``watch``, then every change as it comes (:func:`watch_changes`)."""
     kind = resource_kind(kind_name)
-    if fmt == "table" and not kind.group:
+    tabular = out.format in ("table", "wide")
+    listing: Obj = {}
+    if watch:
+        listing = client.list(kind, None if all_namespaces else namespace)
+        objs = [o for o in _sorted(listing.get("items") or []) if not name or o["metadata"].get("name") == name]
+    elif tabular and not kind.group:
         answer = client.table(kind, None if all_namespaces else namespace, name)
         if answer.get("kind") == "Table":
-            return _print_table(answer, kind, namespace, all_namespaces)
+            return _print_table(answer, kind, namespace, all_namespaces, wide=out.format == "wide")
         objs = [answer] if name else _sorted(answer.get("items") or [])
     elif name:
         objs = [client.get(kind, namespace, name)]
     else:
         objs = _sorted(client.list(kind, None if all_namespaces else namespace).get("items") or [])
-    if fmt != "table":
-        print(output.document(objs, kind, fmt, single=bool(name), show_managed_fields=show_managed_fields))
-        return 0
-    if not objs:
+    if not tabular:
+        if objs or not watch:
+            text = out.document(objs, kind, single=bool(name), show_managed_fields=show_managed_fields)
+            print(text, end="" if out.format == "jsonpath" else "\n", flush=True)  # kubectl adds no newline
+    elif not objs:
         _none_found(kind, namespace, all_namespaces)
+    else:
+        causes = printing.root_causes(client, kind, objs)
+        print(kind_table(kind, objs, all_namespaces, out.format == "wide", causes), flush=True)
+    if not watch:
         return 0
-    print(kind_table(kind, objs, all_namespaces))
-    return 0
+    rv = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+    return watch_changes(client, kind, name, namespace, all_namespaces, out, show_managed_fields, rv, objs)
+
+
+def watch_changes(
+    client: ApiClient,
+    kind: Kind,
+    name: str | None,
+    namespace: str,
+    all_namespaces: bool,
+    out: printing.Output,
+    show_managed_fields: bool,
+    resource_version: str,
+    shown: Sequence[Obj],
+) -> int:
+    """``get -w``: each change after ``resource_version`` as it comes, a table row (as wide as the
+    columns printed first) or a document; until Ctrl-C (the caller's KeyboardInterrupt). A watch the
+    server ends is resumed from the last version seen; one too old (410 Gone) starts over with a list."""
+    tabular = out.format in ("table", "wide")
+    widths: list[int] = []
+    if tabular:
+        headers, rows = table_rows(kind, shown, out.format == "wide")
+        if all_namespaces and kind.namespaced:
+            headers = ["NAMESPACE", *headers]
+            rows = [[str(o["metadata"].get("namespace", "")), *r] for o, r in zip(shown, rows, strict=True)]
+        widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    rv = resource_version
+    while True:
+        try:
+            for _, obj in client.watch(kind, None if all_namespaces else namespace, rv):
+                rv = str(obj.get("metadata", {}).get("resourceVersion") or rv)
+                if name and obj.get("metadata", {}).get("name") != name:
+                    continue
+                line = _watch_line(client, kind, obj, out, show_managed_fields, all_namespaces, widths)
+                print(line, end="" if out.format == "jsonpath" else "\n", flush=True)
+        except errors.Gone:
+            rv = str((client.list(kind, None if all_namespaces else namespace).get("metadata") or {}).get(
+                "resourceVersion") or "")  # fmt: skip
+
+
+def _watch_line(
+    client: ApiClient,
+    kind: Kind,
+    obj: Obj,
+    out: printing.Output,
+    show_managed_fields: bool,
+    all_namespaces: bool,
+    widths: Sequence[int],
+) -> str:
+    if out.format not in ("table", "wide"):
+        text = out.document([obj], kind, single=True, show_managed_fields=show_managed_fields)
+        return f"---\n{text}" if out.format == "yaml" else text
+    _, rows = table_rows(kind, [obj], out.format == "wide", printing.root_causes(client, kind, [obj]))
+    row = rows[0]
+    if all_namespaces and kind.namespaced:
+        row = [str(obj["metadata"].get("namespace", "")), *row]
+    cells = [c.ljust(w) for c, w in zip(row, [*widths, *([0] * len(row))], strict=False)]
+    return output.terminal_safe("   ".join(cells).rstrip())
 
 
 def _sorted(items: Sequence[Obj]) -> list[Obj]:
@@ -506,10 +595,10 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def server_table(table: Obj, with_namespace: bool) -> str:
-    """A ``meta.k8s.io/v1`` Table as kubectl prints it: the priority-0 columns, names upper-cased,
-    and a NAMESPACE column first across namespaces (from each row's object)."""
-    columns = [(i, c) for i, c in enumerate(table.get("columnDefinitions") or []) if not c.get("priority")]
+def server_table(table: Obj, with_namespace: bool, wide: bool = False) -> str:
+    """A ``meta.k8s.io/v1`` Table as kubectl prints it: the priority-0 columns (all with ``wide``),
+    names upper-cased, and a NAMESPACE column first across namespaces (from each row's object)."""
+    columns = [(i, c) for i, c in enumerate(table.get("columnDefinitions") or []) if wide or not c.get("priority")]
     headers = [str(c.get("name", "")).upper() for _, c in columns]
     rows: list[list[str]] = []
     for r in table.get("rows") or []:
@@ -521,11 +610,11 @@ def server_table(table: Obj, with_namespace: bool) -> str:
     return output.table(["NAMESPACE", *headers] if with_namespace else headers, rows)
 
 
-def _print_table(table: Obj, kind: Kind, namespace: str, all_namespaces: bool) -> int:
+def _print_table(table: Obj, kind: Kind, namespace: str, all_namespaces: bool, wide: bool = False) -> int:
     if not table.get("rows"):
         _none_found(kind, namespace, all_namespaces)
         return 0
-    print(output.terminal_safe(server_table(table, all_namespaces and kind.namespaced)))
+    print(output.terminal_safe(server_table(table, all_namespaces and kind.namespaced, wide)))
     return 0
 
 

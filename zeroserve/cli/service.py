@@ -20,7 +20,7 @@ from zeroserve import errors
 from zeroserve.api import kinds, labels
 from zeroserve.api.base import Obj
 from zeroserve.cli import describe as describing
-from zeroserve.cli import output, podspec, traffic
+from zeroserve.cli import output, podspec, printing, traffic
 from zeroserve.cli.client import ApiClient
 from zeroserve.cli.context import Context
 from zeroserve.cli.wait import NotReady, wait_ready
@@ -439,6 +439,8 @@ def service_list(ctx: typer.Context, namespace: NsOpt = "default") -> None:
         print(f"No services found in {namespace} namespace.", file=sys.stderr)
         return
     now = output.now_utc()
+    client = _client(ctx)
+    items = sorted(items, key=lambda s: s["metadata"]["name"])
     rows = [
         [
             s["metadata"]["name"],
@@ -446,9 +448,10 @@ def service_list(ctx: typer.Context, namespace: NsOpt = "default") -> None:
             s.get("status", {}).get("latestReadyRevisionName", ""),
             output.age(s["metadata"].get("creationTimestamp"), now),
             output.conditions_summary(s),
-            *output.ready_columns(s),
+            output.ready_columns(s)[0],
+            printing.with_cause(output.ready_columns(s)[1], cause),
         ]
-        for s in sorted(items, key=lambda s: s["metadata"]["name"])
+        for s, cause in zip(items, printing.root_causes(client, kinds.SERVICE, items), strict=True)
     ]
     print(output.table(["NAME", "URL", "LATEST", "AGE", "CONDITIONS", "READY", "REASON"], rows))
 
