@@ -265,8 +265,8 @@ class ApiClient:
             conn.close()
             if isinstance(e, ssl.SSLCertVerificationError) and self.credentials:
                 raise WrongCredentials(
-                    f"the API at {self.base_url} has a certificate that {self.ca_file or 'no CA file'} does not sign "
-                    f"({e.verify_message}): {ANOTHER_UP}"
+                    f"the API at {self.base_url} presents a certificate not signed by "
+                    f"{self.ca_file or 'the system CAs (no CA file)'} ({e.verify_message}): {ANOTHER_UP}"
                 ) from e
             if isinstance(e, socket.timeout | TimeoutError):
                 raise Unreachable(self.base_url, f"no answer to {method} {path} in time", self.hint) from e
