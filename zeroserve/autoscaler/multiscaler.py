@@ -29,7 +29,7 @@ from zeroserve.autoscaler.collector import Collector, DeciderKey, MetricSpec, de
 from zeroserve.autoscaler.explain import Decision, TickLog, TickRecord
 from zeroserve.autoscaler.hpa import HpaAutoscaler, HpaSpec, UsageSource
 from zeroserve.autoscaler.metrics import StatMessage
-from zeroserve.autoscaler.prometheus import DeciderGauges
+from zeroserve.autoscaler.prometheus import DeciderGauges, KnativeScaling
 from zeroserve.autoscaler.scaling import (
     TICK_INTERVAL,
     Autoscaler,
@@ -89,6 +89,7 @@ class Multiscaler:
         scraper: Scraper | None = None,
         usage: UsageSource | None = None,
         registry: CollectorRegistry | None = None,
+        knative: KnativeScaling | None = None,
         tick_interval: float = TICK_INTERVAL,
         scrape_interval: float = SCRAPE_INTERVAL,
     ) -> None:
@@ -99,7 +100,7 @@ class Multiscaler:
         self._on_change = on_change
         self._scraper = scraper
         self._usage = usage
-        self._gauges = DeciderGauges(registry) if registry is not None else None
+        self._gauges = DeciderGauges(registry, knative) if registry is not None else None
         self._tick_interval = tick_interval
         self._scrape_interval = scrape_interval
         self._runners: dict[DeciderKey, _Runner] = {}

@@ -9,18 +9,40 @@ in (never the global one), so several servers (and tests) can run in one process
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Gauge
 
 from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.autoscaler.scaling import ScaleResult
+from zeroserve.observability.metrics import Attrs, AutoscalerMetrics, revision_attrs
+
+
+def _no_owners(_key: DeciderKey) -> tuple[str, str]:
+    return ("", "")
+
+
+@dataclass(frozen=True)
+class KnativeScaling:
+    """Knative's ``kn.revision.*`` scaling gauges beside zeroserve's: the instruments, and each
+    revision's (Service, Configuration) names for their attributes."""
+
+    metrics: AutoscalerMetrics
+    owners: Callable[[DeciderKey], tuple[str, str]] = _no_owners
+
+    def attrs(self, key: DeciderKey) -> Attrs:
+        return revision_attrs(key.namespace, key.revision, *self.owners(key))
+
 
 _KEY = ("namespace", "revision")
 _METRIC = (*_KEY, "metric")
 
 
 class DeciderGauges:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, knative: KnativeScaling | None = None) -> None:
+        self._knative = knative
+
         def gauge(name: str, doc: str, labels: tuple[str, ...] = _KEY) -> Gauge:
             return Gauge(f"zeroserve_autoscaler_{name}", doc, labels, registry=registry)
 
@@ -45,6 +67,8 @@ class DeciderGauges:
         self.desired.labels(*labels).set(desired)
         self.excess.labels(*labels).set(ebc)
         self.target.labels(*labels, metric).set(target)
+        if self._knative is not None:
+            self._observe_knative(key, metric, target, desired, ebc, result)
         if result is None or not result.scale_valid:
             return
         self.panic_mode.labels(*labels).set(1 if result.in_panic else 0)
@@ -55,12 +79,34 @@ class DeciderGauges:
         if result.observed_panic is not None:
             self.panic.labels(*labels, metric).set(result.observed_panic)
 
+    def _observe_knative(
+        self, key: DeciderKey, metric: str, target: float, desired: int, ebc: int, result: ScaleResult | None
+    ) -> None:
+        """``scalingMetrics.Record``/``SetPanic`` after a tick; the ready count as ``kn.revision.pods.count``."""
+        assert self._knative is not None
+        valid = result is not None and result.scale_valid
+        a = self._knative.attrs(key)
+        self._knative.metrics.decider(
+            a,
+            metric,
+            desired=desired,
+            excess=ebc,
+            panic=result.in_panic if valid and result is not None else None,
+            stable=result.observed_stable if valid and result is not None else None,
+            panicked=result.observed_panic if valid and result is not None else None,
+            target=target,
+        )
+        if valid and result is not None and result.ready_pods is not None:
+            self._knative.metrics.count.set(a, result.ready_pods)
+
     def _remove_metric(self, key: DeciderKey, metric: str) -> None:
         for g in (self.stable, self.panic, self.target):
             with contextlib.suppress(KeyError):
                 g.remove(key.namespace, key.revision, metric)
 
     def forget(self, key: DeciderKey) -> None:
+        if self._knative is not None:
+            self._knative.metrics.forget(revision_attrs(key.namespace, key.revision))
         metric = self._metrics.pop(key, None)
         if metric is not None:
             self._remove_metric(key, metric)

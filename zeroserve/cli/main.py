@@ -135,6 +135,12 @@ def up(
     serve_registry: Annotated[
         bool, typer.Option("--serve-registry", help="Run a local registry (Debian's docker-registry, data in DATA).")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Also serve Prometheus metrics (GET /metrics, no token) on 127.0.0.1:PORT (0: any free port)."
+        ),
+    ] = None,
 ) -> None:
     """Run the platform (API server, controller, autoscaler, gateway) until Ctrl-C."""
     from zeroserve.cli.up import DEFAULT_QUEUE_PROXY, QUEUE_PROXY_MODES, run_up
@@ -150,6 +156,7 @@ def up(
     code = run_up(
         data, api_host, api_port, gateway_host, gateway_port, internal_port, mode,
         registry=registry, serve_registry=serve_registry, api_insecure_port=api_insecure_port,
+        metrics_port=metrics_port,
     )  # fmt: skip
     raise typer.Exit(code)
 

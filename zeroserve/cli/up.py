@@ -52,11 +52,12 @@ from zeroserve.apiserver.server import JsonSubresource
 from zeroserve.autoscaler.collector import Collector, DeciderKey
 from zeroserve.autoscaler.explain import explain_document
 from zeroserve.autoscaler.multiscaler import Multiscaler
+from zeroserve.autoscaler.prometheus import KnativeScaling
 from zeroserve.autoscaler.scraper import EndpointSource, HttpStatsClient, InProcessStatsClient, Scraper, StatsClient
 from zeroserve.build.registry import DEFAULT_ADDRESS as DEFAULT_REGISTRY_ADDRESS
 from zeroserve.build.registry import LocalRegistry
 from zeroserve.build.source import BuildError
-from zeroserve.cli import kubeconfig, upfailures
+from zeroserve.cli import kubeconfig
 from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.cli.wiring import (
@@ -83,6 +84,10 @@ from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
 from zeroserve.images.store import SkopeoImageStore
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
+from zeroserve.observability.listener import MetricsListener
+from zeroserve.observability.metrics import AutoscalerMetrics, MeterRegistry, QueueMetrics
+from zeroserve.observability.otlp import OtlpMetrics
+from zeroserve.observability.prometheus import KnativeCollector
 from zeroserve.queue.inline import InlineQueue
 from zeroserve.runtime import isolation, pod
 from zeroserve.runtime.base import Endpoint, WorkloadKey
@@ -124,6 +129,8 @@ class UpSettings:
     api_insecure_port: int | None = None
     """Also serve the API over plain http on this port (0: any; kube-apiserver's old ``--insecure-port``,
     the token still required); None: HTTPS only."""
+    metrics_port: int | None = None
+    """``GET /metrics`` without the token on 127.0.0.1:PORT (0: any free port; None: only the API's)."""
 
 
 class AlreadyRunning(Exception):
@@ -136,11 +143,8 @@ def _lock(data_dir: Path) -> IO[str]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        holder = handle.read().strip() or "pid unknown"
-        pid = holder.removeprefix("pid ") if holder.startswith("pid ") else "PID"
         raise AlreadyRunning(
-            f"another `zeroserve up` holds {data_dir} ({holder}): stop it (Ctrl-C where it runs, or kill {pid}) "
-            "or give this one another --data-dir"
+            f"another `zeroserve up` holds {data_dir} ({handle.read().strip() or 'pid unknown'})"
         ) from None
     handle.truncate(0)
     handle.write(f"pid {os.getpid()}\n")
@@ -243,7 +247,8 @@ async def _serve(
     )
     stack.push_async_callback(runtime.close)
     recorder = LimitsRecorder(runtime)
-    instances = InlineInstances(inline, recorder) if inline is not None else None
+    meters = MeterRegistry()  # Knative's kn.* metrics, on /metrics (and --metrics-port), OTLP when configured
+    instances = InlineInstances(inline, recorder, QueueMetrics(meters)) if inline is not None else None
 
     modes = ServingModes(gateway)
 
@@ -272,6 +277,7 @@ async def _serve(
         stats_client = NetnsStatsClient(http_stats)
         stack.push_async_callback(http_stats.close)
     registry = CollectorRegistry()
+    registry.register(KnativeCollector(meters))
     multiscaler = Multiscaler(
         Collector(),
         sources,
@@ -280,6 +286,9 @@ async def _serve(
         scraper=Scraper(scrape_sources, stats_client),
         usage=RuntimeUsage(runtime),
         registry=registry,
+        knative=KnativeScaling(
+            AutoscalerMetrics(meters), lambda key: recorder.owners(WorkloadKey(key.namespace, key.revision))
+        ),
     )
     reporter = ConcurrencyReporter(InProcessStatSink(multiscaler))
     activator = Activator(throttler, reporter, admission=inline)
@@ -361,6 +370,13 @@ async def _serve(
         ]
         if inline is not None:
             background.append(tasks.create_task(inline.run(), name="inline-queue-stats"))
+        otlp = OtlpMetrics(meters, lambda: watcher.current.observability.metrics)
+        background.append(tasks.create_task(otlp.run(), name="otlp-metrics"))
+        metrics_url = ""
+        if settings.metrics_port is not None:
+            listener = MetricsListener(registry, settings.metrics_port)
+            metrics_url = await listener.start()
+            stack.push_async_callback(listener.stop)
         try:
             async with asyncio.timeout(ROUTES_LOAD_TIMEOUT):
                 await feed.listed.wait()  # the activator knows every revision
@@ -375,6 +391,7 @@ async def _serve(
                 "api": api.url,
                 "ca": str(certs.ca_file),
                 **({"apiInsecure": api.insecure_url} if api.insecure_url else {}),
+                **({"metrics": metrics_url} if metrics_url else {}),
                 "gateway": f"http://{settings.gateway_host}:{external_port}",
                 "internal": internal_url,
                 "pid": os.getpid(),
@@ -430,6 +447,7 @@ def run_up(
     registry: str = "",
     serve_registry: bool = False,
     api_insecure_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM; the exit code for the CLI."""
     import uvloop
@@ -446,6 +464,7 @@ def run_up(
         registry,
         serve_registry,
         api_insecure_port,
+        metrics_port,
     )
 
     async def main() -> None:
@@ -473,13 +492,7 @@ def run_up(
     except AlreadyRunning as err:
         log.error("%s", err)
         return 1
-    except OSError as err:
-        flags = upfailures.port_flags(
-            api_port, gateway_port, internal_port, api_insecure_port, registry, getattr(settings, "metrics_port", None)
-        )
-        log.error("zeroserve up: %s", upfailures.address_in_use(err, flags) or err)
-        return 1
-    except BuildError as err:
+    except (OSError, BuildError) as err:
         log.error("zeroserve up: %s", err)
         return 1
     return 0

@@ -36,6 +36,7 @@ from zeroserve.autoscaler.scraper import SCRAPE_TIMEOUT, STATS_PATH, ScrapeError
 from zeroserve.errors import Gone
 from zeroserve.gateway.server import Gateway
 from zeroserve.net import netns
+from zeroserve.observability.metrics import QueueMetrics, RevisionRequests, revision_attrs
 from zeroserve.queue.inline import InlineQueue, InstanceLimits
 from zeroserve.runtime.base import Endpoint, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.cgroups import Usage
@@ -182,12 +183,18 @@ class LimitsRecorder:
     def __init__(self, runtime: LocalRuntime) -> None:
         self._runtime = runtime
         self._limits: dict[WorkloadKey, InstanceLimits] = {}
+        self._owners: dict[WorkloadKey, tuple[str, str]] = {}
 
     def limits(self, key: WorkloadKey) -> InstanceLimits | None:
         return self._limits.get(key)
 
+    def owners(self, key: WorkloadKey) -> tuple[str, str]:
+        """The revision's Service and Configuration names ('' when unknown)."""
+        return self._owners.get(key, ("", ""))
+
     async def ensure(self, workload: Workload, replicas: int) -> None:
         self._limits[workload.key] = limits_of(workload)
+        self._owners[workload.key] = (workload.service, workload.configuration)
         await self._runtime.ensure(workload, replicas)
 
     async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
@@ -209,10 +216,12 @@ class LimitsRecorder:
 class InlineInstances:
     """Keeps the inline queues in step with each revision's ready instances."""
 
-    def __init__(self, queue: InlineQueue, limits: LimitsRecorder) -> None:
+    def __init__(self, queue: InlineQueue, limits: LimitsRecorder, metrics: QueueMetrics | None = None) -> None:
         self._queue = queue
         self._limits = limits
         self._seen: dict[WorkloadKey, tuple[tuple[str, int], ...]] = {}
+        self._metrics = metrics
+        self._requests: dict[WorkloadKey, RevisionRequests] = {}
 
     def set_endpoints(self, key: WorkloadKey, endpoints: Sequence[Endpoint]) -> None:
         """Call before the tables change: new instances get a queue, gone ones are retired."""
@@ -225,7 +234,17 @@ class InlineInstances:
         limits = self._limits.limits(key)
         if limits is None and current:
             log.warning("inline queue for %s: no workload limits known; using defaults", key)
-        self._queue.sync(previous, current, limits or InstanceLimits())
+        self._queue.sync(previous, current, limits or InstanceLimits(), self._revision_requests(key))
+
+    def _revision_requests(self, key: WorkloadKey) -> RevisionRequests | None:
+        if self._metrics is None:
+            return None
+        found = self._requests.get(key)
+        if found is None:
+            service, configuration = self._limits.owners(key)
+            a = revision_attrs(key.namespace, key.revision, service, configuration)
+            found = self._requests[key] = self._metrics.revision(a)
+        return found
 
 
 class InlineScrapeEndpoints:

@@ -743,6 +743,7 @@ class _Stream:
             self.task.cancel()
             self.task = None
         if self.target is not None:
+            self.target.status = self.status or 502
             self.target.release()
         self.conn.state.in_flight -= 1
         head = self.head

@@ -150,7 +150,7 @@ def limit(seconds: float) -> float | None:
 class Target:
     """Where one request goes; ``release()`` runs exactly once when the request is over."""
 
-    __slots__ = ("_on_release", "drop", "h2c", "headers", "host", "port", "timeouts")
+    __slots__ = ("_on_release", "drop", "h2c", "headers", "host", "port", "status", "timeouts")
 
     def __init__(
         self,
@@ -173,6 +173,8 @@ class Target:
         self.h2c = h2c
         """Speak HTTP/2 with prior knowledge to the upstream (a revision whose port is named ``h2c``)."""
         self._on_release = on_release
+        self.status = 0
+        """The status the client got, set by the proxy just before ``release`` (502: none, the client went away)."""
 
     def release(self) -> None:
         callback, self._on_release = self._on_release, None
@@ -793,6 +795,7 @@ class _Exchange:
             self.task.cancel()
             self.task = None
         if self.target is not None:
+            self.target.status = self.status or 502
             self.target.release()
         self.down.state.in_flight -= 1
         head = self.head

@@ -341,6 +341,24 @@ class AutoscalerMetrics:
             "kn.revision.pods.terminating.count", "{pod}", "Number of pods that are terminating currently"
         )
 
+    def forget(self, a: Attrs) -> None:
+        """Drop the series of a revision (``a`` its namespace and name, or more)."""
+        for g in self.gauges():
+            g.forget(a)
+
+    def gauges(self) -> list[Gauge]:
+        return [
+            self.desired,
+            self.excess,
+            self.panic_mode,
+            *(g for gs in self.by_metric.values() for g in gs),
+            self.requested,
+            self.count,
+            self.not_ready,
+            self.pending,
+            self.terminating,
+        ]
+
     def decider(
         self,
         a: Attrs,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from zeroserve.autoscaler.metrics import Stat
 from zeroserve.net import headers as h
 from zeroserve.net.proxy import DEFAULT_TIMEOUTS, Response, RouteResult, Target, Timeouts, limit
+from zeroserve.observability.metrics import RevisionRequests
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.stats import REPORT_PERIOD, RequestStats
 
@@ -78,8 +79,17 @@ class InstanceLimits:
 class InlineInstance:
     """One instance's breaker, stats and timeouts (what its sidecar would hold)."""
 
-    def __init__(self, address: Address, limits: InstanceLimits, now: float, pod_name: str = "") -> None:
+    def __init__(
+        self,
+        address: Address,
+        limits: InstanceLimits,
+        now: float,
+        pod_name: str = "",
+        requests: RevisionRequests | None = None,
+    ) -> None:
         self._time = asyncio.get_running_loop().time
+        self.requests = requests
+        """The revision's ``kn.serving.*`` metrics (None: not recorded)."""
         self.address = address
         self.limits = limits
         cc = limits.container_concurrency
@@ -116,8 +126,11 @@ class InlineInstance:
         now = self._time()
         self.stats.req_in(now, proxied)
         breaker = self.breaker
+        if breaker is not None and self.requests is not None:
+            self.requests.depth(breaker.in_flight)  # kn.serving.queue.depth, as the queue-proxy records it
         if breaker is None or breaker.reserve():
-            return InlineTarget(self, self.timeouts if timeouts is None else timeouts, proxied, also, headers, drop)
+            t = self.timeouts if timeouts is None else timeouts
+            return InlineTarget(self, t, proxied, also, headers, drop, now)
         return self._queued(now, proxied, also, headers, drop, timeouts)
 
     def admit_probe(self, *, headers: tuple[h.Header, ...] = (), drop: frozenset[bytes] = frozenset()) -> Target:
@@ -127,8 +140,8 @@ class InlineInstance:
             self.address[0], self.address[1], timeouts=self.timeouts, headers=headers, drop=drop, h2c=self.h2c
         )
 
-    def _out(self, proxied: bool) -> None:
-        self.stats.req_out(self._time(), proxied)
+    def _out(self, proxied: bool, now: float | None = None) -> None:
+        self.stats.req_out(self._time() if now is None else now, proxied)
         if self._idle is not None and self.stats.concurrency <= 0:
             self._idle.set()
 
@@ -156,7 +169,7 @@ class InlineInstance:
             if isinstance(exc, TimeoutError):
                 return Response(504, (limits.message or TIMEOUT_MESSAGE).encode() + b"\n")
             raise
-        return InlineTarget(self, limits, proxied, also, headers, drop)
+        return InlineTarget(self, limits, proxied, also, headers, drop, arrived)
 
     async def wait_idle(self) -> None:
         """Return once no request is admitted (queued or running)."""
@@ -173,7 +186,7 @@ class InlineInstance:
 class InlineTarget(Target):
     """A Target on an instance, holding its breaker slot: ``release`` ends the accounting."""
 
-    __slots__ = ("_also", "_instance", "_proxied")
+    __slots__ = ("_also", "_instance", "_proxied", "_start")
 
     def __init__(
         self,
@@ -183,6 +196,7 @@ class InlineTarget(Target):
         also: Release | None,
         headers: tuple[h.Header, ...],
         drop: frozenset[bytes],
+        start: float,
     ) -> None:  # sets the fields itself: Target's keyword arguments cost measurably per request
         self.host, self.port = instance.address
         self.timeouts = timeouts
@@ -193,6 +207,8 @@ class InlineTarget(Target):
         self._instance: InlineInstance | None = instance
         self._proxied = proxied
         self._also = also
+        self._start = start
+        self.status = 0
 
     def release(self) -> None:
         instance, self._instance = self._instance, None
@@ -200,7 +216,10 @@ class InlineTarget(Target):
             return
         if instance.breaker is not None:
             instance.breaker.release()
-        instance._out(self._proxied)
+        now = instance._time()
+        instance._out(self._proxied, now)
+        if instance.requests is not None and self.status:  # kn.serving.invocation.duration, from arrival
+            instance.requests.done(now - self._start, self.status)
         if self._also is not None:
             self._also()
 
@@ -235,21 +254,30 @@ class InlineQueue:
     def __len__(self) -> int:
         return len(self._instances)
 
-    def add(self, address: Address, limits: InstanceLimits, pod_name: str = "") -> InlineInstance:
-        """Start accounting for an instance (idempotent)."""
+    def add(
+        self, address: Address, limits: InstanceLimits, pod_name: str = "", requests: RevisionRequests | None = None
+    ) -> InlineInstance:
+        """Start accounting for an instance (idempotent); ``requests``: its revision's metrics."""
         current = self._instances.get(address)
         if current is not None:  # a retired one is the same process back in the tables (ports are not reused)
             current.retired = False
             return current
-        instance = InlineInstance(address, limits, asyncio.get_running_loop().time(), pod_name or _name(address))
+        now = asyncio.get_running_loop().time()
+        instance = InlineInstance(address, limits, now, pod_name or _name(address), requests)
         self._instances[address] = instance
         return instance
 
-    def sync(self, previous: Iterable[Address], current: Iterable[Address], limits: InstanceLimits) -> None:
+    def sync(
+        self,
+        previous: Iterable[Address],
+        current: Iterable[Address],
+        limits: InstanceLimits,
+        requests: RevisionRequests | None = None,
+    ) -> None:
         """A revision's instances went from ``previous`` to ``current``: add the new, retire the gone."""
         now = set(current)
         for address in now:
-            self.add(address, limits)
+            self.add(address, limits, requests=requests)
         for address in set(previous) - now:
             self.retire(address)
 
