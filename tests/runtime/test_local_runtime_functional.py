@@ -400,3 +400,22 @@ async def test_scale_down_keeps_the_rest_serving(runtime: LocalRuntime, watch: W
     after = await watch.until(lambda s: s.ready == 1)
     assert set(after.endpoints) < set(before.endpoints)
     assert (await get_json(after.endpoints[0].port))["env"]["PORT"] == str(after.endpoints[0].port)
+
+
+async def test_removed_workload_takes_its_logs_and_close_keeps_them(
+    runtime: LocalRuntime, watch: Watch, app: Path
+) -> None:
+    """A deleted Revision's logs go with it (as a pod's); `up` stopping keeps them for the next."""
+    log_dir = runtime.data_dir / "logs" / KEY.path
+    await runtime.ensure(workload(app), 1)
+    await watch.until(lambda s: s.ready == 1)
+    assert list(log_dir.iterdir())
+    await runtime.remove(KEY)
+    assert not log_dir.exists()
+    kept = LocalRuntime(app.parent / "data2")
+    try:
+        await kept.ensure(workload(app), 1)
+        await Watch(kept).until(lambda s: s.ready == 1)
+    finally:
+        await kept.close()
+    assert list((kept.data_dir / "logs" / KEY.path).iterdir())

@@ -58,6 +58,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -328,19 +329,27 @@ class LocalRuntime:
         self.notify(workload.key)
 
     async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
+        """The workload is deleted (its Revision is): once its instances are gone, so are their
+        logs (DATA/logs/KEY, DATA/queue-proxy-logs/KEY), as a pod's logs go with the pod."""
+        await self._remove(key, wait=wait, discard_logs=True)
+
+    async def _remove(self, key: WorkloadKey, *, wait: bool, discard_logs: bool) -> None:
         deployment = self._deployments.pop(key, None)
         if deployment is None:
             return
-        removal = asyncio.create_task(self._shut_down(key, deployment), name=f"remove {key}")
+        removal = asyncio.create_task(self._shut_down(key, deployment, discard_logs), name=f"remove {key}")
         self._removals.add(removal)
         removal.add_done_callback(self._removals.discard)
         if wait:
             await removal
 
-    async def _shut_down(self, key: WorkloadKey, deployment: _Deployment) -> None:
+    async def _shut_down(self, key: WorkloadKey, deployment: _Deployment, discard_logs: bool) -> None:
         await deployment.shutdown()
         if self.isolation is not None and key not in self._deployments:
             self.isolation.release(str(key))
+        if discard_logs and key not in self._deployments:
+            for root in ("logs", "queue-proxy-logs"):
+                await asyncio.to_thread(shutil.rmtree, self.data_dir / root / key.path, ignore_errors=True)
         self.notify(key)
 
     def status(self, key: WorkloadKey) -> WorkloadStatus | None:
@@ -369,7 +378,8 @@ class LocalRuntime:
         self._callbacks.append(callback)
 
     async def close(self) -> None:
-        await asyncio.gather(*(self.remove(key) for key in list(self._deployments)))
+        # up stops: the instances go, their logs stay (`zeroserve logs` after the next up)
+        await asyncio.gather(*(self._remove(key, wait=True, discard_logs=False) for key in list(self._deployments)))
         while self._removals:
             await asyncio.gather(*list(self._removals))
         if self._reaper is not None:
