@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium on a real `zeroserve up`: the login with the token, the one-time
-URL `up` prints, a Service with its URL and conditions, and the plots following load as it arrives.
+URLs (printed by `up` and by `zeroserve dashboard`), a Service with its URL and conditions, and the
+plots following load as it arrives.
 
 Debian's ``chromium`` driven by Playwright (``executable_path``; Playwright's own browser download is
 never used). The screenshot lands in the test's tmp dir, and also at ``$ZEROSERVE_DASHBOARD_PNG`` when
@@ -95,3 +96,8 @@ def test_dashboard_login_service_and_live_plots(up: Up, browser: object, tmp_pat
     again = browser.new_context(ignore_https_errors=True).new_page()  # type: ignore[attr-defined]
     again.goto(once.group(1))
     assert "already used" in again.inner_text(".error")
+    # `zeroserve dashboard` mints another (with the token, which stays out of the URL).
+    url = up.cli("dashboard").stdout.strip()
+    assert url.startswith(f"{api}/dashboard/login?code=") and (up.data_dir / "token").read_text() not in url
+    again.goto(url)
+    assert again.url.endswith("/dashboard/")
