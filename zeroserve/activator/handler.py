@@ -53,6 +53,12 @@ _PROXIED = ((h.K_PROXY_REQUEST.encode(), PROXY_NAME),)
 HEALTHY = Response(200, b"", ())
 
 
+class RequestLogs(Protocol):
+    """The inline queue-proxies' request logs (``zeroserve.queue.requestlog.InstanceLogs``)."""
+
+    def watch(self, head: RequestHead, address: tuple[str, int]) -> None: ...
+
+
 class Admission(Protocol):
     """The instances' queue-proxy work done in this process (``zeroserve.queue.inline``).
 
@@ -129,6 +135,9 @@ class Activator:
         self.reporter = reporter
         self._clock = clock
         self._admission = admission
+        self.request_logs: RequestLogs | None = None
+        """Set while request logs are on: each request sent through ``admission`` is logged as the
+        instance's queue-proxy would (``zeroserve up``'s inline mode)."""
 
     def _now(self) -> float:
         if self._clock is None:  # the loop's clock, looked up once (get_running_loop costs per call)
@@ -223,6 +232,8 @@ class Activator:
 
         if self._admission is not None:
             # Straight to the app, through the instance's inline queue (Host left as the client sent it).
+            if self.request_logs is not None:
+                self.request_logs.watch(head, lease.address)
             return self._admission.admit(
                 lease.address,
                 True,

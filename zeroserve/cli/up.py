@@ -61,6 +61,7 @@ from zeroserve.build.source import BuildError
 from zeroserve.cli import kubeconfig
 from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
+from zeroserve.cli.requestlogs import RequestLogWiring
 from zeroserve.cli.wiring import (
     InlineInstances,
     InlineScrapeEndpoints,
@@ -302,6 +303,15 @@ async def _serve(
     )
     reporter = ConcurrencyReporter(InProcessStatSink(multiscaler))
     activator = Activator(throttler, reporter, admission=inline)
+
+    # Request logs (config-observability, live): inline, the gateway and the activator write each
+    # instance's queue-proxy log; a sidecar writes its own (zeroserve/cli/requestlogs.py).
+    if inline is not None:
+        request_logs = RequestLogWiring(data_dir, runtime, gateway, activator)
+        request_logs.configure(watcher.current)
+        runtime.subscribe(request_logs.endpoints_changed)
+        watcher.subscribe(request_logs.configure)
+        stack.callback(request_logs.close)
 
     def explain(_request: object, namespace: str, name: str) -> Obj | None:
         doc = explain_document(multiscaler, DeciderKey(namespace, name))

@@ -23,6 +23,11 @@ quiet period passes without any; the serving port stops accepting and in-flight 
 complete (open upgraded connections get ``websocket_grace``); then the process exits 0.
 SIGTERM and SIGINT drain too. When listening, the process prints
 ``queue-proxy ready serving=PORT admin=PORT`` on stdout.
+
+With ``enableRequestLog`` in ``OBSERVABILITY_CONFIG`` every request that enters the serving port
+(probes only with ``enableProbeRequestLog``) is written to stdout as a line of the request-log
+template (:mod:`.requestlog`), as Knative's queue-proxy writes it; a template that does not parse
+is logged and request logs stay off (Knative's ``requestLogHandler``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from zeroserve.net.proxy import ProxyServer, RequestHead, Response, RouteResult,
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.drain import Drainer
 from zeroserve.queue.readiness import Prober
+from zeroserve.queue.requestlog import RequestLog, RevisionInfo
 from zeroserve.queue.settings import Settings
 from zeroserve.queue.stats import REPORT_PERIOD, RequestStats
 
@@ -95,6 +101,10 @@ class QueueProxy:
         self.prober = Prober(settings.readiness_probe, settings.user_host, settings.user_port)
         self.drainer = Drainer(settings.drain_quiet_period)
         self.timeouts = timeouts_of(settings)
+        self.request_log = _request_log(settings)
+        self._revision = RevisionInfo(
+            settings.revision, settings.namespace, settings.service, settings.configuration, settings.pod, settings.host
+        ).value()
         self.serving = ProxyServer(self.route)
         self.admin = ProxyServer(self.admin_route)
         self.drained = asyncio.Event()
@@ -128,6 +138,8 @@ class QueueProxy:
     # -- serving port --------------------------------------------------------------------------
 
     def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
+        if self.request_log is not None:  # first, as Knative's: probes answered here are logged too
+            head.on_done = self.request_log.watch(head, _write_stdout, self._revision)
         proxied = False
         original_host: bytes | None = None
         marks = head.knative
@@ -268,6 +280,21 @@ class QueueProxy:
             next_at += REPORT_PERIOD
             await asyncio.sleep(max(next_at - loop.time(), 0))
             self.stat = replace(self.stats.report(loop.time()), timestamp=int(time.time()))
+
+
+def _request_log(settings: Settings) -> RequestLog | None:
+    if not settings.request_log.enabled:
+        return None
+    try:
+        return RequestLog(settings.request_log)
+    except ValueError as err:
+        logger.error("Error setting up request logger. Request logs will be unavailable: %s", err)
+        return None
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 async def serve(settings: Settings, out: TextIO = sys.stdout) -> None:
