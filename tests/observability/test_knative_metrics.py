@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry.sdk.metrics.export import Histogram
 from prometheus_client import CollectorRegistry
 
 from zeroserve.observability.metrics import (
@@ -86,9 +87,10 @@ def test_histogram_buckets_are_upper_inclusive_and_by_status() -> None:
     )
     (metric,) = points_of(metrics_data(meters))
     assert metric.name == "kn.serving.invocation.duration" and metric.unit == "s"
-    points = {p.attributes["http.response.status_code"]: p for p in metric.data.data_points}  # type: ignore[union-attr]
-    assert points[200].bucket_counts[0] == 1 and list(points[200].explicit_bounds) == list(LATENCY_BOUNDS)  # type: ignore[union-attr]
-    assert points[200].min == 0.005 and points[200].max == 11.0  # type: ignore[union-attr]
+    assert isinstance(metric.data, Histogram)
+    points = {(p.attributes or {})["http.response.status_code"]: p for p in metric.data.data_points}
+    assert points[200].bucket_counts[0] == 1 and list(points[200].explicit_bounds) == list(LATENCY_BOUNDS)
+    assert points[200].min == 0.005 and points[200].max == 11.0
 
 
 def test_scaling_gauges_follow_the_metric_and_are_forgotten() -> None:
