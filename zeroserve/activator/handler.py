@@ -16,6 +16,14 @@ For each request, outermost first, as Knative's handler chain does:
 5. it is proxied to the chosen instance with ``K-Proxy-Request: activator``, the Host moved to
    ``K-Original-Host`` and the revision headers stripped; the instance's slot is freed when the
    response ends. Upstream errors become 502 in :mod:`zeroserve.net.proxy`.
+
+Traced (a ``tracer`` given: config-observability's tracing on), as Knative's handler: the wait for
+capacity is the span ``throttler_try`` (an error status when no capacity came), then the proxying is
+``activator_proxy`` until the response ends; both are children of the current span (the request's
+server span). Knative has no attribute saying a wait was for a cold start; ``throttler_try`` here
+carries ``zeroserve.cold_start`` (true: the revision had no ready instance when the request came, so
+the span's length is the time the request waited for one to start), with ``kn.revision.name`` and
+``k8s.namespace.name``.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import asyncio
 import html
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from zeroserve import errors
 from zeroserve.activator.reporter import ConcurrencyReporter
@@ -34,6 +42,9 @@ from zeroserve.net import headers as h
 from zeroserve.net.probe import network_probe
 from zeroserve.net.proxy import RequestHead, Response, RouteResult, Target, Timeouts
 from zeroserve.queue.breaker import QueueFull
+
+if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
+    from opentelemetry import trace
 
 REVISION_HEADER = h.REVISION
 NAMESPACE_HEADER = h.NAMESPACE
@@ -51,12 +62,9 @@ _DROP_INLINE = frozenset({_REVISION, _NAMESPACE, _HASH})
 _DROP = _DROP_INLINE | {b"host"}
 _PROXIED = ((h.K_PROXY_REQUEST.encode(), PROXY_NAME),)
 HEALTHY = Response(200, b"", ())
-
-
-class RequestLogs(Protocol):
-    """The inline queue-proxies' request logs (``zeroserve.queue.requestlog.InstanceLogs``)."""
-
-    def watch(self, head: RequestHead, address: tuple[str, int]) -> None: ...
+SCOPE = "knative.dev/serving/pkg/activator"
+"""The tracer's name (instrumentation scope), Knative's activator's."""
+COLD_START = "zeroserve.cold_start"
 
 
 class Admission(Protocol):
@@ -129,15 +137,15 @@ class Activator:
         *,
         clock: Callable[[], float] | None = None,
         admission: Admission | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
-        """``admission``: the instances have no queue-proxy sidecar; admit through it (see :class:`Admission`)."""
+        """``admission``: the instances have no queue-proxy sidecar; admit through it (see :class:`Admission`).
+        ``tracer``: trace the requests (see the module)."""
         self.throttler = throttler
         self.reporter = reporter
         self._clock = clock
         self._admission = admission
-        self.request_logs: RequestLogs | None = None
-        """Set while request logs are on: each request sent through ``admission`` is logged as the
-        instance's queue-proxy would (``zeroserve up``'s inline mode)."""
+        self._tracer = tracer
 
     def _now(self) -> float:
         if self._clock is None:  # the loop's clock, looked up once (get_running_loop costs per call)
@@ -174,11 +182,20 @@ class Activator:
         marks = head.knative
         if marks is not None and marks.get(_KUBELET):
             return HEALTHY
+        tracer = self._tracer
+        trying = None
+        if tracer is not None:
+            attributes = {"kn.revision.name": revision, "k8s.namespace.name": namespace}
+            trying = tracer.start_span("throttler_try", attributes=attributes)
+            trying.set_attribute(COLD_START, self.throttler.capacity(namespace, revision) == 0)
         lease = self.throttler.try_acquire(namespace, revision)
         if lease is None:
-            return self.forward(head, namespace, revision, info, headers, drop)
+            return self.forward(head, namespace, revision, info, headers, drop, trying=trying)
         self.reporter.request_in(namespace, revision, self._now())
         # Not held: the revision's timeouts count from now, when the proxy arms them.
+        if trying is not None:
+            trying.end()
+            return self._traced(head, namespace, revision, lease, info.timeouts, headers, drop, info.h2c)
         return self._leased(head, namespace, revision, lease, info.timeouts, headers, drop, info.h2c)
 
     async def forward(
@@ -189,12 +206,15 @@ class Activator:
         info: RevisionInfo,
         headers: tuple[h.Header, ...] = (),
         drop: frozenset[bytes] = frozenset(),
+        *,
+        trying: trace.Span | None = None,
     ) -> RouteResult:
         """Wait for capacity, then a Target on the chosen instance.
 
         The wait counts toward all three of the revision's timeouts (Knative wraps the throttler in
         its timeout handler, ``cmd/activator/main.go``): a request still held when the first of
-        them passes gets 504 ``activator request timeout``."""
+        them passes gets 504 ``activator request timeout``. ``trying``: the ``throttler_try`` span,
+        ended when the wait is."""
         timeouts = info.timeouts.anchored(asyncio.get_running_loop().time())
         self.reporter.request_in(namespace, revision, self._now())
         try:
@@ -202,6 +222,11 @@ class Activator:
                 lease = await self.throttler.acquire(namespace, revision)
         except BaseException as exc:
             self.reporter.request_out(namespace, revision, self._now())
+            if trying is not None:
+                from opentelemetry.trace import StatusCode
+
+                trying.set_status(StatusCode.ERROR, str(exc) or type(exc).__name__)
+                trying.end()
             if isinstance(exc, TimeoutError):
                 return Response(504, TIMEOUT_MESSAGE)
             if isinstance(exc, QueueFull):
@@ -209,8 +234,41 @@ class Activator:
             if isinstance(exc, errors.NotFound):
                 return _text(404, f"Error getting active endpoint: {exc.message}")
             raise
-        result = self._leased(head, namespace, revision, lease, timeouts, headers, drop, info.h2c)
+        if trying is not None:
+            trying.end()
+            result = self._traced(head, namespace, revision, lease, timeouts, headers, drop, info.h2c)
+        else:
+            result = self._leased(head, namespace, revision, lease, timeouts, headers, drop, info.h2c)
         return result if isinstance(result, (Target, Response)) else await result
+
+    def _traced(
+        self,
+        head: RequestHead,
+        namespace: str,
+        revision: str,
+        lease: Lease,
+        timeouts: Timeouts,
+        headers: tuple[h.Header, ...],
+        drop: frozenset[bytes],
+        h2c: bool,
+    ) -> RouteResult | Awaitable[RouteResult]:
+        """:meth:`_leased` in the span ``activator_proxy`` (current while the next hop is chosen, so an
+        inline queue-proxy's spans are its children), ended when the request is over."""
+        from opentelemetry import context as otel_context
+        from opentelemetry import trace
+
+        from zeroserve.net.tracing import propagate
+
+        assert self._tracer is not None
+        span = self._tracer.start_span("activator_proxy")
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            result = self._leased(head, namespace, revision, lease, timeouts, headers, drop, h2c, span)
+        finally:
+            otel_context.detach(token)
+        if isinstance(result, Target):
+            propagate(result, span)
+        return result
 
     def _leased(
         self,
@@ -222,6 +280,7 @@ class Activator:
         headers: tuple[h.Header, ...],
         drop: frozenset[bytes],
         h2c: bool,
+        span: trace.Span | None = None,
     ) -> RouteResult | Awaitable[RouteResult]:
         """On to the leased instance: through the inline queue (which knows its protocol), else a
         Target (over h2c to a revision that speaks it: Knative's activator proxies HTTP/2 as HTTP/2)."""
@@ -229,11 +288,11 @@ class Activator:
         def release() -> None:
             lease.release()
             self.reporter.request_out(namespace, revision, self._now())
+            if span is not None:
+                span.end()
 
         if self._admission is not None:
             # Straight to the app, through the instance's inline queue (Host left as the client sent it).
-            if self.request_logs is not None:
-                self.request_logs.watch(head, lease.address)
             return self._admission.admit(
                 lease.address,
                 True,

@@ -32,11 +32,12 @@ import signal
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
+from zeroserve.activator.handler import SCOPE as ACTIVATOR_SCOPE
 from zeroserve.activator.handler import Activator
 from zeroserve.activator.probe import HttpProber
 from zeroserve.activator.reporter import ConcurrencyReporter
@@ -51,7 +52,6 @@ from zeroserve.apiserver.logs import PodLogs, RevisionLogs
 from zeroserve.apiserver.server import JsonSubresource
 from zeroserve.autoscaler.collector import Collector, DeciderKey
 from zeroserve.autoscaler.explain import explain_document
-from zeroserve.autoscaler.history import History
 from zeroserve.autoscaler.multiscaler import Multiscaler
 from zeroserve.autoscaler.prometheus import KnativeScaling
 from zeroserve.autoscaler.scraper import EndpointSource, HttpStatsClient, InProcessStatsClient, Scraper, StatsClient
@@ -61,7 +61,6 @@ from zeroserve.build.source import BuildError
 from zeroserve.cli import kubeconfig
 from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
-from zeroserve.cli.requestlogs import RequestLogWiring
 from zeroserve.cli.wiring import (
     InlineInstances,
     InlineScrapeEndpoints,
@@ -75,15 +74,16 @@ from zeroserve.cli.wiring import (
     ServingModes,
 )
 from zeroserve.clock import SystemClock
+from zeroserve.config.parse import load_config_file
 from zeroserve.controller.pods import PodMirror
 from zeroserve.controller.reconcilers import k8sservices
 from zeroserve.controller.runner import Controller
-from zeroserve.dashboard.server import Dashboard, Timeseries
 from zeroserve.eventing.apiserversource import ApiServerSourceAdapters
 from zeroserve.eventing.channels import ChannelPlane
 from zeroserve.eventing.ingress import BrokerSet, Ingress
 from zeroserve.eventing.plane import EventingPlane
 from zeroserve.gateway.routing import Backend
+from zeroserve.gateway.server import SCOPE as GATEWAY_SCOPE
 from zeroserve.gateway.server import Gateway
 from zeroserve.images.store import SkopeoImageStore
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
@@ -91,12 +91,18 @@ from zeroserve.observability.listener import MetricsListener
 from zeroserve.observability.metrics import AutoscalerMetrics, MeterRegistry, QueueMetrics
 from zeroserve.observability.otlp import OtlpMetrics
 from zeroserve.observability.prometheus import KnativeCollector
+from zeroserve.observability.settings import OBSERVABILITY_ENV, tracing_json
 from zeroserve.queue.inline import InlineQueue
 from zeroserve.runtime import isolation, pod
 from zeroserve.runtime.base import Endpoint, WorkloadKey
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.managed import ManagedStore
 from zeroserve.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:  # OpenTelemetry is loaded only where tracing is on
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from zeroserve.queue.tracing import TracedInlineQueue
 
 log = logging.getLogger("zeroserve")
 
@@ -203,6 +209,19 @@ async def _serve(
     # inline: the runtime probed the app; sidecar: the queue-proxies, some inside instances' namespaces
     throttler = Throttler(NetnsProber(prober) if inline is None else None)
     stack.push_async_callback(throttler.close)
+    # Tracing (config-observability, read at start): None when off, and then nothing is wrapped.
+    tracing_config = load_config_file(data_dir / "config.yaml").observability.tracing
+    tracer_provider: TracerProvider | None = None
+    admission: InlineQueue | TracedInlineQueue | None = inline
+    if tracing_config.protocol != "none":  # the SDK is loaded only then
+        from zeroserve.observability.tracing import make_provider
+        from zeroserve.queue.tracing import TracedInlineQueue
+
+        tracer_provider = make_provider(tracing_config, "zeroserve", {"k8s.namespace.name": "knative-serving"})
+        assert tracer_provider is not None
+        stack.push_async_callback(asyncio.to_thread, tracer_provider.shutdown)  # last spans out
+        if inline is not None:
+            admission = TracedInlineQueue(inline, tracer_provider)
 
     def to_activator(head: RequestHead, backend: Backend) -> RouteResult | Awaitable[RouteResult]:
         info = throttler.revision(backend.namespace, backend.revision)
@@ -214,7 +233,8 @@ async def _serve(
         external=(settings.gateway_host, settings.gateway_port),
         internal=("127.0.0.1", settings.internal_port),
         no_endpoints=to_activator,
-        admission=inline,
+        admission=admission,
+        tracer=tracer_provider.get_tracer(GATEWAY_SCOPE) if tracer_provider is not None else None,
     )
     # Bound now (URLs need the port), listening only once the routes are loaded (below).
     external_port, internal_port = await gateway.start(serving=False)
@@ -247,6 +267,11 @@ async def _serve(
         images=images,
         contained_proxy=gateway,
         container_env={"ZEROSERVE_INTERNAL_URL": contained_url, **proxy_env(contained_url)},
+        queue_proxy_env=(
+            {OBSERVABILITY_ENV: json.dumps({"tracing": tracing_json(tracing_config)})}
+            if tracer_provider is not None
+            else None
+        ),
     )
     stack.push_async_callback(runtime.close)
     recorder = LimitsRecorder(runtime)
@@ -267,13 +292,6 @@ async def _serve(
         throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in endpoints])
 
     runtime.subscribe(endpoints_changed)
-    # The dashboard's plots: every revision's autoscaling over the last minutes, in memory.
-    history = History()
-    runtime.subscribe(
-        lambda key: history.set_ready(
-            DeciderKey(key.namespace, key.revision), _ready(runtime, key), clock.wall().timestamp()
-        )
-    )
     pods = PodMirror(store, runtime, clock)  # every instance as a read-only core/v1 Pod
 
     # The autoscaler: scrapes the queue-proxies, takes the activator's stats, decides every 2 s.
@@ -299,19 +317,14 @@ async def _serve(
         knative=KnativeScaling(
             AutoscalerMetrics(meters), lambda key: recorder.owners(WorkloadKey(key.namespace, key.revision))
         ),
-        history=history,
     )
     reporter = ConcurrencyReporter(InProcessStatSink(multiscaler))
-    activator = Activator(throttler, reporter, admission=inline)
-
-    # Request logs (config-observability, live): inline, the gateway and the activator write each
-    # instance's queue-proxy log; a sidecar writes its own (zeroserve/cli/requestlogs.py).
-    if inline is not None:
-        request_logs = RequestLogWiring(data_dir, runtime, gateway, activator)
-        request_logs.configure(watcher.current)
-        runtime.subscribe(request_logs.endpoints_changed)
-        watcher.subscribe(request_logs.configure)
-        stack.callback(request_logs.close)
+    activator = Activator(
+        throttler,
+        reporter,
+        admission=admission,
+        tracer=tracer_provider.get_tracer(ACTIVATOR_SCOPE) if tracer_provider is not None else None,
+    )
 
     def explain(_request: object, namespace: str, name: str) -> Obj | None:
         doc = explain_document(multiscaler, DeciderKey(namespace, name))
@@ -320,7 +333,6 @@ async def _serve(
         return doc
 
     token = ensure_token(data_dir)
-    dashboard = Dashboard(token, clock)
 
     def admit_current(kind: Kind, new: Obj, old: Obj | None) -> Obj:
         return admit(kind, new, old, watcher.current, user=ADMIN_USER)
@@ -334,10 +346,8 @@ async def _serve(
             ("revisions", "log"): RevisionLogs(data_dir / "logs"),
             ("pods", "log"): PodLogs(data_dir, store),
             ("revisions", "autoscaler"): JsonSubresource(explain),
-            ("revisions", "timeseries"): JsonSubresource(Timeseries(history, clock)),
         },
         metrics=registry,
-        frontend=dashboard,
     )
     # HTTPS with a local CA (DATA/ca.crt): kubectl sends no bearer token over plain http.
     certs = ensure_serving_certs(data_dir, clock.wall(), (settings.api_host,))
@@ -413,7 +423,6 @@ async def _serve(
             {
                 "api": api.url,
                 "ca": str(certs.ca_file),
-                "dashboard": f"{api.url}/dashboard/",
                 **({"apiInsecure": api.insecure_url} if api.insecure_url else {}),
                 **({"metrics": metrics_url} if metrics_url else {}),
                 "gateway": f"http://{settings.gateway_host}:{external_port}",
@@ -433,10 +442,6 @@ async def _serve(
             f"registry {image_registry}, " if image_registry else "",
             data_dir,
         )
-        log.info(
-            "dashboard: %s (opens once; then log in with DATA/token or run `zeroserve dashboard`)",
-            dashboard.one_time_url(api.url),
-        )
         if ready is not None:
             ready.set()
         await stop.wait()
@@ -444,11 +449,6 @@ async def _serve(
         for task in background:
             task.cancel()
         await api.stop()
-
-
-def _ready(runtime: LocalRuntime, key: WorkloadKey) -> int:
-    status = runtime.status(key)
-    return len(status.endpoints) if status is not None else 0
 
 
 def _ports(*urls: str) -> list[int]:

@@ -174,6 +174,8 @@ def limits_of(workload: Workload) -> InstanceLimits:
         response_start_timeout=float(workload.response_start_timeout_seconds),
         idle_timeout=float(workload.idle_timeout_seconds),
         h2c=workload.h2c,
+        namespace=workload.key.namespace,
+        revision=workload.key.revision,
     )
 
 

@@ -58,7 +58,7 @@ import ipaddress
 import random
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from zeroserve.gateway import routing
 from zeroserve.net import headers as h
@@ -69,11 +69,17 @@ from zeroserve.net.probe import is_network_probe, network_probe
 from zeroserve.net.proxy import Local, ProxyServer, RequestHead, Response, Router, RouteResult, Target, Timeouts
 from zeroserve.net.upstream import UpstreamPool
 
+if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
+    from opentelemetry import trace
+
 Address = tuple[str, int]
 
 _TAG = h.ROUTE_TAG.lower().encode()
 _KUBELET = h.K_KUBELET_PROBE.lower().encode()
 MAX_CACHED_HOSTS = 4096
+SPAN_NAME = "gateway"
+SCOPE = "zeroserve/gateway"
+"""The span of the ingress hop (Knative's ingress, Kourier's Envoy, traces under its own names)."""
 GATEWAY_LIMITS = ConnectionLimits(idle_timeout=3600.0)
 """Per client connection: the proxy's defaults (Envoy's) and Envoy's 1 h idle timeout."""
 
@@ -98,13 +104,6 @@ class Admitter(Protocol):
 
     def admit_probe(self, *, headers: tuple[Header, ...] = (), drop: frozenset[bytes] = frozenset()) -> Target:
         """The Target on the instance for a kubelet probe: past the breaker and the stats."""
-
-
-class RequestLogs(Protocol):
-    """The inline queue-proxies' request logs (``zeroserve.queue.requestlog.InstanceLogs``)."""
-
-    def watch(self, head: RequestHead, address: routing.Endpoint) -> None:
-        """Log ``head`` as the queue-proxy of the instance at ``address`` would, once it is over."""
 
 
 class Admission(Protocol):
@@ -140,11 +139,14 @@ class Gateway:
         no_endpoints: NoEndpoints | None = None,
         admission: Admission | None = None,
         limits: ConnectionLimits = GATEWAY_LIMITS,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         """``admission``: when given, every request for an endpoint goes through
         ``admission.admit`` (the inline queue-proxy: breaker, stats, revision timeouts) instead
         of straight to a Target with ``timeouts``. ``limits``: what one client connection may
-        make the gateway hold."""
+        make the gateway hold. ``tracer``: each request on the two listeners gets a SERVER span
+        ``gateway`` (:func:`zeroserve.net.tracing.traced_router`), the parent of the activator's and the
+        inline queue-proxy's; None (tracing off): the routers are the bare ones."""
         self.external_address = external
         self.internal_address = internal
         self.timeouts = timeouts
@@ -169,12 +171,15 @@ class Gateway:
         self._h2c: set[tuple[str, str]] = set()
         """Revisions whose endpoints speak HTTP/2 (``set_endpoints``)."""
         self._in_flight: dict[routing.Endpoint, int] = {}
-        self.request_logs: RequestLogs | None = None
-        """Set while request logs are on (config-observability): each request an ``admission``'s
-        instance takes is logged as its queue-proxy would."""
         self.pool = UpstreamPool()
-        self._external = ProxyServer(self._router(internal=False), pool=self.pool, limits=limits)
-        self._internal = ProxyServer(self._router(internal=True), pool=self.pool, limits=limits)
+        external_router, internal_router = self._router(internal=False), self._router(internal=True)
+        if tracer is not None:
+            from zeroserve.net.tracing import traced_router
+
+            external_router = traced_router(external_router, tracer, SPAN_NAME)
+            internal_router = traced_router(internal_router, tracer, SPAN_NAME)
+        self._external = ProxyServer(external_router, pool=self.pool, limits=limits)
+        self._internal = ProxyServer(internal_router, pool=self.pool, limits=limits)
         self.ports: tuple[int, int] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -368,8 +373,6 @@ class Gateway:
         if admission is not None:
             admitter = admission.get(endpoint)
             if admitter is not None:  # it counts the request in flight
-                if self.request_logs is not None:
-                    self.request_logs.watch(head, endpoint)
                 return admitter.admit(False)
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
         target = Target(
@@ -407,8 +410,6 @@ class Gateway:
         if admission is not None:
             admitter = admission.get(endpoint)
             if admitter is not None:
-                if self.request_logs is not None:
-                    self.request_logs.watch(head, endpoint)
                 if kubelet:  # Knative's queue-proxy lets kubelet probes past its breaker and stats
                     return admitter.admit_probe(headers=backend.headers, drop=backend.drop)
                 return admitter.admit(False, headers=backend.headers, drop=backend.drop)

@@ -181,8 +181,23 @@ class Target:
         if callback is not None:
             callback()
 
+    def also_on_release(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` too when the request is over (after what runs already): e.g. a span's end."""
+        first = self._on_release
+        self._on_release = callback if first is None else _both(first, callback)
+
     def __repr__(self) -> str:
         return f"Target({self.host!r}, {self.port})"
+
+
+def _both(first: Callable[[], None], then: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            first()
+        finally:
+            then()
+
+    return run
 
 
 @dataclass(frozen=True, slots=True)

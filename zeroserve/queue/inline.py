@@ -60,6 +60,9 @@ class InstanceLimits:
     idle_timeout: float = 0.0
     h2c: bool = False
     """The app speaks HTTP/2 with prior knowledge (its port is named ``h2c``)."""
+    namespace: str = ""
+    revision: str = ""
+    """Whose instance (a sidecar's ``SERVING_NAMESPACE``/``SERVING_REVISION``): for its spans."""
 
     @property
     def queue_depth(self) -> int:
@@ -222,6 +225,20 @@ class InlineTarget(Target):
             instance.requests.done(now - self._start, self.status)
         if self._also is not None:
             self._also()
+
+    def also_on_release(self, callback: Release) -> None:
+        first = self._also
+        self._also = callback if first is None else _both(first, callback)
+
+
+def _both(first: Release, then: Release) -> Release:
+    def run() -> None:
+        try:
+            first()
+        finally:
+            then()
+
+    return run
 
 
 class _Loads(Mapping[Address, int]):

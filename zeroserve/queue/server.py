@@ -24,10 +24,13 @@ complete (open upgraded connections get ``websocket_grace``); then the process e
 SIGTERM and SIGINT drain too. When listening, the process prints
 ``queue-proxy ready serving=PORT admin=PORT`` on stdout.
 
-With ``enableRequestLog`` in ``OBSERVABILITY_CONFIG`` every request that enters the serving port
-(probes only with ``enableProbeRequestLog``) is written to stdout as a line of the request-log
-template (:mod:`.requestlog`), as Knative's queue-proxy writes it; a template that does not parse
-is logged and request logs stay off (Knative's ``requestLogHandler``).
+
+Traced when ``OBSERVABILITY_CONFIG`` turns tracing on (else nothing of it is loaded): each request
+but the probes is the span ``kn.queueproxy.proxy`` (a child of its ``traceparent``; Knative's sits
+under otelhttp's ``queue`` span, left out here) with ``kn.queueproxy.wait`` for its time in the
+breaker, as Knative's ``queue.ProxyHandler``; the app gets a ``traceparent`` naming the proxy span.
+The spans are exported by this process, its resource Knative's queue-proxy's (``service.name`` the
+Service's name, ``k8s.container.name`` ``queue-proxy``, the pod and ``kn.*`` names).
 """
 
 from __future__ import annotations
@@ -41,19 +44,31 @@ import sys
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import replace
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from zeroserve.autoscaler.metrics import Stat
 from zeroserve.errors import ConfigError
 from zeroserve.net import headers as h
 from zeroserve.net.probe import network_probe
-from zeroserve.net.proxy import ProxyServer, RequestHead, Response, RouteResult, Target, Timeouts, install_uvloop, limit
+from zeroserve.net.proxy import (
+    ProxyServer,
+    RequestHead,
+    Response,
+    Router,
+    RouteResult,
+    Target,
+    Timeouts,
+    install_uvloop,
+    limit,
+)
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.drain import Drainer
 from zeroserve.queue.readiness import Prober
-from zeroserve.queue.requestlog import RequestLog, RevisionInfo
 from zeroserve.queue.settings import Settings
 from zeroserve.queue.stats import REPORT_PERIOD, RequestStats
+
+if TYPE_CHECKING:  # OpenTelemetry is loaded only where tracing is on
+    from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger(__name__)
 
@@ -101,17 +116,36 @@ class QueueProxy:
         self.prober = Prober(settings.readiness_probe, settings.user_host, settings.user_port)
         self.drainer = Drainer(settings.drain_quiet_period)
         self.timeouts = timeouts_of(settings)
-        self.request_log = _request_log(settings)
-        self._revision = RevisionInfo(
-            settings.revision, settings.namespace, settings.service, settings.configuration, settings.pod, settings.host
-        ).value()
-        self.serving = ProxyServer(self.route)
+        self.tracer_provider: TracerProvider | None = None
+        self.serving = ProxyServer(self.route if settings.tracing.protocol == "none" else self._traced())
         self.admin = ProxyServer(self.admin_route)
         self.drained = asyncio.Event()
         self.serving_port = self.admin_port = 0
         """The real ports, once started."""
         self._reporter: asyncio.Task[None] | None = None
         self._draining: asyncio.Task[None] | None = None
+
+    def _traced(self) -> Router:
+        from zeroserve.net.tracing import traced_router
+        from zeroserve.observability.tracing import make_provider
+
+        s = self.settings
+        attributes = {
+            "k8s.container.name": "queue-proxy",
+            "k8s.namespace.name": s.namespace,
+            "k8s.pod.name": s.pod,
+            "service.instance.id": s.pod,
+            "kn.service.name": s.service,
+            "kn.configuration.name": s.configuration,
+            "kn.revision.name": s.revision,
+        }
+        self.tracer_provider = provider = make_provider(
+            s.tracing, s.service or s.configuration or s.revision or s.pod, attributes
+        )
+        assert provider is not None
+        tracer = provider.get_tracer("knative.dev/serving/pkg/queue")
+        wait = "kn.queueproxy.wait" if self.breaker is not None else None
+        return traced_router(self.route, tracer, "kn.queueproxy.proxy", wait=wait)
 
     async def start(self) -> None:
         s = self.settings
@@ -127,6 +161,9 @@ class QueueProxy:
             self._reporter = None
         await self.serving.stop(grace=0)
         await self.admin.stop(grace=1.0)
+        if self.tracer_provider is not None:  # the spans still batched go out before the process ends
+            await asyncio.to_thread(self.tracer_provider.shutdown)
+            self.tracer_provider = None
 
     async def __aenter__(self) -> QueueProxy:
         await self.start()
@@ -138,8 +175,6 @@ class QueueProxy:
     # -- serving port --------------------------------------------------------------------------
 
     def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
-        if self.request_log is not None:  # first, as Knative's: probes answered here are logged too
-            head.on_done = self.request_log.watch(head, _write_stdout, self._revision)
         proxied = False
         original_host: bytes | None = None
         marks = head.knative
@@ -280,21 +315,6 @@ class QueueProxy:
             next_at += REPORT_PERIOD
             await asyncio.sleep(max(next_at - loop.time(), 0))
             self.stat = replace(self.stats.report(loop.time()), timestamp=int(time.time()))
-
-
-def _request_log(settings: Settings) -> RequestLog | None:
-    if not settings.request_log.enabled:
-        return None
-    try:
-        return RequestLog(settings.request_log)
-    except ValueError as err:
-        logger.error("Error setting up request logger. Request logs will be unavailable: %s", err)
-        return None
-
-
-def _write_stdout(data: bytes) -> None:
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
 
 
 async def serve(settings: Settings, out: TextIO = sys.stdout) -> None:

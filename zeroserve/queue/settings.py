@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from zeroserve.config import TracingExportConfig
 from zeroserve.errors import ConfigError
-from zeroserve.queue.requestlog import RequestLogSettings
+from zeroserve.observability.settings import tracing_from_env
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ class Settings:
     """QUEUE_DRAIN_WEBSOCKET_GRACE: how long open connections (websockets) may last once drained."""
     h2c: bool = False
     """USER_PROTOCOL ``h2c``: the app speaks HTTP/2 with prior knowledge (its port is named ``h2c``)."""
-    request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
-    """OBSERVABILITY_CONFIG's ``enableRequestLog``, ``requestLogTemplate``, ``enableProbeRequestLog``."""
+    tracing: TracingExportConfig = field(default_factory=TracingExportConfig)
+    """config-observability's tracing, from ``OBSERVABILITY_CONFIG`` (off when absent)."""
 
     @property
     def queue_depth(self) -> int:
@@ -146,7 +147,7 @@ class Settings:
             drain_quiet_period=_env_float(environ, "QUEUE_DRAIN_QUIET_PERIOD", 1.0),
             websocket_grace=_env_float(environ, "QUEUE_DRAIN_WEBSOCKET_GRACE", 60.0),
             h2c=_env_protocol(environ, "USER_PROTOCOL"),
-            request_log=_env_request_log(environ),
+            tracing=tracing_from_env(environ),
         )
         settings.validate()
         return settings
@@ -168,13 +169,6 @@ class Settings:
         ):
             if value < 0:
                 raise ConfigError(f"{name} cannot be negative, was: {value}")
-
-
-def _env_request_log(environ: Mapping[str, str]) -> RequestLogSettings:
-    try:
-        return RequestLogSettings.from_json(environ.get("OBSERVABILITY_CONFIG", ""))
-    except ValueError as err:
-        raise ConfigError(f"OBSERVABILITY_CONFIG: {err}") from None
 
 
 def _env_protocol(environ: Mapping[str, str], name: str) -> bool:

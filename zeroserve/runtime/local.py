@@ -251,6 +251,7 @@ class LocalRuntime:
         images: ImageStore | None = None,
         contained_proxy: ContainedProxy | None = None,
         container_env: Mapping[str, str] | None = None,
+        queue_proxy_env: Mapping[str, str] | None = None,
     ) -> None:
         """``platform_env``: variables the platform gives every instance after its own env (e.g.
         ``ZEROSERVE_INTERNAL_URL``, where service-to-service calls go); ``PORT`` and ``K_*`` win.
@@ -264,10 +265,12 @@ class LocalRuntime:
         containers always run isolated (the default policy when ``isolation`` is None).
         ``contained_proxy``: serves the HTTP proxy each container instance gets inside its namespace
         (on :data:`.pod.PROXY_PORT`); ``container_env``: what the platform gives every container of
-        a container instance (the proxy's variables; ``platform_env`` is the host's view)."""
+        a container instance (the proxy's variables; ``platform_env`` is the host's view);
+        ``queue_proxy_env``: more variables for every queue-proxy sidecar (``OBSERVABILITY_CONFIG``)."""
         self.drain = drain
         self.contained_proxy = contained_proxy
         self._container_env = tuple((container_env or {}).items())
+        self._queue_proxy_env = dict(queue_proxy_env or {})
         self.images = images
         self._container_isolation: Isolation | None = None
         self._containers_problem: str | None = None
@@ -370,18 +373,6 @@ class LocalRuntime:
             for name in deployment.crashed
             for count, last in (deployment.restarts[name],)
         )
-
-    def workload(self, key: WorkloadKey) -> Workload | None:
-        """What ``key`` runs now (None: nothing)."""
-        deployment = self._deployments.get(key)
-        return deployment.workload if deployment is not None else None
-
-    def instance_names(self, key: WorkloadKey) -> dict[tuple[str, int], str]:
-        """The pod name of each ready instance of ``key`` by the address of its endpoint."""
-        deployment = self._deployments.get(key)
-        if deployment is None:
-            return {}
-        return {(self.host, i.serving_port): i.id for i in deployment.instances if i.ready}
 
     def keys(self) -> list[WorkloadKey]:
         return list(self._deployments)
@@ -727,6 +718,7 @@ class LocalRuntime:
             "SERVING_REVISION": workload.key.revision,
             "SERVING_POD": instance_id,
             "QUEUE_DRAIN_QUIET_PERIOD": str(self.drain_quiet_period),
+            **self._queue_proxy_env,
         }
         log_dir = self.data_dir / "queue-proxy-logs" / workload.key.path
         logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)

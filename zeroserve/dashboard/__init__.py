@@ -1,1 +1,0 @@
-"""The web dashboard served by ``zeroserve up`` on the API's listener (:mod:`.server`)."""
