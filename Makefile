@@ -16,6 +16,7 @@ STAMP := $(VENV)/.installed
 # root with apt-get, the first bootstrap installs Debian's bubblewrap; otherwise it says what is missing.
 # Images (zeroserve/images) are resolved and pulled with skopeo and unpacked with umoci, installed alike.
 # `zeroserve build` / `--source` build with buildah and `up --serve-registry` runs docker-registry, alike.
+# The dashboard's test drives Debian's chromium with Playwright (its own browser download is never used), alike.
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
@@ -26,6 +27,9 @@ $(STAMP): pyproject.toml
 	@{ command -v buildah && command -v docker-registry; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& apt-get update -qq && apt-get install -y -qq buildah docker-registry >/dev/null; } \
 		|| echo "note: buildah and docker-registry are not installed: no zeroserve build, no up --serve-registry"
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "note: chromium is not installed: the dashboard's browser test is skipped"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

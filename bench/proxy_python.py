@@ -12,7 +12,8 @@ and its response as the bytes wrk and nginx send, and reports the best and the m
   proxy      the proxy core with a router that returns one fixed Target,
   gateway    the gateway's router (host lookup, endpoint pick, in-flight count),
   serve      the gateway with the inline queue-proxy (stats, breaker, revision timeout) at CC 0,
-  serve-cc   the same with containerConcurrency 100 (a breaker slot per request).
+  serve-cc   the same with containerConcurrency 100 (a breaker slot per request),
+  serve-cc+m the same recording Knative's request metrics (as ``zeroserve up`` does).
 
 The syscalls a real request adds (two reads and two writes, about 3-5 us each here) come on top.
 """
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from zeroserve.gateway import Backend, Gateway, RouteEntry, RoutingTable, Rule
 from zeroserve.net.proxy import RequestHead, Target, _Downstream, _ServerState, install_uvloop
 from zeroserve.net.upstream import UpstreamConnection, UpstreamPool
+from zeroserve.observability.metrics import MeterRegistry, QueueMetrics, revision_attrs
 from zeroserve.queue.inline import InlineQueue, InstanceLimits
 
 HOST = "bench.default.localhost"
@@ -104,14 +106,17 @@ def gateway(admission: InlineQueue | None) -> Gateway:
 
 async def configurations() -> dict[str, Callable[[RequestHead], object]]:
     target = Target(*UPSTREAM)
-    serve, serve_cc = InlineQueue(), InlineQueue()
+    serve, serve_cc, serve_m = InlineQueue(), InlineQueue(), InlineQueue()
     serve.add(UPSTREAM, InstanceLimits())
     serve_cc.add(UPSTREAM, InstanceLimits(container_concurrency=100))
+    requests = QueueMetrics(MeterRegistry()).revision(revision_attrs("default", "bench-00001", "bench", "bench"))
+    serve_m.add(UPSTREAM, InstanceLimits(container_concurrency=100), requests=requests)
     return {
         "proxy": lambda head: target,
         "gateway": gateway(None)._router(internal=False),
         "serve": gateway(serve)._router(internal=False),
         "serve-cc": gateway(serve_cc)._router(internal=False),
+        "serve-cc+m": gateway(serve_m)._router(internal=False),  # + Knative's kn.serving.* request metrics
     }
 
 
@@ -126,7 +131,7 @@ async def main(n: int, rounds: int) -> None:
         f"Python {platform.python_version()} from {sys.base_prefix}:"
     )
     for name, values in results.items():  # the best round is the least disturbed by other tenants
-        print(f"  {name:<9} best {min(values):6.2f} us   median {statistics.median(values):6.2f} us")
+        print(f"  {name:<10} best {min(values):6.2f} us   median {statistics.median(values):6.2f} us")
 
 
 if __name__ == "__main__":

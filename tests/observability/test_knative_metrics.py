@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry.sdk.metrics.export import Histogram
 from prometheus_client import CollectorRegistry
 
 from zeroserve.observability.metrics import (
@@ -86,9 +87,10 @@ def test_histogram_buckets_are_upper_inclusive_and_by_status() -> None:
     )
     (metric,) = points_of(metrics_data(meters))
     assert metric.name == "kn.serving.invocation.duration" and metric.unit == "s"
-    points = {p.attributes["http.response.status_code"]: p for p in metric.data.data_points}  # type: ignore[union-attr]
-    assert points[200].bucket_counts[0] == 1 and list(points[200].explicit_bounds) == list(LATENCY_BOUNDS)  # type: ignore[union-attr]
-    assert points[200].min == 0.005 and points[200].max == 11.0  # type: ignore[union-attr]
+    assert isinstance(metric.data, Histogram)
+    points = {(p.attributes or {})["http.response.status_code"]: p for p in metric.data.data_points}
+    assert points[200].bucket_counts[0] == 1 and list(points[200].explicit_bounds) == list(LATENCY_BOUNDS)
+    assert points[200].min == 0.005 and points[200].max == 11.0
 
 
 def test_scaling_gauges_follow_the_metric_and_are_forgotten() -> None:
@@ -104,3 +106,29 @@ def test_scaling_gauges_follow_the_metric_and_are_forgotten() -> None:
     assert "kn.revision.panic.mode" in names  # kept from the last valid tick
     scaling.forget(a)
     assert meters.collect() == []
+
+
+def test_the_grafana_dashboard_queries_only_names_zeroserve_exports() -> None:
+    """docs/grafana/zeroserve-serving.json: every metric its queries name is one of Knative's instruments
+    as rendered for Prometheus (a renamed instrument breaks this, not the dashboard silently)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from zeroserve.observability.metrics import ActivatorMetrics
+
+    meters = MeterRegistry()
+    QueueMetrics(meters)
+    ActivatorMetrics(meters)
+    AutoscalerMetrics(meters)
+    exported: set[str] = set()
+    for i in meters._instruments.values():
+        base = metric_name(i.name, i.unit, i.kind)
+        exported |= {base, f"{base}_bucket", f"{base}_sum", f"{base}_count"} if i.kind == "histogram" else {base}
+    dashboard = json.loads((Path(__file__).parents[2] / "docs/grafana/zeroserve-serving.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    exprs += [v["query"]["query"] for v in dashboard["templating"]["list"] if isinstance(v.get("query"), dict)]
+    named = {m for e in exprs for m in re.findall(r"\b(kn_[a-z_]+)\b", e)}
+    labels = {"kn_revision_name", "kn_service_name", "kn_configuration_name"}
+    assert named - labels and named - labels <= exported, sorted(named - labels - exported)
+    assert {"kn_revision_pods_desired", "kn_serving_invocation_duration_seconds_bucket"} <= named

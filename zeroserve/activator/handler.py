@@ -67,6 +67,12 @@ SCOPE = "knative.dev/serving/pkg/activator"
 COLD_START = "zeroserve.cold_start"
 
 
+class RequestLogs(Protocol):
+    """The inline queue-proxies' request logs (``zeroserve.queue.requestlog.InstanceLogs``)."""
+
+    def watch(self, head: RequestHead, address: tuple[str, int]) -> None: ...
+
+
 class Admission(Protocol):
     """The instances' queue-proxy work done in this process (``zeroserve.queue.inline``).
 
@@ -145,6 +151,9 @@ class Activator:
         self.reporter = reporter
         self._clock = clock
         self._admission = admission
+        self.request_logs: RequestLogs | None = None
+        """Set while request logs are on: each request sent through ``admission`` is logged as the
+        instance's queue-proxy would (``zeroserve up``'s inline mode)."""
         self._tracer = tracer
 
     def _now(self) -> float:
@@ -293,6 +302,8 @@ class Activator:
 
         if self._admission is not None:
             # Straight to the app, through the instance's inline queue (Host left as the client sent it).
+            if self.request_logs is not None:
+                self.request_logs.watch(head, lease.address)
             return self._admission.admit(
                 lease.address,
                 True,

@@ -111,7 +111,8 @@ class PodLogs:
 
     A pod is an instance (:mod:`zeroserve.controller.pods`), so its containers' logs are the instance's
     files under ``data_dir``: the serving container's ``logs/NS/REVISION/POD.log``, another container's
-    ``logs/NS/REVISION/POD.NAME.log``, the queue-proxy's ``queue-proxy-logs/NS/REVISION/POD.log``.
+    ``logs/NS/REVISION/POD.NAME.log``, the queue-proxy's ``queue-proxy-logs/NS/REVISION/POD.log`` (in
+    inline mode the pod lists no queue-proxy, yet its request logs are there: ``-c queue-proxy`` reads them).
     ``container`` names one (none: the serving container); ``tailLines`` keeps the last lines;
     ``follow=true`` streams what is written next until the pod is gone, the client goes away or the
     server stops; ``sinceSeconds`` gives nothing when the file was last written before then;
@@ -129,7 +130,7 @@ class PodLogs:
         revision = str((meta.get("labels") or {}).get(labels.REVISION, ""))
         containers = [c for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
         names = [str(c.get("name", "")) for c in containers]
-        if container and container not in names:
+        if container and container not in names and container != QUEUE_PROXY:  # inline: no sidecar, its log
             raise BadRequest(f"container {container} is not valid for pod {name}")
         if container == QUEUE_PROXY:
             return self.data_dir / "queue-proxy-logs" / ns / revision / f"{name}.log"

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -96,6 +96,14 @@ class JsonSubresource:
         return _json(doc)
 
 
+class Frontend(Protocol):
+    """Pages served beside the API (the dashboard): its routes, and which requests need no bearer token."""
+
+    def install(self, router: web.UrlDispatcher) -> None: ...
+
+    def admits(self, request: web.Request) -> bool: ...
+
+
 PATCH_RETRIES: Final = 5
 SHUTDOWN_TIMEOUT: Final = 5.0
 MAX_REQUEST_BODY: Final = 3 * 1024 * 1024
@@ -125,8 +133,10 @@ class ApiServer:
         kinds: Sequence[Kind] = API_KINDS,
         subresources: Mapping[tuple[str, str], Subresource] | None = None,
         metrics: CollectorRegistry | None = None,
+        frontend: Frontend | None = None,
     ) -> None:
-        """``metrics``: a Prometheus registry served at ``/metrics`` (with the token, as Kubernetes)."""
+        """``metrics``: a Prometheus registry served at ``/metrics`` (with the token, as Kubernetes);
+        ``frontend``: pages served beside the API (the dashboard), with their own login."""
         self._kinds = tuple(kinds)
         self._store = versions.versioned(store, self._kinds)
         self._admit = admit
@@ -137,6 +147,7 @@ class ApiServer:
         self._openapi = OpenApi(self._kinds)
         self._subresources = dict(subresources or {})
         self._metrics = metrics
+        self._frontend = frontend
         self._closing = asyncio.Event()
         self._pumps: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -227,6 +238,8 @@ class ApiServer:
         for path in ("/healthz", "/readyz", "/livez"):
             r.add_get(path, _text_ok)
         r.add_get("/version", self._version)
+        if self._frontend is not None:
+            self._frontend.install(r)
         r.add_get("/metrics", self._prometheus)
         r.add_get("/api", self._api)
         r.add_get("/api/v1", self._api_v1)
@@ -271,7 +284,8 @@ class ApiServer:
 
     @web.middleware
     async def _auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        check_bearer(request.headers.get("Authorization"), self._token)
+        if self._frontend is None or not self._frontend.admits(request):
+            check_bearer(request.headers.get("Authorization"), self._token)
         return await handler(request)
 
     # ---- discovery ---------------------------------------------------------------------------

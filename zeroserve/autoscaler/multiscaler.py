@@ -17,6 +17,7 @@ a fake clock; nothing here sleeps except the loop between rounds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,8 +28,9 @@ from prometheus_client import CollectorRegistry
 from zeroserve.api.annotations import RPS
 from zeroserve.autoscaler.collector import Collector, DeciderKey, MetricSpec, default_metric_spec
 from zeroserve.autoscaler.explain import Decision, TickLog, TickRecord
+from zeroserve.autoscaler.history import History, Point
 from zeroserve.autoscaler.hpa import HpaAutoscaler, HpaSpec, UsageSource
-from zeroserve.autoscaler.metrics import StatMessage
+from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.autoscaler.prometheus import DeciderGauges, KnativeScaling
 from zeroserve.autoscaler.scaling import (
     TICK_INTERVAL,
@@ -90,10 +92,12 @@ class Multiscaler:
         usage: UsageSource | None = None,
         registry: CollectorRegistry | None = None,
         knative: KnativeScaling | None = None,
+        history: History | None = None,
         tick_interval: float = TICK_INTERVAL,
         scrape_interval: float = SCRAPE_INTERVAL,
     ) -> None:
-        """``scraper`` None: no scraping (activator stats only); ``usage`` feeds HPA-class deciders."""
+        """``scraper`` None: no scraping (activator stats only); ``usage`` feeds HPA-class deciders;
+        ``history``: every tick is recorded there too (the dashboard's plots)."""
         self._collector = collector
         self._endpoints = endpoints
         self._clock = clock
@@ -101,6 +105,7 @@ class Multiscaler:
         self._scraper = scraper
         self._usage = usage
         self._gauges = DeciderGauges(registry, knative) if registry is not None else None
+        self._history = history
         self._tick_interval = tick_interval
         self._scrape_interval = scrape_interval
         self._runners: dict[DeciderKey, _Runner] = {}
@@ -139,6 +144,8 @@ class Multiscaler:
         self._runners.pop(key, None)
         self._collector.delete(key)
         self._log.forget(key)
+        if self._history is not None:
+            self._history.forget(key)
         if self._gauges is not None:
             self._gauges.forget(key)
 
@@ -218,6 +225,31 @@ class Multiscaler:
         self._log.append(key, record)
         if self._gauges is not None:
             self._gauges.observe(key, metric, target, runner.desired, runner.ebc, result)
+        if self._history is not None:
+            self._history.record(key, self._point(key, now, desired, target, result), metric)
+
+    def _point(self, key: DeciderKey, now: float, desired: int, target: float, result: ScaleResult) -> Point:
+        """The dashboard's view of a tick: the queue's concurrency and rate whatever the scaling metric."""
+        assert self._history is not None
+        stable = panic = None
+        collection = self._collector.get(key)
+        if collection is not None:
+            with contextlib.suppress(NoData):
+                stable, panic = collection.stable_and_panic_concurrency(now)
+        recent = self._history.recent(key, now)
+        concurrency, rate = recent if recent is not None else (None, None)
+        return Point(
+            self._clock.wall().timestamp(),
+            desired,
+            result.ready_pods,
+            target,
+            stable,
+            panic,
+            rate,
+            concurrency,
+            result.in_panic,
+            result.reasons,
+        )
 
     def tick_all(self) -> None:
         for key in list(self._runners):
@@ -228,7 +260,7 @@ class Multiscaler:
     def record(self, message: StatMessage) -> None:
         """An activator's stat: record it now, and tick at once if the revision is at zero and loaded."""
         key = DeciderKey(message.namespace, message.name)
-        if not self._collector.record(key, self._clock.monotonic(), message.stat):
+        if not self._record(key, message.stat):
             return
         runner = self._runners.get(key)
         if runner is not None and runner.desired == 0 and message.stat.average_concurrent_requests != 0:
@@ -241,7 +273,15 @@ class Multiscaler:
         stat = await self._scraper.scrape(key)
         if stat is None:
             return False
-        return self._collector.record(key, self._clock.monotonic(), stat)
+        return self._record(key, stat)
+
+    def _record(self, key: DeciderKey, stat: Stat) -> bool:
+        now = self._clock.monotonic()
+        if not self._collector.record(key, now, stat):
+            return False
+        if self._history is not None:
+            self._history.observe(key, now, stat.concurrency, stat.rps)
+        return True
 
     async def _scrape_logged(self, key: DeciderKey) -> None:
         try:

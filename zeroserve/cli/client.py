@@ -285,6 +285,10 @@ class ApiClient:
         """The server's ``/version`` (kube-apiserver's version.Info)."""
         return self._json("GET", f"{self._prefix}/version")
 
+    def dashboard_login_url(self) -> str:
+        """A one-time URL that signs a browser in to the dashboard (``POST /dashboard/codes``)."""
+        return str(self._json("POST", f"{self._prefix}/dashboard/codes").get("url", ""))
+
     def _unreachable(self, e: BaseException) -> Unreachable:
         return Unreachable(self.base_url, str(e) or type(e).__name__, self.hint)
 

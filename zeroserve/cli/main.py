@@ -19,6 +19,7 @@ from zeroserve.cli.autoscaler import autoscaler_app
 from zeroserve.cli.build import build
 from zeroserve.cli.channels import channel_app, subscription_app
 from zeroserve.cli.context import Context
+from zeroserve.cli.dashboard import dashboard
 from zeroserve.cli.domain import domain_app
 from zeroserve.cli.event import event_app
 from zeroserve.cli.eventing import broker_app, trigger_app
@@ -62,6 +63,7 @@ app.add_typer(eventtype_app, name="eventtypes", hidden=True)
 app.command()(env)
 app.command()(build)
 app.command()(version)
+app.command()(dashboard)
 
 NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 

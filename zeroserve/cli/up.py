@@ -52,6 +52,7 @@ from zeroserve.apiserver.logs import PodLogs, RevisionLogs
 from zeroserve.apiserver.server import JsonSubresource
 from zeroserve.autoscaler.collector import Collector, DeciderKey
 from zeroserve.autoscaler.explain import explain_document
+from zeroserve.autoscaler.history import History
 from zeroserve.autoscaler.multiscaler import Multiscaler
 from zeroserve.autoscaler.prometheus import KnativeScaling
 from zeroserve.autoscaler.scraper import EndpointSource, HttpStatsClient, InProcessStatsClient, Scraper, StatsClient
@@ -61,6 +62,7 @@ from zeroserve.build.source import BuildError
 from zeroserve.cli import kubeconfig
 from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
+from zeroserve.cli.requestlogs import RequestLogWiring
 from zeroserve.cli.wiring import (
     InlineInstances,
     InlineScrapeEndpoints,
@@ -78,6 +80,7 @@ from zeroserve.config.parse import load_config_file
 from zeroserve.controller.pods import PodMirror
 from zeroserve.controller.reconcilers import k8sservices
 from zeroserve.controller.runner import Controller
+from zeroserve.dashboard.server import Dashboard, Timeseries
 from zeroserve.eventing.apiserversource import ApiServerSourceAdapters
 from zeroserve.eventing.channels import ChannelPlane
 from zeroserve.eventing.ingress import BrokerSet, Ingress
@@ -292,6 +295,13 @@ async def _serve(
         throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in endpoints])
 
     runtime.subscribe(endpoints_changed)
+    # The dashboard's plots: every revision's autoscaling over the last minutes, in memory.
+    history = History()
+    runtime.subscribe(
+        lambda key: history.set_ready(
+            DeciderKey(key.namespace, key.revision), _ready(runtime, key), clock.wall().timestamp()
+        )
+    )
     pods = PodMirror(store, runtime, clock)  # every instance as a read-only core/v1 Pod
 
     # The autoscaler: scrapes the queue-proxies, takes the activator's stats, decides every 2 s.
@@ -317,6 +327,7 @@ async def _serve(
         knative=KnativeScaling(
             AutoscalerMetrics(meters), lambda key: recorder.owners(WorkloadKey(key.namespace, key.revision))
         ),
+        history=history,
     )
     reporter = ConcurrencyReporter(InProcessStatSink(multiscaler))
     activator = Activator(
@@ -326,6 +337,15 @@ async def _serve(
         tracer=tracer_provider.get_tracer(ACTIVATOR_SCOPE) if tracer_provider is not None else None,
     )
 
+    # Request logs (config-observability, live): inline, the gateway and the activator write each
+    # instance's queue-proxy log; a sidecar writes its own (zeroserve/cli/requestlogs.py).
+    if inline is not None:
+        request_logs = RequestLogWiring(data_dir, runtime, gateway, activator)
+        request_logs.configure(watcher.current)
+        runtime.subscribe(request_logs.endpoints_changed)
+        watcher.subscribe(request_logs.configure)
+        stack.callback(request_logs.close)
+
     def explain(_request: object, namespace: str, name: str) -> Obj | None:
         doc = explain_document(multiscaler, DeciderKey(namespace, name))
         if doc is not None:
@@ -333,6 +353,7 @@ async def _serve(
         return doc
 
     token = ensure_token(data_dir)
+    dashboard = Dashboard(token, clock)
 
     def admit_current(kind: Kind, new: Obj, old: Obj | None) -> Obj:
         return admit(kind, new, old, watcher.current, user=ADMIN_USER)
@@ -346,8 +367,10 @@ async def _serve(
             ("revisions", "log"): RevisionLogs(data_dir / "logs"),
             ("pods", "log"): PodLogs(data_dir, store),
             ("revisions", "autoscaler"): JsonSubresource(explain),
+            ("revisions", "timeseries"): JsonSubresource(Timeseries(history, clock)),
         },
         metrics=registry,
+        frontend=dashboard,
     )
     # HTTPS with a local CA (DATA/ca.crt): kubectl sends no bearer token over plain http.
     certs = ensure_serving_certs(data_dir, clock.wall(), (settings.api_host,))
@@ -423,6 +446,7 @@ async def _serve(
             {
                 "api": api.url,
                 "ca": str(certs.ca_file),
+                "dashboard": f"{api.url}/dashboard/",
                 **({"apiInsecure": api.insecure_url} if api.insecure_url else {}),
                 **({"metrics": metrics_url} if metrics_url else {}),
                 "gateway": f"http://{settings.gateway_host}:{external_port}",
@@ -442,6 +466,10 @@ async def _serve(
             f"registry {image_registry}, " if image_registry else "",
             data_dir,
         )
+        log.info(
+            "dashboard: %s (opens once; then log in with DATA/token or run `zeroserve dashboard`)",
+            dashboard.one_time_url(api.url),
+        )
         if ready is not None:
             ready.set()
         await stop.wait()
@@ -449,6 +477,11 @@ async def _serve(
         for task in background:
             task.cancel()
         await api.stop()
+
+
+def _ready(runtime: LocalRuntime, key: WorkloadKey) -> int:
+    status = runtime.status(key)
+    return len(status.endpoints) if status is not None else 0
 
 
 def _ports(*urls: str) -> list[int]:

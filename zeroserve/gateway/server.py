@@ -106,6 +106,13 @@ class Admitter(Protocol):
         """The Target on the instance for a kubelet probe: past the breaker and the stats."""
 
 
+class RequestLogs(Protocol):
+    """The inline queue-proxies' request logs (``zeroserve.queue.requestlog.InstanceLogs``)."""
+
+    def watch(self, head: RequestHead, address: routing.Endpoint) -> None:
+        """Log ``head`` as the queue-proxy of the instance at ``address`` would, once it is over."""
+
+
 class Admission(Protocol):
     """Per-instance admission done in this process instead of a sidecar (``zeroserve.queue.inline``).
 
@@ -171,6 +178,9 @@ class Gateway:
         self._h2c: set[tuple[str, str]] = set()
         """Revisions whose endpoints speak HTTP/2 (``set_endpoints``)."""
         self._in_flight: dict[routing.Endpoint, int] = {}
+        self.request_logs: RequestLogs | None = None
+        """Set while request logs are on (config-observability): each request an ``admission``'s
+        instance takes is logged as its queue-proxy would."""
         self.pool = UpstreamPool()
         external_router, internal_router = self._router(internal=False), self._router(internal=True)
         if tracer is not None:
@@ -373,6 +383,8 @@ class Gateway:
         if admission is not None:
             admitter = admission.get(endpoint)
             if admitter is not None:  # it counts the request in flight
+                if self.request_logs is not None:
+                    self.request_logs.watch(head, endpoint)
                 return admitter.admit(False)
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
         target = Target(
@@ -410,6 +422,8 @@ class Gateway:
         if admission is not None:
             admitter = admission.get(endpoint)
             if admitter is not None:
+                if self.request_logs is not None:
+                    self.request_logs.watch(head, endpoint)
                 if kubelet:  # Knative's queue-proxy lets kubelet probes past its breaker and stats
                     return admitter.admit_probe(headers=backend.headers, drop=backend.drop)
                 return admitter.admit(False, headers=backend.headers, drop=backend.drop)

@@ -24,6 +24,10 @@ complete (open upgraded connections get ``websocket_grace``); then the process e
 SIGTERM and SIGINT drain too. When listening, the process prints
 ``queue-proxy ready serving=PORT admin=PORT`` on stdout.
 
+With ``enableRequestLog`` in ``OBSERVABILITY_CONFIG`` every request that enters the serving port
+(probes only with ``enableProbeRequestLog``) is written to stdout as a line of the request-log
+template (:mod:`.requestlog`), as Knative's queue-proxy writes it; a template that does not parse
+is logged and request logs stay off (Knative's ``requestLogHandler``).
 
 Traced when ``OBSERVABILITY_CONFIG`` turns tracing on (else nothing of it is loaded): each request
 but the probes is the span ``kn.queueproxy.proxy`` (a child of its ``traceparent``; Knative's sits
@@ -64,6 +68,7 @@ from zeroserve.net.proxy import (
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.drain import Drainer
 from zeroserve.queue.readiness import Prober
+from zeroserve.queue.requestlog import RequestLog, RevisionInfo
 from zeroserve.queue.settings import Settings
 from zeroserve.queue.stats import REPORT_PERIOD, RequestStats
 
@@ -116,6 +121,10 @@ class QueueProxy:
         self.prober = Prober(settings.readiness_probe, settings.user_host, settings.user_port)
         self.drainer = Drainer(settings.drain_quiet_period)
         self.timeouts = timeouts_of(settings)
+        self.request_log = _request_log(settings)
+        self._revision = RevisionInfo(
+            settings.revision, settings.namespace, settings.service, settings.configuration, settings.pod, settings.host
+        ).value()
         self.tracer_provider: TracerProvider | None = None
         self.serving = ProxyServer(self.route if settings.tracing.protocol == "none" else self._traced())
         self.admin = ProxyServer(self.admin_route)
@@ -175,6 +184,8 @@ class QueueProxy:
     # -- serving port --------------------------------------------------------------------------
 
     def route(self, head: RequestHead) -> RouteResult | Awaitable[RouteResult]:
+        if self.request_log is not None:  # first, as Knative's: probes answered here are logged too
+            head.on_done = self.request_log.watch(head, _write_stdout, self._revision)
         proxied = False
         original_host: bytes | None = None
         marks = head.knative
@@ -315,6 +326,21 @@ class QueueProxy:
             next_at += REPORT_PERIOD
             await asyncio.sleep(max(next_at - loop.time(), 0))
             self.stat = replace(self.stats.report(loop.time()), timestamp=int(time.time()))
+
+
+def _request_log(settings: Settings) -> RequestLog | None:
+    if not settings.request_log.enabled:
+        return None
+    try:
+        return RequestLog(settings.request_log)
+    except ValueError as err:
+        logger.error("Error setting up request logger. Request logs will be unavailable: %s", err)
+        return None
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 async def serve(settings: Settings, out: TextIO = sys.stdout) -> None:

@@ -20,6 +20,7 @@ from typing import Literal
 from zeroserve.config import TracingExportConfig
 from zeroserve.errors import ConfigError
 from zeroserve.observability.settings import tracing_from_env
+from zeroserve.queue.requestlog import RequestLogSettings
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ class Settings:
     """USER_PROTOCOL ``h2c``: the app speaks HTTP/2 with prior knowledge (its port is named ``h2c``)."""
     tracing: TracingExportConfig = field(default_factory=TracingExportConfig)
     """config-observability's tracing, from ``OBSERVABILITY_CONFIG`` (off when absent)."""
+    request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
+    """OBSERVABILITY_CONFIG's ``enableRequestLog``, ``requestLogTemplate``, ``enableProbeRequestLog``."""
 
     @property
     def queue_depth(self) -> int:
@@ -147,6 +150,7 @@ class Settings:
             drain_quiet_period=_env_float(environ, "QUEUE_DRAIN_QUIET_PERIOD", 1.0),
             websocket_grace=_env_float(environ, "QUEUE_DRAIN_WEBSOCKET_GRACE", 60.0),
             h2c=_env_protocol(environ, "USER_PROTOCOL"),
+            request_log=_env_request_log(environ),
             tracing=tracing_from_env(environ),
         )
         settings.validate()
@@ -169,6 +173,13 @@ class Settings:
         ):
             if value < 0:
                 raise ConfigError(f"{name} cannot be negative, was: {value}")
+
+
+def _env_request_log(environ: Mapping[str, str]) -> RequestLogSettings:
+    try:
+        return RequestLogSettings.from_json(environ.get("OBSERVABILITY_CONFIG", ""))
+    except ValueError as err:
+        raise ConfigError(f"OBSERVABILITY_CONFIG: {err}") from None
 
 
 def _env_protocol(environ: Mapping[str, str], name: str) -> bool:

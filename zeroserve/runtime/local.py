@@ -374,6 +374,18 @@ class LocalRuntime:
             for count, last in (deployment.restarts[name],)
         )
 
+    def workload(self, key: WorkloadKey) -> Workload | None:
+        """What ``key`` runs now (None: nothing)."""
+        deployment = self._deployments.get(key)
+        return deployment.workload if deployment is not None else None
+
+    def instance_names(self, key: WorkloadKey) -> dict[tuple[str, int], str]:
+        """The pod name of each ready instance of ``key`` by the address of its endpoint."""
+        deployment = self._deployments.get(key)
+        if deployment is None:
+            return {}
+        return {(self.host, i.serving_port): i.id for i in deployment.instances if i.ready}
+
     def keys(self) -> list[WorkloadKey]:
         return list(self._deployments)
 

@@ -1,0 +1,221 @@
+"""Each revision's autoscaling over the last minutes, for the dashboard's plots.
+
+Every decider tick (2 s, and each scale-from-zero poke) the multiscaler appends a :class:`Point`
+to the revision's ring buffer: instances desired and ready, the observed stable and panic
+concurrency against the target, the request rate over the last :data:`RECENT_WINDOW` seconds, and
+the mean latency over the same seconds by Little's law (concurrency / rate: requests in flight
+divided by requests per second is the time each one spends, queued time included). The rate has
+its own window, fed by :meth:`History.observe` with every stat the collector records, because a
+short stable window makes the panic window a single second that is often still empty at a tick. The runtime tells
+:meth:`History.set_ready` each change of a revision's ready instances, which dates cold starts to
+the moment: a cold start begins at the first tick wanting instances while none is ready and ends
+when one is. Memory is bounded: at most ``max_points`` points and ``max_cold_starts`` cold starts
+per revision, none older than ``retention`` seconds, and a forgotten revision's series goes with it.
+
+Pure: every time is an argument (Unix seconds, what the browser plots).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from zeroserve.autoscaler.aggregation import TimedBuckets
+from zeroserve.autoscaler.collector import DeciderKey
+
+RETENTION = 15 * 60.0
+"""Seconds of history kept per revision."""
+
+MAX_POINTS = 1024
+"""Points kept per revision whatever their age: 15 minutes of 2 s ticks, with room for pokes."""
+
+MAX_COLD_STARTS = 64
+
+RECENT_WINDOW = 6.0
+"""Seconds the request rate and latency are averaged over (Knative's default panic window)."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One tick of one revision's decider."""
+
+    time: float
+    """Unix seconds."""
+    desired: int
+    """Instances wanted (-1: no decision yet)."""
+    ready: int | None
+    target: float
+    """The scaling metric's target per instance."""
+    stable_concurrency: float | None = None
+    panic_concurrency: float | None = None
+    request_rate: float | None = None
+    """Requests per second over the last :data:`RECENT_WINDOW` seconds."""
+    recent_concurrency: float | None = None
+    """Requests in flight over the same seconds (for the latency)."""
+    panic_mode: bool = False
+    reasons: tuple[str, ...] = ()
+    """The decider's reasons for ``desired`` (the explain trail)."""
+
+    @property
+    def latency(self) -> float | None:
+        """Mean seconds per request over the recent window (Little's law); None without requests."""
+        if self.recent_concurrency is None or not self.request_rate:
+            return None
+        return self.recent_concurrency / self.request_rate
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    start: float
+    """When a tick first wanted an instance while none was ready (Unix seconds)."""
+    ready: float | None = None
+    """When the first instance became ready; None while still starting."""
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.ready is None else self.ready - self.start
+
+
+@dataclass
+class _Series:
+    points: deque[Point]
+    cold_starts: deque[ColdStart]
+    ready: int | None = None
+    """The runtime's last count of ready instances (None: never told)."""
+    starting: ColdStart | None = None
+    metric: str = ""
+    concurrency: TimedBuckets = field(default_factory=lambda: TimedBuckets(RECENT_WINDOW))
+    rps: TimedBuckets = field(default_factory=lambda: TimedBuckets(RECENT_WINDOW))
+
+
+@dataclass
+class History:
+    """The ring buffers of every revision's :class:`Point`\\ s and :class:`ColdStart`\\ s."""
+
+    retention: float = RETENTION
+    max_points: int = MAX_POINTS
+    max_cold_starts: int = MAX_COLD_STARTS
+    _series: dict[DeciderKey, _Series] = field(default_factory=dict)
+
+    def _get(self, key: DeciderKey) -> _Series:
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(deque(maxlen=self.max_points), deque(maxlen=self.max_cold_starts))
+        return series
+
+    def record(self, key: DeciderKey, point: Point, metric: str = "") -> None:
+        """A tick: append ``point`` (dropping points and cold starts older than the retention)."""
+        series = self._get(key)
+        series.metric = metric or series.metric
+        ready = point.ready if series.ready is None else series.ready
+        if series.starting is None and point.desired > 0 and ready == 0:
+            series.starting = ColdStart(point.time)
+        elif series.starting is not None and ready:
+            self._started(series, point.time)
+        series.points.append(point)
+        self._expire(series, point.time)
+
+    def observe(self, key: DeciderKey, now: float, concurrency: float, rps: float) -> None:
+        """A stat recorded for ``key`` at monotonic ``now`` (the collector's clock)."""
+        series = self._get(key)
+        series.concurrency.record(now, concurrency)
+        series.rps.record(now, rps)
+
+    def recent(self, key: DeciderKey, now: float) -> tuple[float, float] | None:
+        """Concurrency and requests per second over the last :data:`RECENT_WINDOW` seconds before
+        monotonic ``now`` (0 when nothing was); None for a revision never observed."""
+        series = self._series.get(key)
+        if series is None or series.rps.is_empty(now):
+            return None if series is None else (0.0, 0.0)
+        return series.concurrency.window_average(now), series.rps.window_average(now)
+
+    def set_ready(self, key: DeciderKey, ready: int, now: float) -> None:
+        """The runtime's ready instances of ``key`` changed to ``ready`` at ``now``."""
+        series = self._get(key)
+        series.ready = ready
+        if ready and series.starting is not None:
+            self._started(series, now)
+
+    def _started(self, series: _Series, now: float) -> None:
+        assert series.starting is not None
+        series.cold_starts.append(ColdStart(series.starting.start, now))
+        series.starting = None
+
+    def _expire(self, series: _Series, now: float) -> None:
+        horizon = now - self.retention
+        while series.points and series.points[0].time < horizon:
+            series.points.popleft()
+        while series.cold_starts and series.cold_starts[0].start < horizon:
+            series.cold_starts.popleft()
+
+    def forget(self, key: DeciderKey) -> None:
+        self._series.pop(key, None)
+
+    def points(self, key: DeciderKey, since: float | None = None) -> list[Point]:
+        """``key``'s points, oldest first; only those after ``since`` when given."""
+        series = self._series.get(key)
+        if series is None:
+            return []
+        return [p for p in series.points if since is None or p.time > since]
+
+    def cold_starts(self, key: DeciderKey) -> list[ColdStart]:
+        """``key``'s cold starts, oldest first, the one under way (``ready`` None) last."""
+        series = self._series.get(key)
+        if series is None:
+            return []
+        return list(series.cold_starts) + ([series.starting] if series.starting is not None else [])
+
+    def document(self, key: DeciderKey, now: float, since: float | None = None) -> dict[str, object] | None:
+        """The ``revisions/{name}/timeseries`` document (columns of equal length), None if unknown."""
+        series = self._series.get(key)
+        if series is None:
+            return None
+        points = self.points(key, since)
+        return {
+            "namespace": key.namespace,
+            "revision": key.revision,
+            "now": round(now, 3),
+            "retentionSeconds": self.retention,
+            "metric": series.metric,
+            "ready": series.ready,
+            "columns": _columns(points),
+            "coldStarts": [
+                {"start": round(c.start, 3), "ready": _round(c.ready, 3), "seconds": _round(c.seconds, 3)}
+                for c in self.cold_starts(key)
+            ],
+        }
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+COLUMNS: Mapping[str, str] = {
+    "time": "Unix seconds of each tick",
+    "desired": "instances wanted (-1: no decision yet)",
+    "ready": "instances ready",
+    "target": "target of the scaling metric per instance",
+    "stableConcurrency": "observed concurrency over the stable window",
+    "panicConcurrency": "observed concurrency over the panic window",
+    "requestRate": "requests per second over the last 6 s",
+    "latencyMs": "mean milliseconds per request over the last 6 s (Little's law)",
+    "panicMode": "1 while the decider is in panic mode",
+    "reasons": "the decider's reasons, comma-separated",
+}
+
+
+def _columns(points: list[Point]) -> dict[str, list[float | int | str | None]]:
+    latencies = [p.latency for p in points]
+    return {
+        "time": [round(p.time, 3) for p in points],
+        "desired": [p.desired for p in points],
+        "ready": [p.ready for p in points],
+        "target": [round(p.target, 3) for p in points],
+        "stableConcurrency": [_round(p.stable_concurrency, 3) for p in points],
+        "panicConcurrency": [_round(p.panic_concurrency, 3) for p in points],
+        "requestRate": [_round(p.request_rate, 3) for p in points],
+        "latencyMs": [None if v is None else round(v * 1000, 2) for v in latencies],
+        "panicMode": [int(p.panic_mode) for p in points],
+        "reasons": [", ".join(p.reasons) for p in points],
+    }
