@@ -119,3 +119,31 @@ def test_one_line_per_request_in_the_queue_proxy_log(up: Up, tmp_path: Path) -> 
     count = len(lines())
     assert get(up, "/quiet", {})[0] == 200
     assert len(lines()) == count
+
+
+def test_a_sidecar_queue_proxy_writes_them_to_its_stdout(tmp_path: Path) -> None:
+    """Sidecar mode: the queue-proxy gets Knative's OBSERVABILITY_CONFIG and writes the lines to its
+    stdout, which `kubectl logs POD -c queue-proxy` reads (this pod lists its queue-proxy container)."""
+    up = Up(tmp_path / "data", args=("--queue-proxy", "sidecar"))
+    (tmp_path / "data").mkdir(mode=0o700)
+    up.write_config(config(probes=False))  # read at start: a sidecar keeps the settings it started with
+    up.start()
+    try:
+        k = Kubectl.for_data_dir(up.data_dir, tmp_path)
+        up.cli("service", "create", "hello", "--cmd", "python3", "--arg", "examples/hello/app.py")
+        k.run("wait", "--for=condition=Ready", "ksvc/hello", "--timeout=60s")
+        pods = wait_for(
+            lambda: columns(k.run("get", "pods", "-l", "serving.knative.dev/service=hello").stdout or "N\n")
+        )
+        pod = pods[0]["NAME"]
+        for i in range(3):
+            assert get(up, f"/s{i}", {"X-Id": f"s-{i}"})[0] == 200
+
+        def lines() -> list[str]:
+            out = k.run("logs", pod, "-c", "queue-proxy").stdout.splitlines()
+            return [line for line in out if line.startswith("GET ")]  # after its "queue-proxy ready" line
+
+        got = wait_for(lambda: (found := lines()) and len(found) >= 3 and found, 10, "three lines")
+        assert got == [f"GET /s{i} 200 36 default/hello/hello-00001 {pod} s-{i}" for i in range(3)]
+    finally:
+        up.stop()

@@ -62,7 +62,7 @@ from zeroserve.build.source import BuildError
 from zeroserve.cli import kubeconfig
 from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
-from zeroserve.cli.requestlogs import RequestLogWiring
+from zeroserve.cli.requestlogs import RequestLogWiring, observability_fields
 from zeroserve.cli.wiring import (
     InlineInstances,
     InlineScrapeEndpoints,
@@ -270,10 +270,9 @@ async def _serve(
         images=images,
         contained_proxy=gateway,
         container_env={"ZEROSERVE_INTERNAL_URL": contained_url, **proxy_env(contained_url)},
-        queue_proxy_env=(
-            {OBSERVABILITY_ENV: json.dumps({"tracing": tracing_json(tracing_config)})}
-            if tracer_provider is not None
-            else None
+        queue_proxy_env=_observability_env(
+            {"tracing": tracing_json(tracing_config)} if tracer_provider is not None else {},
+            observability_fields(watcher.current),  # request logs: a sidecar's settings at up's start
         ),
     )
     stack.push_async_callback(runtime.close)
@@ -477,6 +476,12 @@ async def _serve(
         for task in background:
             task.cancel()
         await api.stop()
+
+
+def _observability_env(tracing: dict[str, object], request_logs: dict[str, object]) -> dict[str, str] | None:
+    """A sidecar's ``OBSERVABILITY_CONFIG`` (Knative's JSON keys), None when it would be empty."""
+    data = {**tracing, **request_logs}
+    return {OBSERVABILITY_ENV: json.dumps(data)} if data else None
 
 
 def _ready(runtime: LocalRuntime, key: WorkloadKey) -> int:
