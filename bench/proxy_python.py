@@ -13,7 +13,11 @@ and its response as the bytes wrk and nginx send, and reports the best and the m
   gateway    the gateway's router (host lookup, endpoint pick, in-flight count),
   serve      the gateway with the inline queue-proxy (stats, breaker, revision timeout) at CC 0,
   serve-cc   the same with containerConcurrency 100 (a breaker slot per request),
-  serve-cc+m the same recording Knative's request metrics (as ``zeroserve up`` does).
+  serve-cc+m the same recording Knative's request metrics (as ``zeroserve up`` does),
+  serve-cc+t serve-cc traced at sampling 1.0 (spans gateway, kn.queueproxy.proxy and .wait per request,
+             batched by the SDK to an exporter that drops them: the export's own cost is not counted).
+
+Tracing off (the default) wraps nothing: serve-cc is then the path ``zeroserve up`` takes.
 
 The syscalls a real request adds (two reads and two writes, about 3-5 us each here) come on top.
 """
@@ -104,9 +108,31 @@ def gateway(admission: InlineQueue | None) -> Gateway:
     return gw
 
 
+def traced(queue: InlineQueue) -> Callable[[RequestHead], object]:
+    """The gateway and inline queue as ``zeroserve up`` wires them with tracing on at sampling 1.0."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    from zeroserve.queue.tracing import TracedInlineQueue
+
+    class Drop(SpanExporter):
+        def export(self, spans: object) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(sampler=ALWAYS_ON)
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    gw = Gateway(admission=TracedInlineQueue(queue, provider), tracer=provider.get_tracer("bench"))
+    backend = Backend("default", "bench-00001", 100)
+    gw.set_table(RoutingTable([RouteEntry("default", "bench", 1, (Rule((HOST,), "ExternalIP", (backend,)),))]))
+    gw.set_endpoints("default", "bench-00001", [UPSTREAM])
+    return gw._external._router  # the traced router the external listener serves with
+
+
 async def configurations() -> dict[str, Callable[[RequestHead], object]]:
     target = Target(*UPSTREAM)
-    serve, serve_cc, serve_m = InlineQueue(), InlineQueue(), InlineQueue()
+    serve, serve_cc, serve_m, serve_t = InlineQueue(), InlineQueue(), InlineQueue(), InlineQueue()
+    serve_t.add(UPSTREAM, InstanceLimits(container_concurrency=100))
     serve.add(UPSTREAM, InstanceLimits())
     serve_cc.add(UPSTREAM, InstanceLimits(container_concurrency=100))
     requests = QueueMetrics(MeterRegistry()).revision(revision_attrs("default", "bench-00001", "bench", "bench"))
@@ -117,6 +143,7 @@ async def configurations() -> dict[str, Callable[[RequestHead], object]]:
         "serve": gateway(serve)._router(internal=False),
         "serve-cc": gateway(serve_cc)._router(internal=False),
         "serve-cc+m": gateway(serve_m)._router(internal=False),  # + Knative's kn.serving.* request metrics
+        "serve-cc+t": traced(serve_t),  # + tracing at sampling 1.0
     }
 
 
