@@ -18,6 +18,7 @@ from zeroserve.activator.throttler import Throttler
 from zeroserve.net import ProxyServer
 from zeroserve.net.headers import scan_request
 from zeroserve.net.proxy import RequestHead, Response, Target
+from zeroserve.observability.metrics import ActivatorMetrics, MeterRegistry
 
 NS, REV = "default", "hello-00001"
 REV_HEADERS = {"Knative-Serving-Revision": REV, "Knative-Serving-Namespace": NS}
@@ -244,3 +245,48 @@ async def test_in_process_dispatch_answers_a_kubelet_probe_as_the_activator_does
     answer = Activator(rig.throttler, rig.reporter).dispatch(head, NS, REV, info)
     assert isinstance(answer, Response) and (answer.status, answer.body) == (200, b"")
     assert rig.throttler.waiting(NS, REV) == 0 and rig.sink.batches == []
+
+
+async def test_knatives_request_metrics_follow_the_requests_held_and_proxied(rig: Rig):
+    """handler.go: ``kn.revision.request.queued`` while waiting for capacity, ``active`` while proxied;
+    concurrency_reporter.go: each report's concurrency as ``kn.revision.request.concurrency``."""
+    meters = MeterRegistry()
+    metrics = ActivatorMetrics(meters, lambda ns, rev: ("hello", "hello-config"))
+    reporter = ConcurrencyReporter(rig.sink, metrics=metrics)
+    activator = Activator(rig.throttler, reporter, metrics=metrics)
+    rig.throttler.set_revision(NS, REV, 1, 300)
+    headers = [(k.encode(), v.encode()) for k, v in REV_HEADERS.items()]
+    head = RequestHead("GET", "/", "1.1", headers, "", None, knative=scan_request(headers).knative)
+    key = (("k8s.namespace.name", NS), ("kn.revision.name", REV))
+
+    def values() -> tuple[float | None, float | None]:
+        return metrics.queued.values.get(key), metrics.active.values.get(key)
+
+    async with run_instance() as inst:
+        routed = [activator.route(head), activator.route(head)]
+        held = [asyncio.ensure_future(r) for r in routed if asyncio.iscoroutine(r)]  # no instance: both wait
+        assert len(held) == 2
+        await eventually(lambda: rig.throttler.waiting(NS, REV) == 2, what="two requests held")
+        assert values() == (2, None)
+        rig.throttler.set_endpoints(NS, REV, [inst.address])
+        first = await asyncio.wait_for(asyncio.shield(held[0]), 10)  # CC 1: one at a time
+        assert isinstance(first, Target)
+        assert values() == (1, 1)
+        first.status = 200
+        first.release()
+        second = await asyncio.wait_for(held[1], 10)
+        assert isinstance(second, Target) and values() == (0, 1)
+        reporter.tick(asyncio.get_running_loop().time() + 1.0)
+        second.release()
+    assert values() == (0, 0)
+    (point,) = [p for m in meters.collect() if m.name == "kn.revision.request.concurrency" for p in m.points]
+    assert dict(point.attrs) == {
+        "k8s.namespace.name": NS,
+        "kn.revision.name": REV,
+        "kn.service.name": "hello",
+        "kn.configuration.name": "hello-config",
+    }
+    assert isinstance(point.value, float) and point.value >= 0
+    kinds = {m.name: (m.kind, m.unit) for m in meters.collect()}
+    assert kinds["kn.revision.request.queued"] == ("updowncounter", "{request}")
+    assert kinds["kn.revision.request.active"] == ("updowncounter", "{request}")

@@ -168,6 +168,9 @@ def test_a_request_from_zero_is_traced_through_every_hop(traced: Up, sink: Sink)
     assert trying.end <= proxying.start and trying.end - trying.start > 0
     assert gateway.start <= trying.start and proxying.end <= gateway.end + 1_000_000  # ns
     assert queue.attributes.get("kn.revision.name") == "rec-00001" or queue.service == "rec"
+    # The status the client got, on the proxied hops' server spans.
+    assert gateway.attributes["http.response.status_code"] == 200
+    assert queue.attributes["http.response.status_code"] == 200
 
     # The app saw the trace: the incoming trace id, its parent the queue-proxy's span; tracestate passed on.
     status, body = up.get("rec.default.localhost", "/events")

@@ -1,4 +1,5 @@
-"""W3C traceparent parsing and propagation, knative/pkg's sampler choice, a sidecar's OBSERVABILITY_CONFIG."""
+"""W3C traceparent parsing and propagation, knative/pkg's sampler choice, a sidecar's OBSERVABILITY_CONFIG,
+a proxied request's span status."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 from zeroserve.config import TracingExportConfig
 from zeroserve.errors import ConfigError
+from zeroserve.net.proxy import RequestHead, Target
+from zeroserve.net.tracing import traced_router
 from zeroserve.observability.settings import OBSERVABILITY_ENV, tracing_from_env, tracing_json
 from zeroserve.observability.tracing import (
     TraceParent,
@@ -143,3 +146,19 @@ def test_a_sidecars_configuration_round_trips_through_its_environment() -> None:
 def test_a_bad_observability_config_says_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         tracing_from_env({OBSERVABILITY_ENV: text})
+
+
+@pytest.mark.parametrize(("status", "error"), [(200, False), (503, True)])
+def test_a_proxied_requests_span_ends_with_the_status_the_client_got(status: int, error: bool) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_ON)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    target = Target("127.0.0.1", 1)
+    route = traced_router(lambda head: target, provider.get_tracer("test"), "gateway")
+    assert route(RequestHead("GET", "/x", "HTTP/1.1", [(b"host", b"h")], "h", None)) is target
+    assert exporter.get_finished_spans() == ()  # open until the request is over
+    target.status = status  # as the proxy sets it before release
+    target.release()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes is not None and span.attributes["http.response.status_code"] == status
+    assert (span.status.status_code == trace.StatusCode.ERROR) is error

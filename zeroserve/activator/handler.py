@@ -24,6 +24,10 @@ server span). Knative has no attribute saying a wait was for a cold start; ``thr
 carries ``zeroserve.cold_start`` (true: the revision had no ready instance when the request came, so
 the span's length is the time the request waited for one to start), with ``kn.revision.name`` and
 ``k8s.namespace.name``.
+
+Metered (``metrics`` given), as Knative's handler: ``kn.revision.request.queued`` counts the requests
+waiting for capacity (a request that finds a slot at once never shows there), ``active`` those being
+proxied until their response ends.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from zeroserve.activator.throttler import Lease, RevisionInfo, Throttler
 from zeroserve.net import headers as h
 from zeroserve.net.probe import network_probe
 from zeroserve.net.proxy import RequestHead, Response, RouteResult, Target, Timeouts
+from zeroserve.observability.metrics import ActivatorMetrics
 from zeroserve.queue.breaker import QueueFull
 
 if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
@@ -144,9 +149,12 @@ class Activator:
         clock: Callable[[], float] | None = None,
         admission: Admission | None = None,
         tracer: trace.Tracer | None = None,
+        metrics: ActivatorMetrics | None = None,
     ) -> None:
         """``admission``: the instances have no queue-proxy sidecar; admit through it (see :class:`Admission`).
-        ``tracer``: trace the requests (see the module)."""
+        ``tracer``: trace the requests (see the module). ``metrics``: Knative's ``kn.revision.request.queued``
+        and ``active`` (see the module)."""
+        self._metrics = metrics
         self.throttler = throttler
         self.reporter = reporter
         self._clock = clock
@@ -226,10 +234,16 @@ class Activator:
         ended when the wait is."""
         timeouts = info.timeouts.anchored(asyncio.get_running_loop().time())
         self.reporter.request_in(namespace, revision, self._now())
+        metrics = self._metrics
+        queued = metrics.key(namespace, revision) if metrics is not None else None
+        if metrics is not None and queued is not None:
+            metrics.queued.add(queued, 1)
         try:
             async with asyncio.timeout_at(timeouts.held_until):
                 lease = await self.throttler.acquire(namespace, revision)
         except BaseException as exc:
+            if metrics is not None and queued is not None:
+                metrics.queued.add(queued, -1)
             self.reporter.request_out(namespace, revision, self._now())
             if trying is not None:
                 from opentelemetry.trace import StatusCode
@@ -243,6 +257,8 @@ class Activator:
             if isinstance(exc, errors.NotFound):
                 return _text(404, f"Error getting active endpoint: {exc.message}")
             raise
+        if metrics is not None and queued is not None:
+            metrics.queued.add(queued, -1)
         if trying is not None:
             trying.end()
             result = self._traced(head, namespace, revision, lease, timeouts, headers, drop, info.h2c)
@@ -294,9 +310,16 @@ class Activator:
         """On to the leased instance: through the inline queue (which knows its protocol), else a
         Target (over h2c to a revision that speaks it: Knative's activator proxies HTTP/2 as HTTP/2)."""
 
+        metrics = self._metrics
+        active = metrics.key(namespace, revision) if metrics is not None else None
+        if metrics is not None and active is not None:
+            metrics.active.add(active, 1)
+
         def release() -> None:
             lease.release()
             self.reporter.request_out(namespace, revision, self._now())
+            if metrics is not None and active is not None:
+                metrics.active.add(active, -1)
             if span is not None:
                 span.end()
 

@@ -4,7 +4,8 @@ Per revision the activator keeps a :class:`~zeroserve.queue.stats.RequestStats` 
 it holds or proxies. The **first** request for a revision without an entry sends at once a stat
 ``{concurrency 1, request count 1}``: the poke that scales a revision from zero without waiting
 for a report. Then, every second, :meth:`ConcurrencyReporter.report` cuts one stat per revision;
-the first report after the poke subtracts the request already counted (concurrency not below 0).
+the first report after the poke subtracts the request already counted (concurrency not below 0);
+each report's concurrency is also Knative's ``kn.revision.request.concurrency`` when ``metrics`` is given.
 A revision that saw no request during a whole period is forgotten, so the next request pokes
 again.
 
@@ -24,6 +25,7 @@ from typing import Protocol
 import aiohttp
 
 from zeroserve.autoscaler.metrics import Stat, StatMessage
+from zeroserve.observability.metrics import ActivatorMetrics
 from zeroserve.queue.stats import RequestStats
 
 logger = logging.getLogger(__name__)
@@ -55,9 +57,11 @@ class _Entry:
 class ConcurrencyReporter:
     """Counts requests per revision and cuts the reports (pure: time comes in as ``now``)."""
 
-    def __init__(self, sink: StatSink, pod_name: str = "activator") -> None:
+    def __init__(self, sink: StatSink, pod_name: str = "activator", metrics: ActivatorMetrics | None = None) -> None:
+        """``metrics``: each report's concurrency is recorded there too (``kn.revision.request.concurrency``)."""
         self.sink = sink
         self.pod_name = pod_name
+        self.metrics = metrics
         self._entries: dict[RevisionKey, _Entry] = {}
 
     def request_in(self, namespace: str, revision: str, now: float) -> None:
@@ -96,6 +100,9 @@ class ConcurrencyReporter:
     def tick(self, now: float) -> None:
         """Report and send (what the 1 s ticker calls)."""
         messages = self.report(now)
+        if self.metrics is not None:  # as Knative's reportToMetricsBackend: each report, not the poke
+            for m in messages:
+                self.metrics.reported(m.namespace, m.name, m.stat.average_concurrent_requests)
         if messages:
             self.sink.send(messages)
 

@@ -5,7 +5,8 @@ tracing off the hook is the bare one, so the proxy's per-request path is exactly
 request then gets a span (its parent the request's ``traceparent``, or none: a new trace) that is the
 current OpenTelemetry context while the hook runs, awaited parts included, so the hops inside this
 process (the activator, the inline queue-proxy) make their spans its children. The span ends when
-the request is over (``Target.release``), or at once for a local answer; the request goes on with a
+the request is over (``Target.release``, with ``http.response.status_code`` the status the client
+got: an error status from 500 on), or at once for a local answer; the request goes on with a
 ``traceparent`` naming the innermost span made for it (the one a hop inside set, else this one), the
 client's replaced. Probes (``K-Network-Probe``, kubelet's) are not traced, as Knative's otelhttp
 filters leave them out.
@@ -13,7 +14,7 @@ filters leave them out.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -23,6 +24,7 @@ from zeroserve.net import headers as h
 from zeroserve.net.proxy import Local, RequestHead, Response, Router, RouteResult, Target
 from zeroserve.observability import tracing
 
+STATUS_CODE = "http.response.status_code"
 _PROBES = (h.K_NETWORK_PROBE.lower().encode(), h.K_KUBELET_PROBE.lower().encode())
 
 
@@ -43,14 +45,30 @@ def finish(result: RouteResult | Local, span: trace.Span) -> RouteResult | Local
     """What the hook answered, with ``span`` ended when it is over and propagated to the next hop."""
     if isinstance(result, Target):
         propagate(result, span)
-        result.also_on_release(span.end)
+        result.also_on_release(_ender(result, span))
         return result
     if isinstance(result, Response):
-        span.set_attribute("http.response.status_code", result.status)
-        if result.status >= 500:
-            span.set_status(trace.StatusCode.ERROR)
+        set_status_code(span, result.status)
     span.end()
     return result
+
+
+def set_status_code(span: trace.Span, status: int) -> None:
+    """``http.response.status_code`` (and an error status for 5xx, as otelhttp's server spans)."""
+    span.set_attribute(STATUS_CODE, status)
+    if status >= 500:
+        span.set_status(trace.StatusCode.ERROR)
+
+
+def _ender(target: Target, span: trace.Span) -> Callable[[], None]:
+    """End ``span`` with the status the client got (the proxy sets ``target.status`` before release)."""
+
+    def end() -> None:
+        if target.status:
+            set_status_code(span, target.status)
+        span.end()
+
+    return end
 
 
 def traced_router(
@@ -115,4 +133,4 @@ async def _later(
     return finished
 
 
-__all__ = ["finish", "is_probe", "propagate", "traced_router"]
+__all__ = ["STATUS_CODE", "finish", "is_probe", "propagate", "set_status_code", "traced_router"]

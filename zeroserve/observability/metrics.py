@@ -268,10 +268,23 @@ class RevisionRequests:
         self._metrics.depth.set(self._attrs, in_flight)
 
 
-class ActivatorMetrics:
-    """The activator's ``kn.revision.request.{concurrency,queued,active}``."""
+def _no_owners(_namespace: str, _revision: str) -> tuple[str, str]:
+    return ("", "")
 
-    def __init__(self, registry: MeterRegistry) -> None:
+
+class ActivatorMetrics:
+    """The activator's ``kn.revision.request.{concurrency,queued,active}`` (``handler/metrics.go``).
+
+    ``queued`` and ``active`` are up-down counters with the namespace and revision only, moved per
+    request as Knative's ``activationHandler`` does: queued from arrival until the throttler gives a
+    slot (or gives up), active while proxying. ``concurrency`` is a gauge of each revision's
+    average concurrency in the activator over the last report period, recorded as each report is cut
+    (``ConcurrencyReporter.reportToMetricsBackend``), with the service and configuration too:
+    ``owners(namespace, revision)`` names them."""
+
+    def __init__(self, registry: MeterRegistry, owners: Callable[[str, str], tuple[str, str]] = _no_owners) -> None:
+        self._owners = owners
+        self._keys: dict[tuple[str, str], Attrs] = {}
         self.concurrency = registry.gauge(
             "kn.revision.request.concurrency",
             "{request}",
@@ -292,6 +305,17 @@ class ActivatorMetrics:
             ACTIVATOR_SCOPE,
             "updowncounter",
         )
+
+    def key(self, namespace: str, revision: str) -> Attrs:
+        """The attributes of ``queued``/``active`` for a revision (made once per revision)."""
+        found = self._keys.get((namespace, revision))
+        if found is None:
+            found = self._keys[(namespace, revision)] = ((NAMESPACE, namespace), (REVISION, revision))
+        return found
+
+    def reported(self, namespace: str, revision: str, concurrency: float) -> None:
+        """A report's average concurrency of a revision (``kn.revision.request.concurrency``)."""
+        self.concurrency.set(revision_attrs(namespace, revision, *self._owners(namespace, revision)), concurrency)
 
 
 _DESCRIPTIONS = {

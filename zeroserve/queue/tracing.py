@@ -2,13 +2,13 @@
 
 :class:`TracedInlineQueue` stands in front of an :class:`~zeroserve.queue.inline.InlineQueue` where
 tracing is configured (nothing changes where it is not): each request admitted to an instance gets
-``kn.queueproxy.proxy`` (until the request is over) and, when the instance has a breaker
-(``containerConcurrency >= 1``), its child ``kn.queueproxy.wait`` for the time spent waiting for a
-slot (zero-length when one was free). Their parent is the current span (the gateway's, or the
-activator's ``activator_proxy``); the app gets a ``traceparent`` naming ``kn.queueproxy.proxy``.
-Kubelet probes pass untraced, as Knative's handler lets them by first. The spans carry the
-revision's attributes (``kn.revision.name``, ``k8s.namespace.name``, ``k8s.pod.name``): in Knative
-they are the queue-proxy's resource, here one process holds every instance's queue.
+``kn.queueproxy.proxy`` (until the request is over, then with ``http.response.status_code``) and,
+when the instance has a breaker (``containerConcurrency >= 1``), its child ``kn.queueproxy.wait``
+for the time spent waiting for a slot (zero-length when one was free). Their parent is the current
+span (the gateway's, or the activator's ``activator_proxy``); the app gets a ``traceparent``
+naming ``kn.queueproxy.proxy``. Kubelet probes pass untraced, as Knative's handler lets them by
+first. The spans carry the revision's attributes (``kn.revision.name``, ``k8s.namespace.name``,
+``k8s.pod.name``): in Knative they are the queue-proxy's resource, here one process holds every instance's queue.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from opentelemetry import trace
 
 from zeroserve.net import headers as h
 from zeroserve.net.proxy import Response, RouteResult, Target, Timeouts
+from zeroserve.net.tracing import set_status_code
 from zeroserve.observability import tracing
 from zeroserve.queue.inline import Address, InlineInstance, InlineQueue, Release
 
@@ -57,11 +58,15 @@ class TracedInstance:
         if self._instance.breaker is not None:
             waiting = tracer.start_span("kn.queueproxy.wait", trace.set_span_in_context(span))
 
+        admitted: list[Target] = []  # the Target, once there is one: its status when it is over
+
         def done() -> None:
             try:
                 if also is not None:
                     also()
             finally:
+                if admitted and admitted[0].status:
+                    set_status_code(span, admitted[0].status)
                 span.end()
 
         headers = (*(x for x in headers if x[0] != tracing.TRACEPARENT), tracing.header_of(span))
@@ -69,19 +74,24 @@ class TracedInstance:
         if isinstance(result, (Target, Response)):
             if waiting is not None:
                 waiting.end()
+            if isinstance(result, Target):
+                admitted.append(result)
             return result
         assert waiting is not None  # only a breaker makes a request wait
-        return _waited(result, waiting, span)
+        return _waited(result, waiting, span, admitted)
 
 
-async def _waited(pending: Awaitable[RouteResult], waiting: trace.Span, span: trace.Span) -> RouteResult:
+async def _waited(
+    pending: Awaitable[RouteResult], waiting: trace.Span, span: trace.Span, admitted: list[Target]
+) -> RouteResult:
     try:
         result = await pending
     finally:
         waiting.end()
     if isinstance(result, Response):  # 503 queue full or 504: the slot never came
-        span.set_attribute("http.response.status_code", result.status)
-        span.set_status(trace.StatusCode.ERROR)
+        set_status_code(span, result.status)
+    elif isinstance(result, Target):
+        admitted.append(result)
     return result
 
 
