@@ -91,7 +91,7 @@ from zeroserve.gateway.server import Gateway
 from zeroserve.images.store import SkopeoImageStore
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
 from zeroserve.observability.listener import MetricsListener
-from zeroserve.observability.metrics import AutoscalerMetrics, MeterRegistry, QueueMetrics
+from zeroserve.observability.metrics import ActivatorMetrics, AutoscalerMetrics, MeterRegistry, QueueMetrics
 from zeroserve.observability.otlp import OtlpMetrics
 from zeroserve.observability.prometheus import KnativeCollector
 from zeroserve.observability.settings import OBSERVABILITY_ENV, tracing_json
@@ -328,12 +328,14 @@ async def _serve(
         ),
         history=history,
     )
-    reporter = ConcurrencyReporter(InProcessStatSink(multiscaler))
+    activator_metrics = ActivatorMetrics(meters, lambda ns, rev: recorder.owners(WorkloadKey(ns, rev)))
+    reporter = ConcurrencyReporter(InProcessStatSink(multiscaler), metrics=activator_metrics)
     activator = Activator(
         throttler,
         reporter,
         admission=admission,
         tracer=tracer_provider.get_tracer(ACTIVATOR_SCOPE) if tracer_provider is not None else None,
+        metrics=activator_metrics,
     )
 
     # Request logs (config-observability, live): inline, the gateway and the activator write each
