@@ -12,9 +12,10 @@ from zeroserve.autoscaler.collector import DeciderKey, MetricSpec
 from zeroserve.autoscaler.scaling import DeciderSpec
 from zeroserve.controller.reconcilers import configuration, revision
 from zeroserve.controller.reconcilers.base import Key
-from zeroserve.controller.reconcilers.kpa import KPAReconciler
+from zeroserve.controller.reconcilers.kpa import KPAReconciler, PodCounts, pod_counts
 from zeroserve.controller.reconcilers.sks import NullServingMode, SKSReconciler
-from zeroserve.runtime.base import WorkloadKey
+from zeroserve.observability.metrics import AutoscalerMetrics, MeterRegistry, revision_attrs
+from zeroserve.runtime.base import InstanceView, WorkloadKey
 from zeroserve.testing import cond
 from zeroserve.testing import configuration as configuration_obj
 from zeroserve.testing.controller import ControllerEnv as Env
@@ -274,3 +275,32 @@ async def test_sks_not_owned(bench: Bench) -> None:
         "NotOwned",
         f'There is an existing ServerlessService "{NAME}" that we do not own.',
     )
+
+
+async def test_knatives_pod_gauges_follow_the_scale_wanted_and_the_pods(env: Env) -> None:
+    """kpa.go reportMetrics: requested (unknown keeps the last), count (ready), not ready, by PA."""
+    deciders, modes, metrics = FakeDeciders(), NullServingMode(), AutoscalerMetrics(MeterRegistry())
+    bench = Bench(env, deciders, modes, KPAReconciler(deciders, metrics), SKSReconciler(modes))
+    await stamp(env)
+    await bench.all()  # no decision yet: requested 0, one instance starting
+    a = revision_attrs("default", NAME, "", "hello")
+    assert (metrics.requested.values[a], metrics.count.values[a], metrics.not_ready.values[a]) == (0, 0, 1)
+    env.runtime.make_ready(WKEY)
+    deciders.decide(1, ebc=0)
+    await bench.all()
+    assert (metrics.requested.values[a], metrics.count.values[a], metrics.not_ready.values[a]) == (1, 1, 0)
+    assert (metrics.pending.values[a], metrics.terminating.values[a]) == (0, 0)
+    deciders.decisions.clear()  # the decider restarted: the scale unknown keeps the last requested
+    await bench.all()
+    assert metrics.requested.values[a] == 1
+
+
+def test_pods_by_state_as_knatives_pod_accessor() -> None:
+    views = (
+        InstanceView("a", started=True, ready=True, stopping=False),
+        InstanceView("b", started=True, ready=False, stopping=False),
+        InstanceView("c", started=False, ready=False, stopping=False),  # Pending
+        InstanceView("d", started=True, ready=True, stopping=True),  # terminating
+        InstanceView("e", started=False, ready=False, stopping=False, restarts=2),  # crash-looping: Running
+    )
+    assert pod_counts(views) == PodCounts(ready=1, not_ready=4, pending=1, terminating=1)

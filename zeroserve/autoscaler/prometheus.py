@@ -82,7 +82,7 @@ class DeciderGauges:
     def _observe_knative(
         self, key: DeciderKey, metric: str, target: float, desired: int, ebc: int, result: ScaleResult | None
     ) -> None:
-        """``scalingMetrics.Record``/``SetPanic`` after a tick; the ready count as ``kn.revision.pods.count``."""
+        """``scalingMetrics.Record``/``SetPanic`` after a tick (``kn.revision.pods.count`` is the KPA reconciler's)."""
         assert self._knative is not None
         valid = result is not None and result.scale_valid
         a = self._knative.attrs(key)
@@ -96,8 +96,6 @@ class DeciderGauges:
             panicked=result.observed_panic if valid and result is not None else None,
             target=target,
         )
-        if valid and result is not None and result.ready_pods is not None:
-            self._knative.metrics.count.set(a, result.ready_pods)
 
     def _remove_metric(self, key: DeciderKey, metric: str) -> None:
         for g in (self.stable, self.panic, self.target):

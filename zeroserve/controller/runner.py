@@ -107,6 +107,7 @@ from zeroserve.controller.recorder import EventRecorder
 from zeroserve.controller.workqueue import ShutDown, WorkQueue
 from zeroserve.errors import Conflict, Gone, NotFound, ZeroserveError
 from zeroserve.images.base import ImageStore
+from zeroserve.observability.metrics import AutoscalerMetrics
 from zeroserve.runtime.base import Runtime, WorkloadKey
 from zeroserve.store.base import Store, WatchEvent
 
@@ -225,8 +226,10 @@ class Controller:
         broker_ingress: BrokerIngress | None = None,
         recorder: EventRecorder | None = None,
         api_url: str = "",
+        kpa_metrics: AutoscalerMetrics | None = None,
     ) -> None:
-        """``api_url``: the API server's URL, the ``source`` of ApiServerSources' events."""
+        """``api_url``: the API server's URL, the ``source`` of ApiServerSources' events; ``kpa_metrics``:
+        where the KPA reconciler records Knative's ``kn.revision.pods.*``."""
         digests = DigestResolver(images, self._on_digests) if images is not None else None
         clock = clock or SystemClock()
         self.recorder = recorder or EventRecorder(store, clock)
@@ -239,7 +242,7 @@ class Controller:
         self.reconcilers[APISERVERSOURCE.kind] = ApiServerSourceReconciler(api_url).reconcile
         self.reconcilers[PODAUTOSCALER.kind] = _not_autoscaled
         self.reconcilers[SERVERLESSSERVICE.kind] = _not_autoscaled
-        self._kpa = KPAReconciler(multiscaler) if multiscaler is not None else None
+        self._kpa = KPAReconciler(multiscaler, kpa_metrics) if multiscaler is not None else None
         self._hpa = HPAReconciler(multiscaler) if multiscaler is not None else None
         if multiscaler is not None:
             self.reconcilers[PODAUTOSCALER.kind] = self._reconcile_pa

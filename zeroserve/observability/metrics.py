@@ -411,14 +411,15 @@ class AutoscalerMetrics:
             gauges[1].set(a, panicked)
         gauges[2].set(a, target)
 
-    def pods(self, a: Attrs, *, requested: int | None, ready: int, not_ready: int, pending: int = 0) -> None:
-        """``kpaMetrics.Record``: ``requested`` None (scale unknown) keeps the last value."""
-        if requested is not None:
-            self.requested.set(a, requested)
+    def pods(
+        self, a: Attrs, *, requested: int | None, ready: int, not_ready: int, pending: int = 0, terminating: int = 0
+    ) -> None:
+        """``kpaMetrics.Record``: ``requested`` None (scale unknown) keeps the last value (0 at first)."""
+        self.requested.set(a, requested if requested is not None else self.requested.values.get(a, 0))
         self.count.set(a, ready)
         self.not_ready.set(a, not_ready)
         self.pending.set(a, pending)
-        self.terminating.set(a, 0)
+        self.terminating.set(a, terminating)
 
 
 __all__ = [

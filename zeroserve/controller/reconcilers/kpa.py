@@ -11,7 +11,8 @@ Phases, as Knative's ``ReconcileKind``:
 4. SKS mode: Serve iff the wanted scale is above 0 and the excess burst capacity is not negative;
 5. status: ``desiredScale``, ``actualScale``, ``appliedScale`` (the replicas the Revision
    reconciler hands to the runtime), ``Active`` by Knative's table (:func:`compute_active_condition`),
-   ``SKSReady``, ``ScaleTargetInitialized``.
+   ``SKSReady``, ``ScaleTargetInitialized``; Knative's ``kn.revision.pods.requested|count|
+   not_ready.count|pending.count|terminating.count`` from the wanted scale and the pods by state.
 
 The pure parts take ``now`` (wall time, since condition transition times are wall timestamps) and
 return requeue delays instead of calling an enqueue callback.
@@ -24,7 +25,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from zeroserve.api import annotations as ann
 from zeroserve.api import labels
@@ -49,7 +50,8 @@ from zeroserve.config.duration import SECOND, parse_duration
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
 from zeroserve.controller.resources import owners
 from zeroserve.controller.resources.sks import MIN_ACTIVATORS, make_sks, num_activators, sks_name
-from zeroserve.runtime.base import WorkloadKey
+from zeroserve.observability.metrics import AutoscalerMetrics, revision_attrs
+from zeroserve.runtime.base import InstanceView, WorkloadKey
 
 log = logging.getLogger(__name__)
 
@@ -284,9 +286,74 @@ def compute_status(pa: PodAutoscaler, cm: ConditionManager, want: int, ready: in
 
 
 def ready_count(deps: Deps, pa: PodAutoscaler) -> int:
-    rev = pa.metadata.labels.get(labels.REVISION) or pa.metadata.name or ""
-    status = deps.runtime.status(WorkloadKey(pa.metadata.namespace or "", rev))
+    status = deps.runtime.status(_workload_key(pa))
     return 0 if status is None else status.ready
+
+
+def _workload_key(pa: PodAutoscaler) -> WorkloadKey:
+    return WorkloadKey(pa.metadata.namespace or "", pa.metadata.labels.get(labels.REVISION) or pa.metadata.name or "")
+
+
+@runtime_checkable
+class _Instances(Protocol):
+    """A runtime that shows its instances as pods (``LocalRuntime``)."""
+
+    def instances(self, key: WorkloadKey) -> tuple[InstanceView, ...]: ...
+
+
+@dataclass(frozen=True)
+class PodCounts:
+    """Knative's ``PodAccessor.PodCountsByState`` (``pkg/resources/pods.go``) over the pods as the pod
+    mirror writes them: Pending (not started, never restarted) is pending and not ready; Running and
+    stopping is terminating and not ready; Running is ready when ready, else not ready."""
+
+    ready: int = 0
+    not_ready: int = 0
+    pending: int = 0
+    terminating: int = 0
+
+
+def pod_counts(views: tuple[InstanceView, ...]) -> PodCounts:
+    ready = not_ready = pending = terminating = 0
+    for v in views:
+        if not v.started and not v.restarts:
+            pending += 1
+            not_ready += 1
+        elif v.stopping:
+            terminating += 1
+            not_ready += 1
+        elif v.ready:
+            ready += 1
+        else:
+            not_ready += 1
+    return PodCounts(ready, not_ready, pending, terminating)
+
+
+def record_pods(metrics: AutoscalerMetrics, deps: Deps, pa: PodAutoscaler, want: int) -> None:
+    """``kpaMetrics.Record`` (``kpa/metrics.go``): the scale wanted (-1, unknown, keeps the last) and the
+    pods by state, attributes the namespace, the PA's name and its Service/Configuration labels."""
+    key = _workload_key(pa)
+    runtime = deps.runtime
+    if isinstance(runtime, _Instances):
+        counts = pod_counts(runtime.instances(key))
+    else:  # a runtime that shows no pods: its ready count and the rest as not ready
+        status = runtime.status(key)
+        ready = 0 if status is None else status.ready
+        counts = PodCounts(ready, max((0 if status is None else status.desired) - ready, 0))
+    a = revision_attrs(
+        key.namespace,
+        pa.metadata.name or "",
+        pa.metadata.labels.get(labels.SERVICE, ""),
+        pa.metadata.labels.get(labels.CONFIGURATION, ""),
+    )
+    metrics.pods(
+        a,
+        requested=None if want == SCALE_UNKNOWN else want,
+        ready=counts.ready,
+        not_ready=counts.not_ready,
+        pending=counts.pending,
+        terminating=counts.terminating,
+    )
 
 
 def mark_not_owned(cm: ConditionManager, kind: str, name: str) -> None:
@@ -336,8 +403,10 @@ async def load_pa(deps: Deps, key: Key, deciders: _Forgets) -> tuple[Obj, PodAut
 class KPAReconciler:
     """The KPA-class PodAutoscaler reconciler; ``deciders`` is the multiscaler."""
 
-    def __init__(self, deciders: Deciders) -> None:
+    def __init__(self, deciders: Deciders, metrics: AutoscalerMetrics | None = None) -> None:
+        """``metrics``: Knative's ``kn.revision.pods.*`` gauges, recorded at each reconcile (:func:`record_pods`)."""
         self.deciders = deciders
+        self.metrics = metrics
 
     async def reconcile(self, deps: Deps, key: Key) -> Requeue:
         loaded = await load_pa(deps, key, self.deciders)
@@ -363,6 +432,8 @@ class KPAReconciler:
             await reconcile_sks(deps, pa, PROXY, MIN_ACTIVATORS, current)
             cm.mark_unknown(SKS_READY, "NotReady", NO_PRIVATE_SERVICE)
             compute_status(pa, cm, SCALE_UNKNOWN, 0, cfg)
+            if self.metrics is not None:
+                record_pods(self.metrics, deps, pa, SCALE_UNKNOWN)
             return None
         sks = current[1]
         pa.status.metrics_service_name = sks.status.private_service_name
@@ -387,4 +458,6 @@ class KPAReconciler:
         mark_sks(cm, sks)
         log.debug("%s: want=%d desired=%d ebc=%d mode=%s ready=%d", dkey, outcome.want, desired, ebc, mode, ready)
         compute_status(pa, cm, outcome.want, ready, cfg)
+        if self.metrics is not None:
+            record_pods(self.metrics, deps, pa, outcome.want)
         return outcome.requeue
