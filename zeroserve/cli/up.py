@@ -315,6 +315,7 @@ async def _serve(
         stack.push_async_callback(http_stats.close)
     registry = CollectorRegistry()
     registry.register(KnativeCollector(meters))
+    scaling_metrics = AutoscalerMetrics(meters)  # the deciders' and the KPA reconciler's kn.revision.*
     multiscaler = Multiscaler(
         Collector(),
         sources,
@@ -323,9 +324,7 @@ async def _serve(
         scraper=Scraper(scrape_sources, stats_client),
         usage=RuntimeUsage(runtime),
         registry=registry,
-        knative=KnativeScaling(
-            AutoscalerMetrics(meters), lambda key: recorder.owners(WorkloadKey(key.namespace, key.revision))
-        ),
+        knative=KnativeScaling(scaling_metrics, lambda key: recorder.owners(WorkloadKey(key.namespace, key.revision))),
         history=history,
     )
     activator_metrics = ActivatorMetrics(meters, lambda ns, rev: recorder.owners(WorkloadKey(ns, rev)))
@@ -397,6 +396,7 @@ async def _serve(
         images=images,
         broker_ingress=brokers,  # the Broker reconciler publishes each MT Broker to the ingress
         api_url=api.url,  # the source of ApiServerSources' events
+        kpa_metrics=scaling_metrics,
     )
     watcher.subscribe(lambda _cfg: controller.config_changed())
     # Eventing: the Brokers' durable log (DATA/eventing.db) and the dispatcher to the Triggers' subscribers.
