@@ -16,6 +16,7 @@ import pytest
 from tests.queue.qp_app import App, run_app
 from tests.support.h2app import serve as serve_h2app
 from tests.support.polling import eventually
+from zeroserve.observability.metrics import MeterRegistry, QueueMetrics, SidecarSeries
 from zeroserve.queue.server import QueueProxy
 from zeroserve.queue.settings import Settings, UserProbe
 
@@ -296,3 +297,51 @@ async def test_an_h2c_app_is_spoken_to_over_http2_and_http2_clients_are_served()
             got = await http2.get(f"http://127.0.0.1:{qp.serving_port}/proto")
             assert (got.http_version, got.text) == ("HTTP/2", "HTTP/2.0")
         assert [protocol for protocol, _, _ in h2.requests] == ["HTTP/2.0"] * 3
+
+
+async def test_knatives_request_metrics_on_the_admin_port(app: App, client: aiohttp.ClientSession) -> None:
+    """kn.serving.invocation.duration by status (probes not counted) and kn.serving.queue.depth, as
+    GET /series gives them to `zeroserve up` (which sums the pods: SidecarSeries)."""
+    names = {"namespace": "default", "revision": "hello-00001", "service": "hello", "configuration": "hello"}
+    async with queue_proxy(app, container_concurrency=1, pod="hello-1", **names) as qp:
+        app.gate.set()
+        assert [(await get(client, qp.serving_port, "/headers"))[0] for _ in range(3)] == [200] * 3
+        assert (await get(client, qp.serving_port, "/missing"))[0] == 404
+        assert (await get(client, qp.serving_port, "/healthz", headers={"K-Kubelet-Probe": "queue"}))[0] == 200
+        status, text = await get(client, qp.admin_port, "/series")
+    assert status == 200
+    body = json.loads(text)
+    assert body["pod"] == "hello-1"
+    by_status = {
+        dict(map(tuple, s["attrs"]))["http.response.status_code"]: s
+        for s in body["series"]
+        if s["name"] == "kn.serving.invocation.duration"
+    }
+    assert {code: s["count"] for code, s in by_status.items()} == {200: 3, 404: 1}
+    assert sum(by_status[200]["counts"]) == 3 and by_status[200]["sum"] > 0
+    (depth,) = [s for s in body["series"] if s["name"] == "kn.serving.queue.depth"]
+    assert dict(map(tuple, depth["attrs"])) == {
+        "k8s.namespace.name": "default",
+        "kn.revision.name": "hello-00001",
+        "kn.service.name": "hello",
+        "kn.configuration.name": "hello",
+    }
+
+    # up's side: the pods summed per attribute set; a pod gone keeps its counts, not its depth
+    metrics = QueueMetrics(MeterRegistry())
+    sums = SidecarSeries(metrics)
+    rev = ("default", "hello-00001")
+    sums.update(rev, "hello-1", body["series"])
+    sums.update(rev, "hello-2", body["series"])
+    sums.live(["hello-1", "hello-2"])
+    sums.publish()
+    counts = {dict(a)["http.response.status_code"]: h.count for a, h in metrics.duration.series.items()}
+    assert counts == {200: 6, 404: 2}
+    sums.live(["hello-1"])
+    sums.publish()
+    assert {h.count for h in metrics.duration.series.values()} == {6, 2}
+    assert list(metrics.depth.values.values()) == [depth["value"]]
+    sums.update(rev, "hello-3", [{"name": "kn.serving.invocation.duration", "attrs": "bad"}])  # skipped
+    sums.keep([])  # the revision is gone
+    sums.publish()
+    assert metrics.duration.series == {} and metrics.depth.values == {}

@@ -272,6 +272,116 @@ def _no_owners(_namespace: str, _revision: str) -> tuple[str, str]:
     return ("", "")
 
 
+SeriesWire = dict[str, object]
+"""One series of a sidecar's :func:`series_wire`: ``name``, ``attrs`` (pairs) and ``value``, or a
+histogram's ``bounds``, ``counts``, ``sum``, ``count``, ``min``, ``max``."""
+
+
+def series_wire(metrics: QueueMetrics) -> list[SeriesWire]:
+    """A queue-proxy's series as JSON-ready values (what a sidecar serves ``zeroserve up`` on its admin port)."""
+    out: list[SeriesWire] = []
+    for a, h in list(metrics.duration.series.items()):
+        if h.count:
+            out.append(
+                {
+                    "name": metrics.duration.name,
+                    "attrs": [list(p) for p in a],
+                    "bounds": list(h.bounds),
+                    "counts": list(h.counts),
+                    "sum": h.sum,
+                    "count": h.count,
+                    "min": h.min,
+                    "max": h.max,
+                }
+            )
+    for a, v in list(metrics.depth.values.items()):
+        out.append({"name": metrics.depth.name, "attrs": [list(p) for p in a], "value": v})
+    return out
+
+
+class SidecarSeries:
+    """The queue-proxy series of every sidecar, summed per attribute set into ``metrics``.
+
+    Each sidecar's series are cumulative; :meth:`update` takes a pod's latest, and the revision's
+    histogram is the sum over every pod seen (a pod gone keeps its last counts, so the series never
+    go back); ``kn.serving.queue.depth`` is the sum over the pods still listed. :meth:`keep` forgets
+    the pods of revisions no longer run. Bad input (another bound set, odd types) is skipped."""
+
+    def __init__(self, metrics: QueueMetrics) -> None:
+        self._metrics = metrics
+        self._pods: dict[str, tuple[tuple[str, str], list[SeriesWire]]] = {}
+        self._live: set[str] = set()
+        self._owned: set[Attrs] = set()
+        """The attribute sets written into ``metrics`` (rewritten from the sum at each update)."""
+
+    def update(self, revision: tuple[str, str], pod: str, series: list[SeriesWire]) -> None:
+        self._pods[pod] = (revision, series)
+
+    def live(self, pods: Iterable[str]) -> None:
+        """The pods listed now (their depth counts)."""
+        self._live = set(pods)
+
+    def keep(self, revisions: Iterable[tuple[str, str]]) -> None:
+        """Forget the pods of the revisions not in ``revisions``."""
+        kept = set(revisions)
+        self._pods = {p: v for p, v in self._pods.items() if v[0] in kept}
+
+    def publish(self) -> None:
+        """Write the sums into ``metrics`` (replacing what was published before)."""
+        duration, depth = self._metrics.duration, self._metrics.depth
+        histograms: dict[Attrs, HistogramSeries] = {}
+        depths: dict[Attrs, float] = {}
+        for pod, (_, series) in self._pods.items():
+            for item in series:
+                parsed = _parse_series(item, duration.bounds)
+                if parsed is None:
+                    continue
+                name, a, value = parsed
+                if name == duration.name and isinstance(value, HistogramValue):
+                    h = histograms.get(a)
+                    if h is None:
+                        h = histograms[a] = HistogramSeries(duration.bounds)
+                    h.counts = [x + y for x, y in zip(h.counts, value.counts, strict=True)]
+                    h.sum += value.sum
+                    h.count += value.count
+                    h.min, h.max = min(h.min, value.min), max(h.max, value.max)
+                elif name == depth.name and isinstance(value, float) and pod in self._live:
+                    depths[a] = depths.get(a, 0) + value
+        for a in self._owned - histograms.keys():
+            duration.series.pop(a, None)
+        for a in self._owned - depths.keys():
+            depth.values.pop(a, None)
+        duration.series.update(histograms)
+        depth.values.update(depths)
+        self._owned = set(histograms) | set(depths)
+
+
+def _parse_series(item: object, bounds: tuple[float, ...]) -> tuple[str, Attrs, HistogramValue | float] | None:
+    """One :func:`series_wire` item back (None: not one, or of other bounds)."""
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(item.get("attrs"), list):
+        return None
+    pairs: list[tuple[str, str | int]] = []
+    for pair in item["attrs"]:
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+            return None
+        if not isinstance(pair[1], (str, int)):
+            return None
+        pairs.append((pair[0], pair[1]))
+    a = tuple(sorted(pairs))
+    if "value" in item:
+        value = item["value"]
+        return (item["name"], a, float(value)) if isinstance(value, (int, float)) else None
+    counts, numbers = item.get("counts"), [item.get(k) for k in ("sum", "min", "max")]
+    if item.get("bounds") != list(bounds) or not isinstance(counts, list) or len(counts) != len(bounds) + 1:
+        return None
+    if not all(isinstance(c, int) for c in counts) or not isinstance(item.get("count"), int):
+        return None
+    if not all(isinstance(n, (int, float)) for n in numbers):
+        return None
+    total, low, high = (float(n) for n in numbers)  # type: ignore[arg-type]
+    return item["name"], a, HistogramValue(bounds, tuple(counts), total, item["count"], low, high)
+
+
 class ActivatorMetrics:
     """The activator's ``kn.revision.request.{concurrency,queued,active}`` (``handler/metrics.go``).
 
@@ -444,6 +554,9 @@ __all__ = [
     "Point",
     "QueueMetrics",
     "RevisionRequests",
+    "SeriesWire",
+    "SidecarSeries",
     "attrs",
     "revision_attrs",
+    "series_wire",
 ]

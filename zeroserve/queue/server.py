@@ -15,8 +15,11 @@ Two listeners, both on the one streaming proxy core (:class:`~zeroserve.net.Prox
   ``X-Forwarded-*`` and preserves Host; it speaks HTTP/2 to an app whose port is named ``h2c``
   (``USER_PROTOCOL``), and takes HTTP/2 (prior knowledge) as well as HTTP/1.1 on the serving port.
 * the **admin port**: ``GET /stats`` (the last 1 s report, JSON of
-  :class:`~zeroserve.autoscaler.metrics.Stat`), ``POST /drain`` and ``GET /wait-for-drain``
-  (Knative's preStop hook): both drain and answer once the instance is drained.
+  :class:`~zeroserve.autoscaler.metrics.Stat`), ``GET /series`` (Knative's request metrics of this
+  queue-proxy, cumulative, as JSON: ``kn.serving.invocation.duration`` by status code from arrival,
+  probes not counted, and ``kn.serving.queue.depth``; ``zeroserve up`` polls it and sums the pods per
+  revision, where Knative's Prometheus scrapes each queue-proxy's port 9091), ``POST /drain`` and
+  ``GET /wait-for-drain`` (Knative's preStop hook): both drain and answer once the instance is drained.
 
 Drain, in Knative's order: probes fail at once; requests that still arrive are served until a
 quiet period passes without any; the serving port stops accepting and in-flight requests
@@ -65,6 +68,7 @@ from zeroserve.net.proxy import (
     install_uvloop,
     limit,
 )
+from zeroserve.observability.metrics import MeterRegistry, QueueMetrics, revision_attrs, series_wire
 from zeroserve.queue.breaker import QUEUE_FULL_MESSAGE, Breaker, QueueFull
 from zeroserve.queue.drain import Drainer
 from zeroserve.queue.readiness import Prober
@@ -78,6 +82,8 @@ if TYPE_CHECKING:  # OpenTelemetry is loaded only where tracing is on
 logger = logging.getLogger(__name__)
 
 PROBE_VALUE = "queue"
+SERIES_PATH = "/series"
+"""The admin port's Knative request metrics, as JSON (``series_wire``): what ``zeroserve up`` polls."""
 READY_LINE = "queue-proxy ready serving={serving} admin={admin}"
 ACTIVATOR = b"activator"
 _PROBE_HEADER = h.K_NETWORK_PROBE.lower().encode()
@@ -122,6 +128,11 @@ class QueueProxy:
         self.drainer = Drainer(settings.drain_quiet_period)
         self.timeouts = timeouts_of(settings)
         self.request_log = _request_log(settings)
+        self.metrics = QueueMetrics(MeterRegistry())
+        """Knative's request metrics of this queue-proxy, served on ``GET /series`` (``zeroserve up`` sums them)."""
+        self._requests = self.metrics.revision(
+            revision_attrs(settings.namespace, settings.revision, settings.service, settings.configuration)
+        )
         self._revision = RevisionInfo(
             settings.revision, settings.namespace, settings.service, settings.configuration, settings.pod, settings.host
         ).value()
@@ -201,8 +212,10 @@ class QueueProxy:
         self.drainer.touch(now)
         self.stats.req_in(now, proxied)
         breaker = self.breaker
+        if breaker is not None:
+            self._requests.depth(breaker.in_flight)  # kn.serving.queue.depth, as each request arrives
         if breaker is None or breaker.reserve():
-            return self._target(self.timeouts, proxied, breaker is not None, original_host)
+            return self._target(self.timeouts, proxied, breaker is not None, now, original_host)
         return self._queued(now, proxied, original_host)
 
     def _kubelet_probe(self, original_host: bytes | None) -> Target:
@@ -218,18 +231,22 @@ class QueueProxy:
         )
 
     def _target(
-        self, timeouts: Timeouts, proxied: bool, holds_slot: bool, original_host: bytes | None = None
+        self, timeouts: Timeouts, proxied: bool, holds_slot: bool, arrived: float, original_host: bytes | None = None
     ) -> Target:
         def done() -> None:
             if holds_slot and self.breaker is not None:
                 self.breaker.release()
-            self.stats.req_out(self._loop.time(), proxied)
+            now = self._loop.time()
+            self.stats.req_out(now, proxied)
+            if target.status:  # kn.serving.invocation.duration, from arrival (the proxy set the status)
+                self._requests.done(now - arrived, target.status)
 
         s = self.settings
         if original_host is None:
-            return Target(s.user_host, s.user_port, timeouts=timeouts, on_release=done, h2c=s.h2c)
+            target = Target(s.user_host, s.user_port, timeouts=timeouts, on_release=done, h2c=s.h2c)
+            return target
         # The activator moved the Host aside: the app sees the one the client sent (runtime contract).
-        return Target(
+        target = Target(
             s.user_host,
             s.user_port,
             timeouts=timeouts,
@@ -238,6 +255,7 @@ class QueueProxy:
             drop=_RESTORE_HOST_DROP,
             h2c=s.h2c,
         )
+        return target
 
     async def _queued(self, arrived: float, proxied: bool, original_host: bytes | None) -> RouteResult:
         """Wait in the breaker; the wait counts toward all three timeouts (Knative's timeout handler
@@ -256,7 +274,7 @@ class QueueProxy:
         except BaseException:  # cancelled: the client went away while queued
             self.stats.req_out(self._loop.time(), proxied)
             raise
-        return self._target(timeouts, proxied, True, original_host)
+        return self._target(timeouts, proxied, True, arrived, original_host)
 
     def _probe(self, marks: dict[bytes, bytes]) -> RouteResult | Awaitable[RouteResult] | None:
         """The answer to a probe, in the order of Knative's queue-proxy handlers (None: not a probe).
@@ -292,9 +310,12 @@ class QueueProxy:
         path = head.path.split("?", 1)[0]
         if path == "/stats" and head.method in ("GET", "HEAD"):
             return Response(200, json.dumps(self.stat.to_wire()).encode(), _JSON)
+        if path == SERIES_PATH and head.method in ("GET", "HEAD"):
+            series = {"pod": self.settings.pod, "series": series_wire(self.metrics)}
+            return Response(200, json.dumps(series).encode(), _JSON)
         if (path, head.method) in (("/drain", "POST"), ("/wait-for-drain", "GET")):
             return self._drain_response()
-        return Response(404, b"not found: GET /stats, POST /drain, GET /wait-for-drain\n")
+        return Response(404, b"not found: GET /stats, GET /series, POST /drain, GET /wait-for-drain\n")
 
     async def _drain_response(self) -> RouteResult:
         await self.drain()
