@@ -267,7 +267,7 @@ async def test_knatives_request_metrics_follow_the_requests_held_and_proxied(rig
         held = [asyncio.ensure_future(r) for r in routed if asyncio.iscoroutine(r)]  # no instance: both wait
         assert len(held) == 2
         await eventually(lambda: rig.throttler.waiting(NS, REV) == 2, what="two requests held")
-        assert values() == (2, None)
+        assert values() == (2, 0)
         rig.throttler.set_endpoints(NS, REV, [inst.address])
         first = await asyncio.wait_for(asyncio.shield(held[0]), 10)  # CC 1: one at a time
         assert isinstance(first, Target)

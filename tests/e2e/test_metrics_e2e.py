@@ -125,18 +125,29 @@ def test_knative_metrics_match_the_requests_sent(up: Up, sink: Sink) -> None:
     assert total is not None and 0 < total < GETS * 10
     assert "# TYPE kn_serving_invocation_duration_seconds histogram" in text
 
-    # the autoscaler's gauges, once a decider ticked with the instance ready
+    # the autoscaler's gauges, once a decider ticked with the instance ready (the count is the KPA's)
     scaling = {"kn_revision_name": REV, "k8s_namespace_name": "default", "kn_service_name": "hello"}
-    wait_for(
-        lambda: sample(up.api_get("/metrics"), "kn_revision_pods_count", **scaling) == 1, 30, "kn_revision_pods_count 1"
-    )
+
+    def ticked() -> bool:
+        text = up.api_get("/metrics")
+        desired = sample(text, "kn_revision_pods_desired", **scaling)
+        return desired is not None and sample(text, "kn_revision_pods_count", **scaling) == 1
+
+    wait_for(ticked, 30, "kn_revision_pods_desired and kn_revision_pods_count 1")
     text = up.api_get("/metrics")
-    assert sample(text, "kn_revision_pods_desired", **scaling) is not None
     assert 'zeroserve_autoscaler_desired_pods{namespace="default",revision="hello-00001"}' in text  # kept too
     assert sample(text, "kn_revision_concurrency_target", **scaling) == 70  # 100 x 0.7 (containerConcurrency 0)
     assert sample(text, "kn_revision_panic_mode", **scaling) in (0, 1)
     assert sample(text, "kn_revision_capacity_excess", **scaling) is not None
     assert sample(text, "kn_revision_concurrency_stable", **scaling) is not None
+    # the KPA's pod gauges; the activator's (TBC 200 keeps it in the path): none held or proxied now
+    assert sample(text, "kn_revision_pods_requested", **scaling) == 1
+    assert sample(text, "kn_revision_pods_not_ready_count", **scaling) == 0
+    assert sample(text, "kn_revision_pods_terminating_count", **scaling) == 0
+    activator = {"kn_revision_name": REV, "otel_scope_name": "knative.dev/serving/pkg/activator"}
+    assert sample(text, "kn_revision_request_active", **activator) == 0
+    assert sample(text, "kn_revision_request_queued", **activator) == 0
+    assert sample(text, "kn_revision_request_concurrency", kn_service_name="hello", **activator) is not None
 
     # the metrics listener: the same series, no token
     listener = urlsplit(up.endpoints["metrics"])
@@ -172,3 +183,18 @@ def test_knative_metrics_match_the_requests_sent(up: Up, sink: Sink) -> None:
     assert got is not None
     assert got[501][0] == POSTS
     assert got[200][1] == [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+
+
+def test_sidecar_queue_proxies_metrics_reach_ups_metrics(tmp_path: Path) -> None:
+    """--queue-proxy sidecar: each sidecar records them, up polls its GET /series and sums the pods."""
+    up = Up(tmp_path / "data", args=("--queue-proxy", "sidecar"))
+    up.start()
+    try:
+        up.cli("service", "create", "hello", "--cmd", "python3", "--arg", "examples/hello/app.py")
+        assert [send(up, "GET") for _ in range(3)] == [200] * 3
+        labels = {"kn_revision_name": REV, "http_response_status_code": "200"}
+        count = "kn_serving_invocation_duration_seconds_count"
+        wait_for(lambda: sample(up.api_get("/metrics"), count, **labels) == 3, 30, "the sidecar's requests")
+    finally:
+        if up.proc is not None and up.proc.poll() is None:
+            up.stop()

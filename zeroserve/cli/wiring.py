@@ -36,8 +36,9 @@ from zeroserve.autoscaler.scraper import SCRAPE_TIMEOUT, STATS_PATH, ScrapeError
 from zeroserve.errors import Gone
 from zeroserve.gateway.server import Gateway
 from zeroserve.net import netns
-from zeroserve.observability.metrics import QueueMetrics, RevisionRequests, revision_attrs
+from zeroserve.observability.metrics import QueueMetrics, RevisionRequests, SeriesWire, SidecarSeries, revision_attrs
 from zeroserve.queue.inline import InlineQueue, InstanceLimits
+from zeroserve.queue.server import SERIES_PATH
 from zeroserve.runtime.base import Endpoint, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.cgroups import Usage
 from zeroserve.runtime.local import LocalRuntime
@@ -313,3 +314,73 @@ class NetnsStatsClient:
         if not isinstance(wire, dict):
             raise ScrapeError(f"GET {host}:{port}{STATS_PATH}: not a stat object")
         return Stat.from_wire(wire)
+
+
+SERIES_POLL = 2.0
+"""Seconds between two polls of the sidecars' Knative request metrics (``GET /series``)."""
+
+
+class SidecarMetrics:
+    """``up --queue-proxy sidecar``: every :data:`SERIES_POLL` seconds, ``GET /series`` from the admin
+    port of each ready instance's queue-proxy (inside its namespace too) and their sum per revision
+    into up's ``kn.serving.*`` series (:class:`~zeroserve.observability.metrics.SidecarSeries`). Knative's
+    Prometheus scrapes each queue-proxy's own port instead; here one ``/metrics`` has them all. An
+    instance leaving is polled once more when drained (:meth:`final`), so its last requests count."""
+
+    def __init__(self, runtime: LocalRuntime, metrics: QueueMetrics, timeout: float = SCRAPE_TIMEOUT) -> None:
+        self._runtime = runtime
+        self._sums = SidecarSeries(metrics)
+        self._timeout = timeout
+
+    async def _fetch(self, host: str, port: int) -> tuple[str, list[SeriesWire]]:
+        async with asyncio.timeout(self._timeout):
+            status, body = await get_inside(host, port, SERIES_PATH, {})
+        if status != 200:
+            raise OSError(f"GET {host}:{port}{SERIES_PATH} answered {status}")
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("series"), list):
+            raise ValueError(f"GET {host}:{port}{SERIES_PATH}: not a series document")
+        return str(data.get("pod", f"{host}:{port}")), data["series"]
+
+    async def poll(self) -> None:
+        """One round: every ready sidecar's series, then the sums published."""
+        held = self._runtime.keys()
+        keys = [k for k in held if k.kind == REVISION.kind]
+        targets: list[tuple[WorkloadKey, str, int]] = []
+        for key in keys:
+            status = self._runtime.status(key)
+            for e in status.endpoints if status is not None else ():
+                if e.admin_port is not None:
+                    targets.append((key, e.host, e.admin_port))
+        results = await asyncio.gather(*(self._fetch(h, p) for _, h, p in targets), return_exceptions=True)
+        live: list[str] = []
+        for (key, host, port), result in zip(targets, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, (OSError, TimeoutError, ValueError)):
+                    raise result
+                log.debug("series of the queue-proxy at %s:%d: %s", host, port, result)
+                continue
+            pod, series = result
+            self._sums.update((key.namespace, key.revision), pod, series)
+            live.append(pod)
+        self._sums.live(live)
+        self._sums.keep((k.namespace, k.revision) for k in keys)
+        self._sums.publish()
+
+    async def final(self, endpoint: Endpoint) -> None:
+        """An instance drained: its last series (best effort; a pod never polled is not known)."""
+        if endpoint.admin_port is None:
+            return
+        try:
+            pod, series = await self._fetch(endpoint.host, endpoint.admin_port)
+        except (OSError, TimeoutError, ValueError):
+            return
+        revision = self._sums.revision_of(pod)
+        if revision is not None:
+            self._sums.update(revision, pod, series)
+            self._sums.publish()
+
+    async def run(self, interval: float = SERIES_POLL) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.poll()

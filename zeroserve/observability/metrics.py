@@ -317,6 +317,11 @@ class SidecarSeries:
     def update(self, revision: tuple[str, str], pod: str, series: list[SeriesWire]) -> None:
         self._pods[pod] = (revision, series)
 
+    def revision_of(self, pod: str) -> tuple[str, str] | None:
+        """The (namespace, revision) of a pod seen before, else None."""
+        found = self._pods.get(pod)
+        return found[0] if found is not None else None
+
     def live(self, pods: Iterable[str]) -> None:
         """The pods listed now (their depth counts)."""
         self._live = set(pods)
@@ -417,10 +422,13 @@ class ActivatorMetrics:
         )
 
     def key(self, namespace: str, revision: str) -> Attrs:
-        """The attributes of ``queued``/``active`` for a revision (made once per revision)."""
+        """The attributes of ``queued``/``active`` for a revision, made once per revision with both
+        series at 0 (Knative's handler moves both for every request, so both exist from the first)."""
         found = self._keys.get((namespace, revision))
         if found is None:
             found = self._keys[(namespace, revision)] = ((NAMESPACE, namespace), (REVISION, revision))
+            self.queued.values.setdefault(found, 0)
+            self.active.values.setdefault(found, 0)
         return found
 
     def reported(self, namespace: str, revision: str, concurrency: float) -> None:
