@@ -74,6 +74,7 @@ from zeroserve.cli.wiring import (
     RuntimeEndpoints,
     RuntimeUsage,
     ServingModes,
+    SidecarMetrics,
 )
 from zeroserve.clock import SystemClock
 from zeroserve.config.parse import load_config_file
@@ -248,6 +249,8 @@ async def _serve(
     store = await SqliteStore.open(data_dir / "zeroserve.db")
     stack.push_async_callback(store.close)
 
+    sidecar_metrics: SidecarMetrics | None = None  # sidecar mode: the queue-proxies' kn.serving.* (below)
+
     async def drain(endpoint: Endpoint) -> None:
         """An instance left the tables: wait for the requests already sent to it (queued ones too)."""
         if inline is not None:
@@ -255,6 +258,8 @@ async def _serve(
             return
         while gateway.in_flight((endpoint.host, endpoint.port)) > 0:
             await asyncio.sleep(DRAIN_POLL)
+        if sidecar_metrics is not None:  # its last requests' metrics, before it stops
+            await sidecar_metrics.final(endpoint)
 
     internal_url = f"http://127.0.0.1:{internal_port}"
     # A container instance sees only its own loopback: the gateway serves the same proxy inside it.
@@ -279,6 +284,7 @@ async def _serve(
     recorder = LimitsRecorder(runtime)
     meters = MeterRegistry()  # Knative's kn.* metrics, on /metrics (and --metrics-port), OTLP when configured
     instances = InlineInstances(inline, recorder, QueueMetrics(meters)) if inline is not None else None
+    sidecar_metrics = SidecarMetrics(runtime, QueueMetrics(meters)) if inline is None else None
 
     modes = ServingModes(gateway)
 
@@ -427,6 +433,8 @@ async def _serve(
         ]
         if inline is not None:
             background.append(tasks.create_task(inline.run(), name="inline-queue-stats"))
+        if sidecar_metrics is not None:
+            background.append(tasks.create_task(sidecar_metrics.run(), name="sidecar-metrics"))
         otlp = OtlpMetrics(meters, lambda: watcher.current.observability.metrics)
         background.append(tasks.create_task(otlp.run(), name="otlp-metrics"))
         metrics_url = ""
