@@ -193,3 +193,21 @@ def test_age_and_table() -> None:
     assert age("2025-01-01T00:00:00Z", now) == "1d"
     assert age(None, now) == ""
     assert table(["A", "BB"], [["xyz", "1"]]) == "A     BB\nxyz   1"
+
+
+def test_progress_skips_a_status_of_an_earlier_generation(capsys: pytest.CaptureFixture[str]) -> None:
+    """kn's wait skips events whose observedGeneration lags: an update must not print "Ready to serve." from
+    the status the previous generation left, before the Route's "still working" of this one."""
+    from zeroserve.cli.service import _Progress
+
+    def svc(observed: int, *conditions: tuple[str, str, str]) -> dict[str, object]:
+        conds = [{"type": t, "status": s, "message": m} for t, s, m in conditions]
+        return {"metadata": {"generation": 2}, "status": {"observedGeneration": observed, "conditions": conds}}
+
+    working = "The Route is still working to reflect the latest desired specification."
+    progress = _Progress()
+    progress(svc(1, ("Ready", "True", ""), ("RoutesReady", "True", "")))
+    progress(svc(2, ("Ready", "Unknown", working), ("RoutesReady", "Unknown", working)))
+    progress(svc(2, ("Ready", "True", ""), ("RoutesReady", "True", "")))
+    lines = [line.split(" ", 3)[-1] for line in capsys.readouterr().err.splitlines()]
+    assert lines == [working, "Ready to serve."]

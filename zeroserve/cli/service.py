@@ -167,7 +167,10 @@ class _Progress:
         self.seen: set[str] = set()
 
     def __call__(self, obj: Obj) -> None:
-        for c in obj.get("status", {}).get("conditions") or []:
+        status = obj.get("status", {})
+        if status.get("observedGeneration") != obj.get("metadata", {}).get("generation"):
+            return  # an earlier generation's status (kn skips it too): its Ready is not this change's
+        for c in status.get("conditions") or []:
             text = "Ready to serve." if c.get("type") == "Ready" and c.get("status") == "True" else c.get("message")
             if not text or text in self.seen or (c.get("status") == "True" and c.get("type") != "Ready"):
                 continue
