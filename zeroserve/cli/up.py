@@ -59,7 +59,7 @@ from zeroserve.autoscaler.scraper import EndpointSource, HttpStatsClient, InProc
 from zeroserve.build.registry import DEFAULT_ADDRESS as DEFAULT_REGISTRY_ADDRESS
 from zeroserve.build.registry import LocalRegistry
 from zeroserve.build.source import BuildError
-from zeroserve.cli import kubeconfig
+from zeroserve.cli import kubeconfig, upfailures
 from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.cli.requestlogs import RequestLogWiring, observability_fields
@@ -156,8 +156,11 @@ def _lock(data_dir: Path) -> IO[str]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
+        holder = handle.read().strip() or "pid unknown"
+        pid = holder.removeprefix("pid ") if holder.startswith("pid ") else "PID"
         raise AlreadyRunning(
-            f"another `zeroserve up` holds {data_dir} ({handle.read().strip() or 'pid unknown'})"
+            f"another `zeroserve up` holds {data_dir} ({holder}): stop it (Ctrl-C where it runs, or kill {pid}) "
+            "or give this one another --data-dir"
         ) from None
     handle.truncate(0)
     handle.write(f"pid {os.getpid()}\n")
@@ -573,7 +576,13 @@ def run_up(
     except AlreadyRunning as err:
         log.error("%s", err)
         return 1
-    except (OSError, BuildError) as err:
+    except OSError as err:
+        flags = upfailures.port_flags(
+            api_port, gateway_port, internal_port, api_insecure_port, registry, getattr(settings, "metrics_port", None)
+        )
+        log.error("zeroserve up: %s", upfailures.address_in_use(err, flags) or err)
+        return 1
+    except BuildError as err:
         log.error("zeroserve up: %s", err)
         return 1
     return 0
