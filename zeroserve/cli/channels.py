@@ -9,6 +9,7 @@ list columns, the messages printed).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -21,12 +22,19 @@ from zeroserve.cli.describe import tabbed
 from zeroserve.cli.eventing import (
     SINK_HELP,
     AllNsOpt,
+    DocOutOpt,
+    NameArg,
     NsOpt,
+    UrlOutOpt,
     _client,
+    address_url,
     condition_lines,
+    create_named,
+    delete_named,
     formatted,
-    list_rows,
+    items_of,
     metadata_lines,
+    print_items,
     resolve_sink,
     sink_text,
 )
@@ -62,82 +70,59 @@ def channel_ref(value: str) -> Obj:
     raise errors.BadRequest(f"Error: channel {value!r} is neither NAME, imc:NAME nor GROUP:VERSION:KIND:NAME")
 
 
-def _url(o: Obj) -> str:
-    return str((o.get("status", {}).get("address") or {}).get("url", ""))
-
-
 # ----------------------------------------------------------------------------- channel
 
 
 @channel_app.command("create")
 def channel_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     type_: Annotated[str | None, typer.Option("--type", help="The channel type: imc or GROUP:VERSION:KIND.")] = None,
     namespace: NsOpt = "default",
 ) -> None:
     """Create an event channel: `zeroserve channel create orders --type imc`."""
     spec: Obj = {"channelTemplate": channel_type(type_)} if type_ else {}
-    meta = {"name": name, "namespace": namespace}
-    channel = {"apiVersion": kinds.CHANNEL.api_version, "kind": kinds.CHANNEL.kind, "metadata": meta, "spec": spec}
-    try:
-        _client(ctx).create(kinds.CHANNEL, channel)
-    except errors.ApiError as e:
-        raise errors.BadRequest(f"cannot create channel '{name}' in namespace '{namespace}' because: {e}") from None
+    create_named(_client(ctx), kinds.CHANNEL, {"name": name, "namespace": namespace}, spec, "channel")
     print(f"Channel '{name}' created in namespace '{namespace}'.")
 
 
 @channel_app.command("list")
 def channel_list(ctx: typer.Context, namespace: NsOpt = "default", all_namespaces: AllNsOpt = False) -> None:
     """List channels (NAME TYPE URL AGE READY REASON)."""
-    items = _client(ctx).list(kinds.CHANNEL, None if all_namespaces else namespace).get("items") or []
-    if not items:
-        print("No channels found.")
-        return
-    now = output.now_utc()
 
-    def row(o: Obj) -> list[str]:
+    def row(o: Obj, now: datetime) -> list[str]:
         template = o.get("spec", {}).get("channelTemplate") or {}
         return [
             o["metadata"]["name"],
             str(template.get("kind", "")),
-            _url(o),
+            address_url(o),
             output.age(o["metadata"].get("creationTimestamp"), now),
             *output.ready_columns(o),
         ]
 
-    print(list_rows(items, all_namespaces, ["NAME", "TYPE", "URL", "AGE", "READY", "REASON"], row))
+    items = items_of(ctx, kinds.CHANNEL, namespace, all_namespaces)
+    print_items(items, all_namespaces, "No channels found.", ["NAME", "TYPE", "URL", "AGE", "READY", "REASON"], row)
 
 
 @channel_app.command("describe")
-def channel_describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    namespace: NsOpt = "default",
-    out: Annotated[str | None, typer.Option("--output", "-o", help="yaml, json or url.")] = None,
-) -> None:
+def channel_describe(ctx: typer.Context, name: NameArg, namespace: NsOpt = "default", out: UrlOutOpt = None) -> None:
     """Show a channel: its type, address, subscribers and conditions."""
     obj = _client(ctx).get(kinds.CHANNEL, namespace, name)
     if out is not None:
-        print(formatted(obj, kinds.CHANNEL, out, _url(obj)))
+        print(formatted(obj, kinds.CHANNEL, out, address_url(obj)))
         return
     now = output.now_utc()
     template = obj.get("spec", {}).get("channelTemplate") or {}
     subscribers = obj.get("status", {}).get("subscribers") or []
     lines = [*metadata_lines(obj, now), f"Type:\t{template.get('kind', '')} ({template.get('apiVersion', '')})"]
-    lines += ["URL:\t" + _url(obj), "", f"Subscribers:\t{len(subscribers)}", "", *condition_lines(obj, now)]
+    lines += ["URL:\t" + address_url(obj), "", f"Subscribers:\t{len(subscribers)}", "", *condition_lines(obj, now)]
     print(tabbed(lines))
 
 
 @channel_app.command("delete")
-def channel_delete(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], namespace: NsOpt = "default"
-) -> None:
+def channel_delete(ctx: typer.Context, name: NameArg, namespace: NsOpt = "default") -> None:
     """Delete a channel."""
-    try:
-        _client(ctx).delete(kinds.CHANNEL, namespace, name)
-    except errors.ApiError as e:
-        raise errors.BadRequest(f"cannot delete channel '{name}' in namespace '{namespace}' because: {e}") from None
+    delete_named(_client(ctx), kinds.CHANNEL, namespace, name, "channel")
     print(f"Channel '{name}' deleted in namespace '{namespace}'.")
 
 
@@ -147,7 +132,7 @@ def channel_delete(
 @subscription_app.command("create")
 def subscription_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     channel: Annotated[str, typer.Option(help="The channel: NAME, imc:NAME or GROUP:VERSION:KIND:NAME.")],
     sink: Annotated[str | None, typer.Option("--sink", "-s", help=SINK_HELP)] = None,
     sink_reply: Annotated[str | None, typer.Option(help="Where the subscriber's replies go (as --sink).")] = None,
@@ -163,19 +148,7 @@ def subscription_create(
         spec["reply"] = resolve_sink(client, sink_reply, namespace)
     if sink_dead_letter:
         spec["delivery"] = {"deadLetterSink": resolve_sink(client, sink_dead_letter, namespace)}
-    meta = {"name": name, "namespace": namespace}
-    sub = {
-        "apiVersion": kinds.SUBSCRIPTION.api_version,
-        "kind": kinds.SUBSCRIPTION.kind,
-        "metadata": meta,
-        "spec": spec,
-    }
-    try:
-        client.create(kinds.SUBSCRIPTION, sub)
-    except errors.ApiError as e:
-        raise errors.BadRequest(
-            f"cannot create subscription '{name}' in namespace '{namespace}' because: {e}"
-        ) from None
+    create_named(client, kinds.SUBSCRIPTION, {"name": name, "namespace": namespace}, spec, "subscription")
     print(f"Subscription '{name}' created in namespace '{namespace}'.")
 
 
@@ -188,12 +161,8 @@ def _sinks(o: Obj) -> list[str]:
 @subscription_app.command("list")
 def subscription_list(ctx: typer.Context, namespace: NsOpt = "default", all_namespaces: AllNsOpt = False) -> None:
     """List subscriptions (NAME CHANNEL SUBSCRIBER REPLY DEAD LETTER SINK READY REASON)."""
-    items = _client(ctx).list(kinds.SUBSCRIPTION, None if all_namespaces else namespace).get("items") or []
-    if not items:
-        print("No subscriptions found.")
-        return
 
-    def row(o: Obj) -> list[str]:
+    def row(o: Obj, now: datetime) -> list[str]:
         ch = o.get("spec", {}).get("channel") or {}
         return [
             o["metadata"]["name"],
@@ -202,16 +171,14 @@ def subscription_list(ctx: typer.Context, namespace: NsOpt = "default", all_name
             *output.ready_columns(o),
         ]
 
+    items = items_of(ctx, kinds.SUBSCRIPTION, namespace, all_namespaces)
     headers = ["NAME", "CHANNEL", "SUBSCRIBER", "REPLY", "DEAD LETTER SINK", "READY", "REASON"]
-    print(list_rows(items, all_namespaces, headers, row))
+    print_items(items, all_namespaces, "No subscriptions found.", headers, row)
 
 
 @subscription_app.command("describe")
 def subscription_describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    namespace: NsOpt = "default",
-    out: Annotated[str | None, typer.Option("--output", "-o", help="yaml or json.")] = None,
+    ctx: typer.Context, name: NameArg, namespace: NsOpt = "default", out: DocOutOpt = None
 ) -> None:
     """Show a subscription: its channel, sinks and conditions."""
     obj = _client(ctx).get(kinds.SUBSCRIPTION, namespace, name)
@@ -236,14 +203,7 @@ def subscription_describe(
 
 
 @subscription_app.command("delete")
-def subscription_delete(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], namespace: NsOpt = "default"
-) -> None:
+def subscription_delete(ctx: typer.Context, name: NameArg, namespace: NsOpt = "default") -> None:
     """Delete a subscription."""
-    try:
-        _client(ctx).delete(kinds.SUBSCRIPTION, namespace, name)
-    except errors.ApiError as e:
-        raise errors.BadRequest(
-            f"cannot delete subscription '{name}' in namespace '{namespace}' because: {e}"
-        ) from None
+    delete_named(_client(ctx), kinds.SUBSCRIPTION, namespace, name, "subscription")
     print(f"Subscription '{name}' deleted in namespace '{namespace}'.")

@@ -8,6 +8,7 @@ exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -25,8 +26,11 @@ from zeroserve.cli.describe import tabbed
 broker_app = typer.Typer(help="Manage message brokers (kn broker).", no_args_is_help=True)
 trigger_app = typer.Typer(help="Manage event triggers (kn trigger).", no_args_is_help=True)
 
+NameArg = Annotated[str, typer.Argument(metavar="NAME")]
 NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 AllNsOpt = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")]
+DocOutOpt = Annotated[str | None, typer.Option("--output", "-o", help="yaml or json.")]
+UrlOutOpt = Annotated[str | None, typer.Option("--output", "-o", help="yaml, json or url.")]
 SINK_HELP = (
     "Addressable sink for events: 'ksvc:mysvc' or simply 'mysvc' for a Knative service, "
     "'ksvc:mysvc:mynamespace' for one in another namespace, 'broker:nest' for a broker, "
@@ -91,6 +95,20 @@ def sink_text(dest: Obj) -> str:
     return str(dest.get("uri", ""))
 
 
+def sink_lines(dest: Obj, namespace: str) -> list[str]:
+    """kn's ``describe.Sink`` (the namespace shown where it is not ``namespace``)."""
+    lines = ["Sink:"]
+    ref = dest.get("ref") or {}
+    if ref:
+        lines.append(f"  Name:\t{ref.get('name', '')}")
+        if ref.get("namespace") and ref["namespace"] != namespace:
+            lines.append(f"  Namespace:\t{ref['namespace']}")
+        lines.append(f"  Resource:\t{ref.get('kind', '')} ({ref.get('apiVersion', '')})")
+    if dest.get("uri"):
+        lines.append(f"  URI:\t{dest['uri']}")
+    return lines
+
+
 def condition_lines(obj: Obj, now: datetime) -> list[str]:
     return ["Conditions:", *("  " + line for line in output.conditions_table(obj, now).splitlines())]
 
@@ -105,6 +123,11 @@ def metadata_lines(obj: Obj, now: datetime) -> list[str]:
     return lines
 
 
+def address_url(o: Obj) -> str:
+    """An addressable's ``status.address.url``."""
+    return str((o.get("status", {}).get("address") or {}).get("url", ""))
+
+
 def list_rows(items: list[Obj], all_namespaces: bool, headers: list[str], row: Any) -> str:
     items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
     rows = [row(o) for o in items]
@@ -112,6 +135,78 @@ def list_rows(items: list[Obj], all_namespaces: bool, headers: list[str], row: A
         headers = ["NAMESPACE", *headers]
         rows = [[o["metadata"].get("namespace", ""), *r] for o, r in zip(items, rows, strict=True)]
     return output.table(headers, rows)
+
+
+def items_of(ctx: typer.Context, kind: kinds.Kind, namespace: str, all_namespaces: bool) -> list[Obj]:
+    """The objects of ``kind`` in ``namespace`` (of all namespaces with ``-A``)."""
+    items: list[Obj] = _client(ctx).list(kind, None if all_namespaces else namespace).get("items") or []
+    return items
+
+
+def print_items(
+    items: list[Obj], all_namespaces: bool, empty: str, headers: list[str], row: Callable[[Obj, datetime], list[str]]
+) -> None:
+    """kn's list: ``empty`` where there is nothing, else the table (``row`` gets an object and the time now)."""
+    if not items:
+        print(empty)
+        return
+    now = output.now_utc()
+    print(list_rows(items, all_namespaces, headers, lambda o: row(o, now)))
+
+
+def status_cells(o: Obj, now: datetime) -> list[str]:
+    """A list's last columns: AGE CONDITIONS READY REASON."""
+    return [
+        output.age(o["metadata"].get("creationTimestamp"), now),
+        output.conditions_summary(o),
+        *output.ready_columns(o),
+    ]
+
+
+def listed(items: list[Obj], kind: kinds.Kind, out: str) -> str:
+    """kn's list ``-o``: yaml or json."""
+    if out not in ("yaml", "json"):
+        raise errors.BadRequest(f"unable to match a printer suitable for the output format {out!r}: want yaml|json")
+    return output.document(items, kind, "yaml" if out == "yaml" else "json", single=False)
+
+
+def new_object(kind: kinds.Kind, meta: Obj, spec: Obj) -> Obj:
+    """An object of ``kind`` to create."""
+    return {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": meta, "spec": spec}
+
+
+def create_named(client: ApiClient, kind: kinds.Kind, meta: Obj, spec: Obj, what: str) -> None:
+    """Create; kn's ``cannot create <what> 'NAME' in namespace 'NS' because: ...`` where that fails."""
+    try:
+        client.create(kind, new_object(kind, meta, spec))
+    except errors.ApiError as e:
+        raise errors.BadRequest(
+            f"cannot create {what} '{meta['name']}' in namespace '{meta['namespace']}' because: {e}"
+        ) from None
+
+
+def delete_named(client: ApiClient, kind: kinds.Kind, namespace: str, name: str, what: str) -> None:
+    """Delete; kn's ``cannot delete <what> 'NAME' in namespace 'NS' because: ...`` where that fails."""
+    try:
+        client.delete(kind, namespace, name)
+    except errors.ApiError as e:
+        raise errors.BadRequest(f"cannot delete {what} '{name}' in namespace '{namespace}' because: {e}") from None
+
+
+def update_retrying(
+    client: ApiClient, kind: kinds.Kind, namespace: str, name: str, edit: Callable[[Obj], None]
+) -> None:
+    """Get the object, ``edit`` it and update it (its status dropped); again, up to three tries, on a conflict."""
+    for attempt in range(3):
+        obj = client.get(kind, namespace, name)
+        edit(obj)
+        obj.pop("status", None)
+        try:
+            client.update(kind, obj)
+            return
+        except errors.Conflict:
+            if attempt == 2:
+                raise
 
 
 # ----------------------------------------------------------------------------- broker
@@ -145,7 +240,7 @@ def _delivery(
 @broker_app.command("create")
 def broker_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     class_: Annotated[
         str, typer.Option("--class", help="Broker class like 'MTChannelBasedBroker' or 'Kafka' (if available).")
     ] = "",
@@ -178,47 +273,27 @@ def broker_create(
     delivery = _delivery(client, namespace, dl_sink, retry, timeout, backoff_policy, backoff_delay, retry_after_max)
     if delivery is not None:
         spec["delivery"] = delivery
-    broker = {"apiVersion": kinds.BROKER.api_version, "kind": kinds.BROKER.kind, "metadata": meta, "spec": spec}
-    try:
-        client.create(kinds.BROKER, broker)
-    except errors.ApiError as e:
-        raise errors.BadRequest(f"cannot create broker '{name}' in namespace '{namespace}' because: {e}") from None
+    create_named(client, kinds.BROKER, meta, spec, "broker")
     print(f"Broker '{name}' successfully created in namespace '{namespace}'.")
 
 
 @broker_app.command("list")
 def broker_list(ctx: typer.Context, namespace: NsOpt = "default", all_namespaces: AllNsOpt = False) -> None:
     """List brokers (NAME URL AGE CONDITIONS READY REASON)."""
-    items = _client(ctx).list(kinds.BROKER, None if all_namespaces else namespace).get("items") or []
-    if not items:
-        print("No brokers found.")
-        return
-    now = output.now_utc()
 
-    def row(o: Obj) -> list[str]:
-        status = o.get("status", {})
-        return [
-            o["metadata"]["name"],
-            str((status.get("address") or {}).get("url", "")),
-            output.age(o["metadata"].get("creationTimestamp"), now),
-            output.conditions_summary(o),
-            *output.ready_columns(o),
-        ]
+    def row(o: Obj, now: datetime) -> list[str]:
+        return [o["metadata"]["name"], address_url(o), *status_cells(o, now)]
 
+    items = items_of(ctx, kinds.BROKER, namespace, all_namespaces)
     headers = ["NAME", "URL", "AGE", "CONDITIONS", "READY", "REASON"]
-    print(list_rows(items, all_namespaces, headers, row))
+    print_items(items, all_namespaces, "No brokers found.", headers, row)
 
 
 @broker_app.command("describe")
-def broker_describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    namespace: NsOpt = "default",
-    out: Annotated[str | None, typer.Option("--output", "-o", help="yaml, json or url.")] = None,
-) -> None:
+def broker_describe(ctx: typer.Context, name: NameArg, namespace: NsOpt = "default", out: UrlOutOpt = None) -> None:
     """Show a broker: its address and conditions."""
     obj = _client(ctx).get(kinds.BROKER, namespace, name)
-    url = str((obj.get("status", {}).get("address") or {}).get("url", ""))
+    url = address_url(obj)
     if out is not None:
         print(formatted(obj, kinds.BROKER, out, url))
         return
@@ -236,14 +311,9 @@ def formatted(obj: Obj, kind: kinds.Kind, out: str, url: str) -> str:
 
 
 @broker_app.command("delete")
-def broker_delete(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], namespace: NsOpt = "default"
-) -> None:
+def broker_delete(ctx: typer.Context, name: NameArg, namespace: NsOpt = "default") -> None:
     """Delete a broker."""
-    try:
-        _client(ctx).delete(kinds.BROKER, namespace, name)
-    except errors.ApiError as e:
-        raise errors.BadRequest(f"cannot delete broker '{name}' in namespace '{namespace}' because: {e}") from None
+    delete_named(_client(ctx), kinds.BROKER, namespace, name, "broker")
     print(f"Broker '{name}' successfully deleted in namespace '{namespace}'.")
 
 
@@ -279,7 +349,7 @@ def parse_filters(values: list[str] | None, *, allow_removal: bool = False) -> t
 @trigger_app.command("create")
 def trigger_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     sink: Annotated[str, typer.Option("--sink", "-s", help=SINK_HELP)],
     broker: Annotated[str, typer.Option(help="Name of the Broker which the trigger associates with.")] = "default",
     filter_: FilterOpt = None,
@@ -293,13 +363,7 @@ def trigger_create(
         spec: Obj = {"broker": broker, "subscriber": subscriber}
         if filters:
             spec["filter"] = {"attributes": filters}
-        trigger = {
-            "apiVersion": kinds.TRIGGER.api_version,
-            "kind": kinds.TRIGGER.kind,
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec,
-        }
-        client.create(kinds.TRIGGER, trigger)
+        client.create(kinds.TRIGGER, new_object(kinds.TRIGGER, {"name": name, "namespace": namespace}, spec))
     except errors.ApiError as e:
         raise errors.BadRequest(f"cannot create trigger '{name}' in namespace '{namespace}' because: {e}") from None
     print(f"Trigger '{name}' successfully created in namespace '{namespace}'.")
@@ -308,15 +372,15 @@ def trigger_create(
 @trigger_app.command("update")
 def trigger_update(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     sink: Annotated[str | None, typer.Option("--sink", "-s", help=SINK_HELP)] = None,
     filter_: FilterOpt = None,
     namespace: NsOpt = "default",
 ) -> None:
     """Update a trigger's filter (``--filter type-`` removes a key) or sink."""
     client = _client(ctx)
-    for attempt in range(3):
-        trigger = client.get(kinds.TRIGGER, namespace, name)
+
+    def edit(trigger: Obj) -> None:
         spec = trigger.setdefault("spec", {})
         if filter_:
             filters, removed = parse_filters(filter_, allow_removal=True)
@@ -324,38 +388,27 @@ def trigger_update(
             spec["filter"] = {"attributes": {k: v for k, v in attributes.items() if k not in removed}}
         if sink:
             spec["subscriber"] = resolve_sink(client, sink, namespace)
-        trigger.pop("status", None)
-        try:
-            client.update(kinds.TRIGGER, trigger)
-            break
-        except errors.Conflict:
-            if attempt == 2:
-                raise
+
+    update_retrying(client, kinds.TRIGGER, namespace, name, edit)
     print(f"Trigger '{name}' updated in namespace '{namespace}'.")
 
 
 @trigger_app.command("list")
 def trigger_list(ctx: typer.Context, namespace: NsOpt = "default", all_namespaces: AllNsOpt = False) -> None:
     """List triggers (NAME BROKER SINK AGE CONDITIONS READY REASON)."""
-    items = _client(ctx).list(kinds.TRIGGER, None if all_namespaces else namespace).get("items") or []
-    if not items:
-        print("No triggers found.")
-        return
-    now = output.now_utc()
 
-    def row(o: Obj) -> list[str]:
+    def row(o: Obj, now: datetime) -> list[str]:
         spec = o.get("spec", {})
         return [
             o["metadata"]["name"],
             str(spec.get("broker", "")),
             sink_text(spec.get("subscriber") or {}),
-            output.age(o["metadata"].get("creationTimestamp"), now),
-            output.conditions_summary(o),
-            *output.ready_columns(o),
+            *status_cells(o, now),
         ]
 
+    items = items_of(ctx, kinds.TRIGGER, namespace, all_namespaces)
     headers = ["NAME", "BROKER", "SINK", "AGE", "CONDITIONS", "READY", "REASON"]
-    print(list_rows(items, all_namespaces, headers, row))
+    print_items(items, all_namespaces, "No triggers found.", headers, row)
 
 
 def _filter_lines(f: Obj, indent: str) -> list[str]:
@@ -378,12 +431,7 @@ def _filter_lines(f: Obj, indent: str) -> list[str]:
 
 
 @trigger_app.command("describe")
-def trigger_describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    namespace: NsOpt = "default",
-    out: Annotated[str | None, typer.Option("--output", "-o", help="yaml, json or url.")] = None,
-) -> None:
+def trigger_describe(ctx: typer.Context, name: NameArg, namespace: NsOpt = "default", out: UrlOutOpt = None) -> None:
     """Show a trigger: broker, filters, sink, conditions."""
     obj = _client(ctx).get(kinds.TRIGGER, namespace, name)
     spec, status = obj.get("spec", {}), obj.get("status", {})
@@ -399,25 +447,14 @@ def trigger_describe(
         lines += ["", "Filters (experimental):"]
         for f in spec["filters"]:
             lines += _filter_lines(f, "  ")
-    lines += ["", "Sink:"]
-    subscriber = spec.get("subscriber") or {}
-    ref = subscriber.get("ref") or {}
-    if ref:
-        lines.append(f"  Name:\t{ref.get('name', '')}")
-        if ref.get("namespace") and ref.get("namespace") != namespace:
-            lines.append(f"  Namespace:\t{ref['namespace']}")
-        lines.append(f"  Resource:\t{ref.get('kind', '')} ({ref.get('apiVersion', '')})")
-    if subscriber.get("uri"):
-        lines.append(f"  URI:\t{subscriber['uri']}")
+    lines += ["", *sink_lines(spec.get("subscriber") or {}, namespace)]
     if status.get("subscriberUri"):
         lines.append(f"  Resolved:\t{status['subscriberUri']}")
     print(tabbed([*lines, "", *condition_lines(obj, now)]))
 
 
 @trigger_app.command("delete")
-def trigger_delete(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], namespace: NsOpt = "default"
-) -> None:
+def trigger_delete(ctx: typer.Context, name: NameArg, namespace: NsOpt = "default") -> None:
     """Delete a trigger."""
     _client(ctx).delete(kinds.TRIGGER, namespace, name)
     print(f"Trigger '{name}' deleted in namespace '{namespace}'.")

@@ -8,44 +8,46 @@ make these (a source whose sink is a Broker gets one per event type it sends), a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import typer
 
-from zeroserve import errors
 from zeroserve.api import kinds
 from zeroserve.api.base import Obj
 from zeroserve.cli import output
 from zeroserve.cli.describe import tabbed
-from zeroserve.cli.eventing import condition_lines, context_of, formatted, list_rows, metadata_lines
+from zeroserve.cli.eventing import (
+    AllNsOpt,
+    DocOutOpt,
+    NameArg,
+    NsOpt,
+    condition_lines,
+    context_of,
+    formatted,
+    items_of,
+    listed,
+    metadata_lines,
+    print_items,
+)
 
 eventtype_app = typer.Typer(help="Manage eventtypes (kn eventtype).", no_args_is_help=True)
 
 KIND = kinds.EVENTTYPE
-NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
-OutOpt = Annotated[str | None, typer.Option("--output", "-o", help="yaml or json.")]
 
 
 @eventtype_app.command("list")
 def list_(
     ctx: typer.Context,
     namespace: NsOpt = "default",
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,
-    out: OutOpt = None,
+    all_namespaces: AllNsOpt = False,
+    out: DocOutOpt = None,
 ) -> None:
     """List eventtypes (NAME TYPE SOURCE REFERENCE AGE READY)."""
-    items = context_of(ctx).client().list(KIND, None if all_namespaces else namespace).get("items") or []
+    items = items_of(ctx, KIND, namespace, all_namespaces)
     if out is not None:
-        if out not in ("yaml", "json"):
-            raise errors.BadRequest(f"unable to match a printer suitable for the output format {out!r}: want yaml|json")
-        print(output.document(items, KIND, "yaml" if out == "yaml" else "json", single=False))
+        print(listed(items, KIND, out))
         return
-    if not items:
-        print("No eventtypes found.")
-        return
-    now = output.now_utc()
 
-    def row(o: Obj) -> list[str]:
+    def row(o: Obj, now: datetime) -> list[str]:
         spec = o.get("spec", {})
         return [
             o["metadata"]["name"],
@@ -56,7 +58,8 @@ def list_(
             output.ready_columns(o)[0],
         ]
 
-    print(list_rows(items, all_namespaces, ["NAME", "TYPE", "SOURCE", "REFERENCE", "AGE", "READY"], row))
+    headers = ["NAME", "TYPE", "SOURCE", "REFERENCE", "AGE", "READY"]
+    print_items(items, all_namespaces, "No eventtypes found.", headers, row)
 
 
 def describe_lines(obj: Obj, now: datetime) -> list[str]:
@@ -79,9 +82,9 @@ def describe_lines(obj: Obj, now: datetime) -> list[str]:
 @eventtype_app.command("describe")
 def describe(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     namespace: NsOpt = "default",
-    out: OutOpt = None,
+    out: DocOutOpt = None,
 ) -> None:
     """Describe an eventtype."""
     obj = context_of(ctx).client().get(KIND, namespace, name)

@@ -3,7 +3,8 @@
 Each source kind has its own module with its own Typer app (``zeroserve/cli/source_<kind>.py``:
 ``source_apiserver``, ``source_ping``, ``source_binding``, ``source_container``), added here under
 its kn name, as knative/client ``pkg/commands/source/source.go`` adds ``apiserver``, ``ping``,
-``binding`` and ``container``; ``source list`` lists them all (:mod:`.source_list`).
+``binding`` and ``container``; ``source list`` lists them all (:mod:`.source_list`). What the kinds'
+commands share (list, describe, delete, ``--sink``, ``--ce-override``) is :mod:`.source_common`.
 """
 
 from __future__ import annotations

@@ -16,24 +16,31 @@ import typer
 from zeroserve import errors
 from zeroserve.api import kinds
 from zeroserve.api.base import Obj
-from zeroserve.cli import output
-from zeroserve.cli.describe import tabbed
 from zeroserve.cli.eventing import (
-    SINK_HELP,
+    NameArg,
+    NsOpt,
     condition_lines,
     context_of,
-    formatted,
-    list_rows,
     metadata_lines,
-    resolve_sink,
+    sink_lines,
     sink_text,
 )
+from zeroserve.cli.source_common import (
+    CeOpt,
+    SinkOpt,
+    add_source_commands,
+    create_sink,
+    create_source,
+    overrides_lines,
+    require_flags,
+    update_source,
+)
+from zeroserve.cli.source_common import parse_ce_overrides as parse_ce_overrides  # kn's flag, named here too
 
 apiserver_app = typer.Typer(help="Manage Kubernetes api-server sources (kn source apiserver).", no_args_is_help=True)
 
 KIND = kinds.APISERVERSOURCE
 EXPECTED = "(expected: <kind:apiVersion[:label1=val1,label2=val2,..]>"
-NsOpt = Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")]
 ResourceOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -49,14 +56,6 @@ ModeHelp = (
 )
 SaOpt = Annotated[
     str | None, typer.Option("--service-account", help="Name of the service account to use to run this source.")
-]
-CeOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--ce-override",
-        help="Cloud Event overrides to apply before sending event to sink, e.g. '--ce-override key=value' "
-        '(repeatable). To unset, append "-" to the key (e.g. --ce-override key-).',
-    ),
 ]
 
 
@@ -113,41 +112,15 @@ def update_resources(existing: list[Obj], flags: list[str]) -> list[Obj]:
     return updated
 
 
-def parse_ce_overrides(values: list[str]) -> tuple[dict[str, str], list[str]]:
-    """kn's ``MapFromArrayAllowingSingles(..., "=")`` then ``ParseMinusSuffix``: (set, removed keys)."""
-    pairs: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if sep and not key:
-            raise errors.BadRequest("The key is empty")
-        if sep and key in pairs:
-            raise errors.BadRequest(f'The key "{key}" has been duplicate in [{" ".join(values)}]')
-        pairs[key] = value
-    removed = [k[:-1] for k in pairs if k.endswith("-")]
-    return {k: v for k, v in pairs.items() if not k.endswith("-")}, removed
-
-
-def apply_ce_overrides(spec: Obj, values: list[str]) -> None:
-    """The builder's ``CloudEventOverrides``: set and remove extensions."""
-    add, remove = parse_ce_overrides(values)
-    if not add and not remove:
-        return
-    extensions = dict(((spec.get("ceOverrides") or {}).get("extensions")) or {})
-    extensions.update(add)
-    for key in remove:
-        extensions.pop(key, None)
-    spec["ceOverrides"] = {"extensions": extensions}
-
-
 # ----------------------------------------------------------------------------- commands
 
 
 @apiserver_app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     resource: ResourceOpt = None,
-    sink: Annotated[str | None, typer.Option("--sink", "-s", help=SINK_HELP)] = None,
+    sink: SinkOpt = None,
     mode: Annotated[str, typer.Option("--mode", help=ModeHelp)] = "Reference",
     service_account: SaOpt = None,
     ce_override: CeOpt = None,
@@ -157,46 +130,30 @@ def create(
 
     `zeroserve source apiserver create s --resource Service:serving.knative.dev/v1 --sink broker:default`
     """
-    missing = [f'"{flag}"' for flag, value in (("resource", resource), ("sink", sink)) if not value]
-    if missing:
-        raise errors.BadRequest(f"required flag(s) {', '.join(missing)} not set")
+    require_flags(("resource", resource), ("sink", sink))
     assert resource is not None and sink is not None
     client = context_of(ctx).client()
-    try:
-        destination = resolve_sink(client, sink, namespace)
-    except errors.ApiError as e:
-        raise errors.BadRequest(
-            f"cannot create ApiServerSource '{name}' in namespace '{namespace}' because: {e}"
-        ) from None
+    destination = create_sink(client, KIND, sink, name, namespace)
     spec: Obj = {"sink": destination, "resources": [parse_resource(r) for r in resource], "mode": mode}
     if service_account:
         spec["serviceAccountName"] = service_account
-    apply_ce_overrides(spec, ce_override or [])
-    source = {
-        "apiVersion": KIND.api_version,
-        "kind": KIND.kind,
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-    client.create(KIND, source)
-    print(f"ApiServer source '{name}' created in namespace '{namespace}'.")
+    create_source(client, KIND, name, namespace, spec, ce_override, "ApiServer source")
 
 
 @apiserver_app.command("update")
 def update(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     resource: ResourceOpt = None,
-    sink: Annotated[str | None, typer.Option("--sink", "-s", help=SINK_HELP)] = None,
+    sink: SinkOpt = None,
     mode: Annotated[str | None, typer.Option("--mode", help=ModeHelp)] = None,
     service_account: SaOpt = None,
     ce_override: CeOpt = None,
     namespace: NsOpt = "default",
 ) -> None:
     """Update an api-server source: only the flags given change."""
-    client = context_of(ctx).client()
-    for attempt in range(3):
-        source = client.get(KIND, namespace, name)
+
+    def edit(source: Obj) -> None:
         if (source.get("metadata") or {}).get("deletionTimestamp"):
             raise errors.BadRequest(f"can't update apiserver source {name} because it has been marked for deletion")
         spec = source.setdefault("spec", {})
@@ -206,70 +163,8 @@ def update(
             spec["mode"] = mode
         if resource:
             spec["resources"] = update_resources(list(spec.get("resources") or []), resource)
-        if sink is not None:
-            spec["sink"] = resolve_sink(client, sink, namespace)
-        if ce_override:
-            apply_ce_overrides(spec, ce_override)
-        source.pop("status", None)
-        try:
-            client.update(KIND, source)
-            break
-        except errors.Conflict:
-            if attempt == 2:
-                raise
-    print(f"ApiServer source '{name}' updated in namespace '{namespace}'.")
 
-
-@apiserver_app.command("list")
-def list_(
-    ctx: typer.Context,
-    namespace: NsOpt = "default",
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,
-    out: Annotated[str | None, typer.Option("--output", "-o", help="yaml or json.")] = None,
-) -> None:
-    """List api-server sources (NAME RESOURCES SINK AGE CONDITIONS READY REASON)."""
-    items = context_of(ctx).client().list(KIND, None if all_namespaces else namespace).get("items") or []
-    if out is not None:
-        print(_listed(items, out))
-        return
-    if not items:
-        print("No ApiServer source found.")
-        return
-    now = output.now_utc()
-
-    def row(o: Obj) -> list[str]:
-        spec = o.get("spec", {})
-        return [
-            o["metadata"]["name"],
-            ",".join(resource_text(r) for r in spec.get("resources") or []),
-            sink_text(spec.get("sink") or {}),
-            output.age(o["metadata"].get("creationTimestamp"), now),
-            output.conditions_summary(o),
-            *output.ready_columns(o),
-        ]
-
-    headers = ["NAME", "RESOURCES", "SINK", "AGE", "CONDITIONS", "READY", "REASON"]
-    print(list_rows(items, all_namespaces, headers, row))
-
-
-def _listed(items: list[Obj], out: str) -> str:
-    if out not in ("yaml", "json"):
-        raise errors.BadRequest(f"unable to match a printer suitable for the output format {out!r}: want yaml|json")
-    return output.document(items, KIND, "yaml" if out == "yaml" else "json", single=False)
-
-
-def sink_lines(dest: Obj, namespace: str) -> list[str]:
-    """kn's ``describe.Sink``."""
-    lines = ["Sink:"]
-    ref = dest.get("ref") or {}
-    if ref:
-        lines.append(f"  Name:\t{ref.get('name', '')}")
-        if ref.get("namespace") and ref["namespace"] != namespace:
-            lines.append(f"  Namespace:\t{ref['namespace']}")
-        lines.append(f"  Resource:\t{ref.get('kind', '')} ({ref.get('apiVersion', '')})")
-    if dest.get("uri"):
-        lines.append(f"  URI:\t{dest['uri']}")
-    return lines
+    update_source(ctx, KIND, name, namespace, edit, sink, ce_override, "ApiServer source")
 
 
 def describe_lines(obj: Obj, now: datetime) -> list[str]:
@@ -282,11 +177,9 @@ def describe_lines(obj: Obj, now: datetime) -> list[str]:
         "",
         *sink_lines(spec.get("sink") or {}, str(meta.get("namespace", ""))),
         "",
+        *overrides_lines(spec),
+        "Resources:",
     ]
-    extensions = (spec.get("ceOverrides") or {}).get("extensions") or {}
-    if extensions:
-        lines += ["CloudEvent Overrides:", *(f"  {k}:\t{extensions[k]}" for k in sorted(extensions))]
-    lines.append("Resources:")
     for selector in spec.get("resources") or []:
         lines.append(f"  Kind:\t{selector.get('kind', '')} ({selector.get('apiVersion', '')})")
         if selector.get("selector") is not None:
@@ -294,25 +187,20 @@ def describe_lines(obj: Obj, now: datetime) -> list[str]:
     return [*lines, "", *condition_lines(obj, now)]
 
 
-@apiserver_app.command("describe")
-def describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    namespace: NsOpt = "default",
-    out: Annotated[str | None, typer.Option("--output", "-o", help="yaml or json.")] = None,
-) -> None:
-    """Show details of an api-server source."""
-    obj = context_of(ctx).client().get(KIND, namespace, name)
-    if out is not None:
-        print(formatted(obj, KIND, out, str(obj.get("status", {}).get("sinkUri", ""))))
-        return
-    print(tabbed(describe_lines(obj, output.now_utc())))
+def _row(o: Obj) -> list[str]:
+    """RESOURCES SINK."""
+    spec = o.get("spec", {})
+    return [",".join(resource_text(r) for r in spec.get("resources") or []), sink_text(spec.get("sink") or {})]
 
 
-@apiserver_app.command("delete")
-def delete(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], namespace: NsOpt = "default"
-) -> None:
-    """Delete an api-server source."""
-    context_of(ctx).client().delete(KIND, namespace, name)
-    print(f"ApiServer source '{name}' deleted in namespace '{namespace}'.")
+add_source_commands(
+    apiserver_app,
+    KIND,
+    noun="an api-server source",
+    plural="api-server sources",
+    label="ApiServer source",
+    empty="No ApiServer source found.",
+    headers=["RESOURCES", "SINK"],
+    row=_row,
+    describe_lines=describe_lines,
+)

@@ -14,30 +14,26 @@ from typing import Annotated
 
 import typer
 
-from zeroserve import errors
 from zeroserve.api import kinds
 from zeroserve.api.base import Obj
-from zeroserve.cli import output
-from zeroserve.cli.describe import tabbed
-from zeroserve.cli.eventing import (
-    SINK_HELP,
-    condition_lines,
-    context_of,
-    formatted,
-    metadata_lines,
-    resolve_sink,
-    sink_text,
-)
+from zeroserve.cli.eventing import NameArg, NsOpt, context_of, metadata_lines, sink_text
 from zeroserve.cli.service import ArgOpt, CmdOpt, EnvOpt, TemplateOptions, edit_template
-from zeroserve.cli.source_apiserver import CeOpt, NsOpt, apply_ce_overrides, sink_lines
-from zeroserve.cli.source_list import ListOut, print_list
+from zeroserve.cli.source_common import (
+    CeOpt,
+    SinkOpt,
+    add_source_commands,
+    create_sink,
+    create_source,
+    require_flags,
+    sink_overrides_conditions,
+    update_source,
+)
 
 container_app = typer.Typer(help="Manage container sources (kn source container).", no_args_is_help=True)
 
 KIND = kinds.CONTAINERSOURCE
 ImageOpt = Annotated[str | None, typer.Option("--image", help="Image to run.")]
 WorkdirOpt = Annotated[str | None, typer.Option("--working-dir", help="The working directory of the container.")]
-SinkOpt = Annotated[str | None, typer.Option("--sink", "-s", help=SINK_HELP)]
 
 
 def _edit(spec: Obj, opts: TemplateOptions) -> None:
@@ -58,7 +54,7 @@ def _options(
 @container_app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     image: ImageOpt = None,
     cmd: CmdOpt = None,
     arg: ArgOpt = None,
@@ -72,29 +68,18 @@ def create(
 
     `zeroserve source container create beats --cmd "python3 app.py --period 1" --sink ksvc:recorder`
     """
-    missing = [f'"{flag}"' for flag, value in (('image" or "cmd', image or cmd), ("sink", sink)) if not value]
-    if missing:
-        raise errors.BadRequest(f"required flag(s) {', '.join(missing)} not set")
+    require_flags(('image" or "cmd', image or cmd), ("sink", sink))
     assert sink is not None
     client = context_of(ctx).client()
-    try:
-        destination = resolve_sink(client, sink, namespace)
-    except errors.ApiError as e:
-        raise errors.BadRequest(
-            f"cannot create ContainerSource '{name}' in namespace '{namespace}' because: {e}"
-        ) from None
-    spec: Obj = {"sink": destination}
+    spec: Obj = {"sink": create_sink(client, KIND, sink, name, namespace)}
     _edit(spec, _options(image, cmd, arg, env, working_dir))
-    apply_ce_overrides(spec, ce_override or [])
-    obj = {"apiVersion": KIND.api_version, "kind": KIND.kind, "metadata": {"name": name, "namespace": namespace}}
-    client.create(KIND, {**obj, "spec": spec})
-    print(f"ContainerSource '{name}' created in namespace '{namespace}'.")
+    create_source(client, KIND, name, namespace, spec, ce_override, "ContainerSource")
 
 
 @container_app.command("update")
 def update(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     image: ImageOpt = None,
     cmd: CmdOpt = None,
     arg: ArgOpt = None,
@@ -105,22 +90,11 @@ def update(
     namespace: NsOpt = "default",
 ) -> None:
     """Update a container source: only the flags given change."""
-    client = context_of(ctx).client()
-    for attempt in range(3):
-        source = client.get(KIND, namespace, name)
-        spec = source.setdefault("spec", {})
-        _edit(spec, _options(image, cmd, arg, env, working_dir))
-        if sink is not None:
-            spec["sink"] = resolve_sink(client, sink, namespace)
-        apply_ce_overrides(spec, ce_override or [])
-        source.pop("status", None)
-        try:
-            client.update(KIND, source)
-            break
-        except errors.Conflict:
-            if attempt == 2:
-                raise
-    print(f"Container source '{name}' updated in namespace '{namespace}'.")
+
+    def edit(source: Obj) -> None:
+        _edit(source.setdefault("spec", {}), _options(image, cmd, arg, env, working_dir))
+
+    update_source(ctx, KIND, name, namespace, edit, sink, ce_override, "Container source")
 
 
 def _first(o: Obj) -> Obj:
@@ -129,27 +103,9 @@ def _first(o: Obj) -> Obj:
     return first
 
 
-@container_app.command("list")
-def list_(
-    ctx: typer.Context,
-    namespace: NsOpt = "default",
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,
-    out: ListOut = None,
-) -> None:
-    """List container sources (NAME IMAGE SINK AGE CONDITIONS READY REASON)."""
-    items = context_of(ctx).client().list(KIND, None if all_namespaces else namespace).get("items") or []
-
-    def row(o: Obj) -> list[str]:
-        c = _first(o)
-        return [str(c.get("image") or " ".join(c.get("command") or [])), sink_text(o.get("spec", {}).get("sink") or {})]
-
-    print_list(items, KIND, all_namespaces, out, "No Container source found.", ["IMAGE", "SINK"], row)
-
-
 def describe_lines(obj: Obj, now: datetime) -> list[str]:
     """kn's layout: metadata, Container (Image, Env, Args; Command here too), Sink, CloudEvent Overrides,
     Conditions."""
-    spec, meta = obj.get("spec", {}), obj.get("metadata", {})
     c = _first(obj)
     lines = [*metadata_lines(obj, now), "Container:", f"  Image:\t{c.get('image') or ''}"]
     if c.get("command"):
@@ -161,32 +117,23 @@ def describe_lines(obj: Obj, now: datetime) -> list[str]:
         ]
     if c.get("args"):
         lines += ["  Args:", *(f"    {a}" for a in c["args"])]
-    lines += ["", *sink_lines(spec.get("sink") or {}, str(meta.get("namespace", ""))), ""]
-    extensions = (spec.get("ceOverrides") or {}).get("extensions") or {}
-    if extensions:
-        lines += ["CloudEvent Overrides:", *(f"  {k}:\t{extensions[k]}" for k in sorted(extensions)), ""]
-    return [*lines, *condition_lines(obj, now)]
+    return [*lines, *sink_overrides_conditions(obj, now)]
 
 
-@container_app.command("describe")
-def describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    namespace: NsOpt = "default",
-    out: Annotated[str | None, typer.Option("--output", "-o", help="yaml or json.")] = None,
-) -> None:
-    """Show details of a container source."""
-    obj = context_of(ctx).client().get(KIND, namespace, name)
-    if out is not None:
-        print(formatted(obj, KIND, out, str(obj.get("status", {}).get("sinkUri", ""))))
-        return
-    print(tabbed(describe_lines(obj, output.now_utc())))
+def _row(o: Obj) -> list[str]:
+    """IMAGE (a command where there is no image) SINK."""
+    c = _first(o)
+    return [str(c.get("image") or " ".join(c.get("command") or [])), sink_text(o.get("spec", {}).get("sink") or {})]
 
 
-@container_app.command("delete")
-def delete(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], namespace: NsOpt = "default"
-) -> None:
-    """Delete a container source."""
-    context_of(ctx).client().delete(KIND, namespace, name)
-    print(f"ContainerSource '{name}' deleted in namespace '{namespace}'.")
+add_source_commands(
+    container_app,
+    KIND,
+    noun="a container source",
+    plural="container sources",
+    label="ContainerSource",
+    empty="No Container source found.",
+    headers=["IMAGE", "SINK"],
+    row=_row,
+    describe_lines=describe_lines,
+)

@@ -1,4 +1,4 @@
-"""``kn source list`` and the list layout the source commands share.
+"""``kn source list``.
 
 knative/client ``pkg/commands/source/list.go``: every source of the namespace (``-A``: of all), with
 kn's columns NAME TYPE RESOURCE SINK READY (TYPE the kind, RESOURCE ``<kind>s.<group>``);
@@ -7,52 +7,22 @@ kn's columns NAME TYPE RESOURCE SINK READY (TYPE the kind, RESOURCE ``<kind>s.<g
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
-from zeroserve import errors
 from zeroserve.api import kinds
 from zeroserve.api.base import Obj
 from zeroserve.cli import output
-from zeroserve.cli.eventing import context_of, list_rows, sink_text
+from zeroserve.cli.eventing import AllNsOpt, NsOpt, context_of, list_rows, sink_text
 
 SOURCE_KINDS = (kinds.APISERVERSOURCE, kinds.CONTAINERSOURCE, kinds.PINGSOURCE, kinds.SINKBINDING)
-ListOut = Annotated[str | None, typer.Option("--output", "-o", help="yaml or json.")]
-
-
-def print_list(
-    items: list[Obj],
-    kind: kinds.Kind,
-    all_namespaces: bool,
-    out: str | None,
-    empty: str,
-    headers: list[str],
-    row: Callable[[Obj], list[str]],
-) -> None:
-    """kn's source list: NAME, ``headers`` (``row``'s cells), AGE CONDITIONS READY REASON."""
-    if out is not None:
-        if out not in ("yaml", "json"):
-            raise errors.BadRequest(f"unable to match a printer suitable for the output format {out!r}: want yaml|json")
-        print(output.document(items, kind, "yaml" if out == "yaml" else "json", single=False))
-        return
-    if not items:
-        print(empty)
-        return
-    now = output.now_utc()
-
-    def full(o: Obj) -> list[str]:
-        age = output.age(o["metadata"].get("creationTimestamp"), now)
-        return [o["metadata"]["name"], *row(o), age, output.conditions_summary(o), *output.ready_columns(o)]
-
-    print(list_rows(items, all_namespaces, ["NAME", *headers, "AGE", "CONDITIONS", "READY", "REASON"], full))
 
 
 def list_sources(
     ctx: typer.Context,
-    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Namespace.")] = "default",
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,
+    namespace: NsOpt = "default",
+    all_namespaces: AllNsOpt = False,
     types: Annotated[
         list[str] | None, typer.Option("--type", "-t", help="Filter list on given source type (repeatable).")
     ] = None,

@@ -18,19 +18,16 @@ import typer
 from zeroserve import errors
 from zeroserve.api import kinds
 from zeroserve.api.base import Obj
-from zeroserve.cli import output
-from zeroserve.cli.describe import tabbed
-from zeroserve.cli.eventing import (
-    SINK_HELP,
-    condition_lines,
-    context_of,
-    formatted,
-    metadata_lines,
-    resolve_sink,
-    sink_text,
+from zeroserve.cli.eventing import NameArg, NsOpt, context_of, metadata_lines, resolve_sink, sink_text
+from zeroserve.cli.source_common import (
+    CeOpt,
+    SinkOpt,
+    add_source_commands,
+    create_source,
+    require_flags,
+    sink_overrides_conditions,
+    update_source,
 )
-from zeroserve.cli.source_apiserver import CeOpt, NsOpt, apply_ce_overrides, sink_lines
-from zeroserve.cli.source_list import ListOut, print_list
 
 ping_app = typer.Typer(help="Manage ping sources (kn source ping).", no_args_is_help=True)
 
@@ -55,7 +52,6 @@ DataOpt = Annotated[
 EncodingOpt = Annotated[
     str | None, typer.Option("--encoding", "-e", help="Data encoding format. One of: text | base64")
 ]
-SinkOpt = Annotated[str | None, typer.Option("--sink", "-s", help=SINK_HELP)]
 
 
 def data_fields(data: str, encoding: str | None) -> tuple[str, str]:
@@ -90,7 +86,7 @@ def _set_data(spec: Obj, data: str, encoding: str | None, action: str, name: str
 @ping_app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     schedule: ScheduleOpt = None,
     data: DataOpt = None,
     encoding: EncodingOpt = None,
@@ -102,23 +98,20 @@ def create(
 
     `zeroserve source ping create my-ping --schedule "*/2 * * * *" --data '{"value": "hello"}' --sink ksvc:mysvc`
     """
-    if not sink:
-        raise errors.BadRequest('required flag(s) "sink" not set')
+    require_flags(("sink", sink))
+    assert sink is not None
     client = context_of(ctx).client()
     spec: Obj = {"sink": resolve_sink(client, sink, namespace)}
     if schedule:
         spec["schedule"] = schedule
     _set_data(spec, data or "", encoding, "create", name, namespace)
-    apply_ce_overrides(spec, ce_override or [])
-    obj = {"apiVersion": KIND.api_version, "kind": KIND.kind, "metadata": {"name": name, "namespace": namespace}}
-    client.create(KIND, {**obj, "spec": spec})
-    print(f"Ping source '{name}' created in namespace '{namespace}'.")
+    create_source(client, KIND, name, namespace, spec, ce_override, "Ping source")
 
 
 @ping_app.command("update")
 def update(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: NameArg,
     schedule: ScheduleOpt = None,
     data: DataOpt = None,
     encoding: EncodingOpt = None,
@@ -127,77 +120,41 @@ def update(
     namespace: NsOpt = "default",
 ) -> None:
     """Update a ping source: only the flags given change."""
-    client = context_of(ctx).client()
-    for attempt in range(3):
-        source = client.get(KIND, namespace, name)
+
+    def edit(source: Obj) -> None:
         spec = source.setdefault("spec", {})
         if schedule is not None:
             spec["schedule"] = schedule
         if data is not None:
             _set_data(spec, data, encoding, "update", name, namespace)
-        if sink is not None:
-            spec["sink"] = resolve_sink(client, sink, namespace)
-        apply_ce_overrides(spec, ce_override or [])
-        source.pop("status", None)
-        try:
-            client.update(KIND, source)
-            break
-        except errors.Conflict:
-            if attempt == 2:
-                raise
-    print(f"Ping source '{name}' updated in namespace '{namespace}'.")
 
-
-@ping_app.command("list")
-def list_(
-    ctx: typer.Context,
-    namespace: NsOpt = "default",
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")] = False,
-    out: ListOut = None,
-) -> None:
-    """List ping sources (NAME SCHEDULE SINK AGE CONDITIONS READY REASON)."""
-    items = context_of(ctx).client().list(KIND, None if all_namespaces else namespace).get("items") or []
-
-    def row(o: Obj) -> list[str]:
-        return [str(o.get("spec", {}).get("schedule", "")), sink_text(o.get("spec", {}).get("sink") or {})]
-
-    print_list(items, KIND, all_namespaces, out, "No Ping source found.", ["SCHEDULE", "SINK"], row)
+    update_source(ctx, KIND, name, namespace, edit, sink, ce_override, "Ping source")
 
 
 def describe_lines(obj: Obj, now: datetime) -> list[str]:
     """kn's layout: metadata, Schedule, Data or DataBase64, Sink, CloudEvent Overrides, Conditions."""
-    spec, meta = obj.get("spec", {}), obj.get("metadata", {})
+    spec = obj.get("spec", {})
     lines = [*metadata_lines(obj, now), f"Schedule:\t{spec.get('schedule', '')}"]
     if spec.get("dataBase64"):
         lines.append(f"DataBase64:\t{spec['dataBase64']}")
     else:
         lines.append(f"Data:\t{spec.get('data', '')}")
-    lines += ["", *sink_lines(spec.get("sink") or {}, str(meta.get("namespace", ""))), ""]
-    extensions = (spec.get("ceOverrides") or {}).get("extensions") or {}
-    if extensions:
-        lines += ["CloudEvent Overrides:", *(f"  {k}:\t{extensions[k]}" for k in sorted(extensions)), ""]
-    return [*lines, *condition_lines(obj, now)]
+    return [*lines, *sink_overrides_conditions(obj, now)]
 
 
-@ping_app.command("describe")
-def describe(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME")],
-    namespace: NsOpt = "default",
-    out: Annotated[str | None, typer.Option("--output", "-o", help="yaml or json.")] = None,
-) -> None:
-    """Show details of a ping source."""
-    obj = context_of(ctx).client().get(KIND, namespace, name)
-    if out is not None:
-        print(formatted(obj, KIND, out, str(obj.get("status", {}).get("sinkUri", ""))))
-        return
-    print(tabbed(describe_lines(obj, output.now_utc())))
+def _row(o: Obj) -> list[str]:
+    """SCHEDULE SINK."""
+    return [str(o.get("spec", {}).get("schedule", "")), sink_text(o.get("spec", {}).get("sink") or {})]
 
 
-@ping_app.command("delete")
-def delete(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], namespace: NsOpt = "default"
-) -> None:
-    """Delete a ping source."""
-    context_of(ctx).client().delete(KIND, namespace, name)
-    print(f"Ping source '{name}' deleted in namespace '{namespace}'.")
+add_source_commands(
+    ping_app,
+    KIND,
+    noun="a ping source",
+    plural="ping sources",
+    label="Ping source",
+    empty="No Ping source found.",
+    headers=["SCHEDULE", "SINK"],
+    row=_row,
+    describe_lines=describe_lines,
+)
