@@ -186,6 +186,9 @@ class Workload:
     Knative): no port, no ``PORT``/``K_SERVICE``/``K_CONFIGURATION``/``K_REVISION``, no queue-proxy,
     no endpoints; an instance is ready once its containers started, unless its main container has a
     readiness probe (which then probes the port it names). The sandbox and limits are a revision's."""
+    python_app: str = ""
+    """The annotation ``zeroserve.dev/python-app`` (``MODULE:CALLABLE``, a WSGI or ASGI callable): fork
+    the instances from a per-revision zygote that imported it (:mod:`.zygote`); "": run the command."""
 
 
 def template(workload: Workload) -> Workload:

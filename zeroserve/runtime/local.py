@@ -64,12 +64,13 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from zeroserve.api.base import to_wire
 from zeroserve.images.base import ImageError, ImageStore, PullPolicy
 from zeroserve.net import netns
-from zeroserve.runtime import cgroups, container, isolation, logs, pod, probes, supervisor, volumes
+from zeroserve.runtime import cgroups, container, isolation, logs, pod, probes, supervisor, volumes, zygote
 from zeroserve.runtime.base import (
     Endpoint,
     Failure,
@@ -488,6 +489,11 @@ class LocalRuntime:
         )
         if self.isolation is not None and not pod.uses_containers(workload):
             found += self.isolation.warnings + self.isolation.notes(workload.run_as_user, workload.run_as_group)
+        if workload.python_app and not forkable(workload):
+            problem = zygote.parse_target(workload.python_app) or (
+                f"{zygote.ANNOTATION} is ignored: an image, other containers or volumes need an instance of their own"
+            )
+            found += (f"{problem}; the command runs instead.",)
         return found
 
     def containers_problem(self) -> str | None:
@@ -760,6 +766,13 @@ class LocalRuntime:
             if instance in deployment.instances:
                 asyncio.get_running_loop().call_soon(self.notify, key)
 
+    def zygote_started(self, pid: int) -> None:
+        self._lifeline.register(pid)
+
+    def zygote_gone(self, pid: int) -> None:
+        self._lifeline.unregister(pid)
+        self._reapable[pid] = asyncio.get_running_loop().time() + REAP_AFTER_EXIT
+
     def gone(self, instance: Instance) -> None:
         if instance.sidecar_pid is not None:
             self._lifeline.unregister(instance.sidecar_pid)
@@ -832,6 +845,8 @@ class _Deployment:
         self.crashed: list[str] = []
         """Names of crashed instances waiting for their restart: the next instances made take them (the
         kubelet restarts a pod's container in place, so its name and restart count go on)."""
+        self.zygotes: dict[int, zygote.Zygote] = {}
+        """Per generation, the zygote its instances fork from (``Workload.python_app``)."""
 
     def update(self, workload: Workload, replicas: int) -> None:
         if template(workload) != template(self.workload):
@@ -888,6 +903,9 @@ class _Deployment:
             for instance in live:
                 if instance.generation != self.generation:
                     self._stop(instance)
+        for generation in [g for g in self.zygotes if g != self.generation]:
+            if not any(instance.generation == generation for instance in self.instances):
+                self._close_zygote(self.zygotes.pop(generation))
 
     async def shutdown(self) -> None:
         self.removed = True
@@ -899,6 +917,8 @@ class _Deployment:
             self._stop(instance)
         while self._stopping:
             await asyncio.gather(*list(self._stopping))
+        for generation in list(self.zygotes):
+            await self.zygotes.pop(generation).close()
         for pulled in self._opened:
             pulled.rootfs.close()
 
@@ -923,6 +943,8 @@ class _Deployment:
                     spec = self.runtime.make_spec(self.workload, instance_id)
                 else:
                     spec = self.runtime.make_spec(self.workload, instance_id, self.pulled)
+                if forkable(self.workload):
+                    spec = self._forked(spec)
                 self.runtime.own_volumes(instance_id, spec)
             except Exception as err:  # a failure to report (and retry after the back-off), never a raise
                 self.runtime.remove_volumes(instance_id)
@@ -975,6 +997,31 @@ class _Deployment:
                 self.failure = None
         self.converge()
         self.runtime.notify(self.key)
+
+    def _forked(self, spec: InstanceSpec) -> InstanceSpec:
+        """``spec`` forked from the generation's zygote (made now if there is none: it starts on the
+        first fork, with this instance's environment, sandbox and working directory)."""
+        forker = self.zygotes.get(self.generation)
+        if forker is None:
+            forker = self.zygotes[self.generation] = zygote.Zygote(
+                zygote.ZygoteSpec(
+                    target=self.workload.python_app,
+                    python=zygote.python_of(spec.argv),
+                    env=spec.env,
+                    cwd=spec.cwd,
+                    jail=spec.jail,
+                    log_path=spec.log_path.with_name("zygote.log"),
+                    owner=str(self.key),
+                ),
+                started=self.runtime.zygote_started,
+                gone=self.runtime.zygote_gone,
+            )
+        return replace(spec, jail=None, zygote=forker)
+
+    def _close_zygote(self, forker: zygote.Zygote) -> None:
+        task = asyncio.create_task(forker.close(), name=f"close zygote of {self.key}")
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     def _backing_off(self) -> bool:
         """True (and a timer to converge again) while a crash back-off lasts."""
@@ -1051,6 +1098,21 @@ class _Deployment:
 
     def _permanent(self) -> bool:
         return self.failure is not None and self.failure.permanent
+
+
+def forkable(workload: Workload) -> bool:
+    """Whether the instances of ``workload`` fork from a zygote (pure): it names a Python app, and its
+    instances are single processes that share everything but their env (no image, no other
+    containers, no volumes: those are per instance, the zygote's sandbox is one)."""
+    return bool(
+        workload.python_app
+        and workload.serving
+        and zygote.parse_target(workload.python_app) is None
+        and not pod.uses_containers(workload)
+        and not workload.sidecars
+        and not workload.init_containers
+        and not workload.volume_mounts
+    )
 
 
 def queue_proxy_path() -> str:

@@ -57,6 +57,7 @@ from typing import Any, Literal, Protocol
 
 from zeroserve.net import netns
 from zeroserve.runtime import cgroups, container, isolation, probes, spawn, supervisor
+from zeroserve.runtime import zygote as zygotes
 from zeroserve.runtime.logs import LogFile, open_private
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ class InstanceSpec:
     """Init containers, run to completion one after the other before anything else starts."""
     proxy_port: int | None = None
     """A container instance's HTTP proxy: the port it listens on inside the namespace (None: none)."""
+    zygote: zygotes.Zygote | None = None
+    """Fork the app from its revision's zygote (``argv`` and ``jail`` are then the zygote's; :mod:`.zygote`)."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ class Instance:
         self._tracker = tracker
         self._on_change = on_change
         self._cgroups = machine_cgroups
-        self._process: spawn.Child | None = None
+        self._process: spawn.Child | zygotes.ForkedChild | None = None
         self._spawned = asyncio.Event()
         self._done = asyncio.Event()
         self._drained = asyncio.Event()
@@ -401,16 +404,21 @@ class Instance:
             await self._run_init(init)
         read_fd, write_fd = os.pipe()
         try:
-            self._process = spawn.spawn(
-                self.spec.argv,
-                env=self.spec.env,
-                cwd=None if self.spec.cwd is None else str(self.spec.cwd),
-                stdout=write_fd,
-                stderr=write_fd,
-                cgroup_procs=() if self.cgroup is None else self.cgroup.procs_files,
-                jail=self.spec.jail,
-                netns=self.netns,
-            )
+            if self.spec.zygote is not None:
+                self._process = await self.spec.zygote.fork(
+                    self.id, self.spec.env, self.spec.host, self.spec.port, write_fd, self._procs()
+                )
+            else:
+                self._process = spawn.spawn(
+                    self.spec.argv,
+                    env=self.spec.env,
+                    cwd=None if self.spec.cwd is None else str(self.spec.cwd),
+                    stdout=write_fd,
+                    stderr=write_fd,
+                    cgroup_procs=() if self.cgroup is None else self.cgroup.procs_files,
+                    jail=self.spec.jail,
+                    netns=self.netns,
+                )
         except BaseException:
             os.close(read_fd)
             raise
@@ -572,7 +580,7 @@ class Instance:
         if not await _exits_within(exit_task, self.spec.grace):
             self._signal(signal.SIGKILL)
 
-    def _runner(self, process: spawn.Child | None, spec: InstanceSpec) -> probes.Run | None:
+    def _runner(self, process: spawn.Child | zygotes.ForkedChild | None, spec: InstanceSpec) -> probes.Run | None:
         """How an ``exec`` probe of the serving container runs (inside it), None for a process instance."""
         if process is None or spec.jail is None or not spec.jail.container:
             return None

@@ -181,9 +181,11 @@ def spawn(
     die_with_parent: bool = True,
     jail: isolation.Jail | None = None,
     netns: NetNs | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Child:
     """Start ``argv`` in its own session (stdin from /dev/null), in ``cgroup_procs``, in ``jail`` (see the
-    module docstring), in the network namespace ``netns`` (else ours). A jail always dies with its parent."""
+    module docstring), in the network namespace ``netns`` (else ours), keeping ``pass_fds`` open. A jail
+    always dies with its parent."""
     program = argv[0] if jail is not None and jail.container else resolve(argv[0], env, cwd, jail)
     options = () if jail is None else jail.options_with(env)
     options_fd = _file_of(options) if options else None
@@ -206,7 +208,7 @@ def spawn(
                 cwd=cwd,
                 env={} if jail is not None and jail.monitored else dict(env),  # then it is in the options
                 start_new_session=True,
-                pass_fds=(*inherited, *(() if options_fd is None else (options_fd,))),
+                pass_fds=(*inherited, *pass_fds, *(() if options_fd is None else (options_fd,))),
             )
     finally:
         if options_fd is not None:

@@ -1,0 +1,175 @@
+"""Instances forked from a per-revision zygote (``Workload.python_app``), real processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.runtime.test_local_runtime_functional import KEY, Watch, dead
+from tests.support.polling import eventually
+from zeroserve.runtime import supervisor
+from zeroserve.runtime.base import Workload
+from zeroserve.runtime.local import LocalRuntime
+
+APP = textwrap.dedent(
+    """
+    import json, os
+    with open(os.path.join(os.environ["STATE_DIR"], "imports"), "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    AT_IMPORT = {"PORT": os.environ.get("PORT"), "K_REVISION": os.environ.get("K_REVISION")}
+
+    def application(environ, start_response):
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.dumps({
+            "pid": os.getpid(), "env": dict(os.environ), "at_import": AT_IMPORT,
+            "echo": environ["wsgi.input"].read(size).decode(), "path": environ["PATH_INFO"],
+        }).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])  # no length: chunked
+        return [body]
+    """
+)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    (tmp_path / "zapp.py").write_text(APP)
+    (tmp_path / "state").mkdir()
+    return tmp_path
+
+
+def workload(app: Path, target: str = "zapp:application") -> Workload:
+    return Workload(
+        key=KEY,
+        service="hello",
+        configuration="hello-config",
+        image=None,
+        command=(sys.executable, "-c", "raise SystemExit('the command must not run')"),
+        args=(),
+        working_dir=str(app),
+        env=(("STATE_DIR", str(app / "state")),),
+        container_port=8080,
+        readiness_probe=None,
+        liveness_probe=None,
+        termination_grace_seconds=5,
+        container_concurrency=0,
+        timeout_seconds=300,
+        python_app=target,
+    )
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[LocalRuntime]:
+    runtime = LocalRuntime(tmp_path / "data")
+    yield runtime
+    await runtime.close()
+
+
+async def call(port: int, body: str = "") -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):  # two requests on one keep-alive connection
+            async with session.post(f"http://127.0.0.1:{port}/x?y=1", data=body) as response:
+                assert response.status == 200
+                result: dict[str, Any] = json.loads(await response.read())
+    return result
+
+
+def imports(app: Path) -> list[str]:
+    return (app / "state" / "imports").read_text().split()
+
+
+async def test_scale_0_1_3_0_children_crash_and_zygote_death(runtime: LocalRuntime, app: Path) -> None:
+    watch = Watch(runtime)
+    await runtime.ensure(workload(app), 0)
+    assert runtime.status(KEY) is not None and not (app / "state" / "imports").exists()  # nothing at zero
+    await runtime.ensure(workload(app), 1)
+    first = await watch.until(lambda s: s.ready == 1)
+    reply = await call(first.endpoints[0].port, "hello")
+    assert reply["echo"] == "hello" and reply["path"] == "/x"
+    assert reply["env"]["PORT"] == str(first.endpoints[0].port)
+    assert (reply["env"]["K_SERVICE"], reply["env"]["K_REVISION"]) == ("hello", "hello-00001")
+    assert reply["at_import"]["K_REVISION"] == "hello-00001"
+
+    await runtime.ensure(workload(app), 3)
+    three = await watch.until(lambda s: s.ready == 3)
+    replies = [await call(endpoint.port) for endpoint in three.endpoints]
+    pids = {r["pid"] for r in replies}
+    assert len(pids) == 3 and {r["env"]["PORT"] for r in replies} == {str(e.port) for e in three.endpoints}
+    assert len(imports(app)) == 1  # one import, three forks
+    zygote_pid = int(imports(app)[0])
+    assert zygote_pid not in pids
+    for pid in pids:  # each child leads a process group of its own, child of the zygote
+        stat = supervisor.read_stat(pid)
+        assert stat is not None and stat.ppid == zygote_pid and os.getpgid(pid) == pid
+        if runtime.cgroups.available:
+            assert any("-deployment-" in line for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines())
+
+    victim, port = replies[0]["pid"], int(replies[0]["env"]["PORT"])  # a child crashes: restarted
+    os.kill(victim, signal.SIGKILL)
+    await eventually(lambda: dead(victim), 10)
+    await watch.until(lambda s: port not in {e.port for e in s.endpoints}, 10)
+    again = await watch.until(lambda s: s.ready == 3, 30)
+    after = {(await call(e.port))["pid"] for e in again.endpoints}
+    assert victim not in after and len(after) == 3 and len(imports(app)) == 1
+
+    os.killpg(os.getpgid(zygote_pid), signal.SIGKILL)  # the zygote dies: its children with it, then restarted
+    await eventually(lambda: all(dead(pid) for pid in after), 10)
+    await watch.until(lambda s: s.ready == 0, 10)
+    restarted = await watch.until(lambda s: s.ready == 3, 60)
+    final = {(await call(e.port))["pid"] for e in restarted.endpoints}
+    assert not final & after and len(imports(app)) == 2
+
+    await runtime.ensure(workload(app), 0)
+    await watch.until(lambda s: s.ready == 0 and not runtime.instances(KEY))
+    await eventually(lambda: all(dead(pid) for pid in final), 10)
+    assert not dead(int(imports(app)[1]))  # the zygote stays for the next scale-up
+    await runtime.remove(KEY)
+    await eventually(lambda: dead(int(imports(app)[1])), 10)
+
+
+async def test_the_imports_output_goes_to_the_zygote_log_a_requests_to_the_instance_log(
+    runtime: LocalRuntime, app: Path
+) -> None:
+    extra = "\nprint('imported', flush=True)\nimport sys\nprint('to stderr', file=sys.stderr)\n"
+    extra += "inner = application\ndef application(e, s):\n    print('served', flush=True)\n    return inner(e, s)\n"
+    (app / "zapp.py").write_text(APP + extra)
+    watch = Watch(runtime)
+    await runtime.ensure(workload(app), 1)
+    status = await watch.until(lambda s: s.ready == 1)
+    await call(status.endpoints[0].port)
+    [instance_log] = [p for p in (runtime.data_dir / "logs" / KEY.path).glob("*-deployment-*.log")]
+    await runtime.ensure(workload(app), 0)
+    await watch.until(lambda s: not runtime.instances(KEY))
+    assert instance_log.read_text().count("served") == 2
+    zygote_log = (runtime.data_dir / "logs" / KEY.path / "zygote.log").read_text()
+    assert "imported" in zygote_log and "to stderr" in zygote_log
+
+
+async def test_a_target_that_cannot_be_imported_is_a_failure_not_a_crash_of_up(
+    runtime: LocalRuntime, app: Path
+) -> None:
+    watch = Watch(runtime)
+    await runtime.ensure(workload(app, "nosuchmodule:application"), 1)
+    status = await watch.until(lambda s: s.failure is not None, 30)
+    assert status.failure is not None and "nosuchmodule" in status.failure.message
+    assert "ModuleNotFoundError" in status.failure.message
+
+
+async def test_an_import_that_starts_a_thread_is_refused(runtime: LocalRuntime, app: Path) -> None:
+    (app / "threaded.py").write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+        "application = None\n"
+    )
+    watch = Watch(runtime)
+    await runtime.ensure(workload(app, "threaded:application"), 1)
+    status = await watch.until(lambda s: s.failure is not None, 30)
+    assert status.failure is not None and "started threads" in status.failure.message

@@ -1,0 +1,300 @@
+"""Per-revision zygotes: instances of a Python app forked from a process that imported it already.
+
+A revision annotated ``zeroserve.dev/python-app: "MODULE:CALLABLE"`` (a WSGI callable, or an ASGI one
+where uvicorn is installed) whose instances are plain processes (no image, no other containers, no
+volumes) gets one zygote per revision: a Python process started like an instance (the revision's
+user, its bubblewrap sandbox, its working directory, the environment of an instance) that imports
+``MODULE`` once, with no thread and no event loop, and then forks an instance whenever the runtime
+wants one (:mod:`.zygote_main` is its program). A forked instance is an :class:`~.process.Instance`
+like any other: its own process group, its log, its own cgroup (the runtime moves it there before
+it binds), the contract's ``PORT`` and ``K_*`` in ``os.environ``, readiness and liveness probes,
+the drain, SIGTERM and the grace, the restart when it crashes, its pod in the mirror.
+
+What differs, and what an app must know:
+
+* module-level code runs once, in the zygote: what it reads of the environment at import is the
+  zygote's. ``K_SERVICE``, ``K_CONFIGURATION``, ``K_REVISION`` and the revision's env are the same
+  for every instance, but ``PORT`` at import is not the instance's port (the server binds it; read
+  ``os.environ`` in a request if the app needs it), nor is anything per instance (the downward API's
+  pod name). Start threads, pools and connections lazily (the zygote refuses an import that started a
+  thread: a forked child would inherit its locks, never the thread);
+* the instances of a revision share the zygote's sandbox (one PID namespace, one private ``/tmp``):
+  they can see and signal each other, and when the zygote dies they all die with it (the runtime
+  restarts them, with a new zygote, as crashed instances);
+* an app that starts its own server under ``if __name__ == "__main__"`` is not served this way:
+  leave the annotation off and it runs its command as before.
+
+The protocol (SOCK_SEQPACKET, see :mod:`.zygote_main`): the zygote says ``ready KIND`` or ``error
+TEXT``; a fork request carries the instance's env, host and port, its log pipe and a socket of its
+own, on which the child sends its pid (``SCM_CREDENTIALS``: translated into our PID namespace by the
+kernel), gets ``go`` once it is in its cgroup, says ``bound`` when it listens, and the zygote says
+``exit CODE`` when it reaped it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from zeroserve.runtime import isolation, spawn
+from zeroserve.runtime.logs import open_private
+
+logger = logging.getLogger(__name__)
+
+ANNOTATION = "zeroserve.dev/python-app"
+PROGRAM = Path(__file__).with_name("zygote_main.py")
+START_TIMEOUT = 60.0
+"""How long the zygote may take to import the app."""
+FORK_TIMEOUT = 10.0
+"""How long a forked child may take to report its pid and to bind."""
+CREDENTIALS = struct.calcsize("3i")
+
+
+class ZygoteFailed(Exception):
+    """The zygote could not import the app (or died before it was ready)."""
+
+
+def parse_target(value: str) -> str | None:
+    """Why ``value`` is not ``MODULE:CALLABLE`` (pure), None when it is."""
+    module, sep, attr = value.partition(":")
+    names = [*module.split("."), *attr.split(".")]
+    if not sep or not module or not attr or not all(n.isidentifier() for n in names):
+        return f'{ANNOTATION}: {value!r} is not "module:callable" (e.g. "app:application")'
+    return None
+
+
+def python_of(argv: tuple[str, ...]) -> str:
+    """The interpreter the app's command names (``python3 app.py``), else ours."""
+    if argv and os.path.basename(argv[0]).startswith("python"):
+        return argv[0]
+    return sys.executable
+
+
+@dataclass(frozen=True)
+class ZygoteSpec:
+    target: str
+    python: str
+    env: Mapping[str, str]
+    cwd: str | None
+    jail: isolation.Jail | None
+    log_path: Path
+    owner: str
+
+
+class ForkedChild:
+    """An instance forked by a zygote (the :class:`~.spawn.Child` interface: ``pid``, ``wait``)."""
+
+    def __init__(self, pid: int, own: socket.socket, early: bytes | None = None) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._own = own
+        self._early = early
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._watch(), name=f"zygote child {pid}")
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    async def _watch(self) -> None:
+        """``exit CODE`` from the zygote, or EOF (the zygote died: so did the child), then the pid gone."""
+        code = -signal.SIGKILL
+        try:
+            message = await _recv(self._own) if self._early is None else self._early
+            if message.startswith(b"exit "):
+                code = int(message[5:])
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._own.close()
+        with contextlib.suppress(OSError):
+            await _gone(self.pid)
+        self.returncode = code
+        self._exited.set_result(code)
+
+
+class Zygote:
+    """One revision's zygote (started on the first fork, again after it died)."""
+
+    def __init__(self, spec: ZygoteSpec, *, started: Callable[[int], None], gone: Callable[[int], None]) -> None:
+        self.spec = spec
+        self._started = started
+        self._gone = gone
+        self._lock = asyncio.Lock()
+        self._control: socket.socket | None = None
+        self._process: spawn.Child | None = None
+        self.kind = ""
+        self.closed = False
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    async def fork(
+        self,
+        instance_id: str,
+        env: Mapping[str, str],
+        host: str,
+        port: int,
+        log_fd: int,
+        cgroup_procs: tuple[bytes, ...],
+    ) -> ForkedChild:
+        """A new instance listening on ``host:port`` (ZygoteFailed: the app cannot be imported)."""
+        control = await self._ready()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+            ours.setblocking(False)
+            request = json.dumps({"id": instance_id, "env": dict(env), "host": host, "port": port}).encode()
+            socket.send_fds(control, [request], [log_fd, theirs.fileno()])
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        try:
+            async with asyncio.timeout(FORK_TIMEOUT):
+                pid = await _recv_pid(ours)
+                for procs in cgroup_procs:
+                    Path(os.fsdecode(procs)).write_text(str(pid))
+                ours.send(b"go")
+                said = await _recv(ours)
+            child = ForkedChild(pid, ours, None if said == b"bound" else said)
+        except BaseException:
+            ours.close()
+            raise
+        return child
+
+    async def close(self) -> None:
+        """Kill the zygote (and so its children) and reap it."""
+        self.closed = True
+        control, self._control = self._control, None
+        if control is not None:
+            control.close()
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+    async def _ready(self) -> socket.socket:
+        async with self._lock:
+            if self.closed:
+                raise ZygoteFailed("the revision's zygote was shut down")
+            process = self._process
+            if self._control is not None and process is not None and process.returncode is None:
+                return self._control
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+            return await self._start()
+
+    async def _start(self) -> socket.socket:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        log = open_private(self.spec.log_path)
+        fd = theirs.fileno()
+        try:
+            source = PROGRAM.read_text()
+            argv = (self.spec.python, "-c", source, self.spec.target, str(fd))
+            os.set_inheritable(fd, True)
+            process = spawn.spawn(
+                argv,
+                env=self.spec.env,
+                cwd=self.spec.cwd,
+                stdout=log,
+                stderr=log,
+                jail=self.spec.jail,
+                pass_fds=(fd,),
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            os.close(log)
+            theirs.close()
+        self._process = process
+        self._started(process.pid)
+        asyncio.get_running_loop().create_task(self._reap(process))
+        ours.setblocking(False)
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                message = await _recv(ours)
+        except TimeoutError:
+            message = b"error the import took longer than %d s" % START_TIMEOUT
+        if not message.startswith(b"ready "):
+            ours.close()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            text = message[6:].decode(errors="replace") if message else "the zygote exited"
+            raise ZygoteFailed(f"{ANNOTATION} {self.spec.target}: {text} (see {self.spec.log_path.name})")
+        self.kind = message[6:].decode()
+        logger.info("zygote of %s: %s imported (%s), pid %d", self.spec.owner, self.spec.target, self.kind, process.pid)
+        self._control = ours
+        return ours
+
+    async def _reap(self, process: spawn.Child) -> None:
+        code = await process.wait()
+        self._gone(process.pid)
+        if not self.closed:
+            logger.warning("zygote of %s exited with %s: its instances die with it", self.spec.owner, code)
+
+
+async def _recv(sock: socket.socket) -> bytes:
+    """One message (b"" at EOF) from a non-blocking socket."""
+    return await asyncio.get_running_loop().sock_recv(sock, 65536)
+
+
+async def _recv_pid(sock: socket.socket) -> int:
+    """The pid a child sent with SCM_CREDENTIALS, as our PID namespace sees it."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[int] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            message, ancillary, _, _ = sock.recvmsg(64, socket.CMSG_SPACE(CREDENTIALS))
+        except BlockingIOError:
+            return
+        except OSError as err:
+            future.set_exception(err)
+            return
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and message == b"pid":
+                future.set_result(struct.unpack("3i", data[:CREDENTIALS])[0])
+                return
+        future.set_exception(ZygoteFailed(f"the forked child said {message!r} instead of its pid"))
+
+    loop.add_reader(sock.fileno(), readable)
+    try:
+        return await future
+    finally:
+        loop.remove_reader(sock.fileno())
+
+
+async def _gone(pid: int) -> None:
+    """Until ``pid`` (not our child) has exited."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def exited() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(pidfd, exited)
+    try:
+        await done
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)

@@ -1,0 +1,367 @@
+"""The zygote of a Python app's revision: imports the app once, forks a ready instance on demand.
+
+Run by :mod:`.zygote` (``zeroserve up``'s side) in the revision's sandbox as ``python -c <this file's
+text> MODULE:CALLABLE FD``: stdlib only, no package import (the sandbox may not show zeroserve's
+files). ``FD`` is a SOCK_SEQPACKET socket to up. The zygote:
+
+* imports ``MODULE`` from its working directory and looks up ``CALLABLE`` (dots allowed); an ASGI
+  callable (a coroutine function, or an object whose ``__call__`` is one) needs uvicorn importable;
+  a WSGI one is served by the small HTTP/1.1 server below (keep-alive, Content-Length and chunked
+  bodies, a thread per connection - threads start in the child only). It refuses to go on if the
+  import started a thread (a fork copies only the forking thread: locks held by another would stay
+  locked in every child). Then it sends ``ready wsgi`` (or ``ready asgi``), else ``error TEXT``;
+* on each request from up (JSON ``{"id", "env", "host", "port"}`` with two fds: the instance's log
+  pipe and a socket of the instance's own) forks a child, then reports ``exit CODE`` on the
+  instance's socket when it reaps it (CODE negative: killed by that signal);
+* exits when up closes the socket (its children die with it: ``PR_SET_PDEATHSIG``).
+
+The child: a session of its own (up signals its process group), its log pipe as stdout and stderr,
+the instance's environment (``os.environ`` replaced), dies with the zygote; it sends its pid with
+``SCM_CREDENTIALS`` (the kernel translates it into up's PID namespace), waits for ``go`` (up has moved
+it into the instance's cgroup meanwhile), binds ``host:port``, says ``bound`` and serves. SIGTERM:
+stop accepting, let requests in flight finish, exit 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import inspect
+import io
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+MAX_LINE = 65536
+MAX_HEADERS = 100
+REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    301: "Moved Permanently",
+    302: "Found",
+    304: "Not Modified",
+    400: "Bad Request",
+    404: "Not Found",
+    500: "Internal Server Error",
+}
+
+
+def load(target: str) -> Any:
+    """``module:attr.attr`` imported from the working directory."""
+    module_name, _, path = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in (path or "application").split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def is_asgi(app: Any) -> bool:
+    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(type(app).__call__)
+
+
+class BadRequest(Exception):
+    pass
+
+
+class Connection:
+    """One client connection of the WSGI server: requests one after the other (keep-alive)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], conn: socket.socket, server: Server) -> None:
+        self.app = app
+        self.conn = conn
+        self.server = server
+        self.rfile = conn.makefile("rb", buffering=65536)
+
+    def run(self) -> None:
+        try:
+            while self.one():
+                pass
+        except (OSError, BadRequest):
+            pass
+        finally:
+            self.rfile.close()
+            self.conn.close()
+
+    def one(self) -> bool:
+        line = self.rfile.readline(MAX_LINE)
+        while line in (b"\r\n", b"\n"):
+            line = self.rfile.readline(MAX_LINE)
+        if not line:
+            return False
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            self.conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return False
+        method, target, version = parts
+        environ: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS + 1):
+            raw = self.rfile.readline(MAX_LINE)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = raw.decode("latin-1").partition(":")
+            if not sep:
+                raise BadRequest(raw)
+            key = name.strip().upper().replace("-", "_")
+            value = value.strip()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        else:
+            raise BadRequest("too many headers")
+        path, _, query = target.partition("?")
+        self.server.busy(+1)
+        try:
+            body = self.body(headers)
+            environ = {
+                "REQUEST_METHOD": method,
+                "SCRIPT_NAME": "",
+                "PATH_INFO": path,
+                "QUERY_STRING": query,
+                "SERVER_NAME": self.server.host,
+                "SERVER_PORT": str(self.server.port),
+                "SERVER_PROTOCOL": version,
+                "REMOTE_ADDR": "127.0.0.1",
+                "wsgi.version": (1, 0),
+                "wsgi.url_scheme": "http",
+                "wsgi.input": io.BytesIO(body),
+                "wsgi.errors": sys.stderr,
+                "wsgi.multithread": True,
+                "wsgi.multiprocess": False,
+                "wsgi.run_once": False,
+            }
+            for key, value in headers.items():
+                if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
+                    environ[key] = value
+                else:
+                    environ["HTTP_" + key] = value
+            environ["CONTENT_LENGTH"] = str(len(body))
+            connection = headers.get("CONNECTION", "").lower()
+            keep = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+            return self.respond(environ, method == "HEAD", keep, version == "HTTP/1.1")
+        finally:
+            self.server.busy(-1)
+
+    def body(self, headers: dict[str, str]) -> bytes:
+        if headers.get("EXPECT", "").lower() == "100-continue":
+            self.conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if "chunked" in headers.get("TRANSFER_ENCODING", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size_line = self.rfile.readline(MAX_LINE)
+                try:
+                    size = int(size_line.split(b";")[0].strip(), 16)
+                except ValueError as err:
+                    raise BadRequest("bad chunk size") from err
+                if size == 0:
+                    while self.rfile.readline(MAX_LINE) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(MAX_LINE)
+        length = headers.get("CONTENT_LENGTH")
+        if not length:
+            return b""
+        if not length.isdigit():
+            raise BadRequest("bad Content-Length")
+        return bytes(self.rfile.read(int(length)))
+
+    def respond(self, environ: dict[str, Any], head: bool, keep: bool, chunking: bool) -> bool:
+        state: dict[str, Any] = {}
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            if exc_info is not None and state.get("sent"):
+                raise exc_info[1].with_traceback(exc_info[2])
+            state["status"], state["headers"] = status, headers
+            return write
+
+        def write(data: bytes) -> None:
+            send(data)
+
+        def send(data: bytes) -> None:
+            if not state.get("sent"):
+                state["sent"] = True
+                self.conn.sendall(head_of())
+            if data and not head:
+                self.conn.sendall(b"%x\r\n%s\r\n" % (len(data), data) if state["chunked"] else data)
+
+        def head_of() -> bytes:
+            headers = state["headers"]
+            names = {name.lower() for name, _ in headers}
+            lines = [f"HTTP/1.1 {state['status']}"]
+            lines += [f"{name}: {value}" for name, value in headers]
+            state["chunked"] = False
+            if "content-length" not in names and not head and state["status"][:3] not in ("204", "304"):
+                if chunking and keep:
+                    lines.append("Transfer-Encoding: chunked")
+                    state["chunked"] = True
+                else:
+                    state["keep"] = False
+            if not state.get("keep", keep):
+                lines.append("Connection: close")
+            return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+        try:
+            result = self.app(environ, start_response)
+        except Exception:
+            traceback.print_exc()
+            self.conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+            return keep
+        try:
+            for data in result:
+                send(data)
+            if not state.get("sent"):
+                if "status" not in state:
+                    raise RuntimeError("the app returned without calling start_response")
+                state["headers"] = [*state["headers"], ("Content-Length", "0")]
+                send(b"")
+            if state["chunked"]:
+                self.conn.sendall(b"0\r\n\r\n")
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return bool(state.get("keep", keep))
+
+
+class Server:
+    """Accepts on the main thread (SIGTERM interrupts it), a thread per connection."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], listener: socket.socket, host: str, port: int) -> None:
+        self.app = app
+        self.listener = listener
+        self.host, self.port = host, port
+        self._lock = threading.Condition()
+        self._busy = 0
+
+    def busy(self, delta: int) -> None:
+        with self._lock:
+            self._busy += delta
+            if self._busy == 0:
+                self._lock.notify_all()
+
+    def serve(self) -> None:
+        stopping: list[int] = []
+
+        def stop(signum: int, frame: Any) -> None:
+            stopping.append(signum)
+            raise InterruptedError
+
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping:
+            try:
+                conn, _ = self.listener.accept()
+            except InterruptedError:
+                break
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=Connection(self.app, conn, self).run, daemon=True).start()
+        self.listener.close()
+        with self._lock:  # requests in flight finish; idle keep-alive connections are dropped
+            while self._busy:
+                self._lock.wait()
+        sys.stdout.flush()
+        os._exit(0)
+
+
+def child(app: Any, kind: str, request: dict[str, Any], log_fd: int, own: socket.socket, zygote: int) -> None:
+    """The forked instance (never returns)."""
+    try:
+        os.setsid()
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != zygote:
+            os._exit(1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
+        own.sendmsg([b"pid"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
+        if own.recv(16) != b"go":
+            os._exit(1)
+        host, port = request["host"], int(request["port"])
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(1024)
+        own.send(b"bound")
+        own.close()
+        sys.stdout = os.fdopen(1, "w", buffering=1)
+        sys.stderr = os.fdopen(2, "w", buffering=1)
+        if kind == "asgi":
+            uvicorn: Any = importlib.import_module("uvicorn")
+            config = uvicorn.Config(app, lifespan="off", log_level="warning")
+            uvicorn.Server(config).run(sockets=[listener])
+            os._exit(0)
+        Server(app, listener, host, port).serve()
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+    os._exit(1)
+
+
+def main() -> None:
+    target, fd = sys.argv[1], int(sys.argv[2])
+    control = socket.socket(fileno=fd)
+    control.setblocking(True)
+    sys.path.insert(0, os.getcwd())
+    try:
+        app = load(target)
+        kind = "asgi" if is_asgi(app) else "wsgi"
+        if kind == "asgi":
+            importlib.import_module("uvicorn")  # before any fork
+        if threading.active_count() != 1:
+            names = ", ".join(t.name for t in threading.enumerate() if t is not threading.main_thread())
+            raise RuntimeError(f"importing {target} started threads ({names}): it cannot be forked safely")
+    except BaseException as err:
+        traceback.print_exc()
+        sys.stderr.flush()
+        control.send(f"error {type(err).__name__}: {err}".encode()[:4000])
+        sys.exit(1)
+    control.send(f"ready {kind}".encode())
+    me = os.getpid()
+    children: dict[int, tuple[int, socket.socket]] = {}
+    while True:
+        readable, _, _ = select.select([control.fileno(), *children], [], [])
+        for ready in readable:
+            if ready == control.fileno():
+                message, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
+                if not message:
+                    sys.exit(0)
+                request = json.loads(message)
+                log_fd, own_fd = fds
+                own = socket.socket(fileno=own_fd)
+                pid = os.fork()
+                if pid == 0:
+                    control.close()
+                    for other_pidfd, (_, other) in children.items():
+                        os.close(other_pidfd)
+                        other.close()
+                    child(app, kind, request, log_fd, own, me)
+                os.close(log_fd)
+                children[os.pidfd_open(pid)] = (pid, own)
+            else:
+                pidfd = ready
+                pid, own = children.pop(pidfd)
+                os.close(pidfd)
+                _, status = os.waitpid(pid, 0)
+                with contextlib.suppress(OSError):
+                    own.send(b"exit %d" % os.waitstatus_to_exitcode(status))
+                own.close()
+
+
+if __name__ == "__main__":
+    main()
