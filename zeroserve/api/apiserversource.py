@@ -131,12 +131,17 @@ class AuthStatus(Model):
     service_account_names: list[str] = Field(default_factory=list)
 
 
-class ApiServerSourceStatus(Status):
+class SourceStatus(Status):
+    """duckv1 ``SourceStatus`` (every source's; :mod:`zeroserve.api.sources` uses it as it is)."""
+
     sink_uri: str | None = None
     ce_attributes: list[CloudEventAttributes] = Field(default_factory=list)
     sink_ca_certs: str | None = Field(default=None, alias="sinkCACerts")
     sink_audience: str | None = None
     auth: AuthStatus | None = None
+
+
+class ApiServerSourceStatus(SourceStatus):
     namespaces: list[str] = Field(default_factory=list)
 
 
@@ -287,8 +292,8 @@ def event_types(mode: str | None) -> tuple[str, ...]:
     return RESOURCE_MODE_TYPES if mode == RESOURCE_MODE else REFERENCE_MODE_TYPES
 
 
-def mark_sink(cm: ConditionManager, status: ApiServerSourceStatus, uri: str | None) -> None:
-    """``MarkSink``."""
+def mark_sink(cm: ConditionManager, status: SourceStatus, uri: str | None) -> None:
+    """``MarkSink`` (ApiServerSource, PingSource and SinkBinding alike)."""
     status.sink_uri = uri
     status.sink_ca_certs = status.sink_audience = None
     if uri:
@@ -297,7 +302,7 @@ def mark_sink(cm: ConditionManager, status: ApiServerSourceStatus, uri: str | No
         cm.mark_false(SINK_PROVIDED, "SinkEmpty", "Sink has resolved to empty.")
 
 
-def mark_no_sink(cm: ConditionManager, status: ApiServerSourceStatus, reason: str, message: str) -> None:
+def mark_no_sink(cm: ConditionManager, status: SourceStatus, reason: str, message: str) -> None:
     """``MarkNoSink`` (the URI is cleared: no events go to a sink that no longer resolves)."""
     status.sink_uri = status.sink_ca_certs = status.sink_audience = None
     cm.mark_false(SINK_PROVIDED, reason, message)

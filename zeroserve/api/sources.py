@@ -30,17 +30,16 @@ from pydantic import Field
 
 from zeroserve.api import cron, fielderrors, names, validation
 from zeroserve.api.apiserversource import (
-    AuthStatus,
-    CloudEventAttributes,
     CloudEventOverrides,
     LabelSelector,
+    SourceStatus,
     validate_label_selector,
     validate_source_spec,
 )
 from zeroserve.api.base import Model, OpenModel
 from zeroserve.api.conditions import READY, ConditionManager, ConditionSet
 from zeroserve.api.eventing import Destination
-from zeroserve.api.meta import ObjectMeta, Status
+from zeroserve.api.meta import ObjectMeta
 from zeroserve.api.podspec import Container
 from zeroserve.config import Config
 from zeroserve.errors import FieldError
@@ -79,16 +78,6 @@ CONTAINER_CONDITIONS = ConditionSet(READY, (SINKBINDING_READY, RECEIVE_ADAPTER_R
 
 
 # ----------------------------------------------------------------------------- types
-
-
-class SourceStatus(Status):
-    """duckv1 ``SourceStatus``."""
-
-    sink_uri: str | None = None
-    ce_attributes: list[CloudEventAttributes] = Field(default_factory=list)
-    sink_ca_certs: str | None = Field(default=None, alias="sinkCACerts")
-    sink_audience: str | None = None
-    auth: AuthStatus | None = None
 
 
 class PingSourceSpec(Model):
@@ -341,22 +330,6 @@ def validate_container_source(s: ContainerSource, old: ContainerSource | None, c
 
 
 # ----------------------------------------------------------------------------- lifecycle
-
-
-def mark_sink(cm: ConditionManager, status: SourceStatus, uri: str | None) -> None:
-    """``MarkSink`` (PingSource and SinkBinding)."""
-    status.sink_uri = uri
-    status.sink_ca_certs = status.sink_audience = None
-    if uri:
-        cm.mark_true(SINK_PROVIDED)
-    else:
-        cm.mark_false(SINK_PROVIDED, "SinkEmpty", "Sink has resolved to empty.")
-
-
-def mark_no_sink(cm: ConditionManager, status: SourceStatus, reason: str, message: str) -> None:
-    """``MarkNoSink``; the URI is cleared so that nothing is sent to a sink that no longer resolves."""
-    status.sink_uri = status.sink_ca_certs = status.sink_audience = None
-    cm.mark_false(SINK_PROVIDED, reason, message)
 
 
 def mark_oidc_disabled(cm: ConditionManager, status: SourceStatus) -> None:

@@ -15,15 +15,12 @@ the source's EventTypes (:mod:`~zeroserve.controller.reconcilers.eventtypes`).
 
 from __future__ import annotations
 
-import json
-
 from zeroserve.api import apiserversource as api
 from zeroserve.api import eventing as ev
 from zeroserve.api.apiserversource import ApiServerSource, CloudEventAttributes
-from zeroserve.api.base import to_wire
 from zeroserve.api.kinds import APISERVERSOURCE, NAMESPACE
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
-from zeroserve.controller.reconcilers.destinations import ResolveError, resolve
+from zeroserve.controller.reconcilers.destinations import source_sink
 from zeroserve.controller.reconcilers.eventtypes import reconcile_source_event_types
 
 AGENT = "apiserversource-controller"
@@ -48,18 +45,9 @@ class ApiServerSourceReconciler:
         ev.pre_process(cm, status, s.metadata.generation)
         status.observed_generation = s.metadata.generation
         cm.mark_true(api.OIDC_IDENTITY_CREATED, OIDC_DISABLED, "")
-        dest = s.spec.sink.model_copy(deep=True)
-        if dest.ref is not None and not dest.ref.namespace:
-            dest.ref.namespace = key.namespace
-        try:
-            uri = await resolve(deps.store, dest)
-        except ResolveError:
-            api.mark_no_sink(cm, status, "NotFound", "")
-            sink = json.dumps(to_wire(s.spec.sink), separators=(",", ":"))
-            deps.recorder.event(AGENT, stored, "Warning", "SinkNotFound", f"Sink not found: {sink}")
+        if await source_sink(deps, AGENT, stored, s.spec.sink, key.namespace, cm, status, warn_defaulted=False) is None:
             await write_status(deps.store, APISERVERSOURCE, stored, s)
             return None
-        api.mark_sink(cm, status, uri)
         status.namespaces = await self._namespaces(deps, s)
         cm.mark_true(api.SUFFICIENT_PERMISSIONS)
         cm.mark_true(api.DEPLOYED)

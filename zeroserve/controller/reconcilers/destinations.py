@@ -17,10 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from zeroserve.api import eventing as ev
-from zeroserve.api.base import Obj
+from zeroserve.api.apiserversource import SourceStatus, mark_no_sink, mark_sink
+from zeroserve.api.base import Obj, to_wire
+from zeroserve.api.conditions import ConditionManager
 from zeroserve.api.domainmapping import KReference
 from zeroserve.api.kinds import APISERVERSOURCE, BROKER, CORE_SERVICE, EVENTTYPE, TRIGGER, by_kind
-from zeroserve.controller.reconcilers.base import Key, get_or_none
+from zeroserve.controller.reconcilers.base import Deps, Key, get_or_none
 from zeroserve.store.base import Store
 
 
@@ -103,6 +105,34 @@ async def resolve(store: Store, dest: ev.Destination) -> str:
             )
         return dest.uri
     raise ResolveError("destination missing Ref and URI, expected at least one")
+
+
+async def source_sink(
+    deps: Deps,
+    agent: str,
+    stored: Obj,
+    sink: ev.Destination,
+    namespace: str,
+    cm: ConditionManager,
+    status: SourceStatus,
+    *,
+    warn_defaulted: bool,
+) -> str | None:
+    """A source's sink (a ref without a namespace is in ``namespace``, the source's): ``MarkSink`` with
+    its URI; or, where it does not resolve, ``MarkNoSink`` ``NotFound``, a ``SinkNotFound`` warning
+    naming the sink (as given, or with that namespace filled in where ``warn_defaulted``) and None."""
+    dest = sink.model_copy(deep=True)
+    if dest.ref is not None and not dest.ref.namespace:
+        dest.ref.namespace = namespace
+    try:
+        uri = await resolve(deps.store, dest)
+    except ResolveError:
+        mark_no_sink(cm, status, "NotFound", "")
+        shown = json.dumps(to_wire(dest if warn_defaulted else sink), separators=(",", ":"))
+        deps.recorder.event(agent, stored, "Warning", "SinkNotFound", f"Sink not found: {shown}")
+        return None
+    mark_sink(cm, status, uri)
+    return uri
 
 
 # ----------------------------------------------------------------------------- tracking

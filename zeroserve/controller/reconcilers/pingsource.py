@@ -13,16 +13,13 @@ The adapter fires only for a Ready source and reads nothing but its spec and ``s
 
 from __future__ import annotations
 
-import json
-
 from zeroserve.api import eventing as ev
 from zeroserve.api import sources
 from zeroserve.api.apiserversource import CloudEventAttributes
-from zeroserve.api.base import to_wire
 from zeroserve.api.kinds import PINGSOURCE
 from zeroserve.api.sources import PingSource
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
-from zeroserve.controller.reconcilers.destinations import ResolveError, resolve
+from zeroserve.controller.reconcilers.destinations import source_sink
 
 AGENT = "pingsource-controller"
 
@@ -39,20 +36,11 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     ev.pre_process(cm, status, s.metadata.generation)
     status.observed_generation = s.metadata.generation
     sources.mark_oidc_disabled(cm, status)
-    dest = s.spec.sink.model_copy(deep=True)
-    if dest.ref is not None and not dest.ref.namespace:
-        dest.ref.namespace = s.metadata.namespace
-    try:
-        uri = await resolve(deps.store, dest)
-    except ResolveError:
-        sources.mark_no_sink(cm, status, "NotFound", "")
-        sink = json.dumps(to_wire(dest), separators=(",", ":"))
-        deps.recorder.event(AGENT, stored, "Warning", "SinkNotFound", f"Sink not found: {sink}")
+    ns, name = s.metadata.namespace or "", s.metadata.name or ""
+    if await source_sink(deps, AGENT, stored, s.spec.sink, ns, cm, status, warn_defaulted=True) is None:
         await write_status(deps.store, PINGSOURCE, stored, s)
         return None
-    sources.mark_sink(cm, status, uri)
     cm.mark_true(sources.DEPLOYED)
-    ns, name = s.metadata.namespace or "", s.metadata.name or ""
     status.ce_attributes = [
         CloudEventAttributes(type=sources.PING_EVENT_TYPE, source=sources.ping_source_attribute(ns, name))
     ]

@@ -30,6 +30,7 @@ import contextlib
 import copy
 
 from zeroserve.api import sources
+from zeroserve.api.apiserversource import mark_no_sink, mark_sink
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import CONTAINERSOURCE, NAMESPACE, SERVICE, SINKBINDING, Kind
 from zeroserve.api.sources import SinkBinding
@@ -67,7 +68,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
         uri: str | None = await resolve(deps.store, b.spec.sink)
     except ResolveError as e:
         uri = None
-        sources.mark_no_sink(cm, status, "NoAddressable", f"Addressable could not be extracted from destination: {e}")
+        mark_no_sink(cm, status, "NoAddressable", f"Addressable could not be extracted from destination: {e}")
     env = _binding_env(uri, b) if uri is not None else []
     for kind, obj in subjects:
         if kind is SERVICE and not _excluded(obj):
@@ -75,7 +76,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     cm.mark_true(sources.SINKBINDING_AVAILABLE)
     cm.mark_true(sources.TRUST_BUNDLE_PROPAGATED)
     if uri is not None:
-        sources.mark_sink(cm, status, uri)
+        mark_sink(cm, status, uri)
     sources.mark_oidc_disabled(cm, status)
     cm.mark_true(sources.OIDC_TOKEN_SECRET_CREATED, sources.OIDC_DISABLED, "")
     status.observed_generation = b.metadata.generation
