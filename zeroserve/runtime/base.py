@@ -114,6 +114,10 @@ class WorkloadContainer:
     """As ``Workload.env_data`` and ``Workload.instance_fields``."""
 
 
+PYTHON_APP_ANNOTATION = "zeroserve.dev/python-app"
+"""A revision's ``MODULE:CALLABLE`` (WSGI or ASGI): its instances fork from a zygote (runtime.zygote)."""
+
+
 @dataclass(frozen=True)
 class Workload:
     key: WorkloadKey
@@ -187,7 +191,7 @@ class Workload:
     no endpoints; an instance is ready once its containers started, unless its main container has a
     readiness probe (which then probes the port it names). The sandbox and limits are a revision's."""
     python_app: str = ""
-    """The annotation ``zeroserve.dev/python-app`` (``MODULE:CALLABLE``, a WSGI or ASGI callable): fork
+    """The annotation :data:`PYTHON_APP_ANNOTATION` (``MODULE:CALLABLE``, a WSGI or ASGI callable): fork
     the instances from a per-revision zygote that imported it (:mod:`.zygote`); "": run the command."""
 
 

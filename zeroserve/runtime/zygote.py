@@ -47,11 +47,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroserve.runtime import isolation, spawn
+from zeroserve.runtime.base import PYTHON_APP_ANNOTATION
 from zeroserve.runtime.logs import open_private
 
 logger = logging.getLogger(__name__)
 
-ANNOTATION = "zeroserve.dev/python-app"
+ANNOTATION = PYTHON_APP_ANNOTATION
 PROGRAM = Path(__file__).with_name("zygote_main.py")
 START_TIMEOUT = 60.0
 """How long the zygote may take to import the app."""

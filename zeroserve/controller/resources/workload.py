@@ -29,7 +29,7 @@ from zeroserve.controller.resources.configdata import ConfigError, Sources, pull
 from zeroserve.controller.resources.env import ResolvedEnv, resolve_env
 from zeroserve.controller.resources.pullsecrets import pull_secrets
 from zeroserve.controller.resources.volumes import SUPPORTED, mounts_of, resolve_volumes, shapes
-from zeroserve.runtime.base import Failure, Volume, Workload, WorkloadContainer, WorkloadKey
+from zeroserve.runtime.base import PYTHON_APP_ANNOTATION, Failure, Volume, Workload, WorkloadContainer, WorkloadKey
 
 _POD_FIELDS = ("service_account_name",)
 RUN_AS = ("runAsUser", "runAsGroup", "runAsNonRoot")
@@ -144,6 +144,7 @@ def make_workload(
         config_error=resolved.error,
         config_warnings=resolved.warnings,
         image_pull_keyring=pull_secrets(image_pull_secrets(rev), sources or {}).keyring,
+        python_app=rev.metadata.annotations.get(PYTHON_APP_ANNOTATION, ""),
     )
 
 
