@@ -3,6 +3,12 @@
     .venv/bin/python bench/coldstart.py [-n 20]                     # process mode: examples/hello
     .venv/bin/python bench/coldstart.py --image [-n 20]             # image mode: examples/hello-image
     .venv/bin/python bench/coldstart.py --image --podman-network host
+    .venv/bin/python bench/coldstart.py --zygote [-n 20]            # examples/hello-wsgi forked, vs examples/hello
+
+Zygote mode (``--zygote``, issue 19): ``n`` Services of examples/hello-wsgi with the annotation
+``zeroserve.dev/python-app: app:application`` (each revision's instances fork from its zygote, which
+stays at zero replicas) and ``n`` Services of examples/hello (the normal spawn), all scaled to zero;
+then, interleaved, a cold start of a plain one and of a zygote one, both through the gateway.
 
 Starts a real ``zeroserve up`` (temp data dir, ephemeral ports, a 6 s stable window and a 1 s
 scale-to-zero grace period), creates ``n`` hello Services, waits until every one has scaled to zero
@@ -189,6 +195,38 @@ def process_mode(args: argparse.Namespace, tmp: Path) -> None:
     report(args.n, "app boot alone (spawn -> first byte)", boots, cold)
 
 
+WSGI_SERVICE = """apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {{name: {name}, namespace: default}}
+spec:
+  template:
+    metadata:
+      annotations: {{zeroserve.dev/python-app: "app:application"}}
+    spec:
+      containers:
+        - command: [{python}, app.py]
+          workingDir: examples/hello-wsgi
+"""
+
+
+def zygote_mode(args: argparse.Namespace, tmp: Path) -> None:
+    with platform_up(tmp / "data", "--queue-proxy", args.queue_proxy) as (gateway, zs):
+        for i in range(args.n):
+            create = [*zs, "service", "create", f"plain{i}", "--cmd", APP[0], "--arg", APP[1]]
+            subprocess.run(create, cwd=REPO, check=True, capture_output=True)
+            manifest = WSGI_SERVICE.format(name=f"cold{i}", python=json.dumps(sys.executable))
+            subprocess.run(
+                [*zs, "apply", "-f", "-"], cwd=REPO, check=True, capture_output=True, input=manifest.encode()
+            )
+        wait_all_at_zero(zs)
+        plain, cold = [], []
+        for i in range(args.n):
+            plain.append(first_byte(gateway, f"plain{i}.default.localhost"))
+            cold.append(first_byte(gateway, f"cold{i}.default.localhost"))
+    print(f"Python {platform.python_version()} from {sys.base_prefix} (zeroserve up and the apps)")
+    report(args.n, "cold start without a zygote (examples/hello spawned)", plain, cold)
+
+
 def image_mode(args: argparse.Namespace, tmp: Path) -> None:
     for tool in ("gcc", "buildah", "docker-registry", "podman"):
         if shutil.which(tool) is None:
@@ -324,9 +362,10 @@ def main() -> None:
     parser.add_argument("--queue-proxy", choices=("inline", "sidecar"), default="inline", help="zeroserve up's mode")
     parser.add_argument("--image", action="store_true", help="examples/hello-image as an image, podman the anchor")
     parser.add_argument("--podman-network", choices=("bridge", "host"), default="bridge")
+    parser.add_argument("--zygote", action="store_true", help="examples/hello-wsgi forked from its zygote")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        (image_mode if args.image else process_mode)(args, Path(tmp))
+        (zygote_mode if args.zygote else image_mode if args.image else process_mode)(args, Path(tmp))
 
 
 if __name__ == "__main__":
