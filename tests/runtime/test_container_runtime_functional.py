@@ -189,9 +189,11 @@ async def test_the_images_user_applies_unless_run_as_user_says_otherwise(runtime
 async def test_sigterm_reaches_the_app_after_the_drain_and_the_namespace_goes(runtime: LocalRuntime) -> None:
     await runtime.ensure(workload(), 1)
     (endpoint,) = (await ready(runtime)).endpoints
-    await runtime.remove(KEY)
-    logs = list((runtime.data_dir / "logs" / "default" / "box-00001").glob("*.log"))
-    assert [path.read_text() for path in logs] == ["listening on 8080\nbye\n"]  # SIGTERM, then a clean exit
+    # the log goes with the removed workload: read it through a handle opened before
+    (log,) = (runtime.data_dir / "logs" / "default" / "box-00001").glob("*.log")
+    with log.open() as handle:
+        await runtime.remove(KEY)
+        assert handle.read() == "listening on 8080\nbye\n"  # SIGTERM, then a clean exit
     assert netns.lookup(endpoint.host, endpoint.port) is None
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection(endpoint.host, endpoint.port)
