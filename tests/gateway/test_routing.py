@@ -144,3 +144,40 @@ def test_least_loaded(in_flight: dict[tuple[str, int], int], rand: float, want: 
 
 def test_least_loaded_empty() -> None:
     assert least_loaded([], {}, 0.5) is None
+
+
+def _entry(name: str, generation: int, *hosts: str, revision: str = "r-00001") -> RouteEntry:
+    return RouteEntry("default", name, generation, (Rule(hosts, "ExternalIP", (Backend("default", revision, 100),)),))
+
+
+def _view(table: RoutingTable) -> tuple[object, ...]:
+    hosts = table.known_hosts(internal=True)
+    picked = [(h, [b.revision for b in t.backends]) for h in hosts if (t := table.lookup(h, internal=True))]
+    gens = [(r.name, table.generation("default", r.name)) for r in table.routes]
+    return tuple(hosts), tuple(table.known_hosts()), tuple(map(str, picked)), tuple(gens)
+
+
+def test_with_and_without_route_serve_as_a_table_built_from_scratch() -> None:
+    """Changed one route at a time (incrementally), the table equals one built from the same routes
+    in the same order, collisions included (the later route naming a host wins)."""
+    steps: list[tuple[str, RouteEntry | None]] = [
+        ("a", _entry("a", 1, "a.localhost")),
+        ("b", _entry("b", 1, "b.localhost", "shared.localhost", revision="b-00001")),
+        ("c", _entry("c", 1, "c.localhost", "shared.localhost", revision="c-00001")),
+        ("a", _entry("a", 2, "a.localhost", "a2.localhost", revision="a-00002")),
+        ("c", None),
+        ("b", _entry("b", 2, "b.localhost")),
+        ("a", _entry("a", 3, "shared.localhost", revision="a-00003")),
+        ("b", None),
+        ("nope", None),
+    ]
+    table = RoutingTable()
+    order: dict[str, RouteEntry] = {}
+    for name, entry in steps:
+        order.pop(name, None)
+        if entry is None:
+            table = table.without_route("default", name)
+        else:
+            order[name] = entry
+            table = table.with_route(entry)
+        assert _view(table) == _view(RoutingTable(order.values())), (name, entry)

@@ -101,6 +101,7 @@ from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
 from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
 from zeroserve.controller.reconcilers.kpa import Deciders, KPAReconciler
 from zeroserve.controller.reconcilers.namespace import reconcile as reconcile_namespace
+from zeroserve.controller.reconcilers.routemarks import RouteMarks
 from zeroserve.controller.reconcilers.sks import NullServingMode, ServingMode, SKSReconciler
 from zeroserve.controller.reconcilers.sourcetracker import SourceTracker
 from zeroserve.controller.recorder import EventRecorder
@@ -186,6 +187,9 @@ class RouteIndex:
 
     def __init__(self) -> None:
         self._refs: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        """(namespace, route) -> the (kind, name) its traffic names."""
+        self._routes: dict[tuple[str, str, str], set[str]] = {}
+        """(kind, namespace, name) -> the routes that name it (the reverse of ``_refs``)."""
 
     def update(self, obj: Obj, deleted: bool = False) -> None:
         meta = obj.get("metadata", {})
@@ -197,16 +201,20 @@ class RouteIndex:
                     refs.add((CONFIGURATION.kind, t["configurationName"]))
                 if t.get("revisionName"):
                     refs.add((REVISION.kind, t["revisionName"]))
-        self._refs[(ns, name)] = refs
-        if deleted:
-            del self._refs[(ns, name)]
+        old = self._refs.pop((ns, name), set())
+        for kind, target in old - refs:
+            routes = self._routes.get((kind, ns, target))
+            if routes is not None:
+                routes.discard(name)
+                if not routes:
+                    del self._routes[(kind, ns, target)]
+        for kind, target in refs - old:
+            self._routes.setdefault((kind, ns, target), set()).add(name)
+        if refs:
+            self._refs[(ns, name)] = refs
 
     def routes_for(self, kind: str, ns: str, name: str) -> list[Key]:
-        return [
-            Key(ROUTE.kind, rns, rname)
-            for (rns, rname), refs in self._refs.items()
-            if rns == ns and (kind, name) in refs
-        ]
+        return [Key(ROUTE.kind, ns, route) for route in sorted(self._routes.get((kind, ns, name), ()))]
 
 
 class Controller:
@@ -233,7 +241,9 @@ class Controller:
         digests = DigestResolver(images, self._on_digests) if images is not None else None
         clock = clock or SystemClock()
         self.recorder = recorder or EventRecorder(store, clock)
-        self.deps = Deps(store, runtime, config, clock, ingress or NullIngress(), digests, self.recorder)
+        self.deps = Deps(
+            store, runtime, config, clock, ingress or NullIngress(), digests, self.recorder, marks=RouteMarks()
+        )
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
         self.reconcilers[BROKER.kind] = BrokerReconciler(broker_ingress).reconcile
         self.channels = InMemoryChannelReconciler()
@@ -420,6 +430,9 @@ class Controller:
         if kind in (CONFIGURATION.kind, REVISION.kind):
             for route_key in self.routes.routes_for(kind, key.namespace, key.name):
                 queue.add(route_key)
+            if self.deps.marks is not None:  # it names a route not known before: that route unmarks it if it must
+                for route_name in self.deps.marks.observe(kind, obj, deleted):
+                    queue.add(Key(ROUTE.kind, key.namespace, route_name))
         if kind == REVISION.kind:
             config = obj.get("metadata", {}).get("labels", {}).get(labels.CONFIGURATION)
             if config:

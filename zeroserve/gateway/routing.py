@@ -192,22 +192,44 @@ def _targets(route: RouteLike, rule: RuleLike) -> Targets:
 
 
 class RoutingTable:
-    """An immutable host map; build a new one for every change and swap it in."""
+    """An immutable host map; build a new one for every change and swap it in.
+
+    :meth:`with_route` and :meth:`without_route` copy the maps and redo only the one route's hosts
+    (a table of thousands of routes is not rebuilt on every publish), unless a host it gives up is
+    also another route's: then the whole table is rebuilt, so the last route naming a host wins
+    exactly as in a table built from scratch.
+    """
 
     def __init__(self, routes: Iterable[RouteLike] = ()) -> None:
         self._external: dict[str, Targets] = {}
         self._internal: dict[str, Targets] = {}
         self._generations: dict[tuple[str, str], int] = {}
-        self.routes: tuple[RouteLike, ...] = tuple(routes)
-        for route in self.routes:
-            self._generations[(route.namespace, route.name)] = route.generation
-            for rule in route.rules:
-                targets = _targets(route, rule)
-                for host in rule.hosts:
-                    key = normalize_host(host)
-                    self._internal[key] = targets
-                    if rule.visibility != CLUSTER_LOCAL:
-                        self._external[key] = targets
+        self._routes: dict[tuple[str, str], RouteLike] = {}
+        self._hosts: dict[str, int] = {}
+        """Host -> how many routes name it (more than one: a collision, resolved by order)."""
+        for route in routes:
+            key = (route.namespace, route.name)
+            if key in self._routes:  # a name given twice: its later entry, in the later place
+                self._routes.pop(key)
+            self._routes[key] = route
+        for route in self._routes.values():
+            self._add(route)
+
+    def _add(self, route: RouteLike) -> None:
+        self._generations[(route.namespace, route.name)] = route.generation
+        for rule in route.rules:
+            targets = _targets(route, rule)
+            for host in rule.hosts:
+                key = normalize_host(host)
+                self._internal[key] = targets
+                if rule.visibility != CLUSTER_LOCAL:
+                    self._external[key] = targets
+        for host in _route_hosts(route):
+            self._hosts[host] = self._hosts.get(host, 0) + 1
+
+    @property
+    def routes(self) -> tuple[RouteLike, ...]:
+        return tuple(self._routes.values())
 
     def lookup(self, host: str, *, internal: bool = False) -> Targets | None:
         """The targets of ``host`` (port and case ignored); cluster-local hosts only if ``internal``."""
@@ -220,12 +242,42 @@ class RoutingTable:
         return self._generations.get((namespace, route))
 
     def with_route(self, route: RouteLike) -> RoutingTable:
-        """A copy serving ``route`` (replacing the same namespace/name)."""
-        others = [r for r in self.routes if (r.namespace, r.name) != (route.namespace, route.name)]
-        return RoutingTable([*others, route])
+        """A copy serving ``route`` (replacing the same namespace/name, which moves to the end)."""
+        return self._replaced(route.namespace, route.name, route)
 
     def without_route(self, namespace: str, name: str) -> RoutingTable:
-        return RoutingTable(r for r in self.routes if (r.namespace, r.name) != (namespace, name))
+        return self._replaced(namespace, name, None)
+
+    def _replaced(self, namespace: str, name: str, route: RouteLike | None) -> RoutingTable:
+        key = (namespace, name)
+        old = self._routes.get(key)
+        if old is None and route is None:
+            return self
+        old_hosts = _route_hosts(old) if old is not None else frozenset()
+        new_hosts = _route_hosts(route) if route is not None else frozenset()
+        shared = any(self._hosts.get(h, 0) > 1 for h in old_hosts) or any(
+            h in self._hosts and h not in old_hosts for h in new_hosts
+        )
+        if shared:  # a host of another route too: which one wins depends on the order
+            others = [r for k, r in self._routes.items() if k != key]
+            return RoutingTable([*others, route] if route is not None else others)
+        table = RoutingTable()
+        table._external, table._internal = dict(self._external), dict(self._internal)
+        table._generations, table._routes, table._hosts = dict(self._generations), dict(self._routes), dict(self._hosts)
+        table._routes.pop(key, None)
+        table._generations.pop(key, None)
+        for host in old_hosts:
+            table._internal.pop(host, None)
+            table._external.pop(host, None)
+            table._hosts.pop(host, None)
+        if route is not None:
+            table._routes[key] = route
+            table._add(route)
+        return table
+
+
+def _route_hosts(route: RouteLike) -> frozenset[str]:
+    return frozenset(normalize_host(host) for rule in route.rules for host in rule.hosts)
 
 
 def pick(targets: Targets, rand: float) -> Backend | None:

@@ -15,6 +15,7 @@ from zeroserve.clock import Clock
 from zeroserve.config import Config
 from zeroserve.controller.ingress import Ingress
 from zeroserve.controller.reconcilers.digests import DigestResolver
+from zeroserve.controller.reconcilers.routemarks import RouteMarks
 from zeroserve.controller.recorder import NullRecorder, Recorder
 from zeroserve.errors import NotFound
 from zeroserve.runtime.base import Runtime
@@ -47,6 +48,8 @@ class Deps:
     """Tag-to-digest resolution for Revisions (None: no image store; images keep their tags)."""
     recorder: Recorder = field(default_factory=NullRecorder)
     """Kubernetes Events about the objects reconciled (:mod:`zeroserve.controller.recorder`)."""
+    marks: RouteMarks | None = None
+    """Which objects name each route, fed by the controller's watch (None: the labeler lists the store)."""
 
     def now(self) -> datetime:
         return self.clock.wall()

@@ -124,12 +124,23 @@ async def clear(
     """Unmark the active Revisions and the Configurations that name ``route`` and are not kept
     (all of them for a deleted route: the labeler's ``FinalizeKind``)."""
     now = deps.now()
+    if deps.marks is not None:  # the controller's index: read only the objects that name the route
+        keep = {REVISION.kind: keep_revisions, CONFIGURATION.kind: keep_configs}
+        for kind_name, name in deps.marks.marked(ns, route):
+            kind = REVISION if kind_name == REVISION.kind else CONFIGURATION
+            if name in keep[kind_name] or (obj := await get_or_none(deps.store, kind, ns, name)) is None:
+                continue
+            meta = obj.get("metadata", {})
+            active = kind is CONFIGURATION or meta.get("labels", {}).get(labels.ROUTING_STATE) == ACTIVE
+            if active and route in routes_of(meta.get("annotations", {})):
+                await _patch(deps, kind, obj, route, True, now)
+        return
     revs, _ = await deps.store.list(REVISION, ns, label_selector=f"{labels.ROUTING_STATE}={ACTIVE}")
     cfgs, _ = await deps.store.list(CONFIGURATION, ns)
-    for kind, objs, keep in ((REVISION, revs, keep_revisions), (CONFIGURATION, cfgs, keep_configs)):
+    for kind, objs, keep_names in ((REVISION, revs, keep_revisions), (CONFIGURATION, cfgs, keep_configs)):
         for obj in objs:
             meta = obj.get("metadata", {})
-            if meta.get("name") not in keep and route in routes_of(meta.get("annotations", {})):
+            if meta.get("name") not in keep_names and route in routes_of(meta.get("annotations", {})):
                 await _patch(deps, kind, obj, route, True, now)
 
 
@@ -138,4 +149,6 @@ async def _patch(deps: Deps, kind: Kind, obj: Obj, route: str, remove: bool, now
     obj_labels, annotations = meta.get("labels", {}), meta.get("annotations", {})
     change = metadata_patch(obj_labels, annotations, route, remove, now, routing_state=kind.kind == REVISION.kind)
     if change is not None:
-        await write_meta(deps.store, kind, obj, *change)
+        written = await write_meta(deps.store, kind, obj, *change)
+        if deps.marks is not None:  # known at once, before its event
+            deps.marks.observe(kind.kind, written)
