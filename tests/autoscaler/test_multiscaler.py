@@ -140,6 +140,20 @@ def test_poke_ticks_at_once_when_at_zero() -> None:
     assert len(h.ms.explain(KEY)) == 2
 
 
+def test_poke_ticks_at_once_for_a_revision_never_started() -> None:
+    """initial-scale 0: the decider has decided nothing yet (-1) and no instance is ready. The
+    activator's first stat decides at once (Knative waits for the next 2 s tick: issue 19)."""
+    h = Harness()
+    h.ms.watch(KEY, SPEC)
+    h.ms.tick(KEY)  # no data yet: invalid, still -1
+    assert h.ms.get(KEY).desired_scale == -1  # type: ignore[union-attr]
+    h.clock.step(0.5)
+    h.ms.record(activator(1.0))  # no tick called: the poke decided
+    assert h.ms.get(KEY).desired_scale == 1  # type: ignore[union-attr]
+    assert h.changes == [KEY]
+    assert [r.valid for r in h.ms.explain(KEY)] == [False, True]
+
+
 def test_no_poke_when_not_at_zero() -> None:
     h = Harness()
     h.endpoints.set(KEY, 1)

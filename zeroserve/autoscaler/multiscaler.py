@@ -7,7 +7,7 @@ sign of the excess burst capacity, so the reconciler runs again. Its loop (:meth
 ``async with``) scrapes each revision every second into the :class:`~.collector.Collector` and
 ticks each decider every 2 seconds. :meth:`record` takes the activator's stats and, when the
 revision is at zero and the stat shows load, ticks at once (Knative's "poke": scale from zero
-does not wait for the next tick).
+does not wait for the next tick; here also for a revision never started, see :meth:`record`).
 
 A new decider starts with desired scale -1 (no decision) and the excess burst capacity Knative
 assumes for ``initial_scale`` instances. Tests drive :meth:`tick` and :meth:`scrape` directly with
@@ -258,13 +258,23 @@ class Multiscaler:
     # -- metrics in ----------------------------------------------------------------------------
 
     def record(self, message: StatMessage) -> None:
-        """An activator's stat: record it now, and tick at once if the revision is at zero and loaded."""
+        """An activator's stat: record it now, and tick at once if the revision is at zero and loaded.
+
+        At zero: decided zero (Knative's ``Poke``: ``latestScale() == 0``), or not decided yet (-1)
+        with no ready instance — a revision created at ``initial-scale: 0`` that never ran. Knative
+        pokes only the former, so there the first request to a never-started revision waits for
+        the next tick (up to 2 s, issue 19); here it is the same tick, run when the load arrives."""
         key = DeciderKey(message.namespace, message.name)
         if not self._record(key, message.stat):
             return
         runner = self._runners.get(key)
-        if runner is not None and runner.desired == 0 and message.stat.average_concurrent_requests != 0:
+        if runner is not None and message.stat.average_concurrent_requests != 0 and self._at_zero(key, runner):
             self.tick(key)
+
+    def _at_zero(self, key: DeciderKey, runner: _Runner) -> bool:
+        if runner.desired == 0:
+            return True
+        return runner.desired < 0 and not self._endpoints.endpoints(key.namespace, key.revision)
 
     async def scrape(self, key: DeciderKey) -> bool:
         """Scrape ``key``'s instances once and record the result; False when nothing was recorded."""
