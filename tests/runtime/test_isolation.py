@@ -230,9 +230,17 @@ def test_the_jail_when_not_root() -> None:
         pytest.param(["/tmp/data"], "/srv", "--perms 1777 --tmpfs /var/tmp", "/tmp/data", id="data-under-tmp"),
         pytest.param([], "/tmp", "--tmpfs /tmp", "--bind", id="tmp-itself-stays-private"),
         pytest.param(
+            [],
+            "/tmp/repo/examples/app",
+            "--perms 0755 --dir /tmp/repo --perms 0755 --dir /tmp/repo/examples "
+            "--bind /tmp/repo/examples/app /tmp/repo/examples/app",
+            "",
+            id="parents-of-a-bound-cwd-made-searchable",
+        ),
+        pytest.param(
             ["/root/.zeroserve"],
             "/root/src/app",
-            "--perms 0755 --tmpfs /root --bind /root/src/app /root/src/app",
+            "--perms 0755 --tmpfs /root --perms 0755 --dir /root/src --bind /root/src/app /root/src/app",
             "/root/.zeroserve",
             id="closed-home-veiled-cwd-bound-back",
         ),

@@ -337,11 +337,22 @@ def sandbox_options(
         private.append(veiled)
     bound = [cwd] if within(cwd, private) and cwd not in private else []
     for path in bound:
+        # the directories between the private one and the working directory are made here, 0755:
+        # bubblewrap would make them with up's umask (077), and the app could not reach its own
+        # directory by its absolute path (Python's import of the working directory needs that)
+        options += [item for parent in _between(private, path) for item in ("--perms", "0755", "--dir", parent)]
         options += ["--bind", path, path]
     for path in hidden:
         if not within(path, private) or within(path, bound):
             options += ["--perms", "0700", "--tmpfs", path]
     return options + bind_options(binds)
+
+
+def _between(roots: Iterable[str], path: str) -> list[str]:
+    """The directories strictly between the deepest of ``roots`` holding ``path`` and ``path``, top first."""
+    root = max((r for r in roots if within(path, [r])), key=len).rstrip("/")
+    parts = path[len(root) :].strip("/").split("/")[:-1]
+    return [root + "/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def within(path: str, roots: Iterable[str]) -> bool:

@@ -543,7 +543,10 @@ class LocalRuntime:
         user = self._user(workload)
         if isinstance(user, Failure):
             raise ValueError(user.message)
-        cwd = workload.working_dir
+        # a relative workingDir is the app's below the directory up runs in; made absolute here, since
+        # inside the sandbox that directory may not exist (under the private /tmp, only the working
+        # directory is bound back)
+        cwd = None if workload.working_dir is None else os.path.join(os.getcwd(), workload.working_dir)
         jail = None
         inherited: Mapping[str, str] = self._environ
         dirs, values = self._instance_volumes(instance_id)
@@ -592,7 +595,7 @@ class LocalRuntime:
         return InstanceSpec(
             argv=tuple(expand_argv(workload.command, workload.args, env)),
             env=env,
-            cwd=workload.working_dir,
+            cwd=cwd,
             host=self.host,
             port=port,
             readiness=readiness,
