@@ -47,7 +47,9 @@ def get(up: Up, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
 
 def test_one_line_per_request_in_the_queue_proxy_log(up: Up, tmp_path: Path) -> None:
     up.write_config(config())
-    wait_for(lambda: "logging.enable-request-log: 'true'" in up.cli("config", "show").stdout, 10, "config read")
+    # the running `up` must have applied it (it looks at the file once a second; `config show` reads the
+    # file itself), or the first requests may come before request logs are on (a CI run timed out waiting for 5 lines)
+    wait_for(lambda: "config: reloaded" in up.log(), 10, "config applied by up")
     k = Kubectl.for_data_dir(up.data_dir, tmp_path)
     manifest = tmp_path / "hello.yaml"
     manifest.write_text(HELLO)

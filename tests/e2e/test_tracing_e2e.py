@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -108,10 +109,10 @@ def sink() -> Iterator[Sink]:
         server.server_close()
 
 
-@pytest.fixture(params=["inline", "sidecar"])
-def traced(request: pytest.FixtureRequest, sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Up]:
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")  # spans out within 0.2 s (the SDK's 5 s default)
-    up = Up(tmp_path / "data", args=("--queue-proxy", request.param))
+@contextmanager
+def running(mode: str, sink: Sink, tmp_path: Path) -> Iterator[Up]:
+    """A `zeroserve up` with the queue-proxy ``mode``, tracing every request to ``sink``."""
+    up = Up(tmp_path / "data", args=("--queue-proxy", mode))
     up.data_dir.mkdir(parents=True)
     up.write_config(
         "config-autoscaler:\n  initial-scale: '0'\n  allow-zero-initial-scale: 'true'\n"
@@ -124,6 +125,21 @@ def traced(request: pytest.FixtureRequest, sink: Sink, tmp_path: Path, monkeypat
     finally:
         if up.proc is not None and up.proc.poll() is None:
             up.stop()
+
+
+@pytest.fixture(params=["inline", "sidecar"])
+def traced(request: pytest.FixtureRequest, sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Up]:
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")  # spans out within 0.2 s (the SDK's 5 s default)
+    with running(request.param, sink, tmp_path) as up:
+        yield up
+
+
+@pytest.fixture
+def traced_inline(sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Up]:
+    """The inline mode only: a new trace starts the same way in a sidecar (the test above covers its propagation)."""
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+    with running("inline", sink, tmp_path) as up:
+        yield up
 
 
 def post(up: Up, host: str, headers: dict[str, str]) -> int:
@@ -183,10 +199,8 @@ def test_a_request_from_zero_is_traced_through_every_hop(traced: Up, sink: Sink)
     assert seen[0]["tracestate"] == "k=v"
 
 
-def test_a_request_without_traceparent_starts_a_trace(traced: Up, sink: Sink) -> None:
-    up = traced
-    if "sidecar" in up.args:
-        pytest.skip("the inline case covers it; the sidecar's propagation is the test above")
+def test_a_request_without_traceparent_starts_a_trace(traced_inline: Up, sink: Sink) -> None:
+    up = traced_inline
     up.cli("service", "create", "rec", "--cmd", "python3", "--arg", "examples/event-recorder/app.py",
            "--scale-min", "1")  # fmt: skip
     wait_for(lambda: replicas(up, "rec-00001") == 1, 60, "one instance")
