@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from zeroserve.autoscaler.collector import Collector, DeciderKey, MetricSpec
 from zeroserve.autoscaler.explain import explain_document
+from zeroserve.autoscaler.history import History
 from zeroserve.autoscaler.hpa import HpaSpec
 from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.autoscaler.multiscaler import NO_USAGE_SOURCE, Multiscaler
@@ -152,6 +153,46 @@ def test_poke_ticks_at_once_for_a_revision_never_started() -> None:
     assert h.ms.get(KEY).desired_scale == 1  # type: ignore[union-attr]
     assert h.changes == [KEY]
     assert [r.valid for r in h.ms.explain(KEY)] == [False, True]
+
+
+def test_a_decider_without_data_rests_until_a_stat_comes() -> None:
+    """Idle cost (issue 19): after a tick found no data, tick_all decides nothing for the revision
+    (no tick record) but keeps its plot going; a recorded stat wakes it, and the next round decides."""
+    h = Harness()
+    history = History()
+    h.ms = Multiscaler(Collector(), h.endpoints, h.clock, h.changes.append, history=history)
+    other = DeciderKey("ns", "busy-00001")
+    h.ms.watch(KEY, SPEC)
+    h.ms.watch(other, SPEC)
+    h.ms.tick_all()  # both: no data
+    for _ in range(3):
+        h.clock.step(2.0)
+        h.ms.record(StatMessage(other.namespace, other.revision, Stat("pod", 0.0, 0.0, 0.0, 0.0)))
+        h.ms.tick_all()
+    assert [r.reasons for r in h.ms.explain(KEY)] == [(NO_DATA,)]  # rested: no decision made
+    assert len(h.ms.explain(other)) == 4  # a stat each round: decided each round
+    points = history.points(KEY)
+    assert len(points) == 4 and points[-1].time > points[0].time  # the plot goes on
+    assert {(p.desired, p.reasons) for p in points} == {(-1, (NO_DATA,))}
+    h.endpoints.set(KEY, 1)
+    h.ms.record(StatMessage(KEY.namespace, KEY.revision, Stat("pod", 3.0, 0.0, 3.0, 0.0)))
+    h.clock.step(2.0)
+    h.ms.tick_all()
+    assert h.ms.get(KEY).desired_scale == 3  # type: ignore[union-attr]
+    assert len(h.ms.explain(KEY)) == 2
+
+
+def test_a_new_spec_wakes_a_resting_decider() -> None:
+    """Without a scrape target an empty window is 0, not no data: the same revision then decides 0."""
+    h = Harness()
+    h.ms.watch(KEY, SPEC)
+    h.ms.tick_all()
+    h.ms.tick_all()
+    assert len(h.ms.explain(KEY)) == 1
+    h.ms.watch(KEY, SPEC, MetricSpec(60.0, 6.0, scraped=False))
+    h.ms.tick_all()
+    assert h.ms.get(KEY).desired_scale == 0  # type: ignore[union-attr]
+    assert len(h.ms.explain(KEY)) == 2
 
 
 def test_no_poke_when_not_at_zero() -> None:

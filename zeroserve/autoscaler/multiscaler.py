@@ -33,6 +33,7 @@ from zeroserve.autoscaler.hpa import HpaAutoscaler, HpaSpec, UsageSource
 from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.autoscaler.prometheus import DeciderGauges, KnativeScaling
 from zeroserve.autoscaler.scaling import (
+    NO_DATA,
     TICK_INTERVAL,
     Autoscaler,
     DeciderSpec,
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 
 OnChange = Callable[[DeciderKey], None]
 NO_USAGE_SOURCE = "no usage source"
+
+
+_NO_POINT = Point(0.0, -1, None, 0.0)
+"""``_Runner.resting`` without a history to repeat."""
 
 
 def _next(due: float, interval: float, now: float) -> float:
@@ -75,6 +80,9 @@ class _Runner:
     desired: int
     ebc: int
     last: ScaleResult | None = None
+    resting: Point | None = None
+    """Set (to the history's last point, or a placeholder) after a KPA tick found no data: until
+    a stat is recorded or the spec changes, every tick would find none again and change nothing."""
 
     def decision(self) -> Decision:
         return Decision(self.desired, self.ebc, self.last, "hpa" if self.hpa is not None else "kpa")
@@ -121,6 +129,7 @@ class Multiscaler:
         runner = self._runners.get(key)
         if runner is not None and runner.kpa is not None:
             runner.kpa.update(spec)
+            runner.resting = None  # the windows or the scraped flag may have changed
             return runner.decision()
         kpa = Autoscaler(spec, collection, _ReadyCount(self._endpoints, key), self._clock.monotonic())
         runner = self._runners[key] = _Runner(kpa, None, -1, initial_excess_burst_capacity(spec))
@@ -174,7 +183,9 @@ class Multiscaler:
                 result.excess_burst_capacity, runner.ebc
             )
             runner.desired, runner.ebc, runner.last = result.desired_pod_count, result.excess_burst_capacity, result
-        self._observe(key, runner, now, result)
+        point = self._observe(key, runner, now, result)
+        if runner.kpa is not None and result.reasons == (NO_DATA,):
+            runner.resting = point or _NO_POINT
         if changed:
             self._on_change(key)
         return result
@@ -201,7 +212,7 @@ class Multiscaler:
             return None
         return pair[0]
 
-    def _observe(self, key: DeciderKey, runner: _Runner, now: float, result: ScaleResult) -> None:
+    def _observe(self, key: DeciderKey, runner: _Runner, now: float, result: ScaleResult) -> Point | None:
         if runner.kpa is not None:
             metric, target = runner.kpa.spec.scaling_metric, runner.kpa.spec.target_value
         else:
@@ -225,8 +236,11 @@ class Multiscaler:
         self._log.append(key, record)
         if self._gauges is not None:
             self._gauges.observe(key, metric, target, runner.desired, runner.ebc, result)
-        if self._history is not None:
-            self._history.record(key, self._point(key, now, desired, target, result), metric)
+        if self._history is None:
+            return None
+        point = self._point(key, now, desired, target, result)
+        self._history.record(key, point, metric)
+        return point
 
     def _point(self, key: DeciderKey, now: float, desired: int, target: float, result: ScaleResult) -> Point:
         """The dashboard's view of a tick: the queue's concurrency and rate whatever the scaling metric."""
@@ -252,8 +266,16 @@ class Multiscaler:
         )
 
     def tick_all(self) -> None:
-        for key in list(self._runners):
-            self.tick(key)
+        """Tick every decider, except those resting (see ``_Runner.resting``): a revision at zero
+        with nothing recorded costs a history point, not a decision (idle cost, issue 19). Knative
+        ticks them all, to the same result: no data, nothing changes (its ``ErrNoData``)."""
+        wall: float | None = None
+        for key, runner in list(self._runners.items()):
+            if runner.resting is None:
+                self.tick(key)
+            elif self._history is not None and runner.resting is not _NO_POINT:
+                wall = self._clock.wall().timestamp() if wall is None else wall
+                self._history.record(key, replace(runner.resting, time=wall))
 
     # -- metrics in ----------------------------------------------------------------------------
 
@@ -289,6 +311,9 @@ class Multiscaler:
         now = self._clock.monotonic()
         if not self._collector.record(key, now, stat):
             return False
+        runner = self._runners.get(key)
+        if runner is not None:
+            runner.resting = None
         if self._history is not None:
             self._history.observe(key, now, stat.concurrency, stat.rps)
         return True
@@ -315,13 +340,21 @@ class Multiscaler:
                 now = loop.time()
                 if now >= next_scrape:
                     next_scrape = _next(next_scrape, self._scrape_interval, now)
-                    for key in self._collector.watched():
-                        if self._scraper is not None and key not in self._scraping:
-                            self._scraping.add(key)
-                            tg.create_task(self._scrape_logged(key))
+                    if self._scraper is not None:
+                        self._scrape_round(tg)
                 if now >= next_tick:
                     next_tick = _next(next_tick, self._tick_interval, now)
                     self.tick_all()
+
+    def _scrape_round(self, tg: asyncio.TaskGroup) -> None:
+        """A scrape task for each watched revision with an instance to scrape. One with none (at zero)
+        records nothing (Knative's scraper returns its empty stat when no pod is ready), so no task
+        is made for it: a thousand revisions at zero cost a lookup each, not a task each."""
+        assert self._scraper is not None
+        for key in self._collector.watched():
+            if key not in self._scraping and self._scraper.targets(key):
+                self._scraping.add(key)
+                tg.create_task(self._scrape_logged(key))
 
     async def __aenter__(self) -> Multiscaler:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="multiscaler")
