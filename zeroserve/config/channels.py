@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from zeroserve.config.eventing import scoped_defaults
 from zeroserve.errors import ConfigError
 
 DEFAULTS_KEY = "default-ch-config"
@@ -66,31 +67,8 @@ def parse_ch_defaults(data: Mapping[str, str], warnings: list[str] | None = None
     for key in sorted(set(data) - {DEFAULTS_KEY, "_example"}):
         if warnings is not None:
             warnings.append(f"default-ch-webhook: key {key!r} is not used by zeroserve; ignored")
-    raw = data.get(DEFAULTS_KEY, "")
-    if not raw.strip():
-        raise ConfigError(f"ConfigMap is missing (or empty) key: {DEFAULTS_KEY!r}")
-    try:
-        doc = yaml.safe_load(raw)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{DEFAULTS_KEY}: invalid YAML: {e}") from None
-    top = doc if doc is not None else {}
-    if not isinstance(top, Mapping):
-        raise ConfigError(f"{DEFAULTS_KEY}: must be a mapping")
-    for key in top:
-        if key not in ("clusterDefault", "namespaceDefaults"):
-            raise ConfigError(f"{DEFAULTS_KEY}.{key}: unknown field (clusterDefault, namespaceDefaults)")
-    cluster = top.get("clusterDefault")
-    namespaces = top.get("namespaceDefaults") or {}
-    if not isinstance(namespaces, Mapping):
-        raise ConfigError(f"{DEFAULTS_KEY}.namespaceDefaults: must be a mapping")
-    return ChannelDefaultsConfig(
-        cluster_default=_template(cluster, f"{DEFAULTS_KEY}.clusterDefault") if cluster is not None else None,
-        namespace_defaults={
-            str(ns): _template(t, f"{DEFAULTS_KEY}.namespaceDefaults.{ns}")
-            for ns, t in namespaces.items()
-            if t is not None
-        },
-    )
+    cluster, namespaces = scoped_defaults(data, DEFAULTS_KEY, _template)
+    return ChannelDefaultsConfig(cluster_default=cluster, namespace_defaults=namespaces)
 
 
 def ch_defaults_to_data(c: ChannelDefaultsConfig) -> dict[str, str]:

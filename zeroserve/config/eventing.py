@@ -29,13 +29,15 @@ objects here; the API layer types them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from zeroserve.errors import ConfigError
+
+T = TypeVar("T")
 
 DEFAULTS_KEY = "default-br-config"
 MT_CHANNEL_BROKER = "MTChannelBasedBroker"
@@ -187,26 +189,30 @@ def parse_br_defaults(data: Mapping[str, str], warnings: list[str] | None = None
     for key in sorted(set(data) - {DEFAULTS_KEY, "_example"}):
         if warnings is not None:
             warnings.append(f"config-br-defaults: key {key!r} is not used by zeroserve; ignored")
-    raw = data.get(DEFAULTS_KEY, "")
+    cluster, namespaces = scoped_defaults(data, DEFAULTS_KEY, _default_config)
+    return BrokerDefaultsConfig(cluster_default=cluster, namespace_defaults=namespaces)
+
+
+def scoped_defaults(data: Mapping[str, str], key: str, parse: Callable[[Any, str], T]) -> tuple[T | None, dict[str, T]]:
+    """Knative's ``clusterDefault`` / ``namespaceDefaults`` document under ``key`` (config-br-defaults,
+    default-ch-webhook): present and non-empty YAML, those two fields only, each default read by
+    ``parse(value, field path)``."""
+    raw = data.get(key, "")
     if not raw.strip():
-        raise ConfigError(f"ConfigMap is missing (or empty) key: {DEFAULTS_KEY!r}")
+        raise ConfigError(f"ConfigMap is missing (or empty) key: {key!r}")
     try:
         doc = yaml.safe_load(raw)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{DEFAULTS_KEY}: invalid YAML: {e}") from None
-    top = _mapping(doc if doc is not None else {}, DEFAULTS_KEY)
-    for key in top:
-        if key not in ("clusterDefault", "namespaceDefaults"):
-            raise ConfigError(f"{DEFAULTS_KEY}.{key}: unknown field (clusterDefault, namespaceDefaults)")
+        raise ConfigError(f"{key}: invalid YAML: {e}") from None
+    top = _mapping(doc if doc is not None else {}, key)
+    for name in top:
+        if name not in ("clusterDefault", "namespaceDefaults"):
+            raise ConfigError(f"{key}.{name}: unknown field (clusterDefault, namespaceDefaults)")
     cluster = top.get("clusterDefault")
-    namespaces = _mapping(top.get("namespaceDefaults") or {}, f"{DEFAULTS_KEY}.namespaceDefaults")
-    return BrokerDefaultsConfig(
-        cluster_default=_default_config(cluster, f"{DEFAULTS_KEY}.clusterDefault") if cluster is not None else None,
-        namespace_defaults={
-            str(ns): _default_config(cfg, f"{DEFAULTS_KEY}.namespaceDefaults.{ns}")
-            for ns, cfg in namespaces.items()
-            if cfg is not None
-        },
+    namespaces = _mapping(top.get("namespaceDefaults") or {}, f"{key}.namespaceDefaults")
+    return (
+        parse(cluster, f"{key}.clusterDefault") if cluster is not None else None,
+        {str(ns): parse(v, f"{key}.namespaceDefaults.{ns}") for ns, v in namespaces.items() if v is not None},
     )
 
 
