@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -389,3 +390,39 @@ async def test_reads_follow_every_committed_write_and_no_failed_one(tmp_path: Pa
         assert [o["metadata"]["name"] for o in (await reopened.list(SERVICE))[0]] == ["b"]
     finally:
         await reopened.close()
+
+
+async def test_reads_do_not_queue_behind_the_sqlite_thread(store: SqliteStore) -> None:
+    """Once a resource has been read, get and list answer from memory on the loop (the apiserver's
+    watch cache), not behind whatever the SQLite thread is doing (a write's fsync): here it is held."""
+    created = await store.create(SERVICE, svc("a", labels={"app": "x"}))
+    await store.get(SERVICE, "default", "a")  # the first read loads the resource's rows
+    release = threading.Event()
+    held = asyncio.get_running_loop().run_in_executor(store._executor, release.wait)  # the SQLite thread, busy
+    try:
+        async with asyncio.timeout(10):
+            assert await store.get(SERVICE, "default", "a") == created
+            items, rv = await store.list(SERVICE, "default", "app=x")
+            with pytest.raises(NotFound):
+                await store.get(SERVICE, "default", "b")
+    finally:
+        release.set()
+        await held
+    assert items == [created]
+    assert rv == int(created["metadata"]["resourceVersion"])
+
+
+async def test_a_read_after_a_write_returns_sees_it(store: SqliteStore) -> None:
+    created = await store.create(SERVICE, svc("a"))
+    await store.list(SERVICE)
+    for i in range(5):
+        sent = {**created, "status": {"observedGeneration": i}}
+        created = await store.update_status(SERVICE, sent)
+        assert (await store.get(SERVICE, "default", "a"))["status"] == {"observedGeneration": i}
+        items, rv = await store.list(SERVICE, "default")
+        assert items == [created]
+        assert rv == int(created["metadata"]["resourceVersion"])
+    await store.delete(SERVICE, "default", "a")
+    with pytest.raises(NotFound):
+        await store.get(SERVICE, "default", "a")
+    assert (await store.list(SERVICE))[0] == []

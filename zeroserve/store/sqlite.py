@@ -13,6 +13,14 @@ seen: so there is no gap and no duplicate between the two parts, and a watcher t
 (even against a reopened file) misses nothing as long as the log still holds its ``since``.
 The log keeps the newest ``compact_keep`` events; older ``since`` values get Gone (410).
 
+Reads are served from memory on the event loop (kube-apiserver serves them from its watch cache):
+once a resource's rows have been read (on the SQLite thread, the first time), ``get`` and ``list``
+decode the committed rows the writer thread keeps current, without queueing behind writes and
+their fsyncs. The writer updates them right after each commit, before the write returns and before
+its events are published, so a read sees every write that has returned (read-your-writes); a list's
+resourceVersion is read before its rows, so its rows hold every change up to it (perhaps newer ones,
+which its watch then replays again).
+
 Secrets are encrypted at rest (:mod:`zeroserve.store.encryption`): what the objects table and the
 event log hold of a Secret is AES-GCM ciphertext bound to its resource/namespace/name, sealed on
 the SQLite thread before the row is written and opened when it is read, so every reader (API,
@@ -144,7 +152,10 @@ class SqliteStore:
         self._broadcaster = Broadcaster()
         self._closed = False
         self._cache: dict[str, dict[tuple[str, str], _Cached]] = {}
-        """Per resource, the committed rows with their labels (read on the SQLite thread only)."""
+        """Per resource, the committed rows with their labels: written on the SQLite thread only (after
+        each commit), read there and on the loop (single dict operations and copies, atomic under the GIL)."""
+        self._committed_rv = rv
+        """The resourceVersion of the newest commit whose rows are in ``_cache`` (set after them)."""
         self._pending: list[tuple[str, str, str, _Cached | None]] = []
         """Cache updates of the open transaction, applied when it commits."""
 
@@ -185,13 +196,21 @@ class SqliteStore:
     # ---- reads -------------------------------------------------------------------------------
 
     async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
-        return await self._run(self._get_sync, kind, namespace if kind.namespaced else "", name)
+        ns = namespace if kind.namespaced else ""
+        rows = self._cache.get(resource(kind))
+        if rows is None:  # not read yet: the SQLite thread loads the resource's rows
+            return await self._run(self._get_sync, kind, ns, name)
+        return _decoded(kind, rows.get((ns, name)), name)
 
     async def list(
         self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
     ) -> tuple[Objs, int]:
         selector = selectors.parse(label_selector)
-        return await self._run(self._list_sync, kind, namespace, selector)
+        rows = self._cache.get(resource(kind))
+        if rows is None:
+            return await self._run(self._list_sync, kind, namespace, selector)
+        rv = self._committed_rv  # before the rows: they hold every change up to it
+        return _matching(kind, rows.copy(), namespace, selector), rv
 
     async def resource_version(self) -> int:
         """The store's current resourceVersion (the rv of the newest committed change)."""
@@ -269,19 +288,10 @@ class SqliteStore:
         return rows
 
     def _get_sync(self, kind: Kind, ns: str, name: str) -> Obj:
-        row = self._rows(resource(kind)).get((ns, name))
-        if row is None:
-            raise NotFound(f'{resource(kind)} "{name}" not found')
-        return cast(Obj, json.loads(row.body))
+        return _decoded(kind, self._rows(resource(kind)).get((ns, name)), name)
 
     def _list_sync(self, kind: Kind, ns: str | None, selector: selectors.Selector) -> tuple[Objs, int]:
-        every_ns = ns is None or not kind.namespaced
-        matches = sorted(
-            (key, row.body)
-            for key, row in self._rows(resource(kind)).items()
-            if (every_ns or key[0] == ns) and (not selector or selector.matches(row.labels))
-        )
-        return [cast(Obj, json.loads(body)) for _, body in matches], _meta(self._conn, "rv")
+        return _matching(kind, self._rows(resource(kind)), ns, selector), _meta(self._conn, "rv")
 
     def _replay_sync(self, keys: tuple[str, ...], ns: str | None, since: int) -> Changes:
         horizon = _meta(self._conn, "horizon")
@@ -334,6 +344,7 @@ class SqliteStore:
                 rows[(ns, name)] = row
         self._pending = []
         if changes:
+            self._committed_rv = changes[-1].rv
             self._loop.call_soon_threadsafe(self._publish, changes)
         return result
 
@@ -521,6 +532,24 @@ def _spec_finalizers(kind: Kind, obj: Obj) -> list[str]:
         return []
     spec = obj.get("spec")
     return list(spec.get("finalizers") or []) if isinstance(spec, dict) else []
+
+
+def _decoded(kind: Kind, row: _Cached | None, name: str) -> Obj:
+    if row is None:
+        raise NotFound(f'{resource(kind)} "{name}" not found')
+    return cast(Obj, json.loads(row.body))
+
+
+def _matching(kind: Kind, rows: dict[tuple[str, str], _Cached], ns: str | None, selector: selectors.Selector) -> Objs:
+    """The rows of namespace ``ns`` (every one: None, or a cluster-scoped kind) that ``selector``
+    matches, decoded, by (namespace, name)."""
+    every_ns = ns is None or not kind.namespaced
+    matches = sorted(
+        (key, row.body)
+        for key, row in rows.items()
+        if (every_ns or key[0] == ns) and (not selector or selector.matches(row.labels))
+    )
+    return [cast(Obj, json.loads(body)) for _, body in matches]
 
 
 def _aad(key: str, ns: str, name: str) -> bytes:
