@@ -95,6 +95,25 @@ class Stat:
         return cls(pod_name=name, timestamp=ts, **values)
 
 
+def with_workers(own: Stat, others: list[Stat]) -> Stat:
+    """One instance's stat as its one queue-proxy would report it, from the main process's own
+    count and each gateway worker's (``up --workers``): the averages and rates add up (each
+    process counted only its own requests); the name, uptime and time are the main process's."""
+    if not others:
+        return own
+    return Stat(
+        pod_name=own.pod_name,
+        average_concurrent_requests=own.average_concurrent_requests
+        + sum(o.average_concurrent_requests for o in others),
+        average_proxied_concurrent_requests=own.average_proxied_concurrent_requests
+        + sum(o.average_proxied_concurrent_requests for o in others),
+        request_count=own.request_count + sum(o.request_count for o in others),
+        proxied_request_count=own.proxied_request_count + sum(o.proxied_request_count for o in others),
+        process_uptime=own.process_uptime,
+        timestamp=own.timestamp,
+    )
+
+
 @dataclass(frozen=True)
 class StatMessage:
     """A Stat for one revision, as the activator sends it (Knative ``StatMessage``)."""

@@ -143,6 +143,13 @@ def up(
             help="Also serve Prometheus metrics (GET /metrics, no token) on 127.0.0.1:PORT (0: any free port)."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Gateway processes accepting on the gateway's ports (this one and N-1 workers; 0: one per core).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the platform (API server, controller, autoscaler, gateway) until Ctrl-C."""
     from zeroserve.cli.up import DEFAULT_QUEUE_PROXY, QUEUE_PROXY_MODES, run_up
@@ -158,7 +165,7 @@ def up(
     code = run_up(
         data, api_host, api_port, gateway_host, gateway_port, internal_port, mode,
         registry=registry, serve_registry=serve_registry, api_insecure_port=api_insecure_port,
-        metrics_port=metrics_port,
+        metrics_port=metrics_port, workers=workers,
     )  # fmt: skip
     raise typer.Exit(code)
 

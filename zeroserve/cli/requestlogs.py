@@ -22,6 +22,7 @@ from pathlib import Path
 from zeroserve.activator.handler import Activator
 from zeroserve.config import Config
 from zeroserve.gateway.server import Gateway
+from zeroserve.gateway.workers import Workers
 from zeroserve.queue.requestlog import InstanceLogs, RequestLog, RequestLogSettings, RevisionInfo, SinkFile
 from zeroserve.runtime import logs
 from zeroserve.runtime.base import WorkloadKey
@@ -40,7 +41,17 @@ def observability_fields(cfg: Config) -> dict[str, object]:
 class RequestLogWiring:
     """The inline queue-proxies' request logs: on or off with the configuration, one file per instance."""
 
-    def __init__(self, data_dir: Path, runtime: LocalRuntime, gateway: Gateway, activator: Activator) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        runtime: LocalRuntime,
+        gateway: Gateway,
+        activator: Activator,
+        mirror: Workers | None = None,
+    ) -> None:
+        """``mirror``: the gateway workers, told the settings and each revision's instances too
+        (each writes the lines of the requests it served to the same files)."""
+        self._mirror = mirror
         self._dir = data_dir / QUEUE_PROXY_LOGS
         self._runtime = runtime
         self._gateway = gateway
@@ -56,6 +67,8 @@ class RequestLogWiring:
         except ValueError as err:  # parse_config validates it: not expected here
             log.error("request logs: %s; keeping the previous settings", err)
             return
+        if self._mirror is not None:  # first: the instances follow
+            self._mirror.configure_logs(settings if self._log.enabled else None)
         if self._log.enabled and self._logs is None:
             self._logs = InstanceLogs(self._log, self._open)
             running = self._runtime.keys()
@@ -78,6 +91,8 @@ class RequestLogWiring:
             for address, name in names.items()
         }
         self._logs.set_instances(key.namespace, key.revision, infos)
+        if self._mirror is not None:
+            self._mirror.set_log_instances(key.namespace, key.revision, infos)
 
     def _open(self, info: RevisionInfo) -> SinkFile:
         directory = self._dir / info.namespace / info.name

@@ -62,7 +62,7 @@ from zeroserve.build.source import BuildError
 from zeroserve.cli import kubeconfig, upfailures
 from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
-from zeroserve.cli.requestlogs import RequestLogWiring, observability_fields
+from zeroserve.cli.requestlogs import QUEUE_PROXY_LOGS, RequestLogWiring, observability_fields
 from zeroserve.cli.wiring import (
     InlineInstances,
     InlineScrapeEndpoints,
@@ -75,6 +75,8 @@ from zeroserve.cli.wiring import (
     RuntimeUsage,
     ServingModes,
     SidecarMetrics,
+    WorkerSeries,
+    WorkerStats,
 )
 from zeroserve.clock import SystemClock
 from zeroserve.config.parse import load_config_file
@@ -89,6 +91,7 @@ from zeroserve.eventing.plane import EventingPlane
 from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import SCOPE as GATEWAY_SCOPE
 from zeroserve.gateway.server import Gateway
+from zeroserve.gateway.workers import Workers, cores
 from zeroserve.images.store import SkopeoImageStore
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
 from zeroserve.observability.listener import MetricsListener
@@ -144,6 +147,9 @@ class UpSettings:
     the token still required); None: HTTPS only."""
     metrics_port: int | None = None
     """``GET /metrics`` without the token on 127.0.0.1:PORT (0: any free port; None: only the API's)."""
+    workers: int = 1
+    """Gateway processes accepting on the gateway's ports: this one and ``workers - 1`` worker
+    processes (:mod:`zeroserve.gateway.workers`); 0: one per core."""
 
 
 class AlreadyRunning(Exception):
@@ -246,6 +252,16 @@ async def _serve(
     # Bound now (URLs need the port), listening only once the routes are loaded (below).
     external_port, internal_port = await gateway.start(serving=False)
     stack.push_async_callback(gateway.stop, 5.0)
+    # The data plane on more cores: worker processes fed every change of the gateway's tables.
+    worker_count = (settings.workers or cores()) - 1
+    workers: Workers | None = None
+    if worker_count > 0:
+        relay_to = await gateway.start_relays()
+        options: dict[str, object] = {"sidecar": inline is None, "logs": str(data_dir / QUEUE_PROXY_LOGS)}
+        if tracer_provider is not None:
+            options["tracing"] = tracing_json(tracing_config)
+        workers = Workers(worker_count, listening=gateway.listening(), relay_to=relay_to, options=options)
+        gateway.mirror = workers
     # URLs carry the port the gateway really listens on (config-network's external port).
     watcher = ConfigWatcher(data_dir / "config.yaml", gateway_port=external_port)
 
@@ -257,7 +273,8 @@ async def _serve(
     async def drain(endpoint: Endpoint) -> None:
         """An instance left the tables: wait for the requests already sent to it (queued ones too)."""
         if inline is not None:
-            await inline.drain((endpoint.host, endpoint.port))
+            address = (endpoint.host, endpoint.port)
+            await asyncio.gather(inline.drain(address), *([workers.drain(address)] if workers is not None else []))
             return
         while gateway.in_flight((endpoint.host, endpoint.port)) > 0:
             await asyncio.sleep(DRAIN_POLL)
@@ -286,7 +303,9 @@ async def _serve(
     stack.push_async_callback(runtime.close)
     recorder = LimitsRecorder(runtime)
     meters = MeterRegistry()  # Knative's kn.* metrics, on /metrics (and --metrics-port), OTLP when configured
-    instances = InlineInstances(inline, recorder, QueueMetrics(meters)) if inline is not None else None
+    # With workers, this process's own kn.serving.* series are summed with theirs (WorkerSeries).
+    own_queue_metrics = QueueMetrics(meters if workers is None else MeterRegistry())
+    instances = InlineInstances(inline, recorder, own_queue_metrics, workers) if inline is not None else None
     sidecar_metrics = SidecarMetrics(runtime, QueueMetrics(meters)) if inline is None else None
 
     modes = ServingModes(gateway)
@@ -317,7 +336,8 @@ async def _serve(
     scrape_sources: EndpointSource = sources
     stats_client: StatsClient
     if inline is not None:
-        scrape_sources, stats_client = InlineScrapeEndpoints(runtime), InProcessStatsClient(inline.stat)
+        lookup = inline.stat if workers is None else WorkerStats(inline, workers).stat
+        scrape_sources, stats_client = InlineScrapeEndpoints(runtime), InProcessStatsClient(lookup)
     else:
         http_stats = HttpStatsClient()
         stats_client = NetnsStatsClient(http_stats)
@@ -349,7 +369,7 @@ async def _serve(
     # Request logs (config-observability, live): inline, the gateway and the activator write each
     # instance's queue-proxy log; a sidecar writes its own (zeroserve/cli/requestlogs.py).
     if inline is not None:
-        request_logs = RequestLogWiring(data_dir, runtime, gateway, activator)
+        request_logs = RequestLogWiring(data_dir, runtime, gateway, activator, mirror=workers)
         request_logs.configure(watcher.current)
         runtime.subscribe(request_logs.endpoints_changed)
         watcher.subscribe(request_logs.configure)
@@ -453,6 +473,12 @@ async def _serve(
         except TimeoutError:
             log.warning("routes not all loaded after %ss; the gateway listens anyway", ROUTES_LOAD_TIMEOUT)
         await gateway.serve()
+        if workers is not None:
+            await workers.start()
+            stack.push_async_callback(workers.stop, 5.0)
+            if inline is not None:
+                series = WorkerSeries(own_queue_metrics, QueueMetrics(meters), workers)
+                background.append(tasks.create_task(series.run(), name="worker-series"))
         _write_endpoints(
             data_dir,
             {
@@ -465,6 +491,7 @@ async def _serve(
                 "internal": internal_url,
                 "pid": os.getpid(),
                 "queueProxy": settings.queue_proxy,
+                "gatewayProcesses": 1 + (workers.count if workers is not None else 0),
                 **({"registry": image_registry} if image_registry else {}),
             },
         )
@@ -532,6 +559,7 @@ def run_up(
     serve_registry: bool = False,
     api_insecure_port: int | None = None,
     metrics_port: int | None = None,
+    workers: int = 1,
 ) -> int:
     """Run until SIGINT/SIGTERM; the exit code for the CLI."""
     import uvloop
@@ -549,6 +577,7 @@ def run_up(
         serve_registry,
         api_insecure_port,
         metrics_port,
+        workers,
     )
 
     async def main() -> None:

@@ -30,13 +30,21 @@ from zeroserve.activator import probe as activator_probe
 from zeroserve.activator.throttler import Throttler, serves_h2c
 from zeroserve.api.kinds import REVISION
 from zeroserve.autoscaler.collector import DeciderKey
-from zeroserve.autoscaler.metrics import Stat, StatMessage
+from zeroserve.autoscaler.metrics import Stat, StatMessage, with_workers
 from zeroserve.autoscaler.multiscaler import Multiscaler
 from zeroserve.autoscaler.scraper import SCRAPE_TIMEOUT, STATS_PATH, ScrapeError, StatsClient
 from zeroserve.errors import Gone
 from zeroserve.gateway.server import Gateway
+from zeroserve.gateway.workers import SERIES_PERIOD, Workers
 from zeroserve.net import netns
-from zeroserve.observability.metrics import QueueMetrics, RevisionRequests, SeriesWire, SidecarSeries, revision_attrs
+from zeroserve.observability.metrics import (
+    QueueMetrics,
+    RevisionRequests,
+    SeriesWire,
+    SidecarSeries,
+    revision_attrs,
+    series_by_revision,
+)
 from zeroserve.queue.inline import InlineQueue, InstanceLimits
 from zeroserve.queue.server import SERIES_PATH
 from zeroserve.runtime.base import Endpoint, OnChange, Workload, WorkloadKey, WorkloadStatus
@@ -217,10 +225,18 @@ class LimitsRecorder:
 
 
 class InlineInstances:
-    """Keeps the inline queues in step with each revision's ready instances."""
+    """Keeps the inline queues in step with each revision's ready instances (the gateway workers'
+    too, through ``workers``)."""
 
-    def __init__(self, queue: InlineQueue, limits: LimitsRecorder, metrics: QueueMetrics | None = None) -> None:
+    def __init__(
+        self,
+        queue: InlineQueue,
+        limits: LimitsRecorder,
+        metrics: QueueMetrics | None = None,
+        workers: Workers | None = None,
+    ) -> None:
         self._queue = queue
+        self._workers = workers
         self._limits = limits
         self._seen: dict[WorkloadKey, tuple[tuple[str, int], ...]] = {}
         self._metrics = metrics
@@ -238,6 +254,9 @@ class InlineInstances:
         if limits is None and current:
             log.warning("inline queue for %s: no workload limits known; using defaults", key)
         self._queue.sync(previous, current, limits or InstanceLimits(), self._revision_requests(key))
+        if self._workers is not None:
+            owners = self._limits.owners(key)
+            self._workers.set_instances(key.namespace, key.revision, current, (limits or InstanceLimits(), *owners))
 
     def _revision_requests(self, key: WorkloadKey) -> RevisionRequests | None:
         if self._metrics is None:
@@ -248,6 +267,50 @@ class InlineInstances:
             a = revision_attrs(key.namespace, key.revision, service, configuration)
             found = self._requests[key] = self._metrics.revision(a)
         return found
+
+
+class WorkerStats:
+    """The scraper's in-process lookup with gateway workers: an instance's stat is this process's
+    inline count plus each worker's (``autoscaler.metrics.with_workers``)."""
+
+    def __init__(self, queue: InlineQueue, workers: Workers) -> None:
+        self._queue = queue
+        self._workers = workers
+
+    def stat(self, host: str, port: int) -> Stat | None:
+        own = self._queue.stat(host, port)
+        if own is None:
+            return None
+        return with_workers(own, self._workers.stats((host, port)))
+
+
+class WorkerSeries:
+    """``kn.serving.*`` with gateway workers: this process's own series (``own``) and each worker's,
+    summed per attribute set into ``public`` every :data:`~zeroserve.gateway.workers.SERIES_PERIOD`
+    seconds, as the sidecars' are (:class:`~zeroserve.observability.metrics.SidecarSeries`)."""
+
+    def __init__(self, own: QueueMetrics, public: QueueMetrics, workers: Workers) -> None:
+        self._own = own
+        self._sums = SidecarSeries(public)
+        self._workers = workers
+
+    def publish(self) -> None:
+        pods = []
+        for revision, series in series_by_revision(self._own).items():
+            pod = f"gateway-main/{revision[0]}/{revision[1]}"
+            self._sums.update(revision, pod, series)
+            pods.append(pod)
+        for name, revision, series in self._workers.series():
+            pod = f"{name}/{revision[0]}/{revision[1]}"
+            self._sums.update(revision, pod, series)
+            pods.append(pod)
+        self._sums.live(pods)
+        self._sums.publish()
+
+    async def run(self, period: float = SERIES_PERIOD) -> None:
+        while True:
+            await asyncio.sleep(period)
+            self.publish()
 
 
 class InlineScrapeEndpoints:

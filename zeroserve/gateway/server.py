@@ -113,6 +113,18 @@ class RequestLogs(Protocol):
         """Log ``head`` as the queue-proxy of the instance at ``address`` would, once it is over."""
 
 
+class Mirror(Protocol):
+    """What is told each change of a gateway's tables (``zeroserve.gateway.workers.Workers``)."""
+
+    def publish(self, route: routing.RouteLike) -> None: ...
+    def withdraw(self, namespace: str, name: str) -> None: ...
+    def publish_mapping(self, mapping: routing.MappingLike) -> None: ...
+    def withdraw_mapping(self, namespace: str, host: str) -> None: ...
+    def set_endpoints(
+        self, namespace: str, revision: str, endpoints: tuple[routing.Endpoint, ...], h2c: bool
+    ) -> None: ...
+
+
 class Admission(Protocol):
     """Per-instance admission done in this process instead of a sidecar (``zeroserve.queue.inline``).
 
@@ -147,8 +159,14 @@ class Gateway:
         admission: Admission | None = None,
         limits: ConnectionLimits = GATEWAY_LIMITS,
         tracer: trace.Tracer | None = None,
+        relay_to: tuple[Address, Address] | None = None,
     ) -> None:
-        """``admission``: when given, every request for an endpoint goes through
+        """``relay_to``: a gateway worker's (:mod:`zeroserve.gateway.workers`): the main process's
+        relay listeners (external, internal), where every request goes that this process does not
+        serve itself: a host it has no route for, a revision it shows no endpoint (proxy mode, or a
+        containerConcurrency that only the main process's breaker may enforce).
+
+        ``admission``: when given, every request for an endpoint goes through
         ``admission.admit`` (the inline queue-proxy: breaker, stats, revision timeouts) instead
         of straight to a Target with ``timeouts``. ``limits``: what one client connection may
         make the gateway hold. ``tracer``: each request on the two listeners gets a SERVER span
@@ -160,6 +178,10 @@ class Gateway:
         self._rand = rand
         self._no_endpoints = no_endpoints
         self._admission = admission
+        self._relay_to = relay_to
+        self.mirror: Mirror | None = None
+        """Told every change of the tables (the gateway workers' feed, in the main process)."""
+        self._relays: list[ProxyServer] = []
         self._table = routing.RoutingTable()
         self._hosts: dict[tuple[str, bool], routing.Targets] = {}
         """Hits of ``table.lookup`` per Host header as sent (saves normalizing the host on every
@@ -188,24 +210,44 @@ class Gateway:
 
             external_router = traced_router(external_router, tracer, SPAN_NAME)
             internal_router = traced_router(internal_router, tracer, SPAN_NAME)
+        self._routers = (external_router, internal_router)
         self._external = ProxyServer(external_router, pool=self.pool, limits=limits)
         self._internal = ProxyServer(internal_router, pool=self.pool, limits=limits)
         self.ports: tuple[int, int] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self, *, serving: bool = True) -> tuple[int, int]:
+    async def start(
+        self, *, serving: bool = True, sockets: tuple[socket.socket, socket.socket] | None = None
+    ) -> tuple[int, int]:
         """Listen on both addresses; returns the real (external, internal) ports. With
         ``serving=False`` the ports are only bound (connections are refused) until :meth:`serve`:
-        so nothing is answered from an empty routing table while routes are being loaded."""
-        ext = await self._external.start(*self.external_address, serving=serving)
+        so nothing is answered from an empty routing table while routes are being loaded.
+        ``sockets``: listening sockets to accept on instead (a gateway worker's, inherited from
+        the main process, which accepts on them too)."""
+        ext_sock, int_sock = sockets if sockets is not None else (None, None)
+        ext = await self._external.start(*self.external_address, serving=serving, sock=ext_sock)
         try:
-            inner = await self._internal.start(*self.internal_address, serving=serving)
+            inner = await self._internal.start(*self.internal_address, serving=serving, sock=int_sock)
         except OSError:
             await self._external.stop(0)
             raise
         self.ports = (ext, inner)
         return self.ports
+
+    def listening(self) -> tuple[int, int]:
+        """The file descriptors of the two listening sockets (what gateway workers accept on too)."""
+        return (self._external.fileno(), self._internal.fileno())
+
+    async def start_relays(self) -> tuple[Address, Address]:
+        """Listen on two loopback ports with the external and internal routes, for the gateway
+        workers' relays (``relay_to``): no forwarding headers added there (the worker set them)."""
+        for router in self._routers:
+            server = ProxyServer(router, pool=self.pool, limits=self._internal.limits, relay=True)
+            await server.start("127.0.0.1", 0)
+            self._relays.append(server)
+        ext, inner = self._relays
+        return (("127.0.0.1", ext.port), ("127.0.0.1", inner.port))
 
     async def serve(self) -> None:
         """Start answering on the ports :meth:`start` bound with ``serving=False``."""
@@ -218,7 +260,9 @@ class Gateway:
         for _, alias in self._contained.values():
             netns.unalias(alias)
         self._contained.clear()
-        await asyncio.gather(self._external.stop(grace), self._internal.stop(grace), *contained)
+        relays = [server.stop(grace) for server in self._relays]
+        self._relays = []
+        await asyncio.gather(self._external.stop(grace), self._internal.stop(grace), *relays, *contained)
         self.pool.close()
 
     async def listen_contained(self, key: str, sock: socket.socket, namespace: netns.NetNs) -> None:
@@ -272,9 +316,13 @@ class Gateway:
     def publish(self, route: routing.RouteLike) -> None:
         """Serve ``route`` (a ``RouteTable`` of the Route reconciler) from now on."""
         self.set_table(self._table.with_route(route))
+        if self.mirror is not None:
+            self.mirror.publish(route)
 
     def withdraw(self, namespace: str, name: str) -> None:
         self.set_table(self._table.without_route(namespace, name))
+        if self.mirror is not None:
+            self.mirror.withdraw(namespace, name)
 
     def served_generation(self, namespace: str, route: str) -> int | None:
         return self._table.generation(namespace, route)
@@ -287,6 +335,8 @@ class Gateway:
         """Serve ``mapping.host`` as ``mapping.rewrite_host`` is served (a DomainMapping's ingress)."""
         self._mappings[routing.normalize_host(mapping.host)] = mapping
         self._hosts = {}
+        if self.mirror is not None:
+            self.mirror.publish_mapping(mapping)
 
     def withdraw_mapping(self, namespace: str, host: str) -> None:
         key = routing.normalize_host(host)
@@ -294,6 +344,8 @@ class Gateway:
         if mapping is not None and mapping.namespace == namespace:
             del self._mappings[key]
             self._hosts = {}
+            if self.mirror is not None:
+                self.mirror.withdraw_mapping(namespace, host)
 
     def publish_service(self, host: str, address: Address | Local) -> None:
         """Forward the internal listener's requests for ``host`` to ``address`` (a system service of
@@ -330,6 +382,8 @@ class Gateway:
             self._h2c.add(key)
         else:
             self._h2c.discard(key)
+        if self.mirror is not None:
+            self.mirror.set_endpoints(namespace, revision, eps, h2c)
 
     def endpoints(self, namespace: str, revision: str) -> tuple[routing.Endpoint, ...]:
         return self._endpoints.get((namespace, revision), ())
@@ -350,6 +404,8 @@ class Gateway:
     def _route(self, internal: bool, head: RequestHead) -> Routed:
         targets = self._hosts.get((head.host, internal)) or self._lookup(head.host, internal)
         if targets is None:
+            if self._relay_to is not None:
+                return self._relay(internal)
             if internal:
                 local = self._local_hits.get(head.host)
                 if local is not None:
@@ -360,7 +416,7 @@ class Gateway:
             body = not_found_body(routing.normalize_host(head.host), table.known_hosts(internal=internal))
             return Response(404, body)
         if targets.marked or head.knative is not None:
-            return self._route_marked(head, targets)
+            return self._route_marked(head, targets, internal)
         backends = targets.backends
         # One backend / one endpoint is the common case: skip the draw (same result as the pick).
         backend = backends[0] if len(backends) == 1 else routing.pick(targets, self._rand())
@@ -368,6 +424,8 @@ class Gateway:
             return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
         endpoints = self._endpoints.get((backend.namespace, backend.revision))
         if not endpoints:
+            if self._relay_to is not None:
+                return self._relay(internal)
             if self._no_endpoints is not None:
                 return self._no_endpoints(head, backend)
             msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
@@ -394,7 +452,9 @@ class Gateway:
             target.h2c = True
         return target
 
-    def _route_marked(self, head: RequestHead, targets: routing.Targets) -> RouteResult | Awaitable[RouteResult]:
+    def _route_marked(
+        self, head: RequestHead, targets: routing.Targets, internal: bool
+    ) -> RouteResult | Awaitable[RouteResult]:
         """:meth:`_route` for a request with Knative headers, or to a rule that sets headers or
         routes by tag (what the fast path never has to look at)."""
         marks = head.knative
@@ -411,6 +471,8 @@ class Gateway:
             return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
         endpoints = self._endpoints.get((backend.namespace, backend.revision))
         if not endpoints:
+            if self._relay_to is not None:
+                return self._relay(internal)
             if self._no_endpoints is not None:
                 return self._no_endpoints(head, backend)
             msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
@@ -437,6 +499,12 @@ class Gateway:
             on_release=functools.partial(self._done, endpoint),
             h2c=(backend.namespace, backend.revision) in self._h2c,
         )
+
+    def _relay(self, internal: bool) -> Target:
+        """To the main process's relay listener (a gateway worker's request it does not serve)."""
+        assert self._relay_to is not None
+        host, port = self._relay_to[internal]
+        return Target(host, port, timeouts=self.timeouts)
 
     def _route_contained(self, inside: str, head: RequestHead) -> Routed:
         """A contained listener's router: what the internal listener serves; loopback hosts to the

@@ -223,7 +223,8 @@ class RequestScan:
     ) -> list[bytes]:
         """The serialized headers to send upstream: the kept block plus ``Forwarded``/``X-Forwarded-*``.
 
-        ``node`` is the client as a ``Forwarded`` node (``ip``, ``"[v6]"`` or ``unknown``); ``host``
+        ``node`` is the client as a ``Forwarded`` node (``ip``, ``"[v6]"`` or ``unknown``; empty, with
+        ``client_ip`` None, on a relay: the forwarding headers pass as received, none added); ``host``
         replaces a missing Host header (it is then also added). Same result as
         :func:`end_to_end` followed by :func:`add_forwarding`. ``drop`` names (lower-case) client
         headers not to forward; the forwarding headers still name the client's Host, and no
@@ -240,6 +241,10 @@ class RequestScan:
             out.append(b"X-Forwarded-For: " + xff + b"\r\n")
         elif self.x_forwarded_for is not None:
             out.append(b"X-Forwarded-For: " + self.x_forwarded_for + b"\r\n")
+        if not node:  # a relay of our own gateway's: the hop before added the client's element
+            if self.forwarded is not None:
+                out.append(b"Forwarded: " + self.forwarded + b"\r\n")
+            return out
         element = b"for=" + node + b";proto=" + proto
         if host:
             element += b';host="' + host.replace(b'"', b"") + b'"'

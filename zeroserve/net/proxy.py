@@ -285,6 +285,8 @@ class _ServerState:
         self.scheme = scheme
         self.proto = scheme.encode("latin-1")
         self.limits = limits
+        self.relay = False
+        """Connections come from a gateway worker of ours (see ``ProxyServer``'s ``relay``)."""
         self.connections: set[_Connection] = set()
         self.closing = False
         self.all_closed = asyncio.Event()
@@ -968,8 +970,11 @@ class _Downstream(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.client = (str(peer[0]), int(peer[1]))
-            self.client_ip = self.client[0].encode("latin-1")
-            self.node = h.forwarded_node(self.client[0])
+            if not self.state.relay:
+                self.client_ip = self.client[0].encode("latin-1")
+                self.node = h.forwarded_node(self.client[0])
+        if self.state.relay:
+            self.node = b""  # the gateway worker before us named the client
         self.state.connections.add(self)
         self.divert = self._sniff
         if self.state.closing:
@@ -1342,10 +1347,15 @@ class ProxyServer:
         pool: UpstreamPool | None = None,
         scheme: str = "http",
         limits: lim.ConnectionLimits = lim.DEFAULT_LIMITS,
+        relay: bool = False,
     ) -> None:
-        """``limits``: what one client connection may make the server hold (:mod:`zeroserve.net.limits`)."""
+        """``limits``: what one client connection may make the server hold (:mod:`zeroserve.net.limits`).
+        ``relay``: every client is a gateway worker of this platform (``zeroserve.gateway.workers``),
+        which already set ``Forwarded``/``X-Forwarded-*`` for the real client: they pass on as
+        received, none added (the app sees one hop, as from the worker itself)."""
         self.pool = pool if pool is not None else UpstreamPool()
         self._owns_pool = pool is None
+        self.relay = relay
         self._state: _ServerState | None = None
         self._router = router
         self._scheme = scheme
@@ -1356,6 +1366,11 @@ class ProxyServer:
     def port(self) -> int:
         assert self._server is not None, "not started"
         return int(self._server.sockets[0].getsockname()[1])
+
+    def fileno(self) -> int:
+        """The listening socket's file descriptor (another process may accept on it too)."""
+        assert self._server is not None, "not started"
+        return int(self._server.sockets[0].fileno())
 
     @property
     def in_flight(self) -> int:
@@ -1375,6 +1390,7 @@ class ProxyServer:
         bound socket to listen on instead (e.g. one made inside a network namespace)."""
         loop = asyncio.get_running_loop()
         state = _ServerState(self._router, self.pool, self._scheme, self.limits)
+        state.relay = self.relay
         self._state = state
         state.start_sweeping()
         if sock is not None:

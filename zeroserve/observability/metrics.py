@@ -277,6 +277,16 @@ SeriesWire = dict[str, object]
 histogram's ``bounds``, ``counts``, ``sum``, ``count``, ``min``, ``max``."""
 
 
+def series_by_revision(metrics: QueueMetrics) -> dict[tuple[str, str], list[SeriesWire]]:
+    """:func:`series_wire` grouped by (namespace, revision) (a gateway worker's many revisions)."""
+    out: dict[tuple[str, str], list[SeriesWire]] = {}
+    for item in series_wire(metrics):
+        attrs = item.get("attrs")
+        pairs = {p[0]: p[1] for p in attrs if isinstance(p, list) and len(p) == 2} if isinstance(attrs, list) else {}
+        out.setdefault((str(pairs.get(NAMESPACE, "")), str(pairs.get(REVISION, ""))), []).append(item)
+    return out
+
+
 def series_wire(metrics: QueueMetrics) -> list[SeriesWire]:
     """A queue-proxy's series as JSON-ready values (what a sidecar serves ``zeroserve up`` on its admin port)."""
     out: list[SeriesWire] = []

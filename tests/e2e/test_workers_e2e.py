@@ -1,0 +1,181 @@
+"""Issue 19, item 1, on a real ``zeroserve up --workers 3``: the gateway's connections are accepted by
+worker processes too, which serve serve-mode requests themselves; containerConcurrency holds across
+them (the main process owns every CC >= 1 breaker); a killed worker is started again and loses only
+its own requests in flight. Real processes, real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import Up
+from tests.e2e.test_dataplane_e2e import SLEEP, burst, sks_mode
+from tests.support.polling import wait_for
+
+WORKERS = 3
+HELLO = ["--cmd", "python3", "--arg", "examples/sleep/app.py"]
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    server = Up(tmp_path / "data", args=("--workers", str(WORKERS)))
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop()
+
+
+def worker_pids(up: Up) -> list[int]:
+    """The gateway workers: children of ``up`` running ``zeroserve.gateway.worker``."""
+    assert up.proc is not None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if stat[1] == str(up.proc.pid) and b"zeroserve.gateway.worker" in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    try:
+        for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        pass
+    return inodes
+
+
+def accepted_on(port: int) -> dict[str, tuple[str, int]]:
+    """Established TCP connections whose local port is ``port``: inode -> remote (ip hex, port)."""
+    out = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        if state == "01" and int(local.split(":")[1], 16) == port:
+            out[inode] = (remote.split(":")[0], int(remote.split(":")[1], 16))
+    return out
+
+
+def get_on(sock: socket.socket, host: str, path: str = "/") -> bytes:
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head.split(b"\r\n", 1)[0]
+
+
+def test_workers_accept_and_serve_serve_mode_requests_themselves(up: Up) -> None:
+    up.cli(
+        "service", "create", "hello", *HELLO,
+        "--annotation", "autoscaling.knative.dev/target-burst-capacity=0", "--scale-min", "1",
+    )  # fmt: skip
+    wait_for(lambda: sks_mode(up, "hello-00001") == "Serve", 60, "serve mode")
+    wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
+    workers = worker_pids(up)
+    assert up.endpoints["gatewayProcesses"] == WORKERS
+    # Keep opening connections (each answered) until one was accepted by a worker: the kernel wakes
+    # every process on the shared listening socket and whichever accepts first takes it.
+    held: list[socket.socket] = []
+    served_by_worker = 0
+    try:
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", up.port))
+            held.append(s)
+            assert get_on(s, "hello.default.localhost", "/?ms=0") == b"HTTP/1.1 200 OK"
+            ours = {str(s.getsockname()[1])}
+            conns = accepted_on(up.port)
+            for pid in workers:
+                inodes = socket_inodes(pid)
+                if any(inode in inodes and str(remote[1]) in ours for inode, remote in conns.items()):
+                    served_by_worker += 1
+            if served_by_worker >= 3:
+                break
+        assert served_by_worker >= 3, "no connection was accepted by a gateway worker"
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_cc1_holds_across_workers_and_the_twelfth_is_refused(up: Up) -> None:
+    up.cli(
+        "service", "create", "slow", *SLEEP, "--concurrency-limit", "1",
+        "--annotation", "autoscaling.knative.dev/target-burst-capacity=0",
+        "--scale-min", "1", "--scale-max", "1",
+    )  # fmt: skip
+    wait_for(lambda: sks_mode(up, "slow-00001") == "Serve", 60, "serve mode")
+    wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
+    # 12 connections, spread over the 3 processes: one runs, ten wait in the one breaker, one is refused.
+    results = asyncio.run(burst(up, "slow.default.localhost", 12, "/?ms=1500"))
+    codes = sorted(code for code, _ in results)
+    assert codes == [200] * 11 + [503], codes
+    done = sorted(t for code, t in results if code == 200)
+    # one at a time: each answer comes about 1.5 s after the one before it
+    assert all(b - a > 1.0 for a, b in zip(done, done[1:], strict=False)), done
+
+
+def test_a_killed_worker_is_started_again_and_loses_only_its_requests(up: Up) -> None:
+    up.cli(
+        "service", "create", "hello", *HELLO,
+        "--annotation", "autoscaling.knative.dev/target-burst-capacity=0", "--scale-min", "1",
+    )  # fmt: skip
+    wait_for(lambda: sks_mode(up, "hello-00001") == "Serve", 60, "serve mode")
+    wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
+    victim = worker_pids(up)[0]
+    stop = threading.Event()
+    outcomes: list[str] = []
+    clients = 4
+
+    def client() -> None:  # a new connection per request: each is accepted by any process
+        while not stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", up.port), timeout=10) as s:
+                    line = get_on(s, "hello.default.localhost", "/?ms=20")
+                    outcomes.append("ok" if line == b"HTTP/1.1 200 OK" else line.decode())
+            except (OSError, AssertionError) as e:
+                outcomes.append(f"error: {e}")
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: len(outcomes) >= 50, 30, "load before the kill")
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(worker_pids(up)) == WORKERS - 1 and victim not in worker_pids(up), 30, "the restart")
+        before = len(outcomes)
+        wait_for(lambda: len(outcomes) >= before + 100, 60, "load after the restart")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    failed = [o for o in outcomes if o != "ok"]
+    # at most the requests the worker held when it died (one per client at a time)
+    assert len(failed) <= clients, failed
+    assert all(o.startswith("error") for o in failed), failed
+    assert "gateway worker 1 exited" in up.log() or "gateway worker 2 exited" in up.log()

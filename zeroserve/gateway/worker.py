@@ -1,0 +1,243 @@
+"""One gateway worker process (``python -m zeroserve.gateway.worker ARGS-JSON``; see :mod:`.workers`).
+
+Started by ``zeroserve up --workers N`` with the gateway's two listening sockets and one end of a
+socketpair inherited. It accepts on the sockets as the main process does, applies the state the
+main process sends (routes, mappings, endpoints, instance limits, request-log settings), serves
+serve-mode requests of revisions with containerConcurrency 0 through its own inline queue, relays
+the rest to the main process, and reports its instances' stats every second and its request
+metrics every :data:`~.workers.SERIES_PERIOD` seconds. It stops when the channel closes (the main
+process is gone) or on SIGTERM/SIGINT (finishing its requests in flight for up to ``grace`` s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from zeroserve.gateway import routing
+from zeroserve.gateway.server import Gateway
+from zeroserve.gateway.workers import SERIES_PERIOD, Address, Op, encode, read_op
+from zeroserve.net.proxy import install_uvloop
+from zeroserve.observability.metrics import (
+    MeterRegistry,
+    QueueMetrics,
+    RevisionRequests,
+    SeriesWire,
+    revision_attrs,
+    series_by_revision,
+)
+from zeroserve.queue.inline import InlineQueue, InstanceLimits
+from zeroserve.queue.requestlog import InstanceLogs, RequestLog, RequestLogSettings, RevisionInfo
+from zeroserve.queue.stats import REPORT_PERIOD
+
+log = logging.getLogger("zeroserve.gateway.worker")
+
+GRACE = 5.0
+
+
+class WorkerState:
+    """Applies the main process's operations to this worker's gateway and inline queue."""
+
+    def __init__(self, gateway: Gateway, inline: InlineQueue, logs_dir: Path | None, sidecar: bool = False) -> None:
+        """``sidecar``: the instances have queue-proxy sidecars (``up --queue-proxy sidecar``), which
+        hold the breakers: every serve-mode endpoint is routed to from here."""
+        self.gateway = gateway
+        self.sidecar = sidecar
+        self.inline = inline
+        self.metrics = QueueMetrics(MeterRegistry())
+        self._limits: dict[tuple[str, str], InstanceLimits] = {}
+        self._instances: dict[tuple[str, str], tuple[Address, ...]] = {}
+        self._endpoints: dict[tuple[str, str], tuple[tuple[routing.Endpoint, ...], bool]] = {}
+        self._requests: dict[tuple[str, str], RevisionRequests] = {}
+        self._logs_dir = logs_dir
+        self._log = RequestLog()
+        self._logs: InstanceLogs | None = None
+        self.ready = asyncio.Event()
+        self.reply: Callable[[Op], None] = lambda op: None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _drain(self, token: int, address: Address) -> None:
+        await self.inline.drain(address)
+        self.reply(("drained", token))
+
+    def apply(self, op: Op) -> None:
+        name = op[0]
+        if name == "publish":
+            self.gateway.publish(op[1])
+        elif name == "withdraw":
+            self.gateway.withdraw(op[1], op[2])
+        elif name == "publish_mapping":
+            self.gateway.publish_mapping(op[1])
+        elif name == "withdraw_mapping":
+            self.gateway.withdraw_mapping(op[1], op[2])
+        elif name == "set_instances":
+            self._set_instances(op[1], op[2], op[3], op[4])
+        elif name == "set_endpoints":
+            key = (op[1], op[2])
+            if op[3]:
+                self._endpoints[key] = (op[3], op[4])
+            else:
+                self._endpoints.pop(key, None)
+            self._show(key)
+        elif name == "configure_logs":
+            self._configure_logs(op[1])
+        elif name == "set_log_instances":
+            if self._logs is not None:
+                self._logs.set_instances(op[1], op[2], op[3])
+        elif name == "drain":
+            task = asyncio.get_running_loop().create_task(self._drain(op[1], op[2]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif name == "ready":
+            self.ready.set()
+        else:
+            log.warning("gateway worker: unknown operation %r", name)
+
+    def _set_instances(self, namespace: str, revision: str, current: tuple[Address, ...], given: Any) -> None:
+        limits, service, configuration = given
+        key = (namespace, revision)
+        previous = self._instances.get(key, ())
+        if current:
+            self._instances[key] = current
+            self._limits[key] = limits
+        else:
+            self._instances.pop(key, None)
+        requests = self._requests.get(key)
+        if requests is None:
+            a = revision_attrs(namespace, revision, service, configuration)
+            requests = self._requests[key] = self.metrics.revision(a)
+        self.inline.sync(previous, current, limits, requests)
+        self._show(key)
+
+    def _show(self, key: tuple[str, str]) -> None:
+        """The endpoints this worker routes to itself: a revision in serve mode whose instances need
+        no breaker (containerConcurrency 0); the others are relayed to the main process."""
+        endpoints, h2c = self._endpoints.get(key, ((), False))
+        limits = self._limits.get(key)
+        mine = self.sidecar or (limits is not None and limits.container_concurrency == 0)
+        self.gateway.set_endpoints(key[0], key[1], endpoints if mine else (), h2c=h2c)
+
+    def _configure_logs(self, settings: RequestLogSettings | None) -> None:
+        if settings is None or self._logs_dir is None:
+            if self._logs is not None:
+                self._logs.close()
+                self._logs = None
+        else:
+            self._log.configure(settings)
+            if self._logs is None:
+                self._logs = InstanceLogs(self._log, self._open)
+        self.gateway.request_logs = self._logs
+
+    def _open(self, info: RevisionInfo) -> Any:
+        from zeroserve.runtime import logs
+
+        assert self._logs_dir is not None
+        return logs.LogFile(self._logs_dir / info.namespace / info.name / f"{info.pod_name}.log")
+
+    def series(self) -> dict[tuple[str, str], list[SeriesWire]]:
+        """This worker's request metrics per revision (cumulative, as a sidecar's)."""
+        return series_by_revision(self.metrics)
+
+
+async def run(args: Mapping[str, Any]) -> None:
+    relay = args["relay"]
+    relay_to: tuple[Address, Address] = ((relay[0][0], int(relay[0][1])), (relay[1][0], int(relay[1][1])))
+    inline = InlineQueue()
+    tracer = None
+    tracing = args.get("tracing")
+    provider = None
+    admission: Any = inline
+    if isinstance(tracing, dict):  # config-observability's tracing, as up read it at its start
+        from zeroserve.observability.settings import OBSERVABILITY_ENV, tracing_from_env
+        from zeroserve.observability.tracing import make_provider
+        from zeroserve.queue.tracing import TracedInlineQueue
+
+        cfg = tracing_from_env({OBSERVABILITY_ENV: json.dumps({"tracing": tracing})})
+        provider = make_provider(cfg, "zeroserve", {"k8s.namespace.name": "knative-serving"})
+        if provider is not None:
+            from zeroserve.gateway.server import SCOPE
+
+            tracer = provider.get_tracer(SCOPE)
+            admission = TracedInlineQueue(inline, provider)
+    sidecar = bool(args.get("sidecar"))
+    gateway = Gateway(admission=None if sidecar else admission, relay_to=relay_to, tracer=tracer)
+    logs_dir = args.get("logs")
+    state = WorkerState(gateway, inline, Path(logs_dir) if isinstance(logs_dir, str) else None, sidecar)
+    control = socket.socket(fileno=int(args["control"]))
+    reader, writer = await asyncio.open_unix_connection(sock=control)
+    state.reply = lambda op: writer.write(encode(op))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def feed() -> None:
+        try:
+            while True:
+                state.apply(await read_op(reader))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            log.info("gateway worker %s: the main process is gone; stopping", args["index"])
+        stop.set()
+
+    async def report() -> None:
+        next_at = loop.time()
+        series_at = next_at + SERIES_PERIOD
+        while True:
+            next_at += REPORT_PERIOD
+            await asyncio.sleep(max(next_at - loop.time(), 0))
+            now = loop.time()
+            inline.report(now)
+            stats = {}
+            for key in state._instances.values():
+                for address in key:
+                    instance = inline.get(address)
+                    if instance is not None:
+                        stats[address] = instance.stat
+            writer.write(encode(("stats", stats)))
+            if now >= series_at:
+                series_at = now + SERIES_PERIOD
+                writer.write(encode(("series", state.series())))
+
+    feeding = asyncio.create_task(feed())
+    try:
+        async with asyncio.timeout(30):
+            await state.ready.wait()  # the whole state first: nothing is answered from empty tables
+    except TimeoutError:
+        log.error("gateway worker %s: no state from the main process in 30 s", args["index"])
+        return
+    sockets = (socket.socket(fileno=int(args["external"])), socket.socket(fileno=int(args["internal"])))
+    await gateway.start(sockets=sockets)
+    reporting = asyncio.create_task(report())
+    try:
+        await stop.wait()
+    finally:
+        reporting.cancel()
+        feeding.cancel()
+        await gateway.stop(float(args.get("grace", GRACE)))
+        if provider is not None:
+            await asyncio.to_thread(provider.shutdown)
+        writer.close()
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if len(argv) != 2:
+        print("usage: python -m zeroserve.gateway.worker ARGS-JSON (started by zeroserve up)", file=sys.stderr)
+        return 2
+    args = json.loads(argv[1])
+    install_uvloop()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,362 @@
+"""The data plane on every core: gateway worker processes beside ``zeroserve up`` (issue 19).
+
+``up --workers N`` runs N processes that accept on the gateway's two listening sockets: the main
+one (which also holds the controller, the autoscaler and the activator) and N-1 **workers**
+(:mod:`zeroserve.gateway.worker`), started with the listening sockets inherited, so the kernel
+spreads client connections over all of them and a worker's death loses nothing queued in the
+accept backlog (it is shared).
+
+Each worker holds a copy of the routing state, fed by :class:`Workers` over a socketpair (the
+main gateway's :attr:`~zeroserve.gateway.server.Gateway.mirror`): every Route and DomainMapping
+table published, each revision's serve-mode endpoints, and each instance's limits (the inline
+queue-proxy's). A worker serves by itself what needs no state but its own:
+
+* a request for a revision in **serve mode** whose containerConcurrency is 0 (Knative's default:
+  no breaker) goes straight to the least loaded instance, through the worker's own inline queue
+  (stats, revision timeouts);
+* everything else is **relayed** to the main process's relay listeners (a loopback hop, the
+  forwarding headers set once, by the worker): hosts it has no route for (the internal listener's
+  system services and forward proxy), revisions in proxy mode (the activator lives in the main
+  process), and revisions with containerConcurrency >= 1.
+
+Why the last: Knative's queue-proxy breaker admits exactly containerConcurrency requests per pod
+and queues 10 x CC more, FIFO, with the revision's timeouts counted from arrival. A breaker
+shared between processes would need shared memory, a cross-process lock that survives a
+worker's death, and cross-process wake-ups for the queue; one owner per instance keeps the
+breaker exactly Knative's, in one place. The owner is the main process, which already owns the
+activator's path to the same instances (both paths share one breaker per instance). The cost is
+one loopback hop for CC >= 1 revisions, whose throughput is bounded by their instances
+(CC x instances requests at a time) more than by the proxy.
+
+The autoscaler's view: every worker reports each instance's 1 s stat (:meth:`Workers.stats`);
+the main process's scraper adds them to its own (``zeroserve.cli.wiring.WorkerStats``), as one
+pod's queue-proxy would have counted them all. Request metrics (``kn.serving.*``) are sent every
+:data:`SERIES_PERIOD` seconds and summed with the main process's own; request logs are written by
+each worker to the instance's log file (append-only writes). A worker that dies is started again
+(backoff from :data:`RESTART_MIN` to :data:`RESTART_MAX`); its in-flight requests are lost, as a
+killed Envoy's are.
+
+The channel carries pickled tuples, length-prefixed: both ends are this program (the socketpair
+is private to the two processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import pickle
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zeroserve.autoscaler.metrics import Stat
+from zeroserve.gateway import routing
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+Op = tuple[Any, ...]
+
+RESTART_MIN = 0.1
+RESTART_MAX = 5.0
+STABLE_AFTER = 10.0
+"""A worker alive this long is healthy again: its next death restarts it after RESTART_MIN."""
+SERIES_PERIOD = 2.0
+_HEADER = struct.Struct("!I")
+MAX_FRAME = 64 * 1024 * 1024
+
+
+def encode(op: Op) -> bytes:
+    data = pickle.dumps(op, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+async def read_op(reader: asyncio.StreamReader) -> Op:
+    """One frame (raises ``asyncio.IncompleteReadError`` at the end of the channel)."""
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    if size > MAX_FRAME:
+        raise ValueError(f"frame of {size} bytes on the gateway worker channel")
+    op = pickle.loads(await reader.readexactly(size))
+    if not isinstance(op, tuple) or not op:
+        raise ValueError("not an operation on the gateway worker channel")
+    return op
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: asyncio.subprocess.Process | None = None
+    writer: asyncio.StreamWriter | None = None
+    stats: dict[Address, Stat] = field(default_factory=dict)
+    series: dict[tuple[str, str], list[dict[str, object]]] = field(default_factory=dict)
+    started: float = 0.0
+    restarts: int = 0
+    drains: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+
+
+class Workers:
+    """N-1 gateway worker processes and the feed of their state (the main gateway's ``mirror``)."""
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        listening: tuple[int, int],
+        relay_to: tuple[Address, Address],
+        options: Mapping[str, object] | None = None,
+        on_series: Callable[[], None] | None = None,
+    ) -> None:
+        """``count``: worker processes besides the main one. ``listening``: the gateway's two
+        listening sockets' fds. ``options``: JSON given to each worker (tracing, request-log
+        directory). ``on_series``: called when a worker sent new metric series."""
+        self.count = count
+        self._listening = listening
+        self._relay_to = relay_to
+        self._options = dict(options or {})
+        self._on_series = on_series
+        self._workers = [_Worker(i + 1) for i in range(count)]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        # The state a (re)started worker is given whole, then kept in step with.
+        self._routes: dict[tuple[str, str], routing.RouteLike] = {}
+        self._mappings: dict[str, routing.MappingLike] = {}
+        self._endpoints: dict[tuple[str, str], tuple[tuple[routing.Endpoint, ...], bool]] = {}
+        self._instances: dict[tuple[str, str], tuple[tuple[Address, ...], object]] = {}
+        self._logs: object | None = None
+        self._log_instances: dict[tuple[str, str], dict[Address, object]] = {}
+        self._token = 0
+
+    # -- the mirror (gateway.server.Mirror) ---------------------------------------------------
+
+    def publish(self, route: routing.RouteLike) -> None:
+        self._routes[(route.namespace, route.name)] = route
+        self._send(("publish", route))
+
+    def withdraw(self, namespace: str, name: str) -> None:
+        self._routes.pop((namespace, name), None)
+        self._send(("withdraw", namespace, name))
+
+    def publish_mapping(self, mapping: routing.MappingLike) -> None:
+        self._mappings[routing.normalize_host(mapping.host)] = mapping
+        self._send(("publish_mapping", mapping))
+
+    def withdraw_mapping(self, namespace: str, host: str) -> None:
+        self._mappings.pop(routing.normalize_host(host), None)
+        self._send(("withdraw_mapping", namespace, host))
+
+    def set_endpoints(self, namespace: str, revision: str, endpoints: tuple[routing.Endpoint, ...], h2c: bool) -> None:
+        if endpoints:
+            self._endpoints[(namespace, revision)] = (endpoints, h2c)
+        else:
+            self._endpoints.pop((namespace, revision), None)
+        self._send(("set_endpoints", namespace, revision, endpoints, h2c))
+
+    def set_instances(self, namespace: str, revision: str, addresses: Sequence[Address], limits: object) -> None:
+        """A revision's instances and their limits (``queue.inline.InstanceLimits``), before its
+        endpoints change: a worker has an instance's queue when it is routed to."""
+        current = tuple(addresses)
+        if current:
+            self._instances[(namespace, revision)] = (current, limits)
+        else:
+            self._instances.pop((namespace, revision), None)
+        self._send(("set_instances", namespace, revision, current, limits))
+
+    # -- request logs (cli.requestlogs.RequestLogWiring's mirror) ------------------------------
+
+    def configure_logs(self, settings: object | None) -> None:
+        """``queue.requestlog.RequestLogSettings`` while request logs are on, None when off."""
+        self._logs = settings
+        if settings is None:
+            self._log_instances.clear()
+        self._send(("configure_logs", settings))
+
+    def set_log_instances(self, namespace: str, revision: str, infos: Mapping[Address, object]) -> None:
+        if infos:
+            self._log_instances[(namespace, revision)] = dict(infos)
+        else:
+            self._log_instances.pop((namespace, revision), None)
+        self._send(("set_log_instances", namespace, revision, dict(infos)))
+
+    async def drain(self, address: Address) -> None:
+        """Wait until no worker has a request for the instance at ``address`` (it left the tables:
+        each worker retired it already), as the main process's inline queue waits for its own."""
+        waits = []
+        for worker in self._workers:
+            if worker.writer is None or worker.writer.is_closing():
+                continue
+            self._token += 1
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            worker.drains[self._token] = future
+            worker.writer.write(encode(("drain", self._token, address)))
+            waits.append(future)
+        if waits:
+            await asyncio.gather(*waits)
+
+    # -- what the workers report -------------------------------------------------------------
+
+    def stats(self, address: Address) -> list[Stat]:
+        """The latest 1 s stat of the instance at ``address`` from each live worker that has one."""
+        found = []
+        for worker in self._workers:
+            stat = worker.stats.get(address)
+            if stat is not None:
+                found.append(stat)
+        return found
+
+    def series(self) -> list[tuple[str, tuple[str, str], list[dict[str, object]]]]:
+        """Each worker's latest ``kn.serving.*`` series per revision: (worker name, revision, series)."""
+        return [
+            (f"gateway-worker-{w.index}", revision, series)
+            for w in self._workers
+            for revision, series in w.series.items()
+        ]
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers if w.process is not None and w.process.returncode is None]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every worker (returns once each has been spawned; they serve as soon as they run)."""
+        for worker in self._workers:
+            await self._spawn(worker)
+            self._tasks.append(asyncio.create_task(self._supervise(worker), name=f"gateway-worker-{worker.index}"))
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM every worker (each finishes its requests for up to ``grace`` s), then SIGKILL."""
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        procs = [w.process for w in self._workers if w.process is not None and w.process.returncode is None]
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                async with asyncio.timeout(grace + 1.0):
+                    await proc.wait()
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        for worker in self._workers:
+            if worker.writer is not None:
+                worker.writer.close()
+                worker.writer = None
+
+    async def _spawn(self, worker: _Worker) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fds = (*self._listening, theirs.fileno())
+        args = {
+            "index": worker.index,
+            "control": theirs.fileno(),
+            "external": self._listening[0],
+            "internal": self._listening[1],
+            "relay": [list(a) for a in self._relay_to],
+            **self._options,
+        }
+        try:
+            worker.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "zeroserve.gateway.worker",
+                json.dumps(args),
+                pass_fds=fds,
+                stdin=subprocess.DEVNULL,
+                start_new_session=False,
+            )
+        finally:
+            theirs.close()
+        worker.started = asyncio.get_running_loop().time()
+        worker.stats = {}
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        worker.writer = writer
+        writer.write(b"".join(encode(op) for op in self._snapshot()))
+        asyncio.get_running_loop().create_task(self._read(worker, reader), name=f"gateway-worker-{worker.index}-feed")
+        log.info("gateway worker %d started (pid %d)", worker.index, worker.process.pid)
+
+    def _snapshot(self) -> list[Op]:
+        ops: list[Op] = [("configure_logs", self._logs)]
+        ops += [("publish", r) for r in self._routes.values()]
+        ops += [("publish_mapping", m) for m in self._mappings.values()]
+        ops += [("set_instances", ns, rev, a, limits) for (ns, rev), (a, limits) in self._instances.items()]
+        ops += [("set_endpoints", ns, rev, eps, h2c) for (ns, rev), (eps, h2c) in self._endpoints.items()]
+        ops += [("set_log_instances", ns, rev, infos) for (ns, rev), infos in self._log_instances.items()]
+        ops.append(("ready",))
+        return ops
+
+    async def _read(self, worker: _Worker, reader: asyncio.StreamReader) -> None:
+        """The worker's reports, until its end of the channel closes."""
+        try:
+            while True:
+                op = await read_op(reader)
+                if op[0] == "stats":
+                    worker.stats = op[1]
+                elif op[0] == "drained":
+                    future = worker.drains.pop(op[1], None)
+                    if future is not None and not future.done():
+                        future.set_result(None)
+                elif op[0] == "series":
+                    worker.series = op[1]
+                    if self._on_series is not None:
+                        self._on_series()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        except (ValueError, pickle.UnpicklingError) as err:
+            log.error("gateway worker %d: %s", worker.index, err)
+        worker.stats = {}
+        for future in worker.drains.values():  # a worker gone has no request left anywhere
+            if not future.done():
+                future.set_result(None)
+        worker.drains.clear()
+
+    async def _supervise(self, worker: _Worker) -> None:
+        delay = RESTART_MIN
+        loop = asyncio.get_running_loop()
+        while True:
+            assert worker.process is not None
+            code = await worker.process.wait()
+            worker.stats = {}
+            if worker.writer is not None:
+                worker.writer.close()
+                worker.writer = None
+            if self._closing:
+                return
+            lived = loop.time() - worker.started
+            delay = RESTART_MIN if lived >= STABLE_AFTER else min(delay * 2, RESTART_MAX)
+            log.warning("gateway worker %d exited (%s); starting it again in %.1fs", worker.index, code, delay)
+            await asyncio.sleep(delay)
+            worker.restarts += 1
+            await self._spawn(worker)
+
+    def _send(self, op: Op) -> None:
+        if not any(w.writer is not None for w in self._workers):
+            return
+        frame = encode(op)
+        for worker in self._workers:
+            if worker.writer is not None and not worker.writer.is_closing():
+                worker.writer.write(frame)
+
+
+def cores() -> int:
+    """The cores this process may run on (the default number of gateway processes)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+__all__ = ["Workers", "cores", "encode", "read_op"]
