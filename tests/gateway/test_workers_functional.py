@@ -1,0 +1,130 @@
+"""The gateway workers' pieces on real listeners (issue 19, item 1): a worker gateway relays what it does
+not serve to the main gateway's relay listeners, which add no forwarding headers; the worker's state
+follows the main process's operations (CC >= 1 and proxy-mode revisions are not routed by it); the
+stats and series of several processes add up. The whole, with real processes: tests/e2e/test_workers_e2e.py."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.gateway.test_gateway_functional import route
+from tests.net.upstreams import Upstream, run_upstream
+from zeroserve.autoscaler.metrics import Stat, with_workers
+from zeroserve.gateway import Gateway
+from zeroserve.gateway.worker import WorkerState
+from zeroserve.gateway.workers import Workers, encode
+from zeroserve.observability.metrics import MeterRegistry, QueueMetrics, revision_attrs, series_by_revision
+from zeroserve.queue.inline import InlineQueue, InstanceLimits
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[Upstream]:
+    async with run_upstream("hello-00001") as one:
+        yield one
+
+
+@pytest.fixture
+async def pair(upstream: Upstream) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    """(main, worker): the worker relays to the main gateway's relay listeners."""
+    main = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0), rand=random.Random(1).random)
+    await main.start()
+    relays = await main.start_relays()
+    worker = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0), relay_to=relays)
+    await worker.start()
+    main.publish(route(1, {"hello-00001": 100}))
+    main.set_endpoints("default", "hello-00001", [("127.0.0.1", upstream.port)])
+    worker.publish(route(1, {"hello-00001": 100}))
+    yield main, worker
+    await worker.stop(1)
+    await main.stop(1)
+
+
+async def fetch(port: int, host: str, path: str = "/") -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host}) as r,
+    ):
+        return r.status, await r.text()
+
+
+async def test_a_revision_the_worker_shows_no_endpoint_is_relayed_with_one_hop_of_forwarding(
+    pair: tuple[Gateway, Gateway],
+) -> None:
+    _, worker = pair
+    assert worker.ports is not None
+    status, body = await fetch(worker.ports[0], "hello.default.localhost", "/headers")
+    assert status == 200
+    headers: dict[str, list[str]] = {}
+    for k, v in json.loads(body)["headers"]:
+        headers.setdefault(k.lower(), []).append(v)
+    assert headers["x-forwarded-for"] == ["127.0.0.1"]  # the worker's entry only: the relay added none
+    assert headers["forwarded"] == ['for=127.0.0.1;proto=http;host="hello.default.localhost"']
+
+
+async def test_hosts_the_worker_has_no_route_for_are_answered_by_the_main_gateway(
+    pair: tuple[Gateway, Gateway],
+) -> None:
+    main, worker = pair
+    assert worker.ports is not None
+    worker.withdraw("default", "hello")  # the worker does not know the route: the main process does
+    assert await fetch(worker.ports[0], "hello.default.localhost") == (200, "hello from hello-00001")
+    # the internal listener's relay goes to the main internal listener: cluster-local names work there
+    assert await fetch(worker.ports[1], "hello.default.svc.cluster.local") == (200, "hello from hello-00001")
+    status, body = await fetch(worker.ports[0], "hello.default.svc.cluster.local")
+    assert status == 404 and "hello.default.localhost" in body  # not on the external one
+
+
+async def test_worker_state_routes_only_cc0_serve_mode_revisions_itself(
+    pair: tuple[Gateway, Gateway], upstream: Upstream
+) -> None:
+    _, worker = pair
+    state = WorkerState(worker, InlineQueue(), None)
+    address = ("127.0.0.1", upstream.port)
+    state.apply(("set_instances", "default", "hello-00001", (address,), (InstanceLimits(1), "hello", "hello")))
+    state.apply(("set_endpoints", "default", "hello-00001", (address,), False))
+    assert worker.endpoints("default", "hello-00001") == ()  # CC=1: the main process's breaker
+    state.apply(("set_instances", "default", "hello-00001", (address,), (InstanceLimits(0), "hello", "hello")))
+    assert worker.endpoints("default", "hello-00001") == (address,)
+    assert state.inline.get(address) is not None  # its own inline queue counts what it sends
+    state.apply(("set_endpoints", "default", "hello-00001", (), False))  # proxy mode
+    assert worker.endpoints("default", "hello-00001") == ()
+    sidecars = WorkerState(worker, InlineQueue(), None, sidecar=True)
+    sidecars.apply(("set_endpoints", "default", "hello-00001", (address,), False))
+    assert worker.endpoints("default", "hello-00001") == (address,)  # a sidecar holds the breaker
+
+
+async def test_the_mirror_keeps_a_snapshot_for_a_worker_started_later(pair: tuple[Gateway, Gateway]) -> None:
+    main, _ = pair
+    workers = Workers(1, listening=main.listening(), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2)))
+    main.mirror = workers
+    main.publish(route(2, {"hello-00001": 100}))
+    main.set_endpoints("default", "hello-00001", [("127.0.0.1", 9)])
+    workers.set_instances("default", "hello-00001", [("127.0.0.1", 9)], (InstanceLimits(), "", ""))
+    main.withdraw("default", "hello")
+    ops = [op[0] for op in workers._snapshot()]
+    assert ops == ["configure_logs", "set_instances", "set_endpoints", "ready"]  # the withdrawn route is gone
+    assert encode(("ready",))[4:]  # framed
+
+
+def test_stats_of_the_processes_add_up() -> None:
+    own = Stat("p", 2.0, 1.0, 10.0, 4.0, 30.0, 100)
+    worker = Stat("w", 1.5, 0.0, 5.0, 0.0, 3.0, 99)
+    got = with_workers(own, [worker, worker])
+    assert (got.average_concurrent_requests, got.average_proxied_concurrent_requests) == (5.0, 1.0)
+    assert (got.request_count, got.proxied_request_count) == (20.0, 4.0)
+    assert (got.pod_name, got.process_uptime, got.timestamp) == ("p", 30.0, 100)
+    assert with_workers(own, []) is own
+
+
+def test_series_are_grouped_by_revision() -> None:
+    metrics = QueueMetrics(MeterRegistry())
+    metrics.revision(revision_attrs("ns", "a-00001", "a", "a")).done(0.1, 200)
+    metrics.revision(revision_attrs("ns", "b-00001")).done(0.2, 500)
+    grouped = series_by_revision(metrics)
+    assert set(grouped) == {("ns", "a-00001"), ("ns", "b-00001")}
+    assert all(item["count"] == 1 for items in grouped.values() for item in items)
