@@ -69,7 +69,7 @@ async def test_a_revision_the_worker_shows_no_endpoint_is_relayed_with_one_hop_o
 async def test_hosts_the_worker_has_no_route_for_are_answered_by_the_main_gateway(
     pair: tuple[Gateway, Gateway],
 ) -> None:
-    main, worker = pair
+    _, worker = pair
     assert worker.ports is not None
     worker.withdraw("default", "hello")  # the worker does not know the route: the main process does
     assert await fetch(worker.ports[0], "hello.default.localhost") == (200, "hello from hello-00001")
