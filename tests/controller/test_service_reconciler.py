@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from zeroserve.api.base import Obj
 from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE, SERVICE
 from zeroserve.controller.reconcilers import configuration, route, service
 from zeroserve.controller.reconcilers.base import Key
@@ -119,3 +120,25 @@ async def test_keeps_the_route_labelers_annotation_on_the_configuration(env: Env
     assert cfg["metadata"]["annotations"]["serving.knative.dev/routes"] == "hello"
     await service.reconcile(env.deps, KEY)
     assert (await env.get(CONFIGURATION, "hello"))["metadata"]["resourceVersion"] == cfg["metadata"]["resourceVersion"]
+
+
+async def test_a_later_pass_that_changes_only_transition_times_writes_nothing(env: Env) -> None:
+    """Knative compares statuses with equality.Semantic (lastTransitionTime is a VolatileTime): its Ready
+    passes through ConfigurationsReady's Unknown and back to RoutesReady's within each pass, which
+    stamps a new time, and that alone must not be written (its event would reconcile it again)."""
+    await env.store.create(SERVICE, service_obj("default", "hello"))
+    await reconcile_all(env)
+    before = await env.get(SERVICE, "hello")
+    assert cond(before, "Ready")[:2] == ("Unknown", "RevisionMissing")
+    env.clock.step(5)
+    await service.reconcile(env.deps, KEY)
+    assert await env.get(SERVICE, "hello") == before
+    await env.mark_ready(REVISION, "hello-00001")  # a real change is still written, with its new time
+    await reconcile_all(env)
+    after = await env.get(SERVICE, "hello")
+    assert cond(after, "ConfigurationsReady")[0] == "True"
+
+    def times(obj: Obj) -> dict[str, str]:
+        return {c["type"]: c["lastTransitionTime"] for c in obj["status"]["conditions"]}
+
+    assert times(after)["ConfigurationsReady"] != times(before)["ConfigurationsReady"]

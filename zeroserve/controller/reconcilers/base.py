@@ -72,11 +72,39 @@ def status_of(model: BaseModel) -> Any:
 
 
 async def write_status(store: Store, kind: Kind, stored: Obj, model: BaseModel) -> Obj:
-    """Write ``model.status`` only when it differs from the stored one (resourceVersion-checked)."""
+    """Write ``model.status`` only when it differs semantically from the stored one
+    (:func:`semantically_equal`; resourceVersion-checked)."""
     status = status_of(model)
-    if status == stored.get("status", {}):
+    if semantically_equal(status, stored.get("status", {})):
         return stored
     return await store.update_status(kind, {**stored, "status": status})
+
+
+def semantically_equal(a: Any, b: Any) -> bool:
+    """Knative's ``equality.Semantic.DeepEqual`` on statuses, which the generated reconcilers compare
+    before ``UpdateStatus``: a condition's ``lastTransitionTime`` is an ``apis.VolatileTime``, equal to
+    every other (knative.dev/pkg apis/volatile_time.go). A status that differs only in those times
+    is not written: the condition managers stamp a new time whenever a condition passes through
+    another state within one reconcile (``Ready`` follows each dependent marked in turn), so each
+    pass would otherwise write, and its own write's event would reconcile it again."""
+    return bool(a == b or _without_volatile(a) == _without_volatile(b))
+
+
+def _without_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: [_without_time(c) for c in v] if k == "conditions" and isinstance(v, list) else _without_volatile(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_volatile(v) for v in value]
+    return value
+
+
+def _without_time(condition: Any) -> Any:
+    if isinstance(condition, dict):
+        return {k: v for k, v in condition.items() if k != "lastTransitionTime"}
+    return condition
 
 
 async def write_meta(store: Store, kind: Kind, stored: Obj, labels: dict[str, str], annotations: dict[str, str]) -> Obj:
