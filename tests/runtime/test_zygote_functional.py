@@ -173,3 +173,72 @@ async def test_an_import_that_starts_a_thread_is_refused(runtime: LocalRuntime, 
     await runtime.ensure(workload(app, "threaded:application"), 1)
     status = await watch.until(lambda s: s.failure is not None, 30)
     assert status.failure is not None and "started threads" in status.failure.message
+
+
+def children_of(parent: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := supervisor.read_stat(int(entry))) is not None and stat.ppid == parent:
+            if stat.state not in ("Z", "X"):
+                found.add(int(entry))
+    return found
+
+
+def recorded_pids(runtime: LocalRuntime) -> set[int]:
+    return {r["pid"] for r in json.loads((runtime.data_dir / "instances.json").read_text())["instances"]}
+
+
+def spares(zygote_pid: int, serving: set[int]) -> set[int]:
+    return children_of(zygote_pid) - serving
+
+
+async def test_a_spare_is_forked_ahead_and_the_next_scale_up_starts_it(runtime: LocalRuntime, app: Path) -> None:
+    watch = Watch(runtime)
+    await runtime.ensure(workload(app), 1)
+    first = await watch.until(lambda s: s.ready == 1)
+    serving = {(await call(first.endpoints[0].port))["pid"]}
+    zygote_pid = int(imports(app)[0])
+    await eventually(lambda: len(spares(zygote_pid, serving)) == 1, 10)  # forked once the scale-up settled
+    [spare] = spares(zygote_pid, serving)
+    await eventually(lambda: spare in recorded_pids(runtime), 10)  # recorded once ready: a crashed up's next start kills it
+    if runtime.cgroups.available:  # in the cgroup of the instance it will be, already
+        assert any("-deployment-" in line for line in Path(f"/proc/{spare}/cgroup").read_text().splitlines())
+
+    await runtime.ensure(workload(app), 0)
+    await watch.until(lambda s: not runtime.instances(KEY))
+    assert spare in children_of(zygote_pid)  # the spare waits at zero too
+    await runtime.ensure(workload(app), 1)
+    again = await watch.until(lambda s: s.ready == 1)
+    reply = await call(again.endpoints[0].port)
+    assert reply["pid"] == spare and reply["env"]["PORT"] == str(again.endpoints[0].port)  # started, not forked
+    assert reply["env"]["K_REVISION"] == "hello-00001" and len(imports(app)) == 1
+    [instance] = runtime.instances(KEY)
+    assert instance.name in {r["id"] for r in json.loads((runtime.data_dir / "instances.json").read_text())["instances"]}
+    await eventually(lambda: len(spares(zygote_pid, {spare})) == 1, 10)  # and the next one is forked
+
+    changed = workload(app)
+    changed = Workload(**{**changed.__dict__, "env": (*changed.env, ("NEW", "1"))})  # a new generation
+    [old_spare] = spares(zygote_pid, {spare})
+    await runtime.ensure(changed, 1)
+    await eventually(lambda: dead(old_spare), 10)  # the old generation's spare goes with its zygote
+    await eventually(lambda: len(imports(app)) == 2, 30)  # the new generation's zygote, forked from on the rollout
+    await eventually(lambda: dead(spare), 30)  # which replaced the old generation's instance
+
+
+async def test_a_dead_spare_is_not_started_the_scale_up_forks(runtime: LocalRuntime, app: Path) -> None:
+    watch = Watch(runtime)
+    await runtime.ensure(workload(app), 1)
+    first = await watch.until(lambda s: s.ready == 1)
+    serving = {(await call(first.endpoints[0].port))["pid"]}
+    zygote_pid = int(imports(app)[0])
+    await eventually(lambda: len(spares(zygote_pid, serving)) == 1, 10)
+    [spare] = spares(zygote_pid, serving)
+    await runtime.ensure(workload(app), 0)
+    await watch.until(lambda s: not runtime.instances(KEY))
+    os.kill(spare, signal.SIGKILL)
+    await eventually(lambda: spare not in children_of(zygote_pid), 10)  # reaped by the zygote
+    await runtime.ensure(workload(app), 1)
+    again = await watch.until(lambda s: s.ready == 1)
+    reply = await call(again.endpoints[0].port)
+    assert reply["pid"] != spare and reply["env"]["PORT"] == str(again.endpoints[0].port)
+    assert not runtime.status(KEY).failure  # type: ignore[union-attr]

@@ -93,6 +93,10 @@ CRASH_BACKOFF_MAX = 30.0
 CRASH_BACKOFF_RESET_AFTER = 10.0
 """Restart delays after a crash: 0.5 s doubling to 30 s, reset by 10 s of uptime."""
 
+SPARE_DELAY = 0.1
+"""How long after a forkable workload's last converge its next spare is forked (:class:`_Deployment`):
+after the scale-up that used the last one has served its first request."""
+
 LOGS_KEPT_PER_REVISION = 20
 REAP_INTERVAL = 1.0
 REAP_AFTER_EXIT = 10.0
@@ -604,7 +608,7 @@ class LocalRuntime:
             grace=float(workload.termination_grace_seconds),
             log_path=log_dir / f"{instance_id}.log",
             owner=str(workload.key),
-            limits=self._enforceable_limits(workload),
+            limits=self.enforceable_limits(workload),
             jail=jail,
             name=workload.container_name,
             containers=containers,
@@ -662,7 +666,7 @@ class LocalRuntime:
             grace=float(workload.termination_grace_seconds),
             log_path=log_dir / f"{instance_id}.log",
             owner=str(workload.key),
-            limits=self._enforceable_limits(workload),
+            limits=self.enforceable_limits(workload),
             proxy_port=pod.PROXY_PORT if self.contained_proxy is not None else None,
         )
         dirs, values = self._instance_volumes(instance_id)
@@ -745,7 +749,7 @@ class LocalRuntime:
         logs.prune(log_dir, keep=LOGS_KEPT_PER_REVISION)
         return SidecarSpec(QUEUE_PROXY_ARGV, env, serving, admin, log_dir / f"{instance_id}.log")
 
-    def _enforceable_limits(self, workload: Workload) -> cgroups.Limits | None:
+    def enforceable_limits(self, workload: Workload) -> cgroups.Limits | None:
         """The limits an instance's cgroup gets; empty Limits still give it a cgroup, for accounting
         (the HPA autoscaler reads its cpu/memory usage); None when cgroups are not usable here."""
         if not self.cgroups.available:
@@ -768,6 +772,22 @@ class LocalRuntime:
         for key, deployment in self._deployments.items():  # its pod is Running now
             if instance in deployment.instances:
                 asyncio.get_running_loop().call_soon(self.notify, key)
+
+    def spare_made(self, spare: zygote.Spare, owner: str) -> None:
+        """Recorded as an instance (a crashed up's next start kills it and removes its cgroup)."""
+        stat = supervisor.read_stat(spare.pid)
+        self._records.add(supervisor.InstanceRecord(spare.id, owner, spare.pid, stat.start_ticks if stat else 0))
+
+    def discard_spare(self, spare: zygote.Spare) -> None:
+        spare.discard()
+        self._records.discard(spare.id)
+        if spare.cgroup is not None:
+            self.trash_cgroup(spare.cgroup)
+
+    def trash_cgroup(self, cgroup: cgroups.InstanceCgroup) -> None:
+        """Remove ``cgroup`` once its processes are gone (retried by the reaper)."""
+        self._cgroup_trash.append(cgroup)
+        self._empty_cgroup_trash()
 
     def zygote_started(self, pid: int) -> None:
         self._lifeline.register(pid)
@@ -850,6 +870,11 @@ class _Deployment:
         kubelet restarts a pod's container in place, so its name and restart count go on)."""
         self.zygotes: dict[int, zygote.Zygote] = {}
         """Per generation, the zygote its instances fork from (``Workload.python_app``)."""
+        self.spare: zygote.Spare | None = None
+        """A child of the current generation's zygote forked ahead, in the cgroup of the instance it
+        will be: the next scale-up starts it instead of forking (:meth:`_keep_spare`)."""
+        self._sparing: asyncio.Task[None] | None = None
+        self._spare_timer: asyncio.TimerHandle | None = None
 
     def update(self, workload: Workload, replicas: int) -> None:
         if template(workload) != template(self.workload):
@@ -909,6 +934,7 @@ class _Deployment:
         for generation in [g for g in self.zygotes if g != self.generation]:
             if not any(instance.generation == generation for instance in self.instances):
                 self._close_zygote(self.zygotes.pop(generation))
+        self._keep_spare()
 
     async def shutdown(self) -> None:
         self.removed = True
@@ -916,6 +942,13 @@ class _Deployment:
             self._timer.cancel()
         if self._pulling is not None:
             self._pulling.cancel()
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
+        if self._sparing is not None:
+            self._sparing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sparing
+        self._drop_spare()
         for instance in self.instances:
             self._stop(instance)
         while self._stopping:
@@ -933,13 +966,14 @@ class _Deployment:
                 self._pulling = asyncio.create_task(self._pull(self.generation), name=f"pull {self.key}")
             return
         for _ in range(count):
+            spare = None
             if self.crashed:  # restarted in place: the same name, its restart count goes on
                 instance_id = self.crashed.pop(0)
                 self.runtime.reclaim(self.key, instance_id)
+            elif (spare := self._take_spare()) is not None:  # named when it was forked
+                instance_id = spare.id
             else:
-                instance_id = volumes.pod_name(
-                    self.key.revision, f"{self.key}/{self.generation}", secrets.token_bytes(8)
-                )
+                instance_id = self._new_name()
             try:
                 self.runtime.create_volumes(self.workload, instance_id)
                 if self.pulled is None:  # a process workload
@@ -947,9 +981,11 @@ class _Deployment:
                 else:
                     spec = self.runtime.make_spec(self.workload, instance_id, self.pulled)
                 if forkable(self.workload):
-                    spec = self._forked(spec)
+                    spec = self._forked(spec, spare)
                 self.runtime.own_volumes(instance_id, spec)
             except Exception as err:  # a failure to report (and retry after the back-off), never a raise
+                if spare is not None:
+                    self.runtime.discard_spare(spare)
                 self.runtime.remove_volumes(instance_id)
                 self.restarts.pop(instance_id, None)
                 logger.warning("instance of %s cannot be made: %s: %s", self.key, type(err).__name__, err)
@@ -1001,9 +1037,80 @@ class _Deployment:
         self.converge()
         self.runtime.notify(self.key)
 
-    def _forked(self, spec: InstanceSpec) -> InstanceSpec:
+    def _new_name(self) -> str:
+        return volumes.pod_name(self.key.revision, f"{self.key}/{self.generation}", secrets.token_bytes(8))
+
+    def _take_spare(self) -> zygote.Spare | None:
+        """The spare, if it is the current generation's and still waiting (else it goes)."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        if spare.generation == self.generation and spare.alive():
+            return spare
+        self.runtime.discard_spare(spare)
+        return None
+
+    def _drop_spare(self) -> None:
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            self.runtime.discard_spare(spare)
+
+    def _keep_spare(self) -> None:
+        """Fork the next spare of a forkable workload whose zygote runs, :data:`SPARE_DELAY` after the
+        last scale-up settled (not while an instance starts or the request that woke it is served:
+        the fork would compete with them for the CPUs). Never starts a zygote (the first scale-up
+        does); an old generation's spare, or a dead one, goes."""
+        if self.spare is not None and (self.spare.generation != self.generation or not self.spare.alive()):
+            self._drop_spare()
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
+            self._spare_timer = None
+        if self._wants_spare() is not None:
+            self._spare_timer = asyncio.get_running_loop().call_later(SPARE_DELAY, self._fork_spare)
+
+    def _wants_spare(self) -> zygote.Zygote | None:
+        """The zygote to fork a spare from now, if one is wanted."""
+        if self.removed or self.spare is not None or self._sparing is not None or not forkable(self.workload):
+            return None
+        forker = self.zygotes.get(self.generation)
+        if forker is None or not forker.running or self._backing_off():
+            return None
+        if any(instance.state == "starting" for instance in self.instances):
+            return None
+        return forker
+
+    def _fork_spare(self) -> None:
+        self._spare_timer = None
+        forker = self._wants_spare()
+        if forker is not None:
+            self._sparing = asyncio.create_task(self._make_spare(forker, self.generation), name=f"spare of {self.key}")
+
+    async def _make_spare(self, forker: zygote.Zygote, generation: int) -> None:
+        instance_id = self._new_name()
+        cgroup = None
+        try:
+            limits = self.runtime.enforceable_limits(self.workload)
+            if limits is not None:
+                cgroup = self.runtime.cgroups.create(instance_id, limits)
+            spare = await forker.prepare(instance_id, () if cgroup is None else cgroup.procs_files)
+        except Exception as err:  # the zygote died or cannot fork: the next scale-up forks (and says why)
+            logger.info("no spare for %s: %s: %s", self.key, type(err).__name__, err)
+            if cgroup is not None:
+                self.runtime.trash_cgroup(cgroup)
+            return
+        finally:
+            self._sparing = None
+        spare.cgroup, spare.generation = cgroup, generation
+        self.runtime.spare_made(spare, str(self.key))
+        if self.removed or generation != self.generation or self.zygotes.get(generation) is not forker:
+            self.runtime.discard_spare(spare)
+        else:
+            self.spare = spare
+
+    def _forked(self, spec: InstanceSpec, spare: zygote.Spare | None = None) -> InstanceSpec:
         """``spec`` forked from the generation's zygote (made now if there is none: it starts on the
-        first fork, with this instance's environment, sandbox and working directory)."""
+        first fork, with this instance's environment, sandbox and working directory), or started
+        from ``spare``, forked ahead."""
         forker = self.zygotes.get(self.generation)
         if forker is None:
             forker = self.zygotes[self.generation] = zygote.Zygote(
@@ -1019,7 +1126,7 @@ class _Deployment:
                 started=self.runtime.zygote_started,
                 gone=self.runtime.zygote_gone,
             )
-        return replace(spec, jail=None, zygote=forker)
+        return replace(spec, jail=None, zygote=forker, spare=spare)
 
     def _close_zygote(self, forker: zygote.Zygote) -> None:
         task = asyncio.create_task(forker.close(), name=f"close zygote of {self.key}")

@@ -118,6 +118,8 @@ class InstanceSpec:
     """A container instance's HTTP proxy: the port it listens on inside the namespace (None: none)."""
     zygote: zygotes.Zygote | None = None
     """Fork the app from its revision's zygote (``argv`` and ``jail`` are then the zygote's; :mod:`.zygote`)."""
+    spare: zygotes.Spare | None = None
+    """The zygote's child forked ahead for this instance (its id and cgroup): started, not forked."""
 
 
 @dataclass(frozen=True)
@@ -396,7 +398,9 @@ class Instance:
     async def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
         limits = self.spec.limits
-        if limits is not None and self._cgroups is not None:
+        if self.spec.spare is not None:  # its cgroup was made with it
+            self.cgroup = self.spec.spare.cgroup
+        elif limits is not None and self._cgroups is not None:
             self.cgroup = self._cgroups.create(self.id, limits)
         if self.spec.own_network:
             await self._make_network()
@@ -404,7 +408,9 @@ class Instance:
             await self._run_init(init)
         read_fd, write_fd = os.pipe()
         try:
-            if self.spec.zygote is not None:
+            if self.spec.spare is not None:
+                self._process = await self.spec.spare.start(self.spec.env, self.spec.host, self.spec.port, write_fd)
+            elif self.spec.zygote is not None:
                 self._process = await self.spec.zygote.fork(
                     self.id, self.spec.env, self.spec.host, self.spec.port, write_fd, self._procs()
                 )
@@ -485,6 +491,8 @@ class Instance:
         if spec.initial_delay and await _exits_within(exit_task, spec.initial_delay):
             return
         first_probe, successes = loop.time(), 0
+        if self._listening_proves_ready(spec):
+            successes = spec.success_threshold
         while successes < spec.success_threshold:
             successes = successes + 1 if await self._ready_now() else 0
             if successes < spec.success_threshold and await _exits_within(
@@ -502,6 +510,17 @@ class Instance:
                 successes, failures = 0, failures + 1
                 if self.state == "ready" and failures >= spec.failure_threshold:
                     self._set_state("unready")
+
+    def _listening_proves_ready(self, spec: probes.ProbeSpec) -> bool:
+        """A forked child says ``bound`` once it listens on its port: a first TCP probe of that port
+        would pass now (with a success threshold of 1, nothing else to probe), so it is not run."""
+        process = self._process
+        return (
+            isinstance(process, zygotes.ForkedChild)
+            and process.bound
+            and (spec.kind, spec.host, spec.port, spec.success_threshold) == ("tcp", self.spec.host, self.spec.port, 1)
+            and not self._containers
+        )
 
     async def _ready_now(self) -> bool:
         """The serving container's readiness probe and, with multi-container probing, every sidecar's."""

@@ -154,6 +154,8 @@ class InstanceRecords:
             return []
 
     def add(self, record: InstanceRecord) -> None:
+        if self._records.get(record.id) == record:
+            return  # a zygote's spare, recorded when it was forked, becomes its instance: nothing to write
         self._records[record.id] = record
         self.save()
 

@@ -10,16 +10,18 @@ files). ``FD`` is a SOCK_SEQPACKET socket to up. The zygote:
   bodies, a thread per connection - threads start in the child only). It refuses to go on if the
   import started a thread (a fork copies only the forking thread: locks held by another would stay
   locked in every child). Then it sends ``ready wsgi`` (or ``ready asgi``), else ``error TEXT``;
-* on each request from up (JSON ``{"id", "env", "host", "port"}`` with two fds: the instance's log
-  pipe and a socket of the instance's own) forks a child, then reports ``exit CODE`` on the
-  instance's socket when it reaps it (CODE negative: killed by that signal);
+* on each request from up (JSON ``{"id"}`` with one fd: a socket of the child's own) forks a child,
+  then reports ``exit CODE`` on the child's socket when it reaps it (CODE negative: killed by that
+  signal);
 * exits when up closes the socket (its children die with it: ``PR_SET_PDEATHSIG``).
 
-The child: a session of its own (up signals its process group), its log pipe as stdout and stderr,
-the instance's environment (``os.environ`` replaced), dies with the zygote; it sends its pid with
-``SCM_CREDENTIALS`` (the kernel translates it into up's PID namespace), waits for ``go`` (up has moved
-it into the instance's cgroup meanwhile), binds ``host:port``, says ``bound`` and serves. SIGTERM:
-stop accepting, let requests in flight finish, exit 0.
+The child: a session of its own (up signals its process group), dies with the zygote; it sends its
+pid with ``SCM_CREDENTIALS`` (the kernel translates it into up's PID namespace) and waits for its
+instance (up moves it into the instance's cgroup meanwhile, and may keep it waiting as the revision's
+*spare*, forked ahead of the next scale-up): JSON ``{"env", "host", "port"}`` with the instance's log
+pipe. Then it takes the log pipe as stdout and stderr and the instance's environment (``os.environ``
+replaced), binds ``host:port``, says ``bound`` and serves. SIGTERM: stop accepting, let requests in
+flight finish, exit 0.
 """
 
 from __future__ import annotations
@@ -274,24 +276,26 @@ class Server:
         os._exit(0)
 
 
-def child(app: Any, kind: str, request: dict[str, Any], log_fd: int, own: socket.socket, zygote: int) -> None:
+def child(app: Any, kind: str, own: socket.socket, zygote: int) -> None:
     """The forked instance (never returns)."""
     try:
         os.setsid()
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        os.close(log_fd)
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != zygote:
             os._exit(1)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.environ.clear()
-        os.environ.update(request["env"])
         creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
         own.sendmsg([b"pid"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
-        if own.recv(16) != b"go":
+        message, fds, _, _ = socket.recv_fds(own, 1 << 20, 1)  # blocks while this child is a spare
+        if not message or len(fds) != 1:
             os._exit(1)
+        request = json.loads(message)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[0], 2)
+        os.close(fds[0])
+        os.environ.clear()
+        os.environ.update(request["env"])
         host, port = request["host"], int(request["port"])
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -338,20 +342,17 @@ def main() -> None:
         readable, _, _ = select.select([control.fileno(), *children], [], [])
         for ready in readable:
             if ready == control.fileno():
-                message, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
+                message, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
                 if not message:
                     sys.exit(0)
-                request = json.loads(message)
-                log_fd, own_fd = fds
-                own = socket.socket(fileno=own_fd)
+                own = socket.socket(fileno=fds[0])
                 pid = os.fork()
                 if pid == 0:
                     control.close()
                     for other_pidfd, (_, other) in children.items():
                         os.close(other_pidfd)
                         other.close()
-                    child(app, kind, request, log_fd, own, me)
-                os.close(log_fd)
+                    child(app, kind, own, me)
                 children[os.pidfd_open(pid)] = (pid, own)
             else:
                 pidfd = ready
