@@ -73,7 +73,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 NGINX_CONF = """
-worker_processes 1; daemon off; pid {dir}/nginx.pid; error_log {dir}/error.log warn;
+worker_processes {workers}; daemon off; pid {dir}/nginx.pid; error_log {dir}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
   access_log off; keepalive_requests 1000000;
@@ -88,11 +88,13 @@ http {{
 """
 
 
-def start_nginx(workdir: Path, name: str, port: int, body: str, upstream: int = 0) -> subprocess.Popen[bytes]:
+def start_nginx(
+    workdir: Path, name: str, port: int, body: str, upstream: int = 0, workers: int = 1
+) -> subprocess.Popen[bytes]:
     d = workdir / name
     d.mkdir()
     conf = d / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=d, port=port, body=body, upstream=upstream or port))
+    conf.write_text(NGINX_CONF.format(dir=d, port=port, body=body, upstream=upstream or port, workers=workers))
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(d)], stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc
@@ -106,12 +108,12 @@ def start_python(args: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def load(port: int, duration: float, connections: int) -> dict[str, float]:
+def load(port: int, duration: float, connections: int, threads: int = 1) -> dict[str, float]:
     if shutil.which("wrk"):
         out = subprocess.run(
             [
                 "wrk",
-                "-t1",
+                f"-t{threads}",
                 f"-c{connections}",
                 f"-d{max(1, round(duration))}s",
                 "--latency",
@@ -146,9 +148,10 @@ def _wrk_ms(out: str, pct: str) -> float:
 
 def measure(name: str, port: int, pid: int | list[int] | None, a: argparse.Namespace) -> dict[str, float]:
     pids = pid if isinstance(pid, list) else [pid] if pid else []
-    load(port, 2, a.connections)  # warm-up
+    threads = getattr(a, "wrk_threads", 1)
+    load(port, 2, a.connections, threads)  # warm-up
     before = sum(cpu_seconds(p) for p in pids)
-    r = load(port, a.duration, a.connections)
+    r = load(port, a.duration, a.connections, threads)
     if pid:
         r["cpu_us_per_req"] = (sum(cpu_seconds(p) for p in pids) - before) / max(r["rps"] * a.duration, 1) * 1e6
     print(
@@ -244,16 +247,63 @@ def run(a: argparse.Namespace) -> None:
                 p.wait(10)
 
 
+def curve(a: argparse.Namespace, counts: list[int]) -> None:
+    """rps per process count: nginx (worker_processes N) as the reverse proxy vs serve mode on
+    ``zeroserve up --workers N``, same upstream kind (nginx ``return 200`` with one worker per core,
+    so that it is not what limits either), same load, in one run."""
+    if not shutil.which("nginx"):
+        raise SystemExit("the scaling curve needs nginx (apt-get install -y nginx-light wrk)")
+    cores = os.cpu_count() or 1
+    print(
+        f"scaling curve on {cores} cores: load {'wrk' if shutil.which('wrk') else 'bench/loadgen.py'} "
+        f"-t{a.wrk_threads} -c{a.connections} {a.duration:g}s, upstream nginx return 200 with {cores} workers; "
+        "no pinning: the load generator, the upstream and the proxy share the cores"
+    )
+    rows: list[tuple[int, float, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            upstream = free_port()
+            procs.append(start_nginx(Path(tmp), "origin", upstream, 'return 200 "ok";', workers=cores))
+            for n in counts:
+                print(f"N = {n}:")
+                port = free_port()
+                body = 'proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";'
+                nginx = start_nginx(Path(tmp), f"proxy-{n}", port, body, upstream, workers=n)
+                try:
+                    b = measure(f"(b) nginx, {n} workers", port, nginx.pid, a)
+                finally:
+                    nginx.terminate()
+                    nginx.wait(10)
+                zs = Platform(Path(tmp), True, a.queue_proxy, workers=n, app_workers=cores)
+                try:
+                    d = measure(f"(d) serve, --workers {n}", zs.port, zs.mode("0"), a)
+                finally:
+                    zs.stop()
+                rows.append((n, b["rps"], d["rps"]))
+                print(f"  d/b {d['rps'] / b['rps']:.2f}", flush=True)
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait(10)
+    print("N    nginx rps   zeroserve rps   zeroserve/nginx")
+    for n, b_rps, d_rps in rows:
+        print(f"{n:<4} {b_rps:>10,.0f}   {d_rps:>13,.0f}   {d_rps / b_rps:>6.2f}")
+
+
 class Platform:
     """A real ``zeroserve up`` running the app as a Service with one instance and a queue-proxy."""
 
-    def __init__(self, tmp: Path, have_nginx: bool, queue_proxy: str = "inline") -> None:
-        self.data = tmp / "zeroserve"
+    def __init__(
+        self, tmp: Path, have_nginx: bool, queue_proxy: str = "inline", workers: int = 1, app_workers: int = 1
+    ) -> None:
+        self.data = tmp / f"zeroserve-{workers}"
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "zeroserve", "up", "--data-dir", str(self.data), "--api-port", "0",
-             "--gateway-port", str(self.port), "--queue-proxy", queue_proxy],
+             "--gateway-port", str(self.port), "--queue-proxy", queue_proxy, "--workers", str(workers)],
             cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "BENCH_APP_WORKERS": str(app_workers)},
         )  # fmt: skip
         self.zs = [sys.executable, "-m", "zeroserve", "--data-dir", str(self.data)]
         end = time.monotonic() + 60
@@ -277,10 +327,11 @@ class Platform:
             if time.monotonic() > end:
                 raise RuntimeError(f"the SKS never went to {want} mode")
             time.sleep(0.2)  # a bench script: polling the API for the mode switch
-        queue_proxies = [
-            int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and b"zeroserve.queue" in _cmdline(d)
+        ours = (b"zeroserve.queue", b"zeroserve.gateway.worker")
+        helpers = [
+            int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and any(o in _cmdline(d) for o in ours)
         ]
-        return [self.proc.pid, *queue_proxies]
+        return [self.proc.pid, *helpers]
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -344,7 +395,8 @@ def serve_app(kind: str) -> None:
     if kind == "nginx":
         d = Path(tempfile.mkdtemp(prefix="bench-app-"))
         conf = d / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=d, port=port, body='return 200 "ok";', upstream=port))
+        workers = os.environ.get("BENCH_APP_WORKERS", "1")
+        conf.write_text(NGINX_CONF.format(dir=d, port=port, body='return 200 "ok";', upstream=port, workers=workers))
         os.execvp("nginx", ["nginx", "-c", str(conf), "-p", str(d)])
 
     async def app() -> None:
@@ -368,6 +420,12 @@ def main() -> None:
     p.add_argument("--serve-app", choices=("nginx", "python"), help=argparse.SUPPRESS)
     p.add_argument("--no-platform", action="store_true", help="skip (d) and (e), the runs on zeroserve up")
     p.add_argument("--queue-proxy", choices=("inline", "sidecar"), default="inline", help="zeroserve up's mode")
+    p.add_argument(
+        "--workers",
+        help="the scaling curve instead: comma-separated process counts N (e.g. 1,2,4,8,16); for each, "
+        "nginx with worker_processes N as the reverse proxy and serve mode on zeroserve up --workers N",
+    )
+    p.add_argument("--wrk-threads", type=int, default=0, help="wrk -t (default 1; with --workers: cores/4, at least 1)")
     a = p.parse_args()
     if a.serve_app:
         serve_app(a.serve_app)
@@ -378,6 +436,11 @@ def main() -> None:
         install_uvloop()
         asyncio.run(serve_gateway(a.serve_gateway) if a.serve_gateway else serve_upstream())
         return
+    if a.workers:
+        a.wrk_threads = a.wrk_threads or max(1, (os.cpu_count() or 1) // 4)
+        curve(a, [int(n) for n in a.workers.split(",")])
+        return
+    a.wrk_threads = a.wrk_threads or 1
     run(a)
 
 

@@ -181,3 +181,15 @@ def test_a_killed_worker_is_started_again_and_loses_only_its_requests(up: Up) ->
     assert len(failed) <= clients, failed
     assert all(o.startswith("error") for o in failed), failed
     assert "gateway worker 1 exited" in up.log() or "gateway worker 2 exited" in up.log()
+
+
+def test_proxy_mode_through_the_workers_activators(up: Up) -> None:
+    up.cli(
+        "service", "create", "hello", *HELLO,
+        "--annotation", "autoscaling.knative.dev/target-burst-capacity=-1", "--scale-min", "1",
+    )  # fmt: skip
+    wait_for(lambda: up.get("hello.default.localhost", "/?ms=0")[0] == 200, 60, "hello ready")
+    assert sks_mode(up, "hello-00001") == "Proxy"
+    wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
+    results = asyncio.run(burst(up, "hello.default.localhost", 60, "/?ms=50"))
+    assert sorted(code for code, _ in results) == [200] * 60

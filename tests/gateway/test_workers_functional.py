@@ -14,10 +14,14 @@ import pytest
 
 from tests.gateway.test_gateway_functional import route
 from tests.net.upstreams import Upstream, run_upstream
-from zeroserve.autoscaler.metrics import Stat, with_workers
-from zeroserve.gateway import Gateway
+from zeroserve.activator.handler import Activator
+from zeroserve.activator.reporter import ConcurrencyReporter
+from zeroserve.activator.throttler import Throttler
+from zeroserve.autoscaler.metrics import Stat, StatMessage, with_workers
+from zeroserve.gateway import Backend, Gateway
 from zeroserve.gateway.worker import WorkerState
 from zeroserve.gateway.workers import Workers, encode
+from zeroserve.net.proxy import RequestHead, Target
 from zeroserve.observability.metrics import MeterRegistry, QueueMetrics, revision_attrs, series_by_revision
 from zeroserve.queue.inline import InlineQueue, InstanceLimits
 
@@ -128,3 +132,40 @@ def test_series_are_grouped_by_revision() -> None:
     grouped = series_by_revision(metrics)
     assert set(grouped) == {("ns", "a-00001"), ("ns", "b-00001")}
     assert all(item["count"] == 1 for items in grouped.values() for item in items)
+
+
+async def test_a_worker_activates_only_cc0_revisions_it_has_seen_instances_of(
+    pair: tuple[Gateway, Gateway], upstream: Upstream
+) -> None:
+    _, worker = pair
+    sent: list[list[StatMessage]] = []
+
+    class Sink:
+        def send(self, messages: list[StatMessage]) -> None:
+            sent.append(messages)
+
+    inline = InlineQueue()
+    activator = Activator(Throttler(None), ConcurrencyReporter(Sink(), pod_name="activator-worker-1"), admission=inline)
+    state = WorkerState(worker, inline, None, activator=activator)
+    address = ("127.0.0.1", upstream.port)
+    head = RequestHead("GET", "/", "HTTP/1.1", [], "hello.default.localhost", ("127.0.0.1", 1))
+    backend = Backend("default", "hello-00001", 100)
+    assert state.to_activator(head, backend) is None  # never seen: the main process activates it
+    state.apply(("set_instances", "default", "hello-00001", (address,), (InstanceLimits(1), "", "")))
+    assert state.to_activator(head, Backend("default", "hello-00001", 100)) is None  # CC=1: the main one
+    state.apply(("set_instances", "default", "hello-00002", (address,), (InstanceLimits(0), "", "")))
+    target = state.to_activator(head, Backend("default", "hello-00002", 100))
+    assert isinstance(target, Target) and (target.host, target.port) == address
+    assert sent and sent[0][0].stat.pod_name == "activator-worker-1"  # the poke, at once
+    target.release()
+    # end to end: a worker gateway showing no endpoint (proxy mode) hands the request to its activator
+    alone = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0), no_endpoints=state.to_activator)
+    ext, _ = await alone.start()
+    try:
+        alone.publish(route(3, {"hello-00002": 100}))
+        assert await fetch(ext, "hello.default.localhost", "/") == (200, "hello from hello-00001")
+        assert activator.reporter.tracked() == [("default", "hello-00002")]
+        alone.publish(route(4, {"hello-00001": 100}))  # CC=1, no relay configured: 503, not the activator
+        assert (await fetch(ext, "hello.default.localhost", "/"))[0] == 503
+    finally:
+        await alone.stop(1)

@@ -357,7 +357,10 @@ async def _serve(
         history=history,
     )
     activator_metrics = ActivatorMetrics(meters, lambda ns, rev: recorder.owners(WorkloadKey(ns, rev)))
-    reporter = ConcurrencyReporter(InProcessStatSink(multiscaler), metrics=activator_metrics)
+    stat_sink = InProcessStatSink(multiscaler)
+    reporter = ConcurrencyReporter(stat_sink, metrics=activator_metrics)
+    if workers is not None:  # their activators' stats, as this one's
+        workers.on_stat_messages = stat_sink.send
     activator = Activator(
         throttler,
         reporter,

@@ -91,7 +91,8 @@ class EndpointLike(Protocol):
     def port(self) -> int: ...
 
 
-NoEndpoints = Callable[[RequestHead, routing.Backend], RouteResult | Awaitable[RouteResult]]
+NoEndpoints = Callable[[RequestHead, routing.Backend], RouteResult | Awaitable[RouteResult] | None]
+"""The hook for a revision without endpoints (the activator); None: relay it (a gateway worker's)."""
 Routed = RouteResult | Local | Awaitable[RouteResult]
 
 
@@ -424,10 +425,12 @@ class Gateway:
             return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
         endpoints = self._endpoints.get((backend.namespace, backend.revision))
         if not endpoints:
+            if self._no_endpoints is not None:
+                routed = self._no_endpoints(head, backend)
+                if routed is not None:
+                    return routed
             if self._relay_to is not None:
                 return self._relay(internal)
-            if self._no_endpoints is not None:
-                return self._no_endpoints(head, backend)
             msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
             return Response(503, msg.encode())
         admission = self._admission
@@ -471,10 +474,12 @@ class Gateway:
             return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
         endpoints = self._endpoints.get((backend.namespace, backend.revision))
         if not endpoints:
+            if self._no_endpoints is not None:
+                routed = self._no_endpoints(head, backend)
+                if routed is not None:
+                    return routed
             if self._relay_to is not None:
                 return self._relay(internal)
-            if self._no_endpoints is not None:
-                return self._no_endpoints(head, backend)
             msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
             return Response(503, msg.encode())
         admission = self._admission

@@ -3,9 +3,9 @@
 Started by ``zeroserve up --workers N`` with the gateway's two listening sockets and one end of a
 socketpair inherited. It accepts on the sockets as the main process does, applies the state the
 main process sends (routes, mappings, endpoints, instance limits, request-log settings), serves
-serve-mode requests of revisions with containerConcurrency 0 through its own inline queue, relays
-the rest to the main process, and reports its instances' stats every second and its request
-metrics every :data:`~.workers.SERIES_PERIOD` seconds. It stops when the channel closes (the main
+requests of revisions with containerConcurrency 0 through its own inline queue (in proxy mode
+through its own activator first), relays the rest to the main process, and reports its instances'
+stats every second, its activator's as Knative's activator does, and its request metrics every :data:`~.workers.SERIES_PERIOD` seconds. It stops when the channel closes (the main
 process is gone) or on SIGTERM/SIGINT (finishing its requests in flight for up to ``grace`` s).
 """
 
@@ -18,14 +18,19 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from zeroserve.activator.handler import SCOPE as ACTIVATOR_SCOPE
+from zeroserve.activator.handler import Activator
+from zeroserve.activator.reporter import ConcurrencyReporter
+from zeroserve.activator.throttler import Throttler
+from zeroserve.autoscaler.metrics import StatMessage
 from zeroserve.gateway import routing
 from zeroserve.gateway.server import Gateway
 from zeroserve.gateway.workers import SERIES_PERIOD, Address, Op, encode, read_op
-from zeroserve.net.proxy import install_uvloop
+from zeroserve.net.proxy import RequestHead, RouteResult, install_uvloop
 from zeroserve.observability.metrics import (
     MeterRegistry,
     QueueMetrics,
@@ -40,16 +45,38 @@ from zeroserve.queue.stats import REPORT_PERIOD
 
 log = logging.getLogger("zeroserve.gateway.worker")
 
+
+class ChannelStatSink:
+    """The worker activator's ``StatSink``: its stats (the first request's poke at once) go to the
+    main process, which records them into the autoscaler as its own activator's."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    def send(self, messages: list[StatMessage]) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(encode(("stat_messages", messages)))
+
+
 GRACE = 5.0
 
 
 class WorkerState:
     """Applies the main process's operations to this worker's gateway and inline queue."""
 
-    def __init__(self, gateway: Gateway, inline: InlineQueue, logs_dir: Path | None, sidecar: bool = False) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        inline: InlineQueue,
+        logs_dir: Path | None,
+        sidecar: bool = False,
+        activator: Activator | None = None,
+    ) -> None:
         """``sidecar``: the instances have queue-proxy sidecars (``up --queue-proxy sidecar``), which
-        hold the breakers: every serve-mode endpoint is routed to from here."""
+        hold the breakers: every serve-mode endpoint is routed to from here. ``activator``: this
+        worker's, for proxy-mode revisions with containerConcurrency 0 (its throttler is fed here)."""
         self.gateway = gateway
+        self.activator = activator
         self.sidecar = sidecar
         self.inline = inline
         self.metrics = QueueMetrics(MeterRegistry())
@@ -115,6 +142,18 @@ class WorkerState:
             a = revision_attrs(namespace, revision, service, configuration)
             requests = self._requests[key] = self.metrics.revision(a)
         self.inline.sync(previous, current, limits, requests)
+        if self.activator is not None:
+            throttler = self.activator.throttler
+            throttler.set_revision(
+                namespace,
+                revision,
+                limits.container_concurrency,
+                limits.timeout,
+                limits.response_start_timeout,
+                limits.idle_timeout,
+                h2c=limits.h2c,
+            )
+            throttler.set_endpoints(namespace, revision, current)
         self._show(key)
 
     def _show(self, key: tuple[str, str]) -> None:
@@ -135,12 +174,27 @@ class WorkerState:
             if self._logs is None:
                 self._logs = InstanceLogs(self._log, self._open)
         self.gateway.request_logs = self._logs
+        if self.activator is not None:
+            self.activator.request_logs = self._logs
 
     def _open(self, info: RevisionInfo) -> Any:
         from zeroserve.runtime import logs
 
         assert self._logs_dir is not None
         return logs.LogFile(self._logs_dir / info.namespace / info.name / f"{info.pod_name}.log")
+
+    def to_activator(self, head: RequestHead, backend: routing.Backend) -> RouteResult | Awaitable[RouteResult] | None:
+        """The gateway's hook for a revision it shows no endpoint: this worker's activator for a
+        revision with containerConcurrency 0 that it knows (it has had instances); None (relayed to
+        the main process) for the others: a CC >= 1 revision's instances are admitted there only,
+        and a revision never seen here is activated there (its first request decides its scale)."""
+        activator = self.activator
+        if activator is None:
+            return None
+        info = activator.throttler.revision(backend.namespace, backend.revision)
+        if info is None or info.container_concurrency != 0:
+            return None
+        return activator.dispatch(head, backend.namespace, backend.revision, info, backend.headers, backend.drop)
 
     def series(self) -> dict[tuple[str, str], list[SeriesWire]]:
         """This worker's request metrics per revision (cumulative, as a sidecar's)."""
@@ -168,11 +222,24 @@ async def run(args: Mapping[str, Any]) -> None:
             tracer = provider.get_tracer(SCOPE)
             admission = TracedInlineQueue(inline, provider)
     sidecar = bool(args.get("sidecar"))
-    gateway = Gateway(admission=None if sidecar else admission, relay_to=relay_to, tracer=tracer)
-    logs_dir = args.get("logs")
-    state = WorkerState(gateway, inline, Path(logs_dir) if isinstance(logs_dir, str) else None, sidecar)
     control = socket.socket(fileno=int(args["control"]))
     reader, writer = await asyncio.open_unix_connection(sock=control)
+    activator = None
+    if not sidecar:  # with sidecars, the main process's activator probes them (in their namespaces)
+        sink = ChannelStatSink(writer)
+        reporter = ConcurrencyReporter(sink, pod_name=f"activator-worker-{args['index']}")
+        activator_tracer = provider.get_tracer(ACTIVATOR_SCOPE) if provider is not None else None
+        activator = Activator(Throttler(None), reporter, admission=admission, tracer=activator_tracer)
+    logs_dir = args.get("logs")
+    state: WorkerState | None = None
+
+    def to_activator(head: RequestHead, backend: routing.Backend) -> RouteResult | Awaitable[RouteResult] | None:
+        return state.to_activator(head, backend) if state is not None else None
+
+    gateway = Gateway(
+        admission=None if sidecar else admission, relay_to=relay_to, tracer=tracer, no_endpoints=to_activator
+    )
+    state = WorkerState(gateway, inline, Path(logs_dir) if isinstance(logs_dir, str) else None, sidecar, activator)
     state.reply = lambda op: writer.write(encode(op))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -216,12 +283,17 @@ async def run(args: Mapping[str, Any]) -> None:
     sockets = (socket.socket(fileno=int(args["external"])), socket.socket(fileno=int(args["internal"])))
     await gateway.start(sockets=sockets)
     reporting = asyncio.create_task(report())
+    activator_stats = asyncio.create_task(activator.reporter.run()) if activator is not None else None
     try:
         await stop.wait()
     finally:
         reporting.cancel()
         feeding.cancel()
         await gateway.stop(float(args.get("grace", GRACE)))
+        if activator is not None:
+            assert activator_stats is not None
+            activator_stats.cancel()
+            await activator.throttler.close()
         if provider is not None:
             await asyncio.to_thread(provider.shutdown)
         writer.close()

@@ -8,24 +8,29 @@ accept backlog (it is shared).
 
 Each worker holds a copy of the routing state, fed by :class:`Workers` over a socketpair (the
 main gateway's :attr:`~zeroserve.gateway.server.Gateway.mirror`): every Route and DomainMapping
-table published, each revision's serve-mode endpoints, and each instance's limits (the inline
-queue-proxy's). A worker serves by itself what needs no state but its own:
+table published, each revision's serve-mode endpoints, and each revision's ready instances with
+their limits (the inline queue-proxy's). A worker serves by itself what needs no state but its own:
 
 * a request for a revision in **serve mode** whose containerConcurrency is 0 (Knative's default:
   no breaker) goes straight to the least loaded instance, through the worker's own inline queue
   (stats, revision timeouts);
+* a request for a CC=0 revision in **proxy mode** that has had instances goes through the worker's
+  own activator (its throttler fed from the same instances; its stats, the first request's poke
+  included, sent to the main process's autoscaler as another activator pod's, which Knative sums);
 * everything else is **relayed** to the main process's relay listeners (a loopback hop, the
   forwarding headers set once, by the worker): hosts it has no route for (the internal listener's
-  system services and forward proxy), revisions in proxy mode (the activator lives in the main
-  process), and revisions with containerConcurrency >= 1.
+  system services and forward proxy), revisions it has never seen an instance of (their cold start
+  is the main process's activator's), and revisions with containerConcurrency >= 1.
 
 Why the last: Knative's queue-proxy breaker admits exactly containerConcurrency requests per pod
-and queues 10 x CC more, FIFO, with the revision's timeouts counted from arrival. A breaker
-shared between processes would need shared memory, a cross-process lock that survives a
-worker's death, and cross-process wake-ups for the queue; one owner per instance keeps the
-breaker exactly Knative's, in one place. The owner is the main process, which already owns the
-activator's path to the same instances (both paths share one breaker per instance). The cost is
-one loopback hop for CC >= 1 revisions, whose throughput is bounded by their instances
+and queues 10 x CC more, FIFO, with the revision's timeouts counted from arrival; its activators
+split each pod's CC between them (subsetting). A breaker shared between processes would need
+shared memory, a cross-process lock that survives a worker's death, and cross-process wake-ups
+for the queue; one owner per instance keeps the breaker exactly Knative's, in one place. The owner
+is the main process, which already owns the activator's path to the same instances (both paths
+share one breaker per instance), so no subsetting is needed: CC >= 1 revisions have one activator,
+and CC = 0 ones have no capacity to split (Knative's activator uses an infinite breaker for them).
+The cost is one loopback hop for CC >= 1 revisions, whose throughput is bounded by their instances
 (CC x instances requests at a time) more than by the proxy.
 
 The autoscaler's view: every worker reports each instance's 1 s stat (:meth:`Workers.stats`);
@@ -57,7 +62,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zeroserve.autoscaler.metrics import Stat
+from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.gateway import routing
 
 log = logging.getLogger(__name__)
@@ -122,6 +127,8 @@ class Workers:
         self._relay_to = relay_to
         self._options = dict(options or {})
         self._on_series = on_series
+        self.on_stat_messages: Callable[[list[StatMessage]], None] | None = None
+        """Where the workers' activators' stats go (the autoscaler's ``record``, which pokes)."""
         self._workers = [_Worker(i + 1) for i in range(count)]
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -305,6 +312,9 @@ class Workers:
                 op = await read_op(reader)
                 if op[0] == "stats":
                     worker.stats = op[1]
+                elif op[0] == "stat_messages":
+                    if self.on_stat_messages is not None:
+                        self.on_stat_messages(op[1])
                 elif op[0] == "drained":
                     future = worker.drains.pop(op[1], None)
                     if future is not None and not future.done():
