@@ -12,10 +12,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from zeroserve.net import headers as h
+
+if TYPE_CHECKING:
+    import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class HttpProber:
             self._session = None
 
     async def __call__(self, host: str, port: int) -> bool:
+        import aiohttp  # loaded where a probe is made (not in up's gateway workers)
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers=PROBE_HEADERS, timeout=aiohttp.ClientTimeout(total=self.timeout)

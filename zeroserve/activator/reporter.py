@@ -20,13 +20,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Protocol
-
-import aiohttp
+from typing import TYPE_CHECKING, Protocol
 
 from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.observability.metrics import ActivatorMetrics
 from zeroserve.queue.stats import RequestStats
+
+if TYPE_CHECKING:
+    import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ class HttpStatSink:
 
     async def run(self) -> None:
         """Post queued batches until cancelled."""
+        import aiohttp  # only a standalone activator posts its stats (not up's workers: loaded per process)
+
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
@@ -152,6 +155,8 @@ class HttpStatSink:
                     self._queue.task_done()
 
     async def _post(self, session: aiohttp.ClientSession, batch: list[StatMessage]) -> None:
+        import aiohttp
+
         body = [message.to_wire() for message in batch]
         try:
             async with session.post(self.url, json=body) as resp:
