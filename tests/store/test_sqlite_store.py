@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from zeroserve.api import selectors
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import CONFIGURATION, ROUTE, SERVICE
 from zeroserve.clock import FakeClock
 from zeroserve.errors import AlreadyExists, Conflict, Gone, Invalid, NotFound
 from zeroserve.store import SqliteStore, WatchEvent
 from zeroserve.store.base import Preconditions, Propagation
+from zeroserve.store.sqlite import LabelIndex, _Cached, _matching
 
 
 def svc(name: str, image: str = "img:1", ns: str = "default", **meta: Any) -> Obj:
@@ -426,3 +428,41 @@ async def test_a_read_after_a_write_returns_sees_it(store: SqliteStore) -> None:
     with pytest.raises(NotFound):
         await store.get(SERVICE, "default", "a")
     assert (await store.list(SERVICE))[0] == []
+
+
+async def test_lists_by_label_follow_relabels_and_deletes(store: SqliteStore) -> None:
+    """The label index moves with every write: a selected list is what a scan of every row would give."""
+    for name, app in (("a", "x"), ("b", "y"), ("c", "x")):
+        await store.create(SERVICE, svc(name, labels={"app": app, "tier": name}))
+    await store.create(SERVICE, svc("d", ns="prod", labels={"app": "x"}))
+
+    async def names(selector: str, ns: str | None = "default") -> list[str]:
+        items, _ = await store.list(SERVICE, ns, selector)
+        return [o["metadata"]["name"] for o in items]
+
+    assert await names("app=x") == ["a", "c"]
+    assert await names("app=x", None) == ["a", "c", "d"]
+    assert await names("app in (x, y),tier!=c") == ["a", "b"]
+    b = await store.get(SERVICE, "default", "b")
+    await store.update(SERVICE, {**b, "metadata": {**b["metadata"], "labels": {"app": "x"}}})
+    assert await names("app=x") == ["a", "b", "c"]
+    assert await names("app=y") == []
+    assert await names("tier=b") == []
+    await store.delete(SERVICE, "default", "a")
+    assert await names("app=x") == ["b", "c"]
+    assert await names("app notin (y)") == ["b", "c"]
+
+
+class _Unmatchable(dict[str, str]):
+    def __contains__(self, key: object) -> bool:
+        raise AssertionError("a row without the selected label was examined")
+
+
+def test_a_list_by_label_value_examines_only_the_rows_the_index_names() -> None:
+    """Listing a Configuration's revisions must not walk every revision of the namespace (O(n) per
+    reconcile, O(n^2) while n Services settle)."""
+    rows = {("default", f"r{i}"): _Cached(_Unmatchable(), "{}") for i in range(50)}
+    rows[("default", "mine")] = _Cached({"cfg": "a"}, '{"metadata": {"name": "mine"}}')
+    index: LabelIndex = {("cfg", "a"): {("default", "mine")}}
+    found = _matching(SERVICE, rows, index, "default", selectors.parse("cfg=a"))
+    assert found == [{"metadata": {"name": "mine"}}]

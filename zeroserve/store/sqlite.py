@@ -40,7 +40,7 @@ import copy
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from secrets import token_hex
@@ -107,6 +107,11 @@ class _Cached(NamedTuple):
     body: str
 
 
+Rows = dict[tuple[str, str], _Cached]
+LabelIndex = dict[tuple[str, str], set[tuple[str, str]]]
+"""(label key, value) -> the (namespace, name) of the rows that carry it."""
+
+
 def resource(kind: Kind) -> str:
     """Kubernetes' name for a resource in messages and storage: ``services.serving.knative.dev``."""
     return f"{kind.plural}.{kind.group}" if kind.group else kind.plural
@@ -154,6 +159,9 @@ class SqliteStore:
         self._cache: dict[str, dict[tuple[str, str], _Cached]] = {}
         """Per resource, the committed rows with their labels: written on the SQLite thread only (after
         each commit), read there and on the loop (single dict operations and copies, atomic under the GIL)."""
+        self._labels: dict[str, LabelIndex] = {}
+        """Per resource in ``_cache``, its rows by label (kept with them), so that a list by label
+        (a Configuration's revisions, a Route's services) reads only the rows it selects."""
         self._committed_rv = rv
         """The resourceVersion of the newest commit whose rows are in ``_cache`` (set after them)."""
         self._pending: list[tuple[str, str, str, _Cached | None]] = []
@@ -210,7 +218,7 @@ class SqliteStore:
         if rows is None:
             return await self._run(self._list_sync, kind, namespace, selector)
         rv = self._committed_rv  # before the rows: they hold every change up to it
-        return _matching(kind, rows.copy(), namespace, selector), rv
+        return _matching(kind, rows, self._labels[resource(kind)], namespace, selector), rv
 
     async def resource_version(self) -> int:
         """The store's current resourceVersion (the rv of the newest committed change)."""
@@ -275,23 +283,27 @@ class SqliteStore:
 
     # ---- worker-thread side: everything below runs on the single SQLite thread --------------
 
-    def _rows(self, key: str) -> dict[tuple[str, str], _Cached]:
+    def _rows(self, key: str) -> Rows:
         """The committed objects of one resource, decoded once and kept (reads skip SQL and most JSON)."""
-        rows = self._cache.get(key)
-        if rows is None:
-            rows = {}
+        cached = self._cache.get(key)
+        if cached is None:
+            rows: Rows = {}
+            index: LabelIndex = {}
             for ns, name, stored in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
                 body = self._open_row(key, ns, name, stored)
                 labels = json.loads(body).get("metadata", {}).get("labels") or {}
                 rows[(ns, name)] = _Cached(labels, body)
-            self._cache[key] = rows
-        return rows
+                _index(index, (ns, name), None, labels)
+            self._labels[key] = index  # before the rows: a reader that finds them finds it
+            self._cache[key] = cached = rows
+        return cached
 
     def _get_sync(self, kind: Kind, ns: str, name: str) -> Obj:
         return _decoded(kind, self._rows(resource(kind)).get((ns, name)), name)
 
     def _list_sync(self, kind: Kind, ns: str | None, selector: selectors.Selector) -> tuple[Objs, int]:
-        return _matching(kind, self._rows(resource(kind)), ns, selector), _meta(self._conn, "rv")
+        rows = self._rows(resource(kind))
+        return _matching(kind, rows, self._labels[resource(kind)], ns, selector), _meta(self._conn, "rv")
 
     def _replay_sync(self, keys: tuple[str, ...], ns: str | None, since: int) -> Changes:
         horizon = _meta(self._conn, "horizon")
@@ -338,10 +350,12 @@ class SqliteStore:
             rows = self._cache.get(key)
             if rows is None:
                 continue  # not read yet: loaded from the table when first needed
+            old = rows.get((ns, name))
             if row is None:
                 rows.pop((ns, name), None)
             else:
                 rows[(ns, name)] = row
+            _index(self._labels[key], (ns, name), old.labels if old else None, row.labels if row else None)
         self._pending = []
         if changes:
             self._committed_rv = changes[-1].rv
@@ -540,16 +554,42 @@ def _decoded(kind: Kind, row: _Cached | None, name: str) -> Obj:
     return cast(Obj, json.loads(row.body))
 
 
-def _matching(kind: Kind, rows: dict[tuple[str, str], _Cached], ns: str | None, selector: selectors.Selector) -> Objs:
+def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selector: selectors.Selector) -> Objs:
     """The rows of namespace ``ns`` (every one: None, or a cluster-scoped kind) that ``selector``
-    matches, decoded, by (namespace, name)."""
+    matches, decoded, by (namespace, name). A selector that requires a label value reads only the
+    rows the index has for it. Runs on the loop while the SQLite thread updates ``rows`` and
+    ``index``: it reads them by single lookups and whole copies only (atomic under the GIL), and
+    matches each row's own labels (the index may be a commit newer or older than a row)."""
     every_ns = ns is None or not kind.namespaced
+    by_value = next((r for r in selector.requirements if r.op in ("=", "in")), None)
+    candidates: Iterable[tuple[tuple[str, str], _Cached]]
+    if by_value is None:
+        candidates = rows.copy().items()
+    else:
+        keys: set[tuple[str, str]] = set()
+        for value in by_value.values:
+            keys |= index.get((by_value.key, value), set()).copy()
+        candidates = [(k, row) for k in keys if (row := rows.get(k)) is not None]
     matches = sorted(
         (key, row.body)
-        for key, row in rows.items()
+        for key, row in candidates
         if (every_ns or key[0] == ns) and (not selector or selector.matches(row.labels))
     )
     return [cast(Obj, json.loads(body)) for _, body in matches]
+
+
+def _index(index: LabelIndex, key: tuple[str, str], old: dict[str, str] | None, new: dict[str, str] | None) -> None:
+    """Move ``key`` in ``index`` from its ``old`` labels to its ``new`` ones (None: no row)."""
+    before = {(k, v) for k, v in (old or {}).items() if isinstance(v, str)}
+    after = {(k, v) for k, v in (new or {}).items() if isinstance(v, str)}
+    for label in before - after:
+        keys = index.get(label)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del index[label]
+    for label in after - before:
+        index.setdefault(label, set()).add(key)
 
 
 def _aad(key: str, ns: str, name: str) -> bytes:
