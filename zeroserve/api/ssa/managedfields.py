@@ -323,6 +323,7 @@ def _track_update(scope: Scope, live: Obj, new: Obj, managed: Managed, name: str
     """An update by ``name`` (buildManagerInfo, managedFieldsUpdater, stripMeta, capManagers)."""
     manager = Manager(name or "unknown", UPDATE, scope.api_version, scope.subresource)
     updater: Updater[Manager] = Updater(scope.typ, scope.reset)
+    live, new = _differing(live, new)
     fields = updater.update(live, new, scope.api_version, dict(managed.fields), _CURRENT)
     _strip(fields, _CURRENT)
     times = dict(managed.times)
@@ -333,6 +334,16 @@ def _track_update(scope: Scope, live: Obj, new: Obj, managed: Managed, name: str
         fields[manager] = VersionedSet(owned, current.api_version, False)
         times[manager] = now
     return _cap(Managed(fields, times))
+
+
+def _differing(live: Obj, new: Obj) -> tuple[Obj, Obj]:
+    """``live`` and ``new`` without the top-level fields they have equal: an equal subtree adds,
+    modifies and removes nothing, so the comparison gives the same sets without walking it (a
+    status write compares only the status, not the spec and metadata it leaves as they were)."""
+    same = [k for k, v in live.items() if k in new and new[k] == v]
+    if not same:
+        return live, new
+    return {k: v for k, v in live.items() if k not in same}, {k: v for k, v in new.items() if k not in same}
 
 
 def _cap(managed: Managed) -> Managed:

@@ -68,6 +68,10 @@ async def load(store: Store, kind: Kind, cls: type[M], namespace: str, name: str
 
 
 def status_of(model: BaseModel) -> Any:
+    """``to_wire(model).get("status", {})``, without dumping the rest of the model."""
+    status = getattr(model, "status", None)
+    if isinstance(status, BaseModel):
+        return to_wire(status)
     return to_wire(model).get("status", {})
 
 
