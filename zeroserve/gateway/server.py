@@ -206,12 +206,15 @@ class Gateway:
         instance takes is logged as its queue-proxy would."""
         self.pool = UpstreamPool()
         external_router, internal_router = self._router(internal=False), self._router(internal=True)
+        self._relay_routers = (external_router, internal_router)
         if tracer is not None:
+            from zeroserve.net.tracing import relayed_router
+
+            self._relay_routers = (relayed_router(external_router), relayed_router(internal_router))
             from zeroserve.net.tracing import traced_router
 
             external_router = traced_router(external_router, tracer, SPAN_NAME)
             internal_router = traced_router(internal_router, tracer, SPAN_NAME)
-        self._routers = (external_router, internal_router)
         self._external = ProxyServer(external_router, pool=self.pool, limits=limits)
         self._internal = ProxyServer(internal_router, pool=self.pool, limits=limits)
         self.ports: tuple[int, int] | None = None
@@ -242,8 +245,9 @@ class Gateway:
 
     async def start_relays(self) -> tuple[Address, Address]:
         """Listen on two loopback ports with the external and internal routes, for the gateway
-        workers' relays (``relay_to``): no forwarding headers added there (the worker set them)."""
-        for router in self._routers:
+        workers' relays (``relay_to``): no forwarding headers added there (the worker set them), and no
+        gateway span made (the worker's is the request's parent: ``net.tracing.relayed_router``)."""
+        for router in self._relay_routers:
             server = ProxyServer(router, pool=self.pool, limits=self._internal.limits, relay=True)
             await server.start("127.0.0.1", 0)
             self._relays.append(server)

@@ -114,6 +114,34 @@ def traced_router(
     return route
 
 
+def relayed_router(router: Router) -> Router:
+    """``router`` for a hop that makes no span of its own: a gateway worker's relay to the main
+    process (``zeroserve.gateway.workers``), whose gateway span is already the request's
+    ``traceparent``. That context is current while the hook runs, so the spans made inside (the
+    activator's, the inline queue-proxy's) are the worker's span's children, as without the relay."""
+
+    def route(head: RequestHead) -> RouteResult | Local | Awaitable[RouteResult]:
+        ctx = tracing.parent_context(head.headers) or otel_context.Context()
+        token = otel_context.attach(ctx)
+        try:
+            result = router(head)
+        finally:
+            otel_context.detach(token)
+        if isinstance(result, (Target, Response, Local)):
+            return result
+        return _within(result, ctx)
+
+    return route
+
+
+async def _within(pending: Awaitable[RouteResult], ctx: otel_context.Context) -> RouteResult:
+    token = otel_context.attach(ctx)
+    try:
+        return await pending
+    finally:
+        otel_context.detach(token)
+
+
 async def _later(
     pending: Awaitable[RouteResult], ctx: otel_context.Context, span: trace.Span, waiting: trace.Span | None
 ) -> RouteResult:
@@ -133,4 +161,4 @@ async def _later(
     return finished
 
 
-__all__ = ["STATUS_CODE", "finish", "is_probe", "propagate", "set_status_code", "traced_router"]
+__all__ = ["STATUS_CODE", "finish", "is_probe", "propagate", "relayed_router", "set_status_code", "traced_router"]
