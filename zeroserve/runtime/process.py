@@ -224,6 +224,7 @@ class Instance:
         self._init: _Container | None = None
         self._container_failed: str | None = None
         self._started_up = asyncio.Event()
+        self._handed: tuple[int, Exception | None] | None = None
 
     @property
     def serving_port(self) -> int:
@@ -269,7 +270,23 @@ class Instance:
         return self.state in ("stopping", "exited")
 
     def start(self) -> None:
+        if self.spec.spare is not None:
+            self._hand_spare(self.spec.spare)
         self._task = asyncio.create_task(self._run(), name=f"instance {self.id}")
+
+    def _hand_spare(self, spare: zygotes.Spare) -> None:
+        """Give the zygote's spare its instance now, not when the task first runs: the child binds
+        while the loop goes on (its log pipe's read end waits in ``_handed`` for :meth:`_spawn`)."""
+        read_fd, write_fd = os.pipe()
+        try:
+            spare.begin(self.spec.env, self.spec.host, self.spec.port, write_fd)
+        except Exception as err:  # raised by _spawn: the instance failed to start
+            os.close(read_fd)
+            self._handed = (-1, err)
+        else:
+            self._handed = (read_fd, None)
+        finally:
+            os.close(write_fd)
 
     def mark_stopping(self) -> None:
         """Leave the ready endpoints now (subscribers hear of it) without signalling the process yet."""
@@ -366,6 +383,9 @@ class Instance:
             return
         self._spawned.set()
         assert self._process is not None
+        readiness = self.spec.readiness
+        if self.spec.startup is None and not readiness.initial_delay and self._listening_proves_ready(readiness):
+            self._set_state("ready")  # now, not on the readiness watcher's first turn of the loop
         exit_task = asyncio.create_task(self._process.wait())
         watchers = [asyncio.create_task(self._watch_readiness(exit_task))]
         if self._sidecar is not None:
@@ -406,30 +426,11 @@ class Instance:
             await self._make_network()
         for init in self.spec.init_containers:
             await self._run_init(init)
-        read_fd, write_fd = os.pipe()
-        try:
-            if self.spec.spare is not None:
-                self._process = await self.spec.spare.start(self.spec.env, self.spec.host, self.spec.port, write_fd)
-            elif self.spec.zygote is not None:
-                self._process = await self.spec.zygote.fork(
-                    self.id, self.spec.env, self.spec.host, self.spec.port, write_fd, self._procs()
-                )
-            else:
-                self._process = spawn.spawn(
-                    self.spec.argv,
-                    env=self.spec.env,
-                    cwd=None if self.spec.cwd is None else str(self.spec.cwd),
-                    stdout=write_fd,
-                    stderr=write_fd,
-                    cgroup_procs=() if self.cgroup is None else self.cgroup.procs_files,
-                    jail=self.spec.jail,
-                    netns=self.netns,
-                )
-        except BaseException:
-            os.close(read_fd)
-            raise
-        finally:
-            os.close(write_fd)
+        if self.spec.spare is not None and self._handed is not None:
+            read_fd = await self._spare_bound(self.spec.spare, self._handed)
+        else:
+            read_fd = await self._start_process()
+        assert self._process is not None
         self.pid = self._process.pid
         pipe = os.fdopen(read_fd, "rb", buffering=0)
         self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
@@ -452,6 +453,45 @@ class Instance:
         self.start_ticks = stat.start_ticks if stat is not None else 0
         self.started_at = loop.time()
         self._tracker.started(self)
+
+    async def _spare_bound(self, spare: zygotes.Spare, handed: tuple[int, Exception | None]) -> int:
+        """The spare handed its instance in :meth:`start`, once it listens: the log pipe's read end."""
+        self._handed = None
+        read_fd, error = handed
+        if error is not None:
+            raise error
+        try:
+            self._process = await spare.bound()
+        except BaseException:
+            os.close(read_fd)
+            raise
+        return read_fd
+
+    async def _start_process(self) -> int:
+        """Fork the app from its zygote, or spawn it: the log pipe's read end."""
+        read_fd, write_fd = os.pipe()
+        try:
+            if self.spec.zygote is not None:
+                self._process = await self.spec.zygote.fork(
+                    self.id, self.spec.env, self.spec.host, self.spec.port, write_fd, self._procs()
+                )
+            else:
+                self._process = spawn.spawn(
+                    self.spec.argv,
+                    env=self.spec.env,
+                    cwd=None if self.spec.cwd is None else str(self.spec.cwd),
+                    stdout=write_fd,
+                    stderr=write_fd,
+                    cgroup_procs=() if self.cgroup is None else self.cgroup.procs_files,
+                    jail=self.spec.jail,
+                    netns=self.netns,
+                )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        return read_fd
 
     async def _spawn_sidecar(self, sidecar: SidecarSpec) -> None:
         log = open_private(sidecar.log_path)

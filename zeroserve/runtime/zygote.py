@@ -151,16 +151,27 @@ class Spare:
 
     async def start(self, env: Mapping[str, str], host: str, port: int, log_fd: int) -> ForkedChild:
         """The instance, listening on ``host:port`` (its output to ``log_fd``)."""
-        own = self._own
+        self.begin(env, host, port, log_fd)
+        return await self.bound()
+
+    def begin(self, env: Mapping[str, str], host: str, port: int, log_fd: int) -> None:
+        """Send it its instance (at once, without waiting: it binds while the caller goes on)."""
+        request = json.dumps({"env": dict(env), "host": host, "port": port}).encode()
         try:
-            request = json.dumps({"env": dict(env), "host": host, "port": port}).encode()
-            socket.send_fds(own, [request], [log_fd])
-            async with asyncio.timeout(FORK_TIMEOUT):
-                said = await _recv(own)
+            socket.send_fds(self._own, [request], [log_fd])
         except BaseException:
             self.discard()
             raise
-        return ForkedChild(self.pid, own, None if said == b"bound" else said)
+
+    async def bound(self) -> ForkedChild:
+        """The instance once it listens (after :meth:`begin`)."""
+        try:
+            async with asyncio.timeout(FORK_TIMEOUT):
+                said = await _recv(self._own)
+        except BaseException:
+            self.discard()
+            raise
+        return ForkedChild(self.pid, self._own, None if said == b"bound" else said)
 
     def discard(self) -> None:
         """Kill it (the zygote reaps it); its cgroup is the caller's to remove."""
