@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.polling import eventually
 from zeroserve.api import selectors
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import CONFIGURATION, ROUTE, SERVICE
@@ -466,3 +467,44 @@ def test_a_list_by_label_value_examines_only_the_rows_the_index_names() -> None:
     index: LabelIndex = {("cfg", "a"): {("default", "mine")}}
     found = _matching(SERVICE, rows, index, "default", selectors.parse("cfg=a"))
     assert found == [{"metadata": {"name": "mine"}}]
+
+
+async def test_writes_that_arrive_during_a_commit_commit_together(store: SqliteStore) -> None:
+    """Group commit: writes queued while the SQLite thread is busy run in one transaction (one fsync),
+    each in its own savepoint: a later one reads what an earlier one wrote, a failing one fails alone,
+    and every one is published in resourceVersion order."""
+    base = await store.create(SERVICE, svc("base"))
+    events = store.watch((SERVICE,), since=int(base["metadata"]["resourceVersion"]))
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    release = threading.Event()
+    held = asyncio.get_running_loop().run_in_executor(store._executor, release.wait)
+    stale = {**base, "metadata": {**base["metadata"], "resourceVersion": "999"}}
+    writes = [
+        asyncio.ensure_future(store.create(SERVICE, svc("first"))),
+        asyncio.ensure_future(store.create(SERVICE, svc("second"))),
+        asyncio.ensure_future(store.update_status(SERVICE, {**svc("second"), "status": {"observedGeneration": 1}})),
+        asyncio.ensure_future(store.update(SERVICE, stale)),
+        *(asyncio.ensure_future(store.create(SERVICE, svc(f"s{i}"))) for i in range(20)),
+        asyncio.ensure_future(store.delete(SERVICE, "default", "first")),
+    ]
+    await eventually(lambda: len(store._queued) == len(writes) - 1, 10)  # the first one's group waits on the thread
+    release.set()
+    await held
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    store._conn.set_trace_callback(None)
+    assert isinstance(results[3], Conflict)
+    assert not any(isinstance(r, BaseException) for i, r in enumerate(results) if i != 3), results
+    assert statements.count("COMMIT") == 2, "the first write's group, then one for the 24 that queued behind it"
+    assert (await store.get(SERVICE, "default", "second"))["status"] == {"observedGeneration": 1}
+    with pytest.raises(NotFound):
+        await store.get(SERVICE, "default", "first")
+    seen = await take(events, 24)
+    assert [e.resource_version for e in seen] == sorted(e.resource_version for e in seen)
+    assert [(e.type, e.object["metadata"]["name"]) for e in seen[:3]] == [
+        ("ADDED", "first"),
+        ("ADDED", "second"),
+        ("MODIFIED", "second"),
+    ]
+    assert (seen[-1].type, seen[-1].object["metadata"]["name"]) == ("DELETED", "first")
+    await events.aclose()  # type: ignore[attr-defined]

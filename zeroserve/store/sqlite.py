@@ -6,6 +6,12 @@ bumps the global resourceVersion counter, writes the object row(s) and appends t
 event(s) to the ``events`` log; with ``synchronous=FULL`` a write is durable once acknowledged,
 even if the process is killed right after.
 
+Writes are committed in groups (etcd's batched backend commits, a database's group commit): while
+one group's transaction commits (its fsync), the writes that arrive queue on the loop, and the next
+group runs them all in one transaction, each in a savepoint of its own (one that fails is rolled
+back alone and fails alone) and each reading what the ones before it wrote; no write returns before
+its group has committed. Under load one fsync serves many writes; a lone write waits for no one.
+
 After commit the worker thread hands the events to the loop (``call_soon_threadsafe``) and the
 :class:`~zeroserve.store.watch.Broadcaster` fans them out. A watcher subscribes first, then
 replays the log after its ``since``, then reads live events, skipping any rv it has already
@@ -66,6 +72,12 @@ from zeroserve.store.watch import Broadcaster, Change
 T = TypeVar("T")
 Changes = list[Change]
 Objs = list[Obj]
+Write = tuple[Callable[..., Obj], tuple[Any, ...]]
+"""A write's transaction function and its arguments."""
+Outcome = tuple[Obj | None, BaseException | None]
+"""A write's result, or its error."""
+Writes = list[Write]
+Outcomes = list[Outcome]
 
 REPLAY_BATCH: Final = 500
 IMMUTABLE_META: Final = (
@@ -165,7 +177,14 @@ class SqliteStore:
         self._committed_rv = rv
         """The resourceVersion of the newest commit whose rows are in ``_cache`` (set after them)."""
         self._pending: list[tuple[str, str, str, _Cached | None]] = []
-        """Cache updates of the open transaction, applied when it commits."""
+        """Cache updates of the open write, applied when its group commits."""
+        self._written: dict[tuple[str, str, str], _Cached | None] = {}
+        """The rows the group in progress has written so far (None: deleted), read before ``_cache``."""
+        self._queued: list[tuple[Write, asyncio.Future[Obj]]] = []
+        """Writes waiting for the next group (loop side)."""
+        self._idle = asyncio.Event()
+        """Set while no group is being committed (loop side)."""
+        self._idle.set()
 
     @classmethod
     async def open(
@@ -227,13 +246,13 @@ class SqliteStore:
     # ---- writes ------------------------------------------------------------------------------
 
     async def create(self, kind: Kind, obj: Obj) -> Obj:
-        return await self._run(self._write, self._create_tx, kind, copy.deepcopy(obj))
+        return await self._submit(self._create_tx, kind, copy.deepcopy(obj))
 
     async def update(self, kind: Kind, obj: Obj) -> Obj:
-        return await self._run(self._write, self._update_tx, kind, copy.deepcopy(obj), False)
+        return await self._submit(self._update_tx, kind, copy.deepcopy(obj), False)
 
     async def update_status(self, kind: Kind, obj: Obj) -> Obj:
-        return await self._run(self._write, self._update_tx, kind, copy.deepcopy(obj), True)
+        return await self._submit(self._update_tx, kind, copy.deepcopy(obj), True)
 
     async def delete(
         self,
@@ -244,7 +263,39 @@ class SqliteStore:
         preconditions: Preconditions | None = None,
     ) -> Obj:
         ns = namespace if kind.namespaced else ""
-        return await self._run(self._write, self._delete_tx, kind, ns, name, propagation, preconditions)
+        return await self._submit(self._delete_tx, kind, ns, name, propagation, preconditions)
+
+    async def _submit(self, tx: Callable[..., Obj], *args: Any) -> Obj:
+        """Queue a write for the next group and wait until that group has committed."""
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        done: asyncio.Future[Obj] = self._loop.create_future()
+        self._queued.append(((tx, args), done))
+        if self._idle.is_set():
+            self._next_group()
+        return await done
+
+    def _next_group(self) -> None:
+        group, self._queued = self._queued, []
+        self._idle.clear()
+        job = self._loop.run_in_executor(self._executor, self._write_group, [write for write, _ in group])
+
+        def committed(job: asyncio.Future[Outcomes]) -> None:
+            error = job.exception()
+            outcomes: Outcomes = [(None, error)] * len(group) if error is not None else job.result()
+            for (_, done), (result, failed) in zip(group, outcomes, strict=True):
+                if done.cancelled():
+                    continue
+                if failed is not None:
+                    done.set_exception(failed)
+                else:
+                    done.set_result(cast(Obj, result))
+            if self._queued:
+                self._next_group()
+            else:
+                self._idle.set()
+
+        job.add_done_callback(committed)
 
     # ---- watch -------------------------------------------------------------------------------
 
@@ -277,6 +328,8 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
+        while not self._idle.is_set():  # the writes already queued commit first
+            await self._idle.wait()
         self._broadcaster.close()
         await self._run(self._conn.close)
         self._executor.shutdown(wait=True)
@@ -299,7 +352,10 @@ class SqliteStore:
         return cached
 
     def _get_sync(self, kind: Kind, ns: str, name: str) -> Obj:
-        return _decoded(kind, self._rows(resource(kind)).get((ns, name)), name)
+        key = resource(kind)
+        if (key, ns, name) in self._written:  # written earlier in this group, not committed yet
+            return _decoded(kind, self._written[(key, ns, name)], name)
+        return _decoded(kind, self._rows(key).get((ns, name)), name)
 
     def _list_sync(self, kind: Kind, ns: str | None, selector: selectors.Selector) -> tuple[Objs, int]:
         rows = self._rows(resource(kind))
@@ -332,21 +388,43 @@ class SqliteStore:
             return stored
         return self._keyring.decrypt(stored, _aad(key, ns, name)).decode()
 
-    def _write(self, tx: Callable[..., Obj], *args: Any) -> Obj:
-        """Run ``tx`` in one IMMEDIATE transaction, then publish its events on the loop."""
+    def _write_group(self, group: Writes) -> Outcomes:
+        """Run each ``tx`` of ``group`` in a savepoint of one IMMEDIATE transaction, commit it, then
+        update the rows and publish the events on the loop: each write's result or its error."""
+        outcomes: Outcomes = []
         changes: Changes = []
-        self._pending = []
+        pending: list[tuple[str, str, str, _Cached | None]] = []
+        for _, args in group:  # the committed rows, read before the group writes any (args[0]: the kind)
+            self._rows(resource(args[0]))
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            result = tx(changes, *args)
+            for tx, args in group:
+                mine: Changes = []
+                self._pending = []
+                self._conn.execute("SAVEPOINT write")
+                try:
+                    result = tx(mine, *args)
+                except Exception as err:
+                    self._conn.execute("ROLLBACK TO write")
+                    self._conn.execute("RELEASE write")
+                    outcomes.append((None, err))
+                    continue
+                self._conn.execute("RELEASE write")
+                outcomes.append((result, None))
+                changes.extend(mine)
+                pending.extend(self._pending)
+                for key, ns, name, row in self._pending:
+                    self._written[(key, ns, name)] = row
             if changes:
                 self._compact(changes[-1].rv)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
-            self._pending = []
             raise
-        for key, ns, name, row in self._pending:
+        finally:
+            self._pending = []
+            self._written = {}
+        for key, ns, name, row in pending:
             rows = self._cache.get(key)
             if rows is None:
                 continue  # not read yet: loaded from the table when first needed
@@ -356,11 +434,10 @@ class SqliteStore:
             else:
                 rows[(ns, name)] = row
             _index(self._labels[key], (ns, name), old.labels if old else None, row.labels if row else None)
-        self._pending = []
         if changes:
             self._committed_rv = changes[-1].rv
             self._loop.call_soon_threadsafe(self._publish, changes)
-        return result
+        return outcomes
 
     def _publish(self, changes: Changes) -> None:
         self._published_rv = max(self._published_rv, changes[-1].rv)
