@@ -42,7 +42,6 @@ removes the ``kubernetes`` finalizer; the namespace goes when both finalizer lis
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import sqlite3
 import uuid
@@ -140,6 +139,12 @@ def _connect(path: str) -> sqlite3.Connection:
 
 def _dumps(obj: Obj) -> str:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+
+
+def _copy(obj: Obj) -> Obj:
+    """A deep copy of a wire object, through JSON (several times faster than ``copy.deepcopy``; what
+    the store keeps of it is its JSON anyway)."""
+    return cast(Obj, json.loads(json.dumps(obj)))
 
 
 def _spec_of(obj: Obj) -> Obj:
@@ -246,13 +251,13 @@ class SqliteStore:
     # ---- writes ------------------------------------------------------------------------------
 
     async def create(self, kind: Kind, obj: Obj) -> Obj:
-        return await self._submit(self._create_tx, kind, copy.deepcopy(obj))
+        return await self._submit(self._create_tx, kind, _copy(obj))
 
     async def update(self, kind: Kind, obj: Obj) -> Obj:
-        return await self._submit(self._update_tx, kind, copy.deepcopy(obj), False)
+        return await self._submit(self._update_tx, kind, _copy(obj), False)
 
     async def update_status(self, kind: Kind, obj: Obj) -> Obj:
-        return await self._submit(self._update_tx, kind, copy.deepcopy(obj), True)
+        return await self._submit(self._update_tx, kind, _copy(obj), True)
 
     async def delete(
         self,
@@ -513,7 +518,7 @@ class SqliteStore:
                 f'Operation cannot be fulfilled on {resource(kind)} "{name}": the object has been modified; '
                 "please apply your changes to the latest version and try again"
             )
-        new = copy.deepcopy(current) if status_only else {k: v for k, v in obj.items() if k != "status"}
+        new = self._get_sync(kind, ns, name) if status_only else {k: v for k, v in obj.items() if k != "status"}
         source = obj if status_only else current
         if "status" in source:
             new["status"] = source["status"]
