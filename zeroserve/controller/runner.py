@@ -12,6 +12,9 @@ workload its ContainerSource);
 object, as knative.dev/pkg's generated reconcilers record it (the message of our own errors; only
 the error's type for anything else, which might quote a value it should not).
 
+The watch event of a status write that a key's own reconcile made does not enqueue that key again
+(:mod:`zeroserve.controller.echoes`: nothing it carries is new to the reconcile that wrote it).
+
 Events are written by the controller's :class:`~zeroserve.controller.recorder.EventRecorder` (on
 the controller's task group) and are the one kind it does not watch.
 
@@ -63,6 +66,7 @@ from zeroserve.api.kinds import (
 from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.clock import Clock, SystemClock
 from zeroserve.config import Config
+from zeroserve.controller.echoes import RECONCILING, Echoes, EchoStore, resource_version
 from zeroserve.controller.ingress import Ingress, NullIngress
 from zeroserve.controller.reconcilers import (
     configuration,
@@ -241,8 +245,19 @@ class Controller:
         digests = DigestResolver(images, self._on_digests) if images is not None else None
         clock = clock or SystemClock()
         self.recorder = recorder or EventRecorder(store, clock)
+        self.echoes = Echoes()
+        self._held: dict[Key, list[str | None]] = {}
+        """The keys being reconciled, with the resourceVersions of their MODIFIED events seen meanwhile
+        (an echo's event may come before its write returns): enqueued, unless echoes, when it ends."""
         self.deps = Deps(
-            store, runtime, config, clock, ingress or NullIngress(), digests, self.recorder, marks=RouteMarks()
+            EchoStore(store, self.echoes),
+            runtime,
+            config,
+            clock,
+            ingress or NullIngress(),
+            digests,
+            self.recorder,
+            marks=RouteMarks(),
         )
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
         self.reconcilers[BROKER.kind] = BrokerReconciler(broker_ingress).reconcile
@@ -373,6 +388,7 @@ class Controller:
         make to a kind listed earlier must still come as an event (replayed twice at worst)."""
         rv: int | None = None
         first = self._unsynced is None
+        self.echoes.forget()  # everything listed is enqueued
         unsynced: dict[str, set[Key]] = {}
         for kind in WATCHED:
             objs, list_rv = await self.deps.store.list(kind)
@@ -401,17 +417,30 @@ class Controller:
                 rv = await self._list_all(queue)
 
     def _on_event(self, queue: WorkQueue[Key], event: WatchEvent) -> None:
-        self._handle(queue, event.kind.kind, event.object, deleted=event.type == "DELETED")
+        kind, obj = event.kind.kind, event.object
+        echo = False
+        if event.type == "MODIFIED":
+            key, rv = key_of(kind, obj), resource_version(obj)
+            held = self._held.get(key)
+            echo = self.echoes.take(key, rv)
+            if not echo and held is not None:  # its reconcile runs: perhaps its own write, not returned yet
+                held.append(rv)
+                echo = True
+        self._handle(queue, kind, obj, deleted=event.type == "DELETED", echo=echo)
 
-    def _handle(self, queue: WorkQueue[Key], kind: str, obj: Obj, *, deleted: bool) -> None:
+    def _handle(self, queue: WorkQueue[Key], kind: str, obj: Obj, *, deleted: bool, echo: bool = False) -> None:
+        """Enqueue what the event of ``obj`` concerns: the object itself (unless the event is the
+        ``echo`` of its own reconcile's status write), its owner, and who reads or routes to it."""
         key = key_of(kind, obj)
         if kind == ROUTE.kind:
             self.routes.update(obj, deleted)
         if deleted:
             self._known.discard(key)
+            self.echoes.forget(key)
         else:
             self._known.add(key)
-        queue.add(key)
+        if not echo:
+            queue.add(key)
         for gc_key in self.gc.observe(kind, obj, deleted):
             queue.add(gc_key)
         for dm_key in self.domainmappings.observe(kind, obj, deleted):
@@ -447,9 +476,13 @@ class Controller:
                 key = await queue.get()
             except ShutDown:
                 return
+            self._held[key] = []
             try:
                 await self._process(queue, key)
             finally:
+                held = self._held.pop(key)
+                if not all([self.echoes.take(key, rv) for rv in held]):  # all taken: each may be one
+                    queue.add(key)
                 self._reconciled(key)
                 overdue = self._overdue.pop(key, None)
                 if overdue is None:
@@ -500,7 +533,11 @@ class Controller:
         """Run the key's reconciler within the deadline; an overdue one is logged with its stack and
         cancelled, and raises TimeoutError (requeued with backoff). The key stays in progress until
         the cancelled reconcile has really ended, so no two reconciles of one key ever overlap."""
-        task = asyncio.ensure_future(self.reconcilers[key.kind](self.deps, key))
+        reconciling = RECONCILING.set(key)  # the task keeps the context it was made in
+        try:
+            task = asyncio.ensure_future(self.reconcilers[key.kind](self.deps, key))
+        finally:
+            RECONCILING.reset(reconciling)
         done, _ = await asyncio.wait({task}, timeout=self.reconcile_deadline)
         if done:
             return task.result()
