@@ -222,6 +222,28 @@ async def test_scale_to_zero_and_back(bench: Bench) -> None:
     assert cond(await bench.pa(), "Active")[0] == "True"
 
 
+async def test_the_kpa_applies_its_scale_to_the_runtime_and_the_revision_keeps_it(bench: Bench) -> None:
+    """Knative's scaler patches the Deployment's scale itself (no Revision reconcile in between), and the
+    Revision reconciler keeps the Deployment's replicas: one that read the PA before its status was
+    written does not undo the scale."""
+    env, deciders = bench.env, bench.deciders
+    await stamp(env)
+    await bench.all()
+    env.runtime.make_ready(WKEY)
+    deciders.decide(1, ebc=0)
+    await bench.all()
+    stale = await bench.pa()
+    assert stale["status"]["appliedScale"] == 1
+    deciders.decide(3, ebc=0)
+    await bench.kpa.reconcile(env.deps, PA)  # the KPA alone
+    assert env.runtime.replicas[WKEY] == 3
+    assert (await bench.pa())["status"]["appliedScale"] == 3
+    fresh = await bench.pa()
+    await env.store.update_status(PODAUTOSCALER, {**fresh, "status": stale["status"]})  # as if read before the write
+    await revision.reconcile(env.deps, REV)
+    assert env.runtime.replicas[WKEY] == 3
+
+
 async def test_initial_scale_zero(bench: Bench) -> None:
     env = bench.env
     env.config = env.config.__class__(

@@ -178,14 +178,23 @@ async def test_an_import_that_starts_a_thread_is_refused(runtime: LocalRuntime, 
 def children_of(parent: int) -> set[int]:
     found = set()
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := supervisor.read_stat(int(entry))) is not None and stat.ppid == parent:
-            if stat.state not in ("Z", "X"):
-                found.add(int(entry))
+        stat = supervisor.read_stat(int(entry)) if entry.isdigit() else None
+        if stat is not None and stat.ppid == parent and stat.state not in ("Z", "X"):
+            found.add(int(entry))
+    return found
+
+
+def records(runtime: LocalRuntime) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads((runtime.data_dir / "instances.json").read_text())["instances"]
     return found
 
 
 def recorded_pids(runtime: LocalRuntime) -> set[int]:
-    return {r["pid"] for r in json.loads((runtime.data_dir / "instances.json").read_text())["instances"]}
+    return {r["pid"] for r in records(runtime)}
+
+
+def recorded_ids(runtime: LocalRuntime) -> set[str]:
+    return {r["id"] for r in records(runtime)}
 
 
 def spares(zygote_pid: int, serving: set[int]) -> set[int]:
@@ -200,7 +209,7 @@ async def test_a_spare_is_forked_ahead_and_the_next_scale_up_starts_it(runtime: 
     zygote_pid = int(imports(app)[0])
     await eventually(lambda: len(spares(zygote_pid, serving)) == 1, 10)  # forked once the scale-up settled
     [spare] = spares(zygote_pid, serving)
-    await eventually(lambda: spare in recorded_pids(runtime), 10)  # recorded once ready: a crashed up's next start kills it
+    await eventually(lambda: spare in recorded_pids(runtime), 10)  # recorded: a crashed up's next start kills it
     if runtime.cgroups.available:  # in the cgroup of the instance it will be, already
         assert any("-deployment-" in line for line in Path(f"/proc/{spare}/cgroup").read_text().splitlines())
 
@@ -213,7 +222,7 @@ async def test_a_spare_is_forked_ahead_and_the_next_scale_up_starts_it(runtime: 
     assert reply["pid"] == spare and reply["env"]["PORT"] == str(again.endpoints[0].port)  # started, not forked
     assert reply["env"]["K_REVISION"] == "hello-00001" and len(imports(app)) == 1
     [instance] = runtime.instances(KEY)
-    assert instance.name in {r["id"] for r in json.loads((runtime.data_dir / "instances.json").read_text())["instances"]}
+    assert instance.name in recorded_ids(runtime)
     await eventually(lambda: len(spares(zygote_pid, {spare})) == 1, 10)  # and the next one is forked
 
     changed = workload(app)
@@ -242,3 +251,15 @@ async def test_a_dead_spare_is_not_started_the_scale_up_forks(runtime: LocalRunt
     reply = await call(again.endpoints[0].port)
     assert reply["pid"] != spare and reply["env"]["PORT"] == str(again.endpoints[0].port)
     assert not runtime.status(KEY).failure  # type: ignore[union-attr]
+
+
+async def test_scale_sets_the_replicas_of_what_runs(runtime: LocalRuntime, app: Path) -> None:
+    watch = Watch(runtime)
+    assert runtime.scale(KEY, 1) is False and runtime.status(KEY) is None  # nothing to scale yet
+    await runtime.ensure(workload(app), 0)
+    assert runtime.scale(KEY, 2) is True
+    assert runtime.status(KEY) is not None and runtime.status(KEY).desired == 2  # type: ignore[union-attr]
+    await watch.until(lambda s: s.ready == 2)
+    assert runtime.workload(KEY) == workload(app)
+    assert runtime.scale(KEY, 0) is True
+    await watch.until(lambda s: s.ready == 0 and not runtime.instances(KEY))

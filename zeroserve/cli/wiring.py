@@ -208,6 +208,9 @@ class LimitsRecorder:
         self._owners[workload.key] = (workload.service, workload.configuration)
         await self._runtime.ensure(workload, replicas)
 
+    def scale(self, key: WorkloadKey, replicas: int) -> bool:
+        return self._runtime.scale(key, replicas)
+
     async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
         await self._runtime.remove(key, wait=wait)
 

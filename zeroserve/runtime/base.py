@@ -293,6 +293,10 @@ class Runtime(Protocol):
     async def ensure(self, workload: Workload, replicas: int) -> None:
         """Run ``replicas`` instances of ``workload`` (idempotent; a changed workload replaces)."""
 
+    def scale(self, key: WorkloadKey, replicas: int) -> bool:
+        """Run ``replicas`` instances of what ``key`` runs now (the scale subresource, which Knative's
+        autoscaler patches on the Deployment); False, and nothing done, when it runs nothing yet."""
+
     async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
         """Stop every instance of ``key`` gracefully (idempotent). With ``wait=False`` return once that
         has begun, as deleting a Deployment does: the runtime drains and stops the instances on its

@@ -27,6 +27,15 @@ class FakeRuntime:
         self.closed = False
 
     async def ensure(self, workload: Workload, replicas: int) -> None:
+        self._apply(workload, replicas)
+
+    def scale(self, key: WorkloadKey, replicas: int) -> bool:
+        workload = self.workloads.get(key)
+        if workload is not None:
+            self._apply(workload, replicas)
+        return workload is not None
+
+    def _apply(self, workload: Workload, replicas: int) -> None:
         key = workload.key
         previous = self.workloads.get(key)
         changed = previous != workload or self.replicas.get(key) != replicas

@@ -336,6 +336,16 @@ class LocalRuntime:
         deployment.converge()
         self.notify(workload.key)
 
+    def scale(self, key: WorkloadKey, replicas: int) -> bool:
+        deployment = self._deployments.get(key)
+        if deployment is None:
+            return False
+        if deployment.replicas != replicas:
+            deployment.replicas = replicas
+            deployment.converge()
+            self.notify(key)
+        return True
+
     async def remove(self, key: WorkloadKey, *, wait: bool = True) -> None:
         """The workload is deleted (its Revision is): once its instances are gone, so are their
         logs (DATA/logs/KEY, DATA/queue-proxy-logs/KEY), as a pod's logs go with the pod."""

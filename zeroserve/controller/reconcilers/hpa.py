@@ -26,6 +26,7 @@ from zeroserve.controller.reconcilers.kpa import (
     Decision,
     active_threshold,
     apply_bounds,
+    apply_scale,
     load_pa,
     mark_not_owned,
     mark_sks,
@@ -119,6 +120,7 @@ class HPAReconciler:
             if decision is not None and decision.desired_scale >= 0:
                 applied = apply_bounds(spec.min_scale, spec.max_scale, decision.desired_scale)
                 pa.status.applied_scale = pa.status.desired_scale = applied
+                apply_scale(deps, pa, applied)
             pa.status.actual_scale = ready
         pa.status.observed_generation = pa.metadata.generation
         await write_status(deps.store, PODAUTOSCALER, stored, pa)

@@ -290,6 +290,12 @@ def ready_count(deps: Deps, pa: PodAutoscaler) -> int:
     return 0 if status is None else status.ready
 
 
+def apply_scale(deps: Deps, pa: PodAutoscaler, replicas: int) -> None:
+    """Knative's ``scaler.applyScale``: the scale goes to the runtime at once (the Revision reconciler
+    keeps it, as Knative's keeps the Deployment's), not through the PA's status and another reconcile."""
+    deps.runtime.scale(_workload_key(pa), replicas)
+
+
 def _workload_key(pa: PodAutoscaler) -> WorkloadKey:
     return WorkloadKey(pa.metadata.namespace or "", pa.metadata.labels.get(labels.REVISION) or pa.metadata.name or "")
 
@@ -444,8 +450,9 @@ class KPAReconciler:
         desired = SCALE_UNKNOWN if decision is None else decision.desired_scale
         ebc = initial_excess_burst_capacity(spec) if decision is None else decision.excess_burst_capacity
         outcome = compute_scale(pa, sks, desired, cfg, deps.now())
-        if outcome.apply:
+        if outcome.apply:  # to the runtime now, as Knative's scaler patches the Deployment's scale
             pa.status.applied_scale = outcome.want
+            apply_scale(deps, pa, outcome.want)
         if outcome.reason:
             pa.status.annotations[SCALE_REASON] = outcome.reason
         else:
