@@ -9,8 +9,9 @@ Phases, as Knative's ``ReconcileKind``:
    wait for the activator to be in the path for the grace period / the retention period, give
    up activating after progress deadline + 30 s);
 4. SKS mode: Serve iff the wanted scale is above 0 and the excess burst capacity is not negative;
-5. status: ``desiredScale``, ``actualScale``, ``appliedScale`` (the replicas the Revision
-   reconciler hands to the runtime), ``Active`` by Knative's table (:func:`compute_active_condition`),
+5. status: ``desiredScale``, ``actualScale``, ``appliedScale`` (the replicas applied: as Knative's
+   scaler patches the Deployment's scale, :func:`apply_scale` sets them on the runtime at once),
+   ``Active`` by Knative's table (:func:`compute_active_condition`),
    ``SKSReady``, ``ScaleTargetInitialized``; Knative's ``kn.revision.pods.requested|count|
    not_ready.count|pending.count|terminating.count`` from the wanted scale and the pods by state.
 

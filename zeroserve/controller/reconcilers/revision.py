@@ -2,9 +2,11 @@
 
 Phases: the images' digests (:func:`reconcile_digest`: nothing else happens before they are
 resolved) -> the PodAutoscaler (created from ``make_pa``, owned by the revision, spec/labels/annotations
-kept in sync: its reachability follows the routing state) -> the wanted replica count (the PA's
-``status.appliedScale`` once an autoscaler has applied one, else :func:`replicas`, the initial
-scale) -> the ConfigMaps and Secrets it reads (:mod:`.configsources`) ->
+kept in sync: its reachability follows the routing state) -> the wanted replica count (the initial
+scale, :func:`replicas`, or the PA's ``status.appliedScale`` for a workload the runtime does not run
+yet; once it does and an autoscaler has applied a scale, the runtime's replicas are kept: the
+autoscaler sets them itself, ``Runtime.scale``, as Knative's scaler patches the Deployment's scale
+and its Revision reconciler keeps it) -> the ConfigMaps and Secrets it reads (:mod:`.configsources`) ->
 ``runtime.ensure(make_workload(rev, cfg, sources), replicas)`` (a missing required one is the
 workload's ``config_error``: the runtime reports it at once, ``ResourcesAvailable=False`` with the
 kubelet's reason and message, as Knative marks a pod's waiting reason; the controller reconciles the
