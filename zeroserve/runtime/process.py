@@ -383,9 +383,6 @@ class Instance:
             return
         self._spawned.set()
         assert self._process is not None
-        readiness = self.spec.readiness
-        if self.spec.startup is None and not readiness.initial_delay and self._listening_proves_ready(readiness):
-            self._set_state("ready")  # now, not on the readiness watcher's first turn of the loop
         exit_task = asyncio.create_task(self._process.wait())
         watchers = [asyncio.create_task(self._watch_readiness(exit_task))]
         if self._sidecar is not None:
@@ -433,6 +430,11 @@ class Instance:
         assert self._process is not None
         self.pid = self._process.pid
         pipe = os.fdopen(read_fd, "rb", buffering=0)
+        if self._ready_once_bound():  # running and ready now; its log pipe is read from the next turn on
+            self._started(loop)
+            self._set_state("ready")
+            self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
+            return
         self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
         for spec in self.spec.containers:
             sidecar_container = _Container(spec)
@@ -449,10 +451,26 @@ class Instance:
             except Exception as err:
                 self.start_error = f"the queue-proxy failed to start: {type(err).__name__}: {err}"
                 self._signal(signal.SIGKILL)
+        self._started(loop)
+
+    def _started(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self.pid is not None
         stat = supervisor.read_stat(self.pid)
         self.start_ticks = stat.start_ticks if stat is not None else 0
         self.started_at = loop.time()
         self._tracker.started(self)
+
+    def _ready_once_bound(self) -> bool:
+        """A forked child alone in its instance (no queue-proxy, no other container) that said bound,
+        with the default readiness and no startup probe or initial delay: ready as soon as it is known."""
+        readiness = self.spec.readiness
+        return (
+            self.spec.sidecar is None
+            and not self.spec.containers
+            and self.spec.startup is None
+            and not readiness.initial_delay
+            and self._listening_proves_ready(readiness)
+        )
 
     async def _spare_bound(self, spare: zygotes.Spare, handed: tuple[int, Exception | None]) -> int:
         """The spare handed its instance in :meth:`start`, once it listens: the log pipe's read end."""
