@@ -327,7 +327,7 @@ class Platform:
             if time.monotonic() > end:
                 raise RuntimeError(f"the SKS never went to {want} mode")
             time.sleep(0.2)  # a bench script: polling the API for the mode switch
-        ours = (b"zeroserve.queue", b"zeroserve.gateway.worker")
+        ours = (b"zeroserve.queue", b"zeroserve.cli.gatewayworker")
         helpers = [
             int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and any(o in _cmdline(d) for o in ours)
         ]

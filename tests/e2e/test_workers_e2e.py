@@ -36,7 +36,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
 
 
 def worker_pids(up: Up) -> list[int]:
-    """The gateway workers: children of ``up`` running ``zeroserve.gateway.worker``."""
+    """The gateway workers: children of ``up`` running ``zeroserve.cli.gatewayworker``."""
     assert up.proc is not None
     found = []
     for entry in Path("/proc").iterdir():
@@ -47,7 +47,7 @@ def worker_pids(up: Up) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if stat[1] == str(up.proc.pid) and b"zeroserve.gateway.worker" in cmdline:
+        if stat[1] == str(up.proc.pid) and b"zeroserve.cli.gatewayworker" in cmdline:
             found.append(int(entry.name))
     return sorted(found)
 
@@ -89,7 +89,9 @@ def get_on(sock: socket.socket, host: str, path: str = "/") -> bytes:
     lines = head.split(b"\r\n")
     length = next(int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length"))
     while len(body) < length:
-        body += sock.recv(65536)
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed in the body"
+        body += chunk
     return head.split(b"\r\n", 1)[0]
 
 

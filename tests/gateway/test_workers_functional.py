@@ -18,11 +18,19 @@ from zeroserve.activator.handler import Activator
 from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
 from zeroserve.autoscaler.metrics import Stat, StatMessage, with_workers
+from zeroserve.cli.gatewayworker import WorkerState
+from zeroserve.cli.wiring import WorkerSeries
 from zeroserve.gateway import Backend, Gateway
-from zeroserve.gateway.worker import WorkerState
 from zeroserve.gateway.workers import Workers, encode
 from zeroserve.net.proxy import RequestHead, Target
-from zeroserve.observability.metrics import MeterRegistry, QueueMetrics, revision_attrs, series_by_revision
+from zeroserve.observability.metrics import (
+    POD,
+    ActivatorMetrics,
+    MeterRegistry,
+    QueueMetrics,
+    revision_attrs,
+    series_by_revision,
+)
 from zeroserve.queue.inline import InlineQueue, InstanceLimits
 
 
@@ -169,3 +177,25 @@ async def test_a_worker_activates_only_cc0_revisions_it_has_seen_instances_of(
         assert (await fetch(ext, "hello.default.localhost", "/"))[0] == 503
     finally:
         await alone.stop(1)
+
+
+def test_worker_metrics_are_summed_and_their_activators_published_by_pod() -> None:
+    public_registry = MeterRegistry()
+    public, own = QueueMetrics(public_registry), QueueMetrics(MeterRegistry())
+    activator = ActivatorMetrics(public_registry)
+    workers = Workers(2, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2)))
+    rev = revision_attrs("ns", "a-00001")
+    own.revision(rev).done(0.1, 200)
+    theirs = QueueMetrics(MeterRegistry())
+    theirs.revision(rev).done(0.2, 200)
+    theirs.revision(rev).done(0.3, 200)
+    first = workers._workers[0]
+    first.series = series_by_revision(theirs)
+    first.gauges = {activator.queued.name: {rev: 3.0}}
+    series = WorkerSeries(own, public, workers, activator)
+    series.publish()
+    assert [h.count for h in public.duration.series.values()] == [3]  # 1 here + 2 in the worker
+    assert activator.queued.values == {tuple(sorted((*rev, (POD, "activator-worker-1")))): 3.0}
+    first.gauges = {}  # the worker died: its activator's series go
+    series.publish()
+    assert activator.queued.values == {}

@@ -480,7 +480,7 @@ async def _serve(
             await workers.start()
             stack.push_async_callback(workers.stop, 5.0)
             if inline is not None:
-                series = WorkerSeries(own_queue_metrics, QueueMetrics(meters), workers)
+                series = WorkerSeries(own_queue_metrics, QueueMetrics(meters), workers, activator_metrics)
                 background.append(tasks.create_task(series.run(), name="worker-series"))
         _write_endpoints(
             data_dir,

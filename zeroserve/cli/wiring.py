@@ -38,6 +38,9 @@ from zeroserve.gateway.server import Gateway
 from zeroserve.gateway.workers import SERIES_PERIOD, Workers
 from zeroserve.net import netns
 from zeroserve.observability.metrics import (
+    POD,
+    ActivatorMetrics,
+    Attrs,
     QueueMetrics,
     RevisionRequests,
     SeriesWire,
@@ -292,10 +295,16 @@ class WorkerSeries:
     summed per attribute set into ``public`` every :data:`~zeroserve.gateway.workers.SERIES_PERIOD`
     seconds, as the sidecars' are (:class:`~zeroserve.observability.metrics.SidecarSeries`)."""
 
-    def __init__(self, own: QueueMetrics, public: QueueMetrics, workers: Workers) -> None:
+    def __init__(
+        self, own: QueueMetrics, public: QueueMetrics, workers: Workers, activator: ActivatorMetrics | None = None
+    ) -> None:
+        """``activator``: this process's activator metrics, where each worker activator's gauges are
+        published too, each with its pod name (``k8s.pod.name``), as Knative's activator pods' are."""
         self._own = own
         self._sums = SidecarSeries(public)
         self._workers = workers
+        self._activator = activator
+        self._published: set[tuple[str, Attrs]] = set()
 
     def publish(self) -> None:
         pods = []
@@ -309,6 +318,24 @@ class WorkerSeries:
             pods.append(pod)
         self._sums.live(pods)
         self._sums.publish()
+        if self._activator is not None:
+            self._publish_gauges(self._activator)
+
+    def _publish_gauges(self, activator: ActivatorMetrics) -> None:
+        gauges = {g.name: g for g in (activator.concurrency, activator.queued, activator.active)}
+        now: set[tuple[str, Attrs]] = set()
+        for pod, values in self._workers.gauges():
+            for name, series in values.items():
+                gauge = gauges.get(name)
+                if gauge is None:
+                    continue
+                for attrs, value in series.items():
+                    key = tuple(sorted((*attrs, (POD, pod))))
+                    gauge.values[key] = value
+                    now.add((name, key))
+        for name, key in self._published - now:  # a worker gone (or restarted): its series go
+            gauges[name].values.pop(key, None)
+        self._published = now
 
     async def run(self, period: float = SERIES_PERIOD) -> None:
         while True:

@@ -2,7 +2,7 @@
 
 ``up --workers N`` runs N processes that accept on the gateway's two listening sockets: the main
 one (which also holds the controller, the autoscaler and the activator) and N-1 **workers**
-(:mod:`zeroserve.gateway.worker`), started with the listening sockets inherited, so the kernel
+(:mod:`zeroserve.cli.gatewayworker`), started with the listening sockets inherited, so the kernel
 spreads client connections over all of them and a worker's death loses nothing queued in the
 accept backlog (it is shared).
 
@@ -102,6 +102,8 @@ class _Worker:
     writer: asyncio.StreamWriter | None = None
     stats: dict[Address, Stat] = field(default_factory=dict)
     series: dict[tuple[str, str], list[dict[str, object]]] = field(default_factory=dict)
+    gauges: dict[str, dict[Any, float]] = field(default_factory=dict)
+    """Its activator's ``kn.revision.request.*`` values by metric name."""
     started: float = 0.0
     restarts: int = 0
     drains: dict[int, asyncio.Future[None]] = field(default_factory=dict)
@@ -226,6 +228,10 @@ class Workers:
             for revision, series in w.series.items()
         ]
 
+    def gauges(self) -> list[tuple[str, dict[str, dict[Any, float]]]]:
+        """Each live worker's activator gauges: (its activator's pod name, values by metric name)."""
+        return [(f"activator-worker-{w.index}", w.gauges) for w in self._workers if w.gauges]
+
     @property
     def pids(self) -> list[int]:
         return [w.process.pid for w in self._workers if w.process is not None and w.process.returncode is None]
@@ -279,7 +285,7 @@ class Workers:
             worker.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "zeroserve.gateway.worker",
+                "zeroserve.cli.gatewayworker",
                 json.dumps(args),
                 pass_fds=fds,
                 stdin=subprocess.DEVNULL,
@@ -320,7 +326,7 @@ class Workers:
                     if future is not None and not future.done():
                         future.set_result(None)
                 elif op[0] == "series":
-                    worker.series = op[1]
+                    worker.series, worker.gauges = op[1], op[2]
                     if self._on_series is not None:
                         self._on_series()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -328,6 +334,7 @@ class Workers:
         except (ValueError, pickle.UnpicklingError) as err:
             log.error("gateway worker %d: %s", worker.index, err)
         worker.stats = {}
+        worker.gauges = {}
         for future in worker.drains.values():  # a worker gone has no request left anywhere
             if not future.done():
                 future.set_result(None)

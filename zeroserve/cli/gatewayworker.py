@@ -1,12 +1,13 @@
-"""One gateway worker process (``python -m zeroserve.gateway.worker ARGS-JSON``; see :mod:`.workers`).
+"""One gateway worker process: ``python -m zeroserve.cli.gatewayworker ARGS-JSON`` (:mod:`zeroserve.gateway.workers`).
 
 Started by ``zeroserve up --workers N`` with the gateway's two listening sockets and one end of a
 socketpair inherited. It accepts on the sockets as the main process does, applies the state the
 main process sends (routes, mappings, endpoints, instance limits, request-log settings), serves
 requests of revisions with containerConcurrency 0 through its own inline queue (in proxy mode
 through its own activator first), relays the rest to the main process, and reports its instances'
-stats every second, its activator's as Knative's activator does, and its request metrics every :data:`~.workers.SERIES_PERIOD` seconds. It stops when the channel closes (the main
-process is gone) or on SIGTERM/SIGINT (finishing its requests in flight for up to ``grace`` s).
+stats every second, its activator's as Knative's activator does, and its request metrics every
+:data:`~zeroserve.gateway.workers.SERIES_PERIOD` seconds (only what changed). It stops when the channel closes (the
+main process is gone) or on SIGTERM/SIGINT (finishing its requests in flight for up to ``grace`` s).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from zeroserve.gateway.server import Gateway
 from zeroserve.gateway.workers import SERIES_PERIOD, Address, Op, encode, read_op
 from zeroserve.net.proxy import RequestHead, RouteResult, install_uvloop
 from zeroserve.observability.metrics import (
+    ActivatorMetrics,
+    Attrs,
     MeterRegistry,
     QueueMetrics,
     RevisionRequests,
@@ -43,7 +46,7 @@ from zeroserve.queue.inline import InlineQueue, InstanceLimits
 from zeroserve.queue.requestlog import InstanceLogs, RequestLog, RequestLogSettings, RevisionInfo
 from zeroserve.queue.stats import REPORT_PERIOD
 
-log = logging.getLogger("zeroserve.gateway.worker")
+log = logging.getLogger("zeroserve.cli.gatewayworker")
 
 
 class ChannelStatSink:
@@ -79,7 +82,11 @@ class WorkerState:
         self.activator = activator
         self.sidecar = sidecar
         self.inline = inline
-        self.metrics = QueueMetrics(MeterRegistry())
+        registry = MeterRegistry()
+        self.metrics = QueueMetrics(registry)
+        self.owners: dict[tuple[str, str], tuple[str, str]] = {}
+        """Each revision's Service and Configuration (for the activator's metric attributes)."""
+        self.activator_metrics = ActivatorMetrics(registry, lambda ns, rev: self.owners.get((ns, rev), ("", "")))
         self._limits: dict[tuple[str, str], InstanceLimits] = {}
         self._instances: dict[tuple[str, str], tuple[Address, ...]] = {}
         self._endpoints: dict[tuple[str, str], tuple[tuple[routing.Endpoint, ...], bool]] = {}
@@ -131,6 +138,7 @@ class WorkerState:
     def _set_instances(self, namespace: str, revision: str, current: tuple[Address, ...], given: Any) -> None:
         limits, service, configuration = given
         key = (namespace, revision)
+        self.owners[key] = (service, configuration)
         previous = self._instances.get(key, ())
         if current:
             self._instances[key] = current
@@ -200,6 +208,11 @@ class WorkerState:
         """This worker's request metrics per revision (cumulative, as a sidecar's)."""
         return series_by_revision(self.metrics)
 
+    def activator_values(self) -> dict[str, dict[Attrs, float]]:
+        """This worker's activator gauges (``kn.revision.request.*``) as they are now."""
+        m = self.activator_metrics
+        return {g.name: dict(g.values) for g in (m.concurrency, m.queued, m.active)}
+
 
 async def run(args: Mapping[str, Any]) -> None:
     relay = args["relay"]
@@ -224,12 +237,6 @@ async def run(args: Mapping[str, Any]) -> None:
     sidecar = bool(args.get("sidecar"))
     control = socket.socket(fileno=int(args["control"]))
     reader, writer = await asyncio.open_unix_connection(sock=control)
-    activator = None
-    if not sidecar:  # with sidecars, the main process's activator probes them (in their namespaces)
-        sink = ChannelStatSink(writer)
-        reporter = ConcurrencyReporter(sink, pod_name=f"activator-worker-{args['index']}")
-        activator_tracer = provider.get_tracer(ACTIVATOR_SCOPE) if provider is not None else None
-        activator = Activator(Throttler(None), reporter, admission=admission, tracer=activator_tracer)
     logs_dir = args.get("logs")
     state: WorkerState | None = None
 
@@ -239,7 +246,14 @@ async def run(args: Mapping[str, Any]) -> None:
     gateway = Gateway(
         admission=None if sidecar else admission, relay_to=relay_to, tracer=tracer, no_endpoints=to_activator
     )
-    state = WorkerState(gateway, inline, Path(logs_dir) if isinstance(logs_dir, str) else None, sidecar, activator)
+    state = WorkerState(gateway, inline, Path(logs_dir) if isinstance(logs_dir, str) else None, sidecar)
+    activator = None
+    if not sidecar:  # with sidecars, the main process's activator probes them (in their namespaces)
+        metrics = state.activator_metrics  # Knative's kn.revision.request.* of this activator, summed by up
+        reporter = ConcurrencyReporter(ChannelStatSink(writer), f"activator-worker-{args['index']}", metrics)
+        activator_tracer = provider.get_tracer(ACTIVATOR_SCOPE) if provider is not None else None
+        activator = Activator(Throttler(None), reporter, admission=admission, tracer=activator_tracer, metrics=metrics)
+        state.activator = activator
     state.reply = lambda op: writer.write(encode(op))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -255,8 +269,11 @@ async def run(args: Mapping[str, Any]) -> None:
         stop.set()
 
     async def report() -> None:
+        """Each second the instances' stats, each SERIES_PERIOD the metrics; only what changed (an
+        idle worker sends nothing)."""
         next_at = loop.time()
         series_at = next_at + SERIES_PERIOD
+        sent: tuple[object, ...] = ({}, {}, {})
         while True:
             next_at += REPORT_PERIOD
             await asyncio.sleep(max(next_at - loop.time(), 0))
@@ -266,12 +283,20 @@ async def run(args: Mapping[str, Any]) -> None:
             for key in state._instances.values():
                 for address in key:
                     instance = inline.get(address)
-                    if instance is not None:
+                    if instance is not None and (
+                        instance.stat.request_count or instance.stat.average_concurrent_requests
+                    ):
                         stats[address] = instance.stat
-            writer.write(encode(("stats", stats)))
+            if stats or sent[0]:
+                writer.write(encode(("stats", stats)))
             if now >= series_at:
                 series_at = now + SERIES_PERIOD
-                writer.write(encode(("series", state.series())))
+                series, gauges = state.series(), state.activator_values()
+                if series != sent[1] or gauges != sent[2]:
+                    writer.write(encode(("series", series, gauges)))
+                sent = (stats, series, gauges)
+            else:
+                sent = (stats, sent[1], sent[2])
 
     feeding = asyncio.create_task(feed())
     try:
@@ -302,7 +327,7 @@ async def run(args: Mapping[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if len(argv) != 2:
-        print("usage: python -m zeroserve.gateway.worker ARGS-JSON (started by zeroserve up)", file=sys.stderr)
+        print("usage: python -m zeroserve.cli.gatewayworker ARGS-JSON (started by zeroserve up)", file=sys.stderr)
         return 2
     args = json.loads(argv[1])
     install_uvloop()
