@@ -104,3 +104,28 @@ def test_protocols_and_grpc_through_sidecar_queue_proxies(tmp_path: Path) -> Non
         assert (unary, streamed, chat) == (b"pong: hi from grpc-00001", [b"0", b"1", b"2"], [b"A", b"B"])
     finally:
         up.stop()
+
+
+def test_protocols_and_grpc_with_gateway_workers(tmp_path: Path) -> None:
+    """``--workers 3``: a gRPC channel lands on any of three processes; the first call from zero is
+    relayed to up's activator (HTTP/1.1 on the loopback hop, trailers in the last chunk), the later ones
+    are a worker's own (its activator, h2c to the app)."""
+    up = Up(tmp_path / "data", args=("--workers", "3"))
+    up.start()
+    try:
+        up.write_config(ZERO)
+        apply(
+            up,
+            service("proto-h2c", "h2app.py", "h2c"),
+            service("grpc", "grpcping.py", "h2c", {"autoscaling.knative.dev/initial-scale": "0"}),
+        )
+        ready(up, "proto-h2c")
+        ready(up, "grpc")
+        for _ in range(6):  # new connections: each may be accepted by another process
+            assert up.get("proto-h2c.default.localhost", "/proto") == (200, "HTTP/2.0")
+        assert at_zero(up, "grpc-00001")
+        for _ in range(3):
+            unary, streamed, chat = grpc_calls(up, "grpc.default.localhost")
+            assert (unary, streamed, chat) == (b"pong: hi from grpc-00001", [b"0", b"1", b"2"], [b"A", b"B"])
+    finally:
+        up.stop()
