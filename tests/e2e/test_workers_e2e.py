@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import socket
@@ -195,3 +196,29 @@ def test_proxy_mode_through_the_workers_activators(up: Up) -> None:
     wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
     results = asyncio.run(burst(up, "hello.default.localhost", 60, "/?ms=50"))
     assert sorted(code for code, _ in results) == [200] * 60
+
+
+def test_request_logs_have_every_processs_lines(up: Up) -> None:
+    up.write_config(
+        "config-observability:\n  logging.enable-request-log: 'true'\n"
+        "  logging.request-log-template: '{{.Request.RequestURI}} {{.Response.Code}}'\n"
+    )
+    wait_for(lambda: "config: reloaded" in up.log(), 10, "config applied by up")
+    up.cli(
+        "service", "create", "hello", *HELLO,
+        "--annotation", "autoscaling.knative.dev/target-burst-capacity=0", "--scale-min", "1",
+    )  # fmt: skip
+    wait_for(lambda: sks_mode(up, "hello-00001") == "Serve", 60, "serve mode")
+    wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
+    for i in range(24):  # a new connection each: accepted by any of the three processes
+        with socket.create_connection(("127.0.0.1", up.port), timeout=10) as s:
+            assert get_on(s, "hello.default.localhost", f"/?ms=0&i={i}") == b"HTTP/1.1 200 OK"
+    pods = json.loads(up.api_get("/api/v1/namespaces/default/pods?labelSelector=serving.knative.dev/service=hello"))
+    pod = pods["items"][0]["metadata"]["name"]
+
+    def lines() -> list[str]:
+        text = up.api_get(f"/api/v1/namespaces/default/pods/{pod}/log?container=queue-proxy")
+        return [line for line in text.splitlines() if "&i=" in line]
+
+    got = wait_for(lambda: (found := lines()) and len(found) >= 24 and found, 10, "24 request lines")
+    assert sorted(got) == sorted(f"/?ms=0&i={i} 200" for i in range(24))
