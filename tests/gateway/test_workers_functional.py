@@ -19,7 +19,7 @@ from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
 from zeroserve.autoscaler.metrics import Stat, StatMessage, with_workers
 from zeroserve.cli.gatewayworker import WorkerState
-from zeroserve.cli.wiring import WorkerSeries
+from zeroserve.cli.wiring import WorkerSeries, WorkerStats
 from zeroserve.gateway import Backend, Gateway
 from zeroserve.gateway.workers import Workers, encode
 from zeroserve.net.proxy import RequestHead, Target
@@ -199,3 +199,15 @@ def test_worker_metrics_are_summed_and_their_activators_published_by_pod() -> No
     first.gauges = {}  # the worker died: its activator's series go
     series.publish()
     assert activator.queued.values == {}
+
+
+async def test_the_scraper_reads_an_instance_as_the_sum_of_every_process() -> None:
+    inline = InlineQueue()
+    address = ("127.0.0.1", 9)
+    inline.add(address, InstanceLimits()).stat = Stat("p", 1.0, 0.0, 4.0, 0.0, 10.0, 5)
+    workers = Workers(2, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2)))
+    workers._workers[0].stats = {address: Stat("w", 2.0, 1.0, 6.0, 2.0, 3.0, 4)}
+    got = WorkerStats(inline, workers).stat(*address)
+    assert got is not None
+    assert (got.average_concurrent_requests, got.request_count, got.proxied_request_count) == (3.0, 10.0, 2.0)
+    assert WorkerStats(inline, workers).stat("127.0.0.1", 10) is None  # not an instance of ours
