@@ -211,3 +211,14 @@ async def test_the_scraper_reads_an_instance_as_the_sum_of_every_process() -> No
     assert got is not None
     assert (got.average_concurrent_requests, got.request_count, got.proxied_request_count) == (3.0, 10.0, 2.0)
     assert WorkerStats(inline, workers).stat("127.0.0.1", 10) is None  # not an instance of ours
+
+
+async def test_an_instance_gone_is_not_routed_to_before_the_endpoints_follow(pair: tuple[Gateway, Gateway]) -> None:
+    _, worker = pair
+    state = WorkerState(worker, InlineQueue(), None)
+    a, b = ("127.0.0.1", 9), ("127.0.0.1", 10)
+    state.apply(("set_instances", "default", "r", (a, b), (InstanceLimits(0), "", "")))
+    state.apply(("set_endpoints", "default", "r", (a, b), False))
+    assert worker.endpoints("default", "r") == (a, b)
+    state.apply(("set_instances", "default", "r", (a,), (InstanceLimits(0), "", "")))  # b is draining
+    assert worker.endpoints("default", "r") == (a,)

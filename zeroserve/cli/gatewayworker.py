@@ -168,9 +168,16 @@ class WorkerState:
         """The endpoints this worker routes to itself: a revision in serve mode whose instances need
         no breaker (containerConcurrency 0); the others are relayed to the main process."""
         endpoints, h2c = self._endpoints.get(key, ((), False))
+        if self.sidecar:
+            self.gateway.set_endpoints(key[0], key[1], endpoints, h2c=h2c)
+            return
         limits = self._limits.get(key)
-        mine = self.sidecar or (limits is not None and limits.container_concurrency == 0)
-        self.gateway.set_endpoints(key[0], key[1], endpoints if mine else (), h2c=h2c)
+        if limits is None or limits.container_concurrency != 0:
+            endpoints = ()
+        elif endpoints:  # an instance gone (its set_instances came first) is not routed to meanwhile
+            ready = set(self._instances.get(key, ()))
+            endpoints = tuple(e for e in endpoints if e in ready)
+        self.gateway.set_endpoints(key[0], key[1], endpoints, h2c=h2c)
 
     def _configure_logs(self, settings: RequestLogSettings | None) -> None:
         if settings is None or self._logs_dir is None:
