@@ -290,7 +290,8 @@ async def test_a_deleted_namespace_empties_then_goes(tmp_path: Path) -> None:
             async def only_the_held_one_is_left() -> bool:
                 services, _ = await store.list(SERVICE, "team")
                 cms, _ = await store.list(CONFIGMAP, "team")
-                return not services and [c["metadata"]["name"] for c in cms] == ["held"]
+                marked = [c["metadata"]["name"] for c in cms if c["metadata"].get("deletionTimestamp")]
+                return not services and [c["metadata"]["name"] for c in cms] == marked == ["held"]
 
             await eventually(only_the_held_one_is_left)
             code, ns = await api.call("GET", f"{NAMESPACES}/team")
@@ -298,7 +299,8 @@ async def test_a_deleted_namespace_empties_then_goes(tmp_path: Path) -> None:
 
             code, held_now = await api.call("GET", "/api/v1/namespaces/team/configmaps/held")
             held_now["metadata"]["finalizers"] = []
-            await api.call("PUT", "/api/v1/namespaces/team/configmaps/held", held_now)
+            code, _ = await api.call("PUT", "/api/v1/namespaces/team/configmaps/held", held_now)
+            assert code == 200, "the held one was marked before it was read: nothing else writes it"
 
             async def gone() -> bool:
                 code, _ = await api.call("GET", f"{NAMESPACES}/team")
