@@ -8,9 +8,11 @@ even if the process is killed right after.
 
 Writes are committed in groups (etcd's batched backend commits, a database's group commit): while
 one group's transaction commits (its fsync), the writes that arrive queue on the loop, and the next
-group runs them all in one transaction, each in a savepoint of its own (one that fails is rolled
-back alone and fails alone) and each reading what the ones before it wrote; no write returns before
-its group has committed. Under load one fsync serves many writes; a lone write waits for no one.
+group runs them all in one transaction: each write is checked and applied in memory, reading what
+the ones before it wrote (one that fails leaves nothing and fails alone), and the group's rows and
+events then go to SQLite in a few statements (the thread takes the GIL back after each one, which
+waits for the loop's switch interval while the loop is busy); no write returns before its group has
+committed. Under load one fsync serves many writes; a lone write waits for no one.
 
 After commit the worker thread hands the events to the loop (``call_soon_threadsafe``) and the
 :class:`~zeroserve.store.watch.Broadcaster` fans them out. A watcher subscribes first, then
@@ -45,7 +47,7 @@ import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from secrets import token_hex
@@ -79,6 +81,8 @@ Writes = list[Write]
 Outcomes = list[Outcome]
 
 REPLAY_BATCH: Final = 500
+ROWS_PER_STATEMENT: Final = 500
+"""Rows written by one statement of a group's commit (6 columns: far below SQLite's 32,766 variables)."""
 IMMUTABLE_META: Final = (
     "uid",
     "creationTimestamp",
@@ -184,6 +188,12 @@ class SqliteStore:
         self._pending: list[tuple[str, str, str, _Cached | None]] = []
         """Cache updates of the open write, applied when its group commits."""
         self._written: dict[tuple[str, str, str], _Cached | None] = {}
+        self._rows_sql: dict[tuple[str, str, str], tuple[str, int, str] | None] = {}
+        """What the group in progress leaves in the objects table: (uid, rv, stored row), None: deleted."""
+        self._events_sql: list[tuple[int, str, str, str, str, str]] = []
+        """The event log rows of the group in progress."""
+        self._rv = rv
+        """The newest resourceVersion given out (SQLite thread; the table's once its group commits)."""
         """The rows the group in progress has written so far (None: deleted), read before ``_cache``."""
         self._queued: list[tuple[Write, asyncio.Future[Obj]]] = []
         """Writes waiting for the next group (loop side)."""
@@ -394,41 +404,46 @@ class SqliteStore:
         return self._keyring.decrypt(stored, _aad(key, ns, name)).decode()
 
     def _write_group(self, group: Writes) -> Outcomes:
-        """Run each ``tx`` of ``group`` in a savepoint of one IMMEDIATE transaction, commit it, then
-        update the rows and publish the events on the loop: each write's result or its error."""
+        """Apply each ``tx`` of ``group`` in memory, write what they changed in one IMMEDIATE
+        transaction, commit it, then update the rows and publish the events on the loop: each
+        write's result or its error."""
         outcomes: Outcomes = []
         changes: Changes = []
         pending: list[tuple[str, str, str, _Cached | None]] = []
         for _, args in group:  # the committed rows, read before the group writes any (args[0]: the kind)
             self._rows(resource(args[0]))
-        self._conn.execute("BEGIN IMMEDIATE")
+        first_rv = self._rv
         try:
             for tx, args in group:
                 mine: Changes = []
-                self._pending = []
-                self._conn.execute("SAVEPOINT write")
+                self._pending, rows_before, events_before, rv_before = (
+                    [],
+                    dict(self._rows_sql),
+                    len(self._events_sql),
+                    self._rv,
+                )
                 try:
                     result = tx(mine, *args)
-                except Exception as err:
-                    self._conn.execute("ROLLBACK TO write")
-                    self._conn.execute("RELEASE write")
+                except Exception as err:  # it leaves nothing: what it recorded is dropped
+                    self._rows_sql, self._rv = rows_before, rv_before
+                    del self._events_sql[events_before:]
                     outcomes.append((None, err))
                     continue
-                self._conn.execute("RELEASE write")
                 outcomes.append((result, None))
                 changes.extend(mine)
                 pending.extend(self._pending)
                 for key, ns, name, row in self._pending:
                     self._written[(key, ns, name)] = row
             if changes:
-                self._compact(changes[-1].rv)
-            self._conn.execute("COMMIT")
+                self._commit(changes[-1].rv)
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rv = first_rv
             raise
         finally:
             self._pending = []
             self._written = {}
+            self._rows_sql = {}
+            self._events_sql = []
         for key, ns, name, row in pending:
             rows = self._cache.get(key)
             if rows is None:
@@ -448,6 +463,23 @@ class SqliteStore:
         self._published_rv = max(self._published_rv, changes[-1].rv)
         self._broadcaster.publish(changes)
 
+    def _commit(self, rv: int) -> None:
+        """Write the group's rows, events and resourceVersion ``rv``, compact the log, and commit: a
+        statement per table and up to :data:`ROWS_PER_STATEMENT` rows (each statement a GIL handoff)."""
+        gone = [k for k, row in self._rows_sql.items() if row is None]
+        kept = [(*k, *row) for k, row in self._rows_sql.items() if row is not None]
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            _many(self._conn, "DELETE FROM objects WHERE (kind, ns, name) IN (VALUES {})", gone)
+            _many(self._conn, "INSERT OR REPLACE INTO objects (kind, ns, name, uid, rv, body) VALUES {}", kept)
+            _many(self._conn, "INSERT INTO events (rv, type, kind, ns, name, object) VALUES {}", self._events_sql)
+            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'rv'", (rv,))
+            self._compact(rv)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
     def _compact(self, rv: int) -> None:
         horizon = rv - self._compact_keep
         if horizon > _meta(self._conn, "horizon"):
@@ -456,9 +488,7 @@ class SqliteStore:
 
     def _record(self, changes: Changes, type_: EventType, key: str, obj: Obj) -> None:
         """Give ``obj`` the next resourceVersion, store (or drop) its row and log the event."""
-        rv = cast(
-            int, self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'rv' RETURNING value").fetchone()[0]
-        )
+        self._rv = rv = self._rv + 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(rv)
         ns, name = meta.get("namespace", ""), meta["name"]
@@ -466,17 +496,8 @@ class SqliteStore:
         cached = None if type_ == "DELETED" else _Cached(dict(meta.get("labels") or {}), body)
         self._pending.append((key, ns, name, cached))
         stored = self._seal_row(key, ns, name, body)
-        if type_ == "DELETED":
-            self._conn.execute("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", (key, ns, name))
-        else:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO objects (kind, ns, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?)",
-                (key, ns, name, meta["uid"], rv, stored),
-            )
-        self._conn.execute(
-            "INSERT INTO events (rv, type, kind, ns, name, object) VALUES (?, ?, ?, ?, ?, ?)",
-            (rv, type_, key, ns, name, stored),
-        )
+        self._rows_sql[(key, ns, name)] = None if type_ == "DELETED" else (meta["uid"], rv, stored)
+        self._events_sql.append((rv, type_, key, ns, name, stored))
         changes.append(Change(rv, type_, key, ns, name, body))
 
     def _identity(self, kind: Kind, obj: Obj) -> tuple[Obj, str, str]:
@@ -582,10 +603,19 @@ class SqliteStore:
         return obj
 
     def _exists(self, kind: Kind, ns: str, name: str) -> bool:
-        row = self._conn.execute(
-            "SELECT 1 FROM objects WHERE kind=? AND ns=? AND name=?", (resource(kind), ns, name)
-        ).fetchone()
-        return row is not None
+        key = resource(kind)
+        if (key, ns, name) in self._written:
+            return self._written[(key, ns, name)] is not None
+        return (ns, name) in self._rows(key)
+
+
+def _many(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run ``sql`` with its ``{}`` as the placeholders of ``rows``, :data:`ROWS_PER_STATEMENT` at a time
+    (one statement, one step: ``executemany`` steps, and hands the GIL over, once per row)."""
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        one = "(" + ",".join("?" * len(chunk[0])) + ")"
+        conn.execute(sql.format(",".join([one] * len(chunk))), [v for row in chunk for v in row])
 
 
 def _check_preconditions(kind: Kind, name: str, meta: Obj, pre: Preconditions | None) -> None:
