@@ -22,6 +22,7 @@ from zeroserve.cli.gatewayworker import WorkerState
 from zeroserve.cli.wiring import WorkerSeries, WorkerStats
 from zeroserve.gateway import Backend, Gateway
 from zeroserve.gateway.workers import Workers, encode
+from zeroserve.net import netns
 from zeroserve.net.proxy import RequestHead, Target
 from zeroserve.observability.metrics import (
     POD,
@@ -222,3 +223,24 @@ async def test_an_instance_gone_is_not_routed_to_before_the_endpoints_follow(pai
     assert worker.endpoints("default", "r") == (a, b)
     state.apply(("set_instances", "default", "r", (a,), (InstanceLimits(0), "", "")))  # b is draining
     assert worker.endpoints("default", "r") == (a,)
+
+
+def test_container_instances_are_never_shown_to_a_worker() -> None:
+    if (why := netns.available()) is not None:
+        pytest.fail(f"network namespaces are needed here (CI runs as root): {why}")
+    ns = netns.create()
+    try:
+        inside = netns.reserve(ns, 8080)
+        contained = (inside.host, inside.port)
+        workers = Workers(1, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2)))
+        workers.set_instances("default", "box-00001", [contained], (InstanceLimits(0), "", ""))
+        workers.set_endpoints("default", "box-00001", (contained,), False)
+        workers.set_instances("default", "proc-00001", [("127.0.0.1", 9)], (InstanceLimits(0), "", ""))
+        ops = workers._snapshot()
+        # the container revision stays unknown to a worker (relayed: only up's process reaches into the namespace)
+        assert [op[:3] for op in ops if op[0] in ("set_instances", "set_endpoints")] == [
+            ("set_instances", "default", "proc-00001")
+        ]
+        inside.release()
+    finally:
+        ns.close()

@@ -20,7 +20,9 @@ their limits (the inline queue-proxy's). A worker serves by itself what needs no
 * everything else is **relayed** to the main process's relay listeners (a loopback hop, the
   forwarding headers set once, by the worker): hosts it has no route for (the internal listener's
   system services and forward proxy), revisions it has never seen an instance of (their cold start
-  is the main process's activator's), and revisions with containerConcurrency >= 1.
+  is the main process's activator's), container instances (their addresses lead into their network
+  namespaces from the main process only: :func:`reachable`), and revisions with
+  containerConcurrency >= 1.
 
 Why the last: Knative's queue-proxy breaker admits exactly containerConcurrency requests per pod
 and queues 10 x CC more, FIFO, with the revision's timeouts counted from arrival; its activators
@@ -64,6 +66,7 @@ from typing import Any
 
 from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.gateway import routing
+from zeroserve.net import netns
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +165,7 @@ class Workers:
         self._send(("withdraw_mapping", namespace, host))
 
     def set_endpoints(self, namespace: str, revision: str, endpoints: tuple[routing.Endpoint, ...], h2c: bool) -> None:
+        endpoints = reachable(endpoints)
         if endpoints:
             self._endpoints[(namespace, revision)] = (endpoints, h2c)
         else:
@@ -171,7 +175,9 @@ class Workers:
     def set_instances(self, namespace: str, revision: str, addresses: Sequence[Address], limits: object) -> None:
         """A revision's instances and their limits (``queue.inline.InstanceLimits``), before its
         endpoints change: a worker has an instance's queue when it is routed to."""
-        current = tuple(addresses)
+        current = reachable(addresses)
+        if addresses and not current:  # container instances: the revision stays unknown there (relayed)
+            return
         if current:
             self._instances[(namespace, revision)] = (current, limits)
         else:
@@ -366,6 +372,12 @@ class Workers:
         for worker in self._workers:
             if worker.writer is not None and not worker.writer.is_closing():
                 worker.writer.write(frame)
+
+
+def reachable(addresses: Sequence[Address]) -> tuple[Address, ...]:
+    """What a worker can connect to: a container instance's address is a reserved port that leads into
+    its network namespace only from this process (``net.netns``), so its requests are relayed here."""
+    return tuple(a for a in addresses if netns.lookup(a[0], a[1]) is None)
 
 
 def cores() -> int:
