@@ -24,6 +24,7 @@ from zeroserve.cli.domain import domain_app
 from zeroserve.cli.event import event_app
 from zeroserve.cli.eventing import broker_app, trigger_app
 from zeroserve.cli.eventtype import eventtype_app
+from zeroserve.cli.kubernetes import kubernetes_app
 from zeroserve.cli.secret import configmap_app, secret_app
 from zeroserve.cli.service import revision_app, route_app, service_app
 from zeroserve.cli.source import source_app
@@ -60,6 +61,7 @@ app.add_typer(source_app, name="source")
 app.add_typer(source_app, name="sources", hidden=True)
 app.add_typer(eventtype_app, name="eventtype")
 app.add_typer(eventtype_app, name="eventtypes", hidden=True)
+app.add_typer(kubernetes_app, name="kubernetes")
 app.command()(env)
 app.command()(build)
 app.command()(version)

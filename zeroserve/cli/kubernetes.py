@@ -1,0 +1,91 @@
+"""``zeroserve kubernetes``: Kubernetes mode (docs/kubernetes.md).
+
+``manifests`` prints what ``kubectl apply -f -`` needs to install zeroserve on a cluster
+(:mod:`zeroserve.kubernetes.manifests`). ``controller`` and ``activator`` are what the image's
+Deployments run; the backend they need (reconcilers fed by list/watch of a real API server) is
+not written yet, and they say so.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+import yaml
+
+from zeroserve import errors
+from zeroserve.api.base import Obj
+from zeroserve.kubernetes import manifests as install
+
+kubernetes_app = typer.Typer(
+    help="Kubernetes mode: install zeroserve on a cluster (`zeroserve kubernetes manifests | kubectl apply -f -`).",
+    no_args_is_help=True,
+)
+
+NOT_YET = (
+    "the Kubernetes backend is not implemented yet: `zeroserve kubernetes {what}` has nothing to run "
+    "(issue 20; docs/kubernetes.md says what exists)"
+)
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def render(objs: list[Obj]) -> str:
+    """A multi-document YAML stream, one object per document."""
+    return yaml.safe_dump_all(objs, sort_keys=False, default_flow_style=False, explicit_start=True)
+
+
+@kubernetes_app.command("manifests")
+def manifests(
+    image: Annotated[str, typer.Option(help="The zeroserve image the Deployments run (Containerfile).")] = (
+        install.Options.image
+    ),
+    image_pull_policy: Annotated[
+        str, typer.Option(help="Always, IfNotPresent or Never (Never: an image imported on each node).")
+    ] = install.Options.image_pull_policy,
+    namespace: Annotated[str, typer.Option(help="The system namespace.")] = install.NAMESPACE,
+    gateway_service_type: Annotated[
+        str, typer.Option(help="The gateway Service's type: ClusterIP, NodePort or LoadBalancer.")
+    ] = install.Options.gateway_service_type,
+    activator_replicas: Annotated[int, typer.Option(min=1, help="Activator (and gateway) replicas.")] = 1,
+    webhook: Annotated[
+        bool, typer.Option(help="Install the admission webhook configurations (validation and defaulting).")
+    ] = True,
+) -> None:
+    """Print the manifests that install zeroserve on a Kubernetes cluster: CRDs, RBAC, Deployments, Services,
+    webhook configurations."""
+    if gateway_service_type not in SERVICE_TYPES:
+        raise errors.BadRequest(
+            f"--gateway-service-type must be one of {', '.join(SERVICE_TYPES)}, was: {gateway_service_type!r}"
+        )
+    if image_pull_policy not in PULL_POLICIES:
+        raise errors.BadRequest(
+            f"--image-pull-policy must be one of {', '.join(PULL_POLICIES)}, was: {image_pull_policy!r}"
+        )
+    if not image.strip() or any(c.isspace() for c in image):
+        raise errors.BadRequest(f"--image must name an image, was: {image!r}")
+    if not DNS_LABEL.match(namespace):
+        raise errors.BadRequest(f"--namespace must be a DNS-1123 label (a-z, 0-9, '-'), was: {namespace!r}")
+    opts = install.Options(
+        image=image,
+        image_pull_policy=image_pull_policy,
+        namespace=namespace,
+        gateway_service_type=gateway_service_type,
+        activator_replicas=activator_replicas,
+        webhook=webhook,
+    )
+    typer.echo(render(install.manifests(opts)), nl=False)
+
+
+@kubernetes_app.command("controller")
+def controller() -> None:
+    """Run the control plane on a cluster (reconcilers, autoscaler, webhook). Not implemented yet."""
+    raise errors.ZeroserveError(NOT_YET.format(what="controller"))
+
+
+@kubernetes_app.command("activator")
+def activator() -> None:
+    """Run the activator and the gateway on a cluster. Not implemented yet."""
+    raise errors.ZeroserveError(NOT_YET.format(what="activator"))

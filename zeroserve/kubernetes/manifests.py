@@ -1,0 +1,384 @@
+"""Everything ``kubectl apply`` needs to install zeroserve on a cluster (``zeroserve kubernetes
+manifests``), laid out as Knative Serving's release (knative/serving ``config/core``), lighter:
+
+- the ``knative-serving`` Namespace and the CRDs (:mod:`zeroserve.kubernetes.crds`);
+- ServiceAccounts ``controller`` and ``activator``; ClusterRole ``zeroserve-controller`` (the
+  CRDs and their status/finalizers, Deployments and their scale, Services, Endpoints and
+  EndpointSlices, Pods read, ConfigMaps and Secrets read, Events, Leases for leader election,
+  HPAs, the webhook configurations it patches with its CA bundle, CRDs read to detect a Knative
+  install), ``zeroserve-activator`` (Services, Endpoints, EndpointSlices, Revisions read; the
+  system namespace's ConfigMaps and Secrets), their bindings, and the ``aggregate-to-admin/edit/view``
+  ClusterRoles that let namespace users work with Services as Knative's do;
+- Deployments ``controller`` (one process: the reconcilers, the autoscaler and the admission
+  webhook, where Knative runs controller, autoscaler and webhook) and ``activator`` (the activator
+  and the gateway, where Knative runs the activator and an ingress such as Kourier);
+- Services ``activator-service`` (Knative's name and ports), ``autoscaler`` (the stat sink the
+  activators push to, on the controller), ``webhook`` (443 -> the controller's 8443) and
+  ``gateway`` (the cluster's entry point: LoadBalancer by default);
+- the MutatingWebhookConfiguration ``webhook.serving.knative.dev`` and the
+  ValidatingWebhookConfiguration ``validation.webhook.serving.knative.dev`` (Knative's names and
+  rules; the webhook fills in its CA bundle when it starts, as knative.dev/pkg's does).
+
+Requests are a fraction of Knative's (activator 300m/60Mi, autoscaler/controller/webhook 100m/100Mi
+each; :data:`RESOURCES`). PURE.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final
+
+from zeroserve import __version__
+from zeroserve.api.base import Obj
+from zeroserve.kubernetes import crds
+
+NAMESPACE: Final = "knative-serving"
+SERVING_GROUPS: Final = ("serving.knative.dev", "autoscaling.internal.knative.dev", "networking.internal.knative.dev")
+ALL_VERBS: Final = ("get", "list", "watch", "create", "update", "patch", "delete")
+READ: Final = ("get", "list", "watch")
+WEBHOOK_PORT: Final = 8443
+ACTIVATOR_PORT: Final = 8012
+ACTIVATOR_H2C_PORT: Final = 8013
+GATEWAY_PORT: Final = 8080
+AUTOSCALER_PORT: Final = 8080
+METRICS_PORT: Final = 9090
+ADMITTED: Final = (
+    "metrics",
+    "podautoscalers",
+    "serverlessservices",
+    "configurations",
+    "revisions",
+    "routes",
+    "services",
+    "domainmappings",
+    "domainmappings/status",
+)
+"""The resources Knative's webhooks admit, less the Ingresses and Certificates zeroserve does not install."""
+
+RESOURCES: Final[dict[str, Obj]] = {
+    "controller": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+    "activator": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "384Mi"}},
+}
+"""100m and 160Mi requested in all, where Knative requests 600m and 360Mi for its four Deployments
+(plus its ingress)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    image: str = "zeroserve:dev"
+    """The zeroserve image (the Containerfile's), for both Deployments."""
+    image_pull_policy: str = "IfNotPresent"
+    namespace: str = NAMESPACE
+    gateway_service_type: str = "LoadBalancer"
+    activator_replicas: int = 1
+    webhook: bool = True
+    """Install the admission webhook configurations (they make the API server call the controller)."""
+
+
+def manifests(opts: Options) -> list[Obj]:
+    """The objects to apply, in the order they can be applied."""
+    out: list[Obj] = [namespace(opts), *crds.crds()]
+    out += rbac(opts)
+    out += [controller(opts), activator(opts)]
+    out += services(opts)
+    if opts.webhook:
+        out += webhooks(opts)
+    fresh: list[Obj] = json.loads(json.dumps(out))  # no object shared between two places (YAML aliases)
+    return fresh
+
+
+def labels(component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": crds.NAME,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/version": __version__,
+    }
+
+
+def _meta(name: str, component: str, namespace: str = "") -> Obj:
+    meta: Obj = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    meta["labels"] = labels(component)
+    return meta
+
+
+def namespace(opts: Options) -> Obj:
+    meta = {
+        "name": opts.namespace,
+        "labels": {"app.kubernetes.io/name": crds.NAME, "app.kubernetes.io/version": __version__},
+    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+# ---- RBAC ------------------------------------------------------------------------------------------
+
+
+def _rule(groups: tuple[str, ...] | list[str], resources: list[str], verbs: tuple[str, ...] | list[str]) -> Obj:
+    return {"apiGroups": list(groups), "resources": resources, "verbs": list(verbs)}
+
+
+CONTROLLER_RULES: Final = (
+    _rule([""], ["services", "endpoints"], ALL_VERBS),
+    _rule([""], ["pods", "namespaces", "configmaps", "secrets"], READ),
+    _rule([""], ["events"], ("create", "patch", "update")),
+    _rule([""], ["endpoints/restricted"], ("create",)),
+    _rule(["discovery.k8s.io"], ["endpointslices"], ALL_VERBS),
+    _rule(["discovery.k8s.io"], ["endpointslices/restricted"], ("create",)),
+    _rule(["apps"], ["deployments", "deployments/finalizers"], ALL_VERBS),
+    _rule(["apps"], ["deployments/scale"], ("get", "update", "patch")),
+    _rule(["autoscaling"], ["horizontalpodautoscalers"], ALL_VERBS),
+    _rule(["coordination.k8s.io"], ["leases"], ALL_VERBS),
+    _rule(list(SERVING_GROUPS), ["*", "*/status", "*/finalizers"], (*ALL_VERBS, "deletecollection")),
+    _rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], READ),
+    _rule(
+        ["admissionregistration.k8s.io"],
+        ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"],
+        (*READ, "update", "patch"),
+    ),
+)
+"""What the controller (reconcilers, autoscaler, webhook) reads and writes."""
+
+ACTIVATOR_RULES: Final = (
+    _rule([""], ["services", "endpoints"], READ),
+    _rule(["discovery.k8s.io"], ["endpointslices"], READ),
+    _rule(["serving.knative.dev"], ["revisions"], READ),
+)
+
+
+def rbac(opts: Options) -> list[Obj]:
+    ns = opts.namespace
+    out: list[Obj] = []
+    for component in ("controller", "activator"):
+        out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(component, component, ns)})
+    out.append(_cluster_role("zeroserve-controller", "controller", CONTROLLER_RULES))
+    out.append(_cluster_role("zeroserve-activator", "activator", ACTIVATOR_RULES))
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _meta("zeroserve-activator", "activator", ns),
+        "rules": [_rule([""], ["configmaps", "secrets"], READ)],
+    }
+    out.append(role)
+    out.append(_binding("ClusterRoleBinding", "ClusterRole", "zeroserve-controller", "controller", ns))
+    out.append(_binding("ClusterRoleBinding", "ClusterRole", "zeroserve-activator", "activator", ns))
+    out.append(_binding("RoleBinding", "Role", "zeroserve-activator", "activator", ns))
+    out += _aggregated()
+    return out
+
+
+def _cluster_role(name: str, component: str, rules: tuple[Obj, ...], extra: dict[str, str] | None = None) -> Obj:
+    meta = _meta(name, component)
+    meta["labels"].update(extra or {})
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta, "rules": list(rules)}
+
+
+def _binding(kind: str, role_kind: str, name: str, account: str, ns: str) -> Obj:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": _meta(name, account, ns if kind == "RoleBinding" else ""),
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
+    }
+
+
+def _aggregated() -> list[Obj]:
+    """config/core/200-roles/clusterrole-namespaced.yaml: namespace admins and editors manage
+    Serving's kinds, viewers read them; everyone who may read reads the internal kinds."""
+    internal = ["networking.internal.knative.dev", "autoscaling.internal.knative.dev"]
+    out = []
+    for role, verbs in (("admin", ("*",)), ("edit", ("create", "update", "patch", "delete")), ("view", READ)):
+        rules = [_rule(["serving.knative.dev"], ["*"], verbs)]
+        if role == "view":
+            rules = [_rule(["serving.knative.dev", *internal], ["*"], READ)]
+        else:
+            rules.append(_rule(internal, ["*"], READ))
+        extra = {f"rbac.authorization.k8s.io/aggregate-to-{role}": "true"}
+        out.append(_cluster_role(f"zeroserve-namespaced-{role}", "controller", tuple(rules), extra))
+    return out
+
+
+# ---- workloads -------------------------------------------------------------------------------------
+
+_SECURITY: Final[Obj] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""Knative's containers' securityContext."""
+
+
+def _env() -> list[Obj]:
+    def field(name: str, path: str) -> Obj:
+        return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+    return [
+        field("POD_NAME", "metadata.name"),
+        field("POD_IP", "status.podIP"),
+        field("SYSTEM_NAMESPACE", "metadata.namespace"),
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+    ]
+
+
+def _deployment(opts: Options, name: str, replicas: int, container: Obj, grace: int) -> Obj:
+    selector = {"app": name, "role": name}
+    pod_labels = {**selector, **labels(name)}
+    anti = {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "labelSelector": {"matchLabels": {"app": name}},
+                        "topologyKey": "kubernetes.io/hostname",
+                    },
+                }
+            ]
+        }
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, name, opts.namespace),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "serviceAccountName": name,
+                    "affinity": anti,
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "terminationGracePeriodSeconds": grace,
+                },
+            },
+        },
+    }
+
+
+def _container(opts: Options, name: str, args: list[str], ports: list[tuple[str, int]], probe: Obj) -> Obj:
+    return {
+        "name": name,
+        "image": opts.image,
+        "imagePullPolicy": opts.image_pull_policy,
+        "args": args,
+        "env": _env(),
+        "ports": [{"name": n, "containerPort": p} for n, p in ports],
+        "resources": RESOURCES[name],
+        "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 5},
+        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 12, "initialDelaySeconds": 15},
+        "securityContext": _SECURITY,
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def controller(opts: Options) -> Obj:
+    """One controller process: reconcilers (leader-elected with a Lease), autoscaler, webhook."""
+    ports = [("metrics", METRICS_PORT), ("autoscaler", AUTOSCALER_PORT), ("https-webhook", WEBHOOK_PORT)]
+    container = _container(
+        opts,
+        "controller",
+        ["kubernetes", "controller"],
+        ports,
+        {"tcpSocket": {"port": WEBHOOK_PORT}},
+    )
+    return _deployment(opts, "controller", 1, container, 300)
+
+
+def activator(opts: Options) -> Obj:
+    """The activator and the gateway in one process, scaled horizontally."""
+    ports = [
+        ("metrics", METRICS_PORT),
+        ("http1", ACTIVATOR_PORT),
+        ("h2c", ACTIVATOR_H2C_PORT),
+        ("gateway", GATEWAY_PORT),
+    ]
+    container = _container(
+        opts,
+        "activator",
+        ["kubernetes", "activator"],
+        ports,
+        {"tcpSocket": {"port": ACTIVATOR_PORT}},
+    )
+    return _deployment(opts, "activator", opts.activator_replicas, container, 600)
+
+
+def _service(opts: Options, name: str, app: str, ports: list[tuple[str, int, int]], type_: str = "ClusterIP") -> Obj:
+    meta = _meta(name, app, opts.namespace)
+    meta["labels"]["app"] = app
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "type": type_,
+            "selector": {"app": app},
+            "ports": [{"name": n, "port": p, "targetPort": t} for n, p, t in ports],
+        },
+    }
+
+
+def services(opts: Options) -> list[Obj]:
+    return [
+        _service(
+            opts,
+            "activator-service",
+            "activator",
+            [
+                ("http-metrics", METRICS_PORT, METRICS_PORT),
+                ("http", 80, ACTIVATOR_PORT),
+                ("http2", 81, ACTIVATOR_H2C_PORT),
+            ],
+        ),
+        _service(opts, "autoscaler", "controller", [("http", AUTOSCALER_PORT, AUTOSCALER_PORT)]),
+        _service(opts, "webhook", "controller", [("https-webhook", 443, WEBHOOK_PORT)]),
+        _service(opts, "gateway", "activator", [("http", 80, GATEWAY_PORT)], opts.gateway_service_type),
+    ]
+
+
+# ---- admission -------------------------------------------------------------------------------------
+
+
+def _webhook(opts: Options, name: str, operations: list[str]) -> Obj:
+    return {
+        "name": name,
+        "admissionReviewVersions": ["v1", "v1beta1"],
+        "clientConfig": {"service": {"name": "webhook", "namespace": opts.namespace}},
+        "failurePolicy": "Fail",
+        "sideEffects": "None",
+        "timeoutSeconds": 10,
+        "rules": [
+            {
+                "apiGroups": sorted(SERVING_GROUPS),
+                "apiVersions": ["*"],
+                "operations": operations,
+                "scope": "*",
+                "resources": list(ADMITTED),
+            }
+        ],
+    }
+
+
+def webhooks(opts: Options) -> list[Obj]:
+    """config/core/webhooks/{defaulting,resource-validation}.yaml."""
+    defaulting = "webhook.serving.knative.dev"
+    validation = "validation.webhook.serving.knative.dev"
+    return [
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": _meta(defaulting, "webhook"),
+            "webhooks": [_webhook(opts, defaulting, ["CREATE", "UPDATE"])],
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": _meta(validation, "webhook"),
+            "webhooks": [_webhook(opts, validation, ["CREATE", "UPDATE", "DELETE"])],
+        },
+    ]
