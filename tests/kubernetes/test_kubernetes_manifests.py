@@ -5,8 +5,10 @@ name a Service)."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -51,7 +53,7 @@ def test_every_object_validates_against_kubernetes_schemas(obj: dict[str, Any]) 
 
 
 def test_kubernetes_validate_can_fail() -> None:
-    deployment = next(o for o in ALL if o["kind"] == "Deployment")
+    deployment = copy.deepcopy(next(o for o in ALL if o["kind"] == "Deployment"))
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = "Never"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
@@ -196,3 +198,21 @@ def test_backend_commands_say_they_are_not_implemented(command: str) -> None:
     assert (
         out.stderr.startswith("error: the Kubernetes backend is not implemented yet") and "Traceback" not in out.stderr
     )
+
+
+def test_containerfile_fits_the_deployments() -> None:
+    """The image the Deployments run: `zeroserve` is the entrypoint (their args are its subcommands),
+    a numeric non-root user (runAsNonRoot), every container port exposed."""
+    text = (Path(__file__).resolve().parents[2] / "Containerfile").read_text()
+    lines = [line.split(None, 1) for line in text.splitlines() if line and not line.startswith((" ", "#"))]
+    directives = {d: rest for d, rest in lines}
+    assert directives["ENTRYPOINT"] == '["zeroserve"]'
+    uid = directives["USER"].split(":")[0]
+    assert uid.isdigit() and int(uid) != 0
+    exposed = {int(p) for p in directives["EXPOSE"].split()}
+    for d in (o for o in ALL if o["kind"] == "Deployment"):
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            assert {p["containerPort"] for p in c["ports"]} <= exposed
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True
+            assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+    assert "PYTHONDONTWRITEBYTECODE=1" in text
