@@ -184,3 +184,17 @@ def test_keys_and_values_are_json_as_go_writes_it() -> None:
     assert serialize_element(key({"name": "<a&b>"})) == 'k:{"name":"\\u003ca\\u0026b\\u003e"}'
     assert serialize_element(value(1.0)) == "v:1"
     assert go_json({"b": 1, "a": [2.5, None]}) == '{"a":[2.5,null],"b":1}'
+
+
+def test_the_truth_of_a_set_does_not_count_its_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``with_prefix`` and the updater test sets for emptiness on every write; counting walked the tree."""
+    full = FieldSet.of(p("spec", "a"), p("status"))
+
+    def counted(self: FieldSet) -> int:
+        raise AssertionError("len() walked the set to tell whether it is empty")
+
+    monkeypatch.setattr(FieldSet, "__len__", counted)
+    assert full
+    assert full.with_prefix(field("spec"))
+    assert not FieldSet()
+    assert not full.with_prefix(field("metadata"))

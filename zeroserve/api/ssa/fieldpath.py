@@ -274,6 +274,10 @@ class FieldSet:
     def __len__(self) -> int:
         return len(self.members) + sum(len(c) for c in self.children.values())
 
+    def __bool__(self) -> bool:
+        """Whether any path is in it, without counting them all (``__len__`` walks the whole tree)."""
+        return bool(self.members) or any(self.children.values())
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FieldSet) and self.members == other.members and self.children == other.children
 
