@@ -261,3 +261,17 @@ def test_metric_schema_is_knatives() -> None:
         "spec": {"stableWindow": 60_000_000_000, "panicWindow": 6_000_000_000, "scrapeTarget": "hello-private"},
     }
     assert values.validate(schema_of("metrics.autoscaling.internal.knative.dev"), metric) == []
+
+
+def test_enum_and_format_bounds_are_checked() -> None:
+    sks = {
+        "apiVersion": "networking.internal.knative.dev/v1alpha1",
+        "kind": "ServerlessService",
+        "metadata": {"name": "hello-00001"},
+        "spec": {"mode": "Bogus", "numActivators": 2**31, "objectRef": {"kind": "Deployment", "name": "d"}},
+    }
+    errs = [str(e) for e in values.validate(schema_of("serverlessservices.networking.internal.knative.dev"), sks)]
+    assert errs == [
+        'spec.mode: Unsupported value: "Bogus": supported values: "Serve", "Proxy"',
+        "spec.numActivators: Invalid value: 2147483648: must fit in int32",
+    ]
