@@ -1103,10 +1103,12 @@ class _Deployment:
             if limits is not None:
                 cgroup = self.runtime.cgroups.create(instance_id, limits)
             spare = await forker.prepare(instance_id, () if cgroup is None else cgroup.procs_files)
-        except Exception as err:  # the zygote died or cannot fork: the next scale-up forks (and says why)
-            logger.info("no spare for %s: %s: %s", self.key, type(err).__name__, err)
+        except BaseException as err:  # the zygote died or cannot fork (the next scale-up forks, and says why)
             if cgroup is not None:
                 self.runtime.trash_cgroup(cgroup)
+            if not isinstance(err, Exception):
+                raise  # cancelled: the workload is being removed
+            logger.info("no spare for %s: %s: %s", self.key, type(err).__name__, err)
             return
         finally:
             self._sparing = None
