@@ -295,6 +295,8 @@ class LocalRuntime:
         self._last: dict[WorkloadKey, WorkloadStatus] = {}
         self._last_views: dict[WorkloadKey, tuple[InstanceView, ...]] = {}
         self._started_wall: dict[str, float] = {}
+        self._spares: set[int] = set()
+        """Pids of the zygotes' spares, registered with the lifeline (and recorded) when forked."""
         """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._reapable: dict[int, float] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -771,7 +773,10 @@ class LocalRuntime:
 
     def started(self, instance: Instance) -> None:
         assert instance.pid is not None
-        self._lifeline.register(instance.pid)
+        if instance.pid in self._spares:  # registered when it was forked (a write less on the cold path)
+            self._spares.discard(instance.pid)
+        else:
+            self._lifeline.register(instance.pid)
         if instance.sidecar_pid is not None:
             self._lifeline.register(instance.sidecar_pid)
         for pid in instance.other_pids:
@@ -784,13 +789,19 @@ class LocalRuntime:
                 asyncio.get_running_loop().call_soon(self.notify, key)
 
     def spare_made(self, spare: zygote.Spare, owner: str) -> None:
-        """Recorded as an instance (a crashed up's next start kills it and removes its cgroup)."""
+        """Recorded and registered with the lifeline as an instance is (a crashed up's next start kills it and
+        removes its cgroup; the lifeline kills it when up dies), ahead of the scale-up that starts it."""
         stat = supervisor.read_stat(spare.pid)
         self._records.add(supervisor.InstanceRecord(spare.id, owner, spare.pid, stat.start_ticks if stat else 0))
+        self._lifeline.register(spare.pid)
+        self._spares.add(spare.pid)
 
     def discard_spare(self, spare: zygote.Spare) -> None:
         spare.discard()
         self._records.discard(spare.id)
+        if spare.pid in self._spares:
+            self._spares.discard(spare.pid)
+            self._lifeline.unregister(spare.pid)
         if spare.cgroup is not None:
             self.trash_cgroup(spare.cgroup)
 
