@@ -53,6 +53,7 @@ from pathlib import Path
 from secrets import token_hex
 from typing import Any, Final, NamedTuple, TypeVar, cast
 
+from zeroserve.api import labels as serving_labels
 from zeroserve.api import selectors
 from zeroserve.api.base import Obj
 from zeroserve.api.core import NAMESPACE_ACTIVE, NAMESPACE_TERMINATING
@@ -125,6 +126,10 @@ class _Cached(NamedTuple):
 Rows = dict[tuple[str, str], _Cached]
 LabelIndex = dict[tuple[str, str], set[tuple[str, str]]]
 """(label key, value) -> the (namespace, name) of the rows that carry it."""
+INDEXED_LABELS: Final = frozenset({serving_labels.CONFIGURATION, serving_labels.ROUTE, serving_labels.SERVICE})
+"""The labels the controller (and kn) select by: a Configuration's Revisions, a Route's Services, a
+Service's objects. Only these are indexed (an entry per distinct value costs memory; most labels,
+the serviceUID for one, are distinct per object); a selector on others matches every row."""
 
 
 def resource(kind: Kind) -> str:
@@ -410,8 +415,6 @@ class SqliteStore:
         outcomes: Outcomes = []
         changes: Changes = []
         pending: list[tuple[str, str, str, _Cached | None]] = []
-        for _, args in group:  # the committed rows, read before the group writes any (args[0]: the kind)
-            self._rows(resource(args[0]))
         first_rv = self._rv
         try:
             for tx, args in group:
@@ -539,7 +542,10 @@ class SqliteStore:
                 f'Operation cannot be fulfilled on {resource(kind)} "{name}": the object has been modified; '
                 "please apply your changes to the latest version and try again"
             )
-        new = self._get_sync(kind, ns, name) if status_only else {k: v for k, v in obj.items() if k != "status"}
+        if status_only:  # current is this write's own decode: new shares all but what it sets
+            new = {**current, "metadata": dict(current["metadata"])}
+        else:
+            new = {k: v for k, v in obj.items() if k != "status"}
         source = obj if status_only else current
         if "status" in source:
             new["status"] = source["status"]
@@ -603,10 +609,16 @@ class SqliteStore:
         return obj
 
     def _exists(self, kind: Kind, ns: str, name: str) -> bool:
+        """Whether the object is there, the group's writes so far included (a create does not load a
+        resource's rows: Events are written much and read little)."""
         key = resource(kind)
         if (key, ns, name) in self._written:
             return self._written[(key, ns, name)] is not None
-        return (ns, name) in self._rows(key)
+        rows = self._cache.get(key)
+        if rows is not None:
+            return (ns, name) in rows
+        sql = "SELECT 1 FROM objects WHERE kind=? AND ns=? AND name=?"
+        return self._conn.execute(sql, (key, ns, name)).fetchone() is not None
 
 
 def _many(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -673,7 +685,7 @@ def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selecto
     ``index``: it reads them by single lookups and whole copies only (atomic under the GIL), and
     matches each row's own labels (the index may be a commit newer or older than a row)."""
     every_ns = ns is None or not kind.namespaced
-    by_value = next((r for r in selector.requirements if r.op in ("=", "in")), None)
+    by_value = next((r for r in selector.requirements if r.op in ("=", "in") and r.key in INDEXED_LABELS), None)
     candidates: Iterable[tuple[tuple[str, str], _Cached]]
     if by_value is None:
         candidates = rows.copy().items()
@@ -692,8 +704,8 @@ def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selecto
 
 def _index(index: LabelIndex, key: tuple[str, str], old: dict[str, str] | None, new: dict[str, str] | None) -> None:
     """Move ``key`` in ``index`` from its ``old`` labels to its ``new`` ones (None: no row)."""
-    before = {(k, v) for k, v in (old or {}).items() if isinstance(v, str)}
-    after = {(k, v) for k, v in (new or {}).items() if isinstance(v, str)}
+    before = {(k, v) for k, v in (old or {}).items() if k in INDEXED_LABELS and isinstance(v, str)}
+    after = {(k, v) for k, v in (new or {}).items() if k in INDEXED_LABELS and isinstance(v, str)}
     for label in before - after:
         keys = index.get(label)
         if keys is not None:
