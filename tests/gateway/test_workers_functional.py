@@ -244,3 +244,21 @@ def test_container_instances_are_never_shown_to_a_worker() -> None:
         inside.release()
     finally:
         ns.close()
+
+
+async def test_a_revision_without_instances_yet_stays_unknown_to_the_worker_activator() -> None:
+    inline = InlineQueue()
+    activator = Activator(Throttler(None), ConcurrencyReporter(_NoSink()), admission=inline)
+    gateway = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+    state = WorkerState(gateway, inline, None, activator=activator)
+    head = RequestHead("GET", "/", "HTTP/1.1", [], "hello.default.localhost", ("127.0.0.1", 1))
+    state.apply(("set_instances", "default", "r", (), (InstanceLimits(0), "", "")))
+    assert state.to_activator(head, Backend("default", "r", 100)) is None  # relayed, not held here forever
+    state.apply(("set_instances", "default", "r", (("127.0.0.1", 9),), (InstanceLimits(0), "", "")))
+    state.apply(("set_instances", "default", "r", (), (InstanceLimits(0), "", "")))  # scaled to zero
+    assert activator.throttler.revision("default", "r") is not None  # its cold start is held here now
+
+
+class _NoSink:
+    def send(self, messages: list[StatMessage]) -> None:
+        pass

@@ -150,7 +150,8 @@ class WorkerState:
             a = revision_attrs(namespace, revision, service, configuration)
             requests = self._requests[key] = self.metrics.revision(a)
         self.inline.sync(previous, current, limits, requests)
-        if self.activator is not None:
+        if self.activator is not None and (current or self.activator.throttler.revision(namespace, revision)):
+            # known from its first instance on (then its cold starts are this worker's too)
             throttler = self.activator.throttler
             throttler.set_revision(
                 namespace,
