@@ -115,7 +115,14 @@ def test_knative_metrics_match_the_requests_sent(up: Up, sink: Sink) -> None:
         "otel_scope_name": "knative.dev/serving/pkg/queue",
     }
     count = "kn_serving_invocation_duration_seconds_count"
-    text = up.api_get("/metrics")
+
+    # with gateway workers (up --workers), every process's series are summed each second: wait for the sum
+    def summed() -> str | None:
+        text = up.api_get("/metrics")
+        got = (sample(text, count, http_response_status_code=code, **rev) for code in ("200", "501"))
+        return text if tuple(got) == (GETS, POSTS) else None
+
+    text = wait_for(summed, 10, "the requests' series")
     assert sample(text, count, http_response_status_code="200", **rev) == GETS
     assert sample(text, count, http_response_status_code="501", **rev) == POSTS
     inf = "kn_serving_invocation_duration_seconds_bucket"
@@ -131,9 +138,11 @@ def test_knative_metrics_match_the_requests_sent(up: Up, sink: Sink) -> None:
     def ticked() -> bool:
         text = up.api_get("/metrics")
         desired = sample(text, "kn_revision_pods_desired", **scaling)
-        return desired is not None and sample(text, "kn_revision_pods_count", **scaling) == 1
+        # panic mode once a tick had data (a tick before the first scrape records desired only)
+        decided = sample(text, "kn_revision_panic_mode", **scaling) is not None
+        return desired is not None and decided and sample(text, "kn_revision_pods_count", **scaling) == 1
 
-    wait_for(ticked, 30, "kn_revision_pods_desired and kn_revision_pods_count 1")
+    wait_for(ticked, 30, "kn_revision_pods_desired, kn_revision_panic_mode and kn_revision_pods_count 1")
     text = up.api_get("/metrics")
     assert 'zeroserve_autoscaler_desired_pods{namespace="default",revision="hello-00001"}' in text  # kept too
     assert sample(text, "kn_revision_concurrency_target", **scaling) == 70  # 100 x 0.7 (containerConcurrency 0)

@@ -77,7 +77,7 @@ RESTART_MIN = 0.1
 RESTART_MAX = 5.0
 STABLE_AFTER = 10.0
 """A worker alive this long is healthy again: its next death restarts it after RESTART_MIN."""
-SERIES_PERIOD = 2.0
+SERIES_PERIOD = 1.0
 _HEADER = struct.Struct("!I")
 MAX_FRAME = 64 * 1024 * 1024
 
