@@ -336,3 +336,32 @@ def test_fields_changed_since_the_last_client_side_apply_still_conflict() -> Non
     live = stored(mf.update(CM, live, {**live, "data": {"a": "edited"}}, "kubectl-client-side-apply", T1))
     with pytest.raises(mf.ApplyConflict, match=r'conflict with "kubectl-client-side-apply" using v1: \.data\.a'):
         mf.apply(CM, live, cm(a="2"), "kubectl", False, T2)
+
+
+def test_the_same_entries_are_decoded_once_and_each_caller_gets_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controller writes the same object's status again and again: its managedFields decode once."""
+    entries = [
+        {
+            "manager": "controller",
+            "operation": "Update",
+            "apiVersion": "v1",
+            "time": "2026-01-01T00:00:00Z",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:data": {"f:a": {}}},
+        }
+    ]
+    calls: list[object] = []
+    real = mf.from_fields_v1  # type: ignore[attr-defined]
+
+    def counted(value: Any) -> FieldSet:
+        calls.append(value)
+        return real(value)
+
+    monkeypatch.setattr(mf, "from_fields_v1", counted)
+    monkeypatch.setattr(mf, "_decoded", {})
+    first = mf._decode_or_empty(entries)
+    first.fields.clear()
+    second = mf._decode_or_empty(json.loads(json.dumps(entries)))
+    assert len(calls) == 1
+    assert [m.manager for m in second.fields] == ["controller"]
+    assert mf._decode_or_empty([{"operation": "Nope"}]).fields == {}

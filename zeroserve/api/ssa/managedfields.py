@@ -279,11 +279,31 @@ def _meta(obj: Obj) -> Obj:
     return meta if isinstance(meta, dict) else {}
 
 
+DECODED_KEPT: Final = 4096
+"""Decoded ``managedFields`` lists kept by their JSON (:func:`_decode_or_empty`)."""
+_decoded: dict[str, Managed] = {}
+
+
 def _decode_or_empty(entries: Any) -> Managed:
+    """``decode``, or no managers when the entries do not decode. The stored objects a controller
+    writes again and again carry the same entries: their decodes are kept by their JSON (encoding
+    is C, decoding builds every field set in Python), and each caller gets its own dicts (the
+    field sets are never changed in place: their operations make new ones)."""
     try:
-        return decode(entries)
-    except ManagedFieldsError:
-        return Managed()
+        text = json.dumps(entries, sort_keys=True)
+    except (TypeError, ValueError):
+        text = None
+    found = _decoded.get(text) if text is not None else None
+    if found is None:
+        try:
+            found = decode(entries)
+        except ManagedFieldsError:
+            return Managed()
+        if text is not None:
+            if len(_decoded) >= DECODED_KEPT:
+                _decoded.clear()
+            _decoded[text] = found
+    return Managed(dict(found.fields), dict(found.times))
 
 
 def _with_fields(obj: Obj, managed: Managed) -> Obj:
