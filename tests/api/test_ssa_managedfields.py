@@ -365,3 +365,40 @@ def test_the_same_entries_are_decoded_once_and_each_caller_gets_its_own(monkeypa
     assert len(calls) == 1
     assert [m.manager for m in second.fields] == ["controller"]
     assert mf._decode_or_empty([{"operation": "Nope"}]).fields == {}
+
+
+def writes(cached: bool) -> list[dict[str, Any]]:
+    """A create, then status writes by two managers and a spec update, each over the last result."""
+    live = stored(mf.update(SVC, None, ksvc(), "kubectl", T0))
+    out = [live]
+    steps: list[tuple[mf.Scope, str, dict[str, Any]]] = [
+        (SVC_STATUS, "controller", {"status": {"observedGeneration": 1}}),
+        (SVC_STATUS, "controller", {"status": {"observedGeneration": 1, "url": "http://x"}}),
+        (SVC_STATUS, "other", {"status": {"url": "http://y"}}),
+        (SVC, "kubectl", {"spec": ksvc("example.com/b")["spec"]}),
+        (SVC_STATUS, "controller", {"status": {"observedGeneration": 2}}),
+    ]
+    for i, (scope, manager, change) in enumerate(steps):
+        if not cached:
+            mf._decoded.clear()
+        live = stored(mf.update(scope, live, {**copy.deepcopy(live), **change}, manager, f"2025-01-01T00:00:1{i}Z"))
+        out.append(live)
+    return out
+
+
+def test_what_a_write_encodes_is_what_the_next_one_decodes() -> None:
+    """The next write over an object decodes the entries this one encoded from the kept decode: the
+    same managedFields as decoding them anew, every step."""
+    assert writes(cached=True) == writes(cached=False)
+
+
+def test_a_write_keeps_the_decode_of_what_it_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    live = stored(mf.update(SVC, None, ksvc(), "kubectl", T0))
+    out = mf.update(SVC_STATUS, live, {**live, "status": {"observedGeneration": 1}}, "controller", T1)
+
+    def decoded_anew(value: Any) -> FieldSet:
+        raise AssertionError("decoded again what the last write encoded")
+
+    monkeypatch.setattr(mf, "from_fields_v1", decoded_anew)
+    again = mf.update(SVC_STATUS, stored(out), {**stored(out), "status": {"observedGeneration": 2}}, "controller", T2)
+    assert entries(again) == [("kubectl", "Update", ""), ("controller", "Update", "status")]

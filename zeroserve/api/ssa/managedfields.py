@@ -285,10 +285,10 @@ _decoded: dict[str, Managed] = {}
 
 
 def _decode_or_empty(entries: Any) -> Managed:
-    """``decode``, or no managers when the entries do not decode. The stored objects a controller
-    writes again and again carry the same entries: their decodes are kept by their JSON (encoding
-    is C, decoding builds every field set in Python), and each caller gets its own dicts (the
-    field sets are never changed in place: their operations make new ones)."""
+    """``decode``, or no managers when the entries do not decode. A controller writes the same
+    objects again and again, each time over the entries its last write encoded: those are kept by
+    their JSON (encoding it is C, decoding builds every field set in Python), and each caller gets
+    its own dicts (field sets are never changed in place: their operations make new ones)."""
     try:
         text = json.dumps(entries, sort_keys=True)
     except (TypeError, ValueError):
@@ -300,10 +300,16 @@ def _decode_or_empty(entries: Any) -> Managed:
         except ManagedFieldsError:
             return Managed()
         if text is not None:
-            if len(_decoded) >= DECODED_KEPT:
-                _decoded.clear()
-            _decoded[text] = found
+            _keep(text, found)
     return Managed(dict(found.fields), dict(found.times))
+
+
+def _keep(text: str, managed: Managed) -> None:
+    """Keep ``managed`` as the decode of the entries whose JSON is ``text`` (also when this field
+    manager has just encoded them: the next write of that object decodes what this one stored)."""
+    if len(_decoded) >= DECODED_KEPT:
+        _decoded.clear()
+    _decoded[text] = managed
 
 
 def _with_fields(obj: Obj, managed: Managed) -> Obj:
@@ -314,6 +320,8 @@ def _with_fields(obj: Obj, managed: Managed) -> Obj:
         meta.pop("managedFields", None)
     else:
         meta["managedFields"] = encoded
+        times = {m: t for m, t in managed.times.items() if m in managed.fields and t}
+        _keep(json.dumps(encoded, sort_keys=True), Managed(dict(managed.fields), times))  # what decode gives
     out["metadata"] = meta
     return out
 
