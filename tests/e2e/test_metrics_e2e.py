@@ -154,6 +154,17 @@ def test_knative_metrics_match_the_requests_sent(up: Up, sink: Sink) -> None:
     assert sample(text, "kn_revision_pods_not_ready_count", **scaling) == 0
     assert sample(text, "kn_revision_pods_terminating_count", **scaling) == 0
     activator = {"kn_revision_name": REV, "otel_scope_name": "knative.dev/serving/pkg/activator"}
+    # a gateway worker's activator (up --workers) is published with the second's sums: wait for a report
+    concurrency = "kn_revision_request_concurrency"
+    text = wait_for(
+        lambda: (
+            (t := up.api_get("/metrics"))
+            and sample(t, concurrency, kn_service_name="hello", **activator) is not None
+            and t
+        ),
+        10,
+        "an activator report",
+    )
     assert sample(text, "kn_revision_request_active", **activator) == 0
     assert sample(text, "kn_revision_request_queued", **activator) == 0
     assert sample(text, "kn_revision_request_concurrency", kn_service_name="hello", **activator) is not None
