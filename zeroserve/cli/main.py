@@ -151,7 +151,7 @@ def up(
             min=0,
             help="Gateway processes accepting on the gateway's ports (this one and N-1 workers; 0: one per core).",
         ),
-    ] = 1,
+    ] = 0,
 ) -> None:
     """Run the platform (API server, controller, autoscaler, gateway) until Ctrl-C."""
     from zeroserve.cli.up import DEFAULT_QUEUE_PROXY, QUEUE_PROXY_MODES, run_up

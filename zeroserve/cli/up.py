@@ -149,7 +149,7 @@ class UpSettings:
     """``GET /metrics`` without the token on 127.0.0.1:PORT (0: any free port; None: only the API's)."""
     workers: int = 1
     """Gateway processes accepting on the gateway's ports: this one and ``workers - 1`` worker
-    processes (:mod:`zeroserve.gateway.workers`); 0: one per core."""
+    processes (:mod:`zeroserve.gateway.workers`); 0: one per core (the CLI's default)."""
 
 
 class AlreadyRunning(Exception):
@@ -499,12 +499,13 @@ async def _serve(
             },
         )
         log.info(
-            "zeroserve up: API %s (kubeconfig %s), gateway http://%s:%d (internal :%d), %sdata %s",
+            "zeroserve up: API %s (kubeconfig %s), gateway http://%s:%d (internal :%d%s), %sdata %s",
             api.url + (f" + {api.insecure_url}" if api.insecure_url else ""),
             data_dir / kubeconfig.KUBECONFIG_FILE,
             settings.gateway_host,
             external_port,
             internal_port,
+            f", {1 + workers.count} processes" if workers is not None else "",
             f"registry {image_registry}, " if image_registry else "",
             data_dir,
         )
@@ -562,7 +563,7 @@ def run_up(
     serve_registry: bool = False,
     api_insecure_port: int | None = None,
     metrics_port: int | None = None,
-    workers: int = 1,
+    workers: int = 0,
 ) -> int:
     """Run until SIGINT/SIGTERM; the exit code for the CLI."""
     import uvloop

@@ -305,7 +305,8 @@ class Workers:
         worker.writer = writer
         writer.write(b"".join(encode(op) for op in self._snapshot()))
         asyncio.get_running_loop().create_task(self._read(worker, reader), name=f"gateway-worker-{worker.index}-feed")
-        log.info("gateway worker %d started (pid %d)", worker.index, worker.process.pid)
+        started = log.info if worker.restarts else log.debug  # up's start line counts the first ones
+        started("gateway worker %d started (pid %d)", worker.index, worker.process.pid)
 
     def _snapshot(self) -> list[Op]:
         ops: list[Op] = [("configure_logs", self._logs)]
