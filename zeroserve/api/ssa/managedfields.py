@@ -279,37 +279,11 @@ def _meta(obj: Obj) -> Obj:
     return meta if isinstance(meta, dict) else {}
 
 
-DECODED_KEPT: Final = 4096
-"""Decoded ``managedFields`` lists kept by their JSON (:func:`_decode_or_empty`)."""
-_decoded: dict[str, Managed] = {}
-
-
 def _decode_or_empty(entries: Any) -> Managed:
-    """``decode``, or no managers when the entries do not decode. A controller writes the same
-    objects again and again, each time over the entries its last write encoded: those are kept by
-    their JSON (encoding it is C, decoding builds every field set in Python), and each caller gets
-    its own dicts (field sets are never changed in place: their operations make new ones)."""
     try:
-        text = json.dumps(entries, sort_keys=True)
-    except (TypeError, ValueError):
-        text = None
-    found = _decoded.get(text) if text is not None else None
-    if found is None:
-        try:
-            found = decode(entries)
-        except ManagedFieldsError:
-            return Managed()
-        if text is not None:
-            _keep(text, found)
-    return Managed(dict(found.fields), dict(found.times))
-
-
-def _keep(text: str, managed: Managed) -> None:
-    """Keep ``managed`` as the decode of the entries whose JSON is ``text`` (also when this field
-    manager has just encoded them: the next write of that object decodes what this one stored)."""
-    if len(_decoded) >= DECODED_KEPT:
-        _decoded.clear()
-    _decoded[text] = managed
+        return decode(entries)
+    except ManagedFieldsError:
+        return Managed()
 
 
 def _with_fields(obj: Obj, managed: Managed) -> Obj:
@@ -320,8 +294,6 @@ def _with_fields(obj: Obj, managed: Managed) -> Obj:
         meta.pop("managedFields", None)
     else:
         meta["managedFields"] = encoded
-        times = {m: t for m, t in managed.times.items() if m in managed.fields and t}
-        _keep(json.dumps(encoded, sort_keys=True), Managed(dict(managed.fields), times))  # what decode gives
     out["metadata"] = meta
     return out
 
