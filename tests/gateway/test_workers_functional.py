@@ -10,10 +10,12 @@ import random
 from collections.abc import AsyncIterator
 
 import aiohttp
+import httpx
 import pytest
 
 from tests.gateway.test_gateway_functional import route
 from tests.net.upstreams import Upstream, run_upstream
+from tests.support.h2app import serve as serve_h2app
 from zeroserve.activator.handler import Activator
 from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
@@ -262,3 +264,33 @@ async def test_a_revision_without_instances_yet_stays_unknown_to_the_worker_acti
 class _NoSink:
     def send(self, messages: list[StatMessage]) -> None:
         pass
+
+
+async def test_an_http2_stream_is_relayed_over_h2c_as_it_came() -> None:
+    """gRPC through a worker that relays it: ``te: trailers`` and the HTTP/2 framing reach the app (a
+    translation to HTTP/1.1 on the loopback hop and back lost them: grpcio reset the stream), and the
+    relay adds no forwarding element over HTTP/2 either."""
+    async with serve_h2app() as (_app, port):
+        main = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+        await main.start()
+        relays = await main.start_relays()
+        worker = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0), relay_to=relays)
+        await worker.start()
+        try:
+            for gw in (main, worker):
+                gw.publish(route(1, {"hello-00001": 100}))
+            main.set_endpoints("default", "hello-00001", [("127.0.0.1", port)], h2c=True)
+            assert worker.ports is not None
+            async with httpx.AsyncClient(http1=False, http2=True) as client:
+                got = await client.get(
+                    f"http://127.0.0.1:{worker.ports[0]}/headers",
+                    headers={"Host": "hello.default.localhost", "te": "trailers"},
+                )
+            assert got.http_version == "HTTP/2"
+            seen = {k.lower(): v for k, v in json.loads(got.text)}
+            assert seen["te"] == "trailers"
+            assert seen["x-forwarded-for"] == "127.0.0.1"
+            assert seen["forwarded"].count("for=") == 1
+        finally:
+            await worker.stop(1)
+            await main.stop(1)

@@ -410,7 +410,7 @@ class Gateway:
         targets = self._hosts.get((head.host, internal)) or self._lookup(head.host, internal)
         if targets is None:
             if self._relay_to is not None:
-                return self._relay(internal)
+                return self._relay(internal, head)
             if internal:
                 local = self._local_hits.get(head.host)
                 if local is not None:
@@ -434,7 +434,7 @@ class Gateway:
                 if routed is not None:
                     return routed
             if self._relay_to is not None:
-                return self._relay(internal)
+                return self._relay(internal, head)
             msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
             return Response(503, msg.encode())
         admission = self._admission
@@ -483,7 +483,7 @@ class Gateway:
                 if routed is not None:
                     return routed
             if self._relay_to is not None:
-                return self._relay(internal)
+                return self._relay(internal, head)
             msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
             return Response(503, msg.encode())
         admission = self._admission
@@ -509,11 +509,13 @@ class Gateway:
             h2c=(backend.namespace, backend.revision) in self._h2c,
         )
 
-    def _relay(self, internal: bool) -> Target:
-        """To the main process's relay listener (a gateway worker's request it does not serve)."""
+    def _relay(self, internal: bool, head: RequestHead) -> Target:
+        """To the main process's relay listener (a gateway worker's request it does not serve), in the
+        client's protocol: an HTTP/2 stream over h2c (gRPC's ``te: trailers`` and its framing pass as
+        they came; a translation to HTTP/1.1 and back would lose them), HTTP/1.1 as it is."""
         assert self._relay_to is not None
         host, port = self._relay_to[internal]
-        return Target(host, port, timeouts=self.timeouts)
+        return Target(host, port, timeouts=self.timeouts, h2c=head.version == "2.0")
 
     def _route_contained(self, inside: str, head: RequestHead) -> Routed:
         """A contained listener's router: what the internal listener serves; loopback hosts to the

@@ -102,8 +102,11 @@ class H2Downstream(http2.H2Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.client = (str(peer[0]), int(peer[1]))
-            self.client_ip = self.client[0].encode("latin-1")
-            self.node = h.forwarded_node(self.client[0])
+            if not self.state.relay:
+                self.client_ip = self.client[0].encode("latin-1")
+                self.node = h.forwarded_node(self.client[0])
+        if self.state.relay:
+            self.node = b""  # the gateway worker before us named the client (``ProxyServer``'s ``relay``)
         self.state.connections.add(self)
         if self.state.closing:
             self.shutdown()
