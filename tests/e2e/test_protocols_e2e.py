@@ -87,30 +87,18 @@ def test_protocols_and_grpc_from_zero_through_the_inline_queue(up: Up) -> None:
 
 
 def test_protocols_and_grpc_through_sidecar_queue_proxies(tmp_path: Path) -> None:
-    up = Up(tmp_path / "data", args=("--queue-proxy", "sidecar"))
-    up.start()
-    try:
-        up.write_config(ZERO)
-        apply(
-            up,
-            service("proto-h2c", "h2app.py", "h2c"),
-            service("grpc", "grpcping.py", "h2c", {"autoscaling.knative.dev/initial-scale": "0"}),
-        )
-        ready(up, "proto-h2c")
-        ready(up, "grpc")
-        assert up.get("proto-h2c.default.localhost", "/proto") == (200, "HTTP/2.0")
-        assert at_zero(up, "grpc-00001")
-        unary, streamed, chat = grpc_calls(up, "grpc.default.localhost")
-        assert (unary, streamed, chat) == (b"pong: hi from grpc-00001", [b"0", b"1", b"2"], [b"A", b"B"])
-    finally:
-        up.stop()
+    h2c_and_grpc_from_zero(Up(tmp_path / "data", args=("--queue-proxy", "sidecar")))
 
 
 def test_protocols_and_grpc_with_gateway_workers(tmp_path: Path) -> None:
     """``--workers 3``: a gRPC channel lands on any of three processes; the first call from zero is
-    relayed to up's activator (HTTP/1.1 on the loopback hop, trailers in the last chunk), the later ones
-    are a worker's own (its activator, h2c to the app)."""
-    up = Up(tmp_path / "data", args=("--workers", "3"))
+    relayed to up's activator (over h2c, as it came), the later ones are a worker's own (its activator,
+    h2c to the app)."""
+    h2c_and_grpc_from_zero(Up(tmp_path / "data", args=("--workers", "3")), rounds=3)
+
+
+def h2c_and_grpc_from_zero(up: Up, rounds: int = 1) -> None:
+    """An h2c app answers over HTTP/2 (on new connections); gRPC's three kinds of call, the first from zero."""
     up.start()
     try:
         up.write_config(ZERO)
@@ -121,10 +109,10 @@ def test_protocols_and_grpc_with_gateway_workers(tmp_path: Path) -> None:
         )
         ready(up, "proto-h2c")
         ready(up, "grpc")
-        for _ in range(6):  # new connections: each may be accepted by another process
+        for _ in range(2 * rounds):  # new connections: each may be accepted by another gateway process
             assert up.get("proto-h2c.default.localhost", "/proto") == (200, "HTTP/2.0")
         assert at_zero(up, "grpc-00001")
-        for _ in range(3):
+        for _ in range(rounds):
             unary, streamed, chat = grpc_calls(up, "grpc.default.localhost")
             assert (unary, streamed, chat) == (b"pong: hi from grpc-00001", [b"0", b"1", b"2"], [b"A", b"B"])
     finally:

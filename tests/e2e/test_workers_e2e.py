@@ -96,13 +96,18 @@ def get_on(sock: socket.socket, host: str, path: str = "/") -> bytes:
     return head.split(b"\r\n", 1)[0]
 
 
-def test_workers_accept_and_serve_serve_mode_requests_themselves(up: Up) -> None:
+def hello_in_serve_mode(up: Up) -> None:
+    """examples/sleep as Service ``hello``, one instance, in serve mode; every gateway worker up."""
     up.cli(
         "service", "create", "hello", *HELLO,
         "--annotation", "autoscaling.knative.dev/target-burst-capacity=0", "--scale-min", "1",
     )  # fmt: skip
     wait_for(lambda: sks_mode(up, "hello-00001") == "Serve", 60, "serve mode")
     wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
+
+
+def test_workers_accept_and_serve_serve_mode_requests_themselves(up: Up) -> None:
+    hello_in_serve_mode(up)
     workers = worker_pids(up)
     assert up.endpoints["gatewayProcesses"] == WORKERS
     # Keep opening connections (each answered) until one was accepted by a worker: the kernel wakes
@@ -146,12 +151,7 @@ def test_cc1_holds_across_workers_and_the_twelfth_is_refused(up: Up) -> None:
 
 
 def test_a_killed_worker_is_started_again_and_loses_only_its_requests(up: Up) -> None:
-    up.cli(
-        "service", "create", "hello", *HELLO,
-        "--annotation", "autoscaling.knative.dev/target-burst-capacity=0", "--scale-min", "1",
-    )  # fmt: skip
-    wait_for(lambda: sks_mode(up, "hello-00001") == "Serve", 60, "serve mode")
-    wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
+    hello_in_serve_mode(up)
     victim = worker_pids(up)[0]
     stop = threading.Event()
     outcomes: list[str] = []
@@ -204,12 +204,7 @@ def test_request_logs_have_every_processs_lines(up: Up) -> None:
         "  logging.request-log-template: '{{.Request.RequestURI}} {{.Response.Code}}'\n"
     )
     wait_for(lambda: "config: reloaded" in up.log(), 10, "config applied by up")
-    up.cli(
-        "service", "create", "hello", *HELLO,
-        "--annotation", "autoscaling.knative.dev/target-burst-capacity=0", "--scale-min", "1",
-    )  # fmt: skip
-    wait_for(lambda: sks_mode(up, "hello-00001") == "Serve", 60, "serve mode")
-    wait_for(lambda: len(worker_pids(up)) == WORKERS - 1, 30, "the gateway workers")
+    hello_in_serve_mode(up)
     for i in range(24):  # a new connection each: accepted by any of the three processes
         with socket.create_connection(("127.0.0.1", up.port), timeout=10) as s:
             assert get_on(s, "hello.default.localhost", f"/?ms=0&i={i}") == b"HTTP/1.1 200 OK"

@@ -20,12 +20,11 @@ holds the events of a key whose reconcile is running and asks once it has ended.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator
 
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 from zeroserve.controller.reconcilers.base import Key
-from zeroserve.store.base import Preconditions, Propagation, Store, WatchEvent
+from zeroserve.store.base import Store, StoreWrapper
 
 RECONCILING: contextvars.ContextVar[Key | None] = contextvars.ContextVar("reconciling", default=None)
 """The key whose reconcile the running task belongs to (None outside reconciles)."""
@@ -68,26 +67,12 @@ class Echoes:
         return len(self._written)
 
 
-class EchoStore:
+class EchoStore(StoreWrapper):
     """``store``, recording in ``echoes`` the status writes of each key's own reconcile."""
 
     def __init__(self, store: Store, echoes: Echoes) -> None:
-        self._store = store
+        super().__init__(store)
         self.echoes = echoes
-
-    async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
-        return await self._store.get(kind, namespace, name)
-
-    async def list(
-        self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
-    ) -> tuple[list[Obj], int]:
-        return await self._store.list(kind, namespace, label_selector)
-
-    async def create(self, kind: Kind, obj: Obj) -> Obj:
-        return await self._store.create(kind, obj)
-
-    async def update(self, kind: Kind, obj: Obj) -> Obj:
-        return await self._store.update(kind, obj)
 
     async def update_status(self, kind: Kind, obj: Obj) -> Obj:
         written = await self._store.update_status(kind, obj)
@@ -99,21 +84,3 @@ class EchoStore:
         if reconciling is not None and sent and rv and str(rv) != str(sent) and _key(kind, written) == reconciling:
             self.echoes.wrote(reconciling, str(rv))
         return written
-
-    async def delete(
-        self,
-        kind: Kind,
-        namespace: str,
-        name: str,
-        propagation: Propagation | None = None,
-        preconditions: Preconditions | None = None,
-    ) -> Obj:
-        return await self._store.delete(kind, namespace, name, propagation, preconditions)
-
-    def watch(
-        self, kinds: tuple[Kind, ...], since: int | None = None, namespace: str | None = None
-    ) -> AsyncIterator[WatchEvent]:
-        return self._store.watch(kinds, since, namespace)
-
-    async def close(self) -> None:
-        await self._store.close()

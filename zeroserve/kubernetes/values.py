@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from zeroserve.api import wire
 from zeroserve.kubernetes.fielderror import DUPLICATE, Error, child, index, invalid, not_supported, required
 
 Schema = Mapping[str, Any]
@@ -24,19 +25,8 @@ _ROOT_FIELDS: Final = ("apiVersion", "kind", "metadata")
 
 
 def json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, Mapping) else type(value).__name__
+    """OpenAPI's name of ``value``'s type: :func:`zeroserve.api.wire.json_type`'s, "object" for a map."""
+    return "object" if isinstance(value, Mapping) else wire.json_type(value)
 
 
 def _is(type_: str, value: object) -> bool:

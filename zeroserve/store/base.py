@@ -86,3 +86,46 @@ class Store(Protocol):
         """Events after resourceVersion ``since`` (None: from now). Raises Gone if compacted."""
 
     async def close(self) -> None: ...
+
+
+class StoreWrapper:
+    """A :class:`Store` that passes every call to ``store``: a wrapper overrides only what it changes
+    (``ManagedStore``'s writes, the controller's ``EchoStore``'s status writes)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+        return await self._store.get(kind, namespace, name)
+
+    async def list(
+        self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
+    ) -> tuple[list[Obj], int]:
+        return await self._store.list(kind, namespace, label_selector)
+
+    async def create(self, kind: Kind, obj: Obj) -> Obj:
+        return await self._store.create(kind, obj)
+
+    async def update(self, kind: Kind, obj: Obj) -> Obj:
+        return await self._store.update(kind, obj)
+
+    async def update_status(self, kind: Kind, obj: Obj) -> Obj:
+        return await self._store.update_status(kind, obj)
+
+    async def delete(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        propagation: Propagation | None = None,
+        preconditions: Preconditions | None = None,
+    ) -> Obj:
+        return await self._store.delete(kind, namespace, name, propagation, preconditions)
+
+    def watch(
+        self, kinds: tuple[Kind, ...], since: int | None = None, namespace: str | None = None
+    ) -> AsyncIterator[WatchEvent]:
+        return self._store.watch(kinds, since, namespace)
+
+    async def close(self) -> None:
+        await self._store.close()

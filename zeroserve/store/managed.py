@@ -10,34 +10,24 @@ Reads, watches and deletes pass through.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import Kind
 from zeroserve.api.ssa import managedfields
 from zeroserve.clock import Clock, SystemClock, rfc3339
 from zeroserve.errors import NotFound
-from zeroserve.store.base import Preconditions, Propagation, Store, WatchEvent
+from zeroserve.store.base import Store, StoreWrapper
 
 
-class ManagedStore:
+class ManagedStore(StoreWrapper):
     """``store``, with ``manager`` recorded as the owner of what it writes."""
 
     def __init__(self, store: Store, manager: str, clock: Clock | None = None) -> None:
-        self._store = store
+        super().__init__(store)
         self.manager = manager
         self._clock = clock or SystemClock()
 
     def _now(self) -> str:
         return rfc3339(self._clock.wall())
-
-    async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
-        return await self._store.get(kind, namespace, name)
-
-    async def list(
-        self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
-    ) -> tuple[list[Obj], int]:
-        return await self._store.list(kind, namespace, label_selector)
 
     async def create(self, kind: Kind, obj: Obj) -> Obj:
         scope = managedfields.scope_of(kind)
@@ -75,21 +65,3 @@ class ManagedStore:
         if want and str(want) != live["metadata"].get("resourceVersion"):
             return None
         return live
-
-    async def delete(
-        self,
-        kind: Kind,
-        namespace: str,
-        name: str,
-        propagation: Propagation | None = None,
-        preconditions: Preconditions | None = None,
-    ) -> Obj:
-        return await self._store.delete(kind, namespace, name, propagation, preconditions)
-
-    def watch(
-        self, kinds: tuple[Kind, ...], since: int | None = None, namespace: str | None = None
-    ) -> AsyncIterator[WatchEvent]:
-        return self._store.watch(kinds, since, namespace)
-
-    async def close(self) -> None:
-        await self._store.close()
