@@ -5,6 +5,7 @@ stats and series of several processes add up. The whole, with real processes: te
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
@@ -115,7 +116,7 @@ async def test_worker_state_routes_only_cc0_serve_mode_revisions_itself(
 
 async def test_the_mirror_keeps_a_snapshot_for_a_worker_started_later(pair: tuple[Gateway, Gateway]) -> None:
     main, _ = pair
-    workers = Workers(1, listening=main.listening(), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2)))
+    workers = Workers(1, listening=main.listening(), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
     main.mirror = workers
     main.publish(route(2, {"hello-00001": 100}))
     main.set_endpoints("default", "hello-00001", [("127.0.0.1", 9)])
@@ -186,7 +187,7 @@ def test_worker_metrics_are_summed_and_their_activators_published_by_pod() -> No
     public_registry = MeterRegistry()
     public, own = QueueMetrics(public_registry), QueueMetrics(MeterRegistry())
     activator = ActivatorMetrics(public_registry)
-    workers = Workers(2, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2)))
+    workers = Workers(2, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
     rev = revision_attrs("ns", "a-00001")
     own.revision(rev).done(0.1, 200)
     theirs = QueueMetrics(MeterRegistry())
@@ -208,7 +209,7 @@ async def test_the_scraper_reads_an_instance_as_the_sum_of_every_process() -> No
     inline = InlineQueue()
     address = ("127.0.0.1", 9)
     inline.add(address, InstanceLimits()).stat = Stat("p", 1.0, 0.0, 4.0, 0.0, 10.0, 5)
-    workers = Workers(2, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2)))
+    workers = Workers(2, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
     workers._workers[0].stats = {address: Stat("w", 2.0, 1.0, 6.0, 2.0, 3.0, 4)}
     got = WorkerStats(inline, workers).stat(*address)
     assert got is not None
@@ -234,7 +235,7 @@ def test_container_instances_are_never_shown_to_a_worker() -> None:
     try:
         inside = netns.reserve(ns, 8080)
         contained = (inside.host, inside.port)
-        workers = Workers(1, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2)))
+        workers = Workers(1, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
         workers.set_instances("default", "box-00001", [contained], (InstanceLimits(0), "", ""))
         workers.set_endpoints("default", "box-00001", (contained,), False)
         workers.set_instances("default", "proc-00001", [("127.0.0.1", 9)], (InstanceLimits(0), "", ""))
@@ -294,3 +295,20 @@ async def test_an_http2_stream_is_relayed_over_h2c_as_it_came() -> None:
         finally:
             await worker.stop(1)
             await main.stop(1)
+
+
+async def test_an_absolute_form_request_is_relayed_to_the_forward_proxy_as_it_came(
+    pair: tuple[Gateway, Gateway],
+) -> None:
+    """``GET http://localhost:PORT/`` on a worker's internal listener (a client given ``http_proxy``):
+    the hop to up turns it into origin form, so it goes to up's forward-proxy relay, which refuses
+    the platform's own ports (403) as the internal listener does; a relay port is one of them."""
+    main, worker = pair
+    assert worker.ports is not None and main.ports is not None
+    for port in (main.ports[0], *main._protected):
+        reader, writer = await asyncio.open_connection("127.0.0.1", worker.ports[1])
+        writer.write(f"GET http://localhost:{port}/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+        assert b"zeroserve's own listeners" in answer

@@ -224,7 +224,8 @@ class WorkerState:
 
 async def run(args: Mapping[str, Any]) -> None:
     relay = args["relay"]
-    relay_to: tuple[Address, Address] = ((relay[0][0], int(relay[0][1])), (relay[1][0], int(relay[1][1])))
+    ext, inner, forward = ((str(a[0]), int(a[1])) for a in relay)
+    relay_to = (ext, inner, forward)
     inline = InlineQueue()
     tracer = None
     tracing = args.get("tracing")

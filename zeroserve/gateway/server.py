@@ -114,6 +114,10 @@ class RequestLogs(Protocol):
         """Log ``head`` as the queue-proxy of the instance at ``address`` would, once it is over."""
 
 
+Relays = tuple[Address, Address, Address]
+"""The main process's relay listeners: (external, internal, internal in absolute form)."""
+
+
 class Mirror(Protocol):
     """What is told each change of a gateway's tables (``zeroserve.gateway.workers.Workers``)."""
 
@@ -160,10 +164,10 @@ class Gateway:
         admission: Admission | None = None,
         limits: ConnectionLimits = GATEWAY_LIMITS,
         tracer: trace.Tracer | None = None,
-        relay_to: tuple[Address, Address] | None = None,
+        relay_to: Relays | None = None,
     ) -> None:
         """``relay_to``: a gateway worker's (:mod:`zeroserve.gateway.workers`): the main process's
-        relay listeners (external, internal), where every request goes that this process does not
+        relay listeners (:meth:`start_relays`), where every request goes that this process does not
         serve itself: a host it has no route for, a revision it shows no endpoint (proxy mode, or a
         containerConcurrency that only the main process's breaker may enforce).
 
@@ -206,11 +210,16 @@ class Gateway:
         instance takes is logged as its queue-proxy would."""
         self.pool = UpstreamPool()
         external_router, internal_router = self._router(internal=False), self._router(internal=True)
-        self._relay_routers = (external_router, internal_router)
+        forward_router: Router = self._route_forward
+        self._relay_routers = (external_router, internal_router, forward_router)
         if tracer is not None:
             from zeroserve.net.tracing import relayed_router
 
-            self._relay_routers = (relayed_router(external_router), relayed_router(internal_router))
+            self._relay_routers = (
+                relayed_router(external_router),
+                relayed_router(internal_router),
+                relayed_router(forward_router),
+            )
             from zeroserve.net.tracing import traced_router
 
             external_router = traced_router(external_router, tracer, SPAN_NAME)
@@ -243,16 +252,20 @@ class Gateway:
         """The file descriptors of the two listening sockets (what gateway workers accept on too)."""
         return (self._external.fileno(), self._internal.fileno())
 
-    async def start_relays(self) -> tuple[Address, Address]:
-        """Listen on two loopback ports with the external and internal routes, for the gateway
-        workers' relays (``relay_to``): no forwarding headers added there (the worker set them), and no
-        gateway span made (the worker's is the request's parent: ``net.tracing.relayed_router``)."""
+    async def start_relays(self) -> Relays:
+        """Listen on three loopback ports for the gateway workers' relays (``relay_to``): the external
+        routes, the internal ones, and the internal listener's forward proxy (a request that came in
+        absolute form, ``GET http://host/path``, which the hop to here turns into origin form). No
+        forwarding headers are added there (the worker set them), no gateway span made (the worker's
+        is the request's parent: ``net.tracing.relayed_router``), and the forward proxy never
+        forwards to them (they are protected as the gateway's own ports are)."""
         for router in self._relay_routers:
             server = ProxyServer(router, pool=self.pool, limits=self._internal.limits, relay=True)
             await server.start("127.0.0.1", 0)
             self._relays.append(server)
-        ext, inner = self._relays
-        return (("127.0.0.1", ext.port), ("127.0.0.1", inner.port))
+            self._protected.add(server.port)
+        ext, inner, forward = (("127.0.0.1", server.port) for server in self._relays)
+        return (ext, inner, forward)
 
     async def serve(self) -> None:
         """Start answering on the ports :meth:`start` bound with ``serving=False``."""
@@ -509,12 +522,18 @@ class Gateway:
             h2c=(backend.namespace, backend.revision) in self._h2c,
         )
 
+    def _route_forward(self, head: RequestHead) -> Routed:
+        """The forward-proxy relay listener's router: a worker's internal request that came in
+        absolute form, routed as the internal listener routes it."""
+        head.absolute = True
+        return self._route(True, head)
+
     def _relay(self, internal: bool, head: RequestHead) -> Target:
         """To the main process's relay listener (a gateway worker's request it does not serve), in the
         client's protocol: an HTTP/2 stream over h2c (gRPC's ``te: trailers`` and its framing pass as
         they came; a translation to HTTP/1.1 and back would lose them), HTTP/1.1 as it is."""
         assert self._relay_to is not None
-        host, port = self._relay_to[internal]
+        host, port = self._relay_to[2 if internal and head.absolute else internal]
         return Target(host, port, timeouts=self.timeouts, h2c=head.version == "2.0")
 
     def _route_contained(self, inside: str, head: RequestHead) -> Routed:

@@ -66,6 +66,7 @@ from typing import Any
 
 from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.gateway import routing
+from zeroserve.gateway.server import Relays
 from zeroserve.net import netns
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class Workers:
         count: int,
         *,
         listening: tuple[int, int],
-        relay_to: tuple[Address, Address],
+        relay_to: Relays,
         options: Mapping[str, object] | None = None,
         on_series: Callable[[], None] | None = None,
     ) -> None:
