@@ -27,7 +27,7 @@ from zeroserve.activator.handler import SCOPE as ACTIVATOR_SCOPE
 from zeroserve.activator.handler import Activator
 from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
-from zeroserve.autoscaler.metrics import StatMessage
+from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.gateway import routing
 from zeroserve.gateway.server import Gateway
 from zeroserve.gateway.workers import SERIES_PERIOD, Address, Op, encode, read_op
@@ -53,12 +53,11 @@ class ChannelStatSink:
     """The worker activator's ``StatSink``: its stats (the first request's poke at once) go to the
     main process, which records them into the autoscaler as its own activator's."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
+    def __init__(self, state: WorkerState) -> None:
+        self._state = state
 
     def send(self, messages: list[StatMessage]) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(encode(("stat_messages", messages)))
+        self._state.reply(("stat_messages", messages))
 
 
 GRACE = 5.0
@@ -212,6 +211,16 @@ class WorkerState:
             return None
         return activator.dispatch(head, backend.namespace, backend.revision, info, backend.headers, backend.drop)
 
+    def busy_stats(self) -> dict[Address, Stat]:
+        """The last 1 s stat of each instance of ours that had requests in it (idle ones: none sent)."""
+        stats = {}
+        for addresses in self._instances.values():
+            for address in addresses:
+                instance = self.inline.get(address)
+                if instance is not None and (instance.stat.request_count or instance.stat.average_concurrent_requests):
+                    stats[address] = instance.stat
+        return stats
+
     def series(self) -> dict[tuple[str, str], list[SeriesWire]]:
         """This worker's request metrics per revision (cumulative, as a sidecar's)."""
         return series_by_revision(self.metrics)
@@ -259,11 +268,11 @@ async def run(args: Mapping[str, Any]) -> None:
     activator = None
     if not sidecar:  # with sidecars, the main process's activator probes them (in their namespaces)
         metrics = state.activator_metrics  # Knative's kn.revision.request.* of this activator, summed by up
-        reporter = ConcurrencyReporter(ChannelStatSink(writer), f"activator-worker-{args['index']}", metrics)
+        reporter = ConcurrencyReporter(ChannelStatSink(state), f"activator-worker-{args['index']}", metrics)
         activator_tracer = provider.get_tracer(ACTIVATOR_SCOPE) if provider is not None else None
         activator = Activator(Throttler(None), reporter, admission=admission, tracer=activator_tracer, metrics=metrics)
         state.activator = activator
-    state.reply = lambda op: writer.write(encode(op))
+    state.reply = lambda op: None if writer.is_closing() else writer.write(encode(op))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -282,30 +291,23 @@ async def run(args: Mapping[str, Any]) -> None:
         idle worker sends nothing)."""
         next_at = loop.time()
         series_at = next_at + SERIES_PERIOD
-        sent: tuple[object, ...] = ({}, {}, {})
+        sent_stats: dict[Address, Stat] = {}
+        sent_series: object = {}
         while True:
             next_at += REPORT_PERIOD
             await asyncio.sleep(max(next_at - loop.time(), 0))
             now = loop.time()
             inline.report(now)
-            stats = {}
-            for key in state._instances.values():
-                for address in key:
-                    instance = inline.get(address)
-                    if instance is not None and (
-                        instance.stat.request_count or instance.stat.average_concurrent_requests
-                    ):
-                        stats[address] = instance.stat
-            if stats or sent[0]:
-                writer.write(encode(("stats", stats)))
+            stats = state.busy_stats()
+            if stats or sent_stats:  # the first idle second is sent too: up forgets the last load
+                state.reply(("stats", stats))
+            sent_stats = stats
             if now >= series_at:
                 series_at = now + SERIES_PERIOD
-                series, gauges = state.series(), state.activator_values()
-                if series != sent[1] or gauges != sent[2]:
-                    writer.write(encode(("series", series, gauges)))
-                sent = (stats, series, gauges)
-            else:
-                sent = (stats, sent[1], sent[2])
+                series = (state.series(), state.activator_values())
+                if series != sent_series:
+                    state.reply(("series", *series))
+                sent_series = series
 
     feeding = asyncio.create_task(feed())
     try:
@@ -323,7 +325,7 @@ async def run(args: Mapping[str, Any]) -> None:
     finally:
         reporting.cancel()
         feeding.cancel()
-        await gateway.stop(float(args.get("grace", GRACE)))
+        await gateway.stop(GRACE)
         if activator is not None:
             assert activator_stats is not None
             activator_stats.cancel()

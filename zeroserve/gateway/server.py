@@ -442,14 +442,7 @@ class Gateway:
             return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
         endpoints = self._endpoints.get((backend.namespace, backend.revision))
         if not endpoints:
-            if self._no_endpoints is not None:
-                routed = self._no_endpoints(head, backend)
-                if routed is not None:
-                    return routed
-            if self._relay_to is not None:
-                return self._relay(internal, head)
-            msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
-            return Response(503, msg.encode())
+            return self._no_endpoint(head, backend, internal)
         admission = self._admission
         if len(endpoints) == 1:
             endpoint = endpoints[0]
@@ -491,14 +484,7 @@ class Gateway:
             return Response(503, f"route {targets.namespace}/{targets.route} has no revision to serve\n".encode())
         endpoints = self._endpoints.get((backend.namespace, backend.revision))
         if not endpoints:
-            if self._no_endpoints is not None:
-                routed = self._no_endpoints(head, backend)
-                if routed is not None:
-                    return routed
-            if self._relay_to is not None:
-                return self._relay(internal, head)
-            msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
-            return Response(503, msg.encode())
+            return self._no_endpoint(head, backend, internal)
         admission = self._admission
         loads = self._in_flight if admission is None else admission.loads
         endpoint = routing.least_loaded(endpoints, loads, self._rand())
@@ -521,6 +507,20 @@ class Gateway:
             on_release=functools.partial(self._done, endpoint),
             h2c=(backend.namespace, backend.revision) in self._h2c,
         )
+
+    def _no_endpoint(
+        self, head: RequestHead, backend: routing.Backend, internal: bool
+    ) -> RouteResult | Awaitable[RouteResult]:
+        """A revision this gateway shows no endpoint: the ``no_endpoints`` hook (the activator), else
+        the main process (a worker's relay), else 503."""
+        if self._no_endpoints is not None:
+            routed = self._no_endpoints(head, backend)
+            if routed is not None:
+                return routed
+        if self._relay_to is not None:
+            return self._relay(internal, head)
+        msg = f"revision {backend.namespace}/{backend.revision} has no ready instance\n"
+        return Response(503, msg.encode())
 
     def _route_forward(self, head: RequestHead) -> Routed:
         """The forward-proxy relay listener's router: a worker's internal request that came in

@@ -111,6 +111,8 @@ class _Worker:
     started: float = 0.0
     restarts: int = 0
     drains: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    reading: asyncio.Task[None] | None = None
+    """The task reading its reports (held here: the loop keeps only a weak reference to a task)."""
 
 
 class Workers:
@@ -123,16 +125,14 @@ class Workers:
         listening: tuple[int, int],
         relay_to: Relays,
         options: Mapping[str, object] | None = None,
-        on_series: Callable[[], None] | None = None,
     ) -> None:
         """``count``: worker processes besides the main one. ``listening``: the gateway's two
         listening sockets' fds. ``options``: JSON given to each worker (tracing, request-log
-        directory). ``on_series``: called when a worker sent new metric series."""
+        directory, sidecar mode)."""
         self.count = count
         self._listening = listening
         self._relay_to = relay_to
         self._options = dict(options or {})
-        self._on_series = on_series
         self.on_stat_messages: Callable[[list[StatMessage]], None] | None = None
         """Where the workers' activators' stats go (the autoscaler's ``record``, which pokes)."""
         self._workers = [_Worker(i + 1) for i in range(count)]
@@ -239,10 +239,6 @@ class Workers:
         """Each live worker's activator gauges: (its activator's pod name, values by metric name)."""
         return [(f"activator-worker-{w.index}", w.gauges) for w in self._workers if w.gauges]
 
-    @property
-    def pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers if w.process is not None and w.process.returncode is None]
-
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -305,7 +301,7 @@ class Workers:
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         worker.writer = writer
         writer.write(b"".join(encode(op) for op in self._snapshot()))
-        asyncio.get_running_loop().create_task(self._read(worker, reader), name=f"gateway-worker-{worker.index}-feed")
+        worker.reading = asyncio.create_task(self._read(worker, reader), name=f"gateway-worker-{worker.index}-feed")
         started = log.info if worker.restarts else log.debug  # up's start line counts the first ones
         started("gateway worker %d started (pid %d)", worker.index, worker.process.pid)
 
@@ -335,8 +331,6 @@ class Workers:
                         future.set_result(None)
                 elif op[0] == "series":
                     worker.series, worker.gauges = op[1], op[2]
-                    if self._on_series is not None:
-                        self._on_series()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except (ValueError, pickle.UnpicklingError) as err:
