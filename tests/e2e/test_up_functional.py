@@ -102,22 +102,22 @@ def test_sigkill_loses_no_acknowledged_write(up: Up) -> None:
             return None
         return f"s{i}"
 
-    # Four writers create Services until the server dies under them; SIGKILL lands mid-stream.
-    def writer(w: int) -> list[str]:
-        done: list[str] = []
+    # Four writers create Services until the server dies under them; SIGKILL lands mid-stream,
+    # once twenty writes have been acknowledged (list.append is atomic across threads).
+    def writer(w: int) -> None:
         for i in range(100):
             name = create(w * 100 + i)
             if name is None:
                 break
-            done.append(name)
-        return done
+            acknowledged.append(name)
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(writer, w) for w in range(4)]
-        wait_for(lambda: len(client.list(SERVICE, "default")["items"]) >= 20, 60, "twenty creates")
+        wait_for(lambda: len(acknowledged) >= 20, 60, "twenty acknowledged creates")
         assert up.proc is not None
         up.proc.send_signal(signal.SIGKILL)
-        acknowledged = [name for f in futures for name in f.result()]
+        for f in futures:
+            f.result()
     up.proc.wait(timeout=30)
     assert 20 <= len(acknowledged) < 400, "the kill must land while writes are in flight"
 
