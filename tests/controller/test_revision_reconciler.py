@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from zeroserve.api.kinds import CONFIGURATION, REVISION
+from zeroserve.api.kinds import CONFIGURATION, PODAUTOSCALER, REVISION
 from zeroserve.controller.reconcilers import configuration, revision
 from zeroserve.controller.reconcilers.base import Key
 from zeroserve.runtime.base import WorkloadKey
@@ -113,12 +113,30 @@ async def test_initialized_revision_stays_ready_when_scaled_to_zero(env: Env) ->
     rev["metadata"]["labels"]["serving.knative.dev/routingState"] = "reserve"
     await env.store.update(REVISION, rev)
     env.clock.step(3600)
+    assert env.runtime.scale(WKEY, 0)  # the autoscaler's decision for an unreachable revision
     await revision.reconcile(env.deps, KEY)
     assert env.runtime.replicas[WKEY] == 0
     rev = await env.get(REVISION, "hello-00001")
     assert cond(rev, "Ready")[0] == "True"
     assert cond(rev, "Active") == ("False", "NoTraffic", "The target is not receiving traffic.")
     assert (rev["status"]["desiredReplicas"], rev["status"]["actualReplicas"]) == (0, 0)
+
+
+async def test_a_running_revision_keeps_its_scale_when_it_moves_to_reserve(env: Env) -> None:
+    """The Revision reconciler sets the scale only when it creates the workload; after that the
+    autoscaler owns it (Knative's checkAndUpdateDeployment keeps the Deployment's replicas), so a
+    routing state that flips active → reserve → active while a new revision starts, before any
+    autoscaler decision, does not stop its instance."""
+    await stamp(env)
+    await revision.reconcile(env.deps, KEY)
+    env.runtime.make_ready(WKEY)
+    rev = await env.get(REVISION, "hello-00001")
+    rev["metadata"]["labels"]["serving.knative.dev/routingState"] = "reserve"
+    await env.store.update(REVISION, rev)
+    await revision.reconcile(env.deps, KEY)
+    assert env.runtime.replicas[WKEY] == 1
+    pa = await env.get(PODAUTOSCALER, "hello-00001")
+    assert pa["spec"]["reachability"] == "Unreachable"  # the KPA may now take it to zero
 
 
 async def test_min_and_initial_scale_annotations(env: Env) -> None:

@@ -20,7 +20,8 @@ from zeroserve.api.kinds import CONFIGURATION, PODAUTOSCALER, REVISION, ROUTE, S
 from zeroserve.clock import FakeClock
 from zeroserve.config import Config, GCConfig
 from zeroserve.controller.ingress import NullIngress
-from zeroserve.controller.reconcilers import configuration, labeler, revision, route, service
+from zeroserve.api.autoscaling import PodAutoscaler
+from zeroserve.controller.reconcilers import configuration, kpa, labeler, revision, route, service
 from zeroserve.controller.reconcilers.base import Key
 from zeroserve.controller.runner import Controller
 from zeroserve.errors import Conflict, NotFound
@@ -177,7 +178,9 @@ async def test_superseded_before_it_was_ever_routed_it_goes_to_reserve_unreachab
     await revision.reconcile(env.deps, Key("Revision", "default", "hello-00002"))
     pa = await env.get(PODAUTOSCALER, "hello-00002")
     assert pa["spec"]["reachability"] == "Unreachable"
-    assert env.runtime.replicas[wk("hello-00002")] == 0  # min-scale no longer holds it
+    assert env.runtime.replicas[wk("hello-00002")] == 2  # the Revision reconciler keeps what runs, and
+    bounds = kpa.scale_bounds(PodAutoscaler.model_validate(pa), env.config)
+    assert bounds == (0, 0)  # the KPA may take it to zero: min-scale no longer holds it
 
     env.config = dataclasses.replace(env.config, gc=COLLECT_RESERVE)
     await configuration.reconcile(env.deps, CFG)
@@ -321,10 +324,12 @@ async def test_the_reproduction_through_the_whole_controller() -> None:
             await eventually(
                 _until(store, "PodAutoscaler", "hello-00002", lambda p: p["spec"].get("reachability") == "Unreachable")
             )
-            await eventually(lambda: _async(runtime.replicas.get(wk("hello-00002")) == 0))
+            # no autoscaler runs here to take it to zero (the KPA's bounds for it: test_kpa_scaler's
+            # min-ignored-when-unreachable); the collector removes it, and the runtime stops it
             config = dataclasses.replace(config, gc=COLLECT_RESERVE)
             controller.config_changed()
             await eventually(lambda: _async_none(store, "hello-00002"))
+            await eventually(lambda: _async(runtime.replicas.get(wk("hello-00002"), 0) == 0))
             assert await _get(store, "Revision", "hello-00003") is not None
     finally:
         await store.close()

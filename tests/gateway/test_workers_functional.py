@@ -312,3 +312,29 @@ async def test_an_absolute_form_request_is_relayed_to_the_forward_proxy_as_it_ca
         writer.close()
         assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
         assert b"zeroserve's own listeners" in answer
+
+
+async def test_a_route_is_ready_once_every_worker_process_serves_its_generation(upstream: Upstream) -> None:
+    """Knative's Ingress is Ready once its prober saw the generation on every gateway pod: the main
+    gateway's ``is_ready`` waits for each worker's acknowledgement, and ``on_served`` says when."""
+    main = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+    await main.start()
+    workers = Workers(2, listening=main.listening(), relay_to=await main.start_relays())
+    main.mirror = workers
+    served: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    workers.on_served = lambda ns, name: served.put_nowait((ns, name))
+    await workers.start()
+    try:
+        main.set_endpoints("default", "hello-00001", [("127.0.0.1", upstream.port)])
+        for generation in (1, 2):
+            main.publish(route(generation, {"hello-00001": 100}))
+            assert main.served_generation("default", "hello") == generation
+            assert not main.is_ready("default", "hello", generation)  # no worker has answered yet
+            async with asyncio.timeout(30):
+                assert await served.get() == ("default", "hello")
+            assert main.is_ready("default", "hello", generation)
+        main.withdraw("default", "hello")
+        assert not main.is_ready("default", "hello", 2)
+    finally:
+        await workers.stop(1)
+        await main.stop(1)

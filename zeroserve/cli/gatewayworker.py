@@ -105,6 +105,7 @@ class WorkerState:
         name = op[0]
         if name == "publish":
             self.gateway.publish(op[1])
+            self.reply(("served", op[1].namespace, op[1].name, op[1].generation))
         elif name == "withdraw":
             self.gateway.withdraw(op[1], op[2])
         elif name == "publish_mapping":

@@ -431,6 +431,8 @@ async def _serve(
         kpa_metrics=scaling_metrics,
     )
     watcher.subscribe(lambda _cfg: controller.config_changed())
+    if workers is not None:
+        workers.on_served = controller.on_ingress_ready
     # Eventing: the Brokers' durable log (DATA/eventing.db) and the dispatcher to the Triggers' subscribers.
     plane = await stack.enter_async_context(
         EventingPlane(data_dir, store, ("127.0.0.1", internal_port), lambda: watcher.current.eventing, registry)

@@ -353,6 +353,12 @@ class Controller:
         if self.queue is not None:
             self.queue.add(Key(PODAUTOSCALER.kind, key.namespace, key.revision))
 
+    def on_ingress_ready(self, namespace: str, name: str) -> None:
+        """The gateway serves a Route's latest table everywhere (every worker too): reconcile the
+        Route, whose ``IngressReady`` waited for it (Knative's prober ready callback)."""
+        if self.queue is not None:
+            self.queue.add(Key(ROUTE.kind, namespace, name))
+
     def _on_digests(self, namespace: str, name: str) -> None:
         """The background resolver has a revision's digests (or its error): reconcile it."""
         if self.queue is not None:

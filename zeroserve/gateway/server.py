@@ -123,6 +123,10 @@ class Mirror(Protocol):
 
     def publish(self, route: routing.RouteLike) -> None: ...
     def withdraw(self, namespace: str, name: str) -> None: ...
+    def serves(self, namespace: str, name: str, generation: int) -> bool:
+        """Whether every process fed serves ``generation`` of the route (or a later one)."""
+        ...
+
     def publish_mapping(self, mapping: routing.MappingLike) -> None: ...
     def withdraw_mapping(self, namespace: str, host: str) -> None: ...
     def set_endpoints(
@@ -346,8 +350,12 @@ class Gateway:
         return self._table.generation(namespace, route)
 
     def is_ready(self, namespace: str, name: str, generation: int) -> bool:
+        """Whether ``generation`` of the route is served here and by every worker fed from here
+        (Knative's Ingress is Ready once its prober saw the generation on every gateway pod)."""
         served = self.served_generation(namespace, name)
-        return served is not None and served >= generation
+        if served is None or served < generation:
+            return False
+        return self.mirror is None or self.mirror.serves(namespace, name, generation)
 
     def publish_mapping(self, mapping: routing.MappingLike) -> None:
         """Serve ``mapping.host`` as ``mapping.rewrite_host`` is served (a DomainMapping's ingress)."""

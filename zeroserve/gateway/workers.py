@@ -111,6 +111,8 @@ class _Worker:
     started: float = 0.0
     restarts: int = 0
     drains: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    served: dict[tuple[str, str], int] = field(default_factory=dict)
+    """The generation of each route it said it serves."""
     reading: asyncio.Task[None] | None = None
     """The task reading its reports (held here: the loop keeps only a weak reference to a task)."""
 
@@ -134,6 +136,9 @@ class Workers:
         self._relay_to = relay_to
         self._options = dict(options or {})
         self.on_stat_messages: Callable[[list[StatMessage]], None] | None = None
+        self.on_served: Callable[[str, str], None] | None = None
+        """Called when every live worker serves the generation of a route last published (the
+        Route reconciler's Ingress turned ready: Knative's prober's ready callback)."""
         """Where the workers' activators' stats go (the autoscaler's ``record``, which pokes)."""
         self._workers = [_Worker(i + 1) for i in range(count)]
         self._tasks: list[asyncio.Task[None]] = []
@@ -155,7 +160,14 @@ class Workers:
 
     def withdraw(self, namespace: str, name: str) -> None:
         self._routes.pop((namespace, name), None)
+        for worker in self._workers:
+            worker.served.pop((namespace, name), None)
         self._send(("withdraw", namespace, name))
+
+    def serves(self, namespace: str, name: str, generation: int) -> bool:
+        """Whether every live worker serves ``generation`` of the route, or a later one (a worker
+        being restarted is not live: it is given the whole state before it accepts)."""
+        return all(w.served.get((namespace, name), -1) >= generation for w in self._workers if w.writer is not None)
 
     def publish_mapping(self, mapping: routing.MappingLike) -> None:
         self._mappings[routing.normalize_host(mapping.host)] = mapping
@@ -298,6 +310,7 @@ class Workers:
             theirs.close()
         worker.started = asyncio.get_running_loop().time()
         worker.stats = {}
+        worker.served = {}
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         worker.writer = writer
         writer.write(b"".join(encode(op) for op in self._snapshot()))
@@ -331,6 +344,8 @@ class Workers:
                         future.set_result(None)
                 elif op[0] == "series":
                     worker.series, worker.gauges = op[1], op[2]
+                elif op[0] == "served":
+                    self._served(worker, op[1], op[2], op[3])
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except (ValueError, pickle.UnpicklingError) as err:
@@ -341,6 +356,15 @@ class Workers:
             if not future.done():
                 future.set_result(None)
         worker.drains.clear()
+
+    def _served(self, worker: _Worker, namespace: str, name: str, generation: int) -> None:
+        key = (namespace, name)
+        worker.served[key] = max(generation, worker.served.get(key, -1))
+        route = self._routes.get(key)
+        if route is None or route.generation > generation or self.on_served is None:
+            return
+        if self.serves(namespace, name, route.generation):
+            self.on_served(namespace, name)
 
     async def _supervise(self, worker: _Worker) -> None:
         delay = RESTART_MIN

@@ -189,7 +189,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     workload = make_workload(rev, cfg, sources, configsources.machine())
     want = pa_replicas(pa, rev, cfg)
     running = deps.runtime.status(wkey)
-    if running is not None and pa.status.applied_scale is not None:
+    if running is not None:
         want = running.desired  # the autoscaler scales the runtime itself: kept, as Knative keeps the Deployment's
     await deps.runtime.ensure(workload, want)
     status = deps.runtime.status(wkey) or WorkloadStatus(desired=want)
