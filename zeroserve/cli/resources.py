@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -545,6 +547,9 @@ def watch_changes(
             rows = [[str(o["metadata"].get("namespace", "")), *r] for o, r in zip(shown, rows, strict=True)]
         widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     rv = resource_version
+    # Ctrl-C ends the watch at once, as kubectl's does: a KeyboardInterrupt raised while a finalizer
+    # runs (a response or socket collected mid-stream) would be swallowed and the watch go on.
+    signal.signal(signal.SIGINT, _interrupted)
     while True:
         try:
             for _, obj in client.watch(kind, None if all_namespaces else namespace, rv):
@@ -556,6 +561,10 @@ def watch_changes(
         except errors.Gone:
             rv = str((client.list(kind, None if all_namespaces else namespace).get("metadata") or {}).get(
                 "resourceVersion") or "")  # fmt: skip
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    os._exit(130)  # every line was flushed as it was printed; nothing else to finish
 
 
 def _watch_line(
