@@ -145,6 +145,8 @@ class Workers:
         self._closing = False
         # The state a (re)started worker is given whole, then kept in step with.
         self._routes: dict[tuple[str, str], routing.RouteLike] = {}
+        self._announced: dict[tuple[str, str], int] = {}
+        """The generation of each route ``on_served`` was last called for."""
         self._mappings: dict[str, routing.MappingLike] = {}
         self._endpoints: dict[tuple[str, str], tuple[tuple[routing.Endpoint, ...], bool]] = {}
         self._instances: dict[tuple[str, str], tuple[tuple[Address, ...], object]] = {}
@@ -155,11 +157,15 @@ class Workers:
     # -- the mirror (gateway.server.Mirror) ---------------------------------------------------
 
     def publish(self, route: routing.RouteLike) -> None:
-        self._routes[(route.namespace, route.name)] = route
+        key = (route.namespace, route.name)
+        if self._routes.get(key) == route:
+            return  # a Route reconcile that changed nothing: the workers serve it already
+        self._routes[key] = route
         self._send(("publish", route))
 
     def withdraw(self, namespace: str, name: str) -> None:
         self._routes.pop((namespace, name), None)
+        self._announced.pop((namespace, name), None)
         for worker in self._workers:
             worker.served.pop((namespace, name), None)
         self._send(("withdraw", namespace, name))
@@ -363,7 +369,8 @@ class Workers:
         route = self._routes.get(key)
         if route is None or route.generation > generation or self.on_served is None:
             return
-        if self.serves(namespace, name, route.generation):
+        if self._announced.get(key, -1) < route.generation and self.serves(namespace, name, route.generation):
+            self._announced[key] = route.generation  # once per generation: the reconcile it starts publishes again
             self.on_served(namespace, name)
 
     async def _supervise(self, worker: _Worker) -> None:
