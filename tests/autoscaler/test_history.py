@@ -173,3 +173,24 @@ def test_the_multiscaler_records_every_tick_with_the_stats_it_took() -> None:
     assert history.cold_starts(KEY)[0].ready is None  # no instance ever became ready
     ms.forget(KEY)
     assert history.points(KEY) == []
+
+
+def test_a_resting_revision_is_held_as_one_run_given_back_point_by_point() -> None:
+    history = History(retention=60, max_points=10)
+    rest = point(T0, desired=0, ready=0)
+    history.record(KEY, rest)
+    for i in range(1, 31):  # 30 ticks at rest, 2 s apart: more than max_points, one element
+        history.hold(KEY, rest, T0 + 2 * i)
+    assert len(history._series[KEY].points) == 2
+    points = history.points(KEY)
+    assert [p.time for p in points] == [T0 + 2 * i for i in range(31)]
+    assert {(p.desired, p.ready) for p in points} == {(0, 0)}
+    assert [p.time for p in history.points(KEY, since=T0 + 55)] == [T0 + 56, T0 + 58, T0 + 60]
+    for i in range(31, 61):  # the first minute leaves the 60 s retention, tick by tick
+        history.hold(KEY, rest, T0 + 2 * i)
+    assert [p.time for p in history.points(KEY)] == [T0 + 2 * i for i in range(30, 61)]
+    busy = point(T0 + 123, desired=1, ready=0)
+    history.record(KEY, busy)  # a change ends the run; a later rest starts another
+    history.hold(KEY, busy, T0 + 125)
+    assert [p.time for p in history.points(KEY)][-3:] == [T0 + 120, T0 + 123, T0 + 125]
+    assert history.cold_starts(KEY)[-1].start == T0 + 123

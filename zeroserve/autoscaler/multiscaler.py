@@ -275,7 +275,7 @@ class Multiscaler:
                 self.tick(key)
             elif self._history is not None and runner.resting is not _NO_POINT:
                 wall = self._clock.wall().timestamp() if wall is None else wall
-                self._history.record(key, replace(runner.resting, time=wall))
+                self._history.hold(key, runner.resting, wall)
 
     # -- metrics in ----------------------------------------------------------------------------
 

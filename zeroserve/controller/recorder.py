@@ -5,7 +5,9 @@ never fails. The event is built and correlated at once (:mod:`zeroserve.controll
 repeats counted, similar ones combined, spam dropped), then queued; :meth:`EventRecorder.run`
 writes the queue to the store on its own task (a create, or the repeat's count, lastTimestamp and
 message on the event written before) and, every :data:`SWEEP_EVERY` seconds, deletes the events last
-seen more than ``ttl`` ago (kube-apiserver's ``--event-ttl``, one hour). The queue holds at most
+seen more than ``ttl`` ago (kube-apiserver's ``--event-ttl``, one hour): those it wrote itself,
+which it remembers by when they were last seen, and once every ``ttl`` (and at start) every stored
+event (written by an API client, or before a restart), so an idle minute reads no event at all. The queue holds at most
 ``queue_size`` events (client-go's ``maxQueuedEvents``); past that, events are dropped with a log
 line, as the broadcaster drops them. A write the store refuses is dropped too (client-go retries
 only transport errors, and the store has none).
@@ -74,6 +76,10 @@ class EventRecorder:
         self._queue: collections.deque[correlator.Correlated] = collections.deque()
         self._wake = asyncio.Event()
         self._writing = asyncio.Lock()
+        self._written: dict[tuple[str, str], float] = {}
+        """When each event this recorder wrote was last seen (Unix seconds), by namespace and name."""
+        self._next_full: float | None = None
+        """When the next sweep reads every stored event (Unix seconds; None: the first one does)."""
         self.dropped = 0
         """Events dropped because the queue was full."""
 
@@ -110,6 +116,13 @@ class EventRecorder:
             log.warning("event %s on %s dropped: %s", event.get("reason"), event["involvedObject"].get("name"), err)
             return
         self._correlator.written(stored)
+        self._remember(stored)
+
+    def _remember(self, event: Obj) -> None:
+        seen = correlator.last_seen(event)
+        if seen is not None:
+            meta = event["metadata"]
+            self._written[(meta.get("namespace", ""), meta["name"])] = seen.timestamp()
 
     async def _update(self, event: Obj) -> Obj | None:
         """The repeat of an event written before: its count, lastTimestamp and message; None if it is
@@ -123,18 +136,30 @@ class EventRecorder:
         return await self._store.update(EVENT, {**current, **changes})
 
     async def sweep(self) -> int:
-        """Delete the events past their retention; how many went."""
+        """Delete the events past their retention; how many went. The first sweep and one every
+        ``ttl`` read every stored event; the others only those this recorder wrote that are due."""
         now = self._clock.wall()
-        events, _ = await self._store.list(EVENT)
+        if self._next_full is None or now.timestamp() >= self._next_full:
+            self._next_full = now.timestamp() + self.ttl
+            events, _ = await self._store.list(EVENT)
+            for event in events:
+                self._remember(event)
+        horizon = now.timestamp() - self.ttl
         gone = 0
-        for event in events:
-            if correlator.expired(event, now, self.ttl):
-                meta = event["metadata"]
-                try:
-                    await self._store.delete(EVENT, meta.get("namespace", ""), meta["name"])
-                except NotFound:
+        for key, seen in list(self._written.items()):
+            if seen >= horizon:
+                continue
+            try:
+                event = await self._store.get(EVENT, *key)
+                if not correlator.expired(event, now, self.ttl):
+                    self._remember(event)  # seen again since (a repeat written elsewhere)
                     continue
-                gone += 1
+                await self._store.delete(EVENT, *key)
+            except NotFound:
+                self._written.pop(key, None)
+                continue
+            self._written.pop(key, None)
+            gone += 1
         return gone
 
     async def run(self) -> None:
