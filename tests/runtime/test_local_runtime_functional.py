@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -189,6 +190,8 @@ async def test_two_replicas_two_endpoints_and_idempotent_ensure(runtime: LocalRu
     status = await watch.until(lambda s: s.ready == 2)
     ports = {endpoint.port for endpoint in status.endpoints}
     assert len(ports) == 2
+    assert set(runtime.ready_endpoints(KEY)) == set(status.endpoints)  # what the autoscaler scrapes
+    assert runtime.ready_endpoints(dataclasses.replace(KEY, revision="other")) == ()
     for port in ports:
         assert (await get_json(port))["env"]["PORT"] == str(port)
     notifications = len(watch.seen)

@@ -350,8 +350,7 @@ class InlineScrapeEndpoints:
         self._runtime = runtime
 
     def endpoints(self, namespace: str, revision: str) -> Sequence[Endpoint]:
-        status = self._runtime.status(WorkloadKey(namespace, revision))
-        found = status.endpoints if status is not None else ()
+        found = self._runtime.ready_endpoints(WorkloadKey(namespace, revision))
         return tuple(Endpoint(e.host, e.port, admin_port=e.port) for e in found)
 
 

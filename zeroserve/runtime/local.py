@@ -376,6 +376,14 @@ class LocalRuntime:
         deployment = self._deployments.get(key)
         return deployment.status() if deployment is not None else None
 
+    def ready_endpoints(self, key: WorkloadKey) -> tuple[Endpoint, ...]:
+        """``status(key).endpoints`` without the rest of the status: the autoscaler asks it of every
+        revision each second, a thousand of them mostly at zero."""
+        deployment = self._deployments.get(key)
+        if deployment is None or not deployment.workload.serving:
+            return ()
+        return tuple(endpoint_of(self.host, i) for i in deployment.instances if i.ready)
+
     def instances(self, key: WorkloadKey) -> tuple[InstanceView, ...]:
         """Each instance of ``key`` as its pod shows it (the pod mirror's snapshot)."""
         deployment = self._deployments.get(key)
