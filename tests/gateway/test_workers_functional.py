@@ -262,6 +262,34 @@ async def test_a_revision_without_instances_yet_stays_unknown_to_the_worker_acti
     assert activator.throttler.revision("default", "r") is not None  # its cold start is held here now
 
 
+async def test_a_deleted_revision_frees_the_requests_a_worker_activator_holds() -> None:
+    """up's revision feed tells the workers of a deletion, as its own activator learns it: a request
+    held for the revision's cold start is answered 404 at once, not at its timeout."""
+    inline = InlineQueue()
+    activator = Activator(Throttler(None), ConcurrencyReporter(_NoSink()), admission=inline)
+    state = WorkerState(
+        Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0)), inline, None, activator=activator
+    )
+    state.apply(("set_instances", "default", "hello-00001", (("127.0.0.1", 9),), (InstanceLimits(0), "", "")))
+    state.apply(("set_instances", "default", "hello-00001", (), (InstanceLimits(0), "", "")))  # at zero
+    alone = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0), no_endpoints=state.to_activator)
+    ext, _ = await alone.start()
+    try:
+        alone.publish(route(1, {"hello-00001": 100}))
+        held = asyncio.create_task(fetch(ext, "hello.default.localhost", "/"))
+        async with asyncio.timeout(30):
+            while activator.throttler.waiting("default", "hello-00001") == 0:
+                await asyncio.sleep(0.01)
+        state.apply(("remove_revision", "default", "hello-00001"))
+        async with asyncio.timeout(30):  # its timeout is 300 s
+            status, body = await held
+        assert status == 404 and "was removed" in body
+        head = RequestHead("GET", "/", "HTTP/1.1", [], "hello.default.localhost", ("127.0.0.1", 1))
+        assert state.to_activator(head, Backend("default", "hello-00001", 100)) is None  # forgotten: relayed
+    finally:
+        await alone.stop(1)
+
+
 class _NoSink:
     def send(self, messages: list[StatMessage]) -> None:
         pass

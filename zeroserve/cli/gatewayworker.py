@@ -130,6 +130,8 @@ class WorkerState:
             task = asyncio.get_running_loop().create_task(self._drain(op[1], op[2]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif name == "remove_revision":
+            self._remove_revision(op[1], op[2])
         elif name == "ready":
             self.ready.set()
         else:
@@ -164,6 +166,14 @@ class WorkerState:
             )
             throttler.set_endpoints(namespace, revision, current)
         self._show(key)
+
+    def _remove_revision(self, namespace: str, revision: str) -> None:
+        key = (namespace, revision)
+        for table in (self._instances, self._limits, self._endpoints, self._requests, self.owners):
+            table.pop(key, None)
+        self.gateway.set_endpoints(namespace, revision, ())
+        if self.activator is not None:
+            self.activator.throttler.remove_revision(namespace, revision)
 
     def _show(self, key: tuple[str, str]) -> None:
         """The endpoints this worker routes to itself: a revision in serve mode whose instances need

@@ -450,7 +450,7 @@ async def _serve(
     # ApiServerSources: each source's changes, from its durable cursor, to its sink over the same sender.
     apiserversources = ApiServerSourceAdapters(store, plane.dispatcher.sender, api.url, data_dir, API_KINDS)
     async with multiscaler, controller, asyncio.TaskGroup() as tasks:
-        feed = RevisionFeed(store, throttler)
+        feed = RevisionFeed(store, throttler, on_deleted=workers.remove_revision if workers is not None else None)
         background = [
             tasks.create_task(watcher.run(), name="config-watcher"),
             tasks.create_task(reporter.run(), name="activator-stats"),

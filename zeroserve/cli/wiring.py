@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from zeroserve.activator import probe as activator_probe
@@ -93,10 +93,18 @@ class InProcessStatSink:
 class RevisionFeed:
     """Keeps the throttler's view of revisions (CC, the three timeouts) in step with the store."""
 
-    def __init__(self, store: Store, throttler: Throttler, default_timeout: int = 300) -> None:
+    def __init__(
+        self,
+        store: Store,
+        throttler: Throttler,
+        default_timeout: int = 300,
+        on_deleted: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._store = store
         self._throttler = throttler
         self._default_timeout = default_timeout
+        self._on_deleted = on_deleted
+        """Told each revision deleted (the gateway workers' activators fail its held requests too)."""
         self.listed = asyncio.Event()
         """Set once every stored revision is known to the throttler (the gateway waits for it)."""
 
@@ -108,6 +116,8 @@ class RevisionFeed:
         namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
         if deleted:
             self._throttler.remove_revision(namespace, name)
+            if self._on_deleted is not None:
+                self._on_deleted(namespace, name)
             return
         cc = spec.get("containerConcurrency")
         timeout = spec.get("timeoutSeconds")

@@ -170,6 +170,14 @@ class Workers:
             worker.served.pop((namespace, name), None)
         self._send(("withdraw", namespace, name))
 
+    def remove_revision(self, namespace: str, revision: str) -> None:
+        """The revision was deleted: each worker's activator answers the requests it holds for it
+        (as the main process's does) and forgets it."""
+        self._instances.pop((namespace, revision), None)
+        self._endpoints.pop((namespace, revision), None)
+        self._log_instances.pop((namespace, revision), None)
+        self._send(("remove_revision", namespace, revision))
+
     def serves(self, namespace: str, name: str, generation: int) -> bool:
         """Whether every live worker serves ``generation`` of the route, or a later one (a worker
         being restarted is not live: it is given the whole state before it accepts)."""
