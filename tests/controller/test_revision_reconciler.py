@@ -139,6 +139,18 @@ async def test_a_running_revision_keeps_its_scale_when_it_moves_to_reserve(env: 
     assert pa["spec"]["reachability"] == "Unreachable"  # the KPA may now take it to zero
 
 
+async def test_a_revision_first_seen_in_reserve_starts_at_its_initial_scale(env: Env) -> None:
+    """Knative's MakeDeployment starts a Deployment at the initial scale whatever the routing state
+    (and the KPA raises only an initial scale above 1): a new revision the labeler moved to reserve
+    for a moment, before its first reconcile, must not be created at zero and stay there."""
+    await stamp(env)
+    rev = await env.get(REVISION, "hello-00001")
+    rev["metadata"]["labels"]["serving.knative.dev/routingState"] = "reserve"
+    await env.store.update(REVISION, rev)
+    await revision.reconcile(env.deps, KEY)
+    assert env.runtime.replicas[WKEY] == 1
+
+
 async def test_min_and_initial_scale_annotations(env: Env) -> None:
     await stamp(
         env, annotations={"autoscaling.knative.dev/min-scale": "2", "autoscaling.knative.dev/initialScale": "3"}

@@ -51,7 +51,6 @@ from zeroserve.controller.resources import owners
 from zeroserve.controller.resources.configdata import references
 from zeroserve.controller.resources.pa import make_pa
 from zeroserve.controller.resources.pullsecrets import FAILED_TO_RETRIEVE, pull_secrets
-from zeroserve.controller.resources.revision import RESERVE
 from zeroserve.controller.resources.workload import image_pull_secrets, make_workload
 from zeroserve.images.keyring import Keyring
 from zeroserve.runtime.base import WorkloadKey, WorkloadStatus
@@ -82,10 +81,11 @@ def _annotation_int(annotations: Mapping[str, str], keys: tuple[str, ...]) -> in
 
 
 def replicas(rev: Revision, cfg: Config) -> int:
-    """Instances to run before an autoscaler decides: 0 when routed to nobody (reserve), else
-    max(min-scale, initial scale) (initial-scale 0 only with allow-zero-initial-scale)."""
-    if rev.metadata.labels.get(labels.ROUTING_STATE) == RESERVE:
-        return 0
+    """Instances a new workload starts with, before an autoscaler decides: max(min-scale, initial
+    scale) (initial-scale 0 only with allow-zero-initial-scale), whatever the routing state, as
+    Knative's MakeDeployment: a revision that is briefly ``reserve`` while a Route's labeler catches
+    up with its Configuration would otherwise start with none, and the KPA raises only an initial
+    scale above 1 (scaler.go). An unreachable revision's KPA takes it to zero."""
     ann = rev.metadata.annotations
     return max(_annotation_int(ann, MIN_SCALE), targets.initial_scale(ann, cfg.autoscaler))
 
