@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import CONFIGURATION, PODAUTOSCALER, REVISION, ROUTE, SERVICE
 from zeroserve.clock import FakeClock
 from zeroserve.config import Config, GCConfig
 from zeroserve.controller.ingress import NullIngress
-from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.controller.reconcilers import configuration, kpa, labeler, revision, route, service
 from zeroserve.controller.reconcilers.base import Key
 from zeroserve.controller.runner import Controller
