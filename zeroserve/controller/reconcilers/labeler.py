@@ -24,11 +24,10 @@ from datetime import datetime
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
 from zeroserve.api.conditions import READY
-from zeroserve.api.configuration import Configuration
 from zeroserve.api.kinds import CONFIGURATION, REVISION, Kind
 from zeroserve.api.route import Route
 from zeroserve.clock import rfc3339
-from zeroserve.controller.reconcilers.base import Deps, get_or_none, load, write_meta
+from zeroserve.controller.reconcilers.base import Deps, get_or_none, write_meta
 from zeroserve.controller.resources.revision import ACTIVE, RESERVE
 
 
@@ -78,29 +77,42 @@ def _resolved(route: Route) -> bool:
     )
 
 
-async def listed(deps: Deps, route: Route) -> tuple[set[str], set[str]]:
-    """(revisions, configurations) the route marks (metasync.go ``syncRoutingMeta``'s walk)."""
+async def listed(deps: Deps, route: Route) -> tuple[dict[str, Obj | None], dict[str, Obj]]:
+    """(revisions, configurations) the route marks (metasync.go ``syncRoutingMeta``'s walk), by name,
+    with the stored objects read on the way (a latest created revision only by name: None); each is
+    read once however many traffic targets name it."""
     ns = route.metadata.namespace or ""
-    revisions: set[str] = set()
-    configs: set[str] = set()
+    revisions: dict[str, Obj | None] = {}
+    configs: dict[str, Obj] = {}
+    missing: set[tuple[str, str]] = set()
+
+    async def read(kind: Kind, name: str) -> Obj | None:
+        found = revisions.get(name) if kind is REVISION else configs.get(name)
+        if found is not None or (kind.kind, name) in missing:
+            return found
+        found = await get_or_none(deps.store, kind, ns, name)
+        if found is None:
+            missing.add((kind.kind, name))
+        return found
+
     for tt in [*route.status.traffic, *route.spec.traffic]:
         config_name = tt.configuration_name
         if tt.revision_name:
-            rev = await get_or_none(deps.store, REVISION, ns, tt.revision_name)
+            rev = await read(REVISION, tt.revision_name)
             if rev is None:
                 continue  # not there (yet): its creation enqueues the route
-            revisions.add(tt.revision_name)
+            revisions[tt.revision_name] = rev
             owner = next((r for r in rev["metadata"].get("ownerReferences", []) if r.get("controller")), None)
             if owner is not None and owner.get("kind") == CONFIGURATION.kind:
                 config_name = owner.get("name")
         if config_name:
-            found = await load(deps.store, CONFIGURATION, Configuration, ns, config_name)
+            found = await read(CONFIGURATION, config_name)
             if found is None:
                 continue
-            configs.add(config_name)
-            latest = found[1].status.latest_created_revision_name
-            if latest and tt.latest_revision:
-                revisions.add(latest)
+            configs[config_name] = found
+            latest = (found.get("status") or {}).get("latestCreatedRevisionName")
+            if latest and tt.latest_revision and latest not in revisions:
+                revisions[latest] = None
     return revisions, configs
 
 
@@ -109,11 +121,11 @@ async def sync(deps: Deps, route: Route) -> None:
     ns, name = route.metadata.namespace or "", route.metadata.name or ""
     revisions, configs = await listed(deps, route)
     if _resolved(route):
-        await clear(deps, ns, name, revisions, configs)
+        await clear(deps, ns, name, revisions.keys(), configs.keys())
     now = deps.now()
-    for kind, names in ((REVISION, revisions), (CONFIGURATION, configs)):
-        for obj_name in sorted(names):
-            obj = await get_or_none(deps.store, kind, ns, obj_name)
+    for kind, objs in ((REVISION, revisions), (CONFIGURATION, configs)):
+        for obj_name in sorted(objs):
+            obj = objs[obj_name] or await get_or_none(deps.store, kind, ns, obj_name)
             if obj is not None:
                 await _patch(deps, kind, obj, name, False, now)
 
