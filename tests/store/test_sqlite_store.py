@@ -64,6 +64,26 @@ async def test_create_sets_identity_and_messages(store: SqliteStore) -> None:
         await store.get(SERVICE, "other", "hello")
 
 
+async def test_an_integer_beyond_64_bits_is_stored_and_read_back(tmp_path: Path) -> None:
+    """The rows are orjson's, which refuses integers beyond 64 bits; an unmodelled field may hold one
+    (the API decodes JSON with Python's json module): the json module writes and reads that row."""
+    store = await SqliteStore.open(tmp_path / "big.db", clock=FakeClock())
+    try:
+        big = svc("big")
+        big["spec"]["template"]["spec"]["containers"][0]["x-huge"] = 2**70
+        await store.create(SERVICE, big)
+        got = await store.get(SERVICE, "default", "big")
+        assert got["spec"]["template"]["spec"]["containers"][0]["x-huge"] == 2**70
+    finally:
+        await store.close()
+    reopened = await SqliteStore.open(tmp_path / "big.db", clock=FakeClock())  # read from the table
+    try:
+        got = await reopened.get(SERVICE, "default", "big")
+        assert got["spec"]["template"]["spec"]["containers"][0]["x-huge"] == 2**70
+    finally:
+        await reopened.close()
+
+
 async def test_create_requires_a_name_or_generate_name(store: SqliteStore) -> None:
     with pytest.raises(Invalid, match="name or generateName is required"):
         await store.create(SERVICE, {"metadata": {}, "spec": {}})

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import ssl
 import uuid
@@ -30,7 +29,7 @@ from typing import Any, Final, Protocol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from zeroserve.api import corevalidation, fieldselectors, names, selectors, wire
+from zeroserve.api import corevalidation, fieldselectors, jsoncodec, names, selectors, wire
 from zeroserve.api.base import Obj
 from zeroserve.api.core import DEFAULT_NAMESPACE
 from zeroserve.api.kinds import API_KINDS, NAMESPACE, Kind
@@ -111,9 +110,7 @@ MAX_REQUEST_BODY: Final = 3 * 1024 * 1024
 
 
 def _json(data: Obj, code: int = 200) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, separators=(",", ":")).encode(), status=code, content_type="application/json"
-    )
+    return web.Response(body=jsoncodec.dumps(data), status=code, content_type="application/json")
 
 
 async def _text_ok(_: web.Request) -> web.StreamResponse:
@@ -699,7 +696,7 @@ class ApiServer:
     ) -> None:
         async def send(type_: str, obj: Obj) -> None:
             body = obj if type_ == "ERROR" else render(obj)
-            await response.write(json.dumps({"type": type_, "object": body}, separators=(",", ":")).encode() + b"\n")
+            await response.write(jsoncodec.dumps({"type": type_, "object": body}) + b"\n")
 
         events: AsyncIterator[WatchEvent] | None = None
         try:
@@ -732,7 +729,7 @@ def _now() -> datetime:
 
 
 def _aggregated(doc: Obj) -> web.Response:
-    body = json.dumps(doc, separators=(",", ":")).encode()
+    body = jsoncodec.dumps(doc)
     headers = {"Content-Type": discovery.AGGREGATED_CONTENT_TYPE, "Vary": "Accept"}
     return web.Response(body=body, headers=headers)
 

@@ -44,7 +44,6 @@ removes the ``kubernetes`` finalizer; the namespace goes when both finalizer lis
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -53,8 +52,8 @@ from pathlib import Path
 from secrets import token_hex
 from typing import Any, Final, NamedTuple, TypeVar, cast
 
+from zeroserve.api import jsoncodec, selectors
 from zeroserve.api import labels as serving_labels
-from zeroserve.api import selectors
 from zeroserve.api.base import Obj
 from zeroserve.api.core import NAMESPACE_ACTIVE, NAMESPACE_TERMINATING
 from zeroserve.api.kinds import NAMESPACE, SECRET, Kind
@@ -147,13 +146,16 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 def _dumps(obj: Obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+    return jsoncodec.dumps(obj, sort_keys=True).decode()
+
+
+_loads = jsoncodec.loads
 
 
 def _copy(obj: Obj) -> Obj:
     """A deep copy of a wire object, through JSON (several times faster than ``copy.deepcopy``; what
     the store keeps of it is its JSON anyway)."""
-    return cast(Obj, json.loads(json.dumps(obj)))
+    return cast(Obj, _loads(_dumps(obj)))
 
 
 def _spec_of(obj: Obj) -> Obj:
@@ -364,7 +366,7 @@ class SqliteStore:
             index: LabelIndex = {}
             for ns, name, stored in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
                 body = self._open_row(key, ns, name, stored)
-                labels = json.loads(body).get("metadata", {}).get("labels") or {}
+                labels = _loads(body).get("metadata", {}).get("labels") or {}
                 rows[(ns, name)] = _Cached(labels, body)
                 _index(index, (ns, name), None, labels)
             self._labels[key] = index  # before the rows: a reader that finds them finds it
@@ -675,7 +677,7 @@ def _spec_finalizers(kind: Kind, obj: Obj) -> list[str]:
 def _decoded(kind: Kind, row: _Cached | None, name: str) -> Obj:
     if row is None:
         raise NotFound(f'{resource(kind)} "{name}" not found')
-    return cast(Obj, json.loads(row.body))
+    return cast(Obj, _loads(row.body))
 
 
 def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selector: selectors.Selector) -> Objs:
@@ -699,7 +701,7 @@ def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selecto
         for key, row in candidates
         if (every_ns or key[0] == ns) and (not selector or selector.matches(row.labels))
     )
-    return [cast(Obj, json.loads(body)) for _, body in matches]
+    return [cast(Obj, _loads(body)) for _, body in matches]
 
 
 def _index(index: LabelIndex, key: tuple[str, str], old: dict[str, str] | None, new: dict[str, str] | None) -> None:
@@ -726,4 +728,4 @@ def _meta(conn: sqlite3.Connection, key: str) -> int:
 
 
 def _event(change: Change, by_key: dict[str, Kind]) -> WatchEvent:
-    return WatchEvent(change.type, by_key[change.kind_key], json.loads(change.body), change.rv)
+    return WatchEvent(change.type, by_key[change.kind_key], _loads(change.body), change.rv)
