@@ -136,10 +136,10 @@ class Workers:
         self._relay_to = relay_to
         self._options = dict(options or {})
         self.on_stat_messages: Callable[[list[StatMessage]], None] | None = None
+        """Where the workers' activators' stats go (the autoscaler's ``record``, which pokes)."""
         self.on_served: Callable[[str, str], None] | None = None
         """Called when every live worker serves the generation of a route last published (the
         Route reconciler's Ingress turned ready: Knative's prober's ready callback)."""
-        """Where the workers' activators' stats go (the autoscaler's ``record``, which pokes)."""
         self._workers = [_Worker(i + 1) for i in range(count)]
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False

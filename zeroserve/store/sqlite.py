@@ -149,13 +149,10 @@ def _dumps(obj: Obj) -> str:
     return jsoncodec.dumps(obj, sort_keys=True).decode()
 
 
-_loads = jsoncodec.loads
-
-
 def _copy(obj: Obj) -> Obj:
     """A deep copy of a wire object, through JSON (several times faster than ``copy.deepcopy``; what
-    the store keeps of it is its JSON anyway)."""
-    return cast(Obj, _loads(_dumps(obj)))
+    the store keeps of it is its JSON anyway); its keys in their order."""
+    return cast(Obj, jsoncodec.loads(jsoncodec.dumps(obj)))
 
 
 def _spec_of(obj: Obj) -> Obj:
@@ -366,7 +363,7 @@ class SqliteStore:
             index: LabelIndex = {}
             for ns, name, stored in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
                 body = self._open_row(key, ns, name, stored)
-                labels = _loads(body).get("metadata", {}).get("labels") or {}
+                labels = jsoncodec.loads(body).get("metadata", {}).get("labels") or {}
                 rows[(ns, name)] = _Cached(labels, body)
                 _index(index, (ns, name), None, labels)
             self._labels[key] = index  # before the rows: a reader that finds them finds it
@@ -677,7 +674,7 @@ def _spec_finalizers(kind: Kind, obj: Obj) -> list[str]:
 def _decoded(kind: Kind, row: _Cached | None, name: str) -> Obj:
     if row is None:
         raise NotFound(f'{resource(kind)} "{name}" not found')
-    return cast(Obj, _loads(row.body))
+    return cast(Obj, jsoncodec.loads(row.body))
 
 
 def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selector: selectors.Selector) -> Objs:
@@ -701,7 +698,7 @@ def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selecto
         for key, row in candidates
         if (every_ns or key[0] == ns) and (not selector or selector.matches(row.labels))
     )
-    return [cast(Obj, _loads(body)) for _, body in matches]
+    return [cast(Obj, jsoncodec.loads(body)) for _, body in matches]
 
 
 def _index(index: LabelIndex, key: tuple[str, str], old: dict[str, str] | None, new: dict[str, str] | None) -> None:
@@ -728,4 +725,4 @@ def _meta(conn: sqlite3.Connection, key: str) -> int:
 
 
 def _event(change: Change, by_key: dict[str, Kind]) -> WatchEvent:
-    return WatchEvent(change.type, by_key[change.kind_key], _loads(change.body), change.rv)
+    return WatchEvent(change.type, by_key[change.kind_key], jsoncodec.loads(change.body), change.rv)

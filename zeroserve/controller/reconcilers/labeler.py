@@ -84,16 +84,12 @@ async def listed(deps: Deps, route: Route) -> tuple[dict[str, Obj | None], dict[
     ns = route.metadata.namespace or ""
     revisions: dict[str, Obj | None] = {}
     configs: dict[str, Obj] = {}
-    missing: set[tuple[str, str]] = set()
+    read_before: dict[tuple[str, str], Obj | None] = {}
 
     async def read(kind: Kind, name: str) -> Obj | None:
-        found = revisions.get(name) if kind is REVISION else configs.get(name)
-        if found is not None or (kind.kind, name) in missing:
-            return found
-        found = await get_or_none(deps.store, kind, ns, name)
-        if found is None:
-            missing.add((kind.kind, name))
-        return found
+        if (kind.kind, name) not in read_before:
+            read_before[(kind.kind, name)] = await get_or_none(deps.store, kind, ns, name)
+        return read_before[(kind.kind, name)]
 
     for tt in [*route.status.traffic, *route.spec.traffic]:
         config_name = tt.configuration_name
