@@ -186,6 +186,23 @@ def test_a_status_write_is_its_own_manager_and_cannot_own_spec() -> None:
     assert fields_of(out, "controller") == {"f:status": {".": {}, "f:observedGeneration": {}}}
 
 
+def test_a_status_write_leaves_the_entries_without_status_fields_exactly_as_they_were(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    live = stored(mf.update(SVC, None, ksvc(), "kubectl", T0))
+    live = stored(mf.update(SVC_STATUS, live, {**live, "status": {"observedGeneration": 1}}, "controller", T0))
+    live = stored(mf.update(SVC, live, {**live, "metadata": {**live["metadata"], "labels": {"a": "b"}}}, "labeler", T0))
+    new = {**copy.deepcopy(live), "status": {"observedGeneration": 2, "url": "http://x"}}
+    out = mf.update(SVC_STATUS, live, new, "controller", T1)
+    untouched = [e for e in live["metadata"]["managedFields"] if e["manager"] != "controller"]
+    kept = [e for e in out["metadata"]["managedFields"] if e["manager"] != "controller"]
+    assert kept == untouched
+    assert all(k["fieldsV1"] is u["fieldsV1"] for k, u in zip(kept, untouched, strict=True))  # not decoded again
+    assert fields_of(out, "controller") == {"f:status": {".": {}, "f:observedGeneration": {}, "f:url": {}}}
+    monkeypatch.setattr(mf, "_untouched", lambda entries, _touched, _mine: (entries, []))
+    assert mf.update(SVC_STATUS, live, new, "controller", T1) == out  # as when every entry is decoded
+
+
 def test_the_main_resource_never_owns_status() -> None:
     out = mf.update(SVC, None, {**ksvc(), "status": {"observedGeneration": 1}}, "kubectl", T0)
     assert "f:status" not in fields_of(out, "kubectl")

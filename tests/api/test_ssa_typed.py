@@ -245,6 +245,15 @@ def test_compare_counts_true_and_one_apart() -> None:
     assert typed.compare(T, {"port": 1}, {"port": 1.0}).same()
 
 
+def test_compare_skips_equal_subtrees_but_not_ones_that_only_look_equal() -> None:
+    nested = {"struct": {"a": "1", "b": "2"}, "list": [{"name": "x", "value": 1}]}
+    reordered = {"list": [{"value": 1, "name": "x"}], "struct": {"b": "2", "a": "1"}}
+    assert typed.compare(T, nested, reordered).same()
+    flipped = {"struct": {"a": "1", "b": "2"}, "list": [{"name": "x", "value": True}]}
+    assert paths(typed.compare(T, nested, flipped).modified) == ['.list[name="x"].value']
+    assert typed.compare(T, nested, {**nested, "list": [{"name": "x", "value": 1.0}]}).same()
+
+
 def test_compare_excluding_drops_whole_subtrees() -> None:
     c = typed.compare(T, {}, {"struct": {"a": "1"}, "name": "x"}).excluding(FieldSet.of(p("struct")))
     assert paths(c.added) == [".name"]

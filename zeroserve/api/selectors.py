@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from zeroserve.errors import BadRequest
@@ -154,8 +155,10 @@ class _Parser:
         return Selector(tuple(reqs))
 
 
+@lru_cache(maxsize=1024)
 def parse(text: str | None) -> Selector:
-    """A label selector; None or blank selects everything. Raises BadRequest on bad syntax."""
+    """A label selector; None or blank selects everything. Raises BadRequest on bad syntax.
+    Remembered (selectors are immutable): the controller lists by the same few each reconcile."""
     if text is None or not text.strip():
         return EVERYTHING
     return _Parser(text).selector()

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -198,35 +199,40 @@ def decode(entries: Any) -> Managed:
     if not isinstance(entries, list):
         raise ManagedFieldsError("managedFields must be a list")
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ManagedFieldsError(f"managed fields entry {i} must be an object")
-        operation = entry.get("operation")
-        if operation not in (APPLY, UPDATE):
-            raise ManagedFieldsError("operation must be `Apply` or `Update`")
-        version = entry.get("apiVersion")
-        if not isinstance(version, str) or not version:
-            raise ManagedFieldsError("apiVersion must not be empty")
-        fields_type = entry.get("fieldsType") or ""
-        if fields_type != FIELDS_V1:
-            what = "missing fieldsType" if not fields_type else f"invalid fieldsType {json.dumps(fields_type)}"
-            raise ManagedFieldsError(f"{what} in managed fields entry {i}")
-        manager = Manager(
-            str(entry.get("manager") or ""),
-            operation,
-            version if operation == UPDATE else "",
-            str(entry.get("subresource") or ""),
-        )
+        manager = _manager_of(i, entry)
         try:
             owned = from_fields_v1(entry.get("fieldsV1") or {})
         except FieldsError as e:
             raise ManagedFieldsError(f"error decoding set of managed fields entry {i}: {e}") from None
-        out.fields[manager] = VersionedSet(owned, version, operation == APPLY)
+        out.fields[manager] = VersionedSet(owned, entry["apiVersion"], manager.operation == APPLY)
         time = entry.get("time")
         if isinstance(time, str) and time:
             out.times[manager] = time
         else:
             out.times.pop(manager, None)
     return out
+
+
+def _manager_of(i: int, entry: Any) -> Manager:
+    """Entry ``i``'s manager (ManagedFieldsError when the entry is not one), its fields unread."""
+    if not isinstance(entry, dict):
+        raise ManagedFieldsError(f"managed fields entry {i} must be an object")
+    operation = entry.get("operation")
+    if operation not in (APPLY, UPDATE):
+        raise ManagedFieldsError("operation must be `Apply` or `Update`")
+    version = entry.get("apiVersion")
+    if not isinstance(version, str) or not version:
+        raise ManagedFieldsError("apiVersion must not be empty")
+    fields_type = entry.get("fieldsType") or ""
+    if fields_type != FIELDS_V1:
+        what = "missing fieldsType" if not fields_type else f"invalid fieldsType {json.dumps(fields_type)}"
+        raise ManagedFieldsError(f"{what} in managed fields entry {i}")
+    return Manager(
+        str(entry.get("manager") or ""),
+        operation,
+        version if operation == UPDATE else "",
+        str(entry.get("subresource") or ""),
+    )
 
 
 def _seconds(time: str | None) -> float:
@@ -238,11 +244,12 @@ def _seconds(time: str | None) -> float:
         return 0
 
 
-def encode(managed: Managed) -> list[Obj] | None:
-    """The ``managedFields`` list (None when no manager is left: the field goes)."""
-    if not managed.fields:
+def encode(managed: Managed, verbatim: Sequence[Obj] = ()) -> list[Obj] | None:
+    """The ``managedFields`` list (None when no manager is left: the field goes), with the
+    ``verbatim`` entries a write left as they were."""
+    if not managed.fields and not verbatim:
         return None
-    entries: list[Obj] = []
+    entries: list[Obj] = [{k: e[k] for k in _ENTRY_ORDER if k in e} for e in verbatim]
     for manager, owned in managed.fields.items():
         entry: Obj = {
             "manager": manager.manager,
@@ -286,10 +293,10 @@ def _decode_or_empty(entries: Any) -> Managed:
         return Managed()
 
 
-def _with_fields(obj: Obj, managed: Managed) -> Obj:
+def _with_fields(obj: Obj, managed: Managed, verbatim: Sequence[Obj] = ()) -> Obj:
     out = dict(obj)
     meta = dict(_meta(obj))
-    encoded = encode(managed)
+    encoded = encode(managed, verbatim)
     if encoded is None:
         meta.pop("managedFields", None)
     else:
@@ -383,27 +390,60 @@ def update(scope: Scope, live: Obj | None, new: Obj, manager: str, now: str) -> 
     ones are kept)."""
     live_obj = live or {}
     try:
-        if scope.subresource:
-            managed = _decode_or_empty(_meta(live_obj).get("managedFields"))
+        stored = _meta(live_obj).get("managedFields")
+        requested = None if scope.subresource else _meta(new).get("managedFields")
+        plain_live, plain_new = _without_fields(live_obj), _without_fields(new)
+        verbatim: list[Obj] = []
+        if not scope.subresource and _reset_requested(requested):
+            managed = Managed()
         else:
-            requested = _meta(new).get("managedFields")
-            if _reset_requested(requested):
-                managed = Managed()
-            else:
-                managed = _decode_or_empty(requested)
-                if not managed.fields:
-                    managed = _decode_or_empty(_meta(live_obj).get("managedFields"))
-        plain_new = _without_fields(new)
-        if not managed.fields and _meta(live_obj).get("uid"):
+            managed = _decode_or_empty(requested)
+            if not managed.fields:
+                mine = Manager(manager or "unknown", UPDATE, scope.api_version, scope.subresource)
+                changing, verbatim = _untouched(stored, _differing_keys(plain_live, plain_new), mine)
+                try:
+                    managed = decode(changing)
+                except ManagedFieldsError:  # as if none decoded
+                    managed, verbatim = Managed(), []
+        if not managed.fields and not verbatim and _meta(live_obj).get("uid"):
             return plain_new  # untracked object: stays untracked
-        managed = _track_update(scope, _without_fields(live_obj), plain_new, managed, manager, now)
-        return _with_fields(plain_new, managed)
+        managed = _track_update(scope, plain_live, plain_new, managed, manager, now)
+        return _with_fields(plain_new, managed, verbatim)
     except (ValueError, TypeError):
         kept = _meta(live_obj).get("managedFields")
         out = _without_fields(new)
         if kept is not None:
             out = {**out, "metadata": {**_meta(out), "managedFields": kept}}
         return out
+
+
+def _differing_keys(live: Obj, new: Obj) -> set[str]:
+    """The top-level fields ``live`` and ``new`` do not have equal (as :func:`_differing` sees them)."""
+    return {k for k in live.keys() | new.keys() if k not in live or k not in new or live[k] != new[k]}
+
+
+def _untouched(entries: Any, touched: set[str], mine: Manager) -> tuple[Any, list[Obj]]:
+    """Stored ``entries`` split in two: those a write that changes only the top-level fields in
+    ``touched`` may change (every one with fields there, and the writer's own), and the rest,
+    which it leaves exactly as they were, so they need not be decoded and encoded again (a status
+    write reads only the status owners' fields). All of them when they do not all name their
+    manager, or past the cap on managers (its merge needs them all): the full path decides."""
+    if not isinstance(entries, list) or len(entries) >= MAX_UPDATE_MANAGERS:
+        return entries, []
+    reach = {f"f:{k}" for k in touched}
+    changing: list[Any] = []
+    verbatim: list[Obj] = []
+    for i, entry in enumerate(entries):
+        try:
+            manager = _manager_of(i, entry)
+        except ManagedFieldsError:
+            return entries, []
+        fields = entry.get("fieldsV1")
+        if manager != mine and isinstance(fields, dict) and reach.isdisjoint(fields):
+            verbatim.append(entry)
+        else:
+            changing.append(entry)
+    return changing, verbatim
 
 
 def apply(scope: Scope, live: Obj | None, config: Obj, manager: str, force: bool, now: str) -> tuple[Obj, bool]:

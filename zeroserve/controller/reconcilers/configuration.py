@@ -57,6 +57,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     cm = CONFIGURATION_CONDITIONS.manage(cfg.status, now)
     cm.initialize()
     latest = await _latest_created(deps, stored, cfg)
+    revisions: list[Revision] | None = None
     if latest is None:
         cm.mark_false(READY, "NotOwned", f'There is an existing Revision "{revision_name(cfg)}" that we do not own.')
     else:
@@ -66,7 +67,7 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
         _record(deps, stored, cfg, latest, *before)
     cfg.status.observed_generation = cfg.metadata.generation
     await write_status(deps.store, CONFIGURATION, stored, cfg)
-    _, next_gc = await gc.collect(deps.store, cfg, deps.config().gc, now)
+    _, next_gc = await gc.collect(deps.store, cfg, deps.config().gc, now, revisions)
     return next_gc
 
 

@@ -128,12 +128,16 @@ def select_stale(revisions: Sequence[Revision], latest_ready: str | None, gc: GC
     return doomed
 
 
-async def collect(store: Store, cfg: Configuration, gc: GCConfig, now: datetime) -> tuple[list[str], float | None]:
-    """Delete the stale revisions of ``cfg``; returns their names and the seconds until the next
-    revision is stale by age (None: not without another change)."""
+async def collect(
+    store: Store, cfg: Configuration, gc: GCConfig, now: datetime, revisions: Sequence[Revision] | None = None
+) -> tuple[list[str], float | None]:
+    """Delete the stale revisions of ``cfg`` (``revisions``: its Revisions as just listed, else
+    they are listed here); returns their names and the seconds until the next revision is stale
+    by age (None: not without another change)."""
     ns = cfg.metadata.namespace or ""
-    objs, _ = await store.list(REVISION, ns, label_selector=f"{labels.CONFIGURATION}={cfg.metadata.name}")
-    revisions = [from_wire(Revision, o) for o in objs]
+    if revisions is None:
+        objs, _ = await store.list(REVISION, ns, label_selector=f"{labels.CONFIGURATION}={cfg.metadata.name}")
+        revisions = [from_wire(Revision, o) for o in objs]
     latest_ready = cfg.status.latest_ready_revision_name
     doomed = select_stale(revisions, latest_ready, gc, now)
     for name in doomed:

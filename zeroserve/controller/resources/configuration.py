@@ -19,7 +19,9 @@ def make_configuration(svc: Service, existing: Mapping[str, str] | None = None) 
     """The Configuration a Service owns: same name, the Service's template, and the Service's Route
     in its ``serving.knative.dev/routes`` annotation, added to the routes ``existing`` (the current
     Configuration's annotations) already lists (``MakeConfigurationFromExisting``). Its Revisions are
-    so born ``active``: routed before any Route has seen them."""
+    so born ``active``: routed before any Route has seen them. It shares the Service's template
+    (no deep copy: the caller serializes it at once; the copy was about a sixth of the CPU of a
+    Service's reconcile)."""
     name = names.configuration(svc.metadata.name or "")
     meta = child_meta(svc, name)
     for key in ROLLOUT_DURATION_KEYS:
@@ -27,4 +29,4 @@ def make_configuration(svc: Service, existing: Mapping[str, str] | None = None) 
     routes = {r for r in (existing or {}).get(labels.ROUTES, "").split(",") if r}
     routes.add(names.route(svc.metadata.name or ""))
     meta.annotations[labels.ROUTES] = ",".join(sorted(routes))
-    return Configuration(metadata=meta, spec=ConfigurationSpec(template=svc.spec.template.model_copy(deep=True)))
+    return Configuration(metadata=meta, spec=ConfigurationSpec(template=svc.spec.template))
