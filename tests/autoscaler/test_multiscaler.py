@@ -268,6 +268,35 @@ async def test_scrape_without_instances_records_nothing() -> None:
     assert not h.ms.tick(KEY).scale_valid  # type: ignore[union-attr]
 
 
+class ServingEndpoints(Endpoints):
+    """A source that also lists the revisions with a ready instance (as the local runtime does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed: list[tuple[str, str]] = []
+
+    def serving(self) -> list[tuple[str, str]]:
+        return self.listed
+
+
+async def test_a_scrape_round_asks_only_the_revisions_the_source_lists_with_instances() -> None:
+    stats = Stats(Stat("pod", 1.0))
+    source = ServingEndpoints()
+    other = DeciderKey("ns", "other-00001")
+    ms = Multiscaler(Collector(), source, FakeClock(), lambda _k: None, scraper=Scraper(source, stats))
+    for key in (KEY, other):
+        ms.watch(key, SPEC)
+        source.set(key, 1)
+    source.listed = [(KEY.namespace, KEY.revision), ("ns", "not-watched")]
+    async with asyncio.TaskGroup() as tg:
+        ms._scrape_round(tg)
+    assert stats.calls == 1, "only KEY: the other is not listed, the unwatched one has no decider"
+    source.listed.append((other.namespace, other.revision))
+    async with asyncio.TaskGroup() as tg:
+        ms._scrape_round(tg)
+    assert stats.calls == 3
+
+
 def test_gauges_on_the_given_registry() -> None:
     registry = CollectorRegistry()
     h = Harness(registry=registry)

@@ -192,6 +192,7 @@ async def test_two_replicas_two_endpoints_and_idempotent_ensure(runtime: LocalRu
     assert len(ports) == 2
     assert set(runtime.ready_endpoints(KEY)) == set(status.endpoints)  # what the autoscaler scrapes
     assert runtime.ready_endpoints(dataclasses.replace(KEY, revision="other")) == ()
+    assert runtime.serving() == [(KEY.namespace, KEY.revision)]  # the scrape round's list
     for port in ports:
         assert (await get_json(port))["env"]["PORT"] == str(port)
     notifications = len(watch.seen)
@@ -221,6 +222,7 @@ async def test_scale_to_zero_sends_sigterm(runtime: LocalRuntime, watch: Watch, 
     pid = int(state(app, "started").read_text())
     await runtime.ensure(workload(app, env={"ON_TERM": "exit"}), 0)
     await watch.until(lambda s: s.ready == 0)
+    assert runtime.serving() == []
     await eventually(lambda: dead(pid), timeout=30.0)
     assert state(app, "term").exists()
     assert runtime.status(KEY) == WorkloadStatus(desired=0)

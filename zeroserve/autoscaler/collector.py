@@ -142,6 +142,9 @@ class Collector:
     def watched(self) -> list[DeciderKey]:
         return list(self._collections)
 
+    def watches(self, key: DeciderKey) -> bool:
+        return key in self._collections
+
     def record(self, key: DeciderKey, now: float, stat: Stat) -> bool:
         """Record ``stat`` for ``key`` at ``now``; False (and nothing recorded) for an unknown key."""
         found = self._collections.get(key)

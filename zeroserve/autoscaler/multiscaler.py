@@ -351,7 +351,9 @@ class Multiscaler:
         records nothing (Knative's scraper returns its empty stat when no pod is ready), so no task
         is made for it: a thousand revisions at zero cost a lookup each, not a task each."""
         assert self._scraper is not None
-        for key in self._collector.watched():
+        found = self._scraper.with_instances()
+        keys = self._collector.watched() if found is None else filter(self._collector.watches, found)
+        for key in keys:
             if key not in self._scraping and self._scraper.targets(key):
                 self._scraping.add(key)
                 tg.create_task(self._scrape_logged(key))

@@ -68,6 +68,9 @@ class RuntimeEndpoints:
         status = self._runtime.status(WorkloadKey(namespace, revision))
         return status.endpoints if status is not None else ()
 
+    def serving(self) -> list[tuple[str, str]]:
+        return self._runtime.serving()
+
 
 class RuntimeUsage:
     """``UsageSource`` for the HPA decider: cgroup usage of each running instance."""
@@ -362,6 +365,9 @@ class InlineScrapeEndpoints:
     def endpoints(self, namespace: str, revision: str) -> Sequence[Endpoint]:
         found = self._runtime.ready_endpoints(WorkloadKey(namespace, revision))
         return tuple(Endpoint(e.host, e.port, admin_port=e.port) for e in found)
+
+    def serving(self) -> list[tuple[str, str]]:
+        return self._runtime.serving()
 
 
 async def get_inside(host: str, port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:

@@ -384,6 +384,15 @@ class LocalRuntime:
             return ()
         return tuple(endpoint_of(self.host, i) for i in deployment.instances if i.ready)
 
+    def serving(self) -> list[tuple[str, str]]:
+        """``(namespace, name)`` of each serving workload with a ready instance (one pass over the
+        workloads, most of them at zero: the autoscaler's scrape round asks it each second)."""
+        return [
+            (key.namespace, key.revision)
+            for key, deployment in self._deployments.items()
+            if deployment.instances and deployment.workload.serving and any(i.ready for i in deployment.instances)
+        ]
+
     def instances(self, key: WorkloadKey) -> tuple[InstanceView, ...]:
         """Each instance of ``key`` as its pod shows it (the pod mirror's snapshot)."""
         deployment = self._deployments.get(key)
