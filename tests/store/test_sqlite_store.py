@@ -12,7 +12,7 @@ import pytest
 from tests.support.polling import eventually
 from zeroserve.api import selectors
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import CONFIGURATION, ROUTE, SERVICE
+from zeroserve.api.kinds import CONFIGURATION, EVENT, ROUTE, SERVICE
 from zeroserve.clock import FakeClock
 from zeroserve.errors import AlreadyExists, Conflict, Gone, Invalid, NotFound
 from zeroserve.store import SqliteStore, WatchEvent
@@ -82,6 +82,28 @@ async def test_an_integer_beyond_64_bits_is_stored_and_read_back(tmp_path: Path)
         assert got["spec"]["template"]["spec"]["containers"][0]["x-huge"] == 2**70
     finally:
         await reopened.close()
+
+
+async def test_events_are_read_from_sqlite_each_time_not_kept_in_memory(store: SqliteStore) -> None:
+    def event(name: str, ns: str = "default", **labels: str) -> Obj:
+        return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": ns, "labels": labels}}
+
+    assert (await store.list(EVENT)) == ([], 0)
+    await store.create(EVENT, {**event("a", app="x"), "message": "one"})
+    await store.create(EVENT, event("b", ns="prod", app="y"))
+    got = await store.get(EVENT, "default", "a")
+    assert got["message"] == "one"
+    await store.update(EVENT, {**got, "message": "two"})
+    assert (await store.get(EVENT, "default", "a"))["message"] == "two"
+    items, rv = await store.list(EVENT, None, "app=y")
+    assert ([o["metadata"]["name"] for o in items], rv) == (["b"], 3)
+    assert [o["metadata"]["name"] for o in (await store.list(EVENT, "default"))[0]] == ["a"]
+    await store.delete(EVENT, "prod", "b")
+    with pytest.raises(NotFound, match=r'^events "b" not found$'):
+        await store.get(EVENT, "prod", "b")
+    with pytest.raises(AlreadyExists):
+        await store.create(EVENT, event("a"))
+    assert "events" not in store._cache, "no Event row is kept decoded in memory"
 
 
 async def test_create_requires_a_name_or_generate_name(store: SqliteStore) -> None:

@@ -56,7 +56,7 @@ from zeroserve.api import jsoncodec, selectors
 from zeroserve.api import labels as serving_labels
 from zeroserve.api.base import Obj
 from zeroserve.api.core import NAMESPACE_ACTIVE, NAMESPACE_TERMINATING
-from zeroserve.api.kinds import NAMESPACE, SECRET, Kind
+from zeroserve.api.kinds import EVENT, NAMESPACE, SECRET, Kind
 from zeroserve.clock import Clock, SystemClock, rfc3339
 from zeroserve.errors import AlreadyExists, Conflict, FieldError, Gone, Invalid, NotFound
 from zeroserve.store.base import (
@@ -100,6 +100,10 @@ POLICY_FINALIZERS: Final[dict[str, str | None]] = {
 NOT_SPEC: Final = frozenset({"apiVersion", "kind", "metadata", "status"})
 ENCRYPTED: Final = frozenset({f"{SECRET.plural}.{SECRET.group}" if SECRET.group else SECRET.plural})
 """The resources whose rows are stored encrypted."""
+UNCACHED: Final = frozenset({EVENT.plural})
+"""The resources read from SQLite at each read instead of kept in memory: Events (six or so per
+Service, a third of the rows' bytes, written often and read rarely: ``kubectl get events``, the
+recorder's repeats and its sweep)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -355,30 +359,42 @@ class SqliteStore:
 
     # ---- worker-thread side: everything below runs on the single SQLite thread --------------
 
-    def _rows(self, key: str) -> Rows:
-        """The committed objects of one resource, decoded once and kept (reads skip SQL and most JSON)."""
+    def _resource(self, key: str) -> tuple[Rows, LabelIndex]:
+        """The committed objects of one resource and their label index, decoded once and kept (reads
+        skip SQL and most JSON); an :data:`UNCACHED` resource's are read again each time."""
         cached = self._cache.get(key)
-        if cached is None:
-            rows: Rows = {}
-            index: LabelIndex = {}
-            for ns, name, stored in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
-                body = self._open_row(key, ns, name, stored)
-                labels = jsoncodec.loads(body).get("metadata", {}).get("labels") or {}
-                rows[(ns, name)] = _Cached(labels, body)
-                _index(index, (ns, name), None, labels)
+        if cached is not None:
+            return cached, self._labels[key]
+        rows, index = self._load(key)
+        if key not in UNCACHED:
             self._labels[key] = index  # before the rows: a reader that finds them finds it
-            self._cache[key] = cached = rows
-        return cached
+            self._cache[key] = rows
+        return rows, index
+
+    def _load(self, key: str) -> tuple[Rows, LabelIndex]:
+        rows: Rows = {}
+        index: LabelIndex = {}
+        for ns, name, stored in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
+            body = self._open_row(key, ns, name, stored)
+            labels = jsoncodec.loads(body).get("metadata", {}).get("labels") or {}
+            rows[(ns, name)] = _Cached(labels, body)
+            _index(index, (ns, name), None, labels)
+        return rows, index
 
     def _get_sync(self, kind: Kind, ns: str, name: str) -> Obj:
         key = resource(kind)
         if (key, ns, name) in self._written:  # written earlier in this group, not committed yet
             return _decoded(kind, self._written[(key, ns, name)], name)
-        return _decoded(kind, self._rows(key).get((ns, name)), name)
+        if key in UNCACHED:
+            sql = "SELECT body FROM objects WHERE kind=? AND ns=? AND name=?"
+            found = self._conn.execute(sql, (key, ns, name)).fetchone()
+            row = _Cached({}, self._open_row(key, ns, name, found[0])) if found is not None else None
+            return _decoded(kind, row, name)
+        return _decoded(kind, self._resource(key)[0].get((ns, name)), name)
 
     def _list_sync(self, kind: Kind, ns: str | None, selector: selectors.Selector) -> tuple[Objs, int]:
-        rows = self._rows(resource(kind))
-        return _matching(kind, rows, self._labels[resource(kind)], ns, selector), _meta(self._conn, "rv")
+        rows, index = self._resource(resource(kind))
+        return _matching(kind, rows, index, ns, selector), _meta(self._conn, "rv")
 
     def _replay_sync(self, keys: tuple[str, ...], ns: str | None, since: int) -> Changes:
         horizon = _meta(self._conn, "horizon")
