@@ -125,6 +125,27 @@ async def test_acks_survive_a_restart(tmp_path: Path) -> None:
         assert [s for s in range(1, 7) if not state.done(s)] == [3, 5]
 
 
+async def test_acks_are_written_soon_after_they_come_and_nothing_waits_for_none(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+
+    def stored_acks() -> tuple[int, list[int]]:
+        with sqlite3.connect(path) as conn:
+            mark = conn.execute("SELECT mark FROM triggers WHERE uid = 't1'").fetchone()[0]
+            return mark, [s for (s,) in conn.execute("SELECT seq FROM acks WHERE uid = 't1' ORDER BY seq")]
+
+    async with SqliteEventLog(path) as log:
+        for _ in range(4):
+            await log.append("ns", "b", b"{}")
+        await log.attach("t1", "ns", "b", created=0.0)
+        assert log._flush_timer is None, "no acknowledgement yet: no flush is scheduled"
+        log.ack("t1", 1)
+        log.ack("t1", 3)
+        await eventually(lambda: stored_acks() == (1, [3]), timeout=10)
+        assert log._flush_timer is None and not log._flushing, "all written: nothing is scheduled"
+        log.ack("t1", 2)
+        await eventually(lambda: stored_acks() == (3, []), timeout=10)
+
+
 async def test_a_new_trigger_starts_at_its_creation(tmp_path: Path) -> None:
     wall = Wall()
     async with SqliteEventLog(tmp_path / "events.db", wall=wall) as log:

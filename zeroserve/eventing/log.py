@@ -23,7 +23,8 @@ gaps (``brokers.last_seq`` keeps the counter, so a Broker's numbers never go bac
 empties it), ``time`` is the arrival (wall clock), ``body`` the event in structured JSON as the
 ingress wrote it. ``triggers(uid, namespace, broker, mark, replay)`` and ``acks(uid, seq)``: a
 Trigger's low-water mark and the events done above it (:class:`~zeroserve.eventing.acks.AckState`).
-Acknowledgements are written lazily (every :data:`ACK_FLUSH` seconds, in the writer's next batch):
+Acknowledgements are written lazily (:data:`ACK_FLUSH` seconds after the first one not written yet,
+in the writer's next batch; nothing wakes while nothing is acknowledged):
 after a crash the events acked since the last flush are delivered again — at least once, never lost.
 
 **Bounded.** At ``max-pending`` events waiting for their commit, or when a Broker's slowest Trigger
@@ -58,7 +59,7 @@ from zeroserve.eventing.metrics import EventingMetrics
 log = logging.getLogger("zeroserve.eventing.log")
 
 ACK_FLUSH: Final = 0.05
-"""Seconds between writes of the Triggers' acknowledgements."""
+"""Seconds from an acknowledgement to the write of it and of those that followed it."""
 RETENTION_EVERY: Final = 10.0
 RETENTION_BATCH: Final = 10_000
 """Rows one retention statement deletes at most (the writer's transactions stay short)."""
@@ -138,6 +139,8 @@ class SqliteEventLog:
         self._listeners: dict[BrokerKey, set[Callable[[], None]]] = {}
         self.triggers: dict[str, AckState] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # ------------------------------------------------------------------------- lifecycle
@@ -153,10 +156,7 @@ class SqliteEventLog:
         self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._reader.execute("PRAGMA busy_timeout = 5000")
         self._load()
-        self._tasks = [
-            asyncio.create_task(self._every(ACK_FLUSH, self.flush_acks), name="event-log-acks"),
-            asyncio.create_task(self._every(RETENTION_EVERY, self.expire), name="event-log-retention"),
-        ]
+        self._tasks = [asyncio.create_task(self._every(RETENTION_EVERY, self.expire), name="event-log-retention")]
         return self
 
     async def __aenter__(self) -> SqliteEventLog:
@@ -169,9 +169,11 @@ class SqliteEventLog:
         if self._closed or self._thread is None:
             return
         self._closed = True
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._flushing]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         with contextlib.suppress(Exception):
@@ -441,8 +443,24 @@ class SqliteEventLog:
     def ack(self, uid: str, seq: int) -> None:
         """Event ``seq`` is done for the Trigger (written with the next flush)."""
         state = self.triggers.get(uid)
-        if state is not None:
-            state.ack(seq)
+        if state is None:
+            return
+        state.ack(seq)
+        if state.dirty and self._flush_timer is None and not self._closed and self._loop is not None:
+            self._flush_timer = self._loop.call_later(ACK_FLUSH, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._flush_timer = None
+        assert self._loop is not None
+        task = self._loop.create_task(self._flush_logged(), name="event-log-acks")
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush_acks()
+        except Exception:
+            log.exception("event log: writing acknowledgements failed")
 
     def backlog(self, namespace: str, broker: str) -> int:
         """Events the Broker's slowest Trigger still owes."""
