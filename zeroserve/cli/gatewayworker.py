@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -329,6 +330,7 @@ async def run(args: Mapping[str, Any]) -> None:
         return
     sockets = (socket.socket(fileno=int(args["external"])), socket.socket(fileno=int(args["internal"])))
     await gateway.start(sockets=sockets)
+    gc.freeze()  # the startup heap lives as long as the worker: out of the collector's full passes (as up's)
     reporting = asyncio.create_task(report())
     activator_stats = asyncio.create_task(activator.reporter.run()) if activator is not None else None
     try:
