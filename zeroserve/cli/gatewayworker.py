@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import signal
@@ -29,6 +28,7 @@ from zeroserve.activator.handler import Activator
 from zeroserve.activator.reporter import ConcurrencyReporter
 from zeroserve.activator.throttler import Throttler
 from zeroserve.autoscaler.metrics import Stat, StatMessage
+from zeroserve.cli import heap
 from zeroserve.gateway import routing
 from zeroserve.gateway.server import Gateway
 from zeroserve.gateway.workers import SERIES_PERIOD, Address, Op, encode, read_op
@@ -330,7 +330,7 @@ async def run(args: Mapping[str, Any]) -> None:
         return
     sockets = (socket.socket(fileno=int(args["external"])), socket.socket(fileno=int(args["internal"])))
     await gateway.start(sockets=sockets)
-    gc.freeze()  # the startup heap lives as long as the worker: out of the collector's full passes (as up's)
+    heap.settle()  # as up's (zeroserve.cli.heap)
     reporting = asyncio.create_task(report())
     activator_stats = asyncio.create_task(activator.reporter.run()) if activator is not None else None
     try:

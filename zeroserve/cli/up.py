@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import faulthandler
 import fcntl
-import gc
 import json
 import logging
 import os
@@ -60,7 +59,7 @@ from zeroserve.autoscaler.scraper import EndpointSource, HttpStatsClient, InProc
 from zeroserve.build.registry import DEFAULT_ADDRESS as DEFAULT_REGISTRY_ADDRESS
 from zeroserve.build.registry import LocalRegistry
 from zeroserve.build.source import BuildError
-from zeroserve.cli import kubeconfig, upfailures
+from zeroserve.cli import heap, kubeconfig, upfailures
 from zeroserve.cli.addresses import proxy_env
 from zeroserve.cli.configwatch import ConfigWatcher
 from zeroserve.cli.requestlogs import QUEUE_PROXY_LOGS, RequestLogWiring, observability_fields
@@ -516,10 +515,7 @@ async def _serve(
             "dashboard: %s (opens once; then log in with DATA/token or run `zeroserve dashboard`)",
             dashboard.one_time_url(api.url),
         )
-        # What exists now lives as long as up (modules, schemas, the loaded state): out of the
-        # collector's full passes, which walked it all in 45-85 ms pauses of the whole process
-        # (a cold start that met one took that much longer).
-        gc.freeze()
+        heap.settle()  # the collector's policy for a long-running process (zeroserve.cli.heap)
         if ready is not None:
             ready.set()
         await stop.wait()
