@@ -191,10 +191,11 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                 return
             latencies.append(watcher.when[name] - start)
         ms = [v * 1000 for v in latencies]
-        print(
-            f"apply -> Ready with {args.n} Services ({args.probe} one at a time): "
-            f"p50 {pct(ms, 0.5):.0f} ms, p95 {pct(ms, 0.95):.0f} ms, max {max(ms):.0f} ms"
-        )
+        if ms:
+            print(
+                f"apply -> Ready with {args.n} Services ({args.probe} one at a time): "
+                f"p50 {pct(ms, 0.5):.0f} ms, p95 {pct(ms, 0.95):.0f} ms, max {max(ms):.0f} ms"
+            )
         watch.cancel()
         await asyncio.sleep(2.0)  # a bench: let the last reconciles finish before the idle window
         cpu1 = cpu_seconds(up.pid)
