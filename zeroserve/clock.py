@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -41,5 +43,11 @@ class FakeClock:
 
 
 def rfc3339(dt: datetime) -> str:
-    """Kubernetes' timestamp format: second precision, UTC, ``Z``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Kubernetes' timestamp format: second precision, UTC, ``Z`` (formatted once per second: the
+    controller stamps each condition and managed-fields entry it writes)."""
+    return _second(math.floor(dt.timestamp()))
+
+
+@lru_cache(maxsize=4)
+def _second(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
