@@ -16,7 +16,6 @@ import base64
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -150,10 +149,8 @@ def test_apps_read_secrets_and_configmaps_and_see_edits_live(up: Up, toybox: Pus
     assert toybox_get(up, "/cat/etc/settings/color") == "blue"
 
     kubectl.run("patch", "configmap", "settings", "-p", '{"data": {"color": "red"}}')
-    edited = time.monotonic()
     wait_for(lambda: reader(up, "/file?path=/etc/settings/color")["data"] == "red", 5, "the process sees the edit")
     wait_for(lambda: toybox_get(up, "/cat/etc/settings/color") == "red", 5, "the container sees the edit")
-    assert time.monotonic() - edited < 5
     assert reader(up, "/env")["CFG_color"] == "blue"  # env is fixed for an instance's life
     assert get(up, "revision", "proc-00002") == {} and get(up, "revision", "box-00002") == {}
     assert get(up, "ksvc", "proc")["status"]["latestReadyRevisionName"] == "proc-00001"
@@ -186,8 +183,6 @@ def test_a_missing_key_is_a_clear_condition_until_the_secret_has_it(up: Up) -> N
 
     secret = api.get(SECRET, "default", "late")
     api.update(SECRET, {**secret, "data": {**secret["data"], "token": b64("t0ken")}})
-    fixed = time.monotonic()
-    ready(up, "revision", "late-00001", timeout=30)
-    assert time.monotonic() - fixed < 10
+    ready(up, "revision", "late-00001", timeout=10)  # the Secret's change re-reconciles it, no back-off wait
     status, body = up.get("late.default.localhost", "/env")
     assert status == 200 and json.loads(body)["TOKEN"] == "t0ken"
