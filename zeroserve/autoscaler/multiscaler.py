@@ -349,7 +349,8 @@ class Multiscaler:
     def _scrape_round(self, tg: asyncio.TaskGroup) -> None:
         """A scrape task for each watched revision with an instance to scrape. One with none (at zero)
         records nothing (Knative's scraper returns its empty stat when no pod is ready), so no task
-        is made for it: a thousand revisions at zero cost a lookup each, not a task each."""
+        is made for it; when the scraper's source lists the revisions with instances at once, a
+        thousand revisions at zero are not even looked up."""
         assert self._scraper is not None
         found = self._scraper.with_instances()
         keys = self._collector.watched() if found is None else filter(self._collector.watches, found)

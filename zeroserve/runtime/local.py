@@ -377,8 +377,8 @@ class LocalRuntime:
         return deployment.status() if deployment is not None else None
 
     def ready_endpoints(self, key: WorkloadKey) -> tuple[Endpoint, ...]:
-        """``status(key).endpoints`` without the rest of the status: the autoscaler asks it of every
-        revision each second, a thousand of them mostly at zero."""
+        """``status(key).endpoints`` without the rest of the status: what the autoscaler scrapes of
+        each revision :meth:`serving` lists, each second."""
         deployment = self._deployments.get(key)
         if deployment is None or not deployment.workload.serving:
             return ()

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -392,7 +392,8 @@ def update(scope: Scope, live: Obj | None, new: Obj, manager: str, now: str) -> 
     try:
         stored = _meta(live_obj).get("managedFields")
         requested = None if scope.subresource else _meta(new).get("managedFields")
-        plain_live, plain_new = _without_fields(live_obj), _without_fields(new)
+        plain_new = _without_fields(new)
+        live_part, new_part = _without_fields(live_obj), plain_new
         verbatim: list[Obj] = []
         if not scope.subresource and _reset_requested(requested):
             managed = Managed()
@@ -400,14 +401,15 @@ def update(scope: Scope, live: Obj | None, new: Obj, manager: str, now: str) -> 
             managed = _decode_or_empty(requested)
             if not managed.fields:
                 mine = Manager(manager or "unknown", UPDATE, scope.api_version, scope.subresource)
-                changing, verbatim = _untouched(stored, _differing_keys(plain_live, plain_new), mine)
+                live_part, new_part = _differing(live_part, new_part)  # only the top-level fields it changes
+                changing, verbatim = _untouched(stored, live_part.keys() | new_part.keys(), mine)
                 try:
                     managed = decode(changing)
                 except ManagedFieldsError:  # as if none decoded
                     managed, verbatim = Managed(), []
         if not managed.fields and not verbatim and _meta(live_obj).get("uid"):
             return plain_new  # untracked object: stays untracked
-        managed = _track_update(scope, plain_live, plain_new, managed, manager, now)
+        managed = _track_update(scope, live_part, new_part, managed, manager, now)
         return _with_fields(plain_new, managed, verbatim)
     except (ValueError, TypeError):
         kept = _meta(live_obj).get("managedFields")
@@ -417,12 +419,7 @@ def update(scope: Scope, live: Obj | None, new: Obj, manager: str, now: str) -> 
         return out
 
 
-def _differing_keys(live: Obj, new: Obj) -> set[str]:
-    """The top-level fields ``live`` and ``new`` do not have equal (as :func:`_differing` sees them)."""
-    return {k for k in live.keys() | new.keys() if k not in live or k not in new or live[k] != new[k]}
-
-
-def _untouched(entries: Any, touched: set[str], mine: Manager) -> tuple[Any, list[Obj]]:
+def _untouched(entries: Any, touched: Collection[str], mine: Manager) -> tuple[Any, list[Obj]]:
     """Stored ``entries`` split in two: those a write that changes only the top-level fields in
     ``touched`` may change (every one with fields there, and the writer's own), and the rest,
     which it leaves exactly as they were, so they need not be decoded and encoded again (a status
