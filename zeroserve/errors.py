@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ZeroserveError(Exception):
@@ -96,3 +97,47 @@ class Invalid(ApiError):
 
 class ConfigError(ZeroserveError):
     """A config section (config-autoscaler, config-defaults, ...) holds an invalid value."""
+
+
+_BY_REASON: dict[str, type[ApiError]] = {
+    "NotFound": NotFound,
+    "AlreadyExists": AlreadyExists,
+    "Conflict": Conflict,
+    "Expired": Gone,
+    "Gone": Gone,
+    "BadRequest": BadRequest,
+    "Unauthorized": Unauthorized,
+}
+_BY_CODE: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+}
+
+
+def from_status(code: int, body: Any) -> ApiError:
+    """The exception a Kubernetes ``Status`` body (or any error body) stands for."""
+    status: dict[str, Any] = body if isinstance(body, dict) else {}
+    message = str(status.get("message") or f"HTTP {code}")
+    reason = str(status.get("reason") or "")
+    details: dict[str, Any] = status.get("details") or {}
+    if reason == "Invalid" or code == 422:
+        causes = details.get("causes") or []
+        field_errors = [_field_error(c) for c in causes if isinstance(c, dict)] or [FieldError(message)]
+        exc: ApiError = Invalid(field_errors, str(details.get("kind") or ""), str(details.get("name") or ""))
+        exc.message = message
+        return exc
+    cls = _BY_REASON.get(reason) or _BY_CODE.get(code) or ApiError
+    exc = cls(message)
+    if cls is ApiError:
+        exc.code = code
+    return exc
+
+
+def _field_error(cause: dict[str, Any]) -> FieldError:
+    """A ``details.causes`` entry back as the FieldError it was (the first line is the message,
+    the rest the details, as :mod:`zeroserve.apiserver.status` joins them)."""
+    message, _, details = str(cause.get("message", "")).partition("\n")
+    return FieldError(message, (str(cause["field"]),) if cause.get("field") else (), details)

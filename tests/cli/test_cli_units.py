@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from zeroserve import errors
-from zeroserve.cli.client import error_from_status
 from zeroserve.cli.context import Context
 from zeroserve.cli.output import age, table
 from zeroserve.cli.resources import three_way
 from zeroserve.cli.service import TemplateOptions, build_service, edit_template
 from zeroserve.cli.traffic import TrafficError, TrafficFlags, compute
+from zeroserve.errors import from_status as error_from_status
 
 LATEST100 = [{"latestRevision": True, "percent": 100}]
 REVS = ["s-00002", "s-00001"]

@@ -27,23 +27,6 @@ MERGE_PATCH = "application/merge-patch+json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 """kubectl's Accept for ``get``: the server's Table (its printer columns), else the object or list."""
 
-_BY_REASON: dict[str, type[errors.ApiError]] = {
-    "NotFound": errors.NotFound,
-    "AlreadyExists": errors.AlreadyExists,
-    "Conflict": errors.Conflict,
-    "Expired": errors.Gone,
-    "Gone": errors.Gone,
-    "BadRequest": errors.BadRequest,
-    "Unauthorized": errors.Unauthorized,
-}
-_BY_CODE: dict[int, type[errors.ApiError]] = {
-    400: errors.BadRequest,
-    401: errors.Unauthorized,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    410: errors.Gone,
-}
-
 
 class Unreachable(errors.ZeroserveError):
     """Nothing answers at the API address (``url``); ``cause`` says what the socket said."""
@@ -60,34 +43,6 @@ ANOTHER_UP = "is another `zeroserve up` running with a different --data-dir?"
 class WrongCredentials(errors.Unauthorized):
     """The API answers but refuses the token we hold, or its certificate is not the one our CA
     signed: most likely the ``up`` of another data dir listens there."""
-
-
-def error_from_status(code: int, body: Any) -> errors.ApiError:
-    """The exception a Kubernetes ``Status`` body (or any error body) stands for."""
-    status: dict[str, Any] = body if isinstance(body, dict) else {}
-    message = str(status.get("message") or f"HTTP {code}")
-    reason = str(status.get("reason") or "")
-    details: dict[str, Any] = status.get("details") or {}
-    if reason == "Invalid" or code == 422:
-        causes = details.get("causes") or []
-        field_errors = [_cause(c) for c in causes if isinstance(c, dict)] or [errors.FieldError(message)]
-        exc: errors.ApiError = errors.Invalid(
-            field_errors, str(details.get("kind") or ""), str(details.get("name") or "")
-        )
-        exc.message = message
-        return exc
-    cls = _BY_REASON.get(reason) or _BY_CODE.get(code) or errors.ApiError
-    exc = cls(message)
-    if cls is errors.ApiError:
-        exc.code = code
-    return exc
-
-
-def _cause(cause: dict[str, Any]) -> errors.FieldError:
-    """A ``details.causes`` entry back as the FieldError it was (the first line is the message,
-    the rest the details, as :mod:`zeroserve.apiserver.status` joins them)."""
-    message, _, details = str(cause.get("message", "")).partition("\n")
-    return errors.FieldError(message, (str(cause["field"]),) if cause.get("field") else (), details)
 
 
 class ApiClient:
@@ -273,7 +228,7 @@ class ApiClient:
             raise self._unreachable(e) from e
 
     def _error(self, code: int, body: Any) -> errors.ApiError:
-        exc = error_from_status(code, body)
+        exc = errors.from_status(code, body)
         if isinstance(exc, errors.Unauthorized) and self.credentials:
             return WrongCredentials(
                 f"the API at {self.base_url} does not accept the token in {self.credentials} "
@@ -299,7 +254,7 @@ def _events(resp: http.client.HTTPResponse) -> Iterator[tuple[str, Obj]]:
             continue
         event = json.loads(line)
         if event.get("type") == "ERROR":
-            raise error_from_status(int(event["object"].get("code") or 500), event["object"])
+            raise errors.from_status(int(event["object"].get("code") or 500), event["object"])
         yield str(event.get("type")), event.get("object") or {}
 
 
