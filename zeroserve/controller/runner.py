@@ -62,6 +62,7 @@ from zeroserve.api.kinds import (
     SINKBINDING,
     SUBSCRIPTION,
     TRIGGER,
+    Kind,
 )
 from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.clock import Clock, SystemClock
@@ -247,9 +248,13 @@ class Controller:
         recorder: EventRecorder | None = None,
         api_url: str = "",
         kpa_metrics: AutoscalerMetrics | None = None,
+        watched: tuple[Kind, ...] = WATCHED,
+        collect_garbage: bool = True,
     ) -> None:
         """``api_url``: the API server's URL, the ``source`` of ApiServerSources' events; ``kpa_metrics``:
-        where the KPA reconciler records Knative's ``kn.revision.pods.*``."""
+        where the KPA reconciler records Knative's ``kn.revision.pods.*``. ``watched``: the kinds to
+        list, watch and reconcile (a cluster's: only those it serves); ``collect_garbage``: False where
+        another garbage collector deletes dependents and owns the deletion finalizers (a cluster's)."""
         digests = DigestResolver(images, self._on_digests) if images is not None else None
         clock = clock or SystemClock()
         self.recorder = recorder or EventRecorder(store, clock)
@@ -284,14 +289,16 @@ class Controller:
         for kind in CORE_KINDS:  # ConfigMaps and Secrets: watched for the garbage collector and their readers
             self.reconcilers.setdefault(kind.kind, _not_autoscaled)
         self.gc = GarbageCollector()
-        for kind in KINDS:
-            self.reconcilers[GC_PREFIX + kind.kind] = self.gc.reconcile
+        if collect_garbage:
+            for kind in KINDS:
+                self.reconcilers[GC_PREFIX + kind.kind] = self.gc.reconcile
+        self.watched = watched
         self.workers = workers
         self.reconcile_deadline = reconcile_deadline
         self._overdue: dict[Key, asyncio.Future[Requeue]] = {}
         self._unsynced: dict[str, set[Key]] | None = None
         """Per kind, the keys of the first list not reconciled yet (None until that list)."""
-        self._synced: dict[str, asyncio.Event] = {kind.kind: asyncio.Event() for kind in WATCHED}
+        self._synced: dict[str, asyncio.Event] = {kind.kind: asyncio.Event() for kind in watched}
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
         self.config_reads = ConfigIndex()
@@ -404,7 +411,7 @@ class Controller:
         first = self._unsynced is None
         self.echoes.forget()  # everything listed is enqueued
         unsynced: dict[str, set[Key]] = {}
-        for kind in WATCHED:
+        for kind in self.watched:
             objs, list_rv = await self.deps.store.list(kind)
             rv = list_rv if rv is None else min(rv, list_rv)
             unsynced[kind.kind] = {key_of(kind.kind, obj) for obj in objs}
@@ -423,7 +430,7 @@ class Controller:
         self._started.set()
         while True:
             try:
-                async for event in self.deps.store.watch(WATCHED, since=rv):
+                async for event in self.deps.store.watch(self.watched, since=rv):
                     self._on_event(queue, event)
                     rv = event.resource_version
             except Gone:
@@ -455,8 +462,9 @@ class Controller:
             self._known.add(key)
         if not echo:
             queue.add(key)
-        for gc_key in self.gc.observe(kind, obj, deleted):
-            queue.add(gc_key)
+        if GC_PREFIX + kind in self.reconcilers:
+            for gc_key in self.gc.observe(kind, obj, deleted):
+                queue.add(gc_key)
         for dm_key in self.domainmappings.observe(kind, obj, deleted):
             queue.add(dm_key)
         for ev_key in self.eventing.observe(kind, obj, deleted):

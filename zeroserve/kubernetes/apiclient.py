@@ -124,7 +124,6 @@ class KubeApi:
                 self.conn.server,
                 connector=connector,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                json_serialize=lambda o: orjson.dumps(o).decode(),
             )
         return self._session
 
@@ -140,12 +139,21 @@ class KubeApi:
         return {"Authorization": token if token.lower().startswith("bearer ") else f"Bearer {token}"}
 
     async def request(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Obj | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Obj | None = None,
+        content_type: str = "application/json",
     ) -> Obj:
-        """The JSON answer to ``method path``; an error answer raised as its :mod:`zeroserve.errors` class."""
+        """The JSON answer to ``method path``; an error answer raised as its :mod:`zeroserve.errors` class.
+        ``content_type``: the body's (``application/merge-patch+json`` for a PATCH)."""
+        headers = {**self._headers(), "Content-Type": content_type}
+        data = None if body is None else orjson.dumps(body)
         try:
             async with self.session().request(
-                method, path, params=dict(params or {}), json=body, headers=self._headers()
+                method, path, params=dict(params or {}), data=data, headers=headers
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
@@ -159,7 +167,7 @@ class KubeApi:
         return decoded
 
     async def watch(
-        self, path: str, resource_version: str, *, timeout: int = WATCH_TIMEOUT
+        self, path: str, resource_version: str, *, timeout: int = WATCH_TIMEOUT, label_selector: str = ""
     ) -> AsyncIterator[tuple[str, Obj]]:
         """``(type, object)`` of each watch event after ``resource_version`` (BOOKMARKs included), until
         the server ends the stream. A watch that starts too far back is :class:`~zeroserve.errors.Gone`,
@@ -170,6 +178,8 @@ class KubeApi:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(timeout),
         }
+        if label_selector:
+            params["labelSelector"] = label_selector
         timeouts = aiohttp.ClientTimeout(total=None, sock_read=timeout + 30)
         try:
             async with self.session().get(path, params=params, headers=self._headers(), timeout=timeouts) as resp:

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -124,9 +124,11 @@ class _Watcher:
 class _Informer:
     """One kind's cache and the reflector that keeps it (list, then watch from the list's version)."""
 
-    def __init__(self, store: KubernetesStore, kind: Kind) -> None:
+    def __init__(self, store: KubernetesStore, kind: Kind, selector: str = "") -> None:
         self.store = store
         self.kind = kind
+        self.selector = selector
+        """Only the objects with these labels are cached (a reflector's label selector)."""
         self.objects: dict[Key, _Entry] = {}
         self.tombstones: dict[Key, int] = {}
         """Objects our own DELETE removed from the cache, at the version they went: older events of
@@ -136,7 +138,8 @@ class _Informer:
 
     async def list_now(self) -> None:
         """List the kind and make the cache what the server has, announcing each difference."""
-        body = await self.store.api.request("GET", resource_path(self.kind))
+        params = {"labelSelector": self.selector} if self.selector else {}
+        body = await self.store.api.request("GET", resource_path(self.kind), params=params)
         list_rv = int((body.get("metadata") or {}).get("resourceVersion") or 0)
         seen: set[Key] = set()
         for item in body.get("items") or []:
@@ -193,7 +196,8 @@ class _Informer:
         wait = RETRY[0]
         while True:
             try:
-                async for type_, obj in self.store.api.watch(resource_path(self.kind), str(self.rv)):
+                path = resource_path(self.kind)
+                async for type_, obj in self.store.api.watch(path, str(self.rv), label_selector=self.selector):
                     if type_ == "BOOKMARK":
                         self.rv = resource_version(obj)
                         continue
@@ -220,8 +224,11 @@ class _Informer:
 class KubernetesStore:
     """The Store protocol on a Kubernetes API server (``api``), with the caches described above."""
 
-    def __init__(self, api: KubeApi, *, history: int = HISTORY) -> None:
+    def __init__(self, api: KubeApi, *, history: int = HISTORY, selectors: Mapping[Kind, str] | None = None) -> None:
+        """``selectors``: a label selector for a kind of which only some objects matter (a cluster's
+        Pods: those of revisions); reads of that kind see only those."""
         self.api = api
+        self._selectors = dict(selectors or {})
         self._informers: dict[Kind, _Informer] = {}
         self._starting: dict[Kind, asyncio.Lock] = {}
         self._history: deque[_Event] = deque(maxlen=history)
@@ -237,7 +244,7 @@ class KubernetesStore:
         async with lock:
             informer = self._informers.get(kind)
             if informer is None:
-                informer = _Informer(self, kind)
+                informer = _Informer(self, kind, self._selectors.get(kind, ""))
                 await informer.list_now()
                 informer.task = asyncio.get_running_loop().create_task(informer.run(), name=f"informer {kind.plural}")
                 self._informers[kind] = informer
@@ -253,6 +260,20 @@ class KubernetesStore:
 
     def _cached(self, kind: Kind) -> bool:
         return kind.plural not in UNCACHED
+
+    def cached(self, kind: Kind, namespace: str, name: str) -> Obj | None:
+        """The cached object, without waiting (None: not cached, or the kind is not cached yet)."""
+        informer = self._informers.get(kind)
+        entry = None if informer is None else informer.objects.get((namespace if kind.namespaced else "", name))
+        return None if entry is None else orjson.loads(entry.raw)
+
+    def cached_list(self, kind: Kind, label_selector: str | None = None) -> list[Obj]:
+        """The cached objects of ``kind`` with these labels, without waiting."""
+        informer = self._informers.get(kind)
+        if informer is None:
+            return []
+        selector = selectors.parse(label_selector)
+        return [orjson.loads(e.raw) for e in informer.objects.values() if selector.matches(e.labels)]
 
     async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
         if not self._cached(kind):

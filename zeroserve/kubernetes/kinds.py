@@ -1,0 +1,42 @@
+"""The cluster's own kinds the Kubernetes backend reads and writes, beside zeroserve's (:mod:`zeroserve.api.kinds`).
+
+Their objects stay wire dicts: the backend builds them with the pure makers
+(:mod:`zeroserve.controller.resources.deployment` and friends) and reads a few status fields, so
+their model keeps every field it does not know (:class:`~zeroserve.api.base.OpenModel`). PURE.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from zeroserve.api.base import OpenModel
+from zeroserve.api.kinds import Kind
+
+
+class Unstructured(OpenModel):
+    """Any object: apiVersion, kind, metadata, spec, status, all kept as they are."""
+
+
+def _kind(group: str, version: str, kind: str, plural: str, subresources: tuple[str, ...] = ()) -> Kind:
+    return Kind(group, version, kind, plural, kind.lower(), Unstructured, categories=(), subresources=subresources)
+
+
+DEPLOYMENT: Final = _kind("apps", "v1", "Deployment", "deployments", ("status", "scale"))
+ENDPOINTS: Final = _kind("", "v1", "Endpoints", "endpoints")
+ENDPOINT_SLICE: Final = _kind("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices")
+POD: Final = _kind("", "v1", "Pod", "pods", ("status",))
+K8S_SERVICE: Final = _kind("", "v1", "Service", "services", ("status",))
+HPA: Final = _kind("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", ("status",))
+LEASE: Final = _kind("coordination.k8s.io", "v1", "Lease", "leases")
+CRD: Final = Kind(
+    "apiextensions.k8s.io",
+    "v1",
+    "CustomResourceDefinition",
+    "customresourcedefinitions",
+    "customresourcedefinition",
+    Unstructured,
+    namespaced=False,
+    categories=(),
+    subresources=("status",),
+)
+CLUSTER_KINDS: Final = (DEPLOYMENT, ENDPOINTS, ENDPOINT_SLICE, POD, K8S_SERVICE, HPA, LEASE, CRD)
