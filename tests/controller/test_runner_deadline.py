@@ -109,3 +109,23 @@ async def test_an_object_gone_mid_reconcile_is_requeued_without_a_traceback(capl
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_stopping_the_controller_stops_its_reconciles() -> None:
+    """A reconcile in flight when the controller stops is cancelled with it, not left to run on
+    against a store that is closing (its error then unretrieved)."""
+    store = await SqliteStore.open(":memory:", clock=FakeClock())
+    reconciles = Reconciles()
+    try:
+        ctl = Controller(store, FakeRuntime(), Config, clock=FakeClock(), reconcile_deadline=60)
+        ctl.reconcilers[SERVICE.kind] = reconciles.reconcile
+        async with ctl:
+            await store.create(SERVICE, service("default", "stuck-long"))
+
+            async def in_flight() -> bool:
+                return reconciles.active["stuck-long"] == 1
+
+            await eventually(in_flight)
+        assert reconciles.active["stuck-long"] == 0
+    finally:
+        await store.close()

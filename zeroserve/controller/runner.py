@@ -560,7 +560,12 @@ class Controller:
             task = asyncio.ensure_future(self.reconcilers[key.kind](self.deps, key))
         finally:
             RECONCILING.reset(reconciling)
-        done, _ = await asyncio.wait({task}, timeout=self.reconcile_deadline)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.reconcile_deadline)
+        except asyncio.CancelledError:  # the controller stops: its reconciles stop with it
+            task.cancel()
+            await asyncio.wait({task}, timeout=CANCEL_GRACE)
+            raise
         if done:
             return task.result()
         log.error(
