@@ -51,3 +51,38 @@ def test_refused(text: str | int | float, message: str) -> None:
     with pytest.raises(quantity.QuantityError) as info:
         quantity.check_non_negative(text)
     assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "text"),
+    [
+        (Fraction(1, 20), "BinarySI", "50m"),  # not whole: DecimalSI
+        (Fraction(1), "BinarySI", "1"),  # under 1024: DecimalSI
+        (Fraction(3, 2), "BinarySI", "1500m"),
+        (Fraction(268435456), "BinarySI", "256Mi"),
+        (Fraction(1572864), "BinarySI", "1536Ki"),
+        (Fraction(1500), "BinarySI", "1500"),
+        (Fraction(1073741824, 5), "BinarySI", "214748364800m"),
+        (Fraction(2000), "DecimalSI", "2k"),
+        (Fraction(1500), "DecimalSI", "1500"),
+        (Fraction(0), "DecimalSI", "0"),
+        (Fraction(1, 3), "DecimalSI", "333333334n"),  # rounded up to a nano, as Kubernetes
+        (Fraction(10**21), "DecimalSI", "1e21"),  # past E
+        (Fraction(2000), "DecimalExponent", "2e3"),
+    ],
+)
+def test_format_quantity_is_gos_canonical_form(value: Fraction, fmt: quantity.Format, text: str) -> None:
+    assert quantity.format_quantity(value, fmt) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [("0.5", "500m"), ("1.5Gi", "1536Mi"), ("1e3", "1e3"), ("1000m", "1"), ("1024", "1024"), ("2048Ki", "2Mi")],
+)
+def test_canonical_is_what_kubernetes_writes_back(text: str, canonical: str) -> None:
+    assert quantity.canonical(text) == canonical
+
+
+def test_canonical_refuses_what_does_not_parse() -> None:
+    with pytest.raises(quantity.QuantityError):
+        quantity.canonical("ten")

@@ -146,6 +146,27 @@ def _annotation_float(annotations: Mapping[str, str], key: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def metric_target(annotations: Mapping[str, str]) -> tuple[str, float] | None:
+    """``MakeHPA``'s metric and its target, None without a ``target`` annotation: ``cpu`` (the default
+    metric) at ``ceil(target)`` percent, otherwise Go's ``int64(target)`` (MiB for ``memory``, the
+    average value of a Pods metric)."""
+    target = _annotation_float(annotations, ann.TARGET)
+    if target is None:
+        return None
+    metric = annotations.get(ann.METRIC, ann.CPU)
+    return metric, float(math.ceil(target) if metric == ann.CPU else math.trunc(target))
+
+
+def window_seconds(annotations: Mapping[str, str]) -> int | None:
+    """The ``window`` annotation in whole seconds (``int32(window.Seconds())``), None when absent or invalid."""
+    window = ann.get_annotation(annotations, ann.WINDOW)
+    if window is None:
+        return None
+    with contextlib.suppress(ValueError):
+        return parse_duration(window[1]) // SECOND
+    return None
+
+
 def _with_window(rules: ScalingRules, seconds: float) -> ScalingRules:
     return ScalingRules(seconds, rules.policies, rules.select_policy)
 
@@ -159,20 +180,12 @@ def make_hpa_spec(
     max_scale: int = 0,
 ) -> HpaSpec:
     """The HPA's spec for a revision, as Knative's ``MakeHPA`` configures it (bounds come from the PA)."""
-    metric = annotations.get(ann.METRIC, ann.CPU)
-    target = _annotation_float(annotations, ann.TARGET)
-    if target is None:  # MakeHPA sets no metric; Kubernetes defaults to CPU at 80 % utilization
-        metric, value = ann.CPU, DEFAULT_CPU_UTILIZATION
-    elif metric == ann.CPU:
-        value = float(math.ceil(target))
-    else:  # Go's int64(target): MiB for memory, the Pods metric's average value otherwise
-        value = float(math.trunc(target))
+    # No target: MakeHPA sets no metric; Kubernetes defaults to CPU at 80 % utilization.
+    metric, value = metric_target(annotations) or (ann.CPU, DEFAULT_CPU_UTILIZATION)
     up, down, stable = DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN, cfg.stable_window
-    window = ann.get_annotation(annotations, ann.WINDOW)
-    if window is not None:
-        with contextlib.suppress(ValueError):
-            seconds = float(parse_duration(window[1]) // SECOND)  # int32(window.Seconds())
-            up, down, stable = _with_window(up, seconds), _with_window(down, seconds), max(seconds, 1.0)
+    seconds = window_seconds(annotations)
+    if seconds is not None:
+        up, down, stable = _with_window(up, seconds), _with_window(down, seconds), max(seconds, 1.0)
     return HpaSpec(
         metric=metric,
         target=value,

@@ -155,6 +155,17 @@ def initial_scale(annotations: Mapping[str, str], cfg: AutoscalerConfig) -> int:
     return value
 
 
+def scale_bounds(annotations: Mapping[str, str], cfg: AutoscalerConfig, *, reachable: bool = True) -> tuple[int, int]:
+    """``(min, max)`` (PodAutoscaler ``ScaleBounds``): the annotation, else config-autoscaler's; min is 0
+    while the revision is unreachable; max 0 = unlimited."""
+    lo = 0
+    if reachable:
+        raw = _int32(annotations, ann.MIN_SCALE)
+        lo = cfg.min_scale if raw is None else raw
+    hi = _int32(annotations, ann.MAX_SCALE)
+    return lo, cfg.max_scale if hi is None else hi
+
+
 def aggregation_algorithm(annotations: Mapping[str, str], cfg: AutoscalerConfig) -> str:
     """``linear`` or ``weighted-exponential`` (``weightedExponential`` normalized)."""
     found = ann.get_annotation(annotations, ann.METRIC_AGGREGATION_ALGORITHM)

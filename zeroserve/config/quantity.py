@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
-from typing import Final
+from typing import Final, Literal
 
 INT64_MAX: Final = 2**63 - 1
 PATTERN: Final = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
@@ -74,3 +74,38 @@ def check_non_negative(value: str | int | float) -> Fraction:
     if amount * 1000 > MAX_MILLI:
         raise QuantityError(f"must be less than or equal to {MAX_MILLI}m")
     return amount
+
+
+Format = Literal["BinarySI", "DecimalSI", "DecimalExponent"]
+_DECIMAL_SUFFIX: Final = {power: suffix for suffix, power in _DECIMAL.items()}
+_BINARY_SUFFIX: Final = ("", *_BINARY)
+
+
+def format_quantity(value: Fraction, fmt: Format = "DecimalSI") -> str:
+    """Go's ``Quantity.String()``: the canonical form of ``value`` (rounded up to a nano) in ``fmt``.
+    BinarySI is kept for whole numbers from 1024 up (``256Mi``, ``1536Ki``), else DecimalSI is
+    used: the mantissa stripped of its zeros, the exponent a multiple of 3 (``50m``, ``2k``, ``1500``)."""
+    if fmt == "BinarySI" and value.denominator == 1 and abs(value) >= 1024:
+        amount, power = int(value), 0
+        while amount % 1024 == 0 and power < len(_BINARY):
+            amount, power = amount // 1024, power + 1
+        return f"{amount}{_BINARY_SUFFIX[power]}"
+    amount, exponent = math.ceil(value * 10**9), -9
+    if amount == 0:
+        return "0"
+    while amount % 10 == 0:
+        amount, exponent = amount // 10, exponent + 1
+    shift = exponent % 3
+    amount, exponent = amount * 10**shift, exponent - shift
+    if fmt == "DecimalExponent" or exponent not in _DECIMAL_SUFFIX:
+        return f"{amount}e{exponent}" if exponent else str(amount)
+    return f"{amount}{_DECIMAL_SUFFIX[exponent]}"
+
+
+def canonical(value: str | int | float) -> str:
+    """A quantity as Kubernetes writes it back (``ParseQuantity`` then ``String()``): ``0.5`` is
+    ``500m``, ``1.5Gi`` is ``1536Mi``, ``1e3`` stays ``1e3``; QuantityError when it does not parse."""
+    amount = parse(value)
+    suffix = _NUMBER.match(_literal(value)).group(3)  # type: ignore[union-attr]  # parse matched it
+    fmt: Format = "BinarySI" if suffix in _BINARY else "DecimalExponent" if _EXPONENT.match(suffix) else "DecimalSI"
+    return format_quantity(amount, fmt)

@@ -105,17 +105,6 @@ class ScaleOutcome:
 # ----------------------------------------------------------------------------- PA accessors (pure)
 
 
-def _int32(annotations: Mapping[str, str], key: str) -> int | None:
-    found = ann.get_annotation(annotations, key)
-    if found is None:
-        return None
-    try:
-        value = int(found[1])
-    except ValueError:
-        return None
-    return value if -(2**31) <= value < 2**31 else None
-
-
 def _duration(annotations: Mapping[str, str], key: str) -> float | None:
     found = ann.get_annotation(annotations, key)
     if found is None:
@@ -132,13 +121,7 @@ def is_unreachable(pa: PodAutoscaler) -> bool:
 
 def scale_bounds(pa: PodAutoscaler, cfg: Config) -> tuple[int, int]:
     """``(min, max)``: annotation else config; min is 0 while unreachable; max 0 = unlimited."""
-    a = pa.metadata.annotations
-    lo = 0
-    if not is_unreachable(pa):
-        raw = _int32(a, ann.MIN_SCALE)
-        lo = cfg.autoscaler.min_scale if raw is None else raw
-    hi = _int32(a, ann.MAX_SCALE)
-    return lo, cfg.autoscaler.max_scale if hi is None else hi
+    return targets.scale_bounds(pa.metadata.annotations, cfg.autoscaler, reachable=not is_unreachable(pa))
 
 
 def initial_scale(pa: PodAutoscaler, cfg: Config) -> int:

@@ -7,9 +7,9 @@ from zeroserve.api.meta import ObjectMeta, OwnerReference
 API_VERSION = "serving.knative.dev/v1"
 
 
-def controller_ref(kind: str, meta: ObjectMeta) -> OwnerReference:
+def controller_ref(kind: str, meta: ObjectMeta, api_version: str = API_VERSION) -> OwnerReference:
     return OwnerReference(
-        api_version=API_VERSION,
+        api_version=api_version,
         kind=kind,
         name=meta.name or "",
         uid=meta.uid or "",

@@ -11,9 +11,9 @@ import math
 from zeroserve.api import annotations as ann
 from zeroserve.api.autoscaling import API_VERSION as PA_API_VERSION
 from zeroserve.api.autoscaling import PodAutoscaler
-from zeroserve.api.meta import ObjectMeta, OwnerReference
+from zeroserve.api.meta import ObjectMeta
 from zeroserve.api.networking import Mode, ServerlessService, ServerlessServiceSpec
-from zeroserve.controller.resources import names
+from zeroserve.controller.resources import names, owners
 
 MIN_ACTIVATORS = 2
 """Activators put in a revision's path at least (kpa.go ``minActivators``)."""
@@ -35,16 +35,7 @@ def make_sks(pa: PodAutoscaler, mode: Mode, num_activators: int) -> ServerlessSe
             namespace=meta.namespace,
             labels=dict(meta.labels),
             annotations={k: v for k, v in meta.annotations.items() if k == ann.METRIC},
-            owner_references=[
-                OwnerReference(
-                    api_version=PA_API_VERSION,
-                    kind="PodAutoscaler",
-                    name=meta.name or "",
-                    uid=meta.uid or "",
-                    controller=True,
-                    block_owner_deletion=True,
-                )
-            ],
+            owner_references=[owners.controller_ref("PodAutoscaler", meta, PA_API_VERSION)],
         ),
         spec=ServerlessServiceSpec(
             mode=mode,
