@@ -191,13 +191,19 @@ def test_bad_options_are_one_clear_line(args: list[str], message: str, capsys: p
     assert out.err.startswith(f"error: {message}") and len(out.err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", ["controller", "activator"])
-def test_backend_commands_say_they_are_not_implemented(command: str) -> None:
-    out = run_cli(command)
+def test_the_activator_says_it_is_not_implemented() -> None:
+    out = run_cli("activator")
     assert out.returncode == 1
     assert (
         out.stderr.startswith("error: the Kubernetes backend is not implemented yet") and "Traceback" not in out.stderr
     )
+
+
+def test_the_controller_without_a_cluster_is_one_clear_line(tmp_path: Path) -> None:
+    out = run_cli("controller", "--kubeconfig", str(tmp_path / "missing"))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("error: no Kubernetes cluster to talk to:"), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
 
 
 def test_containerfile_fits_the_deployments() -> None:

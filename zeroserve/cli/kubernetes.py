@@ -1,9 +1,9 @@
 """``zeroserve kubernetes``: Kubernetes mode (docs/kubernetes.md).
 
 ``manifests`` prints what ``kubectl apply -f -`` needs to install zeroserve on a cluster
-(:mod:`zeroserve.kubernetes.manifests`). ``controller`` and ``activator`` are what the image's
-Deployments run; the backend they need (reconcilers fed by list/watch of a real API server) is
-not written yet, and they say so.
+(:mod:`zeroserve.kubernetes.manifests`). ``controller`` runs the reconcilers against a cluster
+(:mod:`zeroserve.kubernetes.controller`: in its pod, or from anywhere with a kubeconfig);
+``activator`` (the activator and the gateway in the cluster) is not written yet, and says so.
 """
 
 from __future__ import annotations
@@ -80,9 +80,38 @@ def manifests(
 
 
 @kubernetes_app.command("controller")
-def controller() -> None:
-    """Run the control plane on a cluster (reconcilers, autoscaler, webhook). Not implemented yet."""
-    raise errors.ZeroserveError(NOT_YET.format(what="controller"))
+def controller(
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            "--kubeconfig", help="The cluster's kubeconfig [default: $KUBECONFIG, ~/.kube/config, else in-cluster]"
+        ),
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use")] = None,
+    queue_image: Annotated[
+        str,
+        typer.Option(
+            "--queue-image",
+            envvar=install.IMAGE_ENV,
+            help="The image revisions' pods run as their queue-proxy (zeroserve's own image)",
+        ),
+    ] = install.Options.image,
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="The system namespace: its config-* ConfigMaps configure zeroserve")
+    ] = install.NAMESPACE,
+) -> None:
+    """Run the reconcilers on a cluster: Services, Configurations, Revisions (as Deployments) and Routes."""
+    import asyncio
+    import contextlib
+    import logging
+
+    from zeroserve.kubernetes import controller as backend
+    from zeroserve.kubernetes.apiclient import connect
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    conn = connect(kubeconfig, context)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(backend.run(conn, queue_image, namespace=namespace))
 
 
 @kubernetes_app.command("activator")

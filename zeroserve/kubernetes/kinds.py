@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from typing import Final
 
+from pydantic import Field
+
 from zeroserve.api.base import OpenModel
 from zeroserve.api.kinds import Kind
+from zeroserve.api.meta import ObjectMeta
 
 
 class Unstructured(OpenModel):
-    """Any object: apiVersion, kind, metadata, spec, status, all kept as they are."""
+    """Any object: its metadata read as Kubernetes' ObjectMeta, spec, status and the rest kept as they are."""
+
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
 
 
 def _kind(group: str, version: str, kind: str, plural: str, subresources: tuple[str, ...] = ()) -> Kind:

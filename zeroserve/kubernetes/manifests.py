@@ -34,6 +34,8 @@ from zeroserve.api.base import Obj
 from zeroserve.kubernetes import crds
 
 NAMESPACE: Final = "knative-serving"
+IMAGE_ENV: Final = "ZEROSERVE_IMAGE"
+"""The controller's env var naming zeroserve's image: revisions' pods run it as their queue-proxy."""
 SERVING_GROUPS: Final = ("serving.knative.dev", "autoscaling.internal.knative.dev", "networking.internal.knative.dev")
 ALL_VERBS: Final = ("get", "list", "watch", "create", "update", "patch", "delete")
 READ: Final = ("get", "list", "watch")
@@ -287,6 +289,7 @@ def controller(opts: Options) -> Obj:
         ports,
         {"tcpSocket": {"port": WEBHOOK_PORT}},
     )
+    container["env"].append({"name": IMAGE_ENV, "value": opts.image})
     return _deployment(opts, "controller", 1, container, 300)
 
 

@@ -1,0 +1,224 @@
+"""The Kubernetes backend end to end against an API double on 127.0.0.1: zeroserve's own API server
+serving, beside Knative's kinds (really admitted: defaults and validation), the cluster's kinds the
+backend writes (Deployments, Pods, Services, CRDs). No kube-apiserver can run in CI; the test plays
+the cluster's other parts itself (the Deployment controller's status, the kubelet's pods)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.apiserver.apiserver_helpers import TOKEN
+from zeroserve import errors
+from zeroserve.api import admission, labels
+from zeroserve.api.base import Obj
+from zeroserve.api.kinds import API_KINDS, CONFIGMAP, CONFIGURATION, REVISION, SERVICE
+from zeroserve.apiserver import ADMIN_USER, ApiServer
+from zeroserve.config import Config
+from zeroserve.kubernetes import controller as kcontroller
+from zeroserve.kubernetes.apiclient import Connection, KubeApi
+from zeroserve.kubernetes.crds import crds
+from zeroserve.kubernetes.kinds import CLUSTER_KINDS, CRD, DEPLOYMENT, POD
+from zeroserve.kubernetes.store import KubernetesStore
+from zeroserve.store import SqliteStore
+
+DOUBLE_KINDS = (
+    *(k for k in API_KINDS if k.group or k.plural not in ("pods", "services")),
+    *CLUSTER_KINDS,
+)
+"""What the double serves: zeroserve's kinds (its read-only Pods and Services give way to writable ones)."""
+QUEUE_IMAGE = "dev.local/zeroserve:test"
+
+
+@dataclass
+class Double:
+    store: SqliteStore
+    """The double's storage: what the cluster holds, written directly where the cluster's own parts would."""
+    conn: Connection
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Double]:
+    store = await SqliteStore.open(tmp_path / "state.db")
+    admit = functools.partial(admission.admit, cfg=Config(), user=ADMIN_USER)
+    server = ApiServer(store, admit, TOKEN, admit_status=admission.admit_status, kinds=DOUBLE_KINDS)
+    await server.start()
+    try:
+        yield Double(store, Connection(server.url, token=lambda: TOKEN))
+    finally:
+        await server.stop()
+        await store.close()
+
+
+async def install(double: Double, labelled: str = "zeroserve") -> None:
+    """``zeroserve kubernetes manifests``' CRDs (``labelled``: as another installer labels them)."""
+    for obj in crds():
+        obj["metadata"]["labels"]["app.kubernetes.io/name"] = labelled
+        await double.store.create(CRD, obj)
+
+
+@contextlib.asynccontextmanager
+async def running_controller(double: Double) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(kcontroller.run(double.conn, QUEUE_IMAGE))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(read: Callable[[], Awaitable[object]], timeout: float = 15.0) -> object:
+    """``read()``'s first truthy answer, polled within ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not (value := await read()):
+            await asyncio.sleep(0.02)  # wait-ok: polling interval of a deadline-bounded wait
+        return value
+
+
+async def _get(store: SqliteStore, kind: object, ns: str, name: str) -> Obj | None:
+    with contextlib.suppress(errors.NotFound):
+        return await store.get(kind, ns, name)  # type: ignore[arg-type]
+    return None
+
+
+def _condition(obj: Obj | None, kind: str) -> str:
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return str(c.get("status"))
+    return ""
+
+
+def hello() -> Obj:
+    """Knative's helloworld, as its docs apply it (an image that skips tag resolution)."""
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "hello", "namespace": "default"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"image": "dev.local/helloworld-go", "env": [{"name": "TARGET", "value": "World"}]}]
+                }
+            }
+        },
+    }
+
+
+async def test_a_service_becomes_a_deployment_and_its_revision_ready(cluster: Double) -> None:
+    await install(cluster)
+    async with running_controller(cluster) as task:
+        async with KubeApi(cluster.conn) as api:  # a user's kubectl apply, admitted as the webhook would
+            await api.request("POST", "/apis/serving.knative.dev/v1/namespaces/default/services", body=hello())
+        deployment = await until(lambda: _get(cluster.store, DEPLOYMENT, "default", "hello-00001-deployment"))
+        assert isinstance(deployment, dict) and not task.done()
+        rev = await cluster.store.get(REVISION, "default", "hello-00001")
+        assert deployment["metadata"]["ownerReferences"][0]["uid"] == rev["metadata"]["uid"]
+        assert deployment["spec"]["replicas"] == 1
+        containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+        assert containers["user-container"]["image"] == "dev.local/helloworld-go"
+        assert containers["queue-proxy"]["image"] == QUEUE_IMAGE
+        assert _condition(rev, "Ready") != "True"
+
+        # the cluster runs it: the Deployment controller's status, the kubelet's Ready pod
+        deployment["status"] = {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}
+        await cluster.store.update_status(DEPLOYMENT, deployment)
+        template = deployment["spec"]["template"]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "hello-00001-deployment-7d9-abcde", "namespace": "default", **template["metadata"]},
+            "spec": template["spec"],
+        }
+        pod = await cluster.store.create(POD, pod)
+        pod["status"] = {"phase": "Running", "podIP": "10.244.0.7", "conditions": [{"type": "Ready", "status": "True"}]}
+        await cluster.store.update_status(POD, pod)
+
+        async def ready() -> bool:
+            return _condition(await _get(cluster.store, REVISION, "default", "hello-00001"), "Ready") == "True"
+
+        await until(ready)
+
+        async def latest_ready() -> object:
+            config = await _get(cluster.store, CONFIGURATION, "default", "hello")
+            return ((config or {}).get("status") or {}).get("latestReadyRevisionName")
+
+        assert await until(latest_ready) == "hello-00001"
+        rev = await cluster.store.get(REVISION, "default", "hello-00001")
+        assert rev["status"]["actualReplicas"] == 1
+        assert pod["metadata"]["labels"][labels.REVISION] == "hello-00001"
+
+
+async def test_the_deployment_follows_a_changed_revision_config(cluster: Double) -> None:
+    await install(cluster)
+    async with running_controller(cluster):
+        await cluster.store.create(SERVICE, hello())
+        first = await until(lambda: _get(cluster.store, DEPLOYMENT, "default", "hello-00001-deployment"))
+        assert isinstance(first, dict)
+        grace = first["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        await cluster.store.create(
+            CONFIGMAP,
+            {
+                "metadata": {"name": "config-deployment", "namespace": "knative-serving"},
+                "data": {"progress-deadline": "77s"},
+            },
+        )
+
+        async def rolled() -> Obj | None:
+            d = await _get(cluster.store, DEPLOYMENT, "default", "hello-00001-deployment")
+            return d if d is not None and d["spec"].get("progressDeadlineSeconds") == 77 else None
+
+        second = await until(rolled)
+        assert isinstance(second, dict)
+        assert second["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == grace
+        assert second["metadata"]["uid"] == first["metadata"]["uid"]
+
+
+async def test_a_cluster_with_knative_serving_is_refused(cluster: Double) -> None:
+    async with KubeApi(cluster.conn) as api:
+        with pytest.raises(errors.ZeroserveError, match="is not installed: run `zeroserve kubernetes manifests"):
+            await kcontroller.check_cluster(api)
+        await install(cluster, labelled="knative-serving")
+        with pytest.raises(errors.ZeroserveError, match="Knative Serving is installed on this cluster"):
+            await kcontroller.check_cluster(api)
+
+
+async def test_the_cluster_config_follows_its_configmaps(cluster: Double) -> None:
+    store = KubernetesStore(KubeApi(cluster.conn))
+    config = kcontroller.ClusterConfig(store)
+    seen: list[Config] = []
+    config.subscribe(seen.append)
+    try:
+        await config.start()
+        assert config.current() == Config()
+        cm = {
+            "metadata": {"name": "config-autoscaler", "namespace": "knative-serving"},
+            "data": {"stable-window": "90s"},
+        }
+        cm = await cluster.store.create(CONFIGMAP, cm)
+
+        async def changed() -> bool:
+            return config.current().autoscaler.stable_window == 90
+
+        await until(changed)
+        assert len(seen) == 1
+        cm["data"] = {"stable-window": "not a duration"}  # a bad edit: logged, the last good one stays
+        await cluster.store.update(CONFIGMAP, cm)
+        cm = await cluster.store.get(CONFIGMAP, "knative-serving", "config-autoscaler")
+        cm["data"]["container-concurrency-target-default"] = "50"
+        cm["data"]["stable-window"] = "60s"
+        await cluster.store.update(CONFIGMAP, cm)
+
+        async def default_target() -> bool:
+            return config.current().autoscaler.container_concurrency_target_default == 50
+
+        await until(default_target)
+    finally:
+        await config.close()
+        await store.close()
