@@ -100,7 +100,8 @@ class Settings:
     admin_port: int = 0
     """QUEUE_ADMIN_PORT: ``/stats``, ``/drain``, ``/wait-for-drain`` (0 = ephemeral)."""
     host: str = "127.0.0.1"
-    """Address both ports bind."""
+    """QUEUE_LISTEN_ADDRESS: the address both ports bind (a pod's queue-proxy: ``0.0.0.0``, every
+    address, as Knative's listens; on one machine the runtime's instances keep the default)."""
     timeout: float = 300.0
     """REVISION_TIMEOUT_SECONDS: the whole request, time queued included (504 ``request timeout``)."""
     response_start_timeout: float = 0.0
@@ -138,6 +139,7 @@ class Settings:
             user_port=_env_int(environ, "USER_PORT", 8080),
             serving_port=_env_int(environ, "QUEUE_SERVING_PORT", 8012),
             admin_port=_env_int(environ, "QUEUE_ADMIN_PORT", 0),
+            host=environ.get("QUEUE_LISTEN_ADDRESS") or "127.0.0.1",
             timeout=_env_float(environ, "REVISION_TIMEOUT_SECONDS", 300.0),
             response_start_timeout=_env_float(environ, "REVISION_RESPONSE_START_TIMEOUT_SECONDS", 0.0),
             idle_timeout=_env_float(environ, "REVISION_IDLE_TIMEOUT_SECONDS", 0.0),

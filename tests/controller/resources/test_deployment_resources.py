@@ -233,6 +233,7 @@ def test_the_queue_proxy() -> None:
         "ENABLE_MULTI_CONTAINER_PROBES": "false",
         "OBSERVABILITY_CONFIG": None,
         "QUEUE_ADMIN_PORT": "8022",
+        "QUEUE_LISTEN_ADDRESS": "0.0.0.0",
         "QUEUE_DRAIN_QUIET_PERIOD": "30",
         "USER_PROTOCOL": "http1",
     }
@@ -269,7 +270,8 @@ def test_what_the_queue_proxy_reads(spec: Obj, annotations: dict[str, str], want
     validate(d)
     q, user = container(d, "queue-proxy"), container(d, "user-container")
     s = Settings.from_env({k: v for k, v in env(q).items() if isinstance(v, str)})
-    assert (s.serving_port, s.admin_port, s.user_port, s.container_concurrency) == (
+    assert (s.host, s.serving_port, s.admin_port, s.user_port, s.container_concurrency) == (
+        "0.0.0.0",
         want["serving"],
         8022,
         want["user"],

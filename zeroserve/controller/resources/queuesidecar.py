@@ -10,10 +10,11 @@ zeroserve's, run as ``zeroserve queue-proxy``; config-deployment's queue-sidecar
 has no keys for are Knative's defaults (``requests.cpu`` 25m; with ``queueproxy.resource-defaults``
 also 1000m / 400Mi / 800Mi), and the empty strings of its unset TLS keys.
 
-Three variables are zeroserve's queue-proxy's own (:class:`zeroserve.queue.settings.Settings`),
+Four variables are zeroserve's queue-proxy's own (:class:`zeroserve.queue.settings.Settings`),
 fixed to what Knative's queue-proxy does on a cluster: ``QUEUE_ADMIN_PORT`` 8022 (where the user
-container's preStop hook waits for the drain), ``QUEUE_DRAIN_QUIET_PERIOD`` 30 (Knative's
-``drainSleepDuration``: endpoints take that long to drop a terminating pod) and ``USER_PROTOCOL``.
+container's preStop hook waits for the drain, and the autoscaler scrapes ``/stats``),
+``QUEUE_LISTEN_ADDRESS`` ``0.0.0.0`` (every address, as Knative's listens), ``QUEUE_DRAIN_QUIET_PERIOD``
+30 (Knative's ``drainSleepDuration``: endpoints take that long to drop a terminating pod) and ``USER_PROTOCOL``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ QUEUE_HTTP_PORT: Final = 8012
 QUEUE_HTTP2_PORT: Final = 8013
 QUEUE_HTTPS_PORT: Final = 8112
 QUEUE_ADMIN_PORT: Final = 8022
+LISTEN_ADDRESS: Final = "0.0.0.0"
+"""Where a pod's queue-proxy listens: every address (the kubelet probes it and Services reach it by the pod IP)."""
 AUTOSCALING_METRICS_PORT: Final = 9090
 USER_METRICS_PORT: Final = 9091
 QUEUE_PORT_NAME: Final = "queue-port"
@@ -283,6 +286,7 @@ def queue_env(rev: Revision, cfg: Config, system_namespace: str = SYSTEM_NAMESPA
         ("ENABLE_MULTI_CONTAINER_PROBES", _go_bool(cfg.features.enabled(MULTI_CONTAINER_PROBING))),
         (OBSERVABILITY_ENV, observability_config(cfg)),
         ("QUEUE_ADMIN_PORT", str(QUEUE_ADMIN_PORT)),
+        ("QUEUE_LISTEN_ADDRESS", LISTEN_ADDRESS),
         ("QUEUE_DRAIN_QUIET_PERIOD", str(DRAIN_SLEEP_SECONDS)),
         ("USER_PROTOCOL", protocol_type(rev)),
     ]
