@@ -20,6 +20,7 @@ from zeroserve.api import admission, labels
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import API_KINDS, CONFIGMAP, CONFIGURATION, REVISION, SERVICE
 from zeroserve.apiserver import ADMIN_USER, ApiServer
+from zeroserve.cli import kubeserve
 from zeroserve.config import Config
 from zeroserve.kubernetes import controller as kcontroller
 from zeroserve.kubernetes.apiclient import Connection, KubeApi
@@ -65,7 +66,8 @@ async def install(double: Double, labelled: str = "zeroserve") -> None:
 
 @contextlib.asynccontextmanager
 async def running_controller(double: Double) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(kcontroller.run(double.conn, QUEUE_IMAGE))
+    settings = kubeserve.Settings(QUEUE_IMAGE, gateway=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+    task = asyncio.create_task(kubeserve.serve(double.conn, settings))
     try:
         yield task
     finally:

@@ -99,19 +99,30 @@ def controller(
     namespace: Annotated[
         str, typer.Option("--namespace", help="The system namespace: its config-* ConfigMaps configure zeroserve")
     ] = install.NAMESPACE,
+    gateway_host: Annotated[str, typer.Option("--gateway-host", help="Where the gateway listens")] = "0.0.0.0",
+    gateway_port: Annotated[
+        int, typer.Option("--gateway-port", help="The gateway's external port")
+    ] = install.GATEWAY_PORT,
+    internal_port: Annotated[
+        int, typer.Option("--internal-port", help="The gateway's cluster-local port")
+    ] = install.GATEWAY_PORT + 1,
 ) -> None:
-    """Run the reconcilers on a cluster: Services, Configurations, Revisions (as Deployments) and Routes."""
+    """Run zeroserve on a cluster: the reconcilers (Revisions as Deployments), the autoscaler, the
+    gateway and the activator, in one process that reaches pods by their IPs."""
     import asyncio
     import contextlib
     import logging
 
-    from zeroserve.kubernetes import controller as backend
+    from zeroserve.cli import kubeserve
     from zeroserve.kubernetes.apiclient import connect
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     conn = connect(kubeconfig, context)
+    settings = kubeserve.Settings(
+        queue_image, namespace, gateway=(gateway_host, gateway_port), internal=(gateway_host, internal_port)
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(backend.run(conn, queue_image, namespace=namespace))
+        asyncio.run(kubeserve.serve(conn, settings))
 
 
 @kubernetes_app.command("activator")

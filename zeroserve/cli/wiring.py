@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, Protocol
 
 from zeroserve.activator import probe as activator_probe
 from zeroserve.activator.throttler import Throttler, serves_h2c
@@ -58,10 +58,18 @@ from zeroserve.store.base import Store
 log = logging.getLogger(__name__)
 
 
+class ServingRuntime(Protocol):
+    """What :class:`RuntimeEndpoints` reads of a runtime (the local one, or a cluster's)."""
+
+    def status(self, key: WorkloadKey) -> WorkloadStatus | None: ...
+
+    def serving(self) -> list[tuple[str, str]]: ...
+
+
 class RuntimeEndpoints:
     """``EndpointSource`` for the scraper: the ready instances of a revision (with admin ports)."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: ServingRuntime) -> None:
         self._runtime = runtime
 
     def endpoints(self, namespace: str, revision: str) -> Sequence[Endpoint]:

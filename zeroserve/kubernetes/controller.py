@@ -1,4 +1,5 @@
-"""``zeroserve kubernetes controller``: the reconcilers on a cluster (docs/kubernetes.md).
+"""The controller's parts for a cluster (``zeroserve kubernetes controller``, assembled in
+:mod:`zeroserve.cli.kubeserve`; docs/kubernetes.md).
 
 The same :class:`~zeroserve.controller.runner.Controller` as ``zeroserve up`` runs, over a
 :class:`~zeroserve.kubernetes.store.KubernetesStore` (the API server's list/watch, read from
@@ -22,7 +23,6 @@ from collections.abc import Callable
 from typing import Final
 
 from zeroserve import errors
-from zeroserve.api import labels
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import (
     CONFIGMAP,
@@ -36,12 +36,10 @@ from zeroserve.api.kinds import (
 )
 from zeroserve.config import Config
 from zeroserve.config.parse import parse_config
-from zeroserve.controller.runner import Controller
-from zeroserve.kubernetes.apiclient import Connection, KubeApi, resource_path
+from zeroserve.kubernetes.apiclient import KubeApi, resource_path
 from zeroserve.kubernetes.crds import LABELS as CRD_LABELS
-from zeroserve.kubernetes.kinds import CRD, POD
+from zeroserve.kubernetes.kinds import CRD
 from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
-from zeroserve.kubernetes.runtime import KubernetesRuntime
 from zeroserve.kubernetes.store import KubernetesStore
 
 log = logging.getLogger(__name__)
@@ -119,24 +117,3 @@ class ClusterConfig:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-
-async def run(conn: Connection, queue_image: str, *, namespace: str = SYSTEM_NAMESPACE) -> None:
-    """Run the controller on the cluster ``conn`` reaches until cancelled."""
-    async with KubeApi(conn) as api:
-        await check_cluster(api)
-        store = KubernetesStore(api, selectors={POD: labels.REVISION})
-        config = ClusterConfig(store, namespace)
-        await config.start()
-        runtime = KubernetesRuntime(store, config.current, queue_image)
-        await runtime.start()
-        controller = Controller(store, runtime, config.current, watched=WATCHED, collect_garbage=False)
-        config.subscribe(lambda _cfg: controller.config_changed())
-        try:
-            async with controller:
-                log.info("zeroserve controller running against %s", conn.server)
-                await asyncio.Event().wait()
-        finally:
-            await runtime.close()
-            await config.close()
-            await store.close()

@@ -155,6 +155,20 @@ class KubernetesRuntime:
             failure=_failure(have, pods),
         )
 
+    def serving(self) -> list[tuple[str, str]]:
+        """(namespace, revision) of every revision with a Ready pod (what the autoscaler scrapes)."""
+        out: set[tuple[str, str]] = set()
+        for pod in self.store.cached_list(POD, labels.REVISION):
+            if _ready(pod) and (pod.get("status") or {}).get("podIP"):
+                out.add((_namespace(pod), str(pod["metadata"]["labels"][labels.REVISION])))
+        return sorted(out)
+
+    def owners(self, namespace: str, revision: str) -> tuple[str, str]:
+        """The revision's Service and Configuration (its labels), for Knative's metric attributes."""
+        rev = self.store.cached(REVISION, namespace, revision) or {}
+        found = (rev.get("metadata") or {}).get("labels") or {}
+        return str(found.get(labels.SERVICE, "")), str(found.get(labels.CONFIGURATION, ""))
+
     def keys(self) -> list[WorkloadKey]:
         out = []
         for d in self.store.cached_list(DEPLOYMENT, labels.REVISION):

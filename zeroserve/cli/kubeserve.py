@@ -1,0 +1,164 @@
+"""``zeroserve kubernetes controller``'s process: zeroserve's control plane and gateway on a cluster.
+
+One process, as ``zeroserve up`` is on one machine, assembled from the same parts over the cluster's
+API (:mod:`zeroserve.kubernetes`): the reconcilers (:class:`~zeroserve.controller.runner.Controller`)
+on a :class:`~zeroserve.kubernetes.store.KubernetesStore`, Revisions as Deployments
+(:class:`~zeroserve.kubernetes.runtime.KubernetesRuntime`), the configuration from the system
+namespace's ``config-*`` ConfigMaps; the KPA (:class:`~zeroserve.autoscaler.multiscaler.Multiscaler`)
+scraping each Ready pod's queue-proxy by pod IP (``/stats`` on its admin port 8022) and setting the
+Deployments' scale; the gateway, the cluster's ingress, sending a revision's requests straight to
+its pods' queue-proxies (serve mode) or through the activator in this process (proxy mode: it holds
+requests while the revision scales from zero, pokes the autoscaler, and balances by free capacity).
+
+Pods are reached by their IPs, never by cluster DNS (a hand-built cluster has none): this process
+must run where pod IPs route (in the cluster, or on a node).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from zeroserve.activator.handler import Activator
+from zeroserve.activator.probe import HttpProber
+from zeroserve.activator.reporter import ConcurrencyReporter
+from zeroserve.activator.throttler import Throttler
+from zeroserve.api import labels
+from zeroserve.api.kinds import ROUTE
+from zeroserve.autoscaler.collector import Collector
+from zeroserve.autoscaler.multiscaler import Multiscaler
+from zeroserve.autoscaler.prometheus import KnativeScaling
+from zeroserve.autoscaler.scraper import HttpStatsClient, Scraper
+from zeroserve.cli.wiring import InProcessStatSink, RevisionFeed, RuntimeEndpoints, ServingModes
+from zeroserve.clock import SystemClock
+from zeroserve.controller.runner import Controller
+from zeroserve.gateway.routing import Backend
+from zeroserve.gateway.server import Gateway
+from zeroserve.kubernetes.apiclient import Connection, KubeApi
+from zeroserve.kubernetes.controller import WATCHED, ClusterConfig, check_cluster
+from zeroserve.kubernetes.kinds import POD
+from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
+from zeroserve.kubernetes.runtime import KubernetesRuntime
+from zeroserve.kubernetes.store import KubernetesStore
+from zeroserve.net.proxy import RequestHead, Response, RouteResult
+from zeroserve.observability.metrics import ActivatorMetrics, AutoscalerMetrics, MeterRegistry
+from zeroserve.observability.prometheus import KnativeCollector
+from zeroserve.runtime.base import WorkloadKey
+
+log = logging.getLogger(__name__)
+
+ROUTES_LOAD_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    queue_image: str
+    """The image revisions' pods run as their queue-proxy (zeroserve's own)."""
+    namespace: str = SYSTEM_NAMESPACE
+    gateway: tuple[str, int] = ("0.0.0.0", 8080)
+    """The external listener (the ``gateway`` Service's target)."""
+    internal: tuple[str, int] = ("0.0.0.0", 8081)
+    """The cluster-local listener."""
+
+
+async def serve(conn: Connection, settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """Run until cancelled; ``ready`` is set once the gateway listens with every route loaded."""
+    clock = SystemClock()
+    async with contextlib.AsyncExitStack() as stack:
+        api = await stack.enter_async_context(KubeApi(conn))
+        await check_cluster(api)
+        store = KubernetesStore(api, selectors={POD: labels.REVISION})
+        stack.push_async_callback(store.close)
+        config = ClusterConfig(store, settings.namespace)
+        await config.start()
+        stack.push_async_callback(config.close)
+        prober = await stack.enter_async_context(HttpProber())
+        throttler = Throttler(prober)  # probes the pods' queue-proxies by pod IP
+        stack.push_async_callback(throttler.close)
+
+        def to_activator(head: RequestHead, backend: Backend) -> RouteResult | Awaitable[RouteResult]:
+            info = throttler.revision(backend.namespace, backend.revision)
+            if info is None:
+                return Response(503, f"revision {backend.namespace}/{backend.revision} is not known yet\n".encode())
+            return activator.dispatch(head, backend.namespace, backend.revision, info, backend.headers, backend.drop)
+
+        gateway = Gateway(external=settings.gateway, internal=settings.internal, no_endpoints=to_activator)
+        external_port, internal_port = await gateway.start(serving=False)
+        stack.push_async_callback(gateway.stop, 5.0)
+
+        runtime = KubernetesRuntime(store, config.current, settings.queue_image)
+        await runtime.start()
+        stack.push_async_callback(runtime.close)
+        modes = ServingModes(gateway)
+
+        def endpoints_changed(key: WorkloadKey) -> None:
+            status = runtime.status(key)
+            endpoints = status.endpoints if status else ()
+            info = throttler.revision(key.namespace, key.revision)
+            modes.set_endpoints(key.namespace, key.revision, endpoints, h2c=info is not None and info.h2c)
+            throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in endpoints])
+
+        runtime.subscribe(endpoints_changed)
+        http_stats = HttpStatsClient()
+        stack.push_async_callback(http_stats.close)
+        meters = MeterRegistry()
+        registry = CollectorRegistry()
+        registry.register(KnativeCollector(meters))
+        scaling_metrics = AutoscalerMetrics(meters)
+        sources = RuntimeEndpoints(runtime)
+        multiscaler = Multiscaler(
+            Collector(),
+            sources,
+            clock,
+            on_change=lambda key: controller.on_decider_change(key),
+            scraper=Scraper(sources, http_stats),
+            registry=registry,
+            knative=KnativeScaling(scaling_metrics, lambda key: runtime.owners(key.namespace, key.revision)),
+        )
+        activator_metrics = ActivatorMetrics(meters, runtime.owners)
+        reporter = ConcurrencyReporter(InProcessStatSink(multiscaler), metrics=activator_metrics)
+        activator = Activator(throttler, reporter, metrics=activator_metrics)
+        controller = Controller(
+            store,
+            runtime,
+            config.current,
+            ingress=gateway,
+            multiscaler=multiscaler,
+            serving_mode=modes,
+            kpa_metrics=scaling_metrics,
+            watched=WATCHED,
+            collect_garbage=False,
+        )
+        config.subscribe(lambda _cfg: controller.config_changed())
+        async with multiscaler, controller, asyncio.TaskGroup() as tasks:
+            feed = RevisionFeed(store, throttler)
+            background = [
+                tasks.create_task(reporter.run(), name="activator-stats"),
+                tasks.create_task(feed.run(), name="revision-feed"),
+            ]
+            try:
+                async with asyncio.timeout(ROUTES_LOAD_TIMEOUT):
+                    await feed.listed.wait()
+                    await controller.synced(ROUTE.kind)
+            except TimeoutError:
+                log.warning("routes not all loaded after %ss; the gateway listens anyway", ROUTES_LOAD_TIMEOUT)
+            await gateway.serve()
+            log.info(
+                "zeroserve on %s: gateway :%d (cluster-local :%d), system namespace %s",
+                conn.server,
+                external_port,
+                internal_port,
+                settings.namespace,
+            )
+            if ready is not None:
+                ready.set()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                for task in background:
+                    task.cancel()
