@@ -1,60 +1,29 @@
-"""The Kubernetes backend end to end against an API double on 127.0.0.1: zeroserve's own API server
-serving, beside Knative's kinds (really admitted: defaults and validation), the cluster's kinds the
-backend writes (Deployments, Pods, Services, CRDs). No kube-apiserver can run in CI; the test plays
-the cluster's other parts itself (the Deployment controller's status, the kubelet's pods)."""
+"""The Kubernetes backend end to end against the API double (conftest.py); the tests play the
+cluster's other parts themselves (the Deployment controller's status, the kubelet's pods)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.apiserver.apiserver_helpers import TOKEN
+from tests.kubernetes.conftest import Double, hello
 from zeroserve import errors
-from zeroserve.api import admission, labels
+from zeroserve.api import labels
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import API_KINDS, CONFIGMAP, CONFIGURATION, REVISION, SERVICE
-from zeroserve.apiserver import ADMIN_USER, ApiServer
+from zeroserve.api.kinds import CONFIGMAP, CONFIGURATION, REVISION, SERVICE
 from zeroserve.cli import kubeserve
 from zeroserve.config import Config
 from zeroserve.kubernetes import controller as kcontroller
-from zeroserve.kubernetes.apiclient import Connection, KubeApi
+from zeroserve.kubernetes.apiclient import KubeApi
 from zeroserve.kubernetes.crds import crds
-from zeroserve.kubernetes.kinds import CLUSTER_KINDS, CRD, DEPLOYMENT, POD
+from zeroserve.kubernetes.kinds import CRD, DEPLOYMENT, POD
 from zeroserve.kubernetes.store import KubernetesStore
 from zeroserve.store import SqliteStore
 
-DOUBLE_KINDS = (
-    *(k for k in API_KINDS if k.group or k.plural not in ("pods", "services")),
-    *CLUSTER_KINDS,
-)
-"""What the double serves: zeroserve's kinds (its read-only Pods and Services give way to writable ones)."""
 QUEUE_IMAGE = "dev.local/zeroserve:test"
-
-
-@dataclass
-class Double:
-    store: SqliteStore
-    """The double's storage: what the cluster holds, written directly where the cluster's own parts would."""
-    conn: Connection
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Double]:
-    store = await SqliteStore.open(tmp_path / "state.db")
-    admit = functools.partial(admission.admit, cfg=Config(), user=ADMIN_USER)
-    server = ApiServer(store, admit, TOKEN, admit_status=admission.admit_status, kinds=DOUBLE_KINDS)
-    await server.start()
-    try:
-        yield Double(store, Connection(server.url, token=lambda: TOKEN))
-    finally:
-        await server.stop()
-        await store.close()
 
 
 async def install(double: Double, labelled: str = "zeroserve") -> None:
@@ -66,7 +35,9 @@ async def install(double: Double, labelled: str = "zeroserve") -> None:
 
 @contextlib.asynccontextmanager
 async def running_controller(double: Double) -> AsyncIterator[asyncio.Task[None]]:
-    settings = kubeserve.Settings(QUEUE_IMAGE, gateway=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+    settings = kubeserve.Settings(
+        QUEUE_IMAGE, gateway=("127.0.0.1", 0), internal=("127.0.0.1", 0), webhook=("127.0.0.1", 0)
+    )
     task = asyncio.create_task(kubeserve.serve(double.conn, settings))
     try:
         yield task
@@ -95,22 +66,6 @@ def _condition(obj: Obj | None, kind: str) -> str:
         if c.get("type") == kind:
             return str(c.get("status"))
     return ""
-
-
-def hello() -> Obj:
-    """Knative's helloworld, as its docs apply it (an image that skips tag resolution)."""
-    return {
-        "apiVersion": "serving.knative.dev/v1",
-        "kind": "Service",
-        "metadata": {"name": "hello", "namespace": "default"},
-        "spec": {
-            "template": {
-                "spec": {
-                    "containers": [{"image": "dev.local/helloworld-go", "env": [{"name": "TARGET", "value": "World"}]}]
-                }
-            }
-        },
-    }
 
 
 async def test_a_service_becomes_a_deployment_and_its_revision_ready(cluster: Double) -> None:
@@ -143,7 +98,8 @@ async def test_a_service_becomes_a_deployment_and_its_revision_ready(cluster: Do
         await cluster.store.update_status(POD, pod)
 
         async def ready() -> bool:
-            return _condition(await _get(cluster.store, REVISION, "default", "hello-00001"), "Ready") == "True"
+            rev = await _get(cluster.store, REVISION, "default", "hello-00001")
+            return _condition(rev, "Ready") == "True" and (rev or {})["status"].get("actualReplicas") == 1
 
         await until(ready)
 
@@ -152,8 +108,6 @@ async def test_a_service_becomes_a_deployment_and_its_revision_ready(cluster: Do
             return ((config or {}).get("status") or {}).get("latestReadyRevisionName")
 
         assert await until(latest_ready) == "hello-00001"
-        rev = await cluster.store.get(REVISION, "default", "hello-00001")
-        assert rev["status"]["actualReplicas"] == 1
         assert pod["metadata"]["labels"][labels.REVISION] == "hello-00001"
 
 

@@ -106,6 +106,17 @@ def controller(
     internal_port: Annotated[
         int, typer.Option("--internal-port", help="The gateway's cluster-local port")
     ] = install.GATEWAY_PORT + 1,
+    webhook_port: Annotated[
+        int, typer.Option("--webhook-port", help="The admission webhook's port (0: no webhook)")
+    ] = install.WEBHOOK_PORT,
+    webhook_url: Annotated[
+        str,
+        typer.Option(
+            "--webhook-url",
+            help="Where the API server calls the webhook, when this runs off the cluster "
+            "(https://HOST:PORT) [default: the webhook Service]",
+        ),
+    ] = "",
 ) -> None:
     """Run zeroserve on a cluster: the reconcilers (Revisions as Deployments), the autoscaler, the
     gateway and the activator, in one process that reaches pods by their IPs."""
@@ -119,7 +130,12 @@ def controller(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     conn = connect(kubeconfig, context)
     settings = kubeserve.Settings(
-        queue_image, namespace, gateway=(gateway_host, gateway_port), internal=(gateway_host, internal_port)
+        queue_image,
+        namespace,
+        gateway=(gateway_host, gateway_port),
+        internal=(gateway_host, internal_port),
+        webhook=(gateway_host, webhook_port) if webhook_port else None,
+        webhook_url=webhook_url,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(kubeserve.serve(conn, settings))

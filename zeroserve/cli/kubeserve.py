@@ -10,6 +10,9 @@ Deployments' scale; the gateway, the cluster's ingress, sending a revision's req
 its pods' queue-proxies (serve mode) or through the activator in this process (proxy mode: it holds
 requests while the revision scales from zero, pokes the autoscaler, and balances by free capacity).
 
+The admission webhook (:mod:`zeroserve.kubernetes.webhook`) defaults and validates what users write
+through the API server, as Knative's webhook does.
+
 Pods are reached by their IPs, never by cluster DNS (a hand-built cluster has none): this process
 must run where pod IPs route (in the cluster, or on a node).
 """
@@ -21,6 +24,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
@@ -43,8 +47,10 @@ from zeroserve.kubernetes.apiclient import Connection, KubeApi
 from zeroserve.kubernetes.controller import WATCHED, ClusterConfig, check_cluster
 from zeroserve.kubernetes.kinds import POD
 from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
+from zeroserve.kubernetes.manifests import WEBHOOK_PORT
 from zeroserve.kubernetes.runtime import KubernetesRuntime
 from zeroserve.kubernetes.store import KubernetesStore
+from zeroserve.kubernetes.webhook import Webhook
 from zeroserve.net.proxy import RequestHead, Response, RouteResult
 from zeroserve.observability.metrics import ActivatorMetrics, AutoscalerMetrics, MeterRegistry
 from zeroserve.observability.prometheus import KnativeCollector
@@ -64,6 +70,10 @@ class Settings:
     """The external listener (the ``gateway`` Service's target)."""
     internal: tuple[str, int] = ("0.0.0.0", 8081)
     """The cluster-local listener."""
+    webhook: tuple[str, int] | None = ("0.0.0.0", WEBHOOK_PORT)
+    """The admission webhook's listener (None: no webhook; the configurations are not touched)."""
+    webhook_url: str = ""
+    """The URL the API server calls the webhook at ("" for the ``webhook`` Service: in the cluster)."""
 
 
 async def serve(conn: Connection, settings: Settings, ready: asyncio.Event | None = None) -> None:
@@ -77,6 +87,12 @@ async def serve(conn: Connection, settings: Settings, ready: asyncio.Event | Non
         config = ClusterConfig(store, settings.namespace)
         await config.start()
         stack.push_async_callback(config.close)
+        if settings.webhook is not None:
+            webhook = Webhook(config.current, settings.namespace)
+            host = urlsplit(settings.webhook_url).hostname if settings.webhook_url else None
+            await webhook.start(*settings.webhook, clock.wall(), (host,) if host else ())
+            stack.push_async_callback(webhook.stop)
+            await webhook.register(api, settings.webhook_url)
         prober = await stack.enter_async_context(HttpProber())
         throttler = Throttler(prober)  # probes the pods' queue-proxies by pod IP
         stack.push_async_callback(throttler.close)

@@ -22,8 +22,20 @@ class Unstructured(OpenModel):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
 
 
-def _kind(group: str, version: str, kind: str, plural: str, subresources: tuple[str, ...] = ()) -> Kind:
-    return Kind(group, version, kind, plural, kind.lower(), Unstructured, categories=(), subresources=subresources)
+def _kind(
+    group: str, version: str, kind: str, plural: str, subresources: tuple[str, ...] = (), *, cluster: bool = False
+) -> Kind:
+    return Kind(
+        group,
+        version,
+        kind,
+        plural,
+        kind.lower(),
+        Unstructured,
+        namespaced=not cluster,
+        categories=(),
+        subresources=subresources,
+    )
 
 
 DEPLOYMENT: Final = _kind("apps", "v1", "Deployment", "deployments", ("status", "scale"))
@@ -33,15 +45,28 @@ POD: Final = _kind("", "v1", "Pod", "pods", ("status",))
 K8S_SERVICE: Final = _kind("", "v1", "Service", "services", ("status",))
 HPA: Final = _kind("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", ("status",))
 LEASE: Final = _kind("coordination.k8s.io", "v1", "Lease", "leases")
-CRD: Final = Kind(
-    "apiextensions.k8s.io",
-    "v1",
-    "CustomResourceDefinition",
-    "customresourcedefinitions",
-    "customresourcedefinition",
-    Unstructured,
-    namespaced=False,
-    categories=(),
-    subresources=("status",),
+CRD: Final = _kind(
+    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", ("status",), cluster=True
 )
-CLUSTER_KINDS: Final = (DEPLOYMENT, ENDPOINTS, ENDPOINT_SLICE, POD, K8S_SERVICE, HPA, LEASE, CRD)
+MUTATING_WEBHOOK: Final = _kind(
+    "admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", cluster=True
+)
+VALIDATING_WEBHOOK: Final = _kind(
+    "admissionregistration.k8s.io",
+    "v1",
+    "ValidatingWebhookConfiguration",
+    "validatingwebhookconfigurations",
+    cluster=True,
+)
+CLUSTER_KINDS: Final = (
+    DEPLOYMENT,
+    ENDPOINTS,
+    ENDPOINT_SLICE,
+    POD,
+    K8S_SERVICE,
+    HPA,
+    LEASE,
+    CRD,
+    MUTATING_WEBHOOK,
+    VALIDATING_WEBHOOK,
+)
