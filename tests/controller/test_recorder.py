@@ -157,3 +157,24 @@ async def test_a_minute_sweep_reads_only_its_own_events_and_every_ttl_all_of_the
     clock.step(101)
     assert await recorder.sweep() == 1
     assert await events(store) == []
+
+
+async def test_a_recorder_that_does_not_sweep_only_writes(store: SqliteStore) -> None:
+    """On a cluster the API server expires events itself: the recorder writes and reads none back."""
+    clock = FakeClock()
+    recorder = EventRecorder(store, clock, ttl=60, sweep_every=0.01, sweeps=False)
+    svc = await store.create(SERVICE, service("default", "hello"))
+    recorder.event("service-controller", svc, "Normal", "Created", "m")
+    await recorder.flush()
+    clock.step(3600)
+    task = asyncio.create_task(recorder.run())
+    try:
+        recorder.event("service-controller", svc, "Normal", "Updated", "m")
+
+        async def both_written() -> bool:
+            return len(await events(store)) == 2
+
+        await eventually(both_written)
+    finally:
+        task.cancel()
+    assert sorted(e["reason"] for e in await events(store)) == ["Created", "Updated"]  # none expired

@@ -40,6 +40,7 @@ from zeroserve.autoscaler.prometheus import KnativeScaling
 from zeroserve.autoscaler.scraper import HttpStatsClient, Scraper
 from zeroserve.cli.wiring import InProcessStatSink, RevisionFeed, RuntimeEndpoints, ServingModes
 from zeroserve.clock import SystemClock
+from zeroserve.controller.recorder import EventRecorder
 from zeroserve.controller.runner import Controller
 from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
@@ -149,6 +150,7 @@ async def serve(conn: Connection, settings: Settings, ready: asyncio.Event | Non
             kpa_metrics=scaling_metrics,
             watched=WATCHED,
             collect_garbage=False,
+            recorder=EventRecorder(store, clock, sweeps=False),  # kube-apiserver expires events itself
         )
         config.subscribe(lambda _cfg: controller.config_changed())
         async with multiscaler, controller, asyncio.TaskGroup() as tasks:

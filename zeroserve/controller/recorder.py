@@ -66,8 +66,12 @@ class EventRecorder:
         queue_size: int = QUEUE_SIZE,
         sweep_every: float = SWEEP_EVERY,
         events: correlator.EventCorrelator | None = None,
+        sweeps: bool = True,
     ) -> None:
+        """``sweeps``: False where the API server deletes expired events itself (kube-apiserver's
+        ``--event-ttl``): then the recorder only writes."""
         self._store = store
+        self._sweeps = sweeps
         self._clock = clock
         self.ttl = ttl
         self._queue_size = queue_size
@@ -165,7 +169,7 @@ class EventRecorder:
     async def run(self) -> None:
         """Write what is queued as it comes, and sweep expired events; until cancelled."""
         loop = asyncio.get_running_loop()
-        next_sweep = loop.time()
+        next_sweep = loop.time() if self._sweeps else float("inf")
         while True:
             if loop.time() >= next_sweep:
                 swept = await self.sweep()
@@ -173,7 +177,7 @@ class EventRecorder:
                     log.debug("%d events past their %gs retention deleted", swept, self.ttl)
                 next_sweep = loop.time() + self._sweep_every
             try:
-                async with asyncio.timeout(max(0.0, next_sweep - loop.time())):
+                async with asyncio.timeout(None if next_sweep == float("inf") else max(0.0, next_sweep - loop.time())):
                     await self._wake.wait()
             except TimeoutError:
                 continue
