@@ -13,7 +13,7 @@ from tests.kubernetes.conftest import Double, hello
 from zeroserve import errors
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import CONFIGMAP, CONFIGURATION, REVISION, SERVICE
+from zeroserve.api.kinds import CONFIGMAP, CONFIGURATION, NAMESPACE, REVISION, SERVICE
 from zeroserve.cli import kubeserve
 from zeroserve.config import Config
 from zeroserve.kubernetes import controller as kcontroller
@@ -27,7 +27,9 @@ QUEUE_IMAGE = "dev.local/zeroserve:test"
 
 
 async def install(double: Double, labelled: str = "zeroserve") -> None:
-    """``zeroserve kubernetes manifests``' CRDs (``labelled``: as another installer labels them)."""
+    """``zeroserve kubernetes manifests``' system namespace and CRDs (``labelled``: as another
+    installer labels them)."""
+    await double.store.create(NAMESPACE, {"metadata": {"name": "knative-serving"}})
     for obj in crds():
         obj["metadata"]["labels"]["app.kubernetes.io/name"] = labelled
         await double.store.create(CRD, obj)

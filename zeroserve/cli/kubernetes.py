@@ -120,8 +120,6 @@ def controller(
 ) -> None:
     """Run zeroserve on a cluster: the reconcilers (Revisions as Deployments), the autoscaler, the
     gateway and the activator, in one process that reaches pods by their IPs."""
-    import asyncio
-    import contextlib
     import logging
 
     from zeroserve.cli import kubeserve
@@ -137,8 +135,7 @@ def controller(
         webhook=(gateway_host, webhook_port) if webhook_port else None,
         webhook_url=webhook_url,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(kubeserve.serve(conn, settings))
+    raise typer.Exit(kubeserve.run(conn, settings))
 
 
 @kubernetes_app.command("activator")

@@ -22,8 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
@@ -47,12 +50,13 @@ from zeroserve.gateway.server import Gateway
 from zeroserve.kubernetes.apiclient import Connection, KubeApi
 from zeroserve.kubernetes.controller import WATCHED, ClusterConfig, check_cluster
 from zeroserve.kubernetes.kinds import POD
+from zeroserve.kubernetes.leaderelection import LeaderElector, Timing
 from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
 from zeroserve.kubernetes.manifests import WEBHOOK_PORT
 from zeroserve.kubernetes.runtime import KubernetesRuntime
 from zeroserve.kubernetes.store import KubernetesStore
 from zeroserve.kubernetes.webhook import Webhook
-from zeroserve.net.proxy import RequestHead, Response, RouteResult
+from zeroserve.net.proxy import RequestHead, Response, RouteResult, install_uvloop
 from zeroserve.observability.metrics import ActivatorMetrics, AutoscalerMetrics, MeterRegistry
 from zeroserve.observability.prometheus import KnativeCollector
 from zeroserve.runtime.base import WorkloadKey
@@ -75,10 +79,47 @@ class Settings:
     """The admission webhook's listener (None: no webhook; the configurations are not touched)."""
     webhook_url: str = ""
     """The URL the API server calls the webhook at ("" for the ``webhook`` Service: in the cluster)."""
+    identity: str = ""
+    """This replica's name in the leader election's Lease ("": the pod's name, else the host's)."""
+    timing: Timing = field(default_factory=Timing)
 
 
-async def serve(conn: Connection, settings: Settings, ready: asyncio.Event | None = None) -> None:
-    """Run until cancelled; ``ready`` is set once the gateway listens with every route loaded."""
+def run(conn: Connection, settings: Settings) -> int:
+    """Serve until SIGINT or SIGTERM (a pod's PID 1 gets no default SIGTERM action: handled here) or
+    until leadership is lost; the exit code."""
+    install_uvloop()
+
+    async def main() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        lost = asyncio.Event()
+        serving = asyncio.create_task(serve(conn, settings, on_lost=lost.set))
+        waiting = asyncio.create_task(lost.wait())
+        try:
+            await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            log.info("zeroserve: stopping")
+        for t in (serving, waiting):
+            t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        return 1 if lost.is_set() else 0
+
+    return asyncio.run(main())
+
+
+async def serve(
+    conn: Connection,
+    settings: Settings,
+    ready: asyncio.Event | None = None,
+    on_lost: Callable[[], None] | None = None,
+) -> None:
+    """Run until cancelled; ``ready`` is set once the gateway listens with every route loaded.
+    Only the leader (:mod:`zeroserve.kubernetes.leaderelection`) reconciles, scales and serves; the
+    webhook answers on every replica. ``on_lost``: called when leadership is lost (then stop)."""
     clock = SystemClock()
     async with contextlib.AsyncExitStack() as stack:
         api = await stack.enter_async_context(KubeApi(conn))
@@ -94,6 +135,10 @@ async def serve(conn: Connection, settings: Settings, ready: asyncio.Event | Non
             await webhook.start(*settings.webhook, clock.wall(), (host,) if host else ())
             stack.push_async_callback(webhook.stop)
             await webhook.register(api, settings.webhook_url)
+        identity = settings.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+        elector = LeaderElector(api, settings.namespace, identity, clock, settings.timing)
+        await elector.acquire()
+        stack.push_async_callback(elector.release)
         prober = await stack.enter_async_context(HttpProber())
         throttler = Throttler(prober)  # probes the pods' queue-proxies by pod IP
         stack.push_async_callback(throttler.close)
@@ -158,6 +203,7 @@ async def serve(conn: Connection, settings: Settings, ready: asyncio.Event | Non
             background = [
                 tasks.create_task(reporter.run(), name="activator-stats"),
                 tasks.create_task(feed.run(), name="revision-feed"),
+                tasks.create_task(elector.keep(on_lost or (lambda: None)), name="leader-election"),
             ]
             try:
                 async with asyncio.timeout(ROUTES_LOAD_TIMEOUT):
