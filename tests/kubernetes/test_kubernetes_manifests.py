@@ -73,7 +73,7 @@ def test_printed_is_what_manifests_builds(printed: list[dict[str, Any]]) -> None
 
 def test_deployments_run_the_image_lighter_than_knative(printed: list[dict[str, Any]]) -> None:
     deployments = {o["metadata"]["name"]: o for o in printed if o["kind"] == "Deployment"}
-    assert set(deployments) == {"controller", "activator"}
+    assert set(deployments) == {"controller"}  # reconcilers, autoscaler, webhook, activator, gateway
     cpu = mem = 0
     for name, d in deployments.items():
         (c,) = d["spec"]["template"]["spec"]["containers"]
@@ -96,22 +96,22 @@ def test_services_select_pods_of_a_deployment(printed: list[dict[str, Any]]) -> 
         if o["kind"] == "Deployment"
     }
     services = {o["metadata"]["name"]: o for o in printed if o["kind"] == "Service"}
-    assert set(services) == {"activator-service", "autoscaler", "webhook", "gateway"}
+    assert set(services) == {"webhook", "gateway"}
     for name, svc in services.items():
         matched = [d for d, (labels, _) in pods.items() if svc["spec"]["selector"].items() <= labels.items()]
         assert len(matched) == 1, name
         ports = {p["containerPort"] for p in pods[matched[0]][1]["ports"]}
         assert {p["targetPort"] for p in svc["spec"]["ports"]} <= ports, name
     assert services["gateway"]["spec"]["type"] == "LoadBalancer"
-    assert services["activator-service"]["spec"]["ports"][1] == {"name": "http", "port": 80, "targetPort": 8012}
+    assert services["gateway"]["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 8080}]
 
 
 def test_rbac_hangs_together(printed: list[dict[str, Any]]) -> None:
     accounts = {o["metadata"]["name"] for o in printed if o["kind"] == "ServiceAccount"}
     roles = {(o["kind"], o["metadata"]["name"]) for o in printed if o["kind"] in ("Role", "ClusterRole")}
     bindings = [o for o in printed if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
-    assert accounts == {"controller", "activator"}
-    assert len(bindings) == 3
+    assert accounts == {"controller"}
+    assert len(bindings) == 1
     for b in bindings:
         assert (b["roleRef"]["kind"], b["roleRef"]["name"]) in roles
         assert all(s["name"] in accounts and s["namespace"] == "knative-serving" for s in b["subjects"])
@@ -160,14 +160,12 @@ def test_webhooks_are_knatives(printed: list[dict[str, Any]]) -> None:
 
 
 def test_options_change_the_output() -> None:
-    opts = manifests.Options(
-        namespace="zs-system", gateway_service_type="NodePort", activator_replicas=3, webhook=False
-    )
+    opts = manifests.Options(namespace="zs-system", gateway_service_type="NodePort", webhook=False)
     objs = manifests.manifests(opts)
     assert not any(o["kind"].endswith("WebhookConfiguration") for o in objs)
     assert all(o["metadata"].get("namespace") in (None, "zs-system") for o in objs)
     by_id = {f"{o['kind']}/{o['metadata']['name']}": o for o in objs}
-    assert by_id["Deployment/activator"]["spec"]["replicas"] == 3
+    assert by_id["Deployment/controller"]["metadata"]["namespace"] == "zs-system"
     assert by_id["Service/gateway"]["spec"]["type"] == "NodePort"
     for o in objs:
         kubernetes_validate.validate(o, K8S_VERSION, strict=True)
@@ -189,14 +187,6 @@ def test_bad_options_are_one_clear_line(args: list[str], message: str, capsys: p
     out = capsys.readouterr()
     assert exit_.value.code == 1 and out.out == ""
     assert out.err.startswith(f"error: {message}") and len(out.err.splitlines()) == 1
-
-
-def test_the_activator_says_it_is_not_implemented() -> None:
-    out = run_cli("activator")
-    assert out.returncode == 1
-    assert (
-        out.stderr.startswith("error: the Kubernetes backend is not implemented yet") and "Traceback" not in out.stderr
-    )
 
 
 def test_the_controller_without_a_cluster_is_one_clear_line(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """``zeroserve kubernetes``: Kubernetes mode (docs/kubernetes.md).
 
 ``manifests`` prints what ``kubectl apply -f -`` needs to install zeroserve on a cluster
-(:mod:`zeroserve.kubernetes.manifests`). ``controller`` runs the reconcilers against a cluster
-(:mod:`zeroserve.kubernetes.controller`: in its pod, or from anywhere with a kubeconfig);
-``activator`` (the activator and the gateway in the cluster) is not written yet, and says so.
+(:mod:`zeroserve.kubernetes.manifests`). ``controller`` is what its Deployment runs: zeroserve on a
+cluster in one process (:mod:`zeroserve.cli.kubeserve`), in its pod or anywhere pod IPs route to
+(a node) with a kubeconfig.
 """
 
 from __future__ import annotations
@@ -23,10 +23,6 @@ kubernetes_app = typer.Typer(
     no_args_is_help=True,
 )
 
-NOT_YET = (
-    "the Kubernetes backend is not implemented yet: `zeroserve kubernetes {what}` has nothing to run "
-    "(issue 20; docs/kubernetes.md says what exists)"
-)
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -49,7 +45,6 @@ def manifests(
     gateway_service_type: Annotated[
         str, typer.Option(help="The gateway Service's type: ClusterIP, NodePort or LoadBalancer.")
     ] = install.Options.gateway_service_type,
-    activator_replicas: Annotated[int, typer.Option(min=1, help="Activator (and gateway) replicas.")] = 1,
     webhook: Annotated[
         bool, typer.Option(help="Install the admission webhook configurations (validation and defaulting).")
     ] = True,
@@ -73,7 +68,6 @@ def manifests(
         image_pull_policy=image_pull_policy,
         namespace=namespace,
         gateway_service_type=gateway_service_type,
-        activator_replicas=activator_replicas,
         webhook=webhook,
     )
     typer.echo(render(install.manifests(opts)), nl=False)
@@ -136,9 +130,3 @@ def controller(
         webhook_url=webhook_url,
     )
     raise typer.Exit(kubeserve.run(conn, settings))
-
-
-@kubernetes_app.command("activator")
-def activator() -> None:
-    """Run the activator and the gateway on a cluster. Not implemented yet."""
-    raise errors.ZeroserveError(NOT_YET.format(what="activator"))

@@ -2,25 +2,24 @@
 manifests``), laid out as Knative Serving's release (knative/serving ``config/core``), lighter:
 
 - the ``knative-serving`` Namespace and the CRDs (:mod:`zeroserve.kubernetes.crds`);
-- ServiceAccounts ``controller`` and ``activator``; ClusterRole ``zeroserve-controller`` (the
-  CRDs and their status/finalizers, Deployments and their scale, Services, Endpoints and
-  EndpointSlices, Pods read, ConfigMaps and Secrets read, Events, Leases for leader election,
-  HPAs, the webhook configurations it patches with its CA bundle, CRDs read to detect a Knative
-  install), ``zeroserve-activator`` (Services, Endpoints, EndpointSlices, Revisions read; the
-  system namespace's ConfigMaps and Secrets), their bindings, and the ``aggregate-to-admin/edit/view``
-  ClusterRoles that let namespace users work with Services as Knative's do;
-- Deployments ``controller`` (one process: the reconcilers, the autoscaler and the admission
-  webhook, where Knative runs controller, autoscaler and webhook) and ``activator`` (the activator
-  and the gateway, where Knative runs the activator and an ingress such as Kourier);
-- Services ``activator-service`` (Knative's name and ports), ``autoscaler`` (the stat sink the
-  activators push to, on the controller), ``webhook`` (443 -> the controller's 8443) and
-  ``gateway`` (the cluster's entry point: LoadBalancer by default);
+- the ServiceAccount ``controller``; the ClusterRole ``zeroserve-controller`` (the CRDs and their
+  status/finalizers, Deployments and their scale, Services, Endpoints and EndpointSlices, Pods read,
+  ConfigMaps and Secrets read, Events, Leases for leader election, HPAs, the webhook configurations
+  it patches with its CA bundle, CRDs read to detect a Knative install) and its binding, and the
+  ``aggregate-to-admin/edit/view`` ClusterRoles that let namespace users work with Services as
+  Knative's do;
+- the Deployment ``controller``: one process (``zeroserve kubernetes controller``,
+  :mod:`zeroserve.cli.kubeserve`) with the reconcilers, the autoscaler, the admission webhook, the
+  activator and the gateway, where Knative runs controller, autoscaler, webhook, activator and an
+  ingress such as Kourier as five Deployments;
+- Services ``webhook`` (443 -> the controller's 8443) and ``gateway`` (the cluster's entry point,
+  80 -> the controller's 8080: LoadBalancer by default);
 - the MutatingWebhookConfiguration ``webhook.serving.knative.dev`` and the
   ValidatingWebhookConfiguration ``validation.webhook.serving.knative.dev`` (Knative's names and
-  rules; the webhook fills in its CA bundle when it starts, as knative.dev/pkg's does).
+  rules; the webhook fills in its CA bundle and paths when it starts, as knative.dev/pkg's does).
 
-Requests are a fraction of Knative's (activator 300m/60Mi, autoscaler/controller/webhook 100m/100Mi
-each; :data:`RESOURCES`). PURE.
+The requests are a fraction of Knative's (activator 300m/60Mi, autoscaler/controller/webhook
+100m/100Mi each; :data:`RESOURCES`). PURE.
 """
 
 from __future__ import annotations
@@ -40,11 +39,9 @@ SERVING_GROUPS: Final = ("serving.knative.dev", "autoscaling.internal.knative.de
 ALL_VERBS: Final = ("get", "list", "watch", "create", "update", "patch", "delete")
 READ: Final = ("get", "list", "watch")
 WEBHOOK_PORT: Final = 8443
-ACTIVATOR_PORT: Final = 8012
-ACTIVATOR_H2C_PORT: Final = 8013
 GATEWAY_PORT: Final = 8080
-AUTOSCALER_PORT: Final = 8080
-METRICS_PORT: Final = 9090
+LOCAL_GATEWAY_PORT: Final = 8081
+"""The gateway's cluster-local listener."""
 ADMITTED: Final = (
     "metrics",
     "podautoscalers",
@@ -59,11 +56,10 @@ ADMITTED: Final = (
 """The resources Knative's webhooks admit, less the Ingresses and Certificates zeroserve does not install."""
 
 RESOURCES: Final[dict[str, Obj]] = {
-    "controller": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-    "activator": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "384Mi"}},
+    "controller": {"requests": {"cpu": "100m", "memory": "160Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
 }
-"""100m and 160Mi requested in all, where Knative requests 600m and 360Mi for its four Deployments
-(plus its ingress)."""
+"""100m and 160Mi requested in all (measured idle on a cluster: under 1 % of a core, ~100 MiB), where
+Knative requests 600m and 360Mi for its four Deployments (plus its ingress)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,6 @@ class Options:
     image_pull_policy: str = "IfNotPresent"
     namespace: str = NAMESPACE
     gateway_service_type: str = "LoadBalancer"
-    activator_replicas: int = 1
     webhook: bool = True
     """Install the admission webhook configurations (they make the API server call the controller)."""
 
@@ -82,7 +77,7 @@ def manifests(opts: Options) -> list[Obj]:
     """The objects to apply, in the order they can be applied."""
     out: list[Obj] = [namespace(opts), *crds.crds()]
     out += rbac(opts)
-    out += [controller(opts), activator(opts)]
+    out += [controller(opts)]
     out += services(opts)
     if opts.webhook:
         out += webhooks(opts)
@@ -142,30 +137,13 @@ CONTROLLER_RULES: Final = (
 )
 """What the controller (reconcilers, autoscaler, webhook) reads and writes."""
 
-ACTIVATOR_RULES: Final = (
-    _rule([""], ["services", "endpoints"], READ),
-    _rule(["discovery.k8s.io"], ["endpointslices"], READ),
-    _rule(["serving.knative.dev"], ["revisions"], READ),
-)
-
 
 def rbac(opts: Options) -> list[Obj]:
     ns = opts.namespace
     out: list[Obj] = []
-    for component in ("controller", "activator"):
-        out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(component, component, ns)})
+    out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("controller", "controller", ns)})
     out.append(_cluster_role("zeroserve-controller", "controller", CONTROLLER_RULES))
-    out.append(_cluster_role("zeroserve-activator", "activator", ACTIVATOR_RULES))
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": _meta("zeroserve-activator", "activator", ns),
-        "rules": [_rule([""], ["configmaps", "secrets"], READ)],
-    }
-    out.append(role)
     out.append(_binding("ClusterRoleBinding", "ClusterRole", "zeroserve-controller", "controller", ns))
-    out.append(_binding("ClusterRoleBinding", "ClusterRole", "zeroserve-activator", "activator", ns))
-    out.append(_binding("RoleBinding", "Role", "zeroserve-activator", "activator", ns))
     out += _aggregated()
     return out
 
@@ -280,8 +258,8 @@ def _container(opts: Options, name: str, args: list[str], ports: list[tuple[str,
 
 
 def controller(opts: Options) -> Obj:
-    """One controller process: reconcilers (leader-elected with a Lease), autoscaler, webhook."""
-    ports = [("metrics", METRICS_PORT), ("autoscaler", AUTOSCALER_PORT), ("https-webhook", WEBHOOK_PORT)]
+    """One process: reconcilers (leader-elected with a Lease), autoscaler, webhook, activator, gateway."""
+    ports = [("http-gateway", GATEWAY_PORT), ("http-local", LOCAL_GATEWAY_PORT), ("https-webhook", WEBHOOK_PORT)]
     container = _container(
         opts,
         "controller",
@@ -291,24 +269,6 @@ def controller(opts: Options) -> Obj:
     )
     container["env"].append({"name": IMAGE_ENV, "value": opts.image})
     return _deployment(opts, "controller", 1, container, 300)
-
-
-def activator(opts: Options) -> Obj:
-    """The activator and the gateway in one process, scaled horizontally."""
-    ports = [
-        ("metrics", METRICS_PORT),
-        ("http1", ACTIVATOR_PORT),
-        ("h2c", ACTIVATOR_H2C_PORT),
-        ("gateway", GATEWAY_PORT),
-    ]
-    container = _container(
-        opts,
-        "activator",
-        ["kubernetes", "activator"],
-        ports,
-        {"tcpSocket": {"port": ACTIVATOR_PORT}},
-    )
-    return _deployment(opts, "activator", opts.activator_replicas, container, 600)
 
 
 def _service(opts: Options, name: str, app: str, ports: list[tuple[str, int, int]], type_: str = "ClusterIP") -> Obj:
@@ -328,19 +288,8 @@ def _service(opts: Options, name: str, app: str, ports: list[tuple[str, int, int
 
 def services(opts: Options) -> list[Obj]:
     return [
-        _service(
-            opts,
-            "activator-service",
-            "activator",
-            [
-                ("http-metrics", METRICS_PORT, METRICS_PORT),
-                ("http", 80, ACTIVATOR_PORT),
-                ("http2", 81, ACTIVATOR_H2C_PORT),
-            ],
-        ),
-        _service(opts, "autoscaler", "controller", [("http", AUTOSCALER_PORT, AUTOSCALER_PORT)]),
         _service(opts, "webhook", "controller", [("https-webhook", 443, WEBHOOK_PORT)]),
-        _service(opts, "gateway", "activator", [("http", 80, GATEWAY_PORT)], opts.gateway_service_type),
+        _service(opts, "gateway", "controller", [("http", 80, GATEWAY_PORT)], opts.gateway_service_type),
     ]
 
 
