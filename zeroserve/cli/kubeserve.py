@@ -163,7 +163,8 @@ async def serve(
             endpoints = status.endpoints if status else ()
             info = throttler.revision(key.namespace, key.revision)
             modes.set_endpoints(key.namespace, key.revision, endpoints, h2c=info is not None and info.h2c)
-            throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in endpoints])
+            candidates = runtime.candidates(key)  # the activator probes the not-yet-Ready ones itself
+            throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in candidates])
 
         runtime.subscribe(endpoints_changed)
         http_stats = HttpStatsClient()

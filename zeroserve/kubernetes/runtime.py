@@ -155,6 +155,20 @@ class KubernetesRuntime:
             failure=_failure(have, pods),
         )
 
+    def candidates(self, key: WorkloadKey) -> tuple[Endpoint, ...]:
+        """Every pod of the revision with an IP and not going away, Ready or not yet: the activator
+        probes the not-yet-Ready ones itself and sends to each the moment its queue-proxy answers, as
+        Knative's activator probes the private Service's not-ready addresses (the kubelet's own
+        readiness probe runs every ``periodSeconds``: a cold start would wait for its next round)."""
+        pods = self.store.cached_list(POD, f"{labels.REVISION}={key.revision}")
+        return tuple(
+            Endpoint(str(p["status"]["podIP"]), QUEUE_PORT, QUEUE_ADMIN_PORT)
+            for p in sorted(pods, key=lambda p: str(p["metadata"]["name"]))
+            if _namespace(p) == key.namespace
+            and (p.get("status") or {}).get("podIP")
+            and not (p.get("metadata") or {}).get("deletionTimestamp")
+        )
+
     def serving(self) -> list[tuple[str, str]]:
         """(namespace, revision) of every revision with a Ready pod (what the autoscaler scrapes)."""
         out: set[tuple[str, str]] = set()
