@@ -52,3 +52,43 @@ async def test_a_write_to_a_kind_listed_earlier_still_comes_as_an_event() -> Non
                 break
     finally:
         await store.close()
+
+
+class SlowLists:
+    """A store whose lists take a while, as a remote API server's do (the Kubernetes backend's
+    first list of each kind): workers reconcile what the first kinds listed meanwhile."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    async def list(self, kind: Kind, *args: Any, **kw: Any) -> tuple[list[Obj], int]:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return await self.store.list(kind, *args, **kw)
+
+    def watch(self, *args: Any, **kw: Any) -> AsyncIterator[WatchEvent]:
+        return self.store.watch(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+async def test_a_kind_is_synced_when_its_first_reconciles_end_while_later_kinds_are_listed() -> None:
+    """The gateway waits for ``synced(Route)`` before it listens: a reconcile that ended before the
+    last kind was listed must still count (seen on a cluster: the gateway waited its 30 s timeout)."""
+    clock = FakeClock()
+    store = await SqliteStore.open(":memory:", clock=clock)
+    done: list[str] = []
+
+    async def reconcile(_deps: object, key: Any) -> None:
+        done.append(key.name)
+
+    try:
+        await store.create(CONFIGURATION, configuration("default", "early"))
+        controller = Controller(SlowLists(store), FakeRuntime(), Config, clock=clock)
+        controller.reconcilers[CONFIGURATION.kind] = reconcile
+        async with controller:
+            await asyncio.wait_for(controller.synced(CONFIGURATION.kind), 5)
+        assert "early" in done
+    finally:
+        await store.close()

@@ -411,17 +411,17 @@ class Controller:
         first = self._unsynced is None
         self.echoes.forget()  # everything listed is enqueued
         unsynced: dict[str, set[Key]] = {}
+        if first:  # before the workers can end a reconcile of what is listed (a remote list yields)
+            self._unsynced = unsynced
         for kind in self.watched:
             objs, list_rv = await self.deps.store.list(kind)
             rv = list_rv if rv is None else min(rv, list_rv)
-            unsynced[kind.kind] = {key_of(kind.kind, obj) for obj in objs}
+            if first:
+                unsynced[kind.kind] = {key_of(kind.kind, obj) for obj in objs}
+                if not unsynced[kind.kind]:
+                    self._synced[kind.kind].set()
             for obj in objs:
                 self._handle(queue, kind.kind, obj, deleted=False)
-        if first:
-            self._unsynced = unsynced
-            for kind_name, keys in unsynced.items():
-                if not keys:
-                    self._synced[kind_name].set()
         await revision.remove_orphans(self.deps, wait=False)
         return rv or 0
 
