@@ -172,7 +172,7 @@ def test_the_user_container() -> None:
 
 def test_the_queue_proxy() -> None:
     q = container(make_deployment(plain(), CONFIG, IMAGE), "queue-proxy")
-    assert (q["image"], q["command"]) == (IMAGE, ["zeroserve", "queue-proxy"])
+    assert (q["image"], q["command"]) == (IMAGE, ["python3", "-m", "zeroserve.queue"])
     assert q["ports"] == [
         {"name": "http-autometric", "containerPort": 9090},
         {"name": "http-usermetric", "containerPort": 9091},
