@@ -7,8 +7,8 @@ a readiness probe that asks the queue-proxy itself (``K-Network-Probe: queue`` o
 it runs the user's probe, passed as ``SERVING_READINESS_PROBE``), Knative's locked-down
 securityContext, and Knative's environment, every value as Knative computes it. The image is
 zeroserve's, run as ``python3 -m zeroserve.queue`` (:data:`QUEUE_COMMAND`); config-deployment's
-queue-sidecar settings zeroserve has no keys for are Knative's defaults (``requests.cpu`` 25m; with ``queueproxy.resource-defaults``
-also 1000m / 400Mi / 800Mi), and the empty strings of its unset TLS keys.
+queue-sidecar settings zeroserve has no keys for are Knative's defaults (``requests.cpu`` 25m; with
+``queueproxy.resource-defaults`` also 1000m / 400Mi / 800Mi), and the empty strings of its unset TLS keys.
 
 Four variables are zeroserve's queue-proxy's own (:class:`zeroserve.queue.settings.Settings`),
 fixed to what Knative's queue-proxy does on a cluster: ``QUEUE_ADMIN_PORT`` 8022 (where the user
