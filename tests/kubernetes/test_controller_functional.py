@@ -38,7 +38,11 @@ async def install(double: Double, labelled: str = "zeroserve") -> None:
 @contextlib.asynccontextmanager
 async def running_controller(double: Double) -> AsyncIterator[asyncio.Task[None]]:
     settings = kubeserve.Settings(
-        QUEUE_IMAGE, gateway=("127.0.0.1", 0), internal=("127.0.0.1", 0), webhook=("127.0.0.1", 0)
+        QUEUE_IMAGE,
+        gateway=("127.0.0.1", 0),
+        internal=("127.0.0.1", 0),
+        webhook=("127.0.0.1", 0),
+        metrics=("127.0.0.1", 0),
     )
     task = asyncio.create_task(kubeserve.serve(double.conn, settings))
     try:

@@ -103,6 +103,7 @@ def controller(
     webhook_port: Annotated[
         int, typer.Option("--webhook-port", help="The admission webhook's port (0: no webhook)")
     ] = install.WEBHOOK_PORT,
+    metrics_port: Annotated[int, typer.Option("--metrics-port", help="/metrics (0: none)")] = install.METRICS_PORT,
     webhook_url: Annotated[
         str,
         typer.Option(
@@ -128,5 +129,6 @@ def controller(
         internal=(gateway_host, internal_port),
         webhook=(gateway_host, webhook_port) if webhook_port else None,
         webhook_url=webhook_url,
+        metrics=(gateway_host, metrics_port) if metrics_port else None,
     )
     raise typer.Exit(kubeserve.run(conn, settings))

@@ -51,12 +51,13 @@ from zeroserve.kubernetes.apiclient import Connection, KubeApi
 from zeroserve.kubernetes.controller import WATCHED, ClusterConfig, check_cluster
 from zeroserve.kubernetes.kinds import POD
 from zeroserve.kubernetes.leaderelection import LeaderElector, Timing
+from zeroserve.kubernetes.manifests import METRICS_PORT, WEBHOOK_PORT
 from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
-from zeroserve.kubernetes.manifests import WEBHOOK_PORT
 from zeroserve.kubernetes.runtime import KubernetesRuntime
 from zeroserve.kubernetes.store import KubernetesStore
 from zeroserve.kubernetes.webhook import Webhook
 from zeroserve.net.proxy import RequestHead, Response, RouteResult, install_uvloop
+from zeroserve.observability.listener import MetricsListener
 from zeroserve.observability.metrics import ActivatorMetrics, AutoscalerMetrics, MeterRegistry
 from zeroserve.observability.prometheus import KnativeCollector
 from zeroserve.runtime.base import WorkloadKey
@@ -79,6 +80,8 @@ class Settings:
     """The admission webhook's listener (None: no webhook; the configurations are not touched)."""
     webhook_url: str = ""
     """The URL the API server calls the webhook at ("" for the ``webhook`` Service: in the cluster)."""
+    metrics: tuple[str, int] | None = ("0.0.0.0", METRICS_PORT)
+    """Where ``/metrics`` (Prometheus: Knative's ``kn.*`` and zeroserve's autoscaler series) listens."""
     identity: str = ""
     """This replica's name in the leader election's Lease ("": the pod's name, else the host's)."""
     timing: Timing = field(default_factory=Timing)
@@ -186,6 +189,10 @@ async def serve(
         activator_metrics = ActivatorMetrics(meters, runtime.owners)
         reporter = ConcurrencyReporter(InProcessStatSink(multiscaler), metrics=activator_metrics)
         activator = Activator(throttler, reporter, metrics=activator_metrics)
+        if settings.metrics is not None:
+            listener = MetricsListener(registry, settings.metrics[1], settings.metrics[0])
+            await listener.start()
+            stack.push_async_callback(listener.stop)
         controller = Controller(
             store,
             runtime,

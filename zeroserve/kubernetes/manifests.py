@@ -42,6 +42,8 @@ WEBHOOK_PORT: Final = 8443
 GATEWAY_PORT: Final = 8080
 LOCAL_GATEWAY_PORT: Final = 8081
 """The gateway's cluster-local listener."""
+METRICS_PORT: Final = 9090
+"""``/metrics``, Knative's autoscaler's metrics port."""
 ADMITTED: Final = (
     "metrics",
     "podautoscalers",
@@ -259,7 +261,12 @@ def _container(opts: Options, name: str, args: list[str], ports: list[tuple[str,
 
 def controller(opts: Options) -> Obj:
     """One process: reconcilers (leader-elected with a Lease), autoscaler, webhook, activator, gateway."""
-    ports = [("http-gateway", GATEWAY_PORT), ("http-local", LOCAL_GATEWAY_PORT), ("https-webhook", WEBHOOK_PORT)]
+    ports = [
+        ("http-gateway", GATEWAY_PORT),
+        ("http-local", LOCAL_GATEWAY_PORT),
+        ("https-webhook", WEBHOOK_PORT),
+        ("http-metrics", METRICS_PORT),
+    ]
     container = _container(
         opts,
         "controller",
