@@ -49,6 +49,7 @@ from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
 from zeroserve.kubernetes.apiclient import Connection, KubeApi
 from zeroserve.kubernetes.controller import WATCHED, ClusterConfig, check_cluster
+from zeroserve.kubernetes.hpa import ClusterHPAReconciler
 from zeroserve.kubernetes.kinds import POD
 from zeroserve.kubernetes.leaderelection import LeaderElector, Timing
 from zeroserve.kubernetes.manifests import METRICS_PORT, WEBHOOK_PORT
@@ -203,6 +204,7 @@ async def serve(
             kpa_metrics=scaling_metrics,
             watched=WATCHED,
             collect_garbage=False,
+            hpa=ClusterHPAReconciler().reconcile,  # the cluster's HPA controller scales HPA-class revisions
             recorder=EventRecorder(store, clock, sweeps=False),  # kube-apiserver expires events itself
         )
         config.subscribe(lambda _cfg: controller.config_changed())

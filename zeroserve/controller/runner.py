@@ -250,11 +250,14 @@ class Controller:
         kpa_metrics: AutoscalerMetrics | None = None,
         watched: tuple[Kind, ...] = WATCHED,
         collect_garbage: bool = True,
+        hpa: Reconcile | None = None,
     ) -> None:
         """``api_url``: the API server's URL, the ``source`` of ApiServerSources' events; ``kpa_metrics``:
         where the KPA reconciler records Knative's ``kn.revision.pods.*``. ``watched``: the kinds to
         list, watch and reconcile (a cluster's: only those it serves); ``collect_garbage``: False where
-        another garbage collector deletes dependents and owns the deletion finalizers (a cluster's)."""
+        another garbage collector deletes dependents and owns the deletion finalizers (a cluster's);
+        ``hpa``: the ``hpa.autoscaling.knative.dev`` PodAutoscalers' reconciler (default: zeroserve's
+        own HPA on the multiscaler; a cluster's keeps a HorizontalPodAutoscaler)."""
         digests = DigestResolver(images, self._on_digests) if images is not None else None
         clock = clock or SystemClock()
         self.recorder = recorder or EventRecorder(store, clock)
@@ -281,12 +284,12 @@ class Controller:
         self.reconcilers[PODAUTOSCALER.kind] = _not_autoscaled
         self.reconcilers[SERVERLESSSERVICE.kind] = _not_autoscaled
         self._kpa = KPAReconciler(multiscaler, kpa_metrics) if multiscaler is not None else None
-        self._hpa = HPAReconciler(multiscaler) if multiscaler is not None else None
+        self._hpa = hpa or (HPAReconciler(multiscaler).reconcile if multiscaler is not None else None)
         if multiscaler is not None:
             self.reconcilers[PODAUTOSCALER.kind] = self._reconcile_pa
             self.reconcilers[SERVERLESSSERVICE.kind] = SKSReconciler(serving_mode or NullServingMode()).reconcile
         self.reconcilers[NAMESPACE.kind] = reconcile_namespace  # a deleted namespace empties, then goes
-        for kind in CORE_KINDS:  # ConfigMaps and Secrets: watched for the garbage collector and their readers
+        for kind in (*CORE_KINDS, *watched):  # ConfigMaps, Secrets, a cluster's HPAs: watched for who reads them
             self.reconcilers.setdefault(kind.kind, _not_autoscaled)
         self.gc = GarbageCollector()
         if collect_garbage:
@@ -398,7 +401,7 @@ class Controller:
             return await self._kpa.reconcile(deps, key)
         cls = obj["metadata"].get("annotations", {}).get(ann.CLASS, ann.KPA)
         if cls == ann.HPA:
-            return await self._hpa.reconcile(deps, key)
+            return await self._hpa(deps, key)
         if cls == ann.KPA:
             return await self._kpa.reconcile(deps, key)
         return None

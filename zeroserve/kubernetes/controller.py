@@ -38,14 +38,14 @@ from zeroserve.config import Config
 from zeroserve.config.parse import parse_config
 from zeroserve.kubernetes.apiclient import KubeApi, resource_path
 from zeroserve.kubernetes.crds import LABELS as CRD_LABELS
-from zeroserve.kubernetes.kinds import CRD
+from zeroserve.kubernetes.kinds import CRD, HPA
 from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
 from zeroserve.kubernetes.store import KubernetesStore
 
 log = logging.getLogger(__name__)
 
-WATCHED: Final = (SERVICE, CONFIGURATION, REVISION, ROUTE, PODAUTOSCALER, SERVERLESSSERVICE, CONFIGMAP, SECRET)
-"""What the controller lists and watches on a cluster."""
+WATCHED: Final = (SERVICE, CONFIGURATION, REVISION, ROUTE, PODAUTOSCALER, SERVERLESSSERVICE, CONFIGMAP, SECRET, HPA)
+"""What the controller lists and watches on a cluster (an HPA's events enqueue the PodAutoscaler that controls it)."""
 SERVICES_CRD: Final = "services.serving.knative.dev"
 NAME_LABEL: Final = "app.kubernetes.io/name"
 

@@ -11,7 +11,7 @@ from tests.support.kubeschema import validate
 from zeroserve.api.autoscaling import PodAutoscaler
 from zeroserve.api.base import Obj
 from zeroserve.config import AutoscalerConfig, Config
-from zeroserve.controller.resources.hpa import make_hpa
+from zeroserve.controller.resources.hpa import defaulted_spec, make_hpa, spec_matches
 
 CLASS = {"autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev"}
 
@@ -144,3 +144,44 @@ def test_the_window_stabilizes_both_ways() -> None:
     validate(hpa)
     window = {"stabilizationWindowSeconds": 150}
     assert hpa["spec"]["behavior"] == {"scaleDown": window, "scaleUp": window}
+
+
+def test_kube_apiservers_defaults_are_not_a_change() -> None:
+    """pkg/apis/autoscaling/v2/defaults.go (Kubernetes 1.33): what the cluster stores of a plain HPA
+    and of one with a window; a stored spec that differs otherwise is a change."""
+    plain = make_hpa(pa({}), Config())["spec"]
+    stored = defaulted_spec(plain)
+    validate({**make_hpa(pa({}), Config()), "spec": stored})
+    assert stored == {
+        **plain,
+        "minReplicas": 1,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+            }
+        ],
+    }
+    assert spec_matches(plain, stored) and spec_matches(plain, plain)
+    assert not spec_matches(plain, {**stored, "minReplicas": 2})
+    windowed = make_hpa(
+        pa({"autoscaling.knative.dev/window": "1m", "autoscaling.knative.dev/min-scale": "2"}), Config()
+    )
+    behavior = defaulted_spec(windowed["spec"])["behavior"]
+    assert behavior == {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 60,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Pods", "value": 4, "periodSeconds": 15},
+                {"type": "Percent", "value": 100, "periodSeconds": 15},
+            ],
+        },
+        "scaleDown": {
+            "stabilizationWindowSeconds": 60,
+            "selectPolicy": "Max",
+            "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+        },
+    }
+    assert defaulted_spec(windowed["spec"])["minReplicas"] == 2
+    assert windowed["spec"]["behavior"]["scaleUp"] == {"stabilizationWindowSeconds": 60}, "the built one is kept"

@@ -365,24 +365,32 @@ async def reconcile_sks(
     return from_wire(ServerlessService, updated)
 
 
-def mark_sks(cm: ConditionManager, sks: ServerlessService) -> None:
-    ready = sks.status.is_ready() and sks.status.observed_generation == sks.metadata.generation
-    if ready:
+def sks_ready(sks: ServerlessService) -> bool:
+    """Knative's ``sks.IsReady()``: Ready, at its generation."""
+    return sks.status.is_ready() and sks.status.observed_generation == sks.metadata.generation
+
+
+def mark_sks(cm: ConditionManager, sks: ServerlessService, message: str | None = None) -> None:
+    """``SKSReady`` from the SKS; not ready, with ``message`` (else the SKS's own Ready message)."""
+    if sks_ready(sks):
         cm.mark_true(SKS_READY)
     else:
         cond = sks.status.get_condition(READY)
-        cm.mark_unknown(SKS_READY, "NotReady", (cond.message if cond else None) or "")
+        cm.mark_unknown(SKS_READY, "NotReady", message or (cond.message if cond else None) or "")
 
 
 class _Forgets(Protocol):
     def forget(self, key: DeciderKey) -> None: ...
 
 
-async def load_pa(deps: Deps, key: Key, deciders: _Forgets) -> tuple[Obj, PodAutoscaler, ConditionManager] | None:
+async def load_pa(
+    deps: Deps, key: Key, deciders: _Forgets | None
+) -> tuple[Obj, PodAutoscaler, ConditionManager] | None:
     """The PodAutoscaler with its conditions initialized; None (and its decider forgotten) when gone."""
     loaded = await load(deps.store, PODAUTOSCALER, PodAutoscaler, key.namespace, key.name)
     if loaded is None or loaded[1].metadata.deletion_timestamp:
-        deciders.forget(DeciderKey(key.namespace, key.name))
+        if deciders is not None:
+            deciders.forget(DeciderKey(key.namespace, key.name))
         return None
     stored, pa = loaded
     cm = PA_CONDITIONS.manage(pa.status, deps.now())
