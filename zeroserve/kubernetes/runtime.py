@@ -138,16 +138,8 @@ class KubernetesRuntime:
         if have is None:
             return None
         spec, status = have.get("spec") or {}, have.get("status") or {}
-        pods = [
-            p
-            for p in self.store.cached_list(POD, f"{labels.REVISION}={key.revision}")
-            if _namespace(p) == key.namespace
-        ]
-        endpoints = tuple(
-            Endpoint(str(p["status"]["podIP"]), QUEUE_PORT, QUEUE_ADMIN_PORT)
-            for p in sorted(pods, key=lambda p: str(p["metadata"]["name"]))
-            if _ready(p) and (p.get("status") or {}).get("podIP")
-        )
+        pods = self._pods(key)
+        endpoints = tuple(_endpoint(p) for p in pods if _ready(p) and _ip(p))
         return WorkloadStatus(
             desired=int(spec.get("replicas") or 0),
             ready=int(status.get("readyReplicas") or 0),
@@ -160,20 +152,20 @@ class KubernetesRuntime:
         probes the not-yet-Ready ones itself and sends to each the moment its queue-proxy answers, as
         Knative's activator probes the private Service's not-ready addresses (the kubelet's own
         readiness probe runs every ``periodSeconds``: a cold start would wait for its next round)."""
-        pods = self.store.cached_list(POD, f"{labels.REVISION}={key.revision}")
         return tuple(
-            Endpoint(str(p["status"]["podIP"]), QUEUE_PORT, QUEUE_ADMIN_PORT)
-            for p in sorted(pods, key=lambda p: str(p["metadata"]["name"]))
-            if _namespace(p) == key.namespace
-            and (p.get("status") or {}).get("podIP")
-            and not (p.get("metadata") or {}).get("deletionTimestamp")
+            _endpoint(p) for p in self._pods(key) if _ip(p) and not (p.get("metadata") or {}).get("deletionTimestamp")
         )
+
+    def _pods(self, key: WorkloadKey) -> list[Obj]:
+        """The revision's cached pods, by name."""
+        pods = self.store.cached_list(POD, f"{labels.REVISION}={key.revision}")
+        return sorted((p for p in pods if _namespace(p) == key.namespace), key=lambda p: str(p["metadata"]["name"]))
 
     def serving(self) -> list[tuple[str, str]]:
         """(namespace, revision) of every revision with a Ready pod (what the autoscaler scrapes)."""
         out: set[tuple[str, str]] = set()
         for pod in self.store.cached_list(POD, labels.REVISION):
-            if _ready(pod) and (pod.get("status") or {}).get("podIP"):
+            if _ready(pod) and _ip(pod):
                 out.add((_namespace(pod), str(pod["metadata"]["labels"][labels.REVISION])))
         return sorted(out)
 
@@ -207,6 +199,15 @@ def _namespace(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("namespace") or "")
 
 
+def _ip(pod: Obj) -> str:
+    return str((pod.get("status") or {}).get("podIP") or "")
+
+
+def _endpoint(pod: Obj) -> Endpoint:
+    """The pod's queue-proxy: its serving port and the admin port (``/stats``, drain)."""
+    return Endpoint(_ip(pod), QUEUE_PORT, QUEUE_ADMIN_PORT)
+
+
 def _revision_key(obj: Obj) -> WorkloadKey | None:
     rev = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.REVISION)
     return None if not rev else WorkloadKey(_namespace(obj), str(rev))
@@ -221,8 +222,9 @@ def _ready(pod: Obj) -> bool:
 
 def _failure(deployment: Obj, pods: list[Obj]) -> Failure | None:
     """Why a Deployment that should run pods has none available, as Knative's ``reconcileDeployment``
-    reads it: its first pod's containers (the queue-proxy aside), a last termination first (``ExitCodeN``,
-    "Container failed with: MESSAGE"), a waiting reason once the progress deadline passed."""
+    reads it: its first pod's containers (``pods`` sorted by name; the queue-proxy aside), a last
+    termination first (``ExitCodeN``, "Container failed with: MESSAGE"), a waiting reason once the
+    progress deadline passed."""
     spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
     if not spec.get("replicas") or status.get("availableReplicas"):
         return None
@@ -230,7 +232,7 @@ def _failure(deployment: Obj, pods: list[Obj]) -> Failure | None:
         c.get("type") == "Progressing" and c.get("reason") == PROGRESS_DEADLINE_EXCEEDED
         for c in status.get("conditions") or []
     )
-    for pod in sorted(pods, key=lambda p: str(p["metadata"]["name"]))[:1]:
+    for pod in pods[:1]:
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:
             if cs.get("name") == QUEUE_CONTAINER:
                 continue

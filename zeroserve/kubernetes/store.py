@@ -221,6 +221,17 @@ class _Informer:
                 wait = min(wait * 2, RETRY[1])
 
 
+def _select(informer: _Informer, namespace: str | None, label_selector: str | None) -> list[Obj]:
+    """The informer's objects in ``namespace`` (None: all) with these labels, by namespace and name."""
+    selector = selectors.parse(label_selector)
+    everywhere = namespace is None or not informer.kind.namespaced
+    return [
+        orjson.loads(entry.raw)
+        for (ns, _), entry in sorted(informer.objects.items())
+        if (everywhere or ns == namespace) and selector.matches(entry.labels)
+    ]
+
+
 class KubernetesStore:
     """The Store protocol on a Kubernetes API server (``api``), with the caches described above."""
 
@@ -270,39 +281,28 @@ class KubernetesStore:
     def cached_list(self, kind: Kind, label_selector: str | None = None) -> list[Obj]:
         """The cached objects of ``kind`` with these labels, without waiting."""
         informer = self._informers.get(kind)
-        if informer is None:
-            return []
-        selector = selectors.parse(label_selector)
-        return [orjson.loads(e.raw) for e in informer.objects.values() if selector.matches(e.labels)]
+        return [] if informer is None else _select(informer, None, label_selector)
 
     async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
         if not self._cached(kind):
             return await self.api.request("GET", resource_path(kind, namespace, name))
-        informer = await self._informer(kind)
-        entry = informer.objects.get((namespace if kind.namespaced else "", name))
-        if entry is None:
+        await self._informer(kind)
+        obj = self.cached(kind, namespace, name)
+        if obj is None:
             resource = f"{kind.plural}.{kind.group}" if kind.group else kind.plural
             raise errors.NotFound(f'{resource} "{name}" not found')
-        obj: Obj = orjson.loads(entry.raw)
         return obj
 
     async def list(
         self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
     ) -> tuple[list[Obj], int]:
-        selector = selectors.parse(label_selector)
         if not self._cached(kind):
             params = {"labelSelector": label_selector} if label_selector else {}
             body = await self.api.request("GET", resource_path(kind, namespace), params=params)
             rv = int((body.get("metadata") or {}).get("resourceVersion") or 0)
             return list(body.get("items") or []), rv
         informer = await self._informer(kind)
-        out: list[Obj] = []
-        for (ns, _), entry in sorted(informer.objects.items()):
-            if namespace is not None and kind.namespaced and ns != namespace:
-                continue
-            if selector.matches(entry.labels):
-                out.append(orjson.loads(entry.raw))
-        return out, informer.rv
+        return _select(informer, namespace, label_selector), informer.rv
 
     async def _wrote(self, kind: Kind, obj: Obj) -> Obj:
         informer = self._informers.get(kind)
