@@ -13,7 +13,7 @@ from tests.kubernetes.conftest import Double, hello
 from zeroserve import errors
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import CONFIGMAP, CONFIGURATION, NAMESPACE, REVISION, SERVICE
+from zeroserve.api.kinds import CONFIGMAP, CONFIGURATION, CORE_SERVICE, NAMESPACE, REVISION, SERVICE
 from zeroserve.cli import kubeserve
 from zeroserve.config import Config
 from zeroserve.kubernetes import controller as kcontroller
@@ -114,6 +114,9 @@ async def test_a_service_becomes_a_deployment_and_its_revision_ready(cluster: Do
             return ((config or {}).get("status") or {}).get("latestReadyRevisionName")
 
         assert await until(latest_ready) == "hello-00001"
+        placeholder = await until(lambda: _get(cluster.store, CORE_SERVICE, "default", "hello"))
+        assert isinstance(placeholder, dict)  # the Route's, to the cluster-local gateway's Service
+        assert placeholder["spec"]["externalName"] == "gateway-local.knative-serving.svc.cluster.local"
         assert pod["metadata"]["labels"][labels.REVISION] == "hello-00001"
 
 

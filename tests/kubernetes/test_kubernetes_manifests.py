@@ -96,7 +96,7 @@ def test_services_select_pods_of_a_deployment(printed: list[dict[str, Any]]) -> 
         if o["kind"] == "Deployment"
     }
     services = {o["metadata"]["name"]: o for o in printed if o["kind"] == "Service"}
-    assert set(services) == {"webhook", "gateway"}
+    assert set(services) == {"webhook", "gateway", "gateway-local"}
     for name, svc in services.items():
         matched = [d for d, (labels, _) in pods.items() if svc["spec"]["selector"].items() <= labels.items()]
         assert len(matched) == 1, name

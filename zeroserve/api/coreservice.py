@@ -22,6 +22,9 @@ from pydantic import Field
 from zeroserve.api.base import Int32, Model
 from zeroserve.api.meta import ObjectMeta
 
+LOCAL_GATEWAY_HOST = "kourier-internal.kourier-system.svc.cluster.local"
+"""The cluster-local gateway's host on one machine (net-kourier's, as Knative's tests find it): the
+``externalName`` of every Route's placeholder Service unless the ingress names its own."""
 TYPE_CLUSTER_IP = "ClusterIP"
 TYPE_EXTERNAL_NAME = "ExternalName"
 TYPE_LOAD_BALANCER = "LoadBalancer"

@@ -52,7 +52,7 @@ from zeroserve.kubernetes.controller import WATCHED, ClusterConfig, check_cluste
 from zeroserve.kubernetes.hpa import ClusterHPAReconciler
 from zeroserve.kubernetes.kinds import POD
 from zeroserve.kubernetes.leaderelection import LeaderElector, Timing
-from zeroserve.kubernetes.manifests import METRICS_PORT, WEBHOOK_PORT
+from zeroserve.kubernetes.manifests import LOCAL_GATEWAY_SERVICE, METRICS_PORT, WEBHOOK_PORT
 from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
 from zeroserve.kubernetes.runtime import KubernetesRuntime
 from zeroserve.kubernetes.store import KubernetesStore
@@ -154,6 +154,7 @@ async def serve(
             return activator.dispatch(head, backend.namespace, backend.revision, info, backend.headers, backend.drop)
 
         gateway = Gateway(external=settings.gateway, internal=settings.internal, no_endpoints=to_activator)
+        gateway.local_host = f"{LOCAL_GATEWAY_SERVICE}.{settings.namespace}.svc.cluster.local"
         external_port, internal_port = await gateway.start(serving=False)
         stack.push_async_callback(gateway.stop, 5.0)
 

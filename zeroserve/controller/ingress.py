@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
+from zeroserve.api.coreservice import LOCAL_GATEWAY_HOST
+
 Visibility = Literal["ExternalIP", "ClusterLocal"]
 
 
@@ -95,6 +97,10 @@ class HostMapping:
 
 
 class Ingress(Protocol):
+    local_host: str
+    """The cluster-local gateway's host (Knative's KIngress ``privateLoadBalancer``): where the Routes'
+    placeholder Services point (an ``externalName``)."""
+
     def publish(self, table: RouteTable) -> None:
         """Serve ``table`` for its route from now on (replaces the previous one)."""
 
@@ -118,6 +124,7 @@ class NullIngress:
     """Always ready; remembers the last table of each route (tests, and no gateway)."""
 
     def __init__(self) -> None:
+        self.local_host = LOCAL_GATEWAY_HOST
         self.tables: dict[tuple[str, str], RouteTable] = {}
         self.mappings: dict[tuple[str, str], HostMapping] = {}
 

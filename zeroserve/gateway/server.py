@@ -60,6 +60,7 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from zeroserve.api.coreservice import LOCAL_GATEWAY_HOST
 from zeroserve.gateway import routing
 from zeroserve.net import headers as h
 from zeroserve.net import netns
@@ -190,6 +191,8 @@ class Gateway:
         self._relay_to = relay_to
         self.mirror: Mirror | None = None
         """Told every change of the tables (the gateway workers' feed, in the main process)."""
+        self.local_host = LOCAL_GATEWAY_HOST
+        """Where the cluster-local listener is known in the cluster (the Routes' placeholder Services)."""
         self._relays: list[ProxyServer] = []
         self._table = routing.RoutingTable()
         self._hosts: dict[tuple[str, bool], routing.Targets] = {}

@@ -12,8 +12,9 @@ manifests``), laid out as Knative Serving's release (knative/serving ``config/co
   :mod:`zeroserve.cli.kubeserve`) with the reconcilers, the autoscaler, the admission webhook, the
   activator and the gateway, where Knative runs controller, autoscaler, webhook, activator and an
   ingress such as Kourier as five Deployments;
-- Services ``webhook`` (443 -> the controller's 8443) and ``gateway`` (the cluster's entry point,
-  80 -> the controller's 8080: LoadBalancer by default);
+- Services ``webhook`` (443 -> the controller's 8443), ``gateway`` (the cluster's entry point,
+  80 -> the controller's 8080: LoadBalancer by default) and ``gateway-local`` (80 -> 8081, the
+  cluster-local gateway the Routes' placeholder Services name);
 - the MutatingWebhookConfiguration ``webhook.serving.knative.dev`` and the
   ValidatingWebhookConfiguration ``validation.webhook.serving.knative.dev`` (Knative's names and
   rules; the webhook fills in its CA bundle and paths when it starts, as knative.dev/pkg's does).
@@ -42,6 +43,8 @@ WEBHOOK_PORT: Final = 8443
 GATEWAY_PORT: Final = 8080
 LOCAL_GATEWAY_PORT: Final = 8081
 """The gateway's cluster-local listener."""
+LOCAL_GATEWAY_SERVICE: Final = "gateway-local"
+"""Its Service: the Routes' placeholder Services are ExternalNames to ``gateway-local.NAMESPACE.svc.cluster.local``."""
 METRICS_PORT: Final = 9090
 """``/metrics``, Knative's autoscaler's metrics port."""
 ADMITTED: Final = (
@@ -297,6 +300,7 @@ def services(opts: Options) -> list[Obj]:
     return [
         _service(opts, "webhook", "controller", [("https-webhook", 443, WEBHOOK_PORT)]),
         _service(opts, "gateway", "controller", [("http", 80, GATEWAY_PORT)], opts.gateway_service_type),
+        _service(opts, LOCAL_GATEWAY_SERVICE, "controller", [("http", 80, LOCAL_GATEWAY_PORT)]),
     ]
 
 

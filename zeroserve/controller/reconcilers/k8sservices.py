@@ -49,7 +49,8 @@ async def sync(deps: Deps, route: Route, hostnames: Collection[str] | None = Non
     ns, name = route.metadata.namespace or "", route.metadata.name or ""
     wanted = [name, *(h for h in hostnames or () if h != name)]
     for hostname in wanted:
-        await _sync_one(deps, route, to_wire(k8sservice.make_route_service(route, hostname)))
+        service = k8sservice.make_route_service(route, hostname, deps.ingress.local_host)
+        await _sync_one(deps, route, to_wire(service))
     if hostnames is None:
         return
     items, _ = await deps.store.list(CORE_SERVICE, ns, f"{labels.ROUTE}={name}")

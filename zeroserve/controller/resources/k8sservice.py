@@ -24,6 +24,7 @@ from typing import Final
 from zeroserve.api import labels
 from zeroserve.api.coreservice import (
     AFFINITY_NONE,
+    LOCAL_GATEWAY_HOST,
     TYPE_CLUSTER_IP,
     TYPE_EXTERNAL_NAME,
     TYPE_LOAD_BALANCER,
@@ -41,7 +42,6 @@ from zeroserve.controller.resources import owners
 GATEWAY_NAMESPACE: Final = "kourier-system"
 GATEWAY_NAME: Final = "kourier"
 LOCAL_GATEWAY_NAME: Final = "kourier-internal"
-LOCAL_GATEWAY_HOST: Final = f"{LOCAL_GATEWAY_NAME}.{GATEWAY_NAMESPACE}.svc.cluster.local"
 H2C_PORT_NAME: Final = "http2"
 H2C_APP_PROTOCOL: Final = "kubernetes.io/h2c"
 GATEWAY_IP: Final = "127.0.0.1"
@@ -49,9 +49,11 @@ APP_LABEL: Final = "app"
 GATEWAY_APP: Final = "3scale-kourier-gateway"
 
 
-def make_route_service(route: Route, hostname: str | None = None) -> CoreService:
+def make_route_service(route: Route, hostname: str | None = None, local_host: str = LOCAL_GATEWAY_HOST) -> CoreService:
     """The core/v1 Service of the route (``hostname`` None) or of one of its tags' sub-routes
-    (``hostname`` from ``traffic.hostname``), as Knative's ``MakeK8sPlaceholderService``."""
+    (``hostname`` from ``traffic.hostname``), as Knative's ``MakeK8sPlaceholderService``: an
+    ``ExternalName`` to ``local_host``, the cluster-local gateway's host (Knative's KIngress status
+    ``privateLoadBalancer``)."""
     meta = route.metadata
     route_labels = {k: v for k, v in meta.labels.items() if k != labels.VISIBILITY}
     return CoreService(
@@ -64,7 +66,7 @@ def make_route_service(route: Route, hostname: str | None = None) -> CoreService
         ),
         spec=ServiceSpec(
             type=TYPE_EXTERNAL_NAME,
-            external_name=LOCAL_GATEWAY_HOST,
+            external_name=local_host,
             session_affinity=AFFINITY_NONE,
             ports=[ServicePort(name=H2C_PORT_NAME, app_protocol=H2C_APP_PROTOCOL, port=80, target_port=80)],
         ),
