@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from tests.kubernetes.conftest import Double, hello
+from tests.support.kubeschema import validate
 from zeroserve import errors
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
@@ -117,6 +118,8 @@ async def test_a_service_becomes_a_deployment_and_its_revision_ready(cluster: Do
         placeholder = await until(lambda: _get(cluster.store, CORE_SERVICE, "default", "hello"))
         assert isinstance(placeholder, dict)  # the Route's, to the cluster-local gateway's Service
         assert placeholder["spec"]["externalName"] == "gateway-local.knative-serving.svc.cluster.local"
+        validate(placeholder)
+        validate(await cluster.store.get(DEPLOYMENT, "default", "hello-00001-deployment"))
         assert pod["metadata"]["labels"][labels.REVISION] == "hello-00001"
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.kubernetes.conftest import Double
+from tests.support.kubeschema import validate
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import NAMESPACE
 from zeroserve.clock import FakeClock
@@ -81,6 +82,7 @@ async def test_two_candidates_one_leader_and_a_takeover(cluster: Double) -> None
         assert not await b.try_acquire_or_renew()
         stored = await cluster.store.get(LEASE, "knative-serving", LEASE_NAME)
         assert stored["spec"]["holderIdentity"] == "a"
+        validate(stored)  # the Lease we wrote, as kube-apiserver's schema has it
 
         clock.step(16)  # a stopped renewing (its process hung): the lease runs out
         await asyncio.wait_for(b.acquire(), 5)

@@ -18,6 +18,7 @@ import jsonpatch
 import pytest
 
 from tests.kubernetes.conftest import Double, hello
+from tests.support.kubeschema import validate
 from zeroserve.api import admission
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import SERVICE
@@ -153,3 +154,5 @@ async def test_registering_writes_the_ca_bundle_and_where_to_call(
         validating = await cluster.store.get(VALIDATING_WEBHOOK, "", "validation.webhook.serving.knative.dev")
         client = validating["webhooks"][0]["clientConfig"]
         assert client["url"] == "https://127.0.0.1:18443/resource-validation" and "service" not in client
+        validate(mutating)
+        validate(validating)
