@@ -36,6 +36,12 @@ from zeroserve.api.revision import Revision
 from zeroserve.config import Config
 from zeroserve.controller.resources import names
 from zeroserve.controller.resources.deployment import deployment_update, make_deployment
+from zeroserve.controller.resources.queuesidecar import (
+    QUEUE_ADMIN_PORT,
+    QUEUE_CONTAINER,
+    QUEUE_HTTP_PORT,
+    QUEUE_PORT_NAME,
+)
 from zeroserve.kubernetes.apiclient import resource_path
 from zeroserve.kubernetes.kinds import DEPLOYMENT, POD
 from zeroserve.kubernetes.store import KubernetesStore
@@ -45,9 +51,6 @@ log = logging.getLogger(__name__)
 
 POD_SELECTOR: Final = labels.REVISION
 """Only the pods of revisions are cached (the label every revision's pod carries)."""
-QUEUE_PORT: Final = 8012
-QUEUE_ADMIN_PORT: Final = 8022
-QUEUE_CONTAINER: Final = "queue-proxy"
 PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
 
 
@@ -204,8 +207,19 @@ def _ip(pod: Obj) -> str:
 
 
 def _endpoint(pod: Obj) -> Endpoint:
-    """The pod's queue-proxy: its serving port and the admin port (``/stats``, drain)."""
-    return Endpoint(_ip(pod), QUEUE_PORT, QUEUE_ADMIN_PORT)
+    """The pod's queue-proxy: its serving port (its container's ``queue-port``: 8012, 8013 for an h2c
+    revision) and its admin port (``QUEUE_ADMIN_PORT``: ``/stats``, drain), as its spec says."""
+    serving, admin = QUEUE_HTTP_PORT, QUEUE_ADMIN_PORT
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        if container.get("name") != QUEUE_CONTAINER:
+            continue
+        for port in container.get("ports") or []:
+            if port.get("name") == QUEUE_PORT_NAME and port.get("containerPort"):
+                serving = int(port["containerPort"])
+        for env in container.get("env") or []:
+            if env.get("name") == "QUEUE_ADMIN_PORT" and str(env.get("value") or "").isdigit():
+                admin = int(env["value"])
+    return Endpoint(_ip(pod), serving, admin)
 
 
 def _revision_key(obj: Obj) -> WorkloadKey | None:
