@@ -84,6 +84,10 @@ def test_deployments_run_the_image_lighter_than_knative(printed: list[dict[str, 
         cpu += int(c["resources"]["requests"]["cpu"].rstrip("m"))
         mem += int(c["resources"]["requests"]["memory"].rstrip("Mi"))
     assert cpu < 600 and mem < 360  # Knative: activator 300m/60Mi + 3 x 100m/100Mi
+    controller = deployments["controller"]
+    (c,) = controller["spec"]["template"]["spec"]["containers"]
+    assert c["readinessProbe"]["tcpSocket"] == {"port": 8080}  # the gateway: only the leader's listens
+    assert controller["spec"]["strategy"] == {"type": "Recreate"}  # no new pod waiting on the old one's Lease
 
 
 def test_services_select_pods_of_a_deployment(printed: list[dict[str, Any]]) -> None:

@@ -232,6 +232,7 @@ def _deployment(opts: Options, name: str, replicas: int, container: Obj, grace: 
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": selector},
+            "strategy": {"type": "Recreate"},
             "template": {
                 "metadata": {"labels": pod_labels},
                 "spec": {
@@ -263,7 +264,11 @@ def _container(opts: Options, name: str, args: list[str], ports: list[tuple[str,
 
 
 def controller(opts: Options) -> Obj:
-    """One process: reconcilers (leader-elected with a Lease), autoscaler, webhook, activator, gateway."""
+    """One process: reconcilers (leader-elected with a Lease), autoscaler, webhook, activator, gateway.
+
+    Ready once its gateway listens, which only the leader's does; replaced by ``Recreate`` (the old
+    pod goes, releasing the Lease, before the new one starts): a rolling update would make the new
+    pod wait for the Lease the old one holds, Ready never, and the rollout stall."""
     ports = [
         ("http-gateway", GATEWAY_PORT),
         ("http-local", LOCAL_GATEWAY_PORT),
@@ -275,7 +280,7 @@ def controller(opts: Options) -> Obj:
         "controller",
         ["kubernetes", "controller"],
         ports,
-        {"tcpSocket": {"port": WEBHOOK_PORT}},
+        {"tcpSocket": {"port": GATEWAY_PORT}},
     )
     container["env"].append({"name": IMAGE_ENV, "value": opts.image})
     return _deployment(opts, "controller", 1, container, 300)
