@@ -124,7 +124,11 @@ class QueueProxy:
         self.stats = RequestStats(loop.time(), pod_name=settings.pod)
         self.stat = Stat(pod_name=settings.pod)
         """The last 1 s report, served on ``GET /stats``."""
-        self.prober = Prober(settings.readiness_probe, settings.user_host, settings.user_port)
+        self.probers = [
+            Prober(probe, settings.user_host, probe.port or settings.user_port)
+            for probe in (settings.readiness_probe, *settings.sidecar_probes)
+        ]
+        """The serving container's probe, then each sidecar's (multi-container probing): all must pass."""
         self.drainer = Drainer(settings.drain_quiet_period)
         self.timeouts = timeouts_of(settings)
         self.request_log = _request_log(settings)
@@ -299,7 +303,7 @@ class QueueProxy:
         return self._probe_app()
 
     async def _probe_app(self) -> RouteResult:
-        ready = await self.prober.probe()
+        ready = all(await asyncio.gather(*(prober.probe() for prober in self.probers)))
         if self.drainer.draining:
             return SHUTTING_DOWN
         return PROBE_OK if ready else NOT_READY

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from zeroserve.config import TracingExportConfig
@@ -42,22 +42,47 @@ class UserProbe:
     def aggressive(self) -> bool:
         return self.period == 0
 
+    port: int | None = None
+    """The port it probes (a sidecar's, with multi-container probing); None: the user port."""
+
     @classmethod
     def from_json(cls, text: str) -> UserProbe:
-        """Parse Knative's ``SERVING_READINESS_PROBE`` (empty: the default TCP probe)."""
+        """Parse Knative's ``SERVING_READINESS_PROBE`` (empty: the default TCP probe). A JSON list (the
+        multi-container form) is :meth:`list_from_json`'s: this takes its first, the serving container's."""
+        return cls.list_from_json(text)[0]
+
+    @classmethod
+    def list_from_json(cls, text: str) -> tuple[UserProbe, ...]:
+        """Every probe ``SERVING_READINESS_PROBE`` holds: one object (the serving container's), or with
+        config-features ``multi-container-probing`` a list, the serving container's first (``null``
+        when it has none: the default TCP probe) and each sidecar's at its own port. The serving
+        container's is always run at the user port, whatever port it names (on one machine the
+        runtime chooses that port)."""
         if not text.strip():
-            return cls()
+            return (cls(),)
         try:
             data = json.loads(text)
         except ValueError as err:
             raise ConfigError(f"SERVING_READINESS_PROBE is not valid JSON: {err}") from err
+        if isinstance(data, list) and data:
+            first = cls() if data[0] is None else cls._parse(data[0], text)
+            sidecars = tuple(cls._parse(d, text) for d in data[1:] if d is not None)
+        else:
+            first, sidecars = cls._parse(data, text), ()
+        return (replace(first, port=None), *sidecars)  # the serving container's: at the user port
+
+    @classmethod
+    def _parse(cls, data: object, text: str) -> UserProbe:
         if not isinstance(data, dict):
-            raise ConfigError(f"SERVING_READINESS_PROBE must be a JSON object, was: {text!r}")
+            raise ConfigError(f"SERVING_READINESS_PROBE must be a JSON object or a list of them, was: {text!r}")
         probe = cls(
             timeout=float(max(1, _int(data, "timeoutSeconds", 1))),
             period=float(_int(data, "periodSeconds", 0)),
             success_threshold=max(1, _int(data, "successThreshold", 1)),
         )
+        tcp = data.get("tcpSocket")
+        if isinstance(tcp, dict):
+            return replace(probe, port=_port(tcp))
         action = data.get("httpGet")
         if not isinstance(action, dict):
             return probe
@@ -68,15 +93,20 @@ class UserProbe:
             if isinstance(h, dict)
         )
         scheme: Literal["http", "https"] = "https" if str(action.get("scheme") or "").upper() == "HTTPS" else "http"
-        return cls(
+        return replace(
+            probe,
             kind="http",
             path=path if path.startswith("/") else "/" + path,
             scheme=scheme,
             headers=headers,
-            timeout=probe.timeout,
-            period=probe.period,
-            success_threshold=probe.success_threshold,
+            port=_port(action),
         )
+
+
+def _port(action: Mapping[str, object]) -> int | None:
+    """A probe action's numeric ``port`` (a named one, or none: the user port)."""
+    port = action.get("port")
+    return port if isinstance(port, int) and not isinstance(port, bool) and port > 0 else None
 
 
 def _int(data: Mapping[str, object], key: str, default: int) -> int:
@@ -109,6 +139,8 @@ class Settings:
     idle_timeout: float = 0.0
     """REVISION_IDLE_TIMEOUT_SECONDS: no byte either way for this long (0 = none)."""
     readiness_probe: UserProbe = field(default_factory=UserProbe)
+    sidecar_probes: tuple[UserProbe, ...] = ()
+    """With multi-container probing, the sidecars' readiness probes: ready only when every one passes."""
     namespace: str = ""
     service: str = ""
     configuration: str = ""
@@ -134,6 +166,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """The settings in ``environ``, validated (:class:`ConfigError` quoting the bad value)."""
+        probes = UserProbe.list_from_json(environ.get("SERVING_READINESS_PROBE", ""))
         settings = cls(
             container_concurrency=_env_int(environ, "CONTAINER_CONCURRENCY", 0),
             user_port=_env_int(environ, "USER_PORT", 8080),
@@ -143,7 +176,8 @@ class Settings:
             timeout=_env_float(environ, "REVISION_TIMEOUT_SECONDS", 300.0),
             response_start_timeout=_env_float(environ, "REVISION_RESPONSE_START_TIMEOUT_SECONDS", 0.0),
             idle_timeout=_env_float(environ, "REVISION_IDLE_TIMEOUT_SECONDS", 0.0),
-            readiness_probe=UserProbe.from_json(environ.get("SERVING_READINESS_PROBE", "")),
+            readiness_probe=probes[0],
+            sidecar_probes=probes[1:],
             namespace=environ.get("SERVING_NAMESPACE", ""),
             service=environ.get("SERVING_SERVICE", ""),
             configuration=environ.get("SERVING_CONFIGURATION", ""),

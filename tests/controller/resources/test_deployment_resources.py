@@ -434,6 +434,9 @@ def test_multi_container_probing_sends_every_probe() -> None:
     assert user["tcpSocket"] == {"port": 8080, "host": "127.0.0.1"}
     assert side["httpGet"] == {"path": "/ready", "port": 9000, "host": "127.0.0.1", "scheme": "HTTP"}
     assert "readinessProbe" not in container(d, "side")
+    settings = Settings.from_env({k: v for k, v in values.items() if isinstance(v, str)})  # the pod's queue-proxy
+    assert settings.readiness_probe.port is None and settings.readiness_probe.kind == "tcp"
+    assert [(p.kind, p.port, p.path) for p in settings.sidecar_probes] == [("http", 9000, "/ready")]
 
 
 def test_multi_container_probing_refuses_a_sidecar_probe_without_a_port_as_knative() -> None:
