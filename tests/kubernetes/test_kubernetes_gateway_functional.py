@@ -56,7 +56,7 @@ def as_kubelet_runs_it(deployment: Obj, serving: int, admin: int) -> Obj:
 
 async def test_a_request_goes_through_the_gateway_and_the_activator_to_the_pod(cluster: Double, app: App) -> None:
     await install(cluster)
-    proc, serving, admin, _ = await start_queue_proxy(env_for(app, SERVING_NAMESPACE="default"))
+    proc, serving, admin = await start_queue_proxy(env_for(app, SERVING_NAMESPACE="default"))
     gateway = free_port()
     settings = kubeserve.Settings(
         "dev.local/zeroserve:test",

@@ -56,7 +56,7 @@ async def test_the_queue_proxy_is_ready_only_when_the_sidecar_is(apps: tuple[App
     serving, sidecar = apps
     sidecar.healthy = False
     probes = [None, {"httpGet": {"path": "/healthz", "port": sidecar.port}, "periodSeconds": 1}]
-    proc, port, _, _ = await start_queue_proxy(env_for(serving, SERVING_READINESS_PROBE=json.dumps(probes)))
+    proc, port, _ = await start_queue_proxy(env_for(serving, SERVING_READINESS_PROBE=json.dumps(probes)))
     try:
         async with aiohttp.ClientSession() as client:
 

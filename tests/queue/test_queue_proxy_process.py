@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,9 +22,8 @@ async def app() -> AsyncIterator[App]:
         yield app
 
 
-async def start_queue_proxy(env: dict[str, str], *argv: str) -> tuple[asyncio.subprocess.Process, int, int, float]:
-    """Spawn; return the process, its serving and admin ports, and seconds from spawn to the ready line."""
-    started = time.monotonic()
+async def start_queue_proxy(env: dict[str, str], *argv: str) -> tuple[asyncio.subprocess.Process, int, int]:
+    """Spawn; return the process and its serving and admin ports (once it printed its ready line)."""
     proc = await asyncio.create_subprocess_exec(
         *(argv or (sys.executable, "-m", "zeroserve.queue")),
         env={**os.environ, **env},
@@ -33,10 +31,9 @@ async def start_queue_proxy(env: dict[str, str], *argv: str) -> tuple[asyncio.su
     )
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    elapsed = time.monotonic() - started
     parts = dict(part.split("=") for part in line.split()[2:])
     assert line.strip() == READY_LINE.format(serving=parts["serving"], admin=parts["admin"])
-    return proc, int(parts["serving"]), int(parts["admin"]), elapsed
+    return proc, int(parts["serving"]), int(parts["admin"])
 
 
 def env_for(app: App, **extra: str) -> dict[str, str]:
@@ -51,8 +48,7 @@ def env_for(app: App, **extra: str) -> dict[str, str]:
 
 
 async def test_sigterm_drains_in_flight_requests_and_exits_0(app: App) -> None:
-    proc, serving, _, elapsed = await start_queue_proxy(env_for(app, CONTAINER_CONCURRENCY="2"))
-    print(f"queue-proxy spawn to listening: {elapsed * 1000:.1f} ms")
+    proc, serving, _ = await start_queue_proxy(env_for(app, CONTAINER_CONCURRENCY="2"))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as client:
 
         async def fetch(path: str, **kw: Any) -> tuple[int, str]:
@@ -76,7 +72,7 @@ async def test_sigterm_drains_in_flight_requests_and_exits_0(app: App) -> None:
 
 async def test_zeroserve_queue_proxy_subcommand(app: App) -> None:
     zeroserve = os.path.join(os.path.dirname(sys.executable), "zeroserve")
-    proc, _, admin, _ = await start_queue_proxy(env_for(app), zeroserve, "queue-proxy")
+    proc, _, admin = await start_queue_proxy(env_for(app), zeroserve, "queue-proxy")
     async with aiohttp.ClientSession() as client, client.post(f"http://127.0.0.1:{admin}/drain") as response:
         assert response.status == 200
     assert await asyncio.wait_for(proc.wait(), 30) == 0
