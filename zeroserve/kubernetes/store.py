@@ -76,16 +76,16 @@ class _Entry:
     labels: dict[str, str]
 
 
-def _entry(obj: Obj) -> _Entry:
+def _entry(obj: Obj, raw: bytes | None = None) -> _Entry:
+    """``obj`` as the cache keeps it (``raw``: its JSON, when already encoded)."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    return _Entry(resource_version(obj), orjson.dumps(obj), {str(k): str(v) for k, v in labels.items()})
+    encoded = orjson.dumps(obj) if raw is None else raw
+    return _Entry(resource_version(obj), encoded, {str(k): str(v) for k, v in labels.items()})
 
 
 def _gone(obj: Obj) -> bool:
     """Whether a DELETE's answer is the object as it went (else it stays, marked, for its finalizers)."""
     meta = obj.get("metadata") or {}
-    if obj.get("kind") == "Status":
-        return True
     return not (meta.get("deletionTimestamp") and meta.get("finalizers"))
 
 
@@ -169,7 +169,7 @@ class _Informer:
                 return
             old = self.objects.get(key)
             if old is None or old.rv <= rv:
-                self.objects[key] = _entry(obj)
+                self.objects[key] = _entry(obj, raw)  # one encoding for the cache and the watchers
         self._announce(type_, key, rv, raw)
 
     def _announce(self, type_: EventType, key: Key, rv: int, raw: bytes) -> None:
@@ -304,7 +304,8 @@ class KubernetesStore:
         informer = await self._informer(kind)
         return _select(informer, namespace, label_selector), informer.rv
 
-    async def _wrote(self, kind: Kind, obj: Obj) -> Obj:
+    def _wrote(self, kind: Kind, obj: Obj) -> Obj:
+        """The server's answer to a write, into the cache if the kind is cached."""
         informer = self._informers.get(kind)
         if informer is not None:
             informer.observe(obj)
@@ -313,17 +314,17 @@ class KubernetesStore:
     async def create(self, kind: Kind, obj: Obj) -> Obj:
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
         created = await self.api.request("POST", resource_path(kind, namespace or None), body=obj)
-        return await self._wrote(kind, created)
+        return self._wrote(kind, created)
 
     async def update(self, kind: Kind, obj: Obj) -> Obj:
         namespace, name = _key(obj)
         updated = await self.api.request("PUT", resource_path(kind, namespace or None, name), body=obj)
-        return await self._wrote(kind, updated)
+        return self._wrote(kind, updated)
 
     async def update_status(self, kind: Kind, obj: Obj) -> Obj:
         namespace, name = _key(obj)
         updated = await self.api.request("PUT", resource_path(kind, namespace or None, name, "status"), body=obj)
-        return await self._wrote(kind, updated)
+        return self._wrote(kind, updated)
 
     async def delete(
         self,
