@@ -73,7 +73,7 @@ def test_printed_is_what_manifests_builds(printed: list[dict[str, Any]]) -> None
 
 def test_deployments_run_the_image_lighter_than_knative(printed: list[dict[str, Any]]) -> None:
     deployments = {o["metadata"]["name"]: o for o in printed if o["kind"] == "Deployment"}
-    assert set(deployments) == {"controller"}  # reconcilers, autoscaler, webhook, activator, gateway
+    assert set(deployments) == {"controller", "activator"}  # controller: reconcilers, autoscaler, webhook, gateway
     cpu = mem = 0
     for name, d in deployments.items():
         (c,) = d["spec"]["template"]["spec"]["containers"]
@@ -88,6 +88,13 @@ def test_deployments_run_the_image_lighter_than_knative(printed: list[dict[str, 
     (c,) = controller["spec"]["template"]["spec"]["containers"]
     assert c["readinessProbe"]["tcpSocket"] == {"port": 8080}  # the gateway: only the leader's listens
     assert controller["spec"]["strategy"] == {"type": "Recreate"}  # no new pod waiting on the old one's Lease
+    activator = deployments["activator"]
+    (c,) = activator["spec"]["template"]["spec"]["containers"]
+    assert {e["name"] for e in c["env"]} >= {"POD_IP", "POD_NAME"}  # it finds itself in Endpoints by its IP
+    assert activator["spec"]["strategy"] == {"type": "RollingUpdate"}  # each replica serves on its own
+    (hpa,) = [o for o in printed if o["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "activator"
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 20)  # Knative's activator HPA
 
 
 def test_services_select_pods_of_a_deployment(printed: list[dict[str, Any]]) -> None:
@@ -100,7 +107,7 @@ def test_services_select_pods_of_a_deployment(printed: list[dict[str, Any]]) -> 
         if o["kind"] == "Deployment"
     }
     services = {o["metadata"]["name"]: o for o in printed if o["kind"] == "Service"}
-    assert set(services) == {"webhook", "gateway", "gateway-local"}
+    assert set(services) == {"webhook", "gateway", "gateway-local", "autoscaler", "activator-service"}
     for name, svc in services.items():
         matched = [d for d, (labels, _) in pods.items() if svc["spec"]["selector"].items() <= labels.items()]
         assert len(matched) == 1, name
@@ -108,14 +115,16 @@ def test_services_select_pods_of_a_deployment(printed: list[dict[str, Any]]) -> 
         assert {p["targetPort"] for p in svc["spec"]["ports"]} <= ports, name
     assert services["gateway"]["spec"]["type"] == "LoadBalancer"
     assert services["gateway"]["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 8080}]
+    activator_ports = {p["name"]: p["targetPort"] for p in services["activator-service"]["spec"]["ports"]}
+    assert activator_ports["http"] == 8012 and activator_ports["http2"] == 8013  # the SKS keeps them by name
 
 
 def test_rbac_hangs_together(printed: list[dict[str, Any]]) -> None:
     accounts = {o["metadata"]["name"] for o in printed if o["kind"] == "ServiceAccount"}
     roles = {(o["kind"], o["metadata"]["name"]) for o in printed if o["kind"] in ("Role", "ClusterRole")}
     bindings = [o for o in printed if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
-    assert accounts == {"controller"}
-    assert len(bindings) == 1
+    assert accounts == {"controller", "activator"}
+    assert len(bindings) == 2
     for b in bindings:
         assert (b["roleRef"]["kind"], b["roleRef"]["name"]) in roles
         assert all(s["name"] in accounts and s["namespace"] == "knative-serving" for s in b["subjects"])
@@ -136,7 +145,6 @@ def test_rbac_hangs_together(printed: list[dict[str, Any]]) -> None:
         ("apps", "deployments/scale", "patch"),
         ("", "services", "create"),
         ("", "endpoints", "update"),
-        ("discovery.k8s.io", "endpointslices", "create"),
         ("", "pods", "list"),
         ("", "pods", "watch"),
         ("", "configmaps", "watch"),
@@ -149,6 +157,9 @@ def test_rbac_hangs_together(printed: list[dict[str, Any]]) -> None:
         assert allowed(group, resource, verb), (group, resource, verb)
     assert not allowed("", "secrets", "create")
     assert not allowed("", "pods", "delete")
+    rules = next(o for o in printed if ids([o]) == ["ClusterRole/zeroserve-activator"])["rules"]
+    assert allowed("serving.knative.dev", "revisions", "watch") and allowed("", "endpoints", "watch")
+    assert not any(set(r["verbs"]) - {"get", "list", "watch"} for r in rules)  # an activator only reads
 
 
 def test_webhooks_are_knatives(printed: list[dict[str, Any]]) -> None:

@@ -126,7 +126,11 @@ class HttpStatSink:
     more); :meth:`run` posts the batches one after the other and logs failures.
     """
 
-    def __init__(self, url: str, *, max_batches: int = SINK_QUEUE, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str | Callable[[], str | None], *, max_batches: int = SINK_QUEUE, timeout: float = 5.0
+    ) -> None:
+        """``url``: the stat server's, or a function that finds it for each batch (None: not known
+        now; the batch is dropped, as one that fails)."""
         self.url = url
         self.timeout = timeout
         self._queue: asyncio.Queue[list[StatMessage]] = asyncio.Queue(max_batches)
@@ -157,15 +161,19 @@ class HttpStatSink:
     async def _post(self, session: aiohttp.ClientSession, batch: list[StatMessage]) -> None:
         import aiohttp
 
+        url = self.url if isinstance(self.url, str) else self.url()
+        if url is None:
+            logger.warning("no stat server known: %d stats dropped", len(batch))
+            return
         body = [message.to_wire() for message in batch]
         try:
-            async with session.post(self.url, json=body) as resp:
+            async with session.post(url, json=body) as resp:
                 if resp.status >= 300:
-                    logger.warning("stat server %s answered %d", self.url, resp.status)
+                    logger.warning("stat server %s answered %d", url, resp.status)
                 else:
                     self.sent += len(batch)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            logger.warning("sending %d stats to %s failed: %r", len(batch), self.url, exc)
+            logger.warning("sending %d stats to %s failed: %r", len(batch), url, exc)
 
     async def drain(self) -> None:
         """Wait until every queued batch was posted (or failed); for tests and shutdown."""

@@ -11,6 +11,11 @@ A request waits for a revision slot, then the revision's load-balancing policy p
 per revision (default 10,000, Knative's queue depth); the next one fails at once with
 :class:`~zeroserve.queue.breaker.QueueFull`, so memory stays bounded under any burst.
 
+With several activators in a revision's path (Knative's subsetting: its public Endpoints list
+them), each takes its own slice of the instances (:func:`assign_slice`) so that no instance gets
+more than CC requests from all of them together: :meth:`Throttler.set_activators` tells it how many
+activators share the revision and which one it is (:func:`infer_index`).
+
 Endpoints come from the outside (:meth:`Throttler.set_endpoints`). A new endpoint is probed
 (:mod:`zeroserve.activator.probe`) every ``probe_frequency`` seconds until it passes and only
 then gets a tracker. An endpoint that disappears loses its tracker at once: its requests in flight
@@ -25,7 +30,7 @@ import logging
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from zeroserve import errors
 from zeroserve.activator import lb_policy
@@ -44,6 +49,8 @@ QUEUE_DEPTH = 10_000
 MAX_CONCURRENCY = 2**31 - 1
 """The revision breaker's ceiling (Knative uses MaxInt32: only the trackers limit concurrency)."""
 
+
+_T = TypeVar("_T")
 
 TIMEOUT_MESSAGE = "activator request timeout"
 """The body of the activator's 504 (Knative ``cmd/activator/main.go``)."""
@@ -88,6 +95,31 @@ def serves_h2c(spec: Mapping[str, Any]) -> bool:
         serving = next((c for c in containers if isinstance(c, dict) and c.get("ports")), None)
     ports = serving.get("ports") if isinstance(serving, dict) else None
     return isinstance(ports, list) and bool(ports) and isinstance(ports[0], dict) and ports[0].get("name") == "h2c"
+
+
+def pick_indices(trackers: int, index: int, activators: int) -> tuple[int, int, int]:
+    """``pickIndices``: the slice ``[begin, end)`` of ``trackers`` sorted instances that activator
+    ``index`` of ``activators`` takes, and how many remain after the equal slices (the remnants)."""
+    if activators > trackers:  # fewer instances than activators: round robin
+        begin = index % trackers
+        return begin, begin + 1, 0
+    size = trackers // activators
+    return index * size, index * size + size, trackers % activators
+
+
+def assign_slice(trackers: list[_T], index: int, activators: int) -> list[_T]:
+    """``assignSlice``: this activator's share of ``trackers`` (sorted by address): an equal slice,
+    plus one remnant each for the first activators; all of them while this activator is not in the
+    revision's path (``index`` -1), alone, or with at most one instance."""
+    if index == -1 or len(trackers) <= 1 or activators == 1:
+        return trackers
+    begin, end, remnants = pick_indices(len(trackers), index, activators)
+    out = trackers[begin:end]
+    if remnants > 0:
+        tail = trackers[len(trackers) - remnants :]
+        if len(tail) > index:
+            out.append(tail[index])
+    return out
 
 
 class Tracker:
@@ -160,6 +192,10 @@ class _Revision:
         self.endpoints: frozenset[Address] = frozenset()
         self.trackers: dict[Address, Tracker] = {}
         self.ordered: list[Tracker] = []
+        """The trackers this activator sends to (its slice of them, with other activators in the path)."""
+        self.activators = 1
+        self.index = -1
+        """This activator's place among the ``activators`` in the revision's path (-1: not in it)."""
         self.waiting = 0
         self.probing: asyncio.Task[None] | None = None
         self._changed: asyncio.Event | None = None
@@ -194,7 +230,10 @@ class _Revision:
                     self.release_slot()
 
     def _reorder(self) -> None:
-        self.ordered = [self.trackers[address] for address in sorted(self.trackers)]
+        ordered = [self.trackers[address] for address in sorted(self.trackers)]
+        if self.info.container_concurrency > 0:  # with CC 0 every activator may use every instance
+            ordered = assign_slice(ordered, self.index, self.activators)
+        self.ordered = ordered
         self.breaker.update_concurrency(self.capacity)  # the infinite breaker opens on any capacity
         self.pulse()
 
@@ -243,6 +282,8 @@ class Throttler:
         self._revisions: dict[RevisionKey, _Revision] = {}
         self._endpoints: dict[RevisionKey, frozenset[Address]] = {}
         """Endpoints as last published, also for revisions not (yet) known."""
+        self._activators: dict[RevisionKey, tuple[int, int]] = {}
+        """Per revision: the activators in its path and this one's index, also before the revision is known."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- configuration ------------------------------------------------------------------
@@ -271,10 +312,12 @@ class Throttler:
             rev.info = info
             return
         rev = _Revision(key, info, self._rand)
+        rev.activators, rev.index = self._activators.get(key, (1, -1))
         self._revisions[key] = rev
         self._apply(rev, self._endpoints.get(key, frozenset()))
 
     def remove_revision(self, namespace: str, revision: str) -> None:
+        self._activators.pop((namespace, revision), None)
         rev = self._revisions.pop((namespace, revision), None)
         if rev is None:
             return
@@ -292,6 +335,16 @@ class Throttler:
         rev = self._revisions.get(key)
         if rev is not None:
             self._apply(rev, addresses)
+
+    def set_activators(self, namespace: str, revision: str, activators: int, index: int) -> None:
+        """How many activators are in the revision's path and this one's place among them (-1: not
+        there); the revision's instances are sliced among them at once."""
+        key = (namespace, revision)
+        self._activators[key] = (max(1, activators), index)
+        rev = self._revisions.get(key)
+        if rev is not None and (rev.activators, rev.index) != self._activators[key]:
+            rev.activators, rev.index = self._activators[key]
+            rev.add(())  # re-slices
 
     def _apply(self, rev: _Revision, endpoints: frozenset[Address]) -> None:
         rev.endpoints = endpoints

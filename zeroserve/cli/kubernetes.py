@@ -1,9 +1,10 @@
 """``zeroserve kubernetes``: Kubernetes mode (docs/kubernetes.md).
 
 ``manifests`` prints what ``kubectl apply -f -`` needs to install zeroserve on a cluster
-(:mod:`zeroserve.kubernetes.manifests`). ``controller`` is what its Deployment runs: zeroserve on a
-cluster in one process (:mod:`zeroserve.cli.kubeserve`), in its pod or anywhere pod IPs route to
-(a node) with a kubeconfig.
+(:mod:`zeroserve.kubernetes.manifests`). ``controller`` is what its ``controller`` Deployment runs:
+zeroserve's control plane and gateway in one process (:mod:`zeroserve.cli.kubeserve`), in its pod
+or anywhere pod IPs route to (a node) with a kubeconfig; ``activator`` is what each replica of the
+``activator`` Deployment runs (:mod:`zeroserve.cli.kubeactivator`).
 """
 
 from __future__ import annotations
@@ -132,3 +133,38 @@ def controller(
         metrics=(gateway_host, metrics_port) if metrics_port else None,
     )
     raise typer.Exit(kubeserve.run(conn, settings))
+
+
+@kubernetes_app.command("activator")
+def activator(
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            "--kubeconfig", help="The cluster's kubeconfig [default: $KUBECONFIG, ~/.kube/config, else in-cluster]"
+        ),
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use")] = None,
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="The system namespace (where the autoscaler Service is)")
+    ] = install.NAMESPACE,
+    pod_ip: Annotated[
+        str,
+        typer.Option("--pod-ip", envvar="POD_IP", help="This activator's pod IP (it finds itself by it)"),
+    ] = "",
+    pod_name: Annotated[
+        str, typer.Option("--pod-name", envvar="POD_NAME", help="The name its stats carry")
+    ] = "activator",
+) -> None:
+    """Run one activator on a cluster: it holds a scaled-to-zero revision's requests until a pod is ready,
+    reports them to the autoscaler, and balances them by the pods' free capacity."""
+    import logging
+
+    from zeroserve.cli import kubeactivator
+    from zeroserve.kubernetes.apiclient import connect
+
+    if not pod_ip:
+        raise errors.BadRequest("--pod-ip (or POD_IP) is required: the activator finds itself in Endpoints by it")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    conn = connect(kubeconfig, context)
+    settings = kubeactivator.Settings(pod_ip, pod_name=pod_name, namespace=namespace)
+    raise typer.Exit(kubeactivator.run(conn, settings))

@@ -6,9 +6,13 @@ on a :class:`~zeroserve.kubernetes.store.KubernetesStore`, Revisions as Deployme
 (:class:`~zeroserve.kubernetes.runtime.KubernetesRuntime`), the configuration from the system
 namespace's ``config-*`` ConfigMaps; the KPA (:class:`~zeroserve.autoscaler.multiscaler.Multiscaler`)
 scraping each Ready pod's queue-proxy by pod IP (``/stats`` on its admin port 8022) and setting the
-Deployments' scale; the gateway, the cluster's ingress, sending a revision's requests straight to
-its pods' queue-proxies (serve mode) or through the activator in this process (proxy mode: it holds
-requests while the revision scales from zero, pokes the autoscaler, and balances by free capacity).
+Deployments' scale, and taking the activators' reports on its stat server (``POST /stats``, the
+``autoscaler`` Service); the ServerlessServices' Services and Endpoints
+(:mod:`zeroserve.kubernetes.sks`); the gateway, the cluster's ingress, sending a revision's requests
+to the addresses of its public Endpoints (:class:`~zeroserve.kubernetes.dataplane.GatewayFeed`):
+its pods' queue-proxies (serve mode) or the activators the SKS chose for it (proxy mode; the
+``activator`` Deployment, :mod:`zeroserve.cli.kubeactivator`, holds requests while the revision
+scales from zero, reports them at once, and balances by free capacity).
 
 The admission webhook (:mod:`zeroserve.kubernetes.webhook`) defaults and validates what users write
 through the API server, as Knative's webhook does.
@@ -25,43 +29,40 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
-from zeroserve.activator.handler import Activator
-from zeroserve.activator.probe import HttpProber
-from zeroserve.activator.reporter import ConcurrencyReporter
-from zeroserve.activator.throttler import Throttler
 from zeroserve.api import labels
 from zeroserve.api.kinds import ROUTE
 from zeroserve.autoscaler.collector import Collector
 from zeroserve.autoscaler.multiscaler import Multiscaler
 from zeroserve.autoscaler.prometheus import KnativeScaling
 from zeroserve.autoscaler.scraper import HttpStatsClient, Scraper
-from zeroserve.cli.wiring import InProcessStatSink, RevisionFeed, RuntimeEndpoints, ServingModes
+from zeroserve.autoscaler.statserver import StatServer
+from zeroserve.cli.wiring import RuntimeEndpoints
 from zeroserve.clock import SystemClock
 from zeroserve.controller.recorder import EventRecorder
 from zeroserve.controller.runner import Controller
-from zeroserve.gateway.routing import Backend
 from zeroserve.gateway.server import Gateway
 from zeroserve.kubernetes.apiclient import Connection, KubeApi
 from zeroserve.kubernetes.controller import WATCHED, ClusterConfig, check_cluster
+from zeroserve.kubernetes.dataplane import GatewayFeed
 from zeroserve.kubernetes.hpa import ClusterHPAReconciler
 from zeroserve.kubernetes.kinds import POD
 from zeroserve.kubernetes.leaderelection import LeaderElector, Timing
-from zeroserve.kubernetes.manifests import LOCAL_GATEWAY_SERVICE, METRICS_PORT, WEBHOOK_PORT
+from zeroserve.kubernetes.manifests import LOCAL_GATEWAY_SERVICE, METRICS_PORT, STATS_PORT, WEBHOOK_PORT
 from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
 from zeroserve.kubernetes.runtime import KubernetesRuntime
+from zeroserve.kubernetes.sks import ClusterSKSReconciler
 from zeroserve.kubernetes.store import KubernetesStore
 from zeroserve.kubernetes.webhook import Webhook
-from zeroserve.net.proxy import RequestHead, Response, RouteResult, install_uvloop
+from zeroserve.net.proxy import install_uvloop
 from zeroserve.observability.listener import MetricsListener
-from zeroserve.observability.metrics import ActivatorMetrics, AutoscalerMetrics, MeterRegistry
+from zeroserve.observability.metrics import AutoscalerMetrics, MeterRegistry
 from zeroserve.observability.prometheus import KnativeCollector
-from zeroserve.runtime.base import WorkloadKey
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class Settings:
     """The admission webhook's listener (None: no webhook; the configurations are not touched)."""
     webhook_url: str = ""
     """The URL the API server calls the webhook at ("" for the ``webhook`` Service: in the cluster)."""
+    stats: tuple[str, int] | None = ("0.0.0.0", STATS_PORT)
+    """Where the stat server listens for the activators' reports (the ``autoscaler`` Service's target)."""
     metrics: tuple[str, int] | None = ("0.0.0.0", METRICS_PORT)
     """Where ``/metrics`` (Prometheus: Knative's ``kn.*`` and zeroserve's autoscaler series) listens."""
     identity: str = ""
@@ -143,35 +146,15 @@ async def serve(
         elector = LeaderElector(api, settings.namespace, identity, clock, settings.timing)
         await elector.acquire()
         stack.push_async_callback(elector.release)
-        prober = await stack.enter_async_context(HttpProber())
-        throttler = Throttler(prober)  # probes the pods' queue-proxies by pod IP
-        stack.push_async_callback(throttler.close)
-
-        def to_activator(head: RequestHead, backend: Backend) -> RouteResult | Awaitable[RouteResult]:
-            info = throttler.revision(backend.namespace, backend.revision)
-            if info is None:
-                return Response(503, f"revision {backend.namespace}/{backend.revision} is not known yet\n".encode())
-            return activator.dispatch(head, backend.namespace, backend.revision, info, backend.headers, backend.drop)
-
-        gateway = Gateway(external=settings.gateway, internal=settings.internal, no_endpoints=to_activator)
+        gateway = Gateway(external=settings.gateway, internal=settings.internal)
         gateway.local_host = f"{LOCAL_GATEWAY_SERVICE}.{settings.namespace}.svc.cluster.local"
+        gateway.revision_headers = True  # its endpoints may be activators
         external_port, internal_port = await gateway.start(serving=False)
         stack.push_async_callback(gateway.stop, 5.0)
 
         runtime = KubernetesRuntime(store, config.current, settings.queue_image)
         await runtime.start()
         stack.push_async_callback(runtime.close)
-        modes = ServingModes(gateway)
-
-        def endpoints_changed(key: WorkloadKey) -> None:
-            status = runtime.status(key)
-            endpoints = status.endpoints if status else ()
-            info = throttler.revision(key.namespace, key.revision)
-            modes.set_endpoints(key.namespace, key.revision, endpoints, h2c=info is not None and info.h2c)
-            candidates = runtime.candidates(key)  # the activator probes the not-yet-Ready ones itself
-            throttler.set_endpoints(key.namespace, key.revision, [(e.host, e.port) for e in candidates])
-
-        runtime.subscribe(endpoints_changed)
         http_stats = HttpStatsClient()
         stack.push_async_callback(http_stats.close)
         meters = MeterRegistry()
@@ -188,32 +171,32 @@ async def serve(
             registry=registry,
             knative=KnativeScaling(scaling_metrics, lambda key: runtime.owners(key.namespace, key.revision)),
         )
-        activator_metrics = ActivatorMetrics(meters, runtime.owners)
-        reporter = ConcurrencyReporter(InProcessStatSink(multiscaler), metrics=activator_metrics)
-        activator = Activator(throttler, reporter, metrics=activator_metrics)
+        if settings.stats is not None:  # the activators' reports
+            await stack.enter_async_context(StatServer(multiscaler.record, *settings.stats))
         if settings.metrics is not None:
             listener = MetricsListener(registry, settings.metrics[1], settings.metrics[0])
             await listener.start()
             stack.push_async_callback(listener.stop)
+        sks = ClusterSKSReconciler(store, settings.namespace)
         controller = Controller(
             store,
             runtime,
             config.current,
             ingress=gateway,
             multiscaler=multiscaler,
-            serving_mode=modes,
             kpa_metrics=scaling_metrics,
             watched=WATCHED,
             collect_garbage=False,
             hpa=ClusterHPAReconciler().reconcile,  # the cluster's HPA controller scales HPA-class revisions
+            sks=sks.reconcile,  # writes the revisions' Services and Endpoints
+            observers=(sks.observe,),
             recorder=EventRecorder(store, clock, sweeps=False),  # kube-apiserver expires events itself
         )
         config.subscribe(lambda _cfg: controller.config_changed())
         async with multiscaler, controller, asyncio.TaskGroup() as tasks:
-            feed = RevisionFeed(store, throttler)
+            feed = GatewayFeed(store, gateway)
             background = [
-                tasks.create_task(reporter.run(), name="activator-stats"),
-                tasks.create_task(feed.run(), name="revision-feed"),
+                tasks.create_task(feed.run(), name="gateway-endpoints"),
                 tasks.create_task(elector.keep(on_lost or (lambda: None)), name="leader-election"),
             ]
             try:

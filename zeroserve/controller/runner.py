@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -127,6 +127,8 @@ CANCEL_GRACE = 1.0
 """How long a cancelled overdue reconcile may take to unwind before its worker moves on."""
 
 Reconcile = Callable[[Deps, Key], Awaitable[Requeue]]
+Observer = Callable[[str, Obj, bool], Iterable[Key]]
+"""Told each event (kind, object, deleted): the keys it concerns besides the object and its owner."""
 
 WATCHED = tuple(k for k in KINDS if k is not EVENT)
 """What the controller lists and watches: every kind but Events (it writes them; nothing reads them)."""
@@ -251,13 +253,18 @@ class Controller:
         watched: tuple[Kind, ...] = WATCHED,
         collect_garbage: bool = True,
         hpa: Reconcile | None = None,
+        sks: Reconcile | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         """``api_url``: the API server's URL, the ``source`` of ApiServerSources' events; ``kpa_metrics``:
         where the KPA reconciler records Knative's ``kn.revision.pods.*``. ``watched``: the kinds to
         list, watch and reconcile (a cluster's: only those it serves); ``collect_garbage``: False where
         another garbage collector deletes dependents and owns the deletion finalizers (a cluster's);
         ``hpa``: the ``hpa.autoscaling.knative.dev`` PodAutoscalers' reconciler (default: zeroserve's
-        own HPA on the multiscaler; a cluster's keeps a HorizontalPodAutoscaler)."""
+        own HPA on the multiscaler; a cluster's keeps a HorizontalPodAutoscaler); ``sks``: the
+        ServerlessServices' reconciler (default: zeroserve's, which tells ``serving_mode``; a cluster's
+        writes Services and Endpoints); ``observers``: told every event, they name more keys it
+        concerns (a cluster's SKS: the Endpoints it reads)."""
         digests = DigestResolver(images, self._on_digests) if images is not None else None
         clock = clock or SystemClock()
         self.recorder = recorder or EventRecorder(store, clock)
@@ -287,7 +294,7 @@ class Controller:
         self._hpa = hpa or (HPAReconciler(multiscaler).reconcile if multiscaler is not None else None)
         if multiscaler is not None:
             self.reconcilers[PODAUTOSCALER.kind] = self._reconcile_pa
-            self.reconcilers[SERVERLESSSERVICE.kind] = SKSReconciler(serving_mode or NullServingMode()).reconcile
+            self.reconcilers[SERVERLESSSERVICE.kind] = sks or SKSReconciler(serving_mode or NullServingMode()).reconcile
         self.reconcilers[NAMESPACE.kind] = reconcile_namespace  # a deleted namespace empties, then goes
         for kind in (*CORE_KINDS, *watched):  # ConfigMaps, Secrets, a cluster's HPAs: watched for who reads them
             self.reconcilers.setdefault(kind.kind, _not_autoscaled)
@@ -296,6 +303,7 @@ class Controller:
             for kind in KINDS:
                 self.reconcilers[GC_PREFIX + kind.kind] = self.gc.reconcile
         self.watched = watched
+        self.observers = tuple(observers)
         self.workers = workers
         self.reconcile_deadline = reconcile_deadline
         self._overdue: dict[Key, asyncio.Future[Requeue]] = {}
@@ -478,6 +486,9 @@ class Controller:
             queue.add(source_key)
         for rev_key in self.config_reads.observe(kind, obj, deleted):  # a ConfigMap or Secret its revisions read
             queue.add(rev_key)
+        for observer in self.observers:
+            for other in observer(kind, obj, deleted):
+                queue.add(other)
         for ref in obj.get("metadata", {}).get("ownerReferences", []):
             if ref.get("controller") and ref.get("kind") in self.reconcilers:
                 queue.add(Key(ref["kind"], key.namespace, ref.get("name", "")))

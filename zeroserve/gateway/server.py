@@ -77,6 +77,9 @@ Address = tuple[str, int]
 
 _TAG = h.ROUTE_TAG.lower().encode()
 _KUBELET = h.K_KUBELET_PROBE.lower().encode()
+_NAMESPACE_HEADER = h.NAMESPACE.encode()
+_REVISION_HEADER = h.REVISION.encode()
+_REVISION_HEADERS = frozenset({h.NAMESPACE.lower().encode(), h.REVISION.lower().encode()})
 MAX_CACHED_HOSTS = 4096
 SPAN_NAME = "gateway"
 SCOPE = "zeroserve/gateway"
@@ -193,6 +196,9 @@ class Gateway:
         """Told every change of the tables (the gateway workers' feed, in the main process)."""
         self.local_host = LOCAL_GATEWAY_HOST
         """Where the cluster-local listener is known in the cluster (the Routes' placeholder Services)."""
+        self.revision_headers = False
+        """Mark every request with ``Knative-Serving-Namespace`` and ``Knative-Serving-Revision``, as
+        Knative's ingress does (on a cluster, a revision's endpoints may be activators, which need them)."""
         self._relays: list[ProxyServer] = []
         self._table = routing.RoutingTable()
         self._hosts: dict[tuple[str, bool], routing.Targets] = {}
@@ -444,7 +450,7 @@ class Gateway:
             table = self._table
             body = not_found_body(routing.normalize_host(head.host), table.known_hosts(internal=internal))
             return Response(404, body)
-        if targets.marked or head.knative is not None:
+        if targets.marked or head.knative is not None or self.revision_headers:
             return self._route_marked(head, targets, internal)
         backends = targets.backends
         # One backend / one endpoint is the common case: skip the draw (same result as the pick).
@@ -509,12 +515,16 @@ class Gateway:
                     return admitter.admit_probe(headers=backend.headers, drop=backend.drop)
                 return admitter.admit(False, headers=backend.headers, drop=backend.drop)
         self._in_flight[endpoint] = self._in_flight.get(endpoint, 0) + 1
+        headers, drop = backend.headers, backend.drop
+        if self.revision_headers:
+            headers += ((_NAMESPACE_HEADER, backend.namespace.encode()), (_REVISION_HEADER, backend.revision.encode()))
+            drop |= _REVISION_HEADERS
         return Target(
             endpoint[0],
             endpoint[1],
             timeouts=self.timeouts,
-            headers=backend.headers,
-            drop=backend.drop,
+            headers=headers,
+            drop=drop,
             on_release=functools.partial(self._done, endpoint),
             h2c=(backend.namespace, backend.revision) in self._h2c,
         )

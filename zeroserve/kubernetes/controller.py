@@ -38,14 +38,28 @@ from zeroserve.config import Config
 from zeroserve.config.parse import parse_config
 from zeroserve.kubernetes.apiclient import KubeApi, resource_path
 from zeroserve.kubernetes.crds import LABELS as CRD_LABELS
-from zeroserve.kubernetes.kinds import CRD, HPA
+from zeroserve.kubernetes.kinds import CRD, ENDPOINTS, HPA
 from zeroserve.kubernetes.manifests import NAMESPACE as SYSTEM_NAMESPACE
 from zeroserve.kubernetes.store import KubernetesStore
 
 log = logging.getLogger(__name__)
 
-WATCHED: Final = (SERVICE, CONFIGURATION, REVISION, ROUTE, PODAUTOSCALER, SERVERLESSSERVICE, CONFIGMAP, SECRET, HPA)
-"""What the controller lists and watches on a cluster (an HPA's events enqueue the PodAutoscaler that controls it)."""
+WATCHED: Final = (
+    SERVICE,
+    CONFIGURATION,
+    REVISION,
+    ROUTE,
+    PODAUTOSCALER,
+    SERVERLESSSERVICE,
+    CONFIGMAP,
+    SECRET,
+    HPA,
+    ENDPOINTS,
+)
+"""What the controller lists and watches on a cluster: an HPA's events enqueue the PodAutoscaler that
+controls it, an Endpoints' the SKS that controls it or reads it (:mod:`zeroserve.kubernetes.sks`). Not
+core Services: their kind's name is Knative's Service's, the controller's keys are by kind name; the
+SKS puts its Services back when it next reconciles."""
 SERVICES_CRD: Final = "services.serving.knative.dev"
 NAME_LABEL: Final = "app.kubernetes.io/name"
 

@@ -3,18 +3,23 @@ manifests``), laid out as Knative Serving's release (knative/serving ``config/co
 
 - the ``knative-serving`` Namespace and the CRDs (:mod:`zeroserve.kubernetes.crds`);
 - the ServiceAccount ``controller``; the ClusterRole ``zeroserve-controller`` (the CRDs and their
-  status/finalizers, Deployments and their scale, Services, Endpoints and EndpointSlices, Pods read,
+  status/finalizers, Deployments and their scale, Services and Endpoints, Pods read,
   ConfigMaps and Secrets read, Events, Leases for leader election, HPAs, the webhook configurations
   it patches with its CA bundle, CRDs read to detect a Knative install) and its binding, and the
   ``aggregate-to-admin/edit/view`` ClusterRoles that let namespace users work with Services as
   Knative's do;
 - the Deployment ``controller``: one process (``zeroserve kubernetes controller``,
-  :mod:`zeroserve.cli.kubeserve`) with the reconcilers, the autoscaler, the admission webhook, the
-  activator and the gateway, where Knative runs controller, autoscaler, webhook, activator and an
-  ingress such as Kourier as five Deployments;
+  :mod:`zeroserve.cli.kubeserve`) with the reconcilers, the autoscaler, the admission webhook and
+  the gateway, where Knative runs controller, autoscaler, webhook and an ingress such as Kourier as
+  four Deployments;
+- the Deployment ``activator`` (``zeroserve kubernetes activator``, :mod:`zeroserve.cli.kubeactivator`,
+  its own ServiceAccount, which only reads), scaled by its HPA on CPU from 1 to 20 replicas and kept
+  80 % available by its PodDisruptionBudget, as Knative's;
 - Services ``webhook`` (443 -> the controller's 8443), ``gateway`` (the cluster's entry point,
-  80 -> the controller's 8080: LoadBalancer by default) and ``gateway-local`` (80 -> 8081, the
-  cluster-local gateway the Routes' placeholder Services name);
+  80 -> the controller's 8080: LoadBalancer by default), ``gateway-local`` (80 -> 8081, the
+  cluster-local gateway the Routes' placeholder Services name), ``autoscaler`` (8080 -> the
+  controller's stat server on 8090, where the activators report) and ``activator-service`` (80 ->
+  8012, 81 -> 8013: the SKS puts its Endpoints in proxy-mode revisions' public Endpoints);
 - the MutatingWebhookConfiguration ``webhook.serving.knative.dev`` and the
   ValidatingWebhookConfiguration ``validation.webhook.serving.knative.dev`` (Knative's names and
   rules; the webhook fills in its CA bundle and paths when it starts, as knative.dev/pkg's does).
@@ -47,6 +52,13 @@ LOCAL_GATEWAY_SERVICE: Final = "gateway-local"
 """Its Service: the Routes' placeholder Services are ExternalNames to ``gateway-local.NAMESPACE.svc.cluster.local``."""
 METRICS_PORT: Final = 9090
 """``/metrics``, Knative's autoscaler's metrics port."""
+STATS_PORT: Final = 8090
+"""The controller's stat server, where the activators report (the ``autoscaler`` Service's 8080)."""
+AUTOSCALER_SERVICE: Final = "autoscaler"
+ACTIVATOR_SERVICE: Final = "activator-service"
+"""The activators' Service (Knative ``networking.ActivatorServiceName``)."""
+ACTIVATOR_PORTS: Final = (("http", 80, 8012), ("http2", 81, 8013), ("http-metrics", METRICS_PORT, METRICS_PORT))
+"""Knative's activator-service ports; the names are the SKS's serving port names."""
 ADMITTED: Final = (
     "metrics",
     "podautoscalers",
@@ -62,9 +74,10 @@ ADMITTED: Final = (
 
 RESOURCES: Final[dict[str, Obj]] = {
     "controller": {"requests": {"cpu": "100m", "memory": "160Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+    "activator": {"requests": {"cpu": "100m", "memory": "60Mi"}, "limits": {"cpu": "1", "memory": "600Mi"}},
 }
-"""100m and 160Mi requested in all (measured idle on a cluster: under 1 % of a core, ~100 MiB), where
-Knative requests 600m and 360Mi for its four Deployments (plus its ingress)."""
+"""200m and 220Mi requested in all, where Knative requests 600m and 360Mi for its four Deployments
+(plus its ingress); the activator's limits are Knative's."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,7 @@ def manifests(opts: Options) -> list[Obj]:
     """The objects to apply, in the order they can be applied."""
     out: list[Obj] = [namespace(opts), *crds.crds()]
     out += rbac(opts)
-    out += [controller(opts)]
+    out += [controller(opts), *activator(opts)]
     out += services(opts)
     if opts.webhook:
         out += webhooks(opts)
@@ -126,8 +139,6 @@ CONTROLLER_RULES: Final = (
     _rule([""], ["pods", "namespaces", "configmaps", "secrets"], READ),
     _rule([""], ["events"], ("create", "patch", "update")),
     _rule([""], ["endpoints/restricted"], ("create",)),
-    _rule(["discovery.k8s.io"], ["endpointslices"], ALL_VERBS),
-    _rule(["discovery.k8s.io"], ["endpointslices/restricted"], ("create",)),
     _rule(["apps"], ["deployments", "deployments/finalizers"], ALL_VERBS),
     _rule(["apps"], ["deployments/scale"], ("get", "update", "patch")),
     _rule(["autoscaling"], ["horizontalpodautoscalers"], ALL_VERBS),
@@ -142,13 +153,20 @@ CONTROLLER_RULES: Final = (
 )
 """What the controller (reconcilers, autoscaler, webhook) reads and writes."""
 
+ACTIVATOR_RULES: Final = (
+    _rule([""], ["endpoints", "services"], READ),
+    _rule(["serving.knative.dev"], ["revisions"], READ),
+)
+"""What an activator reads: the revisions and their Endpoints (and the autoscaler's)."""
+
 
 def rbac(opts: Options) -> list[Obj]:
     ns = opts.namespace
     out: list[Obj] = []
-    out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("controller", "controller", ns)})
-    out.append(_cluster_role("zeroserve-controller", "controller", CONTROLLER_RULES))
-    out.append(_binding("ClusterRoleBinding", "ClusterRole", "zeroserve-controller", "controller", ns))
+    for account, rules in (("controller", CONTROLLER_RULES), ("activator", ACTIVATOR_RULES)):
+        out.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(account, account, ns)})
+        out.append(_cluster_role(f"zeroserve-{account}", account, rules))
+        out.append(_binding("ClusterRoleBinding", "ClusterRole", f"zeroserve-{account}", account, ns))
     out += _aggregated()
     return out
 
@@ -209,7 +227,7 @@ def _env() -> list[Obj]:
     ]
 
 
-def _deployment(opts: Options, name: str, replicas: int, container: Obj, grace: int) -> Obj:
+def _deployment(opts: Options, name: str, replicas: int, container: Obj, grace: int, strategy: str) -> Obj:
     selector = {"app": name, "role": name}
     pod_labels = {**selector, **labels(name)}
     anti = {
@@ -232,7 +250,7 @@ def _deployment(opts: Options, name: str, replicas: int, container: Obj, grace: 
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": selector},
-            "strategy": {"type": "Recreate"},
+            "strategy": {"type": strategy},
             "template": {
                 "metadata": {"labels": pod_labels},
                 "spec": {
@@ -272,6 +290,7 @@ def controller(opts: Options) -> Obj:
     ports = [
         ("http-gateway", GATEWAY_PORT),
         ("http-local", LOCAL_GATEWAY_PORT),
+        ("http-stats", STATS_PORT),
         ("https-webhook", WEBHOOK_PORT),
         ("http-metrics", METRICS_PORT),
     ]
@@ -283,7 +302,39 @@ def controller(opts: Options) -> Obj:
         {"tcpSocket": {"port": GATEWAY_PORT}},
     )
     container["env"].append({"name": IMAGE_ENV, "value": opts.image})
-    return _deployment(opts, "controller", 1, container, 300)
+    return _deployment(opts, "controller", 1, container, 300, "Recreate")
+
+
+def activator(opts: Options) -> list[Obj]:
+    """The activators' Deployment (rolled one by one: each replica serves on its own), its HPA
+    (config/core/deployments/activator-hpa.yaml: 1 to 20 replicas at 100 % of the requested CPU)
+    and its PodDisruptionBudget (80 % available)."""
+    ports = [("http1", 8012), ("h2c", 8013), ("metrics", METRICS_PORT)]
+    container = _container(opts, "activator", ["kubernetes", "activator"], ports, {"tcpSocket": {"port": 8012}})
+    deployment = _deployment(opts, "activator", 1, container, 600, "RollingUpdate")
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta("activator", "activator", opts.namespace),
+        "spec": {
+            "minReplicas": 1,
+            "maxReplicas": 20,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "activator"},
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 100}},
+                }
+            ],
+        },
+    }
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta("activator-pdb", "activator", opts.namespace),
+        "spec": {"minAvailable": "80%", "selector": {"matchLabels": {"app": "activator"}}},
+    }
+    return [deployment, hpa, pdb]
 
 
 def _service(opts: Options, name: str, app: str, ports: list[tuple[str, int, int]], type_: str = "ClusterIP") -> Obj:
@@ -306,6 +357,8 @@ def services(opts: Options) -> list[Obj]:
         _service(opts, "webhook", "controller", [("https-webhook", 443, WEBHOOK_PORT)]),
         _service(opts, "gateway", "controller", [("http", 80, GATEWAY_PORT)], opts.gateway_service_type),
         _service(opts, LOCAL_GATEWAY_SERVICE, "controller", [("http", 80, LOCAL_GATEWAY_PORT)]),
+        _service(opts, AUTOSCALER_SERVICE, "controller", [("http", 8080, STATS_PORT)]),
+        _service(opts, ACTIVATOR_SERVICE, "activator", list(ACTIVATOR_PORTS)),
     ]
 
 

@@ -59,6 +59,13 @@ def deployment_name(revision: str) -> str:
     return names.child_name(revision, "-deployment")
 
 
+def revision_owners(store: KubernetesStore, namespace: str, revision: str) -> tuple[str, str]:
+    """A cached revision's Service and Configuration (its labels), for Knative's metric attributes."""
+    rev = store.cached(REVISION, namespace, revision) or {}
+    found = (rev.get("metadata") or {}).get("labels") or {}
+    return str(found.get(labels.SERVICE, "")), str(found.get(labels.CONFIGURATION, ""))
+
+
 class KubernetesRuntime:
     """Revisions' Deployments on the cluster behind ``store`` (a :class:`KubernetesStore`)."""
 
@@ -174,9 +181,7 @@ class KubernetesRuntime:
 
     def owners(self, namespace: str, revision: str) -> tuple[str, str]:
         """The revision's Service and Configuration (its labels), for Knative's metric attributes."""
-        rev = self.store.cached(REVISION, namespace, revision) or {}
-        found = (rev.get("metadata") or {}).get("labels") or {}
-        return str(found.get(labels.SERVICE, "")), str(found.get(labels.CONFIGURATION, ""))
+        return revision_owners(self.store, namespace, revision)
 
     def keys(self) -> list[WorkloadKey]:
         out = []

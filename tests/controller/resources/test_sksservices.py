@@ -1,10 +1,8 @@
-"""A ServerlessService's Kubernetes Services, Endpoints and EndpointSlices
-(controller/resources/sksservices.py, pure): Knative's services.go facts, all valid against
-Kubernetes' own schemas."""
+"""A ServerlessService's Kubernetes Services and Endpoints (controller/resources/sksservices.py,
+pure): Knative's services.go facts, all valid against Kubernetes' own schemas; the activators'
+subsetting with knative.dev/pkg hash's own expected subsets."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
@@ -14,11 +12,14 @@ from zeroserve.api.base import Obj
 from zeroserve.api.networking import ServerlessService
 from zeroserve.controller.resources.sks import make_sks
 from zeroserve.controller.resources.sksservices import (
+    _fnv1a64,
+    choose_subset,
     filter_subset_ports,
     make_private_service,
-    make_public_endpoint_slices,
     make_public_endpoints,
     make_public_service,
+    ready_address_count,
+    subset_endpoints,
 )
 
 SELECTOR = {"serving.knative.dev/revisionUID": "rev-uid"}
@@ -73,7 +74,13 @@ def port(name: str, number: int) -> Obj:
     return {"name": name, "port": number, "protocol": "TCP"}
 
 
-PRIVATE_PORTS = [port("http", 8012), port("https", 8112), port("http-autometric", 9090), port("http-usermetric", 9091)]
+PRIVATE_PORTS = [
+    port("http", 8012),
+    port("https", 8112),
+    port("http-autometric", 9090),
+    port("http-usermetric", 9091),
+    port("http-istio", 8012),
+]
 
 
 @pytest.mark.parametrize(
@@ -155,43 +162,73 @@ def test_no_endpoints_yet(source: Obj) -> None:
     ep = make_public_endpoints(sks(), source)
     validate(ep)
     assert "subsets" not in ep
-    assert make_public_endpoint_slices(sks(), source) == []
 
 
-def test_endpoints_a_backend_mirrors_itself_are_not_mirrored() -> None:
-    ep = make_public_endpoints(sks(), endpoints(), skip_mirror=True)
-    validate(ep)
-    assert ep["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"] == "true"
+PLANETS = {"sun", "moon", "mars", "mercury"}
 
 
-def test_endpoint_slices_by_address_type_and_ports() -> None:
-    source = endpoints(
-        {
-            "addresses": [{"ip": "10.0.0.1", "nodeName": "n1"}, {"ip": "fd00::1"}],
-            "notReadyAddresses": [{"ip": "10.0.0.2"}],
-            "ports": PRIVATE_PORTS,
-        },
-        {"addresses": [{"ip": "10.0.0.3"}], "ports": [port("http", 8012)]},
+@pytest.mark.parametrize(
+    ("names", "n", "target", "want"),
+    [  # knative.dev/pkg hash/hash_test.go's TestChooseSubset and its examples
+        (PLANETS, 4, "a target!", PLANETS),
+        (PLANETS, 2, "a target!", {"mercury", "moon"}),
+        (PLANETS, 2, "something else entirely", {"mercury", "mars"}),
+        (PLANETS, 3, "something else entirely", {"mars", "mercury", "sun"}),
+        ({"task1", "task2", "task3"}, 1, "my-key1", {"task3"}),
+        ({"task1", "task2", "task3"}, 1, "something/another-key", {"task2"}),
+        ({"task1", "task2", "task3", "task4", "task5"}, 2, "my-key1", {"task3", "task4"}),
+    ],
+)
+def test_choose_subset_as_knative_does(names: set[str], n: int, target: str, want: set[str]) -> None:
+    assert choose_subset(names, n, target) == want
+
+
+def test_choose_subset_resolves_a_collision() -> None:
+    """hash_test.go's TestCollisionHandling: two keys on one angle for this target; rehashed, each
+    keeps a place, so choosing all but one of three still leaves both eligible."""
+    key1, key2 = "b08006d4-81f9-42ee-808b-ea18a39cbd83", "c9dc8df4-8c8d-4077-8750-6d2c2113a23b"
+    target = "e68a64e1-19d8-4855-9ffa-04f49223a059"
+    assert _fnv1a64((key1 + target).encode()) % 2048 == _fnv1a64((key2 + target).encode()) % 2048
+    chosen = [choose_subset({key1, key2, f"other-{i}"}, 2, target) for i in range(20)]
+    assert all(len(c) == 2 for c in chosen)
+    assert any(key1 in c for c in chosen) and any(key2 in c for c in chosen)
+
+
+def test_choose_subset_moves_few_targets_when_an_activator_joins() -> None:
+    ten = {f"10.0.0.{i}" for i in range(10)}
+    eleven = ten | {"10.0.0.10"}
+    moved = 0
+    for rev in range(100):
+        before, after = choose_subset(ten, 3, f"rev-{rev}"), choose_subset(eleven, 3, f"rev-{rev}")
+        moved += len(before - after)
+    assert moved < 100  # of 300 places; a plain hash modulo the count would move most of them
+
+
+def activators(*ips: str) -> Obj:
+    ports = [port("http", 8012), port("http2", 8013), port("http-metrics", 9090)]
+    return endpoints(
+        {"addresses": [{"ip": ip} for ip in ips], "notReadyAddresses": [{"ip": "10.1.9.9"}], "ports": ports}
     )
-    slices = make_public_endpoint_slices(sks(), source)
-    for s in slices:
-        validate(s)
-    summary: list[tuple[Any, ...]] = [
-        (
-            s["metadata"]["name"],
-            s["addressType"],
-            [p["port"] for p in s["ports"]],
-            [(e["addresses"][0], e["conditions"]["ready"]) for e in s["endpoints"]],
-        )
-        for s in slices
-    ]
-    assert summary == [
-        ("hello-00001-0", "IPv4", [8012, 8112], [("10.0.0.1", True), ("10.0.0.2", False)]),
-        ("hello-00001-1", "IPv6", [8012, 8112], [("fd00::1", True)]),
-        ("hello-00001-2", "IPv4", [8012], [("10.0.0.3", True)]),
-    ]
-    meta = slices[0]["metadata"]
-    assert meta["labels"]["kubernetes.io/service-name"] == "hello-00001"
-    assert meta["labels"]["endpointslice.kubernetes.io/managed-by"] == "zeroserve.knative.dev"
-    assert meta["ownerReferences"] == [OWNER]
-    assert slices[0]["endpoints"][0]["nodeName"] == "n1"
+
+
+def test_the_public_endpoints_in_proxy_mode_name_a_subset_of_the_activators() -> None:
+    source = activators("10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5")
+    subset = subset_endpoints(source, "hello-00001", 2)
+    assert ready_address_count(subset) == 2 and ready_address_count(source) == 5
+    chosen = {a["ip"] for a in subset["subsets"][0]["addresses"]}
+    assert chosen == choose_subset({f"10.1.0.{i}" for i in range(1, 6)}, 2, "hello-00001")
+    assert subset["subsets"][0]["notReadyAddresses"] == [{"ip": "10.1.9.9"}]
+    ep = make_public_endpoints(sks(), subset)
+    validate(ep)
+    assert ep["subsets"][0]["ports"] == [port("http", 8012)]
+    assert subset_endpoints(source, "hello-00001", 0) is source  # 0: all of them
+    assert subset_endpoints(source, "hello-00001", 5) is source
+
+
+def test_a_subset_drops_the_subsets_left_empty() -> None:
+    two = endpoints(
+        {"addresses": [{"ip": "10.1.0.1"}], "ports": [port("http", 8012)]},
+        {"addresses": [{"ip": "10.1.0.2"}], "ports": [port("http", 8012)]},
+    )
+    subset = subset_endpoints(two, "hello-00001", 1)
+    assert len(subset["subsets"]) == 1 and ready_address_count(subset) == 1

@@ -12,25 +12,28 @@
 All carry the SKS's labels plus ``networking.internal.knative.dev/serverlessservice`` and
 ``serviceType`` (Public or Private), its annotations, and the SKS as controller.
 
-Newer Kubernetes mirrors custom Endpoints into EndpointSlices itself; a backend that writes the
-slices (:func:`make_public_endpoint_slices`, grouped by address type and ports as the mirroring
-controller groups them) marks the Endpoints ``endpointslice.kubernetes.io/skip-mirror`` so that
-they are not mirrored twice.
+In Proxy mode the public Endpoints carry a subset of the activators (:func:`subset_endpoints`:
+``spec.numActivators`` of them, chosen by Knative's consistent hashing, :func:`choose_subset`),
+so that each revision's requests meet only a few activators and every activator sees only a few
+revisions' pods.
+
+Only Endpoints are written, as Knative's SKS writes them: the cluster's mirroring controller makes
+their EndpointSlices.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
-import ipaddress
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping, Sequence, Set
+from typing import Final
 
 from zeroserve.api.base import Obj, to_wire
 from zeroserve.api.coreservice import CoreService, ServicePort, ServiceSpec
 from zeroserve.api.meta import ObjectMeta
 from zeroserve.api.networking import API_VERSION as SKS_API_VERSION
 from zeroserve.api.networking import ServerlessService
-from zeroserve.controller.resources import names, owners
+from zeroserve.controller.resources import owners
 from zeroserve.controller.resources.queuesidecar import (
     AUTOSCALING_METRICS_PORT,
     AUTOSCALING_METRICS_PORT_NAME,
@@ -54,11 +57,6 @@ H2C_APP_PROTOCOL: Final = "kubernetes.io/h2c"
 SERVICE_HTTP_PORT: Final = 80
 SERVICE_HTTP2_PORT: Final = 81
 SERVICE_HTTPS_PORT: Final = 443
-SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"
-MANAGED_BY_LABEL: Final = "endpointslice.kubernetes.io/managed-by"
-MANAGED_BY: Final = "zeroserve.knative.dev"
-"""Ours: not the mirroring controller's ``endpointslicemirroring-controller.k8s.io``, which would take them."""
-SKIP_MIRROR_LABEL: Final = "endpointslice.kubernetes.io/skip-mirror"
 
 
 def _h2c(sks: ServerlessService) -> bool:
@@ -125,23 +123,23 @@ def make_private_service(sks: ServerlessService, selector: Mapping[str, str]) ->
 
 
 def filter_subset_ports(sks: ServerlessService, subsets: Sequence[Obj]) -> list[Obj]:
-    """``FilterSubsetPorts``: copies of ``subsets`` with only the serving port and 8112."""
-    keep = {target_port(sks), QUEUE_HTTPS_PORT}
+    """``FilterSubsetPorts``: copies of ``subsets`` with only the public Service's ports: the
+    serving port and ``https``. Kept by name, which is how kube-proxy pairs a Service's ports with
+    its Endpoints' (Knative keeps them by number, 8012 or 8013 and 8112, the same ports on a
+    cluster, and also keeps the private Service's ``http-istio`` alias of 8012)."""
+    keep = {_port_name(sks), HTTPS_PORT_NAME}
     out = []
     for subset in subsets:
         copied = copy.deepcopy(dict(subset))
-        ports = [p for p in copied.pop("ports", None) or [] if p.get("port") in keep]
+        ports = [p for p in copied.pop("ports", None) or [] if p.get("name") in keep]
         out.append({**copied, "ports": ports} if ports else copied)
     return out
 
 
-def make_public_endpoints(sks: ServerlessService, source: Obj, *, skip_mirror: bool = False) -> Obj:
+def make_public_endpoints(sks: ServerlessService, source: Obj) -> Obj:
     """``MakePublicEndpoints``: the public Service's Endpoints, ``source``'s subsets (the private
-    Service's or the activator's Endpoints) filtered; ``skip_mirror`` when the backend writes the
-    EndpointSlices itself."""
+    Service's or the activator's Endpoints) filtered."""
     meta = _meta(sks, sks.metadata.name or "", PUBLIC)
-    if skip_mirror:
-        meta.labels[SKIP_MIRROR_LABEL] = "true"
     out: Obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": to_wire(meta)}
     subsets = filter_subset_ports(sks, source.get("subsets") or [])
     if subsets:
@@ -149,49 +147,79 @@ def make_public_endpoints(sks: ServerlessService, source: Obj, *, skip_mirror: b
     return out
 
 
-def _address_type(ip: str) -> str:
-    try:
-        return "IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4"
-    except ValueError:
-        return "FQDN"
+# -- subsetting (knative.dev/pkg/hash: ChooseSubset) ---------------------------------------------
+
+_START_SALT: Final = b"start-angle-salt"
+_STEP_SALT: Final = b"step-angle-salt"
+_UNIVERSE: Final = 1 << 11
+"""The possible angles, ``[0, universe)``."""
+_FNV_OFFSET: Final = 0xCBF29CE484222325
+_FNV_PRIME: Final = 0x100000001B3
+_MASK64: Final = (1 << 64) - 1
 
 
-def _endpoint(address: Obj, ready: bool) -> Obj:
-    """An Endpoints address as the mirroring controller writes it in a slice."""
-    out: Obj = {"addresses": [address.get("ip", "")], "conditions": {"ready": ready}}
-    for field in ("hostname", "nodeName", "targetRef"):
-        if address.get(field):
-            out[field] = copy.deepcopy(address[field])
-    return out
+def _fnv1a64(data: bytes) -> int:
+    """Go's ``hash/fnv`` New64a."""
+    h = _FNV_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * _FNV_PRIME) & _MASK64
+    return h
 
 
-def _slice_port(port: Obj) -> Obj:
-    return {k: port[k] for k in ("name", "port", "protocol", "appProtocol") if port.get(k) is not None}
+def choose_subset(names: Set[str], n: int, target: str) -> set[str]:
+    """``ChooseSubset``: ``n`` of ``names``, chosen consistently for ``target`` (the SKS's name):
+    each name's hash (with ``target``) is an angle on a circle; from a start angle, step by a step
+    angle (both hashed from ``target``) and take the first name at or after each angle not taken
+    yet. The same inputs give the same subset, and a name joining or leaving moves few targets."""
+    if n >= len(names):
+        return set(names)
+    seed = target.encode()
+    start = _fnv1a64(seed + _START_SALT) % _UNIVERSE
+    step = _fnv1a64(seed + _STEP_SALT) % _UNIVERSE
+    by_angle: dict[int, str] = {}
+    for name in sorted(names):
+        buf = name.encode() + seed
+        h = _fnv1a64(buf)
+        while h % _UNIVERSE in by_angle:  # two names on one angle: rehash with the hash as salt
+            buf += format(h, "x").encode()
+            h = _fnv1a64(buf)
+        by_angle[h % _UNIVERSE] = name
+    pool = sorted(by_angle)
+    chosen: set[int] = set()
+    angle = start
+    while len(chosen) < n:
+        root = bisect.bisect_left(pool, angle)
+        if root == len(pool):
+            root = 0
+        while root in chosen:
+            root = (root + 1) % len(pool)
+        chosen.add(root)
+        angle = (angle + step) % _UNIVERSE
+    return {by_angle[pool[i]] for i in chosen}
 
 
-def make_public_endpoint_slices(sks: ServerlessService, source: Obj) -> list[Obj]:
-    """The EndpointSlices of :func:`make_public_endpoints`' subsets: one per address type and set
-    of ports (as the mirroring controller splits them), named ``NAME-0``, ``NAME-1``, … in order,
-    labelled for the public Service (``kubernetes.io/service-name``) and managed by zeroserve."""
-    groups: dict[tuple[str, str], tuple[list[Obj], list[Obj]]] = {}
-    for subset in filter_subset_ports(sks, source.get("subsets") or []):
-        ports = [_slice_port(p) for p in subset.get("ports") or []]
-        for key, ready in (("addresses", True), ("notReadyAddresses", False)):
-            for address in subset.get(key) or []:
-                group = (_address_type(str(address.get("ip", ""))), repr(ports))
-                groups.setdefault(group, (ports, []))[1].append(_endpoint(address, ready))
-    name = sks.metadata.name or ""
-    out = []
-    for i, ((address_type, _), (ports, endpoints)) in enumerate(groups.items()):
-        meta = _meta(sks, names.child_name(name, f"-{i}"), PUBLIC)
-        meta.labels.update({SERVICE_NAME_LABEL: name, MANAGED_BY_LABEL: MANAGED_BY})
-        item: dict[str, Any] = {
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": to_wire(meta),
-            "addressType": address_type,
-            "endpoints": endpoints,
-            "ports": ports,
-        }
-        out.append(item)
+def ready_address_count(endpoints: Obj | None) -> int:
+    """``ReadyAddressCount``: the ready addresses over every subset."""
+    if endpoints is None:
+        return 0
+    return sum(len(subset.get("addresses") or []) for subset in endpoints.get("subsets") or [])
+
+
+def subset_endpoints(endpoints: Obj, target: str, n: int) -> Obj:
+    """``subsetEndpoints``: ``endpoints`` with only :func:`choose_subset`'s ``n`` ready addresses
+    (all for ``n`` 0 or when there are no more than ``n``), empty subsets dropped, order kept."""
+    subsets = endpoints.get("subsets") or []
+    if not subsets or n == 0:
+        return endpoints
+    ips = {str(a.get("ip", "")) for subset in subsets for a in subset.get("addresses") or []}
+    if len(ips) <= n:
+        return endpoints
+    keep = choose_subset(ips, n, target)
+    out = copy.deepcopy(dict(endpoints))
+    kept = []
+    for subset in out["subsets"]:
+        addresses = [a for a in subset.get("addresses") or [] if a.get("ip") in keep]
+        if addresses:
+            kept.append({**subset, "addresses": addresses})
+    out["subsets"] = kept
     return out
