@@ -9,7 +9,15 @@ import pytest
 
 from tests.activator.instances import eventually
 from zeroserve import errors
-from zeroserve.activator.throttler import MAX_CONCURRENCY, Lease, RevisionInfo, Throttler, serves_h2c
+from zeroserve.activator.throttler import (
+    MAX_CONCURRENCY,
+    Lease,
+    RevisionInfo,
+    Throttler,
+    assign_slice,
+    pick_indices,
+    serves_h2c,
+)
 from zeroserve.queue.breaker import QueueFull
 from zeroserve.queue.inline import InstanceLimits
 
@@ -332,3 +340,51 @@ async def test_a_revision_that_speaks_h2c_is_known_so(throttler: Throttler) -> N
     throttler.set_revision("ns", "rev", 0, 300, h2c=True)
     info = throttler.revision("ns", "rev")
     assert info is not None and info.h2c
+
+
+D, E = ("10.0.0.4", 8012), ("10.0.0.5", 8012)
+
+
+@pytest.mark.parametrize(
+    ("trackers", "index", "activators", "want"),
+    [  # Knative's throttler_test.go TestAssignSlice and pickIndices' cases
+        pytest.param("abc", -1, 2, "abc", id="not-in-path"),
+        pytest.param("abc", 0, 1, "abc", id="alone"),
+        pytest.param("a", 1, 3, "a", id="one-pod"),
+        pytest.param("abc", 0, 2, "ac", id="idx0-of-2-takes-a-remnant"),
+        pytest.param("abc", 1, 2, "b", id="idx1-of-2"),
+        pytest.param("abcde", 2, 5, "c", id="one-each"),
+        pytest.param("abc", 4, 5, "b", id="more-activators-than-pods-round-robin"),
+        pytest.param("abcdefghij", 1, 3, "def", id="ten-pods-idx1-of-3"),
+        pytest.param("abcdefghij", 0, 3, "abcj", id="ten-pods-idx0-of-3-remnant"),
+    ],
+)
+def test_assign_slice_as_knative_does(trackers: str, index: int, activators: int, want: str) -> None:
+    assert "".join(assign_slice(list(trackers), index, activators)) == want
+
+
+def test_pick_indices() -> None:
+    assert pick_indices(10, 2, 3) == (6, 9, 1)
+    assert pick_indices(3, 4, 5) == (1, 2, 0)
+
+
+async def test_activators_in_a_revisions_path_share_its_instances(probes: Probes, throttler: Throttler) -> None:
+    """With CC 2 and five instances, two activators: one takes three (two and a remnant), the
+    other two, so together they never send an instance more than CC requests."""
+    probes.ready |= {D, E}
+    throttler.set_activators(NS, REV, 2, 0)  # before the revision is known: kept
+    throttler.set_revision(NS, REV, 2, 300)
+    throttler.set_endpoints(NS, REV, [A, B, C, D, E])
+    await healthy(throttler, 3)
+    assert throttler.healthy(NS, REV) == [A, B, E] and throttler.capacity(NS, REV) == 6
+    throttler.set_activators(NS, REV, 2, 1)
+    assert throttler.healthy(NS, REV) == [C, D] and throttler.capacity(NS, REV) == 4
+    throttler.set_activators(NS, REV, 1, 0)
+    assert throttler.capacity(NS, REV) == 10
+
+
+async def test_with_cc0_every_activator_uses_every_instance(throttler: Throttler) -> None:
+    throttler.set_revision(NS, REV, 0, 300)
+    throttler.set_activators(NS, REV, 3, 2)
+    throttler.set_endpoints(NS, REV, [A, B, C])
+    await healthy(throttler, 3)

@@ -43,6 +43,7 @@ async def running_controller(double: Double) -> AsyncIterator[asyncio.Task[None]
         gateway=("127.0.0.1", 0),
         internal=("127.0.0.1", 0),
         webhook=("127.0.0.1", 0),
+        stats=("127.0.0.1", 0),
         metrics=("127.0.0.1", 0),
     )
     task = asyncio.create_task(kubeserve.serve(double.conn, settings))

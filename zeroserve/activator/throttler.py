@@ -343,6 +343,14 @@ class Throttler:
         self._activators[key] = (max(1, activators), index)
         rev = self._revisions.get(key)
         if rev is not None and (rev.activators, rev.index) != self._activators[key]:
+            logger.info(
+                "revision %s/%s: this activator is %d of %d (was %d of %d)",
+                *key,
+                index,
+                activators,
+                rev.index,
+                rev.activators,
+            )
             rev.activators, rev.index = self._activators[key]
             rev.add(())  # re-slices
 

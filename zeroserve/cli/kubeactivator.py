@@ -114,10 +114,10 @@ async def serve(conn: Connection, settings: Settings, ready: asyncio.Future[list
             stack.push_async_callback(listener.stop)
         async with asyncio.TaskGroup() as tasks:
             revisions = RevisionFeed(store, throttler)
-            endpoints = ActivatorFeed(store, throttler, settings.ip)
+            endpoints = ActivatorFeed(throttler, settings.ip)
             background = [
                 tasks.create_task(revisions.run(), name="revisions"),
-                tasks.create_task(endpoints.run(), name="endpoints"),
+                tasks.create_task(endpoints.run(store), name="endpoints"),
                 tasks.create_task(reporter.run(), name="stats"),
                 tasks.create_task(sink.run(), name="stats-sink"),
             ]

@@ -194,9 +194,9 @@ async def serve(
         )
         config.subscribe(lambda _cfg: controller.config_changed())
         async with multiscaler, controller, asyncio.TaskGroup() as tasks:
-            feed = GatewayFeed(store, gateway)
+            feed = GatewayFeed(gateway)
             background = [
-                tasks.create_task(feed.run(), name="gateway-endpoints"),
+                tasks.create_task(feed.run(store), name="gateway-endpoints"),
                 tasks.create_task(elector.keep(on_lost or (lambda: None)), name="leader-election"),
             ]
             try:

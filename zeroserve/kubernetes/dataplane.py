@@ -88,8 +88,7 @@ class GatewayEndpoints(Protocol):
 class GatewayFeed:
     """The gateway's endpoints: each revision's public Endpoints' ready addresses."""
 
-    def __init__(self, store: Store, gateway: GatewayEndpoints) -> None:
-        self._store = store
+    def __init__(self, gateway: GatewayEndpoints) -> None:
         self._gateway = gateway
         self.listed = asyncio.Event()
 
@@ -100,8 +99,8 @@ class GatewayFeed:
         ready, _, h2c = serving_addresses(obj)
         self._gateway.set_endpoints(*key, [] if deleted else ready, h2c=h2c)
 
-    async def run(self) -> None:
-        await follow(self._store, self.apply, self.listed)
+    async def run(self, store: Store) -> None:
+        await follow(store, self.apply, self.listed)
 
 
 class ActivatorThrottler(Protocol):
@@ -113,8 +112,7 @@ class ActivatorFeed:
     """An activator's view of the revisions' pods (private Endpoints) and of its place among the
     activators in each revision's path (public Endpoints); ``ip``: this activator's pod IP."""
 
-    def __init__(self, store: Store, throttler: ActivatorThrottler, ip: str) -> None:
-        self._store = store
+    def __init__(self, throttler: ActivatorThrottler, ip: str) -> None:
         self._throttler = throttler
         self.ip = ip
         self.listed = asyncio.Event()
@@ -132,5 +130,5 @@ class ActivatorFeed:
         if self.ip in ips:  # else this activator is not in the revision's path: nothing changes
             self._throttler.set_activators(*public, len(ips), ips.index(self.ip))
 
-    async def run(self) -> None:
-        await follow(self._store, self.apply, self.listed)
+    async def run(self, store: Store) -> None:
+        await follow(store, self.apply, self.listed)
