@@ -74,10 +74,11 @@ ADMITTED: Final = (
 
 RESOURCES: Final[dict[str, Obj]] = {
     "controller": {"requests": {"cpu": "100m", "memory": "160Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-    "activator": {"requests": {"cpu": "100m", "memory": "60Mi"}, "limits": {"cpu": "1", "memory": "600Mi"}},
+    "activator": {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"cpu": "1", "memory": "600Mi"}},
 }
-"""200m and 220Mi requested in all, where Knative requests 600m and 360Mi for its four Deployments
-(plus its ingress); the activator's limits are Knative's."""
+"""200m and 260Mi requested in all (measured idle on a cluster: the controller 0.3 % of a core and
+97 MiB, an activator 0.03 % and 82 MiB), where Knative requests 600m and 360Mi for its four
+Deployments (plus its ingress); the activator's limits are Knative's."""
 
 
 @dataclass(frozen=True)
