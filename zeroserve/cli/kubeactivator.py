@@ -33,9 +33,9 @@ from prometheus_client import CollectorRegistry
 from zeroserve.activator.handler import Activator
 from zeroserve.activator.probe import HttpProber
 from zeroserve.activator.reporter import ConcurrencyReporter, HttpStatSink
+from zeroserve.activator.revisions import RevisionFeed
 from zeroserve.activator.throttler import Throttler
 from zeroserve.autoscaler.statserver import STATS_PATH
-from zeroserve.cli.wiring import RevisionFeed
 from zeroserve.kubernetes.apiclient import Connection, KubeApi
 from zeroserve.kubernetes.dataplane import ActivatorFeed, serving_addresses
 from zeroserve.kubernetes.kinds import ENDPOINTS

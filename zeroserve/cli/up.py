@@ -41,6 +41,7 @@ from zeroserve.activator.handler import SCOPE as ACTIVATOR_SCOPE
 from zeroserve.activator.handler import Activator
 from zeroserve.activator.probe import HttpProber
 from zeroserve.activator.reporter import ConcurrencyReporter
+from zeroserve.activator.revisions import RevisionFeed
 from zeroserve.activator.throttler import Throttler
 from zeroserve.api import eventing as eventing_api
 from zeroserve.api.admission import admit, admit_status
@@ -70,7 +71,6 @@ from zeroserve.cli.wiring import (
     LimitsRecorder,
     NetnsProber,
     NetnsStatsClient,
-    RevisionFeed,
     RuntimeEndpoints,
     RuntimeUsage,
     ServingModes,

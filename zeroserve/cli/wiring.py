@@ -7,8 +7,6 @@ them on top of the others, so no component imports another's internals:
   usage, read from the local runtime;
 * :class:`InProcessStatSink`: the activator's stats go straight to the multiscaler (a standalone
   activator posts them to the stat server instead);
-* :class:`RevisionFeed`: the activator learns each revision's containerConcurrency and timeouts from
-  the store's watch, as a standalone activator does from the API's;
 * sidecar mode with container instances: :class:`NetnsProber` and :class:`NetnsStatsClient` reach a
   queue-proxy inside an instance's network namespace (its endpoints are reserved ports that lead
   there, :mod:`zeroserve.net.netns`) and hand every other address to the aiohttp clients;
@@ -23,17 +21,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from zeroserve.activator import probe as activator_probe
-from zeroserve.activator.throttler import Throttler, serves_h2c
 from zeroserve.api.kinds import REVISION
 from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.autoscaler.metrics import Stat, StatMessage, with_workers
 from zeroserve.autoscaler.multiscaler import Multiscaler
 from zeroserve.autoscaler.scraper import SCRAPE_TIMEOUT, STATS_PATH, ScrapeError, StatsClient
-from zeroserve.errors import Gone
 from zeroserve.gateway.server import Gateway
 from zeroserve.gateway.workers import SERIES_PERIOD, Workers
 from zeroserve.net import netns
@@ -53,7 +49,6 @@ from zeroserve.queue.server import SERIES_PATH
 from zeroserve.runtime.base import Endpoint, OnChange, Workload, WorkloadKey, WorkloadStatus
 from zeroserve.runtime.cgroups import Usage
 from zeroserve.runtime.local import LocalRuntime
-from zeroserve.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -99,61 +94,6 @@ class InProcessStatSink:
     def send(self, messages: list[StatMessage]) -> None:
         for message in messages:
             self._multiscaler.record(message)
-
-
-class RevisionFeed:
-    """Keeps the throttler's view of revisions (CC, the three timeouts) in step with the store."""
-
-    def __init__(
-        self,
-        store: Store,
-        throttler: Throttler,
-        default_timeout: int = 300,
-        on_deleted: Callable[[str, str], None] | None = None,
-    ) -> None:
-        self._store = store
-        self._throttler = throttler
-        self._default_timeout = default_timeout
-        self._on_deleted = on_deleted
-        """Told each revision deleted (the gateway workers' activators fail its held requests too)."""
-        self.listed = asyncio.Event()
-        """Set once every stored revision is known to the throttler (the gateway waits for it)."""
-
-    def _apply(self, obj: dict[str, object], deleted: bool) -> None:
-        meta = obj.get("metadata")
-        spec = obj.get("spec")
-        if not isinstance(meta, dict) or not isinstance(spec, dict):
-            return
-        namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-        if deleted:
-            self._throttler.remove_revision(namespace, name)
-            if self._on_deleted is not None:
-                self._on_deleted(namespace, name)
-            return
-        cc = spec.get("containerConcurrency")
-        timeout = spec.get("timeoutSeconds")
-        response_start, idle = spec.get("responseStartTimeoutSeconds"), spec.get("idleTimeoutSeconds")
-        self._throttler.set_revision(
-            namespace,
-            name,
-            cc if isinstance(cc, int) else 0,
-            timeout if isinstance(timeout, int) else self._default_timeout,
-            response_start if isinstance(response_start, int) else 0,
-            idle if isinstance(idle, int) else 0,
-            h2c=serves_h2c(spec),
-        )
-
-    async def run(self) -> None:
-        while True:
-            items, rv = await self._store.list(REVISION)
-            for item in items:
-                self._apply(item, deleted=False)
-            self.listed.set()
-            try:
-                async for event in self._store.watch((REVISION,), since=rv):
-                    self._apply(event.object, deleted=event.type == "DELETED")
-            except Gone:
-                log.info("revision feed: watch expired, listing again")
 
 
 class ServingModes:
