@@ -120,6 +120,11 @@ async def test_a_service_becomes_a_deployment_and_its_revision_ready(cluster: Do
         assert isinstance(placeholder, dict)  # the Route's, to the cluster-local gateway's Service
         assert placeholder["spec"]["externalName"] == "gateway-local.knative-serving.svc.cluster.local"
         validate(placeholder)
+
+        async def url() -> object:  # Knative's default domain on a cluster, and the gateway Service's port
+            return ((await _get(cluster.store, SERVICE, "default", "hello") or {}).get("status") or {}).get("url")
+
+        assert await until(url) == "http://hello.default.svc.cluster.local"
         validate(await cluster.store.get(DEPLOYMENT, "default", "hello-00001-deployment"))
         assert pod["metadata"]["labels"][labels.REVISION] == "hello-00001"
 
@@ -165,7 +170,9 @@ async def test_the_cluster_config_follows_its_configmaps(cluster: Double) -> Non
     config.subscribe(seen.append)
     try:
         await config.start()
-        assert config.current() == Config()
+        assert config.current().domain.domains == {"svc.cluster.local": {}}  # Knative's defaults on a cluster
+        assert config.current().network.external_port == 80
+        assert config.current().autoscaler == Config().autoscaler
         cm = {
             "metadata": {"name": "config-autoscaler", "namespace": "knative-serving"},
             "data": {"stable-window": "90s"},

@@ -74,10 +74,11 @@ def endpoints(namespace: str, name: str, port: int, labels: dict[str, str] | Non
 
 
 async def get_headers(client: aiohttp.ClientSession, gateway: int) -> dict[str, str]:
-    async with client.get(f"http://127.0.0.1:{gateway}/headers", headers={"Host": "hello.default.localhost"}) as r:
+    host = "hello.default.example.com"
+    async with client.get(f"http://127.0.0.1:{gateway}/headers", headers={"Host": host}) as r:
         assert r.status == 200, await r.text()
         got = await r.json()
-    assert got["host"] == "hello.default.localhost"  # the app sees the route's host
+    assert got["host"] == "hello.default.example.com"  # the app sees the route's host
     return {k.lower(): v for k, v in got["headers"]}
 
 
@@ -95,6 +96,9 @@ async def test_a_cold_start_goes_through_an_activator_and_serve_mode_straight_to
     autoscaler = {"initial-scale": "0", "allow-zero-initial-scale": "true", "target-burst-capacity": "0"}
     config = {"metadata": {"name": "config-autoscaler", "namespace": "knative-serving"}, "data": autoscaler}
     await cluster.store.create(CONFIGMAP, config)
+    # Knative's default domain on a cluster, svc.cluster.local, is cluster-local: a real one is set, as its docs say
+    domain = {"metadata": {"name": "config-domain", "namespace": "knative-serving"}, "data": {"example.com": ""}}
+    await cluster.store.create(CONFIGMAP, domain)
     proc, serving, admin = await start_queue_proxy(env_for(app, SERVING_NAMESPACE="default"))
     gateway, stats, activator_port = free_port(), free_port(), free_port()
     await cluster.store.create(ENDPOINTS, endpoints("knative-serving", "autoscaler", stats))

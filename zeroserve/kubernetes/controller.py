@@ -60,6 +60,9 @@ WATCHED: Final = (
 controls it, an Endpoints' the SKS that controls it or reads it (:mod:`zeroserve.kubernetes.sks`). Not
 core Services: their kind's name is Knative's Service's, the controller's keys are by kind name; the
 SKS puts its Services back when it next reconciles."""
+CLUSTER_DOMAIN: Final = "svc.cluster.local"
+"""Knative's default domain on a cluster (route/config/domain.go ``DefaultDomain``): no config-domain, and
+``http://NAME.NAMESPACE.svc.cluster.local`` is a Route's URL."""
 SERVICES_CRD: Final = "services.serving.knative.dev"
 NAME_LABEL: Final = "app.kubernetes.io/name"
 
@@ -82,15 +85,27 @@ async def check_cluster(api: KubeApi) -> None:
         )
 
 
+def cluster_sections(data: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The ``config-*`` ConfigMaps' data with a cluster's defaults where they are silent, Knative's:
+    the domain ``svc.cluster.local`` when config-domain names none, and URLs without a port (the
+    gateway Service listens on 80) unless config-network's ``external-port`` says one."""
+    out = dict(data)
+    if not any(not key.startswith("_") for key in out.get("config-domain", {})):
+        out["config-domain"] = {CLUSTER_DOMAIN: ""}
+    out["config-network"] = {"external-port": "80", **out.get("config-network", {})}
+    return out
+
+
 class ClusterConfig:
-    """The system namespace's ``config-*`` ConfigMaps as a :class:`Config`, kept current by the store's watch.
+    """The system namespace's ``config-*`` ConfigMaps as a :class:`Config` (:func:`cluster_sections`),
+    kept current by the store's watch.
 
     A bad value is logged and the last good configuration stays in force, as ``config.yaml``'s watcher does."""
 
     def __init__(self, store: KubernetesStore, namespace: str = SYSTEM_NAMESPACE) -> None:
         self.store = store
         self.namespace = namespace
-        self._config = Config()
+        self._config = parse_config(cluster_sections({}))
         self._callbacks: list[Callable[[Config], None]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -117,7 +132,7 @@ class ClusterConfig:
             if str(cm["metadata"]["name"]).startswith("config-")
         }
         try:
-            config = parse_config(data)
+            config = parse_config(cluster_sections(data))
         except errors.ZeroserveError as e:
             log.error("the configuration in %s is not valid, the last good one stays: %s", self.namespace, e)
             return
