@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -36,6 +35,7 @@ from zeroserve.activator.reporter import ConcurrencyReporter, HttpStatSink
 from zeroserve.activator.revisions import RevisionFeed
 from zeroserve.activator.throttler import Throttler
 from zeroserve.autoscaler.statserver import STATS_PATH
+from zeroserve.cli.kubeserve import cancel_on_signals
 from zeroserve.kubernetes.apiclient import Connection, KubeApi
 from zeroserve.kubernetes.dataplane import ActivatorFeed, serving_addresses
 from zeroserve.kubernetes.kinds import ENDPOINTS
@@ -79,11 +79,7 @@ def run(conn: Connection, settings: Settings) -> int:
     install_uvloop()
 
     async def main() -> int:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+        cancel_on_signals()
         with contextlib.suppress(asyncio.CancelledError):
             await serve(conn, settings)
         log.info("zeroserve activator: stopped")

@@ -29,6 +29,15 @@ PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig", help="The cluster's kubeconfig [default: $KUBECONFIG, ~/.kube/config, else in-cluster]"
+    ),
+]
+Context = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use")]
+
+
 def render(objs: list[Obj]) -> str:
     """A multi-document YAML stream, one object per document."""
     return yaml.safe_dump_all(objs, sort_keys=False, default_flow_style=False, explicit_start=True)
@@ -76,13 +85,8 @@ def manifests(
 
 @kubernetes_app.command("controller")
 def controller(
-    kubeconfig: Annotated[
-        str | None,
-        typer.Option(
-            "--kubeconfig", help="The cluster's kubeconfig [default: $KUBECONFIG, ~/.kube/config, else in-cluster]"
-        ),
-    ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use")] = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
     queue_image: Annotated[
         str,
         typer.Option(
@@ -137,13 +141,8 @@ def controller(
 
 @kubernetes_app.command("activator")
 def activator(
-    kubeconfig: Annotated[
-        str | None,
-        typer.Option(
-            "--kubeconfig", help="The cluster's kubeconfig [default: $KUBECONFIG, ~/.kube/config, else in-cluster]"
-        ),
-    ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use")] = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
     namespace: Annotated[
         str, typer.Option("--namespace", help="The system namespace (where the autoscaler Service is)")
     ] = install.NAMESPACE,

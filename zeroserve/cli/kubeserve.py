@@ -91,17 +91,22 @@ class Settings:
     timing: Timing = field(default_factory=Timing)
 
 
+def cancel_on_signals() -> None:
+    """SIGINT and SIGTERM cancel the running task (a pod's PID 1 gets no default SIGTERM action)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+
+
 def run(conn: Connection, settings: Settings) -> int:
     """Serve until SIGINT or SIGTERM (a pod's PID 1 gets no default SIGTERM action: handled here) or
     until leadership is lost; the exit code."""
     install_uvloop()
 
     async def main() -> int:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+        cancel_on_signals()
         lost = asyncio.Event()
         serving = asyncio.create_task(serve(conn, settings, on_lost=lost.set))
         waiting = asyncio.create_task(lost.wait())
