@@ -86,11 +86,11 @@ async def test_endpoints_are_ready_pods_and_the_activator_gets_starting_ones_too
     await pod(cluster, "hello-00001-deployment-a", ready("10.244.0.7"))
     await pod(cluster, "hello-00001-deployment-b", starting("10.244.0.8"))
     await pod(cluster, "hello-00001-deployment-c", {"phase": "Pending"})  # no IP yet
-    await settled(lambda: len(runtime.candidates(KEY)) == 2 and (s := runtime.status(KEY)) is not None and s.ready == 1)
+    cached = runtime.store.cached_list
+    await settled(lambda: len(cached(POD)) == 3 and (s := runtime.status(KEY)) is not None and s.ready == 1)
     status = runtime.status(KEY)
     assert status is not None and (status.desired, status.ready, status.failure) == (2, 1, None)
     assert status.endpoints == (Endpoint("10.244.0.7", 8012, 8022),)
-    assert runtime.candidates(KEY) == (Endpoint("10.244.0.7", 8012, 8022), Endpoint("10.244.0.8", 8012, 8022))
     assert runtime.serving() == [("default", "hello-00001")]
     assert runtime.owners("default", "hello-00001") == ("", "")  # no Revision cached: no names
     assert KEY in changed  # every Deployment or pod event announces its revision

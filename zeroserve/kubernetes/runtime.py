@@ -157,15 +157,6 @@ class KubernetesRuntime:
             failure=_failure(have, pods),
         )
 
-    def candidates(self, key: WorkloadKey) -> tuple[Endpoint, ...]:
-        """Every pod of the revision with an IP and not going away, Ready or not yet: the activator
-        probes the not-yet-Ready ones itself and sends to each the moment its queue-proxy answers, as
-        Knative's activator probes the private Service's not-ready addresses (the kubelet's own
-        readiness probe runs every ``periodSeconds``: a cold start would wait for its next round)."""
-        return tuple(
-            _endpoint(p) for p in self._pods(key) if _ip(p) and not (p.get("metadata") or {}).get("deletionTimestamp")
-        )
-
     def _pods(self, key: WorkloadKey) -> list[Obj]:
         """The revision's cached pods, by name."""
         pods = self.store.cached_list(POD, f"{labels.REVISION}={key.revision}")
