@@ -14,7 +14,7 @@ per revision (default 10,000, Knative's queue depth); the next one fails at once
 With several activators in a revision's path (Knative's subsetting: its public Endpoints list
 them), each takes its own slice of the instances (:func:`assign_slice`) so that no instance gets
 more than CC requests from all of them together: :meth:`Throttler.set_activators` tells it how many
-activators share the revision and which one it is (:func:`infer_index`).
+activators share the revision and which one it is.
 
 Endpoints come from the outside (:meth:`Throttler.set_endpoints`). A new endpoint is probed
 (:mod:`zeroserve.activator.probe`) every ``probe_frequency`` seconds until it passes and only
