@@ -118,8 +118,9 @@ def controller(
         ),
     ] = "",
 ) -> None:
-    """Run zeroserve on a cluster: the reconcilers (Revisions as Deployments), the autoscaler, the
-    gateway and the activator, in one process that reaches pods by their IPs."""
+    """Run zeroserve's control plane on a cluster: the reconcilers (Revisions as Deployments), the
+    autoscaler, the webhook and the gateway, in one process that reaches pods by their IPs (the
+    activators are the `activator` Deployment's)."""
     import logging
 
     from zeroserve.cli import kubeserve

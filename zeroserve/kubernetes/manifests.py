@@ -283,7 +283,7 @@ def _container(opts: Options, name: str, args: list[str], ports: list[tuple[str,
 
 
 def controller(opts: Options) -> Obj:
-    """One process: reconcilers (leader-elected with a Lease), autoscaler, webhook, activator, gateway.
+    """One process: reconcilers (leader-elected with a Lease), autoscaler and its stat server, webhook, gateway.
 
     Ready once its gateway listens, which only the leader's does; replaced by ``Recreate`` (the old
     pod goes, releasing the Lease, before the new one starts): a rolling update would make the new

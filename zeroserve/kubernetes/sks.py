@@ -42,7 +42,6 @@ from zeroserve.controller.reconcilers.base import (
     Requeue,
     get_or_none,
     load,
-    semantically_equal,
     write_status,
 )
 from zeroserve.controller.reconcilers.sks import mark_status
@@ -179,7 +178,7 @@ class ClusterSKSReconciler:
             raise errors.ZeroserveError(f"SKS: {name} does not own Endpoints: {name}")
         else:
             want = filter_subset_ports(sks, source.get("subsets") or [])
-            if not semantically_equal(want, have.get("subsets") or []):
+            if want != (have.get("subsets") or []):
                 log.info("updating Endpoints %s/%s (%s)", ns, name, mode)
                 updated = {k: v for k, v in have.items() if k != "subsets"}
                 await store.update(ENDPOINTS, {**updated, "subsets": want} if want else updated)
