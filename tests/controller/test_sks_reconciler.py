@@ -174,7 +174,11 @@ async def test_controller_scales_through_the_pa() -> None:
                 return runtime.replicas.get(wkey) == 3
 
             await eventually(three)
-            pa = await store.get(PODAUTOSCALER, "default", "hello-00001")
-            assert pa["status"]["appliedScale"] == 3
+
+            async def applied() -> bool:  # the PA's status is written just after the scale
+                pa = await store.get(PODAUTOSCALER, "default", "hello-00001")
+                return bool(pa["status"].get("appliedScale") == 3)
+
+            await eventually(applied)
     finally:
         await store.close()
