@@ -159,11 +159,11 @@ async def test_a_spec_that_cannot_be_made_is_reported_and_retried(
     runtime = LocalRuntime(tmp_path / "data")
     real, calls = runtime.make_spec, []
 
-    def flaky(w: Workload, instance_id: str) -> InstanceSpec:
+    def flaky(w: Workload, instance_id: str, *, port: int | None = None) -> InstanceSpec:
         calls.append(instance_id)
         if len(calls) == 1:
             raise OSError(28, "No space left on device")
-        return real(w, instance_id)
+        return real(w, instance_id, port=port)
 
     monkeypatch.setattr(runtime, "make_spec", flaky)
     good = workload("good-00001")

@@ -216,8 +216,9 @@ async def test_a_spare_is_forked_ahead_and_the_next_scale_up_starts_it(runtime: 
     await runtime.ensure(workload(app), 0)
     await watch.until(lambda s: not runtime.instances(KEY))
     assert spare in children_of(zygote_pid)  # the spare waits at zero too
-    await runtime.ensure(workload(app), 1)
-    again = await watch.until(lambda s: s.ready == 1)
+    assert runtime.scale(KEY, 1)
+    again = runtime.status(KEY)  # ready when the scale returns: the spare listened on its port already
+    assert again is not None and again.ready == 1
     reply = await call(again.endpoints[0].port)
     assert reply["pid"] == spare and reply["env"]["PORT"] == str(again.endpoints[0].port)  # started, not forked
     assert reply["env"]["K_REVISION"] == "hello-00001" and len(imports(app)) == 1

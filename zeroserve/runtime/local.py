@@ -297,6 +297,8 @@ class LocalRuntime:
         self._started_wall: dict[str, float] = {}
         self._spares: set[int] = set()
         """Pids of the zygotes' spares, registered with the lifeline (and recorded) when forked."""
+        self._spare_ports: set[int] = set()
+        """The ports the spares listen on (or will: being forked)."""
         """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._reapable: dict[int, float] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -569,8 +571,14 @@ class LocalRuntime:
         )
 
     def make_spec(
-        self, workload: Workload, instance_id: str, pulled: Mapping[str, pod.Pulled] | None = None
+        self,
+        workload: Workload,
+        instance_id: str,
+        pulled: Mapping[str, pod.Pulled] | None = None,
+        *,
+        port: int | None = None,
     ) -> InstanceSpec:
+        """What an instance runs; ``port``: the app's (a spare's, which listens on it), else a free one."""
         if pod.uses_containers(workload):
             return self._container_spec(workload, instance_id, pulled or {})
         user = self._user(workload)
@@ -590,8 +598,9 @@ class LocalRuntime:
             inherited = {name: value for name, value in self._environ.items() if name != "TMPDIR"}
             if user.uid != self.isolation.machine.own.uid:
                 inherited["HOME"] = "/"
-        in_use = {port for d in self._deployments.values() for instance in d.instances for port in instance.ports}
-        port = _free_port(self.host, in_use) if workload.serving else 0
+        in_use = self._ports_in_use()
+        if port is None:
+            port = _free_port(self.host, in_use) if workload.serving else 0
         runtime_env = self._platform_env
         if workload.serving:
             runtime_env += (
@@ -805,6 +814,19 @@ class LocalRuntime:
             if instance in deployment.instances:
                 asyncio.get_running_loop().call_soon(self.notify, key)
 
+    def _ports_in_use(self) -> set[int]:
+        in_use = {port for d in self._deployments.values() for instance in d.instances for port in instance.ports}
+        return in_use | self._spare_ports
+
+    def spare_port(self) -> int:
+        """A port for a spare to listen on, kept from instances until the spare is an instance or goes."""
+        port = _free_port(self.host, self._ports_in_use())
+        self._spare_ports.add(port)
+        return port
+
+    def spare_port_done(self, port: int) -> None:
+        self._spare_ports.discard(port)
+
     def spare_made(self, spare: zygote.Spare, owner: str) -> None:
         """Recorded and registered with the lifeline as an instance is (a crashed up's next start kills it and
         removes its cgroup; the lifeline kills it when up dies), ahead of the scale-up that starts it."""
@@ -815,6 +837,7 @@ class LocalRuntime:
 
     def discard_spare(self, spare: zygote.Spare) -> None:
         spare.discard()
+        self._spare_ports.discard(spare.port)
         self._records.discard(spare.id)
         if spare.pid in self._spares:
             self._spares.discard(spare.pid)
@@ -1015,7 +1038,8 @@ class _Deployment:
             try:
                 self.runtime.create_volumes(self.workload, instance_id)
                 if self.pulled is None:  # a process workload
-                    spec = self.runtime.make_spec(self.workload, instance_id)
+                    port = None if spare is None else spare.port  # it listens there already
+                    spec = self.runtime.make_spec(self.workload, instance_id, port=port)
                 else:
                     spec = self.runtime.make_spec(self.workload, instance_id, self.pulled)
                 if forkable(self.workload):
@@ -1041,6 +1065,10 @@ class _Deployment:
             )
             self.instances.append(instance)
             instance.start()
+            if spare is not None:  # the instance's now
+                self.runtime.spare_port_done(spare.port)
+            if instance.ready and not self._permanent():  # started from a spare: ready at once
+                self.failure = None
 
     async def _pull(self, generation: int) -> None:
         """The kubelet's image pull before the first instance: a failure is reported with its reason
@@ -1126,12 +1154,15 @@ class _Deployment:
     async def _make_spare(self, forker: zygote.Zygote, generation: int) -> None:
         instance_id = self._new_name()
         cgroup = None
+        port = self.runtime.spare_port()
         try:
             limits = self.runtime.enforceable_limits(self.workload)
             if limits is not None:
                 cgroup = self.runtime.cgroups.create(instance_id, limits)
-            spare = await forker.prepare(instance_id, () if cgroup is None else cgroup.procs_files)
+            procs = () if cgroup is None else cgroup.procs_files
+            spare = await forker.prepare(instance_id, procs, self.runtime.host, port)
         except BaseException as err:  # the zygote died or cannot fork (the next scale-up forks, and says why)
+            self.runtime.spare_port_done(port)
             if cgroup is not None:
                 self.runtime.trash_cgroup(cgroup)
             if not isinstance(err, Exception):

@@ -270,23 +270,31 @@ class Instance:
         return self.state in ("stopping", "exited")
 
     def start(self) -> None:
+        """Start it (a task); an instance started from its zygote's spare with nothing else to wait
+        for is ready when this returns (the caller's ``notify`` tells the routers)."""
         if self.spec.spare is not None:
             self._hand_spare(self.spec.spare)
         self._task = asyncio.create_task(self._run(), name=f"instance {self.id}")
 
     def _hand_spare(self, spare: zygotes.Spare) -> None:
-        """Give the zygote's spare its instance now, not when the task first runs: the child binds
-        while the loop goes on (its log pipe's read end waits in ``_handed`` for :meth:`_spawn`)."""
+        """Give the zygote's spare its instance now, not when the task first runs (its log pipe's
+        read end waits in ``_handed`` for :meth:`_spawn`). It listens on the instance's port already:
+        with the default readiness and nothing else to start, the instance is ready at once."""
+        self.cgroup = spare.cgroup  # made with it
         read_fd, write_fd = os.pipe()
         try:
-            spare.begin(self.spec.env, self.spec.host, self.spec.port, write_fd)
+            self._process = spare.start(self.spec.env, write_fd)
         except Exception as err:  # raised by _spawn: the instance failed to start
             os.close(read_fd)
             self._handed = (-1, err)
-        else:
-            self._handed = (read_fd, None)
+            return
         finally:
             os.close(write_fd)
+        self._handed = (read_fd, None)
+        self.pid = self._process.pid
+        if self._ready_once_listening():
+            self._started(asyncio.get_running_loop())
+            self.state = "ready"  # not _set_state: the runtime is converging, and notifies after
 
     def mark_stopping(self) -> None:
         """Leave the ready endpoints now (subscribers hear of it) without signalling the process yet."""
@@ -415,24 +423,23 @@ class Instance:
     async def _spawn(self) -> None:
         loop = asyncio.get_running_loop()
         limits = self.spec.limits
-        if self.spec.spare is not None:  # its cgroup was made with it
-            self.cgroup = self.spec.spare.cgroup
-        elif limits is not None and self._cgroups is not None:
+        if self.spec.spare is None and limits is not None and self._cgroups is not None:  # (a spare's: made with it)
             self.cgroup = self._cgroups.create(self.id, limits)
         if self.spec.own_network:
             await self._make_network()
         for init in self.spec.init_containers:
             await self._run_init(init)
-        if self.spec.spare is not None and self._handed is not None:
-            read_fd = await self._spare_bound(self.spec.spare, self._handed)
+        if self._handed is not None:
+            read_fd = self._spare_handed(self._handed)
         else:
             read_fd = await self._start_process()
         assert self._process is not None
         self.pid = self._process.pid
         pipe = os.fdopen(read_fd, "rb", buffering=0)
-        if self._ready_once_bound():  # running and ready now; its log pipe is read from the next turn on
-            self._started(loop)
-            self._set_state("ready")
+        if self._ready_once_listening():  # running and ready now; its log pipe is read from the next turn on
+            if self.state == "starting":  # (a spare's is ready since start)
+                self._started(loop)
+                self._set_state("ready")
             self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
             return
         self._log_pipe, _ = await loop.connect_read_pipe(lambda: _LogPipe(self.log, self._drained), pipe)
@@ -460,9 +467,9 @@ class Instance:
         self.started_at = loop.time()
         self._tracker.started(self)
 
-    def _ready_once_bound(self) -> bool:
-        """A forked child alone in its instance (no queue-proxy, no other container) that said bound,
-        with the default readiness and no startup probe or initial delay: ready as soon as it is known."""
+    def _ready_once_listening(self) -> bool:
+        """A forked child alone in its instance (no queue-proxy, no other container), listening, with
+        the default readiness and no startup probe or initial delay: ready as soon as it is known."""
         readiness = self.spec.readiness
         return (
             self.spec.sidecar is None
@@ -472,17 +479,12 @@ class Instance:
             and self._listening_proves_ready(readiness)
         )
 
-    async def _spare_bound(self, spare: zygotes.Spare, handed: tuple[int, Exception | None]) -> int:
-        """The spare handed its instance in :meth:`start`, once it listens: the log pipe's read end."""
+    def _spare_handed(self, handed: tuple[int, Exception | None]) -> int:
+        """The log pipe's read end of the spare handed its instance in :meth:`start` (or why not)."""
         self._handed = None
         read_fd, error = handed
         if error is not None:
             raise error
-        try:
-            self._process = await spare.bound()
-        except BaseException:
-            os.close(read_fd)
-            raise
         return read_fd
 
     async def _start_process(self) -> int:
@@ -570,12 +572,11 @@ class Instance:
                     self._set_state("unready")
 
     def _listening_proves_ready(self, spec: probes.ProbeSpec) -> bool:
-        """A forked child says ``bound`` once it listens on its port: a first TCP probe of that port
+        """A forked child listens on its port before it is an instance: a first TCP probe of that port
         would pass now (with a success threshold of 1, nothing else to probe), so it is not run."""
         process = self._process
         return (
             isinstance(process, zygotes.ForkedChild)
-            and process.bound
             and (spec.kind, spec.host, spec.port, spec.success_threshold) == ("tcp", self.spec.host, self.spec.port, 1)
             and not self._containers
         )

@@ -25,13 +25,16 @@ What differs, and what an app must know:
   leave the annotation off and it runs its command as before.
 
 The protocol (SOCK_SEQPACKET, see :mod:`.zygote_main`): the zygote says ``ready KIND`` or ``error
-TEXT``; a fork request carries a socket of the child's own, on which the child sends its pid
-(``SCM_CREDENTIALS``: translated into our PID namespace by the kernel) and, once it is in its cgroup,
-gets its instance (env, host, port and the log pipe), says ``bound`` when it listens, and the zygote
-says ``exit CODE`` when it reaped it. The two halves are :meth:`Zygote.prepare` (fork, cgroup: a
-:class:`Spare`) and :meth:`Spare.start`; the runtime keeps one spare per forkable revision, prepared
-ahead, so that a scale-up is only the second half (the first ``cgroup.procs`` write of a move costs
-10-16 ms on a cgroup v1 host; the fork 1-3 ms).
+TEXT``; a fork request (the instance's host and port) carries a socket of the child's own, on which
+the child sends its pid (``SCM_CREDENTIALS``: translated into our PID namespace by the kernel), says
+``listening`` once it listens on the port (or ``error TEXT``), gets its instance (env and the log
+pipe) once it is in its cgroup, and the zygote says ``exit CODE`` when it reaped it. The two halves
+are :meth:`Zygote.prepare` (fork, listen, cgroup: a :class:`Spare`) and :meth:`Spare.start`; the
+runtime keeps one spare per forkable revision, prepared ahead, so that a scale-up is only the second
+half, which waits for nothing: the port listens already (the default TCP readiness holds), so the
+instance is ready the moment it is made, and a request sent to it waits in the listen backlog for
+the child's first ``accept`` (the first ``cgroup.procs`` write of a move costs 10-16 ms on a cgroup v1
+host; the fork 1-3 ms).
 """
 
 from __future__ import annotations
@@ -98,13 +101,10 @@ class ZygoteSpec:
 class ForkedChild:
     """An instance forked by a zygote (the :class:`~.spawn.Child` interface: ``pid``, ``wait``)."""
 
-    def __init__(self, pid: int, own: socket.socket, early: bytes | None = None) -> None:
+    def __init__(self, pid: int, own: socket.socket) -> None:
         self.pid = pid
         self.returncode: int | None = None
         self._own = own
-        self._early = early
-        self.bound = early is None
-        """It said ``bound``: it listens on its port (else it failed first, and ``early`` says how)."""
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._watch(), name=f"zygote child {pid}")
 
@@ -115,7 +115,7 @@ class ForkedChild:
         """``exit CODE`` from the zygote, or EOF (the zygote died: so did the child), then the pid gone."""
         code = -signal.SIGKILL
         try:
-            message = await _recv(self._own) if self._early is None else self._early
+            message = await _recv(self._own)
             if message.startswith(b"exit "):
                 code = int(message[5:])
         except (OSError, ValueError):
@@ -129,12 +129,14 @@ class ForkedChild:
 
 
 class Spare:
-    """A forked child waiting for its instance: its pid, in its cgroups already (``cgroup``, the
-    runtime's), its own socket. :meth:`start` makes it the instance, :meth:`discard` kills it."""
+    """A forked child listening on its instance's ``host:port``, waiting for its instance: its pid,
+    in its cgroups already (``cgroup``, the runtime's), its own socket. :meth:`start` makes it the
+    instance, :meth:`discard` kills it."""
 
-    def __init__(self, instance_id: str, pid: int, own: socket.socket) -> None:
+    def __init__(self, instance_id: str, pid: int, own: socket.socket, host: str, port: int) -> None:
         self.id = instance_id
         self.pid = pid
+        self.host, self.port = host, port
         self._own = own
         self.cgroup: cgroups.InstanceCgroup | None = None
         self.generation = 0
@@ -149,29 +151,15 @@ class Spare:
             return False
         return False
 
-    async def start(self, env: Mapping[str, str], host: str, port: int, log_fd: int) -> ForkedChild:
-        """The instance, listening on ``host:port`` (its output to ``log_fd``)."""
-        self.begin(env, host, port, log_fd)
-        return await self.bound()
-
-    def begin(self, env: Mapping[str, str], host: str, port: int, log_fd: int) -> None:
-        """Send it its instance (at once, without waiting: it binds while the caller goes on)."""
-        request = json.dumps({"env": dict(env), "host": host, "port": port}).encode()
+    def start(self, env: Mapping[str, str], log_fd: int) -> ForkedChild:
+        """Send it its instance (its environment, its output to ``log_fd``) and return the instance at
+        once: it listens already, and serves what waits in its backlog once it has them."""
         try:
-            socket.send_fds(self._own, [request], [log_fd])
+            socket.send_fds(self._own, [json.dumps({"env": dict(env)}).encode()], [log_fd])
         except BaseException:
             self.discard()
             raise
-
-    async def bound(self) -> ForkedChild:
-        """The instance once it listens (after :meth:`begin`)."""
-        try:
-            async with asyncio.timeout(FORK_TIMEOUT):
-                said = await _recv(self._own)
-        except BaseException:
-            self.discard()
-            raise
-        return ForkedChild(self.pid, self._own, None if said == b"bound" else said)
+        return ForkedChild(self.pid, self._own)
 
     def discard(self) -> None:
         """Kill it (the zygote reaps it); its cgroup is the caller's to remove."""
@@ -211,18 +199,21 @@ class Zygote:
         log_fd: int,
         cgroup_procs: tuple[bytes, ...],
     ) -> ForkedChild:
-        """A new instance listening on ``host:port`` (ZygoteFailed: the app cannot be imported)."""
-        spare = await self.prepare(instance_id, cgroup_procs)
-        return await spare.start(env, host, port, log_fd)
+        """A new instance listening on ``host:port`` (ZygoteFailed: the app cannot be imported;
+        OSError: the port cannot be listened on)."""
+        spare = await self.prepare(instance_id, cgroup_procs, host, port)
+        return spare.start(env, log_fd)
 
-    async def prepare(self, instance_id: str, cgroup_procs: tuple[bytes, ...]) -> Spare:
-        """A child forked and moved into ``cgroup_procs``, waiting for :meth:`Spare.start`."""
+    async def prepare(self, instance_id: str, cgroup_procs: tuple[bytes, ...], host: str, port: int) -> Spare:
+        """A child forked, listening on ``host:port`` and moved into ``cgroup_procs``, waiting for
+        :meth:`Spare.start` (OSError: it cannot listen there)."""
         control = await self._ready()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
             ours.setblocking(False)
-            socket.send_fds(control, [json.dumps({"id": instance_id}).encode()], [theirs.fileno()])
+            request = json.dumps({"id": instance_id, "host": host, "port": port}).encode()
+            socket.send_fds(control, [request], [theirs.fileno()])
         except BaseException:
             ours.close()
             raise
@@ -234,13 +225,17 @@ class Zygote:
                 pid = await _recv_pid(ours)
                 if cgroup_procs:  # off the loop: the first move blocks 10-16 ms here (cgroup v1)
                     await asyncio.to_thread(_join, pid, cgroup_procs)
+                said = await _recv(ours)
+            if said != b"listening":
+                text = said[6:].decode(errors="replace") if said.startswith(b"error ") else "it exited first"
+                raise OSError(f"the forked child cannot serve: {text}")
         except BaseException:
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             ours.close()
             raise
-        return Spare(instance_id, pid, ours)
+        return Spare(instance_id, pid, ours, host, port)
 
     async def close(self) -> None:
         """Kill the zygote (and so its children) and reap it."""

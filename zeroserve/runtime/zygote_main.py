@@ -10,18 +10,20 @@ files). ``FD`` is a SOCK_SEQPACKET socket to up. The zygote:
   bodies, a thread per connection - threads start in the child only). It refuses to go on if the
   import started a thread (a fork copies only the forking thread: locks held by another would stay
   locked in every child). Then it sends ``ready wsgi`` (or ``ready asgi``), else ``error TEXT``;
-* on each request from up (JSON ``{"id"}`` with one fd: a socket of the child's own) forks a child,
-  then reports ``exit CODE`` on the child's socket when it reaps it (CODE negative: killed by that
-  signal);
+* on each request from up (JSON ``{"id", "host", "port"}`` with one fd: a socket of the child's
+  own) forks a child, then reports ``exit CODE`` on the child's socket when it reaps it (CODE
+  negative: killed by that signal);
 * exits when up closes the socket (its children die with it: ``PR_SET_PDEATHSIG``).
 
 The child: a session of its own (up signals its process group), dies with the zygote; it sends its
-pid with ``SCM_CREDENTIALS`` (the kernel translates it into up's PID namespace) and waits for its
-instance (up moves it into the instance's cgroup meanwhile, and may keep it waiting as the revision's
-*spare*, forked ahead of the next scale-up): JSON ``{"env", "host", "port"}`` with the instance's log
-pipe. Then it takes the log pipe as stdout and stderr and the instance's environment (``os.environ``
-replaced), binds ``host:port``, says ``bound`` and serves. SIGTERM: stop accepting, let requests in
-flight finish, exit 0.
+pid with ``SCM_CREDENTIALS`` (the kernel translates it into up's PID namespace), binds and listens on
+the instance's ``host:port`` (from the fork request: ``{"id", "host", "port"}``), says ``listening``
+(or ``error TEXT``) and waits for its instance (up moves it into the instance's cgroup meanwhile, and
+may keep it waiting as the revision's *spare*, forked ahead of the next scale-up): JSON ``{"env"}``
+with the instance's log pipe. Then it takes the log pipe as stdout and stderr and the instance's
+environment (``os.environ`` replaced) and serves, saying nothing more: up counted it ready when it
+sent the instance (the port listens: connections wait in its backlog until it accepts). SIGTERM:
+stop accepting, let requests in flight finish, exit 0.
 """
 
 from __future__ import annotations
@@ -277,16 +279,14 @@ class Server:
 
 
 def warm() -> None:
-    """Run ahead, with no effect, what the child runs once it has its instance (JSON, the environment,
-    a socket): the pages this touches are copied (copy-on-write) while it waits, not after."""
-    json.loads(json.dumps({"env": dict(os.environ), "host": "127.0.0.1", "port": 0}))
+    """Run ahead, with no effect, what the child runs once it has its instance (JSON, the
+    environment): the pages this touches are copied (copy-on-write) while it waits, not after."""
+    json.loads(json.dumps({"env": dict(os.environ)}))
     for key, value in list(os.environ.items()):
         os.environ[key] = value
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 
 
-def child(app: Any, kind: str, own: socket.socket, zygote: int) -> None:
+def child(app: Any, kind: str, own: socket.socket, zygote: int, host: str, port: int) -> None:
     """The forked instance (never returns)."""
     try:
         os.setsid()
@@ -297,6 +297,15 @@ def child(app: Any, kind: str, own: socket.socket, zygote: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
         own.sendmsg([b"pid"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(1024)
+        except OSError as err:
+            own.send(f"error cannot listen on {host}:{port}: {err.strerror or err}".encode())
+            os._exit(1)
+        own.send(b"listening")
         warm()
         message, fds, _, _ = socket.recv_fds(own, 1 << 20, 1)  # blocks while this child is a spare
         if not message or len(fds) != 1:
@@ -307,12 +316,6 @@ def child(app: Any, kind: str, own: socket.socket, zygote: int) -> None:
         os.close(fds[0])
         os.environ.clear()
         os.environ.update(request["env"])
-        host, port = request["host"], int(request["port"])
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen(1024)
-        own.send(b"bound")
         own.close()
         sys.stdout = os.fdopen(1, "w", buffering=1)
         sys.stderr = os.fdopen(2, "w", buffering=1)
@@ -357,13 +360,14 @@ def main() -> None:
                 if not message:
                     sys.exit(0)
                 own = socket.socket(fileno=fds[0])
+                request = json.loads(message)
                 pid = os.fork()
                 if pid == 0:
                     control.close()
                     for other_pidfd, (_, other) in children.items():
                         os.close(other_pidfd)
                         other.close()
-                    child(app, kind, own, me)
+                    child(app, kind, own, me, request["host"], int(request["port"]))
                 children[os.pidfd_open(pid)] = (pid, own)
             else:
                 pidfd = ready
