@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -264,3 +265,30 @@ async def test_scale_sets_the_replicas_of_what_runs(runtime: LocalRuntime, app: 
     assert runtime.workload(KEY) == workload(app)
     assert runtime.scale(KEY, 0) is True
     await watch.until(lambda s: s.ready == 0 and not runtime.instances(KEY))
+
+
+def threads_of(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+async def test_connections_at_once_each_get_a_thread_and_at_most_eight_stay_idle(
+    runtime: LocalRuntime, app: Path
+) -> None:
+    watch = Watch(runtime)
+    await runtime.ensure(workload(app), 1)
+    status = await watch.until(lambda s: s.ready == 1)
+    port = status.endpoints[0].port
+    pid = (await call(port))["pid"]
+    for _ in range(2):  # the second round is served by the first round's idle threads
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+            async def one(session: aiohttp.ClientSession = session) -> int:
+                async with session.get(f"http://127.0.0.1:{port}/") as response:
+                    await response.read()
+                    return response.status
+
+            assert await asyncio.gather(*(one() for _ in range(12))) == [200] * 12
+            assert threads_of(pid) >= 12  # each open keep-alive connection has its thread
+        # closed: the threads that served them wait for the next connection, eight at most
+        await eventually(lambda: threads_of(pid) <= 1 + 8, 10)
+    assert (await call(port))["pid"] == pid

@@ -831,7 +831,8 @@ class LocalRuntime:
         """Recorded and registered with the lifeline as an instance is (a crashed up's next start kills it and
         removes its cgroup; the lifeline kills it when up dies), ahead of the scale-up that starts it."""
         stat = supervisor.read_stat(spare.pid)
-        self._records.add(supervisor.InstanceRecord(spare.id, owner, spare.pid, stat.start_ticks if stat else 0))
+        spare.start_ticks = stat.start_ticks if stat else 0
+        self._records.add(supervisor.InstanceRecord(spare.id, owner, spare.pid, spare.start_ticks))
         self._lifeline.register(spare.pid)
         self._spares.add(spare.pid)
 
@@ -936,6 +937,9 @@ class _Deployment:
         will be: the next scale-up starts it instead of forking (:meth:`_keep_spare`)."""
         self._sparing: asyncio.Task[None] | None = None
         self._spare_timer: asyncio.TimerHandle | None = None
+        self._spare_spec: tuple[Workload, InstanceSpec] | None = None
+        """The spare's instance spec, made once it was forked, and the workload it was made from: a
+        scale-up that starts it uses it while the workload is that one (not a thing to make then)."""
 
     def update(self, workload: Workload, replicas: int) -> None:
         if template(workload) != template(self.workload):
@@ -1037,12 +1041,14 @@ class _Deployment:
                 instance_id = self._new_name()
             try:
                 self.runtime.create_volumes(self.workload, instance_id)
-                if self.pulled is None:  # a process workload
+                if spare is not None and (prepared := self._prepared(spare)) is not None:
+                    spec = prepared
+                elif self.pulled is None:  # a process workload
                     port = None if spare is None else spare.port  # it listens there already
                     spec = self.runtime.make_spec(self.workload, instance_id, port=port)
                 else:
                     spec = self.runtime.make_spec(self.workload, instance_id, self.pulled)
-                if forkable(self.workload):
+                if forkable(self.workload) and spec.zygote is None:
                     spec = self._forked(spec, spare)
                 self.runtime.own_volumes(instance_id, spec)
             except Exception as err:  # a failure to report (and retry after the back-off), never a raise
@@ -1106,6 +1112,13 @@ class _Deployment:
     def _new_name(self) -> str:
         return volumes.pod_name(self.key.revision, f"{self.key}/{self.generation}", secrets.token_bytes(8))
 
+    def _prepared(self, spare: zygote.Spare) -> InstanceSpec | None:
+        """The spec made for ``spare`` ahead, if the workload is still the one it was made from."""
+        prepared, self._spare_spec = self._spare_spec, None
+        if prepared is None or prepared[0] is not self.workload or prepared[1].spare is not spare:
+            return None
+        return prepared[1]
+
     def _take_spare(self) -> zygote.Spare | None:
         """The spare, if it is the current generation's and still waiting (else it goes)."""
         spare, self.spare = self.spare, None
@@ -1113,11 +1126,12 @@ class _Deployment:
             return None
         if spare.generation == self.generation and spare.alive():
             return spare
+        self._spare_spec = None
         self.runtime.discard_spare(spare)
         return None
 
     def _drop_spare(self) -> None:
-        spare, self.spare = self.spare, None
+        spare, self.spare, self._spare_spec = self.spare, None, None
         if spare is not None:
             self.runtime.discard_spare(spare)
 
@@ -1175,8 +1189,13 @@ class _Deployment:
         self.runtime.spare_made(spare, str(self.key))
         if self.removed or generation != self.generation or self.zygotes.get(generation) is not forker:
             self.runtime.discard_spare(spare)
-        else:
-            self.spare = spare
+            return
+        self.spare = spare
+        try:  # made now, not on the scale-up that starts it (as it would be made then: a failure waits for it)
+            spec = self.runtime.make_spec(self.workload, spare.id, port=spare.port)
+        except Exception:
+            return
+        self._spare_spec = (self.workload, self._forked(spec, spare))
 
     def _forked(self, spec: InstanceSpec, spare: zygote.Spare | None = None) -> InstanceSpec:
         """``spec`` forked from the generation's zygote (made now if there is none: it starts on the

@@ -462,8 +462,11 @@ class Instance:
 
     def _started(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self.pid is not None
-        stat = supervisor.read_stat(self.pid)
-        self.start_ticks = stat.start_ticks if stat is not None else 0
+        if self.spec.spare is not None and self.spec.spare.start_ticks:  # read when it was forked
+            self.start_ticks = self.spec.spare.start_ticks
+        else:
+            stat = supervisor.read_stat(self.pid)
+            self.start_ticks = stat.start_ticks if stat is not None else 0
         self.started_at = loop.time()
         self._tracker.started(self)
 

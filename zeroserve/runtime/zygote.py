@@ -140,6 +140,8 @@ class Spare:
         self._own = own
         self.cgroup: cgroups.InstanceCgroup | None = None
         self.generation = 0
+        self.start_ticks = 0
+        """When it started (``/proc/PID/stat``), read once it is forked (the runtime's)."""
 
     def alive(self) -> bool:
         """Still waiting: nothing came on its socket (``exit CODE`` when it died, EOF with the zygote)."""

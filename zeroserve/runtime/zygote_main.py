@@ -35,6 +35,7 @@ import inspect
 import io
 import json
 import os
+import queue
 import select
 import signal
 import socket
@@ -48,6 +49,8 @@ from typing import Any
 PR_SET_PDEATHSIG = 1
 MAX_LINE = 65536
 MAX_HEADERS = 100
+MAX_IDLE = 8
+"""Threads kept waiting for the next connection once theirs closed (more end)."""
 REASONS = {
     200: "OK",
     201: "Created",
@@ -240,7 +243,9 @@ class Connection:
 
 
 class Server:
-    """Accepts on the main thread (SIGTERM interrupts it), a thread per connection."""
+    """Accepts on the main thread (SIGTERM interrupts it); each connection is served by a thread of
+    its own, an idle one when there is one (up to :data:`MAX_IDLE` wait for the next connection),
+    else a new one."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], listener: socket.socket, host: str, port: int) -> None:
         self.app = app
@@ -248,12 +253,31 @@ class Server:
         self.host, self.port = host, port
         self._lock = threading.Condition()
         self._busy = 0
+        self._idle = 0
+        self._handed: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
 
     def busy(self, delta: int) -> None:
         with self._lock:
             self._busy += delta
             if self._busy == 0:
                 self._lock.notify_all()
+
+    def prestart(self) -> None:
+        """An idle thread, started now (a spare's: the first connection needs no thread start)."""
+        with self._lock:
+            self._idle += 1
+        threading.Thread(target=self._serve, args=(None,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket | None) -> None:
+        while True:
+            if conn is not None:
+                Connection(self.app, conn, self).run()
+            with self._lock:
+                if conn is not None:
+                    if self._idle >= MAX_IDLE:
+                        return
+                    self._idle += 1
+            conn = self._handed.get()
 
     def serve(self) -> None:
         stopping: list[int] = []
@@ -269,7 +293,14 @@ class Server:
             except InterruptedError:
                 break
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=Connection(self.app, conn, self).run, daemon=True).start()
+            with self._lock:
+                idle = self._idle > 0
+                if idle:
+                    self._idle -= 1
+            if idle:
+                self._handed.put(conn)
+            else:
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
         self.listener.close()
         with self._lock:  # requests in flight finish; idle keep-alive connections are dropped
             while self._busy:
@@ -278,12 +309,24 @@ class Server:
         os._exit(0)
 
 
-def warm() -> None:
-    """Run ahead, with no effect, what the child runs once it has its instance (JSON, the
-    environment): the pages this touches are copied (copy-on-write) while it waits, not after."""
+def _rehearsal(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Length", "0")])
+    return [b""]
+
+
+def rehearse(server: Server) -> None:
+    """Run ahead, with no effect, what the child runs once it has its instance (JSON, the environment,
+    one request through the HTTP server, to an app of our own): the pages this touches are copied
+    (copy-on-write) while it waits, not after."""
     json.loads(json.dumps({"env": dict(os.environ)}))
     for key, value in list(os.environ.items()):
         os.environ[key] = value
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"GET / HTTP/1.1\r\nHost: rehearsal\r\nConnection: close\r\n\r\n")
+        Connection(_rehearsal, ours, server).run()
+        while theirs.recv(65536):
+            pass
 
 
 def child(app: Any, kind: str, own: socket.socket, zygote: int, host: str, port: int) -> None:
@@ -306,7 +349,12 @@ def child(app: Any, kind: str, own: socket.socket, zygote: int, host: str, port:
             own.send(f"error cannot listen on {host}:{port}: {err.strerror or err}".encode())
             os._exit(1)
         own.send(b"listening")
-        warm()
+        sys.stdout = os.fdopen(1, "w", buffering=1)  # the log pipe takes fds 1 and 2 over later
+        sys.stderr = os.fdopen(2, "w", buffering=1)
+        server = Server(app, listener, host, port)
+        if kind == "wsgi":
+            rehearse(server)
+            server.prestart()
         message, fds, _, _ = socket.recv_fds(own, 1 << 20, 1)  # blocks while this child is a spare
         if not message or len(fds) != 1:
             os._exit(1)
@@ -317,14 +365,12 @@ def child(app: Any, kind: str, own: socket.socket, zygote: int, host: str, port:
         os.environ.clear()
         os.environ.update(request["env"])
         own.close()
-        sys.stdout = os.fdopen(1, "w", buffering=1)
-        sys.stderr = os.fdopen(2, "w", buffering=1)
         if kind == "asgi":
             uvicorn: Any = importlib.import_module("uvicorn")
             config = uvicorn.Config(app, lifespan="off", log_level="warning")
             uvicorn.Server(config).run(sockets=[listener])
             os._exit(0)
-        Server(app, listener, host, port).serve()
+        server.serve()
     except BaseException:
         traceback.print_exc()
         sys.stderr.flush()
