@@ -17,7 +17,8 @@ from zeroserve.clock import FakeClock
 from zeroserve.errors import AlreadyExists, Conflict, Gone, Invalid, NotFound
 from zeroserve.store import SqliteStore, WatchEvent
 from zeroserve.store.base import Preconditions, Propagation
-from zeroserve.store.sqlite import LabelIndex, _Cached, _matching
+from zeroserve.store.rows import LabelIndex, Packer, Row
+from zeroserve.store.sqlite import _matching
 
 
 def svc(name: str, image: str = "img:1", ns: str = "default", **meta: Any) -> Obj:
@@ -506,10 +507,12 @@ class _Unmatchable(dict[str, str]):
 def test_a_list_by_label_value_examines_only_the_rows_the_index_names() -> None:
     """Listing a Configuration's revisions must not walk every revision of the namespace (O(n) per
     reconcile, O(n^2) while n Services settle)."""
-    rows = {("default", f"r{i}"): _Cached(_Unmatchable(), "{}") for i in range(50)}
+    packer = Packer()
+    empty = packer.row({}, b"{}")
+    rows = {("default", f"r{i}"): Row(_Unmatchable(), empty.data, empty.zdict) for i in range(50)}
     cfg = "serving.knative.dev/configuration"
-    rows[("default", "mine")] = _Cached({cfg: "a"}, '{"metadata": {"name": "mine"}}')
-    index: LabelIndex = {(cfg, "a"): {("default", "mine")}}
+    rows[("default", "mine")] = packer.row({cfg: "a"}, b'{"metadata": {"name": "mine"}}')
+    index: LabelIndex = {(cfg, "a"): ("default", "mine")}
     found = _matching(SERVICE, rows, index, "default", selectors.parse(f"{cfg}=a"))
     assert found == [{"metadata": {"name": "mine"}}]
 

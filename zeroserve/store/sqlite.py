@@ -45,12 +45,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from secrets import token_hex
-from typing import Any, Final, NamedTuple, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 from zeroserve.api import jsoncodec, selectors
 from zeroserve.api import labels as serving_labels
@@ -68,6 +69,7 @@ from zeroserve.store.base import (
     WatchEvent,
 )
 from zeroserve.store.encryption import KEY_FILE, Keyring
+from zeroserve.store.rows import LabelIndex, Packer, Row, index_move, indexed
 from zeroserve.store.watch import Broadcaster, Change
 
 T = TypeVar("T")
@@ -121,14 +123,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-class _Cached(NamedTuple):
-    labels: dict[str, str]
-    body: str
-
-
-Rows = dict[tuple[str, str], _Cached]
-LabelIndex = dict[tuple[str, str], set[tuple[str, str]]]
-"""(label key, value) -> the (namespace, name) of the rows that carry it."""
+Rows = dict[tuple[str, str], Row]
 INDEXED_LABELS: Final = frozenset({serving_labels.CONFIGURATION, serving_labels.ROUTE, serving_labels.SERVICE})
 """The labels the controller (and kn) select by: a Configuration's Revisions, a Route's Services, a
 Service's objects. Only these are indexed (an entry per distinct value costs memory; most labels,
@@ -147,10 +142,6 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(_SCHEMA)
     return conn
-
-
-def _dumps(obj: Obj) -> str:
-    return jsoncodec.dumps(obj, sort_keys=True).decode()
 
 
 def _copy(obj: Obj) -> Obj:
@@ -185,17 +176,20 @@ class SqliteStore:
         self._published_rv = rv
         self._broadcaster = Broadcaster()
         self._closed = False
-        self._cache: dict[str, dict[tuple[str, str], _Cached]] = {}
-        """Per resource, the committed rows with their labels: written on the SQLite thread only (after
-        each commit), read there and on the loop (single dict operations and copies, atomic under the GIL)."""
+        self._cache: dict[str, dict[tuple[str, str], Row]] = {}
+        """Per resource, the committed rows with their labels, deflated (:mod:`zeroserve.store.rows`):
+        written on the SQLite thread only (after each commit), read there and on the loop (single dict
+        operations and copies, atomic under the GIL)."""
+        self._packers: dict[str, Packer] = {}
+        """Per resource, what deflates its rows (SQLite thread)."""
         self._labels: dict[str, LabelIndex] = {}
         """Per resource in ``_cache``, its rows by label (kept with them), so that a list by label
         (a Configuration's revisions, a Route's services) reads only the rows it selects."""
         self._committed_rv = rv
         """The resourceVersion of the newest commit whose rows are in ``_cache`` (set after them)."""
-        self._pending: list[tuple[str, str, str, _Cached | None]] = []
+        self._pending: list[tuple[str, str, str, Row | None]] = []
         """Cache updates of the open write, applied when its group commits."""
-        self._written: dict[tuple[str, str, str], _Cached | None] = {}
+        self._written: dict[tuple[str, str, str], Row | None] = {}
         self._rows_sql: dict[tuple[str, str, str], tuple[str, int, str] | None] = {}
         """What the group in progress leaves in the objects table: (uid, rv, stored row), None: deleted."""
         self._events_sql: list[tuple[int, str, str, str, str, str]] = []
@@ -374,12 +368,20 @@ class SqliteStore:
     def _load(self, key: str) -> tuple[Rows, LabelIndex]:
         rows: Rows = {}
         index: LabelIndex = {}
+        packer = self._packer(key)
         for ns, name, stored in self._conn.execute("SELECT ns, name, body FROM objects WHERE kind=?", (key,)):
-            body = self._open_row(key, ns, name, stored)
+            body = self._open_row(key, ns, name, stored).encode()
             labels = jsoncodec.loads(body).get("metadata", {}).get("labels") or {}
-            rows[(ns, name)] = _Cached(labels, body)
-            _index(index, (ns, name), None, labels)
+            row_key = (sys.intern(ns), sys.intern(name))
+            rows[row_key] = row = packer.row(labels, body)
+            index_move(index, row_key, None, row.labels, INDEXED_LABELS)
         return rows, index
+
+    def _packer(self, key: str) -> Packer:
+        packer = self._packers.get(key)
+        if packer is None:
+            packer = self._packers[key] = Packer()
+        return packer
 
     def _get_sync(self, kind: Kind, ns: str, name: str) -> Obj:
         key = resource(kind)
@@ -388,8 +390,9 @@ class SqliteStore:
         if key in UNCACHED:
             sql = "SELECT body FROM objects WHERE kind=? AND ns=? AND name=?"
             found = self._conn.execute(sql, (key, ns, name)).fetchone()
-            row = _Cached({}, self._open_row(key, ns, name, found[0])) if found is not None else None
-            return _decoded(kind, row, name)
+            if found is None:
+                raise NotFound(f'{resource(kind)} "{name}" not found')
+            return cast(Obj, jsoncodec.loads(self._open_row(key, ns, name, found[0])))
         return _decoded(kind, self._resource(key)[0].get((ns, name)), name)
 
     def _list_sync(self, kind: Kind, ns: str | None, selector: selectors.Selector) -> tuple[Objs, int]:
@@ -429,7 +432,7 @@ class SqliteStore:
         write's result or its error."""
         outcomes: Outcomes = []
         changes: Changes = []
-        pending: list[tuple[str, str, str, _Cached | None]] = []
+        pending: list[tuple[str, str, str, Row | None]] = []
         first_rv = self._rv
         try:
             for tx, args in group:
@@ -471,7 +474,8 @@ class SqliteStore:
                 rows.pop((ns, name), None)
             else:
                 rows[(ns, name)] = row
-            _index(self._labels[key], (ns, name), old.labels if old else None, row.labels if row else None)
+            index_move(self._labels[key], (ns, name), old.labels if old else None, row.labels if row else None,
+                       INDEXED_LABELS)  # fmt: skip
         if changes:
             self._committed_rv = changes[-1].rv
             self._loop.call_soon_threadsafe(self._publish, changes)
@@ -509,9 +513,10 @@ class SqliteStore:
         self._rv = rv = self._rv + 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(rv)
-        ns, name = meta.get("namespace", ""), meta["name"]
-        body = _dumps(obj)
-        cached = None if type_ == "DELETED" else _Cached(dict(meta.get("labels") or {}), body)
+        ns, name = sys.intern(meta.get("namespace", "")), sys.intern(meta["name"])
+        raw = jsoncodec.dumps(obj, sort_keys=True)
+        body = raw.decode()
+        cached = None if type_ == "DELETED" else self._packer(key).row(meta.get("labels") or {}, raw)
         self._pending.append((key, ns, name, cached))
         stored = self._seal_row(key, ns, name, body)
         self._rows_sql[(key, ns, name)] = None if type_ == "DELETED" else (meta["uid"], rv, stored)
@@ -687,10 +692,10 @@ def _spec_finalizers(kind: Kind, obj: Obj) -> list[str]:
     return list(spec.get("finalizers") or []) if isinstance(spec, dict) else []
 
 
-def _decoded(kind: Kind, row: _Cached | None, name: str) -> Obj:
+def _decoded(kind: Kind, row: Row | None, name: str) -> Obj:
     if row is None:
         raise NotFound(f'{resource(kind)} "{name}" not found')
-    return cast(Obj, jsoncodec.loads(row.body))
+    return cast(Obj, jsoncodec.loads(row.body()))
 
 
 def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selector: selectors.Selector) -> Objs:
@@ -701,34 +706,20 @@ def _matching(kind: Kind, rows: Rows, index: LabelIndex, ns: str | None, selecto
     matches each row's own labels (the index may be a commit newer or older than a row)."""
     every_ns = ns is None or not kind.namespaced
     by_value = next((r for r in selector.requirements if r.op in ("=", "in") and r.key in INDEXED_LABELS), None)
-    candidates: Iterable[tuple[tuple[str, str], _Cached]]
+    candidates: Iterable[tuple[tuple[str, str], Row]]
     if by_value is None:
         candidates = rows.copy().items()
     else:
         keys: set[tuple[str, str]] = set()
         for value in by_value.values:
-            keys |= index.get((by_value.key, value), set()).copy()
+            keys |= indexed(index, (by_value.key, value))
         candidates = [(k, row) for k in keys if (row := rows.get(k)) is not None]
     matches = sorted(
-        (key, row.body)
-        for key, row in candidates
-        if (every_ns or key[0] == ns) and (not selector or selector.matches(row.labels))
-    )
-    return [cast(Obj, jsoncodec.loads(body)) for _, body in matches]
-
-
-def _index(index: LabelIndex, key: tuple[str, str], old: dict[str, str] | None, new: dict[str, str] | None) -> None:
-    """Move ``key`` in ``index`` from its ``old`` labels to its ``new`` ones (None: no row)."""
-    before = {(k, v) for k, v in (old or {}).items() if k in INDEXED_LABELS and isinstance(v, str)}
-    after = {(k, v) for k, v in (new or {}).items() if k in INDEXED_LABELS and isinstance(v, str)}
-    for label in before - after:
-        keys = index.get(label)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del index[label]
-    for label in after - before:
-        index.setdefault(label, set()).add(key)
+        ((key, row) for key, row in candidates
+         if (every_ns or key[0] == ns) and (not selector or selector.matches(row.labels))),
+        key=lambda match: match[0],
+    )  # fmt: skip
+    return [cast(Obj, jsoncodec.loads(row.body())) for _, row in matches]
 
 
 def _aad(key: str, ns: str, name: str) -> bytes:

@@ -1,0 +1,213 @@
+"""The rows :class:`~zeroserve.store.sqlite.SqliteStore` keeps in memory, kept small.
+
+A Service makes six objects whose JSON is ~17 KB in all, and most of it is the same from one object
+of a kind to the next: managedFields, the label and annotation keys, the conditions. Each row is
+kept as raw deflate against a dictionary, the body of an earlier row of its resource (~200 bytes
+where the JSON is ~2,500; inflating it costs less than decoding it). A resource's first row is its
+dictionary; a row that shrinks to more than an eighth of itself (the dictionary is unlike it) becomes
+the dictionary of the rows written after it. Each row holds the dictionary it was deflated with, so a
+new one changes nothing for the rows before it.
+
+Labels are kept beside the body (list selections match them), with their keys and values interned:
+a Service's name and UIDs label several of its objects. :data:`LabelIndex` maps a label to the one
+row that carries it, or to a set of them once there are more (most labels of the indexed keys name
+one object of a resource: a set for each would cost ~200 bytes).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import zlib
+from collections.abc import Mapping
+from typing import Final, NamedTuple
+
+WBITS: Final = -13
+"""Raw deflate (no header) with an 8 KiB window: the dictionary and the row fit in it."""
+MEM_LEVEL: Final = 6
+LEVEL: Final = 1
+"""The fastest level: ~12 us a row (a dictionary costs most of it); level 6 saves ~50 bytes for 2x."""
+REPICK_RATIO: Final = 8
+"""A row deflated to more than 1/8 of itself makes its body the resource's next dictionary."""
+REPICK_MIN: Final = 512
+"""Rows shorter than this never do (whatever they cost, it is little)."""
+
+Key = tuple[str, str]
+"""A row's (namespace, name)."""
+LabelIndex = dict[tuple[str, str], "Key | set[Key]"]
+"""(label key, value) -> the row that carries it, or the set of them when more than one does."""
+
+
+class Row(NamedTuple):
+    """A stored object's JSON, deflated against ``zdict`` (its length, then the deflated bytes), and
+    its labels."""
+
+    labels: Mapping[str, str]
+    data: bytes
+    zdict: bytes
+
+    def body(self) -> bytes:
+        """The JSON, as it was given to :meth:`Packer.row`."""
+        return _inflate(self.data[4:], self.zdict, int.from_bytes(self.data[:4], "little"))
+
+
+class Packer:
+    """Makes the rows of one resource (on the SQLite thread only): holds its current dictionary."""
+
+    def __init__(self) -> None:
+        self.zdict = b""
+
+    def row(self, labels: Mapping[str, str], body: bytes) -> Row:
+        if not self.zdict:
+            self.zdict = body
+        data = _deflate(body, self.zdict)
+        if len(body) >= REPICK_MIN and len(data) * REPICK_RATIO > len(body) and self.zdict is not body:
+            self.zdict = body
+            data = _deflate(body, body)
+        return Row(interned(labels), data, self.zdict)
+
+
+def _deflate(body: bytes, zdict: bytes) -> bytes:
+    return len(body).to_bytes(4, "little") + _LIBZ.deflate(body, zdict)
+
+
+def _inflate(data: bytes, zdict: bytes, size: int) -> bytes:
+    return _LIBZ.inflate(data, zdict, size)
+
+
+class _ZStream(ctypes.Structure):
+    _fields_ = [
+        ("next_in", ctypes.c_void_p),
+        ("avail_in", ctypes.c_uint),
+        ("total_in", ctypes.c_ulong),
+        ("next_out", ctypes.c_void_p),
+        ("avail_out", ctypes.c_uint),
+        ("total_out", ctypes.c_ulong),
+        ("msg", ctypes.c_char_p),
+        ("state", ctypes.c_void_p),
+        ("zalloc", ctypes.c_void_p),
+        ("zfree", ctypes.c_void_p),
+        ("opaque", ctypes.c_void_p),
+        ("data_type", ctypes.c_int),
+        ("adler", ctypes.c_ulong),
+        ("reserved", ctypes.c_ulong),
+    ]
+
+
+Z_FINISH: Final = 4
+Z_STREAM_END: Final = 1
+Z_DEFAULT_STRATEGY: Final = 0
+
+
+class _LibZ:
+    """Raw deflate with a dictionary, one call at a time, through libz with the GIL held."""
+
+    def __init__(self, lib: ctypes.PyDLL) -> None:
+        stream = ctypes.POINTER(_ZStream)
+        lib.zlibVersion.restype = ctypes.c_char_p
+        self._version = lib.zlibVersion()
+        lib.deflateInit2_.argtypes = [stream, *[ctypes.c_int] * 5, ctypes.c_char_p, ctypes.c_int]
+        lib.inflateInit2_.argtypes = [stream, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        for name in ("deflateSetDictionary", "inflateSetDictionary"):
+            getattr(lib, name).argtypes = [stream, ctypes.c_char_p, ctypes.c_uint]
+        for name in ("deflate", "inflate"):
+            getattr(lib, name).argtypes = [stream, ctypes.c_int]
+        for name in ("deflateEnd", "inflateEnd"):
+            getattr(lib, name).argtypes = [stream]
+        lib.deflateBound.argtypes = [stream, ctypes.c_ulong]
+        lib.deflateBound.restype = ctypes.c_ulong
+        self._lib = lib
+
+    def deflate(self, body: bytes, zdict: bytes) -> bytes:
+        lib, z = self._lib, _ZStream()
+        if lib.deflateInit2_(z, LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL, Z_DEFAULT_STRATEGY, self._version,
+                             ctypes.sizeof(z)) != 0:  # fmt: skip
+            raise MemoryError("deflateInit2")
+        try:
+            lib.deflateSetDictionary(z, zdict, len(zdict))
+            room = lib.deflateBound(z, len(body))
+            out = ctypes.create_string_buffer(room)
+            z.next_in, z.avail_in = ctypes.cast(ctypes.c_char_p(body), ctypes.c_void_p), len(body)
+            z.next_out, z.avail_out = ctypes.addressof(out), room
+            if lib.deflate(z, Z_FINISH) != Z_STREAM_END:
+                raise ValueError("deflate did not finish")
+            return out.raw[: z.total_out]
+        finally:
+            lib.deflateEnd(z)
+
+    def inflate(self, data: bytes, zdict: bytes, size: int) -> bytes:
+        lib, z = self._lib, _ZStream()
+        if lib.inflateInit2_(z, WBITS, self._version, ctypes.sizeof(z)) != 0:
+            raise MemoryError("inflateInit2")
+        try:
+            lib.inflateSetDictionary(z, zdict, len(zdict))
+            out = ctypes.create_string_buffer(size)
+            z.next_in, z.avail_in = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data)
+            z.next_out, z.avail_out = ctypes.addressof(out), size
+            if lib.inflate(z, Z_FINISH) != Z_STREAM_END or z.total_out != size:
+                raise ValueError("a stored row does not inflate to its length")
+            return out.raw
+        finally:
+            lib.inflateEnd(z)
+
+
+class _ZlibModule:
+    """The same with the :mod:`zlib` module (which lets the GIL go around each call)."""
+
+    def deflate(self, body: bytes, zdict: bytes) -> bytes:
+        packer = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL, zdict=zdict)
+        return packer.compress(body) + packer.flush()
+
+    def inflate(self, data: bytes, zdict: bytes, size: int) -> bytes:
+        return zlib.decompressobj(WBITS, zdict=zdict).decompress(data)
+
+
+def _libz() -> _LibZ | _ZlibModule:
+    try:
+        return _LibZ(ctypes.PyDLL("libz.so.1"))
+    except (OSError, AttributeError):
+        return _ZlibModule()
+
+
+_LIBZ: Final = _libz()
+
+
+def interned(labels: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``labels`` whose string keys and values are interned (shared with every other row's)."""
+    return {_intern(k): _intern(v) for k, v in labels.items()}
+
+
+def _intern(value: str) -> str:
+    return sys.intern(value) if type(value) is str else value
+
+
+def index_move(index: LabelIndex, key: Key, old: Mapping[str, str] | None, new: Mapping[str, str] | None,
+               indexed: frozenset[str]) -> None:  # fmt: skip
+    """Move ``key`` in ``index`` from its ``old`` labels to its ``new`` ones (None: no row), for the
+    label keys in ``indexed``. Each entry changes by one assignment (a reader on the loop sees the
+    old entry or the new one)."""
+    before = {(k, v) for k, v in (old or {}).items() if k in indexed and isinstance(v, str)}
+    after = {(k, v) for k, v in (new or {}).items() if k in indexed and isinstance(v, str)}
+    for label in before - after:
+        found = index.get(label)
+        if found == key:
+            del index[label]
+        elif isinstance(found, set):
+            rest = found - {key}
+            index[label] = next(iter(rest)) if len(rest) == 1 else rest
+    for label in after - before:
+        found = index.get(label)
+        if found is None:
+            index[label] = key
+        elif isinstance(found, set):
+            index[label] = found | {key}
+        elif found != key:
+            index[label] = {found, key}
+
+
+def indexed(index: LabelIndex, label: tuple[str, str]) -> set[Key]:
+    """The rows ``index`` has for ``label`` (a new set)."""
+    found = index.get(label)
+    if found is None:
+        return set()
+    return set(found) if isinstance(found, set) else {found}
