@@ -31,7 +31,7 @@ from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.cli import heap
 from zeroserve.gateway import routing
 from zeroserve.gateway.server import Gateway
-from zeroserve.gateway.workers import SERIES_PERIOD, Address, Op, encode, read_op
+from zeroserve.gateway.workers import SERIES_PERIOD, Address, Op, open_channel
 from zeroserve.net.proxy import RequestHead, RouteResult, install_uvloop
 from zeroserve.observability.metrics import (
     ActivatorMetrics,
@@ -266,9 +266,22 @@ async def run(args: Mapping[str, Any]) -> None:
             admission = TracedInlineQueue(inline, provider)
     sidecar = bool(args.get("sidecar"))
     control = socket.socket(fileno=int(args["control"]))
-    reader, writer = await asyncio.open_unix_connection(sock=control)
-    logs_dir = args.get("logs")
+    stop = asyncio.Event()
     state: WorkerState | None = None
+    ops: list[Op] = []  # until the state exists
+
+    def received(op: Op) -> None:
+        if state is None:
+            ops.append(op)
+        else:
+            state.apply(op)
+
+    def ended() -> None:
+        log.info("gateway worker %s: the main process is gone; stopping", args["index"])
+        stop.set()
+
+    channel = await open_channel(control, received, ended, f"gateway worker {args['index']}")
+    logs_dir = args.get("logs")
 
     def to_activator(head: RequestHead, backend: routing.Backend) -> RouteResult | Awaitable[RouteResult] | None:
         return state.to_activator(head, backend) if state is not None else None
@@ -284,19 +297,13 @@ async def run(args: Mapping[str, Any]) -> None:
         activator_tracer = provider.get_tracer(ACTIVATOR_SCOPE) if provider is not None else None
         activator = Activator(Throttler(None), reporter, admission=admission, tracer=activator_tracer, metrics=metrics)
         state.activator = activator
-    state.reply = lambda op: None if writer.is_closing() else writer.write(encode(op))
-    stop = asyncio.Event()
+    state.reply = channel.send
+    for op in ops:
+        state.apply(op)
+    ops.clear()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-
-    async def feed() -> None:
-        try:
-            while True:
-                state.apply(await read_op(reader))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            log.info("gateway worker %s: the main process is gone; stopping", args["index"])
-        stop.set()
 
     async def report() -> None:
         """Each second the instances' stats, each SERIES_PERIOD the metrics; only what changed (an
@@ -321,7 +328,6 @@ async def run(args: Mapping[str, Any]) -> None:
                     state.reply(("series", *series))
                 sent_series = series
 
-    feeding = asyncio.create_task(feed())
     try:
         async with asyncio.timeout(30):
             await state.ready.wait()  # the whole state first: nothing is answered from empty tables
@@ -337,7 +343,6 @@ async def run(args: Mapping[str, Any]) -> None:
         await stop.wait()
     finally:
         reporting.cancel()
-        feeding.cancel()
         await gateway.stop(GRACE)
         if activator is not None:
             assert activator_stats is not None
@@ -345,7 +350,7 @@ async def run(args: Mapping[str, Any]) -> None:
             await activator.throttler.close()
         if provider is not None:
             await asyncio.to_thread(provider.shutdown)
-        writer.close()
+        channel.close()
 
 
 def main(argv: list[str]) -> int:

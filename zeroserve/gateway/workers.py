@@ -62,7 +62,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.gateway import routing
@@ -88,22 +88,80 @@ def encode(op: Op) -> bytes:
     return _HEADER.pack(len(data)) + data
 
 
-async def read_op(reader: asyncio.StreamReader) -> Op:
-    """One frame (raises ``asyncio.IncompleteReadError`` at the end of the channel)."""
-    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes on the gateway worker channel")
-    op = pickle.loads(await reader.readexactly(size))
-    if not isinstance(op, tuple) or not op:
-        raise ValueError("not an operation on the gateway worker channel")
-    return op
+class Channel(asyncio.Protocol):
+    """One end of the channel: each operation is handled (``on_op``) as soon as its frame is in, in
+    the loop's I/O callback rather than by a task woken a turn later, so that a worker's poke and the
+    endpoints that answer it wait behind no other work. ``on_end`` once the channel is closed (or
+    broken: a frame that is not an operation closes it)."""
+
+    def __init__(self, on_op: Callable[[Op], None], on_end: Callable[[], None], what: str) -> None:
+        self._on_op, self._on_end, self._what = on_op, on_end, what
+        self._buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # (uvloop's are not asyncio.Transport's subclasses)
+
+    @property
+    def closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    def write(self, frames: bytes) -> None:
+        """Write encoded operations (dropped once the channel is closing)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(frames)
+
+    def send(self, op: Op) -> None:
+        self.write(encode(op))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= _HEADER.size and self.transport is not None and not self.transport.is_closing():
+            (size,) = _HEADER.unpack_from(buffer)
+            end = _HEADER.size + size
+            try:
+                if size > MAX_FRAME:
+                    raise ValueError(f"frame of {size} bytes on the gateway worker channel")
+                if len(buffer) < end:
+                    return
+                op = pickle.loads(bytes(buffer[_HEADER.size : end]))
+                if not isinstance(op, tuple) or not op:
+                    raise ValueError("not an operation on the gateway worker channel")
+            except (ValueError, pickle.UnpicklingError) as err:
+                log.error("%s: %s", self._what, err)
+                self.transport.close()
+                return
+            del buffer[:end]
+            try:
+                self._on_op(op)
+            except Exception:  # one operation failed; the channel goes on
+                log.exception("%s: %r failed", self._what, op[0])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._buffer.clear()
+        self._on_end()
+
+
+async def open_channel(
+    sock: socket.socket, on_op: Callable[[Op], None], on_end: Callable[[], None], what: str
+) -> Channel:
+    """The :class:`Channel` over ``sock`` (a connected Unix stream socket)."""
+    _, channel = await asyncio.get_running_loop().create_unix_connection(
+        lambda: Channel(on_op, on_end, what), sock=sock
+    )
+    return channel
 
 
 @dataclass
 class _Worker:
     index: int
     process: asyncio.subprocess.Process | None = None
-    writer: asyncio.StreamWriter | None = None
+    writer: Channel | None = None
     stats: dict[Address, Stat] = field(default_factory=dict)
     series: dict[tuple[str, str], list[dict[str, object]]] = field(default_factory=dict)
     gauges: dict[str, dict[Any, float]] = field(default_factory=dict)
@@ -113,8 +171,6 @@ class _Worker:
     drains: dict[int, asyncio.Future[None]] = field(default_factory=dict)
     served: dict[tuple[str, str], int] = field(default_factory=dict)
     """The generation of each route it said it serves."""
-    reading: asyncio.Task[None] | None = None
-    """The task reading its reports (held here: the loop keeps only a weak reference to a task)."""
 
 
 class Workers:
@@ -232,12 +288,12 @@ class Workers:
         each worker retired it already), as the main process's inline queue waits for its own."""
         waits = []
         for worker in self._workers:
-            if worker.writer is None or worker.writer.is_closing():
+            if worker.writer is None or worker.writer.closing:
                 continue
             self._token += 1
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             worker.drains[self._token] = future
-            worker.writer.write(encode(("drain", self._token, address)))
+            worker.writer.send(("drain", self._token, address))
             waits.append(future)
         if waits:
             await asyncio.gather(*waits)
@@ -325,10 +381,11 @@ class Workers:
         worker.started = asyncio.get_running_loop().time()
         worker.stats = {}
         worker.served = {}
-        reader, writer = await asyncio.open_unix_connection(sock=ours)
-        worker.writer = writer
-        writer.write(b"".join(encode(op) for op in self._snapshot()))
-        worker.reading = asyncio.create_task(self._read(worker, reader), name=f"gateway-worker-{worker.index}-feed")
+        channel = await open_channel(
+            ours, lambda op: self._report(worker, op), lambda: self._ended(worker), f"gateway worker {worker.index}"
+        )
+        worker.writer = channel
+        channel.write(b"".join(encode(op) for op in self._snapshot()))
         started = log.info if worker.restarts else log.debug  # up's start line counts the first ones
         started("gateway worker %d started (pid %d)", worker.index, worker.process.pid)
 
@@ -342,28 +399,24 @@ class Workers:
         ops.append(("ready",))
         return ops
 
-    async def _read(self, worker: _Worker, reader: asyncio.StreamReader) -> None:
-        """The worker's reports, until its end of the channel closes."""
-        try:
-            while True:
-                op = await read_op(reader)
-                if op[0] == "stats":
-                    worker.stats = op[1]
-                elif op[0] == "stat_messages":
-                    if self.on_stat_messages is not None:
-                        self.on_stat_messages(op[1])
-                elif op[0] == "drained":
-                    future = worker.drains.pop(op[1], None)
-                    if future is not None and not future.done():
-                        future.set_result(None)
-                elif op[0] == "series":
-                    worker.series, worker.gauges = op[1], op[2]
-                elif op[0] == "served":
-                    self._served(worker, op[1], op[2], op[3])
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        except (ValueError, pickle.UnpicklingError) as err:
-            log.error("gateway worker %d: %s", worker.index, err)
+    def _report(self, worker: _Worker, op: Op) -> None:
+        """One of the worker's reports."""
+        if op[0] == "stats":
+            worker.stats = op[1]
+        elif op[0] == "stat_messages":
+            if self.on_stat_messages is not None:
+                self.on_stat_messages(op[1])
+        elif op[0] == "drained":
+            future = worker.drains.pop(op[1], None)
+            if future is not None and not future.done():
+                future.set_result(None)
+        elif op[0] == "series":
+            worker.series, worker.gauges = op[1], op[2]
+        elif op[0] == "served":
+            self._served(worker, op[1], op[2], op[3])
+
+    def _ended(self, worker: _Worker) -> None:
+        """Its end of the channel closed."""
         worker.stats = {}
         worker.gauges = {}
         for future in worker.drains.values():  # a worker gone has no request left anywhere
@@ -405,7 +458,7 @@ class Workers:
             return
         frame = encode(op)
         for worker in self._workers:
-            if worker.writer is not None and not worker.writer.is_closing():
+            if worker.writer is not None and not worker.writer.closing:
                 worker.writer.write(frame)
 
 
@@ -423,4 +476,4 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-__all__ = ["Workers", "cores", "encode", "read_op"]
+__all__ = ["Channel", "Workers", "cores", "encode", "open_channel"]
