@@ -1196,6 +1196,7 @@ class _Deployment:
         except Exception:
             return
         self._spare_spec = (self.workload, self._forked(spec, spare))
+        spare.prepare_env(spec.env)
 
     def _forked(self, spec: InstanceSpec, spare: zygote.Spare | None = None) -> InstanceSpec:
         """``spec`` forked from the generation's zygote (made now if there is none: it starts on the

@@ -142,6 +142,16 @@ class Spare:
         self.generation = 0
         self.start_ticks = 0
         """When it started (``/proc/PID/stat``), read once it is forked (the runtime's)."""
+        self._env: dict[str, str] | None = None
+
+    def prepare_env(self, env: Mapping[str, str]) -> None:
+        """Send it its instance's environment ahead (it takes it while it waits): :meth:`start` with the
+        same one then sends only the log pipe."""
+        self._env = dict(env)
+        try:
+            self._own.send(json.dumps({"env": self._env}).encode())
+        except OSError:  # dead: the scale-up finds it so (alive) and forks
+            self._env = None
 
     def alive(self) -> bool:
         """Still waiting: nothing came on its socket (``exit CODE`` when it died, EOF with the zygote)."""
@@ -156,8 +166,9 @@ class Spare:
     def start(self, env: Mapping[str, str], log_fd: int) -> ForkedChild:
         """Send it its instance (its environment, its output to ``log_fd``) and return the instance at
         once: it listens already, and serves what waits in its backlog once it has them."""
+        request = b"{}" if self._env is not None and self._env == env else json.dumps({"env": dict(env)}).encode()
         try:
-            socket.send_fds(self._own, [json.dumps({"env": dict(env)}).encode()], [log_fd])
+            socket.send_fds(self._own, [request], [log_fd])
         except BaseException:
             self.discard()
             raise

@@ -20,10 +20,10 @@ pid with ``SCM_CREDENTIALS`` (the kernel translates it into up's PID namespace),
 the instance's ``host:port`` (from the fork request: ``{"id", "host", "port"}``), says ``listening``
 (or ``error TEXT``) and waits for its instance (up moves it into the instance's cgroup meanwhile, and
 may keep it waiting as the revision's *spare*, forked ahead of the next scale-up): JSON ``{"env"}``
-with the instance's log pipe. Then it takes the log pipe as stdout and stderr and the instance's
-environment (``os.environ`` replaced) and serves, saying nothing more: up counted it ready when it
-sent the instance (the port listens: connections wait in its backlog until it accepts). SIGTERM:
-stop accepting, let requests in flight finish, exit 0.
+(the instance's environment: ``os.environ`` replaced), ahead or with the instance's log pipe (``{}``
+when the environment came ahead). Then it takes the log pipe as stdout and stderr and serves, saying
+nothing more: up counted it ready when it sent the instance (the port listens: connections wait in
+its backlog until it accepts). SIGTERM: stop accepting, let requests in flight finish, exit 0.
 """
 
 from __future__ import annotations
@@ -355,15 +355,19 @@ def child(app: Any, kind: str, own: socket.socket, zygote: int, host: str, port:
         if kind == "wsgi":
             rehearse(server)
             server.prestart()
-        message, fds, _, _ = socket.recv_fds(own, 1 << 20, 1)  # blocks while this child is a spare
-        if not message or len(fds) != 1:
-            os._exit(1)
-        request = json.loads(message)
+        while True:  # blocks while this child is a spare: its environment (ahead), then its log pipe
+            message, fds, _, _ = socket.recv_fds(own, 1 << 20, 1)
+            if not message:
+                os._exit(1)
+            request = json.loads(message)
+            if "env" in request:
+                os.environ.clear()
+                os.environ.update(request["env"])
+            if fds:
+                break
         os.dup2(fds[0], 1)
         os.dup2(fds[0], 2)
         os.close(fds[0])
-        os.environ.clear()
-        os.environ.update(request["env"])
         own.close()
         if kind == "asgi":
             uvicorn: Any = importlib.import_module("uvicorn")
