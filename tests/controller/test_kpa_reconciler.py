@@ -244,6 +244,31 @@ async def test_the_kpa_applies_its_scale_to_the_runtime_and_the_revision_keeps_i
     assert env.runtime.replicas[WKEY] == 3
 
 
+async def test_a_wish_above_zero_is_applied_at_once_within_the_last_reconciles_bounds(bench: Bench) -> None:
+    """``scale_now`` (the multiscaler's ``on_change``): the scale a PA's reconcile would apply for a wish
+    above zero, applied before that reconcile runs; nothing before a first reconcile, for a wish of
+    zero or none, or while a reconcile is under way (until it scales)."""
+    env, deciders = bench.env, bench.deciders
+    await stamp(env, {"autoscaling.knative.dev/max-scale": "2"})
+    deciders.decide(5, ebc=0)
+    bench.kpa.scale_now(env.deps, DKEY)
+    assert WKEY not in env.runtime.replicas  # not reconciled yet: no bounds known
+    await bench.all()
+    assert env.runtime.replicas[WKEY] == 2  # the reconcile's own scale: 5 within max-scale 2
+    env.runtime.scale(WKEY, 0)
+    deciders.decide(0, ebc=0)
+    bench.kpa.scale_now(env.deps, DKEY)
+    assert env.runtime.replicas[WKEY] == 0  # zero is the reconcile's to gate (grace, retention)
+    deciders.decide(1, ebc=0)
+    bench.kpa.scale_now(env.deps, DKEY)
+    assert env.runtime.replicas[WKEY] == 1  # no reconcile in between
+    deciders.decide(7, ebc=0)
+    bench.kpa.scale_now(env.deps, DKEY)
+    assert env.runtime.replicas[WKEY] == 2
+    await bench.kpa.reconcile(env.deps, PA)  # agrees
+    assert env.runtime.replicas[WKEY] == 2 and (await bench.pa())["status"]["appliedScale"] == 2
+
+
 async def test_initial_scale_zero(bench: Bench) -> None:
     env = bench.env
     env.config = env.config.__class__(

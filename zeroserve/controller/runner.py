@@ -375,7 +375,10 @@ class Controller:
     # --- events -> keys ---------------------------------------------------------------------
 
     def on_decider_change(self, key: DeciderKey) -> None:
-        """The multiscaler's ``on_change``: a revision's decision changed; reconcile its PA."""
+        """The multiscaler's ``on_change``: a revision's decision changed; reconcile its PA (a wish
+        above zero is applied at once: :meth:`KPAReconciler.scale_now`)."""
+        if self._kpa is not None:
+            self._kpa.scale_now(self.deps, key)
         if self.queue is not None:
             self.queue.add(Key(PODAUTOSCALER.kind, key.namespace, key.revision))
 

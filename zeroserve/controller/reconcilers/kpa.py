@@ -216,15 +216,22 @@ def handle_scale_to_zero(
     return ScaleOutcome(desired, False, left, reason="grace period pending")
 
 
-def compute_scale(pa: PodAutoscaler, sks: ServerlessService, desired: int, cfg: Config, now: datetime) -> ScaleOutcome:
-    """Knative ``scaler.scale``: bounds, initial scale until initialized, then scale-to-zero gating."""
-    if desired < 0 and not pa.status.is_activating():
-        return ScaleOutcome(desired, False)
+def wish_bounds(pa: PodAutoscaler, cfg: Config) -> tuple[int, int, str]:
+    """The bounds ``scaler.scale`` holds a wish within: min (the initial scale until the scale target is
+    initialized), max (0: none), and which the lower one is."""
     lo, hi = scale_bounds(pa, cfg)
     initial = initial_scale(pa, cfg)
-    bound = "min-scale"
     if initial > 1 and not pa.status.is_scale_target_initialized() and not is_unreachable(pa):
-        lo, bound = max(lo, initial), "initial-scale" if initial > lo else bound
+        return max(lo, initial), hi, "initial-scale" if initial > lo else "min-scale"
+    return lo, hi, "min-scale"
+
+
+def compute_scale(pa: PodAutoscaler, sks: ServerlessService, desired: int, cfg: Config, now: datetime) -> ScaleOutcome:
+    """Knative ``scaler.scale``: bounds, initial scale until initialized, then scale-to-zero gating (a
+    wish above zero is applied within the bounds at once: :meth:`KPAReconciler.scale_now`)."""
+    if desired < 0 and not pa.status.is_activating():
+        return ScaleOutcome(desired, False)
+    lo, hi, bound = wish_bounds(pa, cfg)
     bounded = apply_bounds(lo, hi, desired)
     outcome = handle_scale_to_zero(pa, sks, bounded, cfg, now)
     if bounded != desired and not outcome.reason:
@@ -405,8 +412,23 @@ class KPAReconciler:
         """``metrics``: Knative's ``kn.revision.pods.*`` gauges, recorded at each reconcile (:func:`record_pods`)."""
         self.deciders = deciders
         self.metrics = metrics
+        self._bounds: dict[DeciderKey, tuple[int, int, WorkloadKey]] = {}
+        """Per PA, the bounds of its last reconcile that got as far as scaling (:meth:`scale_now`)."""
+
+    def scale_now(self, deps: Deps, key: DeciderKey) -> None:
+        """A new wish above zero (the multiscaler's ``on_change``) applied to the runtime at once, as the
+        PA's reconcile, enqueued with it, will apply it: within the bounds its last reconcile computed
+        (:func:`compute_scale` applies any wish above zero, within them; a PA that changed since is
+        reconciled with the new wish and applies its own bounds). A scale from zero does not wait for
+        the reconcile's reads, nor behind other reconciles."""
+        bounds, decision = self._bounds.get(key), self.deciders.get(key)
+        if bounds is None or decision is None or decision.desired_scale <= 0:
+            return
+        lo, hi, workload = bounds
+        deps.runtime.scale(workload, apply_bounds(lo, hi, decision.desired_scale))
 
     async def reconcile(self, deps: Deps, key: Key) -> Requeue:
+        self._bounds.pop(DeciderKey(key.namespace, key.name), None)  # until this one gets as far as scaling
         loaded = await load_pa(deps, key, self.deciders)
         if loaded is None:
             return None
@@ -442,6 +464,7 @@ class KPAReconciler:
         desired = SCALE_UNKNOWN if decision is None else decision.desired_scale
         ebc = initial_excess_burst_capacity(spec) if decision is None else decision.excess_burst_capacity
         outcome = compute_scale(pa, sks, desired, cfg, deps.now())
+        self._bounds[dkey] = (*wish_bounds(pa, cfg)[:2], _workload_key(pa))
         if outcome.apply:  # to the runtime now, as Knative's scaler patches the Deployment's scale
             pa.status.applied_scale = outcome.want
             apply_scale(deps, pa, outcome.want)
