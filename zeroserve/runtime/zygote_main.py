@@ -9,7 +9,9 @@ files). ``FD`` is a SOCK_SEQPACKET socket to up. The zygote:
   a WSGI one is served by the small HTTP/1.1 server below (keep-alive, Content-Length and chunked
   bodies, a thread per connection - threads start in the child only). It refuses to go on if the
   import started a thread (a fork copies only the forking thread: locks held by another would stay
-  locked in every child). Then it sends ``ready wsgi`` (or ``ready asgi``), else ``error TEXT``;
+  locked in every child). It freezes what the import made (``gc.freeze``: a child's collections
+  never walk it, so they copy none of its pages), then sends ``ready wsgi`` (or ``ready asgi``),
+  else ``error TEXT``;
 * on each request from up (JSON ``{"id", "host", "port"}`` with one fd: a socket of the child's
   own) forks a child, then reports ``exit CODE`` on the child's socket when it reaps it (CODE
   negative: killed by that signal);
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import inspect
 import io
@@ -399,6 +402,8 @@ def main() -> None:
         sys.stderr.flush()
         control.send(f"error {type(err).__name__}: {err}".encode()[:4000])
         sys.exit(1)
+    gc.collect()
+    gc.freeze()  # what the import made: never walked by a child's collections (each walk would copy its pages)
     control.send(f"ready {kind}".encode())
     me = os.getpid()
     children: dict[int, tuple[int, socket.socket]] = {}
@@ -411,6 +416,7 @@ def main() -> None:
                     sys.exit(0)
                 own = socket.socket(fileno=fds[0])
                 request = json.loads(message)
+                gc.freeze()
                 pid = os.fork()
                 if pid == 0:
                     control.close()
