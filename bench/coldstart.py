@@ -9,11 +9,11 @@ Zygote mode (``--zygote``, issue 19): ``n`` Services of examples/hello-wsgi with
 ``zeroserve.dev/python-app: app:application`` (each revision's instances fork from its zygote, which
 stays at zero replicas) and ``n`` Services of examples/hello (the normal spawn), all scaled to zero;
 then, interleaved, a cold start of a plain one and of a zygote one, both through the gateway. A
-zygote revision at zero keeps a *spare* (a child forked ahead, already in its instance's cgroup), so
-its cold start is: the activator's poke, the autoscaler's decision, the KPA reconciler applying the
-scale to the runtime, the spare handed its instance (env, port, log) and bound, ready (its bind proves
-the default TCP readiness), the activator's forward (docs/zygote.md: the numbers and where the time
-goes). A/B: ``git worktree add /tmp/zy_before COMMIT`` and run this file from each tree with
+zygote revision at zero keeps a *spare* (a child forked ahead, already in its instance's cgroup,
+listening on its instance's port, with its environment), so its cold start is: the activator's poke,
+the autoscaler's decision, the scale applied to the runtime at once (``KPAReconciler.scale_now``), the
+spare handed its log pipe and ready in the same call (its port listens: the default TCP readiness),
+the activator's forward (docs/zygote.md: the numbers and where the time goes). A/B: ``git worktree add /tmp/zy_before COMMIT`` and run this file from each tree with
 ``PYTHONPATH`` set to it, alternating runs.
 
 Starts a real ``zeroserve up`` (temp data dir, ephemeral ports, a 6 s stable window and a 1 s
