@@ -11,7 +11,7 @@ from zeroserve.api import jsoncodec
 from zeroserve.api.kinds import REVISION
 from zeroserve.clock import FakeClock
 from zeroserve.store import rows as store_rows
-from zeroserve.store.rows import REPICK_MIN, LabelIndex, Packer, index_move, indexed
+from zeroserve.store.rows import REPICK_MIN, LabelIndex, Packer, Recent, index_move, indexed
 from zeroserve.store.sqlite import SqliteStore
 
 CFG = "serving.knative.dev/configuration"
@@ -120,9 +120,19 @@ async def test_the_store_reads_back_what_it_wrote_exactly_and_so_does_a_reopened
         await reopened.close()
 
 
-def test_libz_through_ctypes_and_the_zlib_module_read_each_other() -> None:
+def test_libz_through_ctypes_deflates_as_the_zlib_module_does() -> None:
     body, zdict = revision("svc-00001-00001"), revision("svc-00000-00001")
     ctypes_z, module_z = store_rows._libz(), store_rows._ZlibModule()
     assert isinstance(ctypes_z, store_rows._LibZ), "libz.so.1 loads here"
-    for a, b in ((ctypes_z, module_z), (module_z, ctypes_z)):
-        assert b.inflate(a.deflate(body, zdict), zdict, len(body)) == body
+    assert ctypes_z.deflate(body, zdict) == module_z.deflate(body, zdict)
+    assert store_rows._inflate(ctypes_z.deflate(body, zdict), zdict, len(body)) == body
+
+
+def test_the_rows_made_last_keep_their_json_and_older_ones_inflate_it() -> None:
+    recent = Recent(2)
+    packer = Packer(recent)
+    bodies = [revision(f"svc-{i:05d}-00001") for i in range(3)]
+    made = [packer.row({}, b) for b in bodies]
+    assert [row.raw for row in made] == [None, bodies[1], bodies[2]]
+    assert [row.body() for row in made] == bodies
+    assert Packer().row({}, bodies[0]).raw is None, "a packer without a Recent keeps none"

@@ -6,12 +6,19 @@ kept as raw deflate against a dictionary, the body of an earlier row of its reso
 where the JSON is ~2,500; inflating it costs less than decoding it). A resource's first row is its
 dictionary; a row that shrinks to more than an eighth of itself (the dictionary is unlike it) becomes
 the dictionary of the rows written after it. Each row holds the dictionary it was deflated with, so a
-new one changes nothing for the rows before it.
+new one changes nothing for the rows before it. The :data:`RECENT_ROWS` rows made last keep their
+JSON as well (:class:`Recent`): most reads are of what was just written.
 
 Labels are kept beside the body (list selections match them), with their keys and values interned:
 a Service's name and UIDs label several of its objects. :data:`LabelIndex` maps a label to the one
 row that carries it, or to a set of them once there are more (most labels of the indexed keys name
 one object of a resource: a set for each would cost ~200 bytes).
+
+The SQLite thread deflates through ctypes, holding the GIL: the :mod:`zlib` module lets it go around
+every call, and taking it back waits for the loop's switch interval (5 ms) whenever the loop is busy,
+for every row of every write (1,000 Services took 30 % more CPU to settle). Where libz cannot be
+loaded, the :mod:`zlib` module does it. Reads inflate with the :mod:`zlib` module (on the loop, which
+gets the GIL back at once while the SQLite thread waits on SQLite; ctypes' own objects cost more).
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ from __future__ import annotations
 import ctypes
 import sys
 import zlib
+from collections import deque
 from collections.abc import Mapping
-from typing import Final, NamedTuple
+from typing import Final
 
+RECENT_ROWS: Final = 256
+"""The rows a store's :class:`Recent` keeps whole (~2.5 KB each: bounded, whatever the Services)."""
 WBITS: Final = -13
 """Raw deflate (no header) with an 8 KiB window: the dictionary and the row fit in it."""
 MEM_LEVEL: Final = 6
@@ -38,24 +48,49 @@ LabelIndex = dict[tuple[str, str], "Key | set[Key]"]
 """(label key, value) -> the row that carries it, or the set of them when more than one does."""
 
 
-class Row(NamedTuple):
+class Row:
     """A stored object's JSON, deflated against ``zdict`` (its length, then the deflated bytes), and
-    its labels."""
+    its labels; while it is one of the rows made last (:class:`Recent`), the JSON itself too."""
 
-    labels: Mapping[str, str]
-    data: bytes
-    zdict: bytes
+    __slots__ = ("data", "labels", "raw", "zdict")
+
+    def __init__(self, labels: Mapping[str, str], data: bytes, zdict: bytes, raw: bytes | None = None) -> None:
+        self.labels = labels
+        self.data = data
+        self.zdict = zdict
+        self.raw = raw
 
     def body(self) -> bytes:
         """The JSON, as it was given to :meth:`Packer.row`."""
+        raw = self.raw  # one read: the SQLite thread may drop it meanwhile
+        if raw is not None:
+            return raw
         return _inflate(self.data[4:], self.zdict, int.from_bytes(self.data[:4], "little"))
+
+
+class Recent:
+    """The ``size`` rows made last keep their JSON (a reconcile reads back what it just wrote, and
+    the objects of one Service are read together): reads of them inflate nothing. SQLite thread."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._rows: deque[Row] = deque()
+
+    def add(self, row: Row) -> None:
+        if self._size <= 0:
+            row.raw = None
+            return
+        self._rows.append(row)
+        if len(self._rows) > self._size:
+            self._rows.popleft().raw = None
 
 
 class Packer:
     """Makes the rows of one resource (on the SQLite thread only): holds its current dictionary."""
 
-    def __init__(self) -> None:
+    def __init__(self, recent: Recent | None = None) -> None:
         self.zdict = b""
+        self._recent = recent or Recent(0)
 
     def row(self, labels: Mapping[str, str], body: bytes) -> Row:
         if not self.zdict:
@@ -64,7 +99,9 @@ class Packer:
         if len(body) >= REPICK_MIN and len(data) * REPICK_RATIO > len(body) and self.zdict is not body:
             self.zdict = body
             data = _deflate(body, body)
-        return Row(interned(labels), data, self.zdict)
+        row = Row(interned(labels), data, self.zdict, body)
+        self._recent.add(row)
+        return row
 
 
 def _deflate(body: bytes, zdict: bytes) -> bytes:
@@ -72,7 +109,10 @@ def _deflate(body: bytes, zdict: bytes) -> bytes:
 
 
 def _inflate(data: bytes, zdict: bytes, size: int) -> bytes:
-    return _LIBZ.inflate(data, zdict, size)
+    inflated = zlib.decompressobj(WBITS, zdict=zdict).decompress(data)
+    if len(inflated) != size:
+        raise ValueError("a stored row does not inflate to its length")
+    return inflated
 
 
 class _ZStream(ctypes.Structure):
@@ -100,20 +140,16 @@ Z_DEFAULT_STRATEGY: Final = 0
 
 
 class _LibZ:
-    """Raw deflate with a dictionary, one call at a time, through libz with the GIL held."""
+    """Raw deflate with a dictionary, through libz with the GIL held."""
 
     def __init__(self, lib: ctypes.PyDLL) -> None:
         stream = ctypes.POINTER(_ZStream)
         lib.zlibVersion.restype = ctypes.c_char_p
         self._version = lib.zlibVersion()
         lib.deflateInit2_.argtypes = [stream, *[ctypes.c_int] * 5, ctypes.c_char_p, ctypes.c_int]
-        lib.inflateInit2_.argtypes = [stream, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        for name in ("deflateSetDictionary", "inflateSetDictionary"):
-            getattr(lib, name).argtypes = [stream, ctypes.c_char_p, ctypes.c_uint]
-        for name in ("deflate", "inflate"):
-            getattr(lib, name).argtypes = [stream, ctypes.c_int]
-        for name in ("deflateEnd", "inflateEnd"):
-            getattr(lib, name).argtypes = [stream]
+        lib.deflateSetDictionary.argtypes = [stream, ctypes.c_char_p, ctypes.c_uint]
+        lib.deflate.argtypes = [stream, ctypes.c_int]
+        lib.deflateEnd.argtypes = [stream]
         lib.deflateBound.argtypes = [stream, ctypes.c_ulong]
         lib.deflateBound.restype = ctypes.c_ulong
         self._lib = lib
@@ -135,21 +171,6 @@ class _LibZ:
         finally:
             lib.deflateEnd(z)
 
-    def inflate(self, data: bytes, zdict: bytes, size: int) -> bytes:
-        lib, z = self._lib, _ZStream()
-        if lib.inflateInit2_(z, WBITS, self._version, ctypes.sizeof(z)) != 0:
-            raise MemoryError("inflateInit2")
-        try:
-            lib.inflateSetDictionary(z, zdict, len(zdict))
-            out = ctypes.create_string_buffer(size)
-            z.next_in, z.avail_in = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data)
-            z.next_out, z.avail_out = ctypes.addressof(out), size
-            if lib.inflate(z, Z_FINISH) != Z_STREAM_END or z.total_out != size:
-                raise ValueError("a stored row does not inflate to its length")
-            return out.raw
-        finally:
-            lib.inflateEnd(z)
-
 
 class _ZlibModule:
     """The same with the :mod:`zlib` module (which lets the GIL go around each call)."""
@@ -157,9 +178,6 @@ class _ZlibModule:
     def deflate(self, body: bytes, zdict: bytes) -> bytes:
         packer = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL, zdict=zdict)
         return packer.compress(body) + packer.flush()
-
-    def inflate(self, data: bytes, zdict: bytes, size: int) -> bytes:
-        return zlib.decompressobj(WBITS, zdict=zdict).decompress(data)
 
 
 def _libz() -> _LibZ | _ZlibModule:

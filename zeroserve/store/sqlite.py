@@ -69,7 +69,7 @@ from zeroserve.store.base import (
     WatchEvent,
 )
 from zeroserve.store.encryption import KEY_FILE, Keyring
-from zeroserve.store.rows import LabelIndex, Packer, Row, index_move, indexed
+from zeroserve.store.rows import RECENT_ROWS, LabelIndex, Packer, Recent, Row, index_move, indexed
 from zeroserve.store.watch import Broadcaster, Change
 
 T = TypeVar("T")
@@ -182,6 +182,7 @@ class SqliteStore:
         operations and copies, atomic under the GIL)."""
         self._packers: dict[str, Packer] = {}
         """Per resource, what deflates its rows (SQLite thread)."""
+        self._recent = Recent(RECENT_ROWS)
         self._labels: dict[str, LabelIndex] = {}
         """Per resource in ``_cache``, its rows by label (kept with them), so that a list by label
         (a Configuration's revisions, a Route's services) reads only the rows it selects."""
@@ -380,7 +381,7 @@ class SqliteStore:
     def _packer(self, key: str) -> Packer:
         packer = self._packers.get(key)
         if packer is None:
-            packer = self._packers[key] = Packer()
+            packer = self._packers[key] = Packer(self._recent)
         return packer
 
     def _get_sync(self, kind: Kind, ns: str, name: str) -> Obj:
