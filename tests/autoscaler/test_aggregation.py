@@ -386,3 +386,20 @@ def test_max_window_index_uses_whole_granularity() -> None:
 def test_invalid_sizes(window: float, granularity: float) -> None:
     with pytest.raises(ValueError):
         TimedBuckets(window, granularity)
+
+
+def test_buckets_are_made_at_the_first_write_only() -> None:
+    """An idle revision's windows hold no buckets; written, resized before or after, they average
+    as ever."""
+    for cls in (TimedBuckets, WeightedBuckets):
+        idle = cls(60.0)
+        assert idle._buckets == [] and len(idle) == 60
+        assert idle.window_average(100.0) == 0.0 and idle.buckets(100.0) == []
+        idle.resize_window(30.0)
+        assert idle._buckets == [] and len(idle) == 30
+        idle.record(100.0, 4.0)
+        assert len(idle._buckets) == 30
+        fresh = cls(30.0)
+        fresh.record(100.0, 4.0)
+        assert idle.window_average(101.0) == fresh.window_average(101.0)
+        assert idle.buckets(101.0) == fresh.buckets(101.0)

@@ -3,6 +3,7 @@ collector in a running Controller against a real SQLite store."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -73,6 +74,18 @@ def test_a_re_created_name_is_a_new_object() -> None:
     assert graph.observe(k("a"), obj("a", "ua-2")) == [k("b")], "the old owner is gone"
     assert graph.forget(k("a"), obj("a", "ua-1")) == [], "a stale delete of the old uid"
     assert graph.keys["ua-2"] == k("a")
+
+
+def test_an_object_listing_an_owner_twice_depends_on_it_once_and_keys_share_their_strings() -> None:
+    graph = OwnerGraph()
+    graph.observe(k("a"), obj("a", "ua"))
+    uid = "".join(["u", "a"])  # made at run time: not the interned constant
+    graph.observe(k("b"), obj("b", "ub", uid, uid))
+    assert graph.owners[k("b")] == ("ua",) and graph.owners[k("b")][0] is sys.intern("ua")
+    assert graph.dependents_of("ua") == [k("b")]
+    name = "".join(["svc-", "1"])
+    assert gc_key("Route", "ns", name).name is sys.intern("svc-1")
+    assert graph.forget(k("a"), obj("a", "ua")) == [k("b")]
 
 
 def test_foreground_deletion_queues_the_dependents_and_their_end_the_owner() -> None:

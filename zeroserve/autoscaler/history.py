@@ -104,7 +104,8 @@ class _Run:
 @dataclass
 class _Series:
     points: deque[Point | _Run]
-    cold_starts: deque[ColdStart]
+    cold_starts: deque[ColdStart] | None = None
+    """Made at the first cold start that ends (most revisions never have one: an empty deque is ~600 bytes)."""
     ready: int | None = None
     """The runtime's last count of ready instances (None: never told)."""
     starting: ColdStart | None = None
@@ -125,7 +126,7 @@ class History:
     def _get(self, key: DeciderKey) -> _Series:
         series = self._series.get(key)
         if series is None:
-            series = self._series[key] = _Series(deque(maxlen=self.max_points), deque(maxlen=self.max_cold_starts))
+            series = self._series[key] = _Series(deque(maxlen=self.max_points))
         return series
 
     def record(self, key: DeciderKey, point: Point, metric: str = "") -> None:
@@ -178,6 +179,8 @@ class History:
 
     def _started(self, series: _Series, now: float) -> None:
         assert series.starting is not None
+        if series.cold_starts is None:
+            series.cold_starts = deque(maxlen=self.max_cold_starts)
         series.cold_starts.append(ColdStart(series.starting.start, now))
         series.starting = None
 
@@ -220,7 +223,7 @@ class History:
         series = self._series.get(key)
         if series is None:
             return []
-        return list(series.cold_starts) + ([series.starting] if series.starting is not None else [])
+        return list(series.cold_starts or ()) + ([series.starting] if series.starting is not None else [])
 
     def document(self, key: DeciderKey, now: float, since: float | None = None) -> dict[str, object] | None:
         """The ``revisions/{name}/timeseries`` document (columns of equal length), None if unknown."""

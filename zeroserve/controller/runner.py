@@ -85,7 +85,7 @@ from zeroserve.controller.reconcilers import (
 )
 from zeroserve.controller.reconcilers.apiserversource import AGENT as APISERVERSOURCE_AGENT
 from zeroserve.controller.reconcilers.apiserversource import ApiServerSourceReconciler
-from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
+from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, interned
 from zeroserve.controller.reconcilers.broker import BrokerIngress, BrokerReconciler
 from zeroserve.controller.reconcilers.channel import (
     CHANNEL_AGENT,
@@ -185,8 +185,10 @@ async def _not_autoscaled(deps: Deps, key: Key) -> Requeue:
 
 
 def key_of(kind: str, obj: Obj) -> Key:
+    """The work-queue key of ``obj``: its namespace and name interned (the runner keeps a key for
+    every object it knows, and the store its row under the same strings)."""
     meta = obj.get("metadata", {})
-    return Key(kind, meta.get("namespace", ""), meta.get("name", ""))
+    return Key(kind, interned(meta.get("namespace", "")), interned(meta.get("name", "")))
 
 
 class RouteIndex:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +36,12 @@ class Key:
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+def interned(value: str) -> str:
+    """``value`` interned (one string for a name or uid that many keys and indexes hold), anything
+    not a string as it is."""
+    return sys.intern(value) if type(value) is str else value
 
 
 @dataclass

@@ -27,13 +27,14 @@ API does not serve are never judged gone.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import KINDS, Kind, by_kind
-from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, get_or_none
+from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, get_or_none, interned
 from zeroserve.store.base import FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Preconditions, Propagation, Store
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ KIND_NAMES: dict[str, Kind] = {k.kind: k for k in KINDS}
 
 
 def gc_key(kind: str, namespace: str, name: str) -> Key:
-    return Key(PREFIX + kind, namespace, name)
+    """The collector's key of an object; its strings interned (the graph holds one for every object)."""
+    return Key(sys.intern(PREFIX + kind), interned(namespace), interned(name))
 
 
 def _refs(obj: Obj) -> list[dict[str, Any]]:
@@ -65,20 +67,21 @@ class OwnerGraph:
     keys: dict[str, Key] = field(default_factory=dict)
     """uid -> the collector key of the live object with that uid."""
     uids: dict[Key, str] = field(default_factory=dict)
-    owners: dict[Key, frozenset[str]] = field(default_factory=dict)
+    owners: dict[Key, tuple[str, ...]] = field(default_factory=dict)
+    """The uids of each object's owners (a tuple: most have one, and a frozenset of one is ~200 bytes)."""
     dependents: dict[str, set[Key]] = field(default_factory=dict)
     foreground: set[str] = field(default_factory=set)
     """uids of owners waiting, in foreground deletion, for their dependents."""
 
     def observe(self, key: Key, obj: Obj) -> list[Key]:
         """An object was added or changed: the keys the collector should look at now."""
-        uid = obj.get("metadata", {}).get("uid") or ""
+        uid = interned(obj.get("metadata", {}).get("uid") or "")
         old = self.uids.get(key)
         todo: list[Key] = []
         if old is not None and old != uid:  # re-created under the same name
             todo += self._drop(key, old)
         self.uids[key], self.keys[uid] = uid, key
-        owners = frozenset(r["uid"] for r in _refs(obj))
+        owners = tuple(dict.fromkeys(interned(r["uid"]) for r in _refs(obj)))
         self._link(key, owners)
         if _deleting(obj, FOREGROUND_FINALIZER):
             self.foreground.add(uid)
@@ -107,14 +110,14 @@ class OwnerGraph:
 
     def _drop(self, key: Key, uid: str) -> list[Key]:
         waiting = [self.keys[o] for o in self.owners.get(key, ()) if o in self.foreground and o in self.keys]
-        self._link(key, frozenset())
+        self._link(key, ())
         del self.uids[key]
         self.keys.pop(uid, None)
         self.foreground.discard(uid)
         return sorted(self.dependents.get(uid, ())) + waiting
 
-    def _link(self, key: Key, owners: frozenset[str]) -> None:
-        for gone in self.owners.get(key, frozenset()) - owners:
+    def _link(self, key: Key, owners: tuple[str, ...]) -> None:
+        for gone in set(self.owners.get(key, ())).difference(owners):
             deps = self.dependents.get(gone)
             if deps is not None:
                 deps.discard(key)
