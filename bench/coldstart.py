@@ -13,8 +13,9 @@ zygote revision at zero keeps a *spare* (a child forked ahead, already in its in
 listening on its instance's port, with its environment), so its cold start is: the activator's poke,
 the autoscaler's decision, the scale applied to the runtime at once (``KPAReconciler.scale_now``), the
 spare handed its log pipe and ready in the same call (its port listens: the default TCP readiness),
-the activator's forward (docs/zygote.md: the numbers and where the time goes). A/B: ``git worktree add /tmp/zy_before COMMIT`` and run this file from each tree with
-``PYTHONPATH`` set to it, alternating runs.
+the activator's forward (docs/zygote.md: the numbers and where the time goes). A/B: ``git worktree
+add /tmp/zy_before COMMIT`` and run this file from each tree with ``PYTHONPATH`` set to it,
+alternating runs.
 
 Starts a real ``zeroserve up`` (temp data dir, ephemeral ports, a 6 s stable window and a 1 s
 scale-to-zero grace period), creates ``n`` hello Services, waits until every one has scaled to zero
