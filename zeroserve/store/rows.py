@@ -181,10 +181,17 @@ class _ZlibModule:
 
 
 def _libz() -> _LibZ | _ZlibModule:
+    """libz through ctypes if it loads and deflates a probe exactly as the :mod:`zlib` module does
+    (a ``z_stream`` laid out otherwise, another libz: the module, never a failing write)."""
+    fallback = _ZlibModule()
     try:
-        return _LibZ(ctypes.PyDLL("libz.so.1"))
-    except (OSError, AttributeError):
-        return _ZlibModule()
+        lib = _LibZ(ctypes.PyDLL("libz.so.1"))
+        probe, zdict = b'{"metadata": {"name": "probe"}}' * 4, b'{"metadata": {"name": "zdict"}}'
+        if lib.deflate(probe, zdict) != fallback.deflate(probe, zdict):
+            return fallback
+    except (OSError, AttributeError, MemoryError, ValueError):
+        return fallback
+    return lib
 
 
 _LIBZ: Final = _libz()
