@@ -137,11 +137,14 @@ def test_proxy_serve_switches_under_steady_load_fail_nothing(up: Up) -> None:
         for tbc in ("-1", "0", "-1", "0"):
             up.write_config(f"config-autoscaler:\n  target-burst-capacity: '{tbc}'\n")
             want = "Proxy" if tbc == "-1" else "Serve"
-            deadline = time.monotonic() + 30
-            # The CLI runs in a thread: the load generator on this loop must not stall meanwhile.
-            while (mode := await asyncio.to_thread(sks_mode, up, "sleep-00001")) != want:
-                assert time.monotonic() < deadline, f"SKS still in {mode} mode, want {want}"
-                await asyncio.sleep(0.1)  # wait-ok: polling with a deadline while the load runs
+            mode = ""
+            try:
+                async with asyncio.timeout(30):
+                    # The CLI runs in a thread: the load generator on this loop must not stall meanwhile.
+                    while (mode := await asyncio.to_thread(sks_mode, up, "sleep-00001")) != want:
+                        await asyncio.sleep(0.1)  # wait-ok: polling with a deadline while the load runs
+            except TimeoutError:
+                raise AssertionError(f"SKS still in {mode} mode after 30 s, want {want}") from None
         await asyncio.sleep(1.0)  # wait-ok: a second of steady load after the last switch
         switched.set()
         return await load
