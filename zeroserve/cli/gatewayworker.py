@@ -31,7 +31,7 @@ from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.cli import heap
 from zeroserve.gateway import routing
 from zeroserve.gateway.server import Gateway
-from zeroserve.gateway.workers import SERIES_PERIOD, Address, Op, open_channel
+from zeroserve.gateway.workers import SERIES_PERIOD, Address, Channel, Op
 from zeroserve.net.proxy import RequestHead, RouteResult, install_uvloop
 from zeroserve.observability.metrics import (
     ActivatorMetrics,
@@ -266,22 +266,8 @@ async def run(args: Mapping[str, Any]) -> None:
             admission = TracedInlineQueue(inline, provider)
     sidecar = bool(args.get("sidecar"))
     control = socket.socket(fileno=int(args["control"]))
-    stop = asyncio.Event()
-    state: WorkerState | None = None
-    ops: list[Op] = []  # until the state exists
-
-    def received(op: Op) -> None:
-        if state is None:
-            ops.append(op)
-        else:
-            state.apply(op)
-
-    def ended() -> None:
-        log.info("gateway worker %s: the main process is gone; stopping", args["index"])
-        stop.set()
-
-    channel = await open_channel(control, received, ended, f"gateway worker {args['index']}")
     logs_dir = args.get("logs")
+    state: WorkerState | None = None
 
     def to_activator(head: RequestHead, backend: routing.Backend) -> RouteResult | Awaitable[RouteResult] | None:
         return state.to_activator(head, backend) if state is not None else None
@@ -297,11 +283,16 @@ async def run(args: Mapping[str, Any]) -> None:
         activator_tracer = provider.get_tracer(ACTIVATOR_SCOPE) if provider is not None else None
         activator = Activator(Throttler(None), reporter, admission=admission, tracer=activator_tracer, metrics=metrics)
         state.activator = activator
-    state.reply = channel.send
-    for op in ops:
-        state.apply(op)
-    ops.clear()
+    stop = asyncio.Event()
+
+    def ended() -> None:
+        log.info("gateway worker %s: the main process is gone; stopping", args["index"])
+        stop.set()
+
+    channel = Channel(state.apply, ended, f"gateway worker {args['index']}")
+    state.reply = channel.send  # before the first frame: the state's snapshot is acknowledged as it is applied
     loop = asyncio.get_running_loop()
+    await loop.create_unix_connection(lambda: channel, sock=control)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
