@@ -295,11 +295,11 @@ class LocalRuntime:
         self._last: dict[WorkloadKey, WorkloadStatus] = {}
         self._last_views: dict[WorkloadKey, tuple[InstanceView, ...]] = {}
         self._started_wall: dict[str, float] = {}
+        """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._spares: set[int] = set()
         """Pids of the zygotes' spares, registered with the lifeline (and recorded) when forked."""
         self._spare_ports: set[int] = set()
         """The ports the spares listen on (or will: being forked)."""
-        """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._reapable: dict[int, float] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._removals: set[asyncio.Task[None]] = set()
