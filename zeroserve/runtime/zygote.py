@@ -133,10 +133,10 @@ class Spare:
     in its cgroups already (``cgroup``, the runtime's), its own socket. :meth:`start` makes it the
     instance, :meth:`discard` kills it."""
 
-    def __init__(self, instance_id: str, pid: int, own: socket.socket, host: str, port: int) -> None:
+    def __init__(self, instance_id: str, pid: int, own: socket.socket, port: int) -> None:
         self.id = instance_id
         self.pid = pid
-        self.host, self.port = host, port
+        self.port = port
         self._own = own
         self.cgroup: cgroups.InstanceCgroup | None = None
         self.generation = 0
@@ -248,7 +248,7 @@ class Zygote:
                     os.kill(pid, signal.SIGKILL)
             ours.close()
             raise
-        return Spare(instance_id, pid, ours, host, port)
+        return Spare(instance_id, pid, ours, port)
 
     async def close(self) -> None:
         """Kill the zygote (and so its children) and reap it."""
