@@ -158,8 +158,8 @@ def _view(table: RoutingTable) -> tuple[object, ...]:
 
 
 def test_with_and_without_route_serve_as_a_table_built_from_scratch() -> None:
-    """Changed one route at a time (incrementally), the table equals one built from the same routes
-    in the same order, collisions included (the later route naming a host wins)."""
+    """Changed one route at a time (incrementally: copies, or in place), the table equals one built
+    from the same routes in the same order, collisions included (the later route naming a host wins)."""
     steps: list[tuple[str, RouteEntry | None]] = [
         ("a", _entry("a", 1, "a.localhost")),
         ("b", _entry("b", 1, "b.localhost", "shared.localhost", revision="b-00001")),
@@ -171,13 +171,19 @@ def test_with_and_without_route_serve_as_a_table_built_from_scratch() -> None:
         ("b", None),
         ("nope", None),
     ]
-    table = RoutingTable()
+    table, in_place = RoutingTable(), RoutingTable()
     order: dict[str, RouteEntry] = {}
     for name, entry in steps:
         order.pop(name, None)
+        before = _view(table)
         if entry is None:
-            table = table.without_route("default", name)
+            changed = table.without_route("default", name)
+            in_place.remove("default", name)
         else:
             order[name] = entry
-            table = table.with_route(entry)
+            changed = table.with_route(entry)
+            in_place.put(entry)
+        assert _view(table) == before, (name, entry)  # a copy changed; the table itself did not
+        table = changed
         assert _view(table) == _view(RoutingTable(order.values())), (name, entry)
+        assert _view(in_place) == _view(table), (name, entry)

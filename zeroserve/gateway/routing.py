@@ -192,15 +192,18 @@ def _targets(route: RouteLike, rule: RuleLike) -> Targets:
 
 
 class RoutingTable:
-    """An immutable host map; build a new one for every change and swap it in.
+    """A host map. :meth:`put` and :meth:`remove` change it in place (the gateway's own, read on
+    its loop only); :meth:`with_route` and :meth:`without_route` give a changed copy.
 
-    :meth:`with_route` and :meth:`without_route` copy the maps and redo only the one route's hosts
-    (a table of thousands of routes is not rebuilt on every publish), unless a host it gives up is
-    also another route's: then the whole table is rebuilt, so the last route naming a host wins
-    exactly as in a table built from scratch.
+    Either redoes only the one route's hosts (a table of thousands of routes is not rebuilt, or
+    copied, on every publish), unless a host it gives up is also another route's: then the whole
+    table is rebuilt, so the last route naming a host wins exactly as in a table built from scratch.
     """
 
     def __init__(self, routes: Iterable[RouteLike] = ()) -> None:
+        self._build(routes)
+
+    def _build(self, routes: Iterable[RouteLike]) -> None:
         self._external: dict[str, Targets] = {}
         self._internal: dict[str, Targets] = {}
         self._generations: dict[tuple[str, str], int] = {}
@@ -243,16 +246,34 @@ class RoutingTable:
 
     def with_route(self, route: RouteLike) -> RoutingTable:
         """A copy serving ``route`` (replacing the same namespace/name, which moves to the end)."""
-        return self._replaced(route.namespace, route.name, route)
+        table = self._copy()
+        table.put(route)
+        return table
 
     def without_route(self, namespace: str, name: str) -> RoutingTable:
-        return self._replaced(namespace, name, None)
+        table = self._copy()
+        table.remove(namespace, name)
+        return table
 
-    def _replaced(self, namespace: str, name: str, route: RouteLike | None) -> RoutingTable:
+    def put(self, route: RouteLike) -> None:
+        """Serve ``route`` from this table on (replacing the same namespace/name, which moves to
+        the end): the gateway's own table changes in place, in time independent of its size."""
+        self._replace(route.namespace, route.name, route)
+
+    def remove(self, namespace: str, name: str) -> None:
+        self._replace(namespace, name, None)
+
+    def _copy(self) -> RoutingTable:
+        table = RoutingTable()
+        table._external, table._internal = dict(self._external), dict(self._internal)
+        table._generations, table._routes, table._hosts = dict(self._generations), dict(self._routes), dict(self._hosts)
+        return table
+
+    def _replace(self, namespace: str, name: str, route: RouteLike | None) -> None:
         key = (namespace, name)
         old = self._routes.get(key)
         if old is None and route is None:
-            return self
+            return
         old_hosts = _route_hosts(old) if old is not None else frozenset()
         new_hosts = _route_hosts(route) if route is not None else frozenset()
         shared = any(self._hosts.get(h, 0) > 1 for h in old_hosts) or any(
@@ -260,20 +281,17 @@ class RoutingTable:
         )
         if shared:  # a host of another route too: which one wins depends on the order
             others = [r for k, r in self._routes.items() if k != key]
-            return RoutingTable([*others, route] if route is not None else others)
-        table = RoutingTable()
-        table._external, table._internal = dict(self._external), dict(self._internal)
-        table._generations, table._routes, table._hosts = dict(self._generations), dict(self._routes), dict(self._hosts)
-        table._routes.pop(key, None)
-        table._generations.pop(key, None)
+            self._build([*others, route] if route is not None else others)
+            return
+        self._routes.pop(key, None)
+        self._generations.pop(key, None)
         for host in old_hosts:
-            table._internal.pop(host, None)
-            table._external.pop(host, None)
-            table._hosts.pop(host, None)
+            self._internal.pop(host, None)
+            self._external.pop(host, None)
+            self._hosts.pop(host, None)
         if route is not None:
-            table._routes[key] = route
-            table._add(route)
-        return table
+            self._routes[key] = route
+            self._add(route)
 
 
 def _route_hosts(route: RouteLike) -> frozenset[str]:

@@ -346,12 +346,14 @@ class Gateway:
 
     def publish(self, route: routing.RouteLike) -> None:
         """Serve ``route`` (a ``RouteTable`` of the Route reconciler) from now on."""
-        self.set_table(self._table.with_route(route))
+        self._table.put(route)
+        self._hosts = {}
         if self.mirror is not None:
             self.mirror.publish(route)
 
     def withdraw(self, namespace: str, name: str) -> None:
-        self.set_table(self._table.without_route(namespace, name))
+        self._table.remove(namespace, name)
+        self._hosts = {}
         if self.mirror is not None:
             self.mirror.withdraw(namespace, name)
 
