@@ -44,6 +44,22 @@ async def test_add_after_fires_and_keeps_earliest_deadline() -> None:
     assert q.waiting("a") is None
 
 
+async def test_reschedule_replaces_the_pending_re_add_or_cancels_it() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    loop = asyncio.get_running_loop()
+    q.add_after("a", 0.01)
+    q.reschedule("a", 100.0)  # a later deadline replaces the earlier one (add_after would keep it)
+    at = q.waiting("a")
+    assert at is not None and at > loop.time() + 50
+    q.reschedule("a", 0.01)
+    q.reschedule("a", None)
+    assert q.waiting("a") is None
+    q.add_after("b", 0.05)
+    q.reschedule("a", None)  # another key's re-add is left alone
+    assert await asyncio.wait_for(q.get(), 5) == "b"  # "a", due first, was cancelled: it never came
+    assert len(q) == 0 and q.waiting("a") is None
+
+
 def test_backoff_doubles_from_5ms_to_1000s_and_forget_resets() -> None:
     b: Backoff[str] = Backoff()
     assert [b.when("k") for _ in range(4)] == [0.005, 0.01, 0.02, 0.04]

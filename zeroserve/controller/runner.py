@@ -555,8 +555,7 @@ class Controller:
             queue.add_rate_limited(key)
             return
         queue.forget(key)
-        if requeue is not None:
-            queue.add_after(key, requeue)
+        queue.reschedule(key, requeue)
 
     async def _internal_error(self, key: Key, err: Exception) -> None:
         """The generated reconciler's ``Warning InternalError`` event on the object that failed."""

@@ -4,6 +4,7 @@
 * A key added while being processed is queued again when :meth:`WorkQueue.done` is called, so no
   change is missed and no key is processed by two workers at once.
 * :meth:`WorkQueue.add_after` re-adds a key later (the earliest pending deadline wins);
+  :meth:`WorkQueue.reschedule` replaces the pending one (a reconcile's own requeue, or none);
   :meth:`WorkQueue.add_rate_limited` uses per-key exponential backoff, 5 ms doubling up to 1000 s
   (client-go's ``DefaultItemBasedRateLimiter``), reset by :meth:`WorkQueue.forget`.
 
@@ -90,6 +91,18 @@ class WorkQueue(Generic[K]):
                 return
             pending[1].cancel()
         self._waiting[key] = (at, loop.call_at(at, self._fire, key))
+
+    def reschedule(self, key: K, delay: float | None) -> None:
+        """Re-add ``key`` after ``delay`` (None: not at all) in place of any pending re-add: what a
+        reconcile that just succeeded asks for. Its level-triggered result supersedes the earlier
+        ones (a retry's backoff, a deadline it no longer waits for), whose timers would only run a
+        reconcile with nothing to do (each revision's progress deadline, 10 minutes after it was
+        created) and hold a timer per object meanwhile."""
+        pending = self._waiting.pop(key, None)
+        if pending is not None:
+            pending[1].cancel()
+        if delay is not None:
+            self.add_after(key, delay)
 
     def waiting(self, key: K) -> float | None:
         """The loop time at which a delayed ``key`` will be added, if any."""
