@@ -6,7 +6,7 @@ Ticks are driven explicitly with a FakeClock; the one test of the loop waits on 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -93,9 +93,7 @@ def activator(conc: float, key: DeciderKey = KEY) -> StatMessage:
 )
 def test_watch_creates_decider_at_minus_one(tbc: float, initial: int, total: float, want_ebc: int) -> None:
     h = Harness()
-    spec = DeciderSpec(
-        **{**SPEC.__dict__, "target_burst_capacity": tbc, "initial_scale": initial, "total_value": total}
-    )
+    spec = replace(SPEC, target_burst_capacity=tbc, initial_scale=initial, total_value=total)
     d = h.ms.watch(KEY, spec)
     assert (d.desired_scale, d.excess_burst_capacity) == (-1, want_ebc)
     assert h.ms.get(KEY) == d
@@ -208,7 +206,7 @@ def test_no_poke_when_not_at_zero() -> None:
 
 def test_ebc_sign_flip_informs_without_desired_change() -> None:
     h = Harness()
-    spec = DeciderSpec(**{**SPEC.__dict__, "target_burst_capacity": 2.0, "total_value": 10.0, "target_value": 10.0})
+    spec = replace(SPEC, target_burst_capacity=2.0, total_value=10.0, target_value=10.0)
     h.endpoints.set(KEY, 1)
     h.ms.watch(KEY, spec)
     h.ms.record(activator(5.0))
@@ -229,11 +227,11 @@ def test_ebc_sign_flip_informs_without_desired_change() -> None:
 def test_update_keeps_decider_state() -> None:
     h = Harness()
     h.endpoints.set(KEY, 1)
-    calm = DeciderSpec(**{**SPEC.__dict__, "panic_threshold": 100.0})
+    calm = replace(SPEC, panic_threshold=100.0)
     h.ms.watch(KEY, calm)
     h.ms.record(activator(4.0))
     h.ms.tick(KEY)
-    d = h.ms.watch(KEY, DeciderSpec(**{**calm.__dict__, "target_value": 2.0}))
+    d = h.ms.watch(KEY, replace(calm, target_value=2.0))
     assert d.desired_scale == 4
     h.ms.tick(KEY)
     assert h.ms.get(KEY).desired_scale == 2  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ import signal
 import sys
 import textwrap
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,7 @@ async def test_a_spare_is_forked_ahead_and_the_next_scale_up_starts_it(runtime: 
     await eventually(lambda: len(spares(zygote_pid, {spare})) == 1, 10)  # and the next one is forked
 
     changed = workload(app)
-    changed = Workload(**{**changed.__dict__, "env": (*changed.env, ("NEW", "1"))})  # a new generation
+    changed = replace(changed, env=(*changed.env, ("NEW", "1")))  # a new generation
     [old_spare] = spares(zygote_pid, {spare})
     await runtime.ensure(changed, 1)
     await eventually(lambda: dead(old_spare), 10)  # the old generation's spare goes with its zygote

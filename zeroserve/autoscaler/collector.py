@@ -27,7 +27,7 @@ from zeroserve.errors import ZeroserveError
 DEFAULT_PANIC_WINDOW_PERCENTAGE = 10.0
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class DeciderKey:
     """A revision, as the autoscaler knows it (Knative ``types.NamespacedName``)."""
 
@@ -42,7 +42,7 @@ class NotCollecting(ZeroserveError):
     """No collection exists for the revision (Knative ``ErrNotCollecting``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricSpec:
     """How a revision's load is averaged (Knative ``Metric.Spec``; seconds)."""
 

@@ -19,7 +19,7 @@ from zeroserve.autoscaler.scaling import ScaleResult
 TICKS_KEPT = 30
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """A decider's current output, as the PA reconciler reads it (Knative ``Decider.Status``)."""
 
@@ -44,7 +44,7 @@ class Decision:
         return self.last is not None and self.last.in_panic
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TickRecord:
     """One decision (valid or not) of one revision's decider."""
 

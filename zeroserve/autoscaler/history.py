@@ -37,7 +37,7 @@ RECENT_WINDOW = 6.0
 """Seconds the request rate and latency are averaged over (Knative's default panic window)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
     """One tick of one revision's decider."""
 
@@ -66,7 +66,7 @@ class Point:
         return self.recent_concurrency / self.request_rate
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ColdStart:
     start: float
     """When a tick first wanted an instance while none was ready (Unix seconds)."""
@@ -78,7 +78,7 @@ class ColdStart:
         return None if self.ready is None else self.ready - self.start
 
 
-@dataclass
+@dataclass(slots=True)
 class _Run:
     """``count`` ticks that repeated ``point`` (a resting decider's), evenly spaced from ``start``
     to ``end``: one object for what would be hundreds of points (1,000 revisions at zero for 15
@@ -101,7 +101,7 @@ class _Run:
         return [replace(self.point, time=t) for t in self.times()]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Series:
     points: deque[Point | _Run]
     cold_starts: deque[ColdStart] | None = None
@@ -114,7 +114,7 @@ class _Series:
     rps: TimedBuckets = field(default_factory=lambda: TimedBuckets(RECENT_WINDOW))
 
 
-@dataclass
+@dataclass(slots=True)
 class History:
     """The ring buffers of every revision's :class:`Point`\\ s and :class:`ColdStart`\\ s."""
 

@@ -39,7 +39,7 @@ _FLOATS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stat:
     """One measurement of one instance (or the extrapolated revision, see ``sample.extrapolate``)."""
 
@@ -114,7 +114,7 @@ def with_workers(own: Stat, others: list[Stat]) -> Stat:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatMessage:
     """A Stat for one revision, as the activator sends it (Knative ``StatMessage``)."""
 

@@ -73,7 +73,7 @@ class _ReadyCount:
         return len(self._source.endpoints(self._key.namespace, self._key.revision))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Runner:
     kpa: Autoscaler | None
     hpa: HpaAutoscaler | None

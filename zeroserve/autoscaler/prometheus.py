@@ -23,7 +23,7 @@ def _no_owners(_key: DeciderKey) -> tuple[str, str]:
     return ("", "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KnativeScaling:
     """Knative's ``kn.revision.*`` scaling gauges beside zeroserve's: the instruments, and each
     revision's (Service, Configuration) names for their attributes."""

@@ -61,7 +61,7 @@ class PodCounter(Protocol):
     def ready_count(self) -> int: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeciderSpec:
     """Parameters of one revision's decider (Knative ``DeciderSpec``; durations in seconds).
 
@@ -89,7 +89,7 @@ class DeciderSpec:
     initial_scale: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScaleResult:
     """One decision. Compares (and unpacks) as the three Knative fields; the rest is explanation."""
 

@@ -153,20 +153,20 @@ def aggregate_key(event: Obj) -> tuple[str, ...]:
     return (*_ref_key(event), event["reason"], event.get("reportingComponent", ""), event.get("reportingInstance", ""))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Similar:
     messages: set[str] = field(default_factory=set)
     last: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Seen:
     count: int
     first: str
     name: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bucket:
     """``rate.Limiter`` as client-go's passive token bucket uses it: ``burst`` tokens to start."""
 
@@ -182,7 +182,7 @@ class _Bucket:
         return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Correlated:
     """What to write: ``event`` as a new Event, or (``update``) as the next count of one written before."""
 

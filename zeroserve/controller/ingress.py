@@ -17,7 +17,7 @@ from zeroserve.api.coreservice import LOCAL_GATEWAY_HOST
 Visibility = Literal["ExternalIP", "ClusterLocal"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WeightedTarget:
     namespace: str
     revision: str
@@ -28,7 +28,7 @@ ROUTE_TAG_HEADER = "Knative-Serving-Tag"
 DEFAULT_ROUTE_HEADER = "Knative-Serving-Default-Route"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TagRoute:
     """A path of the default hosts taken by requests with ``Knative-Serving-Tag: tag``."""
 
@@ -36,7 +36,7 @@ class TagRoute:
     targets: tuple[WeightedTarget, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RouteRule:
     """Hosts (no scheme, no port) served by the same split."""
 
@@ -75,7 +75,7 @@ def with_tag_header_routing(rules: tuple[RouteRule, ...]) -> tuple[RouteRule, ..
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RouteTable:
     namespace: str
     name: str
@@ -83,7 +83,7 @@ class RouteTable:
     rules: tuple[RouteRule, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostMapping:
     """A DomainMapping's ingress (Knative ``pkg/reconciler/domainmapping/resources/ingress.go``):
     ``host`` is served as ``rewrite_host`` (the target's cluster-local host) is. Knative rewrites the

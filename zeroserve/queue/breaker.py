@@ -136,16 +136,20 @@ class Breaker:
 
 
 class InfiniteBreaker:
-    """Capacity 0 or 1, no queue limit: requests wait while there is no instance (Knative ``infiniteBreaker``)."""
+    """Capacity 0 or 1, no queue limit: requests wait while there is no instance (Knative ``infiniteBreaker``).
+
+    The event requests wait on is made by the first that waits (the activator holds a breaker for
+    every revision, most of them never requested)."""
 
     def __init__(self) -> None:
-        self._open = asyncio.Event()
+        self._is_open = False
+        self._opened: asyncio.Event | None = None
         self._in_flight = 0
         self._waiting = 0
 
     @property
     def capacity(self) -> int:
-        return 1 if self._open.is_set() else 0
+        return 1 if self._is_open else 0
 
     @property
     def in_flight(self) -> int:
@@ -157,18 +161,20 @@ class InfiniteBreaker:
 
     def reserve(self) -> bool:
         """True when capacity is 1 (then :meth:`release` it, as with :class:`Breaker`)."""
-        if not self._open.is_set():
+        if not self._is_open:
             return False
         self._in_flight += 1
         return True
 
     async def acquire(self) -> None:
         self._in_flight += 1
-        if self._open.is_set():
+        if self._is_open:
             return
         self._waiting += 1
         try:
-            await self._open.wait()
+            if self._opened is None:
+                self._opened = asyncio.Event()
+            await self._opened.wait()  # through once opened, as Knative's waiters on its broadcast channel
         except BaseException:
             self._in_flight -= 1
             raise
@@ -192,7 +198,10 @@ class InfiniteBreaker:
         """Any capacity above 0 opens the breaker; 0 closes it."""
         if capacity < 0:
             raise ValueError(f"capacity must be 0 or greater, was: {capacity}")
-        if capacity > 0:
-            self._open.set()
+        self._is_open = capacity > 0
+        if self._opened is None:
+            return
+        if self._is_open:
+            self._opened.set()
         else:
-            self._open.clear()
+            self._opened.clear()

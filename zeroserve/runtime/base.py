@@ -21,7 +21,7 @@ WorkloadKind = Literal["Revision", "ContainerSource"]
 """What asked for a workload: a Revision (a serving app) or a ContainerSource (its receive adapter)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkloadKey:
     namespace: str
     revision: str
@@ -51,7 +51,7 @@ SERVICE_ACCOUNT_TOKEN = "serviceAccountToken"
 nothing (never zeroserve's API token)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VolumeMount:
     """A volume of the instance seen by one container at ``mount_path`` (``subPath``: one entry of it)."""
 
@@ -61,7 +61,7 @@ class VolumeMount:
     sub_path: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VolumeFile:
     """A file of a ``secret``, ``configMap``, ``projected`` or ``downwardAPI`` volume (path relative, clean)."""
 
@@ -74,7 +74,7 @@ class VolumeFile:
     instance's value (``data`` is empty)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Volume:
     """A volume of the pod: ``files`` (written by the runtime, updated in place, Kubernetes' ``..data``
     swap) or an ``emptyDir`` (``medium`` ``""`` on disk, ``Memory`` on a tmpfs; ``size_limit`` bytes)."""
@@ -86,7 +86,7 @@ class Volume:
     size_limit: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkloadContainer:
     """A container of the instance besides the serving one: a sidecar (``Workload.sidecars``: runs
     beside it, sharing its network and lifecycle; no port) or an init container
@@ -118,7 +118,7 @@ PYTHON_APP_ANNOTATION = "zeroserve.dev/python-app"
 """A revision's ``MODULE:CALLABLE`` (WSGI or ASGI): its instances fork from a zygote (runtime.zygote)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Workload:
     key: WorkloadKey
     service: str
@@ -235,7 +235,7 @@ def instance_env(
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     host: str
     port: int
@@ -243,7 +243,7 @@ class Endpoint:
     """The instance's queue-proxy admin port (``/stats``, ``/drain``), when it has a queue-proxy."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Failure:
     """Why instances do not run: Knative's reason (``ExitCode1``, ``ImageUnsupported``...) and message."""
 
@@ -253,7 +253,7 @@ class Failure:
     """True when retrying cannot help (e.g. an image-only container on the process runtime)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkloadStatus:
     desired: int = 0
     ready: int = 0
@@ -262,7 +262,7 @@ class WorkloadStatus:
     warnings: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceView:
     """One instance as its pod shows it (``Runtime.instances``): what the pod mirror writes as a core/v1 Pod."""
 
