@@ -463,6 +463,7 @@ async def _serve(
             background.append(tasks.create_task(inline.run(), name="inline-queue-stats"))
         if sidecar_metrics is not None:
             background.append(tasks.create_task(sidecar_metrics.run(), name="sidecar-metrics"))
+        background.append(tasks.create_task(heap.trim_after_bursts(store.resource_version, clock), name="heap-trim"))
         otlp = OtlpMetrics(meters, lambda: watcher.current.observability.metrics)
         background.append(tasks.create_task(otlp.run(), name="otlp-metrics"))
         metrics_url = ""
