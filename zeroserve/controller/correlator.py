@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Generic, TypeVar
 
@@ -155,7 +155,9 @@ def aggregate_key(event: Obj) -> tuple[str, ...]:
 
 @dataclass(slots=True)
 class _Similar:
-    messages: set[str] = field(default_factory=set)
+    messages: tuple[str, ...] = ()
+    """The distinct messages seen (``localKeys``; at most ``max_similar``, most often one: a tuple,
+    not a ~200-byte set in each of up to 4,096 entries)."""
     last: datetime | None = None
 
 
@@ -242,12 +244,13 @@ class EventCorrelator:
         similar = self._similar.get(akey)
         if similar is None or similar.last is None or (now - similar.last).total_seconds() > self._window:
             similar = _Similar()
-        similar.messages.add(event["message"])
+        if event["message"] not in similar.messages:
+            similar.messages = (*similar.messages, event["message"])
         similar.last = now
         self._similar.put(akey, similar)
         if len(similar.messages) < self._max_similar:
             return event, event_key(event)
-        similar.messages.pop()
+        similar.messages = similar.messages[:-1]  # PopAny
         combined = copy.deepcopy(event)
         stamp = rfc3339(now)
         ref_name = event.get("involvedObject", {}).get("name", "")

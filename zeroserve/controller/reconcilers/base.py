@@ -28,7 +28,7 @@ Requeue = float | None
 """What ``reconcile`` returns: run again after this many seconds, or None."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Key:
     kind: str
     namespace: str
