@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tracemalloc
 from pathlib import Path
 
 from zeroserve.api import jsoncodec
@@ -51,7 +52,7 @@ def test_an_unlike_row_becomes_the_dictionary_of_the_rows_after_it_and_older_row
     unlike = bytes(range(256)) * (REPICK_MIN // 256 + 1)
     second = packer.row({}, unlike)
     third = packer.row({}, unlike[:-1])
-    assert second.zdict is unlike and third.zdict is unlike
+    assert second.zdict == unlike and third.zdict is second.zdict
     assert len(third.data) < 32
     assert (first.body(), second.body(), third.body()) == (b'{"a":1}', unlike, unlike[:-1])
 
@@ -136,3 +137,21 @@ def test_the_rows_made_last_keep_their_json_and_older_ones_inflate_it() -> None:
     assert [row.raw for row in made] == [None, bodies[1], bodies[2]]
     assert [row.body() for row in made] == bodies
     assert Packer().row({}, bodies[0]).raw is None, "a packer without a Recent keeps none"
+
+
+def test_what_a_row_keeps_of_its_json_is_in_a_block_of_its_own_size() -> None:
+    tracemalloc.start()
+    try:
+        body = revision("svc-00000-00001")  # orjson's output: its block is the buffer it grew (~4 KB)
+        size = len(body)
+        row = Packer(Recent(1)).row({}, body)
+        del body
+        held = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, jsoncodec.__file__)])
+        kept = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, store_rows.__file__)])
+    finally:
+        tracemalloc.stop()
+    assert row.raw is not None and len(row.raw) == size and row.zdict is row.raw, "kept whole, and the dictionary"
+    grown = sum(stat.size for stat in held.statistics("filename"))
+    assert grown == 0, f"orjson's {grown}-byte buffer is still held"
+    blocks = sum(stat.size for stat in kept.statistics("filename"))
+    assert blocks < 2 * size, f"{blocks} bytes held for {size} bytes of JSON"

@@ -93,6 +93,7 @@ class Packer:
         self._recent = recent or Recent(0)
 
     def row(self, labels: Mapping[str, str], body: bytes) -> Row:
+        body = fitted(body)
         if not self.zdict:
             self.zdict = body
         data = _deflate(body, self.zdict)
@@ -102,6 +103,12 @@ class Packer:
         row = Row(interned(labels), data, self.zdict, body)
         self._recent.add(row)
         return row
+
+
+def fitted(data: bytes) -> bytes:
+    """``data`` in a block of its own size: orjson's output keeps the buffer it grew (16 KB for ~3 KB
+    of JSON), and a row keeps its body while recent, and as the dictionary of later rows."""
+    return memoryview(data).tobytes()
 
 
 def _deflate(body: bytes, zdict: bytes) -> bytes:
