@@ -3,8 +3,11 @@ Multiscaler feeding them on a fake clock."""
 
 from __future__ import annotations
 
+import pytest
+
 from zeroserve.autoscaler.collector import Collector, DeciderKey, MetricSpec
-from zeroserve.autoscaler.history import COLUMNS, RECENT_WINDOW, History, Point
+from zeroserve.autoscaler.explain import TickLog, TickRecord
+from zeroserve.autoscaler.history import COLUMNS, RECENT_WINDOW, SMALL_SERIES, History, Point
 from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.autoscaler.multiscaler import Multiscaler
 from zeroserve.autoscaler.scaling import DeciderSpec
@@ -27,6 +30,16 @@ def test_points_are_bounded_by_count_and_by_age() -> None:
     assert [p.time for p in history.points(KEY)] == [T0 + 100]
     assert history.points(KEY, since=T0 + 100) == []
     assert history.points(DeciderKey("default", "other")) == []
+
+
+@pytest.mark.parametrize("max_points", [3, SMALL_SERIES, SMALL_SERIES + 1, 40])
+def test_the_newest_points_are_kept_in_order_whatever_the_bound(max_points: int) -> None:
+    """Few points are kept in a list, more in a deque (a revision at zero holds one run)."""
+    history = History(retention=600.0, max_points=max_points)
+    for i in range(50):
+        history.record(KEY, point(T0 + i))
+        kept = [p.time for p in history.points(KEY)]
+        assert kept == [T0 + j for j in range(max(0, i + 1 - max_points), i + 1)]
 
 
 def test_a_cold_start_runs_from_the_first_tick_wanting_an_instance_to_the_first_ready_one() -> None:
@@ -194,3 +207,12 @@ def test_a_resting_revision_is_held_as_one_run_given_back_point_by_point() -> No
     history.hold(KEY, busy, T0 + 125)
     assert [p.time for p in history.points(KEY)][-3:] == [T0 + 120, T0 + 123, T0 + 125]
     assert history.cold_starts(KEY)[-1].start == T0 + 123
+
+
+def test_the_tick_log_keeps_the_last_ticks_of_each_revision() -> None:
+    log = TickLog(size=4)
+    records = [TickRecord(float(i), "", True, 1, 0, 1.0, "concurrency") for i in range(10)]
+    for record in records:
+        log.append(KEY, record)
+    assert log.get(KEY) == records[-4:]
+    assert log.get(DeciderKey("default", "other")) == []

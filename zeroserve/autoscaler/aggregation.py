@@ -68,6 +68,17 @@ class TimedBuckets:
     The buckets are made at the first write (a revision never requested holds none: six windows
     of 60 floats each for every one of 1,000 idle revisions were ~3 KB apiece)."""
 
+    __slots__ = (
+        "_buckets",
+        "_first_write",
+        "_granularity",
+        "_last_write",
+        "_latest_seen",
+        "_size",
+        "_total",
+        "_window",
+    )
+
     def __init__(self, window: float, granularity: float = 1.0) -> None:
         self._granularity = granularity
         self._window = window
@@ -199,6 +210,8 @@ class TimedBuckets:
 
 class WeightedBuckets(TimedBuckets):
     """Weighted-exponential window average (``metric-aggregation-algorithm: weighted-exponential``)."""
+
+    __slots__ = ("_coeff",)
 
     def __init__(self, window: float, granularity: float = 1.0) -> None:
         super().__init__(window, granularity)

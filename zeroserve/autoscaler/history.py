@@ -101,11 +101,16 @@ class _Run:
         return [replace(self.point, time=t) for t in self.times()]
 
 
+SMALL_SERIES = 8
+"""Points a series keeps in a list before a deque (an empty deque is ~760 bytes; a revision at zero
+holds one run)."""
+
+
 @dataclass(slots=True)
 class _Series:
-    points: deque[Point | _Run]
+    points: list[Point | _Run] | deque[Point | _Run] = field(default_factory=list)
     cold_starts: deque[ColdStart] | None = None
-    """Made at the first cold start that ends (most revisions never have one: an empty deque is ~600 bytes)."""
+    """Made at the first cold start that ends (most revisions never have one: an empty deque is ~760 bytes)."""
     ready: int | None = None
     """The runtime's last count of ready instances (None: never told)."""
     starting: ColdStart | None = None
@@ -126,7 +131,7 @@ class History:
     def _get(self, key: DeciderKey) -> _Series:
         series = self._series.get(key)
         if series is None:
-            series = self._series[key] = _Series(deque(maxlen=self.max_points))
+            series = self._series[key] = _Series()
         return series
 
     def record(self, key: DeciderKey, point: Point, metric: str = "") -> None:
@@ -134,7 +139,7 @@ class History:
         series = self._get(key)
         series.metric = metric or series.metric
         self._cold_start(series, point, point.time)
-        series.points.append(point)
+        self._append(series, point)
         self._expire(series, point.time)
 
     def hold(self, key: DeciderKey, point: Point, now: float) -> None:
@@ -146,8 +151,16 @@ class History:
         if isinstance(last, _Run) and last.point is point:
             last.end, last.count = now, last.count + 1
         else:
-            series.points.append(_Run(point, now, now, 1))
+            self._append(series, _Run(point, now, now, 1))
         self._expire(series, now)
+
+    def _append(self, series: _Series, item: Point | _Run) -> None:
+        points = series.points
+        if isinstance(points, list) and len(points) >= SMALL_SERIES:
+            points = series.points = deque(points, maxlen=self.max_points)
+        points.append(item)
+        if len(points) > self.max_points:  # a list, with a max_points below SMALL_SERIES
+            del points[0]
 
     def _cold_start(self, series: _Series, point: Point, now: float) -> None:
         ready = point.ready if series.ready is None else series.ready
@@ -191,9 +204,9 @@ class History:
             if isinstance(first, Point):
                 if first.time >= horizon:
                     break
-                series.points.popleft()
+                del series.points[0]
             elif first.end < horizon:
-                series.points.popleft()
+                del series.points[0]
             else:
                 if first.start < horizon:  # then end >= horizon > start: step > 0
                     step = first.step
