@@ -67,6 +67,24 @@ def test_deleting_an_owner_makes_its_dependents_dangle() -> None:
     assert graph.dependents_of("ua") == [k("c")]
 
 
+def held(graph: OwnerGraph, uid: str) -> object:
+    return graph.dependents.get(uid)
+
+
+def test_an_owner_holds_its_one_dependent_alone_and_a_set_for_more() -> None:
+    graph = OwnerGraph()
+    graph.observe(k("b"), obj("b", "ub", "ua"))
+    assert held(graph, "ua") == k("b")
+    graph.observe(k("c"), obj("c", "uc", "ua"))
+    graph.observe(k("c"), obj("c", "uc", "ua"))  # seen again: nothing changes
+    assert held(graph, "ua") == frozenset({k("b"), k("c")})
+    assert graph.has_dependents("ua") and graph.dependents_of("ua") == [k("b"), k("c")]
+    graph.observe(k("b"), obj("b", "ub"))  # its reference was removed
+    assert held(graph, "ua") == k("c")
+    assert graph.forget(k("c"), obj("c", "uc", "ua")) == []
+    assert "ua" not in graph.dependents and not graph.has_dependents("ua") and graph.dependents_of("ua") == []
+
+
 def test_a_re_created_name_is_a_new_object() -> None:
     graph = OwnerGraph()
     graph.observe(k("a"), obj("a", "ua-1"))

@@ -69,7 +69,9 @@ class OwnerGraph:
     uids: dict[Key, str] = field(default_factory=dict)
     owners: dict[Key, tuple[str, ...]] = field(default_factory=dict)
     """The uids of each object's owners (a tuple: most have one, and a frozenset of one is ~200 bytes)."""
-    dependents: dict[str, set[Key]] = field(default_factory=dict)
+    dependents: dict[str, Key | frozenset[Key]] = field(default_factory=dict)
+    """Owner uid -> its dependent, or the set of them when more than one (most owners have one: a set
+    for each is ~200 bytes). Each change replaces the entry."""
     foreground: set[str] = field(default_factory=set)
     """uids of owners waiting, in foreground deletion, for their dependents."""
 
@@ -86,7 +88,7 @@ class OwnerGraph:
         if _deleting(obj, FOREGROUND_FINALIZER):
             self.foreground.add(uid)
             todo.append(key)
-            todo += sorted(self.dependents.get(uid, ()))
+            todo += self.dependents_of(uid)
         else:
             self.foreground.discard(uid)
             if _deleting(obj, ORPHAN_FINALIZER):
@@ -103,10 +105,13 @@ class OwnerGraph:
         return self._drop(key, uid)
 
     def has_dependents(self, uid: str) -> bool:
-        return bool(self.dependents.get(uid))
+        return uid in self.dependents
 
     def dependents_of(self, uid: str) -> list[Key]:
-        return sorted(self.dependents.get(uid, ()))
+        found = self.dependents.get(uid)
+        if found is None:
+            return []
+        return sorted(found) if isinstance(found, frozenset) else [found]
 
     def _drop(self, key: Key, uid: str) -> list[Key]:
         waiting = [self.keys[o] for o in self.owners.get(key, ()) if o in self.foreground and o in self.keys]
@@ -114,17 +119,24 @@ class OwnerGraph:
         del self.uids[key]
         self.keys.pop(uid, None)
         self.foreground.discard(uid)
-        return sorted(self.dependents.get(uid, ())) + waiting
+        return self.dependents_of(uid) + waiting
 
     def _link(self, key: Key, owners: tuple[str, ...]) -> None:
         for gone in set(self.owners.get(key, ())).difference(owners):
             deps = self.dependents.get(gone)
-            if deps is not None:
-                deps.discard(key)
-                if not deps:
-                    del self.dependents[gone]
+            if deps == key:
+                del self.dependents[gone]
+            elif isinstance(deps, frozenset) and key in deps:
+                rest = deps - {key}
+                self.dependents[gone] = next(iter(rest)) if len(rest) == 1 else rest
         for owner in owners:
-            self.dependents.setdefault(owner, set()).add(key)
+            deps = self.dependents.get(owner)
+            if deps is None:
+                self.dependents[owner] = key
+            elif isinstance(deps, frozenset):
+                self.dependents[owner] = deps | {key}
+            elif deps != key:
+                self.dependents[owner] = frozenset((deps, key))
         if owners:
             self.owners[key] = owners
         else:
