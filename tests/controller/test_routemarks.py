@@ -34,3 +34,15 @@ def test_an_event_older_than_what_was_observed_changes_nothing() -> None:
     assert marks.marked("ns", "a") == [("Revision", "r1")]
     assert marks.observe("Revision", rev("r1", 11, None)) == frozenset()
     assert marks.marked("ns", "a") == []
+
+
+def test_a_route_named_by_one_two_or_three_objects() -> None:
+    marks = RouteMarks()
+    for i, name in enumerate(("r1", "r2", "r3")):
+        marks.observe("Revision", rev(name, i + 1, "a"))
+        marks.observe("Revision", rev(name, i + 1, "a"))  # seen again: nothing changes
+        assert marks.marked("ns", "a") == [("Revision", f"r{j + 1}") for j in range(i + 1)]
+    marks.observe("Revision", rev("r2", 10, None))
+    assert marks.marked("ns", "a") == [("Revision", "r1"), ("Revision", "r3")]
+    marks.observe("Revision", rev("r1", 11, "b"))
+    assert marks.marked("ns", "a") == [("Revision", "r3")] and marks.marked("ns", "b") == [("Revision", "r1")]

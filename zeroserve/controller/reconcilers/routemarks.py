@@ -12,6 +12,8 @@ carry enqueues that route (:meth:`observe` returns it), so one that was missed i
 
 from __future__ import annotations
 
+import sys
+
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
 
@@ -22,17 +24,22 @@ Ref = tuple[str, str]
 def routes_named(obj: Obj) -> frozenset[str]:
     """The route names in ``obj``'s routes annotation."""
     annotations = obj.get("metadata", {}).get("annotations") or {}
-    return frozenset(r for r in annotations.get(labels.ROUTES, "").split(",") if r)
+    return _split(annotations.get(labels.ROUTES, ""))
+
+
+def _split(routes: str) -> frozenset[str]:
+    return frozenset(r for r in routes.split(",") if r)
 
 
 class RouteMarks:
     def __init__(self) -> None:
-        self._routes: dict[tuple[str, str, str], frozenset[str]] = {}
-        """(kind, namespace, name) -> the routes its annotation names."""
+        self._routes: dict[tuple[str, str, str], str] = {}
+        """(kind, namespace, name) -> its routes annotation (interned: most name one route, whose
+        name the controller's keys hold already; a frozenset for each was ~200 bytes)."""
         self._seen: dict[tuple[str, str, str], int] = {}
         """(kind, namespace, name) -> the resourceVersion last observed (an older event changes nothing)."""
-        self._marked: dict[tuple[str, str], set[Ref]] = {}
-        """(namespace, route) -> the objects that name it."""
+        self._marked: dict[tuple[str, str], Ref | frozenset[Ref]] = {}
+        """(namespace, route) -> the object that names it, or the set of them when more than one."""
 
     def observe(self, kind: str, obj: Obj, deleted: bool = False) -> frozenset[str]:
         """Record ``obj`` as stored now; returns the routes it names that it was not known to name."""
@@ -47,23 +54,34 @@ class RouteMarks:
         else:
             self._seen[key] = rv
         new = frozenset() if deleted else routes_named(obj)
-        old = self._routes.get(key, frozenset())
+        old = _split(self._routes.get(key, ""))
         if new == old:
             return frozenset()
+        ref = (kind, name)
         for route in old - new:
             refs = self._marked.get((ns, route))
-            if refs is not None:
-                refs.discard((kind, name))
-                if not refs:
-                    del self._marked[(ns, route)]
+            if refs == ref:
+                del self._marked[(ns, route)]
+            elif isinstance(refs, frozenset) and ref in refs:
+                rest = refs - {ref}
+                self._marked[(ns, route)] = next(iter(rest)) if len(rest) == 1 else rest
         for route in new - old:
-            self._marked.setdefault((ns, route), set()).add((kind, name))
+            refs = self._marked.get((ns, route))
+            if refs is None:
+                self._marked[(ns, route)] = ref
+            elif isinstance(refs, frozenset):
+                self._marked[(ns, route)] = refs | {ref}
+            elif refs != ref:
+                self._marked[(ns, route)] = frozenset((refs, ref))
         if new:
-            self._routes[key] = new
+            self._routes[key] = sys.intern(",".join(sorted(new)))
         else:
             self._routes.pop(key, None)
         return new - old
 
     def marked(self, namespace: str, route: str) -> list[Ref]:
         """The objects known to name ``route``, sorted."""
-        return sorted(self._marked.get((namespace, route), ()))
+        refs = self._marked.get((namespace, route))
+        if refs is None:
+            return []
+        return sorted(refs) if isinstance(refs, frozenset) else [refs]
