@@ -38,7 +38,6 @@ import inspect
 import io
 import json
 import os
-import queue
 import select
 import signal
 import socket
@@ -246,9 +245,12 @@ class Connection:
 
 
 class Server:
-    """Accepts on the main thread (SIGTERM interrupts it); each connection is served by a thread of
-    its own, an idle one when there is one (up to :data:`MAX_IDLE` wait for the next connection),
-    else a new one."""
+    """Serves each connection on the thread that accepted it: idle threads wait in ``accept`` (the
+    kernel wakes one per connection), and one that takes the last idle place starts another before
+    it serves (so a long keep-alive connection never keeps the next one waiting). A connection's
+    first byte thus waits for one thread to wake, not for the main thread's and then a handoff to
+    a worker's. Up to :data:`MAX_IDLE` threads wait; more end once their connection closes. The
+    main thread waits for SIGTERM; none accepts before :meth:`serve` (a spare's threads wait)."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], listener: socket.socket, host: str, port: int) -> None:
         self.app = app
@@ -257,7 +259,7 @@ class Server:
         self._lock = threading.Condition()
         self._busy = 0
         self._idle = 0
-        self._handed: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
+        self._open = threading.Event()
 
     def busy(self, delta: int) -> None:
         with self._lock:
@@ -269,41 +271,49 @@ class Server:
         """An idle thread, started now (a spare's: the first connection needs no thread start)."""
         with self._lock:
             self._idle += 1
-        threading.Thread(target=self._serve, args=(None,), daemon=True).start()
+        threading.Thread(target=self._accepting, daemon=True).start()
 
-    def _serve(self, conn: socket.socket | None) -> None:
+    def _accepting(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # the main thread's to take
+        self._open.wait()
         while True:
-            if conn is not None:
-                Connection(self.app, conn, self).run()
-            with self._lock:
-                if conn is not None:
-                    if self._idle >= MAX_IDLE:
-                        return
-                    self._idle += 1
-            conn = self._handed.get()
-
-    def serve(self) -> None:
-        stopping: list[int] = []
-
-        def stop(signum: int, frame: Any) -> None:
-            stopping.append(signum)
-            raise InterruptedError
-
-        signal.signal(signal.SIGTERM, stop)
-        while not stopping:
             try:
                 conn, _ = self.listener.accept()
-            except InterruptedError:
-                break
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # the listener was shut down: SIGTERM
+                return
             with self._lock:
-                idle = self._idle > 0
-                if idle:
-                    self._idle -= 1
-            if idle:
-                self._handed.put(conn)
-            else:
-                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+                self._idle -= 1
+                another = self._idle == 0
+                if another:
+                    self._idle += 1
+            if another:
+                threading.Thread(target=self._accepting, daemon=True).start()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            Connection(self.app, conn, self).run()
+            with self._lock:
+                if self._idle >= MAX_IDLE:
+                    return
+                self._idle += 1
+
+    def serve(self) -> None:
+        """Accept (on the threads) until SIGTERM, then let the requests in flight finish and exit 0."""
+
+        def stop(signum: int, frame: Any) -> None:
+            raise InterruptedError
+
+        with self._lock:
+            if self._idle == 0:
+                self._idle += 1
+                threading.Thread(target=self._accepting, daemon=True).start()
+        try:
+            signal.signal(signal.SIGTERM, stop)
+            self._open.set()
+            while True:
+                signal.pause()
+        except InterruptedError:
+            pass
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the threads waiting in accept
         self.listener.close()
         with self._lock:  # requests in flight finish; idle keep-alive connections are dropped
             while self._busy:
