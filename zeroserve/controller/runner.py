@@ -30,9 +30,9 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from zeroserve.api import annotations as ann
 from zeroserve.api import labels
@@ -192,38 +192,65 @@ def key_of(kind: str, obj: Obj) -> Key:
 
 
 class RouteIndex:
-    """Which Routes name a Configuration or a Revision in their traffic (from the watched Routes)."""
+    """Which Routes name a Configuration or a Revision in their traffic (from the watched Routes).
+
+    Most routes name one target and most targets are named by one route: each is held alone, in a
+    frozenset only when there are more (a set for each was ~200 bytes, two per Service)."""
 
     def __init__(self) -> None:
-        self._refs: dict[tuple[str, str], set[tuple[str, str]]] = {}
-        """(namespace, route) -> the (kind, name) its traffic names."""
-        self._routes: dict[tuple[str, str, str], set[str]] = {}
-        """(kind, namespace, name) -> the routes that name it (the reverse of ``_refs``)."""
+        self._refs: dict[tuple[str, str], Ref | frozenset[Ref]] = {}
+        """(namespace, route) -> the (kind, name) its traffic names, or the set of them."""
+        self._routes: dict[tuple[str, str, str], str | frozenset[str]] = {}
+        """(kind, namespace, name) -> the route that names it, or the set of them (the reverse of ``_refs``)."""
 
     def update(self, obj: Obj, deleted: bool = False) -> None:
         meta = obj.get("metadata", {})
-        ns, name = meta.get("namespace", ""), meta.get("name", "")
-        refs: set[tuple[str, str]] = set()
+        ns, name = interned(meta.get("namespace", "")), interned(meta.get("name", ""))
+        refs: set[Ref] = set()
         if not deleted:
             for t in obj.get("spec", {}).get("traffic", []):
                 if t.get("configurationName"):
-                    refs.add((CONFIGURATION.kind, t["configurationName"]))
+                    refs.add((CONFIGURATION.kind, interned(t["configurationName"])))
                 if t.get("revisionName"):
-                    refs.add((REVISION.kind, t["revisionName"]))
-        old = self._refs.pop((ns, name), set())
+                    refs.add((REVISION.kind, interned(t["revisionName"])))
+        old = _members(self._refs.pop((ns, name), None))
         for kind, target in old - refs:
-            routes = self._routes.get((kind, ns, target))
-            if routes is not None:
-                routes.discard(name)
-                if not routes:
-                    del self._routes[(kind, ns, target)]
+            _remove(self._routes, (kind, ns, target), name)
         for kind, target in refs - old:
-            self._routes.setdefault((kind, ns, target), set()).add(name)
+            _add(self._routes, (kind, ns, target), name)
         if refs:
-            self._refs[(ns, name)] = refs
+            self._refs[(ns, name)] = next(iter(refs)) if len(refs) == 1 else frozenset(refs)
 
     def routes_for(self, kind: str, ns: str, name: str) -> list[Key]:
-        return [Key(ROUTE.kind, ns, route) for route in sorted(self._routes.get((kind, ns, name), ()))]
+        return [Key(ROUTE.kind, ns, route) for route in sorted(_members(self._routes.get((kind, ns, name))))]
+
+
+Ref = tuple[str, str]
+"""(kind, name) of a route's target, within its namespace."""
+T = TypeVar("T", str, Ref)
+K = TypeVar("K", bound=Hashable)
+
+
+def _members(held: T | frozenset[T] | None) -> frozenset[T]:
+    if held is None:
+        return frozenset()
+    return held if isinstance(held, frozenset) else frozenset((held,))
+
+
+def _add(index: dict[K, T | frozenset[T]], key: K, value: T) -> None:
+    held = index.get(key)
+    if held is None:
+        index[key] = value
+    elif held != value:
+        index[key] = _members(held) | {value}
+
+
+def _remove(index: dict[K, T | frozenset[T]], key: K, value: T) -> None:
+    rest = _members(index.get(key)) - {value}
+    if not rest:
+        index.pop(key, None)
+    else:
+        index[key] = next(iter(rest)) if len(rest) == 1 else rest
 
 
 WORKERS = 16
