@@ -204,8 +204,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         rss1 = rss_kib(up.pid)
         total = args.n + args.probe
         print(f"idle CPU of up over {args.idle:.0f}s: {idle * 100:.1f} % of one core")
+        per = (rss1 - rss0) / total
         print(f"RSS of up: {rss0 / 1024:.0f} MiB before, {rss1 / 1024:.0f} MiB with {total} Services: "
-              f"{(rss1 - rss0) / total:.0f} KiB per Service")  # fmt: skip
+              f"{per:.0f} KiB ({per * 1.024:.1f} KB) per Service")  # fmt: skip
     tick_cpu(total)
 
 
