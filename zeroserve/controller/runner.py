@@ -30,9 +30,9 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from zeroserve.api import annotations as ann
 from zeroserve.api import labels
@@ -104,6 +104,7 @@ from zeroserve.controller.reconcilers.flows import (
 from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFIX
 from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
 from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
+from zeroserve.controller.reconcilers.indexes import hold, members, release
 from zeroserve.controller.reconcilers.kpa import Deciders, KPAReconciler
 from zeroserve.controller.reconcilers.namespace import reconcile as reconcile_namespace
 from zeroserve.controller.reconcilers.routemarks import RouteMarks
@@ -191,6 +192,10 @@ def key_of(kind: str, obj: Obj) -> Key:
     return Key(kind, interned(meta.get("namespace", "")), interned(meta.get("name", "")))
 
 
+Ref = tuple[str, str]
+"""(kind, name) of a route's target, within its namespace."""
+
+
 class RouteIndex:
     """Which Routes name a Configuration or a Revision in their traffic (from the watched Routes).
 
@@ -213,44 +218,16 @@ class RouteIndex:
                     refs.add((CONFIGURATION.kind, interned(t["configurationName"])))
                 if t.get("revisionName"):
                     refs.add((REVISION.kind, interned(t["revisionName"])))
-        old = _members(self._refs.pop((ns, name), None))
+        old = members(self._refs.pop((ns, name), None))
         for kind, target in old - refs:
-            _remove(self._routes, (kind, ns, target), name)
+            release(self._routes, (kind, ns, target), name)
         for kind, target in refs - old:
-            _add(self._routes, (kind, ns, target), name)
+            hold(self._routes, (kind, ns, target), name)
         if refs:
             self._refs[(ns, name)] = next(iter(refs)) if len(refs) == 1 else frozenset(refs)
 
     def routes_for(self, kind: str, ns: str, name: str) -> list[Key]:
-        return [Key(ROUTE.kind, ns, route) for route in sorted(_members(self._routes.get((kind, ns, name))))]
-
-
-Ref = tuple[str, str]
-"""(kind, name) of a route's target, within its namespace."""
-T = TypeVar("T", str, Ref)
-K = TypeVar("K", bound=Hashable)
-
-
-def _members(held: T | frozenset[T] | None) -> frozenset[T]:
-    if held is None:
-        return frozenset()
-    return held if isinstance(held, frozenset) else frozenset((held,))
-
-
-def _add(index: dict[K, T | frozenset[T]], key: K, value: T) -> None:
-    held = index.get(key)
-    if held is None:
-        index[key] = value
-    elif held != value:
-        index[key] = _members(held) | {value}
-
-
-def _remove(index: dict[K, T | frozenset[T]], key: K, value: T) -> None:
-    rest = _members(index.get(key)) - {value}
-    if not rest:
-        index.pop(key, None)
-    else:
-        index[key] = next(iter(rest)) if len(rest) == 1 else rest
+        return [Key(ROUTE.kind, ns, route) for route in sorted(members(self._routes.get((kind, ns, name))))]
 
 
 WORKERS = 16

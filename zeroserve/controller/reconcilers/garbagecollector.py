@@ -35,6 +35,7 @@ from typing import Any
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import KINDS, Kind, by_kind
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, get_or_none, interned
+from zeroserve.controller.reconcilers.indexes import hold, members, release
 from zeroserve.store.base import FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Preconditions, Propagation, Store
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,7 @@ class OwnerGraph:
     owners: dict[Key, tuple[str, ...]] = field(default_factory=dict)
     """The uids of each object's owners (a tuple: most have one, and a frozenset of one is ~200 bytes)."""
     dependents: dict[str, Key | frozenset[Key]] = field(default_factory=dict)
-    """Owner uid -> its dependent, or the set of them when more than one (most owners have one: a set
-    for each is ~200 bytes). Each change replaces the entry."""
+    """Owner uid -> its dependent, or the set of them when more than one (:func:`hold`)."""
     foreground: set[str] = field(default_factory=set)
     """uids of owners waiting, in foreground deletion, for their dependents."""
 
@@ -108,10 +108,7 @@ class OwnerGraph:
         return uid in self.dependents
 
     def dependents_of(self, uid: str) -> list[Key]:
-        found = self.dependents.get(uid)
-        if found is None:
-            return []
-        return sorted(found) if isinstance(found, frozenset) else [found]
+        return sorted(members(self.dependents.get(uid)))
 
     def _drop(self, key: Key, uid: str) -> list[Key]:
         waiting = [self.keys[o] for o in self.owners.get(key, ()) if o in self.foreground and o in self.keys]
@@ -123,20 +120,9 @@ class OwnerGraph:
 
     def _link(self, key: Key, owners: tuple[str, ...]) -> None:
         for gone in set(self.owners.get(key, ())).difference(owners):
-            deps = self.dependents.get(gone)
-            if deps == key:
-                del self.dependents[gone]
-            elif isinstance(deps, frozenset) and key in deps:
-                rest = deps - {key}
-                self.dependents[gone] = next(iter(rest)) if len(rest) == 1 else rest
+            release(self.dependents, gone, key)
         for owner in owners:
-            deps = self.dependents.get(owner)
-            if deps is None:
-                self.dependents[owner] = key
-            elif isinstance(deps, frozenset):
-                self.dependents[owner] = deps | {key}
-            elif deps != key:
-                self.dependents[owner] = frozenset((deps, key))
+            hold(self.dependents, owner, key)
         if owners:
             self.owners[key] = owners
         else:

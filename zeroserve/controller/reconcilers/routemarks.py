@@ -16,6 +16,7 @@ import sys
 
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
+from zeroserve.controller.reconcilers.indexes import hold, members, release
 
 Ref = tuple[str, str]
 """(kind, name) of a marked object, within its namespace."""
@@ -39,7 +40,7 @@ class RouteMarks:
         self._seen: dict[tuple[str, str, str], int] = {}
         """(kind, namespace, name) -> the resourceVersion last observed (an older event changes nothing)."""
         self._marked: dict[tuple[str, str], Ref | frozenset[Ref]] = {}
-        """(namespace, route) -> the object that names it, or the set of them when more than one."""
+        """(namespace, route) -> the object that names it, or the set of them when more than one (:func:`hold`)."""
 
     def observe(self, kind: str, obj: Obj, deleted: bool = False) -> frozenset[str]:
         """Record ``obj`` as stored now; returns the routes it names that it was not known to name."""
@@ -59,20 +60,9 @@ class RouteMarks:
             return frozenset()
         ref = (kind, name)
         for route in old - new:
-            refs = self._marked.get((ns, route))
-            if refs == ref:
-                del self._marked[(ns, route)]
-            elif isinstance(refs, frozenset) and ref in refs:
-                rest = refs - {ref}
-                self._marked[(ns, route)] = next(iter(rest)) if len(rest) == 1 else rest
+            release(self._marked, (ns, route), ref)
         for route in new - old:
-            refs = self._marked.get((ns, route))
-            if refs is None:
-                self._marked[(ns, route)] = ref
-            elif isinstance(refs, frozenset):
-                self._marked[(ns, route)] = refs | {ref}
-            elif refs != ref:
-                self._marked[(ns, route)] = frozenset((refs, ref))
+            hold(self._marked, (ns, route), ref)
         if new:
             self._routes[key] = sys.intern(",".join(sorted(new)))
         else:
@@ -81,7 +71,4 @@ class RouteMarks:
 
     def marked(self, namespace: str, route: str) -> list[Ref]:
         """The objects known to name ``route``, sorted."""
-        refs = self._marked.get((namespace, route))
-        if refs is None:
-            return []
-        return sorted(refs) if isinstance(refs, frozenset) else [refs]
+        return sorted(members(self._marked.get((namespace, route))))
