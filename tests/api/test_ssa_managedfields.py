@@ -353,3 +353,64 @@ def test_fields_changed_since_the_last_client_side_apply_still_conflict() -> Non
     live = stored(mf.update(CM, live, {**live, "data": {"a": "edited"}}, "kubectl-client-side-apply", T1))
     with pytest.raises(mf.ApplyConflict, match=r'conflict with "kubectl-client-side-apply" using v1: \.data\.a'):
         mf.apply(CM, live, cm(a="2"), "kubectl", False, T2)
+
+
+def _objects_of_every_shape() -> list[tuple[mf.Scope, dict[str, Any]]]:
+    """Objects the controller creates and their edges: nulls, empty maps and lists, undeclared keys,
+    associative lists (with a duplicate key), atomic lists, status on a kind that resets it."""
+    from zeroserve.api.kinds import EVENT, NAMESPACE, REVISION
+
+    service = ksvc()
+    service["metadata"]["labels"] = {"app": "a", "empty": ""}
+    service["metadata"]["annotations"] = {}
+    service["spec"]["template"]["spec"]["containers"][0].update(
+        env=[{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        ports=[{"containerPort": 8080, "name": "http1"}],
+        args=["--a", "--b"],
+        resources={},
+        securityContext=None,
+    )
+    service["spec"]["traffic"] = [{"latestRevision": True, "percent": 100}, {"revisionName": "r", "tag": "t"}]
+    service["status"] = {"conditions": [{"type": "Ready", "status": "Unknown"}], "url": "http://a"}
+    duplicate = copy.deepcopy(service)
+    duplicate["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "A", "value": "2"})
+    revision = {
+        "apiVersion": KSVC,
+        "kind": "Revision",
+        "metadata": {"name": "a-00001", "namespace": "ns", "ownerReferences": [{"uid": "u", "name": "a"}]},
+        "spec": {"containers": [{"image": "example.com/a", "volumeMounts": []}], "timeoutSeconds": 300},
+    }
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "a.1", "namespace": "ns"},
+        "involvedObject": {"kind": "Revision", "name": "a-00001", "uid": "u"},
+        "reason": "Created",
+        "message": "Created Revision",
+        "count": 1,
+        "source": {"component": "controller"},
+        "series": None,
+    }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "labels": {"x": "y"}}}
+    return [
+        (SVC, service),
+        (SVC, duplicate),
+        (SVC_STATUS, service),
+        (mf.scope_of(REVISION), revision),
+        (mf.scope_of(EVENT), event),
+        (mf.scope_of(NAMESPACE), namespace),
+        (CM, cm(a="1", b="")),
+        (CM, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "e"}}),
+    ]
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_a_create_owns_what_the_full_update_path_gives_it(case: int) -> None:
+    """The create's shortcut (every field of the object, its named parents, less the reset and
+    stripped fields) equals the compare of nothing with the object that an update makes."""
+    scope, obj = _objects_of_every_shape()[case]
+    created = mf.update(scope, None, copy.deepcopy(obj), "controller", T0)
+    full = mf._with_fields(obj, mf._track_update(scope, {}, obj, mf.Managed(), "controller", T0))
+    assert created == full
+    bare = set(obj) <= {"apiVersion", "kind", "metadata"} and set(obj["metadata"]) <= {"name", "namespace"}
+    assert bool(created["metadata"].get("managedFields")) is not bare, "owns what it set (a bare object: nothing)"

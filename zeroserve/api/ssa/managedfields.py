@@ -343,6 +343,21 @@ def _track_update(scope: Scope, live: Obj, new: Obj, managed: Managed, name: str
     return _cap(Managed(fields, times))
 
 
+def _track_create(scope: Scope, new: Obj, name: str, now: str) -> Managed:
+    """What :func:`_track_update` gives for a create that names no managers: ``name`` owns every field
+    of ``new`` (the compare of nothing with ``new`` adds them all, the parents a struct names included),
+    less what the endpoint resets and the stripped fields; in half the time (the controller creates
+    a dozen objects per Service, Events most of them)."""
+    owned = typed.ensure_named_fields(scope.typ, typed.to_field_set(scope.typ, new))
+    if scope.reset is not None:
+        owned = owned.recursive_difference(scope.reset)
+    owned = owned.difference(STRIPPED)
+    if owned.empty():
+        return Managed()
+    manager = Manager(name or "unknown", UPDATE, scope.api_version, scope.subresource)
+    return Managed({manager: VersionedSet(owned, scope.api_version, False)}, {manager: now})
+
+
 def _differing(live: Obj, new: Obj) -> tuple[Obj, Obj]:
     """``live`` and ``new`` without the top-level fields they have equal: an equal subtree adds,
     modifies and removes nothing, so the comparison gives the same sets without walking it (a
@@ -409,7 +424,10 @@ def update(scope: Scope, live: Obj | None, new: Obj, manager: str, now: str) -> 
                     managed, verbatim = Managed(), []
         if not managed.fields and not verbatim and _meta(live_obj).get("uid"):
             return plain_new  # untracked object: stays untracked
-        managed = _track_update(scope, live_part, new_part, managed, manager, now)
+        if live is None and not managed.fields and not verbatim:
+            managed = _track_create(scope, new_part, manager, now)
+        else:
+            managed = _track_update(scope, live_part, new_part, managed, manager, now)
         return _with_fields(plain_new, managed, verbatim)
     except (ValueError, TypeError):
         kept = _meta(live_obj).get("managedFields")
