@@ -71,7 +71,7 @@ def test_the_index_holds_one_row_alone_and_a_set_for_more() -> None:
     index_move(index, a, None, {CFG: "x", "other": "y"}, INDEXED)
     assert index == {(CFG, "x"): a}
     index_move(index, b, None, {CFG: "x"}, INDEXED)
-    assert index == {(CFG, "x"): {a, b}}
+    assert index == {(CFG, "x"): frozenset({a, b})}
     assert indexed(index, (CFG, "x")) == {a, b}
     index_move(index, a, {CFG: "x", "other": "y"}, {CFG: "z"}, INDEXED)
     assert index == {(CFG, "x"): b, (CFG, "z"): a}
@@ -91,8 +91,8 @@ def test_a_set_in_the_index_is_replaced_not_changed_in_place() -> None:
     taken = index[(SVC, "s")]
     index_move(index, rows[0], {SVC: "s"}, None, INDEXED)
     index_move(index, ("default", "r9"), None, {SVC: "s"}, INDEXED)
-    assert taken == set(rows)
-    assert index[(SVC, "s")] == {rows[1], rows[2], ("default", "r9")}
+    assert taken == frozenset(rows)
+    assert index[(SVC, "s")] == frozenset({rows[1], rows[2], ("default", "r9")})
 
 
 async def test_the_store_reads_back_what_it_wrote_exactly_and_so_does_a_reopened_one(tmp_path: Path) -> None:

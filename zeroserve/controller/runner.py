@@ -104,7 +104,6 @@ from zeroserve.controller.reconcilers.flows import (
 from zeroserve.controller.reconcilers.garbagecollector import PREFIX as GC_PREFIX
 from zeroserve.controller.reconcilers.garbagecollector import GarbageCollector
 from zeroserve.controller.reconcilers.hpa import HPADeciders, HPAReconciler
-from zeroserve.controller.reconcilers.indexes import hold, members, release
 from zeroserve.controller.reconcilers.kpa import Deciders, KPAReconciler
 from zeroserve.controller.reconcilers.namespace import reconcile as reconcile_namespace
 from zeroserve.controller.reconcilers.routemarks import RouteMarks
@@ -117,6 +116,7 @@ from zeroserve.images.base import ImageStore
 from zeroserve.observability.metrics import AutoscalerMetrics
 from zeroserve.runtime.base import Runtime, WorkloadKey
 from zeroserve.store.base import Store, WatchEvent
+from zeroserve.store.indexes import hold, members, packed, release
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class RouteIndex:
         for kind, target in refs - old:
             hold(self._routes, (kind, ns, target), name)
         if refs:
-            self._refs[(ns, name)] = next(iter(refs)) if len(refs) == 1 else frozenset(refs)
+            self._refs[(ns, name)] = packed(refs)
 
     def routes_for(self, kind: str, ns: str, name: str) -> list[Key]:
         return [Key(ROUTE.kind, ns, route) for route in sorted(members(self._routes.get((kind, ns, name))))]

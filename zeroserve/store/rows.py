@@ -11,7 +11,7 @@ JSON as well (:class:`Recent`): most reads are of what was just written.
 
 Labels are kept beside the body (list selections match them), with their keys and values interned:
 a Service's name and UIDs label several of its objects. :data:`LabelIndex` maps a label to the one
-row that carries it, or to a set of them once there are more (most labels of the indexed keys name
+row that carries it, or to a frozenset of them once there are more (most labels of the indexed keys name
 one object of a resource: a set for each would cost ~200 bytes).
 
 The SQLite thread deflates through ctypes, holding the GIL: the :mod:`zlib` module lets it go around
@@ -30,6 +30,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Final
 
+from zeroserve.store.indexes import hold, members, release
+
 RECENT_ROWS: Final = 256
 """The rows a store's :class:`Recent` keeps whole (~2.5 KB each: bounded, whatever the Services)."""
 WBITS: Final = -13
@@ -44,7 +46,7 @@ REPICK_MIN: Final = 512
 
 Key = tuple[str, str]
 """A row's (namespace, name)."""
-LabelIndex = dict[tuple[str, str], "Key | set[Key]"]
+LabelIndex = dict[tuple[str, str], "Key | frozenset[Key]"]
 """(label key, value) -> the row that carries it, or the set of them when more than one does."""
 
 
@@ -216,30 +218,16 @@ def _intern(value: str) -> str:
 def index_move(index: LabelIndex, key: Key, old: Mapping[str, str] | None, new: Mapping[str, str] | None,
                indexed: frozenset[str]) -> None:  # fmt: skip
     """Move ``key`` in ``index`` from its ``old`` labels to its ``new`` ones (None: no row), for the
-    label keys in ``indexed``. Each entry changes by one assignment (a reader on the loop sees the
-    old entry or the new one)."""
+    label keys in ``indexed`` (:func:`~zeroserve.store.indexes.hold`: each entry changes by one
+    assignment, so a reader on the loop sees the old entry or the new one)."""
     before = {(k, v) for k, v in (old or {}).items() if k in indexed and isinstance(v, str)}
     after = {(k, v) for k, v in (new or {}).items() if k in indexed and isinstance(v, str)}
     for label in before - after:
-        found = index.get(label)
-        if found == key:
-            del index[label]
-        elif isinstance(found, set):
-            rest = found - {key}
-            index[label] = next(iter(rest)) if len(rest) == 1 else rest
+        release(index, label, key)
     for label in after - before:
-        found = index.get(label)
-        if found is None:
-            index[label] = key
-        elif isinstance(found, set):
-            index[label] = found | {key}
-        elif found != key:
-            index[label] = {found, key}
+        hold(index, label, key)
 
 
 def indexed(index: LabelIndex, label: tuple[str, str]) -> set[Key]:
     """The rows ``index`` has for ``label`` (a new set)."""
-    found = index.get(label)
-    if found is None:
-        return set()
-    return set(found) if isinstance(found, set) else {found}
+    return set(members(index.get(label)))

@@ -27,7 +27,6 @@ API does not serve are never judged gone.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +34,8 @@ from typing import Any
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import KINDS, Kind, by_kind
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, get_or_none, interned
-from zeroserve.controller.reconcilers.indexes import hold, members, release
 from zeroserve.store.base import FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Preconditions, Propagation, Store
+from zeroserve.store.indexes import hold, members, release
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ KIND_NAMES: dict[str, Kind] = {k.kind: k for k in KINDS}
 
 def gc_key(kind: str, namespace: str, name: str) -> Key:
     """The collector's key of an object; its strings interned (the graph holds one for every object)."""
-    return Key(sys.intern(PREFIX + kind), interned(namespace), interned(name))
+    return Key(interned(PREFIX + kind), interned(namespace), interned(name))
 
 
 def _refs(obj: Obj) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import sys
 
 from zeroserve.api import labels
 from zeroserve.api.base import Obj
-from zeroserve.controller.reconcilers.indexes import hold, members, release
+from zeroserve.store.indexes import hold, members, release
 
 Ref = tuple[str, str]
 """(kind, name) of a marked object, within its namespace."""

@@ -1,6 +1,8 @@
 """Index entries that hold one value alone and a frozenset only for more: most entries of the
-controller's indexes (an owner's dependents, a route's marked objects, the routes naming a target)
-hold one value, and a set for each was ~200 bytes per Service (issue 19: RSS per idle Service)."""
+store's label index and of the controller's indexes (an owner's dependents, a route's marked objects,
+the routes naming a target) hold one value, and a set for each was ~200 bytes (issue 19: RSS per
+idle Service). Each change replaces the entry: a reader holding the old one (the loop, while the
+SQLite thread moves rows) sees it as it was."""
 
 from __future__ import annotations
 
@@ -18,10 +20,15 @@ def members(held: V | frozenset[V] | None) -> frozenset[V]:
     return held if isinstance(held, frozenset) else frozenset((held,))
 
 
+def packed(values: set[V] | frozenset[V]) -> V | frozenset[V]:
+    """What an entry holds for ``values`` (not empty): the one value alone, else a frozenset."""
+    return next(iter(values)) if len(values) == 1 else frozenset(values)
+
+
 def hold(index: dict[K, V | frozenset[V]], key: K, value: V) -> None:
     """Add ``value`` under ``key``: held alone while it is the only one, in a frozenset once there
     are more (most entries of the controller's indexes hold one value: a set for each is ~200
-    bytes). Each change replaces the entry (a reader iterating over the old one is not disturbed)."""
+    bytes)."""
     held = index.get(key)
     if held is None:
         index[key] = value
@@ -35,4 +42,4 @@ def release(index: dict[K, V | frozenset[V]], key: K, value: V) -> None:
     if not rest:
         index.pop(key, None)
     else:
-        index[key] = next(iter(rest)) if len(rest) == 1 else rest
+        index[key] = packed(rest)
