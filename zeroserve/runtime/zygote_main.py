@@ -301,10 +301,8 @@ class Server:
         def stop(signum: int, frame: Any) -> None:
             raise InterruptedError
 
-        with self._lock:
-            if self._idle == 0:
-                self._idle += 1
-                threading.Thread(target=self._accepting, daemon=True).start()
+        if self._idle == 0:  # not a spare's (nothing accepts before this: the count holds)
+            self.prestart()
         try:
             signal.signal(signal.SIGTERM, stop)
             self._open.set()
