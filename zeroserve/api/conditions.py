@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from zeroserve.api.meta import Condition, ConditionStatus, Status
 from zeroserve.clock import rfc3339
@@ -124,16 +125,17 @@ class ConditionManager:
     def _set(self, type_: str, status: ConditionStatus, reason: str, message: str) -> None:
         """``SetCondition``: only a real change (status, severity, reason or message) stamps ``now``."""
         old = self.get(type_)
+        severity = None if self.cset.is_terminal(type_) else INFO
+        if old is not None and _essence(old) == (type_, status, severity or "", reason or "", message or ""):
+            return  # most sets change nothing: no Condition is built for them
         new = Condition(
             type=type_,
             status=status,
-            severity=None if self.cset.is_terminal(type_) else INFO,
+            severity=severity,
             reason=reason or None,
             message=message or None,
             last_transition_time=self.now,
         )
-        if old is not None and _essence(old) == _essence(new):
-            return
         self._changes += 1
         self._changed[type_] = self._changes
         others = [c for c in self.status.conditions if c.type != type_]
@@ -144,6 +146,7 @@ def _essence(c: Condition) -> tuple[str, str, str, str, str]:
     return c.type, c.status, c.severity or "", c.reason or "", c.message or ""
 
 
+@lru_cache(maxsize=256)  # a reconcile sorts its conditions by time at each mark: the same few stamps
 def _parse_time(stamp: str | None) -> datetime:
     try:
         parsed = datetime.fromisoformat((stamp or "").replace("Z", "+00:00"))
