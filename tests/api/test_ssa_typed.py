@@ -254,6 +254,25 @@ def test_compare_skips_equal_subtrees_but_not_ones_that_only_look_equal() -> Non
     assert typed.compare(T, nested, {**nested, "list": [{"name": "x", "value": 1.0}]}).same()
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "want"),
+    [
+        (1, 1.0, True),
+        (True, 1, False),  # Python holds these equal; SMD does not
+        ({"a": [1, {"b": "x"}]}, {"a": [1.0, {"b": "x"}]}, True),
+        ({"a": [1, {"b": True}]}, {"a": [1, {"b": 1}]}, False),
+        ([{"type": "Ready", "status": "True"}], [{"status": "True", "type": "Ready"}], True),
+        ([{"type": "Ready", "status": "True"}], [{"type": "Ready", "status": "False"}], False),
+        (["a", "b"], ["b", "a"], False),
+        ({"a": None}, {}, False),
+        ("1", 1, False),
+    ],
+)
+def test_equal_is_smd_equality(a: Any, b: Any, want: bool) -> None:
+    assert typed.equal(a, b) is want
+    assert typed.equal(b, a) is want
+
+
 def test_compare_excluding_drops_whole_subtrees() -> None:
     c = typed.compare(T, {}, {"struct": {"a": "1"}, "name": "x"}).excluding(FieldSet.of(p("struct")))
     assert paths(c.added) == [".name"]

@@ -50,8 +50,14 @@ class TypedError(ValueError):
 
 
 def equal(a: Any, b: Any) -> bool:
-    """SMD's ``value.Equals``: deep, ``1 == 1.0``, ``true != 1``."""
-    return a is b or freeze(a) == freeze(b)
+    """SMD's ``value.Equals``: deep, ``1 == 1.0``, ``true != 1``. Python's ``==`` is coarser (it
+    holds ``True == 1`` as well): values it finds unequal are unequal here too, found in C (a status
+    write compares conditions that changed), and only values it finds equal are frozen to tell."""
+    if a is b:
+        return True
+    if a != b:
+        return False
+    return freeze(a) == freeze(b)
 
 
 def _atom(t: Type, v: Any) -> Atom | None:
