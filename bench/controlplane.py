@@ -232,7 +232,7 @@ ANCHOR_DOC: dict[str, Any] = {
     "status": {"conditions": [{"type": t, "status": "True", "reason": "R", "lastTransitionTime": "T"}
                               for t in ("Ready", "Active", "ContainerHealthy", "ResourcesAvailable")]},
 }  # fmt: skip
-"""The anchor's document: the size and shape of a stored Revision (~2.5 KB of JSON)."""
+"""The anchor's document: about the size and shape of a stored Revision (~2.1 KB of JSON)."""
 
 
 def _walk(value: Any) -> Any:
