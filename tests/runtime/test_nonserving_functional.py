@@ -22,9 +22,10 @@ APP = textwrap.dedent(
     """
     import json, os, signal, sys
     state = os.environ["STATE_DIR"]
-    runs = len(os.listdir(state))
-    with open(os.path.join(state, f"run-{runs}.json"), "w") as f:
+    runs = len([name for name in os.listdir(state) if name.endswith(".json")])
+    with open(os.path.join(state, f".run-{runs}.tmp"), "w") as f:
         json.dump(dict(os.environ), f)
+    os.replace(f.name, os.path.join(state, f"run-{runs}.json"))  # whole when it is seen
     print(f"run {runs}", flush=True)
     if runs == 0:
         sys.exit(2)  # the first run ends: the runtime starts it again
@@ -88,7 +89,8 @@ async def test_ready_once_started_without_port_queue_proxy_or_endpoints(runtime:
     assert env["K_SINK"] == "http://sink.default.svc.cluster.local"
     assert not {"PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"} & set(env)
     logs = runtime.data_dir / "logs" / "_containersources" / "default" / "ticker"
-    assert any("run 1" in log.read_text() for log in logs.iterdir())
+    # the app prints after its state file is in place: its line may reach the log a moment later
+    await eventually(lambda: any("run 1" in log.read_text() for log in logs.iterdir()), timeout=30.0)
     await runtime.remove(KEY)
     assert runtime.status(KEY) is None
     await eventually(lambda: not runtime.instances(KEY), timeout=5.0)
