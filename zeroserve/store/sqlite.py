@@ -9,10 +9,11 @@ even if the process is killed right after.
 Writes are committed in groups (etcd's batched backend commits, a database's group commit): while
 one group's transaction commits (its fsync), the writes that arrive queue on the loop, and the next
 group runs them all in one transaction: each write is checked and applied in memory, reading what
-the ones before it wrote (one that fails leaves nothing and fails alone), and the group's rows and
-events then go to SQLite in a few statements (the thread takes the GIL back after each one, which
-waits for the loop's switch interval while the loop is busy); no write returns before its group has
-committed. Under load one fsync serves many writes; a lone write waits for no one.
+the ones before it wrote (one that fails leaves nothing and fails alone), and the group's events
+then go to SQLite in one statement, whose trigger writes their objects' rows, the resourceVersion
+and the log's compaction (the thread takes the GIL back after each statement, which waits for the
+loop's switch interval while the loop is busy); no write returns before its group has committed.
+Under load one fsync serves many writes; a lone write waits for no one.
 
 After commit the worker thread hands the events to the loop (``call_soon_threadsafe``) and the
 :class:`~zeroserve.store.watch.Broadcaster` fans them out. A watcher subscribes first, then
@@ -84,7 +85,8 @@ Outcomes = list[Outcome]
 
 REPLAY_BATCH: Final = 500
 ROWS_PER_STATEMENT: Final = 500
-"""Rows written by one statement of a group's commit (6 columns: far below SQLite's 32,766 variables)."""
+"""Events logged by one statement of a group's commit (7 columns: far below SQLite's 32,766 variables)."""
+_LOG: Final = "INSERT INTO events (rv, type, kind, ns, name, object, uid) VALUES {}"
 IMMUTABLE_META: Final = (
     "uid",
     "creationTimestamp",
@@ -109,7 +111,7 @@ recorder's repeats and its sweep)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('rv', 0), ('horizon', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('rv', 0), ('horizon', 0), ('keep', 10000);
 CREATE TABLE IF NOT EXISTS objects (
     kind TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,
     uid TEXT NOT NULL, rv INTEGER NOT NULL, body TEXT NOT NULL,
@@ -118,10 +120,26 @@ CREATE TABLE IF NOT EXISTS objects (
 DROP TABLE IF EXISTS owner_refs;
 CREATE TABLE IF NOT EXISTS events (
     rv INTEGER PRIMARY KEY, type TEXT NOT NULL, kind TEXT NOT NULL,
-    ns TEXT NOT NULL, name TEXT NOT NULL, object TEXT NOT NULL
+    ns TEXT NOT NULL, name TEXT NOT NULL, object TEXT NOT NULL, uid TEXT NOT NULL DEFAULT ''
 );
 """
-
+_EVENTS_UID = "ALTER TABLE events ADD COLUMN uid TEXT NOT NULL DEFAULT ''"
+"""A file made before events carried their object's uid gets the column (its older rows: empty)."""
+_APPLY = """
+CREATE TRIGGER IF NOT EXISTS events_apply AFTER INSERT ON events BEGIN
+    DELETE FROM objects WHERE NEW.type = 'DELETED' AND kind = NEW.kind AND ns = NEW.ns AND name = NEW.name;
+    INSERT OR REPLACE INTO objects (kind, ns, name, uid, rv, body)
+        SELECT NEW.kind, NEW.ns, NEW.name, NEW.uid, NEW.rv, NEW.object WHERE NEW.type <> 'DELETED';
+    UPDATE meta SET value = NEW.rv WHERE key = 'rv';
+    UPDATE meta SET value = NEW.rv - (SELECT value FROM meta WHERE key = 'keep')
+        WHERE key = 'horizon' AND value < NEW.rv - (SELECT value FROM meta WHERE key = 'keep');
+    DELETE FROM events WHERE rv <= (SELECT value FROM meta WHERE key = 'horizon');
+END;
+"""
+"""An event logged is its object's row written (or deleted), the resourceVersion set, and the log
+compacted to the newest ``keep`` events, in SQLite: a group's commit is one statement (one step of
+SQLite's, the GIL handed over once) where a statement per table and the compaction's took the GIL
+back seven times or more, each a wait of up to the switch interval (5 ms) while the loop is busy."""
 
 Rows = dict[tuple[str, str], Row]
 INDEXED_LABELS: Final = frozenset({serving_labels.CONFIGURATION, serving_labels.ROUTE, serving_labels.SERVICE})
@@ -135,12 +153,16 @@ def resource(kind: Kind) -> str:
     return f"{kind.plural}.{kind.group}" if kind.group else kind.plural
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, keep: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(_SCHEMA)
+    if "uid" not in {column[1] for column in conn.execute("PRAGMA table_info(events)")}:
+        conn.execute(_EVENTS_UID)
+    conn.executescript(_APPLY)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'keep'", (keep,))
     return conn
 
 
@@ -191,10 +213,8 @@ class SqliteStore:
         self._pending: list[tuple[str, str, str, Row | None]] = []
         """Cache updates of the open write, applied when its group commits."""
         self._written: dict[tuple[str, str, str], Row | None] = {}
-        self._rows_sql: dict[tuple[str, str, str], tuple[str, int, str] | None] = {}
-        """What the group in progress leaves in the objects table: (uid, rv, stored row), None: deleted."""
-        self._events_sql: list[tuple[int, str, str, str, str, str]] = []
-        """The event log rows of the group in progress."""
+        self._events_sql: list[tuple[int, str, str, str, str, str, str]] = []
+        """The event log rows of the group in progress (the objects table follows them: ``_APPLY``)."""
         self._rv = rv
         """The newest resourceVersion given out (SQLite thread; the table's once its group commits)."""
         """The rows the group in progress has written so far (None: deleted), read before ``_cache``."""
@@ -228,7 +248,7 @@ class SqliteStore:
                     if memory
                     else await loop.run_in_executor(executor, Keyring.load_or_create, key_file)
                 )
-            conn = await loop.run_in_executor(executor, _connect, str(path))
+            conn = await loop.run_in_executor(executor, _connect, str(path), compact_keep)
             rv = await loop.run_in_executor(executor, _meta, conn, "rv")
         except BaseException:
             executor.shutdown(wait=False)
@@ -439,16 +459,11 @@ class SqliteStore:
         try:
             for tx, args in group:
                 mine: Changes = []
-                self._pending, rows_before, events_before, rv_before = (
-                    [],
-                    dict(self._rows_sql),
-                    len(self._events_sql),
-                    self._rv,
-                )
+                self._pending, events_before, rv_before = [], len(self._events_sql), self._rv
                 try:
                     result = tx(mine, *args)
                 except Exception as err:  # it leaves nothing: what it recorded is dropped
-                    self._rows_sql, self._rv = rows_before, rv_before
+                    self._rv = rv_before
                     del self._events_sql[events_before:]
                     outcomes.append((None, err))
                     continue
@@ -458,14 +473,13 @@ class SqliteStore:
                 for key, ns, name, row in self._pending:
                     self._written[(key, ns, name)] = row
             if changes:
-                self._commit(changes[-1].rv)
+                self._commit()
         except BaseException:
             self._rv = first_rv
             raise
         finally:
             self._pending = []
             self._written = {}
-            self._rows_sql = {}
             self._events_sql = []
         for key, ns, name, row in pending:
             rows = self._cache.get(key)
@@ -487,28 +501,20 @@ class SqliteStore:
         self._published_rv = max(self._published_rv, changes[-1].rv)
         self._broadcaster.publish(changes)
 
-    def _commit(self, rv: int) -> None:
-        """Write the group's rows, events and resourceVersion ``rv``, compact the log, and commit: a
-        statement per table and up to :data:`ROWS_PER_STATEMENT` rows (each statement a GIL handoff)."""
-        gone = [k for k, row in self._rows_sql.items() if row is None]
-        kept = [(*k, *row) for k, row in self._rows_sql.items() if row is not None]
+    def _commit(self) -> None:
+        """Log the group's events, which writes their rows, the resourceVersion and the compaction
+        (``_APPLY``): one statement, or :data:`ROWS_PER_STATEMENT` events a statement in one
+        transaction when there are more."""
+        if len(self._events_sql) <= ROWS_PER_STATEMENT:
+            _many(self._conn, _LOG, self._events_sql)  # autocommit: one statement is its transaction
+            return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            _many(self._conn, "DELETE FROM objects WHERE (kind, ns, name) IN (VALUES {})", gone)
-            _many(self._conn, "INSERT OR REPLACE INTO objects (kind, ns, name, uid, rv, body) VALUES {}", kept)
-            _many(self._conn, "INSERT INTO events (rv, type, kind, ns, name, object) VALUES {}", self._events_sql)
-            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'rv'", (rv,))
-            self._compact(rv)
+            _many(self._conn, _LOG, self._events_sql)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
-
-    def _compact(self, rv: int) -> None:
-        horizon = rv - self._compact_keep
-        if horizon > _meta(self._conn, "horizon"):
-            self._conn.execute("DELETE FROM events WHERE rv <= ?", (horizon,))
-            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'horizon'", (horizon,))
 
     def _record(self, changes: Changes, type_: EventType, key: str, obj: Obj) -> None:
         """Give ``obj`` the next resourceVersion, store (or drop) its row and log the event."""
@@ -521,8 +527,7 @@ class SqliteStore:
         cached = None if type_ == "DELETED" else self._packer(key).row(meta.get("labels") or {}, raw)
         self._pending.append((key, ns, name, cached))
         stored = self._seal_row(key, ns, name, body)
-        self._rows_sql[(key, ns, name)] = None if type_ == "DELETED" else (meta["uid"], rv, stored)
-        self._events_sql.append((rv, type_, key, ns, name, stored))
+        self._events_sql.append((rv, type_, key, ns, name, stored, meta["uid"]))
         changes.append(Change(rv, type_, key, ns, name, body))
 
     def _identity(self, kind: Kind, obj: Obj) -> tuple[Obj, str, str]:
