@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import sys
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from zeroserve.api import jsoncodec
 from zeroserve.api.kinds import REVISION
@@ -121,12 +124,34 @@ async def test_the_store_reads_back_what_it_wrote_exactly_and_so_does_a_reopened
         await reopened.close()
 
 
-def test_libz_through_ctypes_deflates_as_the_zlib_module_does() -> None:
+def test_libz_through_ctypes_deflates_and_inflates_as_the_zlib_module_does() -> None:
     body, zdict = revision("svc-00001-00001"), revision("svc-00000-00001")
     ctypes_z, module_z = store_rows._libz(), store_rows._ZlibModule()
     assert isinstance(ctypes_z, store_rows._LibZ), "libz.so.1 loads here"
     assert ctypes_z.deflate(body, zdict) == module_z.deflate(body, zdict)
-    assert store_rows._inflate(ctypes_z.deflate(body, zdict), zdict, len(body)) == body
+    row = len(body).to_bytes(4, "little") + ctypes_z.deflate(body, zdict)
+    assert module_z.inflate(row, zdict, len(body)) == body
+    other = len(zdict).to_bytes(4, "little") + ctypes_z.deflate(zdict, body)
+    for _ in range(3):  # one stream, reset for each row, whatever dictionary came before
+        assert ctypes_z.inflate(row, zdict, len(body)) == body
+        assert ctypes_z.inflate(other, body, len(zdict)) == zdict
+    with pytest.raises(ValueError, match="does not inflate to its length"):
+        ctypes_z.inflate(row, zdict, len(body) - 1)
+    with pytest.raises(ValueError, match="does not inflate to its length"):
+        ctypes_z.inflate(row[:-8], zdict, len(body))  # cut short
+    assert ctypes_z.inflate(row, zdict, len(body)) == body  # and the stream still inflates after
+
+
+def test_each_thread_inflates_with_a_stream_of_its_own() -> None:
+    body, zdict = revision("svc-00001-00001"), revision("svc-00000-00001")
+    libz = store_rows._libz()
+    assert isinstance(libz, store_rows._LibZ)
+    row = len(body).to_bytes(4, "little") + libz.deflate(body, zdict)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(lambda _: all(libz.inflate(row, zdict, len(body)) == body for _ in range(200)), range(8))
+        )
+    assert results == [True] * 8
 
 
 def test_the_rows_made_last_keep_their_json_and_older_ones_inflate_it() -> None:

@@ -16,15 +16,18 @@ one object of a resource: a set for each would cost ~200 bytes).
 
 The SQLite thread deflates through ctypes, holding the GIL: the :mod:`zlib` module lets it go around
 every call, and taking it back waits for the loop's switch interval (5 ms) whenever the loop is busy,
-for every row of every write (1,000 Services took 30 % more CPU to settle). Where libz cannot be
-loaded, the :mod:`zlib` module does it. Reads inflate with the :mod:`zlib` module (on the loop, which
-gets the GIL back at once while the SQLite thread waits on SQLite; ctypes' own objects cost more).
+for every row of every write (1,000 Services took 30 % more CPU to settle). Reads inflate through
+ctypes too, for the same reason on the loop's side: since a group's commit is one statement, the
+SQLite thread spends its time in Python, and a read that let the GIL go waited for it (1,000
+Services: ~700 of ~105,000 inflates took over 1 ms, 2 s of the loop's time; with the GIL held, ~30,
+and ctypes' own ~2 us more an inflate). Where libz cannot be loaded, the :mod:`zlib` module does both.
 """
 
 from __future__ import annotations
 
 import ctypes
 import sys
+import threading
 import zlib
 from collections import deque
 from collections.abc import Mapping
@@ -67,7 +70,7 @@ class Row:
         raw = self.raw  # one read: the SQLite thread may drop it meanwhile
         if raw is not None:
             return raw
-        return _inflate(self.data[4:], self.zdict, int.from_bytes(self.data[:4], "little"))
+        return _LIBZ.inflate(self.data, self.zdict, int.from_bytes(self.data[:4], "little"))
 
 
 class Recent:
@@ -118,7 +121,8 @@ def _deflate(body: bytes, zdict: bytes) -> bytes:
 
 
 def _inflate(data: bytes, zdict: bytes, size: int) -> bytes:
-    inflated = zlib.decompressobj(WBITS, zdict=zdict).decompress(data)
+    """What :class:`_ZlibModule` inflates (``data`` is a row's, its length first)."""
+    inflated = zlib.decompressobj(WBITS, zdict=zdict).decompress(data[4:])
     if len(inflated) != size:
         raise ValueError("a stored row does not inflate to its length")
     return inflated
@@ -149,7 +153,9 @@ Z_DEFAULT_STRATEGY: Final = 0
 
 
 class _LibZ:
-    """Raw deflate with a dictionary, through libz with the GIL held."""
+    """Raw deflate and inflate with a dictionary, through libz with the GIL held. An inflate reuses its
+    thread's stream (reset, its window kept): a new one allocates ~15 KB of state and window, which
+    the loop's reads of rows found cold in the caches (~30 us an inflate in a busy ``up``, 5 us alone)."""
 
     def __init__(self, lib: ctypes.PyDLL) -> None:
         stream = ctypes.POINTER(_ZStream)
@@ -161,7 +167,13 @@ class _LibZ:
         lib.deflateEnd.argtypes = [stream]
         lib.deflateBound.argtypes = [stream, ctypes.c_ulong]
         lib.deflateBound.restype = ctypes.c_ulong
+        lib.inflateInit2_.argtypes = [stream, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.inflateSetDictionary.argtypes = [stream, ctypes.c_char_p, ctypes.c_uint]
+        lib.inflate.argtypes = [stream, ctypes.c_int]
+        lib.inflateReset.argtypes = [stream]
+        lib.inflateEnd.argtypes = [stream]
         self._lib = lib
+        self._local = threading.local()
 
     def deflate(self, body: bytes, zdict: bytes) -> bytes:
         lib, z = self._lib, _ZStream()
@@ -180,6 +192,36 @@ class _LibZ:
         finally:
             lib.deflateEnd(z)
 
+    def inflate(self, data: bytes, zdict: bytes, size: int) -> bytes:
+        """The ``size`` bytes that ``data`` (a row's: its length, then raw deflate) inflates to."""
+        lib = self._lib
+        inflater: _Inflater | None = getattr(self._local, "inflater", None)
+        if inflater is None:
+            inflater = self._local.inflater = _Inflater(lib, self._version)
+        z = inflater.stream
+        lib.inflateReset(z)
+        lib.inflateSetDictionary(z, zdict, len(zdict))
+        out = ctypes.create_string_buffer(size)
+        start = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+        z.next_in, z.avail_in = start + 4, len(data) - 4
+        z.next_out, z.avail_out = ctypes.addressof(out), size
+        if lib.inflate(z, Z_FINISH) != Z_STREAM_END or z.total_out != size:
+            raise ValueError("a stored row does not inflate to its length")
+        return out.raw
+
+
+class _Inflater:
+    """A thread's inflate stream, ended with the thread (:class:`threading.local` drops it)."""
+
+    def __init__(self, lib: ctypes.PyDLL, version: bytes) -> None:
+        self._lib = lib
+        self.stream = _ZStream()
+        if lib.inflateInit2_(self.stream, WBITS, version, ctypes.sizeof(self.stream)) != 0:
+            raise MemoryError("inflateInit2")
+
+    def __del__(self) -> None:
+        self._lib.inflateEnd(self.stream)
+
 
 class _ZlibModule:
     """The same with the :mod:`zlib` module (which lets the GIL go around each call)."""
@@ -188,15 +230,23 @@ class _ZlibModule:
         packer = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL, zdict=zdict)
         return packer.compress(body) + packer.flush()
 
+    def inflate(self, data: bytes, zdict: bytes, size: int) -> bytes:
+        return _inflate(data, zdict, size)
+
 
 def _libz() -> _LibZ | _ZlibModule:
-    """libz through ctypes if it loads and deflates a probe exactly as the :mod:`zlib` module does
-    (a ``z_stream`` laid out otherwise, another libz: the module, never a failing write)."""
+    """libz through ctypes if it loads, deflates a probe exactly as the :mod:`zlib` module does and
+    inflates it back (a ``z_stream`` laid out otherwise, another libz: the module, never a failing
+    write or read)."""
     fallback = _ZlibModule()
     try:
         lib = _LibZ(ctypes.PyDLL("libz.so.1"))
         probe, zdict = b'{"metadata": {"name": "probe"}}' * 4, b'{"metadata": {"name": "zdict"}}'
-        if lib.deflate(probe, zdict) != fallback.deflate(probe, zdict):
+        deflated = lib.deflate(probe, zdict)
+        if deflated != fallback.deflate(probe, zdict):
+            return fallback
+        row = len(probe).to_bytes(4, "little") + deflated
+        if lib.inflate(row, zdict, len(probe)) != probe or fallback.inflate(row, zdict, len(probe)) != probe:
             return fallback
     except (OSError, AttributeError, MemoryError, ValueError):
         return fallback
