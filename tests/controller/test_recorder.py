@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ import pytest
 from zeroserve.api.base import Obj
 from zeroserve.api.kinds import EVENT, SECRET, SERVICE
 from zeroserve.clock import FakeClock, rfc3339
-from zeroserve.controller.recorder import EventRecorder
+from zeroserve.controller.recorder import DROPS_LOGGED_EVERY, EventRecorder
 from zeroserve.store.sqlite import SqliteStore
 from zeroserve.testing import eventually, service
 
@@ -76,6 +77,29 @@ async def test_the_queue_is_bounded_and_drops_past_it(store: SqliteStore) -> Non
     assert recorder.dropped == 1
     await recorder.flush()
     assert sorted(e["reason"] for e in await events(store)) == ["Reason0", "Reason1"]
+
+
+async def test_drops_are_logged_at_once_then_counted_every_few_seconds_and_when_the_queue_drains(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    recorder = EventRecorder(store, clock, queue_size=1)
+    svc = await store.create(SERVICE, service("default", "hello"))
+    caplog.set_level(logging.WARNING, logger="zeroserve.controller.recorder")
+    for i in range(5):
+        recorder.event("service-controller", svc, "Normal", f"Reason{i}", "m")
+        clock.step(1.0)
+    clock.step(DROPS_LOGGED_EVERY - 4.0)
+    recorder.event("service-controller", svc, "Warning", "Late", "m")
+    recorder.event("service-controller", svc, "Normal", "Later", "m")
+    await recorder.flush()
+    await recorder.flush()  # nothing left to count: no line
+    assert recorder.dropped == 6
+    assert [r.getMessage() for r in caplog.records] == [
+        "event queue full (1): dropped 1 events (the last: Normal Reason1 on hello)",
+        "event queue full (1): dropped 4 events (the last: Warning Late on hello)",
+        "event queue full (1): dropped 1 events (the queue has room again)",
+    ]
 
 
 async def test_events_past_their_ttl_are_swept(store: SqliteStore) -> None:

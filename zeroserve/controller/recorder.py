@@ -37,6 +37,11 @@ QUEUE_SIZE: Final = 1000
 """client-go's ``maxQueuedEvents``."""
 SWEEP_EVERY: Final = 60.0
 """Seconds between two retention sweeps."""
+DROPS_LOGGED_EVERY: Final = 5.0
+"""Seconds between two lines about events dropped from a full queue: the first drop is logged at once,
+the ones after it counted in a line at most this often (klog, which client-go logs each drop to, writes
+its buffer every 5 s; a line each, here, is a write each: 1,000 Services created at once dropped
+~3,600)."""
 
 
 class Recorder(Protocol):
@@ -86,6 +91,10 @@ class EventRecorder:
         """When the next sweep reads every stored event (Unix seconds; None: the first one does)."""
         self.dropped = 0
         """Events dropped because the queue was full."""
+        self._unlogged = 0
+        """Of those, the ones no log line has counted yet."""
+        self._drops_logged_at: float | None = None
+        """When the last line about drops was logged (Unix seconds)."""
 
     def event(self, source: str, obj: Obj, type_: str, reason: str, message: str) -> None:
         now = self._clock.wall()
@@ -97,16 +106,25 @@ class EventRecorder:
             return
         if len(self._queue) >= self._queue_size:
             self.dropped += 1
-            log.warning("event queue full (%d): dropped %s %s on %s", self._queue_size, type_, reason, ref.get("name"))
+            self._unlogged += 1
+            at = self._drops_logged_at
+            if at is None or now.timestamp() - at >= DROPS_LOGGED_EVERY:
+                self._log_drops(now.timestamp(), f"the last: {type_} {reason} on {ref.get('name')}")
             return
         self._queue.append(found)
         self._wake.set()
 
+    def _log_drops(self, now: float, last: str) -> None:
+        log.warning("event queue full (%d): dropped %d events (%s)", self._queue_size, self._unlogged, last)
+        self._unlogged, self._drops_logged_at = 0, now
+
     async def flush(self) -> None:
-        """Write every queued event (in order) now."""
+        """Write every queued event (in order) now; then count the drops no line has counted yet."""
         async with self._writing:
             while self._queue:
                 await self._write(self._queue.popleft())
+        if self._unlogged:
+            self._log_drops(self._clock.wall().timestamp(), "the queue has room again")
 
     async def _write(self, item: correlator.Correlated) -> None:
         event = item.event
