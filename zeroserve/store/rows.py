@@ -120,14 +120,6 @@ def _deflate(body: bytes, zdict: bytes) -> bytes:
     return len(body).to_bytes(4, "little") + _LIBZ.deflate(body, zdict)
 
 
-def _inflate(data: bytes, zdict: bytes, size: int) -> bytes:
-    """What :class:`_ZlibModule` inflates (``data`` is a row's, its length first)."""
-    inflated = zlib.decompressobj(WBITS, zdict=zdict).decompress(data[4:])
-    if len(inflated) != size:
-        raise ValueError("a stored row does not inflate to its length")
-    return inflated
-
-
 class _ZStream(ctypes.Structure):
     _fields_ = [
         ("next_in", ctypes.c_void_p),
@@ -231,7 +223,10 @@ class _ZlibModule:
         return packer.compress(body) + packer.flush()
 
     def inflate(self, data: bytes, zdict: bytes, size: int) -> bytes:
-        return _inflate(data, zdict, size)
+        inflated = zlib.decompressobj(WBITS, zdict=zdict).decompress(data[4:])
+        if len(inflated) != size:
+            raise ValueError("a stored row does not inflate to its length")
+        return inflated
 
 
 def _libz() -> _LibZ | _ZlibModule:
@@ -246,7 +241,7 @@ def _libz() -> _LibZ | _ZlibModule:
         if deflated != fallback.deflate(probe, zdict):
             return fallback
         row = len(probe).to_bytes(4, "little") + deflated
-        if lib.inflate(row, zdict, len(probe)) != probe or fallback.inflate(row, zdict, len(probe)) != probe:
+        if lib.inflate(row, zdict, len(probe)) != probe:
             return fallback
     except (OSError, AttributeError, MemoryError, ValueError):
         return fallback

@@ -213,11 +213,11 @@ class SqliteStore:
         self._pending: list[tuple[str, str, str, Row | None]] = []
         """Cache updates of the open write, applied when its group commits."""
         self._written: dict[tuple[str, str, str], Row | None] = {}
+        """The rows the group in progress has written so far (None: deleted), read before ``_cache``."""
         self._events_sql: list[tuple[int, str, str, str, str, str, str]] = []
         """The event log rows of the group in progress (the objects table follows them: ``_APPLY``)."""
         self._rv = rv
         """The newest resourceVersion given out (SQLite thread; the table's once its group commits)."""
-        """The rows the group in progress has written so far (None: deleted), read before ``_cache``."""
         self._queued: list[tuple[Write, asyncio.Future[Obj]]] = []
         """Writes waiting for the next group (loop side)."""
         self._idle = asyncio.Event()
