@@ -214,3 +214,38 @@ def test_bad_quantity_is_a_warning_not_a_crash() -> None:
     (warning,) = workload_warnings(workload(memory="lots"), V1)
     assert warning.startswith("cpu/memory limits not enforced: invalid quantity 'lots'")
     assert workload_limits(workload(cpu="1", memory="1Gi")) == Limits(cpu_millis=1000, memory_bytes=1024**3)
+
+
+MOUNTINFO = """\
+25 24 0:22 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs rw,mode=755
+28 25 0:25 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+29 25 0:26 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+40 24 0:41 / /srv/odd\\040name rw,relatime shared:9 - tmpfs favordynmods rw,favordynmods
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "favoured"),
+    [
+        ("", False),
+        ("51 24 0:50 / /run/zeroserve/cgroup-favordynmods rw - cgroup cgroup rw,favordynmods,name=zs", True),
+        ("29 25 0:26 / /sys/fs/cgroup rw,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,favordynmods", True),
+        ("52 24 0:51 / /x rw - cgroup cgroup rw,nofavordynmods,name=zs", False),
+    ],
+)
+def test_favoring_reads_the_super_options_of_cgroup_mounts(line: str, favoured: bool) -> None:
+    assert cgroups.favoring(MOUNTINFO + line) is favoured
+
+
+def test_favor_dynmods_says_why_it_cannot_mount(tmp_path: Path) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(MOUNTINFO)
+    (tmp_path / "file").write_text("")
+    why = cgroups.favor_dynmods(tmp_path / "file" / "mount", mountinfo)
+    assert why is not None
+    assert str(tmp_path / "file" / "mount") in why
+    assert "Not a directory" in why
+    assert cgroups.favor_dynmods(tmp_path / "elsewhere", tmp_path / "missing") == (
+        f"{tmp_path / 'missing'}: No such file or directory"
+    )
+    assert not (tmp_path / "elsewhere").exists()

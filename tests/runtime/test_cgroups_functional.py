@@ -192,3 +192,23 @@ async def test_leftover_cgroups_of_recorded_instances_are_removed(tmp_path: Path
     assert all(path.is_dir() for path in directories)
     await LocalRuntime(data).close()
     assert not any(path.exists() for path in directories)
+
+
+def favour_mounts() -> list[str]:
+    lines = cgroups.MOUNTINFO.read_text().splitlines()
+    return [line for line in lines if f"name={cgroups.FAVOR_NAME}" in line.partition(" - ")[2]]
+
+
+async def test_the_runtime_makes_cgroup_moves_favor_dynamic_changes_once(tmp_path: Path) -> None:
+    machine_cgroups()
+    first = LocalRuntime(tmp_path / "one")
+    second = LocalRuntime(tmp_path / "two")
+    try:
+        assert cgroups.favoring(cgroups.MOUNTINFO.read_text())
+        assert len(favour_mounts()) <= 1  # two runtimes (or `up`s): one mount, kept
+        assert cgroups.favor_dynmods() is None
+        assert len(favour_mounts()) <= 1
+    finally:
+        await first.close()
+        await second.close()
+    assert cgroups.favoring(cgroups.MOUNTINFO.read_text())  # a machine setting: it stays

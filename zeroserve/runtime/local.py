@@ -309,6 +309,9 @@ class LocalRuntime:
         self.cgroups = cgroups.probe(cgroup_root)
         if self.cgroups.available:
             logger.info("enforcing cpu/memory limits with cgroup %s under %s", self.cgroups.version, cgroup_root)
+            favor = cgroup_root == cgroups.DEFAULT_ROOT and self._environ.get(cgroups.FAVOR_VARIABLE) != "off"
+            if favor and (why := cgroups.favor_dynmods()) is not None:
+                logger.info("instances join their cgroups after an RCU grace period (favordynmods: %s)", why)
         else:
             logger.warning("cpu/memory limits will not be enforced: %s", self.cgroups.reason)
         self._cgroup_trash: list[cgroups.InstanceCgroup] = []
