@@ -4,6 +4,7 @@
     .venv/bin/python bench/coldstart.py --image [-n 20]             # image mode: examples/hello-image
     .venv/bin/python bench/coldstart.py --image --podman-network host
     .venv/bin/python bench/coldstart.py --zygote [-n 20]            # examples/hello-wsgi forked, vs examples/hello
+    .venv/bin/python bench/coldstart.py --zygote --pause 1          # 1 s between the spawned one and the forked one
 
 Zygote mode (``--zygote``, issue 19): ``n`` Services of examples/hello-wsgi with the annotation
 ``zeroserve.dev/python-app: app:application`` (each revision's instances fork from its zygote, which
@@ -229,6 +230,7 @@ def zygote_mode(args: argparse.Namespace, tmp: Path) -> None:
         plain, cold = [], []
         for i in range(args.n):
             plain.append(first_byte(gateway, f"plain{i}.default.localhost"))
+            time.sleep(args.pause)  # a bench: the anchor's reconciles settle first (--pause)
             cold.append(first_byte(gateway, f"cold{i}.default.localhost"))
     print(f"Python {platform.python_version()} from {sys.base_prefix} (zeroserve up and the apps)")
     report(args.n, "cold start without a zygote (examples/hello spawned)", plain, cold)
@@ -370,6 +372,9 @@ def main() -> None:
     parser.add_argument("--image", action="store_true", help="examples/hello-image as an image, podman the anchor")
     parser.add_argument("--podman-network", choices=("bridge", "host"), default="bridge")
     parser.add_argument("--zygote", action="store_true", help="examples/hello-wsgi forked from its zygote")
+    parser.add_argument(
+        "--pause", type=float, default=0.0, help="zygote mode: seconds from the spawned cold start to the forked one"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         (zygote_mode if args.zygote else image_mode if args.image else process_mode)(args, Path(tmp))
