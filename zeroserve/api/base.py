@@ -69,16 +69,38 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_Fields = tuple[tuple[str, str, bool], ...]
+_FIELDS: dict[type[BaseModel], _Fields] = {}
+"""A model class's fields as :func:`_dump` walks them: (attribute, wire key, omitted when empty)."""
+
+
+def _fields_of(cls: type[BaseModel]) -> _Fields:
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = tuple(
+            (name, info.alias or name, info.default_factory is not None) for name, info in cls.model_fields.items()
+        )
+        _FIELDS[cls] = fields
+    return fields
+
+
 def _dump(model: BaseModel) -> Obj:
     out: Obj = {}
-    for name, info in type(model).model_fields.items():
-        value = getattr(model, name)
+    values = model.__dict__
+    for name, key, omit_empty in _fields_of(type(model)):
+        value = values[name]
         if value is None:
             continue
-        plain = _plain(value)
-        if plain in ({}, []) and info.default_factory is not None:
+        if isinstance(value, BaseModel):
+            plain = _dump(value)
+        elif isinstance(value, (list, dict)):
+            plain = _plain(value)
+        else:
+            out[key] = value  # a scalar: kept as it is, zero and False included
+            continue
+        if omit_empty and not plain:
             continue  # Go's omitempty for the collections and structs we declare
-        out[info.alias or name] = plain
+        out[key] = plain
     for key, value in (model.model_extra or {}).items():
         out[key] = _plain(value)  # a field we do not model: kept exactly, empty maps included
     return out
