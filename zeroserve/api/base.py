@@ -8,6 +8,7 @@ integer, and an ``int32``/``int64`` field holds only what fits (:data:`Int32`, :
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
@@ -69,19 +70,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_Fields = tuple[tuple[str, str, bool], ...]
-_FIELDS: dict[type[BaseModel], _Fields] = {}
-"""A model class's fields as :func:`_dump` walks them: (attribute, wire key, omitted when empty)."""
-
-
-def _fields_of(cls: type[BaseModel]) -> _Fields:
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = tuple(
-            (name, info.alias or name, info.default_factory is not None) for name, info in cls.model_fields.items()
-        )
-        _FIELDS[cls] = fields
-    return fields
+@functools.cache
+def _fields_of(cls: type[BaseModel]) -> tuple[tuple[str, str, bool], ...]:
+    """A model class's fields as :func:`_dump` walks them: (attribute, wire key, omitted when empty)."""
+    return tuple(
+        (name, info.alias or name, info.default_factory is not None) for name, info in cls.model_fields.items()
+    )
 
 
 def _dump(model: BaseModel) -> Obj:
