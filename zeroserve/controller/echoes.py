@@ -1,20 +1,27 @@
-"""Echoes: the watch events of the controller's own status writes, which need no reconcile.
+"""Echoes: the watch events of the controller's own writes, which need no reconcile of their writer.
 
 A reconcile computes an object's status from what it read and writes it; the watch then brings
 that write back as an event for the same key. Knative's controllers reconcile the key again on it
 (informer event -> enqueue) and find nothing to do: the status is what the last pass computed, and
 every input it was computed from that changed since has an event of its own, which enqueues the key
-(the object's own spec or metadata too: those are not status writes). So the controller does not
-enqueue a key for the event of a status write that the key's own reconcile made; the event still
-feeds every index and enqueues owners and routes as any event does. A reconcile that must run again
-says so (``Requeue``); one whose status write fails, or whose write the store found to change
-nothing, records nothing.
+(the object's own spec or metadata too: those are not status writes). The same holds for what a
+reconcile creates or updates elsewhere: the Revision a Configuration creates, the
+ServerlessService a PodAutoscaler creates and then resizes, the marks the route labeler sets on a
+Revision. Their events enqueue their owner, or the Routes that name them, which is the reconcile
+that wrote them: it already knows what they carry (the store returned it), and re-running it found
+nothing to do (issue 19: about four such reconciles for each new Service). So the controller does not
+enqueue a key for the event of a write that the key's own reconcile made; the event still feeds
+every index and enqueues everything else it concerns as any event does. A reconcile that must run
+again says so (``Requeue``); one whose write fails, or whose write the store found to change
+nothing, records nothing; nor does an update of the reconciled object's own spec or metadata (a
+finalizer added or removed), whose event reconciles it again, as in Knative.
 
-:class:`EchoStore` wraps the reconcilers' store: a status write made inside the reconcile of the
-object's own key (:data:`RECONCILING`, set by the controller around each reconcile) records the
-resourceVersion it produced; :meth:`Echoes.take` answers, once, whether an event is that write.
-The store may publish a write's event before the write returns to its reconcile: the controller
-holds the events of a key whose reconcile is running and asks once it has ended.
+:class:`EchoStore` wraps the reconcilers' store: a write made inside a reconcile
+(:data:`RECONCILING`, set by the controller around each reconcile) records the resourceVersion it
+produced and the key that made it, if it was a create or a write checked against the version it
+replaced; :meth:`Echoes.take` answers, once, whether an event is that key's write. The store may
+publish a write's event before the write returns to its reconcile: the controller holds the events
+that concern a key whose reconcile is running and asks once it has ended.
 """
 
 from __future__ import annotations
@@ -41,17 +48,19 @@ def _key(kind: Kind, obj: Obj) -> Key:
 
 
 class Echoes:
-    """Per key, the resourceVersion of the last status write its own reconcile made."""
+    """Per object, the resourceVersion of the last write a reconcile made of it, and that
+    reconcile's key (most often the object's own: its status)."""
 
     def __init__(self) -> None:
-        self._written: dict[Key, str] = {}
+        self._written: dict[Key, tuple[str, Key]] = {}
 
-    def wrote(self, key: Key, resource_version: str) -> None:
-        self._written[key] = resource_version
+    def wrote(self, key: Key, resource_version: str, writer: Key) -> None:
+        self._written[key] = (resource_version, writer)
 
-    def take(self, key: Key, resource_version: str | None) -> bool:
-        """True (once) if ``resource_version`` is the one ``key``'s own last status write made."""
-        if resource_version is None or self._written.get(key) != resource_version:
+    def take(self, key: Key, resource_version: str | None, reader: Key) -> bool:
+        """True (once) if ``resource_version`` of ``key`` is the last write that ``reader``'s own
+        reconcile made of it: its event has nothing new for ``reader``."""
+        if resource_version is None or self._written.get(key) != (resource_version, reader):
             return False
         del self._written[key]
         return True
@@ -68,19 +77,36 @@ class Echoes:
 
 
 class EchoStore(StoreWrapper):
-    """``store``, recording in ``echoes`` the status writes of each key's own reconcile."""
+    """``store``, recording in ``echoes`` the writes of each reconcile."""
 
     def __init__(self, store: Store, echoes: Echoes) -> None:
         super().__init__(store)
         self.echoes = echoes
 
-    async def update_status(self, kind: Kind, obj: Obj) -> Obj:
-        written = await self._store.update_status(kind, obj)
+    async def create(self, kind: Kind, obj: Obj) -> Obj:
+        created = await self._store.create(kind, obj)
         reconciling = RECONCILING.get()
-        sent = obj.get("metadata", {}).get("resourceVersion")
+        rv = created.get("metadata", {}).get("resourceVersion")
+        if reconciling is not None and rv:  # all of it is what the reconcile wrote
+            self.echoes.wrote(_key(kind, created), str(rv), reconciling)
+        return created
+
+    async def update(self, kind: Kind, obj: Obj) -> Obj:
+        return self._record(kind, obj, await self._store.update(kind, obj), status=False)
+
+    async def update_status(self, kind: Kind, obj: Obj) -> Obj:
+        return self._record(kind, obj, await self._store.update_status(kind, obj), status=True)
+
+    def _record(self, kind: Kind, sent: Obj, written: Obj, *, status: bool) -> Obj:
+        reconciling = RECONCILING.get()
+        sent_rv = sent.get("metadata", {}).get("resourceVersion")
         rv = written.get("metadata", {}).get("resourceVersion")
+        key = _key(kind, written)
         # only a write checked against the version it replaced, and one that made a new version:
-        # the store returns an unchanged object as it was, whose event may be someone else's
-        if reconciling is not None and sent and rv and str(rv) != str(sent) and _key(kind, written) == reconciling:
-            self.echoes.wrote(reconciling, str(rv))
+        # the store returns an unchanged object as it was, whose event may be someone else's; and
+        # not a reconcile's update of its own object's spec or metadata (a finalizer it adds, a
+        # finalizer it removes), which it reconciles again on, as Knative's generated reconcilers do
+        own = key == reconciling
+        if reconciling is not None and sent_rv and rv and str(rv) != str(sent_rv) and (status or not own):
+            self.echoes.wrote(key, str(rv), reconciling)
         return written

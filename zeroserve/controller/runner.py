@@ -12,8 +12,11 @@ workload its ContainerSource);
 object, as knative.dev/pkg's generated reconcilers record it (the message of our own errors; only
 the error's type for anything else, which might quote a value it should not).
 
-The watch event of a status write that a key's own reconcile made does not enqueue that key again
-(:mod:`zeroserve.controller.echoes`: nothing it carries is new to the reconcile that wrote it).
+The watch event of a write that a key's own reconcile made (its status, a child it created or
+resized, a mark the route labeler set) does not enqueue that key again
+(:mod:`zeroserve.controller.echoes`: nothing it carries is new to the reconcile that wrote it), and
+a Revision's events reach its Configuration and Routes only when they change what those read of it
+(:mod:`zeroserve.controller.readers`).
 
 Events are written by the controller's :class:`~zeroserve.controller.recorder.EventRecorder` (on
 the controller's task group) and are the one kind it does not watch.
@@ -69,6 +72,7 @@ from zeroserve.clock import Clock, SystemClock
 from zeroserve.config import Config
 from zeroserve.controller.echoes import RECONCILING, Echoes, EchoStore, resource_version
 from zeroserve.controller.ingress import Ingress, NullIngress
+from zeroserve.controller.readers import RevisionReaders
 from zeroserve.controller.reconcilers import (
     configuration,
     containersource,
@@ -275,9 +279,9 @@ class Controller:
         clock = clock or SystemClock()
         self.recorder = recorder or EventRecorder(store, clock)
         self.echoes = Echoes()
-        self._held: dict[Key, list[str | None]] = {}
-        """The keys being reconciled, with the resourceVersions of their MODIFIED events seen meanwhile
-        (an echo's event may come before its write returns): enqueued, unless echoes, when it ends."""
+        self._held: dict[Key, list[tuple[Key, str]]] = {}
+        """The keys being reconciled, with the events (object, resourceVersion) that concerned them
+        meanwhile (an echo's event may come before its write returns): enqueued, unless echoes, when it ends."""
         self.deps = Deps(
             EchoStore(store, self.echoes),
             runtime,
@@ -318,6 +322,7 @@ class Controller:
         self._synced: dict[str, asyncio.Event] = {kind.kind: asyncio.Event() for kind in watched}
         self.queue: WorkQueue[Key] | None = None
         self.routes = RouteIndex()
+        self.revision_readers = RevisionReaders()
         self.config_reads = ConfigIndex()
         self.domainmappings = domainmapping.Tracker()
         self.eventing = destinations.Tracker()
@@ -458,20 +463,13 @@ class Controller:
                 rv = await self._list_all(queue)
 
     def _on_event(self, queue: WorkQueue[Key], event: WatchEvent) -> None:
-        kind, obj = event.kind.kind, event.object
-        echo = False
-        if event.type == "MODIFIED":
-            key, rv = key_of(kind, obj), resource_version(obj)
-            held = self._held.get(key)
-            echo = self.echoes.take(key, rv)
-            if not echo and held is not None:  # its reconcile runs: perhaps its own write, not returned yet
-                held.append(rv)
-                echo = True
-        self._handle(queue, kind, obj, deleted=event.type == "DELETED", echo=echo)
+        deleted = event.type == "DELETED"
+        rv = None if deleted else resource_version(event.object)
+        self._handle(queue, event.kind.kind, event.object, deleted=deleted, rv=rv)
 
-    def _handle(self, queue: WorkQueue[Key], kind: str, obj: Obj, *, deleted: bool, echo: bool = False) -> None:
-        """Enqueue what the event of ``obj`` concerns: the object itself (unless the event is the
-        ``echo`` of its own reconcile's status write), its owner, and who reads or routes to it."""
+    def _handle(self, queue: WorkQueue[Key], kind: str, obj: Obj, *, deleted: bool, rv: str | None = None) -> None:
+        """Enqueue what the event of ``obj`` (at ``rv``; None: listed) concerns: the object itself,
+        its owner, and who reads or routes to it, except the reconcile whose write it is (an echo)."""
         key = key_of(kind, obj)
         if kind == ROUTE.kind:
             self.routes.update(obj, deleted)
@@ -480,38 +478,54 @@ class Controller:
             self.echoes.forget(key)
         else:
             self._known.add(key)
-        if not echo:
-            queue.add(key)
+
+        def add(reader: Key) -> None:
+            self._enqueue(queue, reader, key, rv)
+
+        add(key)
         if GC_PREFIX + kind in self.reconcilers:
             for gc_key in self.gc.observe(kind, obj, deleted):
-                queue.add(gc_key)
+                add(gc_key)
         for dm_key in self.domainmappings.observe(kind, obj, deleted):
-            queue.add(dm_key)
+            add(dm_key)
         for ev_key in self.eventing.observe(kind, obj, deleted):
-            queue.add(ev_key)
+            add(ev_key)
         for sub_key in self.subscriptions.observe(kind, obj, deleted):
-            queue.add(sub_key)
+            add(sub_key)
         for source_key in self.sources.observe(kind, obj, deleted):
-            queue.add(source_key)
+            add(source_key)
         for rev_key in self.config_reads.observe(kind, obj, deleted):  # a ConfigMap or Secret its revisions read
-            queue.add(rev_key)
+            add(rev_key)
         for observer in self.observers:
             for other in observer(kind, obj, deleted):
-                queue.add(other)
-        for ref in obj.get("metadata", {}).get("ownerReferences", []):
+                add(other)
+        # a Revision's Configuration and Routes read little of it: only an event that changes that reaches them
+        readers = kind != REVISION.kind or self.revision_readers.changed(key.namespace, key.name, obj, deleted)
+        for ref in obj.get("metadata", {}).get("ownerReferences", []) if readers else ():
             if ref.get("controller") and ref.get("kind") in self.reconcilers:
-                queue.add(Key(ref["kind"], key.namespace, ref.get("name", "")))
+                add(Key(ref["kind"], key.namespace, ref.get("name", "")))
         if kind in (CONFIGURATION.kind, REVISION.kind):
-            for route_key in self.routes.routes_for(kind, key.namespace, key.name):
-                queue.add(route_key)
+            for route_key in self.routes.routes_for(kind, key.namespace, key.name) if readers else ():
+                add(route_key)
             if self.deps.marks is not None:  # it names a route not known before: that route unmarks it if it must
                 for route_name in self.deps.marks.observe(kind, obj, deleted):
-                    queue.add(Key(ROUTE.kind, key.namespace, route_name))
-        if kind == REVISION.kind:
+                    add(Key(ROUTE.kind, key.namespace, route_name))
+        if kind == REVISION.kind and readers:
             config = obj.get("metadata", {}).get("labels", {}).get(labels.CONFIGURATION)
             if config:
                 for route_key in self.routes.routes_for(CONFIGURATION.kind, key.namespace, config):
-                    queue.add(route_key)
+                    add(route_key)
+
+    def _enqueue(self, queue: WorkQueue[Key], reader: Key, key: Key, rv: str | None) -> None:
+        """Add ``reader`` for the event of ``key`` at ``rv``, unless that is a write of its own reconcile."""
+        if rv is not None:
+            if self.echoes.take(key, rv, reader):
+                return
+            held = self._held.get(reader)
+            if held is not None:  # its reconcile runs: perhaps its own write, not returned yet
+                held.append((key, rv))
+                return
+        queue.add(reader)
 
     # --- workers -----------------------------------------------------------------------------
 
@@ -526,7 +540,7 @@ class Controller:
                 await self._process(queue, key)
             finally:
                 held = self._held.pop(key)
-                if not all([self.echoes.take(key, rv) for rv in held]):  # all taken: each may be one
+                if not all([self.echoes.take(written, rv, key) for written, rv in held]):  # all taken: each may be one
                     queue.add(key)
                 self._reconciled(key)
                 overdue = self._overdue.pop(key, None)
