@@ -9,6 +9,7 @@ implements this protocol; :class:`NullIngress` is always ready and keeps the tab
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
@@ -144,4 +145,46 @@ class NullIngress:
         self.mappings.pop((namespace, host), None)
 
     def is_mapping_ready(self, namespace: str, host: str, generation: int) -> bool:
+        return True
+
+
+INGRESS_WAIT = 0.05
+"""Seconds a Route reconcile waits for the gateway's workers to serve the table it published."""
+
+
+class IngressWaits:
+    """Route reconciles that wait a moment for the gateway to serve the table they just published.
+
+    Where gateway workers serve it too, a new table is served once each worker said so (the
+    controller's ``on_ingress_ready``, Knative's prober callback), a few milliseconds later: the
+    reconcile that published it waits up to ``timeout`` seconds and writes the Route Ready in that
+    pass, instead of ``IngressNotConfigured`` and a second pass (with its Service's) when the
+    workers answer (issue 19: two reconciles and two status writes of each new Service). Knative's
+    route always takes the second pass (its KIngress is another object, reconciled elsewhere);
+    one that waits in vain does too, as before.
+    """
+
+    def __init__(self, timeout: float = INGRESS_WAIT) -> None:
+        self.timeout = timeout
+        self._waiting: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    async def wait(self, namespace: str, name: str) -> None:
+        """Until :meth:`served` is called for the route, or ``timeout`` seconds."""
+        key = (namespace, name)
+        waiter = self._waiting[key] = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(waiter, self.timeout)
+        except TimeoutError:
+            pass
+        finally:
+            if self._waiting.get(key) is waiter:
+                del self._waiting[key]
+
+    def served(self, namespace: str, name: str) -> bool:
+        """The gateway serves the route's latest table: True if a reconcile waits for it (it sees
+        it), False if none does (the route must be reconciled)."""
+        waiter = self._waiting.get((namespace, name))
+        if waiter is None or waiter.done():
+            return False
+        waiter.set_result(None)
         return True

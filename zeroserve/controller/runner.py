@@ -71,7 +71,7 @@ from zeroserve.autoscaler.collector import DeciderKey
 from zeroserve.clock import Clock, SystemClock
 from zeroserve.config import Config
 from zeroserve.controller.echoes import RECONCILING, Echoes, EchoStore, resource_version
-from zeroserve.controller.ingress import Ingress, NullIngress
+from zeroserve.controller.ingress import Ingress, IngressWaits, NullIngress
 from zeroserve.controller.readers import RevisionReaders
 from zeroserve.controller.reconcilers import (
     configuration,
@@ -291,6 +291,7 @@ class Controller:
             digests,
             self.recorder,
             marks=RouteMarks(),
+            ingress_waits=IngressWaits(),
         )
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
         self.reconcilers[BROKER.kind] = BrokerReconciler(broker_ingress).reconcile
@@ -396,6 +397,8 @@ class Controller:
     def on_ingress_ready(self, namespace: str, name: str) -> None:
         """The gateway serves a Route's latest table everywhere (every worker too): reconcile the
         Route, whose ``IngressReady`` waited for it (Knative's prober ready callback)."""
+        if self.deps.ingress_waits is not None and self.deps.ingress_waits.served(namespace, name):
+            return  # its reconcile waits for this: it writes the Route ready
         if self.queue is not None:
             self.queue.add(Key(ROUTE.kind, namespace, name))
 

@@ -14,7 +14,7 @@ from zeroserve.api.base import Obj, from_wire, to_wire
 from zeroserve.api.kinds import Kind
 from zeroserve.clock import Clock
 from zeroserve.config import Config
-from zeroserve.controller.ingress import Ingress
+from zeroserve.controller.ingress import Ingress, IngressWaits
 from zeroserve.controller.reconcilers.digests import DigestResolver
 from zeroserve.controller.reconcilers.routemarks import RouteMarks
 from zeroserve.controller.recorder import NullRecorder, Recorder
@@ -57,6 +57,8 @@ class Deps:
     """Kubernetes Events about the objects reconciled (:mod:`zeroserve.controller.recorder`)."""
     marks: RouteMarks | None = None
     """Which objects name each route, fed by the controller's watch (None: the labeler lists the store)."""
+    ingress_waits: IngressWaits | None = None
+    """Where a Route reconcile waits for the gateway to serve what it published (None: it does not)."""
 
     def now(self) -> datetime:
         return self.clock.wall()

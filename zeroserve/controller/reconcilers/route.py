@@ -64,12 +64,23 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
             name = route.metadata.name or ""
             await k8sservices.sync(deps, route, [traffic.hostname(name, tag, cfg.network) for tag in tc.targets])
             requeue = _assign(deps, cm, route, tc, cfg)
+            if await _served(deps, route):  # the gateway's workers took it meanwhile: Ready in this pass
+                requeue = _assign(deps, cm, route, tc, cfg)
     except traffic.DomainNameError as err:  # route.go: a template that renders no domain name
         cm.mark_false(ALL_TRAFFIC_ASSIGNED, ERROR_CONFIG, str(err))
     route.status.observed_generation = route.metadata.generation
     await write_status(deps.store, ROUTE, stored, route)
     await labeler.sync(deps, route)
     return requeue
+
+
+async def _served(deps: Deps, route: Route) -> bool:
+    """Whether the table just published, not served everywhere yet, is once the reconcile waited."""
+    ns, name, generation = route.metadata.namespace or "", route.metadata.name or "", route.metadata.generation or 0
+    if deps.ingress_waits is None or deps.ingress.is_ready(ns, name, generation):
+        return False
+    await deps.ingress_waits.wait(ns, name)
+    return deps.ingress.is_ready(ns, name, generation)
 
 
 def _set_urls(route: Route, cfg: Config) -> None:
