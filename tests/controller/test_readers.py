@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from zeroserve.api.base import Obj
-from zeroserve.api.kinds import CONFIGURATION, REVISION, SERVICE
+from zeroserve.api.kinds import CONFIGURATION, REVISION, ROUTE, SERVICE
 from zeroserve.clock import FakeClock
 from zeroserve.config import Config
 from zeroserve.controller.readers import RevisionReaders, route_view
@@ -13,7 +13,7 @@ from zeroserve.controller.reconcilers.base import Deps, Key, Requeue
 from zeroserve.controller.runner import Controller
 from zeroserve.runtime.fake import FakeRuntime
 from zeroserve.store.sqlite import SqliteStore
-from zeroserve.testing import configuration, eventually
+from zeroserve.testing import configuration, eventually, route
 
 
 def revision(ready: str | None = None, reason: str = "", message: str = "", **status: object) -> Obj:
@@ -65,6 +65,28 @@ def test_what_they_read_changes_the_view() -> None:
         changed = copy.deepcopy(revision("Unknown"))
         changed[path[0]][path[1]] = value
         assert route_view(changed) != base, path
+
+
+def test_readiness_and_the_rest_are_told_apart() -> None:
+    readers = RevisionReaders()
+    readers.changed("default", "hello-00001", revision("Unknown"), deleted=False)
+    moved = readers.changed("default", "hello-00001", revision("True"), deleted=False)
+    assert moved.readiness and not moved.rest
+    marked = revision("True")
+    marked["metadata"]["labels"]["serving.knative.dev/routingState"] = "reserve"
+    moved = readers.changed("default", "hello-00001", marked, deleted=False)
+    assert moved.rest and not moved.readiness
+
+
+def test_the_latest_ready_revision_of_each_configuration() -> None:
+    readers = RevisionReaders()
+    assert not readers.routed_by_configuration("default", "hello", "hello-00001")
+    config = {"metadata": {"name": "hello"}, "status": {"latestReadyRevisionName": "hello-00001"}}
+    readers.configuration("default", "hello", config, deleted=False)
+    assert readers.routed_by_configuration("default", "hello", "hello-00001")
+    assert not readers.routed_by_configuration("default", "hello", "hello-00002")
+    readers.configuration("default", "hello", config, deleted=True)
+    assert not readers.routed_by_configuration("default", "hello", "hello-00001")
 
 
 def test_the_first_event_and_a_deletion_reach_the_readers() -> None:
@@ -127,5 +149,47 @@ async def test_through_the_controller_a_replica_count_does_not_reconcile_the_con
             await store.update_status(REVISION, {**scaled, "status": ready})
             await mark()
             assert configurations.passes.count("hello") == 3, "Ready"
+    finally:
+        await store.close()
+
+
+async def test_a_route_hears_of_a_revisions_readiness_while_its_configuration_names_it_latest_ready() -> None:
+    clock = FakeClock()
+    store = await SqliteStore.open(":memory:", clock=clock)
+    try:
+        controller = Controller(store, FakeRuntime(), Config, clock=clock, workers=1)
+        routes = Recorder()
+        controller.reconcilers[ROUTE.kind] = routes.reconcile
+        for kind in (CONFIGURATION, REVISION, SERVICE):
+            controller.reconcilers[kind.kind] = nothing
+        async with controller:
+            config = await store.create(CONFIGURATION, configuration("default", "hello"))
+            await store.create(ROUTE, route("default", "hello", [{"configurationName": "hello", "percent": 100}]))
+            rev = revision("Unknown")
+            rev["metadata"]["ownerReferences"][0]["uid"] = config["metadata"]["uid"]
+            rev["spec"] = {"containers": [{"image": "img"}]}
+            rev = await store.create(REVISION, rev)
+            markers = 0
+
+            async def reconciles_of_hello() -> int:  # once every key enqueued before a marker's is done
+                nonlocal markers
+                markers += 1
+                name = f"marker-{markers}"
+                await store.create(ROUTE, route("default", name, [{"configurationName": "other", "percent": 100}]))
+
+                async def marked() -> bool:
+                    return name in routes.passes
+
+                await eventually(marked)
+                return routes.passes.count("hello")
+
+            before = await reconciles_of_hello()
+            rev = await store.update_status(REVISION, {**rev, "status": revision("True")["status"]})
+            assert await reconciles_of_hello() == before, "ready, but not what its Configuration routes yet"
+            config = await store.get(CONFIGURATION, "default", "hello")
+            await store.update_status(CONFIGURATION, {**config, "status": {"latestReadyRevisionName": "hello-00001"}})
+            assert await reconciles_of_hello() == before + 1, "its Configuration's latest ready revision"
+            await store.update_status(REVISION, {**rev, "status": revision("False", "ExitCode1", "crashed")["status"]})
+            assert await reconciles_of_hello() == before + 2, "the revision it routes to failed"
     finally:
         await store.close()

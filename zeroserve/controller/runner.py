@@ -72,7 +72,7 @@ from zeroserve.clock import Clock, SystemClock
 from zeroserve.config import Config
 from zeroserve.controller.echoes import RECONCILING, Echoes, EchoStore, resource_version
 from zeroserve.controller.ingress import Ingress, IngressWaits, NullIngress
-from zeroserve.controller.readers import RevisionReaders
+from zeroserve.controller.readers import ALL, RevisionReaders
 from zeroserve.controller.reconcilers import (
     configuration,
     containersource,
@@ -503,7 +503,9 @@ class Controller:
             for other in observer(kind, obj, deleted):
                 add(other)
         # a Revision's Configuration and Routes read little of it: only an event that changes that reaches them
-        readers = kind != REVISION.kind or self.revision_readers.changed(key.namespace, key.name, obj, deleted)
+        readers = ALL if kind != REVISION.kind else self.revision_readers.changed(key.namespace, key.name, obj, deleted)
+        if kind == CONFIGURATION.kind:
+            self.revision_readers.configuration(key.namespace, key.name, obj, deleted)
         for ref in obj.get("metadata", {}).get("ownerReferences", []) if readers else ():
             if ref.get("controller") and ref.get("kind") in self.reconcilers:
                 add(Key(ref["kind"], key.namespace, ref.get("name", "")))
@@ -515,7 +517,9 @@ class Controller:
                     add(Key(ROUTE.kind, key.namespace, route_name))
         if kind == REVISION.kind and readers:
             config = obj.get("metadata", {}).get("labels", {}).get(labels.CONFIGURATION)
-            if config:
+            if config and (
+                readers.rest or self.revision_readers.routed_by_configuration(key.namespace, config, key.name)
+            ):
                 for route_key in self.routes.routes_for(CONFIGURATION.kind, key.namespace, config):
                     add(route_key)
 
