@@ -94,11 +94,12 @@ def test_scale_from_zero_on_the_first_request_and_back_to_zero(fast: Up) -> None
 
 @pytest.mark.parametrize(
     ("utilization", "clients", "want"),
-    [  # clients: so that want = ceil(concurrency / (10 x utilization)) holds with a few % lost between requests
-        pytest.param("100", 50, 5, id="100%"),  # 40 < c <= 50
-        pytest.param(None, 55, 8, id="70%"),  # 49 < c <= 56 (with 50 clients, 2 % of gaps made it 7)
-    ],  # requests of 2 s: the gap between one and the next (~50 ms on a loaded 2-core machine) is 2-3 % of
-    # the time, where with 500 ms requests it was 11 % once and made the 70 % case 7
+    [  # clients: so that want = ceil(concurrency / (10 x utilization)) holds with much lost between requests
+        pytest.param("100", 19, 2, id="100%"),  # 10 < c <= 20: holds with up to 47 % of the time in gaps
+        pytest.param(None, 20, 3, id="70%"),  # 14 < c <= 21: up to 30 %
+    ],  # requests of 2 s; the gap between one and the next is 2-3 % of the time on a quiet 2-core machine,
+    # but more than 11 % with the suite's other processes or a busy neighbour: 55 clients for 8 (49 < c
+    # <= 56, as Knative's e2e sizes it) gave 7 there, in both the code of then and that before it
 )
 def test_concurrent_requests_against_target_ten(fast: Up, utilization: str | None, clients: int, want: int) -> None:
     flags = ["--annotation", "autoscaling.knative.dev/target=10"]
