@@ -411,7 +411,9 @@ class Controller:
         if self.queue is not None and wkey.kind == CONTAINERSOURCE.kind:
             self.queue.add(Key(CONTAINERSOURCE.kind, wkey.namespace, wkey.revision))
         elif self.queue is not None:
-            for kind in (REVISION, PODAUTOSCALER, SERVERLESSSERVICE):
+            if wkey not in self.deps.ensuring:  # else its own reconcile's ensure, which reads the status after
+                self.queue.add(Key(REVISION.kind, wkey.namespace, wkey.revision))
+            for kind in (PODAUTOSCALER, SERVERLESSSERVICE):
                 self.queue.add(Key(kind.kind, wkey.namespace, wkey.revision))
 
     async def _reconcile_pa(self, deps: Deps, key: Key) -> Requeue:

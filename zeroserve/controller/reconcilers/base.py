@@ -19,7 +19,7 @@ from zeroserve.controller.reconcilers.digests import DigestResolver
 from zeroserve.controller.reconcilers.routemarks import RouteMarks
 from zeroserve.controller.recorder import NullRecorder, Recorder
 from zeroserve.errors import NotFound
-from zeroserve.runtime.base import Runtime
+from zeroserve.runtime.base import Runtime, WorkloadKey
 from zeroserve.store.base import Store
 
 M = TypeVar("M", bound=BaseModel)
@@ -59,6 +59,10 @@ class Deps:
     """Which objects name each route, fed by the controller's watch (None: the labeler lists the store)."""
     ingress_waits: IngressWaits | None = None
     """Where a Route reconcile waits for the gateway to serve what it published (None: it does not)."""
+    ensuring: set[WorkloadKey] = field(default_factory=set)
+    """The workloads a Revision's reconcile is handing to the runtime now: a runtime change of one of
+    them meanwhile is that reconcile's own, which reads the runtime's status right after (the
+    controller does not enqueue the Revision for it, as for an echo of its writes)."""
 
     def now(self) -> datetime:
         return self.clock.wall()

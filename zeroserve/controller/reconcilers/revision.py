@@ -191,8 +191,12 @@ async def reconcile(deps: Deps, key: Key) -> Requeue:
     running = deps.runtime.status(wkey)
     if running is not None:
         want = running.desired  # the autoscaler scales the runtime itself: kept, as Knative keeps the Deployment's
-    await deps.runtime.ensure(workload, want)
-    status = deps.runtime.status(wkey) or WorkloadStatus(desired=want)
+    deps.ensuring.add(wkey)
+    try:
+        await deps.runtime.ensure(workload, want)
+    finally:
+        deps.ensuring.discard(wkey)
+    status = deps.runtime.status(wkey) or WorkloadStatus(desired=want)  # what ensure changed included
     autoscaled = pa.status.get_condition(READY) is not None
     requeue = mark_from_runtime(
         cm,

@@ -1,0 +1,80 @@
+"""A runtime change that a Revision's own reconcile makes (its ``ensure``) does not reconcile that
+Revision again: it reads the runtime's status right after. Its PodAutoscaler and SKS, which read
+the runtime too, are enqueued, and any other change enqueues all three."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from zeroserve.api.kinds import PODAUTOSCALER, REVISION, SERVERLESSSERVICE
+from zeroserve.config import Config
+from zeroserve.controller.reconcilers.base import Key
+from zeroserve.controller.runner import Controller
+from zeroserve.controller.workqueue import WorkQueue
+from zeroserve.runtime.base import Workload, WorkloadKey
+from zeroserve.runtime.fake import FakeRuntime
+from zeroserve.runtime.local import LocalRuntime
+from zeroserve.store.sqlite import SqliteStore
+
+KEY = WorkloadKey("default", "hello-00001")
+
+
+def keys(kinds: tuple[str, ...]) -> set[Key]:
+    return {Key(kind, "default", "hello-00001") for kind in kinds}
+
+
+async def drained(queue: WorkQueue[Key]) -> set[Key]:
+    got: set[Key] = set()
+    while len(queue):
+        key = await queue.get()
+        queue.done(key)
+        got.add(key)
+    return got
+
+
+async def test_a_change_during_the_revisions_own_ensure_enqueues_its_autoscaler_and_sks_only() -> None:
+    store = await SqliteStore.open(":memory:")
+    try:
+        controller = Controller(store, FakeRuntime(), Config)
+        controller.queue = queue = WorkQueue[Key]()
+        controller.deps.ensuring.add(KEY)
+        controller._on_runtime_change(KEY)
+        assert await drained(queue) == keys((PODAUTOSCALER.kind, SERVERLESSSERVICE.kind))
+        controller.deps.ensuring.discard(KEY)
+        controller._on_runtime_change(KEY)
+        assert await drained(queue) == keys((REVISION.kind, PODAUTOSCALER.kind, SERVERLESSSERVICE.kind))
+    finally:
+        await store.close()
+
+
+async def test_the_local_runtime_tells_of_what_ensure_changed_before_it_returns(tmp_path: Path) -> None:
+    """What the controller's ``ensuring`` relies on: the LocalRuntime's subscribers hear of the
+    change ``ensure`` makes while it runs, not after."""
+    runtime = LocalRuntime(tmp_path / "data")
+    heard: list[bool] = []
+    ensuring = False
+    runtime.subscribe(lambda key: heard.append(ensuring))
+    workload = Workload(
+        key=KEY,
+        service="hello",
+        configuration="hello",
+        image=None,
+        command=(sys.executable, "-c", "pass"),
+        args=(),
+        working_dir=str(tmp_path),
+        env=(),
+        container_port=8080,
+        readiness_probe=None,
+        liveness_probe=None,
+        termination_grace_seconds=5,
+        container_concurrency=0,
+        timeout_seconds=300,
+    )
+    try:
+        ensuring = True
+        await runtime.ensure(workload, 0)
+        ensuring = False
+        assert heard == [True]
+    finally:
+        await runtime.close()
