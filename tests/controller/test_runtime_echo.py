@@ -4,15 +4,15 @@ the runtime too, are enqueued, and any other change enqueues all three."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from tests.runtime.test_cgroups import workload
 from zeroserve.api.kinds import PODAUTOSCALER, REVISION, SERVERLESSSERVICE
 from zeroserve.config import Config
 from zeroserve.controller.reconcilers.base import Key
 from zeroserve.controller.runner import Controller
 from zeroserve.controller.workqueue import WorkQueue
-from zeroserve.runtime.base import Workload, WorkloadKey
+from zeroserve.runtime.base import WorkloadKey
 from zeroserve.runtime.fake import FakeRuntime
 from zeroserve.runtime.local import LocalRuntime
 from zeroserve.store.sqlite import SqliteStore
@@ -55,25 +55,9 @@ async def test_the_local_runtime_tells_of_what_ensure_changed_before_it_returns(
     heard: list[bool] = []
     ensuring = False
     runtime.subscribe(lambda key: heard.append(ensuring))
-    workload = Workload(
-        key=KEY,
-        service="hello",
-        configuration="hello",
-        image=None,
-        command=(sys.executable, "-c", "pass"),
-        args=(),
-        working_dir=str(tmp_path),
-        env=(),
-        container_port=8080,
-        readiness_probe=None,
-        liveness_probe=None,
-        termination_grace_seconds=5,
-        container_concurrency=0,
-        timeout_seconds=300,
-    )
     try:
         ensuring = True
-        await runtime.ensure(workload, 0)
+        await runtime.ensure(workload(), 0)
         ensuring = False
         assert heard == [True]
     finally:
