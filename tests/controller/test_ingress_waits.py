@@ -43,8 +43,10 @@ async def test_the_route_is_written_ready_in_the_pass_that_published_it() -> Non
     gateway.mirror = workers
     try:
         controller = Controller(store, FakeRuntime(auto_ready=True), Config, clock=clock, ingress=gateway)
-        controller.deps.ingress_waits = IngressWaits(timeout=30)  # however slow this machine is
         workers.on_served = controller.on_ingress_ready
+        controller.wait_for_ingress()  # as up wires it
+        assert controller.deps.ingress_waits is not None
+        controller.deps.ingress_waits.timeout = 30  # however slow this machine is
         await workers.start()
         statuses: list[tuple[str | None, str | None]] = []
 

@@ -433,6 +433,7 @@ async def _serve(
     watcher.subscribe(lambda _cfg: controller.config_changed())
     if workers is not None:
         workers.on_served = controller.on_ingress_ready
+        controller.wait_for_ingress()  # a Route is written Ready in the pass that published its table
     # Eventing: the Brokers' durable log (DATA/eventing.db) and the dispatcher to the Triggers' subscribers.
     plane = await stack.enter_async_context(
         EventingPlane(data_dir, store, ("127.0.0.1", internal_port), lambda: watcher.current.eventing, registry)

@@ -291,7 +291,6 @@ class Controller:
             digests,
             self.recorder,
             marks=RouteMarks(),
-            ingress_waits=IngressWaits(),
         )
         self.reconcilers: dict[str, Reconcile] = dict(RECONCILERS)
         self.reconcilers[BROKER.kind] = BrokerReconciler(broker_ingress).reconcile
@@ -396,11 +395,17 @@ class Controller:
 
     def on_ingress_ready(self, namespace: str, name: str) -> None:
         """The gateway serves a Route's latest table everywhere (every worker too): reconcile the
-        Route, whose ``IngressReady`` waited for it (Knative's prober ready callback)."""
+        Route, whose ``IngressReady`` waited for it (Knative's prober ready callback). Whoever calls
+        this may also let Route reconciles wait a moment for it (:meth:`wait_for_ingress`)."""
         if self.deps.ingress_waits is not None and self.deps.ingress_waits.served(namespace, name):
             return  # its reconcile waits for this: it writes the Route ready
         if self.queue is not None:
             self.queue.add(Key(ROUTE.kind, namespace, name))
+
+    def wait_for_ingress(self) -> None:
+        """Route reconciles wait up to ``INGRESS_WAIT`` for :meth:`on_ingress_ready` after they
+        publish a table the gateway does not serve everywhere yet (``up``'s gateway workers)."""
+        self.deps.ingress_waits = IngressWaits()
 
     def _on_digests(self, namespace: str, name: str) -> None:
         """The background resolver has a revision's digests (or its error): reconcile it."""
