@@ -4,6 +4,7 @@ the Route Ready in that pass (issue 19): with a real gateway and a real worker p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from zeroserve.api.kinds import ROUTE, SERVICE
 from zeroserve.clock import FakeClock
@@ -28,9 +29,15 @@ async def test_served_wakes_the_reconcile_that_waits_and_only_it() -> None:
     assert not waits.served("default", "hello"), "woken once"
 
 
-async def test_a_wait_in_vain_ends_at_its_timeout() -> None:
-    waits = IngressWaits(timeout=0)
-    await waits.wait("default", "hello")
+async def test_a_wait_that_ends_unanswered_leaves_no_waiter() -> None:
+    """A reconcile cancelled while it waits (its deadline, up stopping) is not woken later: the
+    route's next ``served`` enqueues the route."""
+    waits = IngressWaits(timeout=30)
+    waiting = asyncio.ensure_future(waits.wait("default", "hello"))
+    await asyncio.sleep(0)  # wait-ok: one turn of the loop, so that the reconcile waits
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
     assert not waits.served("default", "hello"), "nobody waits any more"
 
 
