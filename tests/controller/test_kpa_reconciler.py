@@ -149,7 +149,9 @@ async def test_first_reconcile_creates_a_proxy_sks(bench: Bench) -> None:
     assert await bench.kpa.reconcile(bench.env.deps, PA) is None
     sks = await bench.env.get(SERVERLESSSERVICE, NAME)
     assert sks["spec"]["mode"] == "Proxy"
-    assert sks["spec"]["numActivators"] == 2
+    # Knative's first pass says minActivators (2) and its next one ceil(TBC 211 / capacity 100) = 3:
+    # the SKS is born with the 3, and the next pass leaves its spec alone (below)
+    assert sks["spec"]["numActivators"] == 3
     assert sks["metadata"]["ownerReferences"][0]["kind"] == "PodAutoscaler"
     pa = await bench.pa()
     assert cond(pa, "SKSReady") == ("Unknown", "NotReady", "No Private Service Name")
@@ -163,6 +165,13 @@ async def test_first_reconcile_creates_a_proxy_sks(bench: Bench) -> None:
     assert cond(sks, "EndpointsPopulated") == ("Unknown", "NoHealthyBackends", "K8s Service is not ready")
     assert cond(sks, "ActivatorEndpointsPopulated")[0] == "True"
     assert bench.modes.modes[("default", NAME)] == "Proxy"
+
+    await bench.kpa.reconcile(bench.env.deps, PA)  # the SKS has its private service: the decider's pass
+    assert DKEY in bench.deciders.specs
+    after = await bench.env.get(SERVERLESSSERVICE, NAME)
+    assert after["metadata"]["generation"] == 1
+    assert after["metadata"]["resourceVersion"] == sks["metadata"]["resourceVersion"]
+    assert after["spec"]["numActivators"] == 3
 
 
 async def test_scale_to_zero_and_back(bench: Bench) -> None:

@@ -2,7 +2,8 @@
 
 Phases, as Knative's ``ReconcileKind``:
 
-1. make sure the ServerlessService exists (Proxy, 2 activators until it has a private service);
+1. make sure the ServerlessService exists (Proxy until it has a private service; with the number of
+   activators the next pass would set, not Knative's 2 of the first pass: :func:`_activators`);
 2. tell the decider (:class:`Deciders`, the multiscaler) the revision's spec and read its decision;
 3. :func:`compute_scale`: apply min/max/initial scale, then the scale-to-zero gating of
    :func:`handle_scale_to_zero` (hold one instance until active for a stable window, go inactive,
@@ -50,7 +51,7 @@ from zeroserve.config import Config
 from zeroserve.config.duration import SECOND, parse_duration
 from zeroserve.controller.reconcilers.base import Deps, Key, Requeue, load, write_status
 from zeroserve.controller.resources import owners
-from zeroserve.controller.resources.sks import MIN_ACTIVATORS, make_sks, num_activators, sks_name
+from zeroserve.controller.resources.sks import make_sks, num_activators, sks_name
 from zeroserve.observability.metrics import AutoscalerMetrics, revision_attrs
 from zeroserve.runtime.base import InstanceView, WorkloadKey
 
@@ -281,6 +282,16 @@ def ready_count(deps: Deps, pa: PodAutoscaler) -> int:
     return 0 if status is None else status.ready
 
 
+def _activators(deps: Deps, pa: PodAutoscaler, spec: DeciderSpec, ready: int | None = None) -> int:
+    """Knative ``computeNumActivators`` over the ready instances. Knative creates the SKS with
+    ``minActivators`` (2) and sets this number on the next pass, once the SKS has its private service
+    (with Knative's defaults, target-burst-capacity 211 over activator-capacity 100: 3); the SKS is
+    created with it here, which saves that pass's SKS update and the two reconciles it sets off
+    (issue 19). The number does not depend on the SKS: only the decider's spec and the ready count."""
+    ready = ready_count(deps, pa) if ready is None else ready
+    return num_activators(ready, spec.total_value, spec.target_burst_capacity, spec.activator_capacity)
+
+
 def apply_scale(deps: Deps, pa: PodAutoscaler, replicas: int) -> None:
     """Knative's ``scaler.applyScale``: the scale goes to the runtime at once (the Revision reconciler
     keeps it, as Knative's keeps the Deployment's), not through the PA's status and another reconcile."""
@@ -448,8 +459,9 @@ class KPAReconciler:
         if current is not None and not owners.is_controlled_by(current[1].metadata, pa.metadata):
             mark_not_owned(cm, "ServerlessService", name)
             return None
+        spec = decider_spec(pa, cfg)
         if current is None or not current[1].status.private_service_name:
-            await reconcile_sks(deps, pa, PROXY, MIN_ACTIVATORS, current)
+            await reconcile_sks(deps, pa, PROXY, _activators(deps, pa, spec), current)
             cm.mark_unknown(SKS_READY, "NotReady", NO_PRIVATE_SERVICE)
             compute_status(pa, cm, SCALE_UNKNOWN, 0, cfg)
             if self.metrics is not None:
@@ -457,7 +469,6 @@ class KPAReconciler:
             return None
         sks = current[1]
         pa.status.metrics_service_name = sks.status.private_service_name
-        spec = decider_spec(pa, cfg)
         scraped = spec.target_burst_capacity != -1  # TBC -1: the activator reports everything
         self.deciders.watch(dkey, spec, metric_spec(pa.metadata.annotations, cfg.autoscaler, scraped=scraped))
         decision = self.deciders.get(dkey)
@@ -474,8 +485,7 @@ class KPAReconciler:
             pa.status.annotations.pop(SCALE_REASON, None)
         mode = sks_mode(outcome.want, ebc, pa.status.is_inactive())
         ready = ready_count(deps, pa)
-        n = num_activators(ready, spec.total_value, spec.target_burst_capacity, spec.activator_capacity)
-        sks = await reconcile_sks(deps, pa, mode, n, current)
+        sks = await reconcile_sks(deps, pa, mode, _activators(deps, pa, spec, ready), current)
         pa.status.service_name = sks.status.service_name
         mark_sks(cm, sks)
         log.debug("%s: want=%d desired=%d ebc=%d mode=%s ready=%d", dkey, outcome.want, desired, ebc, mode, ready)
