@@ -77,6 +77,10 @@ class WorkQueue(Generic[K]):
         self._queue.append(key)
         self._ready.set()
 
+    def busy(self, key: K) -> bool:
+        """Queued or being processed (a pending :meth:`add_after` is neither)."""
+        return key in self._dirty or key in self._processing
+
     def add_after(self, key: K, delay: float) -> None:
         if self._shutdown:
             return
