@@ -346,6 +346,8 @@ class Controller:
         self.subscriptions = subscription.Tracker()
         self.sources = SourceTracker()
         self._known: set[Key] = set()
+        self._ready: dict[WorkloadKey, int] = {}
+        """Per workload, its ready instances at the last runtime change (what a ServerlessService reads of it)."""
         self._started = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -435,8 +437,19 @@ class Controller:
         elif self.queue is not None:
             if wkey not in self.deps.ensuring:  # else its own reconcile's ensure, which reads the status after
                 self.queue.add(Key(REVISION.kind, wkey.namespace, wkey.revision))
-            for kind in (PODAUTOSCALER, SERVERLESSSERVICE):
-                self.queue.add(Key(kind.kind, wkey.namespace, wkey.revision))
+            self.queue.add(Key(PODAUTOSCALER.kind, wkey.namespace, wkey.revision))
+            if self._ready_moved(wkey):  # the SKS reads the ready count, nothing else of the runtime
+                self.queue.add(Key(SERVERLESSSERVICE.kind, wkey.namespace, wkey.revision))
+
+    def _ready_moved(self, wkey: WorkloadKey) -> bool:
+        """Whether the workload's ready instances (0 when it has none or is gone) changed since its last
+        runtime change: a new workload at 0, or one whose instances start, does not concern its SKS."""
+        status = self.deps.runtime.status(wkey)
+        ready = 0 if status is None else status.ready
+        before = self._ready.pop(wkey, 0)
+        if status is not None:
+            self._ready[wkey] = ready
+        return ready != before
 
     async def _reconcile_pa(self, deps: Deps, key: Key) -> Requeue:
         """PodAutoscalers by class (``autoscaling.knative.dev/class``, which the Revision reconciler sets):
