@@ -242,19 +242,22 @@ reconcile's time is its writes' wait for their group commit (an fsync), so more 
 cores); 64 starved the API's requests on the same loop."""
 
 
-CHILDREN_FIRST: dict[str, tuple[str, ...]] = {
+WAITS_FOR: dict[str, tuple[str, ...]] = {
     SERVICE.kind: (CONFIGURATION.kind, ROUTE.kind),
+    ROUTE.kind: (CONFIGURATION.kind,),
     REVISION.kind: (PODAUTOSCALER.kind, SERVERLESSSERVICE.kind),
 }
-"""A key of these kinds that comes up while one of the keys named like it of the kinds listed (its
-children by Knative's names: a Service's Configuration and Route, a Revision's PodAutoscaler and the
-PodAutoscaler's ServerlessService) is queued or being reconciled waits until that one is done, then
-is queued again: a child's reconcile usually writes the status its parent reads, and the parent
-would reconcile again for it. One event often queues both: a Configuration that becomes Ready
-queues its Service and its Route, and the Route's status follows. With it a Service is reconciled
-three times on its way to Ready, not four; a Revision twice, not three times (issue 19). Only
-a child in the queue or in a reconcile holds its parent, never one waiting for a later retry, so
-a parent waits at most for what is already under way."""
+"""A key of these kinds that comes up while a key named like it of the kinds listed is queued or
+being reconciled waits until that one is done, then is queued again. Those are what it reads, by
+Knative's names: a Service's Configuration and Route (its children), the Configuration a Service's
+Route sends traffic to, a Revision's PodAutoscaler and that one's ServerlessService. Their reconcile
+usually writes the status the waiting one reads, and it would reconcile again for it. One event
+often queues both: a Configuration that becomes Ready queues its Service and its Route, and the
+Route's status follows; a new Service's Configuration and Route are queued together, and the
+Route reads the Configuration's first status. With it a Service is reconciled three times on its
+way to Ready, not four; its Route twice, not three times; its Revision twice, not three times
+(issue 19). Only a key in the queue or in a reconcile holds another, never one waiting for a
+later retry, so a key waits at most for what is already under way; there is no cycle."""
 
 
 class Controller:
@@ -295,7 +298,7 @@ class Controller:
         self.recorder = recorder or EventRecorder(store, clock)
         self.echoes = Echoes()
         self._parked: dict[Key, set[Key]] = {}
-        """Per child key, the parents waiting for its reconcile to end (:data:`CHILDREN_FIRST`)."""
+        """Per key, those waiting for its reconcile to end (:data:`WAITS_FOR`)."""
         self._held: dict[Key, list[tuple[Key, str]]] = {}
         """The keys being reconciled, with the events (object, resourceVersion) that concerned them
         meanwhile (an echo's event may come before its write returns): enqueued, unless echoes, when it ends."""
@@ -595,12 +598,12 @@ class Controller:
                     queue.done(key)
                 else:  # still unwinding: the key is done when it is
                     overdue.add_done_callback(lambda _task, key=key: queue.done(key))  # type: ignore[misc]
-                for parent in self._parked.pop(key, ()):
-                    queue.add(parent)
+                for waiting in self._parked.pop(key, ()):
+                    queue.add(waiting)
 
     def _parks(self, queue: WorkQueue[Key], key: Key) -> bool:
-        """Whether ``key`` waits for a child of it that is queued or being reconciled (:data:`CHILDREN_FIRST`)."""
-        for kind in CHILDREN_FIRST.get(key.kind, ()):
+        """Whether ``key`` waits for one it reads that is queued or being reconciled (:data:`WAITS_FOR`)."""
+        for kind in WAITS_FOR.get(key.kind, ()):
             child = Key(kind, key.namespace, key.name)
             if queue.busy(child):
                 self._parked.setdefault(child, set()).add(key)
