@@ -350,7 +350,7 @@ class Controller:
         self.sources = SourceTracker()
         self._known: set[Key] = set()
         self._ready: dict[WorkloadKey, int] = {}
-        """Per workload, its ready instances at the last runtime change (what a ServerlessService reads of it)."""
+        """Per workload with any, its ready instances at the last runtime change (what its SKS reads of it)."""
         self._started = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -450,7 +450,7 @@ class Controller:
         status = self.deps.runtime.status(wkey)
         ready = 0 if status is None else status.ready
         before = self._ready.pop(wkey, 0)
-        if status is not None:
+        if ready:  # 0 is the default: a workload at zero costs no entry
             self._ready[wkey] = ready
         return ready != before
 
@@ -604,9 +604,9 @@ class Controller:
     def _parks(self, queue: WorkQueue[Key], key: Key) -> bool:
         """Whether ``key`` waits for one it reads that is queued or being reconciled (:data:`WAITS_FOR`)."""
         for kind in WAITS_FOR.get(key.kind, ()):
-            child = Key(kind, key.namespace, key.name)
-            if queue.busy(child):
-                self._parked.setdefault(child, set()).add(key)
+            read = Key(kind, key.namespace, key.name)
+            if queue.busy(read):
+                self._parked.setdefault(read, set()).add(key)
                 return True
         return False
 
