@@ -108,3 +108,60 @@ async def test_a_key_that_is_only_queued_holds_those_that_wait_for_it_too() -> N
     queue.add_after(config, 60.0)
     assert not queue.busy(config), "a later retry does not hold anyone"
     queue.shutdown()
+
+
+async def test_one_that_waits_for_an_overdue_reconcile_goes_back_in_when_that_one_has_really_ended(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Route reconcile past its deadline that ignores its cancel keeps its key until it ends (its
+    worker moves on): the Service waiting for it reconciles when it has ended, not before, and not
+    only at the Route's retry (backed off here far beyond the test)."""
+    clock = FakeClock()
+    store = await SqliteStore.open(":memory:", clock=clock)
+    release = asyncio.Event()
+    routes: list[str] = []
+    services: list[str] = []
+
+    async def stubborn_route(deps: Deps, key: Key) -> Requeue:
+        routes.append(key.name)
+        if len(routes) == 1:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                await release.wait()  # ignores the cancel until released
+        return None
+
+    async def recording_service(deps: Deps, key: Key) -> Requeue:
+        services.append(key.name)
+        return None
+
+    try:
+        controller = Controller(store, FakeRuntime(), Config, clock=clock, workers=2, reconcile_deadline=0.05)
+        controller.reconcilers[ROUTE.kind] = stubborn_route
+        controller.reconcilers[SERVICE.kind] = recording_service
+        controller.reconcilers[CONFIGURATION.kind] = recording_service
+        async with controller:
+            assert controller.queue is not None
+            controller.queue.backoff.failures[Key(ROUTE.kind, "default", "hello")] = 40  # its retry: 1000 s away
+            await store.create(ROUTE, MAKERS[ROUTE.kind]("hello"))
+
+            async def overdue() -> bool:
+                return "has not ended" in caplog.text
+
+            await eventually(overdue)
+            await store.create(SERVICE, MAKERS[SERVICE.kind]("hello"))
+            await store.create(SERVICE, MAKERS[SERVICE.kind]("alone"))
+
+            async def alone_reconciled() -> bool:
+                return "alone" in services
+
+            await eventually(alone_reconciled)
+            assert "hello" not in services, "not while the Route's reconcile still runs"
+            release.set()
+
+            async def hello_reconciled() -> bool:
+                return "hello" in services
+
+            await eventually(hello_reconciled)
+    finally:
+        await store.close()

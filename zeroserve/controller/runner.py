@@ -595,11 +595,15 @@ class Controller:
                 self._reconciled(key)
                 overdue = self._overdue.pop(key, None)
                 if overdue is None:
-                    queue.done(key)
+                    self._done(queue, key)
                 else:  # still unwinding: the key is done when it is
-                    overdue.add_done_callback(lambda _task, key=key: queue.done(key))  # type: ignore[misc]
-                for waiting in self._parked.pop(key, ()):
-                    queue.add(waiting)
+                    overdue.add_done_callback(lambda _task, key=key: self._done(queue, key))  # type: ignore[misc]
+
+    def _done(self, queue: WorkQueue[Key], key: Key) -> None:
+        """The key's reconcile has ended: the queue may hand it out again, and those waiting for it go back in."""
+        queue.done(key)
+        for waiting in self._parked.pop(key, ()):
+            queue.add(waiting)
 
     def _parks(self, queue: WorkQueue[Key], key: Key) -> bool:
         """Whether ``key`` waits for one it reads that is queued or being reconciled (:data:`WAITS_FOR`)."""
