@@ -118,7 +118,7 @@ async def test_one_that_waits_for_an_overdue_reconcile_goes_back_in_when_that_on
     so no deadline has to pass."""
     clock = FakeClock()
     store = await SqliteStore.open(":memory:", clock=clock)
-    unwinding: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    unwinding: asyncio.Future[Requeue] = asyncio.get_running_loop().create_future()
     routes: list[str] = []
     services: list[str] = []
     controller = Controller(store, FakeRuntime(), Config, clock=clock, workers=2)
