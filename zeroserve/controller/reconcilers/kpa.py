@@ -282,13 +282,12 @@ def ready_count(deps: Deps, pa: PodAutoscaler) -> int:
     return 0 if status is None else status.ready
 
 
-def _activators(deps: Deps, pa: PodAutoscaler, spec: DeciderSpec, ready: int | None = None) -> int:
+def _activators(spec: DeciderSpec, ready: int) -> int:
     """Knative ``computeNumActivators`` over the ready instances. Knative creates the SKS with
     ``minActivators`` (2) and sets this number on the next pass, once the SKS has its private service
     (with Knative's defaults, target-burst-capacity 211 over activator-capacity 100: 3); the SKS is
     created with it here, which saves that pass's SKS update and the two reconciles it sets off
     (issue 19). The number does not depend on the SKS: only the decider's spec and the ready count."""
-    ready = ready_count(deps, pa) if ready is None else ready
     return num_activators(ready, spec.total_value, spec.target_burst_capacity, spec.activator_capacity)
 
 
@@ -461,7 +460,7 @@ class KPAReconciler:
             return None
         spec = decider_spec(pa, cfg)
         if current is None or not current[1].status.private_service_name:
-            await reconcile_sks(deps, pa, PROXY, _activators(deps, pa, spec), current)
+            await reconcile_sks(deps, pa, PROXY, _activators(spec, ready_count(deps, pa)), current)
             cm.mark_unknown(SKS_READY, "NotReady", NO_PRIVATE_SERVICE)
             compute_status(pa, cm, SCALE_UNKNOWN, 0, cfg)
             if self.metrics is not None:
@@ -485,7 +484,7 @@ class KPAReconciler:
             pa.status.annotations.pop(SCALE_REASON, None)
         mode = sks_mode(outcome.want, ebc, pa.status.is_inactive())
         ready = ready_count(deps, pa)
-        sks = await reconcile_sks(deps, pa, mode, _activators(deps, pa, spec, ready), current)
+        sks = await reconcile_sks(deps, pa, mode, _activators(spec, ready), current)
         pa.status.service_name = sks.status.service_name
         mark_sks(cm, sks)
         log.debug("%s: want=%d desired=%d ebc=%d mode=%s ready=%d", dkey, outcome.want, desired, ebc, mode, ready)
