@@ -8,6 +8,7 @@ import signal
 
 from tests.e2e.harness import REPO, Up
 from tests.support.polling import wait_for
+from zeroserve.runtime.supervisor import InstanceRecords
 
 
 def test_a_wsgi_app_scales_from_a_zygote_through_the_gateway(up: Up) -> None:
@@ -22,7 +23,7 @@ def test_a_wsgi_app_scales_from_a_zygote_through_the_gateway(up: Up) -> None:
     assert pod["status"]["phase"] == "Running"
     assert "imported (wsgi)" in up.log()
 
-    pid = int(json.loads((up.data_dir / "instances.json").read_text())["instances"][0]["pid"])
+    pid = InstanceRecords(up.data_dir / "instances.jsonl").load()[0].pid
     os.kill(pid, signal.SIGKILL)  # an instance crashes: the pod restarts, forked again; the zygote stays
     wait_for(lambda: up.get("hello-wsgi.default.localhost")[0] == 200 and _restarts(up) == 1, 30, "restart")
     assert up.log().count("imported (wsgi)") == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -186,7 +185,9 @@ async def test_leftover_cgroups_of_recorded_instances_are_removed(tmp_path: Path
     data = tmp_path / "data"
     data.mkdir()
     record = supervisor.InstanceRecord("limited-00001-leftover", str(KEY), pid=2**22 + 1, start_ticks=1)
-    (data / "instances.json").write_text(json.dumps({"instances": [record.__dict__]}))
+    recorded = supervisor.InstanceRecords(data / "instances.jsonl")  # a crashed runtime's journal
+    recorded.add(record)
+    recorded.close()
     leftover = found.create(record.id, cgroups.Limits(memory_bytes=64 * 1024**2))
     directories = list(leftover.dirs.values())
     assert all(path.is_dir() for path in directories)

@@ -171,7 +171,7 @@ async def test_the_app_is_the_revisions_user_with_no_capabilities_and_sees_only_
     assert uid >= isolation.UID_BASE
     status = (await get(endpoint.host, endpoint.port, "/cat/proc/self/status"))[1]
     assert "CapEff:\t0000000000000000" in status and "CapBnd:\t0000000000000000" in status
-    assert (await get(endpoint.host, endpoint.port, f"/cat{runtime.data_dir}/instances.json"))[0] == 404
+    assert (await get(endpoint.host, endpoint.port, f"/cat{runtime.data_dir}/instances.jsonl"))[0] == 404
     assert (await get(endpoint.host, endpoint.port, "/touch/bin/x"))[0] == 500  # the image is read-only
     assert (await get(endpoint.host, endpoint.port, "/touch/tmp/x"))[0] == 200  # /tmp is its own
 

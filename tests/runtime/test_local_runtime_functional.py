@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -201,8 +200,8 @@ async def test_two_replicas_two_endpoints_and_idempotent_ensure(runtime: LocalRu
     assert len(state(app, "started").read_text().split()) == 2
     assert runtime.keys() == [KEY]
     assert status.desired == 2 and status.failure is None and status.warnings == ()
-    records = json.loads((runtime.data_dir / "instances.json").read_text())["instances"]
-    assert sorted(record["pid"] for record in records) == sorted(map(int, state(app, "started").read_text().split()))
+    records = supervisor.InstanceRecords(runtime.data_dir / "instances.jsonl").load()
+    assert sorted(record.pid for record in records) == sorted(map(int, state(app, "started").read_text().split()))
 
 
 async def test_changed_workload_replaces_instances(runtime: LocalRuntime, watch: Watch, app: Path) -> None:
@@ -363,10 +362,10 @@ async def test_instances_die_with_a_sigkilled_supervisor(tmp_path: Path, app: Pa
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
     # the record of the dead supervisor is still there; a new runtime finds nothing left to kill
-    records = json.loads((data / "instances.json").read_text())["instances"]
-    assert [record["pid"] for record in records] == [instance]
+    records = supervisor.InstanceRecords(data / "instances.jsonl")
+    assert [record.pid for record in records.load()] == [instance]
     await LocalRuntime(data).close()
-    assert json.loads((data / "instances.json").read_text())["instances"] == []
+    assert records.load() == [] and (data / "instances.jsonl").read_text() == ""
 
 
 async def test_new_runtime_kills_leftovers_from_its_record(tmp_path: Path) -> None:
@@ -374,7 +373,7 @@ async def test_new_runtime_kills_leftovers_from_its_record(tmp_path: Path) -> No
     try:
         stat = supervisor.read_stat(leftover.pid)
         assert stat is not None
-        records = supervisor.InstanceRecords(tmp_path / "instances.json")
+        records = supervisor.InstanceRecords(tmp_path / "instances.jsonl")
         records.add(supervisor.InstanceRecord("hello-00001-abc", "default/hello-00001", leftover.pid, stat.start_ticks))
         runtime = LocalRuntime(tmp_path)
         await eventually(lambda: leftover.poll() is not None, timeout=30.0)

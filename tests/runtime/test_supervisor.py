@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -31,16 +32,47 @@ def test_lifeline_protocol() -> None:
 
 
 def test_records_round_trip(tmp_path: Path) -> None:
-    records = InstanceRecords(tmp_path / "instances.json")
+    path = tmp_path / "instances.jsonl"
+    records = InstanceRecords(path)
     assert records.load() == []
     first, second = InstanceRecord("a", "ns/r", 1, 2), InstanceRecord("b", "ns/r", 3, 4)
     records.add(first)
     records.add(second)
+    records.add(second)  # the same record again (a spare become its instance): nothing written
     records.discard("a")
     records.discard("missing")
-    assert InstanceRecords(tmp_path / "instances.json").load() == [second]
-    (tmp_path / "instances.json").write_text("{not json")
+    assert InstanceRecords(path).load() == [second]
+    assert len(path.read_text().splitlines()) == 3  # add a, add b, drop a: one append each
+    with path.open("a") as cut:
+        cut.write('{"add":{"id":"c","key":"ns/r","pid"')  # a crash cut the last line short
+    assert InstanceRecords(path).load() == [second]
+    path.write_text("{not json\n")
     assert records.load() == []
+    records.close()
+
+
+def test_records_journal_is_compacted_to_the_live_records(tmp_path: Path) -> None:
+    path = tmp_path / "instances.jsonl"
+    records = InstanceRecords(path)
+    records.save()
+    for n in range(1000):  # instances come and go; two stay
+        records.add(InstanceRecord(f"i{n}", "ns/r", 10 + n, n))
+        if n not in (7, 500):
+            records.discard(f"i{n}")
+    lines = len(path.read_text().splitlines())
+    assert lines <= supervisor.COMPACT_RATIO * 2 + supervisor.COMPACT_SLACK + 1
+    assert [r.id for r in InstanceRecords(path).load()] == ["i7", "i500"]
+    records.close()
+
+
+def test_records_of_a_runtime_before_the_journal_are_read_then_removed(tmp_path: Path) -> None:
+    legacy = tmp_path / "instances.json"
+    old = InstanceRecord("old", "ns/r", 5, 6)
+    legacy.write_text(json.dumps({"instances": [old.__dict__]}, indent=1))
+    records = InstanceRecords(tmp_path / "instances.jsonl")
+    assert records.load() == [old]
+    records.save()
+    assert not legacy.exists() and records.load() == []
 
 
 def _sleeper() -> subprocess.Popen[bytes]:

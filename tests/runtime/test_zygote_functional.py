@@ -186,17 +186,16 @@ def children_of(parent: int) -> set[int]:
     return found
 
 
-def records(runtime: LocalRuntime) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = json.loads((runtime.data_dir / "instances.json").read_text())["instances"]
-    return found
+def records(runtime: LocalRuntime) -> list[supervisor.InstanceRecord]:
+    return supervisor.InstanceRecords(runtime.data_dir / "instances.jsonl").load()
 
 
 def recorded_pids(runtime: LocalRuntime) -> set[int]:
-    return {r["pid"] for r in records(runtime)}
+    return {r.pid for r in records(runtime)}
 
 
 def recorded_ids(runtime: LocalRuntime) -> set[str]:
-    return {r["id"] for r in records(runtime)}
+    return {r.id for r in records(runtime)}
 
 
 def spares(zygote_pid: int, serving: set[int]) -> set[int]:

@@ -315,7 +315,7 @@ class LocalRuntime:
         else:
             logger.warning("cpu/memory limits will not be enforced: %s", self.cgroups.reason)
         self._cgroup_trash: list[cgroups.InstanceCgroup] = []
-        self._records = supervisor.InstanceRecords(data_dir / "instances.json")
+        self._records = supervisor.InstanceRecords(data_dir / "instances.jsonl")
         leftovers = self._records.load()
         supervisor.kill_leftovers(leftovers)
         for record in leftovers:
@@ -441,6 +441,7 @@ class LocalRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
             self._reaper = None
+        self._records.close()
         lifeline = self._lifeline.close()
         if lifeline is not None:
             await asyncio.to_thread(lifeline.wait)
