@@ -95,7 +95,20 @@ CRASH_BACKOFF_RESET_AFTER = 10.0
 
 SPARE_DELAY = 0.1
 """How long after a forkable workload's last converge its next spare is forked (:class:`_Deployment`):
-after the scale-up that used the last one has served its first request."""
+after the scale-up that used the last one has served its first request. It also waits this long after
+the last instance start of any workload (:func:`spare_wait`)."""
+SPARE_MAX_WAIT = 10.0
+"""How long a wanted spare waits at most for the runtime to be quiet (:func:`spare_wait`)."""
+
+
+def spare_wait(now: float, wanted_since: float, last_start: float) -> float:
+    """Seconds a spare wanted since ``wanted_since`` waits still (pure): until :data:`SPARE_DELAY`
+    after the runtime's last instance start, of any revision (a spare is made for a later cold
+    start: forking it now would take the CPUs from the cold start under way and its first request),
+    but no longer than :data:`SPARE_MAX_WAIT` after it was wanted (a runtime that never goes quiet
+    still gets its spares)."""
+    return max(0.0, min(last_start + SPARE_DELAY, wanted_since + SPARE_MAX_WAIT) - now)
+
 
 LOGS_KEPT_PER_REVISION = 20
 REAP_INTERVAL = 1.0
@@ -297,6 +310,8 @@ class LocalRuntime:
         self._started_wall: dict[str, float] = {}
         """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._spares: set[int] = set()
+        self.last_start = -float("inf")
+        """When (loop time) an instance of any workload was last started: spares wait for quiet (:func:`spare_wait`)."""
         """Pids of the zygotes' spares, registered with the lifeline (and recorded) when forked."""
         self._spare_ports: set[int] = set()
         """The ports the spares listen on (or will: being forked)."""
@@ -941,6 +956,8 @@ class _Deployment:
         will be: the next scale-up starts it instead of forking (:meth:`_keep_spare`)."""
         self._sparing: asyncio.Task[None] | None = None
         self._spare_timer: asyncio.TimerHandle | None = None
+        self._spare_wanted: float | None = None
+        """Since when (loop time) the next spare is wanted: it waits for a quiet runtime, not forever."""
         self._spare_spec: tuple[Workload, InstanceSpec] | None = None
         """The spare's instance spec, made once it was forked, and the workload it was made from: a
         scale-up that starts it uses it while the workload is that one (not a thing to make then)."""
@@ -1074,6 +1091,7 @@ class _Deployment:
                 proxy=self.runtime.contained_proxy if spec.own_network else None,
             )
             self.instances.append(instance)
+            self.runtime.last_start = asyncio.get_running_loop().time()
             instance.start()
             if spare is not None:  # the instance's now
                 self.runtime.spare_port_done(spare.port)
@@ -1149,8 +1167,13 @@ class _Deployment:
         if self._spare_timer is not None:
             self._spare_timer.cancel()
             self._spare_timer = None
-        if self._wants_spare() is not None:
-            self._spare_timer = asyncio.get_running_loop().call_later(SPARE_DELAY, self._fork_spare)
+        if self._wants_spare() is None:
+            self._spare_wanted = None
+            return
+        loop = asyncio.get_running_loop()
+        if self._spare_wanted is None:
+            self._spare_wanted = loop.time()
+        self._spare_timer = loop.call_later(SPARE_DELAY, self._fork_spare)
 
     def _wants_spare(self) -> zygote.Zygote | None:
         """The zygote to fork a spare from now, if one is wanted."""
@@ -1166,8 +1189,17 @@ class _Deployment:
     def _fork_spare(self) -> None:
         self._spare_timer = None
         forker = self._wants_spare()
-        if forker is not None:
-            self._sparing = asyncio.create_task(self._make_spare(forker, self.generation), name=f"spare of {self.key}")
+        if forker is None:
+            self._spare_wanted = None
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        wait = spare_wait(now, now if self._spare_wanted is None else self._spare_wanted, self.runtime.last_start)
+        if wait > 0:  # another revision's cold start is under way: the spare forks after it
+            self._spare_timer = loop.call_later(wait, self._fork_spare)
+            return
+        self._spare_wanted = None
+        self._sparing = asyncio.create_task(self._make_spare(forker, self.generation), name=f"spare of {self.key}")
 
     async def _make_spare(self, forker: zygote.Zygote, generation: int) -> None:
         instance_id = self._new_name()
