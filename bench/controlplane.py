@@ -22,7 +22,12 @@ a machine whose speed drifts (this VM's did by ~40 % from one day to the next, a
 minutes), compare: all Ready is also printed in anchors (the mean of the two). ``up`` is CPU-bound
 on one core here, so the ratio is what code changes move.
 
-Nothing is started: the Services stay at zero instances. Targets (issue 19, 2 cores): 1,000
+``--instances N [--zygote]`` (after the above; ``-n 0 --probe 0`` for it alone): one more Service
+with ``min-scale: N`` (examples/hello spawned, or examples/hello-wsgi forked from its zygote), and the
+time from its POST until its Revision reports N ready replicas (``actualReplicas``), polled every
+20 ms: 0 -> N instances, as the issue's "0 -> 100 instances took 0.94 s" (16 cores, spawned).
+
+Nothing else is started: the other Services stay at zero instances. Targets (issue 19, 2 cores): 1,000
 Services all Ready <= 30 s; apply -> Ready p95 <= 1 s while 1,000 exist; idle CPU ~0; RSS per idle
 Service <= 50 KB; a tick over 1,000 revisions <= 50 ms CPU.
 """
@@ -63,6 +68,46 @@ def service(name: str) -> dict[str, Any]:
             }
         },
     }
+
+
+def scaled(name: str, n: int, zygote: bool) -> dict[str, Any]:
+    """A Service whose revision runs ``n`` instances from the start (min-scale and initial scale)."""
+    scale = {"autoscaling.knative.dev/min-scale": str(n), "autoscaling.knative.dev/initial-scale": str(n)}
+    if zygote:
+        annotations = {**scale, "zeroserve.dev/python-app": "app:application"}
+        container = {"command": [sys.executable, "app.py"], "workingDir": "examples/hello-wsgi"}
+    else:
+        annotations, container = scale, {"command": [sys.executable, "examples/hello/app.py"]}
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"template": {"metadata": {"annotations": annotations}, "spec": {"containers": [container]}}},
+    }
+
+
+async def scale_up(http: aiohttp.ClientSession, up: subprocess.Popen[bytes], n: int, zygote: bool) -> None:
+    """0 -> ``n`` instances of one new Service: POST to ``actualReplicas == n`` on its revision."""
+    cpu0 = cpu_seconds(up.pid)
+    began = time.monotonic()
+    async with http.post(SERVICES, json=scaled("scaled", n, zygote)) as resp:
+        if resp.status != 201:
+            raise SystemExit(f"create scaled: HTTP {resp.status}: {(await resp.read())[:300]!r}")
+    revision = "/apis/serving.knative.dev/v1/namespaces/default/revisions/scaled-00001"
+    replicas = 0
+    while time.monotonic() - began < 300:
+        async with http.get(revision) as resp:
+            if resp.status == 200:
+                replicas = (await resp.json()).get("status", {}).get("actualReplicas", 0)
+        if replicas >= n:
+            break
+        await asyncio.sleep(0.02)  # a bench: polling the revision's ready replicas
+    took = time.monotonic() - began
+    what = "forked from a zygote (examples/hello-wsgi)" if zygote else "spawned (examples/hello)"
+    if replicas < n:
+        print(f"0 -> {n} instances {what}: only {replicas} ready after {took:.0f}s")
+        return
+    print(f"0 -> {n} instances {what}: {took:.2f}s from the POST; up used {cpu_seconds(up.pid) - cpu0:.1f}s CPU")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -203,6 +248,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> float | None:
                 f"apply -> Ready with {args.n} Services ({args.probe} one at a time): "
                 f"p50 {pct(ms, 0.5):.0f} ms, p95 {pct(ms, 0.95):.0f} ms, max {max(ms):.0f} ms"
             )
+        if args.instances:
+            await scale_up(http, up, args.instances, args.zygote)
         watch.cancel()
         await asyncio.sleep(2.0)  # a bench: let the last reconciles finish before the idle window
         cpu1 = cpu_seconds(up.pid)
@@ -211,10 +258,12 @@ async def run(args: argparse.Namespace, tmp: Path) -> float | None:
         rss1 = rss_kib(up.pid)
         total = args.n + args.probe
         print(f"idle CPU of up over {args.idle:.0f}s: {idle * 100:.1f} % of one core")
-        per = (rss1 - rss0) / total
-        print(f"RSS of up: {rss0 / 1024:.0f} MiB before, {rss1 / 1024:.0f} MiB with {total} Services: "
-              f"{per:.0f} KiB ({per * 1.024:.1f} KB) per Service")  # fmt: skip
-    tick_cpu(total)
+        if total and not args.instances:  # (instances add the runtime's own state: not per Service)
+            per = (rss1 - rss0) / total
+            print(f"RSS of up: {rss0 / 1024:.0f} MiB before, {rss1 / 1024:.0f} MiB with {total} Services: "
+                  f"{per:.0f} KiB ({per * 1.024:.1f} KB) per Service")  # fmt: skip
+    if total:
+        tick_cpu(total)
     return settled
 
 
@@ -292,6 +341,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="POSTs in flight")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of the idle CPU window")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for Ready")
+    parser.add_argument("--instances", type=int, default=0, help="then one Service scaled 0 -> N (min-scale N)")
+    parser.add_argument("--zygote", action="store_true", help="--instances forked from a zygote (hello-wsgi)")
     parser.add_argument("--profile", metavar="FILE", help="run up under cProfile, its stats to FILE")
     args = parser.parse_args()
     before = anchor_ms()

@@ -110,6 +110,9 @@ async def test_a_spawn_that_raises_ends_the_instance_and_stop_returns(
         def gone(self, instance: Instance) -> None:
             gone.append(instance)
 
+        def probing(self, delta: int) -> int:
+            raise AssertionError("nothing started, nothing to probe")
+
     spec = spec_for(tmp_path, argv, env)
     instance = Instance("x-1", spec, 1, tracker=Recorder(), on_change=lambda i: changes.append(i.state))
     instance.start()

@@ -117,3 +117,13 @@ def test_a_starting_instance_is_probed_fast_then_warm_then_slow() -> None:
         0.05,
         0.05,
     ]
+
+
+def test_instances_starting_together_share_a_probe_rate() -> None:
+    from zeroserve.runtime.process import LONGEST_PROBE_INTERVAL, PROBE_RATE, probe_interval
+
+    assert probe_interval(0.0, probing=2) == 0.001  # a cold start or two: as fast as alone
+    assert probe_interval(0.0, probing=100) == 100 / PROBE_RATE  # 0 -> 100: 2,000 probes a second between them
+    assert probe_interval(0.5, probing=100) == 100 / PROBE_RATE
+    assert probe_interval(60.0, probing=20) == 0.05  # the slow interval is slower than the share
+    assert probe_interval(0.0, probing=100_000) == LONGEST_PROBE_INTERVAL

@@ -310,6 +310,8 @@ class LocalRuntime:
         self._started_wall: dict[str, float] = {}
         """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._spares: set[int] = set()
+        self._probing = 0
+        """Instances probing for their first readiness now (:func:`~zeroserve.runtime.process.probe_interval`)."""
         self.last_start = -float("inf")
         """When (loop time) an instance of any workload was last started: spares wait for quiet (:func:`spare_wait`)."""
         """Pids of the zygotes' spares, registered with the lifeline (and recorded) when forked."""
@@ -832,6 +834,10 @@ class LocalRuntime:
         for key, deployment in self._deployments.items():  # its pod is Running now
             if instance in deployment.instances:
                 asyncio.get_running_loop().call_soon(self.notify, key)
+
+    def probing(self, delta: int) -> int:
+        self._probing += delta
+        return self._probing
 
     def _ports_in_use(self) -> set[int]:
         in_use = {port for d in self._deployments.values() for instance in d.instances for port in instance.ports}

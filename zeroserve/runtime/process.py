@@ -67,15 +67,24 @@ FAST_PROBE_WINDOW = 0.1
 WARM_PROBE_INTERVAL = 0.002
 WARM_PROBE_WINDOW = 2.0
 SLOW_PROBE_INTERVAL = 0.05
+PROBE_RATE = 2000.0
+"""Readiness probes per second of all starting instances together, at most: the runtime's loop
+spends ~30 us on a probe of a closed port, so 6 % of a core at most, however many start at once."""
+LONGEST_PROBE_INTERVAL = 1.0
 
 
-def probe_interval(age: float) -> float:
+def probe_interval(age: float, probing: int = 1) -> float:
     """Readiness probing of a starting instance (pure): every 1 ms for its first 100 ms, every 2 ms
     until 2 s (most apps boot by then; a TCP probe of a closed port costs the loop ~30 us), then
-    every 50 ms (MEASURED.md section 3)."""
+    every 50 ms (MEASURED.md section 3); but with ``probing`` instances waiting for their first
+    readiness at once, no more than :data:`PROBE_RATE` probes a second between them (0 -> 100
+    spawned instances probed each every 1-2 ms took 3-4 s of the loop's CPU on 2 cores, from
+    the apps' own boots), and at least once a second."""
     if age < FAST_PROBE_WINDOW:
-        return FAST_PROBE_INTERVAL
-    return WARM_PROBE_INTERVAL if age < WARM_PROBE_WINDOW else SLOW_PROBE_INTERVAL
+        own = FAST_PROBE_INTERVAL
+    else:
+        own = WARM_PROBE_INTERVAL if age < WARM_PROBE_WINDOW else SLOW_PROBE_INTERVAL
+    return max(own, min(probing / PROBE_RATE, LONGEST_PROBE_INTERVAL))
 
 
 """Readiness polling before the first success: 1 ms for 100 ms, then 50 ms."""
@@ -170,11 +179,16 @@ class ContainedProxy(Protocol):
 
 
 class Tracker(Protocol):
-    """Told when an instance's process exists and when it (and its group) is gone."""
+    """Told when an instance's process exists and when it (and its group) is gone; counts the
+    instances probing for their first readiness (:func:`probe_interval` shares a rate between them)."""
 
     def started(self, instance: Instance) -> None: ...
 
     def gone(self, instance: Instance) -> None: ...
+
+    def probing(self, delta: int) -> int:
+        """Add ``delta`` to the count of instances probing for their first readiness; the count."""
+        ...
 
 
 class Instance:
@@ -556,12 +570,17 @@ class Instance:
         first_probe, successes = loop.time(), 0
         if self._listening_proves_ready(spec):
             successes = spec.success_threshold
-        while successes < spec.success_threshold:
-            successes = successes + 1 if await self._ready_now() else 0
-            if successes < spec.success_threshold and await _exits_within(
-                exit_task, probe_interval(loop.time() - first_probe)
-            ):
-                return
+        tracker = self._tracker
+        tracker.probing(1)
+        try:
+            while successes < spec.success_threshold:
+                successes = successes + 1 if await self._ready_now() else 0
+                if successes < spec.success_threshold and await _exits_within(
+                    exit_task, probe_interval(loop.time() - first_probe, tracker.probing(0))
+                ):
+                    return
+        finally:
+            tracker.probing(-1)
         self._set_state("ready")
         successes = failures = 0
         while not await _exits_within(exit_task, spec.period):
