@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -18,7 +20,7 @@ import pytest
 
 from tests.runtime.test_local_runtime_functional import KEY, Watch, dead
 from tests.support.polling import eventually
-from zeroserve.runtime import supervisor
+from zeroserve.runtime import supervisor, zygote
 from zeroserve.runtime.base import Workload
 from zeroserve.runtime.local import LocalRuntime
 
@@ -265,6 +267,55 @@ async def test_scale_sets_the_replicas_of_what_runs(runtime: LocalRuntime, app: 
     assert runtime.workload(KEY) == workload(app)
     assert runtime.scale(KEY, 0) is True
     await watch.until(lambda s: s.ready == 0 and not runtime.instances(KEY))
+
+
+def control_queue_capacity() -> int:
+    """How many fork requests (with their socket) a fresh control socket takes before EAGAIN."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sent, passed = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs, sent, passed:
+        ours.setblocking(False)
+        request = json.dumps({"id": "hello-00001-deployment-0123456789-abcde", "host": "127.0.0.1", "port": 0})
+        count = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                socket.send_fds(ours, [request.encode()], [passed.fileno()])
+                count += 1
+        return count
+
+
+async def test_more_forks_at_once_than_the_control_queue_holds_all_get_made(app: Path) -> None:
+    """The zygote's control socket holds as many fork requests as its send buffer does (~280 with
+    the kernel's default 208 KiB): more asked for at once (a scale-up by more) wait for room, none
+    fails with BlockingIOError."""
+    forks = control_queue_capacity() + 8
+    spec = zygote.ZygoteSpec(
+        target="zapp:application",
+        python=sys.executable,
+        env={"STATE_DIR": str(app / "state")},
+        cwd=str(app),
+        jail=None,
+        log_path=app / "zygote.log",
+        owner="default/hello-00001",
+    )
+    forker = zygote.Zygote(spec, started=lambda pid: None, gone=lambda pid: None)
+    try:
+        (await forker.prepare("first", (), "127.0.0.1", 0)).discard()  # port 0: any free one
+        assert forker.pid is not None
+        os.kill(forker.pid, signal.SIGSTOP)  # it reads nothing: the requests stay queued on its socket
+        try:
+            asked = [asyncio.ensure_future(forker.prepare(f"i-{n}", (), "127.0.0.1", 0)) for n in range(forks)]
+            for _ in range(2 * forks):  # every request sent, or waiting for room (turns of the loop, no clock)
+                await asyncio.sleep(0)
+            assert not any(task.done() for task in asked)  # none failed
+        finally:
+            os.kill(forker.pid, signal.SIGCONT)
+        spares = await asyncio.gather(*asked)
+        assert len({spare.pid for spare in spares}) == forks and all(spare.alive() for spare in spares)
+        for spare in spares:
+            spare.discard()
+    finally:
+        await forker.close()
 
 
 def threads_of(pid: int) -> int:

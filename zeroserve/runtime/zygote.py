@@ -190,6 +190,8 @@ class Zygote:
         self._started = started
         self._gone = gone
         self._lock = asyncio.Lock()
+        self._sending = asyncio.Lock()
+        """One request on the control socket at a time while its queue is full (:func:`_send_fds`)."""
         self._control: socket.socket | None = None
         self._process: spawn.Child | None = None
         self.kind = ""
@@ -227,7 +229,8 @@ class Zygote:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
             ours.setblocking(False)
             request = json.dumps({"id": instance_id, "host": host, "port": port}).encode()
-            socket.send_fds(control, [request], [theirs.fileno()])
+            async with self._sending:
+                await _send_fds(control, request, theirs.fileno())
         except BaseException:
             ours.close()
             raise
@@ -329,6 +332,32 @@ def _join(pid: int, cgroup_procs: tuple[bytes, ...]) -> None:
     """Move ``pid`` into each cgroup (run in a thread: the first write of a move blocks in the kernel)."""
     for procs in cgroup_procs:
         Path(os.fsdecode(procs)).write_text(str(pid))
+
+
+async def _send_fds(sock: socket.socket, message: bytes, fd: int) -> None:
+    """``socket.send_fds`` of one message on a non-blocking SEQPACKET socket, waiting while its send
+    buffer is full: it holds ~280 fork requests (the kernel's default 208 KiB), and a scale-up by
+    more asks for its forks faster than the zygote forks (0 -> 500: some failed with
+    BlockingIOError, and the revision went into its crash back-off). One caller at a time (the loop
+    keeps one writer callback per socket)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            socket.send_fds(sock, [message], [fd])
+            return
+        except BlockingIOError:
+            pass
+        writable: asyncio.Future[None] = loop.create_future()
+        loop.add_writer(sock.fileno(), _settle, writable)
+        try:
+            await writable
+        finally:
+            loop.remove_writer(sock.fileno())
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def _recv(sock: socket.socket) -> bytes:
