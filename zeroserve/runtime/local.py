@@ -312,6 +312,8 @@ class LocalRuntime:
         self._spares: set[int] = set()
         self._probing = 0
         self._shown: dict[Instance, tuple[object, InstanceView]] = {}
+        self._endpoints: dict[Instance, Endpoint] = {}
+        """Each ready instance's endpoint (:meth:`endpoint`); dropped when it is gone."""
         """Each instance's last view and what it showed (:meth:`_view`); dropped when it is gone."""
         """Instances probing for their first readiness now (:func:`~zeroserve.runtime.process.probe_interval`)."""
         self.last_start = -float("inf")
@@ -406,7 +408,7 @@ class LocalRuntime:
         deployment = self._deployments.get(key)
         if deployment is None or not deployment.workload.serving:
             return ()
-        return tuple(endpoint_of(self.host, i) for i in deployment.instances if i.ready)
+        return tuple(self.endpoint(i) for i in deployment.instances if i.ready)
 
     def serving(self) -> list[tuple[str, str]]:
         """``(namespace, name)`` of each serving workload with a ready instance (one pass over the
@@ -441,6 +443,14 @@ class LocalRuntime:
         view = instance_view(instance, started, restarted)
         self._shown[instance] = (shown, view)
         return view
+
+    def endpoint(self, instance: Instance) -> Endpoint:
+        """:func:`endpoint_of` a ready instance, made once (its ports are set once it is ready; the
+        status of its revision lists every ready instance's on each change of one)."""
+        endpoint = self._endpoints.get(instance)
+        if endpoint is None:
+            endpoint = self._endpoints[instance] = endpoint_of(self.host, instance)
+        return endpoint
 
     def workload(self, key: WorkloadKey) -> Workload | None:
         """What ``key`` runs now (None: nothing)."""
@@ -911,6 +921,7 @@ class LocalRuntime:
         self._records.discard(instance.id)
         self._started_wall.pop(instance.id, None)
         self._shown.pop(instance, None)
+        self._endpoints.pop(instance, None)
 
     def _empty_cgroup_trash(self) -> None:
         """Remove the cgroups of gone instances; SIGKILL what still runs in one (kubelet's way)."""
@@ -1002,7 +1013,7 @@ class _Deployment:
 
     def status(self) -> WorkloadStatus:
         serving = [instance for instance in self.instances if instance.ready]
-        endpoints = tuple(endpoint_of(self.runtime.host, instance) for instance in serving)
+        endpoints = tuple(self.runtime.endpoint(instance) for instance in serving)
         return WorkloadStatus(
             desired=self.replicas,
             ready=len(serving),
