@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -316,6 +317,46 @@ async def test_more_forks_at_once_than_the_control_queue_holds_all_get_made(app:
             spare.discard()
     finally:
         await forker.close()
+
+
+@contextlib.contextmanager
+def open_files_soft_limit(at_least: int) -> Iterator[None]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max(soft, at_least) if hard == resource.RLIM_INFINITY else max(soft, min(at_least, hard))
+    assert wanted >= at_least, f"the hard limit of open files ({hard}) is below {at_least}"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_zygote_keeps_forking_past_a_thousand_descriptors(app: Path) -> None:
+    """It holds two descriptors per child (a pidfd, a socket): 520 children pass FD_SETSIZE (1,024),
+    where a zygote waiting with select() raised and died, and every instance with it."""
+    spec = zygote.ZygoteSpec(
+        target="zapp:application",
+        python=sys.executable,
+        env={"STATE_DIR": str(app / "state")},
+        cwd=str(app),
+        jail=None,
+        log_path=app / "zygote.log",
+        owner="default/hello-00001",
+    )
+    with open_files_soft_limit(4096):
+        forker = zygote.Zygote(spec, started=lambda pid: None, gone=lambda pid: None)
+        spares: list[zygote.Spare] = []
+        try:
+            for n in range(520):
+                spares.append(await forker.prepare(f"i-{n}", (), "127.0.0.1", 0))
+            assert forker.running and all(spare.alive() for spare in spares)
+            spares.pop().discard()  # a child exits: the zygote reaps it (its pidfd is one of the high ones)
+            spares.append(await forker.prepare("after", (), "127.0.0.1", 0))
+            assert forker.running and spares[-1].alive()
+        finally:
+            for spare in spares:
+                spare.discard()
+            await forker.close()
 
 
 def threads_of(pid: int) -> int:

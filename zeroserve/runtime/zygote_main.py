@@ -38,7 +38,7 @@ import inspect
 import io
 import json
 import os
-import select
+import selectors
 import signal
 import socket
 import struct
@@ -415,9 +415,13 @@ def main() -> None:
     control.send(f"ready {kind}".encode())
     me = os.getpid()
     children: dict[int, tuple[int, socket.socket]] = {}
+    # epoll, not select(): two descriptors per child (its pidfd, its socket) pass FD_SETSIZE (1,024)
+    # at ~500 children, where select() raises and the zygote, and every instance with it, died
+    waiting = selectors.DefaultSelector()
+    waiting.register(control.fileno(), selectors.EVENT_READ)
     while True:
-        readable, _, _ = select.select([control.fileno(), *children], [], [])
-        for ready in readable:
+        for key, _ in waiting.select():
+            ready = key.fd
             if ready == control.fileno():
                 message, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
                 if not message:
@@ -427,15 +431,19 @@ def main() -> None:
                 gc.freeze()
                 pid = os.fork()
                 if pid == 0:
+                    waiting.close()
                     control.close()
                     for other_pidfd, (_, other) in children.items():
                         os.close(other_pidfd)
                         other.close()
                     child(app, kind, own, me, request["host"], int(request["port"]))
-                children[os.pidfd_open(pid)] = (pid, own)
+                pidfd = os.pidfd_open(pid)
+                children[pidfd] = (pid, own)
+                waiting.register(pidfd, selectors.EVENT_READ)
             else:
                 pidfd = ready
                 pid, own = children.pop(pidfd)
+                waiting.unregister(pidfd)
                 os.close(pidfd)
                 _, status = os.waitpid(pid, 0)
                 with contextlib.suppress(OSError):
