@@ -270,6 +270,20 @@ async def test_scale_sets_the_replicas_of_what_runs(runtime: LocalRuntime, app: 
     await watch.until(lambda s: s.ready == 0 and not runtime.instances(KEY))
 
 
+def bare_zygote(app: Path) -> zygote.Zygote:
+    """A zygote of the test app without a runtime around it (no sandbox, no cgroups)."""
+    spec = zygote.ZygoteSpec(
+        target="zapp:application",
+        python=sys.executable,
+        env={"STATE_DIR": str(app / "state")},
+        cwd=str(app),
+        jail=None,
+        log_path=app / "zygote.log",
+        owner="default/hello-00001",
+    )
+    return zygote.Zygote(spec, started=lambda pid: None, gone=lambda pid: None)
+
+
 def control_queue_capacity() -> int:
     """How many fork requests (with their socket) a fresh control socket takes before EAGAIN."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -290,16 +304,7 @@ async def test_more_forks_at_once_than_the_control_queue_holds_all_get_made(app:
     the kernel's default 208 KiB): more asked for at once (a scale-up by more) wait for room, none
     fails with BlockingIOError."""
     forks = control_queue_capacity() + 8
-    spec = zygote.ZygoteSpec(
-        target="zapp:application",
-        python=sys.executable,
-        env={"STATE_DIR": str(app / "state")},
-        cwd=str(app),
-        jail=None,
-        log_path=app / "zygote.log",
-        owner="default/hello-00001",
-    )
-    forker = zygote.Zygote(spec, started=lambda pid: None, gone=lambda pid: None)
+    forker = bare_zygote(app)
     try:
         (await forker.prepare("first", (), "127.0.0.1", 0)).discard()  # port 0: any free one
         assert forker.pid is not None
@@ -334,17 +339,8 @@ def open_files_soft_limit(at_least: int) -> Iterator[None]:
 async def test_a_zygote_keeps_forking_past_a_thousand_descriptors(app: Path) -> None:
     """It holds two descriptors per child (a pidfd, a socket): 520 children pass FD_SETSIZE (1,024),
     where a zygote waiting with select() raised and died, and every instance with it."""
-    spec = zygote.ZygoteSpec(
-        target="zapp:application",
-        python=sys.executable,
-        env={"STATE_DIR": str(app / "state")},
-        cwd=str(app),
-        jail=None,
-        log_path=app / "zygote.log",
-        owner="default/hello-00001",
-    )
     with open_files_soft_limit(4096):
-        forker = zygote.Zygote(spec, started=lambda pid: None, gone=lambda pid: None)
+        forker = bare_zygote(app)
         spares: list[zygote.Spare] = []
         try:
             for n in range(520):

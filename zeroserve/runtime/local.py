@@ -310,15 +310,15 @@ class LocalRuntime:
         self._started_wall: dict[str, float] = {}
         """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._spares: set[int] = set()
+        """Pids of the zygotes' spares, registered with the lifeline (and recorded) when forked."""
         self._probing = 0
+        """Instances probing for their first readiness now (:func:`~zeroserve.runtime.process.probe_interval`)."""
         self._shown: dict[Instance, tuple[object, InstanceView]] = {}
+        """Each instance's last view and what it showed (:meth:`_view`); dropped when it is gone."""
         self._endpoints: dict[Instance, Endpoint] = {}
         """Each ready instance's endpoint (:meth:`endpoint`); dropped when it is gone."""
-        """Each instance's last view and what it showed (:meth:`_view`); dropped when it is gone."""
-        """Instances probing for their first readiness now (:func:`~zeroserve.runtime.process.probe_interval`)."""
         self.last_start = -float("inf")
         """When (loop time) an instance of any workload was last started: spares wait for quiet (:func:`spare_wait`)."""
-        """Pids of the zygotes' spares, registered with the lifeline (and recorded) when forked."""
         self._spare_ports: set[int] = set()
         """The ports the spares listen on (or will: being forked)."""
         self._reapable: dict[int, float] = {}
