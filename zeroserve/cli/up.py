@@ -28,6 +28,7 @@ import fcntl
 import json
 import logging
 import os
+import resource
 import signal
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -555,6 +556,29 @@ def _log_pending_tasks() -> None:
         log.error("stop is taking too long; still pending: %s%s", task.get_name(), frames)
 
 
+def raise_open_files() -> tuple[int, int] | None:
+    """Raise the soft limit of open files to the hard one, as a Go program does when it starts (the
+    kubelet's, Knative's components'): ``up`` holds a few descriptors per instance (its log pipe, a
+    pidfd, a zygote child's socket) and a zygote two per child, where a shell's soft limit is often
+    1,024. The gateway workers, the zygotes and the instances inherit it, as containers get their
+    runtime's high limit. ``(before, after)`` when it was raised, None when it was at the hard limit
+    (or could not be raised)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard
+    if hard == resource.RLIM_INFINITY:  # the kernel refuses more than fs.nr_open
+        try:
+            wanted = int(Path("/proc/sys/fs/nr_open").read_text())
+        except (OSError, ValueError):
+            return None
+    if soft != resource.RLIM_INFINITY and soft >= wanted:
+        return None
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (OSError, ValueError):
+        return None
+    return soft, wanted
+
+
 def run_up(
     data_dir: Path,
     api_host: str,
@@ -574,6 +598,8 @@ def run_up(
     import uvloop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (raised := raise_open_files()) is not None:
+        log.info("zeroserve up: the soft limit of open files raised from %d to %d (the hard limit)", *raised)
     settings = UpSettings(
         data_dir,
         api_host,
