@@ -53,7 +53,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from zeroserve.runtime import cgroups, isolation, spawn
+from zeroserve.runtime import cgroups, isolation, spawn, supervisor
 from zeroserve.runtime.base import PYTHON_APP_ANNOTATION
 from zeroserve.runtime.logs import open_private
 
@@ -155,11 +155,14 @@ class Spare:
             self._env = None
 
     def alive(self) -> bool:
-        """Still waiting: nothing came on its socket (``exit CODE`` when it died, EOF with the zygote)."""
+        """Still waiting: nothing came on its socket (``exit CODE`` when it died, EOF with the zygote)
+        and its process runs (the zygote reaps a child before it sends its ``exit``: in between,
+        only ``/proc`` says it is gone)."""
         try:
             self._own.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except BlockingIOError:
-            return True
+            stat = supervisor.read_stat(self.pid)
+            return stat is not None and stat.state not in ("Z", "X")
         except OSError:
             return False
         return False
