@@ -120,10 +120,16 @@ def test_a_starting_instance_is_probed_fast_then_warm_then_slow() -> None:
 
 
 def test_instances_starting_together_share_a_probe_rate() -> None:
-    from zeroserve.runtime.process import LONGEST_PROBE_INTERVAL, PROBE_RATE, probe_interval
+    from zeroserve.runtime.process import (
+        FAST_PROBE_INTERVAL,
+        LONGEST_PROBE_INTERVAL,
+        PROBE_RATE,
+        SLOW_PROBE_INTERVAL,
+        probe_interval,
+    )
 
-    assert probe_interval(0.0, probing=2) == 0.001  # a cold start or two: as fast as alone
+    assert probe_interval(0.0, probing=2) == FAST_PROBE_INTERVAL  # a cold start or two: as fast as alone
     assert probe_interval(0.0, probing=100) == 100 / PROBE_RATE  # 0 -> 100: 2,000 probes a second between them
     assert probe_interval(0.5, probing=100) == 100 / PROBE_RATE
-    assert probe_interval(60.0, probing=20) == 0.05  # the slow interval is slower than the share
+    assert probe_interval(60.0, probing=20) == SLOW_PROBE_INTERVAL  # the slow interval is slower than the share
     assert probe_interval(0.0, probing=100_000) == LONGEST_PROBE_INTERVAL

@@ -311,8 +311,8 @@ async def test_more_forks_at_once_than_the_control_queue_holds_all_get_made(app:
         os.kill(forker.pid, signal.SIGSTOP)  # it reads nothing: the requests stay queued on its socket
         try:
             asked = [asyncio.ensure_future(forker.prepare(f"i-{n}", (), "127.0.0.1", 0)) for n in range(forks)]
-            for _ in range(2 * forks):  # every request sent, or waiting for room (turns of the loop, no clock)
-                await asyncio.sleep(0)
+            for _ in range(2 * forks):  # every request sent, or waiting for room
+                await asyncio.sleep(0)  # wait-ok: a turn of the loop, no clock (the zygote is stopped)
             assert not any(task.done() for task in asked)  # none failed
         finally:
             os.kill(forker.pid, signal.SIGCONT)
