@@ -570,7 +570,7 @@ def raise_open_files() -> tuple[int, int] | None:
             wanted = int(Path("/proc/sys/fs/nr_open").read_text())
         except (OSError, ValueError):
             return None
-    if soft != resource.RLIM_INFINITY and soft >= wanted:
+    if soft == resource.RLIM_INFINITY or soft >= wanted:  # never lowered
         return None
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
