@@ -239,6 +239,55 @@ async def test_a_spare_is_forked_ahead_and_the_next_scale_up_starts_it(runtime: 
     await eventually(lambda: dead(spare), 30)  # which replaced the old generation's instance
 
 
+def listening_port(pid: int) -> int:
+    """The TCP port ``pid`` listens on (one: a spare's instance port), from ``/proc``."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    [port] = [
+        int(fields[1].rsplit(":", 1)[1], 16)
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        if fields[3] == "0A" and fields[9] in inodes  # 0A: LISTEN
+    ]
+    return port
+
+
+async def test_a_connection_to_a_spare_is_served_once_it_is_the_instance(runtime: LocalRuntime, app: Path) -> None:
+    served = "\ninner = application\ndef application(e, s):\n    print('served', flush=True)\n    return inner(e, s)\n"
+    (app / "zapp.py").write_text(APP + served)
+    watch = Watch(runtime)
+    await runtime.ensure(workload(app), 1)
+    first = await watch.until(lambda s: s.ready == 1)
+    serving = {(await call(first.endpoints[0].port))["pid"]}
+    await runtime.ensure(workload(app), 0)
+    await watch.until(lambda s: not runtime.instances(KEY))
+    zygote_pid = int(imports(app)[0])
+    await eventually(lambda: len(spares(zygote_pid, serving)) == 1, 10)
+    [spare] = spares(zygote_pid, serving)
+    port = listening_port(spare)
+    with socket.create_connection(("127.0.0.1", port)) as conn:  # its threads accept already
+        conn.sendall(b"GET /early HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await asyncio.sleep(0.2)  # wait-ok: a spare that served before its start would have answered by now
+        conn.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            conn.recv(1)  # nothing yet: it is no instance
+        assert runtime.scale(KEY, 1)
+        conn.setblocking(True)
+        conn.settimeout(10)
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 ") and f'"pid": {spare},'.encode() in reply
+    assert f'"PORT": "{port}"'.encode() in reply and b'"path": "/early"' in reply
+    [instance] = runtime.instances(KEY)
+    [log] = (runtime.data_dir / "logs" / KEY.path).glob(f"{instance.name}*.log")
+    await eventually(lambda: log.read_text().count("served") == 1, 10)  # with its log pipe in place
+    assert "served" not in (runtime.data_dir / "logs" / KEY.path / "zygote.log").read_text()
+
+
 async def test_a_dead_spare_is_not_started_the_scale_up_forks(runtime: LocalRuntime, app: Path) -> None:
     watch = Watch(runtime)
     await runtime.ensure(workload(app), 1)

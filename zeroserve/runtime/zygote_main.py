@@ -24,8 +24,9 @@ the instance's ``host:port`` (from the fork request: ``{"id", "host", "port"}``)
 may keep it waiting as the revision's *spare*, forked ahead of the next scale-up): JSON ``{"env"}``
 (the instance's environment: ``os.environ`` replaced), ahead or with the instance's log pipe (``{}``
 when the environment came ahead). Then it takes the log pipe as stdout and stderr and serves, saying
-nothing more: up counted it ready when it sent the instance (the port listens: connections wait in
-its backlog until it accepts). SIGTERM: stop accepting, let requests in flight finish, exit 0.
+nothing more: up counted it ready when it sent the instance (the port listens; a spare's threads
+accept already, and hold a connection until the instance is in place). SIGTERM: stop accepting, let
+requests in flight finish, exit 0.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ MAX_LINE = 65536
 MAX_HEADERS = 100
 MAX_IDLE = 8
 """Threads kept waiting for the next connection once theirs closed (more end)."""
+FIRST_IDLE = 2
+"""Threads waiting for a connection when an instance starts (its first connection starts none)."""
 REASONS = {
     200: "OK",
     201: "Created",
@@ -250,7 +253,12 @@ class Server:
     it serves (so a long keep-alive connection never keeps the next one waiting). A connection's
     first byte thus waits for one thread to wake, not for the main thread's and then a handoff to
     a worker's. Up to :data:`MAX_IDLE` threads wait; more end once their connection closes. The
-    main thread waits for SIGTERM; none accepts before :meth:`serve` (a spare's threads wait)."""
+    main thread waits for SIGTERM. A spare's threads wait in ``accept`` too, and a connection they
+    take waits until :meth:`serve` (the instance's environment and log pipe are in place): the
+    instance's first connection wakes one thread, which finds the main thread's work done (it ran
+    while up published the instance to the gateway), not the main thread and then a thread it wakes.
+    Two wait from the start (:data:`FIRST_IDLE`), so that the first connection starts no thread:
+    ``Thread.start`` waits for the new thread to run, a wait for the CPU on a busy machine."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], listener: socket.socket, host: str, port: int) -> None:
         self.app = app
@@ -268,19 +276,20 @@ class Server:
                 self._lock.notify_all()
 
     def prestart(self) -> None:
-        """An idle thread, started now (a spare's: the first connection needs no thread start)."""
-        with self._lock:
-            self._idle += 1
-        threading.Thread(target=self._accepting, daemon=True).start()
+        """The idle threads of :data:`FIRST_IDLE`, started now (a spare's: while it waits)."""
+        for _ in range(FIRST_IDLE - self._idle):
+            with self._lock:
+                self._idle += 1
+            threading.Thread(target=self._accepting, daemon=True).start()
 
     def _accepting(self) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # the main thread's to take
-        self._open.wait()
         while True:
             try:
                 conn, _ = self.listener.accept()
             except OSError:  # the listener was shut down: SIGTERM
                 return
+            self._open.wait()  # a spare's connection: served once it is the instance
             with self._lock:
                 self._idle -= 1
                 another = self._idle == 0
@@ -301,7 +310,7 @@ class Server:
         def stop(signum: int, frame: Any) -> None:
             raise InterruptedError
 
-        if self._idle == 0:  # not a spare's (nothing accepts before this: the count holds)
+        if self._idle == 0:  # not a spare's
             self.prestart()
         try:
             signal.signal(signal.SIGTERM, stop)
