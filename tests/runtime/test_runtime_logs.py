@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
-from zeroserve.runtime.logs import LogFile, prune, read_tail
+from zeroserve.runtime.logs import LogFile, open_private, prune, read_tail
 
 
 def test_rotates_keeping_one_old_file(tmp_path: Path) -> None:
@@ -48,3 +49,20 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     prune(tmp_path, keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["3.log", "4.log"]
     prune(tmp_path / "missing", keep=1)
+
+
+def test_open_private_makes_the_file_0600_in_a_0700_directory_and_appends(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "ns" / "pod.log"
+    os.close(open_private(path))  # the directories are made
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = tmp_path / "logs" / "ns" / "other.log"  # a new file where the directory exists
+    fd = open_private(second)
+    os.write(fd, b"one\n")
+    os.close(fd)
+    assert stat.S_IMODE(second.stat().st_mode) == 0o600
+    second.chmod(0o644)  # an older file, open to others
+    fd = open_private(second)
+    os.write(fd, b"two\n")
+    os.close(fd)
+    assert stat.S_IMODE(second.stat().st_mode) == 0o600 and second.read_bytes() == b"one\ntwo\n"

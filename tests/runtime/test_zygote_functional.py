@@ -150,7 +150,8 @@ async def test_the_imports_output_goes_to_the_zygote_log_a_requests_to_the_insta
     await runtime.ensure(workload(app), 1)
     status = await watch.until(lambda s: s.ready == 1)
     await call(status.endpoints[0].port)
-    [instance_log] = [p for p in (runtime.data_dir / "logs" / KEY.path).glob("*-deployment-*.log")]
+    [instance] = runtime.instances(KEY)
+    instance_log = runtime.data_dir / "logs" / KEY.path / f"{instance.name}.log"  # (a spare's may be there too)
     await runtime.ensure(workload(app), 0)
     await watch.until(lambda s: not runtime.instances(KEY))
     assert instance_log.read_text().count("served") == 2
@@ -288,6 +289,12 @@ async def test_a_connection_to_a_spare_is_served_once_it_is_the_instance(runtime
     assert "served" not in (runtime.data_dir / "logs" / KEY.path / "zygote.log").read_text()
 
 
+def exited_unreaped(pid: int) -> bool:
+    """``pid`` has exited, all its threads too, and waits for its parent to reap it."""
+    stat = supervisor.read_stat(pid)
+    return stat is not None and stat.state == "Z" and os.listdir(f"/proc/{pid}/task") == [str(pid)]
+
+
 async def test_a_dead_spare_is_not_started_the_scale_up_forks(runtime: LocalRuntime, app: Path) -> None:
     watch = Watch(runtime)
     await runtime.ensure(workload(app), 1)
@@ -298,9 +305,13 @@ async def test_a_dead_spare_is_not_started_the_scale_up_forks(runtime: LocalRunt
     [spare] = spares(zygote_pid, serving)
     await runtime.ensure(workload(app), 0)
     await watch.until(lambda s: not runtime.instances(KEY))
-    os.kill(spare, signal.SIGKILL)
-    await eventually(lambda: spare not in children_of(zygote_pid), 10)  # reaped by the zygote
-    await runtime.ensure(workload(app), 1)
+    os.kill(zygote_pid, signal.SIGSTOP)  # the zygote neither reaps it nor says it exited
+    try:
+        os.kill(spare, signal.SIGKILL)
+        await eventually(lambda: exited_unreaped(spare), 10)  # a zombie, every thread gone
+        await runtime.ensure(workload(app), 1)
+    finally:
+        os.kill(zygote_pid, signal.SIGCONT)
     again = await watch.until(lambda s: s.ready == 1)
     reply = await call(again.endpoints[0].port)
     assert reply["pid"] != spare and reply["env"]["PORT"] == str(again.endpoints[0].port)
@@ -369,6 +380,31 @@ async def test_more_forks_at_once_than_the_control_queue_holds_all_get_made(app:
         assert len({spare.pid for spare in spares}) == forks and all(spare.alive() for spare in spares)
         for spare in spares:
             spare.discard()
+    finally:
+        await forker.close()
+
+
+async def test_a_spares_log_opened_ahead_goes_with_it_or_is_its_instances(app: Path) -> None:
+    forker = bare_zygote(app)
+    logs = app / "logs"
+    try:
+        dropped = await forker.prepare("dropped", (), "127.0.0.1", 0)
+        dropped.open_log(logs / "dropped.log")
+        assert (logs / "dropped.log").exists()
+        dropped.discard()
+        assert not (logs / "dropped.log").exists()  # no log of an instance that never was
+
+        spare = await forker.prepare("kept", (), "127.0.0.1", 0)
+        spare.open_log(logs / "kept.log")
+        assert spare.take_log(logs / "other.log") is None  # another file: this one goes
+        assert not (logs / "kept.log").exists()
+        spare.open_log(logs / "kept.log")
+        log = spare.take_log(logs / "kept.log")
+        assert log is not None and log.path == logs / "kept.log"
+        spare.discard()
+        log.write(b"the instance's\n")
+        log.close()
+        assert (logs / "kept.log").read_bytes() == b"the instance's\n"  # taken: the spare leaves it
     finally:
         await forker.close()
 

@@ -1263,6 +1263,8 @@ class _Deployment:
             return
         self._spare_spec = (self.workload, self._forked(spec, spare))
         spare.prepare_env(spec.env)
+        with contextlib.suppress(OSError):  # else the instance opens it (and says why it cannot)
+            spare.open_log(spec.log_path)
 
     def _forked(self, spec: InstanceSpec, spare: zygote.Spare | None = None) -> InstanceSpec:
         """``spec`` forked from the generation's zygote (made now if there is none: it starts on the

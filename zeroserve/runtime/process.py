@@ -217,7 +217,8 @@ class Instance:
         self.cgroup: cgroups.InstanceCgroup | None = None
         """The instance's cgroup; whoever is told :meth:`Tracker.gone` removes it."""
         self.stop_requested = False
-        self.log = LogFile(spec.log_path)
+        opened = spec.spare.take_log(spec.log_path) if spec.spare is not None else None
+        self.log = opened if opened is not None else LogFile(spec.log_path)
         self._tracker = tracker
         self._on_change = on_change
         self._cgroups = machine_cgroups
