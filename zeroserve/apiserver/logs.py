@@ -30,12 +30,17 @@ FOLLOW_INTERVAL = 0.25
 CHUNK = 64 * 1024
 
 
-def _instance_logs(directory: Path) -> list[Path]:
-    try:
-        entries = [Path(e.path) for e in os.scandir(directory) if e.is_file() and e.name.endswith(".log")]
-    except FileNotFoundError:
-        return []
-    return sorted(entries, key=lambda p: (p.stat().st_mtime, p.name))
+def instance_logs(directory: Path) -> list[Path]:
+    """The instances' logs that hold something, oldest first: an empty one adds nothing, and the log
+    the runtime made ahead for a zygote's spare (:mod:`zeroserve.runtime.zygote`) is empty until it
+    is an instance's, so it does not make the others prefixed."""
+    entries = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(directory) as found:
+        for entry in found:
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile (pruned)
+                if entry.is_file() and entry.name.endswith(".log") and (info := entry.stat()).st_size > 0:
+                    entries.append((info.st_mtime, entry.name, Path(entry.path)))
+    return [path for _, _, path in sorted(entries)]
 
 
 def _read(path: Path, offset: int, tail_lines: int | None) -> tuple[bytes, int]:
@@ -80,7 +85,7 @@ class RevisionLogs:
         first = True
         with contextlib.suppress(ConnectionResetError):
             while True:
-                files = await asyncio.to_thread(_instance_logs, directory)
+                files = await asyncio.to_thread(instance_logs, directory)
                 many = len(files) > 1
                 for path in files:
                     start = offsets.get(path, 0)
