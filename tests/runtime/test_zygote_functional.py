@@ -240,6 +240,23 @@ async def test_a_spare_is_forked_ahead_and_the_next_scale_up_starts_it(runtime: 
     await eventually(lambda: dead(spare), 30)  # which replaced the old generation's instance
 
 
+LISTEN, ESTABLISHED = "0A", "01"
+
+
+def tcp_sockets() -> list[tuple[int, str, int, str]]:
+    """Each IPv4 TCP socket of ``/proc/net/tcp``: (local port, state, receive queue, inode); the
+    receive queue of a listener is the connections waiting to be accepted, else the bytes unread."""
+    return [
+        (int(fields[1].rsplit(":", 1)[1], 16), fields[3], int(fields[4].split(":")[1], 16), fields[9])
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+    ]
+
+
+def queued(port: int, state: str) -> list[int]:
+    """The receive queue of each socket on local ``port`` in ``state``."""
+    return [queue for local, st, queue, _ in tcp_sockets() if local == port and st == state]
+
+
 def listening_port(pid: int) -> int:
     """The TCP port ``pid`` listens on (one: a spare's instance port), from ``/proc``."""
     inodes = set()
@@ -248,11 +265,7 @@ def listening_port(pid: int) -> int:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
             if target.startswith("socket:["):
                 inodes.add(target[len("socket:[") : -1])
-    [port] = [
-        int(fields[1].rsplit(":", 1)[1], 16)
-        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
-        if fields[3] == "0A" and fields[9] in inodes  # 0A: LISTEN
-    ]
+    [port] = [local for local, state, _, inode in tcp_sockets() if state == LISTEN and inode in inodes]
     return port
 
 
@@ -268,13 +281,16 @@ async def test_a_connection_to_a_spare_is_served_once_it_is_the_instance(runtime
     zygote_pid = int(imports(app)[0])
     await eventually(lambda: len(spares(zygote_pid, serving)) == 1, 10)
     [spare] = spares(zygote_pid, serving)
+    await eventually(lambda: spare in recorded_pids(runtime), 10)  # the runtime's spare now, not just forked
     port = listening_port(spare)
-    with socket.create_connection(("127.0.0.1", port)) as conn:  # its threads accept already
-        conn.sendall(b"GET /early HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        await asyncio.sleep(0.2)  # wait-ok: a spare that served before its start would have answered by now
+    request = b"GET /early HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(request)
+        await eventually(lambda: queued(port, LISTEN) == [0], 10)  # its threads accept already
+        assert queued(port, ESTABLISHED) == [len(request)]  # and hold it unread: it is no instance
         conn.setblocking(False)
         with pytest.raises(BlockingIOError):
-            conn.recv(1)  # nothing yet: it is no instance
+            conn.recv(1)  # nothing yet
         assert runtime.scale(KEY, 1)
         conn.setblocking(True)
         conn.settimeout(10)
