@@ -150,17 +150,17 @@ class Spare:
         self.start_ticks = 0
         """When it started (``/proc/PID/stat``), read once it is forked (the runtime's)."""
         self._env: dict[str, str] | None = None
-        self.log: LogFile | None = None
+        self._log: LogFile | None = None
         """Its instance's log, opened ahead (:meth:`open_log`); the instance takes it when started."""
 
     def open_log(self, path: Path) -> None:
         """Open (create) its instance's log now: a file made on ext4 took ~0.15 ms of the cold start
         that starts it, where the instance would open it. It goes (empty) if the spare does."""
-        self.log = LogFile(path)
+        self._log = LogFile(path)
 
     def take_log(self, path: Path) -> LogFile | None:
         """The log opened ahead for ``path``, now the instance's (None: none, or another file)."""
-        log, self.log = self.log, None
+        log, self._log = self._log, None
         if log is not None and log.path != path:
             _drop_log(log)
             return None
@@ -203,7 +203,7 @@ class Spare:
             os.kill(self.pid, signal.SIGKILL)
         self._close_pidfd()
         self._own.close()
-        log, self.log = self.log, None
+        log, self._log = self._log, None
         if log is not None:
             _drop_log(log)
 
@@ -441,12 +441,7 @@ async def _gone(pid: int) -> None:
         return
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-
-    def exited() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    loop.add_reader(pidfd, exited)
+    loop.add_reader(pidfd, _settle, done)
     try:
         await done
     finally:
