@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -35,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import cast
@@ -59,16 +61,15 @@ def wait_port(port: int, deadline: float = 10.0) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` and its direct children (nginx's workers)."""
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of exactly these processes (each counted once)."""
     total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for pid in set(pids):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += int(fields[11]) + int(fields[12])
+        total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -108,10 +109,15 @@ def start_python(args: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def load(port: int, duration: float, connections: int, threads: int = 1) -> dict[str, float]:
+def load(
+    port: int, duration: float, connections: int, threads: int = 1, cpus: set[int] | None = None
+) -> dict[str, float]:
+    """``cpus``: where the load generator may run (all cores when None)."""
+    pinned = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
     if shutil.which("wrk"):
         out = subprocess.run(
             [
+                *pinned,
                 "wrk",
                 f"-t{threads}",
                 f"-c{connections}",
@@ -135,7 +141,7 @@ def load(port: int, duration: float, connections: int, threads: int = 1) -> dict
         }
     cmd = [sys.executable, str(HERE / "loadgen.py"), str(port), "--connections", str(connections)]
     done = subprocess.run(
-        [*cmd, "--duration", str(duration), "--host", HOST], capture_output=True, text=True, check=True
+        [*pinned, *cmd, "--duration", str(duration), "--host", HOST], capture_output=True, text=True, check=True
     )
     return dict(json.loads(done.stdout))
 
@@ -146,21 +152,84 @@ def _wrk_ms(out: str, pct: str) -> float:
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
 
-def measure(name: str, port: int, pid: int | list[int] | None, a: argparse.Namespace) -> dict[str, float]:
-    pids = pid if isinstance(pid, list) else [pid] if pid else []
+def measure(
+    name: str,
+    port: int,
+    pid: int | list[int] | None,
+    a: argparse.Namespace,
+    cpus: set[int] | None = None,
+    acceptors: list[int] | None = None,
+) -> dict[str, float]:
+    """``pid``: the proxy's processes whose CPU counts (one pid: it and every process below it, as
+    nginx's master and workers; a list: exactly those). ``cpus``: where the load generator runs.
+    ``acceptors``: the processes that accept on ``port``; half-way through, how many of the load's
+    connections each holds is printed."""
+    pids = pid if isinstance(pid, list) else descendants(pid) if pid else []
     threads = getattr(a, "wrk_threads", 1)
-    load(port, 2, a.connections, threads)  # warm-up
-    before = sum(cpu_seconds(p) for p in pids)
-    r = load(port, a.duration, a.connections, threads)
+    load(port, 2, a.connections, threads, cpus)  # warm-up
+    before = cpu_seconds(pids)
+    held: list[int] = []
+    if acceptors:
+        sample = threading.Timer(a.duration / 2, lambda: held.extend(connections_held(port, acceptors)))
+        sample.start()
+    r = load(port, a.duration, a.connections, threads, cpus)
+    if acceptors:
+        sample.join()
     if pid:
-        r["cpu_us_per_req"] = (sum(cpu_seconds(p) for p in pids) - before) / max(r["rps"] * a.duration, 1) * 1e6
+        r["cpu_us_per_req"] = (cpu_seconds(pids) - before) / max(r["rps"] * a.duration, 1) * 1e6
     print(
         f"  {name:<28} {r['rps']:>10,.0f} rps   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms"
         + (f"   proxy CPU {r['cpu_us_per_req']:5.1f} us/req" if pid else "")
-        + (f"   errors {r['errors']:.0f}" if r.get("errors") else ""),
+        + (f"   errors {r['errors']:.0f}" if r.get("errors") else "")
+        + (f"\n  {'':<28} connections per process {sorted(held, reverse=True)}" if acceptors else ""),
         flush=True,
     )
     return r
+
+
+def connections_held(port: int, pids: list[int]) -> list[int]:
+    """How many established connections to local ``port`` each of ``pids`` holds (by socket inode)."""
+    inodes: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes[fields[9]] = 0
+    counts = []
+    for pid in pids:
+        mine = set()
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        mine.add(target[8:-1])
+        counts.append(len(mine))
+    return counts
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Every thread of each of ``pids`` onto ``cpus`` (each thread has its own affinity mask)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(int(task.name), cpus)
 
 
 def paced(a: argparse.Namespace, upstream: int, nginx_proxy: int, gw_port: int) -> None:
@@ -250,45 +319,62 @@ def run(a: argparse.Namespace) -> None:
 def curve(a: argparse.Namespace, counts: list[int]) -> None:
     """rps per process count: nginx (worker_processes N) as the reverse proxy vs serve mode on
     ``zeroserve up --workers N``, same upstream kind (nginx ``return 200`` with one worker per core,
-    so that it is not what limits either), same load, in one run."""
+    so that it is not what limits either), same load, in one run. With ``--pin``, a row whose N is
+    below the core count runs the proxy's processes (every thread) on cores 0..N-1 and the load
+    generator and the upstream on the others; a row with N >= cores is not pinned (said so)."""
     if not shutil.which("nginx"):
         raise SystemExit("the scaling curve needs nginx (apt-get install -y nginx-light wrk)")
     cores = os.cpu_count() or 1
     print(
         f"scaling curve on {cores} cores: load {'wrk' if shutil.which('wrk') else 'bench/loadgen.py'} "
         f"-t{a.wrk_threads} -c{a.connections} {a.duration:g}s, upstream nginx return 200 with {cores} workers; "
-        "no pinning: the load generator, the upstream and the proxy share the cores"
+        + (
+            "--pin: for N < cores, the proxy on cores 0..N-1, the load generator and the upstream on the rest"
+            if a.pin
+            else "no pinning: the load generator, the upstream and the proxy share the cores"
+        )
     )
-    rows: list[tuple[int, float, float]] = []
+    rows: list[tuple[int, float, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         procs: list[subprocess.Popen[bytes]] = []
         try:
             upstream = free_port()
             procs.append(start_nginx(Path(tmp), "origin", upstream, 'return 200 "ok";', workers=cores))
             for n in counts:
-                print(f"N = {n}:")
+                split = a.pin and n < cores
+                proxy_cpus, load_cpus = (set(range(n)), set(range(n, cores))) if split else (None, None)
+                pinning = f"proxy on cpu 0-{n - 1}, load + upstream on cpu {n}-{cores - 1}" if split else "not pinned"
+                print(f"N = {n} ({pinning}):")
+                pin(descendants(procs[0].pid), load_cpus or set(range(cores)))
                 port = free_port()
                 body = 'proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";'
                 nginx = start_nginx(Path(tmp), f"proxy-{n}", port, body, upstream, workers=n)
                 try:
-                    b = measure(f"(b) nginx, {n} workers", port, nginx.pid, a)
+                    nginx_workers = [p for p in descendants(nginx.pid) if p != nginx.pid]
+                    if proxy_cpus:
+                        pin(descendants(nginx.pid), proxy_cpus)
+                    b = measure(f"(b) nginx, {n} workers", port, nginx.pid, a, load_cpus, nginx_workers)
                 finally:
                     nginx.terminate()
                     nginx.wait(10)
                 zs = Platform(Path(tmp), True, a.queue_proxy, workers=n, app_workers=cores)
                 try:
-                    d = measure(f"(d) serve, --workers {n}", zs.port, zs.mode("0"), a)
+                    ours = zs.mode("0")
+                    if proxy_cpus and load_cpus:
+                        pin([p for p in descendants(zs.proc.pid) if p not in ours], load_cpus)  # the app
+                        pin(ours, proxy_cpus)
+                    d = measure(f"(d) serve, --workers {n}", zs.port, ours, a, load_cpus, ours)
                 finally:
                     zs.stop()
-                rows.append((n, b["rps"], d["rps"]))
+                rows.append((n, b["rps"], d["rps"], pinning))
                 print(f"  d/b {d['rps'] / b['rps']:.2f}", flush=True)
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(10)
     print("N    nginx rps   zeroserve rps   zeroserve/nginx")
-    for n, b_rps, d_rps in rows:
-        print(f"{n:<4} {b_rps:>10,.0f}   {d_rps:>13,.0f}   {d_rps / b_rps:>6.2f}")
+    for n, b_rps, d_rps, pinning in rows:
+        print(f"{n:<4} {b_rps:>10,.0f}   {d_rps:>13,.0f}   {d_rps / b_rps:>6.2f}   {pinning}")
 
 
 class Platform:
@@ -328,9 +414,7 @@ class Platform:
                 raise RuntimeError(f"the SKS never went to {want} mode")
             time.sleep(0.2)  # a bench script: polling the API for the mode switch
         ours = (b"zeroserve.queue", b"zeroserve.cli.gatewayworker")
-        helpers = [
-            int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and any(o in _cmdline(d) for o in ours)
-        ]
+        helpers = [p for p in descendants(self.proc.pid) if any(o in _cmdline(Path(f"/proc/{p}")) for o in ours)]
         return [self.proc.pid, *helpers]
 
     def stop(self) -> None:
@@ -426,6 +510,11 @@ def main() -> None:
         "nginx with worker_processes N as the reverse proxy and serve mode on zeroserve up --workers N",
     )
     p.add_argument("--wrk-threads", type=int, default=0, help="wrk -t (default 1; with --workers: cores/4, at least 1)")
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="with --workers: for N < cores, the proxy's processes on cores 0..N-1, load and upstream on the rest",
+    )
     a = p.parse_args()
     if a.serve_app:
         serve_app(a.serve_app)
