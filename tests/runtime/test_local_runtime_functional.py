@@ -312,6 +312,26 @@ async def test_failing_liveness_probe_restarts(runtime: LocalRuntime, watch: Wat
     assert status.failure.message.startswith("liveness probe failed")
 
 
+async def test_changes_of_a_key_within_one_loop_turn_are_told_at_once_then_once_more(
+    runtime: LocalRuntime, watch: Watch, app: Path
+) -> None:
+    await runtime.ensure(workload(app), 1)
+    await watch.until(lambda s: s.ready == 1)
+    await asyncio.sleep(0)  # the turn that told of the readiness is over
+    told: list[int] = []
+    runtime.subscribe(lambda key: told.append(status.desired if (status := runtime.status(key)) else -1))
+    # Three changes in one turn (a burst of instances becoming ready is many such changes): the
+    # first is told before scale returns, the last when the turn's callbacks have run, the middle
+    # one never (each telling lists every instance to every subscriber: n changes cost n^2).
+    assert runtime.scale(KEY, 2) and runtime.scale(KEY, 3) and runtime.scale(KEY, 4)
+    assert told == [2]
+    await asyncio.sleep(0)
+    assert told[:2] == [2, 4]
+    assert 3 not in told
+    status = await watch.until(lambda s: s.ready == 4)
+    assert told[-1] == 4 and status.desired == 4
+
+
 SUPERVISOR = textwrap.dedent(
     """
     import asyncio, sys

@@ -307,6 +307,8 @@ class LocalRuntime:
         self._callbacks: list[OnChange] = []
         self._last: dict[WorkloadKey, WorkloadStatus] = {}
         self._last_views: dict[WorkloadKey, tuple[InstanceView, ...]] = {}
+        self._turn: dict[WorkloadKey, bool] | None = None
+        """The keys told of in this turn of the loop, each with whether it changed again since."""
         self._started_wall: dict[str, float] = {}
         """Unix time each running instance's process started (its pod's ``startedAt``)."""
         self._spares: set[int] = set()
@@ -507,7 +509,35 @@ class LocalRuntime:
     # -- used by deployments and instances ----------------------------------------------------
 
     def notify(self, key: WorkloadKey) -> None:
-        """Call the subscribers if ``status(key)`` or ``instances(key)`` differs from what they last saw."""
+        """Call the subscribers if ``status(key)`` or ``instances(key)`` differs from what they last saw.
+
+        The first change of a key in a turn of the event loop is told at once (a cold start's
+        instance reaches the gateway before ``scale`` returns); later changes of the same key in
+        that turn are told once, when the turn's callbacks have run. Each telling lists the
+        workload's instances to every subscriber, so a burst of n instances becoming ready in the
+        same turns (a scale from 0 to 1,000) would otherwise cost n tellings of n instances."""
+        turn = self._turn
+        if turn is not None and key in turn:
+            turn[key] = True
+            return
+        if turn is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a synchronous caller): nothing to wait for
+                self._tell(key)
+                return
+            turn = self._turn = {}
+            loop.call_soon(self._end_turn)
+        turn[key] = False
+        self._tell(key)
+
+    def _end_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        for key, again in (turn or {}).items():
+            if again:
+                self._tell(key)
+
+    def _tell(self, key: WorkloadKey) -> None:
         status, views = self.status(key), self.instances(key)
         if status == self._last.get(key) and views == self._last_views.get(key, ()):
             return
