@@ -19,6 +19,12 @@ inline|sidecar`` is passed to ``zeroserve up`` (inline, the default: no queue-pr
 Then, per round, the latency at a fixed rate (``--rate``, default 1000 rps, bench/loadgen.py with 8 connections): the
 added p50 of one hop is c-a there (0 to skip). A round runs a, c, b, d, e, so b sits next to what it anchors;
 the end prints each path's rps over b's as the median of the rounds (single runs move +-30% on a shared host).
+
+``--workers 1,2,4,8,16`` prints the scaling curve instead: for each N, nginx with ``worker_processes
+N`` as the reverse proxy next to serve mode on ``zeroserve up --workers N``, the same upstream and
+load (wrk ``-t`` cores/4, ``-c`` 16 per process of the largest N), how many of the load's connections
+each accepting process holds, and the ratio; ``--pin`` runs each N below the core count with the
+proxy on cores 0..N-1 and the load generator and upstream on the rest.
 """
 
 from __future__ import annotations
@@ -496,7 +502,12 @@ def serve_app(kind: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=10.0)
-    p.add_argument("--connections", type=int, default=64)
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=0,
+        help="wrk -c (default 64; with --workers: 16 per process of the largest N, at least 64, for every row)",
+    )
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--rate", type=float, default=1000.0, help="rps for the latency-per-hop run (0: skip)")
     p.add_argument("--serve-gateway", type=int, help=argparse.SUPPRESS)
@@ -526,10 +537,15 @@ def main() -> None:
         asyncio.run(serve_gateway(a.serve_gateway) if a.serve_gateway else serve_upstream())
         return
     if a.workers:
+        counts = [int(n) for n in a.workers.split(",")]
         a.wrk_threads = a.wrk_threads or max(1, (os.cpu_count() or 1) // 4)
-        curve(a, [int(n) for n in a.workers.split(",")])
+        # Enough requests in flight that N processes are each kept busy (4 apiece at N=16 would
+        # measure round trips more than the proxy's CPU), and spread over them by the kernel.
+        a.connections = a.connections or max(64, 16 * max(counts))
+        curve(a, counts)
         return
     a.wrk_threads = a.wrk_threads or 1
+    a.connections = a.connections or 64
     run(a)
 
 
