@@ -45,8 +45,8 @@ async def test_the_route_is_written_ready_in_the_pass_that_published_it() -> Non
     clock = FakeClock()
     store = await SqliteStore.open(":memory:", clock=clock)
     gateway = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
-    await gateway.start()
-    workers = Workers(1, listening=gateway.listening(), relay_to=await gateway.start_relays())
+    await gateway.start(processes=2)
+    workers = Workers(1, listeners=gateway, relay_to=await gateway.start_relays())
     gateway.mirror = workers
     try:
         controller = Controller(store, FakeRuntime(auto_ready=True), Config, clock=clock, ingress=gateway)

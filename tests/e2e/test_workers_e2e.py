@@ -109,10 +109,11 @@ def test_workers_accept_and_serve_serve_mode_requests_themselves(up: Up) -> None
     hello_in_serve_mode(up)
     workers = worker_pids(up)
     assert up.endpoints["gatewayProcesses"] == WORKERS
-    # Keep opening connections (each answered) until one was accepted by a worker: the kernel wakes
-    # every process on the shared listening socket and whichever accepts first takes it.
+    # Keep opening connections (each answered) until each worker holds one: the kernel hands each
+    # new connection to one process's socket by a hash of the client's port (the main process
+    # accepts on a worker's socket only until the worker accepts there itself).
     held: list[socket.socket] = []
-    served_by_worker = 0
+    holders: set[int] = set()
     try:
         for _ in range(200):
             s = socket.create_connection(("127.0.0.1", up.port))
@@ -123,10 +124,10 @@ def test_workers_accept_and_serve_serve_mode_requests_themselves(up: Up) -> None
             for pid in workers:
                 inodes = socket_inodes(pid)
                 if any(inode in inodes and str(remote[1]) in ours for inode, remote in conns.items()):
-                    served_by_worker += 1
-            if served_by_worker >= 3:
+                    holders.add(pid)
+            if holders == set(workers):
                 break
-        assert served_by_worker >= 3, "no connection was accepted by a gateway worker"
+        assert holders == set(workers), f"of the workers {workers}, only {sorted(holders)} accepted a connection"
     finally:
         for s in held:
             s.close()

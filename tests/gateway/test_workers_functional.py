@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from tests.gateway.test_gateway_functional import route
+from tests.net.test_reuseport_functional import expected_index
 from tests.net.upstreams import Upstream, run_upstream
 from tests.support.h2app import serve as serve_h2app
 from tests.support.polling import eventually
@@ -59,6 +62,11 @@ async def pair(upstream: Upstream) -> AsyncIterator[tuple[Gateway, Gateway]]:
     yield main, worker
     await worker.stop(1)
     await main.stop(1)
+
+
+def unstarted() -> Gateway:
+    """A main gateway for Workers that start no process (their listeners are never asked for)."""
+    return Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
 
 
 async def fetch(port: int, host: str, path: str = "/") -> tuple[int, str]:
@@ -117,7 +125,7 @@ async def test_worker_state_routes_only_cc0_serve_mode_revisions_itself(
 
 async def test_the_mirror_keeps_a_snapshot_for_a_worker_started_later(pair: tuple[Gateway, Gateway]) -> None:
     main, _ = pair
-    workers = Workers(1, listening=main.listening(), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
+    workers = Workers(1, listeners=main, relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
     main.mirror = workers
     main.publish(route(2, {"hello-00001": 100}))
     main.set_endpoints("default", "hello-00001", [("127.0.0.1", 9)])
@@ -188,7 +196,7 @@ def test_worker_metrics_are_summed_and_their_activators_published_by_pod() -> No
     public_registry = MeterRegistry()
     public, own = QueueMetrics(public_registry), QueueMetrics(MeterRegistry())
     activator = ActivatorMetrics(public_registry)
-    workers = Workers(2, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
+    workers = Workers(2, listeners=unstarted(), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
     rev = revision_attrs("ns", "a-00001")
     own.revision(rev).done(0.1, 200)
     theirs = QueueMetrics(MeterRegistry())
@@ -210,7 +218,7 @@ async def test_the_scraper_reads_an_instance_as_the_sum_of_every_process() -> No
     inline = InlineQueue()
     address = ("127.0.0.1", 9)
     inline.add(address, InstanceLimits()).stat = Stat("p", 1.0, 0.0, 4.0, 0.0, 10.0, 5)
-    workers = Workers(2, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
+    workers = Workers(2, listeners=unstarted(), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
     workers._workers[0].stats = {address: Stat("w", 2.0, 1.0, 6.0, 2.0, 3.0, 4)}
     got = WorkerStats(inline, workers).stat(*address)
     assert got is not None
@@ -236,7 +244,7 @@ def test_container_instances_are_never_shown_to_a_worker() -> None:
     try:
         inside = netns.reserve(ns, 8080)
         contained = (inside.host, inside.port)
-        workers = Workers(1, listening=(0, 0), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
+        workers = Workers(1, listeners=unstarted(), relay_to=(("127.0.0.1", 1), ("127.0.0.1", 2), ("127.0.0.1", 3)))
         workers.set_instances("default", "box-00001", [contained], (InstanceLimits(0), "", ""))
         workers.set_endpoints("default", "box-00001", (contained,), False)
         workers.set_instances("default", "proc-00001", [("127.0.0.1", 9)], (InstanceLimits(0), "", ""))
@@ -344,8 +352,8 @@ async def test_a_route_is_ready_once_every_worker_process_serves_its_generation(
     """Knative's Ingress is Ready once its prober saw the generation on every gateway pod: the main
     gateway's ``is_ready`` waits for each worker's acknowledgement, and ``on_served`` says when."""
     main = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
-    await main.start()
-    workers = Workers(2, listening=main.listening(), relay_to=await main.start_relays())
+    await main.start(processes=3)
+    workers = Workers(2, listeners=main, relay_to=await main.start_relays())
     main.mirror = workers
     served: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
     workers.on_served = lambda ns, name: served.put_nowait((ns, name))
@@ -372,3 +380,62 @@ async def test_a_route_is_ready_once_every_worker_process_serves_its_generation(
     finally:
         await workers.stop(1)
         await main.stop(1)
+
+
+async def _ask(port: int) -> tuple[int, asyncio.StreamReader, asyncio.StreamWriter]:
+    """A new connection with a request sent on it: (its client port, reader, writer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: hello.default.localhost\r\n\r\n")
+    return int(writer.get_extra_info("sockname")[1]), reader, writer
+
+
+async def test_the_main_gateway_accepts_on_a_workers_sockets_until_it_accepts_there(upstream: Upstream) -> None:
+    """``start(processes=3)``: three sockets per address in a reuseport group; the main gateway accepts
+    on all three until a worker takes its own (``release``), and again once it is gone (``adopt``)."""
+    main = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+    port, _ = await main.start(processes=3)
+    main.publish(route(1, {"hello-00001": 100}))
+    main.set_endpoints("default", "hello-00001", [("127.0.0.1", upstream.port)])
+    writers: list[asyncio.StreamWriter] = []
+    worker = socket.socket(fileno=os.dup(main.listeners(1)[0]))  # worker 1's external socket
+    worker.setblocking(False)
+    try:
+        assert main.adopted == [1, 2]
+        asked = [await _ask(port) for _ in range(30)]
+        writers += [w for _, _, w in asked]
+        for _, reader, _ in asked:  # whichever socket the kernel chose, answered here
+            async with asyncio.timeout(10):
+                assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        main.release(1)  # worker 1 accepts on its socket from now on
+        asked = [await _ask(port) for _ in range(30)]
+        writers += [w for _, _, w in asked]
+        theirs = sorted(p for p, _, _ in asked if expected_index(p, 3) == 1)
+        assert theirs, "none of 30 connections went to worker 1's socket"
+        for client_port, reader, _ in asked:
+            if expected_index(client_port, 3) != 1:
+                async with asyncio.timeout(10):
+                    assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        # the others were answered meanwhile: worker 1's connections are all still in its backlog
+        assert sorted(address[1] for address in _accept_all(worker)) == theirs
+        await main.adopt(1)  # worker 1 is gone: its connections are accepted here again
+        asked = [await _ask(port) for _ in range(30)]
+        writers += [w for _, _, w in asked]
+        for _, reader, _ in asked:
+            async with asyncio.timeout(10):
+                assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    finally:
+        for writer in writers:
+            writer.close()
+        worker.close()
+        await main.stop(1)
+
+
+def _accept_all(sock: socket.socket) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    while True:
+        try:
+            conn, address = sock.accept()
+        except BlockingIOError:
+            return found
+        conn.close()
+        found.append(address)

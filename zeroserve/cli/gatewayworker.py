@@ -327,6 +327,7 @@ async def run(args: Mapping[str, Any]) -> None:
         return
     sockets = (socket.socket(fileno=int(args["external"])), socket.socket(fileno=int(args["internal"])))
     await gateway.start(sockets=sockets)
+    state.reply(("accepting",))  # the main process stops accepting on these sockets
     heap.settle()  # as up's (zeroserve.cli.heap)
     reporting = asyncio.create_task(report())
     activator_stats = asyncio.create_task(activator.reporter.run()) if activator is not None else None

@@ -250,18 +250,20 @@ async def _serve(
         admission=admission,
         tracer=tracer_provider.get_tracer(GATEWAY_SCOPE) if tracer_provider is not None else None,
     )
-    # Bound now (URLs need the port), listening only once the routes are loaded (below).
-    external_port, internal_port = await gateway.start(serving=False)
+    # The data plane on more cores: worker processes fed every change of the gateway's tables, each
+    # with listening sockets of its own (zeroserve.net.reuseport).
+    processes = settings.workers or cores()
+    worker_count = processes - 1
+    # Bound now (URLs need the port), answering only once the routes are loaded (below).
+    external_port, internal_port = await gateway.start(serving=False, processes=processes)
     stack.push_async_callback(gateway.stop, 5.0)
-    # The data plane on more cores: worker processes fed every change of the gateway's tables.
-    worker_count = (settings.workers or cores()) - 1
     workers: Workers | None = None
     if worker_count > 0:
         relay_to = await gateway.start_relays()
         options: dict[str, object] = {"sidecar": inline is None, "logs": str(data_dir / QUEUE_PROXY_LOGS)}
         if tracer_provider is not None:
             options["tracing"] = tracing_json(tracing_config)
-        workers = Workers(worker_count, listening=gateway.listening(), relay_to=relay_to, options=options)
+        workers = Workers(worker_count, listeners=gateway, relay_to=relay_to, options=options)
         gateway.mirror = workers
     # URLs carry the port the gateway really listens on (config-network's external port).
     watcher = ConfigWatcher(data_dir / "config.yaml", gateway_port=external_port)

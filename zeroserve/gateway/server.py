@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Protocol
 from zeroserve.api.coreservice import LOCAL_GATEWAY_HOST
 from zeroserve.gateway import routing
 from zeroserve.net import headers as h
-from zeroserve.net import netns
+from zeroserve.net import netns, reuseport
 from zeroserve.net.headers import Header
 from zeroserve.net.limits import ConnectionLimits
 from zeroserve.net.probe import is_network_probe, network_probe
@@ -200,6 +200,8 @@ class Gateway:
         """Mark every request with ``Knative-Serving-Namespace`` and ``Knative-Serving-Revision``, as
         Knative's ingress does (on a cluster, a revision's endpoints may be activators, which need them)."""
         self._relays: list[ProxyServer] = []
+        self._groups: tuple[list[socket.socket], list[socket.socket]] = ([], [])
+        """Each address's sockets, one per gateway process (``start(processes=N)``)."""
         self._table = routing.RoutingTable()
         self._hosts: dict[tuple[str, bool], routing.Targets] = {}
         """Hits of ``table.lookup`` per Host header as sent (saves normalizing the host on every
@@ -244,13 +246,31 @@ class Gateway:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(
-        self, *, serving: bool = True, sockets: tuple[socket.socket, socket.socket] | None = None
+        self,
+        *,
+        serving: bool = True,
+        sockets: tuple[socket.socket, socket.socket] | None = None,
+        processes: int = 1,
     ) -> tuple[int, int]:
         """Listen on both addresses; returns the real (external, internal) ports. With
         ``serving=False`` the ports are only bound (connections are refused) until :meth:`serve`:
         so nothing is answered from an empty routing table while routes are being loaded.
         ``sockets``: listening sockets to accept on instead (a gateway worker's, inherited from
-        the main process, which accepts on them too)."""
+        the main process). ``processes`` > 1: each address gets that many listening sockets in a
+        reuseport group (:mod:`zeroserve.net.reuseport`), listening at once (connections wait in
+        the backlog until :meth:`serve` instead of being refused: no other socket may join the
+        group first); this process accepts on the first of each, gateway workers on the others
+        (:meth:`listeners`), and this one on theirs while they do not (:meth:`adopt`)."""
+        if processes > 1 and sockets is None:
+            external = reuseport.group(*self.external_address, processes)
+            try:
+                internal = reuseport.group(*self.internal_address, processes)
+            except OSError:
+                for sock in external:
+                    sock.close()
+                raise
+            self._groups = (external, internal)
+            sockets = (external[0].dup(), internal[0].dup())  # (the server closes what it is given)
         ext_sock, int_sock = sockets if sockets is not None else (None, None)
         ext = await self._external.start(*self.external_address, serving=serving, sock=ext_sock)
         try:
@@ -259,11 +279,33 @@ class Gateway:
             await self._external.stop(0)
             raise
         self.ports = (ext, inner)
+        if serving:
+            for index in range(1, len(self._groups[0])):
+                await self.adopt(index)
         return self.ports
 
-    def listening(self) -> tuple[int, int]:
-        """The file descriptors of the two listening sockets (what gateway workers accept on too)."""
-        return (self._external.fileno(), self._internal.fileno())
+    def listeners(self, index: int) -> tuple[int, int]:
+        """The file descriptors of gateway process ``index``'s two listening sockets (1 to
+        ``processes`` - 1; :meth:`start`)."""
+        external, internal = self._groups
+        return (external[index].fileno(), internal[index].fileno())
+
+    async def adopt(self, index: int) -> None:
+        """Accept on gateway process ``index``'s sockets too (it is not accepting: not started yet,
+        or gone), until :meth:`release`."""
+        external, internal = self._groups
+        await self._external.adopt(index, external[index])
+        await self._internal.adopt(index, internal[index])
+
+    def release(self, index: int) -> None:
+        """Gateway process ``index`` accepts on its sockets: stop accepting there."""
+        self._external.release(index)
+        self._internal.release(index)
+
+    @property
+    def adopted(self) -> list[int]:
+        """The gateway processes whose sockets this one accepts on now."""
+        return self._external.adopted
 
     async def start_relays(self) -> Relays:
         """Listen on three loopback ports for the gateway workers' relays (``relay_to``): the external
@@ -281,9 +323,12 @@ class Gateway:
         return (ext, inner, forward)
 
     async def serve(self) -> None:
-        """Start answering on the ports :meth:`start` bound with ``serving=False``."""
+        """Start answering on the ports :meth:`start` bound with ``serving=False`` (on every gateway
+        process's sockets, until each is released)."""
         await self._external.serve()
         await self._internal.serve()
+        for index in range(1, len(self._groups[0])):
+            await self.adopt(index)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, finish requests in flight for up to ``grace`` seconds."""
@@ -294,6 +339,10 @@ class Gateway:
         relays = [server.stop(grace) for server in self._relays]
         self._relays = []
         await asyncio.gather(self._external.stop(grace), self._internal.stop(grace), *relays, *contained)
+        for group in self._groups:
+            for sock in group:
+                sock.close()
+        self._groups = ([], [])
         self.pool.close()
 
     async def listen_contained(self, key: str, sock: socket.socket, namespace: netns.NetNs) -> None:

@@ -1,10 +1,13 @@
 """The data plane on every core: gateway worker processes beside ``zeroserve up`` (issue 19).
 
-``up --workers N`` runs N processes that accept on the gateway's two listening sockets: the main
-one (which also holds the controller, the autoscaler and the activator) and N-1 **workers**
-(:mod:`zeroserve.cli.gatewayworker`), started with the listening sockets inherited, so the kernel
-spreads client connections over all of them and a worker's death loses nothing queued in the
-accept backlog (it is shared).
+``up --workers N`` runs N processes that accept the gateway's connections: the main one (which
+also holds the controller, the autoscaler and the activator) and N-1 **workers**
+(:mod:`zeroserve.cli.gatewayworker`). Each address has N listening sockets in one reuseport group
+(:mod:`zeroserve.net.reuseport`): the kernel hands each new connection to one of them, by a hash of
+the client's port, and wakes that process alone. Worker i inherits socket i; the main process keeps
+every socket open and accepts on a worker's until the worker says it accepts (``accepting``), and
+again from the worker's death until its restart does, so a worker's death loses nothing queued in
+its backlog and nothing waits for the restart.
 
 Each worker holds a copy of the routing state, fed by :class:`Workers` over a socketpair (the
 main gateway's :attr:`~zeroserve.gateway.server.Gateway.mirror`): every Route and DomainMapping
@@ -62,7 +65,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from zeroserve.autoscaler.metrics import Stat, StatMessage
 from zeroserve.gateway import routing
@@ -173,6 +176,23 @@ class _Worker:
     """The generation of each route it said it serves."""
 
 
+class Listeners(Protocol):
+    """Each gateway process's listening sockets (the main :class:`~zeroserve.gateway.server.Gateway`
+    started with ``processes=count + 1``)."""
+
+    def listeners(self, index: int) -> tuple[int, int]:
+        """Worker ``index``'s (external, internal) listening sockets' fds."""
+        ...
+
+    async def adopt(self, index: int) -> None:
+        """Accept on worker ``index``'s sockets in the main process (the worker is not accepting)."""
+        ...
+
+    def release(self, index: int) -> None:
+        """Worker ``index`` accepts on its sockets again."""
+        ...
+
+
 class Workers:
     """N-1 gateway worker processes and the feed of their state (the main gateway's ``mirror``)."""
 
@@ -180,15 +200,16 @@ class Workers:
         self,
         count: int,
         *,
-        listening: tuple[int, int],
+        listeners: Listeners,
         relay_to: Relays,
         options: Mapping[str, object] | None = None,
     ) -> None:
-        """``count``: worker processes besides the main one. ``listening``: the gateway's two
-        listening sockets' fds. ``options``: JSON given to each worker (tracing, request-log
-        directory, sidecar mode)."""
+        """``count``: worker processes besides the main one. ``listeners``: their listening sockets
+        (worker i's are accepted on by the main process until it says it accepts, and again from its
+        death to its restart's acceptance). ``options``: JSON given to each worker (tracing,
+        request-log directory, sidecar mode)."""
         self.count = count
-        self._listening = listening
+        self._listeners = listeners
         self._relay_to = relay_to
         self._options = dict(options or {})
         self.on_stat_messages: Callable[[list[StatMessage]], None] | None = None
@@ -357,12 +378,13 @@ class Workers:
 
     async def _spawn(self, worker: _Worker) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        fds = (*self._listening, theirs.fileno())
+        external, internal = self._listeners.listeners(worker.index)
+        fds = (external, internal, theirs.fileno())
         args = {
             "index": worker.index,
             "control": theirs.fileno(),
-            "external": self._listening[0],
-            "internal": self._listening[1],
+            "external": external,
+            "internal": internal,
             "relay": [list(a) for a in self._relay_to],
             **self._options,
         }
@@ -414,6 +436,8 @@ class Workers:
             worker.series, worker.gauges = op[1], op[2]
         elif op[0] == "served":
             self._served(worker, op[1], op[2], op[3])
+        elif op[0] == "accepting" and worker.process is not None and worker.process.returncode is None:
+            self._listeners.release(worker.index)  # (one seen dead already stays adopted: _supervise)
 
     def _ended(self, worker: _Worker) -> None:
         """Its end of the channel closed."""
@@ -446,6 +470,7 @@ class Workers:
                 worker.writer = None
             if self._closing:
                 return
+            await self._listeners.adopt(worker.index)  # its connections are accepted here meanwhile
             lived = loop.time() - worker.started
             delay = RESTART_MIN if lived >= STABLE_AFTER else min(delay * 2, RESTART_MAX)
             log.warning("gateway worker %d exited (%s); starting it again in %.1fs", worker.index, code, delay)

@@ -1361,16 +1361,12 @@ class ProxyServer:
         self._scheme = scheme
         self.limits = limits
         self._server: asyncio.Server | None = None
+        self._adopted: dict[int, asyncio.Server] = {}
 
     @property
     def port(self) -> int:
         assert self._server is not None, "not started"
         return int(self._server.sockets[0].getsockname()[1])
-
-    def fileno(self) -> int:
-        """The listening socket's file descriptor (another process may accept on it too)."""
-        assert self._server is not None, "not started"
-        return int(self._server.sockets[0].fileno())
 
     @property
     def in_flight(self) -> int:
@@ -1408,6 +1404,33 @@ class ProxyServer:
         assert self._server is not None, "start() first"
         await self._server.start_serving()
 
+    async def adopt(self, key: int, sock: socket.socket, *, backlog: int = 1024) -> None:
+        """Also accept on ``sock`` (a listening socket another process accepts on when it can: a
+        gateway worker's, :mod:`zeroserve.net.reuseport`), with this server's routes and limits,
+        until :meth:`release` (idempotent per ``key``). ``sock`` stays open: a duplicate is served."""
+        state = self._state
+        if key in self._adopted or state is None or state.closing:
+            return
+        server = await asyncio.get_running_loop().create_server(
+            lambda: _Downstream(state),
+            sock=sock.dup(),
+            backlog=backlog,  # (listen() again sets the backlog)
+        )
+        if key in self._adopted or state.closing:  # adopted or stopped while this one was being made
+            server.close()
+            return
+        self._adopted[key] = server
+
+    def release(self, key: int) -> None:
+        """Stop accepting on the socket adopted as ``key``; the connections it accepted go on."""
+        server = self._adopted.pop(key, None)
+        if server is not None:
+            server.close()
+
+    @property
+    def adopted(self) -> list[int]:
+        return list(self._adopted)
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; finish in-flight exchanges for up to ``grace`` seconds; abort the rest."""
         state, server = self._state, self._server
@@ -1416,6 +1439,8 @@ class ProxyServer:
         state.closing = True
         state.stop_sweeping()
         server.close()
+        for key in list(self._adopted):
+            self.release(key)
         for conn in list(state.connections):
             conn.shutdown()
         if state.connections:

@@ -1,0 +1,105 @@
+"""One listening socket per gateway process on one port, the kernel choosing one per connection.
+
+``up --workers N`` runs N processes that accept the gateway's connections
+(:mod:`zeroserve.gateway.workers`). On one shared listening socket every process is woken for each
+new connection and whichever runs first accepts every connection queued by then: on 2 cores, 64
+connections opened at once went 31/21/11/1 over 4 processes (nginx, one accept per wake-up and one
+process woken: 18/16/16/14), and on a machine with many cores the processes that take the most set
+the pace. Here each process has a socket of its own, all bound to the port with ``SO_REUSEPORT``:
+the kernel hands each new connection to one socket of the group and wakes that one process only.
+
+**Which socket.** A classic BPF program attached to the group (``SO_ATTACH_REUSEPORT_CBPF``)
+returns the index of the socket for each connection: a multiplicative hash of the client's port,
+modulo the group's size when it was made. So a connection goes to one of *these* sockets: a socket
+that another process of the same user adds to the group later (an app running as zeroserve's
+user, with ``SO_REUSEPORT`` on the gateway's port) gets an index past them and no connection. The
+group is made and listening before anything else runs (its first socket made it, with the
+program, so no socket listening earlier can hold an index of it). The program reads the client's
+port at the transport header's offset after an IPv4 or IPv6 header without options (a packet
+with IPv4 options hashes other bytes: another socket of the group, never a wrong one).
+
+**A socket whose process is not accepting** (not started yet, dead and being started again) holds
+its connections in its backlog: the main process accepts on it meanwhile
+(:meth:`zeroserve.gateway.server.Gateway.adopt`), so none waits for a restart and none is lost
+(the socket stays open in the main process while its worker is gone). A process that is alive but
+stuck keeps its share waiting, as a stuck nginx worker does its own.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import socket
+import struct
+
+SO_ATTACH_REUSEPORT_CBPF = 51
+"""``include/uapi/asm-generic/socket.h``."""
+_SKF_NET_OFF = 0xFFF00000
+"""``SKF_NET_OFF`` (-0x100000): loads relative to the network header."""
+_GOLDEN = 0x9E3779B1
+"""Knuth's multiplicative hash constant (2^32 / phi): connect()'s ports are even, so the port
+itself modulo an even size would use half of the sockets."""
+
+
+def _program(count: int) -> list[tuple[int, int, int, int]]:
+    """(code, jt, jf, k) for: A = client port; A *= GOLDEN; A >>= 16; A %= count; return A."""
+    return [
+        (0x30, 0, 0, _SKF_NET_OFF),  # ldb [net + 0]: version and IHL
+        (0x74, 0, 0, 4),  # rsh #4: the IP version
+        (0x15, 2, 0, 6),  # jeq #6: IPv6 -> 5, else -> 3
+        (0x28, 0, 0, _SKF_NET_OFF + 20),  # ldh [net + 20]: TCP source port after an IPv4 header
+        (0x05, 0, 0, 1),  # ja -> 6
+        (0x28, 0, 0, _SKF_NET_OFF + 40),  # ldh [net + 40]: after an IPv6 header
+        (0x24, 0, 0, _GOLDEN),  # mul
+        (0x74, 0, 0, 16),  # rsh #16
+        (0x94, 0, 0, count),  # mod #count
+        (0x16, 0, 0, 0),  # ret a
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def attach_selector(sock: socket.socket, count: int) -> None:
+    """Give ``sock``'s reuseport group (made now if it has none) the program choosing among ``count``."""
+    instructions = _program(count)
+    code = ctypes.create_string_buffer(b"".join(struct.pack("=HBBI", *i) for i in instructions))
+    fprog = _SockFprog(len(instructions), ctypes.addressof(code))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))  # copied in during the call
+
+
+def group(host: str, port: int, count: int, backlog: int = 1024) -> list[socket.socket]:
+    """``count`` sockets listening on ``host:port`` (0: a port the kernel picks), non-blocking, in
+    one reuseport group that hands each new connection to one of them (the module's text). Raises
+    OSError as a bind or listen would (the port is taken)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+        0
+    ]
+    socks: list[socket.socket] = []
+    try:
+        for index in range(count):
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio's servers
+            if index == 0:
+                attach_selector(sock, count)
+            try:
+                sock.bind(address)
+            except OSError as err:  # worded as asyncio's servers word it (cli.upfailures reads it)
+                what = (err.strerror or str(err)).lower()
+                raise OSError(err.errno, f"error while attempting to bind on address {address[:2]!r}: {what}") from None
+            address = (address[0], sock.getsockname()[1], *address[2:])  # the others on the first's port
+            sock.setblocking(False)
+        for sock in socks:  # the first one's group (with the program) is the group the others join
+            sock.listen(backlog)
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+__all__ = ["SO_ATTACH_REUSEPORT_CBPF", "attach_selector", "group"]
