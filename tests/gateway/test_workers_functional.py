@@ -439,3 +439,24 @@ def _accept_all(sock: socket.socket) -> list[tuple[str, int]]:
             return found
         conn.close()
         found.append(address)
+
+
+async def test_a_workers_sockets_are_the_main_gateways_until_it_accepts_after_its_death_and_at_its_stop() -> None:
+    main = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+    await main.start(processes=2)
+    workers = Workers(1, listeners=main, relay_to=await main.start_relays())
+    main.mirror = workers
+    try:
+        assert main.adopted == [1]  # no worker accepts there yet
+        await workers.start()
+        await eventually(lambda: main.adopted == [], 30)  # it said it accepts
+        process = workers._workers[0].process
+        assert process is not None
+        process.kill()
+        await eventually(lambda: main.adopted == [1], 30)  # its backlog is accepted here until it is back
+        await eventually(lambda: main.adopted == [] and workers._workers[0].process is not process, 30)
+        await workers.stop(1)
+        assert main.adopted == [1]  # what reaches its socket while it drains is answered here
+    finally:
+        await workers.stop(1)
+        await main.stop(1)

@@ -292,8 +292,10 @@ class Gateway:
 
     async def adopt(self, index: int) -> None:
         """Accept on gateway process ``index``'s sockets too (it is not accepting: not started yet,
-        or gone), until :meth:`release`."""
+        or gone), until :meth:`release` (nothing once this gateway has stopped)."""
         external, internal = self._groups
+        if index >= len(external):
+            return
         await self._external.adopt(index, external[index])
         await self._internal.adopt(index, internal[index])
 

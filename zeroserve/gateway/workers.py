@@ -351,7 +351,8 @@ class Workers:
             self._tasks.append(asyncio.create_task(self._supervise(worker), name=f"gateway-worker-{worker.index}"))
 
     async def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM every worker (each finishes its requests for up to ``grace`` s), then SIGKILL."""
+        """SIGTERM every worker (each finishes its requests for up to ``grace`` s, while the main process
+        accepts on its sockets), then SIGKILL."""
         self._closing = True
         for task in self._tasks:
             task.cancel()
@@ -359,6 +360,8 @@ class Workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        for worker in self._workers:
+            await self._listeners.adopt(worker.index)
         procs = [w.process for w in self._workers if w.process is not None and w.process.returncode is None]
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
