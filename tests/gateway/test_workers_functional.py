@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.gateway.test_gateway_functional import route
-from tests.net.test_reuseport_functional import expected_index
+from tests.net.test_reuseport_functional import accepted, expected_index
 from tests.net.upstreams import Upstream, run_upstream
 from tests.support.h2app import serve as serve_h2app
 from tests.support.polling import eventually
@@ -416,7 +416,7 @@ async def test_the_main_gateway_accepts_on_a_workers_sockets_until_it_accepts_th
                 async with asyncio.timeout(10):
                     assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         # the others were answered meanwhile: worker 1's connections are all still in its backlog
-        assert sorted(address[1] for address in _accept_all(worker)) == theirs
+        assert sorted(accepted(worker)) == theirs
         await main.adopt(1)  # worker 1 is gone: its connections are accepted here again
         asked = [await _ask(port) for _ in range(30)]
         writers += [w for _, _, w in asked]
@@ -428,17 +428,6 @@ async def test_the_main_gateway_accepts_on_a_workers_sockets_until_it_accepts_th
             writer.close()
         worker.close()
         await main.stop(1)
-
-
-def _accept_all(sock: socket.socket) -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    while True:
-        try:
-            conn, address = sock.accept()
-        except BlockingIOError:
-            return found
-        conn.close()
-        found.append(address)
 
 
 async def test_a_workers_sockets_are_the_main_gateways_until_it_accepts_after_its_death_and_at_its_stop() -> None:
