@@ -75,8 +75,12 @@ def test_a_socket_joining_the_group_later_gets_no_connection(clients: list[socke
             sock.close()
 
 
-def test_a_taken_port_is_an_error_and_leaves_nothing_open() -> None:
+@pytest.mark.parametrize("reuse", [False, True], ids=["plain", "reuseport"])
+def test_a_taken_port_is_an_error_and_leaves_nothing_open(reuse: bool) -> None:
+    """A socket on the port first, even one with SO_REUSEPORT (an app of the same user that knew the
+    port): the group is refused the port (its first socket has the selector), never joins theirs."""
     with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, int(reuse))
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         before = os.listdir("/proc/self/fd")

@@ -13,8 +13,9 @@ returns the index of the socket for each connection: a multiplicative hash of th
 modulo the group's size when it was made. So a connection goes to one of *these* sockets: a socket
 that another process of the same user adds to the group later (an app running as zeroserve's
 user, with ``SO_REUSEPORT`` on the gateway's port) gets an index past them and no connection. The
-group is made and listening before anything else runs (its first socket made it, with the
-program, so no socket listening earlier can hold an index of it). The program reads the client's
+group's first socket has the program before it binds, and the kernel refuses such a socket a port
+another socket holds (a second ``up`` on the port fails as it did): so the gateway's sockets are
+the group's first ones, made when ``up`` starts, before any instance runs. The program reads the client's
 port at the transport header's offset after an IPv4 or IPv6 header without options (a packet
 with IPv4 options hashes other bytes: another socket of the group, never a wrong one).
 
@@ -22,7 +23,8 @@ with IPv4 options hashes other bytes: another socket of the group, never a wrong
 its connections in its backlog: the main process accepts on it meanwhile
 (:meth:`zeroserve.gateway.server.Gateway.adopt`), so none waits for a restart and none is lost
 (the socket stays open in the main process while its worker is gone). A process that is alive but
-stuck keeps its share waiting, as a stuck nginx worker does its own.
+stuck (its loop blocked) keeps the new connections of its share waiting until it is unstuck or
+dies, where on one shared socket the others would have taken them.
 """
 
 from __future__ import annotations
