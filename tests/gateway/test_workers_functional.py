@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 from collections.abc import AsyncIterator
 
@@ -447,5 +448,40 @@ async def test_a_workers_sockets_are_the_main_gateways_until_it_accepts_after_it
         await workers.stop(1)
         assert main.adopted == [1]  # what reaches its socket while it drains is answered here
     finally:
+        await workers.stop(1)
+        await main.stop(1)
+
+
+async def test_a_stuck_workers_sockets_are_the_main_gateways_until_it_answers_again(upstream: Upstream) -> None:
+    """A worker whose loop answers no ping for STUCK_AFTER seconds (stopped here with SIGSTOP) has its
+    new connections accepted by the main gateway, which answers them, until it answers again."""
+    main = Gateway(external=("127.0.0.1", 0), internal=("127.0.0.1", 0))
+    port, _ = await main.start(processes=2)
+    main.publish(route(1, {"hello-00001": 100}))
+    main.set_endpoints("default", "hello-00001", [("127.0.0.1", upstream.port)])
+    workers = Workers(1, listeners=main, relay_to=await main.start_relays())
+    main.mirror = workers
+    writers: list[asyncio.StreamWriter] = []
+    try:
+        await workers.start()
+        await eventually(lambda: main.adopted == [], 30)
+        process = workers._workers[0].process
+        assert process is not None
+        process.send_signal(signal.SIGSTOP)
+        try:
+            await eventually(lambda: main.adopted == [1], 30)
+            asked = [await _ask(port) for _ in range(20)]  # some to the stopped worker's socket
+            writers += [w for _, _, w in asked]
+            assert any(expected_index(p, 2) == 1 for p, _, _ in asked)
+            for _, reader, _ in asked:  # every one answered, here
+                async with asyncio.timeout(10):
+                    assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        finally:
+            process.send_signal(signal.SIGCONT)
+        await eventually(lambda: main.adopted == [], 30)
+        assert workers._workers[0].process is process  # the same worker, not a restart
+    finally:
+        for writer in writers:
+            writer.close()
         await workers.stop(1)
         await main.stop(1)

@@ -135,6 +135,8 @@ class WorkerState:
             self._remove_revision(op[1], op[2])
         elif name == "ready":
             self.ready.set()
+        elif name == "ping":
+            self.reply(("pong",))  # from the loop: a worker whose loop is stuck does not answer
         else:
             log.warning("gateway worker: unknown operation %r", name)
 

@@ -5,9 +5,10 @@ also holds the controller, the autoscaler and the activator) and N-1 **workers**
 (:mod:`zeroserve.cli.gatewayworker`). Each address has N listening sockets in one reuseport group
 (:mod:`zeroserve.net.reuseport`): the kernel hands each new connection to one of them, by a hash of
 the client's port, and wakes that process alone. Worker i inherits socket i; the main process keeps
-every socket open and accepts on a worker's until the worker says it accepts (``accepting``), and
-again from the worker's death until its restart does, so a worker's death loses nothing queued in
-its backlog and nothing waits for the restart.
+every socket open and accepts on a worker's until the worker says it accepts (``accepting``),
+while the worker answers none of its pings (:data:`STUCK_AFTER`), and from the worker's death until
+its restart accepts, so a worker's death loses nothing queued in its backlog and nothing waits for
+the restart.
 
 Each worker holds a copy of the routing state, fed by :class:`Workers` over a socketpair (the
 main gateway's :attr:`~zeroserve.gateway.server.Gateway.mirror`): every Route and DomainMapping
@@ -82,6 +83,12 @@ RESTART_MAX = 5.0
 STABLE_AFTER = 10.0
 """A worker alive this long is healthy again: its next death restarts it after RESTART_MIN."""
 SERIES_PERIOD = 1.0
+HEARTBEAT = 1.0
+"""Seconds between the pings the main process sends each accepting worker (answered from its loop)."""
+STUCK_AFTER = 3.0
+"""A worker that has answered no ping for this long is stuck (its loop blocked): the main process
+accepts on its sockets until it answers again (Knative's gateway pod failing its readiness probe
+leaves the Service's endpoints until it passes)."""
 _HEADER = struct.Struct("!I")
 MAX_FRAME = 64 * 1024 * 1024
 
@@ -174,6 +181,12 @@ class _Worker:
     drains: dict[int, asyncio.Future[None]] = field(default_factory=dict)
     served: dict[tuple[str, str], int] = field(default_factory=dict)
     """The generation of each route it said it serves."""
+    accepting: bool = False
+    """It said it accepts on its sockets (and has not died since)."""
+    answered: float = 0.0
+    """Loop time of its last answer to a ping (or of its ``accepting``)."""
+    stuck: bool = False
+    """It answered no ping for STUCK_AFTER seconds: its sockets are the main process's meanwhile."""
 
 
 class Listeners(Protocol):
@@ -349,6 +362,7 @@ class Workers:
         for worker in self._workers:
             await self._spawn(worker)
             self._tasks.append(asyncio.create_task(self._supervise(worker), name=f"gateway-worker-{worker.index}"))
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="gateway-workers-heartbeat"))
 
     async def stop(self, grace: float = 5.0) -> None:
         """SIGTERM every worker (each finishes its requests for up to ``grace`` s, while the main process
@@ -440,7 +454,14 @@ class Workers:
         elif op[0] == "served":
             self._served(worker, op[1], op[2], op[3])
         elif op[0] == "accepting" and worker.process is not None and worker.process.returncode is None:
+            worker.accepting, worker.answered = True, asyncio.get_running_loop().time()
             self._listeners.release(worker.index)  # (one seen dead already stays adopted: _supervise)
+        elif op[0] == "pong":
+            worker.answered = asyncio.get_running_loop().time()
+            if worker.stuck and worker.accepting:
+                worker.stuck = False
+                log.warning("gateway worker %d answers again: it accepts on its sockets", worker.index)
+                self._listeners.release(worker.index)
 
     def _ended(self, worker: _Worker) -> None:
         """Its end of the channel closed."""
@@ -473,6 +494,7 @@ class Workers:
                 worker.writer = None
             if self._closing:
                 return
+            worker.accepting = worker.stuck = False
             await self._listeners.adopt(worker.index)  # its connections are accepted here meanwhile
             lived = loop.time() - worker.started
             delay = RESTART_MIN if lived >= STABLE_AFTER else min(delay * 2, RESTART_MAX)
@@ -480,6 +502,25 @@ class Workers:
             await asyncio.sleep(delay)
             worker.restarts += 1
             await self._spawn(worker)
+
+    async def _heartbeat(self) -> None:
+        """Ping each accepting worker every HEARTBEAT; adopt the sockets of one silent for STUCK_AFTER."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            now = loop.time()
+            for worker in self._workers:
+                if not worker.accepting or worker.writer is None or worker.writer.closing:
+                    continue
+                if not worker.stuck and now - worker.answered > STUCK_AFTER:
+                    worker.stuck = True
+                    log.warning(
+                        "gateway worker %d has answered nothing for %.0fs: its connections are accepted here",
+                        worker.index,
+                        now - worker.answered,
+                    )
+                    await self._listeners.adopt(worker.index)
+                worker.writer.send(("ping",))
 
     def _send(self, op: Op) -> None:
         if not any(w.writer is not None for w in self._workers):

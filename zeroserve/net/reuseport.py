@@ -23,8 +23,8 @@ with IPv4 options hashes other bytes: another socket of the group, never a wrong
 its connections in its backlog: the main process accepts on it meanwhile
 (:meth:`zeroserve.gateway.server.Gateway.adopt`), so none waits for a restart and none is lost
 (the socket stays open in the main process while its worker is gone). A process that is alive but
-stuck (its loop blocked) keeps the new connections of its share waiting until it is unstuck or
-dies, where on one shared socket the others would have taken them.
+stuck (its loop blocked) is found by the main process's pings (``gateway.workers.STUCK_AFTER``)
+and its socket accepted on by the main process too until it answers again.
 """
 
 from __future__ import annotations
