@@ -28,6 +28,8 @@ class Up:
     """0: an ephemeral port at each start; else this one (a restart keeps the gateway's address)."""
     args: tuple[str, ...] = ()
     """More ``zeroserve up`` flags (``--serve-registry``, …)."""
+    launcher: tuple[str, ...] = ()
+    """A script Python runs instead, given ``-m zeroserve up ...`` (tests/support/noselector.py)."""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _log: IO[bytes] | None = None
@@ -44,6 +46,7 @@ class Up:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
+                *self.launcher,
                 "-m",
                 "zeroserve",
                 "up",

@@ -133,6 +133,35 @@ def test_workers_accept_and_serve_serve_mode_requests_themselves(up: Up) -> None
             s.close()
 
 
+def test_without_a_reuseport_selector_the_processes_share_one_socket(tmp_path: Path) -> None:
+    """Where the kernel refuses the selector (a seccomp filter here, as before Linux 4.5): up says so
+    and its processes accept on one shared socket per address; workers still serve."""
+    up = Up(tmp_path / "data", args=("--workers", str(WORKERS)), launcher=("tests/support/noselector.py",))
+    up.start()
+    try:
+        assert "no reuseport selector here" in up.log()
+        assert "share one listening socket per address" in up.log()
+        hello_in_serve_mode(up)
+        workers = worker_pids(up)
+        held: list[socket.socket] = []
+        try:
+            for _ in range(200):  # each answered; accepted by whichever process ran first
+                s = socket.create_connection(("127.0.0.1", up.port))
+                held.append(s)
+                assert get_on(s, "hello.default.localhost", "/?ms=0") == b"HTTP/1.1 200 OK"
+                conns = accepted_on(up.port)
+                if any(inode in socket_inodes(pid) for pid in workers for inode in conns):
+                    break
+            else:
+                raise AssertionError("no connection was accepted by a gateway worker")
+        finally:
+            for s in held:
+                s.close()
+    finally:
+        if up.proc is not None:
+            up.stop()
+
+
 def test_cc1_holds_across_workers_and_the_twelfth_is_refused(up: Up) -> None:
     up.cli(
         "service", "create", "slow", *SLEEP, "--concurrency-limit", "1",

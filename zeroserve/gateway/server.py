@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import logging
 import random
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -69,6 +70,8 @@ from zeroserve.net.limits import ConnectionLimits
 from zeroserve.net.probe import is_network_probe, network_probe
 from zeroserve.net.proxy import Local, ProxyServer, RequestHead, Response, Router, RouteResult, Target, Timeouts
 from zeroserve.net.upstream import UpstreamPool
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
     from opentelemetry import trace
@@ -262,9 +265,15 @@ class Gateway:
         group first); this process accepts on the first of each, gateway workers on the others
         (:meth:`listeners`), and this one on theirs while they do not (:meth:`adopt`)."""
         if processes > 1 and sockets is None:
-            external = reuseport.group(*self.external_address, processes)
+            make = reuseport.group
             try:
-                internal = reuseport.group(*self.internal_address, processes)
+                external = make(*self.external_address, processes)
+            except reuseport.Unsupported as err:
+                log.warning("%s: the gateway's %d processes share one listening socket per address", err, processes)
+                make = reuseport.shared
+                external = make(*self.external_address, processes)
+            try:
+                internal = make(*self.internal_address, processes)
             except OSError:
                 for sock in external:
                     sock.close()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import socket
 import struct
+from typing import Any
 
 SO_ATTACH_REUSEPORT_CBPF = 51
 """``include/uapi/asm-generic/socket.h``."""
@@ -70,13 +71,17 @@ def attach_selector(sock: socket.socket, count: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))  # copied in during the call
 
 
+class Unsupported(OSError):
+    """The kernel refuses the selector (``SO_ATTACH_REUSEPORT_CBPF``: before Linux 4.5, or a
+    sandbox's seccomp filter): :func:`shared` instead."""
+
+
 def group(host: str, port: int, count: int, backlog: int = 1024) -> list[socket.socket]:
     """``count`` sockets listening on ``host:port`` (0: a port the kernel picks), non-blocking, in
     one reuseport group that hands each new connection to one of them (the module's text). Raises
-    OSError as a bind or listen would (the port is taken)."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
-        0
-    ]
+    OSError as a bind or listen would (the port is taken), :class:`Unsupported` where the kernel
+    has no selector."""
+    family, kind, proto, _, address = _address(host, port)
     socks: list[socket.socket] = []
     try:
         for index in range(count):
@@ -87,14 +92,12 @@ def group(host: str, port: int, count: int, backlog: int = 1024) -> list[socket.
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio's servers
             if index == 0:
-                attach_selector(sock, count)
-            try:
-                sock.bind(address)
-            except OSError as err:  # worded as asyncio's servers word it (cli.upfailures reads it)
-                what = (err.strerror or str(err)).lower()
-                raise OSError(err.errno, f"error while attempting to bind on address {address[:2]!r}: {what}") from None
+                try:
+                    attach_selector(sock, count)
+                except OSError as err:
+                    raise Unsupported(err.errno, f"no reuseport selector here ({err.strerror or err})") from None
+            _bind(sock, address)
             address = (address[0], sock.getsockname()[1], *address[2:])  # the others on the first's port
-            sock.setblocking(False)
         for sock in socks:  # the first one's group (with the program) is the group the others join
             sock.listen(backlog)
     except BaseException:
@@ -104,4 +107,36 @@ def group(host: str, port: int, count: int, backlog: int = 1024) -> list[socket.
     return socks
 
 
-__all__ = ["SO_ATTACH_REUSEPORT_CBPF", "attach_selector", "group"]
+def shared(host: str, port: int, count: int, backlog: int = 1024) -> list[socket.socket]:
+    """Where there is no selector: ``count`` descriptors of one socket listening on ``host:port``
+    (each process accepts on it, all woken for each connection, whoever runs first taking it)."""
+    family, kind, proto, _, address = _address(host, port)
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        _bind(sock, address)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return [sock, *(sock.dup() for _ in range(count - 1))]
+
+
+def _address(host: str, port: int) -> tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+
+
+def _bind(sock: socket.socket, address: tuple[Any, ...]) -> None:
+    """``sock.bind``, then non-blocking; a refusal worded as asyncio words it (``cli.upfailures`` reads it)."""
+    try:
+        sock.bind(address)
+    except OSError as err:
+        what = (err.strerror or str(err)).lower()
+        raise OSError(err.errno, f"error while attempting to bind on address {address[:2]!r}: {what}") from None
+    sock.setblocking(False)
+
+
+__all__ = ["SO_ATTACH_REUSEPORT_CBPF", "Unsupported", "attach_selector", "group", "shared"]
