@@ -17,7 +17,10 @@ group's first socket has the program before it binds, and the kernel refuses suc
 another socket holds (a second ``up`` on the port fails as it did): so the gateway's sockets are
 the group's first ones, made when ``up`` starts, before any instance runs. The program reads the client's
 port at the transport header's offset after an IPv4 or IPv6 header without options (a packet
-with IPv4 options hashes other bytes: another socket of the group, never a wrong one).
+with IPv4 options hashes other bytes: another socket of the group, never a wrong one). Where the
+kernel refuses the program (before Linux 4.5, or a seccomp filter), :func:`group` raises
+:class:`Unsupported` and the gateway falls back to :func:`shared`: one socket every process
+accepts on, as before the group (``up`` says so in its log).
 
 **A socket whose process is not accepting** (not started yet, dead and being started again) holds
 its connections in its backlog: the main process accepts on it meanwhile
