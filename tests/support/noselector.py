@@ -9,19 +9,14 @@ import ctypes
 import errno
 import platform
 import runpy
-import struct
 import sys
 
-from zeroserve.net.reuseport import SO_ATTACH_REUSEPORT_CBPF
+from zeroserve.net.reuseport import SO_ATTACH_REUSEPORT_CBPF, sock_fprog
 
 # (AUDIT_ARCH_*, __NR_setsockopt) by machine
 ARCHES = {"x86_64": (0xC000003E, 54), "aarch64": (0xC00000B7, 208)}
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 RET_ALLOW, RET_ERRNO = 0x7FFF0000, 0x00050000
-
-
-class _Fprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def install() -> None:
@@ -36,8 +31,7 @@ def install() -> None:
         (0x06, 0, 0, RET_ERRNO | errno.ENOPROTOOPT),
         (0x06, 0, 0, RET_ALLOW),
     ]
-    code = ctypes.create_string_buffer(b"".join(struct.pack("=HBBI", *i) for i in program))
-    fprog = _Fprog(len(program), ctypes.addressof(code))
+    fprog, _code = sock_fprog(program)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")

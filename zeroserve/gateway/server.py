@@ -289,8 +289,7 @@ class Gateway:
             raise
         self.ports = (ext, inner)
         if serving:
-            for index in range(1, len(self._groups[0])):
-                await self.adopt(index)
+            await self._adopt_workers()
         return self.ports
 
     def listeners(self, index: int) -> tuple[int, int]:
@@ -338,6 +337,10 @@ class Gateway:
         process's sockets, until each is released)."""
         await self._external.serve()
         await self._internal.serve()
+        await self._adopt_workers()
+
+    async def _adopt_workers(self) -> None:
+        """Accept on every gateway worker's sockets (as it starts serving: none accepts yet)."""
         for index in range(1, len(self._groups[0])):
             await self.adopt(index)
 

@@ -62,15 +62,22 @@ def _program(count: int) -> list[tuple[int, int, int, int]]:
     ]
 
 
-class _SockFprog(ctypes.Structure):
+class SockFprog(ctypes.Structure):
+    """``struct sock_fprog``: a classic BPF program as the kernel takes it (socket options, seccomp)."""
+
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def sock_fprog(instructions: list[tuple[int, int, int, int]]) -> tuple[SockFprog, ctypes.Array[ctypes.c_char]]:
+    """The program of ``(code, jt, jf, k)`` instructions, and the buffer it points to (keep both
+    alive until the kernel has copied it in)."""
+    code = ctypes.create_string_buffer(b"".join(struct.pack("=HBBI", *i) for i in instructions))
+    return SockFprog(len(instructions), ctypes.addressof(code)), code
 
 
 def attach_selector(sock: socket.socket, count: int) -> None:
     """Give ``sock``'s reuseport group (made now if it has none) the program choosing among ``count``."""
-    instructions = _program(count)
-    code = ctypes.create_string_buffer(b"".join(struct.pack("=HBBI", *i) for i in instructions))
-    fprog = _SockFprog(len(instructions), ctypes.addressof(code))
+    fprog, _code = sock_fprog(_program(count))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))  # copied in during the call
 
 
@@ -142,4 +149,4 @@ def _bind(sock: socket.socket, address: tuple[Any, ...]) -> None:
     sock.setblocking(False)
 
 
-__all__ = ["SO_ATTACH_REUSEPORT_CBPF", "Unsupported", "attach_selector", "group", "shared"]
+__all__ = ["SO_ATTACH_REUSEPORT_CBPF", "SockFprog", "Unsupported", "attach_selector", "group", "shared", "sock_fprog"]
